@@ -1,0 +1,106 @@
+"""`baton serve`, `baton worker`, `baton migrate`."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import signal
+
+import psycopg
+
+from app.core.config import ConfigError, load_settings, with_secret_key
+from app.core.database import database_url
+from app.core.logs import configure_logging
+from app.core.migrations import apply_migrations
+
+log = logging.getLogger("baton.cli")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("serve", help="run the web app (and a worker, unless --no-worker)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--no-worker", action="store_true", help="serve the web only")
+    p.set_defaults(func=serve)
+
+    p = sub.add_parser("worker", help="run a worker process")
+    p.add_argument("--concurrency", type=int, default=8)
+    p.set_defaults(func=worker)
+
+    p = sub.add_parser("migrate", help="apply pending SQL migrations")
+    p.set_defaults(func=migrate)
+
+
+def _settings():
+    settings = with_secret_key(load_settings())
+    configure_logging(settings.log_format)
+    return settings
+
+
+def _migrate(url: str) -> list[str]:
+    try:
+        return apply_migrations(url)
+    except psycopg.OperationalError as exc:
+        raise ConfigError(f"DATABASE_URL: cannot connect ({str(exc).strip().splitlines()[0]})") from None
+
+
+def migrate(args: argparse.Namespace) -> int:
+    settings = _settings()
+    with database_url(settings) as url:
+        applied = _migrate(url)
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    return 0
+
+
+def _exit_on_signal(signum, frame):
+    raise SystemExit(0)
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from app.web.app import create_app
+
+    settings = _settings()
+    with database_url(settings, own=True) as url:
+        _migrate(url)
+        app = create_app(settings, url, run_worker=not args.no_worker)
+        log.info("serve.listening", extra={"url": f"http://{args.host}:{args.port}"})
+        # uvicorn re-raises the signal it caught once it has shut down; turning SIGTERM into
+        # SystemExit lets the embedded PostgreSQL be stopped on the way out.
+        signal.signal(signal.SIGTERM, _exit_on_signal)
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_config=None,
+            timeout_graceful_shutdown=2,
+            lifespan="on",
+        )
+    return 0
+
+
+def worker(args: argparse.Namespace) -> int:
+    from app.core.db import open_pool
+    from worker.runner import WorkerHandle
+
+    settings = _settings()
+
+    async def run(url: str) -> None:
+        pool = await open_pool(url, max_size=args.concurrency + 4)
+        handle = WorkerHandle(pool, concurrency=args.concurrency)
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(handle.stop()))
+        try:
+            await handle.start()
+        except asyncio.CancelledError:
+            pass
+        finally:
+            await pool.close()
+
+    with database_url(settings) as url:
+        _migrate(url)
+        asyncio.run(run(url))
+    return 0

@@ -1,0 +1,114 @@
+"""Settings, read from the environment only and validated once at start-up.
+
+Every problem names the variable at fault so that `baton serve` can print one line and exit.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlparse
+
+TIERS = ("free", "pro", "premium", "enterprise")
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names the variable."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    database_url: str | None
+    data_dir: Path
+    secret_key: str
+    base_url: str
+    openai_base_url: str | None
+    openai_api_key: str | None
+    model: str
+    smtp_url: str | None
+    mail_from: str
+    log_format: str
+    default_tier: str
+    sandbox: str
+
+    @property
+    def embedded_db(self) -> bool:
+        return self.database_url is None
+
+    @property
+    def offline_model(self) -> bool:
+        return self.openai_base_url is None and self.openai_api_key is None
+
+
+def _url(env: Mapping[str, str], name: str, schemes: tuple[str, ...]) -> str | None:
+    value = env.get(name, "").strip()
+    if not value:
+        return None
+    parsed = urlparse(value)
+    if parsed.scheme not in schemes or not (parsed.hostname or parsed.path):
+        raise ConfigError(
+            f"{name}: expected a URL starting with {' or '.join(s + '://' for s in schemes)}, "
+            f"got {value!r}"
+        )
+    return value
+
+
+def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip() or default
+    if value not in allowed:
+        raise ConfigError(f"{name}: must be one of {', '.join(allowed)}, got {value!r}")
+    return value
+
+
+def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    env = os.environ if env is None else env
+    data_dir = Path(env.get("BATON_DATA_DIR", "").strip() or ".baton").expanduser().resolve()
+    if data_dir.exists() and not data_dir.is_dir():
+        raise ConfigError(f"BATON_DATA_DIR: {data_dir} exists and is not a directory")
+    database_url = _url(env, "DATABASE_URL", ("postgresql", "postgres"))
+    base_url = _url(env, "BATON_BASE_URL", ("http", "https")) or "http://127.0.0.1:8000"
+    mail_from = env.get("BATON_MAIL_FROM", "").strip() or "baton@localhost"
+    if "@" not in mail_from:
+        raise ConfigError(f"BATON_MAIL_FROM: expected an email address, got {mail_from!r}")
+    secret = env.get("BATON_SECRET_KEY", "").strip()
+    if secret and len(secret) < 16:
+        raise ConfigError("BATON_SECRET_KEY: must be at least 16 characters")
+    return Settings(
+        database_url=database_url,
+        data_dir=data_dir,
+        secret_key=secret,
+        base_url=base_url.rstrip("/"),
+        openai_base_url=_url(env, "OPENAI_BASE_URL", ("http", "https")),
+        openai_api_key=env.get("OPENAI_API_KEY", "").strip() or None,
+        model=env.get("BATON_MODEL", "").strip() or "gpt-4o-mini",
+        smtp_url=_url(env, "SMTP_URL", ("smtp", "smtps")),
+        mail_from=mail_from,
+        log_format=_choice(env, "BATON_LOG_FORMAT", "text", ("text", "json")),
+        default_tier=_choice(env, "BATON_DEFAULT_TIER", "free", TIERS),
+        sandbox=_choice(env, "BATON_SANDBOX", "bwrap", ("bwrap", "unsafe-local")),
+    )
+
+
+def with_secret_key(settings: Settings) -> Settings:
+    """Fill in the secret key, generating one into the data dir the first time."""
+    if settings.secret_key:
+        return settings
+    path = settings.data_dir / "secret_key"
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        # Written aside and linked into place so that two processes starting together agree.
+        tmp = path.with_name(f".secret_key.{os.getpid()}")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(secrets.token_urlsafe(48))
+        try:
+            os.link(tmp, path)
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink()
+    key = path.read_text().strip()
+    return Settings(**{**settings.__dict__, "secret_key": key})

@@ -1,0 +1,69 @@
+"""The Litestar application: routes from each area, templates, static files, and the lifespan that
+owns the pool and (unless `--no-worker`) an in-process worker."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from litestar import Litestar, Request, Response
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.di import Provide
+from litestar.exceptions import HTTPException, NotFoundException
+from litestar.response import Template
+from litestar.static_files import create_static_files_router
+from litestar.template.config import TemplateConfig
+
+from app.core.config import Settings
+from app.core.db import open_pool
+from app.core.paths import STATIC_DIR, TEMPLATES_DIR
+from app.web.health.routes import healthz
+from app.web.home.routes import home
+from app.web.state import Services, provide_pool, provide_settings
+from worker.runner import WorkerHandle
+
+log = logging.getLogger("baton.web")
+
+
+def _error_page(request: Request, exc: Exception) -> Response:
+    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    if status >= 500:
+        log.error("web.unhandled", exc_info=exc, extra={"path": request.url.path})
+    if request.url.path.startswith("/api/"):
+        code = "not_found" if status == 404 else "server_error" if status >= 500 else "bad_request"
+        detail = exc.detail if isinstance(exc, HTTPException) and status < 500 else "Something went wrong."
+        return Response({"error": {"code": code, "message": detail}}, status_code=status)
+    template = "pages/404.html" if status == 404 else "pages/500.html" if status >= 500 else "pages/error.html"
+    detail = exc.detail if isinstance(exc, HTTPException) and status < 500 else ""
+    return Template(template, context={"status": status, "detail": detail}, status_code=status)
+
+
+def create_app(settings: Settings, database_url: str, *, run_worker: bool = True) -> Litestar:
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        pool = await open_pool(database_url)
+        app.state.services = Services(settings=settings, pool=pool)
+        worker = WorkerHandle(pool) if run_worker else None
+        if worker:
+            worker.start()
+        try:
+            yield
+        finally:
+            if worker:
+                await worker.stop()
+            await pool.close()
+
+    return Litestar(
+        route_handlers=[
+            home,
+            healthz,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+        ],
+        dependencies={"pool": Provide(provide_pool), "settings": Provide(provide_settings)},
+        lifespan=[lifespan],
+        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        exception_handlers={HTTPException: _error_page, NotFoundException: _error_page, Exception: _error_page},
+        debug=False,
+        logging_config=None,
+    )

@@ -1,0 +1,3 @@
+"""Importing this module registers every Procrastinate task on `app.core.queue.queue`."""
+
+import worker.maintenance  # noqa: F401

@@ -1,0 +1,49 @@
+"""Wake workers when a scheduled job falls due, instead of waiting for the next poll.
+
+Procrastinate learns about new jobs from NOTIFY at insert time, but a job scheduled for later is
+only noticed by polling (`fetch_job_polling_interval`, 5 s by default). Polling fast would cost a
+full fetch query per worker many times a second; instead each worker process watches the earliest
+`scheduled_at` with one indexed query, sleeps until that moment, and sends the same notification
+an insert would. Duplicated nudges from several workers are harmless: fetching is idempotent.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from datetime import UTC, datetime
+
+from psycopg_pool import AsyncConnectionPool
+
+log = logging.getLogger("baton.wakeups")
+
+# How far ahead one look covers; a job deferred for sooner than this is caught on the next look.
+LOOKAHEAD_S = 0.2
+
+NEXT_DUE = """
+SELECT min(scheduled_at) AS due FROM procrastinate_jobs
+WHERE status = 'todo' AND scheduled_at IS NOT NULL AND scheduled_at > now() - interval '1 second'
+"""
+NUDGE = """SELECT pg_notify('procrastinate_any_queue_v1', '{"type": "job_inserted", "job_id": 0}')"""
+
+
+async def nudge_scheduled_jobs(pool: AsyncConnectionPool, stop: asyncio.Event) -> None:
+    last_nudged: datetime | None = None
+    while not stop.is_set():
+        try:
+            async with pool.connection() as conn:
+                due = (await (await conn.execute(NEXT_DUE)).fetchone())["due"]
+                delay = (due - datetime.now(UTC)).total_seconds() if due else None
+                if due is not None and due != last_nudged and delay <= LOOKAHEAD_S:
+                    if delay > 0:
+                        await asyncio.sleep(delay)
+                    await conn.execute(NUDGE)
+                    last_nudged = due
+                    continue
+        except Exception:  # the database may be restarting; the poller in Procrastinate still runs
+            log.warning("wakeups.error", exc_info=True)
+            await asyncio.sleep(1)
+        try:
+            await asyncio.wait_for(stop.wait(), LOOKAHEAD_S)
+        except TimeoutError:
+            pass
