@@ -1,8 +1,6 @@
 -- Accounts and the tiers that bound them. The accounts area (app/web/auth) owns these tables;
 -- the engine only reads tiers when it checks a quota.
 
-CREATE EXTENSION IF NOT EXISTS citext;
-
 CREATE TABLE tiers (
     name            text PRIMARY KEY,
     title           text NOT NULL,
@@ -22,7 +20,9 @@ INSERT INTO tiers (name, title, position, monthly_runs, chat_per_minute, api_per
 
 CREATE TABLE users (
     id            bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-    email         citext NOT NULL UNIQUE,
+    -- Stored lower-cased (the app normalises before every insert and lookup): citext is a contrib
+    -- extension that the embedded server (pgserver) does not ship.
+    email         text NOT NULL UNIQUE CHECK (email = lower(email)),
     password_hash text,
     tier          text NOT NULL DEFAULT 'free' REFERENCES tiers (name) ON UPDATE CASCADE,
     is_admin      boolean NOT NULL DEFAULT false,
