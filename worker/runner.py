@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import os
+import socket
 
 import procrastinate
 from psycopg_pool import AsyncConnectionPool
@@ -39,7 +39,10 @@ class WorkerHandle:
             async with queue.open_async(self.pool):
                 nudger = asyncio.create_task(nudge_scheduled_jobs(self.pool, self._stop))
                 try:
-                    log.info("worker.started", extra={"worker": self.name, "concurrency": self.concurrency})
+                    log.info(
+                        "worker.started",
+                        extra={"worker": self.name, "concurrency": self.concurrency},
+                    )
                     await queue.run_worker_async(
                         name=self.name,
                         concurrency=self.concurrency,

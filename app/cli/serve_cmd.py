@@ -12,7 +12,7 @@ import psycopg
 from app.core.config import ConfigError, load_settings, with_secret_key
 from app.core.database import database_url
 from app.core.logs import configure_logging
-from app.core.migrations import apply_migrations
+from app.core.migrations import MigrationError, apply_migrations
 
 log = logging.getLogger("baton.cli")
 
@@ -41,6 +41,9 @@ def _settings():
 def _migrate(url: str) -> list[str]:
     try:
         return apply_migrations(url)
+    except MigrationError as exc:
+        # A broken or incompatible schema file is not a config problem: one line, exit 1.
+        raise SystemExit(f"baton: {exc}") from None
     except psycopg.OperationalError as exc:
         raise ConfigError(f"DATABASE_URL: cannot connect ({str(exc).strip().splitlines()[0]})") from None
 

@@ -114,9 +114,16 @@ class EmbeddedPostgres:
 
     # -- server lifecycle ------------------------------------------------------------------------
     def _run(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        # The group too: keeping root's gid would make the group bits of a 0701 parent (pytest's
+        # tmp dirs) deny the traversal that the "other" bit allows, and leave the server in group root.
+        as_user = (
+            {"user": self._user, "group": pwd.getpwnam(self._user).pw_gid, "extra_groups": []}
+            if self._user
+            else {}
+        )
         return subprocess.run(
             [str(self.bin / args[0]), *args[1:]],
-            user=self._user,
+            **as_user,
             capture_output=True,
             text=True,
             check=check,

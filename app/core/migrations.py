@@ -23,6 +23,10 @@ MIGRATION_LOCK = 0x0BA7_0001
 _NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
+class MigrationError(Exception):
+    """A migration file failed; the message names it. Nothing of that file was applied."""
+
+
 @dataclass(frozen=True)
 class Migration:
     name: str
@@ -63,7 +67,11 @@ def apply_migrations(url: str, sql_dir: Path = SQL_DIR) -> list[str]:
                 ).fetchone()
                 if done:
                     continue
-                conn.execute(migration.path.read_text())
+                try:
+                    conn.execute(migration.path.read_text())
+                except psycopg.Error as exc:
+                    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    raise MigrationError(f"migration {migration.name} failed: {first_line}") from exc
                 conn.execute("INSERT INTO baton_migrations (name) VALUES (%s)", (migration.name,))
             applied_now.append(migration.name)
             log.info("migration.applied", extra={"migration": migration.name})
