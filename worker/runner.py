@@ -37,6 +37,7 @@ class WorkerHandle:
 
         with queue.replace_connector(procrastinate.PsycopgConnector()):
             async with queue.open_async(self.pool):
+                await self._sweep_once()
                 nudger = asyncio.create_task(nudge_scheduled_jobs(self.pool, self._stop))
                 try:
                     log.info(
@@ -57,6 +58,16 @@ class WorkerHandle:
                     self._stop.set()
                     await nudger
                     log.info("worker.stopped", extra={"worker": self.name})
+
+    async def _sweep_once(self) -> None:
+        """Recover what a previous crash left behind before taking new work."""
+        from app.engine.recovery import sweep
+
+        try:
+            async with self.pool.connection() as conn:
+                await sweep(conn)
+        except Exception:
+            log.warning("worker.startup_sweep_failed", exc_info=True)
 
     def start(self) -> asyncio.Task:
         self._task = asyncio.create_task(self.run(), name="baton-worker")

@@ -1,3 +1,4 @@
-"""Importing this module registers every Procrastinate task on `app.core.queue.queue`."""
+"""Importing this module registers every Procrastinate task and every workflow."""
 
-import worker.maintenance  # noqa: F401
+import app.engine.tasks  # noqa: F401
+import app.workflows.catalog  # noqa: F401

@@ -1,0 +1,99 @@
+"""One advance of a run: load it with its journal (one query), replay the workflow function through
+the journal, execute new steps inline, and end when the run completes, fails or suspends.
+
+The `baton.advance_run` job carries the lock `run:<id>`, so two advances of one run never overlap.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from psycopg import AsyncConnection
+from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
+
+from app.engine import signals
+from app.engine.errors import NonDeterminism, RunCancelled, StepFailed, Suspend, WorkflowNotFound
+from app.engine.jobs import cancel_run_jobs
+from app.engine.journal import FINISH_RUN, LOAD_RUN, jsonb, to_json
+from app.engine.registry import get_workflow
+from app.engine.run import Run, error_json
+
+log = logging.getLogger("baton.engine")
+
+CANCEL_FLAG = "SELECT cancel_requested FROM runs WHERE id = %(run_id)s"
+CANCEL_OPEN_HOOKS = "UPDATE hooks SET status = 'cancelled' WHERE run_id = %(run_id)s AND status = 'waiting'"
+CANCEL_OPEN_CHILDREN = """
+UPDATE run_children SET status = 'cancelled' WHERE run_id = %(run_id)s AND status IN ('pending', 'queued')
+"""
+
+
+async def finish_run(
+    conn: AsyncConnection, run_id: Any, status: str, *, output: Any = None, error: dict | None = None
+) -> dict | None:
+    """Move a run to a final state once (a finished run is never reopened by a late advance)."""
+    async with conn.transaction():
+        row = await (await conn.execute(FINISH_RUN, {
+            "run_id": run_id, "status": status, "output": jsonb(output), "error": jsonb(error),
+        })).fetchone()
+        if row:
+            if status == "cancelled":
+                await conn.execute(CANCEL_OPEN_HOOKS, {"run_id": run_id})
+                await conn.execute(CANCEL_OPEN_CHILDREN, {"run_id": run_id})
+                await cancel_run_jobs(conn, run_id)
+            await signals.emit(signals.run_finished, conn, row)
+    if row:
+        log.info("run.finished", extra={"run_id": str(run_id), "workflow": row["workflow"], "status": status})
+    return row
+
+
+async def advance(pool: AsyncConnectionPool, run_id: str) -> None:
+    async with pool.connection() as conn:
+        row = await (await conn.execute(LOAD_RUN, {"run_id": run_id})).fetchone()
+        if row is None or row["status"] in ("completed", "failed", "cancelled"):
+            return
+        if row["cancel_requested"]:
+            await finish_run(conn, run_id, "cancelled", error={"type": "Cancelled", "message": "cancelled by the user"})
+            return
+        try:
+            wf = get_workflow(row["workflow"], row["version"])
+            workflow_input = wf.input_model.model_validate(row["input"])
+        except (WorkflowNotFound, ValidationError) as exc:
+            await finish_run(conn, run_id, "failed", error=error_json(exc))
+            return
+        run = Run(conn, row, workflow_input)
+        try:
+            result = await wf.fn(run, workflow_input)
+            await run._flush_values()
+            output = to_json(result.model_dump(mode="json") if hasattr(result, "model_dump") else result)
+        except Suspend:
+            return
+        except RunCancelled:
+            await finish_run(conn, run_id, "cancelled", error={"type": "Cancelled", "message": "cancelled by the user"})
+            return
+        except asyncio.CancelledError:
+            # The job was aborted: by a cancel (finish the run) or by a shutdown (leave it for the
+            # next worker). The connection may be mid-query, so ask on a fresh one.
+            await asyncio.shield(_after_abort(pool, run_id))
+            raise
+        except NonDeterminism as exc:
+            await finish_run(conn, run_id, "failed", error={"type": "NonDeterminism", "message": str(exc)})
+            return
+        except StepFailed as exc:
+            await finish_run(conn, run_id, "failed", error={"type": "StepFailed", "message": str(exc), "step": exc.step})
+            return
+        except Exception as exc:
+            log.warning("run.workflow_error", exc_info=True, extra={"run_id": run_id, "workflow": row["workflow"]})
+            await finish_run(conn, run_id, "failed", error=error_json(exc))
+            return
+        await finish_run(conn, run_id, "completed", output=output)
+
+
+async def _after_abort(pool: AsyncConnectionPool, run_id: str) -> None:
+    async with pool.connection() as conn:
+        row = await (await conn.execute(CANCEL_FLAG, {"run_id": run_id})).fetchone()
+        if row and row["cancel_requested"]:
+            await finish_run(conn, run_id, "cancelled", error={"type": "Cancelled", "message": "cancelled by the user"})
+

@@ -1,0 +1,215 @@
+"""`run.map`: fan-out to children that run as their own jobs on any worker.
+
+The parent journals the map (function, count, concurrency, limit) with one row per child, queues
+the first `concurrency` children and suspends. Each finished child queues the next pending one in
+the same transaction; the last one wakes the parent, whose replay collects the results in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import inspect
+import logging
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+
+from app.engine.errors import FatalError, StepFailed, Suspend
+from app.engine.jobs import defer_children, wake_run
+from app.engine.journal import to_json, write_step
+from app.engine.ratelimit import acquire
+from app.engine.values import RateLimit, RetryPolicy
+
+if TYPE_CHECKING:
+    from app.engine.run import Run
+
+log = logging.getLogger("baton.engine.map")
+
+INSERT_CHILDREN = """
+INSERT INTO run_children (run_id, seq, idx, status, item)
+SELECT %(run_id)s, %(seq)s, i - 1, CASE WHEN i <= %(concurrency)s THEN 'queued' ELSE 'pending' END, item
+FROM unnest(%(items)s::jsonb[]) WITH ORDINALITY AS t(item, i)
+"""
+
+CHILD_COUNTS = """
+SELECT count(*) FILTER (WHERE status IN ('pending', 'queued')) AS open,
+       count(*) FILTER (WHERE status = 'failed') AS failed,
+       count(*) AS total
+FROM run_children WHERE run_id = %(run_id)s AND seq = %(seq)s
+"""
+
+CHILD_RESULTS = """
+SELECT idx, status, output, error FROM run_children
+WHERE run_id = %(run_id)s AND seq = %(seq)s ORDER BY idx
+"""
+
+LOAD_CHILD = """
+SELECT c.*, s.detail, s.name AS map_name, r.status AS run_status, r.cancel_requested, r.owner_id
+FROM run_children c
+JOIN run_steps s ON s.run_id = c.run_id AND s.seq = c.seq
+JOIN runs r ON r.id = c.run_id
+WHERE c.run_id = %(run_id)s AND c.seq = %(seq)s AND c.idx = %(idx)s
+"""
+
+FINISH_CHILD = """
+UPDATE run_children SET status = %(status)s, output = %(output)s, error = %(error)s,
+                        attempts = attempts + 1, completed_at = now()
+WHERE run_id = %(run_id)s AND seq = %(seq)s AND idx = %(idx)s AND status = 'queued'
+RETURNING idx
+"""
+
+RETRY_CHILD = """
+UPDATE run_children SET attempts = attempts + 1, error = %(error)s
+WHERE run_id = %(run_id)s AND seq = %(seq)s AND idx = %(idx)s AND status = 'queued'
+RETURNING attempts
+"""
+
+NEXT_PENDING = """
+UPDATE run_children SET status = 'queued'
+WHERE (run_id, seq, idx) = (
+    SELECT run_id, seq, idx FROM run_children
+    WHERE run_id = %(run_id)s AND seq = %(seq)s AND status = 'pending'
+    ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED)
+RETURNING idx
+"""
+
+# Progress of the fan-out is shown live on the run ("12/50 summarised").
+MAP_PROGRESS = """
+WITH counts AS (
+    SELECT count(*) FILTER (WHERE status IN ('completed', 'failed')) AS done, count(*) AS total
+    FROM run_children WHERE run_id = %(run_id)s AND seq = %(seq)s
+), upd AS (
+    UPDATE runs SET progress = jsonb_build_object('done', counts.done, 'total', counts.total, 'label', %(label)s::text),
+                    waiting_for = %(label)s || ' (' || counts.done || '/' || counts.total || ')',
+                    updated_at = now()
+    FROM counts WHERE id = %(run_id)s
+    RETURNING id, owner_id, progress, counts.done = counts.total AS finished
+), ev AS (
+    INSERT INTO run_events (run_id, owner_id, kind, data) SELECT id, owner_id, 'progress', progress FROM upd
+)
+SELECT finished FROM upd
+"""
+
+
+def function_path(fn: Any) -> str:
+    qualname = getattr(fn, "__qualname__", "")
+    if not qualname or "<" in qualname:
+        raise ValueError("run.map needs a module-level function (children import it by name)")
+    return f"{fn.__module__}:{qualname}"
+
+
+def load_function(path: str) -> Any:
+    module, _, qualname = path.partition(":")
+    target: Any = importlib.import_module(module)
+    for part in qualname.split("."):
+        target = getattr(target, part)
+    return target
+
+
+async def start_children(
+    conn: AsyncConnection, run: Run, seq: int, name: str, fn: Any, items: Any, *,
+    concurrency: int, limit: RateLimit | None, retry: RetryPolicy,
+) -> list | None:
+    """Journal the map and queue its first children. Returns [] at once for no items, else None."""
+    items = [to_json(item) for item in items]
+    detail = {
+        "fn": function_path(fn), "total": len(items), "concurrency": max(1, concurrency),
+        "limit": {"name": limit.name, "max_calls": limit.max_calls, "per_seconds": limit.per_seconds} if limit else None,
+        "retry": retry.to_json(),
+    }
+    if not items:
+        await write_step(conn, run_id=run.id, owner_id=run.owner_id, seq=seq, name=name, kind="map",
+                         status="completed", output=[], detail=detail, completed_at=datetime.now(UTC), done=1,
+                         event="step_completed", event_data={"seq": seq, "name": name})
+        return []
+    await write_step(conn, run_id=run.id, owner_id=run.owner_id, seq=seq, name=name, kind="map", status="running",
+                     detail=detail, event="map_started", event_data={"seq": seq, "name": name, "total": len(items)})
+    k = detail["concurrency"]
+    await conn.execute(INSERT_CHILDREN, {"run_id": run.id, "seq": seq, "concurrency": k,
+                                         "items": [Jsonb(i) for i in items]})
+    await defer_children(conn, run.id, seq, list(range(min(k, len(items)))))
+    return None
+
+
+async def collect_children(conn: AsyncConnection, run: Run, seq: int, name: str) -> list:
+    """On replay: the results in order once every child is done; else suspend until woken."""
+    counts = await (await conn.execute(CHILD_COUNTS, {"run_id": run.id, "seq": seq})).fetchone()
+    if counts["open"]:
+        raise Suspend()
+    rows = await (await conn.execute(CHILD_RESULTS, {"run_id": run.id, "seq": seq})).fetchall()
+    failed = [r for r in rows if r["status"] != "completed"]
+    now = datetime.now(UTC)
+    if failed:
+        error = {"type": "ChildrenFailed", "message": f"{len(failed)} of {len(rows)} items failed",
+                 "failed": [{"index": r["idx"], **(r["error"] or {})} for r in failed[:50]]}
+        await write_step(conn, run_id=run.id, owner_id=run.owner_id, seq=seq, name=name, kind="map",
+                         status="failed", error=error, completed_at=now, event="step_failed",
+                         event_data={"seq": seq, "name": name, "error": error})
+        raise StepFailed(name, error)
+    output = [r["output"] for r in rows]
+    await write_step(conn, run_id=run.id, owner_id=run.owner_id, seq=seq, name=name, kind="map",
+                     status="completed", output=output, completed_at=now, attempts=1, done=1,
+                     event="step_completed", event_data={"seq": seq, "name": name, "total": len(rows)})
+    return output
+
+
+async def run_child(pool: AsyncConnectionPool, run_id: str, seq: int, idx: int) -> None:
+    """Execute one child job. Safe to run twice: only a `queued` child is finished, once."""
+    key = {"run_id": run_id, "seq": seq, "idx": idx}
+    async with pool.connection() as conn:
+        child = await (await conn.execute(LOAD_CHILD, key)).fetchone()
+        if child is None or child["status"] != "queued":
+            return
+        if child["run_status"] in ("completed", "failed", "cancelled") or child["cancel_requested"]:
+            await conn.execute("UPDATE run_children SET status = 'cancelled' WHERE run_id = %(run_id)s "
+                               "AND seq = %(seq)s AND idx = %(idx)s AND status = 'queued'", key)
+            return
+        detail = child["detail"]
+        if detail.get("limit"):
+            wait_until = await acquire(conn, RateLimit(**detail["limit"]))
+            if wait_until is not None:
+                await defer_children(conn, run_id, seq, [idx], wait_until)
+                return
+        await conn.execute("UPDATE run_children SET started_at = coalesce(started_at, now()) "
+                           "WHERE run_id = %(run_id)s AND seq = %(seq)s AND idx = %(idx)s", key)
+    policy = RetryPolicy(**detail["retry"])
+    try:
+        fn = load_function(detail["fn"])
+        if inspect.iscoroutinefunction(fn):
+            output = await fn(child["item"])
+        else:
+            output = await asyncio.to_thread(fn, child["item"])
+        output, error, status = to_json(output), None, "completed"
+    except Exception as exc:
+        error = {"type": type(exc).__name__, "message": str(exc)[:2000]}
+        output, status = None, "failed"
+        if not isinstance(exc, FatalError) and child["attempts"] + 1 < policy.max_attempts:
+            async with pool.connection() as conn, conn.transaction():
+                row = await (await conn.execute(RETRY_CHILD, key | {"error": Jsonb(error)})).fetchone()
+                if row:
+                    at = datetime.now(UTC) + policy.delay(row["attempts"])
+                    await defer_children(conn, run_id, seq, [idx], at)
+            log.info("map.child_retry", extra={"run_id": run_id, "seq": seq, "idx": idx, "error": error["message"]})
+            return
+    await finish_child(pool, run_id, seq, idx, status, output, error, child["map_name"])
+
+
+async def finish_child(pool, run_id, seq, idx, status, output, error, label) -> None:
+    key = {"run_id": run_id, "seq": seq, "idx": idx}
+    async with pool.connection() as conn, conn.transaction():
+        done = await (await conn.execute(FINISH_CHILD, key | {
+            "status": status, "output": Jsonb(output) if output is not None else None,
+            "error": Jsonb(error) if error else None})).fetchone()
+        if not done:
+            return
+        nxt = await (await conn.execute(NEXT_PENDING, key)).fetchone()
+        if nxt:
+            await defer_children(conn, run_id, seq, [nxt["idx"]])
+        progress = await (await conn.execute(MAP_PROGRESS, key | {"label": label})).fetchone()
+        if progress and progress["finished"]:
+            await wake_run(conn, run_id)
+

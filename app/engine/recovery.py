@@ -1,0 +1,81 @@
+"""The recovery sweep: hand work of dead workers to live ones, and re-queue runs whose job is
+gone. Run every ~20 s by a periodic job and once at worker start-up. Replay makes re-running any
+of this safe, so the sweep errs on the side of waking."""
+
+from __future__ import annotations
+
+import logging
+
+from psycopg import AsyncConnection
+
+from app.engine.jobs import defer_children, wake_run
+
+log = logging.getLogger("baton.engine.recovery")
+
+# Jobs left `doing` by a worker whose heartbeat stopped: that process died (SIGKILL, OOM, power).
+STALLED_JOBS = """
+SELECT j.id,
+       EXISTS (SELECT 1 FROM procrastinate_jobs o
+               WHERE o.queueing_lock = j.queueing_lock AND o.status = 'todo') AS superseded
+FROM procrastinate_jobs j
+LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
+WHERE j.status = 'doing'
+  AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => %(stale_s)s))
+FOR UPDATE OF j SKIP LOCKED
+"""
+RETRY_JOB = "SELECT procrastinate_retry_job_v2(%(id)s, now(), NULL, NULL, NULL)"
+# A newer wake-up for the same run is already queued; this one is redundant.
+DROP_JOB = "SELECT procrastinate_finish_job_v1(%(id)s, 'failed', false)"
+
+# Unfinished runs with no pending or running advance job.
+ORPHAN_RUNS = """
+SELECT r.id, r.status, r.wake_at FROM runs r
+WHERE r.status IN ('queued', 'running', 'sleeping', 'waiting')
+  AND (r.status IN ('queued', 'running') OR r.wake_at IS NOT NULL)
+  AND r.updated_at < now() - make_interval(secs => %(grace_s)s)
+  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
+                  WHERE j.status IN ('todo', 'doing')
+                    AND (j.queueing_lock = 'run:' || r.id::text OR j.lock = 'run:' || r.id::text))
+LIMIT 500
+"""
+
+ORPHAN_CHILDREN = """
+SELECT c.run_id, c.seq, c.idx FROM run_children c JOIN runs r ON r.id = c.run_id
+WHERE c.status = 'queued' AND r.status NOT IN ('completed', 'failed', 'cancelled')
+  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
+                  WHERE j.status IN ('todo', 'doing') AND j.task_name = 'baton.run_child'
+                    AND j.args = jsonb_build_object('run_id', c.run_id::text, 'seq', c.seq, 'idx', c.idx))
+LIMIT 500
+"""
+
+
+async def retry_stalled_jobs(conn: AsyncConnection, stale_s: float = 30) -> int:
+    async with conn.transaction():
+        rows = await (await conn.execute(STALLED_JOBS, {"stale_s": stale_s})).fetchall()
+        for row in rows:
+            await conn.execute(DROP_JOB if row["superseded"] else RETRY_JOB, {"id": row["id"]})
+    return len(rows)
+
+
+async def requeue_orphans(conn: AsyncConnection, grace_s: float = 10) -> int:
+    async with conn.transaction():
+        runs = await (await conn.execute(ORPHAN_RUNS, {"grace_s": grace_s})).fetchall()
+        for run in runs:
+            await wake_run(conn, run["id"], None if run["status"] in ("queued", "running") else run["wake_at"])
+        children = await (await conn.execute(ORPHAN_CHILDREN)).fetchall()
+        for child in children:
+            await defer_children(conn, child["run_id"], child["seq"], [child["idx"]])
+    return len(runs) + len(children)
+
+
+async def sweep(conn: AsyncConnection, *, stale_s: float = 30, grace_s: float = 10) -> dict[str, int]:
+    """One pass of recovery. Returns what it recovered, for logs and metrics."""
+    result = {"stalled_jobs": await retry_stalled_jobs(conn, stale_s), "orphans": await requeue_orphans(conn, grace_s)}
+    if any(result.values()):
+        log.warning("recovery.recovered", extra=result)
+        await conn.execute(
+            "INSERT INTO engine_counters (name, value) VALUES ('recoveries', %(n)s) "
+            "ON CONFLICT (name) DO UPDATE SET value = engine_counters.value + EXCLUDED.value",
+            {"n": sum(result.values())},
+        )
+    return result

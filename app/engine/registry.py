@@ -1,0 +1,69 @@
+"""Workflow definitions: name, version, title, input model and the async function.
+
+Several versions of one workflow live side by side; new runs take the highest, a run in flight
+keeps the version it started with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pydantic import BaseModel
+
+from app.engine.errors import WorkflowNotFound
+
+WorkflowFn = Callable[[Any, Any], Awaitable[Any]]
+
+
+@dataclass(frozen=True)
+class WorkflowDef:
+    name: str
+    version: int
+    title: str
+    description: str
+    input_model: type[BaseModel]
+    fn: WorkflowFn
+    hidden: bool = False  # operator workflows (selftest) stay out of the user-facing catalog
+
+    def input_schema(self) -> dict:
+        return self.input_model.model_json_schema()
+
+
+_registry: dict[tuple[str, int], WorkflowDef] = {}
+
+
+def workflow(
+    *, name: str, title: str, description: str, input: type[BaseModel], version: int = 1, hidden: bool = False
+) -> Callable[[WorkflowFn], WorkflowFn]:
+    def register(fn: WorkflowFn) -> WorkflowFn:
+        key = (name, version)
+        existing = _registry.get(key)
+        if existing and existing.fn is not fn:
+            raise ValueError(f"workflow {name!r} version {version} is registered twice")
+        _registry[key] = WorkflowDef(name, version, title, description, input, fn, hidden)
+        return fn
+
+    return register
+
+
+def get_workflow(name: str, version: int | None = None) -> WorkflowDef:
+    if version is None:
+        versions = [v for (n, v) in _registry if n == name]
+        if not versions:
+            raise WorkflowNotFound(f"no workflow named {name!r}")
+        version = max(versions)
+    try:
+        return _registry[(name, version)]
+    except KeyError:
+        raise WorkflowNotFound(f"workflow {name!r} has no version {version}") from None
+
+
+def catalog(include_hidden: bool = False) -> list[WorkflowDef]:
+    """The newest version of each workflow, by title."""
+    newest: dict[str, WorkflowDef] = {}
+    for (name, version), wf in _registry.items():
+        if (include_hidden or not wf.hidden) and (name not in newest or version > newest[name].version):
+            newest[name] = wf
+    return sorted(newest.values(), key=lambda w: w.title)

@@ -1,0 +1,347 @@
+"""`Run`: what workflow code sees. Every durable call takes the next position in the journal; on
+replay a position already journaled returns its recorded result without running anything again.
+
+Guarantees (proved by tests/integration/test_engine_crash.py):
+- a step's result is journaled once (primary key (run_id, seq)); its body runs at least once, and
+  again only if a process dies mid-step;
+- `transaction` effects commit with their journal row, so they happen exactly once;
+- the code must ask for the same (name, kind) at each position as the journal holds, or the run
+  stops with NonDeterminism instead of mixing two histories.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import time
+import uuid as uuidlib
+from collections.abc import Awaitable, Callable, Sequence
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from app.engine import journal as J
+from app.engine.errors import FatalError, NonDeterminism, RunCancelled, StepFailed, Suspend
+from app.engine.hooks import create_hook, expire_hook
+from app.engine.jobs import wake_run
+from app.engine.mapping import collect_children, start_children
+from app.engine.values import DEFAULT_RETRY, HookResult, RateLimit, RetryPolicy, StepOutput
+
+# A step still running after this long is announced as started; faster ones only as completed,
+# which keeps the cost of a short step at one commit.
+ANNOUNCE_AFTER_S = 0.05
+
+
+def error_json(exc: BaseException) -> dict:
+    return {"type": type(exc).__name__, "message": str(exc)[:2000]}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Run:
+    def __init__(self, conn: AsyncConnection, row: dict, input: Any):
+        self._conn = conn
+        self.id = row["id"]
+        self.owner_id: int = row["owner_id"]
+        self.workflow: str = row["workflow"]
+        self.version: int = row["version"]
+        self.chat_id = row["chat_id"]
+        self.input = input
+        self._journal: dict[int, dict] = {e["seq"]: e for e in row["journal"]}
+        self._hooks: dict[int, dict] = {h["seq"]: h for h in row["waiting_hooks"]}
+        self._seq = 0
+        self._pending_values: list[dict] = []
+        self._cancel_requested = bool(row["cancel_requested"])
+        self._step_seq: int | None = None
+        self._attempt = 0
+
+    # -- journal positions -----------------------------------------------------------------------
+    def _next(self, name: str, kind: str) -> tuple[int, dict | None]:
+        seq = self._seq
+        self._seq += 1
+        entry = self._journal.get(seq)
+        if entry and (entry["name"] != name or entry["kind"] != kind):
+            raise NonDeterminism(
+                f"workflow code changed under a running run: at position {seq} the journal holds "
+                f"{entry['kind']} {entry['name']!r} but the code now asks for {kind} {name!r}"
+            )
+        return seq, entry
+
+    def _check_cancelled(self) -> None:
+        if self._cancel_requested:
+            raise RunCancelled()
+
+    async def _flush_values(self) -> None:
+        """Write journaled values (now/uuid) before anything that might depend on them."""
+        if self._pending_values:
+            pending, self._pending_values = self._pending_values, []
+            async with self._conn.cursor() as cur:
+                await cur.executemany(J.WRITE_VALUE, pending)
+
+    async def _write(self, **fields: Any) -> None:
+        await self._flush_values()
+        row = await J.write_step(self._conn, run_id=self.id, owner_id=self.owner_id, **fields)
+        self._cancel_requested = bool(row["cancel_requested"])
+
+    async def _suspend(self, status: str, waiting_for: str, wake_at: datetime | None, *, announce: bool = True) -> None:
+        """Record the suspension (in the caller's transaction) and end this advance."""
+        row = await (
+            await self._conn.execute(
+                J.SUSPEND_RUN,
+                {"run_id": self.id, "status": status, "waiting_for": waiting_for, "wake_at": wake_at, "announce": announce},
+            )
+        ).fetchone()
+        if row["cancel_requested"]:
+            raise RunCancelled()
+        if wake_at is not None:
+            await wake_run(self._conn, self.id, wake_at)
+
+    @property
+    def attempt(self) -> int:
+        """Inside a step: which attempt this is (1 for the first)."""
+        return self._attempt
+
+    @property
+    def idempotency_key(self) -> str:
+        """Stable across retries and replays of the current step: hand it to external calls."""
+        if self._step_seq is None:
+            raise RuntimeError("idempotency_key is only defined inside a step")
+        return f"{self.id}:{self._step_seq}"
+
+    # -- steps -----------------------------------------------------------------------------------
+    async def step(
+        self,
+        name: str,
+        fn: Callable[..., Any],
+        *args: Any,
+        retry: RetryPolicy | None = None,
+        timeout: float | None = None,
+        **kwargs: Any,
+    ) -> Any:
+        seq, entry = self._next(name, "step")
+        attempts = 0
+        if entry:
+            if entry["status"] == "completed":
+                return entry["output"]
+            if entry["status"] == "failed":
+                raise StepFailed(name, entry["error"])
+            attempts = entry["attempts"]
+            wake_at = J.parse_time(entry["wake_at"])
+            if entry["status"] == "retrying" and wake_at and wake_at > utcnow():
+                async with self._conn.transaction():
+                    await self._suspend("sleeping", f"retry of {name}", wake_at, announce=False)
+                raise Suspend()
+        self._check_cancelled()
+        policy = retry or DEFAULT_RETRY
+        started = utcnow()
+        t0 = time.perf_counter()
+        self._step_seq = seq
+        self._attempt = attempts + 1
+        try:
+            result = await self._execute(seq, name, fn, args, kwargs, timeout)
+            value, usage = (result.value, result.usage) if isinstance(result, StepOutput) else (result, None)
+            try:
+                value = J.to_json(value)
+            except (TypeError, ValueError) as exc:
+                raise FatalError(f"step {name!r} returned a value JSON cannot hold: {exc}") from exc
+        except (asyncio.CancelledError, Suspend, RunCancelled):
+            raise
+        except Exception as exc:
+            attempts += 1
+            fatal = isinstance(exc, FatalError)
+            error = error_json(exc) | {"attempt": attempts}
+            duration = (time.perf_counter() - t0) * 1000
+            if fatal or attempts >= policy.max_attempts:
+                await self._write(seq=seq, name=name, kind="step", status="failed", attempts=attempts, error=error,
+                                  started_at=started, completed_at=utcnow(), duration_ms=duration,
+                                  event="step_failed", event_data={"seq": seq, "name": name, "error": error})
+                raise StepFailed(name, error) from exc
+            wake_at = utcnow() + policy.delay(attempts)
+            async with self._conn.transaction():
+                await self._write(seq=seq, name=name, kind="step", status="retrying", attempts=attempts, error=error,
+                                  started_at=started, wake_at=wake_at, duration_ms=duration, event="step_retrying",
+                                  event_data={"seq": seq, "name": name, "error": error, "retry_at": wake_at.isoformat()})
+                await self._suspend("sleeping", f"retry of {name} (attempt {attempts + 1} of {policy.max_attempts})", wake_at)
+            raise Suspend() from exc
+        finally:
+            self._step_seq = None
+        duration = (time.perf_counter() - t0) * 1000
+        await self._write(
+            seq=seq, name=name, kind="step", status="completed", attempts=attempts + 1, output=value,
+            started_at=started, completed_at=utcnow(), duration_ms=duration, done=1,
+            model=usage.model if usage else None, tokens_in=usage.tokens_in if usage else None,
+            tokens_out=usage.tokens_out if usage else None, cost_usd=usage.cost_usd if usage else None,
+            event="step_completed", event_data={"seq": seq, "name": name, "duration_ms": round(duration, 2)},
+        )
+        self._check_cancelled()
+        return value
+
+    async def _execute(self, seq, name, fn, args, kwargs, timeout) -> Any:
+        if inspect.iscoroutinefunction(fn):
+            task = asyncio.ensure_future(fn(*args, **kwargs))
+        else:
+            task = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+        try:
+            done, _ = await asyncio.wait({task}, timeout=ANNOUNCE_AFTER_S)
+            if not done:
+                await self._flush_values()
+                await self._conn.execute(J.INSERT_EVENT, {
+                    "run_id": self.id, "owner_id": self.owner_id, "kind": "step_started",
+                    "data": J.Jsonb({"seq": seq, "name": name}),
+                })
+                remaining = None if timeout is None else max(timeout - ANNOUNCE_AFTER_S, 0)
+                return await asyncio.wait_for(task, remaining)
+            return task.result()
+        except BaseException:
+            task.cancel()
+            raise
+
+    async def transaction(self, name: str, fn: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
+        """Run `fn(conn)` in the same transaction as its journal row: its effects happen once."""
+        seq, entry = self._next(name, "transaction")
+        if entry and entry["status"] == "completed":
+            return entry["output"]
+        self._check_cancelled()
+        started = utcnow()
+        async with self._conn.transaction():
+            value = J.to_json(await fn(self._conn))
+            await self._write(seq=seq, name=name, kind="transaction", status="completed", attempts=1, output=value,
+                              started_at=started, completed_at=utcnow(), done=1, event="step_completed",
+                              event_data={"seq": seq, "name": name})
+        self._check_cancelled()
+        return value
+
+    # -- time ------------------------------------------------------------------------------------
+    async def sleep(self, name: str, duration: timedelta | float) -> None:
+        seconds = duration.total_seconds() if isinstance(duration, timedelta) else float(duration)
+        seq, entry = self._next(name, "sleep")
+        if entry is None:
+            self._seq -= 1  # sleep_until takes this position
+            return await self.sleep_until(name, utcnow() + timedelta(seconds=seconds))
+        return await self._sleep_entry(seq, name, entry, None)
+
+    async def sleep_until(self, name: str, when: datetime) -> None:
+        if when.tzinfo is None:
+            raise ValueError("sleep_until needs a timezone-aware datetime")
+        seq, entry = self._next(name, "sleep")
+        return await self._sleep_entry(seq, name, entry, when)
+
+    async def _sleep_entry(self, seq: int, name: str, entry: dict | None, when: datetime | None) -> None:
+        if entry and entry["status"] == "completed":
+            return
+        wake_at = J.parse_time(entry["wake_at"]) if entry else when
+        if wake_at <= utcnow():
+            await self._write(seq=seq, name=name, kind="sleep", status="completed", attempts=1, wake_at=wake_at,
+                              completed_at=utcnow(), done=1, event="step_completed", event_data={"seq": seq, "name": name})
+            self._check_cancelled()
+            return
+        self._check_cancelled()
+        async with self._conn.transaction():
+            if entry is None:
+                await self._write(seq=seq, name=name, kind="sleep", status="sleeping", wake_at=wake_at,
+                                  event="sleep_started", event_data={"seq": seq, "name": name, "wake_at": wake_at.isoformat()})
+            await self._suspend("sleeping", name, wake_at, announce=entry is None)
+        raise Suspend()
+
+    def now(self) -> datetime:
+        """The current time, journaled: a replay sees the same value."""
+        seq, entry = self._next("now", "now")
+        if entry:
+            return datetime.fromisoformat(entry["output"])
+        value = utcnow()
+        self._remember(seq, "now", "now", value.isoformat())
+        return value
+
+    def uuid(self) -> uuidlib.UUID:
+        """A random UUID, journaled: a replay sees the same value."""
+        seq, entry = self._next("uuid", "uuid")
+        if entry:
+            return uuidlib.UUID(entry["output"])
+        value = uuidlib.uuid4()
+        self._remember(seq, "uuid", "uuid", str(value))
+        return value
+
+    def _remember(self, seq: int, name: str, kind: str, output: str) -> None:
+        self._journal[seq] = {"seq": seq, "name": name, "kind": kind, "status": "completed", "output": output}
+        self._pending_values.append({"run_id": self.id, "seq": seq, "name": name, "kind": kind, "output": J.Jsonb(output)})
+
+    async def progress(self, done: int, total: int, label: str = "") -> None:
+        """Show progress live; not journaled (it is a view of the run, not part of its history)."""
+        await self._flush_values()
+        row = await (await self._conn.execute(J.UPDATE_PROGRESS, {
+            "run_id": self.id, "progress": J.Jsonb({"done": done, "total": total, "label": label}),
+        })).fetchone()
+        self._cancel_requested = bool(row["cancel_requested"])
+        self._check_cancelled()
+
+    # -- people and the outside world ------------------------------------------------------------
+    async def hook(
+        self,
+        name: str,
+        kind: str = "approval",
+        *,
+        show: dict | None = None,
+        timeout: timedelta | float | None = None,
+        remind_before: timedelta | float | None = None,
+        assignee: str | None = None,
+        actions: Sequence[str] | None = None,
+        secret: str | None = None,
+    ) -> HookResult:
+        """Wait for a person or an external system. Returns their answer, or a result with
+        `timed_out=True` once `timeout` passes unanswered."""
+        seq, entry = self._next(name, "hook")
+        if entry and entry["status"] == "completed":
+            return HookResult.from_json(entry["output"])
+        if entry is not None:
+            hook = self._hooks.get(seq)
+            expires_at = J.parse_time(hook["expires_at"]) if hook else None
+            if hook is None or (expires_at and expires_at <= utcnow()):
+                result = await expire_hook(self._conn, self, seq, name, hook)
+                self._check_cancelled()
+                return result
+            async with self._conn.transaction():
+                await self._suspend("waiting", name, expires_at, announce=False)
+            raise Suspend()
+        self._check_cancelled()
+        await self._flush_values()
+        async with self._conn.transaction():
+            hook = await create_hook(self._conn, self, seq, name, kind, show=show, timeout=timeout,
+                                     remind_before=remind_before, assignee=assignee, actions=actions, secret=secret)
+            await self._suspend("waiting", name, J.parse_time(hook["expires_at"]))
+        raise Suspend()
+
+    async def map(
+        self,
+        name: str,
+        fn: Callable[[Any], Any],
+        items: Sequence[Any],
+        *,
+        concurrency: int = 4,
+        limit: RateLimit | None = None,
+        retry: RetryPolicy | None = None,
+    ) -> list[Any]:
+        """Run `fn(item)` for every item as separate jobs on any worker, at most `concurrency` at a
+        time (and under `limit` across all workers). Results come back in the order of `items`."""
+        seq, entry = self._next(name, "map")
+        if entry and entry["status"] == "completed":
+            return entry["output"]
+        if entry and entry["status"] == "failed":
+            raise StepFailed(name, entry["error"])
+        if entry is None:
+            self._check_cancelled()
+            await self._flush_values()
+            async with self._conn.transaction():
+                finished = await start_children(self._conn, self, seq, name, fn, items,
+                                                concurrency=concurrency, limit=limit, retry=retry or DEFAULT_RETRY)
+                if finished is None:
+                    await self._suspend("running", f"{name} (0/{len(items)})", None)
+            if finished is None:
+                raise Suspend()
+            return finished
+        result = await collect_children(self._conn, self, seq, name)
+        self._check_cancelled()
+        return result
+

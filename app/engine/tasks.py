@@ -1,0 +1,33 @@
+"""The engine's Procrastinate tasks. Their jobs are queued with SQL (app/engine/jobs.py); the
+names here must match the task names written there."""
+
+from __future__ import annotations
+
+from app.core.queue import queue
+from app.engine.advance import advance
+from app.engine.hooks import send_hook_reminder
+from app.engine.mapping import run_child
+from app.engine.recovery import sweep
+
+
+@queue.task(name="baton.advance_run", pass_context=True)
+async def advance_run(context, run_id: str) -> None:
+    await advance(context.app.connector.pool, run_id)
+
+
+@queue.task(name="baton.run_child", pass_context=True)
+async def run_child_task(context, run_id: str, seq: int, idx: int) -> None:
+    await run_child(context.app.connector.pool, run_id, seq, idx)
+
+
+@queue.task(name="baton.hook_reminder", pass_context=True)
+async def hook_reminder(context, hook_id: int) -> None:
+    async with context.app.connector.pool.connection() as conn:
+        await send_hook_reminder(conn, hook_id)
+
+
+@queue.periodic(cron="*/20 * * * * *")
+@queue.task(name="baton.sweep", queueing_lock="baton.sweep", pass_context=True)
+async def periodic_sweep(context, timestamp: int) -> None:
+    async with context.app.connector.pool.connection() as conn:
+        await sweep(conn)

@@ -1,0 +1,57 @@
+"""Fixtures for engine tests: users, an in-process worker, and waiting for a run's state."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+
+import pytest
+
+import worker.tasks  # noqa: F401  (registers tasks and workflows)
+from worker.runner import WorkerHandle
+
+
+@pytest.fixture(scope="session")
+async def worker(pool):
+    handle = WorkerHandle(pool, concurrency=8, name="tests")
+    handle.start()
+    await asyncio.sleep(0.2)
+    yield handle
+    await handle.stop()
+
+
+async def make_user(pool, tier: str = "enterprise") -> int:
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            "INSERT INTO users (email, tier) VALUES (%s, %s) RETURNING id",
+            (f"u-{secrets.token_hex(6)}@example.test", tier),
+        )).fetchone()
+    return row["id"]
+
+
+@pytest.fixture
+async def user(pool) -> int:
+    return await make_user(pool)
+
+
+async def run_row(pool, run_id) -> dict:
+    async with pool.connection() as conn:
+        return await (await conn.execute("SELECT * FROM runs WHERE id = %s", (run_id,))).fetchone()
+
+
+async def wait_status(pool, run_id, *statuses: str, timeout: float = 10.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        row = await run_row(pool, run_id)
+        if row["status"] in statuses:
+            return row
+        if time.monotonic() > deadline:
+            raise AssertionError(f"run {run_id} is {row['status']} ({row['error']}), expected {statuses}")
+        await asyncio.sleep(0.02)
+
+
+async def journal(pool, run_id) -> list[dict]:
+    async with pool.connection() as conn:
+        return await (await conn.execute(
+            "SELECT * FROM run_steps WHERE run_id = %s ORDER BY seq", (run_id,))).fetchall()
