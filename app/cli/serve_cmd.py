@@ -33,8 +33,11 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _settings():
+    from app.workflows.catalog import load_workflow_modules
+
     settings = with_secret_key(load_settings())
     configure_logging(settings.log_format)
+    load_workflow_modules(settings.workflow_modules)
     return settings
 
 

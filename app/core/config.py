@@ -33,6 +33,7 @@ class Settings:
     log_format: str
     default_tier: str
     sandbox: str
+    workflow_modules: tuple[str, ...] = ()
 
     @property
     def embedded_db(self) -> bool:
@@ -63,6 +64,14 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     return value
 
 
+def _module_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
+    modules = tuple(m.strip() for m in env.get(name, "").split(",") if m.strip())
+    for module in modules:
+        if not all(part.isidentifier() for part in module.split(".")):
+            raise ConfigError(f"{name}: {module!r} is not a Python module path")
+    return modules
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     data_dir = Path(env.get("BATON_DATA_DIR", "").strip() or ".baton").expanduser().resolve()
@@ -89,6 +98,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         log_format=_choice(env, "BATON_LOG_FORMAT", "text", ("text", "json")),
         default_tier=_choice(env, "BATON_DEFAULT_TIER", "free", TIERS),
         sandbox=_choice(env, "BATON_SANDBOX", "bwrap", ("bwrap", "unsafe-local")),
+        workflow_modules=_module_list(env, "BATON_WORKFLOW_MODULES"),
     )
 
 

@@ -135,11 +135,11 @@ async def resolve_hook(
             raise HookNotFound("no such hook")
         if hook["status"] == "resolved":
             raise AlreadyDecided(f"already decided ({hook['action']}) by {hook['decided_by'] or 'someone'}")
-        if hook["status"] == "cancelled" or hook["run_status"] in ("cancelled", "failed", "completed"):
-            raise InvalidState("the run this hook belongs to has ended")
         now = datetime.now(UTC)
         if hook["status"] == "expired" or (hook["expires_at"] and hook["expires_at"] <= now):
             raise HookExpired("this request expired before it was answered")
+        if hook["status"] == "cancelled" or hook["run_status"] in ("cancelled", "failed", "completed"):
+            raise InvalidState("the run this hook belongs to has ended")
         if action not in hook["actions"]:
             raise InvalidAction(f"action must be one of {', '.join(hook['actions'])}")
         data = data or {}

@@ -141,7 +141,7 @@ def parse_time(value: str | datetime | None) -> datetime | None:
 async def write_step(conn: AsyncConnection, **fields: Any) -> dict:
     params = {
         "output": None, "error": None, "detail": None, "wake_at": None, "started_at": None,
-        "completed_at": None, "duration_ms": None, "model": None, "tokens_in": None,
+        "attempts": 0, "completed_at": None, "duration_ms": None, "model": None, "tokens_in": None,
         "tokens_out": None, "cost_usd": None, "done": 0, "event_data": {},
     } | fields
     for key in ("output", "error", "detail", "event_data"):

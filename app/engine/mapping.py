@@ -55,6 +55,10 @@ JOIN runs r ON r.id = c.run_id
 WHERE c.run_id = %(run_id)s AND c.seq = %(seq)s AND c.idx = %(idx)s
 """
 
+# Completions of one map are serialised on its journal row, so that each one counts the others'
+# committed results (the last one must see them all to wake the parent).
+LOCK_MAP = "SELECT 1 FROM run_steps WHERE run_id = %(run_id)s AND seq = %(seq)s FOR UPDATE"
+
 FINISH_CHILD = """
 UPDATE run_children SET status = %(status)s, output = %(output)s, error = %(error)s,
                         attempts = attempts + 1, completed_at = now()
@@ -201,6 +205,7 @@ async def run_child(pool: AsyncConnectionPool, run_id: str, seq: int, idx: int) 
 async def finish_child(pool, run_id, seq, idx, status, output, error, label) -> None:
     key = {"run_id": run_id, "seq": seq, "idx": idx}
     async with pool.connection() as conn, conn.transaction():
+        await conn.execute(LOCK_MAP, key)
         done = await (await conn.execute(FINISH_CHILD, key | {
             "status": status, "output": Jsonb(output) if output is not None else None,
             "error": Jsonb(error) if error else None})).fetchone()

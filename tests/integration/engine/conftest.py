@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import time
 
+import psycopg
 import pytest
 
+import tests.integration.engine.workflows as test_workflows
 import worker.tasks  # noqa: F401  (registers tasks and workflows)
 from worker.runner import WorkerHandle
+
+
+@pytest.fixture(scope="session", autouse=True)
+def effects_table(database_url):
+    """Step bodies of the test workflows record their executions in this database."""
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute(test_workflows.EFFECTS)
+    os.environ["BATON_TEST_DB"] = database_url
+
+
+async def effects(pool, run_id) -> list[dict]:
+    async with pool.connection() as conn:
+        return await (await conn.execute(
+            "SELECT * FROM test_effects WHERE run_id = %s ORDER BY id", (str(run_id),))).fetchall()
 
 
 @pytest.fixture(scope="session")
@@ -33,6 +50,21 @@ async def make_user(pool, tier: str = "enterprise") -> int:
 @pytest.fixture
 async def user(pool) -> int:
     return await make_user(pool)
+
+
+async def start(pool, user, workflow, **input) -> dict:
+    from app.engine.commands import start_run
+
+    async with pool.connection() as conn:
+        run, _ = await start_run(conn, owner_id=user, workflow=workflow, input=input)
+    return run
+
+
+async def hook_token(pool, run_id) -> str:
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            "SELECT token FROM hooks WHERE run_id = %s AND status = 'waiting'", (run_id,))).fetchone()
+    return row["token"]
 
 
 async def run_row(pool, run_id) -> dict:

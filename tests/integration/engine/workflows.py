@@ -1,0 +1,171 @@
+"""Workflows used by the engine tests, importable by worker subprocesses through
+BATON_WORKFLOW_MODULES. Step bodies record each execution in `test_effects` (on their own
+connection, outside the engine) so tests can count how often a body really ran."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+import psycopg
+from pydantic import BaseModel
+
+from app.engine.errors import FatalError, StepFailed
+from app.engine.registry import workflow
+from app.engine.run import Run
+from app.engine.values import RateLimit, RetryPolicy
+
+EFFECTS = """
+CREATE TABLE IF NOT EXISTS test_effects (
+    id bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+    run_id text, name text, pid int, at timestamptz DEFAULT clock_timestamp(), finished_at timestamptz
+)
+"""
+
+
+async def record(run_id: str, name: str, *, hold_s: float = 0) -> None:
+    """Record that a body started (and, after `hold_s`, that it finished)."""
+    async with await psycopg.AsyncConnection.connect(os.environ["BATON_TEST_DB"], autocommit=True) as conn:
+        row = await (await conn.execute(
+            "INSERT INTO test_effects (run_id, name, pid) VALUES (%s, %s, %s) RETURNING id",
+            (run_id, name, os.getpid()))).fetchone()
+        if hold_s:
+            await asyncio.sleep(hold_s)
+        await conn.execute("UPDATE test_effects SET finished_at = clock_timestamp() WHERE id = %s", (row[0],))
+
+
+class CrashInput(BaseModel):
+    step_hold_s: float = 0
+    sleep_s: float = 0
+    approval: bool = False
+    fan_out: int = 0
+    child_hold_s: float = 0
+
+
+async def child(item: dict) -> int:
+    await record(item["run_id"], f"child {item['i']}", hold_s=item["hold_s"])
+    return item["i"] * 10
+
+
+@workflow(name="test-crashy", title="Crash test", description="steps, sleep, hook, fan-out", input=CrashInput, hidden=True)
+async def crashy(run: Run, inp: CrashInput) -> dict:
+    rid = str(run.id)
+    await run.step("one", record, rid, "one")
+    await run.step("slow", record, rid, "slow", hold_s=inp.step_hold_s)
+    await run.step("three", record, rid, "three")
+    if inp.sleep_s:
+        await run.sleep("nap", inp.sleep_s)
+    await run.step("after nap", record, rid, "after nap")
+    approved = None
+    if inp.approval:
+        approved = (await run.hook("review", "approval")).approved
+    await run.step("after review", record, rid, "after review")
+    results = []
+    if inp.fan_out:
+        items = [{"run_id": rid, "i": i, "hold_s": inp.child_hold_s} for i in range(inp.fan_out)]
+        results = await run.map("children", child, items, concurrency=2)
+    await run.step("last", record, rid, "last")
+    return {"approved": approved, "children": results}
+
+
+class MapInput(BaseModel):
+    items: int
+    concurrency: int = 3
+    hold_s: float = 0.1
+    limit_calls: int = 0
+    limit_per_s: float = 1.0
+
+
+async def limited_child(item: dict) -> int:
+    await record(item["run_id"], f"item {item['i']}", hold_s=item["hold_s"])
+    return item["i"]
+
+
+@workflow(name="test-map", title="Map test", description="fan-out", input=MapInput, hidden=True)
+async def map_workflow(run: Run, inp: MapInput) -> list:
+    items = [{"run_id": str(run.id), "i": i, "hold_s": inp.hold_s} for i in range(inp.items)]
+    limit = RateLimit(f"test-{run.id}", inp.limit_calls, inp.limit_per_s) if inp.limit_calls else None
+    return await run.map("items", limited_child, items, concurrency=inp.concurrency, limit=limit)
+
+
+class ErrorInput(BaseModel):
+    mode: str  # "fatal", "exhausted", "handled"
+
+
+async def always_fails(kind: str) -> None:
+    if kind == "fatal":
+        raise FatalError("this cannot work")
+    raise RuntimeError("flaky dependency down")
+
+
+@workflow(name="test-errors", title="Errors", description="failure paths", input=ErrorInput, hidden=True)
+async def errors(run: Run, inp: ErrorInput) -> dict:
+    policy = RetryPolicy(max_attempts=2, initial_s=0.05)
+    if inp.mode == "handled":
+        try:
+            await run.step("doomed", always_fails, "retryable", retry=policy)
+        except StepFailed as exc:
+            return {"handled": exc.error["message"]}
+    await run.step("doomed", always_fails, "fatal" if inp.mode == "fatal" else "retryable", retry=policy)
+    return {}
+
+
+class HookInput(BaseModel):
+    timeout_s: float | None = None
+    remind_before_s: float | None = None
+    assignee: str | None = None
+
+
+@workflow(name="test-hook", title="Hook", description="one approval", input=HookInput, hidden=True)
+async def hook_workflow(run: Run, inp: HookInput) -> dict:
+    result = await run.hook("approve it", "approval", show={"text": "Please approve"}, timeout=inp.timeout_s,
+                            remind_before=inp.remind_before_s, assignee=inp.assignee)
+    return {"action": result.action, "timed_out": result.timed_out, "data": result.data}
+
+
+# Determinism: the step name comes from this module-level value, which a test changes under a
+# running run (as a deploy of new code would).
+STEP_NAME = {"value": "original"}
+
+
+@workflow(name="test-changing", title="Changing", description="code changes", input=HookInput, hidden=True)
+async def changing(run: Run, inp: HookInput) -> str:
+    await run.step(STEP_NAME["value"], record, str(run.id), "changing")
+    await run.hook("gate", "approval")
+    await run.step("end", record, str(run.id), "end")
+    return STEP_NAME["value"]
+
+
+class Empty(BaseModel):
+    pass
+
+
+@workflow(name="test-versioned", title="Versioned", description="v1", input=Empty, version=1, hidden=True)
+async def versioned_v1(run: Run, inp: Empty) -> str:
+    await run.hook("gate", "approval")
+    return "v1"
+
+
+@workflow(name="test-slow-step", title="Slow", description="a long step", input=Empty, hidden=True)
+async def slow_step(run: Run, inp: Empty) -> None:
+    await run.step("long", record, str(run.id), "long", hold_s=30)
+
+
+@workflow(name="test-values", title="Values", description="journaled now and uuid", input=Empty, hidden=True)
+async def values(run: Run, inp: Empty) -> dict:
+    first = {"now": run.now().isoformat(), "uuid": str(run.uuid())}
+    await run.hook("gate", "approval")
+    return {"first": first, "again": {"now": run.now().isoformat()}}
+
+
+async def insert_effect(conn, run_id: str) -> int:
+    row = await (await conn.execute(
+        "INSERT INTO test_effects (run_id, name) VALUES (%s, 'transaction') RETURNING id", (run_id,))).fetchone()
+    return row["id"]
+
+
+@workflow(name="test-transaction", title="Tx", description="transaction step", input=Empty, hidden=True)
+async def transaction(run: Run, inp: Empty) -> int:
+    effect = await run.transaction("write", lambda conn: insert_effect(conn, str(run.id)))
+    await run.hook("gate", "approval")
+    return effect
