@@ -46,6 +46,7 @@ class Server:
     proc: subprocess.Popen
     port: int
     log: Path
+    data_dir: Path
 
     @property
     def url(self) -> str:
@@ -80,7 +81,9 @@ def wait_until_serving(server: Server, timeout: float = 60) -> None:
 
 @contextmanager
 def baton_serve(cwd: Path, *args: str, **env: str) -> Iterator[Server]:
-    """`baton serve --port <free port>`, ready to answer; killed on the way out whatever happens."""
+    """`baton serve --port <free port>`, ready to answer; killed on the way out whatever happens.
+
+    `BATON_DATA_DIR` is required: a test never touches the repository's `./.baton`."""
     port = free_port()
     log = cwd / f"serve-{port}.log"
     with open(log, "w") as err:
@@ -92,14 +95,13 @@ def baton_serve(cwd: Path, *args: str, **env: str) -> Iterator[Server]:
             stderr=err,
             start_new_session=True,
         )
-    server = Server(proc, port, log)
+    server = Server(proc, port, log, Path(env["BATON_DATA_DIR"]))
     try:
         wait_until_serving(server)
         yield server
     finally:
         stop(proc)
-        if "BATON_DATA_DIR" in env:
-            stop_orphaned_postgres(Path(env["BATON_DATA_DIR"]))
+        stop_orphaned_postgres(server.data_dir)
 
 
 def stop(proc: subprocess.Popen) -> None:

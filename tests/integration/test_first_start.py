@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import subprocess
 
+import httpx
 import psycopg
 import pytest
 
 from app.core.migrations import discover
 from tests.conftest import baton_env
-from tests.integration.baton_process import BATON, run_baton
+from tests.integration.baton_process import BATON, baton_serve, run_baton
 
 ALL_MIGRATIONS = [m.name for m in discover()]
 
@@ -58,6 +59,20 @@ def test_second_start_reuses_the_database(first_start, workdir):
     assert "embedded_pg.init" not in again.stderr
     assert applied_names(again.stdout) == []
     assert (data_dir / "secret_key").read_text() == key
+
+
+def test_serve_after_the_first_start_reuses_the_database(first_start, workdir):
+    data_dir, first = first_start
+    assert first.returncode == 0, first.stderr
+
+    with baton_serve(workdir, BATON_DATA_DIR=str(data_dir)) as server:
+        log = server.stderr()
+        health = httpx.get(f"{server.url}/healthz", timeout=5).json()
+
+    assert "embedded_pg.started" in log
+    assert "embedded_pg.init" not in log
+    assert "migration.applied" not in log
+    assert health["migrations_current"] is True
 
 
 def test_two_migrate_processes_started_together_apply_each_migration_once(fresh_database, tmp_path):
