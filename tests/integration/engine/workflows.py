@@ -23,9 +23,14 @@ CREATE TABLE IF NOT EXISTS test_effects (
 """
 
 
-async def record(run_id: str, name: str, *, hold_s: float = 0) -> None:
-    """Record that a body started (and, after `hold_s`, that it finished)."""
+async def record(run_id: str, name: str, *, hold_s: float = 0, hold_once: bool = False) -> None:
+    """Record that a body started (and, after `hold_s`, that it finished). With `hold_once`, only
+    the first execution holds: a crash test kills it there, and the re-execution runs through."""
     async with await psycopg.AsyncConnection.connect(os.environ["BATON_TEST_DB"], autocommit=True) as conn:
+        if hold_once:
+            seen = await (await conn.execute(
+                "SELECT count(*) FROM test_effects WHERE run_id = %s AND name = %s", (run_id, name))).fetchone()
+            hold_s = 0 if seen[0] else hold_s
         row = await (await conn.execute(
             "INSERT INTO test_effects (run_id, name, pid) VALUES (%s, %s, %s) RETURNING id",
             (run_id, name, os.getpid()))).fetchone()
@@ -51,7 +56,7 @@ async def child(item: dict) -> int:
 async def crashy(run: Run, inp: CrashInput) -> dict:
     rid = str(run.id)
     await run.step("one", record, rid, "one")
-    await run.step("slow", record, rid, "slow", hold_s=inp.step_hold_s)
+    await run.step("slow", record, rid, "slow", hold_s=inp.step_hold_s, hold_once=True)
     await run.step("three", record, rid, "three")
     if inp.sleep_s:
         await run.sleep("nap", inp.sleep_s)
