@@ -1,0 +1,257 @@
+"""`baton runs …`, `baton hooks resolve`, `baton selftest`: the engine's commands for operators."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import time
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from app.core.config import load_settings, with_secret_key
+from app.core.database import database_url
+from app.core.db import open_pool
+from app.core.logs import configure_logging
+from app.engine import commands
+from app.engine.errors import EngineError
+from app.engine.hooks import resolve_hook
+from app.workflows.catalog import load_workflow_modules
+
+FIND_USER = "SELECT id FROM users WHERE email = lower(%(email)s)"
+CREATE_USER = "INSERT INTO users (email) VALUES (lower(%(email)s)) ON CONFLICT (email) DO NOTHING RETURNING id"
+WORKER_SEEN = """
+SELECT EXISTS (SELECT 1 FROM procrastinate_workers WHERE last_heartbeat > now() - interval '30 seconds') AS seen
+"""
+SELFTEST_USER = "selftest@baton.invalid"
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    runs = sub.add_parser("runs", help="start, inspect, cancel and retry workflow runs").add_subparsers(dest="runs_command", required=True)
+    p = runs.add_parser("start", help="start a run; prints its id")
+    p.add_argument("workflow")
+    p.add_argument("--as", dest="email", required=True, help="owner's email")
+    p.add_argument("--input", default="{}", help="input as a JSON object")
+    p.add_argument("--create-user", action="store_true", help="create the owner if missing")
+    p.add_argument("--idempotency-key")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_sync(start))
+    p = runs.add_parser("show", help="a run with its steps and hooks")
+    p.add_argument("run_id")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_sync(show))
+    p = runs.add_parser("list", help="runs, newest first")
+    p.add_argument("--status")
+    p.add_argument("--workflow")
+    p.add_argument("--limit", type=int, default=50)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_sync(list_))
+    for name, fn in (("cancel", cancel), ("retry", retry)):
+        p = runs.add_parser(name, help=f"{name} a run")
+        p.add_argument("run_id")
+        p.add_argument("--json", action="store_true")
+        p.set_defaults(func=_sync(fn))
+
+    hooks = sub.add_parser("hooks", help="answer a waiting hook").add_subparsers(dest="hooks_command", required=True)
+    p = hooks.add_parser("resolve", help="decide a hook by its token")
+    p.add_argument("token")
+    p.add_argument("--action", required=True, choices=["approve", "revise", "reject", "submit", "deliver"])
+    p.add_argument("--data", default="{}", help="response data as a JSON object")
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_sync(resolve))
+
+    p = sub.add_parser("selftest", help="run one self-test workflow end to end and report timings")
+    p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--step-ms", type=float, default=0)
+    p.add_argument("--sleep", type=float, default=0, help="durable sleep, seconds")
+    p.add_argument("--approval", action="store_true", help="wait for an approval (resolved by the command)")
+    p.add_argument("--fail-attempts", type=int, default=0)
+    p.add_argument("--fan-out", type=int, default=0)
+    p.add_argument("--timeout", type=float, default=120)
+    p.add_argument("--json", action="store_true")
+    p.set_defaults(func=_sync(selftest))
+
+
+class CommandFailed(Exception):
+    pass
+
+
+def _sync(fn: Callable[[argparse.Namespace, Any], Awaitable[int]]) -> Callable[[argparse.Namespace], int]:
+    """Run an async command with a pool on the configured database."""
+
+    def run(args: argparse.Namespace) -> int:
+        from app.cli import CommandError
+
+        settings = with_secret_key(load_settings())
+        configure_logging(settings.log_format)
+        load_workflow_modules(settings.workflow_modules)
+
+        async def main(url: str) -> int:
+            pool = await open_pool(url, min_size=1, max_size=12)
+            try:
+                return await fn(args, pool)
+            finally:
+                await pool.close()
+
+        with database_url(settings) as url:
+            try:
+                return asyncio.run(main(url))
+            except (EngineError, CommandFailed) as exc:
+                raise CommandError(str(exc)) from None
+
+    return run
+
+
+def _default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, (UUID, Decimal)):
+        return str(value) if isinstance(value, UUID) else float(value)
+    raise TypeError(type(value).__name__)
+
+
+def _print(value: Any) -> None:
+    print(json.dumps(value, default=_default, indent=2))
+
+
+def _json_arg(text: str, name: str) -> dict:
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise CommandFailed(f"{name}: not valid JSON ({exc.msg} at position {exc.pos})") from None
+    if not isinstance(value, dict):
+        raise CommandFailed(f"{name}: expected a JSON object")
+    return value
+
+
+def run_view(run: dict) -> dict:
+    """The shape `baton runs show --json` and the API print."""
+    keys = ("id", "workflow", "version", "title", "status", "input", "output", "error", "waiting_for",
+            "progress", "chat_id", "created_at", "started_at", "completed_at")
+    view = {k: run.get(k) for k in keys}
+    if "steps" in run:
+        view["steps"] = [{k: s[k] for k in ("seq", "name", "kind", "status", "attempts", "started_at",
+                                             "completed_at", "duration_ms", "model", "tokens_in", "tokens_out")}
+                         for s in run["steps"]]
+        view["hooks"] = [{k: h.get(k) for k in ("token", "name", "kind", "status", "actions", "expires_at",
+                                                 "action", "decided_by", "decided_at") if k in h}
+                         for h in run["hooks"]]
+    return view
+
+
+async def _user_id(pool, email: str, create: bool) -> int:
+    async with pool.connection() as conn:
+        row = await (await conn.execute(FIND_USER, {"email": email})).fetchone()
+        if row is None and create:
+            row = await (await conn.execute(CREATE_USER, {"email": email})).fetchone() or \
+                await (await conn.execute(FIND_USER, {"email": email})).fetchone()
+    if row is None:
+        raise CommandFailed(f"no user {email} (use --create-user to create one)")
+    return row["id"]
+
+
+async def start(args, pool) -> int:
+    owner = await _user_id(pool, args.email, args.create_user)
+    async with pool.connection() as conn:
+        run, _ = await commands.start_run(conn, owner_id=owner, workflow=args.workflow,
+                                          input=_json_arg(args.input, "--input"), idempotency_key=args.idempotency_key)
+    _print(run_view(run)) if args.json else print(run["id"])
+    return 0
+
+
+async def show(args, pool) -> int:
+    async with pool.connection() as conn:
+        run = await commands.get_run(conn, args.run_id)
+    if args.json:
+        _print(run_view(run))
+    else:
+        print(f"{run['id']}  {run['workflow']} v{run['version']}  {run['status']}")
+        for step in run["steps"]:
+            print(f"  {step['seq']:>4}  {step['kind']:<11} {step['status']:<9} {step['name']}")
+    return 0
+
+
+async def list_(args, pool) -> int:
+    async with pool.connection() as conn:
+        rows, _ = await commands.list_runs(conn, owner_id=None, status=args.status, workflow=args.workflow, limit=args.limit)
+    if args.json:
+        _print([run_view(r) for r in rows])
+    else:
+        for r in rows:
+            print(f"{r['id']}  {r['status']:<9} {r['workflow']:<20} {r['created_at']:%Y-%m-%d %H:%M}  {r['title']}")
+    return 0
+
+
+async def cancel(args, pool) -> int:
+    async with pool.connection() as conn:
+        run = await commands.cancel_run(conn, args.run_id)
+    _print(run_view(run)) if args.json else print(f"{run['id']} {run['status']}")
+    return 0
+
+
+async def retry(args, pool) -> int:
+    async with pool.connection() as conn:
+        run = await commands.retry_run(conn, args.run_id)
+    _print(run_view(run)) if args.json else print(f"{run['id']} {run['status']}")
+    return 0
+
+
+async def resolve(args, pool) -> int:
+    async with pool.connection() as conn:
+        hook = await resolve_hook(conn, args.token, args.action, _json_arg(args.data, "--data"), decided_by="cli")
+    view = {"hook_id": hook["id"], "run_id": hook["run_id"], "status": hook["status"], "action": hook["action"]}
+    _print(view) if args.json else print(f"{hook['name']}: {hook['action']}")
+    return 0
+
+
+async def selftest(args, pool) -> int:
+    """Start a selftest, answer its approval, wait for the end. Uses the deployment's workers when
+    one is alive; otherwise runs a worker in this process for the duration."""
+    from worker.runner import WorkerHandle
+
+    owner = await _user_id(pool, SELFTEST_USER, create=True)
+    async with pool.connection() as conn:
+        seen = (await (await conn.execute(WORKER_SEEN)).fetchone())["seen"]
+    local = None if seen else WorkerHandle(pool, concurrency=4, name="selftest")
+    if local:
+        local.start()
+    try:
+        started = time.perf_counter()
+        async with pool.connection() as conn:
+            run, _ = await commands.start_run(conn, owner_id=owner, workflow="selftest", input={
+                "steps": args.steps, "step_ms": args.step_ms, "sleep_s": args.sleep, "approval": args.approval,
+                "fail_attempts": args.fail_attempts, "fan_out": args.fan_out})
+        run = await _follow(pool, run["id"], args.timeout)
+        wall_ms = (time.perf_counter() - started) * 1000
+    finally:
+        if local:
+            await local.stop()
+    report = {
+        "run_id": run["id"], "status": run["status"], "steps": args.steps, "wall_ms": round(wall_ms, 1),
+        "per_step_ms": round(wall_ms / max(args.steps, 1), 3), "worker": "in-process" if local else "deployment",
+        "output": run["output"], "error": run["error"],
+    }
+    _print(report) if args.json else print(
+        f"selftest {run['status']}: {args.steps} steps in {wall_ms:.0f} ms ({report['per_step_ms']} ms/step)")
+    return 0 if run["status"] == "completed" else 1
+
+
+async def _follow(pool, run_id, timeout: float) -> dict:
+    deadline = time.monotonic() + timeout
+    async with pool.connection() as conn:
+        while True:
+            run = await (await conn.execute("SELECT * FROM runs WHERE id = %s", (run_id,))).fetchone()
+            if run["status"] in ("completed", "failed", "cancelled"):
+                return run
+            if run["status"] == "waiting":
+                hook = await (await conn.execute(
+                    "SELECT token FROM hooks WHERE run_id = %s AND status = 'waiting'", (run_id,))).fetchone()
+                if hook:
+                    await resolve_hook(conn, hook["token"], "approve", decided_by="selftest")
+            if time.monotonic() > deadline:
+                await commands.cancel_run(conn, run_id)
+                raise CommandFailed(f"selftest did not finish within {timeout:.0f} s (run {run_id} cancelled)")
+            await asyncio.sleep(0.01)
