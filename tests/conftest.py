@@ -23,6 +23,9 @@ from app.core.migrations import apply_migrations
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# Model server, app client and account fixtures (tests/support/fixtures.py).
+pytest_plugins = ["tests.support.fixtures"]
+
 
 def _with_db(url: str, name: str) -> str:
     """The same server, another database; kept a URL because DATABASE_URL only accepts URLs."""

@@ -17,7 +17,9 @@ from litestar.template.config import TemplateConfig
 
 from app.core.config import Settings
 from app.core.db import open_pool
+from app.core.llm import LLM
 from app.core.paths import STATIC_DIR, TEMPLATES_DIR
+from app.web import admin, auth, chat, live
 from app.web.health.routes import healthz
 from app.web.home.routes import home
 from app.web.state import Services, provide_pool, provide_settings
@@ -39,7 +41,10 @@ def _error_page(request: Request, exc: Exception) -> Response:
     return Template(template, context={"status": status, "detail": detail}, status_code=status)
 
 
-def create_app(settings: Settings, database_url: str, *, run_worker: bool = True) -> Litestar:
+def create_app(settings: Settings, database_url: str, *, run_worker: bool = True,
+               llm: LLM | None = None) -> Litestar:
+    """`llm` replaces the model client built from settings (tests pass one with short timeouts)."""
+
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await open_pool(database_url)
@@ -58,12 +63,20 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
         route_handlers=[
             home,
             healthz,
+            *auth.routes,
+            chat.router,
+            admin.router,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={"pool": Provide(provide_pool), "settings": Provide(provide_settings)},
-        lifespan=[lifespan],
+        middleware=auth.middleware,
+        # Entered in order, left in reverse: the chat needs the pool and the live hub.
+        lifespan=[lifespan, live.lifespan(database_url), chat.lifespan(llm)],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
-        exception_handlers={HTTPException: _error_page, NotFoundException: _error_page, Exception: _error_page},
+        exception_handlers={
+            HTTPException: _error_page, NotFoundException: _error_page, Exception: _error_page,
+            **auth.exception_handlers,
+        },
         debug=False,
         logging_config=None,
     )

@@ -34,7 +34,7 @@ def healthz_when_worker_seen(url: str, timeout: float = 10) -> dict:
 
 
 def test_serve_answers_the_home_page_and_healthz(server):
-    home = httpx.get(server.url, timeout=5)
+    home = httpx.get(server.url, timeout=5, follow_redirects=True)  # / sends visitors to /login
     assert home.status_code == 200
     assert "text/html" in home.headers["content-type"]
     assert "<title>" in home.text and "Baton" in home.text
@@ -68,7 +68,7 @@ def test_a_second_serve_on_the_same_data_dir_fails_and_the_first_keeps_serving(s
     assert "in use" in lines[0] and str(server.data_dir) in lines[0]
     assert server.proc.poll() is None
     assert httpx.get(f"{server.url}/healthz", timeout=5).json()["database"] is True
-    assert httpx.get(server.url, timeout=5).status_code == 200
+    assert httpx.get(server.url, timeout=5, follow_redirects=True).status_code == 200
 
 
 def test_json_log_format_prints_one_object_per_line(server):
@@ -92,7 +92,7 @@ def test_sigterm_stops_web_worker_and_postgres_within_5s_with_a_client_connected
         keep_alive = socket.create_connection(("127.0.0.1", server.port))
         silent = socket.create_connection(("127.0.0.1", server.port))
         try:
-            keep_alive.sendall(b"GET / HTTP/1.1\r\nHost: baton\r\nConnection: keep-alive\r\n\r\n")
+            keep_alive.sendall(b"GET /login HTTP/1.1\r\nHost: baton\r\nConnection: keep-alive\r\n\r\n")
             assert keep_alive.recv(65536).startswith(b"HTTP/1.1 200")
 
             took = server.terminate()

@@ -1,0 +1,274 @@
+"""Conversations and messages: the SQL the chat pages need. Every query that takes a conversation
+id also takes the user id, so a conversation that is not yours is simply not found."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+from markupsafe import Markup
+from psycopg import AsyncConnection
+from psycopg.rows import class_row
+
+from app.core.llm import OFFLINE_LABEL, OFFLINE_MODEL_NAME
+from app.core.markdown import render_markdown
+from app.web.auth.ratelimit import describe_wait
+from app.web.live import CHANNEL
+
+SIDEBAR_PAGE = 50
+HISTORY_LIMIT = 200
+TITLE_MAX = 80
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    title: str
+    updated_at: datetime
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    conversation_id: int
+    role: str
+    content: str
+    html: str | None
+    status: str
+    error: str | None
+    model: str | None
+    updated_at: datetime
+
+    @property
+    def body_html(self) -> Markup:
+        return Markup(self.html) if self.html is not None else render_markdown(self.content)
+
+    @property
+    def model_label(self) -> str:
+        return OFFLINE_LABEL if self.model == OFFLINE_MODEL_NAME else (self.model or "")
+
+
+def message_from(row: dict) -> Message:
+    """A Message from a dict row that may carry extra columns."""
+    return Message(**{name: row[name] for name in Message.__dataclass_fields__})
+
+
+class ChatError(Exception):
+    """A refused chat action, with a message to show the user."""
+
+    status_code = 422
+
+    def __init__(self, message: str):
+        super().__init__(message)
+        self.message = message
+
+
+class ReplyInProgress(ChatError):
+    status_code = 409
+
+
+class RateLimited(ChatError):
+    status_code = 429
+
+    def __init__(self, message: str, wait: float):
+        super().__init__(message)
+        self.wait = wait
+
+
+class NotFound(Exception):
+    pass
+
+
+def title_from(text: str) -> str:
+    """The first line of the first message, cut at a word near TITLE_MAX characters."""
+    line = " ".join(text.split())
+    if len(line) <= TITLE_MAX:
+        return line or "New chat"
+    cut = line[:TITLE_MAX].rsplit(" ", 1)[0]
+    return (cut if len(cut) > TITLE_MAX // 2 else line[:TITLE_MAX]).rstrip(" ,.;:") + "…"
+
+
+# -- reading -----------------------------------------------------------------------------------
+
+COLUMNS = "id, conversation_id, role, content, html, status, error, model, updated_at"
+
+FIRST_PAGE = """
+SELECT id, title, updated_at FROM conversations WHERE user_id = %(user_id)s
+ORDER BY updated_at DESC, id DESC LIMIT %(limit)s
+"""
+NEXT_PAGE = """
+SELECT id, title, updated_at FROM conversations
+WHERE user_id = %(user_id)s AND (updated_at, id) < (%(before_at)s, %(before_id)s)
+ORDER BY updated_at DESC, id DESC LIMIT %(limit)s
+"""
+
+
+async def list_conversations(conn: AsyncConnection, user_id: int, *,
+                             before: tuple[datetime, int] | None = None) -> list[Conversation]:
+    """One sidebar page, newest activity first (one more than a page: the caller sees if more exist)."""
+    params = {"user_id": user_id, "limit": SIDEBAR_PAGE + 1}
+    query = FIRST_PAGE
+    if before:
+        query = NEXT_PAGE
+        params.update(before_at=before[0], before_id=before[1])
+    async with conn.cursor(row_factory=class_row(Conversation)) as cur:
+        await cur.execute(query, params)
+        return await cur.fetchall()
+
+
+async def get_conversation(conn: AsyncConnection, user_id: int, conversation_id: int) -> Conversation:
+    async with conn.cursor(row_factory=class_row(Conversation)) as cur:
+        await cur.execute("SELECT id, title, updated_at FROM conversations WHERE id = %(id)s AND user_id = %(user_id)s",
+                          {"id": conversation_id, "user_id": user_id})
+        found = await cur.fetchone()
+    if found is None:
+        raise NotFound
+    return found
+
+
+HISTORY = f"""
+SELECT * FROM (
+    SELECT {COLUMNS} FROM messages WHERE conversation_id = %(id)s ORDER BY id DESC LIMIT %(limit)s
+) latest ORDER BY id
+"""
+
+
+async def list_messages(conn: AsyncConnection, conversation_id: int) -> list[Message]:
+    async with conn.cursor(row_factory=class_row(Message)) as cur:
+        await cur.execute(HISTORY, {"id": conversation_id, "limit": HISTORY_LIMIT})
+        return await cur.fetchall()
+
+
+GET_MESSAGE = f"""
+SELECT {COLUMNS} FROM messages
+WHERE id = %(id)s AND conversation_id = %(cid)s
+  AND conversation_id IN (SELECT id FROM conversations WHERE user_id = %(user_id)s)
+"""
+
+
+async def get_message(conn: AsyncConnection, user_id: int, conversation_id: int, message_id: int) -> Message:
+    async with conn.cursor(row_factory=class_row(Message)) as cur:
+        await cur.execute(GET_MESSAGE, {"id": message_id, "cid": conversation_id, "user_id": user_id})
+        found = await cur.fetchone()
+    if found is None:
+        raise NotFound
+    return found
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+NEW_CONVERSATION = "INSERT INTO conversations (user_id, title) VALUES (%(user_id)s, %(title)s) RETURNING id, title, updated_at"
+# Locks the conversation row: sends and regenerations in one conversation happen one at a time.
+TOUCH_CONVERSATION = """
+UPDATE conversations SET updated_at = now() WHERE id = %(id)s AND user_id = %(user_id)s
+RETURNING id, title, updated_at
+"""
+BUSY = "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = %(id)s AND status = 'streaming') AS busy"
+# Per-tier messages a minute, counted in Postgres so the limit holds across web processes.
+TAKE_CHAT_SLOT = """
+SELECT rate_limit_take('chat:' || %(user_id)s, t.chat_per_minute, interval '1 minute', true) AS wait,
+       t.chat_per_minute AS per_minute
+FROM tiers t WHERE t.name = %(tier)s
+"""
+INSERT_EXCHANGE = f"""
+INSERT INTO messages (conversation_id, role, content, status, model)
+VALUES (%(id)s, 'user', %(content)s, 'done', NULL), (%(id)s, 'assistant', '', 'streaming', %(model)s)
+RETURNING {COLUMNS}
+"""
+INSERT_REPLY = f"""
+INSERT INTO messages (conversation_id, role, status, model) VALUES (%(id)s, 'assistant', 'streaming', %(model)s)
+RETURNING {COLUMNS}
+"""
+
+
+async def _take_chat_slot(conn: AsyncConnection, user_id: int, tier: str) -> None:
+    row = await (await conn.execute(TAKE_CHAT_SLOT, {"user_id": user_id, "tier": tier})).fetchone()
+    if row and row["wait"]:
+        raise RateLimited(
+            f"You have reached your plan's limit of {row['per_minute']} messages a minute. "
+            f"Try again in {describe_wait(row['wait'])}.", row["wait"])
+
+
+async def start_exchange(conn: AsyncConnection, *, user_id: int, tier: str, conversation_id: int | None,
+                         content: str, model: str) -> tuple[Conversation, Message, Message]:
+    """Store the user's message and an empty streaming reply, under the rate limit, atomically:
+    either both rows exist and a slot was counted, or nothing changed."""
+    async with conn.transaction(), conn.cursor(row_factory=class_row(Conversation)) as cur:
+        if conversation_id is None:
+            await cur.execute(NEW_CONVERSATION, {"user_id": user_id, "title": title_from(content)})
+        else:
+            await cur.execute(TOUCH_CONVERSATION, {"id": conversation_id, "user_id": user_id})
+        conversation = await cur.fetchone()
+        if conversation is None:
+            raise NotFound
+        if conversation_id is not None and (await (await conn.execute(BUSY, {"id": conversation.id})).fetchone())["busy"]:
+            raise ReplyInProgress("Wait for the reply to finish, or press Stop.")
+        await _take_chat_slot(conn, user_id, tier)
+        async with conn.cursor(row_factory=class_row(Message)) as mcur:
+            await mcur.execute(INSERT_EXCHANGE, {"id": conversation.id, "content": content, "model": model})
+            sent, reply = sorted(await mcur.fetchall(), key=lambda m: m.id)
+    return conversation, sent, reply
+
+
+LAST_MESSAGE = "SELECT id, role, status FROM messages WHERE conversation_id = %(id)s ORDER BY id DESC LIMIT 1"
+
+
+async def restart_reply(conn: AsyncConnection, *, user_id: int, tier: str, conversation_id: int,
+                        message_id: int, model: str) -> Message:
+    """Regenerate / Retry: replace the conversation's last reply with a new streaming one."""
+    async with conn.transaction():
+        if (await (await conn.execute(TOUCH_CONVERSATION, {"id": conversation_id, "user_id": user_id})).fetchone()) is None:
+            raise NotFound
+        last = await (await conn.execute(LAST_MESSAGE, {"id": conversation_id})).fetchone()
+        if last is None or last["id"] != message_id or last["role"] != "assistant":
+            raise ReplyInProgress("Only the latest reply can be regenerated; reload the page.")
+        if last["status"] == "streaming":
+            raise ReplyInProgress("Wait for the reply to finish, or press Stop.")
+        await _take_chat_slot(conn, user_id, tier)
+        await conn.execute("DELETE FROM messages WHERE id = %(id)s", {"id": message_id})
+        async with conn.cursor(row_factory=class_row(Message)) as cur:
+            await cur.execute(INSERT_REPLY, {"id": conversation_id, "model": model})
+            return await cur.fetchone()
+
+
+REQUEST_STOP = f"""
+WITH stopped AS (
+    UPDATE messages SET stop_requested = true
+    WHERE id = %(id)s AND conversation_id = %(cid)s AND status = 'streaming'
+      AND conversation_id IN (SELECT id FROM conversations WHERE user_id = %(user_id)s)
+    RETURNING id
+)
+SELECT pg_notify('{CHANNEL}', %(event)s) FROM stopped
+"""
+
+
+async def request_stop(conn: AsyncConnection, user_id: int, conversation_id: int, message_id: int) -> None:
+    """Flag the reply and announce it: whichever process is generating it stops (via the live
+    hub at once, or at its next flush if it missed the event)."""
+    event = json.dumps({"user_id": user_id, "kind": "chat.stop", "conversation_id": conversation_id,
+                        "message_id": message_id})
+    cur = await conn.execute(REQUEST_STOP, {"id": message_id, "cid": conversation_id, "user_id": user_id,
+                                            "event": event})
+    if cur.rowcount == 0:
+        await get_message(conn, user_id, conversation_id, message_id)  # NotFound if not yours
+        # Otherwise it already finished: nothing to stop.
+
+
+RENAME = "UPDATE conversations SET title = %(title)s WHERE id = %(id)s AND user_id = %(user_id)s RETURNING id, title, updated_at"
+
+
+async def rename(conn: AsyncConnection, user_id: int, conversation_id: int, title: str) -> Conversation:
+    async with conn.cursor(row_factory=class_row(Conversation)) as cur:
+        await cur.execute(RENAME, {"id": conversation_id, "user_id": user_id, "title": title})
+        found = await cur.fetchone()
+    if found is None:
+        raise NotFound
+    return found
+
+
+async def delete(conn: AsyncConnection, user_id: int, conversation_id: int) -> None:
+    cur = await conn.execute("DELETE FROM conversations WHERE id = %(id)s AND user_id = %(user_id)s",
+                             {"id": conversation_id, "user_id": user_id})
+    if cur.rowcount == 0:
+        raise NotFound

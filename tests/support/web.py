@@ -1,0 +1,71 @@
+"""Helpers for driving Baton over HTTP in tests: CSRF tokens, signing up, HTMX requests.
+Work with Litestar's AsyncTestClient and with httpx.AsyncClient against a live server."""
+
+from __future__ import annotations
+
+import re
+import secrets
+
+CSRF = re.compile(r'name="_csrf_token" value="([0-9a-f]+)"')
+STREAM_URL = re.compile(r'sse-connect="([^"]+)"')
+PASSWORD = "correct horse battery staple"
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF.search(html)
+    assert found, "no CSRF token in the page"
+    return found.group(1)
+
+
+def new_email(prefix: str = "user") -> str:
+    return f"{prefix}-{secrets.token_hex(5)}@example.com"
+
+
+async def sign_up(client, email: str | None = None, password: str = PASSWORD) -> str:
+    """Sign up through the form, as a new browser (cookies cleared); the client keeps the new
+    session cookie. Returns the email."""
+    email = email or new_email()
+    client.cookies.clear()
+    page = await client.get("/signup")
+    response = await client.post("/signup", data={"email": email, "password": password,
+                                                  "_csrf_token": csrf_of(page.text)})
+    assert response.status_code == 303, response.text
+    return email
+
+
+async def token(client, path: str = "/chat") -> str:
+    """The CSRF token of the signed-in browser (taken from a page)."""
+    return csrf_of((await client.get(path)).text)
+
+
+def htmx(csrf: str) -> dict[str, str]:
+    return {"HX-Request": "true", "X-CSRF-Token": csrf, "HX-Current-URL": "http://testserver/chat"}
+
+
+async def start_chat(client, text: str) -> tuple[int, str]:
+    """Send a first message; returns the conversation id and the reply's stream URL."""
+    csrf = await token(client)
+    response = await client.post("/chat", data={"content": text}, headers=htmx(csrf))
+    assert response.status_code == 200, response.text
+    location = response.headers["HX-Location"]
+    conversation_id = int(location.rsplit("/", 1)[1])
+    page = await client.get(location)
+    return conversation_id, STREAM_URL.findall(page.text)[-1]
+
+
+async def log_in(client, email: str, password: str = PASSWORD):
+    client.cookies.clear()
+    page = await client.get("/login")
+    return await client.post("/login", data={"email": email, "password": password,
+                                             "_csrf_token": csrf_of(page.text)})
+
+
+async def make_user(pool, email: str | None = None, *, password: str = PASSWORD, tier: str = "free",
+                    is_admin: bool = False):
+    """An account created directly in the database (no sign-up form, no rate limit)."""
+    from app.web.auth.accounts import create_account
+    from app.web.auth.passwords import hash_password
+
+    async with pool.connection() as conn:
+        return await create_account(conn, email or new_email(), await hash_password(password), tier=tier,
+                                    is_admin=is_admin, explicit_tier=True)
