@@ -2,8 +2,8 @@
 
 Fixtures for reuse:
     live_server   Baton on a real port (uvicorn in a thread, in-process worker), answering with the
-                  scripted model server; `live_server.url`
-    browser       one headless chromium for the session
+                  scripted model server; `live_server.url` (one per test module)
+    browser       one headless chromium per test module
     page          a fresh browser context and page per test (its own cookies)
 """
 
@@ -33,7 +33,9 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(skip)
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: the in-process worker and Playwright's sync loop (which makes asyncio
+# think a loop is running in the main thread) must be gone before other modules' async tests run.
+@pytest.fixture(scope="module")
 def live_server(model_settings: Settings, database_url: str) -> Iterator[LiveServer]:
     from app.web.app import create_app
 
@@ -42,7 +44,7 @@ def live_server(model_settings: Settings, database_url: str) -> Iterator[LiveSer
         yield server
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 

@@ -50,7 +50,9 @@ async def start_chat(client, text: str) -> tuple[int, str]:
     location = response.headers["HX-Location"]
     conversation_id = int(location.rsplit("/", 1)[1])
     page = await client.get(location)
-    return conversation_id, STREAM_URL.findall(page.text)[-1]
+    # The reply may already be finished (then its stream just sends the end).
+    reply_id = re.findall(r'id="msg-(\d+)"', page.text)[-1]
+    return conversation_id, f"/chat/{conversation_id}/messages/{reply_id}/stream"
 
 
 async def log_in(client, email: str, password: str = PASSWORD):
@@ -69,3 +71,37 @@ async def make_user(pool, email: str | None = None, *, password: str = PASSWORD,
     async with pool.connection() as conn:
         return await create_account(conn, email or new_email(), await hash_password(password), tier=tier,
                                     is_admin=is_admin, explicit_tier=True)
+
+
+def parse_sse(body: str) -> list[tuple[str, str]]:
+    """SSE text to (event, data) pairs; comments and `retry:` lines are dropped."""
+    events = []
+    for block in body.replace("\r\n", "\n").split("\n\n"):
+        name, data = "message", []
+        for line in block.split("\n"):
+            if line.startswith("event: "):
+                name = line[7:]
+            elif line.startswith("data: "):
+                data.append(line[6:])
+        if data:
+            events.append((name, "\n".join(data)))
+    return events
+
+
+async def send(client, conversation_id: int, text: str, csrf: str):
+    """Send a message in an existing conversation, as the composer does."""
+    return await client.post(f"/chat/{conversation_id}/messages", data={"content": text}, headers=htmx(csrf))
+
+
+class SyncAdapter:
+    """Lets these async helpers drive a sync `httpx.Client` (e.g. `asyncio.run(sign_up(SyncAdapter(c)))`)."""
+
+    def __init__(self, client):
+        self._client = client
+        self.cookies = client.cookies
+
+    async def get(self, *args, **kwargs):
+        return self._client.get(*args, **kwargs)
+
+    async def post(self, *args, **kwargs):
+        return self._client.post(*args, **kwargs)

@@ -38,6 +38,7 @@ log = logging.getLogger("baton.live")
 CHANNEL = "baton_events"
 MAX_PAYLOAD = 7900
 QUEUE_SIZE = 256
+APPLICATION_NAME = "baton-live"  # how the LISTEN connection shows in pg_stat_activity
 # The LISTEN socket is otherwise silent: probe it this often, so a dead connection is noticed.
 PROBE_S = 15.0
 
@@ -162,8 +163,8 @@ class LiveHub:
         while not self.closing.is_set():
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, keepalives=1, keepalives_idle=10,
-                    keepalives_interval=5, keepalives_count=3,
+                    self.url, autocommit=True, application_name=APPLICATION_NAME, keepalives=1,
+                    keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
                 ) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     if ever_connected:
