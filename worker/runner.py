@@ -11,10 +11,9 @@ import logging
 import os
 import socket
 
-import procrastinate
 from psycopg_pool import AsyncConnectionPool
 
-from app.core.queue import queue
+from app.core.queue import queue, worker_pool
 from worker.wakeups import nudge_scheduled_jobs
 
 log = logging.getLogger("baton.worker")
@@ -35,29 +34,31 @@ class WorkerHandle:
     async def run(self) -> None:
         import worker.tasks  # noqa: F401  (registers the tasks)
 
-        with queue.replace_connector(procrastinate.PsycopgConnector()):
-            async with queue.open_async(self.pool):
-                await self._sweep_once()
-                nudger = asyncio.create_task(nudge_scheduled_jobs(self.pool, self._stop))
-                try:
-                    log.info(
-                        "worker.started",
-                        extra={"worker": self.name, "concurrency": self.concurrency},
-                    )
-                    await queue.run_worker_async(
-                        name=self.name,
-                        concurrency=self.concurrency,
-                        install_signal_handlers=False,
-                        shutdown_graceful_timeout=GRACEFUL_S,
-                        fetch_job_polling_interval=5.0,
-                        update_heartbeat_interval=5.0,
-                        stalled_worker_timeout=20.0,
-                        delete_jobs="successful",
-                    )
-                finally:
-                    self._stop.set()
-                    await nudger
-                    log.info("worker.stopped", extra={"worker": self.name})
+        token = worker_pool.set(self.pool)
+        try:
+            await self._sweep_once()
+            nudger = asyncio.create_task(nudge_scheduled_jobs(self.pool, self._stop))
+            try:
+                log.info(
+                    "worker.started",
+                    extra={"worker": self.name, "concurrency": self.concurrency},
+                )
+                await queue.run_worker_async(
+                    name=self.name,
+                    concurrency=self.concurrency,
+                    install_signal_handlers=False,
+                    shutdown_graceful_timeout=GRACEFUL_S,
+                    fetch_job_polling_interval=5.0,
+                    update_heartbeat_interval=5.0,
+                    stalled_worker_timeout=20.0,
+                    delete_jobs="successful",
+                )
+            finally:
+                self._stop.set()
+                await nudger
+                log.info("worker.stopped", extra={"worker": self.name})
+        finally:
+            worker_pool.reset(token)
 
     async def _sweep_once(self) -> None:
         """Recover what a previous crash left behind before taking new work."""
