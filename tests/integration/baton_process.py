@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -20,6 +22,20 @@ from tests.conftest import baton_env
 
 # The console script of this interpreter's environment, so tests never pick up another install.
 BATON = str(Path(sys.executable).with_name("baton"))
+
+
+@contextmanager
+def scratch_dir() -> Iterator[Path]:
+    """A temporary dir for an embedded server's data dir, outside pytest's tmp root.
+
+    As root, the server runs as a system user that must traverse the parents, and every pytest
+    session that starts resets `/tmp/pytest-of-root` to 0700: a concurrent session would lock
+    a running server out of its own files."""
+    path = Path(tempfile.mkdtemp(prefix="baton-test-"))
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def free_port() -> int:

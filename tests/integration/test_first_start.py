@@ -11,7 +11,7 @@ import pytest
 
 from app.core.migrations import discover
 from tests.conftest import baton_env
-from tests.integration.baton_process import BATON, baton_serve, run_baton
+from tests.integration.baton_process import BATON, baton_serve, run_baton, scratch_dir
 
 ALL_MIGRATIONS = [m.name for m in discover()]
 
@@ -25,8 +25,9 @@ def applied_names(stdout: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("first-start")
+def workdir():
+    with scratch_dir() as path:
+        yield path
 
 
 @pytest.fixture(scope="module")

@@ -9,12 +9,13 @@ import time
 import httpx
 import pytest
 
-from tests.integration.baton_process import baton_serve, free_port, run_baton
+from tests.integration.baton_process import baton_serve, free_port, run_baton, scratch_dir
 
 
 @pytest.fixture(scope="module")
-def workdir(tmp_path_factory):
-    return tmp_path_factory.mktemp("serve")
+def workdir():
+    with scratch_dir() as path:
+        yield path
 
 
 @pytest.fixture(scope="module")
@@ -84,15 +85,17 @@ def test_json_log_format_prints_one_object_per_line(server):
     assert listening["url"] == server.url  # fields stay fields, not text in the message
 
 
-def test_sigterm_stops_web_worker_and_postgres_within_5s_with_a_client_connected(tmp_path):
+def test_sigterm_stops_web_worker_and_postgres_within_5s_with_a_client_connected(workdir):
     # No SSE route exists yet; an idle keep-alive connection and a silent one stand in for it.
-    data_dir = tmp_path / "data"
-    with baton_serve(tmp_path, BATON_DATA_DIR=str(data_dir)) as server:
+    data_dir = workdir / "sigterm-data"
+    with baton_serve(workdir, BATON_DATA_DIR=str(data_dir)) as server:
         healthz_when_worker_seen(server.url)
         keep_alive = socket.create_connection(("127.0.0.1", server.port))
         silent = socket.create_connection(("127.0.0.1", server.port))
         try:
-            keep_alive.sendall(b"GET /login HTTP/1.1\r\nHost: baton\r\nConnection: keep-alive\r\n\r\n")
+            keep_alive.sendall(
+                b"GET /login HTTP/1.1\r\nHost: baton\r\nConnection: keep-alive\r\n\r\n"
+            )
             assert keep_alive.recv(65536).startswith(b"HTTP/1.1 200")
 
             took = server.terminate()

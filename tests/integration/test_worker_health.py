@@ -9,7 +9,7 @@ from litestar.testing import AsyncTestClient
 
 from app.core.config import load_settings
 from app.core.migrations import apply_migrations
-from app.core.queue import queue
+from app.core.queue import queue, worker_pool
 from app.web.app import create_app
 from worker.runner import WorkerHandle
 
@@ -70,8 +70,13 @@ async def test_a_job_scheduled_in_1s_starts_within_1_5s(pool):
 
         assert await wait_for(registered, within_s=10)
 
-        deferred_at = time.monotonic()
-        await record_start.configure(schedule_in={"seconds": 1}).defer_async(key="one-second")
+        # Procrastinate's connector takes its pool from the context, as inside a worker.
+        token = worker_pool.set(pool)
+        try:
+            deferred_at = time.monotonic()
+            await record_start.configure(schedule_in={"seconds": 1}).defer_async(key="one-second")
+        finally:
+            worker_pool.reset(token)
 
         async def started() -> bool:
             return "one-second" in STARTED
