@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from psycopg_pool import AsyncConnectionPool
 
@@ -22,23 +22,25 @@ LOOKAHEAD_S = 0.2
 
 NEXT_DUE = """
 SELECT min(scheduled_at) AS due FROM procrastinate_jobs
-WHERE status = 'todo' AND scheduled_at IS NOT NULL AND scheduled_at > now() - interval '1 second'
+WHERE status = 'todo' AND scheduled_at > %(after)s
 """
 NUDGE = """SELECT pg_notify('procrastinate_any_queue_v1', '{"type": "job_inserted", "job_id": 0}')"""
 
 
 async def nudge_scheduled_jobs(pool: AsyncConnectionPool, stop: asyncio.Event) -> None:
-    last_nudged: datetime | None = None
+    # Jobs due up to `after` have been nudged; a job that turned due while no one looked (at start,
+    # or moved earlier) is nudged at once.
+    after = datetime.now(UTC) - timedelta(seconds=1)
     while not stop.is_set():
         try:
             async with pool.connection() as conn:
-                due = (await (await conn.execute(NEXT_DUE)).fetchone())["due"]
+                due = (await (await conn.execute(NEXT_DUE, {"after": after})).fetchone())["due"]
                 delay = (due - datetime.now(UTC)).total_seconds() if due else None
-                if due is not None and due != last_nudged and delay <= LOOKAHEAD_S:
+                if due is not None and delay <= LOOKAHEAD_S:
                     if delay > 0:
                         await asyncio.sleep(delay)
                     await conn.execute(NUDGE)
-                    last_nudged = due
+                    after = due
                     continue
         except Exception:  # the database may be restarting; the poller in Procrastinate still runs
             log.warning("wakeups.error", exc_info=True)

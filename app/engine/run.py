@@ -50,7 +50,7 @@ class Run:
         self.version: int = row["version"]
         self.chat_id = row["chat_id"]
         self.input = input
-        self._journal: dict[int, dict] = {e["seq"]: e for e in row["journal"]}
+        self._journal: dict[int, dict] = {e[0]: dict(zip(J.JOURNAL_FIELDS, e)) for e in row["journal"]}
         self._hooks: dict[int, dict] = {h["seq"]: h for h in row["waiting_hooks"]}
         self._seq = 0
         self._pending_values: list[dict] = []
@@ -180,24 +180,26 @@ class Run:
         return value
 
     async def _execute(self, seq, name, fn, args, kwargs, timeout) -> Any:
-        if inspect.iscoroutinefunction(fn):
-            task = asyncio.ensure_future(fn(*args, **kwargs))
-        else:
-            task = asyncio.ensure_future(asyncio.to_thread(fn, *args, **kwargs))
+        call = fn(*args, **kwargs) if inspect.iscoroutinefunction(fn) else asyncio.to_thread(fn, *args, **kwargs)
+        if timeout is not None:
+            call = asyncio.wait_for(call, timeout)
+        # The step body never uses this connection, so the announcement can run beside it.
+        announcement: list[asyncio.Task] = []
+        timer = asyncio.get_running_loop().call_later(
+            ANNOUNCE_AFTER_S, lambda: announcement.append(asyncio.ensure_future(self._announce(seq, name))))
         try:
-            done, _ = await asyncio.wait({task}, timeout=ANNOUNCE_AFTER_S)
-            if not done:
-                await self._flush_values()
-                await self._conn.execute(J.INSERT_EVENT, {
-                    "run_id": self.id, "owner_id": self.owner_id, "kind": "step_started",
-                    "data": J.Jsonb({"seq": seq, "name": name}),
-                })
-                remaining = None if timeout is None else max(timeout - ANNOUNCE_AFTER_S, 0)
-                return await asyncio.wait_for(task, remaining)
-            return task.result()
-        except BaseException:
-            task.cancel()
-            raise
+            return await call
+        finally:
+            timer.cancel()
+            if announcement:
+                await asyncio.shield(announcement[0])
+
+    async def _announce(self, seq: int, name: str) -> None:
+        await self._flush_values()
+        await self._conn.execute(J.INSERT_EVENT, {
+            "run_id": self.id, "owner_id": self.owner_id, "kind": "step_started",
+            "data": J.Jsonb({"seq": seq, "name": name}),
+        })
 
     async def transaction(self, name: str, fn: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
         """Run `fn(conn)` in the same transaction as its journal row: its effects happen once."""

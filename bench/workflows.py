@@ -1,0 +1,26 @@
+"""Workflows the engine benchmark runs (loaded by its worker processes via BATON_WORKFLOW_MODULES)."""
+
+from pydantic import BaseModel
+
+from app.engine.registry import workflow
+from app.engine.run import Run
+
+
+class BenchInput(BaseModel):
+    before: int = 0
+    sleep_s: float = 0
+
+
+async def noop() -> None:
+    return None
+
+
+@workflow(name="bench-resume", title="Bench resume", description="steps, hook, step", input=BenchInput, hidden=True)
+async def bench_resume(run: Run, inp: BenchInput) -> None:
+    for i in range(inp.before):
+        await run.step(f"s{i}", noop)
+    if inp.sleep_s:
+        await run.sleep("nap", inp.sleep_s)
+    else:
+        await run.hook("gate", "approval")
+    await run.step("after", noop)
