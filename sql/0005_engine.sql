@@ -112,7 +112,8 @@ CREATE TABLE rate_limit_calls (
 );
 CREATE INDEX rate_limit_calls_name_at ON rate_limit_calls (name, at);
 
--- What happened to a run, in order; every insert is announced to the web processes.
+-- What happened to a run, in order; every insert is announced to the web processes on channel
+-- baton_events as {"kind": "run.<event kind>", "event_id", "run_id", "user_id"} (see app/web/live).
 CREATE TABLE run_events (
     id         bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
     run_id     uuid NOT NULL REFERENCES runs (id) ON DELETE CASCADE,
@@ -126,7 +127,7 @@ CREATE INDEX run_events_run ON run_events (run_id, id);
 CREATE FUNCTION baton_announce_run_event() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     PERFORM pg_notify('baton_events', json_build_object(
-        'kind', 'run_event', 'event', NEW.kind, 'event_id', NEW.id,
+        'kind', 'run.' || NEW.kind, 'event_id', NEW.id,
         'run_id', NEW.run_id, 'user_id', NEW.owner_id)::text);
     RETURN NEW;
 END $$;
