@@ -23,7 +23,12 @@ from app.engine.run import Run, error_json
 
 log = logging.getLogger("baton.engine")
 
-CANCEL_FLAG = "SELECT cancel_requested FROM runs WHERE id = %(run_id)s"
+CANCEL_FLAG = "SELECT cancel_requested, cancel_reason FROM runs WHERE id = %(run_id)s"
+USER_CANCEL = "cancelled by the user"
+
+
+def cancelled_error(reason: str | None) -> dict:
+    return {"type": "Cancelled", "message": reason or USER_CANCEL}
 CANCEL_OPEN_HOOKS = "UPDATE hooks SET status = 'cancelled' WHERE run_id = %(run_id)s AND status = 'waiting'"
 CANCEL_OPEN_CHILDREN = """
 UPDATE run_children SET status = 'cancelled' WHERE run_id = %(run_id)s AND status IN ('pending', 'queued')
@@ -55,7 +60,7 @@ async def advance(pool: AsyncConnectionPool, run_id: str) -> None:
         if row is None or row["status"] in ("completed", "failed", "cancelled"):
             return
         if row["cancel_requested"]:
-            await finish_run(conn, run_id, "cancelled", error={"type": "Cancelled", "message": "cancelled by the user"})
+            await finish_run(conn, run_id, "cancelled", error=cancelled_error(row["cancel_reason"]))
             return
         try:
             wf = get_workflow(row["workflow"], row["version"])
@@ -71,7 +76,8 @@ async def advance(pool: AsyncConnectionPool, run_id: str) -> None:
         except Suspend:
             return
         except RunCancelled:
-            await finish_run(conn, run_id, "cancelled", error={"type": "Cancelled", "message": "cancelled by the user"})
+            reason = (await (await conn.execute(CANCEL_FLAG, {"run_id": run_id})).fetchone())["cancel_reason"]
+            await finish_run(conn, run_id, "cancelled", error=cancelled_error(reason))
             return
         except asyncio.CancelledError:
             # The job was aborted: by a cancel (finish the run) or by a shutdown (leave it for the
@@ -95,5 +101,5 @@ async def _after_abort(pool: AsyncConnectionPool, run_id: str) -> None:
     async with pool.connection() as conn:
         row = await (await conn.execute(CANCEL_FLAG, {"run_id": run_id})).fetchone()
         if row and row["cancel_requested"]:
-            await finish_run(conn, run_id, "cancelled", error={"type": "Cancelled", "message": "cancelled by the user"})
+            await finish_run(conn, run_id, "cancelled", error=cancelled_error(row["cancel_reason"]))
 

@@ -12,7 +12,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
-from app.engine.advance import finish_run
+from app.engine.advance import USER_CANCEL, cancelled_error, finish_run
 from app.engine.errors import InputInvalid, InvalidState, QuotaExceeded, RunNotFound
 from app.engine.jobs import abort_advance, advance_is_running, wake_run
 from app.engine.registry import catalog, get_workflow
@@ -22,7 +22,7 @@ SELECT u.id, t.name AS tier, t.title AS tier_title, t.monthly_runs
 FROM users u JOIN tiers t ON t.name = u.tier WHERE u.id = %(owner_id)s FOR UPDATE OF u
 """
 BY_IDEMPOTENCY_KEY = "SELECT * FROM runs WHERE owner_id = %(owner_id)s AND idempotency_key = %(key)s"
-# Usage resets by calendar month in UTC; operator workflows (selftest) don't count.
+# Usage resets by calendar month in UTC; operator workflows (quota=False, e.g. selftest) don't count.
 RUNS_THIS_MONTH = """
 SELECT count(*) AS used FROM runs
 WHERE owner_id = %(owner_id)s AND workflow <> ALL(%(exempt)s)
@@ -30,19 +30,28 @@ WHERE owner_id = %(owner_id)s AND workflow <> ALL(%(exempt)s)
 """
 INSERT_RUN = """
 WITH ins AS (
-    INSERT INTO runs (owner_id, chat_id, workflow, version, title, input, idempotency_key)
-    VALUES (%(owner_id)s, %(chat_id)s, %(workflow)s, %(version)s, %(title)s, %(input)s, %(key)s)
+    INSERT INTO runs (owner_id, chat_id, workflow, version, title, input, idempotency_key, deadline_at)
+    VALUES (%(owner_id)s, %(chat_id)s, %(workflow)s, %(version)s, %(title)s, %(input)s, %(key)s,
+            now() + %(max_duration)s)
     RETURNING *
 ), ev AS (
     INSERT INTO run_events (run_id, owner_id, kind, data)
     SELECT id, owner_id, 'status', '{"status": "queued"}' FROM ins
+), usage AS (
+    INSERT INTO usage_monthly AS u (user_id, month, runs)
+    SELECT owner_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1 FROM ins
+    ON CONFLICT (user_id, month) DO UPDATE SET runs = u.runs + 1
 )
 SELECT * FROM ins
 """
 LOCK_RUN = "SELECT * FROM runs WHERE id = %(run_id)s FOR UPDATE"
 REQUEST_CANCEL = """
-WITH upd AS (UPDATE runs SET cancel_requested = true, updated_at = now() WHERE id = %(run_id)s RETURNING id, owner_id)
-INSERT INTO run_events (run_id, owner_id, kind, data) SELECT id, owner_id, 'cancel_requested', '{}' FROM upd
+WITH upd AS (
+    UPDATE runs SET cancel_requested = true, cancel_reason = %(reason)s, updated_at = now()
+    WHERE id = %(run_id)s RETURNING id, owner_id
+)
+INSERT INTO run_events (run_id, owner_id, kind, data)
+SELECT id, owner_id, 'cancel_requested', jsonb_build_object('reason', %(reason)s::text) FROM upd
 """
 FIRST_FAILED_STEP = "SELECT min(seq) AS seq FROM run_steps WHERE run_id = %(run_id)s AND status = 'failed'"
 FORGET_FROM = "DELETE FROM run_steps WHERE run_id = %(run_id)s AND seq >= %(seq)s"
@@ -50,7 +59,8 @@ FORGET_HOOKS_FROM = "DELETE FROM hooks WHERE run_id = %(run_id)s AND seq >= %(se
 REQUEUE = """
 WITH upd AS (
     UPDATE runs SET status = 'queued', error = NULL, output = NULL, completed_at = NULL,
-                    cancel_requested = false, waiting_for = NULL, wake_at = NULL, updated_at = now()
+                    cancel_requested = false, cancel_reason = NULL, waiting_for = NULL, wake_at = NULL,
+                    updated_at = now()
     WHERE id = %(run_id)s RETURNING id, owner_id
 )
 INSERT INTO run_events (run_id, owner_id, kind, data)
@@ -111,15 +121,15 @@ async def start_run(
             existing = await (await conn.execute(BY_IDEMPOTENCY_KEY, {"owner_id": owner_id, "key": idempotency_key})).fetchone()
             if existing:
                 return existing, False
-        if owner["monthly_runs"] is not None and not wf.hidden:
-            exempt = [w.name for w in catalog(include_hidden=True) if w.hidden]
+        if owner["monthly_runs"] is not None and wf.quota:
+            exempt = [w.name for w in catalog(include_hidden=True) if not w.quota]
             used = (await (await conn.execute(RUNS_THIS_MONTH, {"owner_id": owner_id, "exempt": exempt})).fetchone())["used"]
             if used >= owner["monthly_runs"]:
                 raise QuotaExceeded(f"monthly workflow limit reached ({owner['monthly_runs']} on {owner['tier_title']})")
         run = await (await conn.execute(INSERT_RUN, {
             "owner_id": owner_id, "chat_id": chat_id, "workflow": wf.name, "version": wf.version,
             "title": (title or wf.title)[:200], "input": Jsonb(validated.model_dump(mode="json")),
-            "key": idempotency_key,
+            "key": idempotency_key, "max_duration": wf.max_duration,
         })).fetchone()
         await wake_run(conn, run["id"])
     return run, True
@@ -136,20 +146,22 @@ async def _lock_run(conn: AsyncConnection, run_id: UUID | str, owner_id: int | N
     return run
 
 
-async def cancel_run(conn: AsyncConnection, run_id: UUID | str, *, owner_id: int | None = None) -> dict:
+async def cancel_run(
+    conn: AsyncConnection, run_id: UUID | str, *, owner_id: int | None = None, reason: str = USER_CANCEL
+) -> dict:
     """Queued, sleeping and waiting runs stop at once; a running one at its next step boundary
     (its job is aborted, which interrupts a long step)."""
     async with conn.transaction():
         run = await _lock_run(conn, run_id, owner_id)
         if run["status"] in FINAL:
             raise InvalidState(f"the run has already {run['status']}")
-        await conn.execute(REQUEST_CANCEL, {"run_id": run["id"]})
+        await conn.execute(REQUEST_CANCEL, {"run_id": run["id"], "reason": reason})
         if await advance_is_running(conn, run["id"]):
             await abort_advance(conn, run["id"])
             # If the advance suspends before it sees the flag, this wake-up finishes the cancel.
             await wake_run(conn, run["id"])
         else:
-            await finish_run(conn, run["id"], "cancelled", error={"type": "Cancelled", "message": "cancelled by the user"})
+            await finish_run(conn, run["id"], "cancelled", error=cancelled_error(reason))
     return await (await conn.execute(GET_RUN, {"run_id": run["id"]})).fetchone()
 
 

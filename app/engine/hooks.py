@@ -59,6 +59,10 @@ WITH upd AS (
                     waiting_for = NULL, wake_at = NULL, updated_at = now(),
                     steps_done = steps_done + 1
     WHERE id = %(run_id)s RETURNING id, owner_id
+), usage AS (
+    INSERT INTO usage_monthly AS u (user_id, month, steps)
+    SELECT owner_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1 FROM upd
+    ON CONFLICT (user_id, month) DO UPDATE SET steps = u.steps + 1
 )
 INSERT INTO run_events (run_id, owner_id, kind, data)
 SELECT id, owner_id, 'hook_resolved', %(event)s FROM upd

@@ -43,12 +43,19 @@ FROM runs r WHERE r.id = %(run_id)s
 JOURNAL_FIELDS = ("seq", "name", "kind", "status", "attempts", "output", "error", "wake_at")
 
 WRITE_STEP = """
-WITH step AS (
+WITH cost AS (
+    -- A model step's cost from the price table, unless the step reported its own.
+    SELECT coalesce(%(cost_usd)s::numeric,
+                    (SELECT coalesce(%(tokens_in)s, 0) / 1000.0 * input_per_1k
+                            + coalesce(%(tokens_out)s, 0) / 1000.0 * output_per_1k
+                     FROM model_prices WHERE model = %(model)s),
+                    CASE WHEN %(model)s::text IS NULL THEN NULL ELSE 0 END) AS usd
+), step AS (
     INSERT INTO run_steps (run_id, seq, name, kind, status, attempts, output, error, detail, wake_at,
                            started_at, completed_at, duration_ms, model, tokens_in, tokens_out, cost_usd)
     VALUES (%(run_id)s, %(seq)s, %(name)s, %(kind)s, %(status)s, %(attempts)s, %(output)s, %(error)s,
             %(detail)s, %(wake_at)s, coalesce(%(started_at)s, now()), %(completed_at)s, %(duration_ms)s,
-            %(model)s, %(tokens_in)s, %(tokens_out)s, %(cost_usd)s)
+            %(model)s, %(tokens_in)s, %(tokens_out)s, (SELECT usd FROM cost))
     ON CONFLICT (run_id, seq) DO UPDATE SET
         status = EXCLUDED.status, attempts = EXCLUDED.attempts, output = EXCLUDED.output,
         error = EXCLUDED.error, detail = coalesce(EXCLUDED.detail, run_steps.detail),
@@ -64,10 +71,18 @@ WITH step AS (
     UPDATE runs SET steps_done = steps_done + %(done)s,
                     tokens_in = tokens_in + coalesce(%(tokens_in)s, 0),
                     tokens_out = tokens_out + coalesce(%(tokens_out)s, 0),
-                    cost_usd = cost_usd + coalesce(%(cost_usd)s, 0),
+                    cost_usd = cost_usd + coalesce((SELECT usd FROM cost), 0),
                     updated_at = now()
     WHERE id = %(run_id)s
     RETURNING cancel_requested
+), usage AS (
+    INSERT INTO usage_monthly AS u (user_id, month, steps, tokens_in, tokens_out, cost_usd)
+    SELECT %(owner_id)s, date_trunc('month', now() AT TIME ZONE 'UTC')::date,
+           %(done)s, coalesce(%(tokens_in)s, 0), coalesce(%(tokens_out)s, 0), coalesce((SELECT usd FROM cost), 0)
+    FROM step WHERE %(done)s > 0
+    ON CONFLICT (user_id, month) DO UPDATE SET
+        steps = u.steps + EXCLUDED.steps, tokens_in = u.tokens_in + EXCLUDED.tokens_in,
+        tokens_out = u.tokens_out + EXCLUDED.tokens_out, cost_usd = u.cost_usd + EXCLUDED.cost_usd
 )
 SELECT (SELECT count(*) FROM step) AS written, (SELECT cancel_requested FROM r) AS cancel_requested
 """

@@ -49,6 +49,32 @@ LIMIT 500
 """
 
 
+# Runs past their workflow's maximum duration.
+OVERDUE_RUNS = """
+SELECT r.id, r.deadline_at - r.created_at AS allowed FROM runs r
+WHERE r.status IN ('queued', 'running', 'sleeping', 'waiting') AND r.deadline_at < now() AND NOT r.cancel_requested
+LIMIT 100
+"""
+
+
+def _duration_words(delta) -> str:
+    days = delta.total_seconds() / 86400
+    return f"{days:g} day{'s' if days != 1 else ''}" if days >= 1 else f"{delta.total_seconds():g} seconds"
+
+
+async def cancel_overdue(conn: AsyncConnection) -> int:
+    from app.engine.commands import cancel_run
+    from app.engine.errors import InvalidState
+
+    rows = await (await conn.execute(OVERDUE_RUNS)).fetchall()
+    for row in rows:
+        try:
+            await cancel_run(conn, row["id"], reason=f"cancelled: the run exceeded its maximum duration of {_duration_words(row['allowed'])}")
+        except InvalidState:
+            pass  # finished meanwhile
+    return len(rows)
+
+
 async def retry_stalled_jobs(conn: AsyncConnection, stale_s: float = 30) -> int:
     async with conn.transaction():
         rows = await (await conn.execute(STALLED_JOBS, {"stale_s": stale_s})).fetchall()
@@ -70,7 +96,8 @@ async def requeue_orphans(conn: AsyncConnection, grace_s: float = 10) -> int:
 
 async def sweep(conn: AsyncConnection, *, stale_s: float = 30, grace_s: float = 10) -> dict[str, int]:
     """One pass of recovery. Returns what it recovered, for logs and metrics."""
-    result = {"stalled_jobs": await retry_stalled_jobs(conn, stale_s), "orphans": await requeue_orphans(conn, grace_s)}
+    result = {"stalled_jobs": await retry_stalled_jobs(conn, stale_s), "orphans": await requeue_orphans(conn, grace_s),
+              "overdue": await cancel_overdue(conn)}
     if any(result.values()):
         log.warning("recovery.recovered", extra=result)
         await conn.execute(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -26,6 +27,9 @@ class WorkflowDef:
     input_model: type[BaseModel]
     fn: WorkflowFn
     hidden: bool = False  # operator workflows (selftest) stay out of the user-facing catalog
+    # A run still unfinished this long after it started is cancelled by the sweep.
+    max_duration: timedelta = timedelta(days=7)
+    quota: bool = True  # False: runs don't count toward the tier's monthly quota (operator checks)
 
     def input_schema(self) -> dict:
         return self.input_model.model_json_schema()
@@ -35,14 +39,15 @@ _registry: dict[tuple[str, int], WorkflowDef] = {}
 
 
 def workflow(
-    *, name: str, title: str, description: str, input: type[BaseModel], version: int = 1, hidden: bool = False
+    *, name: str, title: str, description: str, input: type[BaseModel], version: int = 1, hidden: bool = False,
+    max_duration: timedelta = timedelta(days=7), quota: bool = True,
 ) -> Callable[[WorkflowFn], WorkflowFn]:
     def register(fn: WorkflowFn) -> WorkflowFn:
         key = (name, version)
         existing = _registry.get(key)
         if existing and existing.fn is not fn:
             raise ValueError(f"workflow {name!r} version {version} is registered twice")
-        _registry[key] = WorkflowDef(name, version, title, description, input, fn, hidden)
+        _registry[key] = WorkflowDef(name, version, title, description, input, fn, hidden, max_duration, quota)
         return fn
 
     return register

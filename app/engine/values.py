@@ -41,7 +41,7 @@ class Usage:
     model: str
     tokens_in: int = 0
     tokens_out: int = 0
-    cost_usd: float = 0.0
+    cost_usd: float | None = None  # None: priced from the model_prices table
 
 
 @dataclass(frozen=True)

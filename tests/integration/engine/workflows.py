@@ -13,7 +13,7 @@ from pydantic import BaseModel
 from app.engine.errors import FatalError, StepFailed
 from app.engine.registry import workflow
 from app.engine.run import Run
-from app.engine.values import RateLimit, RetryPolicy
+from app.engine.values import RateLimit, RetryPolicy, StepOutput, Usage
 
 EFFECTS = """
 CREATE TABLE IF NOT EXISTS test_effects (
@@ -174,3 +174,19 @@ async def transaction(run: Run, inp: Empty) -> int:
     effect = await run.transaction("write", lambda conn: insert_effect(conn, str(run.id)))
     await run.hook("gate", "approval")
     return effect
+
+
+@workflow(name="test-deadline", title="Deadline", description="a short max duration", input=Empty, hidden=True,
+          max_duration=__import__("datetime").timedelta(seconds=1))
+async def deadline(run: Run, inp: Empty) -> None:
+    await run.hook("forever", "approval")
+
+
+async def priced_call(tokens_in: int, tokens_out: int) -> StepOutput:
+    return StepOutput("answer", usage=Usage("gpt-4o", tokens_in, tokens_out))
+
+
+@workflow(name="test-usage", title="Usage", description="a model step", input=Empty, hidden=True)
+async def usage(run: Run, inp: Empty) -> str:
+    await run.step("plain", record, str(run.id), "plain")
+    return await run.step("model", priced_call, 2000, 1000)
