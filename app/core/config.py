@@ -34,6 +34,8 @@ class Settings:
     default_tier: str
     sandbox: str
     workflow_modules: tuple[str, ...] = ()
+    retention_days: int = 90
+    metrics_token: str | None = None
 
     @property
     def embedded_db(self) -> bool:
@@ -62,6 +64,15 @@ def _choice(env: Mapping[str, str], name: str, default: str, allowed: tuple[str,
     if value not in allowed:
         raise ConfigError(f"{name}: must be one of {', '.join(allowed)}, got {value!r}")
     return value
+
+
+def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not value.isdigit() or int(value) < 1:
+        raise ConfigError(f"{name}: expected a whole number of at least 1, got {value!r}")
+    return int(value)
 
 
 def _module_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
@@ -99,6 +110,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         default_tier=_choice(env, "BATON_DEFAULT_TIER", "free", TIERS),
         sandbox=_choice(env, "BATON_SANDBOX", "bwrap", ("bwrap", "unsafe-local")),
         workflow_modules=_module_list(env, "BATON_WORKFLOW_MODULES"),
+        retention_days=_positive_int(env, "BATON_RETENTION_DAYS", 90),
+        metrics_token=env.get("BATON_METRICS_TOKEN", "").strip() or None,
     )
 
 

@@ -5,13 +5,30 @@ from __future__ import annotations
 import json
 import logging
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import UTC, datetime
 
 _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color_message"}
 
+# Fields every log line carries while they are set (the engine sets run_id, workflow and step), so
+# a library's log line inside a step still says which run it belongs to.
+_context: ContextVar[dict] = ContextVar("baton_log_context", default={})
+
+
+@contextmanager
+def log_context(**fields) -> Iterator[None]:
+    token = _context.set({**_context.get(), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
 
 def _fields(record: logging.LogRecord) -> dict:
-    return {k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}
+    own = {k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}
+    return {**_context.get(), **own}
 
 
 class JsonFormatter(logging.Formatter):

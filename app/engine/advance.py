@@ -14,6 +14,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
+from app.core.logs import log_context
 from app.engine import signals
 from app.engine.errors import NonDeterminism, RunCancelled, StepFailed, Suspend, WorkflowNotFound
 from app.engine.jobs import cancel_run_jobs
@@ -55,6 +56,11 @@ async def finish_run(
 
 
 async def advance(pool: AsyncConnectionPool, run_id: str) -> None:
+    with log_context(run_id=str(run_id)):
+        await _advance(pool, run_id)
+
+
+async def _advance(pool: AsyncConnectionPool, run_id: str) -> None:
     async with pool.connection() as conn:
         row = await (await conn.execute(LOAD_RUN, {"run_id": run_id})).fetchone()
         if row is None or row["status"] in ("completed", "failed", "cancelled"):
@@ -70,7 +76,8 @@ async def advance(pool: AsyncConnectionPool, run_id: str) -> None:
             return
         run = Run(conn, row, workflow_input)
         try:
-            result = await wf.fn(run, workflow_input)
+            with log_context(workflow=wf.name):
+                result = await wf.fn(run, workflow_input)
             await run._flush_values()
             output = to_json(result.model_dump(mode="json") if hasattr(result, "model_dump") else result)
         except Suspend:

@@ -21,6 +21,7 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from app.core.logs import log_context
 from app.engine import journal as J
 from app.engine.errors import FatalError, NonDeterminism, RunCancelled, StepFailed, Suspend
 from app.engine.hooks import create_hook, expire_hook
@@ -141,7 +142,8 @@ class Run:
         self._step_seq = seq
         self._attempt = attempts + 1
         try:
-            result = await self._execute(seq, name, fn, args, kwargs, timeout)
+            with log_context(step=name):
+                result = await self._execute(seq, name, fn, args, kwargs, timeout)
             value, usage = (result.value, result.usage) if isinstance(result, StepOutput) else (result, None)
             try:
                 value = J.to_json(value)

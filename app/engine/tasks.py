@@ -3,11 +3,13 @@ names here must match the task names written there."""
 
 from __future__ import annotations
 
+from app.core.config import load_settings
 from app.core.queue import queue
 from app.engine.advance import advance
 from app.engine.hooks import send_hook_reminder
 from app.engine.mapping import run_child
 from app.engine.recovery import sweep
+from app.engine.retention import prune_finished_runs
 
 
 @queue.task(name="baton.advance_run", pass_context=True)
@@ -31,3 +33,10 @@ async def hook_reminder(context, hook_id: int) -> None:
 async def periodic_sweep(context, timestamp: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         await sweep(conn)
+
+
+@queue.periodic(cron="17 * * * *")
+@queue.task(name="baton.retention", queueing_lock="baton.retention", pass_context=True)
+async def periodic_retention(context, timestamp: int) -> None:
+    async with context.app.connector.pool.connection() as conn:
+        await prune_finished_runs(conn, load_settings().retention_days)
