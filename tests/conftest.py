@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -24,7 +26,7 @@ from app.core.migrations import apply_migrations
 ROOT = Path(__file__).resolve().parents[1]
 
 # Model server, app client and account fixtures (tests/support/fixtures.py).
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.engine"]
 
 
 def _with_db(url: str, name: str) -> str:
@@ -33,15 +35,21 @@ def _with_db(url: str, name: str) -> str:
 
 
 @pytest.fixture(scope="session")
-def server_url(tmp_path_factory) -> Iterator[str]:
+def server_url() -> Iterator[str]:
     """A URL on a server where the tests may create databases."""
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         yield url
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("embedded"))
-    yield server.start()
-    server.stop()
+    # Not under pytest's tmp root: as root the server runs as a system user that must traverse
+    # the parents, and each pytest session that starts resets /tmp/pytest-of-root to 0700.
+    data_dir = Path(tempfile.mkdtemp(prefix="baton-test-"))
+    server = EmbeddedPostgres(data_dir)
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -65,10 +65,14 @@ WITH cost AS (
     WHERE run_steps.status NOT IN ('completed', 'failed')
     RETURNING seq
 ), ev AS (
+    -- The run's row lock before the event takes its id (see INSERT_EVENT).
     INSERT INTO run_events (run_id, owner_id, kind, data)
     SELECT %(run_id)s, %(owner_id)s, %(event)s, %(event_data)s FROM step
+    WHERE EXISTS (SELECT 1 FROM runs WHERE id = %(run_id)s FOR NO KEY UPDATE)
 ), r AS (
     UPDATE runs SET steps_done = steps_done + %(done)s,
+                    steps_failed = steps_failed + CASE WHEN %(status)s = 'failed' AND (SELECT count(*) FROM step) = 1
+                                                       THEN 1 ELSE 0 END,
                     tokens_in = tokens_in + coalesce(%(tokens_in)s, 0),
                     tokens_out = tokens_out + coalesce(%(tokens_out)s, 0),
                     cost_usd = cost_usd + coalesce((SELECT usd FROM cost), 0),
@@ -127,8 +131,14 @@ WITH upd AS (
 SELECT * FROM upd
 """
 
+# Every run event is inserted under the run's row lock (here explicitly; elsewhere by the UPDATE
+# of the run the insert reads from), so a run's events commit in the order of their ids: a reader
+# that has seen id N never sees a smaller id of that run appear later (the API's event stream
+# resumes from the last id it sent).
 INSERT_EVENT = """
-INSERT INTO run_events (run_id, owner_id, kind, data) VALUES (%(run_id)s, %(owner_id)s, %(kind)s, %(data)s)
+INSERT INTO run_events (run_id, owner_id, kind, data)
+SELECT %(run_id)s, %(owner_id)s, %(kind)s, %(data)s
+WHERE EXISTS (SELECT 1 FROM runs WHERE id = %(run_id)s FOR NO KEY UPDATE)
 """
 
 UPDATE_PROGRESS = """

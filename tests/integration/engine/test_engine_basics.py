@@ -1,5 +1,5 @@
 from app.engine.commands import get_run, start_run
-from tests.integration.engine.conftest import journal, wait_status
+from tests.support.engine import journal, wait_status
 
 
 async def test_selftest_runs_steps_to_completion(pool, worker, user):

@@ -12,7 +12,7 @@ from app.engine.errors import InvalidState
 from app.engine.hooks import resolve_hook
 from app.engine.registry import workflow
 from tests.integration.engine import workflows as wf
-from tests.integration.engine.conftest import effects, hook_token, make_user, run_row, start, wait_status
+from tests.support.engine import effects, hook_token, make_user, run_row, start, wait_status
 
 
 async def jobs_of(pool, run_id) -> list[str]:

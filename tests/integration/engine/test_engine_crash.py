@@ -25,7 +25,7 @@ from app.engine.hooks import resolve_hook
 from app.engine.recovery import sweep
 from tests.conftest import baton_env
 from tests.integration.engine import workflows as test_workflows
-from tests.integration.engine.conftest import effects, hook_token, journal, make_user, start, wait_status
+from tests.support.engine import effects, hook_token, journal, make_user, start, wait_status
 
 BATON = str(Path(sys.executable).with_name("baton"))
 pytestmark = pytest.mark.slow

@@ -8,7 +8,7 @@ import pytest
 from app.engine.commands import cancel_run, get_run, retry_run, start_run
 from app.engine.errors import AlreadyDecided, HookExpired, InputInvalid, InvalidState
 from app.engine.hooks import resolve_hook
-from tests.integration.engine.conftest import effects, hook_token, journal, start, wait_status
+from tests.support.engine import effects, hook_token, journal, start, wait_status
 
 
 async def test_idempotent_start_returns_the_first_run(pool, worker, user):

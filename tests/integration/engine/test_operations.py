@@ -10,7 +10,7 @@ from litestar.testing import AsyncTestClient
 from app.core.logs import JsonFormatter
 from app.engine.retention import prune_finished_runs
 from app.web.app import create_app
-from tests.integration.engine.conftest import journal, make_user, start, wait_status
+from tests.support.engine import journal, make_user, start, wait_status
 
 
 async def test_metrics_need_the_token_off_localhost_and_report_the_engine(pool, worker, settings, database_url):

@@ -6,7 +6,7 @@ from decimal import Decimal
 from app.engine.commands import start_run
 from app.engine.errors import QuotaExceeded
 from app.engine.recovery import sweep
-from tests.integration.engine.conftest import make_user, start, wait_status
+from tests.support.engine import make_user, start, wait_status
 
 
 async def test_twenty_concurrent_starts_on_pro_give_exactly_ten_runs(pool):

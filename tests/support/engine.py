@@ -1,4 +1,5 @@
-"""Fixtures for engine tests: users, an in-process worker, and waiting for a run's state."""
+"""Engine test fixtures (a pytest plugin, see tests/conftest.py): an in-process worker, users, and
+waiting for a run's state. Test workflows live in tests/integration/engine/workflows.py."""
 
 from __future__ import annotations
 
