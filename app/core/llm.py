@@ -10,6 +10,9 @@
 Messages and tools use the OpenAI chat format (dicts), so any OpenAI-compatible endpoint works
 (OpenAI, Ollama, vLLM, gateways). Every failure of the endpoint surfaces as one `ModelError` whose
 `kind` says what happened and whose `message` is fit to show a user; the original is its cause.
+Requests go through the SDK's `post()` with the body as given: the typed `create()` re-walks every
+message of the history through its type-driven transform, milliseconds per call on a long chat,
+for plain-JSON messages that need no transforming. Responses are still parsed into the SDK's types.
 The client does not retry (`max_retries=0` by default): the chat shows a Retry action and workflow
 steps have their own retry policy, so hidden retries would only add minutes of silence.
 
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import openai
+from openai.types.chat import ChatCompletion, ChatCompletionChunk
 
 from app.core.config import Settings
 from app.core.llm_offline import OfflineModel
@@ -235,11 +239,11 @@ class LLM:
         options = _options(max_tokens=max_tokens, temperature=temperature)
 
         async def start() -> ReplyStream:
+            body = {"model": model or self.model, "messages": list(messages), "stream": True,
+                    "stream_options": {"include_usage": True}, **options}
             try:
-                response = await self.client.chat.completions.create(
-                    model=model or self.model, messages=list(messages), stream=True,
-                    stream_options={"include_usage": True}, **options,
-                )
+                response = await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion,
+                                                  stream=True, stream_cls=openai.AsyncStream[ChatCompletionChunk])
             except openai.OpenAIError as exc:
                 raise model_error(exc) from exc
             return ReplyStream(aiter(response), model or self.model, closer=response.close)
@@ -255,12 +259,12 @@ class LLM:
             text = self.offline.answer(messages)
             tokens_in = sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
             return Completion(text, (), tokens_in, estimate_tokens(text), OFFLINE_MODEL_NAME, "stop")
-        options = _options(tools=list(tools) if tools else None, tool_choice=tool_choice,
-                           max_tokens=max_tokens, temperature=temperature,
-                           response_format=response_format, timeout=timeout)
+        body = {"model": model or self.model, "messages": list(messages),
+                **_options(tools=list(tools) if tools else None, tool_choice=tool_choice, max_tokens=max_tokens,
+                           temperature=temperature, response_format=response_format)}
         try:
-            response = await self.client.chat.completions.create(
-                model=model or self.model, messages=list(messages), **options)
+            response = await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion,
+                                              options=_options(timeout=timeout))
         except openai.OpenAIError as exc:
             raise model_error(exc) from exc
         choice = response.choices[0] if response.choices else None

@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.core.llm import LLM, Completion, ModelError, trim_to_budget
 from app.core.markdown import render_markdown
-from app.web.chat.store import COLUMNS, Message, message_from
+from app.web.chat.store import COLUMNS, Message, load_context, message_from
 from app.web.live import CHANNEL, LiveHub
 
 log = logging.getLogger("baton.chat")
@@ -52,6 +52,7 @@ class LiveReply:
         self.stop_requested = False
         self.task: asyncio.Task | None = None
         self._listeners: set[asyncio.Queue] = set()
+        self._end: object | None = None  # the final Message (or CLOSED), for listeners who come late
 
     @property
     def text(self) -> str:
@@ -66,6 +67,8 @@ class LiveReply:
     def listen(self) -> Iterator[tuple[str, asyncio.Queue]]:
         """The text so far and a queue of what follows: deltas (str), then the final Message."""
         queue: asyncio.Queue = asyncio.Queue()
+        if self._end is not None:
+            queue.put_nowait(self._end)
         self._listeners.add(queue)
         try:
             yield self.text, queue
@@ -73,6 +76,7 @@ class LiveReply:
             self._listeners.discard(queue)
 
     def publish_end(self, item: object) -> None:
+        self._end = item
         for queue in self._listeners:
             queue.put_nowait(item)
 
@@ -82,11 +86,6 @@ class LiveReply:
             self.task.cancel()
 
 
-CONTEXT = """
-SELECT role, content FROM messages
-WHERE conversation_id = %(cid)s AND id < %(mid)s AND content <> '' AND status <> 'streaming'
-ORDER BY id DESC LIMIT 500
-"""
 FLUSH = f"""
 WITH flushed AS (
     UPDATE messages SET content = %(content)s, updated_at = now()
@@ -124,10 +123,13 @@ class Replies:
     def get(self, message_id: int) -> LiveReply | None:
         return self._live.get(message_id)
 
-    def start(self, user_id: int, conversation_id: int, message_id: int) -> LiveReply:
+    def start(self, user_id: int, conversation_id: int, message_id: int,
+              history: list[dict] | None = None) -> LiveReply:
+        """Write the reply in a task of this process. `history` is the conversation before it
+        (`store.load_context`), if the caller has it at hand; otherwise it is read here."""
         reply = LiveReply(user_id, conversation_id, message_id)
         self._live[message_id] = reply
-        reply.task = asyncio.create_task(self._write(reply), name=f"reply-{message_id}")
+        reply.task = asyncio.create_task(self._write(reply, history), name=f"reply-{message_id}")
         return reply
 
     async def close(self) -> None:
@@ -142,14 +144,13 @@ class Replies:
         for reply in self._live.values():
             reply.publish_end(CLOSED)
 
-    async def _write(self, reply: LiveReply) -> None:
+    async def _write(self, reply: LiveReply, history: list[dict] | None) -> None:
         status, error, completion = "done", None, None
         helpers = [asyncio.create_task(self._watch_for_stop(reply)), asyncio.create_task(self._flush(reply))]
         try:
-            async with self.pool.connection() as conn:
-                rows = await (await conn.execute(CONTEXT, {"cid": reply.conversation_id,
-                                                           "mid": reply.message_id})).fetchall()
-            history = [{"role": r["role"], "content": r["content"]} for r in reversed(rows)]
+            if history is None:
+                async with self.pool.connection() as conn:
+                    history = await load_context(conn, reply.conversation_id, reply.message_id)
             messages = trim_to_budget([{"role": "system", "content": SYSTEM_PROMPT}, *history], CONTEXT_BUDGET)
             async with self.llm.stream(messages) as stream:
                 try:

@@ -93,22 +93,25 @@ async def _send(request: Request, pool: AsyncConnectionPool, replies: Replies,
     user, llm = request.user, request.app.state.llm
     try:
         async with pool.connection() as conn:
-            conversation, sent, reply = await store.start_exchange(
+            exchange = await store.start_exchange(
                 conn, user_id=user.id, tier=user.tier, conversation_id=conversation_id,
                 content=form.data.content, model=llm.model)
+            history = await store.load_context(conn, exchange.conversation.id, exchange.reply.id)
+            replies.start(user.id, exchange.conversation.id, exchange.reply.id, history)
+            if conversation_id is None or not _htmx(request):
+                return _go(request, f"/chat/{exchange.conversation.id}")
+            # The sidebar is sent again only when this chat moved to the top.
+            conversations = await store.list_conversations(conn, user.id) if exchange.moved_up else None
     except NotFound:
         raise NotFoundException() from None
     except ChatError as exc:
         return await _composer_error(request, pool, conversation_id, form.values["content"], exc.message,
                                      429 if exc.status_code == 429 else 422)
-    replies.start(user.id, conversation.id, reply.id)
-    if conversation_id is None or not _htmx(request):
-        return _go(request, f"/chat/{conversation.id}")
-    async with pool.connection() as conn:
-        conversations = await store.list_conversations(conn, user.id)
     return Template("partials/chat/exchange.html", context={
-        "sent": sent, "reply": reply, "conversation": conversation,
-        "conversations": conversations[: store.SIDEBAR_PAGE], "more": len(conversations) > store.SIDEBAR_PAGE})
+        "sent": exchange.sent, "reply": exchange.reply, "conversation": exchange.conversation,
+        "conversations": (conversations or [])[: store.SIDEBAR_PAGE],
+        "more": conversations is not None and len(conversations) > store.SIDEBAR_PAGE,
+        "sidebar": conversations is not None})
 
 
 async def _composer_error(request, pool, conversation_id, value: str, error: str, status: int):
@@ -135,17 +138,22 @@ async def send_message(request: Request, pool: AsyncConnectionPool, replies: Rep
 @get("/{conversation_id:int}/messages/{message_id:int}/stream")
 async def reply_stream(request: Request, pool: AsyncConnectionPool, replies: Replies, hub: LiveHub,
                        conversation_id: int, message_id: int) -> Stream:
-    async with pool.connection() as conn:
-        try:
-            message = await store.get_message(conn, request.user.id, conversation_id, message_id)
-        except NotFound:
-            raise NotFoundException() from None
+    user = request.user
+    live = replies.get(message_id)
+    message = None
+    # Written here: the process itself knows whose it is, no query needed on the hot path.
+    if live is None or live.user_id != user.id or live.conversation_id != conversation_id:
+        live = None
+        async with pool.connection() as conn:
+            try:
+                message = await store.get_message(conn, user.id, conversation_id, message_id)
+            except NotFound:
+                raise NotFoundException() from None
 
     def render_end(final: store.Message) -> str:
         return render(request, "partials/chat/message.html", m=final, conversation_id=conversation_id)
 
-    events = reply_events(replies=replies, hub=hub, pool=pool, user_id=request.user.id, message=message,
-                          render_end=render_end)
+    events = reply_events(live=live, message=message, hub=hub, pool=pool, user_id=user.id, render_end=render_end)
     return Stream(events, media_type="text/event-stream",
                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
@@ -172,11 +180,12 @@ async def regenerate(request: Request, pool: AsyncConnectionPool, replies: Repli
         async with pool.connection() as conn:
             reply = await store.restart_reply(conn, user_id=user.id, tier=user.tier, conversation_id=conversation_id,
                                               message_id=form.data.message_id, model=request.app.state.llm.model)
+            history = await store.load_context(conn, conversation_id, reply.id)
     except NotFound:
         raise NotFoundException() from None
     except ChatError as exc:
         return _flash(exc.message, 429 if exc.status_code == 429 else 422)
-    replies.start(user.id, conversation_id, reply.id)
+    replies.start(user.id, conversation_id, reply.id, history)
     if not _htmx(request):
         return Redirect(f"/chat/{conversation_id}", status_code=303)
     return Template("partials/chat/message.html", context={"m": reply, "conversation_id": conversation_id})

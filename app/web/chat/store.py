@@ -158,16 +158,33 @@ async def get_message(conn: AsyncConnection, user_id: int, conversation_id: int,
 
 # -- writing -----------------------------------------------------------------------------------
 
-NEW_CONVERSATION = "INSERT INTO conversations (user_id, title) VALUES (%(user_id)s, %(title)s) RETURNING id, title, updated_at"
-# Locks the conversation row: sends and regenerations in one conversation happen one at a time.
-TOUCH_CONVERSATION = """
-UPDATE conversations SET updated_at = now() WHERE id = %(id)s AND user_id = %(user_id)s
-RETURNING id, title, updated_at
+@dataclass(frozen=True)
+class Exchange:
+    conversation: Conversation
+    sent: Message
+    reply: Message
+    moved_up: bool  # the conversation was not the most recent one: the sidebar order changed
+
+
+NEW_CONVERSATION = """
+INSERT INTO conversations (user_id, title) VALUES (%(user_id)s, %(title)s)
+RETURNING id, title, updated_at, true AS moved_up
 """
-BUSY = "SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = %(id)s AND status = 'streaming') AS busy"
-# Per-tier messages a minute, counted in Postgres so the limit holds across web processes.
-TAKE_CHAT_SLOT = """
-SELECT rate_limit_take('chat:' || %(user_id)s, t.chat_per_minute, interval '1 minute', true) AS wait,
+# Locks the conversation row, so sends and regenerations in one conversation happen one at a
+# time; `moved_up` compares with the most recent conversation as it was before this update.
+TOUCH_CONVERSATION = """
+WITH most_recent AS (
+    SELECT id FROM conversations WHERE user_id = %(user_id)s ORDER BY updated_at DESC, id DESC LIMIT 1
+)
+UPDATE conversations SET updated_at = now() WHERE id = %(id)s AND user_id = %(user_id)s
+RETURNING id, title, updated_at, id <> (SELECT id FROM most_recent) AS moved_up
+"""
+# Whether a reply is still being written, and a slot under the per-tier messages-a-minute limit
+# (counted in Postgres, so it holds across web processes). A busy conversation rolls the
+# transaction back, slot included.
+CHECK_AND_TAKE_SLOT = """
+SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = %(id)s AND status = 'streaming') AS busy,
+       rate_limit_take('chat:' || %(user_id)s, t.chat_per_minute, interval '1 minute', true) AS wait,
        t.chat_per_minute AS per_minute
 FROM tiers t WHERE t.name = %(tier)s
 """
@@ -182,33 +199,48 @@ RETURNING {COLUMNS}
 """
 
 
-async def _take_chat_slot(conn: AsyncConnection, user_id: int, tier: str) -> None:
-    row = await (await conn.execute(TAKE_CHAT_SLOT, {"user_id": user_id, "tier": tier})).fetchone()
-    if row and row["wait"]:
+async def _check_and_take_slot(conn: AsyncConnection, conversation_id: int, user_id: int, tier: str) -> None:
+    row = await (await conn.execute(CHECK_AND_TAKE_SLOT, {"id": conversation_id, "user_id": user_id,
+                                                          "tier": tier})).fetchone()
+    if row["busy"]:
+        raise ReplyInProgress("Wait for the reply to finish, or press Stop.")
+    if row["wait"]:
         raise RateLimited(
             f"You have reached your plan's limit of {row['per_minute']} messages a minute. "
             f"Try again in {describe_wait(row['wait'])}.", row["wait"])
 
 
 async def start_exchange(conn: AsyncConnection, *, user_id: int, tier: str, conversation_id: int | None,
-                         content: str, model: str) -> tuple[Conversation, Message, Message]:
+                         content: str, model: str) -> Exchange:
     """Store the user's message and an empty streaming reply, under the rate limit, atomically:
     either both rows exist and a slot was counted, or nothing changed."""
-    async with conn.transaction(), conn.cursor(row_factory=class_row(Conversation)) as cur:
+    async with conn.transaction():
         if conversation_id is None:
-            await cur.execute(NEW_CONVERSATION, {"user_id": user_id, "title": title_from(content)})
+            cur = await conn.execute(NEW_CONVERSATION, {"user_id": user_id, "title": title_from(content)})
         else:
-            await cur.execute(TOUCH_CONVERSATION, {"id": conversation_id, "user_id": user_id})
-        conversation = await cur.fetchone()
-        if conversation is None:
+            cur = await conn.execute(TOUCH_CONVERSATION, {"id": conversation_id, "user_id": user_id})
+        row = await cur.fetchone()
+        if row is None:
             raise NotFound
-        if conversation_id is not None and (await (await conn.execute(BUSY, {"id": conversation.id})).fetchone())["busy"]:
-            raise ReplyInProgress("Wait for the reply to finish, or press Stop.")
-        await _take_chat_slot(conn, user_id, tier)
-        async with conn.cursor(row_factory=class_row(Message)) as mcur:
-            await mcur.execute(INSERT_EXCHANGE, {"id": conversation.id, "content": content, "model": model})
-            sent, reply = sorted(await mcur.fetchall(), key=lambda m: m.id)
-    return conversation, sent, reply
+        await _check_and_take_slot(conn, row["id"], user_id, tier)
+        cur = await conn.execute(INSERT_EXCHANGE, {"id": row["id"], "content": content, "model": model})
+        sent, reply = sorted((message_from(r) for r in await cur.fetchall()), key=lambda m: m.id)
+    conversation = Conversation(row["id"], row["title"], row["updated_at"])
+    return Exchange(conversation, sent, reply, row["moved_up"])
+
+
+CONTEXT = """
+SELECT role, content FROM messages
+WHERE conversation_id = %(id)s AND id < %(before)s AND content <> '' AND status <> 'streaming'
+ORDER BY id DESC LIMIT 500
+"""
+
+
+async def load_context(conn: AsyncConnection, conversation_id: int, before_id: int) -> list[dict]:
+    """The conversation before a reply, oldest first, in the model's message format (the newest
+    500 at most; the model call trims further to its token budget)."""
+    rows = await (await conn.execute(CONTEXT, {"id": conversation_id, "before": before_id})).fetchall()
+    return [{"role": r["role"], "content": r["content"]} for r in reversed(rows)]
 
 
 LAST_MESSAGE = "SELECT id, role, status FROM messages WHERE conversation_id = %(id)s ORDER BY id DESC LIMIT 1"
@@ -223,13 +255,9 @@ async def restart_reply(conn: AsyncConnection, *, user_id: int, tier: str, conve
         last = await (await conn.execute(LAST_MESSAGE, {"id": conversation_id})).fetchone()
         if last is None or last["id"] != message_id or last["role"] != "assistant":
             raise ReplyInProgress("Only the latest reply can be regenerated; reload the page.")
-        if last["status"] == "streaming":
-            raise ReplyInProgress("Wait for the reply to finish, or press Stop.")
-        await _take_chat_slot(conn, user_id, tier)
+        await _check_and_take_slot(conn, conversation_id, user_id, tier)
         await conn.execute("DELETE FROM messages WHERE id = %(id)s", {"id": message_id})
-        async with conn.cursor(row_factory=class_row(Message)) as cur:
-            await cur.execute(INSERT_REPLY, {"id": conversation_id, "model": model})
-            return await cur.fetchone()
+        return message_from(await (await conn.execute(INSERT_REPLY, {"id": conversation_id, "model": model})).fetchone())
 
 
 REQUEST_STOP = f"""

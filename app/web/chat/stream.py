@@ -20,7 +20,7 @@ from collections.abc import AsyncIterator, Callable
 from markupsafe import escape
 from psycopg_pool import AsyncConnectionPool
 
-from app.web.chat.replies import CLOSED, LiveReply, Replies, mark_interrupted
+from app.web.chat.replies import CLOSED, LiveReply, mark_interrupted
 from app.web.chat.store import Message, NotFound, get_message
 from app.web.live import HubClosed, LiveHub
 
@@ -36,15 +36,18 @@ def sse(event: str, data: str) -> bytes:
 PING = b": ping\n\n"
 
 
-async def reply_events(*, replies: Replies, hub: LiveHub, pool: AsyncConnectionPool, user_id: int,
-                       message: Message, render_end: Callable[[Message], str]) -> AsyncIterator[bytes]:
+async def reply_events(*, live: LiveReply | None, message: Message | None, hub: LiveHub,
+                       pool: AsyncConnectionPool, user_id: int,
+                       render_end: Callable[[Message], str]) -> AsyncIterator[bytes]:
+    """`live` when this process writes the reply (already authorized), else the `message` row."""
     yield f"retry: {RETRY_MS}\n\n".encode()
-    if message.status != "streaming":
+    if live is not None:
+        source = _from_this_process(live, render_end)
+    elif message.status != "streaming":
         yield sse("end", render_end(message))
         return
-    live = replies.get(message.id)
-    source = _from_this_process(live, render_end) if live else _from_the_row(
-        hub, pool, user_id, message, render_end)
+    else:
+        source = _from_the_row(hub, pool, user_id, message, render_end)
     async for chunk in source:
         yield chunk
 
