@@ -64,11 +64,6 @@ WITH cost AS (
         tokens_out = EXCLUDED.tokens_out, cost_usd = EXCLUDED.cost_usd
     WHERE run_steps.status NOT IN ('completed', 'failed')
     RETURNING seq
-), ev AS (
-    -- The run's row lock before the event takes its id (see INSERT_EVENT).
-    INSERT INTO run_events (run_id, owner_id, kind, data)
-    SELECT %(run_id)s, %(owner_id)s, %(event)s, %(event_data)s FROM step
-    WHERE EXISTS (SELECT 1 FROM runs WHERE id = %(run_id)s FOR NO KEY UPDATE)
 ), r AS (
     UPDATE runs SET steps_done = steps_done + %(done)s,
                     steps_failed = steps_failed + CASE WHEN %(status)s = 'failed' AND (SELECT count(*) FROM step) = 1
@@ -79,6 +74,11 @@ WITH cost AS (
                     updated_at = now()
     WHERE id = %(run_id)s
     RETURNING cancel_requested
+), ev AS (
+    -- Reading `r` makes the run's row lock come before the event takes its id, so a run's events
+    -- commit in id order (the API's event stream resumes by id; see INSERT_EVENT).
+    INSERT INTO run_events (run_id, owner_id, kind, data)
+    SELECT %(run_id)s, %(owner_id)s, %(event)s, %(event_data)s FROM step, r
 ), usage AS (
     INSERT INTO usage_monthly AS u (user_id, month, steps, tokens_in, tokens_out, cost_usd)
     SELECT %(owner_id)s, date_trunc('month', now() AT TIME ZONE 'UTC')::date,

@@ -1,0 +1,120 @@
+"""The workflows dashboard: a user's runs, a run's detail, cancel and retry. Every page works as
+plain links and forms; HTMX and SSE make them live. Another user's run is a 404."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Stream, Template
+from psycopg_pool import AsyncConnectionPool
+
+from app.engine import commands
+from app.engine.errors import EngineError, InputInvalid, InvalidState, RunNotFound
+from app.engine.registry import catalog
+from app.web.auth import requires_login
+from app.web.live import LiveHub, provide_hub
+from app.web.runs import store
+from app.web.runs.live import run_changes
+
+STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled")
+SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _titles() -> dict[str, str]:
+    return {w.name: w.title for w in catalog(include_hidden=True)}
+
+
+@get("/")
+async def runs_page(request: Request, pool: AsyncConnectionPool, status: str = "", workflow: str = "",
+                    q: str = "", cursor: str = "", fragment: str = "") -> Template:
+    filters = {"status": status if status in STATUSES else "", "workflow": workflow.strip()[:100],
+               "q": q.strip()[:200]}
+    async with pool.connection() as conn:
+        try:
+            runs, next_cursor = await store.user_runs(
+                conn, request.user.id, status=filters["status"] or None, workflow=filters["workflow"] or None,
+                q=filters["q"] or None, cursor=cursor or None)
+        except InputInvalid:
+            runs, next_cursor, cursor = *(await store.user_runs(conn, request.user.id, status=None, workflow=None,
+                                                                q=None, cursor=None)), ""
+        workflows = await store.user_workflows(conn, request.user.id)
+    context = {"runs": runs, "next_cursor": next_cursor, "cursor": cursor, "filters": filters,
+               "statuses": STATUSES, "workflows": workflows, "titles": _titles()}
+    template = "partials/dashboard/run_rows.html" if fragment == "rows" else "pages/runs/list.html"
+    return Template(template, context=context)
+
+
+@get("/live")
+async def runs_live(request: Request, hub: LiveHub) -> Stream:
+    return Stream(run_changes(hub, request.user.id), media_type="text/event-stream", headers=SSE_HEADERS)
+
+
+async def _run_or_404(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> tuple[dict, list[dict]]:
+    async with pool.connection() as conn:
+        try:
+            run = await commands.get_run(conn, run_id, owner_id=user_id)
+        except RunNotFound:
+            raise NotFoundException() from None
+        events = await store.run_events(conn, run_id)
+    return run, events
+
+
+@get("/{run_id:uuid}")
+async def run_page(request: Request, pool: AsyncConnectionPool, run_id: UUID, fragment: str = "") -> Template:
+    run, events = await _run_or_404(pool, request.user.id, run_id)
+    context = {"run": run, "events": events, "titles": _titles(), "error": None}
+    return Template("partials/dashboard/run_body.html" if fragment == "body" else "pages/runs/detail.html",
+                    context=context)
+
+
+@get("/{run_id:uuid}/live")
+async def run_live(request: Request, pool: AsyncConnectionPool, hub: LiveHub, run_id: UUID) -> Stream:
+    await _run_or_404(pool, request.user.id, run_id)
+    return Stream(run_changes(hub, request.user.id, run_id=str(run_id)), media_type="text/event-stream",
+                  headers=SSE_HEADERS)
+
+
+@get("/{run_id:uuid}/cancel")
+async def confirm_cancel(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Template:
+    """The confirmation step for browsers without JavaScript (with it, hx-confirm asks)."""
+    run, _ = await _run_or_404(pool, request.user.id, run_id)
+    return Template("pages/runs/confirm_cancel.html", context={"run": run})
+
+
+async def _act(request: Request, pool: AsyncConnectionPool, run_id: UUID, action) -> Response:
+    async with pool.connection() as conn:
+        try:
+            await action(conn, run_id, owner_id=request.user.id)
+            message = None
+        except RunNotFound:
+            raise NotFoundException() from None
+        except (InvalidState, EngineError) as exc:
+            message = str(exc)
+    if not _htmx(request) and message is None:
+        return Redirect(f"/workflows/{run_id}", status_code=303)
+    run, events = await _run_or_404(pool, request.user.id, run_id)
+    template = "partials/dashboard/run_body.html" if _htmx(request) else "pages/runs/detail.html"
+    # An HTMX swap shows the message in place (a 4xx would not be swapped); a plain form gets a 409 page.
+    return Template(template, context={"run": run, "events": events, "titles": _titles(), "error": message},
+                    status_code=409 if message and not _htmx(request) else 200)
+
+
+@post("/{run_id:uuid}/cancel")
+async def cancel(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Response:
+    return await _act(request, pool, run_id, commands.cancel_run)
+
+
+@post("/{run_id:uuid}/retry")
+async def retry(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Response:
+    return await _act(request, pool, run_id, commands.retry_run)
+
+
+router = Router(path="/workflows", guards=[requires_login], dependencies={"hub": Provide(provide_hub)},
+                route_handlers=[runs_page, runs_live, run_page, run_live, confirm_cancel, cancel, retry])

@@ -1,0 +1,48 @@
+"""The dashboard's reads: a user's runs (filters, title search, keyset pages) and a run's event log."""
+
+from __future__ import annotations
+
+from psycopg import AsyncConnection
+
+from app.engine.commands import decode_cursor, encode_cursor
+
+USER_RUNS = """
+SELECT id, workflow, title, status, waiting_for, wake_at, progress, error, created_at, completed_at,
+       steps_done, cost_usd
+FROM runs
+WHERE owner_id = %(owner_id)s
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s)
+  AND (%(q)s::text IS NULL OR title ILIKE '%%' || %(q)s || '%%')
+  AND (%(after_ts)s::timestamptz IS NULL OR (created_at, id) < (%(after_ts)s, %(after_id)s::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s
+"""
+
+USER_WORKFLOWS = "SELECT DISTINCT workflow FROM runs WHERE owner_id = %(owner_id)s ORDER BY workflow"
+
+RUN_EVENTS = """
+SELECT id, kind, data, created_at FROM run_events WHERE run_id = %(run_id)s ORDER BY id DESC LIMIT %(limit)s
+"""
+
+
+def _like_escape(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+async def user_runs(conn: AsyncConnection, owner_id: int, *, status: str | None, workflow: str | None,
+                    q: str | None, cursor: str | None, limit: int = 25) -> tuple[list[dict], str | None]:
+    after_ts, after_id = decode_cursor(cursor)
+    rows = await (await conn.execute(USER_RUNS, {
+        "owner_id": owner_id, "status": status, "workflow": workflow, "q": _like_escape(q) if q else None,
+        "after_ts": after_ts, "after_id": after_id, "limit": limit + 1,
+    })).fetchall()
+    return rows[:limit], encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+
+
+async def user_workflows(conn: AsyncConnection, owner_id: int) -> list[str]:
+    return [r["workflow"] for r in await (await conn.execute(USER_WORKFLOWS, {"owner_id": owner_id})).fetchall()]
+
+
+async def run_events(conn: AsyncConnection, run_id, limit: int = 200) -> list[dict]:
+    return await (await conn.execute(RUN_EVENTS, {"run_id": run_id, "limit": limit})).fetchall()
