@@ -22,6 +22,8 @@ from app.core.paths import STATIC_DIR, TEMPLATES_DIR
 from app.web import admin, auth, chat, live
 from app.web.health.routes import healthz
 from app.web.home.routes import home
+from app.web.metrics.routes import metrics
+from app.web import analytics, runs
 from app.web.state import Services, provide_pool, provide_settings
 from worker.runner import WorkerHandle
 
@@ -63,9 +65,12 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
         route_handlers=[
             home,
             healthz,
+            metrics,
             *auth.routes,
             chat.router,
             admin.router,
+            analytics.router,
+            runs.router,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={"pool": Provide(provide_pool), "settings": Provide(provide_settings)},
