@@ -1,7 +1,8 @@
 """SSE for the dashboard: tell a page that one of its runs changed; the page re-reads its fragment.
 
 Events carry no HTML: `runs` (any of the user's runs changed) or `run` (the watched run changed).
-Pages react with `hx-trigger="sse:runs throttle:…"`, so a burst of step events costs one re-read.
+Pages react with `hx-trigger="sse:runs delay:200ms"` (a debounce: a burst of step events costs one
+re-read, and the last change is never dropped, as it would be with `throttle`).
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ async def run_changes(hub: LiveHub, user_id: int, *, run_id: str | None = None) 
     yield b"retry: 2000\n\n"
     try:
         async with hub.subscribe(user_id) as events:
+            # Whatever changed between rendering the page and subscribing: re-read once now.
+            yield sse("run" if run_id else "runs")
             while True:
                 event = await events.next(timeout=PING_S)
                 if event is None:

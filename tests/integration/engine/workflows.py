@@ -190,3 +190,21 @@ async def priced_call(tokens_in: int, tokens_out: int) -> StepOutput:
 async def usage(run: Run, inp: Empty) -> str:
     await run.step("plain", record, str(run.id), "plain")
     return await run.step("model", priced_call, 2000, 1000)
+
+
+async def fails_first_time(run_id: str) -> str:
+    """Fails for good on its first execution; a retried run passes."""
+    async with await psycopg.AsyncConnection.connect(os.environ["BATON_TEST_DB"], autocommit=True) as conn:
+        seen = (await (await conn.execute(
+            "SELECT count(*) FROM test_effects WHERE run_id = %s AND name = 'flaky once'", (run_id,))).fetchone())[0]
+    await record(run_id, "flaky once")
+    if not seen:
+        raise FatalError("the backend was down")
+    return "recovered"
+
+
+@workflow(name="test-flaky-once", title="Flaky once", description="fails, then passes on retry", input=Empty,
+          hidden=True)
+async def flaky_once(run: Run, inp: Empty) -> str:
+    await run.step("prepare", record, str(run.id), "prepare")
+    return await run.step("call backend", fails_first_time, str(run.id))
