@@ -10,19 +10,26 @@ from decimal import Decimal
 
 from psycopg import AsyncConnection
 
-SUMMARY = """
-SELECT count(*) AS started,
+# One scan of the period's runs feeds the totals, the days, the workflows and the users at once.
+RUN_GROUPS = """
+SELECT GROUPING(day, workflow, owner_id) AS g, day, workflow, owner_id,
+       count(*) AS runs,
        count(*) FILTER (WHERE status = 'completed') AS completed,
        count(*) FILTER (WHERE status = 'failed') AS failed,
        count(*) FILTER (WHERE status = 'cancelled') AS cancelled,
-       count(*) FILTER (WHERE status NOT IN ('completed', 'failed', 'cancelled')) AS active,
-       coalesce(avg(steps_done), 0) AS avg_steps,
        coalesce(sum(steps_done), 0) AS steps,
        coalesce(sum(steps_failed), 0) AS steps_failed,
-       count(DISTINCT owner_id) AS active_users,
-       coalesce(sum(cost_usd), 0) AS cost_usd
-FROM runs WHERE created_at >= %(start)s AND created_at < %(end)s
+       coalesce(sum(cost_usd), 0) AS cost_usd,
+       coalesce(sum(tokens_in + tokens_out), 0) AS tokens
+FROM (SELECT (created_at AT TIME ZONE 'UTC')::date AS day, workflow, owner_id, status, steps_done, steps_failed,
+             cost_usd, tokens_in, tokens_out
+      FROM runs WHERE created_at >= %(start)s AND created_at < %(end)s) AS r
+GROUP BY GROUPING SETS ((), (day), (workflow), (owner_id))
 """
+# GROUPING() bits, in the order (day, workflow, owner_id): 1 marks a column not grouped by.
+TOTAL, BY_DAY, BY_WORKFLOW, BY_OWNER = 7, 3, 5, 6
+
+EMAILS = "SELECT id, email FROM users WHERE id = ANY(%(ids)s)"
 
 HOOKS = """
 SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM decided_at - created_at))
@@ -34,26 +41,8 @@ SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM decided_at
 FROM hooks WHERE created_at >= %(start)s AND created_at < %(end)s
 """
 
-PER_DAY = """
-SELECT d::date AS day, count(r.id) AS runs
-FROM generate_series(%(start)s::date, (%(end)s::timestamptz - interval '1 second')::date, interval '1 day') AS d
-LEFT JOIN runs r ON r.created_at >= d AND r.created_at < d + interval '1 day'
-GROUP BY d ORDER BY d
-"""
 
-TOP_WORKFLOWS = """
-SELECT workflow, count(*) AS runs, count(*) FILTER (WHERE status = 'completed') AS completed
-FROM runs WHERE created_at >= %(start)s AND created_at < %(end)s
-GROUP BY workflow ORDER BY runs DESC LIMIT 10
-"""
 
-TOP_USERS = """
-SELECT u.email, t.runs, t.cost_usd, t.tokens
-FROM (SELECT owner_id, count(*) AS runs, sum(cost_usd) AS cost_usd, sum(tokens_in + tokens_out) AS tokens
-      FROM runs WHERE created_at >= %(start)s AND created_at < %(end)s
-      GROUP BY owner_id ORDER BY sum(cost_usd) DESC, count(*) DESC LIMIT 10) AS t
-JOIN users u ON u.id = t.owner_id ORDER BY t.cost_usd DESC, t.runs DESC
-"""
 
 MONTH_USAGE = """
 SELECT coalesce(sum(steps), 0) AS steps, coalesce(sum(cost_usd), 0) AS model_cost,
@@ -103,24 +92,30 @@ class Period:
 
 
 async def analytics(conn: AsyncConnection, period: Period) -> dict:
-    async def one(query):
-        return await (await conn.execute(query, period.params)).fetchone()
-
-    async def rows(query):
-        return await (await conn.execute(query, period.params)).fetchall()
-
-    summary, hooks = await one(SUMMARY), await one(HOOKS)
-    finished = summary["completed"] + summary["failed"] + summary["cancelled"]
-    all_steps = summary["steps"] + summary["steps_failed"]
+    groups = await (await conn.execute(RUN_GROUPS, period.params)).fetchall()
+    hooks = await (await conn.execute(HOOKS, period.params)).fetchone()
+    empty = {"runs": 0, "completed": 0, "failed": 0, "cancelled": 0, "steps": 0, "steps_failed": 0,
+             "cost_usd": Decimal(0), "tokens": 0}
+    total = next((g for g in groups if g["g"] == TOTAL), empty)
+    by_day = {g["day"]: g["runs"] for g in groups if g["g"] == BY_DAY}
+    owners = sorted((g for g in groups if g["g"] == BY_OWNER), key=lambda g: (g["cost_usd"], g["runs"]), reverse=True)[:10]
+    emails = {r["id"]: r["email"] for r in await (await conn.execute(EMAILS, {"ids": [o["owner_id"] for o in owners]})).fetchall()}
+    finished = total["completed"] + total["failed"] + total["cancelled"]
+    all_steps = total["steps"] + total["steps_failed"]
+    days = (period.end.date() - period.start.date()).days
     return {
-        "summary": summary,
-        "completion_rate": summary["completed"] / finished if finished else None,
-        "step_failure_rate": summary["steps_failed"] / all_steps if all_steps else None,
+        "summary": total | {"started": total["runs"], "active_users": sum(1 for g in groups if g["g"] == BY_OWNER),
+                            "avg_steps": total["steps"] / total["runs"] if total["runs"] else 0},
+        "completion_rate": total["completed"] / finished if finished else None,
+        "step_failure_rate": total["steps_failed"] / all_steps if all_steps else None,
         "median_hook_s": hooks["median_s"],
         "approvals_within_24h": hooks["within_24h"] / hooks["answerable"] if hooks["answerable"] else None,
-        "per_day": await rows(PER_DAY),
-        "top_workflows": await rows(TOP_WORKFLOWS),
-        "top_users": await rows(TOP_USERS),
+        "per_day": [{"day": d, "runs": by_day.get(d, 0)}
+                    for d in (period.start.date() + timedelta(days=i) for i in range(days))],
+        "top_workflows": sorted(({"workflow": g["workflow"], "runs": g["runs"], "completed": g["completed"]}
+                                 for g in groups if g["g"] == BY_WORKFLOW), key=lambda w: -w["runs"])[:10],
+        "top_users": [{"email": emails.get(o["owner_id"], "?"), "runs": o["runs"], "cost_usd": o["cost_usd"],
+                       "tokens": o["tokens"]} for o in owners],
     }
 
 
