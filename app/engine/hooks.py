@@ -71,6 +71,15 @@ SELECT id, owner_id, 'hook_resolved', %(event)s FROM upd
 GET_HOOK = "SELECT * FROM hooks WHERE id = %(id)s"
 
 
+def new_token() -> str:
+    """32 random bytes, URL-safe; never starting with '-' or '_', so it is never read as a command-line
+    option (`baton hooks resolve TOKEN`) and survives being double-clicked in an email."""
+    while True:
+        token = secrets.token_urlsafe(32)
+        if token[0].isalnum():
+            return token
+
+
 def _seconds(value: timedelta | float | None) -> timedelta | None:
     if value is None:
         return None
@@ -90,7 +99,7 @@ async def create_hook(
     if remind_at and remind_at <= now:
         remind_at = None
     hook = await (await conn.execute(INSERT_HOOK, {
-        "run_id": run.id, "seq": seq, "owner_id": run.owner_id, "token": secrets.token_urlsafe(32),
+        "run_id": run.id, "seq": seq, "owner_id": run.owner_id, "token": new_token(),
         "name": name, "kind": kind, "actions": list(actions or HOOK_ACTIONS[kind]),
         "show": Jsonb(show) if show is not None else None,
         "assignee": assignee.strip().lower() if assignee else None, "secret": secret,
