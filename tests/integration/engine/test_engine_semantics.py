@@ -130,3 +130,27 @@ async def test_get_run_hides_hook_tokens_when_asked(pool, worker, user):
         await cancel_run(conn, run["id"], owner_id=user)
         with pytest.raises(InvalidState):
             await cancel_run(conn, run["id"], owner_id=user)
+
+
+async def test_remind_before_calls_the_reminder_callbacks_once(pool, worker, user):
+    from app.engine import signals
+
+    reminded = []
+
+    async def remember(conn, hook):
+        reminded.append((hook["name"], hook["assignee"]))
+
+    signals.hook_reminder.append(remember)
+    try:
+        run = await start(pool, user, "test-hook", timeout_s=2.0, remind_before_s=1.5, assignee="Boss@Example.com")
+        await wait_status(pool, run["id"], "waiting")
+        for _ in range(150):
+            if reminded:
+                break
+            await asyncio.sleep(0.02)
+        assert reminded == [("approve it", "boss@example.com")]
+        done = await wait_status(pool, run["id"], "completed", timeout=5)
+        assert done["output"]["timed_out"] is True
+        assert len(reminded) == 1
+    finally:
+        signals.hook_reminder.remove(remember)
