@@ -8,7 +8,6 @@ from tests.support.model_server import Failure, Reply
 from tests.support.web import PASSWORD, new_email
 
 
-
 def sign_up(page: Page) -> str:
     email = new_email("browser")
     page.goto("/")

@@ -12,7 +12,7 @@ from app.core.llm import LLM, estimate_tokens
 from app.web.chat.replies import CONTEXT_BUDGET, SYSTEM_PROMPT
 from tests.support.live_server import free_port
 from tests.support.model_server import Failure, Hang, Reply
-from tests.support.web import STREAM_URL, csrf_of, htmx, parse_sse, send, sign_up, start_chat, token
+from tests.support.web import STREAM_URL, htmx, parse_sse, send, sign_up, start_chat, token
 
 
 async def rows(pool, conversation_id):
@@ -40,7 +40,7 @@ async def test_a_reply_streams_token_by_token_is_stored_and_survives_a_reload(ap
     assert [(r["role"], r["status"]) for r in stored] == [("user", "done"), ("assistant", "done")]
     assert stored[1]["content"] == "Hello **there**, friend. " * 3
     page = await app_client.get(f"/chat/{conversation_id}")
-    assert "Say hello" in page.text and "<strong>there</strong>" in page.text and "sse-connect" not in page.text
+    assert "Say hello" in page.text and "<strong>there</strong>" in page.text and 'sse-connect="/chat/' not in page.text
     sent = model.requests[-1].body["messages"]
     assert sent == [{"role": "system", "content": SYSTEM_PROMPT}, {"role": "user", "content": "Say hello"}]
 
