@@ -27,13 +27,13 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+import app.workflows.catalog  # noqa: E402,F401
+import bench.workflows  # noqa: E402,F401
 from app.core.db import open_pool  # noqa: E402
 from app.core.embedded_pg import EmbeddedPostgres  # noqa: E402
 from app.core.migrations import apply_migrations  # noqa: E402
 from app.engine.commands import start_run  # noqa: E402
 from app.engine.hooks import resolve_hook  # noqa: E402
-import app.workflows.catalog  # noqa: E402,F401
-import bench.workflows  # noqa: E402,F401
 
 BATON = str(Path(sys.executable).with_name("baton"))
 

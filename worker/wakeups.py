@@ -10,6 +10,7 @@ an insert would. Duplicated nudges from several workers are harmless: fetching i
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -45,7 +46,5 @@ async def nudge_scheduled_jobs(pool: AsyncConnectionPool, stop: asyncio.Event) -
         except Exception:  # the database may be restarting; the poller in Procrastinate still runs
             log.warning("wakeups.error", exc_info=True)
             await asyncio.sleep(1)
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), LOOKAHEAD_S)
-        except TimeoutError:
-            pass

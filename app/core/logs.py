@@ -14,12 +14,12 @@ _RESERVED = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "color
 
 # Fields every log line carries while they are set (the engine sets run_id, workflow and step), so
 # a library's log line inside a step still says which run it belongs to.
-_context: ContextVar[dict] = ContextVar("baton_log_context", default={})
+_context: ContextVar[dict | None] = ContextVar("baton_log_context", default=None)
 
 
 @contextmanager
 def log_context(**fields) -> Iterator[None]:
-    token = _context.set({**_context.get(), **fields})
+    token = _context.set({**(_context.get() or {}), **fields})
     try:
         yield
     finally:
@@ -28,7 +28,7 @@ def log_context(**fields) -> Iterator[None]:
 
 def _fields(record: logging.LogRecord) -> dict:
     own = {k: v for k, v in vars(record).items() if k not in _RESERVED and not k.startswith("_")}
-    return {**_context.get(), **own}
+    return {**(_context.get() or {}), **own}
 
 
 class JsonFormatter(logging.Formatter):

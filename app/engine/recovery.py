@@ -4,6 +4,7 @@ of this safe, so the sweep errs on the side of waking."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 
 from psycopg import AsyncConnection
@@ -68,10 +69,8 @@ async def cancel_overdue(conn: AsyncConnection) -> int:
 
     rows = await (await conn.execute(OVERDUE_RUNS)).fetchall()
     for row in rows:
-        try:
+        with contextlib.suppress(InvalidState):  # finished meanwhile
             await cancel_run(conn, row["id"], reason=f"cancelled: the run exceeded its maximum duration of {_duration_words(row['allowed'])}")
-        except InvalidState:
-            pass  # finished meanwhile
     return len(rows)
 
 

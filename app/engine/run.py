@@ -51,7 +51,7 @@ class Run:
         self.version: int = row["version"]
         self.chat_id = row["chat_id"]
         self.input = input
-        self._journal: dict[int, dict] = {e[0]: dict(zip(J.JOURNAL_FIELDS, e)) for e in row["journal"]}
+        self._journal: dict[int, dict] = {e[0]: dict(zip(J.JOURNAL_FIELDS, e, strict=True)) for e in row["journal"]}
         self._hooks: dict[int, dict] = {h["seq"]: h for h in row["waiting_hooks"]}
         self._seq = 0
         self._pending_values: list[dict] = []

@@ -7,7 +7,7 @@ from pydantic import BaseModel
 
 from app.core.db import open_pool
 from app.core.migrations import apply_migrations
-from app.engine.commands import cancel_run, start_run
+from app.engine.commands import cancel_run
 from app.engine.errors import InvalidState
 from app.engine.hooks import resolve_hook
 from app.engine.registry import workflow

@@ -8,7 +8,6 @@ starts a fresh worker.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import subprocess
 import sys
@@ -33,10 +32,11 @@ pytestmark = pytest.mark.slow
 
 class Workers:
     def __init__(self, url: str, tmp: Path):
-        self.url, self.tmp, self.procs = url, tmp, []
+        self.url, self.tmp, self.procs, self.logs = url, tmp, [], []
 
     def start(self, concurrency: int = 4) -> subprocess.Popen:
-        log = open(self.tmp / f"worker-{len(self.procs)}.log", "w")
+        log = open(self.tmp / f"worker-{len(self.procs)}.log", "w")  # noqa: SIM115 (closed in stop_all)
+        self.logs.append(log)
         proc = subprocess.Popen(
             [BATON, "worker", "--concurrency", str(concurrency)],
             env=baton_env(DATABASE_URL=self.url, BATON_DATA_DIR=str(self.tmp / "data"),
@@ -56,6 +56,8 @@ class Workers:
             if proc.poll() is None:
                 proc.send_signal(signal.SIGKILL)
                 proc.wait(10)
+        for log in self.logs:
+            log.close()
 
 
 @pytest.fixture
@@ -160,7 +162,7 @@ async def test_two_workers_never_advance_one_run_at_once(crash_env):
     for run in runs:
         await wait_status(pool, run["id"], "completed", timeout=30)
         spans = sorted((e["at"], e["finished_at"]) for e in await effects(pool, run["id"]))
-        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:])), "overlapping advances"
+        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)), "overlapping advances"
         assert_ran_once_except(Counter(e["name"] for e in await effects(pool, run["id"])), set())
         await check_journal(pool, run["id"])
 
