@@ -25,6 +25,19 @@ UPDATE runs SET journal_pruned_at = now() WHERE id IN (SELECT id FROM batch)
 """
 
 
+# Finished queue jobs (cancelled wake-ups, superseded or failed jobs; successful ones are deleted
+# at once) are only history: keep a week of them for debugging.
+PRUNE_JOBS = """
+DELETE FROM procrastinate_jobs j
+WHERE j.status IN ('succeeded', 'failed', 'cancelled', 'aborted')
+  AND NOT EXISTS (SELECT 1 FROM procrastinate_events e WHERE e.job_id = j.id AND e.at > now() - interval '7 days')
+"""
+
+
+async def prune_finished_jobs(conn: AsyncConnection) -> int:
+    return (await conn.execute(PRUNE_JOBS)).rowcount
+
+
 async def prune_finished_runs(conn: AsyncConnection, days: int, *, batch: int = 500, max_batches: int = 200) -> int:
     pruned = 0
     for _ in range(max_batches):

@@ -9,7 +9,7 @@ from app.engine.advance import advance
 from app.engine.hooks import send_hook_reminder
 from app.engine.mapping import run_child
 from app.engine.recovery import sweep
-from app.engine.retention import prune_finished_runs
+from app.engine.retention import prune_finished_jobs, prune_finished_runs
 
 
 @queue.task(name="baton.advance_run", pass_context=True)
@@ -40,3 +40,4 @@ async def periodic_sweep(context, timestamp: int) -> None:
 async def periodic_retention(context, timestamp: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         await prune_finished_runs(conn, load_settings().retention_days)
+        await prune_finished_jobs(conn)

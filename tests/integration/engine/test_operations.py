@@ -61,3 +61,23 @@ async def test_log_lines_inside_a_step_carry_run_workflow_and_step(pool, worker,
     assert finished
     line = json.loads(JsonFormatter().format(finished[0]))
     assert line["run_id"] == str(run["id"]) and line["workflow"] == "test-errors" and line["status"] == "failed"
+
+
+async def test_finished_queue_jobs_older_than_a_week_are_pruned(pool, worker):
+    from app.engine.retention import prune_finished_jobs
+
+    user = await make_user(pool)
+    run = await start(pool, user, "selftest", steps=1, sleep_s=60)
+    await wait_status(pool, run["id"], "sleeping")
+    async with pool.connection() as conn:
+        from app.engine.commands import cancel_run
+
+        await cancel_run(conn, run["id"])
+        job = await (await conn.execute(
+            "SELECT id FROM procrastinate_jobs WHERE queueing_lock = %s AND status = 'cancelled'",
+            (f"run:{run['id']}",))).fetchone()
+        assert job is not None
+        await conn.execute("UPDATE procrastinate_events SET at = now() - interval '8 days' WHERE job_id = %s", (job["id"],))
+        assert await prune_finished_jobs(conn) >= 1
+        gone = await (await conn.execute("SELECT 1 FROM procrastinate_jobs WHERE id = %s", (job["id"],))).fetchone()
+    assert gone is None
