@@ -19,9 +19,10 @@ from app.core.config import Settings
 from app.core.db import open_pool
 from app.core.llm import LLM
 from app.core.paths import STATIC_DIR, TEMPLATES_DIR
-from app.web import admin, auth, chat, live
+from app.web import admin, api, auth, chat, live, webhooks
 from app.web.health.routes import healthz
 from app.web.home.routes import home
+from app.web.settings import router as settings_router
 from app.web.metrics.routes import metrics
 from app.web import analytics, runs
 from app.web.state import Services, provide_pool, provide_settings
@@ -31,13 +32,11 @@ log = logging.getLogger("baton.web")
 
 
 def _error_page(request: Request, exc: Exception) -> Response:
+    if request.url.path.startswith(("/api/", "/hooks/")):
+        return api.handle(request, exc)  # JSON errors, mapped in one place
     status = exc.status_code if isinstance(exc, HTTPException) else 500
     if status >= 500:
         log.error("web.unhandled", exc_info=exc, extra={"path": request.url.path})
-    if request.url.path.startswith("/api/"):
-        code = "not_found" if status == 404 else "server_error" if status >= 500 else "bad_request"
-        detail = exc.detail if isinstance(exc, HTTPException) and status < 500 else "Something went wrong."
-        return Response({"error": {"code": code, "message": detail}}, status_code=status)
     template = "pages/404.html" if status == 404 else "pages/500.html" if status >= 500 else "pages/error.html"
     detail = exc.detail if isinstance(exc, HTTPException) and status < 500 else ""
     return Template(template, context={"status": status, "detail": detail}, status_code=status)
@@ -71,6 +70,9 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             admin.router,
             analytics.router,
             runs.router,
+            api.router,
+            webhooks.router,
+            settings_router,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={"pool": Provide(provide_pool), "settings": Provide(provide_settings)},
@@ -82,6 +84,8 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             HTTPException: _error_page, NotFoundException: _error_page, Exception: _error_page,
             **auth.exception_handlers,
         },
+        openapi_config=api.openapi_config(),
+        include_in_schema=False,  # pages stay out of the OpenAPI schema; the API router opts in
         debug=False,
         logging_config=None,
     )

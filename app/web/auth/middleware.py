@@ -2,7 +2,8 @@
 
 `SessionMiddleware` sets `scope["user"]` (a `CurrentUser`, or None) and `scope["auth"]` (a
 `SessionInfo`, or None) on every request, so handlers read `request.user`. `/api/*` is left to API
-keys: no session is read there (an API-key middleware may set the user later).
+keys (the API's guard sets the user) and `/hooks/*` to webhook tokens: no session is read there,
+and no CSRF token is asked for (no cookie authenticates those requests, so there is nothing to forge).
 
 `CSRFMiddleware` refuses any unsafe request (POST, PUT, PATCH, DELETE) that does not carry the
 page's token, either as the `X-CSRF-Token` header (HTMX sends it from `hx-headers` on <body>) or as
@@ -26,7 +27,8 @@ from litestar.utils.scope.state import ScopeState
 from app.web.auth.sessions import COOKIE, load_session
 
 UNGUARDED = ("/static/", "/healthz")
-API = "/api/"
+# Authenticated by an API key or a webhook token, never by the session cookie.
+NO_SESSION = ("/api/", "/hooks/")
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "_csrf_token"
@@ -47,7 +49,7 @@ class SessionMiddleware:
             scope["user"] = None
             scope["auth"] = None
             path = scope["path"]
-            if not path.startswith(UNGUARDED) and not path.startswith(API):
+            if not path.startswith(UNGUARDED) and not path.startswith(NO_SESSION):
                 token = Request(scope).cookies.get(COOKIE)
                 if token:
                     async with _services(scope).pool.connection() as conn:
@@ -67,7 +69,7 @@ class CSRFMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         path = scope.get("path", "")
-        if scope["type"] != "http" or path.startswith(UNGUARDED) or path.startswith(API):
+        if scope["type"] != "http" or path.startswith(UNGUARDED) or path.startswith(NO_SESSION):
             await self.app(scope, receive, send)
             return
         request = Request(scope, receive)

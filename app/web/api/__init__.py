@@ -1,0 +1,12 @@
+"""The JSON API under /api/v1 (API keys, rate limits, OpenAPI docs at /api/docs).
+
+For the app: `router`, `openapi_config()`, and `handle` (the one error mapper: the app hands it
+every error on an /api/ path that no router caught, such as unknown routes).
+For other areas: `app.web.api.keys` creates, lists and revokes keys.
+"""
+
+from app.web.api.errors import handle
+from app.web.api.openapi import openapi_config
+from app.web.api.routes import router
+
+__all__ = ["handle", "openapi_config", "router"]

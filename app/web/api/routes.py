@@ -1,0 +1,171 @@
+"""The JSON API, v1: the workflow catalog, runs (start, list, read, cancel, retry, live events)
+and hook decisions. Each handler parses (the body model, the query), authorizes (the caller's own
+runs and hooks only: anything else is a 404), calls one engine command and answers JSON."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import Provide
+from litestar.params import Parameter
+from litestar.response import Stream
+from psycopg_pool import AsyncConnectionPool
+
+from app.cli.runs_cmd import run_view
+from app.engine import commands
+from app.engine.errors import HookNotFound, InputInvalid
+from app.engine.hooks import resolve_hook
+from app.engine.registry import catalog
+from app.web.api.auth import SECURITY_SCHEME, requires_api_key
+from app.web.api.errors import documented, exception_handlers
+from app.web.api.events import parse_last_event_id, run_events
+from app.web.api.schemas import (
+    DecidedHook,
+    DecideHook,
+    RunDetail,
+    RunList,
+    RunOut,
+    RunStatus,
+    StartRun,
+    WorkflowList,
+    WorkflowOut,
+    check_text,
+)
+from app.web.chat.store import NotFound as ConversationNotFound
+from app.web.chat.store import get_conversation
+from app.web.live import LiveHub, provide_hub
+
+BODY_LIMIT = 256 * 1024
+HOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
+
+
+def _query_text(value: str | None, field: str) -> str | None:
+    try:
+        return check_text(value)
+    except ValueError as exc:
+        raise InputInvalid([{"field": field, "message": str(exc)}]) from None
+
+
+def _in_input(field: str) -> str:
+    return field if field == "input" else f"input.{field}"
+
+
+async def _detail(conn, run_id, user_id: int) -> RunDetail:
+    return RunDetail.model_validate(run_view(await commands.get_run(conn, run_id, owner_id=user_id)))
+
+
+@get("/workflows", tags=["workflows"], responses=documented(401, 429))
+async def list_workflows() -> WorkflowList:
+    """The workflows you can start, with the JSON schema of each one's input."""
+    return WorkflowList(workflows=[
+        WorkflowOut(name=w.name, title=w.title, description=w.description, version=w.version,
+                    input_schema=w.input_schema())
+        for w in catalog()
+    ])
+
+
+@post("/runs", tags=["runs"], status_code=201, responses=documented(401, 402, 404, 413, 422, 429))
+async def start_run(request: Request, pool: AsyncConnectionPool, data: StartRun) -> Response[RunDetail]:
+    """Start a run: `201` with the new run, or `200` with the earlier run of the same `idempotency_key`."""
+    user = request.user
+    async with pool.connection() as conn:
+        if data.chat_id is not None:
+            try:
+                await get_conversation(conn, user.id, data.chat_id)
+            except ConversationNotFound:
+                raise InputInvalid([{"field": "chat_id", "message": "no conversation of yours has this id"}]) from None
+        try:
+            run, created = await commands.start_run(conn, owner_id=user.id, workflow=data.workflow, input=data.input,
+                                                    chat_id=data.chat_id, idempotency_key=data.idempotency_key)
+        except InputInvalid as exc:  # name the fields as the body does: input.<field>
+            raise InputInvalid([e | {"field": _in_input(e["field"])} for e in exc.errors]) from None
+        detail = await _detail(conn, run["id"], user.id)
+    return Response(detail, status_code=201 if created else 200)
+
+
+@get("/runs", tags=["runs"], responses=documented(401, 422, 429))
+async def list_runs(
+    request: Request,
+    pool: AsyncConnectionPool,
+    status: RunStatus | None = None,
+    workflow: Annotated[str | None, Parameter(max_length=100)] = None,
+    cursor: Annotated[str | None, Parameter(max_length=200)] = None,
+    limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
+) -> RunList:
+    """Your runs, newest first, `limit` at a time; pass `next_cursor` back as `cursor` for more."""
+    workflow, cursor = _query_text(workflow, "workflow"), _query_text(cursor, "cursor")
+    async with pool.connection() as conn:
+        rows, next_cursor = await commands.list_runs(conn, owner_id=request.user.id, status=status,
+                                                     workflow=workflow, cursor=cursor, limit=limit)
+    return RunList(runs=[RunOut.model_validate(run_view(r)) for r in rows], next_cursor=next_cursor)
+
+
+@get("/runs/{run_id:str}", tags=["runs"], responses=documented(401, 404, 429))
+async def get_run(request: Request, pool: AsyncConnectionPool, run_id: str) -> RunDetail:
+    """A run with its steps and hooks (hook tokens included: the run is yours)."""
+    async with pool.connection() as conn:
+        return await _detail(conn, run_id, request.user.id)
+
+
+@post("/runs/{run_id:str}/cancel", tags=["runs"], status_code=200, responses=documented(401, 404, 409, 429))
+async def cancel_run(request: Request, pool: AsyncConnectionPool, run_id: str) -> RunDetail:
+    """Cancel a run: at once when it is queued, sleeping or waiting; at its next step when running."""
+    async with pool.connection() as conn:
+        await commands.cancel_run(conn, run_id, owner_id=request.user.id)
+        return await _detail(conn, run_id, request.user.id)
+
+
+@post("/runs/{run_id:str}/retry", tags=["runs"], status_code=200, responses=documented(401, 404, 409, 429))
+async def retry_run(request: Request, pool: AsyncConnectionPool, run_id: str) -> RunDetail:
+    """Run a failed run again from its failed step (completed steps keep their results)."""
+    async with pool.connection() as conn:
+        await commands.retry_run(conn, run_id, owner_id=request.user.id)
+        return await _detail(conn, run_id, request.user.id)
+
+
+@get("/runs/{run_id:str}/events", tags=["runs"], media_type="text/event-stream",
+     responses=documented(401, 404, 429))
+async def run_events_stream(
+    request: Request,
+    pool: AsyncConnectionPool,
+    hub: LiveHub,
+    run_id: str,
+    last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID", max_length=40, description=(
+        "Resume after this event id (the `id:` of the last event received)."))] = None,
+) -> Stream:
+    """Server-sent events of the run: `status`, `step_started`, `step_completed`, `progress`,
+    `hook_waiting`, `hook_resolved`, ... Each has an `id:`; reconnect with `Last-Event-ID` to
+    resume with nothing missed or repeated. Ends after the run's final status event."""
+    async with pool.connection() as conn:
+        run = await commands.get_run(conn, run_id, owner_id=request.user.id, with_tokens=False)
+    events = run_events(pool, hub, user_id=request.user.id, run_id=str(run["id"]),
+                        last_event_id=parse_last_event_id(last_event_id))
+    return Stream(events, media_type="text/event-stream",
+                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+@post("/hooks/{token:str}", tags=["hooks"], status_code=200, responses=documented(401, 404, 409, 413, 422, 429))
+async def decide_hook(request: Request, pool: AsyncConnectionPool, token: str, data: DecideHook) -> DecidedHook:
+    """Answer a hook of one of your runs, once: later answers get `409` (`already_decided`,
+    `expired`, or `invalid_state` when the run has ended)."""
+    if not HOOK_TOKEN.match(token):
+        raise HookNotFound("no such hook")
+    async with pool.connection() as conn:
+        hook = await resolve_hook(conn, token, data.action, data.data, decided_by=request.user.email,
+                                  owner_id=request.user.id)
+    return DecidedHook.model_validate(hook)
+
+
+router = Router(
+    "/api/v1",
+    route_handlers=[list_workflows, start_run, list_runs, get_run, cancel_run, retry_run, run_events_stream,
+                    decide_hook],
+    guards=[requires_api_key],
+    dependencies={"hub": Provide(provide_hub)},
+    exception_handlers=exception_handlers,
+    request_max_body_size=BODY_LIMIT,
+    include_in_schema=True,  # the app leaves its pages out of the schema; the API is what it documents
+    security=[{SECURITY_SCHEME: []}],
+)

@@ -1,0 +1,136 @@
+"""Bodies the API accepts and what it answers, as pydantic models: validated at the edge, and the
+source of the OpenAPI schema. Run shapes are those of `baton runs show --json` (`run_view`)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+MAX_DEPTH = 32
+RunStatus = Literal["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"]
+
+
+def storable_json(value: Any, depth: int = 0) -> Any:
+    """Postgres stores neither NUL characters nor unpaired surrogates, and very deep nesting is
+    no workflow's input: refuse them here, as a 422, instead of failing at the database."""
+    if depth > MAX_DEPTH:
+        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
+    if isinstance(value, str):
+        if "\x00" in value:
+            raise ValueError("text may not contain NUL characters")
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            raise ValueError("text must be valid Unicode") from None
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            storable_json(key, depth + 1)
+            storable_json(item, depth + 1)
+    elif isinstance(value, list):
+        for item in value:
+            storable_json(item, depth + 1)
+    return value
+
+
+def check_text(value: str | None) -> str | None:
+    return None if value is None else storable_json(value)
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*")
+    @classmethod
+    def _storable(cls, value: Any) -> Any:
+        return storable_json(value)
+
+
+class StartRun(_Body):
+    workflow: str = Field(min_length=1, max_length=100, description="A name from `GET /api/v1/workflows`.")
+    input: dict[str, Any] = Field(default_factory=dict, description="Validated against the workflow's input schema.")
+    chat_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="A conversation of yours to show the run in.")
+    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200, description=(
+        "Starting again with the same key returns the first run (status 200) instead of a new one."))
+
+
+class DecideHook(_Body):
+    action: str = Field(min_length=1, max_length=50, description="One of the hook's `actions`.")
+    data: dict[str, Any] = Field(default_factory=dict, description="The response the workflow receives.")
+
+
+class WorkflowOut(BaseModel):
+    name: str
+    title: str
+    description: str
+    version: int
+    input_schema: dict[str, Any] = Field(description="JSON schema of the `input` of `POST /api/v1/runs`.")
+
+
+class WorkflowList(BaseModel):
+    workflows: list[WorkflowOut]
+
+
+class StepOut(BaseModel):
+    seq: int
+    name: str
+    kind: str
+    status: str
+    attempts: int
+    started_at: datetime | None
+    completed_at: datetime | None
+    duration_ms: float | None
+    model: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+
+
+class HookOut(BaseModel):
+    token: str | None = Field(default=None, description="Answer with `POST /api/v1/hooks/{token}`.")
+    name: str
+    kind: str
+    status: str
+    actions: list[str]
+    expires_at: datetime | None
+    action: str | None
+    decided_by: str | None
+    decided_at: datetime | None
+
+
+class RunOut(BaseModel):
+    id: UUID
+    workflow: str
+    version: int
+    title: str
+    status: RunStatus
+    input: Any = None
+    output: Any = None
+    error: dict[str, Any] | None = None
+    waiting_for: str | None = None
+    progress: dict[str, Any] | None = None
+    chat_id: int | None = None
+    created_at: datetime
+    started_at: datetime | None = None
+    completed_at: datetime | None = None
+
+
+class RunDetail(RunOut):
+    steps: list[StepOut]
+    hooks: list[HookOut]
+
+
+class RunList(BaseModel):
+    runs: list[RunOut]
+    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
+
+
+class DecidedHook(BaseModel):
+    run_id: UUID
+    name: str
+    kind: str
+    status: str
+    action: str | None
+    decided_by: str | None
+    decided_at: datetime | None

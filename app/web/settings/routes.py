@@ -1,0 +1,83 @@
+"""`/settings/api-keys`: create (the key is shown once, right after), list and revoke API keys.
+
+Plain forms that also work with HTMX: an HTMX request gets the keys section back as a fragment,
+a plain one the whole page (create) or a redirect to it (revoke). Signed-in users only; every
+form carries the CSRF token (the middleware checks it).
+"""
+
+from __future__ import annotations
+
+from litestar import Request, Response, Router, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+from psycopg_pool import AsyncConnectionPool
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from app.web.api import keys
+from app.web.auth import requires_login
+from app.web.auth.forms import parse_form
+
+BODY_LIMIT = 16 * 1024
+PAGE = "pages/settings/api_keys.html"
+SECTION = "partials/settings/api_keys.html"
+
+
+class KeyForm(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    name: str = Field(max_length=keys.MAX_NAME)
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        value = value.strip()
+        if not value:
+            raise ValueError("Give the key a name, e.g. where it will be used.")
+        if "\x00" in value:
+            raise ValueError("The name may not contain NUL characters.")
+        return value
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+async def _render(request: Request, pool: AsyncConnectionPool, *, new_key: str | None = None,
+                  values: dict | None = None, errors: dict | None = None, status: int = 200) -> Template:
+    async with pool.connection() as conn:
+        rows = await keys.list_keys(conn, request.user.id)
+    context = {"keys": rows, "new_key": new_key, "values": values or {}, "errors": errors or {}}
+    # A page carrying a key that is shown only once must not be cached anywhere.
+    headers = {"Cache-Control": "no-store"} if new_key else {}
+    return Template(SECTION if _htmx(request) else PAGE, context=context, status_code=status, headers=headers)
+
+
+@get("/api-keys")
+async def api_keys_page(request: Request, pool: AsyncConnectionPool) -> Template:
+    return await _render(request, pool)
+
+
+@post("/api-keys", request_max_body_size=BODY_LIMIT)
+async def create_api_key(request: Request, pool: AsyncConnectionPool) -> Template:
+    form = await parse_form(request, KeyForm)
+    if form.data is None:
+        return await _render(request, pool, values=form.values, errors=form.errors, status=422)
+    try:
+        async with pool.connection() as conn:
+            key, _ = await keys.create_key(conn, request.user.id, form.data.name)
+    except keys.KeyLimitReached as exc:
+        return await _render(request, pool, values=form.values, errors={"name": str(exc)}, status=422)
+    return await _render(request, pool, new_key=key)
+
+
+@post("/api-keys/{key_id:int}/revoke", request_max_body_size=BODY_LIMIT)
+async def revoke_api_key(request: Request, pool: AsyncConnectionPool, key_id: int) -> Response:
+    async with pool.connection() as conn:
+        if not await keys.revoke_key(conn, request.user.id, key_id):
+            raise NotFoundException("No such API key.")
+    if not _htmx(request):
+        return Redirect("/settings/api-keys", status_code=303)
+    return await _render(request, pool)
+
+
+router = Router("/settings", route_handlers=[api_keys_page, create_api_key, revoke_api_key],
+                guards=[requires_login])

@@ -1,0 +1,36 @@
+"""The OpenAPI document and the browsable docs: only the API, the Bearer scheme, no CDN."""
+
+from __future__ import annotations
+
+import re
+
+
+async def test_the_schema_documents_only_the_api_with_bearer_keys(api):
+    response = await api.get("/api/openapi.json")
+    assert response.status_code == 200
+    doc = response.json()
+    assert doc["openapi"].startswith("3.") and doc["info"]["title"] == "Baton API"
+    assert set(doc["paths"]) == {
+        "/api/v1/workflows", "/api/v1/runs", "/api/v1/runs/{run_id}", "/api/v1/runs/{run_id}/cancel",
+        "/api/v1/runs/{run_id}/retry", "/api/v1/runs/{run_id}/events", "/api/v1/hooks/{token}"}
+    assert doc["components"]["securitySchemes"]["BearerKey"] | {"description": ""} == {
+        "type": "http", "scheme": "bearer", "bearerFormat": "bk_…", "description": ""}
+    operations = [op for item in doc["paths"].values() for op in item.values()]
+    assert len(operations) == 8
+    for op in operations:
+        assert op["security"] == [{"BearerKey": []}]
+        assert op["responses"]["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
+    start = doc["paths"]["/api/v1/runs"]["post"]
+    assert {"201", "402", "404", "422", "429"} <= set(start["responses"])
+
+
+async def test_the_docs_page_loads_its_assets_from_this_server(api):
+    page = await api.get("/api/docs")
+    assert page.status_code == 200 and "SwaggerUIBundle" in page.text
+    assets = re.findall(r"""(?:src|href)=["']([^"']+)["']""", page.text)
+    assert len(assets) == 4  # the UI's script, its preset, its stylesheet, the icon
+    for url in assets:
+        assert url.startswith("/static/vendor/swagger-ui-"), url
+        served = await api.get(url)
+        assert served.status_code == 200 and len(served.content) > 500, url
+    assert not re.search(r"https?://", page.text)  # nothing remote at all
