@@ -37,7 +37,7 @@ async def test_streaming_delivers_chunks_as_they_arrive(llm, model):
     async with llm.stream(USER) as reply:
         async for _ in reply:
             arrivals.append(time.monotonic() - started)
-    assert arrivals[0] < 0.1 and arrivals[-1] > 0.4  # not buffered until the end
+    assert arrivals[-1] - arrivals[0] > 0.35  # each chunk as it came, not buffered until the end
 
 
 async def test_complete_returns_text_tool_calls_and_tokens(llm, model):
