@@ -10,17 +10,13 @@ for the /admin analytics.
 from __future__ import annotations
 
 import asyncio
-import os
 import re
-import secrets
 import sys
 import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
-from psycopg import sql
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -28,11 +24,10 @@ from litestar.testing import AsyncTestClient  # noqa: E402
 
 from app.core.config import load_settings  # noqa: E402
 from app.core.db import open_pool  # noqa: E402
-from app.core.embedded_pg import EmbeddedPostgres  # noqa: E402
-from app.core.migrations import apply_migrations  # noqa: E402
 from app.web.app import create_app  # noqa: E402
 from app.web.auth.accounts import create_account  # noqa: E402
 from app.web.auth.passwords import hash_password  # noqa: E402
+from bench.support import bench_database, pct  # noqa: E402
 
 USERS, RUNS, STEPS_PER_RUN = 1000, 100_000, 10
 PASSWORD = "bench password 123"
@@ -73,11 +68,6 @@ FROM runs r WHERE r.workflow = 'content-generation'
 """
 
 
-def pct(values, p):
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
-
-
 async def timed(client, path: str, n: int) -> list[float]:
     times = []
     for _ in range(n):
@@ -96,66 +86,55 @@ async def log_in(client, email: str) -> None:
 
 
 async def main() -> None:
-    server_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    embedded = None
-    if not server_url:
-        embedded = EmbeddedPostgres(Path(tempfile.mkdtemp()))
-        server_url = embedded.start()
-    name = f"baton_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    try:
-        apply_migrations(url)
-        t0 = time.perf_counter()
-        with psycopg.connect(url, autocommit=True) as conn:
-            conn.execute(SEED_USERS, {"n": USERS})
-            conn.execute(SEED_RUNS, {"n": RUNS, "users": USERS})
-            conn.execute(SEED_STEPS, {"steps": STEPS_PER_RUN})
-            conn.execute(SEED_EVENTS)
-            conn.execute(SEED_HOOKS)
-            conn.execute("ANALYZE")
-            counts = conn.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM run_steps)").fetchone()
-        print(f"seeded {counts[0]:,} runs, {counts[1]:,} journal rows, {USERS:,} users in {time.perf_counter() - t0:.0f} s")
+    with bench_database() as url:
+        await run_all(url)
 
-        pool = await open_pool(url, min_size=1, max_size=2)
-        async with pool.connection() as conn:
-            user = await create_account(conn, "reader@bench.test", await hash_password(PASSWORD), tier="enterprise",
-                                        is_admin=True, explicit_tier=True)
-            # The reader owns as many runs as a typical user (100): re-home one user's runs.
-            await conn.execute("UPDATE runs SET owner_id = %s WHERE owner_id = (SELECT id FROM users WHERE email = 'user1@bench.test')",
-                               (user.id,))
-            run_id = (await (await conn.execute("SELECT id FROM runs WHERE owner_id = %s LIMIT 1", (user.id,))).fetchone())["id"]
-        await pool.close()
 
-        settings = load_settings({"DATABASE_URL": url, "BATON_SECRET_KEY": "bench-secret-key-0000",
-                                  "BATON_DATA_DIR": tempfile.mkdtemp()})
-        async with AsyncTestClient(create_app(settings, url, run_worker=False)) as client:
-            client.follow_redirects = False
-            await log_in(client, "reader@bench.test")
-            first = await client.get("/workflows")
-            deep = first
-            for _ in range(3):  # three pages in: a deep keyset page
-                cursor = re.search(r'cursor=([^"&]+)"', deep.text).group(1)
-                deep = await client.get(f"/workflows?cursor={cursor}")
-            deep_path = f"/workflows?cursor={cursor}"
-            results = {
-                "/workflows (first page)": await timed(client, "/workflows", 50),
-                "/workflows (4th page)": await timed(client, deep_path, 50),
-                "/workflows?q=Report 1 (search)": await timed(client, "/workflows?q=Report%201", 50),
-                "/workflows/<id> (run detail)": await timed(client, f"/workflows/{run_id}", 50),
-                "/admin (30-day analytics)": await timed(client, "/admin?days=30", 20),
-                "/admin (365-day analytics)": await timed(client, "/admin?days=365", 10),
-            }
-        for path, times in results.items():
-            target = 300 if path.startswith("/admin") else 50
-            mark = "ok " if pct(times, 95) <= target else "MISS"
-            print(f"{path:<34} p50 {pct(times, 50):6.1f} ms  p95 {pct(times, 95):6.1f} ms  {mark} target p95 <= {target}")
-    finally:
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if embedded:
-            embedded.stop()
+async def run_all(url: str) -> None:
+    t0 = time.perf_counter()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(SEED_USERS, {"n": USERS})
+        conn.execute(SEED_RUNS, {"n": RUNS, "users": USERS})
+        conn.execute(SEED_STEPS, {"steps": STEPS_PER_RUN})
+        conn.execute(SEED_EVENTS)
+        conn.execute(SEED_HOOKS)
+        conn.execute("ANALYZE")
+        counts = conn.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM run_steps)").fetchone()
+    print(f"seeded {counts[0]:,} runs, {counts[1]:,} journal rows, {USERS:,} users in {time.perf_counter() - t0:.0f} s")
+
+    pool = await open_pool(url, min_size=1, max_size=2)
+    async with pool.connection() as conn:
+        user = await create_account(conn, "reader@bench.test", await hash_password(PASSWORD), tier="enterprise",
+                                    is_admin=True, explicit_tier=True)
+        # The reader owns as many runs as a typical user (100): re-home one user's runs.
+        await conn.execute("UPDATE runs SET owner_id = %s WHERE owner_id = (SELECT id FROM users WHERE email = 'user1@bench.test')",
+                           (user.id,))
+        run_id = (await (await conn.execute("SELECT id FROM runs WHERE owner_id = %s LIMIT 1", (user.id,))).fetchone())["id"]
+    await pool.close()
+
+    settings = load_settings({"DATABASE_URL": url, "BATON_SECRET_KEY": "bench-secret-key-0000",
+                              "BATON_DATA_DIR": tempfile.mkdtemp()})
+    async with AsyncTestClient(create_app(settings, url, run_worker=False)) as client:
+        client.follow_redirects = False
+        await log_in(client, "reader@bench.test")
+        first = await client.get("/workflows")
+        deep = first
+        for _ in range(3):  # three pages in: a deep keyset page
+            cursor = re.search(r'cursor=([^"&]+)"', deep.text).group(1)
+            deep = await client.get(f"/workflows?cursor={cursor}")
+        deep_path = f"/workflows?cursor={cursor}"
+        results = {
+            "/workflows (first page)": await timed(client, "/workflows", 50),
+            "/workflows (4th page)": await timed(client, deep_path, 50),
+            "/workflows?q=Report 1 (search)": await timed(client, "/workflows?q=Report%201", 50),
+            "/workflows/<id> (run detail)": await timed(client, f"/workflows/{run_id}", 50),
+            "/admin (30-day analytics)": await timed(client, "/admin?days=30", 20),
+            "/admin (365-day analytics)": await timed(client, "/admin?days=365", 10),
+        }
+    for path, times in results.items():
+        target = 300 if path.startswith("/admin") else 50
+        mark = "ok " if pct(times, 95) <= target else "MISS"
+        print(f"{path:<34} p50 {pct(times, 50):6.1f} ms  p95 {pct(times, 95):6.1f} ms  {mark} target p95 <= {target}")
 
 
 if __name__ == "__main__":

@@ -10,19 +10,10 @@ started; (e) sleep wake lateness; (f) resuming a run with a 1,000-step journal.
 from __future__ import annotations
 
 import asyncio
-import os
-import secrets
-import signal
 import statistics
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
-from urllib.parse import urlsplit, urlunsplit
-
-import psycopg
-from psycopg import sql
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -30,41 +21,9 @@ sys.path.insert(0, str(ROOT))
 import app.workflows.catalog  # noqa: E402,F401
 import bench.workflows  # noqa: E402,F401
 from app.core.db import open_pool  # noqa: E402
-from app.core.embedded_pg import EmbeddedPostgres  # noqa: E402
-from app.core.migrations import apply_migrations  # noqa: E402
 from app.engine.commands import start_run  # noqa: E402
 from app.engine.hooks import resolve_hook  # noqa: E402
-
-BATON = str(Path(sys.executable).with_name("baton"))
-
-
-def pct(values: list[float], p: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, round(p / 100 * (len(values) - 1)))]
-
-
-def mark(ok: bool) -> str:
-    return "ok " if ok else "MISS"
-
-
-class Workers:
-    def __init__(self, url: str):
-        self.url, self.procs, self.tmp = url, [], tempfile.mkdtemp()
-
-    def start(self, n: int, concurrency: int = 8) -> None:
-        env = {**os.environ, "DATABASE_URL": self.url, "BATON_DATA_DIR": self.tmp, "BATON_SECRET_KEY": "bench-secret-key-000",
-               "BATON_WORKFLOW_MODULES": "bench.workflows"}
-        for _ in range(n):
-            self.procs.append(subprocess.Popen([BATON, "worker", "--concurrency", str(concurrency)], env=env,
-                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        time.sleep(2.0)  # imports and worker registration
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            proc.send_signal(signal.SIGTERM)
-        for proc in self.procs:
-            proc.wait(20)
-        self.procs = []
+from bench.support import Workers, bench_database, mark, pct  # noqa: E402
 
 
 async def wait_done(pool, run_ids, timeout=60) -> None:
@@ -168,16 +127,11 @@ async def wake_lateness(pool, user, n=100) -> list[float]:
 
 
 async def main() -> None:
-    server_url = os.environ.get("BENCH_DATABASE_URL") or os.environ.get("TEST_DATABASE_URL")
-    embedded = None
-    if not server_url:
-        embedded = EmbeddedPostgres(Path(tempfile.mkdtemp()))
-        server_url = embedded.start()
-    name = f"baton_bench_{secrets.token_hex(4)}"
-    with psycopg.connect(server_url, autocommit=True) as conn:
-        conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    url = urlunsplit(urlsplit(server_url)._replace(path=f"/{name}"))
-    apply_migrations(url)
+    with bench_database() as url:
+        await run_all(url)
+
+
+async def run_all(url: str) -> None:
     pool = await open_pool(url, min_size=2, max_size=8)
     workers = Workers(url)
     try:
@@ -209,10 +163,6 @@ async def main() -> None:
     finally:
         workers.stop()
         await pool.close()
-        with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
-        if embedded:
-            embedded.stop()
 
 
 if __name__ == "__main__":

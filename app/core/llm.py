@@ -31,7 +31,7 @@ import openai
 from openai.types.chat import ChatCompletion
 
 from app.core.config import Settings
-from app.core.llm_offline import OfflineModel
+from app.core.llm_offline import OfflineModel, OfflineToolCall
 
 OFFLINE_LABEL = "Offline demo model"
 OFFLINE_MODEL_NAME = "baton-offline-demo"
@@ -156,6 +156,10 @@ class ReplyStream:
     async def _deltas(self) -> AsyncIterator[str]:
         try:
             async for chunk in self._chunks:
+                if isinstance(chunk, OfflineToolCall):
+                    self._tool_parts[len(self._tool_parts)] = {"id": f"offline-{len(self._tool_parts)}",
+                                                               "name": chunk.name, "arguments": chunk.arguments}
+                    continue
                 if isinstance(chunk, str):  # the offline model yields plain text
                     self._parts.append(chunk)
                     yield chunk
@@ -233,12 +237,13 @@ class LLM:
         """What the UI shows next to a reply."""
         return OFFLINE_LABEL if self.offline else self.model
 
-    def stream(self, messages: Sequence[Message], *, model: str | None = None,
+    def stream(self, messages: Sequence[Message], *, model: str | None = None, tools: Sequence[dict] | None = None,
                max_tokens: int | None = None, temperature: float | None = None) -> _Opening:
+        """`tools` (OpenAI format) may be called; the calls are in `completion.tool_calls`."""
         if self.offline:
             offline = self.offline
-            return _Opening(lambda: _ready(ReplyStream(offline.words(messages), OFFLINE_MODEL_NAME)))
-        options = _options(max_tokens=max_tokens, temperature=temperature)
+            return _Opening(lambda: _ready(ReplyStream(offline.words(messages, tools), OFFLINE_MODEL_NAME)))
+        options = _options(tools=list(tools) if tools else None, max_tokens=max_tokens, temperature=temperature)
 
         async def start() -> ReplyStream:
             body = {"model": model or self.model, "messages": list(messages), "stream": True,

@@ -8,9 +8,10 @@ same reply, streamed a word at a time so the live chat can be seen working. The 
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 _GREETING = re.compile(r"^\s*(hi|hello|hey|good (morning|afternoon|evening))\b", re.I)
 _WORD = re.compile(r"\S+\s*|\s+")
@@ -23,6 +24,19 @@ _HELP = (
     "- **Regenerate** replaces the last reply;\n"
     "- conversations are kept in the sidebar, where you can rename or delete them."
 )
+
+
+# A clear request for a workflow: the offline model proposes it through the `propose_workflow`
+# tool when the chat offers that tool (app/web/chat/proposals.py).
+_PROPOSE_CONTENT = re.compile(r"\breviewed (report|document|article|post)\b", re.I)
+_PROPOSE_TEAM = re.compile(r"\bresearch team\b", re.I)
+
+
+class OfflineToolCall(NamedTuple):
+    """What the offline model yields, after its text, to call a tool."""
+
+    name: str
+    arguments: str
 
 
 class OfflineModel:
@@ -47,8 +61,31 @@ class OfflineModel:
             "echo and explain; connect a real model with `OPENAI_BASE_URL` for real answers."
         )
 
-    async def words(self, messages: Sequence[dict[str, Any]]) -> AsyncIterator[str]:
-        for word in _WORD.findall(self.answer(messages)):
+    def proposal(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict] | None) -> OfflineToolCall | None:
+        """A `propose_workflow` call when the user clearly asks for a reviewed report (or a research
+        team) and the tool is on offer."""
+        if not any((t.get("function") or {}).get("name") == "propose_workflow" for t in tools or ()):
+            return None
+        last = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+        text = " ".join(last.split())[:2000]
+        if _PROPOSE_TEAM.search(text):
+            workflow, field = "multi-agent", "topic"
+        elif _PROPOSE_CONTENT.search(text):
+            workflow, field = "content-generation", "prompt"
+        else:
+            return None
+        return OfflineToolCall("propose_workflow", json.dumps({
+            "workflow": workflow, "input": {field: text},
+            "reason": "You asked for work that someone should review before it is final."}))
+
+    async def words(self, messages: Sequence[dict[str, Any]],
+                    tools: Sequence[dict] | None = None) -> AsyncIterator[str | OfflineToolCall]:
+        call = self.proposal(messages, tools)
+        text = ("That sounds like a job for a workflow: I can draft it, let you review it, and revise "
+                "until you approve. Start it below.") if call else self.answer(messages)
+        for word in _WORD.findall(text):
             if self.delay:
                 await asyncio.sleep(self.delay)
             yield word
+        if call:
+            yield call

@@ -15,6 +15,7 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
+from app.core import runtime
 from app.core.config import Settings
 from app.core.db import open_pool
 from app.core.llm import LLM
@@ -25,6 +26,7 @@ from app.web.home.routes import home
 from app.web.settings import router as settings_router
 from app.web.metrics.routes import metrics
 from app.web import analytics, runs
+from app.web import approvals, artifacts, notifications
 from app.web.state import Services, provide_pool, provide_settings
 from worker.runner import WorkerHandle
 
@@ -51,6 +53,8 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
         pool = await open_pool(database_url)
         app.state.services = Services(settings=settings, pool=pool)
         worker = WorkerHandle(pool) if run_worker else None
+        # The worker's steps and mail use these settings and model client (app/core/runtime.py).
+        restore_runtime = runtime.install_for_worker(settings, llm) if worker else None
         if worker:
             worker.start()
         try:
@@ -58,6 +62,8 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
         finally:
             if worker:
                 await worker.stop()
+            if restore_runtime:
+                await restore_runtime()
             await pool.close()
 
     return Litestar(
@@ -67,6 +73,12 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             metrics,
             *auth.routes,
             chat.router,
+            *chat.workflow_routers,
+            approvals.router,
+            approvals.review_router,
+            notifications.router,
+            artifacts.router,
+            admin.outbox_router,
             admin.router,
             analytics.router,
             runs.router,

@@ -12,10 +12,15 @@ from contextlib import asynccontextmanager
 from litestar import Litestar
 
 from app.core.llm import LLM
+from app.web.chat.proposals import router as proposals_router
 from app.web.chat.replies import Replies
 from app.web.chat.routes import router
+from app.web.chat.workflows import picker_router, runs_router
 
-__all__ = ["lifespan", "router"]
+# Workflows in the chat: the picker (/chat/workflows), run cards (/chat/runs), the model's proposals.
+workflow_routers = [picker_router, runs_router, proposals_router]
+
+__all__ = ["lifespan", "router", "workflow_routers"]
 
 
 def lifespan(llm: LLM | None = None) -> Callable:

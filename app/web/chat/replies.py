@@ -20,10 +20,12 @@ import time
 from collections.abc import Iterator
 
 from psycopg import AsyncConnection
+from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from app.core.llm import LLM, Completion, ModelError, trim_to_budget
 from app.core.markdown import render_markdown
+from app.web.chat.proposals import proposal_from, proposal_tools
 from app.web.chat.store import COLUMNS, Message, load_context, message_from
 from app.web.live import CHANNEL, LiveHub
 
@@ -53,6 +55,7 @@ class LiveReply:
         self.task: asyncio.Task | None = None
         self._listeners: set[asyncio.Queue] = set()
         self._end: object | None = None  # the final Message (or CLOSED), for listeners who come late
+        self.completion: Completion | None = None  # what the model sent, also after a stop
 
     @property
     def text(self) -> str:
@@ -97,7 +100,7 @@ FINISH = f"""
 WITH finished AS (
     UPDATE messages SET content = %(content)s, html = %(html)s, status = %(status)s, error = %(error)s,
                         model = coalesce(%(model)s, model), tokens_in = %(tokens_in)s,
-                        tokens_out = %(tokens_out)s, updated_at = now()
+                        tokens_out = %(tokens_out)s, proposal = %(proposal)s, updated_at = now()
     WHERE id = %(id)s AND status = 'streaming'
     RETURNING {COLUMNS}
 )
@@ -145,19 +148,14 @@ class Replies:
             reply.publish_end(CLOSED)
 
     async def _write(self, reply: LiveReply, history: list[dict] | None) -> None:
-        status, error, completion = "done", None, None
+        status, error = "done", None
         helpers = [asyncio.create_task(self._watch_for_stop(reply)), asyncio.create_task(self._flush(reply))]
         try:
             if history is None:
                 async with self.pool.connection() as conn:
                     history = await load_context(conn, reply.conversation_id, reply.message_id)
             messages = trim_to_budget([{"role": "system", "content": SYSTEM_PROMPT}, *history], CONTEXT_BUDGET)
-            async with self.llm.stream(messages) as stream:
-                try:
-                    async for delta in stream:
-                        reply.append(delta)
-                finally:
-                    completion = stream.completion
+            await self._stream(reply, messages)
         except ModelError as exc:
             status, error = "error", exc.message
             log.warning("chat.model_error", extra={"kind": exc.kind, "message_id": reply.message_id})
@@ -170,10 +168,29 @@ class Replies:
             for helper in helpers:
                 helper.cancel()
         try:
-            final = await self._finish(reply, status, error, completion)
+            final = await self._finish(reply, status, error, reply.completion)
         finally:
             self._live.pop(reply.message_id, None)
         reply.publish_end(final)
+
+    async def _stream(self, reply: LiveReply, messages: list[dict]) -> None:
+        """The model's reply, token by token, into `reply`; it may propose a workflow (a tool
+        call). An endpoint that refuses tools (some local models do) is asked again without them."""
+        tools = proposal_tools()
+        while True:
+            try:
+                async with self.llm.stream(messages, tools=tools) as stream:
+                    try:
+                        async for delta in stream:
+                            reply.append(delta)
+                    finally:
+                        reply.completion = stream.completion
+                return
+            except ModelError as exc:
+                if not (tools and exc.kind == "bad_request" and not reply.parts):
+                    raise
+                log.info("chat.tools_refused", extra={"message_id": reply.message_id})
+                tools = None
 
     async def _watch_for_stop(self, reply: LiveReply) -> None:
         async with self.hub.subscribe(reply.user_id) as events:
@@ -208,6 +225,7 @@ class Replies:
             "tokens_in": completion.tokens_in if completion else None,
             "tokens_out": completion.tokens_out if completion else None,
             "event": _event(reply, "chat.finished"),
+            "proposal": Jsonb(proposal) if (proposal := proposal_from(completion) if status == "done" else None) else None,
         }
         async with self.pool.connection() as conn:
             row = await (await conn.execute(FINISH, params)).fetchone()

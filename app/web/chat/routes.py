@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
 from app.web.chat import store
+from app.web.chat import workflows as chat_workflows
 from app.web.chat.forms import MessageForm, RegenerateForm, TitleForm
 from app.web.chat.replies import Replies
 from app.web.chat.store import ChatError, NotFound
@@ -55,6 +56,8 @@ async def _page(request: Request, pool: AsyncConnectionPool, conversation_id: in
             except NotFound:
                 raise NotFoundException() from None
             messages = await store.list_messages(conn, conversation.id)
+            extra.setdefault("chat_runs", await chat_workflows.chat_runs(conn, conversation.id, user.id,
+                                                                         [m.id for m in messages]))
         conversations = await store.list_conversations(conn, user.id)
     context = {
         "conversation": conversation, "messages": messages or [],
@@ -90,6 +93,11 @@ async def _send(request: Request, pool: AsyncConnectionPool, replies: Replies,
     if form.data is None:
         return await _composer_error(request, pool, conversation_id, form.values.get("content", ""),
                                form.errors.get("content", "Check the message."), 422)
+    if chat_workflows.is_command(form.data.content):  # /report, /team, /help: no model reply
+        try:
+            return await chat_workflows.run_command(request, pool, conversation_id, form.data.content)
+        except chat_workflows.CommandError as exc:
+            return await _composer_error(request, pool, conversation_id, form.values["content"], exc.message, 422)
     user, llm = request.user, request.app.state.llm
     try:
         async with pool.connection() as conn:

@@ -39,6 +39,7 @@ class Message:
     error: str | None
     model: str | None
     updated_at: datetime
+    proposal: dict | None = None  # a workflow the model offered to start (app/web/chat/proposals.py)
 
     @property
     def body_html(self) -> Markup:
@@ -91,7 +92,7 @@ def title_from(text: str) -> str:
 
 # -- reading -----------------------------------------------------------------------------------
 
-COLUMNS = "id, conversation_id, role, content, html, status, error, model, updated_at"
+COLUMNS = "id, conversation_id, role, content, html, status, error, model, updated_at, proposal"
 
 FIRST_PAGE = """
 SELECT id, title, updated_at FROM conversations WHERE user_id = %(user_id)s

@@ -1,0 +1,105 @@
+"""Deciding a hook from a form, wherever the form is (run card, review page, email link).
+
+`parse_decision` validates the form against the hook itself: the action must be one the hook
+offers, feedback is required for the actions the workflow marked (`feedback_for`), and an
+editable list (`edit`, e.g. the sources) comes back as clean lines. `decide` then calls the
+engine's `resolve_hook`, which applies a decision exactly once; its refusals come back as an
+`Outcome` with a sentence for the person and the HTTP status to answer with.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from psycopg import AsyncConnection
+
+from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
+from app.engine.hooks import resolve_hook
+
+MAX_FEEDBACK = 4000
+MAX_LINES = 20
+MAX_LINE = 500
+ACTION_WORDS = {"approve": "approved", "revise": "sent back for revision", "reject": "rejected",
+                "iterate": "sent back to the writer", "reopen": "reopened", "submit": "submitted"}
+
+
+@dataclass
+class Parsed:
+    action: str | None
+    data: dict
+    values: dict[str, str]
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def parse_decision(hook: dict, form: dict[str, str]) -> Parsed:
+    show = hook.get("show") if isinstance(hook.get("show"), dict) else {}
+    values = {k: v for k, v in form.items() if isinstance(v, str) and not k.startswith("_")}
+    action = values.get("action", "")
+    errors: dict[str, str] = {}
+    data: dict = {}
+    if action not in hook["actions"]:
+        errors["form"] = "Choose one of the buttons."
+        return Parsed(None, data, values, errors)
+    feedback = values.get("feedback", "").strip()
+    if len(feedback) > MAX_FEEDBACK:
+        errors["feedback"] = f"Too long: at most {MAX_FEEDBACK:,} characters."
+    elif action in (show.get("feedback_for") or ()) and not feedback:
+        errors["feedback"] = "Write what should change: the feedback goes to the model."
+    elif feedback:
+        data["feedback"] = feedback
+    edit = show.get("edit") if isinstance(show.get("edit"), dict) else None
+    if edit and action not in ("reject",):
+        name = str(edit.get("name") or "lines")
+        lines = [line.strip() for line in values.get(name, "").splitlines() if line.strip()]
+        if not lines:
+            errors[name] = "Keep at least one line."
+        elif len(lines) > MAX_LINES:
+            errors[name] = f"At most {MAX_LINES} lines."
+        elif any(len(line) > MAX_LINE for line in lines):
+            errors[name] = f"Each line at most {MAX_LINE} characters."
+        else:
+            data[name] = lines
+    return Parsed(action if not errors else None, data, values, errors)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    ok: bool
+    message: str
+    status: int = 200
+
+
+async def decide(conn: AsyncConnection, hook: dict, parsed: Parsed, *, decided_by: str,
+                 owner_id: int | None) -> Outcome:
+    try:
+        await resolve_hook(conn, hook["token"], parsed.action, parsed.data, decided_by=decided_by, owner_id=owner_id)
+    except HookNotFound:
+        return Outcome(False, "Not found.", 404)
+    except AlreadyDecided as exc:
+        return Outcome(False, f"This was already decided: {exc}. Nothing was changed.", 409)
+    except HookExpired:
+        return Outcome(False, "This request expired before it was answered. Nothing was changed.", 410)
+    except InvalidState:
+        return Outcome(False, "The run has ended: there is nothing left to decide.", 409)
+    except InvalidAction as exc:
+        return Outcome(False, str(exc), 422)
+    return Outcome(True, f"Thank you: {ACTION_WORDS.get(parsed.action, parsed.action)}.")
+
+
+def state_message(hook: dict) -> str | None:
+    """What a page says instead of the form when the hook no longer waits (None: it waits)."""
+    if hook["status"] == "resolved":
+        who = f" by {hook['decided_by']}" if hook.get("decided_by") else ""
+        when = f" on {hook['decided_at']:%-d %b %Y at %H:%M UTC}" if hook.get("decided_at") else ""
+        return f"This request was already decided: {ACTION_WORDS.get(hook['action'], hook['action'])}{who}{when}."
+    if hook["status"] == "expired" or (hook["status"] == "waiting" and hook.get("expires_at") and _past(hook["expires_at"])):
+        return "This request expired before anyone answered it. It can no longer be decided."
+    if hook["status"] == "cancelled" or hook.get("run_status") in ("completed", "failed", "cancelled"):
+        return "This run has ended: there is nothing left to decide."
+    return None
+
+
+def _past(when) -> bool:
+    from datetime import UTC, datetime
+
+    return when <= datetime.now(UTC)

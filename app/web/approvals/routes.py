@@ -1,0 +1,143 @@
+"""Approvals: the inbox, a hook's review page, deciding; and the email link that needs no login.
+
+In the app (login): a hook is found by id *and* owner, so anyone else's is a 404. From an email:
+the hook's token in the URL is the credential — GET shows the content and the form and never
+decides; only POST decides. The POST also carries the usual CSRF token (bound to the browser's
+session, or to its anonymous cookie set by the GET), so a forged cross-site POST fails twice over:
+it knows neither secret. Those pages are sent with `Referrer-Policy: no-referrer` and `no-store`,
+so the token leaks neither to links in the content nor to caches.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from litestar import Request, Response, Router, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+from psycopg_pool import AsyncConnectionPool
+
+from app.engine.errors import RunNotFound
+from app.web.approvals import store
+from app.web.approvals.decide import decide, parse_decision, state_message
+from app.web.auth import requires_login
+from app.web.chat.run_cards import hook_view, load_card, workflow_title
+
+BODY_LIMIT = 64 * 1024
+PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
+
+
+def _span(seconds: float) -> str:
+    seconds = abs(seconds)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if seconds >= size:
+            n = int(seconds // size)
+            return f"{n} {unit}{'s' if n != 1 else ''}"
+    return "less than a minute"
+
+
+def ago(when: datetime) -> str:
+    return f"{_span((datetime.now(UTC) - when).total_seconds())} ago"
+
+
+def until(when: datetime) -> str:
+    left = (when - datetime.now(UTC)).total_seconds()
+    return f"in {_span(left)}" if left > 0 else "expired"
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def _page_context(hook: dict, action_url: str, **extra) -> dict:
+    return {"hook": hook_view(hook), "raw": hook, "action_url": action_url, "state": state_message(hook),
+            "workflow_title": workflow_title(hook["workflow"], hook["version"]), **extra}
+
+
+# -- in the app --------------------------------------------------------------------------------
+
+@get("/")
+async def inbox(request: Request, pool: AsyncConnectionPool, rows: bool = False) -> Template:
+    async with pool.connection() as conn:
+        waiting = await store.waiting_hooks(conn, request.user.id)
+    items = [{**h, "workflow_title": workflow_title(h["workflow"], h["version"]), "age": ago(h["created_at"]),
+              "expires_in": until(h["expires_at"]) if h["expires_at"] else None} for h in waiting]
+    if rows and _htmx(request):
+        return Template("partials/approvals/inbox_rows.html", context={"items": items})
+    return Template("pages/approvals/inbox.html", context={"items": items, "limit": store.INBOX_LIMIT})
+
+
+@get("/{hook_id:int}")
+async def review_page(request: Request, pool: AsyncConnectionPool, hook_id: int) -> Template:
+    async with pool.connection() as conn:
+        hook = await store.hook_for_owner(conn, hook_id, request.user.id)
+    if hook is None:
+        raise NotFoundException()
+    return Template("pages/approvals/review.html", context=_page_context(hook, f"/approvals/{hook_id}"))
+
+
+@post("/{hook_id:int}", request_max_body_size=BODY_LIMIT)
+async def decide_in_app(request: Request, pool: AsyncConnectionPool, hook_id: int) -> Response:
+    user = request.user
+    form = dict(await request.form())
+    as_card = form.get("view") == "card" and _htmx(request)
+    async with pool.connection() as conn:
+        hook = await store.hook_for_owner(conn, hook_id, user.id)
+        if hook is None:
+            raise NotFoundException()
+        parsed = parse_decision(hook, form)
+        outcome = None if parsed.errors else await decide(conn, hook, parsed, decided_by=user.email, owner_id=user.id)
+        if as_card:
+            try:
+                card = await load_card(conn, hook["run_id"], user.id)
+            except RunNotFound:
+                raise NotFoundException() from None
+            if parsed.errors:
+                return Template("partials/runs/card.html", status_code=422,
+                                context={"card": card, "errors": parsed.errors, "values": parsed.values})
+            # A refusal (already decided, expired) is news for this card, not an error: it shows
+            # the run as it is now, with the reason.
+            return Template("partials/runs/card.html", context={"card": card, "notice": None if outcome.ok else outcome.message})
+        if parsed.errors:
+            return Template("pages/approvals/review.html", status_code=422, context=_page_context(
+                hook, f"/approvals/{hook_id}", errors=parsed.errors, values=parsed.values))
+    if outcome.ok:
+        return Redirect(f"/approvals/{hook_id}", status_code=303)
+    return Template("pages/approvals/review.html", status_code=outcome.status,
+                    context=_page_context(hook, f"/approvals/{hook_id}", notice=outcome.message))
+
+
+router = Router(path="/approvals", guards=[requires_login],
+                route_handlers=[inbox, review_page, decide_in_app])
+
+
+# -- the email link ----------------------------------------------------------------------------
+
+@get("/{token:str}")
+async def link_page(pool: AsyncConnectionPool, token: str) -> Template:
+    async with pool.connection() as conn:
+        hook = await store.hook_for_token(conn, token)
+    if hook is None:
+        raise NotFoundException()
+    return Template("pages/approvals/review.html", headers=PRIVATE,
+                    context=_page_context(hook, f"/review/{token}", by_link=True))
+
+
+@post("/{token:str}", request_max_body_size=BODY_LIMIT)
+async def decide_by_link(request: Request, pool: AsyncConnectionPool, token: str) -> Response:
+    async with pool.connection() as conn:
+        hook = await store.hook_for_token(conn, token)
+        if hook is None:
+            raise NotFoundException()
+        parsed = parse_decision(hook, dict(await request.form()))
+        if parsed.errors:
+            return Template("pages/approvals/review.html", status_code=422, headers=PRIVATE, context=_page_context(
+                hook, f"/review/{token}", by_link=True, errors=parsed.errors, values=parsed.values))
+        outcome = await decide(conn, hook, parsed, decided_by=hook["assignee"] or hook["owner_email"], owner_id=None)
+        if outcome.ok:
+            hook = await store.hook_for_token(conn, token)
+    return Template("pages/approvals/review.html", status_code=outcome.status, headers=PRIVATE, context=_page_context(
+        hook, f"/review/{token}", by_link=True, notice=outcome.message, decided=outcome.ok))
+
+
+review_router = Router(path="/review", route_handlers=[link_page, decide_by_link])

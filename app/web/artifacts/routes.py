@@ -1,0 +1,34 @@
+"""Downloading a run's files. Only the owner gets them; for anyone else they do not exist (404)."""
+
+from __future__ import annotations
+
+import re
+from uuid import UUID
+
+from litestar import Request, Response, Router, get
+from litestar.exceptions import NotFoundException
+from psycopg_pool import AsyncConnectionPool
+
+from app.web.artifacts import store
+from app.web.auth import requires_login
+
+
+def header_safe(name: str) -> str:
+    """A file name fit for a quoted header value: no quotes, backslashes, control or non-ASCII characters."""
+    return re.sub(r"[^A-Za-z0-9._ -]", "_", name)[:150] or "download"
+
+
+@get("/{artifact_id:uuid}")
+async def download(request: Request, pool: AsyncConnectionPool, artifact_id: UUID) -> Response:
+    async with pool.connection() as conn:
+        found = await store.get_for_download(conn, artifact_id, request.user.id)
+    if found is None:
+        raise NotFoundException()
+    return Response(bytes(found["data"]), media_type=found["content_type"], headers={
+        "Content-Disposition": f'attachment; filename="{header_safe(found["name"])}"',
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    })
+
+
+router = Router(path="/artifacts", guards=[requires_login], route_handlers=[download])

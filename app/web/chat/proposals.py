@@ -1,0 +1,123 @@
+"""The model proposing a workflow: the `propose_workflow` tool offered with every chat reply, the
+proposal kept on the reply (`messages.proposal`), and the user's Start / Dismiss.
+
+Nothing starts until the user confirms. Start locks the reply's row, so a double click (or two
+tabs) starts one run: the second sees the proposal already started.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from litestar import Request, Response, Router, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Template
+from psycopg.types.json import Jsonb
+from psycopg_pool import AsyncConnectionPool
+from pydantic import ValidationError
+
+from app.core.llm import Completion
+from app.engine.commands import start_run
+from app.engine.errors import QuotaExceeded, WorkflowNotFound
+from app.engine.registry import catalog, get_workflow
+from app.web.auth import requires_login
+from app.web.chat.run_cards import load_card
+from app.web.chat.store import COLUMNS, message_from
+
+log = logging.getLogger("baton.chat")
+
+TOOL_NAME = "propose_workflow"
+
+
+def proposal_tools() -> list[dict]:
+    """The tool the chat model may call to offer a workflow (OpenAI tool format)."""
+    workflows = catalog()
+    fields = "; ".join(
+        f"{wf.name} ({wf.title}: {wf.description}) takes "
+        + ", ".join(f"{name}{'' if field.is_required() else ' (optional)'}" for name, field in wf.input_model.model_fields.items()
+                    if not (field.json_schema_extra or {}).get("advanced"))
+        for wf in workflows)
+    return [{"type": "function", "function": {
+        "name": TOOL_NAME,
+        "description": ("Offer to start one of Baton's durable workflows when the user asks for work that one does "
+                        "better than a single reply, such as a document someone must review and approve, or a "
+                        "researched article. The user sees your offer and must confirm; nothing starts until then. "
+                        f"Workflows: {fields}."),
+        "parameters": {"type": "object", "properties": {
+            "workflow": {"type": "string", "enum": [wf.name for wf in workflows]},
+            "input": {"type": "object", "description": "The workflow's input fields, e.g. {\"prompt\": \"...\"}."},
+            "reason": {"type": "string", "description": "One short sentence for the user: why this workflow."},
+        }, "required": ["workflow", "input"]},
+    }}]
+
+
+def proposal_from(completion: Completion | None) -> dict | None:
+    """The first valid `propose_workflow` call of a reply, as stored on the message (or None:
+    an unknown workflow or an input the workflow refuses is not offered to the user)."""
+    for call in completion.tool_calls if completion else ():
+        if call.name != TOOL_NAME:
+            continue
+        try:
+            args = call.parsed_arguments()
+            wf = get_workflow(str(args.get("workflow")))
+            if wf.hidden or not isinstance(args.get("input"), dict):
+                raise ValueError("not a user workflow")
+            data = wf.input_model.model_validate(args["input"]).model_dump(mode="json")
+        except (ValueError, WorkflowNotFound, ValidationError) as exc:
+            log.info("chat.proposal_refused", extra={"error": str(exc)[:200]})
+            continue
+        title = next((str(data[k]) for k in ("title", "prompt", "topic") if data.get(k)), wf.title)
+        return {"workflow": wf.name, "workflow_title": wf.title, "title": " ".join(title.split())[:120], "input": data,
+                "reason": str(args.get("reason") or "")[:300], "status": "pending", "run_id": None}
+    return None
+
+
+LOCK = """
+SELECT m.* FROM messages m JOIN conversations c ON c.id = m.conversation_id
+WHERE m.id = %(id)s AND c.user_id = %(user_id)s AND m.proposal IS NOT NULL FOR UPDATE OF m
+"""
+SET = f"UPDATE messages SET proposal = %(proposal)s WHERE id = %(id)s RETURNING {COLUMNS}"
+
+
+async def _respond(message, *, card=None, error=None, status=200) -> Template:
+    return Template("partials/chat/proposal_answer.html", status_code=status,
+                    context={"m": message, "card": card, "error": error, "conversation_id": message.conversation_id})
+
+
+@post("/{message_id:int}/start")
+async def start(request: Request, pool: AsyncConnectionPool, message_id: int) -> Response:
+    user = request.user
+    async with pool.connection() as conn:
+        try:
+            async with conn.transaction():
+                row = await (await conn.execute(LOCK, {"id": message_id, "user_id": user.id})).fetchone()
+                if row is None:
+                    raise NotFoundException()
+                proposal = row["proposal"]
+                if proposal.get("status") != "pending":
+                    return await _respond(message_from(row), error="This proposal was already answered.")
+                run, _ = await start_run(conn, owner_id=user.id, workflow=proposal["workflow"], input=proposal["input"],
+                                         chat_id=row["conversation_id"], title=proposal["title"],
+                                         idempotency_key=f"proposal:{message_id}")
+                updated = {**proposal, "status": "started", "run_id": str(run["id"])}
+                message = message_from(await (await conn.execute(SET, {"id": message_id, "proposal": Jsonb(updated)})).fetchone())
+        except QuotaExceeded as exc:
+            return await _respond(message_from(row), error=f"Cannot start the workflow: {exc}.", status=422)
+        card = await load_card(conn, run["id"], user.id)
+    return await _respond(message, card=card)
+
+
+@post("/{message_id:int}/dismiss")
+async def dismiss(request: Request, pool: AsyncConnectionPool, message_id: int) -> Response:
+    async with pool.connection() as conn, conn.transaction():
+        row = await (await conn.execute(LOCK, {"id": message_id, "user_id": request.user.id})).fetchone()
+        if row is None:
+            raise NotFoundException()
+        if row["proposal"].get("status") != "pending":
+            return await _respond(message_from(row), error="This proposal was already answered.")
+        message = message_from(await (await conn.execute(SET, {
+            "id": message_id, "proposal": Jsonb({**row["proposal"], "status": "dismissed"})})).fetchone())
+    return await _respond(message)
+
+
+router = Router(path="/chat/proposals", guards=[requires_login], route_handlers=[start, dismiss])

@@ -1,0 +1,182 @@
+"""The run card: a run as a person follows it (steps, progress, what it waits for, the result).
+
+Shared by every page that shows runs (the chat, the approvals pages; the dashboard may reuse it):
+
+    card = await load_card(conn, run_id, owner_id)   # RunNotFound for someone else's run (→ 404)
+    {% include "partials/runs/live.html" %}           # with `card` in the context
+
+The templates in templates/partials/runs/ take the pieces of this dict: `card.status` and
+`card.status_label` (status_badge.html), `card.progress` (progress.html), `card.steps`
+(steps.html), `card.hook` (the waiting hook, for the inline decision form). Everything that came
+from a model is sanitized here (`*_html` values are safe Markup).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from markupsafe import Markup
+from psycopg import AsyncConnection
+
+from app.core.markdown import render_markdown
+from app.engine.commands import get_run
+from app.engine.errors import WorkflowNotFound
+from app.engine.registry import get_workflow
+from app.web.artifacts.store import for_run
+
+FINAL = ("completed", "failed", "cancelled")
+# The step a run is executing now: announced by an event, journaled only when it ends.
+STARTED_STEP = """
+SELECT data FROM run_events WHERE run_id = %(run_id)s AND kind = 'step_started' ORDER BY id DESC LIMIT 1
+"""
+
+STATUS_LABELS = {
+    "queued": "Queued", "running": "Running", "sleeping": "Sleeping", "waiting": "Waiting",
+    "completed": "Completed", "failed": "Failed", "cancelled": "Cancelled", "expired": "Review expired",
+}
+STEP_STATES = {"completed": "done", "failed": "failed", "waiting": "waiting", "retrying": "retrying",
+               "sleeping": "sleeping", "running": "running"}
+# Workflow-specific parts of the card: workflow name → a function of the run (as get_run returns it)
+# giving {"template": a partial included in the card, "decides": True when it renders its own
+# decision form for the waiting hook, ...what the partial shows}. app/web/uploads registers its own.
+PANELS: dict[str, Callable[[dict], dict]] = {}
+
+ACTION_WORDS = {"approve": "approved", "revise": "revision requested", "reject": "rejected",
+                "iterate": "sent back to the writer", "reopen": "reopened", "submit": "submitted",
+                "deliver": "delivered"}
+
+
+async def workflow_panel(conn: AsyncConnection, run: dict) -> dict | None:
+    """The run's panel, if its workflow registered one. A panel that needs the database (e.g. a
+    publishing schedule) returns `load`: an async function of the connection whose dict is merged in."""
+    panel = PANELS[run["workflow"]](run) if run["workflow"] in PANELS else None
+    if panel and "load" in panel:
+        panel = {k: v for k, v in panel.items() if k != "load"} | await panel["load"](conn)
+    return panel
+
+
+def workflow_title(name: str, version: int | None = None) -> str:
+    try:
+        return get_workflow(name, version).title
+    except WorkflowNotFound:
+        return name
+
+
+def markdown_html(text: Any) -> Markup:
+    return render_markdown(str(text or ""))
+
+
+def hook_view(hook: dict) -> dict:
+    """A hook as the decision form shows it (any page: card, inbox, review page, email link)."""
+    show = hook.get("show") if isinstance(hook.get("show"), dict) else {}
+    labels = show.get("labels") or {}
+    edit = show.get("edit") if isinstance(show.get("edit"), dict) else None
+    return {
+        "id": hook["id"],
+        "name": hook["name"],
+        "status": hook["status"],
+        "kind": hook["kind"],
+        "actions": [{"name": a, "label": labels.get(a, a.replace("_", " ").capitalize()),
+                     "needs_feedback": a in (show.get("feedback_for") or ())} for a in hook["actions"]],
+        "heading": show.get("heading") or hook["name"],
+        "label": show.get("label") or "",
+        "note": show.get("note") or "",
+        "state": show.get("state") or "review",
+        "content_html": markdown_html(show.get("content")) if show.get("content") else Markup(""),
+        "extra": None if show.get("content") or not show else show,  # any other JSON, shown as is
+        "edit": edit and {"name": edit.get("name", "lines"), "label": edit.get("label", ""),
+                          "value": "\n".join(str(x) for x in edit.get("lines") or []), "hint": edit.get("hint", "")},
+        "needs_feedback": any(a in (show.get("feedback_for") or ()) for a in hook["actions"]),
+        "expires_at": hook.get("expires_at"),
+        "created_at": hook.get("created_at"),
+        "action": hook.get("action"),
+        "decided_by": hook.get("decided_by"),
+        "decided_at": hook.get("decided_at"),
+    }
+
+
+def _steps(run: dict, started: dict | None) -> list[dict]:
+    hooks = list(run["hooks"])
+    steps = []
+    for step in run["steps"]:
+        state, note = STEP_STATES.get(step["status"], step["status"]), ""
+        if step["kind"] == "hook" and hooks:
+            hook = hooks.pop(0)
+            if hook["status"] == "expired" or (step["output"] or {}).get("timed_out"):
+                state, note = "expired", "expired unanswered"
+            elif hook["status"] == "resolved":
+                note = ACTION_WORDS.get(hook["action"], hook["action"] or "")
+                if hook["decided_by"]:
+                    note += f" by {hook['decided_by']}"
+            elif hook["status"] == "cancelled":
+                state = "cancelled"
+        elif step["status"] == "failed":
+            note = (step["error"] or {}).get("message", "")
+        elif step["status"] == "retrying":
+            note = "retrying after an error"
+        steps.append({"name": step["name"], "kind": step["kind"], "state": state, "note": note,
+                      "duration_ms": step["duration_ms"]})
+    last = max((s["seq"] for s in run["steps"]), default=-1)
+    if started and run["status"] == "running" and int(started.get("seq", -1)) > last:
+        steps.append({"name": started.get("name", ""), "kind": "step", "state": "running", "note": "",
+                      "duration_ms": None})
+    return steps
+
+
+def _progress(run: dict) -> dict | None:
+    progress = run.get("progress") or None
+    if run["status"] == "completed":
+        return {"done": 1, "total": 1, "percent": 100, "label": "Done"}
+    if not progress or not progress.get("total"):
+        return None
+    done, total = int(progress.get("done") or 0), int(progress["total"])
+    return {"done": done, "total": total, "percent": max(0, min(100, round(100 * done / total))),
+            "label": progress.get("label") or ""}
+
+
+def _result(run: dict) -> dict | None:
+    output = run.get("output")
+    if run["status"] == "failed":
+        error = run.get("error") or {}
+        return {"kind": "failed", "message": error.get("message") or "The run failed."}
+    if run["status"] == "cancelled":
+        return {"kind": "cancelled", "message": (run.get("error") or {}).get("message") or "Cancelled."}
+    if run["status"] != "completed" or not isinstance(output, dict):
+        return None
+    text = output.get("document") or output.get("article")
+    if output.get("approved") is False or output.get("published") is False:
+        why = "The review expired." if output.get("expired") else "Rejected: nothing was produced."
+        return {"kind": "stopped", "message": why, "approved": False}
+    return {"kind": "document", "html": markdown_html(text) if text else None, "title": output.get("title"),
+            "approved": True}
+
+
+async def load_card(conn: AsyncConnection, run_id: UUID | str, owner_id: int) -> dict:
+    """Everything a run card shows. Raises RunNotFound if the run is not `owner_id`'s."""
+    run = await get_run(conn, run_id, owner_id=owner_id, with_tokens=False)
+    started = None
+    if run["status"] == "running":
+        row = await (await conn.execute(STARTED_STEP, {"run_id": run["id"]})).fetchone()
+        started = row["data"] if row else None
+    waiting = next((h for h in run["hooks"] if h["status"] == "waiting"), None)
+    hook = hook_view(waiting) if waiting and run["status"] == "waiting" and waiting["kind"] != "webhook" else None
+    status = "expired" if hook and hook["state"] == "expired" else run["status"]
+    return {
+        "run": run,
+        "id": str(run["id"]),
+        "title": run["title"],
+        "workflow_title": workflow_title(run["workflow"], run["version"]),
+        "status": status,
+        "status_label": STATUS_LABELS.get(status, status),
+        "final": run["status"] in FINAL,
+        "steps": _steps(run, started),
+        "progress": _progress(run),
+        "waiting_for": run.get("waiting_for") if run["status"] in ("waiting", "sleeping") else None,
+        "hook": hook,
+        "result": _result(run),
+        "artifacts": await for_run(conn, run["id"], owner_id),
+        "can_cancel": run["status"] not in FINAL,
+        "panel": await workflow_panel(conn, run),
+    }

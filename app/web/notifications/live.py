@@ -1,0 +1,72 @@
+"""The page's live channel: one SSE connection per page (opened by templates/layout.html) that
+tells the page what changed, so the parts showing it re-read themselves. Events carry no HTML:
+
+    run-<run id>    that run changed (its cards listen: hx-trigger="sse:run-<id>")
+    approvals       the set of waiting hooks may have changed (inbox, nav badge)
+    notifications   the bell changed
+    resync          events may have been missed (the hub reconnected, or the browser did):
+                    everything live re-reads
+
+A burst of engine events (a step ends, the run suspends, a hook starts waiting) is folded into one
+event per name, sent COALESCE_S after the first: one re-read instead of five.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import AsyncIterator
+
+from app.web.live import HubClosed, LiveHub
+
+PING_S = 15.0
+COALESCE_S = 0.12
+APPROVAL_KINDS = ("run.hook_waiting", "run.hook_resolved", "run.hook_expired", "run.status")
+_ids = itertools.count(1)
+
+
+def sse(event: str, data: str = "") -> bytes:
+    return f"id: {next(_ids)}\nevent: {event}\ndata: {data}\n\n".encode()
+
+
+def names_for(event: dict) -> list[str]:
+    kind = str(event.get("kind", ""))
+    if kind == "live.reconnected":
+        return ["resync"]
+    if kind.startswith("run."):
+        names = [f"run-{event.get('run_id')}"]
+        if kind in APPROVAL_KINDS:
+            names.append("approvals")
+        return names
+    if kind.startswith("notification."):
+        return ["notifications"]
+    return []
+
+
+async def page_events(hub: LiveHub, user_id: int, *, resume: bool) -> AsyncIterator[bytes]:
+    """`resume`: the browser reconnected (it sent Last-Event-ID), so it may have missed events."""
+    yield b"retry: 2000\n\n"
+    if resume:
+        yield sse("resync")
+    try:
+        async with hub.subscribe(user_id) as events:
+            while True:
+                event = await events.next(timeout=PING_S)
+                if event is None:
+                    yield b": ping\n\n"
+                    continue
+                pending = dict.fromkeys(names_for(event))
+                deadline = time.monotonic() + COALESCE_S
+                while (left := deadline - time.monotonic()) > 0:
+                    more = await events.next(timeout=left)
+                    if more is None:
+                        break
+                    pending.update(dict.fromkeys(names_for(more)))
+                if "resync" in pending:
+                    pending = {"resync": None}
+                for name in pending:
+                    yield sse(name)
+                await asyncio.sleep(0)
+    except HubClosed:
+        return

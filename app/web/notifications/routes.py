@@ -1,0 +1,68 @@
+"""The bell (notifications), the nav's live counts, and the page's live channel (/live)."""
+
+from __future__ import annotations
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import Provide
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Stream, Template
+from psycopg_pool import AsyncConnectionPool
+
+from app.web.approvals.store import count_waiting
+from app.web.auth import requires_login
+from app.web.live import LiveHub, provide_hub
+from app.web.notifications import store
+from app.web.notifications.live import page_events
+
+
+@get("/live", dependencies={"hub": Provide(provide_hub)})
+async def live(request: Request, hub: LiveHub) -> Stream:
+    resume = bool(request.headers.get("last-event-id"))
+    return Stream(page_events(hub, request.user.id, resume=resume), media_type="text/event-stream",
+                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+
+
+async def _nav(request: Request, pool: AsyncConnectionPool) -> Template:
+    async with pool.connection() as conn:
+        waiting = await count_waiting(conn, request.user.id)
+        unread = await store.unread_count(conn, request.user.id)
+        items = await store.recent(conn, request.user.id)
+    return Template("partials/notifications/nav.html", context={"waiting": waiting, "unread": unread, "items": items})
+
+
+@get("/notifications/nav")
+async def nav(request: Request, pool: AsyncConnectionPool) -> Template:
+    """The approvals badge and the bell, swapped into the nav by id (out of band)."""
+    return await _nav(request, pool)
+
+
+@get("/notifications")
+async def notifications_page(request: Request, pool: AsyncConnectionPool) -> Template:
+    async with pool.connection() as conn:
+        items = await store.recent(conn, request.user.id, store.PAGE_LIMIT)
+        unread = await store.unread_count(conn, request.user.id)
+    return Template("pages/notifications.html", context={"items": items, "unread": unread})
+
+
+@post("/notifications/{notification_id:int}/open")
+async def open_notification(request: Request, pool: AsyncConnectionPool, notification_id: int) -> Response:
+    async with pool.connection() as conn:
+        url = await store.open_one(conn, notification_id, request.user.id)
+    if url is None:
+        raise NotFoundException()
+    if request.headers.get("hx-request") == "true":
+        return Response(None, status_code=200, headers={"HX-Location": url})
+    return Redirect(url, status_code=303)
+
+
+@post("/notifications/read")
+async def read_all(request: Request, pool: AsyncConnectionPool) -> Response:
+    async with pool.connection() as conn:
+        await store.read_all(conn, request.user.id)
+    if request.headers.get("hx-request") == "true":
+        return await _nav(request, pool)
+    return Redirect("/notifications", status_code=303)
+
+
+router = Router(path="/", guards=[requires_login],
+                route_handlers=[live, nav, notifications_page, open_notification, read_all])

@@ -1,0 +1,92 @@
+"""Real chromium: the reviewed-content workflow from the composer's picker, live in the chat,
+through a revision to the approved document and its PDF; a second tab follows every decision."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+import psycopg
+from playwright.sync_api import Page, expect
+
+from tests.integration.workflows.conftest import scripted_agents
+from tests.support.web import PASSWORD, new_email
+
+
+def sign_up(page: Page, database_url: str, tier: str = "pro") -> str:
+    email = new_email("flow")
+    page.goto("/signup")
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign up").click()
+    expect(page).to_have_url(re.compile(r"/chat$"))
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE users SET tier = %s WHERE email = %s", (tier, email))
+    return email
+
+
+def test_picker_card_revision_approval_and_pdf(page: Page, model, database_url):
+    model.handler = scripted_agents
+    sign_up(page, database_url)
+    page.get_by_role("link", name="Workflows").last.click()
+    picker = page.get_by_role("dialog", name="Start a workflow")
+    expect(picker).to_contain_text("Research team")
+    picker.get_by_role("link", name=re.compile("Reviewed content")).click()
+    form = page.get_by_role("form", name="Reviewed content")
+    form.get_by_label("What should it be about?").fill("A field guide to urban foxes")
+    form.get_by_role("button", name="Start").click()
+
+    expect(page).to_have_url(re.compile(r"/chat/\d+$"))
+    card = page.locator(".run-card")
+    expect(card).to_contain_text("Reviewed content")
+    expect(card).to_contain_text("Waiting for: review draft")  # live: no reload happened
+    expect(card).to_contain_text("The first draft of the document.")
+    expect(card.locator(".run-step.is-done")).to_contain_text("write draft")
+    expect(page.locator("#approvals-badge")).to_have_text("1")
+    expect(page.locator(".bell-count")).to_have_text("1")
+
+    other = page.context.new_page()  # the same user in a second tab
+    other.goto(page.url)
+    other_card = other.locator(".run-card")
+    expect(other_card).to_contain_text("Waiting for: review draft")
+
+    card.get_by_role("button", name="Request revision").click()
+    expect(card.get_by_role("alert")).to_contain_text("Write what should change")  # feedback is required
+    card.get_by_label(re.compile("^Feedback")).fill("Add a section on where foxes sleep")
+    card.get_by_role("button", name="Request revision").click()
+    expect(card).to_contain_text("Waiting for: review revision 1")
+    expect(card).to_contain_text("applying: Add a section on where foxes sleep")
+    expect(card.locator(".run-step", has_text="review draft")).to_contain_text("revision requested")
+    expect(other_card).to_contain_text("Waiting for: review revision 1")  # the other tab followed
+
+    card.get_by_role("button", name="Approve").click()
+    expect(card.locator(".run-status")).to_have_text("Completed")
+    expect(card.locator(".run-document h1")).to_have_text("A field guide to urban foxes")
+    expect(card.locator(".run-document")).to_contain_text("Generated with AI assistance")
+    expect(other_card.locator(".run-status")).to_have_text("Completed")
+    expect(other_card.get_by_role("button", name="Approve")).to_have_count(0)
+    expect(page.locator("#approvals-badge")).to_be_hidden()
+
+    with page.expect_download() as download:
+        card.get_by_role("link", name="Download PDF").click()
+    assert download.value.suggested_filename == "a-field-guide-to-urban-foxes.pdf"
+    with open(download.value.path(), "rb") as f:
+        pdf = f.read()
+    assert pdf.startswith(b"%PDF-")
+    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    assert "A field guide to urban foxes" in text
+    assert "applying: Add a section on where foxes sleep" in text
+    assert "Generated with AI assistance" in text
+
+    page.reload()  # reopening the chat shows the card as it is now
+    expect(page.locator(".run-card .run-status")).to_have_text("Completed")
+    expect(page.locator(".run-card .run-document")).to_contain_text("where foxes sleep")
+    other.close()
+
+
+def test_a_free_account_is_told_its_limit(page: Page, model, database_url):
+    sign_up(page, database_url, tier="free")
+    page.get_by_label("Message").fill("/report Anything at all")
+    page.get_by_label("Message").press("Enter")
+    expect(page.locator("#composer-error")).to_have_text(
+        "Cannot start the workflow: monthly workflow limit reached (0 on Free).")
