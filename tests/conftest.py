@@ -26,7 +26,7 @@ from app.core.migrations import apply_migrations
 ROOT = Path(__file__).resolve().parents[1]
 
 # Model server, app client and account fixtures (tests/support/fixtures.py).
-pytest_plugins = ["tests.support.fixtures"]
+pytest_plugins = ["tests.support.fixtures", "tests.support.engine"]
 
 
 def _with_db(url: str, name: str) -> str:

@@ -12,6 +12,9 @@ from playwright.sync_api import Page, expect
 from tests.integration.workflows.conftest import scripted_agents
 from tests.support.web import PASSWORD, new_email
 
+# Waits on the worker (model steps, the PDF): generous, for a busy 2-core CI machine.
+LIVE_MS = 20_000
+
 
 def sign_up(page: Page, database_url: str, tier: str = "pro") -> str:
     email = new_email("flow")
@@ -38,34 +41,34 @@ def test_picker_card_revision_approval_and_pdf(page: Page, model, database_url):
 
     expect(page).to_have_url(re.compile(r"/chat/\d+$"))
     card = page.locator(".run-card")
-    expect(card).to_contain_text("Reviewed content")
-    expect(card).to_contain_text("Waiting for: review draft")  # live: no reload happened
-    expect(card).to_contain_text("The first draft of the document.")
-    expect(card.locator(".run-step.is-done")).to_contain_text("write draft")
-    expect(page.locator("#approvals-badge")).to_have_text("1")
-    expect(page.locator(".bell-count")).to_have_text("1")
+    expect(card).to_contain_text("Reviewed content", timeout=LIVE_MS)
+    expect(card).to_contain_text("Waiting for: review draft", timeout=LIVE_MS)  # live: no reload happened
+    expect(card).to_contain_text("The first draft of the document.", timeout=LIVE_MS)
+    expect(card.locator(".run-step.is-done")).to_contain_text("write draft", timeout=LIVE_MS)
+    expect(page.locator("#approvals-badge")).to_have_text("1", timeout=LIVE_MS)
+    expect(page.locator(".bell-count")).to_have_text("1", timeout=LIVE_MS)
 
     other = page.context.new_page()  # the same user in a second tab
     other.goto(page.url)
     other_card = other.locator(".run-card")
-    expect(other_card).to_contain_text("Waiting for: review draft")
+    expect(other_card).to_contain_text("Waiting for: review draft", timeout=LIVE_MS)
 
     card.get_by_role("button", name="Request revision").click()
-    expect(card.get_by_role("alert")).to_contain_text("Write what should change")  # feedback is required
+    expect(card.get_by_role("alert")).to_contain_text("Write what should change", timeout=LIVE_MS)  # feedback is required
     card.get_by_label(re.compile("^Feedback")).fill("Add a section on where foxes sleep")
     card.get_by_role("button", name="Request revision").click()
-    expect(card).to_contain_text("Waiting for: review revision 1")
-    expect(card).to_contain_text("applying: Add a section on where foxes sleep")
-    expect(card.locator(".run-step", has_text="review draft")).to_contain_text("revision requested")
-    expect(other_card).to_contain_text("Waiting for: review revision 1")  # the other tab followed
+    expect(card).to_contain_text("Waiting for: review revision 1", timeout=LIVE_MS)
+    expect(card).to_contain_text("applying: Add a section on where foxes sleep", timeout=LIVE_MS)
+    expect(card.locator(".run-step", has_text="review draft")).to_contain_text("revision requested", timeout=LIVE_MS)
+    expect(other_card).to_contain_text("Waiting for: review revision 1", timeout=LIVE_MS)  # the other tab followed
 
     card.get_by_role("button", name="Approve").click()
-    expect(card.locator(".run-status")).to_have_text("Completed")
-    expect(card.locator(".run-document h1")).to_have_text("A field guide to urban foxes")
-    expect(card.locator(".run-document")).to_contain_text("Generated with AI assistance")
-    expect(other_card.locator(".run-status")).to_have_text("Completed")
-    expect(other_card.get_by_role("button", name="Approve")).to_have_count(0)
-    expect(page.locator("#approvals-badge")).to_be_hidden()
+    expect(card.locator(".run-status")).to_have_text("Completed", timeout=LIVE_MS)
+    expect(card.locator(".run-document h1")).to_have_text("A field guide to urban foxes", timeout=LIVE_MS)
+    expect(card.locator(".run-document")).to_contain_text("Generated with AI assistance", timeout=LIVE_MS)
+    expect(other_card.locator(".run-status")).to_have_text("Completed", timeout=LIVE_MS)
+    expect(other_card.get_by_role("button", name="Approve")).to_have_count(0, timeout=LIVE_MS)
+    expect(page.locator("#approvals-badge")).to_be_hidden(timeout=LIVE_MS)
 
     with page.expect_download() as download:
         card.get_by_role("link", name="Download PDF").click()
@@ -79,8 +82,8 @@ def test_picker_card_revision_approval_and_pdf(page: Page, model, database_url):
     assert "Generated with AI assistance" in text
 
     page.reload()  # reopening the chat shows the card as it is now
-    expect(page.locator(".run-card .run-status")).to_have_text("Completed")
-    expect(page.locator(".run-card .run-document")).to_contain_text("where foxes sleep")
+    expect(page.locator(".run-card .run-status")).to_have_text("Completed", timeout=LIVE_MS)
+    expect(page.locator(".run-card .run-document")).to_contain_text("where foxes sleep", timeout=LIVE_MS)
     other.close()
 
 
