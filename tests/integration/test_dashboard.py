@@ -90,3 +90,13 @@ async def test_cancel_without_csrf_is_refused(app_client, pool, worker):
     response = await app_client.post(f"/workflows/{run['id']}/cancel", data={})
     assert response.status_code == 403
     assert (await wait_status(pool, run["id"], "waiting"))["status"] == "waiting"
+
+
+async def test_run_detail_lists_the_runs_files_for_download(app_client, pool, worker):
+    user = await signed_in(app_client, pool)
+    run = await start(pool, user.id, "test-artifact")
+    done = await wait_status(pool, run["id"], "completed")
+    page = await app_client.get(f"/workflows/{run['id']}")
+    assert f'href="/artifacts/{done["output"]}"' in page.text and "notes.txt" in page.text
+    download = await app_client.get(f"/artifacts/{done['output']}")
+    assert download.status_code == 200 and download.content == b"hello"

@@ -14,6 +14,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.engine import commands
 from app.engine.errors import EngineError, InputInvalid, InvalidState, RunNotFound
 from app.engine.registry import catalog
+from app.web.artifacts import store as artifacts
 from app.web.auth import requires_login
 from app.web.live import LiveHub, provide_hub
 from app.web.runs import store
@@ -63,6 +64,7 @@ async def _run_or_404(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> 
         except RunNotFound:
             raise NotFoundException() from None
         events = await store.run_events(conn, run_id)
+        run["artifacts"] = await artifacts.for_run(conn, run_id, user_id)
     return run, events
 
 

@@ -208,3 +208,11 @@ async def fails_first_time(run_id: str) -> str:
 async def flaky_once(run: Run, inp: Empty) -> str:
     await run.step("prepare", record, str(run.id), "prepare")
     return await run.step("call backend", fails_first_time, str(run.id))
+
+
+@workflow(name="test-artifact", title="Artifact", description="stores a file", input=Empty, hidden=True)
+async def artifact(run: Run, inp: Empty) -> str:
+    from app.steps.artifacts import save_artifact
+
+    return await run.transaction("save", lambda conn: save_artifact(
+        conn, owner_id=run.owner_id, run_id=run.id, name="notes.txt", content_type="text/plain", data=b"hello"))
