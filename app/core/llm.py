@@ -12,7 +12,8 @@ Messages and tools use the OpenAI chat format (dicts), so any OpenAI-compatible 
 `kind` says what happened and whose `message` is fit to show a user; the original is its cause.
 Requests go through the SDK's `post()` with the body as given: the typed `create()` re-walks every
 message of the history through its type-driven transform, milliseconds per call on a long chat,
-for plain-JSON messages that need no transforming. Responses are still parsed into the SDK's types.
+for plain-JSON messages that need no transforming. `complete()`'s answer is parsed into the SDK's
+types; stream chunks are read as plain dicts (a typed chunk costs ~0.1 ms, for every token).
 The client does not retry (`max_retries=0` by default): the chat shows a Retry action and workflow
 steps have their own retry policy, so hidden retries would only add minutes of silence.
 
