@@ -15,9 +15,9 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.cli.runs_cmd import run_view
 from app.engine import commands
-from app.engine.errors import HookNotFound, InputInvalid
+from app.engine.errors import HookNotFound, InputInvalid, WorkflowNotFound
 from app.engine.hooks import resolve_hook
-from app.engine.registry import catalog
+from app.engine.registry import catalog, get_workflow
 from app.web.api.auth import SECURITY_SCHEME, requires_api_key
 from app.web.api.errors import documented, exception_handlers
 from app.web.api.events import parse_last_event_id, run_events
@@ -70,6 +70,8 @@ async def list_workflows() -> WorkflowList:
 async def start_run(request: Request, pool: AsyncConnectionPool, data: StartRun) -> Response[RunDetail]:
     """Start a run: `201` with the new run, or `200` with the earlier run of the same `idempotency_key`."""
     user = request.user
+    if get_workflow(data.workflow).hidden:  # operator workflows are not offered to API users either
+        raise WorkflowNotFound(f"no workflow named {data.workflow!r}")
     async with pool.connection() as conn:
         if data.chat_id is not None:
             try:

@@ -38,22 +38,24 @@ class KeyForm(BaseModel):
 
 
 def _htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
+    """A targeted HTMX request (a boosted one is a page navigation and gets the whole page)."""
+    return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
 
 
 async def _render(request: Request, pool: AsyncConnectionPool, *, new_key: str | None = None,
-                  values: dict | None = None, errors: dict | None = None, status: int = 200) -> Template:
+                  values: dict | None = None, errors: dict | None = None, status: int = 200,
+                  page: bool = False) -> Template:
     async with pool.connection() as conn:
         rows = await keys.list_keys(conn, request.user.id)
     context = {"keys": rows, "new_key": new_key, "values": values or {}, "errors": errors or {}}
     # A page carrying a key that is shown only once must not be cached anywhere.
     headers = {"Cache-Control": "no-store"} if new_key else {}
-    return Template(SECTION if _htmx(request) else PAGE, context=context, status_code=status, headers=headers)
+    return Template(SECTION if _htmx(request) and not page else PAGE, context=context, status_code=status, headers=headers)
 
 
 @get("/api-keys")
 async def api_keys_page(request: Request, pool: AsyncConnectionPool) -> Template:
-    return await _render(request, pool)
+    return await _render(request, pool, page=True)
 
 
 @post("/api-keys", request_max_body_size=BODY_LIMIT)

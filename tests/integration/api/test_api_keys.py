@@ -28,6 +28,8 @@ async def test_the_page_needs_a_session_and_forms_need_the_csrf_token(app_client
     await sign_up(app_client)
     page = await app_client.get("/settings/api-keys")
     assert page.status_code == 200 and "No keys yet" in page.text and 'href="/settings/api-keys"' in page.text
+    boosted = await app_client.get("/settings/api-keys", headers={"HX-Request": "true", "HX-Boosted": "true"})
+    assert "<html" in boosted.text  # following the nav link (hx-boost) is a page load, not a fragment
     refused = await app_client.post("/settings/api-keys", data={"name": "sneaky"})
     assert refused.status_code == 403
     assert "sneaky" not in (await app_client.get("/settings/api-keys")).text

@@ -78,6 +78,8 @@ async def test_malformed_and_oversized_bodies(api, account):
 async def test_unknown_workflow_is_404_and_an_exhausted_quota_402(api, account, pool):
     error_of(await api.post("/api/v1/runs", headers=account.headers, json={"workflow": "no-such-flow"}),
              404, "workflow_not_found")
+    error_of(await api.post("/api/v1/runs", headers=account.headers, json={"workflow": "selftest"}),
+             404, "workflow_not_found")  # hidden (operator) workflows are not in the API either
     free = await new_account(pool, tier="free")  # 0 runs a month
     error_of(await api.post("/api/v1/runs", headers=free.headers,
                             json={"workflow": VISIBLE, "input": {"topic": "x"}}), 402, "quota_exceeded")
