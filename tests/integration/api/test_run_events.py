@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 
 import httpx
 
@@ -120,3 +121,18 @@ async def test_the_events_of_another_users_run_are_404(api, account, pool):
     other = await new_account(pool)
     run = await start(pool, other, VISIBLE, topic="theirs")
     error_of(await api.get(f"/api/v1/runs/{run['id']}/events", headers=account.headers), 404, "not_found")
+
+
+async def test_open_streams_end_when_the_server_shuts_down(account, pool, worker, settings, database_url):
+    server = await asyncio.to_thread(live_server, settings, database_url)
+    run = await start(pool, account, WEBHOOK)
+    await waiting_hook(pool, run["id"])
+    async with httpx.AsyncClient(timeout=10, headers=account.headers) as client, \
+            client.stream("GET", f"{server.url}/api/v1/runs/{run['id']}/events") as stream:
+        lines = stream.aiter_lines()
+        await read_until(lines, lambda e: e["data"]["data"].get("status") == "waiting")
+        stopping = asyncio.create_task(asyncio.to_thread(server.stop))
+        began = time.monotonic()
+        assert await read_until(lines, lambda e: False) == []  # returns when the server closes the stream
+        assert time.monotonic() - began < 3
+        await stopping
