@@ -36,6 +36,11 @@ class Settings:
     workflow_modules: tuple[str, ...] = ()
     retention_days: int = 90
     metrics_token: str | None = None
+    # Document and data workflows (app/workflows/documents.py, data_analysis.py).
+    doc_summary_rate: tuple[int, float] = (20, 60.0)  # model calls per window (seconds)
+    doc_max_file_mb: int = 20
+    doc_max_total_mb: int = 200
+    csv_max_mb: int = 100
 
     @property
     def embedded_db(self) -> bool:
@@ -75,6 +80,25 @@ def _positive_int(env: Mapping[str, str], name: str, default: int) -> int:
     return int(value)
 
 
+def _rate(env: Mapping[str, str], name: str, default: tuple[int, float]) -> tuple[int, float]:
+    """'20/min', '500/h', '3/2s', '10/s': calls per window."""
+    value = env.get(name, "").strip().lower().replace(" ", "")
+    if not value:
+        return default
+    calls, _, window = value.partition("/")
+    units = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0}
+    number = window.rstrip("abcdefghijklmnopqrstuvwxyz") or "1"
+    unit = window[len(number):] if window[:len(number)] == number else window
+    try:
+        seconds = float(number) * units[unit or "s"]
+        count = int(calls)
+    except (KeyError, ValueError):
+        seconds = count = 0
+    if count < 1 or not 0.1 <= seconds <= 86400:
+        raise ConfigError(f"{name}: expected calls per window like 20/min, 500/h or 3/2s, got {value!r}")
+    return count, seconds
+
+
 def _module_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     modules = tuple(m.strip() for m in env.get(name, "").split(",") if m.strip())
     for module in modules:
@@ -112,6 +136,10 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         workflow_modules=_module_list(env, "BATON_WORKFLOW_MODULES"),
         retention_days=_positive_int(env, "BATON_RETENTION_DAYS", 90),
         metrics_token=env.get("BATON_METRICS_TOKEN", "").strip() or None,
+        doc_summary_rate=_rate(env, "BATON_DOC_SUMMARY_RATE", (20, 60.0)),
+        doc_max_file_mb=_positive_int(env, "BATON_DOC_MAX_FILE_MB", 20),
+        doc_max_total_mb=_positive_int(env, "BATON_DOC_MAX_TOTAL_MB", 200),
+        csv_max_mb=_positive_int(env, "BATON_CSV_MAX_MB", 100),
     )
 
 

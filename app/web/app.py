@@ -26,7 +26,7 @@ from app.web.home.routes import home
 from app.web.settings import router as settings_router
 from app.web.metrics.routes import metrics
 from app.web import analytics, runs
-from app.web import approvals, artifacts, notifications
+from app.web import approvals, artifacts, notifications, uploads
 from app.web.state import Services, provide_pool, provide_settings
 from worker.runner import WorkerHandle
 
@@ -74,6 +74,7 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             *auth.routes,
             chat.router,
             *chat.workflow_routers,
+            *uploads.routers(settings),  # file workflows: start forms, reviews, reports
             approvals.router,
             approvals.review_router,
             notifications.router,

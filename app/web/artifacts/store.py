@@ -8,7 +8,7 @@ from psycopg import AsyncConnection
 
 FOR_RUN = """
 SELECT id, name, content_type, size, created_at FROM artifacts
-WHERE run_id = %(run_id)s AND owner_id = %(owner_id)s ORDER BY name
+WHERE run_id = %(run_id)s AND owner_id = %(owner_id)s AND role = 'output' ORDER BY name
 """
 DOWNLOAD = """
 SELECT id, name, content_type, size, data FROM artifacts WHERE id = %(id)s AND owner_id = %(owner_id)s

@@ -1,0 +1,38 @@
+"""SQL of the file workflows' pages: a run's waiting hook of one kind, a step's journaled output,
+the report page. Every query checks the run's owner (anyone else's run is None: answer 404)."""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+WAITING_HOOK = """
+SELECT h.id, h.token, h.name, h.actions, h.show FROM hooks h JOIN runs r ON r.id = h.run_id
+WHERE h.run_id = %(run_id)s AND r.owner_id = %(owner_id)s AND r.status = 'waiting' AND h.status = 'waiting'
+  AND h.show->>'form' = %(form)s
+ORDER BY h.seq DESC LIMIT 1
+"""
+STEP_OUTPUT = """
+SELECT output FROM run_steps WHERE run_id = %(run_id)s AND name = %(name)s AND status = 'completed'
+"""
+REPORT_HTML = """
+SELECT a.data FROM artifacts a JOIN runs r ON r.id = a.run_id
+WHERE a.run_id = %(run_id)s AND r.owner_id = %(owner_id)s AND a.owner_id = %(owner_id)s
+  AND a.role = 'output' AND a.content_type LIKE 'text/html%%'
+ORDER BY a.created_at DESC LIMIT 1
+"""
+
+
+async def waiting_hook(conn: AsyncConnection, run_id: UUID, owner_id: int, form: str) -> dict | None:
+    return await (await conn.execute(WAITING_HOOK, {"run_id": run_id, "owner_id": owner_id, "form": form})).fetchone()
+
+
+async def step_output(conn: AsyncConnection, run_id: UUID, name: str) -> Any:
+    row = await (await conn.execute(STEP_OUTPUT, {"run_id": run_id, "name": name})).fetchone()
+    return row["output"] if row else None
+
+
+async def report_html(conn: AsyncConnection, run_id: UUID, owner_id: int) -> dict | None:
+    return await (await conn.execute(REPORT_HTML, {"run_id": run_id, "owner_id": owner_id})).fetchone()
