@@ -22,7 +22,7 @@ SELECT u.id, t.name AS tier, t.title AS tier_title, t.monthly_runs
 FROM users u JOIN tiers t ON t.name = u.tier WHERE u.id = %(owner_id)s FOR UPDATE OF u
 """
 BY_IDEMPOTENCY_KEY = "SELECT * FROM runs WHERE owner_id = %(owner_id)s AND idempotency_key = %(key)s"
-# Usage resets by calendar month in UTC; operator workflows (quota=False, e.g. selftest) don't count.
+# Usage resets by calendar month in UTC; operator checks (selftest) don't count.
 RUNS_THIS_MONTH = """
 SELECT count(*) AS used FROM runs
 WHERE owner_id = %(owner_id)s AND workflow <> ALL(%(exempt)s)
@@ -121,8 +121,8 @@ async def start_run(
             existing = await (await conn.execute(BY_IDEMPOTENCY_KEY, {"owner_id": owner_id, "key": idempotency_key})).fetchone()
             if existing:
                 return existing, False
-        if owner["monthly_runs"] is not None and wf.quota:
-            exempt = [w.name for w in catalog(include_hidden=True) if not w.quota]
+        if owner["monthly_runs"] is not None and not wf.operator:
+            exempt = [w.name for w in catalog(include_hidden=True) if w.operator]
             used = (await (await conn.execute(RUNS_THIS_MONTH, {"owner_id": owner_id, "exempt": exempt})).fetchone())["used"]
             if used >= owner["monthly_runs"]:
                 raise QuotaExceeded(f"monthly workflow limit reached ({owner['monthly_runs']} on {owner['tier_title']})")
@@ -156,7 +156,9 @@ async def cancel_run(
         if run["status"] in FINAL:
             raise InvalidState(f"the run has already {run['status']}")
         await conn.execute(REQUEST_CANCEL, {"run_id": run["id"], "reason": reason})
-        if await advance_is_running(conn, run["id"]):
+        # Only a run that is really executing needs its job aborted: a waiting or sleeping run whose
+        # job is just finishing (or was just fetched, and waits on our row lock) stops here and now.
+        if run["status"] == "running" and await advance_is_running(conn, run["id"]):
             await abort_advance(conn, run["id"])
             # If the advance suspends before it sees the flag, this wake-up finishes the cancel.
             await wake_run(conn, run["id"])

@@ -37,7 +37,7 @@ UPDATE hooks SET status = 'expired' WHERE id = %(id)s AND status = 'waiting' RET
 JOURNAL_ENTRY = "SELECT status, output FROM run_steps WHERE run_id = %(run_id)s AND seq = %(seq)s"
 
 LOCK_HOOK = """
-SELECT h.*, r.status AS run_status FROM hooks h JOIN runs r ON r.id = h.run_id
+SELECT h.*, r.status AS run_status, r.cancel_requested FROM hooks h JOIN runs r ON r.id = h.run_id
 WHERE h.token = %(token)s FOR UPDATE OF h, r
 """
 
@@ -151,7 +151,8 @@ async def resolve_hook(
         now = datetime.now(UTC)
         if hook["status"] == "expired" or (hook["expires_at"] and hook["expires_at"] <= now):
             raise HookExpired("this request expired before it was answered")
-        if hook["status"] == "cancelled" or hook["run_status"] in ("cancelled", "failed", "completed"):
+        if (hook["status"] == "cancelled" or hook["run_status"] in ("cancelled", "failed", "completed")
+                or hook["cancel_requested"]):
             raise InvalidState("the run this hook belongs to has ended")
         if action not in hook["actions"]:
             raise InvalidAction(f"action must be one of {', '.join(hook['actions'])}")

@@ -29,7 +29,8 @@ class WorkflowDef:
     hidden: bool = False  # operator workflows (selftest) stay out of the user-facing catalog
     # A run still unfinished this long after it started is cancelled by the sweep.
     max_duration: timedelta = timedelta(days=7)
-    quota: bool = True  # False: runs don't count toward the tier's monthly quota (operator checks)
+    # An operator check (selftest): its runs count toward no quota and announce nothing to anyone.
+    operator: bool = False
 
     def input_schema(self) -> dict:
         return self.input_model.model_json_schema()
@@ -40,14 +41,14 @@ _registry: dict[tuple[str, int], WorkflowDef] = {}
 
 def workflow(
     *, name: str, title: str, description: str, input: type[BaseModel], version: int = 1, hidden: bool = False,
-    max_duration: timedelta = timedelta(days=7), quota: bool = True,
+    max_duration: timedelta = timedelta(days=7), operator: bool = False,
 ) -> Callable[[WorkflowFn], WorkflowFn]:
     def register(fn: WorkflowFn) -> WorkflowFn:
         key = (name, version)
         existing = _registry.get(key)
         if existing and existing.fn is not fn:
             raise ValueError(f"workflow {name!r} version {version} is registered twice")
-        _registry[key] = WorkflowDef(name, version, title, description, input, fn, hidden, max_duration, quota)
+        _registry[key] = WorkflowDef(name, version, title, description, input, fn, hidden, max_duration, operator)
         return fn
 
     return register

@@ -20,6 +20,7 @@ from psycopg import AsyncConnection
 from app.core import runtime
 from app.core.mail import queue_mail, render_mail
 from app.engine import signals
+from app.engine.advance import USER_CANCEL
 from app.engine.errors import WorkflowNotFound
 from app.engine.registry import get_workflow
 
@@ -51,9 +52,9 @@ def workflow_title(run: dict) -> str:
 
 
 def _operator_run(run: dict) -> bool:
-    """Operator workflows (selftest) are checks, not news: no mail, no bell."""
+    """Operator checks (selftest) are not news: no mail, no bell."""
     try:
-        return get_workflow(run["workflow"], run["version"]).hidden
+        return get_workflow(run["workflow"], run["version"]).operator
     except WorkflowNotFound:
         return False
 
@@ -111,8 +112,15 @@ async def on_hook_reminder(conn: AsyncConnection, hook: dict) -> None:
 
 
 async def on_run_finished(conn: AsyncConnection, run: dict) -> None:
-    if run["status"] == "cancelled" or _operator_run(run):
-        return  # a cancel is the user's own doing (or the sweep's, which the dashboard shows)
+    if _operator_run(run):
+        return
+    if run["status"] == "cancelled":
+        # A cancel is the user's own doing; a stop by the system (the maximum duration) is news.
+        if run.get("cancel_reason") not in (None, USER_CANCEL):
+            await notify(conn, user_id=run["owner_id"], kind="run_stopped",
+                         title=f"Stopped: {run['title']} ({run['cancel_reason'].removeprefix('cancelled: ')})",
+                         url=run_url(run), run_id=run["id"])
+        return
     completed = run["status"] == "completed"
     await notify(conn, user_id=run["owner_id"], kind="run_completed" if completed else "run_failed",
                  title=f"{'Completed' if completed else 'Failed'}: {run['title']}", url=run_url(run),

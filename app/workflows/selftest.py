@@ -44,7 +44,7 @@ async def square(item: int) -> int:
     description="Runs no-op steps, a retry, a sleep, an approval and a fan-out to check a deployment.",
     input=SelftestInput,
     hidden=True,
-    quota=False,
+    operator=True,
 )
 async def selftest(run: Run, inp: SelftestInput) -> dict:
     output: dict = {"steps": inp.steps}

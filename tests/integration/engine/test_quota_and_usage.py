@@ -66,3 +66,9 @@ async def test_runs_past_their_maximum_duration_are_cancelled_with_a_reason(pool
     assert result["overdue"] >= 1
     done = await wait_status(pool, run["id"], "cancelled")
     assert done["error"]["message"] == "cancelled: the run exceeded its maximum duration of 1 seconds"
+    async with pool.connection() as conn:
+        notice = await (await conn.execute(
+            "SELECT kind, title, url FROM notifications WHERE run_id = %s AND kind <> 'approval_needed'",
+            (run["id"],))).fetchone()
+    assert notice["kind"] == "run_stopped" and "maximum duration of 1 seconds" in notice["title"]
+    assert notice["url"] == f"/workflows/{run['id']}"
