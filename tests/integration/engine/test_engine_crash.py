@@ -178,12 +178,13 @@ async def test_rate_limit_holds_across_two_workers(crash_env):
     async with pool.connection() as conn:
         calls = [r["at"] for r in await (await conn.execute(
             "SELECT at FROM rate_limit_calls WHERE name = %s ORDER BY at", (f"test-{run['id']}",))).fetchall()]
-    starts = sorted(e["at"] for e in await effects(pool, run["id"]))
-    for times, slack in ((calls, 0.0), (starts, 0.05)):
-        for i, t in enumerate(times):
-            in_window = [u for u in times[i:] if (u - t).total_seconds() < 1.5 - slack]
-            assert len(in_window) <= 4
-    assert (starts[-1] - starts[0]).total_seconds() >= 3.0 - 0.05  # three windows of four
+    # The slots taken, as the database recorded them under the limit's lock. (The items' own start
+    # times trail their slots by however long a loaded machine takes to run them, so they are not
+    # what the limit promises.)
+    assert len(calls) == 12
+    for i, t in enumerate(calls):
+        assert len([u for u in calls[i:] if (u - t).total_seconds() < 1.5]) <= 4
+    assert (calls[-1] - calls[0]).total_seconds() >= 3.0  # three windows of four
     assert len({e["pid"] for e in await effects(pool, run["id"])}) == 2  # both workers took items
 
 
