@@ -19,11 +19,14 @@ ON CONFLICT (name) DO UPDATE SET max_calls = EXCLUDED.max_calls, per_seconds = E
 WHERE (rate_limits.max_calls, rate_limits.per_seconds) IS DISTINCT FROM (EXCLUDED.max_calls, EXCLUDED.per_seconds)
 """
 LOCK_LIMIT = "SELECT max_calls, per_seconds FROM rate_limits WHERE name = %(name)s FOR UPDATE"
+# Calls stay an hour past their window: a short history of what the limit let through.
 FORGET_OLD = """
-DELETE FROM rate_limit_calls WHERE name = %(name)s AND at <= clock_timestamp() - make_interval(secs => %(per)s)
+DELETE FROM rate_limit_calls
+WHERE name = %(name)s AND at <= clock_timestamp() - make_interval(secs => %(per)s + 3600)
 """
 WINDOW = """
-SELECT at FROM rate_limit_calls WHERE name = %(name)s ORDER BY at
+SELECT at FROM rate_limit_calls
+WHERE name = %(name)s AND at > clock_timestamp() - make_interval(secs => %(per)s) ORDER BY at
 """
 RECORD_CALL = "INSERT INTO rate_limit_calls (name) VALUES (%(name)s)"
 
@@ -34,7 +37,7 @@ async def acquire(conn: AsyncConnection, limit: RateLimit) -> datetime | None:
     async with conn.transaction():
         row = await (await conn.execute(LOCK_LIMIT, {"name": limit.name})).fetchone()
         await conn.execute(FORGET_OLD, {"name": limit.name, "per": row["per_seconds"]})
-        calls = [r["at"] for r in await (await conn.execute(WINDOW, {"name": limit.name})).fetchall()]
+        calls = [r["at"] for r in await (await conn.execute(WINDOW, {"name": limit.name, "per": row["per_seconds"]})).fetchall()]
         if len(calls) < row["max_calls"]:
             await conn.execute(RECORD_CALL, {"name": limit.name})
             return None
