@@ -92,7 +92,7 @@ def form_input(model: type[BaseModel], form: dict[str, Any]) -> dict[str, Any]:
         if spec.widget == "checkbox":
             data[spec.name] = isinstance(raw, str) and raw.lower() in TRUE
         elif isinstance(raw, str) and raw.strip():
-            data[spec.name] = raw.strip() if spec.widget != "textarea" else raw.strip("\n")
+            data[spec.name] = raw.strip()
     return data
 
 

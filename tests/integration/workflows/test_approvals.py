@@ -91,3 +91,26 @@ async def test_another_user_gets_404_for_the_hook_the_review_page_and_the_files(
     assert "Owner only" not in (await app_client.get("/approvals")).text
     app_client.cookies.clear()
     assert (await app_client.get(f"/artifacts/{pdf_id}")).status_code in (302, 303)  # to the login page
+
+
+async def test_an_expired_review_shows_reopen_in_the_card_and_reopens_with_a_fresh_deadline(app_client, pool, worker, agents):
+    await signed_in(app_client, pool)
+    response = await post_htmx(app_client, "/chat/workflows/content-generation",
+                               {"prompt": "Slow reviewer", "review_timeout": "1s"})
+    page = await app_client.get(response.headers["HX-Location"])
+    [run_id] = run_ids(page.text)
+    expired = await waiting_hook(pool, run_id, "review expired", timeout=8)
+    card = (await app_client.get(f"/chat/runs/{run_id}/card", headers={"HX-Request": "true"})).text
+    assert 'class="run-status run-status-expired">Review expired<' in card
+    assert "The review of “Slow reviewer” expired" in card and ">Reopen review</button>" in card
+    assert ">Approve</button>" not in card and ">Cancel run</button>" in card
+    assert 'data-state="expired"' in card
+    inbox = await app_client.get("/approvals")
+    assert "review expired" in inbox.text and 'class="is-expired"' in inbox.text
+
+    reopened = await app_client.post(f"/approvals/{expired['id']}", data={"view": "card", "action": "reopen"},
+                                     headers=htmx(await token(app_client)))
+    assert reopened.status_code == 200
+    assert "reopened by" in reopened.text  # the card answered with the decision recorded
+    fresh = await waiting_hook(pool, run_id, "review draft (reopened)")
+    assert fresh["token"] != expired["token"] and fresh["expires_at"] > expired["created_at"]

@@ -81,7 +81,7 @@ async def test_the_last_allowed_revision_offers_only_approve_or_reject(pool, wor
 
 async def test_an_expired_review_waits_to_be_reopened_with_a_fresh_hook(pool, worker, agents):
     user = await make_user(pool, "pro")
-    run = await start(pool, user, "content-generation", prompt="Expires quickly", review_timeout="1s")
+    run = await start(pool, user, "content-generation", prompt="Expires quickly", review_timeout="3s")
     first = await waiting_hook(pool, run["id"], "review draft")
     expired = await waiting_hook(pool, run["id"], "review expired", timeout=8)
     assert expired["actions"] == ["reopen"] and expired["show"]["state"] == "expired"

@@ -75,8 +75,8 @@ async def hook_status(pool, hook_id) -> str:
 
 async def test_the_mailed_link_shows_on_get_decides_on_post_once_and_a_reminder_comes(app_client, pool, worker, agents, smtp):
     user = await make_user(pool, "pro")
-    run = await start(pool, user, "content-generation", prompt="Quarterly summary", review_timeout="8s",
-                      remind_before="6s")
+    run = await start(pool, user, "content-generation", prompt="Quarterly summary", review_timeout="12s",
+                      remind_before="10s")
     hook = await waiting_hook(pool, run["id"], "review draft")
     [mail] = await smtp.wait_for("Review needed: Quarterly summary")
     assert mail["To"].endswith("@example.test") and "baton@baton.test" in mail["From"]
