@@ -2,6 +2,7 @@
 tells the page what changed, so the parts showing it re-read themselves. Events carry no HTML:
 
     run-<run id>    that run changed (its cards listen: hx-trigger="sse:run-<id>")
+    runs            one of the user's runs changed (the /workflows list)
     approvals       the set of waiting hooks may have changed (inbox, nav badge)
     notifications   the bell changed
     resync          events may have been missed (the hub reconnected, or the browser did):
@@ -35,7 +36,7 @@ def names_for(event: dict) -> list[str]:
     if kind == "live.reconnected":
         return ["resync"]
     if kind.startswith("run."):
-        names = [f"run-{event.get('run_id')}"]
+        names = [f"run-{event.get('run_id')}", "runs"]
         if kind in APPROVAL_KINDS:
             names.append("approvals")
         return names
@@ -45,12 +46,12 @@ def names_for(event: dict) -> list[str]:
 
 
 async def page_events(hub: LiveHub, user_id: int, *, resume: bool) -> AsyncIterator[bytes]:
-    """`resume`: the browser reconnected (it sent Last-Event-ID), so it may have missed events."""
+    """Every connection starts with `resync`: whatever changed between rendering the page and this
+    subscription (or while a reconnecting browser, `resume`, was away) is re-read once."""
     yield b"retry: 2000\n\n"
-    if resume:
-        yield sse("resync")
     try:
         async with hub.subscribe(user_id) as events:
+            yield sse("resync")
             while True:
                 event = await events.next(timeout=PING_S)
                 if event is None:

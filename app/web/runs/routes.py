@@ -1,14 +1,14 @@
 """The workflows dashboard: a user's runs, a run's detail, cancel and retry. Every page works as
-plain links and forms; HTMX and SSE make them live. Another user's run is a 404."""
+plain links and forms; the page's live channel (/live) tells them when to re-read. Another user's
+run is a 404."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import Provide
 from litestar.exceptions import NotFoundException
-from litestar.response import Redirect, Stream, Template
+from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
 from app.engine import commands
@@ -16,12 +16,9 @@ from app.engine.errors import EngineError, InputInvalid, InvalidState, RunNotFou
 from app.engine.registry import catalog
 from app.web.artifacts import store as artifacts
 from app.web.auth import requires_login
-from app.web.live import LiveHub, provide_hub
 from app.web.runs import store
-from app.web.runs.live import run_changes
 
 STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled")
-SSE_HEADERS = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
 
 
 def _htmx(request: Request) -> bool:
@@ -52,11 +49,6 @@ async def runs_page(request: Request, pool: AsyncConnectionPool, status: str = "
     return Template(template, context=context)
 
 
-@get("/live")
-async def runs_live(request: Request, hub: LiveHub) -> Stream:
-    return Stream(run_changes(hub, request.user.id), media_type="text/event-stream", headers=SSE_HEADERS)
-
-
 async def _run_or_404(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> tuple[dict, list[dict]]:
     async with pool.connection() as conn:
         try:
@@ -74,13 +66,6 @@ async def run_page(request: Request, pool: AsyncConnectionPool, run_id: UUID, fr
     context = {"run": run, "events": events, "titles": _titles(), "error": None}
     return Template("partials/dashboard/run_body.html" if fragment == "body" else "pages/runs/detail.html",
                     context=context)
-
-
-@get("/{run_id:uuid}/live")
-async def run_live(request: Request, pool: AsyncConnectionPool, hub: LiveHub, run_id: UUID) -> Stream:
-    await _run_or_404(pool, request.user.id, run_id)
-    return Stream(run_changes(hub, request.user.id, run_id=str(run_id)), media_type="text/event-stream",
-                  headers=SSE_HEADERS)
 
 
 @get("/{run_id:uuid}/cancel")
@@ -118,5 +103,5 @@ async def retry(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Re
     return await _act(request, pool, run_id, commands.retry_run)
 
 
-router = Router(path="/workflows", guards=[requires_login], dependencies={"hub": Provide(provide_hub)},
-                route_handlers=[runs_page, runs_live, run_page, run_live, confirm_cancel, cancel, retry])
+router = Router(path="/workflows", guards=[requires_login],
+                route_handlers=[runs_page, run_page, confirm_cancel, cancel, retry])

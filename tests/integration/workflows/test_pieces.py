@@ -67,8 +67,8 @@ def test_decisions_are_checked_against_the_hook():
 
 
 def test_live_event_names():
-    assert names_for({"kind": "run.step_completed", "run_id": "r1"}) == ["run-r1"]
-    assert names_for({"kind": "run.hook_waiting", "run_id": "r1"}) == ["run-r1", "approvals"]
+    assert names_for({"kind": "run.step_completed", "run_id": "r1"}) == ["run-r1", "runs"]
+    assert names_for({"kind": "run.hook_waiting", "run_id": "r1"}) == ["run-r1", "runs", "approvals"]
     assert names_for({"kind": "notification.new"}) == ["notifications"]
     assert names_for({"kind": "live.reconnected"}) == ["resync"]
     assert names_for({"kind": "chat.progress"}) == []
