@@ -56,8 +56,8 @@ def test_the_dashboard_shows_a_run_progressing_live(page: Page, database_url):
     run_id = start(database_url, user_id, "selftest", steps=8, step_ms=350)
     row = page.locator(f"#run-{run_id}")
     expect(row).to_be_visible()  # appeared without a reload
-    expect(row.locator(".badge").first).to_have_text("Running")
-    expect(row.locator(".badge").first).to_have_text("Completed", timeout=15_000)
+    expect(row.locator(".run-status")).to_have_text("Running")
+    expect(row.locator(".run-status")).to_have_text("Completed", timeout=15_000)
     expect(row.locator("td").nth(3)).to_have_text("8")
 
 
@@ -68,15 +68,15 @@ def test_cancel_from_the_run_page_and_retry_a_failed_run(page: Page, database_ur
     expect(page.locator(".run-status-line")).to_contain_text("Waiting for: approve it")
     page.once("dialog", lambda dialog: dialog.accept())
     page.get_by_role("button", name="Cancel").click()
-    expect(page.locator(".run-status-line .badge").first).to_have_text("Cancelled")
+    expect(page.locator(".run-status-line .run-status")).to_have_text("Cancelled")
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)
 
     failing = start(database_url, user_id, "test-flaky-once")
     page.goto(f"/workflows/{failing}")
-    expect(page.locator(".run-status-line .badge").first).to_have_text("Failed", timeout=10_000)
+    expect(page.locator(".run-status-line .run-status")).to_have_text("Failed", timeout=10_000)
     expect(page.locator(".form-error")).to_contain_text("the backend was down")
     page.get_by_role("button", name="Retry from failed step").click()
-    expect(page.locator(".run-status-line .badge").first).to_have_text("Completed", timeout=10_000)
+    expect(page.locator(".run-status-line .run-status")).to_have_text("Completed", timeout=10_000)
     expect(page.get_by_text('"recovered"').first).to_be_visible()  # the run's output
     with psycopg.connect(database_url, autocommit=True) as conn:
         prepared = conn.execute("SELECT count(*) FROM test_effects WHERE run_id = %s AND name = 'prepare'",
