@@ -87,6 +87,11 @@ class Period:
         return cls(end - timedelta(days=days), end)
 
     @property
+    def last_day(self) -> date:
+        """The last day the period includes (`end` itself is excluded)."""
+        return (self.end - timedelta(days=1)).date()
+
+    @property
     def params(self) -> dict:
         return {"start": self.start, "end": self.end}
 
