@@ -57,7 +57,7 @@ QUEUE_RUN = """
 WITH upd AS (
     UPDATE runs SET status = CASE WHEN status = 'waiting' THEN 'queued' ELSE status END,
                     waiting_for = NULL, wake_at = NULL, updated_at = now(),
-                    steps_done = steps_done + 1
+                    steps_done = steps_done + 1, steps_billed = steps_billed + 1
     WHERE id = %(run_id)s RETURNING id, owner_id
 ), usage AS (
     INSERT INTO usage_monthly AS u (user_id, month, steps)

@@ -115,6 +115,11 @@ async def test_sigkill_mid_step(crash_env):
     assert counts["slow"] == 2  # the body died mid-step, so it ran again: at least once
     assert_ran_once_except(counts, {"slow"})
     await check_journal(pool, run["id"])
+    async with pool.connection() as conn:  # usage counts every step once, crash or not
+        billed = await (await conn.execute(
+            "SELECT u.steps, r.steps_done FROM usage_monthly u JOIN runs r ON r.owner_id = u.user_id "
+            "WHERE r.id = %s", (run["id"],))).fetchone()
+    assert billed["steps"] == billed["steps_done"] == 6
 
 
 @pytest.mark.parametrize("stage", ["sleep", "hook", "fan-out"])
