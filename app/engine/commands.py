@@ -17,9 +17,11 @@ from app.engine.errors import InputInvalid, InvalidState, QuotaExceeded, RunNotF
 from app.engine.jobs import abort_advance, advance_is_running, wake_run
 from app.engine.registry import catalog, get_workflow
 
+# NO KEY UPDATE serialises one owner's starts without blocking the foreign-key checks (KEY SHARE)
+# of rows that reference the owner, such as a finishing run's notification (which would deadlock).
 LOCK_OWNER = """
 SELECT u.id, t.name AS tier, t.title AS tier_title, t.monthly_runs
-FROM users u JOIN tiers t ON t.name = u.tier WHERE u.id = %(owner_id)s FOR UPDATE OF u
+FROM users u JOIN tiers t ON t.name = u.tier WHERE u.id = %(owner_id)s FOR NO KEY UPDATE OF u
 """
 BY_IDEMPOTENCY_KEY = "SELECT * FROM runs WHERE owner_id = %(owner_id)s AND idempotency_key = %(key)s"
 # Usage resets by calendar month in UTC; operator checks (selftest) don't count.

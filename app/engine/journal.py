@@ -79,6 +79,12 @@ WITH cost AS (
     -- commit in id order (the API's event stream resumes by id; see INSERT_EVENT).
     INSERT INTO run_events (run_id, owner_id, kind, data)
     SELECT %(run_id)s, %(owner_id)s, %(event)s, %(event_data)s FROM step, r
+    RETURNING id
+), announce AS (
+    -- step_completed is not announced by the table's trigger (see sql/0018): the caller decides.
+    SELECT pg_notify('baton_events', json_build_object(
+        'kind', 'run.step_completed', 'event_id', ev.id, 'run_id', %(run_id)s::text, 'user_id', %(owner_id)s)::text)
+    FROM ev WHERE %(event)s = 'step_completed' AND %(announce)s
 ), usage AS (
     -- Only model steps touch the owner's usage row here (they are slow, so no queue forms on it);
     -- step counts are billed when the run suspends or finishes (BILL_STEPS).
@@ -90,7 +96,8 @@ WITH cost AS (
         tokens_in = u.tokens_in + EXCLUDED.tokens_in,
         tokens_out = u.tokens_out + EXCLUDED.tokens_out, cost_usd = u.cost_usd + EXCLUDED.cost_usd
 )
-SELECT (SELECT count(*) FROM step) AS written, (SELECT cancel_requested FROM r) AS cancel_requested
+SELECT (SELECT count(*) FROM step) AS written, (SELECT cancel_requested FROM r) AS cancel_requested,
+       (SELECT count(*) FROM announce) AS announced
 """
 
 # Journaled values (run.now, run.uuid) are buffered and written ahead of the next durable write.
@@ -187,7 +194,7 @@ async def write_step(conn: AsyncConnection, **fields: Any) -> dict:
     params = {
         "output": None, "error": None, "detail": None, "wake_at": None, "started_at": None,
         "attempts": 0, "completed_at": None, "duration_ms": None, "model": None, "tokens_in": None,
-        "tokens_out": None, "cost_usd": None, "done": 0, "event_data": {},
+        "tokens_out": None, "cost_usd": None, "done": 0, "event_data": {}, "announce": True,
     } | fields
     for key in ("output", "error", "detail", "event_data"):
         params[key] = jsonb(params[key]) if key != "event_data" else Jsonb(params[key])

@@ -32,6 +32,10 @@ from app.engine.values import DEFAULT_RETRY, HookResult, RateLimit, RetryPolicy,
 # A step still running after this long is announced as started; faster ones only as completed,
 # which keeps the cost of a short step at one commit.
 ANNOUNCE_AFTER_S = 0.05
+# Completed steps of one run are announced (NOTIFY) at most this often: Postgres commits notifying
+# transactions one at a time, so announcing every fast step would make all runs queue on each other.
+# Watchers re-read the run, so they see every step either way; status changes always announce.
+ANNOUNCE_EVERY_S = 0.1
 
 
 def error_json(exc: BaseException) -> dict:
@@ -58,6 +62,7 @@ class Run:
         self._cancel_requested = bool(row["cancel_requested"])
         self._step_seq: int | None = None
         self._attempt = 0
+        self._announced_at = time.monotonic()  # loading the run announced it as running
 
     # -- journal positions -----------------------------------------------------------------------
     def _next(self, name: str, kind: str) -> tuple[int, dict | None]:
@@ -84,7 +89,11 @@ class Run:
 
     async def _write(self, **fields: Any) -> None:
         await self._flush_values()
-        row = await J.write_step(self._conn, run_id=self.id, owner_id=self.owner_id, **fields)
+        now = time.monotonic()
+        announce = now - self._announced_at >= ANNOUNCE_EVERY_S
+        row = await J.write_step(self._conn, run_id=self.id, owner_id=self.owner_id, announce=announce, **fields)
+        if row["announced"]:
+            self._announced_at = now
         self._cancel_requested = bool(row["cancel_requested"])
 
     async def _suspend(self, status: str, waiting_for: str, wake_at: datetime | None, *, announce: bool = True) -> None:

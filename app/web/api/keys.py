@@ -55,7 +55,8 @@ INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES (%(user_id)s, %(na
 RETURNING id, name, prefix, created_at, last_used_at, revoked_at
 """
 # Serialises one user's key creations, so the active-key limit holds under concurrent requests.
-LOCK_USER = "SELECT id FROM users WHERE id = %(user_id)s FOR UPDATE"
+# (NO KEY UPDATE: foreign-key checks of rows referencing the user must not wait on it.)
+LOCK_USER = "SELECT id FROM users WHERE id = %(user_id)s FOR NO KEY UPDATE"
 
 
 async def create_key(conn: AsyncConnection, user_id: int, name: str) -> tuple[str, dict]:
