@@ -27,6 +27,7 @@ from app.web.settings import router as settings_router
 from app.web.metrics.routes import metrics
 from app.web import analytics, runs
 from app.web import approvals, artifacts, notifications, uploads
+from app.web import code_review, connectors, publishing
 from app.web.state import Services, provide_pool, provide_settings
 from worker.runner import WorkerHandle
 
@@ -86,6 +87,10 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             api.router,
             webhooks.router,
             settings_router,
+            connectors.router,
+            publishing.router,
+            code_review.router,
+            code_review.hooks_router,
             create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
         ],
         dependencies={"pool": Provide(provide_pool), "settings": Provide(provide_settings)},

@@ -1,0 +1,179 @@
+"""Reading the code under review with git, safely.
+
+The source is cloned into Baton's own mirror (data dir/code-review/<run id>.git), never used in
+place: a clone carries no hooks and none of the source's config (no diff drivers, no filters), and
+diffs run with --no-ext-diff --no-textconv. Sources are an http(s)/ssh/git URL, or a local path
+under one of the directories an admin lists in BATON_REPO_ROOTS (otherwise any user could read
+any repository the server can). Refs are checked before they reach git's command line. A worker
+that lacks the mirror (another machine, a cleaned disk) clones it again: every function here is
+safe to run twice.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import re
+import shutil
+import subprocess
+import tarfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from app.engine.errors import FatalError
+
+REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/@^~{}+-]{1,200}$")
+URL = re.compile(r"^(https?|ssh|git)://[^\s]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$")
+GIT_TIMEOUT_S = 300
+MAX_DIFF = 200_000
+PROTOCOLS = "https:http:ssh:git"
+
+
+class SourceRefused(FatalError):
+    pass
+
+
+def repo_roots() -> list[Path]:
+    """Directories whose repositories users may review by local path (BATON_REPO_ROOTS, ':'-separated)."""
+    return [Path(p).resolve() for p in os.environ.get("BATON_REPO_ROOTS", "").split(":") if p.strip()]
+
+
+def check_ref(ref: str) -> str:
+    ref = (ref or "").strip()
+    if not REF.match(ref) or ref.endswith((".lock", "/", ".")):
+        raise SourceRefused(f"{ref[:60]!r} is not a git ref or commit")
+    return ref
+
+
+def check_source(source: str) -> tuple[str, bool]:
+    """(source, is_local). Refuses option-like, odd-protocol (ext::, fd::) and out-of-bounds paths."""
+    source = (source or "").strip()
+    if source.startswith("-") or "::" in source or any(c.isspace() or ord(c) < 32 for c in source):
+        raise SourceRefused("Give a git URL (https://…, ssh://…) or a local path.")
+    if URL.match(source):
+        return source, False
+    if not source.startswith("/"):
+        raise SourceRefused("Give a git URL (https://…, ssh://…) or an absolute local path.")
+    path = Path(source).resolve()
+    roots = repo_roots()
+    if not roots:
+        raise SourceRefused("Local repositories are not enabled on this server (an administrator can list "
+                            "allowed directories in BATON_REPO_ROOTS); give a git URL instead.")
+    if not any(path == root or root in path.parents for root in roots):
+        raise SourceRefused("This path is outside the directories allowed for code review (BATON_REPO_ROOTS).")
+    if not path.exists():
+        raise SourceRefused("No repository at this path.")
+    return str(path), True
+
+
+def _git(args: list[str], *, cwd: Path | None = None, local: bool = False, data: bytes | None = None,
+         timeout: float = GIT_TIMEOUT_S) -> bytes:
+    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent", "LANG": "C.UTF-8",
+           "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
+           "GIT_ALLOW_PROTOCOL": PROTOCOLS + (":file" if local else ""), "GIT_SSH_COMMAND": "ssh -oBatchMode=yes"}
+    try:
+        done = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*", *args], cwd=cwd,
+                              env=env, input=data, capture_output=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"git {args[0]} took longer than {timeout:.0f} s") from None
+    if done.returncode != 0:
+        raise GitFailed(done.stderr.decode(errors="replace").strip()[-500:] or f"git {args[0]} failed")
+    return done.stdout
+
+
+class GitFailed(RuntimeError):
+    pass
+
+
+def mirror_path(data_dir: Path, run_id: str) -> Path:
+    return data_dir / "code-review" / f"{run_id}.git"
+
+
+def ensure_mirror(data_dir: Path, run_id: str, source: str, *, refresh: bool = False) -> Path:
+    source, local = check_source(source)
+    mirror = mirror_path(data_dir, run_id)
+    if not (mirror / "HEAD").exists():
+        shutil.rmtree(mirror, ignore_errors=True)
+        mirror.parent.mkdir(parents=True, exist_ok=True)
+        tmp = mirror.with_name(mirror.name + f".{os.getpid()}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        try:
+            _git(["clone", "--mirror", "--quiet", "--no-hardlinks", "--", source, str(tmp)], local=local)
+        except GitFailed as exc:
+            raise SourceRefused(f"Could not read the repository: {exc}") from None
+        tmp.rename(mirror)
+    elif refresh:
+        _git(["fetch", "--prune", "--quiet", "origin"], cwd=mirror, local=local)
+    return mirror
+
+
+def resolve(data_dir: Path, run_id: str, source: str, ref: str, *, fetch: bool = False) -> str:
+    """The commit a ref names (fetching the source again if it is not known yet, or first when
+    `fetch`: a branch that moved, e.g. after fixes were pushed)."""
+    ref = check_ref(ref)
+    for refresh in ((True,) if fetch else (False, True)):
+        mirror = ensure_mirror(data_dir, run_id, source, refresh=refresh)
+        try:
+            return _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+                        cwd=mirror).decode().strip()
+        except GitFailed:
+            continue
+    raise SourceRefused(f"The repository has no ref or commit {ref!r}.")
+
+
+@dataclass(frozen=True)
+class Diff:
+    text: str
+    files: list[str]
+    truncated: bool
+
+
+def diff(data_dir: Path, run_id: str, source: str, base: str, head: str) -> Diff:
+    mirror = ensure_mirror(data_dir, run_id, source)
+    raw = _git(["diff", "--no-ext-diff", "--no-textconv", "--no-color", "-M", f"{base}...{head}", "--"], cwd=mirror)
+    return _diff_of(raw.decode(errors="replace"))
+
+
+def diff_of_patch(patch: str) -> Diff:
+    return _diff_of(patch)
+
+
+def _diff_of(text: str) -> Diff:
+    files = []
+    for line in text.splitlines():
+        if line.startswith("+++ "):
+            name = line[4:].strip()
+            if name != "/dev/null":
+                files.append(name[2:] if name.startswith("b/") else name)
+    return Diff(text[:MAX_DIFF], files, len(text) > MAX_DIFF)
+
+
+def export_tree(data_dir: Path, run_id: str, source: str, commit: str, dest: Path, patch: str | None = None) -> None:
+    """The files of `commit` (plus `patch`, applied) into `dest`, without .git."""
+    mirror = ensure_mirror(data_dir, run_id, source)
+    archive = _git(["archive", "--format=tar", commit], cwd=mirror)
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(dest, filter="data")
+    if patch:
+        try:
+            _git(["apply", "--whitespace=nowarn", "-"], cwd=dest, data=patch.encode())
+        except GitFailed as exc:
+            raise SourceRefused(f"The patch does not apply to {commit[:12]}: {exc}") from None
+
+
+def remove_mirror(data_dir: Path, run_id: str) -> None:
+    shutil.rmtree(mirror_path(data_dir, run_id), ignore_errors=True)
+
+
+def detect_test_command(tree: Path) -> str | None:
+    """pytest, npm test or go test ./..., from what the checkout contains."""
+    if (tree / "go.mod").exists():
+        return "go test ./..."
+    if (tree / "package.json").exists():
+        return "npm test"
+    markers = ("pytest.ini", "conftest.py", "tox.ini", "setup.cfg")
+    if any((tree / m).exists() for m in markers) or (tree / "tests").is_dir() or any(tree.glob("test_*.py")):
+        return "pytest"
+    if (tree / "pyproject.toml").exists():
+        return "pytest"
+    return None

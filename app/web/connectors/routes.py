@@ -1,0 +1,77 @@
+"""`/settings/connectors`: add (a webhook's generated signing secret is shown once), list and delete
+publishing connectors. Secrets are encrypted before they are stored and never shown again.
+
+Plain forms that also work with HTMX (an HTMX request gets the section back as a fragment, a plain
+one the whole page or a redirect). Signed-in users only; CSRF on every form (the middleware checks
+it); another user's connector is a 404.
+"""
+
+from __future__ import annotations
+
+from litestar import Request, Response, Router, get, post
+from litestar.exceptions import NotFoundException
+from litestar.response import Redirect, Template
+from psycopg_pool import AsyncConnectionPool
+
+from app.core.config import Settings
+from app.core.secrets_box import SecretBox
+from app.steps.publishers import connectors
+from app.web.auth import requires_login
+from app.web.auth.forms import parse_form
+
+BODY_LIMIT = 16 * 1024
+PAGE = "pages/settings/connectors.html"
+SECTION = "partials/connectors/section.html"
+
+
+def _htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+async def _render(request: Request, pool: AsyncConnectionPool, *, created: dict | None = None,
+                  secret: str | None = None, values: dict | None = None, errors: dict | None = None,
+                  status: int = 200) -> Template:
+    async with pool.connection() as conn:
+        rows = await connectors.list_connectors(conn, request.user.id)
+    context = {"connectors": rows, "kinds": connectors.KINDS, "created": created, "new_secret": secret,
+               "values": values or {"kind": "webhook"}, "errors": errors or {}}
+    headers = {"Cache-Control": "no-store"} if secret else {}
+    return Template(SECTION if _htmx(request) else PAGE, context=context, status_code=status, headers=headers)
+
+
+@get("/")
+async def connectors_page(request: Request, pool: AsyncConnectionPool) -> Template:
+    return await _render(request, pool)
+
+
+@post("/", request_max_body_size=BODY_LIMIT)
+async def add_connector(request: Request, pool: AsyncConnectionPool, settings: Settings) -> Template:
+    form = await parse_form(request, connectors.ConnectorForm)
+    if form.data is None:
+        return await _render(request, pool, values=form.values, errors=form.errors, status=422)
+    try:
+        async with pool.connection() as conn:
+            row, secret = await connectors.create_connector(conn, SecretBox.from_settings(settings),
+                                                            request.user.id, form.data)
+    except connectors.ConnectorLimit as exc:
+        return await _render(request, pool, values=form.values, errors={"form": str(exc)}, status=422)
+    except ValueError as exc:
+        return await _render(request, pool, values=form.values, errors={"secret": str(exc)}, status=422)
+    if row is None:
+        return await _render(request, pool, values=form.values, status=422,
+                             errors={"name": "You already have a connector with this name."})
+    return await _render(request, pool, created=row, secret=secret)
+
+
+@post("/{connector_id:int}/delete", request_max_body_size=BODY_LIMIT)
+async def delete_connector(request: Request, pool: AsyncConnectionPool, connector_id: int) -> Response:
+    async with pool.connection() as conn:
+        if not await connectors.delete_connector(conn, request.user.id, connector_id):
+            raise NotFoundException("No such connector.")
+    if not _htmx(request):
+        return Redirect("/settings/connectors", status_code=303)
+    return await _render(request, pool)
+
+
+router = Router("/settings/connectors", route_handlers=[connectors_page, add_connector, delete_connector],
+                guards=[requires_login])
