@@ -50,8 +50,9 @@ async def wait_status(pool, run_ids, status) -> None:
 
 
 async def start_many(pool, user, workflow, n, **input) -> list:
+    """Start n runs in one transaction, so the workers see the whole burst at once."""
     ids = []
-    async with pool.connection() as conn:
+    async with pool.connection() as conn, conn.transaction():
         for _ in range(n):
             run, _ = await start_run(conn, owner_id=user, workflow=workflow, input=input)
             ids.append(run["id"])
@@ -83,16 +84,22 @@ async def per_step_ms(pool, user, n, total_steps=2000) -> float:
     return statistics.mean(per_run)
 
 
-async def throughput(pool, user, workers: Workers, n_workers) -> float:
+async def throughput(pool, user, workers: Workers, n_workers) -> tuple[float, float]:
+    """Steps per second over the burst (first step started to last run completed, so the time it
+    takes this script to insert the 50 runs one by one is not counted as the engine's), and the
+    mean time one run took from creation to completion."""
     workers.start(n_workers)
     try:
         ids = await start_many(pool, user, "selftest", 50, steps=10)
-        t0 = time.perf_counter()
         await wait_done(pool, ids)
-        wall = time.perf_counter() - t0
     finally:
         workers.stop()
-    return 500 / wall
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            "SELECT extract(epoch FROM max(completed_at) - min(started_at)) AS wall, "
+            "avg(extract(epoch FROM completed_at - created_at)) * 1000 AS per_run_ms FROM runs WHERE id = ANY(%s)",
+            (ids,))).fetchone()
+    return 500 / float(row["wall"]), float(row["per_run_ms"])
 
 
 async def resume_latency(pool, user, n_runs, before=0) -> list[float]:
@@ -158,8 +165,9 @@ async def run_all(url: str) -> None:
               f"  {mark(pct(f, 50) <= 20)} target <= 20")
         workers.stop()
         for n in (1, 2):
-            rate = await throughput(pool, user, workers, n)
-            print(f"(c) 50 runs x 10 steps, {n} worker(s)            {rate:.0f} steps/s  {mark(rate >= 1000)} target >= 1000")
+            rate, per_run = await throughput(pool, user, workers, n)
+            print(f"(c) 50 runs x 10 steps, {n} worker(s)            {rate:.0f} steps/s  {mark(rate >= 1000)} target >= 1000"
+                  f"  (a run: {per_run:.0f} ms from start to end)")
     finally:
         workers.stop()
         await pool.close()

@@ -55,10 +55,16 @@ class Workers:
     def start(self, n: int, concurrency: int = 8) -> None:
         env = {**os.environ, "DATABASE_URL": self.url, "BATON_DATA_DIR": self.tmp,
                "BATON_SECRET_KEY": "bench-secret-key-000", "BATON_WORKFLOW_MODULES": self.modules}
-        for _ in range(n):
-            self.procs.append(subprocess.Popen([BATON, "worker", "--concurrency", str(concurrency)], env=env,
-                                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-        time.sleep(2.0)  # imports and worker registration
+        with psycopg.connect(self.url, autocommit=True) as conn:
+            before = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0]
+            for _ in range(n):
+                self.procs.append(subprocess.Popen([BATON, "worker", "--concurrency", str(concurrency)], env=env,
+                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+            deadline = time.monotonic() + 60  # imports and registration take a while on a busy machine
+            while conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0] < before + n:
+                assert time.monotonic() < deadline, "benchmark workers did not start"
+                time.sleep(0.1)
+        time.sleep(0.5)
 
     def stop(self) -> None:
         for proc in self.procs:
