@@ -56,7 +56,10 @@ WHERE c.run_id = %(run_id)s AND c.seq = %(seq)s AND c.idx = %(idx)s
 """
 
 # Completions of one map are serialised on its journal row, so that each one counts the others'
-# committed results (the last one must see them all to wake the parent).
+# committed results (the last one must see them all to wake the parent). The run's row is locked
+# first, as a cancel does (run row, then its children): a completion that took a child's row before
+# the run's would deadlock with a cancel landing in between.
+LOCK_RUN = "SELECT 1 FROM runs WHERE id = %(run_id)s FOR NO KEY UPDATE"
 LOCK_MAP = "SELECT 1 FROM run_steps WHERE run_id = %(run_id)s AND seq = %(seq)s FOR UPDATE"
 
 FINISH_CHILD = """
@@ -205,6 +208,7 @@ async def run_child(pool: AsyncConnectionPool, run_id: str, seq: int, idx: int) 
 async def finish_child(pool, run_id, seq, idx, status, output, error, label) -> None:
     key = {"run_id": run_id, "seq": seq, "idx": idx}
     async with pool.connection() as conn, conn.transaction():
+        await conn.execute(LOCK_RUN, key)
         await conn.execute(LOCK_MAP, key)
         done = await (await conn.execute(FINISH_CHILD, key | {
             "status": status, "output": Jsonb(output) if output is not None else None,

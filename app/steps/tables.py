@@ -150,11 +150,13 @@ class LoadedTable:
 def _connect(work_dir: Path, threads: int = 2):
     import duckdb
 
-    return duckdb.connect(":memory:", config={
+    con = duckdb.connect(":memory:", config={
         "threads": threads, "memory_limit": MEMORY_LIMIT, "preserve_insertion_order": True,
         "temp_directory": str(work_dir / "duckdb-tmp"), "autoinstall_known_extensions": False,
         "autoload_known_extensions": False,
     })
+    con.execute("SET enable_progress_bar = false")  # it would print to the worker's stdout
+    return con
 
 
 def write_utf8(data: bytes, encoding: str, path: Path) -> None:

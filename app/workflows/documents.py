@@ -43,7 +43,7 @@ NAME = "document-processing"
 WORKFLOW_TITLE = "Document analysis"
 MAX_DOCUMENTS = 50
 RATE_LIMIT = "model:document-summaries"  # one window for every run and worker
-EXTRACT_CONCURRENCY = 8
+EXTRACT_CONCURRENCY = 16  # children in flight across all workers (each worker runs at most its own concurrency)
 SUMMARY_CONCURRENCY = 8
 REVIEW_TIMEOUT_S = 30 * 86400
 MAX_SUMMARY_CHARS = 12_000
@@ -251,11 +251,13 @@ async def document_processing(run: Run, inp: DocumentsInput) -> dict:
     summaries = await run.map("summarise documents", summarise_document, [
         {**base, "index": e["index"], "name": e["name"], "text_id": e["text_id"], "question": inp.question,
          "model": inp.model} for e in readable
-    ], concurrency=SUMMARY_CONCURRENCY, limit=RateLimit(RATE_LIMIT, *settings.doc_summary_rate),
-        retry=CHILD_RETRY)
+    ], concurrency=SUMMARY_CONCURRENCY, retry=CHILD_RETRY,
+        # The offline demo model calls no endpoint: nothing to limit.
+        limit=None if chosen_model.offline() else RateLimit(RATE_LIMIT, *settings.doc_summary_rate))
     model_name = inp.model or runtime.current().llm.model
     await run.step("record model usage", record_usage, summaries, model_name)
 
+    await run.progress(2, 5, "waiting for your review")
     decision = await run.hook("review summaries", "input", actions=["continue"], timeout=REVIEW_TIMEOUT_S, show={
         "form": NAME, "heading": "Review the summaries",
         "note": "Exclude documents or edit their summaries, then continue to the comparison.",
@@ -267,10 +269,10 @@ async def document_processing(run: Run, inp: DocumentsInput) -> dict:
     if not kept:
         return {"title": run_title(inp), "documents": extracted, "excluded": excluded,
                 "message": "Every document was excluded: no analysis was written."}
-    await run.progress(0, 2, "comparing the documents")
+    await run.progress(3, 5, "comparing the documents")
     analysis = await run.step("compare documents", compare_documents, inp.question, kept, inp.model,
                               retry=chosen_model.MODEL_RETRY, timeout=chosen_model.MODEL_TIMEOUT_S)
-    await run.progress(1, 2, "writing the report")
+    await run.progress(4, 5, "writing the report")
     when = run.now()
     report = await run.step("write report", write_report, {
         **base, "title": run_title(inp), "date": when.strftime("%-d %B %Y"), "question": inp.question,

@@ -84,7 +84,7 @@ def test_a_csv_with_charts_one_drill_down_and_the_report(page: Page, database_ur
     expect(card).to_contain_text("302 rows × 4 columns")
     charts = card.locator("img.data-chart")
     expect(charts.first).to_be_visible()
-    page.wait_for_function("() => [...document.querySelectorAll('img.data-chart')].every(i => i.complete && i.naturalWidth > 0)")
+    page.wait_for_function("() => [...document.querySelectorAll('img.data-chart')].every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
     assert charts.count() >= 3
 
     card.get_by_role("textbox", name="Question").fill("average price per city")

@@ -90,3 +90,23 @@ async def test_a_run_whose_documents_are_all_unreadable_fails_with_the_reasons(p
     assert done["status"] == "failed"
     assert "scan.pdf: No extractable text" in done["error"]["message"] and "broken.pdf: Corrupt" in done["error"]["message"]
     assert not doc_model.requests
+
+
+async def test_with_the_offline_demo_model_summaries_are_labelled_extracts(pool, worker, user, settings):
+    from app.core import runtime
+    from app.core.llm import LLM
+
+    llm = LLM.from_settings(settings)  # no endpoint configured: the offline demo model
+    previous = runtime.install(runtime.Runtime(settings, llm))
+    try:
+        run = await start_with_files(pool, user, "document-processing", [("alpha.pdf", PDF, text_pdf("Alpha", pages=2))],
+                                     question="What is it about?")
+        hook = await waiting_hook(pool, run["id"], "review summaries", timeout=20)
+        assert "Offline demo model" in hook["show"]["content"] and "- This page discusses growth. [alpha.pdf p.1]" in hook["show"]["content"]
+        async with pool.connection() as conn:
+            await resolve_hook(conn, hook["token"], "continue", {}, decided_by="t", owner_id=user)
+        done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
+    finally:
+        runtime.install(previous)
+    assert done["status"] == "completed", done["error"]
+    assert "Offline demo model" in done["output"]["analysis"] and "[alpha.pdf p.1]" in done["output"]["analysis"]

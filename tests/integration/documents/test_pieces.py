@@ -90,3 +90,15 @@ def test_chart_labels_from_the_data_are_escaped():
     svg = charts.bar_chart('<script>alert(1)</script>', ['<img src=x onerror=alert(1)>', "b"], [3, 4])
     assert "<script>" not in svg and "<img" not in svg and "&lt;img src=x" in svg
     assert svg.startswith("<svg") and svg.count("<rect") >= 3
+
+
+def test_the_card_counts_documents_live_while_the_maps_run():
+    from app.web.uploads.panels import documents_panel
+
+    run = {"status": "running", "progress": {"done": 23, "total": 50, "label": "extract text"}, "steps": [],
+           "hooks": [], "input": {"rejected": [{"name": "big.pdf", "reason": "larger than 20 MB"}]}, "output": None}
+    panel = documents_panel(run)
+    assert panel["counts"] == "23/50 extracted" and panel["rejected"][0]["name"] == "big.pdf"
+    run["progress"] = {"done": 12, "total": 48, "label": "summarise documents"}
+    assert documents_panel(run)["counts"] == "12/48 summarised"
+    assert documents_panel({**run, "status": "waiting"})["counts"] is None

@@ -158,3 +158,17 @@ async def test_another_users_run_report_and_charts_are_not_found(app_client, poo
     for action in ("review", "drill"):
         answer = await app_client.post(f"/uploads/runs/{run['id']}/{action}", headers=htmx(csrf), data={"action": "finish"})
         assert answer.status_code == 404
+
+
+async def test_starting_inside_a_conversation_appends_the_live_run_card(app_client, pool):
+    _, user_id = await signed_in(app_client, pool)
+    async with pool.connection() as conn:
+        chat = (await (await conn.execute("INSERT INTO conversations (user_id, title) VALUES (%s, 'Chat') RETURNING id",
+                                          (user_id,))).fetchone())["id"]
+    csrf = await token(app_client, f"/chat/{chat}")
+    response = await app_client.post("/chat/workflows/data-analysis", headers=htmx(csrf),
+                                     files={"file": ("sales.csv", sales_csv(), "text/csv")},
+                                     data={"question": "", "conversation_id": str(chat)})
+    assert response.status_code == 200 and response.headers["HX-Retarget"] == "#messages"
+    run = await run_of(pool, user_id)
+    assert run["chat_id"] == chat and f'id="run-{run["id"]}"' in response.text and "Data analysis" in response.text
