@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from app.core import runtime
 from app.core.secrets_box import secret_box
+from app.engine import signals
 from app.engine.errors import StepFailed
 from app.engine.registry import workflow
 from app.engine.run import Run
@@ -167,8 +168,6 @@ async def code_review(run: Run, inp: CodeReviewInput) -> dict:
     artifacts = await run.transaction("write report", lambda conn: CR.save_review_report(
         conn, run_id=run.id, owner_id=run.owner_id, title=title, approved=approved, comments=comments,
         iterations=iterations, when=when, source=inp.repository or "patch"))
-    if tests:
-        await run.step("clean up", git.remove_mirror, data_dir, run_id)
     return {"approved": approved, "expired": not approved, "reason": reason, "comments": comments,
             "tests": [{k: i[k] for k in ("commit", "outcome", "passed")} for i in iterations],
             "document": summary(approved, comments, iterations, reason, tests), "artifacts": artifacts}
@@ -192,3 +191,16 @@ def _fetch_fix(data_dir, run_id: str, source: str, ref: str) -> dict:
 def _read_diff(data_dir, run_id: str, source: str | None, base: str | None, head: str | None, patch: str | None) -> dict:
     found = git.diff_of_patch(patch) if patch else git.diff(data_dir, run_id, source, base, head)
     return {"text": found.text, "files": found.files, "truncated": found.truncated}
+
+
+async def _forget_mirror(conn, run: dict) -> None:
+    """However a review ends (approved, failed, cancelled), its git mirror goes: the one in the
+    data dir of the process that ends it (the worker, or the web process for a cancel)."""
+    if run["workflow"] == "code-review":
+        import asyncio
+
+        await asyncio.to_thread(git.remove_mirror, runtime.current().settings.data_dir, str(run["id"]))
+
+
+if _forget_mirror not in signals.run_finished:
+    signals.run_finished.append(_forget_mirror)

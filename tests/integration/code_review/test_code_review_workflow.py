@@ -123,3 +123,17 @@ async def test_a_patch_alone_is_reviewed_without_running_anything(pool, worker, 
     assert done["output"]["tests"] == [] and done["output"]["document"].startswith("**Reviewed**: no repository")
     names = [s["name"] for s in await steps(pool, run["id"])]
     assert "check sandbox" not in names and not any(n.startswith("run tests") for n in names)
+
+
+async def test_a_cancelled_review_leaves_no_mirror_behind(pool, worker, reviewer, calc_repo, model_settings):
+    from app.engine.commands import cancel_run
+    from app.steps.git import mirror_path
+
+    user = await make_user(pool, "pro")
+    run = await start(pool, user, "code-review", repository=str(calc_repo), base="main", head="feature")
+    await waiting_hook(pool, run["id"], "wait for fixes (1)", timeout=30)
+    mirror = mirror_path(model_settings.data_dir, str(run["id"]))
+    assert (mirror / "HEAD").exists()  # noqa: ASYNC240
+    async with pool.connection() as conn:
+        await cancel_run(conn, run["id"], owner_id=user)
+    assert not mirror.exists()  # noqa: ASYNC240
