@@ -130,7 +130,11 @@ async def summarise_document(item: dict) -> dict:
     name = item["name"]
     prompt = (f"Document: {name} ({len(pages)} pages)\nThe reader's question: {item['question']}\n\n"
               f"{cited_text(name, pages)}")
-    reply = await chosen_model.ask(SUMMARISER.format(name=name), prompt, model=item.get("model"), max_tokens=900)
+    try:
+        reply = await chosen_model.ask(SUMMARISER.format(name=name), prompt, model=item.get("model"), max_tokens=900)
+    except FatalError as exc:  # the endpoint refused this request (retrying cannot help): report it, go on
+        return {"index": item["index"], "name": name, "pages": len(pages), "summary": None, "error": str(exc),
+                "usage": None}
     if reply is None:
         summary = f"{chosen_model.OFFLINE_NOTE}\n\n{extract_summary(name, pages)}"
         usage = None
@@ -197,7 +201,7 @@ def apply_review(summaries: list[dict], data: dict) -> list[dict]:
 def review_markdown(summaries: list[dict], problems: list[dict]) -> str:
     parts = [f"### {s['name']}\n\n{s['summary']}" for s in summaries]
     if problems:
-        parts.append("### Not read\n\n" + "\n".join(f"- **{p['name']}**: {p['message']}" for p in problems))
+        parts.append("### Not included\n\n" + "\n".join(f"- **{p['name']}**: {p['message']}" for p in problems))
     return "\n\n".join(parts)
 
 
@@ -256,6 +260,11 @@ async def document_processing(run: Run, inp: DocumentsInput) -> dict:
         limit=None if chosen_model.offline() else RateLimit(RATE_LIMIT, *settings.doc_summary_rate))
     model_name = inp.model or runtime.current().llm.model
     await run.step("record model usage", record_usage, summaries, model_name)
+    problems += [{"index": s["index"], "name": s["name"], "status": "unsummarised", "pages": s["pages"],
+                  "message": f"The model could not summarise it: {s['error']}"} for s in summaries if not s.get("summary")]
+    summaries = [s for s in summaries if s.get("summary")]
+    if not summaries:
+        raise FatalError("No document could be summarised: " + "; ".join(p["message"] for p in problems[-3:]))
 
     await run.progress(2, 5, "waiting for your review")
     decision = await run.hook("review summaries", "input", actions=["continue"], timeout=REVIEW_TIMEOUT_S, show={

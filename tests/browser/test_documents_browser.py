@@ -54,6 +54,11 @@ def test_three_pdfs_review_the_summaries_and_download_the_report(page: Page, dat
     expect(review.get_by_role("textbox", name=re.compile("south.pdf"))).to_have_value(re.compile(r"\[south.pdf p\.2\]"))
     review.get_by_role("textbox", name=re.compile("north.pdf")).fill("North expects strong growth [north.pdf p.3].")
     review.locator("fieldset", has_text="east.pdf").get_by_label("Exclude this document").check()
+    with page.expect_response(re.compile(r"/chat/runs/.+/card")):  # the card re-reads itself, as on any run event
+        page.evaluate("htmx.trigger(document.querySelector('.run-live'), 'sse:resync')")
+    page.wait_for_timeout(100)  # swapped: what was typed survives it
+    expect(review.get_by_role("textbox", name=re.compile("north.pdf"))).to_have_value("North expects strong growth [north.pdf p.3].")
+    expect(review.locator("fieldset", has_text="east.pdf").get_by_label("Exclude this document")).to_be_checked()
     review.get_by_role("button", name="Continue to the comparison").click()
 
     expect(card.get_by_role("link", name="Open the report")).to_be_visible(timeout=45_000)

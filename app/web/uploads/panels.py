@@ -57,8 +57,10 @@ def documents_panel(run: dict) -> dict:
         "counts": _counts(run),
         "documents": [{**d, "state": DOCUMENT_STATES.get(d["status"], d["status"])} for d in extracted],
         "rejected": (run.get("input") or {}).get("rejected") or [],
-        "review": [{**s, "html": render_markdown(s["summary"])} for s in summaries] if hook else [],
-        "problems": [d for d in extracted if d["status"] != "ok"],
+        "review": [s for s in summaries if s.get("summary")] if hook else [],
+        "problems": [d for d in extracted if d["status"] != "ok"] + [
+            {"name": s["name"], "message": f"The model could not summarise it: {s['error']}"}
+            for s in summaries if not s.get("summary")],
         "analysis_html": render_markdown(output["analysis"]) if output.get("analysis") else None,
         "excluded": output.get("excluded") or [],
         "message": output.get("message"),

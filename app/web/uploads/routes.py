@@ -197,7 +197,7 @@ async def review(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> R
     if hook is None or summaries is None:
         raise NotFoundException()
     form = await request.form()
-    indices = {s["index"]: s for s in summaries}
+    indices = {s["index"]: s for s in summaries if s.get("summary")}  # (a refused one was never shown)
     exclude = sorted({int(v) for v in form.getall("exclude") if isinstance(v, str) and v.isdigit() and int(v) in indices}) \
         if "exclude" in form else []
     edits = {}

@@ -110,3 +110,18 @@ async def test_with_the_offline_demo_model_summaries_are_labelled_extracts(pool,
         runtime.install(previous)
     assert done["status"] == "completed", done["error"]
     assert "Offline demo model" in done["output"]["analysis"] and "[alpha.pdf p.1]" in done["output"]["analysis"]
+
+
+async def test_a_document_the_model_refuses_is_reported_and_the_others_go_on(pool, worker, user, doc_model):
+    from tests.integration.documents.conftest import doc_agents
+    from tests.support.model_server import Failure
+
+    def refuse_beta(request):
+        return Failure(400, "context too long") if "Document: beta.pdf" in request.last_user_message else doc_agents(request)
+
+    doc_model.handler = refuse_beta
+    run = await start_with_files(pool, user, "document-processing", [("alpha.pdf", PDF, text_pdf("Alpha")),
+                                                                     ("beta.pdf", PDF, text_pdf("Beta"))], question="Growth?")
+    hook = await waiting_hook(pool, run["id"], "review summaries", timeout=20)
+    assert [d["name"] for d in hook["show"]["documents"]] == ["alpha.pdf"]
+    assert "**beta.pdf**: The model could not summarise it: The model endpoint refused the request (400)." in hook["show"]["content"]

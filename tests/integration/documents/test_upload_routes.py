@@ -172,3 +172,52 @@ async def test_starting_inside_a_conversation_appends_the_live_run_card(app_clie
     assert response.status_code == 200 and response.headers["HX-Retarget"] == "#messages"
     run = await run_of(pool, user_id)
     assert run["chat_id"] == chat and f'id="run-{run["id"]}"' in response.text and "Data analysis" in response.text
+
+
+async def test_the_review_form_excludes_and_edits_then_the_run_goes_on(app_client, pool, worker, doc_model):
+    from tests.integration.workflows.conftest import waiting_hook
+    from tests.support.engine import wait_status
+
+    _, owner = await signed_in(app_client, pool)
+    run = await start_with_files(pool, owner, "document-processing", [(f"{n}.pdf", PDF, text_pdf(n.title())) for n in ("a", "b", "c")],
+                                 question="What grows?")
+    await waiting_hook(pool, run["id"], "review summaries", timeout=20)
+    card = await app_client.get(f"/chat/runs/{run['id']}/card")
+    assert 'name="summary-1"' in card.text and 'name="exclude" value="2"' in card.text
+    assert 'action="/approvals/' not in card.text  # the panel's own form, not the generic one
+    csrf = await token(app_client)
+    answer = await app_client.post(f"/uploads/runs/{run['id']}/review", headers=htmx(csrf), data={
+        "exclude": ["2", "99", "x"], "summary-0": "The document a.pdf discusses growth [a.pdf p.2].",
+        "summary-1": "Edited b [b.pdf p.1].", "action": "continue"})
+    assert answer.status_code == 200 and "run-card" in answer.text
+    done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
+    assert done["status"] == "completed", done["error"]
+    assert done["output"]["kept"] == ["a.pdf", "b.pdf"] and done["output"]["excluded"] == ["c.pdf"]
+    async with pool.connection() as conn:
+        hook = await (await conn.execute("SELECT response FROM hooks WHERE run_id = %s", (run["id"],))).fetchone()
+    assert hook["response"] == {"exclude": [2], "edits": {"1": "Edited b [b.pdf p.1]."}}  # unchanged text is no edit
+    again = await app_client.post(f"/uploads/runs/{run['id']}/review", headers=htmx(csrf), data={"action": "continue"})
+    assert again.status_code == 404  # nothing waits any more
+
+
+async def test_the_drill_form_needs_a_question_or_a_known_column_and_finish_ends_the_loop(app_client, pool, worker, model):
+    from tests.integration.workflows.conftest import waiting_hook
+    from tests.support.engine import wait_status
+
+    _, owner = await signed_in(app_client, pool)
+    run = await start_with_files(pool, owner, "data-analysis", [("s.csv", "text/csv", sales_csv(rows=40))])
+    await waiting_hook(pool, run["id"], "drill-down 1", timeout=20)
+    csrf = await token(app_client)
+    empty = await app_client.post(f"/uploads/runs/{run['id']}/drill", headers=htmx(csrf),
+                                  data={"action": "ask", "question": " ", "column": "no-such-column"})
+    assert empty.status_code == 422 and "Ask a question or pick a column" in empty.text
+    picked = await app_client.post(f"/uploads/runs/{run['id']}/drill", headers=htmx(csrf),
+                                   data={"action": "ask", "column": "qty", "filter": "city = 'Köln'"})
+    assert picked.status_code == 200
+    await waiting_hook(pool, run["id"], "drill-down 2", timeout=20)
+    card = await app_client.get(f"/chat/runs/{run['id']}/card")
+    assert "max(&#34;qty&#34;) AS max FROM data WHERE city = &#39;Köln&#39;" in card.text and 'src="/uploads/files/' in card.text
+    finish = await app_client.post(f"/uploads/runs/{run['id']}/drill", headers=htmx(csrf), data={"action": "finish"})
+    assert finish.status_code == 200
+    done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
+    assert done["status"] == "completed" and done["output"]["drill_downs"] == 1
