@@ -9,9 +9,12 @@ address) and fails the step at once (`FatalError`), with the receiver's words tr
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import ipaddress
 import json
+import socket
 from typing import Any
 
 import httpx
@@ -40,7 +43,23 @@ def _clean(text: str, limit: int = 300) -> str:
     return text[:limit]
 
 
+async def _check_address(url: str) -> None:
+    """Refuse addresses no connector should reach: link-local (cloud metadata services live at
+    169.254.169.254), multicast, unspecified. Loopback and private networks stay allowed: a
+    self-hosted receiver next to Baton is a normal setup."""
+    host = httpx.URL(url).host
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
+    except OSError as exc:
+        raise PublishError(f"cannot resolve {host}") from exc
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
+        if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
+            raise FatalError(f"{host} resolves to {address}, an address connectors may not reach")
+
+
 async def _send(method: str, url: str, *, headers: dict, content: bytes | None = None) -> tuple[int, Any]:
+    await _check_address(url)
     try:
         async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client, client.stream(
                 method, url, headers={"User-Agent": USER_AGENT, **headers}, content=content) as response:

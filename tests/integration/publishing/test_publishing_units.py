@@ -52,3 +52,14 @@ def test_secrets_are_encrypted_authenticated_and_bound_to_the_app_key():
     with pytest.raises(SecretUnreadable):
         box.decrypt(stored[:-4] + "AAAA")
     assert box.derived_secret("a") == SecretBox("the-app-secret-key-123").derived_secret("a") != box.derived_secret("b")
+
+
+async def test_connectors_may_not_reach_link_local_addresses():
+    from app.engine.errors import FatalError
+    from app.steps.publishers.clients import publish
+    from app.steps.publishers.connectors import Connector
+
+    metadata = Connector(1, "webhook", "x", "http://169.254.169.254/latest/meta-data/", "secret")
+    with pytest.raises(FatalError, match="may not reach"):
+        await publish(metadata, {"id": 1, "body": "b", "publish_at": "2026-01-01T00:00:00+00:00"},
+                      idempotency_key="k", run_id="r")
