@@ -102,3 +102,9 @@ def test_the_card_counts_documents_live_while_the_maps_run():
     run["progress"] = {"done": 12, "total": 48, "label": "summarise documents"}
     assert documents_panel(run)["counts"] == "12/48 summarised"
     assert documents_panel({**run, "status": "waiting"})["counts"] is None
+
+
+def test_a_bad_byte_past_the_sampled_start_is_a_clear_error():
+    data = b"a,b\n" + b"1,2\n" * 300_000 + b"\xff\xfe,3\n"  # UTF-8 for 1.2 MB, then not
+    with tempfile.TemporaryDirectory() as tmp, pytest.raises(tables.NotTabular, match=r"not valid utf-8 text \(a bad byte near byte 1,200,004\)"):
+        tables.load_csv(data, Path(tmp))
