@@ -102,9 +102,19 @@ async def throughput(pool, user, workers: Workers, n_workers) -> tuple[float, fl
     return 500 / float(row["wall"]), float(row["per_run_ms"])
 
 
+async def wait_jobs_idle(pool) -> None:
+    """Until the workers have finished the jobs of the last burst (a run shows `waiting` a moment
+    before its job is done with), so that a decision measures the engine, not that backlog."""
+    async with pool.connection() as conn:
+        while (await (await conn.execute(
+                "SELECT count(*) AS n FROM procrastinate_jobs WHERE status IN ('todo', 'doing')")).fetchone())["n"]:
+            await asyncio.sleep(0.02)
+
+
 async def resume_latency(pool, user, n_runs, before=0) -> list[float]:
     ids = await start_many(pool, user, "bench-resume", n_runs, before=before)
     await wait_status(pool, ids, "waiting")
+    await wait_jobs_idle(pool)
     lat = []
     async with pool.connection() as conn:
         for run_id in ids:
