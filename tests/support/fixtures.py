@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -77,3 +78,18 @@ async def app_client(model_settings: Settings, database_url: str, model: ModelSe
     async with AsyncTestClient(app) as client:
         client.follow_redirects = False  # tests look at the redirects themselves
         yield client
+
+
+@asynccontextmanager
+async def model_runtime(settings: Settings) -> AsyncIterator[Settings]:
+    """Workers of this test process use `settings` and a model client on the scripted server (the
+    runtime a `baton worker` builds at start-up); the previous runtime is back afterwards."""
+    from app.core import runtime
+
+    llm = make_test_llm(settings)
+    previous = runtime.install(runtime.Runtime(settings, llm))
+    try:
+        yield settings
+    finally:
+        runtime.install(previous)
+        await llm.close()

@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from app.core import runtime
-from tests.support.fixtures import make_test_llm
+from tests.support.fixtures import model_runtime
 from tests.support.model_server import Reply
 
 PACKAGE = {"name": "calc", "version": "1.0.0", "private": True, "scripts": {"test": "node test.js"}}
@@ -45,11 +44,8 @@ def reviewer(model):
 
 @pytest.fixture(autouse=True)
 async def worker_runtime(model_settings):
-    llm = make_test_llm(model_settings)
-    previous = runtime.install(runtime.Runtime(model_settings, llm))
-    yield
-    runtime.install(previous)
-    await llm.close()
+    async with model_runtime(model_settings) as installed:
+        yield installed
 
 
 def git(repo: Path, *args: str) -> str:

@@ -10,10 +10,9 @@ import pytest
 
 import app.workflows.data_analysis  # noqa: F401  (registers the workflows)
 import app.workflows.documents  # noqa: F401
-from app.core import runtime
 from app.engine.commands import start_run
 from app.steps.run_files import attach_uploads, store_uploads
-from tests.support.fixtures import make_test_llm
+from tests.support.fixtures import model_runtime
 from tests.support.model_server import Reply
 
 _DOC = re.compile(r"^Document: (.+?) \((\d+) pages\)", re.M)
@@ -43,11 +42,8 @@ async def worker_runtime(model_settings):
     """Workers of this process call the scripted model server; a high summary rate so that tests
     sharing the database never wait for each other's window (the limit itself has its own test)."""
     settings = dataclasses.replace(model_settings, doc_summary_rate=(10_000, 60.0))
-    llm = make_test_llm(settings)
-    previous = runtime.install(runtime.Runtime(settings, llm))
-    yield settings
-    runtime.install(previous)
-    await llm.close()
+    async with model_runtime(settings) as installed:
+        yield installed
 
 
 async def start_with_files(pool, user: int, workflow: str, files: list[tuple[str, str, bytes]], **input) -> dict:

@@ -9,11 +9,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from app.core import runtime
 from app.core.secrets_box import SecretBox
 from app.steps.publishers.connectors import ConnectorForm, create_connector
 from tests.support.engine import start
-from tests.support.fixtures import make_test_llm
+from tests.support.fixtures import model_runtime
 from tests.support.model_server import Reply
 
 SECRET = "receiver-signing-secret"
@@ -36,11 +35,8 @@ def writer(model):
 
 @pytest.fixture(autouse=True)
 async def worker_runtime(model_settings):
-    llm = make_test_llm(model_settings)
-    previous = runtime.install(runtime.Runtime(model_settings, llm))
-    yield
-    runtime.install(previous)
-    await llm.close()
+    async with model_runtime(model_settings) as installed:
+        yield installed
 
 
 async def add_connector(pool, settings, user: int, kind: str, url: str, secret: str, name: str | None = None) -> dict:

@@ -8,8 +8,7 @@ import time
 
 import pytest
 
-from app.core import runtime
-from tests.support.fixtures import make_test_llm
+from tests.support.fixtures import model_runtime
 from tests.support.model_server import Reply
 
 # Which agent a request is for, from the system prompt of app/workflows/*.py.
@@ -55,11 +54,8 @@ def agents(model):
 @pytest.fixture(autouse=True)
 async def worker_runtime(model_settings):
     """Workers in this process call the scripted model server and keep mail in the outbox."""
-    llm = make_test_llm(model_settings)
-    previous = runtime.install(runtime.Runtime(model_settings, llm))
-    yield
-    runtime.install(previous)
-    await llm.close()
+    async with model_runtime(model_settings) as installed:
+        yield installed
 
 
 async def waiting_hook(pool, run_id, name: str | None = None, timeout: float = 10.0) -> dict:
