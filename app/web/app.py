@@ -20,14 +20,27 @@ from app.core.config import Settings
 from app.core.db import open_pool
 from app.core.llm import LLM
 from app.core.paths import STATIC_DIR, TEMPLATES_DIR
-from app.web import admin, api, auth, chat, live, webhooks
+from app.web import (
+    admin,
+    analytics,
+    api,
+    approvals,
+    artifacts,
+    auth,
+    chat,
+    code_review,
+    connectors,
+    live,
+    notifications,
+    publishing,
+    runs,
+    uploads,
+    webhooks,
+)
 from app.web.health.routes import healthz
 from app.web.home.routes import home
-from app.web.settings import router as settings_router
 from app.web.metrics.routes import metrics
-from app.web import analytics, runs
-from app.web import approvals, artifacts, notifications, uploads
-from app.web import code_review, connectors, publishing
+from app.web.settings import router as settings_router
 from app.web.state import Services, provide_pool, provide_settings
 from worker.runner import WorkerHandle
 

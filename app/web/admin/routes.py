@@ -12,12 +12,10 @@ from app.web.admin.forms import TierChoice, TierLimits
 from app.web.auth import requires_admin
 from app.web.auth.accounts import set_disabled, set_tier
 from app.web.auth.forms import parse_form
+from app.web.htmx import is_htmx
 
 BODY_LIMIT = 16 * 1024
 
-
-def _htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
 
 
 @get("/users")
@@ -37,7 +35,7 @@ async def _user_row(request: Request, pool: AsyncConnectionPool, user_id: int, *
         tiers = await store.list_tiers(conn)
     if user is None:
         raise NotFoundException()
-    if not _htmx(request):
+    if not is_htmx(request):
         return Redirect("/admin/users", status_code=303)
     return Template("partials/admin/user_row.html", context={"u": user, "tiers": tiers, "error": error},
                     status_code=status)
@@ -87,14 +85,14 @@ async def save_tier(request: Request, pool: AsyncConnectionPool, name: str) -> R
             tier = await store.update_tier(conn, name, form.data.model_dump())
             if tier is None:
                 raise NotFoundException()
-            if not _htmx(request):
+            if not is_htmx(request):
                 return Redirect("/admin/tiers", status_code=303)
             return Template("partials/admin/tier_card.html", context={"t": tier, "errors": {}, "saved": True})
         tiers = await store.list_tiers(conn)
     if name not in {t["name"] for t in tiers}:
         raise NotFoundException()
     shown = {"name": name, **form.values}
-    if _htmx(request):
+    if is_htmx(request):
         return Template("partials/admin/tier_card.html", status_code=422,
                         context={"t": shown, "errors": form.errors, "saved": False})
     tiers = [shown if t["name"] == name else t for t in tiers]

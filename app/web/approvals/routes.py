@@ -22,6 +22,7 @@ from app.web.approvals import store
 from app.web.approvals.decide import decide, parse_decision, state_message
 from app.web.auth import requires_login
 from app.web.chat.run_cards import hook_view, load_card, workflow_title
+from app.web.htmx import is_htmx
 
 BODY_LIMIT = 64 * 1024
 PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
@@ -45,9 +46,6 @@ def until(when: datetime) -> str:
     return f"in {_span(left)}" if left > 0 else "expired"
 
 
-def _htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
 
 def _page_context(hook: dict, action_url: str, **extra) -> dict:
     return {"hook": hook_view(hook), "raw": hook, "action_url": action_url, "state": state_message(hook),
@@ -62,7 +60,7 @@ async def inbox(request: Request, pool: AsyncConnectionPool, rows: bool = False)
         waiting = await store.waiting_hooks(conn, request.user.id)
     items = [{**h, "workflow_title": workflow_title(h["workflow"], h["version"]), "age": ago(h["created_at"]),
               "expires_in": until(h["expires_at"]) if h["expires_at"] else None} for h in waiting]
-    if rows and _htmx(request):
+    if rows and is_htmx(request):
         return Template("partials/approvals/inbox_rows.html", context={"items": items})
     return Template("pages/approvals/inbox.html", context={"items": items, "limit": store.INBOX_LIMIT})
 
@@ -80,7 +78,7 @@ async def review_page(request: Request, pool: AsyncConnectionPool, hook_id: int)
 async def decide_in_app(request: Request, pool: AsyncConnectionPool, hook_id: int) -> Response:
     user = request.user
     form = dict(await request.form())
-    as_card = form.get("view") == "card" and _htmx(request)
+    as_card = form.get("view") == "card" and is_htmx(request)
     async with pool.connection() as conn:
         hook = await store.hook_for_owner(conn, hook_id, user.id)
         if hook is None:

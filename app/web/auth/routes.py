@@ -15,7 +15,14 @@ from app.core.config import Settings
 from app.web.auth.accounts import AccountError, LoginRefused, log_in, sign_up
 from app.web.auth.forms import LoginForm, SignupForm, parse_form
 from app.web.auth.guards import requires_login, safe_next
-from app.web.auth.sessions import COOKIE, LIFETIME_DAYS, create_session, end_all_sessions, end_session, list_sessions
+from app.web.auth.sessions import (
+    COOKIE,
+    LIFETIME_DAYS,
+    create_session,
+    end_all_sessions,
+    end_session,
+    list_sessions,
+)
 from app.web.auth.user import CurrentUser
 
 AFTER_LOGIN = "/chat"

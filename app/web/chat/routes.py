@@ -20,18 +20,16 @@ from app.web.chat.forms import MessageForm, RegenerateForm, TitleForm
 from app.web.chat.replies import Replies
 from app.web.chat.store import ChatError, NotFound
 from app.web.chat.stream import reply_events
+from app.web.htmx import is_htmx
 from app.web.live import LiveHub, provide_hub
 
 BODY_LIMIT = 64 * 1024  # a message is at most 32,000 characters; room for UTF-8 and the form
 
 
-def _htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
 
 def _go(request: Request, url: str) -> Response:
     """Navigate: HTMX loads the page in place (and updates the address bar); plain forms redirect."""
-    if _htmx(request):
+    if is_htmx(request):
         return Response(None, status_code=200, headers={"HX-Location": url})
     return Redirect(url, status_code=303)
 
@@ -106,7 +104,7 @@ async def _send(request: Request, pool: AsyncConnectionPool, replies: Replies,
                 content=form.data.content, model=llm.model)
             history = await store.load_context(conn, exchange.conversation.id, exchange.reply.id)
             replies.start(user.id, exchange.conversation.id, exchange.reply.id, history)
-            if conversation_id is None or not _htmx(request):
+            if conversation_id is None or not is_htmx(request):
                 return _go(request, f"/chat/{exchange.conversation.id}")
             # The sidebar is sent again only when this chat moved to the top.
             conversations = await store.list_conversations(conn, user.id) if exchange.moved_up else None
@@ -124,7 +122,7 @@ async def _send(request: Request, pool: AsyncConnectionPool, replies: Replies,
 
 async def _composer_error(request, pool, conversation_id, value: str, error: str, status: int):
     composer = {"value": value, "error": error}
-    if not _htmx(request):
+    if not is_htmx(request):
         return await _page(request, pool, conversation_id, status_code=status, composer=composer)
     action = f"/chat/{conversation_id}/messages" if conversation_id else "/chat"
     return Template("partials/chat/composer.html", status_code=status,
@@ -174,7 +172,7 @@ async def stop_reply(request: Request, pool: AsyncConnectionPool, conversation_i
             await store.request_stop(conn, request.user.id, conversation_id, message_id)
         except NotFound:
             raise NotFoundException() from None
-    return Response(None, status_code=204) if _htmx(request) else Redirect(f"/chat/{conversation_id}", status_code=303)
+    return Response(None, status_code=204) if is_htmx(request) else Redirect(f"/chat/{conversation_id}", status_code=303)
 
 
 @post("/{conversation_id:int}/regenerate", request_max_body_size=BODY_LIMIT)
@@ -194,7 +192,7 @@ async def regenerate(request: Request, pool: AsyncConnectionPool, replies: Repli
     except ChatError as exc:
         return _flash(exc.message, 429 if exc.status_code == 429 else 422)
     replies.start(user.id, conversation_id, reply.id, history)
-    if not _htmx(request):
+    if not is_htmx(request):
         return Redirect(f"/chat/{conversation_id}", status_code=303)
     return Template("partials/chat/message.html", context={"m": reply, "conversation_id": conversation_id})
 
@@ -206,7 +204,7 @@ def _flash(message: str, status: int) -> Template:
 
 @get("/{conversation_id:int}/title")
 async def edit_title(request: Request, pool: AsyncConnectionPool, conversation_id: int) -> Template:
-    if not _htmx(request):
+    if not is_htmx(request):
         return await _page(request, pool, conversation_id, editing_title=True)
     async with pool.connection() as conn:
         try:
@@ -229,7 +227,7 @@ async def rename(request: Request, pool: AsyncConnectionPool, conversation_id: i
             conversation = await store.rename(conn, request.user.id, conversation_id, form.data.title)
         except NotFound:
             raise NotFoundException() from None
-    if not _htmx(request):
+    if not is_htmx(request):
         return Redirect(f"/chat/{conversation_id}", status_code=303)
     return Template("partials/chat/title_renamed.html", context={"conversation": conversation})
 

@@ -31,6 +31,7 @@ from app.web.chat import store
 from app.web.chat.run_cards import load_card
 from app.web.chat.store import COLUMNS, NotFound, message_from, title_from
 from app.web.chat.workflow_forms import field_errors, form_fields, form_input
+from app.web.htmx import is_htmx
 
 BODY_LIMIT = 64 * 1024
 CHAT_RUNS_LIMIT = 50
@@ -38,9 +39,6 @@ CHAT_RUNS_LIMIT = 50
 # Slash commands: the command, the workflow it starts, the input field its text fills.
 COMMANDS = {"/report": ("content-generation", "prompt"), "/team": ("multi-agent", "topic")}
 
-
-def _htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
 
 
 def user_workflow(name: str) -> WorkflowDef:
@@ -123,7 +121,7 @@ async def chat_runs(conn: AsyncConnection, conversation_id: int, owner_id: int,
 # -- the picker --------------------------------------------------------------------------------
 
 def _panel(request: Request, template: str, context: dict, status: int = 200) -> Template:
-    if _htmx(request):
+    if is_htmx(request):
         return Template(template, context=context, status_code=status)
     return Template("pages/chat/workflows.html", context={**context, "inner": template}, status_code=status)
 
@@ -157,7 +155,7 @@ async def start_from_form(request: Request, pool: AsyncConnectionPool, name: str
         async with pool.connection() as conn:
             started = await start_in_chat(conn, user_id=request.user.id, wf=wf, data=data,
                                           conversation_id=conversation_id)
-            if conversation_id is None or not _htmx(request):
+            if conversation_id is None or not is_htmx(request):
                 return _go(request, f"/chat/{started.conversation_id}")
             card = await load_card(conn, started.run["id"], request.user.id)
     except NotFound:
@@ -171,7 +169,7 @@ async def start_from_form(request: Request, pool: AsyncConnectionPool, name: str
 
 
 def _go(request: Request, url: str) -> Response:
-    if _htmx(request):
+    if is_htmx(request):
         return Response(None, status_code=200, headers={"HX-Location": url})
     return Redirect(url, status_code=303)
 
@@ -204,7 +202,7 @@ async def run_command(request: Request, pool: AsyncConnectionPool, conversation_
         async with pool.connection() as conn:
             started = await start_in_chat(conn, user_id=request.user.id, wf=wf, data={field: rest},
                                           conversation_id=conversation_id, note=text)
-            if conversation_id is None or not _htmx(request):
+            if conversation_id is None or not is_htmx(request):
                 return _go(request, f"/chat/{started.conversation_id}")
             card = await load_card(conn, started.run["id"], request.user.id)
     except NotFound:
@@ -241,7 +239,7 @@ async def cancel(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> R
             notice = f"Nothing to cancel: {exc}."
             run = None
         card = await load_card(conn, run_id, request.user.id)
-    if not _htmx(request):
+    if not is_htmx(request):
         chat_id = (run or card["run"]).get("chat_id")
         return Redirect(f"/chat/{chat_id}" if chat_id else "/approvals", status_code=303)
     return Template("partials/runs/card.html", context={"card": card, "notice": notice})

@@ -30,6 +30,7 @@ from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
 from app.web.chat.run_cards import load_card
 from app.web.code_review.panel import webhook_secret
+from app.web.htmx import is_htmx
 from app.web.webhooks.routes import SIGNATURE_HEADER, json_object, signature_valid
 
 BODY_LIMIT = 16 * 1024
@@ -69,9 +70,6 @@ async def deliver_fixes(conn: AsyncConnection, run_id: UUID, ref: str, *, owner_
     await resolve_hook(conn, row["token"], "deliver", {"ref": ref}, decided_by=decided_by, owner_id=row["owner_id"])
 
 
-def _htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
 
 async def _card(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> dict:
     async with pool.connection() as conn:
@@ -103,10 +101,10 @@ async def fixes_pushed(request: Request, pool: AsyncConnectionPool, run_id: UUID
             raise NotFoundException() from None
         except (NotWaiting, EngineError) as exc:
             notice = f"Nothing was changed: {exc}"
-    if not _htmx(request) and notice is None:
+    if not is_htmx(request) and notice is None:
         return Redirect(f"/code-review/{run_id}", status_code=303)
     card = await _card(pool, request.user.id, run_id)
-    if _htmx(request):
+    if is_htmx(request):
         return Template(CARD, context={"card": card, "notice": notice or f"Fixes at {form.data.ref}: running the tests again."})
     return Template(PAGE, context={"card": card, "notice": notice}, status_code=409)
 

@@ -18,14 +18,12 @@ from app.core.secrets_box import SecretBox
 from app.steps.publishers import connectors
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
+from app.web.htmx import is_htmx
 
 BODY_LIMIT = 16 * 1024
 PAGE = "pages/settings/connectors.html"
 SECTION = "partials/connectors/section.html"
 
-
-def _htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
 
 
 async def _render(request: Request, pool: AsyncConnectionPool, *, created: dict | None = None,
@@ -36,7 +34,7 @@ async def _render(request: Request, pool: AsyncConnectionPool, *, created: dict 
     context = {"connectors": rows, "kinds": connectors.KINDS, "created": created, "new_secret": secret,
                "values": values or {"kind": "webhook"}, "errors": errors or {}}
     headers = {"Cache-Control": "no-store"} if secret else {}
-    return Template(SECTION if _htmx(request) else PAGE, context=context, status_code=status, headers=headers)
+    return Template(SECTION if is_htmx(request) else PAGE, context=context, status_code=status, headers=headers)
 
 
 @get("/")
@@ -68,7 +66,7 @@ async def delete_connector(request: Request, pool: AsyncConnectionPool, connecto
     async with pool.connection() as conn:
         if not await connectors.delete_connector(conn, request.user.id, connector_id):
             raise NotFoundException("No such connector.")
-    if not _htmx(request):
+    if not is_htmx(request):
         return Redirect("/settings/connectors", status_code=303)
     return await _render(request, pool)
 

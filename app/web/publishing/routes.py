@@ -25,6 +25,7 @@ from app.steps.publishers import schedule as S
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
 from app.web.chat.run_cards import load_card
+from app.web.htmx import is_htmx
 
 BODY_LIMIT = 16 * 1024
 MAX_AHEAD = timedelta(days=60)
@@ -71,9 +72,6 @@ class MoveForm(BaseModel):
         return value
 
 
-def _htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
 
 async def _card(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> dict:
     async with pool.connection() as conn:
@@ -90,10 +88,10 @@ async def _answer(request: Request, pool: AsyncConnectionPool, run_id: UUID, not
                   status: int = 409) -> Response:
     """After an action: HTMX gets the card (with the notice, 200 so it is swapped); a plain form
     gets a redirect to the page, or the page with the notice and an error status."""
-    if not _htmx(request) and notice is None:
+    if not is_htmx(request) and notice is None:
         return Redirect(f"/publishing/{run_id}", status_code=303)
     card = await _card(pool, request.user.id, run_id)
-    if _htmx(request):
+    if is_htmx(request):
         return Template(CARD, context={"card": card, "notice": notice})
     return Template(PAGE, context={"card": card, "notice": notice}, status_code=status)
 

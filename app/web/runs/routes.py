@@ -16,13 +16,11 @@ from app.engine.errors import EngineError, InputInvalid, InvalidState, RunNotFou
 from app.engine.registry import catalog
 from app.web.artifacts import store as artifacts
 from app.web.auth import requires_login
+from app.web.htmx import is_htmx
 from app.web.runs import store
 
 STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled")
 
-
-def _htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
 
 
 def _titles() -> dict[str, str]:
@@ -84,13 +82,13 @@ async def _act(request: Request, pool: AsyncConnectionPool, run_id: UUID, action
             raise NotFoundException() from None
         except (InvalidState, EngineError) as exc:
             message = str(exc)
-    if not _htmx(request) and message is None:
+    if not is_htmx(request) and message is None:
         return Redirect(f"/workflows/{run_id}", status_code=303)
     run, events = await _run_or_404(pool, request.user.id, run_id)
-    template = "partials/dashboard/run_body.html" if _htmx(request) else "pages/runs/detail.html"
+    template = "partials/dashboard/run_body.html" if is_htmx(request) else "pages/runs/detail.html"
     # An HTMX swap shows the message in place (a 4xx would not be swapped); a plain form gets a 409 page.
     return Template(template, context={"run": run, "events": events, "titles": _titles(), "error": message},
-                    status_code=409 if message and not _htmx(request) else 200)
+                    status_code=409 if message and not is_htmx(request) else 200)
 
 
 @post("/{run_id:uuid}/cancel")

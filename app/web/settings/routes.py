@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from app.web.api import keys
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
+from app.web.htmx import is_htmx
 
 BODY_LIMIT = 16 * 1024
 PAGE = "pages/settings/api_keys.html"
@@ -37,10 +38,6 @@ class KeyForm(BaseModel):
         return value
 
 
-def _htmx(request: Request) -> bool:
-    """A targeted HTMX request (a boosted one is a page navigation and gets the whole page)."""
-    return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
-
 
 async def _render(request: Request, pool: AsyncConnectionPool, *, new_key: str | None = None,
                   values: dict | None = None, errors: dict | None = None, status: int = 200,
@@ -50,7 +47,7 @@ async def _render(request: Request, pool: AsyncConnectionPool, *, new_key: str |
     context = {"keys": rows, "new_key": new_key, "values": values or {}, "errors": errors or {}}
     # A page carrying a key that is shown only once must not be cached anywhere.
     headers = {"Cache-Control": "no-store"} if new_key else {}
-    return Template(SECTION if _htmx(request) and not page else PAGE, context=context, status_code=status, headers=headers)
+    return Template(SECTION if is_htmx(request) and not page else PAGE, context=context, status_code=status, headers=headers)
 
 
 @get("/api-keys")
@@ -76,7 +73,7 @@ async def revoke_api_key(request: Request, pool: AsyncConnectionPool, key_id: in
     async with pool.connection() as conn:
         if not await keys.revoke_key(conn, request.user.id, key_id):
             raise NotFoundException("No such API key.")
-    if not _htmx(request):
+    if not is_htmx(request):
         return Redirect("/settings/api-keys", status_code=303)
     return await _render(request, pool)
 

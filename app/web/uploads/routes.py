@@ -44,6 +44,7 @@ from app.web.chat.run_cards import load_card
 from app.web.chat.store import NotFound
 from app.web.chat.workflow_forms import field_errors
 from app.web.chat.workflows import start_in_chat, user_workflow
+from app.web.htmx import is_htmx
 from app.web.uploads import store
 from app.web.uploads.files import Limits, check_csv, check_pdfs, display_name, read_capped
 from app.workflows import data_analysis, documents
@@ -53,9 +54,6 @@ DECISION_LIMIT = 512 * 1024
 MAX_SUMMARY = documents.MAX_SUMMARY_CHARS
 
 
-def _htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
 
 def _conversation(value: Any) -> int | None:
     return int(value) if isinstance(value, str) and value.isdigit() else None
@@ -64,13 +62,13 @@ def _conversation(value: Any) -> int | None:
 def _form_page(request: Request, context: dict, status: int = 200) -> Template:
     limits = Limits.from_settings(request.app.state.services.settings)
     context = {"limits": limits, "errors": {}, "values": {}, "refused": [], **context}
-    if _htmx(request):
+    if is_htmx(request):
         return Template(FORM, context=context, status_code=status)
     return Template("pages/chat/workflows.html", context={**context, "inner": FORM}, status_code=status)
 
 
 def _go(request: Request, url: str) -> Response:
-    if _htmx(request):
+    if is_htmx(request):
         return Response(None, status_code=200, headers={"HX-Location": url})
     return Redirect(url, status_code=303)
 
@@ -104,7 +102,7 @@ async def _start(request: Request, pool: AsyncConnectionPool, wf_name: str, file
             started = await start_in_chat(conn, user_id=request.user.id, wf=wf, data=with_refs(ids),
                                           conversation_id=conversation_id)
             await attach_uploads(conn, ids, started.run["id"])
-        if conversation_id is None or not _htmx(request):
+        if conversation_id is None or not is_htmx(request):
             return _go(request, f"/chat/{started.conversation_id}")
         async with pool.connection() as conn:
             card = await load_card(conn, started.run["id"], request.user.id)
@@ -184,7 +182,7 @@ async def _decided(request: Request, pool: AsyncConnectionPool, run_id: UUID, ho
         except (AlreadyDecided, HookExpired, InvalidState, HookNotFound, InvalidAction) as exc:
             notice = f"Nothing was changed: {exc}."
         card = await load_card(conn, run_id, request.user.id)
-    if not _htmx(request):
+    if not is_htmx(request):
         return Redirect(f"/chat/{card['run']['chat_id']}" if card["run"].get("chat_id") else "/approvals", status_code=303)
     return Template("partials/runs/card.html", context={"card": card, "notice": notice})
 
