@@ -41,6 +41,9 @@ class Settings:
     doc_max_file_mb: int = 20
     doc_max_total_mb: int = 200
     csv_max_mb: int = 100
+    # Code-review test runs (app/steps/sandbox.py): both are tmpfs, i.e. memory.
+    sandbox_disk_mb: int = 1024
+    sandbox_tmp_mb: int = 512
 
     @property
     def embedded_db(self) -> bool:
@@ -140,6 +143,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         doc_max_file_mb=_positive_int(env, "BATON_DOC_MAX_FILE_MB", 20),
         doc_max_total_mb=_positive_int(env, "BATON_DOC_MAX_TOTAL_MB", 200),
         csv_max_mb=_positive_int(env, "BATON_CSV_MAX_MB", 100),
+        sandbox_disk_mb=_positive_int(env, "BATON_SANDBOX_DISK_MB", 1024),
+        sandbox_tmp_mb=_positive_int(env, "BATON_SANDBOX_TMP_MB", 512),
     )
 
 

@@ -114,7 +114,8 @@ async def run_tests(run_id: str, source: str, commit: str, patch: str | None, co
             return {"commit": commit, "command": None, "passed": False, "outcome": "no_command",
                     "output": "No test command given and none detected (pytest, npm test, go test ./...).",
                     "exit_code": None, "truncated": False, "duration_s": 0, "sandbox": None}
-        result = await run_sandboxed(work, command, limits=Limits(**limits), mode=settings.sandbox)
+        limits = Limits(**limits, disk_mb=settings.sandbox_disk_mb, tmp_mb=settings.sandbox_tmp_mb)
+        result = await run_sandboxed(work, command, limits=limits, mode=settings.sandbox)
         return {"commit": commit, "command": command, **result.to_json()}
     finally:
         await asyncio.to_thread(shutil.rmtree, root, True)
@@ -122,6 +123,7 @@ async def run_tests(run_id: str, source: str, commit: str, patch: str | None, co
 
 OUTCOME_WORDS = {"passed": "Tests passed", "failed": "Tests failed", "timeout": "Stopped at the time limit",
                  "cpu_limit": "Stopped at the CPU-time limit", "memory_limit": "Stopped at the memory limit",
+                 "disk_limit": "Stopped at the disk limit",
                  "killed": "Killed", "no_command": "No test command"}
 
 

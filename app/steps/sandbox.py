@@ -33,6 +33,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from app.engine.errors import FatalError
+from app.steps import sandbox_fs
 
 NOBODY = 65534
 OUTPUT_LIMIT = 64 * 1024
@@ -56,13 +57,19 @@ class Limits:
     file_mb: int = 256
     processes: int = 256
     output_bytes: int = OUTPUT_LIMIT
+    disk_mb: int = 1024  # everything in /workspace, the checkout included
+    tmp_mb: int = 512  # /tmp, never more than memory_mb: it is memory
+
+    @property
+    def tmp_size_mb(self) -> int:
+        return max(1, min(self.tmp_mb, self.memory_mb))
 
 
 @dataclass(frozen=True)
 class SandboxResult:
     exit_code: int
     passed: bool
-    outcome: str  # passed, failed, timeout, cpu_limit, memory_limit, killed
+    outcome: str  # passed, failed, timeout, cpu_limit, memory_limit, disk_limit, killed
     output: str
     truncated: bool
     duration_s: float
@@ -76,22 +83,12 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _bwrap_args(workdir: Path) -> list[str]:
-    args = ["bwrap", "--unshare-all", "--die-with-parent", "--new-session",
-            "--ro-bind", "/usr", "/usr", "--ro-bind", "/etc", "/etc"]
-    for link in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
-        path = Path("/") / link
-        if path.is_symlink():
-            args += ["--symlink", os.readlink(path), f"/{link}"]
-        elif path.is_dir():
-            args += ["--ro-bind", str(path), f"/{link}"]
-    if Path("/opt").is_dir():
-        args += ["--ro-bind", "/opt", "/opt"]
-    args += ["--tmpfs", "/tmp", "--dev", "/dev", "--proc", "/proc",
-             "--bind", str(workdir), "/workspace", "--chdir", "/workspace",
-             "--clearenv", "--setenv", "PATH", SANDBOX_PATH, "--setenv", "HOME", "/workspace",
-             "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8", "--setenv", "CI", "true"]
-    return args
+def _bwrap_args(checkout: Path, limits: Limits, files: list[tuple[int, str]]) -> list[str]:
+    return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox",
+            *sandbox_fs.mount_args(checkout, disk_mb=limits.disk_mb, tmp_mb=limits.tmp_size_mb, files=files),
+            "--chdir", sandbox_fs.WORKSPACE, "--clearenv", "--setenv", "PATH", SANDBOX_PATH,
+            "--setenv", "HOME", sandbox_fs.WORKSPACE, "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
+            "--setenv", "CI", "true"]
 
 
 def _drop_privileges() -> list[str]:
@@ -117,8 +114,9 @@ def probe() -> str | None:
         if _as_root():
             os.chown(tmp, NOBODY, NOBODY)
         try:
-            done = subprocess.run([*_drop_privileges(), *_bwrap_args(Path(tmp)), "true"],
-                                  capture_output=True, timeout=20)
+            with sandbox_fs.generated_files() as files:
+                done = subprocess.run([*_drop_privileges(), *_bwrap_args(Path(tmp), Limits(), files), "true"],
+                                      capture_output=True, timeout=20, pass_fds=[fd for fd, _ in files])
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bubblewrap could not start: {exc}"
     if done.returncode != 0:
@@ -137,7 +135,7 @@ def require_sandbox(mode: str) -> str:
 
 
 def prepare_workdir(workdir: Path) -> None:
-    """Hand the checkout to the sandbox user (only needed when running as root)."""
+    """Hand the checkout to the sandbox user, who copies it (only needed when running as root)."""
     if not _as_root():
         return
     for root, dirs, files in os.walk(workdir):
@@ -177,11 +175,13 @@ class _Capture:
         return head + tail
 
 
-def _outcome(code: int, timed_out: bool, output: str, duration_s: float, limits: Limits) -> str:
+def _outcome(code: int, timed_out: bool, output: str, duration_s: float, limits: Limits, full: bool) -> str:
     if code in (-signal.SIGXCPU, 128 + signal.SIGXCPU) or "CPU time limit exceeded" in output:
         return "cpu_limit"
     if timed_out or code == 124 or (code == 137 and duration_s >= limits.wall_s):
         return "timeout"
+    if code != 0 and (full or "No space left on device" in output or "ENOSPC" in output):
+        return "disk_limit"
     if any(s in output for s in ("MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc")):
         return "memory_limit"
     if code < 0 or code > 128:
@@ -189,22 +189,36 @@ def _outcome(code: int, timed_out: bool, output: str, duration_s: float, limits:
     return "passed" if code == 0 else "failed"
 
 
+def _disk_message(limits: Limits, full: list[str], too_big: bool) -> str:
+    if too_big:
+        return f"Baton: the checkout does not fit in the test run's disk limit of {limits.disk_mb} MB."
+    disk = f"its disk limit of {limits.disk_mb} MB (all files in /workspace)"
+    tmp = f"its /tmp limit of {limits.tmp_size_mb} MB (/tmp is memory)"
+    shm = f"its /dev/shm limit of {min(sandbox_fs.SHM_MB, limits.tmp_size_mb)} MB"
+    if not full:  # it freed the space before exiting: say what the limits are
+        return f"Baton: the test run ran out of space: {disk}, {tmp}."
+    said = [text for fs, text in ((sandbox_fs.WORKSPACE, disk), ("/tmp", tmp), ("/dev/shm", shm)) if fs in full]
+    return f"Baton: the test run exceeded {' and '.join(said)}."
+
+
 async def run_sandboxed(workdir: Path, command: str, *, limits: Limits = Limits(), mode: str = "bwrap") -> SandboxResult:
     """Run `command` in `workdir` (which it may change). Never raises for the command's failures."""
     sandbox = require_sandbox(mode)
     wall = ["timeout", "--kill-after=2", f"{limits.wall_s}s"]
-    if sandbox == "bwrap":
-        prepare_workdir(workdir)
-        argv = [*wall, *_limits(limits), *_drop_privileges(), *_bwrap_args(workdir), "/bin/sh", "-c", command]
-        env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"}
-    else:
-        argv = [*wall, *_limits(limits), "/bin/sh", "-c", command]
-        env = {"PATH": os.environ.get("PATH", SANDBOX_PATH), "HOME": str(workdir), "LANG": "C.UTF-8", "CI": "true"}
     started = time.monotonic()
     capture = _Capture(limits.output_bytes)
-    proc = await asyncio.create_subprocess_exec(*argv, cwd=workdir, env=env, stdin=asyncio.subprocess.DEVNULL,
-                                                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                                                start_new_session=True)
+    with sandbox_fs.generated_files() as files:
+        if sandbox == "bwrap":
+            prepare_workdir(workdir)
+            argv = [*wall, *_limits(limits), *_drop_privileges(), *_bwrap_args(workdir, limits, files),
+                    "/bin/sh", "-c", sandbox_fs.WRAPPER, "sandbox", command]
+            env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"}
+        else:
+            argv = [*wall, *_limits(limits), "/bin/sh", "-c", command]
+            env = {"PATH": os.environ.get("PATH", SANDBOX_PATH), "HOME": str(workdir), "LANG": "C.UTF-8", "CI": "true"}
+        proc = await asyncio.create_subprocess_exec(*argv, cwd=workdir, env=env, stdin=asyncio.subprocess.DEVNULL,
+                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+                                                    start_new_session=True, pass_fds=[fd for fd, _ in files])
     timed_out = False
 
     async def pump() -> None:
@@ -220,9 +234,11 @@ async def run_sandboxed(workdir: Path, command: str, *, limits: Limits = Limits(
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGKILL)
             await proc.wait()
-    output = capture.text()
+    output, full, too_big = sandbox_fs.full_filesystems(capture.text())
     code = proc.returncode if proc.returncode is not None else -9
     duration = round(time.monotonic() - started, 2)
-    outcome = _outcome(code, timed_out, output, duration, limits)
+    outcome = _outcome(code, timed_out, output, duration, limits, bool(full) or too_big)
+    if outcome == "disk_limit":
+        output = "\n\n".join(filter(None, [output, _disk_message(limits, full, too_big)]))
     return SandboxResult(exit_code=code, passed=outcome == "passed", outcome=outcome, output=output,
                          truncated=capture.dropped > 0, duration_s=duration, sandbox=sandbox)
