@@ -4,9 +4,11 @@
 
 The command runs under `sh -c` inside Debian's bubblewrap with:
 - every namespace unshared (`--unshare-all`): no network at all (only a private loopback), own PIDs;
-- a read-only system: /usr and /etc (and /opt) bound read-only, a private /tmp, minimal /dev and /proc;
-- one writable directory, the checkout, at /workspace; nothing else of the host (no data dir, no /root);
-- limits: CPU seconds, address space, file size and process count (`prlimit`), wall time (`timeout`,
+- a read-only system: /usr (and /bin, /sbin, /lib*) and a few public /etc files, minimal /dev and
+  /proc; nothing else of the host (no /opt, /home, /root, data dir) — see sandbox_fs.py;
+- a copy of the checkout at /workspace, on a tmpfs of `disk_mb` in all, and /tmp of `tmp_mb` (at
+  most `memory_mb`: a tmpfs is memory); everything else read-only;
+- limits: CPU seconds, heap, file size and process count (`prlimit`), wall time (`timeout`,
   then SIGKILL), and `--die-with-parent` so nothing outlives the step;
 - an empty environment apart from PATH, HOME, LANG and TMPDIR.
 
@@ -16,9 +18,8 @@ that user. Run as another user, that user's own unprivileged namespaces are used
 
 No bubblewrap, or namespaces refused by the kernel → `SandboxUnavailable` with what to do. Only
 `BATON_SANDBOX=unsafe-local` (an admin's explicit choice) runs tests without isolation (limits
-still apply).
+still apply, except the space limits: the tests run in the checkout itself).
 """
-
 from __future__ import annotations
 
 import asyncio
@@ -191,7 +192,8 @@ def _outcome(code: int, timed_out: bool, output: str, duration_s: float, limits:
 
 def _disk_message(limits: Limits, full: list[str], too_big: bool) -> str:
     if too_big:
-        return f"Baton: the checkout does not fit in the test run's disk limit of {limits.disk_mb} MB."
+        return (f"Baton: the checkout does not fit in the test run's disk limit of {limits.disk_mb} MB "
+                f"(and {limits.file_mb} MB per file): the tests were not run.")
     disk = f"its disk limit of {limits.disk_mb} MB (all files in /workspace)"
     tmp = f"its /tmp limit of {limits.tmp_size_mb} MB (/tmp is memory)"
     shm = f"its /dev/shm limit of {min(sandbox_fs.SHM_MB, limits.tmp_size_mb)} MB"

@@ -43,7 +43,9 @@ ETC_ALLOWED = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "jav
 # Copies the checkout onto the size-limited /workspace, runs the command ($1), then names the file
 # systems it left (nearly) full, so that a failure can be blamed on the limit rather than the code.
 WRAPPER = f"""
-cp -a {CHECKOUT}/. {WORKSPACE}/ 2>/dev/null || {{ echo; echo "{TOO_BIG_MARK}"; exit {TOO_BIG_EXIT}; }}
+if ! copied=$(cp -a {CHECKOUT}/. {WORKSPACE}/ 2>&1); then
+  printf '%s\n' "$copied" | tail -n 3; echo; echo "{TOO_BIG_MARK}"; exit {TOO_BIG_EXIT}
+fi
 /bin/sh -c "$1"
 code=$?
 for fs in {WORKSPACE} /tmp /dev/shm; do

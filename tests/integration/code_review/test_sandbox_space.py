@@ -113,11 +113,16 @@ async def test_writing_anywhere_else_fails_and_does_not_count_as_a_pass(workdir)
     assert "WROTE" not in result.output, result.output
 
 
-async def test_a_checkout_bigger_than_the_disk_limit_is_refused_clearly(workdir):
+@pytest.mark.parametrize(("disk_mb", "file_mb", "error"), [(2, 256, "data.bin': No space left on device"),
+                                                               (64, 1, "File size limit exceeded")])
+async def test_a_checkout_bigger_than_the_disk_limit_is_refused_clearly(workdir, disk_mb, file_mb, error):
     (workdir / "data.bin").write_bytes(b"y" * 3 * MB)
-    result = await run_sandboxed(workdir, "echo ran", limits=Limits(wall_s=30, cpu_s=10, disk_mb=2))
-    assert result.outcome == "disk_limit" and "ran" not in result.output.replace("does not fit", "")
-    assert result.output == "Baton: the checkout does not fit in the test run's disk limit of 2 MB."
+    limits = Limits(wall_s=30, cpu_s=10, disk_mb=disk_mb, file_mb=file_mb)
+    result = await run_sandboxed(workdir, "echo TESTS-RAN", limits=limits)
+    assert result.outcome == "disk_limit" and "TESTS-RAN" not in result.output
+    assert error in result.output
+    assert result.output.endswith(f"Baton: the checkout does not fit in the test run's disk limit of {disk_mb} MB "
+                                  f"(and {file_mb} MB per file): the tests were not run.")
 
 
 async def test_the_code_review_step_applies_the_admins_disk_limit(calc_repo, model_settings):
