@@ -85,7 +85,9 @@ def _as_root() -> bool:
 
 
 def _bwrap_args(checkout: Path, limits: Limits, files: list[tuple[int, str]]) -> list[str]:
-    return ["bwrap", "--unshare-all", "--die-with-parent", "--new-session", "--hostname", "sandbox",
+    # --disable-userns: the tested code cannot make a namespace of its own and mount an unlimited tmpfs there.
+    return ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
+            "--hostname", "sandbox",
             *sandbox_fs.mount_args(checkout, disk_mb=limits.disk_mb, tmp_mb=limits.tmp_size_mb, files=files),
             "--chdir", sandbox_fs.WORKSPACE, "--clearenv", "--setenv", "PATH", SANDBOX_PATH,
             "--setenv", "HOME", sandbox_fs.WORKSPACE, "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",

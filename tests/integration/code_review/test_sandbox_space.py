@@ -134,3 +134,11 @@ async def test_the_code_review_step_applies_the_admins_disk_limit(calc_repo, mod
     assert result["outcome"] == "disk_limit" and not result["passed"]
     assert "exceeded its disk limit of 8 MB" in result["output"]
     assert CR.OUTCOME_WORDS[result["outcome"]] == "Stopped at the disk limit"
+
+
+async def test_the_code_cannot_mount_an_unlimited_tmpfs_in_a_namespace_of_its_own(workdir):
+    command = ("unshare --user --map-root-user --mount sh -c "
+               "'mount -t tmpfs none /workspace && echo MOUNTED' 2>&1; "
+               "python3 -c 'import os; os.unshare(os.CLONE_NEWUSER); print(\"UNSHARED\")' 2>&1; true")
+    result = await run_sandboxed(workdir, command, limits=Limits(wall_s=30, cpu_s=10))
+    assert "MOUNTED" not in result.output and "UNSHARED" not in result.output, result.output
