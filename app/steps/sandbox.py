@@ -84,14 +84,10 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _bwrap_args(checkout: Path, limits: Limits, files: list[tuple[int, str]]) -> list[str]:
-    # --disable-userns: the tested code cannot make a namespace of its own and mount an unlimited tmpfs there.
-    return ["bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent", "--new-session",
-            "--hostname", "sandbox",
-            *sandbox_fs.mount_args(checkout, disk_mb=limits.disk_mb, tmp_mb=limits.tmp_size_mb, files=files),
-            "--chdir", sandbox_fs.WORKSPACE, "--clearenv", "--setenv", "PATH", SANDBOX_PATH,
-            "--setenv", "HOME", sandbox_fs.WORKSPACE, "--setenv", "TMPDIR", "/tmp", "--setenv", "LANG", "C.UTF-8",
-            "--setenv", "CI", "true"]
+def _bwrap_args(checkout: Path, command: str, limits: Limits, files: list[tuple[int, str]]) -> list[str]:
+    env = {"PATH": SANDBOX_PATH, "HOME": sandbox_fs.WORKSPACE, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "CI": "true"}
+    return sandbox_fs.bwrap_argv(checkout, command, disk_mb=limits.disk_mb, tmp_mb=limits.tmp_size_mb,
+                                 files=files, env=env)
 
 
 def _drop_privileges() -> list[str]:
@@ -118,7 +114,7 @@ def probe() -> str | None:
             os.chown(tmp, NOBODY, NOBODY)
         try:
             with sandbox_fs.generated_files() as files:
-                done = subprocess.run([*_drop_privileges(), *_bwrap_args(Path(tmp), Limits(), files), "true"],
+                done = subprocess.run([*_drop_privileges(), *_bwrap_args(Path(tmp), "true", Limits(), files)],
                                       capture_output=True, timeout=20, pass_fds=[fd for fd, _ in files])
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bubblewrap could not start: {exc}"
@@ -196,9 +192,12 @@ def _disk_message(limits: Limits, full: list[str], too_big: bool) -> str:
     if too_big:
         return (f"Baton: the checkout does not fit in the test run's disk limit of {limits.disk_mb} MB "
                 f"(and {limits.file_mb} MB per file): the tests were not run.")
-    disk = f"its disk limit of {limits.disk_mb} MB (all files in /workspace)"
-    tmp = f"its /tmp limit of {limits.tmp_size_mb} MB (/tmp is memory)"
-    shm = f"its /dev/shm limit of {min(sandbox_fs.SHM_MB, limits.tmp_size_mb)} MB"
+    def limit(mb: int) -> str:
+        return f"{mb} MB or {sandbox_fs.files_limit(mb):,} files"
+
+    disk = f"its disk limit of {limit(limits.disk_mb)} (all of /workspace)"
+    tmp = f"its /tmp limit of {limit(limits.tmp_size_mb)} (/tmp is memory)"
+    shm = f"its /dev/shm limit of {limit(min(sandbox_fs.SHM_MB, limits.tmp_size_mb))}"
     if not full:  # it freed the space before exiting: say what the limits are
         return f"Baton: the test run ran out of space: {disk}, {tmp}."
     said = [text for fs, text in ((sandbox_fs.WORKSPACE, disk), ("/tmp", tmp), ("/dev/shm", shm)) if fs in full]
@@ -214,8 +213,7 @@ async def run_sandboxed(workdir: Path, command: str, *, limits: Limits = Limits(
     with sandbox_fs.generated_files() as files:
         if sandbox == "bwrap":
             prepare_workdir(workdir)
-            argv = [*wall, *_limits(limits), *_drop_privileges(), *_bwrap_args(workdir, limits, files),
-                    "/bin/sh", "-c", sandbox_fs.WRAPPER, "sandbox", command]
+            argv = [*wall, *_limits(limits), *_drop_privileges(), *_bwrap_args(workdir, command, limits, files)]
             env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"}
         else:
             argv = [*wall, *_limits(limits), "/bin/sh", "-c", command]

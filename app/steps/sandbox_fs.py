@@ -1,20 +1,25 @@
-"""What a sandboxed test run sees of the file system, and how big it may make it.
+"""What a sandboxed test run sees of the file system, and how much of it may fill.
 
-Everything writable is a size-limited tmpfs, because a tmpfs is memory the host pays for and a script
-under test is hostile: `/workspace` (a copy of the checkout, `disk_mb` in all), `/tmp` (`tmp_mb`) and
-`/dev/shm` (small, for POSIX semaphores). The rest, bubblewrap's own root and its `/dev` included, is
-remounted read-only, so nothing else can grow.
+Everything writable is a tmpfs limited in size and in number of files (a tmpfs is memory the host
+pays for: its pages, and about 1 KB of kernel memory per file), because a script under test is
+hostile: `/workspace` (a copy of the checkout, `disk_mb` in all), `/tmp` (`tmp_mb`) and `/dev/shm`
+(small, for POSIX semaphores). Everything else, bubblewrap's own root and `/dev` included, is
+read-only, and the tested code can create no namespace of its own (where it could mount more).
 
 Of the host only `/usr` (and the `/bin`, `/sbin`, `/lib*` that point into it) is bound, read-only, plus
 the few entries of `/etc` that programs need to start: the dynamic linker's cache, the alternatives
-symlinks, CA certificates, Python's and Java's configuration, time zone and protocol tables. `passwd`,
-`group`, `hosts`, `hostname` and `nsswitch.conf` are generated, naming only root and the sandbox user.
-Not `/etc/shadow`, `/etc/hostname`, `/opt`, `/home`, `/root`, `/srv`, `/var` or Baton's data dir.
+symlinks, CA certificates, Java's settings, time zone and protocol tables. `passwd`, `group`,
+`hosts`, `hostname` and `nsswitch.conf` are generated, naming only root and the sandbox user. Not
+`/etc/shadow`, the host's `/etc/hostname`, `/opt`, `/home`, `/root`, `/srv`, `/var` or Baton's data dir.
 
-The checkout is bound read-only at /run/checkout and copied onto /workspace by a small shell wrapper,
-which then runs the test command and, after it, reports which file systems it left full (`FULL_MARK`).
+Two stages, because bubblewrap (0.8) cannot limit a tmpfs's number of files:
+1. bubblewrap builds the read-only system in a user namespace where the setup script is root with
+   CAP_SYS_ADMIN only (`STAGE1`): it mounts the three tmpfs with `size` and `nr_inodes`, then
+2. runs a second bubblewrap: a nested user namespace as the sandbox user, no capabilities, no more
+   namespaces (`--disable-userns`), every mount locked. There `STAGE2` copies the checkout (bound
+   read-only at /run/checkout) onto /workspace, runs the test command and reports which file
+   systems it left full (`FULL_MARK`), so that a failure can be blamed on the limit.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -40,17 +45,25 @@ ETC_ALLOWED = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "jav
                "ssl/openssl.cnf", "localtime", "timezone", "protocols", "services", "mime.types", "fonts",
                "os-release")
 
-# Copies the checkout onto the size-limited /workspace, runs the command ($1), then names the file
-# systems it left (nearly) full, so that a failure can be blamed on the limit rather than the code.
-WRAPPER = f"""
-if ! copied=$(cp -a {CHECKOUT}/. {WORKSPACE}/ 2>&1); then
-  printf '%s\n' "$copied" | tail -n 3; echo; echo "{TOO_BIG_MARK}"; exit {TOO_BIG_EXIT}
+INODES_PER_MB = 256  # files a tmpfs may hold per MB of its size: ~1 KB of kernel memory each
+ROOT_CAPS = ("CAP_SYS_ADMIN", "CAP_SETFCAP")  # stage 1 mounts, and maps its root to the nested user
+
+STAGE1 = f"""set -e
+mount -t tmpfs -o "$1" tmpfs /tmp
+mount -t tmpfs -o "$2" tmpfs /dev/shm
+mount -t tmpfs -o "$3" tmpfs {WORKSPACE}
+exec bwrap --unshare-user --disable-userns --uid "$4" --gid "$5" --dev-bind / / --die-with-parent \\
+  --chdir {WORKSPACE} -- /bin/sh -c "$6" sandbox "$7"
+"""
+
+STAGE2 = f"""if ! copied=$(cp -a {CHECKOUT}/. {WORKSPACE}/ 2>&1); then
+  printf '%s\\n' "$copied" | tail -n 3; echo; echo "{TOO_BIG_MARK}"; exit {TOO_BIG_EXIT}
 fi
 /bin/sh -c "$1"
 code=$?
 for fs in {WORKSPACE} /tmp /dev/shm; do
-  set -- $(stat -f -c '%b %a' "$fs")
-  [ $(($2 * 50)) -lt "$1" ] && {{ echo; echo "{FULL_MARK}$fs"; }}
+  set -- $(stat -f -c '%b %a %c %d' "$fs")
+  [ $(($2 * 50)) -lt "$1" ] || [ $(($4 * 50)) -lt "$3" ] && {{ echo; echo "{FULL_MARK}$fs"; }}
 done
 exit $code
 """
@@ -106,9 +119,22 @@ def host_etc() -> list[str]:
     return found
 
 
-def mount_args(checkout: Path, *, disk_mb: int, tmp_mb: int, files: list[tuple[int, str]]) -> list[str]:
-    """bubblewrap's file-system arguments (order matters: the read-only remounts come last)."""
-    args = ["--ro-bind", "/usr", "/usr"]
+def files_limit(size_mb: int) -> int:
+    return max(4096, size_mb * INODES_PER_MB)
+
+
+def _tmpfs(size_mb: int, mode: str) -> str:
+    return f"size={size_mb * MB},nr_inodes={files_limit(size_mb)},mode={mode},nosuid,nodev"
+
+
+def bwrap_argv(checkout: Path, command: str, *, disk_mb: int, tmp_mb: int, files: list[tuple[int, str]],
+               env: dict[str, str]) -> list[str]:
+    """The whole bubblewrap command line, both stages (order matters: the read-only remounts come last)."""
+    args = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "0", "--gid", "0", "--die-with-parent",
+            "--new-session", "--hostname", "sandbox"]
+    for cap in ROOT_CAPS:
+        args += ["--cap-add", cap]
+    args += ["--ro-bind", "/usr", "/usr"]
     for link in ("bin", "sbin", "lib", "lib32", "lib64", "libx32"):
         path = Path("/") / link
         if path.is_symlink():
@@ -119,13 +145,14 @@ def mount_args(checkout: Path, *, disk_mb: int, tmp_mb: int, files: list[tuple[i
         args += ["--ro-bind", path, path]
     for fd, dest in files:
         args += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
-    args += ["--perms", "01777", "--size", str(tmp_mb * MB), "--tmpfs", "/tmp",
-             "--dev", "/dev", "--perms", "01777", "--size", str(min(SHM_MB, tmp_mb) * MB), "--tmpfs", "/dev/shm",
-             "--proc", "/proc",
-             "--ro-bind", str(checkout), CHECKOUT,
-             "--perms", "0755", "--size", str(disk_mb * MB), "--tmpfs", WORKSPACE,
-             "--remount-ro", "/dev", "--remount-ro", "/"]
-    return args
+    args += ["--dir", "/tmp", "--dev", "/dev", "--proc", "/proc", "--ro-bind", str(checkout), CHECKOUT,
+             "--dir", WORKSPACE, "--remount-ro", "/dev", "--remount-ro", "/", "--clearenv"]
+    for name, value in env.items():
+        args += ["--setenv", name, value]
+    uid, gid, _ = sandbox_user()
+    return [*args, "/bin/sh", "-c", STAGE1, "sandbox-setup",
+            _tmpfs(tmp_mb, "1777"), _tmpfs(min(SHM_MB, tmp_mb), "1777"), _tmpfs(disk_mb, "0755"),
+            str(uid), str(gid), STAGE2, command]
 
 
 def full_filesystems(output: str) -> tuple[str, list[str], bool]:

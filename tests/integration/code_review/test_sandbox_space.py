@@ -1,7 +1,8 @@
 """The sandbox's space limits, against hostile test scripts, for real: /tmp is memory the host pays
 for, so it is no bigger than the run's memory limit; /workspace holds at most the disk limit in all
-(not only per file); nothing else in the sandbox can be written; and the user is told which limit
-stopped the run."""
+(not only per file); each holds a bounded number of files; nothing else in the sandbox can be
+written, nor can the code mount a file system of its own; and the user is told which limit stopped
+the run."""
 
 from __future__ import annotations
 
@@ -76,7 +77,7 @@ async def test_filling_tmp_stops_at_the_memory_limit_and_says_so(workdir):
     assert result.outcome == "disk_limit" and not result.passed
     assert "wrote 0" in result.output and "wrote 1" not in result.output
     assert "No space left on device" in result.output
-    assert result.output.endswith("Baton: the test run exceeded its /tmp limit of 256 MB (/tmp is memory).")
+    assert result.output.endswith("Baton: the test run exceeded its /tmp limit of 256 MB or 65,536 files (/tmp is memory).")
     # The host paid for at most the limit (a margin for other processes on the machine; unlimited it was ~800).
     assert shmem.growth_mb < 256 + 150, shmem.growth_mb
 
@@ -96,7 +97,20 @@ async def test_many_files_under_the_per_file_cap_stop_at_the_workspace_total(wor
     result = await run_sandboxed(workdir, "python3 fill.py . 10 10", limits=limits)
     assert result.outcome == "disk_limit" and not result.passed
     assert "wrote 5" in result.output and "wrote 6" not in result.output  # 6 × 10 MB fit, the 7th not
-    assert result.output.endswith("Baton: the test run exceeded its disk limit of 64 MB (all files in /workspace).")
+    assert result.output.endswith("Baton: the test run exceeded its disk limit of 64 MB or 16,384 files "
+                                  "(all of /workspace).")
+
+
+async def test_many_empty_files_stop_at_the_file_count_limit(workdir):
+    # Empty files take no space but about 1 KB of kernel memory each: unlimited, 3 million took 3 GB.
+    make = ("import sys\nn = 0\ntry:\n    for n in range(50_000):\n        open(f'/tmp/e{n}', 'w').close()\n"
+            "except OSError as e:\n    print('made', n, e)\n    sys.exit(1)\n")
+    (workdir / "many.py").write_text(make)  # noqa: ASYNC240
+    result = await run_sandboxed(workdir, "python3 many.py", limits=Limits(wall_s=60, cpu_s=30, tmp_mb=16))
+    assert result.outcome == "disk_limit" and "No space left on device" in result.output
+    made = int(result.output.split("made ")[1].split()[0])
+    assert 4000 < made <= 4096
+    assert "its /tmp limit of 16 MB or 4,096 files" in result.output
 
 
 async def test_a_script_that_frees_the_space_before_exiting_is_still_told_it_ran_out(workdir):
