@@ -104,7 +104,7 @@ def _limits(limits: Limits) -> list[str]:
 @functools.lru_cache(maxsize=1)
 def probe() -> str | None:
     """None when the sandbox works here; otherwise why not (cached per process)."""
-    for tool in ("bwrap", "prlimit", "timeout") + (("setpriv",) if _as_root() else ()):
+    for tool in ("bwrap", "prlimit", "timeout", "mount") + (("setpriv",) if _as_root() else ()):
         if shutil.which(tool) is None:
             return f"{tool} is not installed"
     import tempfile
@@ -205,7 +205,7 @@ def _disk_message(limits: Limits, full: list[str], too_big: bool) -> str:
 
 
 async def run_sandboxed(workdir: Path, command: str, *, limits: Limits = Limits(), mode: str = "bwrap") -> SandboxResult:
-    """Run `command` in `workdir` (which it may change). Never raises for the command's failures."""
+    """Run `command` on a copy of `workdir` (in `workdir` itself if unsafe-local). Never raises for its failures."""
     sandbox = require_sandbox(mode)
     wall = ["timeout", "--kill-after=2", f"{limits.wall_s}s"]
     started = time.monotonic()

@@ -20,6 +20,7 @@ Two stages, because bubblewrap (0.8) cannot limit a tmpfs's number of files:
    read-only at /run/checkout) onto /workspace, runs the test command and reports which file
    systems it left full (`FULL_MARK`), so that a failure can be blamed on the limit.
 """
+
 from __future__ import annotations
 
 import contextlib
