@@ -156,3 +156,15 @@ async def test_the_code_cannot_mount_an_unlimited_tmpfs_in_a_namespace_of_its_ow
                "python3 -c 'import os; os.unshare(os.CLONE_NEWUSER); print(\"UNSHARED\")' 2>&1; true")
     result = await run_sandboxed(workdir, command, limits=Limits(wall_s=30, cpu_s=10))
     assert "MOUNTED" not in result.output and "UNSHARED" not in result.output, result.output
+
+
+def test_the_space_limits_are_settings_with_defaults():
+    from app.core.config import ConfigError, load_settings
+
+    defaults = load_settings({})
+    assert (defaults.sandbox_disk_mb, defaults.sandbox_tmp_mb) == (1024, 512)
+    chosen = load_settings({"BATON_SANDBOX_DISK_MB": "300", "BATON_SANDBOX_TMP_MB": "64"})
+    assert (chosen.sandbox_disk_mb, chosen.sandbox_tmp_mb) == (300, 64)
+    with pytest.raises(ConfigError, match="BATON_SANDBOX_DISK_MB"):
+        load_settings({"BATON_SANDBOX_DISK_MB": "lots"})
+    assert Limits(memory_mb=256, tmp_mb=512).tmp_size_mb == 256  # /tmp is memory: never above the run's limit
