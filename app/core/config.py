@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlparse
 
+from app.core.outbound import Allowlist
+
 TIERS = ("free", "pro", "premium", "enterprise")
 
 
@@ -44,6 +46,8 @@ class Settings:
     # Code-review test runs (app/steps/sandbox.py): both are tmpfs, i.e. memory.
     sandbox_disk_mb: int = 1024
     sandbox_tmp_mb: int = 512
+    # Hosts and ranges users' connectors and git URLs may reach although not global (app/core/outbound.py).
+    connector_allow: Allowlist = Allowlist()
 
     @property
     def embedded_db(self) -> bool:
@@ -110,6 +114,13 @@ def _module_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     return modules
 
 
+def _allowlist(env: Mapping[str, str], name: str) -> Allowlist:
+    try:
+        return Allowlist.parse(env.get(name, ""))
+    except ValueError as exc:
+        raise ConfigError(f"{name}: {exc}") from None
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     data_dir = Path(env.get("BATON_DATA_DIR", "").strip() or ".baton").expanduser().resolve()
@@ -145,6 +156,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         csv_max_mb=_positive_int(env, "BATON_CSV_MAX_MB", 100),
         sandbox_disk_mb=_positive_int(env, "BATON_SANDBOX_DISK_MB", 1024),
         sandbox_tmp_mb=_positive_int(env, "BATON_SANDBOX_TMP_MB", 512),
+        connector_allow=_allowlist(env, "BATON_CONNECTOR_ALLOW"),
     )
 
 

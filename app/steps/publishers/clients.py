@@ -3,22 +3,28 @@
 Every publish carries the step's idempotency key (`Idempotency-Key` header, and in the webhook's
 body), stable across the step's retries and a worker dying mid-call, so a receiver that honours it
 publishes each post once. Failures are sorted once: a connection problem, a timeout, 408, 429 or a
-5xx is retried by the step's policy; any other 4xx is the connector refusing (bad token, bad
-address) and fails the step at once (`FatalError`), with the receiver's words trimmed.
+5xx is retried by the step's policy; any other 4xx, a redirect, or an address connectors may not
+reach fails the step at once (`FatalError`).
+
+Calls go through app/core/outbound.py (resolve once, refuse internal addresses unless an admin
+allowed them in BATON_CONNECTOR_ALLOW, connect to the checked address). What the receiver answers
+is parsed for the fields below and otherwise only logged: an error the user sees carries the status
+code and its standard reason, never the receiver's words (a user aiming a connector at an internal
+service must not be able to read it through error messages).
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
-import ipaddress
 import json
-import socket
+import logging
+from http import HTTPStatus
 from typing import Any
 
 import httpx
 
+from app.core import outbound, runtime
 from app.engine.errors import FatalError
 from app.steps.publishers.connectors import Connector
 
@@ -29,6 +35,8 @@ SIGNATURE_HEADER = "X-Baton-Signature"
 RETRYABLE = {408, 425, 429}
 METRIC_KEYS = ("likes", "shares", "replies")
 
+log = logging.getLogger("baton.publishers")
+
 
 class PublishError(Exception):
     """A failure worth retrying."""
@@ -38,47 +46,40 @@ def sign(secret: str, body: bytes) -> str:
     return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def _clean(text: str, limit: int = 300) -> str:
-    text = " ".join("".join(c if c.isprintable() else " " for c in text).split())
-    return text[:limit]
-
-
-async def _check_address(url: str) -> None:
-    """Refuse addresses no connector should reach: link-local (cloud metadata services live at
-    169.254.169.254), multicast, unspecified. Loopback and private networks stay allowed: a
-    self-hosted receiver next to Baton is a normal setup."""
-    host = httpx.URL(url).host
+def _status(status: int) -> str:
     try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, None, type=socket.SOCK_STREAM)
-    except OSError as exc:
-        raise PublishError(f"cannot resolve {host}") from exc
-    for info in infos:
-        address = ipaddress.ip_address(info[4][0].split("%", 1)[0])
-        if address.is_link_local or address.is_multicast or address.is_unspecified or address.is_reserved:
-            raise FatalError(f"{host} resolves to {address}, an address connectors may not reach")
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return str(status)
 
 
 async def _send(method: str, url: str, *, headers: dict, content: bytes | None = None) -> tuple[int, Any]:
-    await _check_address(url)
+    host = url_host(url)
     try:
-        async with httpx.AsyncClient(timeout=TIMEOUT, follow_redirects=False) as client, client.stream(
-                method, url, headers={"User-Agent": USER_AGENT, **headers}, content=content) as response:
-            body = b""
-            async for chunk in response.aiter_bytes():
-                body += chunk
-                if len(body) > MAX_RESPONSE:
-                    break
+        reply = await outbound.request(method, url, allow=runtime.current().settings.connector_allow,
+                                       headers={"User-Agent": USER_AGENT, **headers}, content=content,
+                                       timeout=TIMEOUT, max_bytes=MAX_RESPONSE)
+    except outbound.AddressRefused as exc:
+        raise FatalError(str(exc)) from None
+    except outbound.HostNotFound as exc:
+        raise PublishError(str(exc)) from None
     except httpx.TimeoutException as exc:
-        raise PublishError(f"{url_host(url)} did not answer in time") from exc
+        raise PublishError(f"{host} did not answer in time") from exc
     except httpx.HTTPError as exc:
-        raise PublishError(f"could not reach {url_host(url)}: {type(exc).__name__}") from exc
-    status = response.status_code
-    if status >= 500 or status in RETRYABLE:
-        raise PublishError(f"{url_host(url)} answered {status}: {_clean(body.decode(errors='replace'), 200)}")
+        raise PublishError(f"could not reach {host}: {type(exc).__name__}") from exc
+    status = reply.status
     if status >= 300:
-        raise FatalError(f"{url_host(url)} refused with {status}: {_clean(body.decode(errors='replace'), 200)}")
+        log.warning("publishers.remote_refused", extra={"host": host, "method": method, "status": status,
+                                                        "body": reply.body[:2000].decode(errors="replace")})
+    if status >= 500 or status in RETRYABLE:
+        raise PublishError(f"{host} answered {_status(status)}")
+    if 300 <= status < 400:
+        raise FatalError(f"{host} answered {_status(status)}: connectors do not follow redirects, "
+                         "give the final address")
+    if status >= 400:
+        raise FatalError(f"{host} refused with {_status(status)} (details are in the server log)")
     try:
-        data = json.loads(body) if body.strip() else {}
+        data = json.loads(reply.body) if reply.body.strip() else {}
     except (ValueError, RecursionError):
         data = {}
     return status, data if isinstance(data, dict) else {}

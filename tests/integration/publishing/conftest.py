@@ -4,11 +4,13 @@ writes posts, connectors pointing at a local receiver, and runs whose posts are 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from app.core.outbound import Allowlist
 from app.core.secrets_box import SecretBox
 from app.steps.publishers.connectors import ConnectorForm, create_connector
 from tests.support.engine import start
@@ -31,6 +33,13 @@ def write_posts(request):
 def writer(model):
     model.handler = write_posts
     return model
+
+
+@pytest.fixture(scope="session")
+def model_settings(model_settings):
+    """The receiver runs on 127.0.0.1, so these settings allow it as an admin would (a receiver next
+    to Baton): BATON_CONNECTOR_ALLOW=127.0.0.1."""
+    return dataclasses.replace(model_settings, connector_allow=Allowlist.parse("127.0.0.1"))
 
 
 @pytest.fixture(autouse=True)
