@@ -74,6 +74,14 @@ METADATA = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "168.63.129.16", "100.100.100.200", "192.0.0.192", "fd00:ec2::254"))
 
 
+def _is_address(text: str) -> bool:
+    try:
+        ipaddress.ip_address(text.strip("[]"))
+    except ValueError:
+        return False
+    return True
+
+
 class AddressRefused(Exception):
     """The destination is one users may not reach. The message is safe to show them."""
 
@@ -112,7 +120,7 @@ class Allowlist:
                 networks.append(ipaddress.ip_network(entry.strip("[]"), strict=True))
                 continue
             except ValueError as exc:
-                if "/" in entry:
+                if "/" in entry and _is_address(entry.split("/", 1)[0]):
                     raise ValueError(f"{entry!r} is not an address range ({exc})") from None
             name = entry.lower().rstrip(".")
             labels = name.removeprefix("*.").split(".")
@@ -177,7 +185,7 @@ def check_address(address: Address, host: str, allow: Allowlist) -> None:
     elif allow.allows_host(host) or any(allow.allows_address(a) for a in candidates):
         return
     shown = host if host == str(address) else f"{host} ({address})"
-    raise AddressRefused(f"{shown} is {why}, which connectors may not reach "
+    raise AddressRefused(f"{shown} is {why}: connectors and repositories may not be reached there "
                          "(an administrator can allow it with BATON_CONNECTOR_ALLOW)")
 
 

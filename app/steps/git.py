@@ -2,16 +2,21 @@
 
 The source is cloned into Baton's own mirror (data dir/code-review/<run id>.git), never used in
 place: a clone carries no hooks and none of the source's config (no diff drivers, no filters), and
-diffs run with --no-ext-diff --no-textconv. Sources are an http(s)/ssh/git URL, or a local path
-under one of the directories an admin lists in BATON_REPO_ROOTS (otherwise any user could read
-any repository the server can). Refs are checked before they reach git's command line. A worker
-that lacks the mirror (another machine, a cleaned disk) clones it again: every function here is
-safe to run twice.
+diffs run with --no-ext-diff --no-textconv. Sources are an http(s) URL, or a local path under one
+of the directories an admin lists in BATON_REPO_ROOTS (otherwise any user could read any
+repository the server can). A URL's host goes through app/core/outbound.py like a connector's:
+resolved once, refused if internal (unless BATON_CONNECTOR_ALLOW opens it), and git is pinned to
+the checked addresses (`http.curloptResolve`) with redirects off, so neither a second DNS answer
+nor a redirect can take it elsewhere. ssh:// and git:// are refused: their host could not be
+pinned that way. Refs are checked before they reach git's command line. A worker that lacks the
+mirror (another machine, a cleaned disk) clones it again: every function here is safe to run twice.
 """
 
 from __future__ import annotations
 
 import io
+import ipaddress
+import logging
 import os
 import re
 import shutil
@@ -19,14 +24,19 @@ import subprocess
 import tarfile
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from app.core import outbound, runtime
 from app.engine.errors import FatalError
 
 REF = re.compile(r"^(?!-)(?!.*\.\.)(?!.*//)[A-Za-z0-9._/@^~{}+-]{1,200}$")
-URL = re.compile(r"^(https?|ssh|git)://[^\s]+$|^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$")
+URL = re.compile(r"^https?://[^\s]+$")
 GIT_TIMEOUT_S = 300
 MAX_DIFF = 200_000
-PROTOCOLS = "https:http:ssh:git"
+PROTOCOLS = "https:http"
+ASK_FOR_SOURCE = "Give an https:// git URL or an absolute local path."
+
+log = logging.getLogger("baton.git")
 
 
 class SourceRefused(FatalError):
@@ -49,11 +59,12 @@ def check_source(source: str) -> tuple[str, bool]:
     """(source, is_local). Refuses option-like, odd-protocol (ext::, fd::) and out-of-bounds paths."""
     source = (source or "").strip()
     if source.startswith("-") or "::" in source or any(c.isspace() or ord(c) < 32 for c in source):
-        raise SourceRefused("Give a git URL (https://…, ssh://…) or a local path.")
+        raise SourceRefused(ASK_FOR_SOURCE)
     if URL.match(source):
+        _url_host(source)
         return source, False
     if not source.startswith("/"):
-        raise SourceRefused("Give a git URL (https://…, ssh://…) or an absolute local path.")
+        raise SourceRefused(ASK_FOR_SOURCE + " ssh:// and git:// addresses are not supported.")
     path = Path(source).resolve()
     roots = repo_roots()
     if not roots:
@@ -66,13 +77,41 @@ def check_source(source: str) -> tuple[str, bool]:
     return str(path), True
 
 
+def _url_host(source: str) -> tuple[str, int]:
+    try:
+        parts = urlsplit(source)
+        port = parts.port
+    except ValueError:
+        raise SourceRefused(ASK_FOR_SOURCE) from None
+    if not parts.hostname:
+        raise SourceRefused(ASK_FOR_SOURCE)
+    return parts.hostname, port or (443 if parts.scheme == "https" else 80)
+
+
+def pinned_options(source: str) -> list[str]:
+    """git options that make it connect to the addresses checked here, and only there."""
+    host, port = _url_host(source)
+    try:
+        addresses = outbound.resolve(host, port, runtime.current().settings.connector_allow)
+    except (outbound.AddressRefused, outbound.HostNotFound) as exc:
+        raise SourceRefused(str(exc)) from None
+    options = ["-c", "http.followRedirects=false"]
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:  # a name: curl must not look it up again
+        listed = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
+        options += ["-c", f"http.curloptResolve={host}:{port}:{listed}"]
+    return options
+
+
 def _git(args: list[str], *, cwd: Path | None = None, local: bool = False, data: bytes | None = None,
-         timeout: float = GIT_TIMEOUT_S) -> bytes:
+         timeout: float = GIT_TIMEOUT_S, options: list[str] | None = None) -> bytes:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent", "LANG": "C.UTF-8",
            "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
            "GIT_ALLOW_PROTOCOL": PROTOCOLS + (":file" if local else ""), "GIT_SSH_COMMAND": "ssh -oBatchMode=yes"}
     try:
-        done = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*", *args], cwd=cwd,
+        done = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*", *(options or []),
+                               *args], cwd=cwd,
                               env=env, input=data, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"git {args[0]} took longer than {timeout:.0f} s") from None
@@ -85,12 +124,21 @@ class GitFailed(RuntimeError):
     pass
 
 
+def _own_words(failure: GitFailed) -> str:
+    """git's own error lines, without what the remote said (`remote: …` lines carry the server's
+    text, which a user must not read back from an internal service); the rest is logged."""
+    log.info("git.failed", extra={"stderr": str(failure)})
+    lines = [line for line in str(failure).splitlines() if line.strip() and not line.startswith("remote:")]
+    return (lines[-1] if lines else "git failed")[:300]
+
+
 def mirror_path(data_dir: Path, run_id: str) -> Path:
     return data_dir / "code-review" / f"{run_id}.git"
 
 
 def ensure_mirror(data_dir: Path, run_id: str, source: str, *, refresh: bool = False) -> Path:
     source, local = check_source(source)
+    options = [] if local else pinned_options(source)
     mirror = mirror_path(data_dir, run_id)
     if not (mirror / "HEAD").exists():
         shutil.rmtree(mirror, ignore_errors=True)
@@ -98,12 +146,16 @@ def ensure_mirror(data_dir: Path, run_id: str, source: str, *, refresh: bool = F
         tmp = mirror.with_name(mirror.name + f".{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            _git(["clone", "--mirror", "--quiet", "--no-hardlinks", "--", source, str(tmp)], local=local)
+            _git(["clone", "--mirror", "--quiet", "--no-hardlinks", "--", source, str(tmp)], local=local,
+                 options=options)
         except GitFailed as exc:
-            raise SourceRefused(f"Could not read the repository: {exc}") from None
+            raise SourceRefused(f"Could not read the repository: {_own_words(exc)}") from None
         tmp.rename(mirror)
     elif refresh:
-        _git(["fetch", "--prune", "--quiet", "origin"], cwd=mirror, local=local)
+        try:
+            _git(["fetch", "--prune", "--quiet", "origin"], cwd=mirror, local=local, options=options)
+        except GitFailed as exc:  # still worth a retry (a network glitch), in git's own words only
+            raise GitFailed(f"Could not fetch from the repository: {_own_words(exc)}") from None
     return mirror
 
 

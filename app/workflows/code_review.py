@@ -66,7 +66,9 @@ class CodeReviewInput(BaseModel):
             return None
         value = value.strip()
         if value.startswith("-") or "::" in value or any(c.isspace() or ord(c) < 32 for c in value):
-            raise ValueError("Give a git URL (https://…, ssh://…) or an absolute local path.")
+            raise ValueError(git.ASK_FOR_SOURCE)
+        if not (git.URL.match(value) or value.startswith("/")):
+            raise ValueError(git.ASK_FOR_SOURCE + " ssh:// and git:// addresses are not supported.")
         return value
 
     @field_validator("base", "head")

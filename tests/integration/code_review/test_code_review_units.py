@@ -45,8 +45,9 @@ def test_bad_refs_are_refused(ref):
 def test_good_refs_and_sources(tmp_path, monkeypatch):
     assert check_ref("feature/x-1") == "feature/x-1" and check_ref("HEAD~2") == "HEAD~2"
     assert check_source("https://example.com/r.git") == ("https://example.com/r.git", False)
-    assert check_source("git@example.com:team/r.git")[1] is False
-    for bad in ("ext::sh -c touch% /tmp/x", "-oProxyCommand=x", "relative/path", "file:///etc"):
+    for bad in ("ext::sh -c touch% /tmp/x", "-oProxyCommand=x", "relative/path", "file:///etc",
+                "git@example.com:team/r.git", "ssh://git@example.com/r.git", "git://example.com/r.git",
+                "https:///no-host", "http://example.com:99999/r.git"):
         with pytest.raises(SourceRefused):
             check_source(bad)
     monkeypatch.delenv("BATON_REPO_ROOTS", raising=False)
