@@ -215,6 +215,17 @@ def resolve(host: str, port: int, allow: Allowlist, resolver: Resolver | None = 
     return found
 
 
+async def resolve_url(url: str | httpx.URL, allow: Allowlist, resolver: Resolver | None = None
+                      ) -> tuple[str, list[Address]]:
+    """(host, checked addresses) of an http(s) URL; raises like `resolve`."""
+    target = httpx.URL(url)
+    if target.scheme not in ("http", "https") or not target.raw_host:
+        raise AddressRefused("only http:// and https:// addresses can be reached")
+    host = target.raw_host.decode("ascii")
+    port = target.port or (443 if target.scheme == "https" else 80)
+    return host, await asyncio.to_thread(resolve, host, port, allow, resolver)
+
+
 @dataclass(frozen=True)
 class Reply:
     status: int
@@ -228,11 +239,7 @@ async def request(method: str, url: str, *, allow: Allowlist, headers: dict[str,
     environment (a proxy would resolve the name itself). Raises AddressRefused, HostNotFound, or
     httpx.HTTPError for a failed connection."""
     target = httpx.URL(url)
-    if target.scheme not in ("http", "https") or not target.raw_host:
-        raise AddressRefused("only http:// and https:// addresses can be reached")
-    host = target.raw_host.decode("ascii")
-    port = target.port or (443 if target.scheme == "https" else 80)
-    addresses = await asyncio.to_thread(resolve, host, port, allow, resolver)
+    host, addresses = await resolve_url(target, allow, resolver)
     headers = {**(headers or {}), "Host": target.netloc.decode("ascii")}
     async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False, verify=verify) as client:
         for n, address in enumerate(addresses):

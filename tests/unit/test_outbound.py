@@ -8,7 +8,14 @@ import ipaddress
 import pytest
 
 from app.core.config import ConfigError, load_settings
-from app.core.outbound import AddressRefused, Allowlist, HostNotFound, check_address, refusal, resolve
+from app.core.outbound import (
+    AddressRefused,
+    Allowlist,
+    HostNotFound,
+    check_address,
+    refusal,
+    resolve,
+)
 
 REFUSED = [
     # IPv4

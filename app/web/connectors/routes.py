@@ -3,16 +3,21 @@ publishing connectors. Secrets are encrypted before they are stored and never sh
 
 Plain forms that also work with HTMX (an HTMX request gets the section back as a fragment, a plain
 one the whole page or a redirect). Signed-in users only; CSRF on every form (the middleware checks
-it); another user's connector is a 404.
+it); another user's connector is a 404. An address that resolves to an internal one is refused
+here already, so the user hears of it now rather than at the first post (every send checks again:
+app/core/outbound.py).
 """
 
 from __future__ import annotations
+
+import asyncio
 
 from litestar import Request, Response, Router, get, post
 from litestar.exceptions import NotFoundException
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
+from app.core import outbound
 from app.core.config import Settings
 from app.core.secrets_box import SecretBox
 from app.steps.publishers import connectors
@@ -23,7 +28,7 @@ from app.web.htmx import is_htmx
 BODY_LIMIT = 16 * 1024
 PAGE = "pages/settings/connectors.html"
 SECTION = "partials/connectors/section.html"
-
+LOOKUP_WAIT_S = 5.0
 
 
 async def _render(request: Request, pool: AsyncConnectionPool, *, created: dict | None = None,
@@ -37,6 +42,18 @@ async def _render(request: Request, pool: AsyncConnectionPool, *, created: dict 
     return Template(SECTION if is_htmx(request) else PAGE, context=context, status_code=status, headers=headers)
 
 
+async def _refused(url: str, settings: Settings) -> str | None:
+    """Why users may not reach `url` (None: they may, or it does not resolve yet: a name can be set
+    up after its connector, and every send checks it again)."""
+    try:
+        await asyncio.wait_for(outbound.resolve_url(url, settings.connector_allow), LOOKUP_WAIT_S)
+    except outbound.AddressRefused as exc:
+        return str(exc)
+    except (outbound.HostNotFound, TimeoutError):
+        return None
+    return None
+
+
 @get("/")
 async def connectors_page(request: Request, pool: AsyncConnectionPool) -> Template:
     return await _render(request, pool)
@@ -47,6 +64,8 @@ async def add_connector(request: Request, pool: AsyncConnectionPool, settings: S
     form = await parse_form(request, connectors.ConnectorForm)
     if form.data is None:
         return await _render(request, pool, values=form.values, errors=form.errors, status=422)
+    if refused := await _refused(form.data.url, settings):
+        return await _render(request, pool, values=form.values, errors={"url": refused}, status=422)
     try:
         async with pool.connection() as conn:
             row, secret = await connectors.create_connector(conn, SecretBox.from_settings(settings),

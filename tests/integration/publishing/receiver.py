@@ -3,6 +3,7 @@
     with Receiver(secret="s3cret", token="tok") as rx:
         rx.url                      # webhook address;  rx.base for Mastodon (/api/v1/statuses)
         rx.fail_next(500)           # the next publish answers 500 (then normally)
+        rx.fail_next(400, saying="…")  # … with this text as its body
         rx.hold_next(5.0)           # the next publish is recorded, then held 5 s before answering
         rx.received.wait()          # set when a held request has been recorded
         rx.deliveries               # every publish call, in order (also the duplicates)
@@ -29,7 +30,7 @@ class Receiver:
         self.published: dict[str, dict] = {}
         self.metrics_requests: list[dict] = []
         self.bad_signatures = 0
-        self.failures: list[int] = []
+        self.failures: list[tuple[int, str]] = []
         self.holds: list[float] = []
         self.received = threading.Event()
         self.lock = threading.Lock()
@@ -81,7 +82,7 @@ class Receiver:
                 key = self.headers.get("Idempotency-Key", "")
                 with receiver.lock:
                     receiver.deliveries.append({"key": key, "text": text, "body": body, "at": time.time()})
-                    status = receiver.failures.pop(0) if receiver.failures else 200
+                    status, saying = receiver.failures.pop(0) if receiver.failures else (200, "")
                     hold = receiver.holds.pop(0) if receiver.holds and status == 200 else 0
                     first = key not in receiver.published
                     if status == 200 and first:
@@ -92,7 +93,7 @@ class Receiver:
                     receiver.received.set()
                     time.sleep(hold)
                 if status != 200:
-                    return self._answer(status, {"error": "scripted failure"})
+                    return self._answer(status, {"error": saying})
                 self._answer(200, receiver.published[key])
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
@@ -107,8 +108,8 @@ class Receiver:
     def url(self) -> str:
         return self.base + "/hooks/baton"
 
-    def fail_next(self, *statuses: int) -> None:
-        self.failures.extend(statuses)
+    def fail_next(self, *statuses: int, saying: str = "scripted failure") -> None:
+        self.failures.extend((status, saying) for status in statuses)
 
     def hold_next(self, seconds: float) -> None:
         self.holds.append(seconds)
