@@ -185,7 +185,7 @@ def check_address(address: Address, host: str, allow: Allowlist) -> None:
     elif allow.allows_host(host) or any(allow.allows_address(a) for a in candidates):
         return
     shown = host if host == str(address) else f"{host} ({address})"
-    raise AddressRefused(f"{shown} is {why}: connectors and repositories may not be reached there "
+    raise AddressRefused(f"{shown} is {why}; connectors and git URLs may not reach it "
                          "(an administrator can allow it with BATON_CONNECTOR_ALLOW)")
 
 

@@ -55,16 +55,26 @@ def check_ref(ref: str) -> str:
     return ref
 
 
-def check_source(source: str) -> tuple[str, bool]:
-    """(source, is_local). Refuses option-like, odd-protocol (ext::, fd::) and out-of-bounds paths."""
+def check_source_form(source: str) -> str:
+    """The source if it is an http(s) URL or an absolute path (the form only: no look-up, no file
+    system). Refuses option-like sources and git's other transports (ext::, fd::, ssh, git, file);
+    an http(s) URL may hold "::" (an IPv6 address) since git picks a transport by its scheme."""
     source = (source or "").strip()
-    if source.startswith("-") or "::" in source or any(c.isspace() or ord(c) < 32 for c in source):
+    if source.startswith("-") or any(c.isspace() or ord(c) < 32 for c in source):
         raise SourceRefused(ASK_FOR_SOURCE)
     if URL.match(source):
         _url_host(source)
-        return source, False
-    if not source.startswith("/"):
+        return source
+    if "::" in source or not source.startswith("/"):
         raise SourceRefused(ASK_FOR_SOURCE + " ssh:// and git:// addresses are not supported.")
+    return source
+
+
+def check_source(source: str) -> tuple[str, bool]:
+    """(source, is_local). Refuses what check_source_form does, and paths out of bounds."""
+    source = check_source_form(source)
+    if URL.match(source):
+        return source, False
     path = Path(source).resolve()
     roots = repo_roots()
     if not roots:

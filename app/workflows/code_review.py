@@ -64,12 +64,10 @@ class CodeReviewInput(BaseModel):
     def _repository(cls, value: str | None) -> str | None:
         if value is None:
             return None
-        value = value.strip()
-        if value.startswith("-") or "::" in value or any(c.isspace() or ord(c) < 32 for c in value):
-            raise ValueError(git.ASK_FOR_SOURCE)
-        if not (git.URL.match(value) or value.startswith("/")):
-            raise ValueError(git.ASK_FOR_SOURCE + " ssh:// and git:// addresses are not supported.")
-        return value
+        try:
+            return git.check_source_form(value)
+        except git.SourceRefused as exc:
+            raise ValueError(str(exc)) from None
 
     @field_validator("base", "head")
     @classmethod

@@ -31,8 +31,8 @@ pytestmark = pytest.mark.slow
 
 
 class Workers:
-    def __init__(self, url: str, tmp: Path):
-        self.url, self.tmp, self.procs, self.logs = url, tmp, [], []
+    def __init__(self, url: str, tmp: Path, **env: str):
+        self.url, self.tmp, self.procs, self.logs, self.env = url, tmp, [], [], env
 
     def start(self, concurrency: int = 4) -> subprocess.Popen:
         log = open(self.tmp / f"worker-{len(self.procs)}.log", "w")  # noqa: SIM115 (closed in stop_all)
@@ -41,7 +41,8 @@ class Workers:
             [BATON, "worker", "--concurrency", str(concurrency)],
             env=baton_env(DATABASE_URL=self.url, BATON_DATA_DIR=str(self.tmp / "data"),
                           BATON_SECRET_KEY="crash-test-secret-key",
-                          BATON_WORKFLOW_MODULES="tests.integration.engine.workflows", BATON_TEST_DB=self.url),
+                          BATON_WORKFLOW_MODULES="tests.integration.engine.workflows", BATON_TEST_DB=self.url,
+                          **self.env),
             stdout=log, stderr=subprocess.STDOUT,
         )
         self.procs.append(proc)

@@ -32,7 +32,7 @@ async def crash_env(fresh_database, tmp_path):
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(test_workflows.EFFECTS)
     pool = await open_pool(url, min_size=1, max_size=6)
-    workers = Workers(url, tmp_path)
+    workers = Workers(url, tmp_path, BATON_CONNECTOR_ALLOW="127.0.0.1")  # the receiver, as an admin allows it
     try:
         yield pool, workers, await make_user(pool, "pro")
     finally:
