@@ -74,12 +74,12 @@ METADATA = frozenset(ipaddress.ip_address(a) for a in (
     "169.254.169.254", "169.254.170.2", "168.63.129.16", "100.100.100.200", "192.0.0.192", "fd00:ec2::254"))
 
 
-def _is_address(text: str) -> bool:
+def _literal(text: str) -> Address | None:
+    """The address `text` spells (brackets allowed), or None for a name."""
     try:
-        ipaddress.ip_address(text.strip("[]"))
+        return ipaddress.ip_address(text.strip("[]"))
     except ValueError:
-        return False
-    return True
+        return None
 
 
 class AddressRefused(Exception):
@@ -120,7 +120,7 @@ class Allowlist:
                 networks.append(ipaddress.ip_network(entry.strip("[]"), strict=True))
                 continue
             except ValueError as exc:
-                if "/" in entry and _is_address(entry.split("/", 1)[0]):
+                if "/" in entry and _literal(entry.split("/", 1)[0]) is not None:
                     raise ValueError(f"{entry!r} is not an address range ({exc})") from None
             name = entry.lower().rstrip(".")
             labels = name.removeprefix("*.").split(".")
@@ -201,11 +201,9 @@ def resolve(host: str, port: int, allow: Allowlist, resolver: Resolver | None = 
     """Every address `host` resolves to, each checked; raises AddressRefused if any is refused
     (a name that mixes public and internal answers is not trusted with either)."""
     host = host.strip("[]")
-    try:
-        found = [ipaddress.ip_address(host)]
-    except ValueError:
-        found = []
-    if not found:
+    if (literal := _literal(host)) is not None:
+        found = [literal]
+    else:
         answers = (resolver or system_resolver)(host, port)
         found = list(dict.fromkeys(ipaddress.ip_address(a.split("%", 1)[0]) for a in answers))
     if not found:
@@ -250,7 +248,7 @@ async def request(method: str, url: str, *, allow: Allowlist, headers: dict[str,
             except (httpx.ConnectError, httpx.ConnectTimeout):
                 if n + 1 == len(addresses):
                     raise
-                log.info("outbound.connect_failed host=%s address=%s, trying the next", host, address)
+                log.info("outbound.connect_failed", extra={"host": host, "address": str(address)})
                 continue
             try:
                 body = b""
