@@ -95,6 +95,10 @@ def _url_host(source: str) -> tuple[str, int]:
         raise SourceRefused(ASK_FOR_SOURCE) from None
     if not parts.hostname:
         raise SourceRefused(ASK_FOR_SOURCE)
+    # curl must look up exactly the name checked here: a trailing dot or an IDN name could be
+    # spelled differently by curl, which would then resolve it itself.
+    if parts.hostname.endswith(".") or not parts.hostname.isascii():
+        raise SourceRefused("Write the URL's host name without a trailing dot, in ASCII (xn--…) form.")
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
@@ -108,9 +112,9 @@ def pinned_options(source: str) -> list[str]:
     options = ["-c", "http.followRedirects=false"]
     try:
         ipaddress.ip_address(host)
-    except ValueError:  # a name: curl must not look it up again
+    except ValueError:  # a name: curl must not look it up again (`*`: whatever it calls the host)
         listed = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
-        options += ["-c", f"http.curloptResolve={host}:{port}:{listed}"]
+        options += ["-c", f"http.curloptResolve={host}:{port}:{listed}", "-c", f"http.curloptResolve=*:{port}:{listed}"]
     return options
 
 

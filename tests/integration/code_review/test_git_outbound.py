@@ -84,6 +84,10 @@ async def test_internal_git_urls_are_refused_before_git_runs(www, allowing, tmp_
                         f"file://{www}/calc.git"):
                 with pytest.raises(git.SourceRefused, match="https://"):
                     git.resolve(tmp_path / "data", "run-1", url, "main")
+            # Names curl could spell differently from the check (and then resolve itself).
+            for url in ("http://localhost.:80/calc.git", "http://bücher.example/calc.git"):
+                with pytest.raises(git.SourceRefused, match="ASCII"):
+                    git.resolve(tmp_path / "data", "run-1", url, "main")
     finally:
         server.close()
     assert server.requests == []
@@ -137,3 +141,10 @@ async def test_git_follows_no_redirect(www, allowing, tmp_path):
         target.close()
         redirecting.close()
     assert redirecting.requests and target.requests == []
+
+
+def test_what_a_git_server_says_stays_in_the_log():
+    failure = git.GitFailed("remote: INTERNAL-SECRET db_password=x\nfatal: unable to access 'http://h/r.git/': "
+                            "The requested URL returned error: 403\nremote: more")
+    words = git._own_words(failure)
+    assert words == "fatal: unable to access 'http://h/r.git/': The requested URL returned error: 403"
