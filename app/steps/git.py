@@ -122,11 +122,10 @@ def _git(args: list[str], *, cwd: Path | None = None, local: bool = False, data:
          timeout: float = GIT_TIMEOUT_S, options: list[str] | None = None) -> bytes:
     env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent", "LANG": "C.UTF-8",
            "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
-           "GIT_ALLOW_PROTOCOL": PROTOCOLS + (":file" if local else ""), "GIT_SSH_COMMAND": "ssh -oBatchMode=yes"}
+           "GIT_ALLOW_PROTOCOL": PROTOCOLS + (":file" if local else "")}
+    command = ["git", "-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*", *(options or []), *args]
     try:
-        done = subprocess.run(["git", "-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*", *(options or []),
-                               *args], cwd=cwd,
-                              env=env, input=data, capture_output=True, timeout=timeout)
+        done = subprocess.run(command, cwd=cwd, env=env, input=data, capture_output=True, timeout=timeout)
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"git {args[0]} took longer than {timeout:.0f} s") from None
     if done.returncode != 0:
@@ -152,7 +151,6 @@ def mirror_path(data_dir: Path, run_id: str) -> Path:
 
 def ensure_mirror(data_dir: Path, run_id: str, source: str, *, refresh: bool = False) -> Path:
     source, local = check_source(source)
-    options = [] if local else pinned_options(source)
     mirror = mirror_path(data_dir, run_id)
     if not (mirror / "HEAD").exists():
         shutil.rmtree(mirror, ignore_errors=True)
@@ -161,13 +159,14 @@ def ensure_mirror(data_dir: Path, run_id: str, source: str, *, refresh: bool = F
         shutil.rmtree(tmp, ignore_errors=True)
         try:
             _git(["clone", "--mirror", "--quiet", "--no-hardlinks", "--", source, str(tmp)], local=local,
-                 options=options)
+                 options=[] if local else pinned_options(source))
         except GitFailed as exc:
             raise SourceRefused(f"Could not read the repository: {_own_words(exc)}") from None
         tmp.rename(mirror)
     elif refresh:
         try:
-            _git(["fetch", "--prune", "--quiet", "origin"], cwd=mirror, local=local, options=options)
+            _git(["fetch", "--prune", "--quiet", "origin"], cwd=mirror, local=local,
+                 options=[] if local else pinned_options(source))
         except GitFailed as exc:  # still worth a retry (a network glitch), in git's own words only
             raise GitFailed(f"Could not fetch from the repository: {_own_words(exc)}") from None
     return mirror

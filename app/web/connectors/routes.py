@@ -50,7 +50,7 @@ async def _refused(url: str, settings: Settings) -> str | None:
     except outbound.AddressRefused as exc:
         return str(exc)
     except (outbound.HostNotFound, TimeoutError):
-        return None
+        pass
     return None
 
 
