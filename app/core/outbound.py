@@ -239,7 +239,10 @@ async def request(method: str, url: str, *, allow: Allowlist, headers: dict[str,
     target = httpx.URL(url)
     host, addresses = await resolve_url(target, allow, resolver)
     headers = {**(headers or {}), "Host": target.netloc.decode("ascii")}
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False, verify=verify) as client:
+    # trust_env=False: no proxy (it would resolve the name itself) and no ~/.netrc credentials for
+    # whatever host a user names; the CA bundle still follows SSL_CERT_FILE / SSL_CERT_DIR.
+    tls = httpx.create_ssl_context(verify, trust_env=True)
+    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False, verify=tls) as client:
         for n, address in enumerate(addresses):
             pinned = client.build_request(method, target.copy_with(host=str(address)), headers=headers,
                                           content=content, extensions={"sni_hostname": host})
