@@ -20,6 +20,7 @@ def _unreachable() -> str:
         ("migrate", "DATABASE_URL", "nonsense"),
         ("worker", "DATABASE_URL", "nonsense"),
         ("serve", "BATON_LOG_FORMAT", "xml"),
+        ("worker", "BATON_CONNECTOR_ALLOW", "10.0.0.1/8"),
         ("serve", "DATABASE_URL", _unreachable()),
         ("worker", "DATABASE_URL", _unreachable()),
         ("serve", "BATON_SECRET_KEY", "too-short"),
