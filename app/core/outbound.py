@@ -162,7 +162,7 @@ def refusal(address: Address) -> str | None:
     inner = embedded_ipv4(address)
     if inner is not None:
         why = refusal(inner)
-        return f"an IPv6 form of {inner}, {why}" if why else None
+        return f"an IPv6 form of {why}" if why else None
     table = _V4 if isinstance(address, IPv4Address) else _V6
     for net, why in table:
         if address in net:
@@ -184,8 +184,11 @@ def check_address(address: Address, host: str, allow: Allowlist) -> None:
             return
     elif allow.allows_host(host) or any(allow.allows_address(a) for a in candidates):
         return
-    shown = host if host == str(address) else f"{host} ({address})"
-    raise AddressRefused(f"{shown} is {why}; connectors and git URLs may not reach it "
+    # The address itself only goes to the log: shown to the user, it would turn Baton into a
+    # lookup service for the internal DNS.
+    log.info("outbound.refused", extra={"host": host, "address": str(address), "reason": why})
+    what = f"{host} is" if _literal(host) is not None else f"{host} resolves to"
+    raise AddressRefused(f"{what} {why}; connectors and git URLs may not reach it "
                          "(an administrator can allow it with BATON_CONNECTOR_ALLOW)")
 
 

@@ -13,6 +13,7 @@ from app.core.outbound import (
     Allowlist,
     HostNotFound,
     check_address,
+    embedded_ipv4,
     refusal,
     resolve,
 )
@@ -61,18 +62,18 @@ REFUSED = [
     ("64:ff9b:1::1", "reserved"),  # local-use NAT64
     ("5f00::1", "reserved"),
     # IPv6 forms that embed a refused IPv4 address
-    ("::ffff:127.0.0.1", "IPv6 form of 127.0.0.1, a loopback"),
-    ("::ffff:169.254.169.254", "IPv6 form of 169.254.169.254, a cloud metadata"),
-    ("::ffff:10.0.0.1", "IPv6 form of 10.0.0.1, a private"),
-    ("::ffff:0:127.0.0.1", "IPv6 form of 127.0.0.1"),  # IPv4-translated
-    ("::127.0.0.1", "IPv6 form of 127.0.0.1"),  # IPv4-compatible
-    ("::a9fe:a9fe", "IPv6 form of 169.254.169.254"),
-    ("64:ff9b::7f00:1", "IPv6 form of 127.0.0.1"),  # NAT64
-    ("64:ff9b::a9fe:a9fe", "IPv6 form of 169.254.169.254"),
-    ("2002:a9fe:a9fe::1", "IPv6 form of 169.254.169.254, a cloud metadata"),  # 6to4
-    ("2002:7f00:1::1", "IPv6 form of 127.0.0.1"),
-    ("2002:c0a8:101::1", "IPv6 form of 192.168.1.1"),
-    ("2002:6464:64c8::1", "IPv6 form of 100.100.100.200, a cloud metadata"),
+    ("::ffff:127.0.0.1", "IPv6 form of a loopback"),
+    ("::ffff:169.254.169.254", "IPv6 form of a cloud metadata"),
+    ("::ffff:10.0.0.1", "IPv6 form of a private"),
+    ("::ffff:0:127.0.0.1", "IPv6 form of a loopback"),  # IPv4-translated
+    ("::127.0.0.1", "IPv6 form of a loopback"),  # IPv4-compatible
+    ("::a9fe:a9fe", "IPv6 form of a cloud metadata"),
+    ("64:ff9b::7f00:1", "IPv6 form of a loopback"),  # NAT64
+    ("64:ff9b::a9fe:a9fe", "IPv6 form of a cloud metadata"),
+    ("2002:a9fe:a9fe::1", "IPv6 form of a cloud metadata"),  # 6to4
+    ("2002:7f00:1::1", "IPv6 form of a loopback"),
+    ("2002:c0a8:101::1", "IPv6 form of a private"),
+    ("2002:6464:64c8::1", "IPv6 form of a cloud metadata"),
 ]
 
 ALLOWED = [
@@ -108,6 +109,26 @@ def test_global_addresses_are_allowed(address):
     assert resolve(address, 443, Allowlist(), resolver=_no_dns) == [ipaddress.ip_address(address)]
 
 
+@pytest.mark.parametrize(("address", "inner"), [
+    ("::ffff:127.0.0.1", "127.0.0.1"), ("::ffff:0:127.0.0.1", "127.0.0.1"), ("::127.0.0.1", "127.0.0.1"),
+    ("::a9fe:a9fe", "169.254.169.254"), ("64:ff9b::7f00:1", "127.0.0.1"), ("2002:a9fe:a9fe::1", "169.254.169.254"),
+    ("2002:6464:64c8::1", "100.100.100.200"), ("::ffff:93.184.216.34", "93.184.216.34"), ("::1", None), ("::", None),
+    ("2606:2800:220:1:248:1893:25c8:1946", None), ("127.0.0.1", None),
+])
+def test_the_ipv4_address_inside_an_ipv6_form_is_found(address, inner):
+    found = embedded_ipv4(ipaddress.ip_address(address))
+    assert found == (ipaddress.ip_address(inner) if inner else None)
+
+
+def test_a_refused_name_does_not_tell_the_user_its_internal_address():
+    with pytest.raises(AddressRefused) as caught:
+        resolve("db.corp.example", 443, Allowlist(), resolver=answers("10.1.2.3"))
+    assert "10.1.2.3" not in str(caught.value) and "resolves to a private address" in str(caught.value)
+    with pytest.raises(AddressRefused) as caught:
+        resolve("db.corp.example", 443, Allowlist(), resolver=answers("::ffff:10.1.2.3"))
+    assert "10.1.2.3" not in str(caught.value)
+
+
 def _no_dns(host, port):
     raise AssertionError(f"a literal address was looked up: {host}")
 
@@ -119,7 +140,7 @@ def answers(*addresses):
 def test_a_name_is_refused_if_any_of_its_addresses_is():
     assert resolve("svc.example", 443, Allowlist(), resolver=answers("93.184.216.34")) == [
         ipaddress.ip_address("93.184.216.34")]
-    with pytest.raises(AddressRefused, match=r"svc\.example \(127\.0\.0\.1\) is a loopback"):
+    with pytest.raises(AddressRefused, match=r"^svc\.example resolves to a loopback address;"):
         resolve("svc.example", 443, Allowlist(), resolver=answers("93.184.216.34", "127.0.0.1"))
     with pytest.raises(AddressRefused):  # an IPv6 zone does not hide a link-local address
         resolve("svc.example", 443, Allowlist(), resolver=answers("fe80::1%eth0"))
