@@ -3,7 +3,8 @@
     {"error": {"code": "quota_exceeded", "message": "monthly workflow limit reached (10 on Pro)"}}
 
 Engine errors carry a stable `code` (app/engine/errors.py); `STATUS` turns it into the HTTP status.
-Anything unexpected becomes a 500 `server_error` with a safe message (the cause goes to the log).
+A database that cannot be reached is a 503 `unavailable` with `Retry-After`; anything else
+unexpected becomes a 500 `server_error` with a safe message (the cause goes to the log).
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import logging
 import math
 
+import psycopg
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, SerializationException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
@@ -34,14 +36,18 @@ STATUS = {
     "expired": 409,
     "invalid_state": 409,
     "body_too_large": 413,
+    "unsupported_media_type": 415,
     "invalid_input": 422,
     "invalid_action": 422,
     "rate_limited": 429,
     "server_error": 500,
+    "unavailable": 503,
 }
+UNAVAILABLE_RETRY_S = 5
 # Codes for errors Litestar raises itself (routing, body size, malformed bodies).
 CODE_OF_STATUS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
-                  405: "method_not_allowed", 413: "body_too_large", 429: "rate_limited"}
+                  405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type",
+                  429: "rate_limited"}
 
 
 class ApiError(Exception):
@@ -86,10 +92,11 @@ def error_response(code: str, message: str, *, status: int | None = None, header
 
 
 def _validation_fields(exc: ValidationException) -> list[dict]:
-    """Litestar's parameter/body errors as [{field, message}] (field as the client named it)."""
+    """Litestar's parameter/body errors as [{field, message}] (field as the client named it; an
+    empty key is a field too: `{"": 1}` is valid JSON with an unknown field)."""
     found = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
-        if isinstance(item, dict) and item.get("key"):
+        if isinstance(item, dict) and "key" in item:
             found.append({"field": str(item["key"]), "message": str(item.get("message", "invalid"))})
     return found
 
@@ -106,13 +113,20 @@ def handle(request: Request, exc: Exception) -> Response:
         fields = _validation_fields(exc)
         if fields:
             first = fields[0]
-            return error_response("invalid_input", f"{first['field']}: {first['message']}", fields=fields)
-        return error_response("invalid_json", "The request body is not valid JSON.")
+            return error_response("invalid_input", f"{first['field'] or '(empty key)'}: {first['message']}",
+                                  fields=fields)
+        # No field named: the body is valid JSON (the API reads it with app/web/api/json_body.py)
+        # but not an object.
+        return error_response("invalid_input", "The request body must be a JSON object with this route's fields.")
     if isinstance(exc.__cause__, SerializationException):  # Litestar could not decode the body
         return error_response("invalid_json", "The request body is not valid JSON.")
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         code = CODE_OF_STATUS.get(exc.status_code, "bad_request")
         return error_response(code, str(exc.detail), status=exc.status_code, headers=exc.headers)
+    if isinstance(exc, psycopg.OperationalError):  # the database is down, or the pool timed out (PoolTimeout)
+        log.warning("api.unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+        return error_response("unavailable", "Baton cannot reach its database right now; try again shortly.",
+                              headers={"Retry-After": str(UNAVAILABLE_RETRY_S)})
     log.error("api.unhandled", exc_info=exc, extra={"path": request.url.path})
     return error_response("server_error", "Something went wrong on our side.", status=500)
 
@@ -120,13 +134,21 @@ def handle(request: Request, exc: Exception) -> Response:
 exception_handlers = {Exception: handle, HTTPException: handle, ValidationException: handle}
 
 
+ALWAYS = (400, 401, 429, 500, 503)  # any route: a malformed request, the key, the rate limit, our failures
+
+
 def documented(*statuses: int) -> dict[int, ResponseSpec]:
-    """OpenAPI entries for the error statuses a route can answer (all with the error body)."""
-    described = {400: "Malformed request (e.g. a body that is not JSON)", 401: "Missing, unknown or revoked API key",
+    """OpenAPI entries for every error status a route can answer (all with the error body): those
+    of every route (ALWAYS) and the route's own."""
+    described = {400: "Malformed request: `bad_request`, or `invalid_json` for a body that is not JSON",
+                 401: "Missing, unknown or revoked API key",
                  402: "Monthly workflow quota exhausted (`quota_exceeded`)", 404: "Not found (or not yours)",
                  409: "Conflict: `already_decided`, `expired` or `invalid_state`", 413: "Body too large",
+                 415: "The body is not sent as JSON (`unsupported_media_type`)",
                  422: "Invalid input; `fields` names each wrong field",
-                 429: "Rate limited; see the `Retry-After` header"}
+                 429: "Rate limited; see the `Retry-After` header",
+                 500: "Our failure (`server_error`); the details are in the server log",
+                 503: "The database cannot be reached (`unavailable`); see the `Retry-After` header"}
     # 400 always: it also replaces the validation-error shape Litestar would document by itself.
     return {s: ResponseSpec(ErrorBody, description=described[s], generate_examples=False)
-            for s in sorted({400, *statuses})}
+            for s in sorted({*ALWAYS, *statuses})}

@@ -85,7 +85,9 @@ async def run_events(pool: AsyncConnectionPool, hub: LiveHub, *, user_id: int, r
 
 
 def parse_last_event_id(value: Any) -> int:
-    """Last-Event-ID as sent back by a browser or a client (our ids are positive integers)."""
+    """Last-Event-ID as sent back by a browser or a client (our ids are positive integers). Any
+    other value, of any length, is ignored: the stream starts from the run's first event, as for a
+    first connection (docs/api.md; the header is not a way to fail the request)."""
     try:
         parsed = int(str(value).strip())
     except (TypeError, ValueError):

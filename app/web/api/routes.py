@@ -21,6 +21,7 @@ from app.engine.registry import catalog, get_workflow
 from app.web.api.auth import SECURITY_SCHEME, requires_api_key
 from app.web.api.errors import documented, exception_handlers
 from app.web.api.events import parse_last_event_id, run_events
+from app.web.api.json_body import JsonRequest
 from app.web.api.schemas import (
     DecidedHook,
     DecideHook,
@@ -56,7 +57,7 @@ async def _detail(conn, run_id, user_id: int) -> RunDetail:
     return RunDetail.model_validate(run_view(await commands.get_run(conn, run_id, owner_id=user_id)))
 
 
-@get("/workflows", tags=["workflows"], responses=documented(401, 429))
+@get("/workflows", tags=["workflows"], responses=documented())
 async def list_workflows() -> WorkflowList:
     """The workflows you can start, with the JSON schema of each one's input."""
     return WorkflowList(workflows=[
@@ -66,7 +67,7 @@ async def list_workflows() -> WorkflowList:
     ])
 
 
-@post("/runs", tags=["runs"], status_code=201, responses=documented(401, 402, 404, 413, 422, 429))
+@post("/runs", tags=["runs"], status_code=201, responses=documented(402, 404, 413, 415, 422))
 async def start_run(request: Request, pool: AsyncConnectionPool, data: StartRun) -> Response[RunDetail]:
     """Start a run: `201` with the new run, or `200` with the earlier run of the same `idempotency_key`."""
     user = request.user
@@ -87,7 +88,7 @@ async def start_run(request: Request, pool: AsyncConnectionPool, data: StartRun)
     return Response(detail, status_code=201 if created else 200)
 
 
-@get("/runs", tags=["runs"], responses=documented(401, 422, 429))
+@get("/runs", tags=["runs"], responses=documented(422))
 async def list_runs(
     request: Request,
     pool: AsyncConnectionPool,
@@ -104,14 +105,14 @@ async def list_runs(
     return RunList(runs=[RunOut.model_validate(run_view(r)) for r in rows], next_cursor=next_cursor)
 
 
-@get("/runs/{run_id:str}", tags=["runs"], responses=documented(401, 404, 429))
+@get("/runs/{run_id:str}", tags=["runs"], responses=documented(404))
 async def get_run(request: Request, pool: AsyncConnectionPool, run_id: str) -> RunDetail:
     """A run with its steps and hooks (hook tokens included: the run is yours)."""
     async with pool.connection() as conn:
         return await _detail(conn, run_id, request.user.id)
 
 
-@post("/runs/{run_id:str}/cancel", tags=["runs"], status_code=200, responses=documented(401, 404, 409, 429))
+@post("/runs/{run_id:str}/cancel", tags=["runs"], status_code=200, responses=documented(404, 409))
 async def cancel_run(request: Request, pool: AsyncConnectionPool, run_id: str) -> RunDetail:
     """Cancel a run: at once when it is queued, sleeping or waiting; at its next step when running."""
     async with pool.connection() as conn:
@@ -119,7 +120,7 @@ async def cancel_run(request: Request, pool: AsyncConnectionPool, run_id: str) -
         return await _detail(conn, run_id, request.user.id)
 
 
-@post("/runs/{run_id:str}/retry", tags=["runs"], status_code=200, responses=documented(401, 404, 409, 429))
+@post("/runs/{run_id:str}/retry", tags=["runs"], status_code=200, responses=documented(404, 409))
 async def retry_run(request: Request, pool: AsyncConnectionPool, run_id: str) -> RunDetail:
     """Run a failed run again from its failed step (completed steps keep their results)."""
     async with pool.connection() as conn:
@@ -128,14 +129,15 @@ async def retry_run(request: Request, pool: AsyncConnectionPool, run_id: str) ->
 
 
 @get("/runs/{run_id:str}/events", tags=["runs"], media_type="text/event-stream",
-     responses=documented(401, 404, 429))
+     responses=documented(404))
 async def run_events_stream(
     request: Request,
     pool: AsyncConnectionPool,
     hub: LiveHub,
     run_id: str,
-    last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID", max_length=40, description=(
-        "Resume after this event id (the `id:` of the last event received)."))] = None,
+    last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID", description=(
+        "Resume after this event id (the `id:` of the last event received). A value that is not "
+        "one of our ids (not a whole number) is ignored: the stream starts from the first event."))] = None,
 ) -> Stream:
     """Server-sent events of the run: `status`, `step_started`, `step_completed`, `progress`,
     `hook_waiting`, `hook_resolved`, ... Each has an `id:`; reconnect with `Last-Event-ID` to
@@ -148,7 +150,7 @@ async def run_events_stream(
                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 
-@post("/hooks/{token:str}", tags=["hooks"], status_code=200, responses=documented(401, 404, 409, 413, 422, 429))
+@post("/hooks/{token:str}", tags=["hooks"], status_code=200, responses=documented(404, 409, 413, 415, 422))
 async def decide_hook(request: Request, pool: AsyncConnectionPool, token: str, data: DecideHook) -> DecidedHook:
     """Answer a hook of one of your runs, once: later answers get `409` (`already_decided`,
     `expired`, or `invalid_state` when the run has ended)."""
@@ -167,6 +169,7 @@ router = Router(
     guards=[requires_api_key],
     dependencies={"hub": Provide(provide_hub)},
     exception_handlers=exception_handlers,
+    request_class=JsonRequest,  # bodies read by the strict reader: malformed JSON is a 400, never a 500
     request_max_body_size=BODY_LIMIT,
     include_in_schema=True,  # the app leaves its pages out of the schema; the API is what it documents
     security=[{SECURITY_SCHEME: []}],

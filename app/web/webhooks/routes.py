@@ -7,6 +7,7 @@ body with the secret>`. Checks run in this order, and none of them changes anyth
 
     unknown token, or not a webhook hook -> 404      body over 1 MiB       -> 413
     signature missing or wrong           -> 401      not a JSON object     -> 400
+                                                     (malformed, or nested over 32 levels)
 
 Then the first delivery resolves the hook (action `deliver`, or `?action=` when the workflow
 named its own actions; data = the JSON body) and queues the run -> 200. Any later delivery gets
@@ -18,7 +19,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 from typing import Annotated
 
@@ -29,6 +29,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.engine.errors import HookNotFound
 from app.engine.hooks import resolve_hook
 from app.web.api.errors import ApiError, exception_handlers
+from app.web.api.json_body import parse_json
 from app.web.api.schemas import storable_json
 
 MAX_BODY = 1024 * 1024
@@ -50,10 +51,9 @@ def signature_valid(secret: str, body: bytes, sent: str | None) -> bool:
 
 
 def json_object(body: bytes) -> dict:
-    try:
-        value = json.loads(body)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise ApiError("invalid_json", "The body is not valid JSON.") from None
+    """The delivered JSON object (read strictly: app/web/api/json_body.py), whatever the
+    Content-Type (senders differ: AWS SNS, for one, posts JSON as text/plain)."""
+    value = parse_json(body)
     if not isinstance(value, dict):
         raise ApiError("invalid_json", "The body must be a JSON object.")
     try:
