@@ -9,6 +9,7 @@ from typing import Annotated
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import Parameter
 from litestar.response import Stream
 from psycopg_pool import AsyncConnectionPool
@@ -67,7 +68,10 @@ async def list_workflows() -> WorkflowList:
     ])
 
 
-@post("/runs", tags=["runs"], status_code=201, responses=documented(402, 404, 413, 415, 422))
+REPLAYED = ResponseSpec(RunDetail, description="The earlier run of the same `idempotency_key`", generate_examples=False)
+
+
+@post("/runs", tags=["runs"], status_code=201, responses={200: REPLAYED, **documented(402, 404, 413, 415, 422)})
 async def start_run(request: Request, pool: AsyncConnectionPool, data: StartRun) -> Response[RunDetail]:
     """Start a run: `201` with the new run, or `200` with the earlier run of the same `idempotency_key`."""
     user = request.user
