@@ -40,6 +40,7 @@ from app.web import (
 from app.web.health.routes import healthz
 from app.web.home.routes import home
 from app.web.metrics.routes import metrics
+from app.web.security_headers import add_security_headers
 from app.web.settings import router as settings_router
 from app.web.state import Services, provide_pool, provide_settings
 from worker.runner import WorkerHandle
@@ -108,6 +109,7 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
         ],
         dependencies={"pool": Provide(provide_pool), "settings": Provide(provide_settings)},
         middleware=auth.middleware,
+        before_send=[add_security_headers],  # CSP, framing, Referer, nosniff: on every response
         # Entered in order, left in reverse: the chat needs the pool and the live hub.
         lifespan=[lifespan, live.lifespan(database_url), chat.lifespan(llm)],
         template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),

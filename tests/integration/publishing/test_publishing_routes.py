@@ -25,7 +25,7 @@ async def test_connectors_page_encrypts_secrets_shows_a_generated_one_once(app_c
     created = await app_client.post("/settings/connectors", data={
         "kind": "webhook", "name": "blog", "url": "https://example.com/hook", "secret": "", "_csrf_token": csrf})
     assert created.status_code == 200 and created.headers["cache-control"] == "no-store"
-    shown = re.search(r'aria-label="Signing secret" onfocus="this.select\(\)"', created.text)
+    shown = re.search(r'aria-label="Signing secret" data-select-on-focus', created.text)
     secret = re.search(r'value="([^"]+)" aria-label="Signing secret"', created.text).group(1)
     assert shown and len(secret) >= 40
     stored = (await rows(pool, "SELECT secret_enc FROM connectors WHERE owner_id = %s", user))[0]["secret_enc"]

@@ -1,0 +1,69 @@
+// Baton's page behaviour, in one file so that the Content-Security-Policy can forbid inline scripts
+// and event-handler attributes (app/web/security_headers.py). Templates opt in with data-attributes;
+// the listeners are on the document, so fragments swapped in later by htmx behave the same.
+"use strict";
+
+// An HTMX request a person made (not a poll or a lazy load) that fails without a fragment of its
+// own says so in #flash.
+function batonFlash(text) { const el = document.getElementById("flash"); if (el) el.textContent = text; }
+function byPerson(e) {
+  const ev = e.detail.requestConfig && e.detail.requestConfig.triggeringEvent;
+  return !!ev && !["load", "revealed", "intersect"].includes(ev.type);
+}
+document.addEventListener("htmx:beforeRequest", (e) => { if (byPerson(e)) batonFlash(""); });
+document.addEventListener("htmx:responseError", (e) => {
+  if (!byPerson(e)) return;
+  const status = e.detail.xhr.status;
+  batonFlash(status === 403 ? "This page has expired or the action is not allowed. Reload the page and try again."
+    : status === 404 ? "That is no longer here. Reload the page."
+    : status === 409 ? (e.detail.xhr.responseText || "That was already done.")
+    : "Something went wrong. Nothing was lost; try again in a moment.");
+});
+document.addEventListener("htmx:sendError", (e) => {
+  if (byPerson(e)) batonFlash("Baton could not be reached. Check your connection and try again.");
+});
+
+// <button data-clears="workflow-panel">: empties that element (closes the chat's workflow panel).
+document.addEventListener("click", (e) => {
+  const button = e.target.closest("[data-clears]");
+  if (!button) return;
+  const target = document.getElementById(button.dataset.clears);
+  if (target) target.innerHTML = "";
+});
+
+// <textarea data-enter-submits>: Enter sends the form, Shift+Enter adds a line.
+document.addEventListener("keydown", (e) => {
+  const box = e.target.closest && e.target.closest("textarea[data-enter-submits]");
+  if (!box || e.key !== "Enter" || e.shiftKey || e.isComposing) return;
+  e.preventDefault();
+  box.form.requestSubmit();
+});
+
+// <form data-reset-after-send>: emptied once its own request succeeded.
+document.addEventListener("htmx:afterRequest", (e) => {
+  const form = e.target;
+  if (form.matches && form.matches("form[data-reset-after-send]") && e.detail.elt === form && e.detail.successful) {
+    form.reset();
+  }
+});
+
+// <form data-max-body="bytes">: files over the limit together are refused before uploading them.
+document.addEventListener("htmx:beforeRequest", (e) => {
+  const form = e.detail.elt;
+  if (!form.matches || !form.matches("form[data-max-body]")) return;
+  const size = [...form.querySelectorAll("input[type=file]")].flatMap((i) => [...i.files]).reduce((s, f) => s + f.size, 0);
+  if (size > Number(form.dataset.maxBody)) {
+    e.preventDefault();
+    form.querySelector(".upload-too-big").hidden = false;
+  }
+});
+
+// <input data-select-on-focus>: a secret shown once, selected for copying.
+document.addEventListener("focusin", (e) => {
+  if (e.target.matches && e.target.matches("input[data-select-on-focus]")) e.target.select();
+});
+
+// <select data-submit-on-change>: applies the choice at once (its form still has a submit button).
+document.addEventListener("change", (e) => {
+  if (e.target.matches && e.target.matches("[data-submit-on-change]")) e.target.form.requestSubmit();
+});
