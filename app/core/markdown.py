@@ -10,11 +10,24 @@ from __future__ import annotations
 
 import nh3
 from markdown_it import MarkdownIt
+from markdown_it.rules_core import StateCore
 from markupsafe import Markup
 
 _md = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False}).enable(
     ["table", "strikethrough"]
 )
+_ALIGN = {f"text-align:{side}": f"align-{side}" for side in ("left", "center", "right")}
+
+
+def _alignment_as_class(state: StateCore) -> None:
+    """A table column's alignment as a class (static/css/baton.css), not a style attribute: pages
+    allow no inline styles (their Content-Security-Policy, app/web/security_headers.py)."""
+    for token in state.tokens:
+        if token.type in ("th_open", "td_open") and token.attrGet("style") in _ALIGN:
+            token.attrSet("class", _ALIGN[token.attrs.pop("style")])
+
+
+_md.core.ruler.push("alignment_as_class", _alignment_as_class)
 
 _TAGS = {
     "p", "br", "hr", "em", "strong", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
@@ -23,9 +36,8 @@ _TAGS = {
 _ATTRIBUTES = {
     "a": {"href", "title"},
     "ol": {"start"},
-    "th": {"style"},
-    "td": {"style"},
 }
+_CLASSES = {"th": set(_ALIGN.values()), "td": set(_ALIGN.values())}
 
 
 def render_markdown(text: str) -> Markup:
@@ -37,6 +49,6 @@ def render_markdown(text: str) -> Markup:
         url_schemes={"http", "https", "mailto"},
         link_rel="noopener noreferrer nofollow",
         set_tag_attribute_values={"a": {"target": "_blank"}},
-        filter_style_properties={"text-align"},
+        allowed_classes=_CLASSES,
     )
     return Markup(clean)

@@ -53,11 +53,12 @@ def test_the_main_pages_run_under_the_policy_with_no_violation(page: Page, datab
 
     # Chat: Enter sends (HTMX post), the reply streams in, the composer is emptied.
     visit(page, "/chat")
-    model.script(Reply("Hello from the **model**."))
+    model.script(Reply("Hello from the **model**.\n\n| item | price |\n|:--|--:|\n| tea | 3.50 |"))
     page.get_by_label("Message").fill("Hi there")
     page.get_by_label("Message").press("Enter")
     expect(page.locator("article.msg-assistant").last.locator("strong")).to_have_text("model")
     expect(page.get_by_label("Message")).to_have_value("")
+    expect(page.locator("article.msg-assistant td.align-right")).to_have_css("text-align", "right")  # not style=
 
     # The workflow panel opens (HTMX fragment) and its Close button empties it.
     page.locator("a.composer-workflows").click()

@@ -48,6 +48,13 @@ def test_markdown_renders_and_links_are_safe():
     assert "<img" not in html  # images could leak the conversation through their URL
 
 
+def test_table_alignment_is_a_class_not_a_style_the_pages_policy_would_block():
+    html = str(render_markdown("| a | b | c |\n|:--|:-:|--:|\n| 1 | 2 | 3 |"))
+    assert '<th class="align-left">a</th>' in html and '<td class="align-right">3</td>' in html
+    assert "style=" not in html
+    assert "<td class" not in str(render_markdown('| a |\n|---|\n| <td class="x" style="color:red"> |'))
+
+
 def test_sse_events_split_multiline_data_into_data_lines():
     assert sse("token", "a\nb\r\nc") == b"event: token\ndata: a\ndata: b\ndata: c\n\n"
     assert sse("text", "") == b"event: text\ndata: \n\n"
