@@ -130,3 +130,18 @@ def test_a_page_cannot_be_framed(page: Page, live_server):
         assert time.monotonic() < deadline, f"the login page was framed; console: {violations}"
         page.wait_for_timeout(50)
     assert page.frame_locator("#f").get_by_role("button", name="Log in").count() == 0
+
+
+def test_the_admin_and_account_pages_run_under_the_policy(page: Page, database_url):
+    violations = watch_csp(page)
+    user_id = sign_up_enterprise(page, database_url)
+    with psycopg.connect(database_url, autocommit=True) as conn:
+        conn.execute("UPDATE users SET is_admin = true WHERE id = %s", (user_id,))
+    visit(page, "/admin")
+    page.get_by_label("Period").select_option(index=1)  # applied at once (data-submit-on-change)
+    expect(page).to_have_url(re.compile(r"/admin\?days=\d+"))
+    for path in ("/admin/users", "/admin/tiers", "/admin/runs", "/admin/prices", "/admin/outbox", "/account",
+                 "/notifications", "/settings/connectors", "/settings/api-keys"):
+        visit(page, path)
+        expect(page.locator("main")).not_to_be_empty()
+    assert violations == []
