@@ -98,9 +98,15 @@ def test_the_main_pages_run_under_the_policy_with_no_violation(page: Page, datab
     visit(page, "/approvals")
     expect(page.locator("main")).to_contain_text("approve it")
     with psycopg.connect(database_url) as conn:
-        token = conn.execute("SELECT token FROM hooks WHERE run_id = %s", (run_id,)).fetchone()[0]
+        hook_id, token = conn.execute("SELECT id, token FROM hooks WHERE run_id = %s", (run_id,)).fetchone()
     visit(page, f"/review/{token}")
     expect(page.get_by_role("button", name=re.compile("Approve"))).to_be_visible()
+    visit(page, f"/approvals/{hook_id}")
+    with page.expect_response(lambda r: r.request.method == "POST" and f"/approvals/{hook_id}" in r.url) as decided:
+        page.get_by_role("button", name=re.compile("Approve")).first.click()  # through HTMX (or the form)
+    assert decided.value.status in (200, 303)  # a boosted form: the fragment, or a redirect to the page
+    visit(page, f"/workflows/{run_id}")
+    expect(page.locator(".run-status-line")).to_contain_text("Completed", timeout=15_000)
 
     # API keys: a new key is shown once and selected when focused.
     visit(page, "/settings/api-keys")
