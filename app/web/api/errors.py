@@ -14,7 +14,7 @@ import math
 
 import psycopg
 from litestar import Request, Response
-from litestar.exceptions import HTTPException, SerializationException, ValidationException
+from litestar.exceptions import HTTPException, ValidationException
 from litestar.openapi.datastructures import ResponseSpec
 from pydantic import BaseModel
 
@@ -44,7 +44,7 @@ STATUS = {
     "unavailable": 503,
 }
 UNAVAILABLE_RETRY_S = 5
-# Codes for errors Litestar raises itself (routing, body size, malformed bodies).
+# Codes for errors Litestar raises itself (routing, body size).
 CODE_OF_STATUS = {400: "bad_request", 401: "unauthorized", 403: "forbidden", 404: "not_found",
                   405: "method_not_allowed", 413: "body_too_large", 415: "unsupported_media_type",
                   429: "rate_limited"}
@@ -118,8 +118,6 @@ def handle(request: Request, exc: Exception) -> Response:
         # No field named: the body is valid JSON (the API reads it with app/web/api/json_body.py)
         # but not an object.
         return error_response("invalid_input", "The request body must be a JSON object with this route's fields.")
-    if isinstance(exc.__cause__, SerializationException):  # Litestar could not decode the body
-        return error_response("invalid_json", "The request body is not valid JSON.")
     if isinstance(exc, HTTPException) and exc.status_code < 500:
         code = CODE_OF_STATUS.get(exc.status_code, "bad_request")
         return error_response(code, str(exc.detail), status=exc.status_code, headers=exc.headers)
@@ -149,6 +147,6 @@ def documented(*statuses: int) -> dict[int, ResponseSpec]:
                  429: "Rate limited; see the `Retry-After` header",
                  500: "Our failure (`server_error`); the details are in the server log",
                  503: "The database cannot be reached (`unavailable`); see the `Retry-After` header"}
-    # 400 always: it also replaces the validation-error shape Litestar would document by itself.
+    # 400 is ours: it replaces the validation-error shape Litestar would document by itself.
     return {s: ResponseSpec(ErrorBody, description=described[s], generate_examples=False)
             for s in sorted({*ALWAYS, *statuses})}
