@@ -2,7 +2,8 @@
 
     data = render_pdf("document.html", title=..., date=..., body_html=Markup(...))
 
-The template is rendered with autoescaping; pass model output only as HTML that went through
+A report extends `_base.html` (the A4 page frame, numbered pages, header and footer) and fills its
+blocks. The template is rendered with autoescaping; pass model output only as HTML that went through
 `app.core.markdown.render_markdown` (sanitized). WeasyPrint fetches nothing: every URL (images,
 stylesheets, fonts by URL) is refused, so a document cannot make Baton reach the network or read
 local files. Blocking and CPU-bound (tens to hundreds of ms): call it in a thread.
