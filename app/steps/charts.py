@@ -107,13 +107,11 @@ def _diverging(r: float | None) -> str:
     return "#{:02x}{:02x}{:02x}".format(*rgb)
 
 
-def result_chart(columns: list[dict], rows: list[list[Any]]) -> str | None:
-    """A bar chart of a query result when it has a label and a number (or just numbers), else None."""
+def result_chart(columns: list[dict], rows: list[list[Any]], *, numeric: list[int]) -> str | None:
+    """A bar chart of a query result when it has a label and a number (or just numbers), else None.
+    `numeric`: the positions of the columns that hold numbers (the caller knows the column types)."""
     if not rows or len(rows) > MAX_BARS:
         return None
-    from app.steps.tables import is_numeric
-
-    numeric = [i for i, c in enumerate(columns) if is_numeric(c["type"])]
     if not numeric:
         return None
     labels_at = next((i for i, c in enumerate(columns) if i not in numeric), None)

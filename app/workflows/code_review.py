@@ -20,6 +20,7 @@ from app.engine import signals
 from app.engine.errors import StepFailed
 from app.engine.registry import workflow
 from app.engine.run import Run
+from app.engine.values import RetryPolicy
 from app.steps import code_review as CR
 from app.steps import git, model
 from app.steps.sandbox import require_sandbox
@@ -174,8 +175,6 @@ async def code_review(run: Run, inp: CodeReviewInput) -> dict:
 
 
 def _once(attempts: int = 1):
-    from app.engine.values import RetryPolicy
-
     return RetryPolicy(max_attempts=attempts, initial_s=2.0)
 
 

@@ -2,7 +2,7 @@
 detected; rows, columns, types, missing values, duplicates) → statistics per column and
 correlations (DuckDB) with charts drawn on the server → preliminary insights written by the model
 from those numbers → a drill-down loop: you ask a question or pick a column and a filter, the model
-proposes one SQL query, Baton runs it read-only in a sealed DuckDB (app/steps/tables.py) and shows
+proposes one SQL query, Baton runs it read-only in a sealed DuckDB (app/steps/tables/query_guard.py) and shows
 the table and a chart, until you click Finish → the report (HTML page and PDF) with every table,
 chart and insight.
 
@@ -187,7 +187,7 @@ async def query_table(item: dict) -> dict:
     rows = [row[:JOURNAL_COLUMNS] for row in result.rows]
     out.update(sql=result.sql, columns=columns, rows=rows[:JOURNAL_ROWS],
                truncated=result.truncated or len(rows) > JOURNAL_ROWS, shown=min(len(rows), JOURNAL_ROWS))
-    svg = result_chart(columns, rows)
+    svg = result_chart(columns, rows, numeric=[i for i, c in enumerate(columns) if tables.is_numeric(c["type"])])
     if svg:
         out["chart_id"] = await write_bytes(owner_id=item["owner_id"], run_id=item["run_id"],
                                             name=f"chart/drill-{item['round']:02d}.svg", content_type="image/svg+xml",
@@ -232,8 +232,12 @@ def result_markdown(drill: dict) -> str:
     return f"**{drill['title']}**\n\n```sql\n{r['sql']}\n```\n\n{table}\n\n{drill.get('finding') or ''}"
 
 
+def _distinct(col: dict) -> str:
+    return ("≈ " if col.get("distinct_approx") else "") + f"{col['distinct']:,}"  # estimated on huge tables
+
+
 def hook_content(profile: dict, insights: str, drills: list[dict]) -> str:
-    cols = "\n".join(f"| {c['name']} | {c['type']} | {c['missing']:,} | {c['distinct']:,} |" for c in profile["columns"])
+    cols = "\n".join(f"| {c['name']} | {c['type']} | {c['missing']:,} | {_distinct(c)} |" for c in profile["columns"])
     parts = [f"{profile['rows']:,} rows × {profile['column_count']} columns ({profile['encoding']}, {profile['delimiter']}-separated); "
              f"{profile['duplicates']:,} duplicate rows.\n\n| Column | Type | Missing | Distinct |\n|---|---|---|---|\n{cols}",
              f"**Preliminary insights**\n\n{insights}"]
