@@ -1,11 +1,10 @@
-"""Admin overview: analytics over a period, the SVG chart, the cost projection, all runs, prices."""
+"""Admin overview: analytics over a period, the SVG chart, all runs, prices (the cost projection:
+tests/unit/test_admin_projection.py)."""
 
-from datetime import date
 from decimal import Decimal
 
 import pytest
 
-from app.web.analytics.store import project_month
 from tests.support.engine import start, wait_status
 from tests.support.web import csrf_of, log_in, make_user, new_email
 
@@ -65,13 +64,3 @@ async def test_prices_are_edited_with_validation(app_client, admin, pool):
     async with pool.connection() as conn:
         row = await (await conn.execute("SELECT * FROM model_prices WHERE model = 'llama3:8b'")).fetchone()
     assert row["input_per_1k"] == Decimal("0.0001") and row["output_per_1k"] == Decimal("0.0002")
-
-
-def test_projection_bills_steps_beyond_a_million_and_storage_beyond_ten_gb():
-    # Day 10 of a 30-day month with 600k steps -> 1.8M projected, 800k billable -> $480.
-    p = project_month(600_000, 12 * 1024**3, date(2026, 11, 10))
-    assert p["projected_steps"] == 1_800_000 and p["billable_steps"] == 800_000
-    assert p["steps_cost"] == Decimal("480.00") and p["storage_cost"] == Decimal("0.20")
-    assert p["total"] == Decimal("480.20")
-    quiet = project_month(1000, 1024**3, date(2026, 11, 30))
-    assert quiet["total"] == Decimal("0.00")
