@@ -15,7 +15,16 @@ from app.web.live.hub import APPLICATION_NAME
 from tests.support.fixtures import make_test_llm
 from tests.support.live_server import LiveServer
 from tests.support.model_server import Reply
-from tests.support.web import SyncAdapter, htmx, parse_sse, sign_up, start_chat, token
+from tests.support.waiting import wait_for
+from tests.support.web import (
+    SyncAdapter,
+    htmx,
+    parse_sse,
+    reply_written,
+    sign_up,
+    start_chat,
+    token,
+)
 
 
 async def next_event(subscription, timeout=5.0):
@@ -101,7 +110,7 @@ async def test_stop_pressed_on_another_process_stops_the_reply(app_client, model
     other = await app_process(model_settings, database_url)
     try:
         other.cookies = app_client.cookies  # the same browser, load-balanced to another process
-        await asyncio.sleep(0.5)
+        await wait_for(lambda: reply_written(pool, message_id), what="the reply's first words")
         pressed = time.monotonic()
         stop = await other.post(f"/chat/{conversation_id}/messages/{message_id}/stop", headers=htmx(await token(other)))
         assert stop.status_code == 204
@@ -116,7 +125,8 @@ async def test_stop_pressed_on_another_process_stops_the_reply(app_client, model
     assert reply["status"] == "stopped" and 0 < len(reply["content"]) < len("word " * 300)
 
 
-async def test_a_reload_onto_another_process_follows_the_reply_to_its_end(app_client, model, model_settings, database_url):
+async def test_a_reload_onto_another_process_follows_the_reply_to_its_end(app_client, model, model_settings, database_url,
+                                                                          pool):
     await sign_up(app_client)
     text = "".join(f"w{i} " for i in range(60))
     model.script(Reply(text, delay=0.04))
@@ -124,7 +134,7 @@ async def test_a_reload_onto_another_process_follows_the_reply_to_its_end(app_cl
     other = await app_process(model_settings, database_url)
     try:
         other.cookies = app_client.cookies
-        await asyncio.sleep(0.3)
+        await wait_for(lambda: reply_written(pool, int(stream_url.split("/")[-2])), what="the reply's first words")
         events = parse_sse((await other.get(stream_url)).text)
     finally:
         await other.__aexit__(None, None, None)

@@ -1,7 +1,6 @@
 """The chat over HTTP: sending, streaming, storing, regenerating, renaming, deleting, limits,
 model errors and who may see what."""
 
-import asyncio
 import dataclasses
 import re
 
@@ -12,7 +11,17 @@ from app.core.llm import LLM, estimate_tokens
 from app.web.chat.replies import CONTEXT_BUDGET, SYSTEM_PROMPT
 from tests.support.live_server import free_port
 from tests.support.model_server import Failure, Hang, Reply
-from tests.support.web import STREAM_URL, htmx, parse_sse, send, sign_up, start_chat, token
+from tests.support.waiting import wait_for
+from tests.support.web import (
+    STREAM_URL,
+    htmx,
+    parse_sse,
+    reply_written,
+    send,
+    sign_up,
+    start_chat,
+    token,
+)
 
 
 async def rows(pool, conversation_id):
@@ -86,8 +95,8 @@ async def test_stop_ends_the_reply_and_keeps_what_was_written(app_client, model,
     await sign_up(app_client)
     model.script(Reply("word " * 200, delay=0.02))
     conversation_id, stream_url = await start_chat(app_client, "Write a lot")
-    await asyncio.sleep(0.6)
     message_id = int(stream_url.split("/")[-2])
+    await wait_for(lambda: reply_written(pool, message_id), what="the reply's first words")
     stop = await app_client.post(f"/chat/{conversation_id}/messages/{message_id}/stop", headers=htmx(await token(app_client)))
     assert stop.status_code == 204
     events = await finish(app_client, stream_url)
@@ -95,7 +104,7 @@ async def test_stop_ends_the_reply_and_keeps_what_was_written(app_client, model,
     reply = (await rows(pool, conversation_id))[1]
     assert reply["status"] == "stopped"
     assert 0 < len(reply["content"]) < len("word " * 200) and reply["content"].startswith("word word")
-    await asyncio.sleep(0.3)
+    await wait_for(lambda: model.requests[-1].ended, what="the model server to be done with the call")
     assert model.requests[-1].completed is False  # the model call itself was cancelled
 
 

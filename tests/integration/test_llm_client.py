@@ -7,6 +7,7 @@ import pytest
 
 from app.core.llm import LLM, ModelError
 from tests.support.model_server import Call, Failure, Hang, Reply, ToolCalls
+from tests.support.waiting import wait_for
 
 USER = [{"role": "user", "content": "hello"}]
 TOOLS = [{"type": "function", "function": {"name": "search", "description": "search the web",
@@ -108,14 +109,15 @@ async def test_unreachable_endpoint(model_settings):
 
 async def test_cancelling_a_stream_closes_the_connection(llm, model):
     model.script(Reply("a b c d e f g h", delay=0.2))
+    received = []
     async def consume():
         async with llm.stream(USER) as reply:
-            async for _ in reply:
-                pass
+            async for chunk in reply:
+                received.append(chunk)
     task = asyncio.create_task(consume())
-    await asyncio.sleep(0.3)
+    await wait_for(lambda: received, what="the first chunk")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await asyncio.sleep(0.5)
+    await wait_for(lambda: model.requests[-1].ended, what="the model server to be done with the call")
     assert model.requests[-1].completed is False

@@ -13,6 +13,7 @@ import pytest
 
 import tests.integration.engine.workflows as test_workflows
 import worker.tasks  # noqa: F401  (registers tasks and workflows)
+from tests.support.waiting import wait_for
 from worker.runner import WorkerHandle
 
 
@@ -30,13 +31,31 @@ async def effects(pool, run_id) -> list[dict]:
             "SELECT * FROM test_effects WHERE run_id = %s ORDER BY id", (str(run_id),))).fetchall()
 
 
+# A worker takes new jobs as they are announced once its connection LISTENs on Procrastinate's
+# channel (until then it would see them only at its next poll, seconds later).
+LISTENERS = """
+SELECT count(*) AS n FROM pg_stat_activity
+WHERE datname = current_database() AND query ~ '^LISTEN "?procrastinate'
+"""
+
+
+async def job_listeners(pool) -> int:
+    async with pool.connection() as conn:
+        return (await (await conn.execute(LISTENERS)).fetchone())["n"]
+
+
 @pytest.fixture(scope="session")
 async def worker(pool):
+    before = await job_listeners(pool)
     handle = WorkerHandle(pool, concurrency=8, name="tests")
     handle.start()
-    await asyncio.sleep(0.2)
+    await wait_for(lambda: _more_listeners(pool, before), what="the worker to listen for jobs")
     yield handle
     await handle.stop()
+
+
+async def _more_listeners(pool, before: int) -> bool:
+    return await job_listeners(pool) > before
 
 
 async def make_user(pool, tier: str = "enterprise") -> int:

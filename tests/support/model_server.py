@@ -91,6 +91,7 @@ class Request:
     body: dict[str, Any] | None
     received_at: float = field(default_factory=time.monotonic)
     completed: bool = False  # the whole answer was written (False: cancelled, hung or failed)
+    ended: bool = False  # the server is done with it: answered, or the client went away
 
     @property
     def stream(self) -> bool:
@@ -214,7 +215,10 @@ class ModelServer:
             body = json.loads(raw) if raw else None
             request = Request(method, path.split("?")[0], headers, body)
             self.requests.append(request)
-            await self._respond(request, reader, writer)
+            try:
+                await self._respond(request, reader, writer)
+            finally:
+                request.ended = True
             if headers.get("connection", "").lower() == "close":
                 return
 

@@ -88,6 +88,13 @@ def parse_sse(body: str) -> list[tuple[str, str]]:
     return events
 
 
+async def reply_written(pool, message_id: int) -> bool:
+    """Some of a streaming reply's text has reached its row (the reply flushes it every FLUSH_S)."""
+    async with pool.connection() as conn:
+        row = await (await conn.execute("SELECT content FROM messages WHERE id = %s", (message_id,))).fetchone()
+    return bool(row and row["content"])
+
+
 async def send(client, conversation_id: int, text: str, csrf: str):
     """Send a message in an existing conversation, as the composer does."""
     return await client.post(f"/chat/{conversation_id}/messages", data={"content": text}, headers=htmx(csrf))

@@ -23,7 +23,8 @@ from app.engine.hooks import resolve_hook
 from tests.conftest import baton_env
 from tests.integration.documents.conftest import doc_agents, start_with_files
 from tests.integration.documents.pdfs import text_pdf
-from tests.support.engine import make_user
+from tests.support.engine import job_listeners, make_user
+from tests.support.waiting import wait_for as wait_until
 
 BATON = str(Path(sys.executable).with_name("baton"))
 CALLS, WINDOW_S, SLACK_S = 3, 3.0, 1.0
@@ -61,12 +62,19 @@ async def wait_for(pool, run_id, query: str, timeout: float = 40):
         await asyncio.sleep(0.1)
 
 
+async def wait_for_listeners(pool, count: int) -> None:
+    async def listening() -> bool:
+        return await job_listeners(pool) >= count
+
+    await wait_until(listening, timeout=60, what=f"{count} workers to listen for jobs")
+
+
 async def test_the_summary_rate_limit_holds_across_two_worker_processes(two_workers, model):
     pool, logs = two_workers
     model.handler = doc_agents
     user = await make_user(pool)
     docs = [(f"doc-{i}.pdf", "application/pdf", text_pdf(f"Doc {i}", pages=2)) for i in range(7)]
-    await asyncio.sleep(1.0)  # both workers up before the fan-out starts
+    await wait_for_listeners(pool, 2)  # both workers up before the fan-out starts
     run = await start_with_files(pool, user, "document-processing", docs, question="What do they say?")
     hook = await wait_for(pool, run["id"], "SELECT token FROM hooks WHERE run_id = %s AND status = 'waiting'")
     summaries = [r for r in model.requests if "careful document analyst" in r.body["messages"][0]["content"]]

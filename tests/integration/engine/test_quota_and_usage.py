@@ -7,6 +7,7 @@ from app.engine.commands import start_run
 from app.engine.errors import QuotaExceeded
 from app.engine.recovery import sweep
 from tests.support.engine import make_user, start, wait_status
+from tests.support.waiting import wait_for
 
 
 async def test_twenty_concurrent_starts_on_pro_give_exactly_ten_runs(pool):
@@ -56,11 +57,18 @@ async def test_model_steps_are_priced_and_usage_is_counted(pool, worker):
     assert step == {"model": "gpt-4o", "cost_usd": Decimal("0.015")}
 
 
+async def past_deadline(pool, run_id) -> bool:
+    """The database's clock (the one the sweep reads) is past the run's deadline."""
+    async with pool.connection() as conn:
+        return (await (await conn.execute("SELECT deadline_at < now() AS over FROM runs WHERE id = %s",
+                                          (run_id,))).fetchone())["over"]
+
+
 async def test_runs_past_their_maximum_duration_are_cancelled_with_a_reason(pool, worker):
     user = await make_user(pool)
     run = await start(pool, user, "test-deadline")
     await wait_status(pool, run["id"], "waiting")
-    await asyncio.sleep(1.1)
+    await wait_for(lambda: past_deadline(pool, run["id"]), timeout=5, what="the run's deadline to pass")
     async with pool.connection() as conn:
         result = await sweep(conn)
     assert result["overdue"] >= 1
