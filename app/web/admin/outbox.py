@@ -4,7 +4,9 @@ set (status `held`), so an administrator can still read it. Admins only."""
 from __future__ import annotations
 
 from litestar import Router, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -13,14 +15,14 @@ from app.web.auth import requires_admin
 
 
 @get("/")
-async def outbox_page(pool: AsyncConnectionPool, before: int | None = None) -> Template:
+async def outbox_page(pool: NamedDependency[AsyncConnectionPool], before: FromQuery[int | None] = None) -> Template:
     async with pool.connection() as conn:
         mails, more = await list_outbox(conn, before)
     return Template("pages/admin/outbox.html", context={"mails": mails, "more": more})
 
 
 @get("/{mail_id:int}")
-async def mail_page(pool: AsyncConnectionPool, mail_id: int) -> Template:
+async def mail_page(pool: NamedDependency[AsyncConnectionPool], mail_id: FromPath[int]) -> Template:
     async with pool.connection() as conn:
         mail = await get_mail(conn, mail_id)
     if mail is None:

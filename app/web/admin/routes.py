@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -19,7 +21,7 @@ BODY_LIMIT = 16 * 1024
 
 
 @get("/users")
-async def users_page(request: Request, pool: AsyncConnectionPool, q: str = "", page: int = 1) -> Template:
+async def users_page(request: Request, pool: NamedDependency[AsyncConnectionPool], q: FromQuery[str] = "", page: FromQuery[int] = 1) -> Template:
     q, page = q.strip()[:254], max(1, min(page, 100_000))
     async with pool.connection() as conn:
         users, more = await store.find_users(conn, q, page)
@@ -42,7 +44,7 @@ async def _user_row(request: Request, pool: AsyncConnectionPool, user_id: int, *
 
 
 @post("/users/{user_id:int}/tier", request_max_body_size=BODY_LIMIT)
-async def change_tier(request: Request, pool: AsyncConnectionPool, user_id: int) -> Response:
+async def change_tier(request: Request, pool: NamedDependency[AsyncConnectionPool], user_id: FromPath[int]) -> Response:
     form = await parse_form(request, TierChoice)
     if form.data is None:
         return await _user_row(request, pool, user_id, error=form.errors.get("tier"), status=422)
@@ -53,7 +55,7 @@ async def change_tier(request: Request, pool: AsyncConnectionPool, user_id: int)
 
 
 @post("/users/{user_id:int}/disable")
-async def disable_user(request: Request, pool: AsyncConnectionPool, user_id: int) -> Response:
+async def disable_user(request: Request, pool: NamedDependency[AsyncConnectionPool], user_id: FromPath[int]) -> Response:
     if user_id == request.user.id:
         return await _user_row(request, pool, user_id, error="You cannot disable your own account.", status=422)
     async with pool.connection() as conn:
@@ -63,7 +65,7 @@ async def disable_user(request: Request, pool: AsyncConnectionPool, user_id: int
 
 
 @post("/users/{user_id:int}/enable")
-async def enable_user(request: Request, pool: AsyncConnectionPool, user_id: int) -> Response:
+async def enable_user(request: Request, pool: NamedDependency[AsyncConnectionPool], user_id: FromPath[int]) -> Response:
     async with pool.connection() as conn:
         if not await set_disabled(conn, user_id, False):
             raise NotFoundException()
@@ -71,14 +73,14 @@ async def enable_user(request: Request, pool: AsyncConnectionPool, user_id: int)
 
 
 @get("/tiers")
-async def tiers_page(pool: AsyncConnectionPool) -> Template:
+async def tiers_page(pool: NamedDependency[AsyncConnectionPool]) -> Template:
     async with pool.connection() as conn:
         tiers = await store.list_tiers(conn)
     return Template("pages/admin/tiers.html", context={"tiers": tiers})
 
 
 @post("/tiers/{name:str}", request_max_body_size=BODY_LIMIT)
-async def save_tier(request: Request, pool: AsyncConnectionPool, name: str) -> Response:
+async def save_tier(request: Request, pool: NamedDependency[AsyncConnectionPool], name: FromPath[str]) -> Response:
     form = await parse_form(request, TierLimits)
     async with pool.connection() as conn:
         if form.data is not None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -21,7 +23,7 @@ BODY_LIMIT = 16 * 1024
 
 
 @get("/")
-async def overview(pool: AsyncConnectionPool, days: int = 30) -> Template:
+async def overview(pool: NamedDependency[AsyncConnectionPool], days: FromQuery[int] = 30) -> Template:
     days = days if days in PERIODS else 30
     period = store.Period.last_days(days)
     async with pool.connection() as conn:
@@ -33,8 +35,8 @@ async def overview(pool: AsyncConnectionPool, days: int = 30) -> Template:
 
 
 @get("/runs")
-async def runs_page(pool: AsyncConnectionPool, user: str = "", status: str = "", workflow: str = "",
-                    before: str = "") -> Template:
+async def runs_page(pool: NamedDependency[AsyncConnectionPool], user: FromQuery[str] = "", status: FromQuery[str] = "", workflow: FromQuery[str] = "",
+                    before: FromQuery[str] = "") -> Template:
     email = user.strip().lower()[:254] or None
     status_filter = status if status in STATUSES else None
     try:
@@ -57,12 +59,12 @@ async def _prices_page(pool, *, errors=None, values=None, status_code=200) -> Te
 
 
 @get("/prices")
-async def prices_page(pool: AsyncConnectionPool) -> Template:
+async def prices_page(pool: NamedDependency[AsyncConnectionPool]) -> Template:
     return await _prices_page(pool)
 
 
 @post("/prices", request_max_body_size=BODY_LIMIT)
-async def save_price(request: Request, pool: AsyncConnectionPool) -> Response:
+async def save_price(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Response:
     form = await parse_form(request, Price)
     if form.data is None:
         return await _prices_page(pool, errors=form.errors, values=form.values, status_code=422)
@@ -72,7 +74,7 @@ async def save_price(request: Request, pool: AsyncConnectionPool) -> Response:
 
 
 @post("/prices/{model:str}/delete")
-async def delete_price(pool: AsyncConnectionPool, model: str) -> Response:
+async def delete_price(pool: NamedDependency[AsyncConnectionPool], model: FromPath[str]) -> Response:
     async with pool.connection() as conn:
         await store.delete_price(conn, model)
     return Redirect("/admin/prices", status_code=303)

@@ -8,9 +8,9 @@ import re
 from typing import Annotated
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import Parameter
+from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Parameter
 from litestar.response import Stream
 from psycopg_pool import AsyncConnectionPool
 
@@ -72,7 +72,7 @@ REPLAYED = ResponseSpec(RunDetail, description="The earlier run of the same `ide
 
 
 @post("/runs", tags=["runs"], status_code=201, responses={200: REPLAYED, **documented(402, 404, 413, 415, 422)})
-async def start_run(request: Request, pool: AsyncConnectionPool, data: StartRun) -> Response[RunDetail]:
+async def start_run(request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[StartRun]) -> Response[RunDetail]:
     """Start a run: `201` with the new run, or `200` with the earlier run of the same `idempotency_key`."""
     user = request.user
     if get_workflow(data.workflow).hidden:  # operator workflows are not offered to API users either
@@ -95,8 +95,8 @@ async def start_run(request: Request, pool: AsyncConnectionPool, data: StartRun)
 @get("/runs", tags=["runs"], responses=documented(422))
 async def list_runs(
     request: Request,
-    pool: AsyncConnectionPool,
-    status: RunStatus | None = None,
+    pool: NamedDependency[AsyncConnectionPool],
+    status: FromQuery[RunStatus | None] = None,
     workflow: Annotated[str | None, Parameter(max_length=100)] = None,
     cursor: Annotated[str | None, Parameter(max_length=200)] = None,
     limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
@@ -110,14 +110,14 @@ async def list_runs(
 
 
 @get("/runs/{run_id:str}", tags=["runs"], responses=documented(404))
-async def get_run(request: Request, pool: AsyncConnectionPool, run_id: str) -> RunDetail:
+async def get_run(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]) -> RunDetail:
     """A run with its steps and hooks (hook tokens included: the run is yours)."""
     async with pool.connection() as conn:
         return await _detail(conn, run_id, request.user.id)
 
 
 @post("/runs/{run_id:str}/cancel", tags=["runs"], status_code=200, responses=documented(404, 409))
-async def cancel_run(request: Request, pool: AsyncConnectionPool, run_id: str) -> RunDetail:
+async def cancel_run(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]) -> RunDetail:
     """Cancel a run: at once when it is queued, sleeping or waiting; at its next step when running."""
     async with pool.connection() as conn:
         await commands.cancel_run(conn, run_id, owner_id=request.user.id)
@@ -125,7 +125,7 @@ async def cancel_run(request: Request, pool: AsyncConnectionPool, run_id: str) -
 
 
 @post("/runs/{run_id:str}/retry", tags=["runs"], status_code=200, responses=documented(404, 409))
-async def retry_run(request: Request, pool: AsyncConnectionPool, run_id: str) -> RunDetail:
+async def retry_run(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]) -> RunDetail:
     """Run a failed run again from its failed step (completed steps keep their results)."""
     async with pool.connection() as conn:
         await commands.retry_run(conn, run_id, owner_id=request.user.id)
@@ -136,10 +136,10 @@ async def retry_run(request: Request, pool: AsyncConnectionPool, run_id: str) ->
      responses=documented(404))
 async def run_events_stream(
     request: Request,
-    pool: AsyncConnectionPool,
-    hub: LiveHub,
-    run_id: str,
-    last_event_id: Annotated[str | None, Parameter(header="Last-Event-ID", description=(
+    pool: NamedDependency[AsyncConnectionPool],
+    hub: NamedDependency[LiveHub],
+    run_id: FromPath[str],
+    last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID", description=(
         "Resume after this event id (the `id:` of the last event received). A value that is not "
         "one of our ids (not a whole number) is ignored: the stream starts from the first event."))] = None,
 ) -> Stream:
@@ -155,7 +155,7 @@ async def run_events_stream(
 
 
 @post("/hooks/{token:str}", tags=["hooks"], status_code=200, responses=documented(404, 409, 413, 415, 422))
-async def decide_hook(request: Request, pool: AsyncConnectionPool, token: str, data: DecideHook) -> DecidedHook:
+async def decide_hook(request: Request, pool: NamedDependency[AsyncConnectionPool], token: FromPath[str], data: JSONBody[DecideHook]) -> DecidedHook:
     """Answer a hook of one of your runs, once: later answers get `409` (`already_decided`,
     `expired`, or `invalid_state` when the run has ended)."""
     if not HOOK_TOKEN.match(token):

@@ -13,7 +13,9 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -55,7 +57,7 @@ def _page_context(hook: dict, action_url: str, **extra) -> dict:
 # -- in the app --------------------------------------------------------------------------------
 
 @get("/")
-async def inbox(request: Request, pool: AsyncConnectionPool, rows: bool = False) -> Template:
+async def inbox(request: Request, pool: NamedDependency[AsyncConnectionPool], rows: FromQuery[bool] = False) -> Template:
     async with pool.connection() as conn:
         waiting = await store.waiting_hooks(conn, request.user.id)
     items = [{**h, "workflow_title": workflow_title(h["workflow"], h["version"]), "age": ago(h["created_at"]),
@@ -66,7 +68,7 @@ async def inbox(request: Request, pool: AsyncConnectionPool, rows: bool = False)
 
 
 @get("/{hook_id:int}")
-async def review_page(request: Request, pool: AsyncConnectionPool, hook_id: int) -> Template:
+async def review_page(request: Request, pool: NamedDependency[AsyncConnectionPool], hook_id: FromPath[int]) -> Template:
     async with pool.connection() as conn:
         hook = await store.hook_for_owner(conn, hook_id, request.user.id)
     if hook is None:
@@ -75,7 +77,7 @@ async def review_page(request: Request, pool: AsyncConnectionPool, hook_id: int)
 
 
 @post("/{hook_id:int}", request_max_body_size=BODY_LIMIT)
-async def decide_in_app(request: Request, pool: AsyncConnectionPool, hook_id: int) -> Response:
+async def decide_in_app(request: Request, pool: NamedDependency[AsyncConnectionPool], hook_id: FromPath[int]) -> Response:
     user = request.user
     form = dict(await request.form())
     as_card = form.get("view") == "card" and is_htmx(request)
@@ -112,7 +114,7 @@ router = Router(path="/approvals", guards=[requires_login],
 # -- the email link ----------------------------------------------------------------------------
 
 @get("/{token:str}")
-async def link_page(pool: AsyncConnectionPool, token: str) -> Template:
+async def link_page(pool: NamedDependency[AsyncConnectionPool], token: FromPath[str]) -> Template:
     async with pool.connection() as conn:
         hook = await store.hook_for_token(conn, token)
     if hook is None:
@@ -122,7 +124,7 @@ async def link_page(pool: AsyncConnectionPool, token: str) -> Template:
 
 
 @post("/{token:str}", request_max_body_size=BODY_LIMIT)
-async def decide_by_link(request: Request, pool: AsyncConnectionPool, token: str) -> Response:
+async def decide_by_link(request: Request, pool: NamedDependency[AsyncConnectionPool], token: FromPath[str]) -> Response:
     async with pool.connection() as conn:
         hook = await store.hook_for_token(conn, token)
         if hook is None:

@@ -6,7 +6,9 @@ import re
 from uuid import UUID
 
 from litestar import Request, Response, Router, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from psycopg_pool import AsyncConnectionPool
 
 from app.web.artifacts import store
@@ -19,7 +21,7 @@ def header_safe(name: str) -> str:
 
 
 @get("/{artifact_id:uuid}")
-async def download(request: Request, pool: AsyncConnectionPool, artifact_id: UUID) -> Response:
+async def download(request: Request, pool: NamedDependency[AsyncConnectionPool], artifact_id: FromPath[UUID]) -> Response:
     async with pool.connection() as conn:
         found = await store.get_for_download(conn, artifact_id, request.user.id)
     if found is None:

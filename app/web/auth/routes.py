@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from litestar import Request, Response, get, post
 from litestar.datastructures import Cookie
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -51,7 +53,7 @@ async def signup_page(request: Request) -> Template | Redirect:
 
 
 @post("/signup", request_max_body_size=BODY_LIMIT)
-async def signup(request: Request, pool: AsyncConnectionPool, settings: Settings) -> Response:
+async def signup(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Response:
     form = await parse_form(request, SignupForm)
     if form.data is not None:
         try:
@@ -66,14 +68,14 @@ async def signup(request: Request, pool: AsyncConnectionPool, settings: Settings
 
 
 @get("/login", name="login")
-async def login_page(request: Request, next: str = "/") -> Template | Redirect:
+async def login_page(request: Request, next: FromQuery[str] = "/") -> Template | Redirect:
     if request.user:
         return Redirect(safe_next(next) if next != "/" else AFTER_LOGIN)
     return Template("pages/auth/login.html", context={"values": {"next": safe_next(next)}, "errors": {}})
 
 
 @post("/login", request_max_body_size=BODY_LIMIT)
-async def login(request: Request, pool: AsyncConnectionPool, settings: Settings) -> Response:
+async def login(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Response:
     form = await parse_form(request, LoginForm)
     status, headers = 422, {}
     if form.data is not None:
@@ -98,7 +100,7 @@ def _signed_out() -> Redirect:
 
 
 @post("/logout")
-async def logout(request: Request, pool: AsyncConnectionPool) -> Redirect:
+async def logout(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Redirect:
     if request.auth is not None:
         async with pool.connection() as conn:
             await end_session(conn, request.auth.id)
@@ -106,14 +108,14 @@ async def logout(request: Request, pool: AsyncConnectionPool) -> Redirect:
 
 
 @post("/account/logout-everywhere", guards=[requires_login])
-async def logout_everywhere(request: Request, pool: AsyncConnectionPool) -> Redirect:
+async def logout_everywhere(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Redirect:
     async with pool.connection() as conn:
         await end_all_sessions(conn, request.user.id)
     return _signed_out()
 
 
 @get("/account", guards=[requires_login])
-async def account_page(request: Request, pool: AsyncConnectionPool) -> Template:
+async def account_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     async with pool.connection() as conn:
         sessions = await list_sessions(conn, request.user.id)
         tier = await (await conn.execute("SELECT * FROM tiers WHERE name = %s", (request.user.tier,))).fetchone()

@@ -10,7 +10,9 @@ from __future__ import annotations
 import logging
 
 from litestar import Request, Response, Router, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Template
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
@@ -85,7 +87,7 @@ async def _respond(message, *, card=None, error=None, status=200) -> Template:
 
 
 @post("/{message_id:int}/start")
-async def start(request: Request, pool: AsyncConnectionPool, message_id: int) -> Response:
+async def start(request: Request, pool: NamedDependency[AsyncConnectionPool], message_id: FromPath[int]) -> Response:
     user = request.user
     async with pool.connection() as conn:
         try:
@@ -108,7 +110,7 @@ async def start(request: Request, pool: AsyncConnectionPool, message_id: int) ->
 
 
 @post("/{message_id:int}/dismiss")
-async def dismiss(request: Request, pool: AsyncConnectionPool, message_id: int) -> Response:
+async def dismiss(request: Request, pool: NamedDependency[AsyncConnectionPool], message_id: FromPath[int]) -> Response:
     async with pool.connection() as conn, conn.transaction():
         row = await (await conn.execute(LOCK, {"id": message_id, "user_id": request.user.id})).fetchone()
         if row is None:

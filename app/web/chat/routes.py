@@ -7,8 +7,9 @@ from __future__ import annotations
 from datetime import datetime
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -66,18 +67,18 @@ async def _page(request: Request, pool: AsyncConnectionPool, conversation_id: in
 
 
 @get("/")
-async def new_chat_page(request: Request, pool: AsyncConnectionPool) -> Template:
+async def new_chat_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     return await _page(request, pool, None)
 
 
 @get("/{conversation_id:int}")
-async def chat_page(request: Request, pool: AsyncConnectionPool, conversation_id: int) -> Template:
+async def chat_page(request: Request, pool: NamedDependency[AsyncConnectionPool], conversation_id: FromPath[int]) -> Template:
     return await _page(request, pool, conversation_id)
 
 
 @get("/list")
-async def more_conversations(request: Request, pool: AsyncConnectionPool, before_at: datetime,
-                             before_id: int) -> Template:
+async def more_conversations(request: Request, pool: NamedDependency[AsyncConnectionPool], before_at: FromQuery[datetime],
+                             before_id: FromQuery[int]) -> Template:
     async with pool.connection() as conn:
         found = await store.list_conversations(conn, request.user.id, before=(before_at, before_id))
     return Template("partials/chat/conversation_items.html", context={
@@ -131,19 +132,19 @@ async def _composer_error(request, pool, conversation_id, value: str, error: str
 
 
 @post("/", request_max_body_size=BODY_LIMIT)
-async def send_first_message(request: Request, pool: AsyncConnectionPool, replies: Replies) -> Response:
+async def send_first_message(request: Request, pool: NamedDependency[AsyncConnectionPool], replies: NamedDependency[Replies]) -> Response:
     return await _send(request, pool, replies, None)
 
 
 @post("/{conversation_id:int}/messages", request_max_body_size=BODY_LIMIT)
-async def send_message(request: Request, pool: AsyncConnectionPool, replies: Replies,
-                       conversation_id: int) -> Response:
+async def send_message(request: Request, pool: NamedDependency[AsyncConnectionPool], replies: NamedDependency[Replies],
+                       conversation_id: FromPath[int]) -> Response:
     return await _send(request, pool, replies, conversation_id)
 
 
 @get("/{conversation_id:int}/messages/{message_id:int}/stream")
-async def reply_stream(request: Request, pool: AsyncConnectionPool, replies: Replies, hub: LiveHub,
-                       conversation_id: int, message_id: int) -> Stream:
+async def reply_stream(request: Request, pool: NamedDependency[AsyncConnectionPool], replies: NamedDependency[Replies], hub: NamedDependency[LiveHub],
+                       conversation_id: FromPath[int], message_id: FromPath[int]) -> Stream:
     user = request.user
     live = replies.get(message_id)
     message = None
@@ -165,8 +166,8 @@ async def reply_stream(request: Request, pool: AsyncConnectionPool, replies: Rep
 
 
 @post("/{conversation_id:int}/messages/{message_id:int}/stop")
-async def stop_reply(request: Request, pool: AsyncConnectionPool, conversation_id: int,
-                     message_id: int) -> Response:
+async def stop_reply(request: Request, pool: NamedDependency[AsyncConnectionPool], conversation_id: FromPath[int],
+                     message_id: FromPath[int]) -> Response:
     async with pool.connection() as conn:
         try:
             await store.request_stop(conn, request.user.id, conversation_id, message_id)
@@ -176,8 +177,8 @@ async def stop_reply(request: Request, pool: AsyncConnectionPool, conversation_i
 
 
 @post("/{conversation_id:int}/regenerate", request_max_body_size=BODY_LIMIT)
-async def regenerate(request: Request, pool: AsyncConnectionPool, replies: Replies,
-                     conversation_id: int) -> Response:
+async def regenerate(request: Request, pool: NamedDependency[AsyncConnectionPool], replies: NamedDependency[Replies],
+                     conversation_id: FromPath[int]) -> Response:
     form = await parse_form(request, RegenerateForm)
     if form.data is None:
         return _flash("That reply can no longer be regenerated; reload the page.", 422)
@@ -203,7 +204,7 @@ def _flash(message: str, status: int) -> Template:
 
 
 @get("/{conversation_id:int}/title")
-async def edit_title(request: Request, pool: AsyncConnectionPool, conversation_id: int) -> Template:
+async def edit_title(request: Request, pool: NamedDependency[AsyncConnectionPool], conversation_id: FromPath[int]) -> Template:
     if not is_htmx(request):
         return await _page(request, pool, conversation_id, editing_title=True)
     async with pool.connection() as conn:
@@ -215,7 +216,7 @@ async def edit_title(request: Request, pool: AsyncConnectionPool, conversation_i
 
 
 @post("/{conversation_id:int}/title", request_max_body_size=BODY_LIMIT)
-async def rename(request: Request, pool: AsyncConnectionPool, conversation_id: int) -> Response:
+async def rename(request: Request, pool: NamedDependency[AsyncConnectionPool], conversation_id: FromPath[int]) -> Response:
     form = await parse_form(request, TitleForm)
     async with pool.connection() as conn:
         try:
@@ -233,7 +234,7 @@ async def rename(request: Request, pool: AsyncConnectionPool, conversation_id: i
 
 
 @get("/{conversation_id:int}/delete")
-async def confirm_delete(request: Request, pool: AsyncConnectionPool, conversation_id: int) -> Template:
+async def confirm_delete(request: Request, pool: NamedDependency[AsyncConnectionPool], conversation_id: FromPath[int]) -> Template:
     async with pool.connection() as conn:
         try:
             conversation = await store.get_conversation(conn, request.user.id, conversation_id)
@@ -243,7 +244,7 @@ async def confirm_delete(request: Request, pool: AsyncConnectionPool, conversati
 
 
 @post("/{conversation_id:int}/delete")
-async def delete(request: Request, pool: AsyncConnectionPool, conversation_id: int) -> Response:
+async def delete(request: Request, pool: NamedDependency[AsyncConnectionPool], conversation_id: FromPath[int]) -> Response:
     async with pool.connection() as conn:
         try:
             await store.delete(conn, request.user.id, conversation_id)

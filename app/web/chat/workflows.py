@@ -12,7 +12,9 @@ from typing import Any
 from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -127,20 +129,20 @@ def _panel(request: Request, template: str, context: dict, status: int = 200) ->
 
 
 @get("/")
-async def picker(request: Request, conversation_id: int | None = None) -> Template:
+async def picker(request: Request, conversation_id: FromQuery[int | None] = None) -> Template:
     return _panel(request, "partials/chat/workflow_picker.html",
                   {"workflows": catalog(), "conversation_id": conversation_id})
 
 
 @get("/{name:str}")
-async def workflow_form(request: Request, name: str, conversation_id: int | None = None) -> Template:
+async def workflow_form(request: Request, name: FromPath[str], conversation_id: FromQuery[int | None] = None) -> Template:
     wf = user_workflow(name)
     return _panel(request, "partials/chat/workflow_form.html", {
         "wf": wf, "fields": form_fields(wf.input_model), "errors": {}, "conversation_id": conversation_id})
 
 
 @post("/{name:str}", request_max_body_size=BODY_LIMIT)
-async def start_from_form(request: Request, pool: AsyncConnectionPool, name: str) -> Response:
+async def start_from_form(request: Request, pool: NamedDependency[AsyncConnectionPool], name: FromPath[str]) -> Response:
     wf = user_workflow(name)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
     conversation_id = int(form["conversation_id"]) if form.get("conversation_id", "").isdigit() else None
@@ -218,7 +220,7 @@ async def run_command(request: Request, pool: AsyncConnectionPool, conversation_
 # -- run cards ---------------------------------------------------------------------------------
 
 @get("/{run_id:uuid}/card")
-async def run_card(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Template:
+async def run_card(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Template:
     async with pool.connection() as conn:
         try:
             card = await load_card(conn, run_id, request.user.id)
@@ -228,7 +230,7 @@ async def run_card(request: Request, pool: AsyncConnectionPool, run_id: UUID) ->
 
 
 @post("/{run_id:uuid}/cancel")
-async def cancel(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Response:
+async def cancel(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
     notice = None
     async with pool.connection() as conn:
         try:

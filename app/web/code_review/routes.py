@@ -15,7 +15,9 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
@@ -83,12 +85,12 @@ async def _card(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> dict:
 
 
 @get("/{run_id:uuid}")
-async def review_page(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Template:
+async def review_page(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Template:
     return Template(PAGE, context={"card": await _card(pool, request.user.id, run_id), "notice": None})
 
 
 @post("/{run_id:uuid}/fixes", request_max_body_size=BODY_LIMIT)
-async def fixes_pushed(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Response:
+async def fixes_pushed(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
     form = await parse_form(request, FixesForm)
     notice = None
     if form.data is None:
@@ -110,7 +112,7 @@ async def fixes_pushed(request: Request, pool: AsyncConnectionPool, run_id: UUID
 
 
 @post("/{run_id:uuid}", request_max_body_size=BODY_LIMIT, status_code=200)
-async def fixes_webhook(request: Request, pool: AsyncConnectionPool, settings: Settings, run_id: UUID) -> Response:
+async def fixes_webhook(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings], run_id: FromPath[UUID]) -> Response:
     body = await request.body()
     if not signature_valid(webhook_secret(settings, str(run_id)), body, request.headers.get(SIGNATURE_HEADER)):
         raise ApiError("invalid_signature", f"Missing or wrong {SIGNATURE_HEADER} header "

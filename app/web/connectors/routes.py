@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -55,12 +57,12 @@ async def _refused(url: str, settings: Settings) -> str | None:
 
 
 @get("/")
-async def connectors_page(request: Request, pool: AsyncConnectionPool) -> Template:
+async def connectors_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     return await _render(request, pool)
 
 
 @post("/", request_max_body_size=BODY_LIMIT)
-async def add_connector(request: Request, pool: AsyncConnectionPool, settings: Settings) -> Template:
+async def add_connector(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Template:
     form = await parse_form(request, connectors.ConnectorForm)
     if form.data is None:
         return await _render(request, pool, values=form.values, errors=form.errors, status=422)
@@ -81,7 +83,7 @@ async def add_connector(request: Request, pool: AsyncConnectionPool, settings: S
 
 
 @post("/{connector_id:int}/delete", request_max_body_size=BODY_LIMIT)
-async def delete_connector(request: Request, pool: AsyncConnectionPool, connector_id: int) -> Response:
+async def delete_connector(request: Request, pool: NamedDependency[AsyncConnectionPool], connector_id: FromPath[int]) -> Response:
     async with pool.connection() as conn:
         if not await connectors.delete_connector(conn, request.user.id, connector_id):
             raise NotFoundException("No such connector.")

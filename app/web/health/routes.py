@@ -1,4 +1,5 @@
 from litestar import Response, get
+from litestar.di import NamedDependency
 from psycopg_pool import AsyncConnectionPool
 
 from app.core.migrations import discover
@@ -11,7 +12,7 @@ SELECT
 
 
 @get("/healthz", include_in_schema=False)
-async def healthz(pool: AsyncConnectionPool) -> Response[dict]:
+async def healthz(pool: NamedDependency[AsyncConnectionPool]) -> Response[dict]:
     """Database reachable, migrations current, a worker heartbeat seen in the last 30 s."""
     expected = len(discover())
     try:

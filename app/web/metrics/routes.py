@@ -5,6 +5,7 @@ from __future__ import annotations
 import hmac
 
 from litestar import Request, get
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.response import Template
 from psycopg_pool import AsyncConnectionPool
@@ -24,7 +25,7 @@ def _allowed(request: Request, settings: Settings) -> bool:
 
 
 @get("/metrics", include_in_schema=False)
-async def metrics(request: Request, pool: AsyncConnectionPool, settings: Settings) -> Template:
+async def metrics(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Template:
     if not _allowed(request, settings):
         raise NotFoundException()  # nothing to see here for anyone else
     async with pool.connection() as conn:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from litestar import Request, Response, Router, get, post
-from litestar.di import Provide
+from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Stream, Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -16,7 +17,7 @@ from app.web.notifications.live import page_events
 
 
 @get("/live", dependencies={"hub": Provide(provide_hub)})
-async def live(request: Request, hub: LiveHub) -> Stream:
+async def live(request: Request, hub: NamedDependency[LiveHub]) -> Stream:
     resume = bool(request.headers.get("last-event-id"))
     return Stream(page_events(hub, request.user.id, resume=resume), media_type="text/event-stream",
                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
@@ -31,13 +32,13 @@ async def _nav(request: Request, pool: AsyncConnectionPool) -> Template:
 
 
 @get("/notifications/nav")
-async def nav(request: Request, pool: AsyncConnectionPool) -> Template:
+async def nav(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     """The approvals badge and the bell, swapped into the nav by id (out of band)."""
     return await _nav(request, pool)
 
 
 @get("/notifications")
-async def notifications_page(request: Request, pool: AsyncConnectionPool) -> Template:
+async def notifications_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     async with pool.connection() as conn:
         items = await store.recent(conn, request.user.id, store.PAGE_LIMIT)
         unread = await store.unread_count(conn, request.user.id)
@@ -45,7 +46,7 @@ async def notifications_page(request: Request, pool: AsyncConnectionPool) -> Tem
 
 
 @post("/notifications/{notification_id:int}/open")
-async def open_notification(request: Request, pool: AsyncConnectionPool, notification_id: int) -> Response:
+async def open_notification(request: Request, pool: NamedDependency[AsyncConnectionPool], notification_id: FromPath[int]) -> Response:
     async with pool.connection() as conn:
         url = await store.open_one(conn, notification_id, request.user.id)
     if url is None:
@@ -56,7 +57,7 @@ async def open_notification(request: Request, pool: AsyncConnectionPool, notific
 
 
 @post("/notifications/read")
-async def read_all(request: Request, pool: AsyncConnectionPool) -> Response:
+async def read_all(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Response:
     async with pool.connection() as conn:
         await store.read_all(conn, request.user.id)
     if request.headers.get("hx-request") == "true":

@@ -14,7 +14,9 @@ from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -97,7 +99,7 @@ async def _answer(request: Request, pool: AsyncConnectionPool, run_id: UUID, not
 
 
 @get("/{run_id:uuid}")
-async def schedule_page(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Template:
+async def schedule_page(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Template:
     return Template(PAGE, context={"card": await _card(pool, request.user.id, run_id), "notice": None})
 
 
@@ -113,7 +115,7 @@ async def _change(request: Request, pool: AsyncConnectionPool, run_id: UUID, cha
 
 
 @post("/{run_id:uuid}/posts/{post_id:int}", request_max_body_size=BODY_LIMIT)
-async def edit_post(request: Request, pool: AsyncConnectionPool, run_id: UUID, post_id: int) -> Response:
+async def edit_post(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID], post_id: FromPath[int]) -> Response:
     form = await parse_form(request, PostForm)
     if form.data is None:
         first = next(iter(form.errors.values()))
@@ -133,13 +135,13 @@ async def edit_post(request: Request, pool: AsyncConnectionPool, run_id: UUID, p
 
 
 @post("/{run_id:uuid}/posts/{post_id:int}/delete", request_max_body_size=BODY_LIMIT)
-async def delete_post(request: Request, pool: AsyncConnectionPool, run_id: UUID, post_id: int) -> Response:
+async def delete_post(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID], post_id: FromPath[int]) -> Response:
     return await _change(request, pool, run_id, lambda conn: S.delete_post(
         conn, run_id=run_id, owner_id=request.user.id, post_id=post_id))
 
 
 @post("/{run_id:uuid}/posts/{post_id:int}/move", request_max_body_size=BODY_LIMIT)
-async def move_post(request: Request, pool: AsyncConnectionPool, run_id: UUID, post_id: int) -> Response:
+async def move_post(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID], post_id: FromPath[int]) -> Response:
     form = await parse_form(request, MoveForm)
     if form.data is None:
         return await _answer(request, pool, run_id, "Move up or down.", status=422)
@@ -148,7 +150,7 @@ async def move_post(request: Request, pool: AsyncConnectionPool, run_id: UUID, p
 
 
 @post("/{run_id:uuid}/cancel-remaining", request_max_body_size=BODY_LIMIT)
-async def cancel_remaining(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Response:
+async def cancel_remaining(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
     return await _change(request, pool, run_id, lambda conn: S.cancel_remaining_by_owner(
         conn, run_id=run_id, owner_id=request.user.id))
 

@@ -7,7 +7,9 @@ from __future__ import annotations
 from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -28,8 +30,8 @@ def _titles() -> dict[str, str]:
 
 
 @get("/")
-async def runs_page(request: Request, pool: AsyncConnectionPool, status: str = "", workflow: str = "",
-                    q: str = "", cursor: str = "", fragment: str = "") -> Template:
+async def runs_page(request: Request, pool: NamedDependency[AsyncConnectionPool], status: FromQuery[str] = "", workflow: FromQuery[str] = "",
+                    q: FromQuery[str] = "", cursor: FromQuery[str] = "", fragment: FromQuery[str] = "") -> Template:
     filters = {"status": status if status in STATUSES else "", "workflow": workflow.strip()[:100],
                "q": q.strip()[:200]}
     async with pool.connection() as conn:
@@ -59,7 +61,7 @@ async def _run_or_404(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> 
 
 
 @get("/{run_id:uuid}")
-async def run_page(request: Request, pool: AsyncConnectionPool, run_id: UUID, fragment: str = "") -> Template:
+async def run_page(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID], fragment: FromQuery[str] = "") -> Template:
     run, events = await _run_or_404(pool, request.user.id, run_id)
     context = {"run": run, "events": events, "titles": _titles(), "error": None}
     return Template("partials/dashboard/run_body.html" if fragment == "body" else "pages/runs/detail.html",
@@ -67,7 +69,7 @@ async def run_page(request: Request, pool: AsyncConnectionPool, run_id: UUID, fr
 
 
 @get("/{run_id:uuid}/cancel")
-async def confirm_cancel(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Template:
+async def confirm_cancel(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Template:
     """The confirmation step for browsers without JavaScript (with it, hx-confirm asks)."""
     run, _ = await _run_or_404(pool, request.user.id, run_id)
     return Template("pages/runs/confirm_cancel.html", context={"run": run})
@@ -92,12 +94,12 @@ async def _act(request: Request, pool: AsyncConnectionPool, run_id: UUID, action
 
 
 @post("/{run_id:uuid}/cancel")
-async def cancel(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Response:
+async def cancel(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
     return await _act(request, pool, run_id, commands.cancel_run)
 
 
 @post("/{run_id:uuid}/retry")
-async def retry(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Response:
+async def retry(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
     return await _act(request, pool, run_id, commands.retry_run)
 
 

@@ -8,7 +8,9 @@ form carries the CSRF token (the middleware checks it).
 from __future__ import annotations
 
 from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -51,12 +53,12 @@ async def _render(request: Request, pool: AsyncConnectionPool, *, new_key: str |
 
 
 @get("/api-keys")
-async def api_keys_page(request: Request, pool: AsyncConnectionPool) -> Template:
+async def api_keys_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     return await _render(request, pool, page=True)
 
 
 @post("/api-keys", request_max_body_size=BODY_LIMIT)
-async def create_api_key(request: Request, pool: AsyncConnectionPool) -> Template:
+async def create_api_key(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     form = await parse_form(request, KeyForm)
     if form.data is None:
         return await _render(request, pool, values=form.values, errors=form.errors, status=422)
@@ -69,7 +71,7 @@ async def create_api_key(request: Request, pool: AsyncConnectionPool) -> Templat
 
 
 @post("/api-keys/{key_id:int}/revoke", request_max_body_size=BODY_LIMIT)
-async def revoke_api_key(request: Request, pool: AsyncConnectionPool, key_id: int) -> Response:
+async def revoke_api_key(request: Request, pool: NamedDependency[AsyncConnectionPool], key_id: FromPath[int]) -> Response:
     async with pool.connection() as conn:
         if not await keys.revoke_key(conn, request.user.id, key_id):
             raise NotFoundException("No such API key.")

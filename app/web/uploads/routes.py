@@ -22,7 +22,9 @@ from uuid import UUID, uuid4
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
+from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
@@ -119,12 +121,12 @@ async def _start(request: Request, pool: AsyncConnectionPool, wf_name: str, file
 # -- start pages -------------------------------------------------------------------------------
 
 @get(f"/chat/workflows/{documents.NAME}")
-async def documents_form(request: Request, conversation_id: int | None = None) -> Template:
+async def documents_form(request: Request, conversation_id: FromQuery[int | None] = None) -> Template:
     return _form_page(request, {"wf": user_workflow(documents.NAME), "conversation_id": conversation_id})
 
 
 @get(f"/chat/workflows/{data_analysis.NAME}")
-async def data_form(request: Request, conversation_id: int | None = None) -> Template:
+async def data_form(request: Request, conversation_id: FromQuery[int | None] = None) -> Template:
     return _form_page(request, {"wf": user_workflow(data_analysis.NAME), "conversation_id": conversation_id})
 
 
@@ -133,7 +135,7 @@ def _text(form, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def start_documents(request: Request, pool: AsyncConnectionPool, settings: Settings) -> Response:
+async def start_documents(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Response:
     limits = Limits.from_settings(settings)
     form = await request.form()
     values = {k: _text(form, k) for k in ("question", "model")}
@@ -152,7 +154,7 @@ async def start_documents(request: Request, pool: AsyncConnectionPool, settings:
                         data, conversation_id, values, refused)
 
 
-async def start_data(request: Request, pool: AsyncConnectionPool, settings: Settings) -> Response:
+async def start_data(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Response:
     limits = Limits.from_settings(settings)
     form = await request.form()
     values = {k: _text(form, k) for k in ("question", "model")}
@@ -188,7 +190,7 @@ async def _decided(request: Request, pool: AsyncConnectionPool, run_id: UUID, ho
 
 
 @post("/runs/{run_id:uuid}/review", request_max_body_size=DECISION_LIMIT)
-async def review(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Response:
+async def review(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
     async with pool.connection() as conn:
         hook = await store.waiting_hook(conn, run_id, request.user.id, documents.NAME)
         summaries = await store.step_output(conn, run_id, "summarise documents") if hook else None
@@ -207,7 +209,7 @@ async def review(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> R
 
 
 @post("/runs/{run_id:uuid}/drill", request_max_body_size=DECISION_LIMIT)
-async def drill(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Response:
+async def drill(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
     async with pool.connection() as conn:
         hook = await store.waiting_hook(conn, run_id, request.user.id, data_analysis.NAME)
     if hook is None:
@@ -236,7 +238,7 @@ REPORT_HEADERS = {
 
 
 @get("/runs/{run_id:uuid}/report")
-async def report(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> Response:
+async def report(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
     async with pool.connection() as conn:
         found = await store.report_html(conn, run_id, request.user.id)
     if found is None:
@@ -245,7 +247,7 @@ async def report(request: Request, pool: AsyncConnectionPool, run_id: UUID) -> R
 
 
 @get("/files/{artifact_id:uuid}")
-async def chart(request: Request, pool: AsyncConnectionPool, artifact_id: UUID) -> Response:
+async def chart(request: Request, pool: NamedDependency[AsyncConnectionPool], artifact_id: FromPath[UUID]) -> Response:
     async with pool.connection() as conn:
         found = await read_for_view(conn, artifact_id, request.user.id)
     if found is None or found["content_type"] != "image/svg+xml":

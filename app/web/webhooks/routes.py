@@ -23,7 +23,8 @@ import re
 from typing import Annotated
 
 from litestar import Request, Response, Router, post
-from litestar.params import Parameter
+from litestar.di import NamedDependency
+from litestar.params import FromPath, Parameter
 from psycopg_pool import AsyncConnectionPool
 
 from app.engine.errors import HookNotFound
@@ -63,7 +64,7 @@ def json_object(body: bytes) -> dict:
 
 
 @post("/hooks/{token:str}", request_max_body_size=MAX_BODY, status_code=200)
-async def deliver(request: Request, pool: AsyncConnectionPool, token: str,
+async def deliver(request: Request, pool: NamedDependency[AsyncConnectionPool], token: FromPath[str],
                   action: Annotated[str, Parameter(max_length=50)] = "deliver") -> Response:
     if not TOKEN.match(token):
         raise HookNotFound("no such hook")
