@@ -12,24 +12,13 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
+from app.engine import quotas
 from app.engine.advance import USER_CANCEL, cancelled_error, finish_run
-from app.engine.errors import InputInvalid, InvalidState, QuotaExceeded, RunNotFound
+from app.engine.errors import InputInvalid, InvalidState, RunNotFound
 from app.engine.jobs import abort_advance, advance_is_running, wake_run
-from app.engine.registry import catalog, get_workflow
+from app.engine.registry import get_workflow
 
-# NO KEY UPDATE serialises one owner's starts without blocking the foreign-key checks (KEY SHARE)
-# of rows that reference the owner, such as a finishing run's notification (which would deadlock).
-LOCK_OWNER = """
-SELECT u.id, t.name AS tier, t.title AS tier_title, t.monthly_runs
-FROM users u JOIN tiers t ON t.name = u.tier WHERE u.id = %(owner_id)s FOR NO KEY UPDATE OF u
-"""
 BY_IDEMPOTENCY_KEY = "SELECT * FROM runs WHERE owner_id = %(owner_id)s AND idempotency_key = %(key)s"
-# Usage resets by calendar month in UTC; operator checks (selftest) don't count.
-RUNS_THIS_MONTH = """
-SELECT count(*) AS used FROM runs
-WHERE owner_id = %(owner_id)s AND workflow <> ALL(%(exempt)s)
-  AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
-"""
 INSERT_RUN = """
 WITH ins AS (
     INSERT INTO runs (owner_id, chat_id, workflow, version, title, input, idempotency_key, deadline_at)
@@ -39,11 +28,7 @@ WITH ins AS (
 ), ev AS (
     INSERT INTO run_events (run_id, owner_id, kind, data)
     SELECT id, owner_id, 'status', '{"status": "queued"}' FROM ins
-), usage AS (
-    INSERT INTO usage_monthly AS u (user_id, month, runs)
-    SELECT owner_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1 FROM ins
-    ON CONFLICT (user_id, month) DO UPDATE SET runs = u.runs + 1
-)
+), """ + quotas.COUNT_STARTED_RUN + """
 SELECT * FROM ins
 """
 LOCK_RUN = "SELECT * FROM runs WHERE id = %(run_id)s FOR UPDATE"
@@ -116,18 +101,12 @@ async def start_run(
     except ValidationError as exc:
         raise InputInvalid(_field_errors(exc)) from None
     async with conn.transaction():
-        owner = await (await conn.execute(LOCK_OWNER, {"owner_id": owner_id})).fetchone()
-        if owner is None:
-            raise RunNotFound("no such user")
+        owner = await quotas.lock_owner(conn, owner_id)
         if idempotency_key:
             existing = await (await conn.execute(BY_IDEMPOTENCY_KEY, {"owner_id": owner_id, "key": idempotency_key})).fetchone()
             if existing:
                 return existing, False
-        if owner["monthly_runs"] is not None and not wf.operator:
-            exempt = [w.name for w in catalog(include_hidden=True) if w.operator]
-            used = (await (await conn.execute(RUNS_THIS_MONTH, {"owner_id": owner_id, "exempt": exempt})).fetchone())["used"]
-            if used >= owner["monthly_runs"]:
-                raise QuotaExceeded(f"monthly workflow limit reached ({owner['monthly_runs']} on {owner['tier_title']})")
+        await quotas.check_run_quota(conn, owner, wf)
         run = await (await conn.execute(INSERT_RUN, {
             "owner_id": owner_id, "chat_id": chat_id, "workflow": wf.name, "version": wf.version,
             "title": (title or wf.title)[:200], "input": Jsonb(validated.model_dump(mode="json")),

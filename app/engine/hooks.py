@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from app.engine import signals
+from app.engine import quotas, signals
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
 from app.engine.jobs import defer_hook_reminder, wake_run
 from app.engine.journal import write_step
@@ -59,11 +59,7 @@ WITH upd AS (
                     waiting_for = NULL, wake_at = NULL, updated_at = now(),
                     steps_done = steps_done + 1, steps_billed = steps_billed + 1
     WHERE id = %(run_id)s RETURNING id, owner_id
-), usage AS (
-    INSERT INTO usage_monthly AS u (user_id, month, steps)
-    SELECT owner_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1 FROM upd
-    ON CONFLICT (user_id, month) DO UPDATE SET steps = u.steps + 1
-)
+), """ + quotas.BILL_DECIDED_HOOK + """
 INSERT INTO run_events (run_id, owner_id, kind, data)
 SELECT id, owner_id, 'hook_resolved', %(event)s FROM upd
 """

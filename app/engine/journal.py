@@ -14,6 +14,8 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from app.engine import quotas
+
 # Loads the run, marks it running and returns its whole journal, in one round trip.
 LOAD_RUN = """
 WITH old AS (
@@ -85,17 +87,7 @@ WITH cost AS (
     SELECT pg_notify('baton_events', json_build_object(
         'kind', 'run.step_completed', 'event_id', ev.id, 'run_id', %(run_id)s::text, 'user_id', %(owner_id)s)::text)
     FROM ev WHERE %(event)s = 'step_completed' AND %(announce)s
-), usage AS (
-    -- Only model steps touch the owner's usage row here (they are slow, so no queue forms on it);
-    -- step counts are billed when the run suspends or finishes (BILL_STEPS).
-    INSERT INTO usage_monthly AS u (user_id, month, tokens_in, tokens_out, cost_usd)
-    SELECT %(owner_id)s, date_trunc('month', now() AT TIME ZONE 'UTC')::date,
-           coalesce(%(tokens_in)s, 0), coalesce(%(tokens_out)s, 0), coalesce((SELECT usd FROM cost), 0)
-    FROM step WHERE %(model)s::text IS NOT NULL
-    ON CONFLICT (user_id, month) DO UPDATE SET
-        tokens_in = u.tokens_in + EXCLUDED.tokens_in,
-        tokens_out = u.tokens_out + EXCLUDED.tokens_out, cost_usd = u.cost_usd + EXCLUDED.cost_usd
-)
+), """ + quotas.ADD_MODEL_USAGE + """
 SELECT (SELECT count(*) FROM step) AS written, (SELECT cancel_requested FROM r) AS cancel_requested,
        (SELECT count(*) FROM announce) AS announced
 """
@@ -109,25 +101,13 @@ ON CONFLICT (run_id, seq) DO NOTHING
 
 # A suspended run: its status, what it waits for and when it is due. Returns the cancel flag so
 # that a cancel landing during this advance wins over the suspension.
-# Adds the run's not yet billed steps to its owner's monthly usage (a CTE of SUSPEND_RUN and FINISH_RUN;
-# `unbilled` reads the row as it was before the statement's own update).
-BILL_STEPS = """
-unbilled AS (
-    SELECT owner_id, steps_done - steps_billed AS steps FROM runs WHERE id = %(run_id)s
-), usage AS (
-    INSERT INTO usage_monthly AS u (user_id, month, steps)
-    SELECT owner_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, steps FROM unbilled
-    WHERE steps > 0 AND EXISTS (SELECT 1 FROM upd)
-    ON CONFLICT (user_id, month) DO UPDATE SET steps = u.steps + EXCLUDED.steps
-)"""
-
 SUSPEND_RUN = """
 WITH upd AS (
     UPDATE runs SET status = %(status)s, waiting_for = %(waiting_for)s, wake_at = %(wake_at)s,
                     updated_at = now(), steps_billed = steps_done
     WHERE id = %(run_id)s
     RETURNING id, owner_id, cancel_requested
-), """ + BILL_STEPS + """, ev AS (
+), """ + quotas.BILL_STEPS + """, ev AS (
     INSERT INTO run_events (run_id, owner_id, kind, data)
     SELECT id, owner_id, 'status', jsonb_build_object('status', %(status)s::text, 'waiting_for', %(waiting_for)s::text,
                                                      'wake_at', %(wake_at)s::timestamptz)
@@ -146,7 +126,7 @@ WITH upd AS (
                     steps_billed = steps_done
     WHERE id = %(run_id)s AND status NOT IN ('completed', 'failed', 'cancelled')
     RETURNING *
-), """ + BILL_STEPS + """, ev AS (
+), """ + quotas.BILL_STEPS + """, ev AS (
     INSERT INTO run_events (run_id, owner_id, kind, data)
     SELECT id, owner_id, 'status', jsonb_build_object('status', status, 'error', error) FROM upd
 )

@@ -18,10 +18,10 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
+from app.core import ratelimit
 from app.engine.errors import FatalError, StepFailed, Suspend
 from app.engine.jobs import defer_children, wake_run
 from app.engine.journal import to_json, write_step
-from app.engine.ratelimit import acquire
 from app.engine.values import RateLimit, RetryPolicy
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ async def run_child(pool: AsyncConnectionPool, run_id: str, seq: int, idx: int) 
             return
         detail = child["detail"]
         if detail.get("limit"):
-            wait_until = await acquire(conn, RateLimit(**detail["limit"]))
+            wait_until = await ratelimit.next_slot(conn, ratelimit.calls(RateLimit(**detail["limit"])))
             if wait_until is not None:
                 await defer_children(conn, run_id, seq, [idx], wait_until)
                 return

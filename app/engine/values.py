@@ -6,6 +6,9 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+# The authoring API's rate limit is the one limiter's (app/core/ratelimit.py).
+from app.core.ratelimit import RateLimit as RateLimit
+
 
 @dataclass(frozen=True)
 class RetryPolicy:
@@ -25,15 +28,6 @@ class RetryPolicy:
 
 
 DEFAULT_RETRY = RetryPolicy()
-
-
-@dataclass(frozen=True)
-class RateLimit:
-    """At most `max_calls` starts in any window of `per_seconds`, counted across all workers."""
-
-    name: str
-    max_calls: int
-    per_seconds: float = 60.0
 
 
 @dataclass(frozen=True)

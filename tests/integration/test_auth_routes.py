@@ -8,7 +8,8 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 from app.core.migrations import apply_migrations
-from app.web.auth.accounts import LOGIN_PER_ACCOUNT, LOGIN_PER_IP, set_disabled
+from app.core.ratelimit import LOGIN_PER_ACCOUNT, LOGIN_PER_IP
+from app.web.auth.accounts import set_disabled
 from tests.support.web import PASSWORD, csrf_of, htmx, log_in, make_user, new_email, sign_up, token
 
 

@@ -8,9 +8,9 @@ from litestar.connection import ASGIConnection
 from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
 
+from app.core import ratelimit
 from app.web.api import keys
 from app.web.api.errors import ApiError, RateLimited
-from app.web.auth import ratelimit
 from app.web.auth.user import CurrentUser
 
 SECURITY_SCHEME = "BearerKey"
@@ -18,12 +18,6 @@ security_components = {
     SECURITY_SCHEME: SecurityScheme(type="http", scheme="bearer", bearer_format="bk_…",
                                     description="An API key from Settings → API keys (or `baton apikey create`)."),
 }
-WINDOW_S = 60
-
-
-def bucket(user_id: int) -> str:
-    """Per user, not per key: more keys must not mean a higher limit."""
-    return f"api:{user_id}"
 
 
 def bearer_key(header: str | None) -> str | None:
@@ -44,7 +38,7 @@ async def requires_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> N
         if owner is None:
             raise ApiError("unauthorized", "This API key is not valid (unknown or revoked).",
                            headers={"WWW-Authenticate": "Bearer"})
-        wait = await ratelimit.take(conn, bucket(owner.user_id), owner.api_per_minute, WINDOW_S)
+        wait, _ = await ratelimit.take_tier_slot(conn, ratelimit.API_CALLS, owner.user_id, owner.tier)
     if wait:
         raise RateLimited(wait)
     connection.scope["user"] = CurrentUser(owner.user_id, owner.email, owner.tier, owner.is_admin)

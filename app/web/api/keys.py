@@ -37,7 +37,6 @@ class KeyOwner:
     email: str
     tier: str
     is_admin: bool
-    api_per_minute: int
 
 
 def hash_key(key: str) -> str:
@@ -102,9 +101,9 @@ async def revoke_key(conn: AsyncConnection, user_id: int, key_id: int) -> bool:
 
 # last_used_at is refreshed at most once a minute: reading runs should not write on every request.
 AUTHENTICATE = """
-SELECT k.id AS key_id, u.id AS user_id, u.email, u.tier, u.is_admin, t.api_per_minute,
+SELECT k.id AS key_id, u.id AS user_id, u.email, u.tier, u.is_admin,
        k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale
-FROM api_keys k JOIN users u ON u.id = k.user_id JOIN tiers t ON t.name = u.tier
+FROM api_keys k JOIN users u ON u.id = k.user_id
 WHERE k.key_hash = %(hash)s AND k.revoked_at IS NULL AND u.disabled_at IS NULL
 """
 TOUCH = "UPDATE api_keys SET last_used_at = now() WHERE id = %(id)s"
@@ -119,5 +118,4 @@ async def authenticate(conn: AsyncConnection, key: str) -> KeyOwner | None:
         return None
     if row["stale"]:
         await conn.execute(TOUCH, {"id": row["key_id"]})
-    return KeyOwner(row["key_id"], row["user_id"], row["email"], row["tier"], row["is_admin"],
-                    row["api_per_minute"])
+    return KeyOwner(row["key_id"], row["user_id"], row["email"], row["tier"], row["is_admin"])

@@ -5,7 +5,7 @@ For other areas:
     router = Router("/runs", route_handlers=[...], guards=[requires_login])
     ...  request.user  -> CurrentUser(id, email, tier, is_admin), or None on public routes
 Forms: `parse_form(request, PydanticModel)` from `app.web.auth.forms`.
-Rate limits: `app.web.auth.ratelimit.take(conn, bucket, limit, window_s)`.
+Rate limits: `app.core.ratelimit` (the one limiter for chat, API, login and engine limits).
 """
 
 from app.web.auth.guards import LoginRequired, login_redirect, requires_admin, requires_login

@@ -7,17 +7,10 @@ import psycopg
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
-from app.web.auth import ratelimit
+from app.core import ratelimit
 from app.web.auth.passwords import hash_password, verify_password
 from app.web.auth.sessions import end_all_sessions
 from app.web.auth.user import CurrentUser
-
-# Failed logins allowed per 15 minutes: per account (guessing one password) and per IP
-# (trying many accounts). Sign-ups per IP per hour.
-LOGIN_WINDOW_S = 15 * 60
-LOGIN_PER_ACCOUNT = 5
-LOGIN_PER_IP = 20
-SIGNUPS_PER_IP_PER_HOUR = 10
 
 FIRST_ACCOUNT_TIER = "enterprise"
 # Serialises account creation so that exactly one account can be "the first".
@@ -75,7 +68,7 @@ async def create_account(conn: AsyncConnection, email: str, password_hash: str, 
 
 async def sign_up(pool: AsyncConnectionPool, email: str, password: str, *, tier: str, ip: str) -> CurrentUser:
     async with pool.connection() as conn:
-        wait = await ratelimit.take(conn, f"signup:ip:{ip}", SIGNUPS_PER_IP_PER_HOUR, 3600)
+        wait = await ratelimit.take(conn, ratelimit.signups_from_ip(ip))
     if wait:
         raise AccountError("email", f"Too many sign-ups from your network. Try again in "
                                     f"{ratelimit.describe_wait(wait)}.")
@@ -88,24 +81,19 @@ FIND_FOR_LOGIN = """
 SELECT id, email, password_hash, tier, is_admin, disabled_at IS NOT NULL AS disabled
 FROM users WHERE email = %(email)s
 """
-# A successful attempt was counted up front like any other; give the network its slot back.
-REFUND = """
-DELETE FROM rate_events WHERE ctid = (
-    SELECT ctid FROM rate_events WHERE bucket = %(bucket)s ORDER BY at DESC LIMIT 1)
-"""
 
 
 async def log_in(pool: AsyncConnectionPool, email: str, password: str, *, ip: str) -> CurrentUser:
     """Check the password under both rate limits; raises LoginRefused with a message to show.
     Attempts are counted before the password is checked, so parallel guesses cannot slip past."""
     email = email.lower()
-    account_bucket, ip_bucket = f"login:account:{email}", f"login:ip:{ip}"
+    per_account, per_ip = ratelimit.login_attempts_for_account(email), ratelimit.login_attempts_from_ip(ip)
     async with pool.connection() as conn:
         try:
             async with conn.transaction():
                 wait = max(
-                    await ratelimit.take(conn, account_bucket, LOGIN_PER_ACCOUNT, LOGIN_WINDOW_S),
-                    await ratelimit.take(conn, ip_bucket, LOGIN_PER_IP, LOGIN_WINDOW_S),
+                    await ratelimit.take(conn, per_account),
+                    await ratelimit.take(conn, per_ip),
                 )
                 if wait:
                     raise _Throttled(wait)  # rolls back: a refused attempt is not counted
@@ -118,8 +106,9 @@ async def log_in(pool: AsyncConnectionPool, email: str, password: str, *, ip: st
     if row["disabled"]:
         raise LoginRefused("This account is disabled. Ask an administrator to enable it.")
     async with pool.connection() as conn:
-        await ratelimit.clear(conn, account_bucket)
-        await conn.execute(REFUND, {"bucket": ip_bucket})
+        await ratelimit.clear(conn, per_account)
+        # The attempt was counted up front like any other; give the network its slot back.
+        await ratelimit.refund_last(conn, per_ip)
     return CurrentUser(row["id"], row["email"], row["tier"], row["is_admin"])
 
 

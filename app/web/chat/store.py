@@ -11,9 +11,9 @@ from markupsafe import Markup
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 
+from app.core import ratelimit
 from app.core.llm import OFFLINE_LABEL, OFFLINE_MODEL_NAME
 from app.core.markdown import render_markdown
-from app.web.auth.ratelimit import describe_wait
 from app.web.live import CHANNEL
 
 SIDEBAR_PAGE = 50
@@ -180,14 +180,9 @@ WITH most_recent AS (
 UPDATE conversations SET updated_at = now() WHERE id = %(id)s AND user_id = %(user_id)s
 RETURNING id, title, updated_at, id <> (SELECT id FROM most_recent) AS moved_up
 """
-# Whether a reply is still being written, and a slot under the per-tier messages-a-minute limit
-# (counted in Postgres, so it holds across web processes). A busy conversation rolls the
-# transaction back, slot included.
-CHECK_AND_TAKE_SLOT = """
-SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = %(id)s AND status = 'streaming') AS busy,
-       rate_limit_take('chat:' || %(user_id)s, t.chat_per_minute, interval '1 minute', true) AS wait,
-       t.chat_per_minute AS per_minute
-FROM tiers t WHERE t.name = %(tier)s
+# Whether a reply is still being written (asked under the conversation's row lock).
+REPLY_STREAMING = """
+SELECT EXISTS (SELECT 1 FROM messages WHERE conversation_id = %(id)s AND status = 'streaming') AS busy
 """
 INSERT_EXCHANGE = f"""
 INSERT INTO messages (conversation_id, role, content, status, model)
@@ -201,14 +196,15 @@ RETURNING {COLUMNS}
 
 
 async def _check_and_take_slot(conn: AsyncConnection, conversation_id: int, user_id: int, tier: str) -> None:
-    row = await (await conn.execute(CHECK_AND_TAKE_SLOT, {"id": conversation_id, "user_id": user_id,
-                                                          "tier": tier})).fetchone()
-    if row["busy"]:
+    """A busy conversation is refused before a slot is counted; the slot, under the per-tier
+    messages-a-minute limit, is counted in the caller's transaction (rolled back with it)."""
+    if (await (await conn.execute(REPLY_STREAMING, {"id": conversation_id})).fetchone())["busy"]:
         raise ReplyInProgress("Wait for the reply to finish, or press Stop.")
-    if row["wait"]:
+    wait, per_minute = await ratelimit.take_tier_slot(conn, ratelimit.CHAT_MESSAGES, user_id, tier)
+    if wait:
         raise RateLimited(
-            f"You have reached your plan's limit of {row['per_minute']} messages a minute. "
-            f"Try again in {describe_wait(row['wait'])}.", row["wait"])
+            f"You have reached your plan's limit of {per_minute} messages a minute. "
+            f"Try again in {ratelimit.describe_wait(wait)}.", wait)
 
 
 async def start_exchange(conn: AsyncConnection, *, user_id: int, tier: str, conversation_id: int | None,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from litestar.testing import AsyncTestClient
 
-from app.web.api.auth import bucket
+from app.core.ratelimit import API_CALLS
 from tests.integration.api.conftest import new_account, start, wait_for, waiting_hook
 from tests.integration.api.test_api_runs import error_of
 from tests.integration.api.workflows import WEBHOOK
@@ -66,7 +66,7 @@ async def test_the_rate_limit_answers_429_with_retry_after_across_processes(api,
     free = await new_account(pool, tier="free")  # 60 requests a minute
     async with pool.connection() as conn:  # 59 requests already made this minute
         await conn.execute("INSERT INTO rate_events (bucket) SELECT %s FROM generate_series(1, 59)",
-                           (bucket(free.user_id),))
+                           (API_CALLS.bucket(free.user_id),))
     assert (await api.get("/api/v1/workflows", headers=free.headers)).status_code == 200
     async with AsyncTestClient(create_app(settings, database_url, run_worker=False)) as other_process:
         limited = await other_process.get("/api/v1/runs", headers=free.headers)
@@ -77,5 +77,5 @@ async def test_the_rate_limit_answers_429_with_retry_after_across_processes(api,
     assert (await api.get("/api/v1/workflows", headers=other.headers)).status_code == 200
     async with pool.connection() as conn:
         await conn.execute("UPDATE rate_events SET at = at - interval '61 seconds' WHERE bucket = %s",
-                           (bucket(free.user_id),))
+                           (API_CALLS.bucket(free.user_id),))
     assert (await api.get("/api/v1/workflows", headers=free.headers)).status_code == 200

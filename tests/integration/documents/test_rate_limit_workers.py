@@ -1,7 +1,7 @@
 """The summaries' rate limit holds across two `baton worker` processes: the scripted model server
 records when each call arrives, and no window holds more calls than the limit.
 
-The limit counts a summary when its child job starts (app/engine/ratelimit.py); the model call
+The limit counts a summary when its child job starts (app/core/ratelimit.py); the model call
 follows after reading the document's text, and a worker's very first call also builds its model
 client (up to a second on a loaded machine). Arrival times are checked against the window less
 that slack; the engine's own test checks the slot times exactly."""

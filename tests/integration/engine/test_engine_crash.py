@@ -183,7 +183,7 @@ async def test_rate_limit_holds_across_two_workers(crash_env):
     assert done["output"] == list(range(12))
     async with pool.connection() as conn:
         calls = [r["at"] for r in await (await conn.execute(
-            "SELECT at FROM rate_limit_calls WHERE name = %s ORDER BY at", (f"test-{run['id']}",))).fetchall()]
+            "SELECT at FROM rate_events WHERE bucket = %s ORDER BY at", (f"calls:test-{run['id']}",))).fetchall()]
     # The slots taken, as the database recorded them under the limit's lock. (The items' own start
     # times trail their slots by however long a loaded machine takes to run them, so they are not
     # what the limit promises.)
