@@ -59,8 +59,8 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PROJECT_ENVIRONMENT=/app/.venv
 WORKDIR /app
 
-# Dependencies in their own layer: a code change does not reinstall them.
-COPY pyproject.toml uv.lock README.md ./
+# Dependencies in their own layer: a code (or README) change does not reinstall them.
+COPY pyproject.toml uv.lock ./
 RUN /opt/uv/bin/uv sync --frozen --no-dev --no-install-project --no-install-package pgserver
 COPY . .
 RUN /opt/uv/bin/uv sync --frozen --no-dev --no-install-package pgserver \

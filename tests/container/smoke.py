@@ -45,7 +45,8 @@ POSTGRES_STANDIN = "baton-ci/postgres:15"
 PROXY_STANDIN = "baton-ci/nginx:bookworm"
 HOST_CA_BUNDLE = Path(os.environ.get("BATON_SMOKE_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
 CI_CERT = ROOT / "certs" / "ci-host-ca.crt"
-HOST_PG = os.environ.get("BATON_SMOKE_HOST_PG", "postgresql://postgres@127.0.0.1:5432")
+# The host's PostgreSQL (a superuser URL without the database), for step 4: the one the tests use.
+HOST_PG = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
 TAG = f"baton-smoke-{os.getpid()}"
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="_csrf_token" value="([0-9a-f]+)"')
