@@ -10,8 +10,9 @@
 # and the Python matches the one the lock file was made for (requires-python >= 3.11).
 FROM debian:bookworm-slim AS base
 
+# Build-time only (an ARG is not kept in the image): apt never asks questions here.
+ARG DEBIAN_FRONTEND=noninteractive
 ENV LANG=C.UTF-8 \
-    DEBIAN_FRONTEND=noninteractive \
     SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt
 
 COPY certs/ /usr/local/share/ca-certificates/baton/
@@ -33,13 +34,14 @@ RUN set -eux; \
         libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core \
         git bubblewrap; \
     cd /usr/local/share/ca-certificates/baton; \
-    for f in *.pem; do [ -e "$f" ] && mv "$f" "${f%.pem}.crt"; done; \
+    for f in *.pem; do if [ -e "$f" ]; then mv "$f" "${f%.pem}.crt"; fi; done; \
     find . -type f ! -name '*.crt' -delete; \
     update-ca-certificates; \
     rm -rf /var/lib/apt/lists/* /var/cache/apt/*.bin
 
 # --- Build stage: uv and the virtualenv ------------------------------------------------------
 FROM base AS build
+ARG DEBIAN_FRONTEND=noninteractive
 
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3-pip \

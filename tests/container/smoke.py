@@ -15,7 +15,7 @@
    the one published port; 20 runs through the API all complete, taken by both workers, served by both
    web processes.
    Then code review's bubblewrap sandbox: refused with its reason under Docker's defaults, working with
-   the run options docs/operations.md documents.
+   the run options docs/operations.md documents; and a CA mounted under /certs is trusted at run time.
 6. Everything it started is removed at the end, also on failure. Exits non-zero on any failure.
 
 Not a pytest module on purpose: `uv run pytest` stays the unit/integration suite; .ci/run runs this after it.
@@ -341,6 +341,45 @@ def scale_out() -> None:
         f"worker {taken}; the proxy used web processes {sorted(upstreams)}")
 
 
+def runtime_ca(tmp: Path) -> None:
+    """A CA mounted under /certs is trusted by Baton's HTTP client (httpx), and only then."""
+    import http.server
+    import ssl
+    import threading
+
+    key, cert = tmp / "tls.key", tmp / "tls.crt"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
+                   check=True, capture_output=True, timeout=60)
+    class Quiet(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Quiet)
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        fetch = ["python", "-c", f"import httpx; print(httpx.get('https://127.0.0.1:{server.server_port}/').status_code)"]
+        trusted = docker("run", "--rm", "--label", TAG, "--network", "host", "-v", f"{cert}:/certs/test-ca.crt:ro",
+                         IMAGE, *fetch, timeout=120)
+        check(trusted == "200", f"HTTPS with the CA mounted under /certs answered {trusted!r}")
+        try:
+            docker("run", "--rm", "--label", TAG, "--network", "host", IMAGE, *fetch, timeout=120)
+        except Failed as exc:
+            check("CERTIFICATE_VERIFY_FAILED" in str(exc), f"unexpected failure without the CA: {exc}")
+        else:
+            raise Failed("HTTPS to a self-signed server succeeded without its CA: verification is off")
+    finally:
+        server.shutdown()
+    say("runtime CA: a certificate mounted under /certs is trusted by Baton's HTTP client, and only then")
+
+
 def sandbox() -> None:
     """Code review's bubblewrap sandbox: refused with a reason under Docker's defaults, working with
     the options docs/operations.md gives (no added capabilities)."""
@@ -370,6 +409,7 @@ def main() -> int:
             external_database(state, dump)
             scale_out()
             sandbox()
+            runtime_ca(tmp)
         except (Failed, subprocess.SubprocessError, httpx.HTTPError) as exc:
             failed = True
             say(f"FAILED: {exc}")
