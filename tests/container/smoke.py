@@ -342,7 +342,7 @@ def scale_out() -> None:
 
 
 def runtime_ca(tmp: Path) -> None:
-    """A CA mounted under /certs is trusted by Baton's HTTP client (httpx), and only then."""
+    """A CA mounted under /certs is trusted by Baton's HTTP client (httpx) and by git, and only then."""
     import http.server
     import ssl
     import threading
@@ -351,9 +351,11 @@ def runtime_ca(tmp: Path) -> None:
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
                     "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
                    check=True, capture_output=True, timeout=60)
+
     class Quiet(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
             self.send_response(200)
+            self.send_header("Content-Length", "0")
             self.end_headers()
 
         def log_message(self, *args):
@@ -369,6 +371,10 @@ def runtime_ca(tmp: Path) -> None:
         trusted = docker("run", "--rm", "--label", TAG, "--network", "host", "-v", f"{cert}:/certs/test-ca.crt:ro",
                          IMAGE, *fetch, timeout=120)
         check(trusted == "200", f"HTTPS with the CA mounted under /certs answered {trusted!r}")
+        # git too: this server's empty answer reads as a repository without refs, so ls-remote succeeds.
+        git = ["git", "ls-remote", f"https://127.0.0.1:{server.server_port}/repo"]
+        docker("run", "--rm", "--label", TAG, "--network", "host", "-v", f"{cert}:/certs/test-ca.crt:ro", IMAGE, *git,
+               timeout=120)
         try:
             docker("run", "--rm", "--label", TAG, "--network", "host", IMAGE, *fetch, timeout=120)
         except Failed as exc:
@@ -377,7 +383,7 @@ def runtime_ca(tmp: Path) -> None:
             raise Failed("HTTPS to a self-signed server succeeded without its CA: verification is off")
     finally:
         server.shutdown()
-    say("runtime CA: a certificate mounted under /certs is trusted by Baton's HTTP client, and only then")
+    say("runtime CA: a certificate mounted under /certs is trusted by Baton's HTTP client and git, and only then")
 
 
 def sandbox() -> None:
