@@ -60,7 +60,7 @@ SELECT seq, name, kind, status, attempts, output, error, started_at, completed_a
 FROM run_steps WHERE run_id = %(run_id)s AND kind NOT IN ('now', 'uuid') ORDER BY seq
 """
 RUN_HOOKS = """
-SELECT id, token, name, kind, status, actions, show, assignee, action, response, decided_by,
+SELECT id, seq, token, name, kind, status, actions, show, assignee, action, response, decided_by,
        decided_at, expires_at, created_at
 FROM hooks WHERE run_id = %(run_id)s ORDER BY seq
 """

@@ -302,9 +302,17 @@ class Run:
         assignee: str | None = None,
         actions: Sequence[str] | None = None,
         secret: str | None = None,
+        wait_if: Callable[[AsyncConnection], Awaitable[bool]] | None = None,
     ) -> HookResult:
         """Wait for a person or an external system. Returns their answer, or a result with
-        `timed_out=True` once `timeout` passes unanswered."""
+        `timed_out=True` once `timeout` passes unanswered.
+
+        `wait_if(conn)` is awaited in the transaction that would create the hook, before it does:
+        if it returns False there is nothing to wait for, no hook is created and the call returns
+        at once with `not_needed=True` (journaled like any answer). It closes the gap between
+        reading some state and starting to wait on it: lock the row that the writer who resolves
+        the hook also locks, and compare it with what the run read; a change committed before
+        the check is seen by it, a change after it finds the hook."""
         seq, entry = self._next(name, "hook")
         if entry and entry["status"] == "completed":
             return HookResult.from_json(entry["output"])
@@ -320,11 +328,23 @@ class Run:
             raise Suspend()
         self._check_cancelled()
         await self._flush_values()
+        started = utcnow()
         async with self._conn.transaction():
-            hook = await create_hook(self._conn, self, seq, name, kind, show=show, timeout=timeout,
-                                     remind_before=remind_before, assignee=assignee, actions=actions, secret=secret)
-            await self._suspend("waiting", name, J.parse_time(hook["expires_at"]))
-        raise Suspend()
+            if wait_if is not None and not await wait_if(self._conn):
+                result = HookResult(action=None, not_needed=True)
+                await self._write(seq=seq, name=name, kind="hook", status="completed", attempts=1,
+                                  output=result.to_json(), started_at=started, completed_at=utcnow(), done=1,
+                                  event="step_completed", event_data={"seq": seq, "name": name})
+            else:
+                hook = await create_hook(self._conn, self, seq, name, kind, show=show, timeout=timeout,
+                                         remind_before=remind_before, assignee=assignee, actions=actions,
+                                         secret=secret)
+                await self._suspend("waiting", name, J.parse_time(hook["expires_at"]))
+                result = None
+        if result is None:
+            raise Suspend()
+        self._check_cancelled()
+        return result
 
     async def map(
         self,

@@ -54,6 +54,7 @@ class HookResult:
     decided_by: str | None = None
     decided_at: datetime | None = None
     hook_id: int | None = None
+    not_needed: bool = False  # `wait_if` said there was nothing to wait for: no hook was created
 
     @property
     def approved(self) -> bool:
@@ -67,6 +68,7 @@ class HookResult:
             "decided_by": self.decided_by,
             "decided_at": self.decided_at.isoformat() if self.decided_at else None,
             "hook_id": self.hook_id,
+            "not_needed": self.not_needed,
         }
 
     @classmethod
@@ -79,6 +81,7 @@ class HookResult:
             decided_by=value.get("decided_by"),
             decided_at=datetime.fromisoformat(decided_at) if decided_at else None,
             hook_id=value.get("hook_id"),
+            not_needed=bool(value.get("not_needed")),
         )
 
 

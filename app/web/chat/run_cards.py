@@ -98,12 +98,12 @@ def hook_view(hook: dict) -> dict:
 
 
 def _steps(run: dict, started: dict | None) -> list[dict]:
-    hooks = list(run["hooks"])
+    hooks = {h["seq"]: h for h in run["hooks"]}  # a hook step may have no hook (nothing to wait for)
     steps = []
     for step in run["steps"]:
         state, note = STEP_STATES.get(step["status"], step["status"]), ""
-        if step["kind"] == "hook" and hooks:
-            hook = hooks.pop(0)
+        hook = hooks.get(step["seq"]) if step["kind"] == "hook" else None
+        if hook:
             if hook["status"] == "expired" or (step["output"] or {}).get("timed_out"):
                 state, note = "expired", "expired unanswered"
             elif hook["status"] == "resolved":
