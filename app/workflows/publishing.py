@@ -7,7 +7,7 @@ The schedule lives in a table (app/steps/publishers/schedule.py explains why): e
 the table in a `run.transaction`, journaling the version it read; a due post is claimed in the same
 transaction, so what is published is exactly what the journal says. Between posts the run waits on
 a webhook hook whose timeout is the post's time — a durable wake-up like a sleep, which an edit
-can end early. A failed publish is retried with backoff by the step (same idempotency key each
+can end early; the wait starts only if the schedule still has the version the run planned with. A failed publish is retried with backoff by the step (same idempotency key each
 time), then the owner decides: retry, skip the post, or cancel the remaining posts.
 """
 
@@ -176,11 +176,14 @@ async def scheduled_publishing(run: Run, inp: PublishingInput) -> dict:
         if post is None:
             break
         if plan.get("claimed") is None:
-            # Not due yet: wait until its time (an edit of the schedule ends the wait early).
+            # Not due yet: wait until its time. An edit ends the wait early; one made since this
+            # plan was read means there is no wait at all (the hook is created only if the
+            # schedule still has the version planned with), so no edit waits for the old time.
             label = P.local_label(post["publish_at"], inp.timezone)
             await run.progress(counts["published"] + 1, post["total"] + 2, f"Sleeping until {label}")
             await run.hook(f"post {post['number']} of {post['total']} at {label}", "webhook",
-                           timeout=max(plan["wait_s"], 0.05), secret=secrets.token_hex(16))
+                           timeout=max(plan["wait_s"], 0.05), secret=secrets.token_hex(16),
+                           wait_if=lambda conn, version=plan["version"]: S.unchanged_since(conn, run.id, version))
             continue
         await run.progress(counts["published"] + 1, post["total"] + 2, f"Publishing post {post['number']}")
         outcome = await publish_one(run, inp, plan["claimed"] | {"number": post["number"]}, connector["id"])

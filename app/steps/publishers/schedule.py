@@ -10,6 +10,12 @@ it is sent, after which edits are refused: the published text is exactly the cla
 While the run waits for a post it holds a webhook hook whose timeout is the post's time; an edit
 resolves that hook in the edit's own transaction, so the run wakes at once and plans again
 (a post moved earlier, deleted, or the remaining posts cancelled take effect immediately).
+
+An edit can also land after the run read the schedule but before its hook exists: nothing to
+resolve yet. So the run starts its wait only if the schedule still has the version it planned
+with (`unchanged_since`, checked under the schedule's row lock in the transaction that creates
+the hook). Edits take the same lock, so every edit is either seen by that check (the run plans
+again instead of waiting) or finds the committed hook and resolves it.
 """
 
 from __future__ import annotations
@@ -22,6 +28,9 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from app.engine.errors import EngineError
+from app.engine.hooks import resolve_hook
+
 MAX_POST = 500  # Mastodon's default limit; the webhook gets the same posts
 
 INSERT_SCHEDULE = """
@@ -31,6 +40,9 @@ ON CONFLICT (run_id) DO NOTHING
 """
 INSERT_POST = "INSERT INTO publishing_posts (run_id, body, publish_at) VALUES (%(run_id)s, %(body)s, %(publish_at)s)"
 GET_SCHEDULE = "SELECT * FROM publishing_schedules WHERE run_id = %(run_id)s"
+# The run's reads share-lock the row: an edit in flight commits first, so the version read is the
+# version of the posts read next.
+READ_SCHEDULE = "SELECT * FROM publishing_schedules WHERE run_id = %(run_id)s FOR SHARE"
 LOCK_SCHEDULE = """
 SELECT s.*, r.status AS run_status FROM publishing_schedules s JOIN runs r ON r.id = s.run_id
 WHERE s.run_id = %(run_id)s AND s.owner_id = %(owner_id)s FOR UPDATE OF s
@@ -140,7 +152,7 @@ async def set_state(conn: AsyncConnection, run_id: Any, state: str) -> dict:
 
 async def plan_next(conn: AsyncConnection, run_id: Any) -> dict:
     """What the run does next, as of now: the version it read and the next post (None: done)."""
-    version = (await (await conn.execute(GET_SCHEDULE, {"run_id": run_id})).fetchone())["version"]
+    version = (await (await conn.execute(READ_SCHEDULE, {"run_id": run_id})).fetchone())["version"]
     row = await (await conn.execute(NEXT_POST, {"run_id": run_id})).fetchone()
     if row is None:
         return {"version": version, "post": None}
@@ -154,6 +166,14 @@ async def plan_next(conn: AsyncConnection, run_id: Any) -> dict:
         got = await (await conn.execute(CLAIM, {"id": row["id"], "run_id": run_id})).fetchone()
         claimed = got and {"id": got["id"], "body": got["body"], "publish_at": _iso(got["publish_at"])}
     return {"version": version, "wait_s": max(wait_s, 0.0), "post": post, "claimed": claimed}
+
+
+async def unchanged_since(conn: AsyncConnection, run_id: Any, version: int) -> bool:
+    """In the transaction that starts the run's wait: has nobody changed the schedule since the run
+    planned with `version`? The share lock holds off edits until the wait's hook is committed, so
+    the edit finds it; an edit that committed before is seen here."""
+    row = await (await conn.execute(READ_SCHEDULE, {"run_id": run_id})).fetchone()
+    return row is not None and row["version"] == version
 
 
 async def published_posts(conn: AsyncConnection, run_id: Any) -> list[dict]:
@@ -206,10 +226,8 @@ async def _locked(conn: AsyncConnection, run_id: UUID, owner_id: int) -> dict:
 
 
 async def _changed(conn: AsyncConnection, schedule: dict) -> None:
-    """Bump the version and, while the run waits for a post, wake it to plan again."""
-    from app.engine.errors import EngineError
-    from app.engine.hooks import resolve_hook
-
+    """Bump the version and, while the run waits for a post, wake it to plan again. (A run about
+    to wait sees the new version instead: `unchanged_since`.)"""
     await conn.execute(BUMP, {"run_id": schedule["run_id"]})
     if schedule["state"] != "active":
         return
