@@ -117,6 +117,8 @@ async def publish_one(run: Run, inp: PublishingInput, post: dict, connector_id: 
             result = await run.step(name, send, retry=policy, timeout=60)
         except StepFailed as exc:
             message = str(exc.error.get("message") or "the connector failed")
+            await run.transaction(f"record failure of post {post['number']}",
+                                  lambda conn, why=message: S.mark_failed(conn, run.id, post["id"], why))
             decision = await run.hook(
                 f"post {post['number']} failed", "approval", actions=["retry", "skip", "cancel"],
                 timeout=DECISION_WAIT_S,
@@ -127,6 +129,8 @@ async def publish_one(run: Run, inp: PublishingInput, post: dict, connector_id: 
                     labels={"retry": "Retry now", "skip": "Skip this post", "cancel": "Cancel remaining posts"},
                     feedback_for=()))
             if decision.action == "retry":
+                await run.transaction(f"retry post {post['number']}",
+                                      lambda conn: S.mark_failed(conn, run.id, post["id"], None))
                 continue
             if decision.action == "cancel":
                 await run.transaction(f"cancel remaining posts (after post {post['number']})",

@@ -84,6 +84,11 @@ SKIPPED = """
 UPDATE publishing_posts SET status = 'skipped', error = %(error)s, updated_at = now()
 WHERE id = %(id)s AND run_id = %(run_id)s AND status IN ('scheduled', 'publishing')
 """
+# A post whose publish failed stays claimed (a retry sends the same text); its error says it failed.
+FAILED = """
+UPDATE publishing_posts SET error = %(error)s, updated_at = now()
+WHERE id = %(id)s AND run_id = %(run_id)s AND status = 'publishing'
+"""
 CANCEL_REMAINING = """
 UPDATE publishing_posts SET status = 'cancelled', updated_at = now()
 WHERE run_id = %(run_id)s AND status IN ('scheduled', 'publishing') RETURNING id
@@ -191,6 +196,12 @@ async def mark_skipped(conn: AsyncConnection, run_id: Any, post_id: int, error: 
     await conn.execute(SKIPPED, {"id": post_id, "run_id": run_id, "error": error[:500]})
     await conn.execute(BUMP, {"run_id": run_id})
     return {"skipped": post_id}
+
+
+async def mark_failed(conn: AsyncConnection, run_id: Any, post_id: int, error: str | None) -> dict:
+    """Record why the post could not be published (None: it is being tried again)."""
+    await conn.execute(FAILED, {"id": post_id, "run_id": run_id, "error": error and error[:500]})
+    return {"failed": post_id, "error": error is not None}
 
 
 async def cancel_remaining(conn: AsyncConnection, run_id: Any) -> int:

@@ -13,7 +13,17 @@ from app.steps.publishers import schedule as S
 TEMPLATE = "partials/runs/publishing_panel.html"
 FINAL = ("completed", "failed", "cancelled")
 STATUS_LABELS = {"scheduled": "Scheduled", "publishing": "Publishing", "published": "Published", "skipped": "Skipped",
-                 "cancelled": "Cancelled"}
+                 "cancelled": "Cancelled", "failed": "Failed", "unpublished": "Not published"}
+
+
+def _state(post: dict, run_ended: bool) -> str:
+    """What the badge says: a claimed post is failed once its publish failed (the owner decides
+    what next), and not published if the run ended before it went out."""
+    if post["status"] == "publishing" and post["error"]:
+        return "failed"
+    if post["status"] == "publishing" and run_ended:
+        return "unpublished"
+    return post["status"]
 
 
 def _metrics(value) -> str:
@@ -36,9 +46,10 @@ async def load_schedule(conn: AsyncConnection, run: dict) -> dict:
     posts = []
     for post in await S.list_posts(conn, run["id"]):
         local = post["publish_at"].astimezone(zone)
+        state = _state(post, run["status"] in FINAL)
         posts.append({
-            "id": post["id"], "number": post["number"], "body": post["body"], "status": post["status"],
-            "status_label": STATUS_LABELS.get(post["status"], post["status"]),
+            "id": post["id"], "number": post["number"], "body": post["body"], "status": state,
+            "status_label": STATUS_LABELS.get(state, state),
             "when": local_label(post["publish_at"], schedule["timezone"], with_date=True),
             "short": local_label(post["publish_at"], schedule["timezone"]),
             "local_value": local.strftime("%Y-%m-%dT%H:%M:%S" if local.second else "%Y-%m-%dT%H:%M"),

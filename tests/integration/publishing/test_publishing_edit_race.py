@@ -12,7 +12,13 @@ import pytest
 from app.engine.hooks import resolve_hook
 from app.engine.run import Run
 from app.steps.publishers import schedule as S
-from tests.integration.publishing.conftest import SECRET, add_connector, rows, start_schedule, wait_until
+from tests.integration.publishing.conftest import (
+    SECRET,
+    add_connector,
+    rows,
+    start_schedule,
+    wait_until,
+)
 from tests.integration.publishing.receiver import Receiver
 from tests.integration.workflows.conftest import waiting_hook
 from tests.support.engine import make_user, wait_status

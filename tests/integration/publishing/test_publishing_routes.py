@@ -9,8 +9,15 @@ from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from app.core.secrets_box import SecretBox
+from app.engine.commands import cancel_run
 from app.engine.hooks import resolve_hook
-from tests.integration.publishing.conftest import SECRET, add_connector, first_slot, rows
+from tests.integration.publishing.conftest import (
+    SECRET,
+    add_connector,
+    first_slot,
+    rows,
+    wait_until,
+)
 from tests.integration.publishing.receiver import Receiver
 from tests.integration.workflows.conftest import waiting_hook
 from tests.integration.workflows.web import signed_in
@@ -138,3 +145,58 @@ async def test_a_schedule_starts_from_the_chat_form_and_its_card_shows_the_list(
     await waiting_hook(pool, run_id, "review posts")
     card = await app_client.get(f"/chat/runs/{run_id}/card", headers={"HX-Request": "true"})
     assert card.text.count('class="post-edit"') == 2 and "Mon 7 Jan, 09:30" in card.text and "Asia/Tokyo" in card.text
+
+
+async def test_a_post_that_failed_says_failed_with_why_until_the_owner_decides(app_client, pool, worker, writer,
+                                                                                model_settings):
+    _, user = await signed_in(app_client, pool)
+    with Receiver(secret=SECRET) as rx:
+        await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET)
+        rx.fail_next(400)  # refused: not retried, the owner is asked at once
+        run = await start(pool, user, "scheduled-publishing", brief="Launch", connector="webhook", posts=1,
+                          metrics_after="1s", **first_slot(1))
+        async with pool.connection() as conn:
+            await resolve_hook(conn, (await waiting_hook(pool, run["id"], "review posts"))["token"], "approve", {},
+                               owner_id=user)
+        failed = await waiting_hook(pool, run["id"], "post 1 failed", timeout=20)
+        card = await app_client.get(f"/publishing/{run['id']}")
+        assert _badges(card) == [("failed", "Failed")]
+        assert "refused with 400 Bad Request" in card.text
+
+        async with pool.connection() as conn:  # retried: publishing again, then published
+            await resolve_hook(conn, failed["token"], "retry", {}, owner_id=user)
+        await wait_status(pool, run["id"], "completed", timeout=20)
+        card = await app_client.get(f"/publishing/{run['id']}")
+        assert _badges(card) == [("published", "Published")]
+        assert "400" not in card.text.split('<ol class="post-list">', 1)[1].split("</ol>", 1)[0]  # the error is gone
+    assert len(rx.published) == 1
+
+
+async def test_a_post_left_publishing_when_the_run_is_cancelled_says_not_published(app_client, pool, worker, writer,
+                                                                                   model_settings):
+    _, user = await signed_in(app_client, pool)
+    with Receiver(secret=SECRET) as rx:
+        await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET)
+        rx.fail_next(503, 503, 503)
+        run = await start(pool, user, "scheduled-publishing", brief="Launch", connector="webhook", posts=1,
+                          metrics_after="1s", retry_delay="60s", **first_slot(1))
+        async with pool.connection() as conn:
+            await resolve_hook(conn, (await waiting_hook(pool, run["id"], "review posts"))["token"], "approve", {},
+                               owner_id=user)
+        await wait_until(lambda: _delivered(rx), timeout=20, what="the first attempt")
+        await wait_status(pool, run["id"], "sleeping", timeout=20)  # waiting for its retry
+        async with pool.connection() as conn:
+            await cancel_run(conn, run["id"], owner_id=user)
+        await wait_status(pool, run["id"], "cancelled", timeout=20)
+        card = await app_client.get(f"/publishing/{run['id']}")
+        assert _badges(card) == [("unpublished", "Not published")]
+
+
+async def _delivered(rx):
+    return len(rx.deliveries) >= 1
+
+
+def _badges(card) -> list[tuple[str, str]]:
+    """(state, badge text) of each post in the card's list."""
+    return re.findall(r'<li class="post is-([\w-]+)".*?<span class="badge post-status">([^<]+)</span>', card.text,
+                      re.S)
