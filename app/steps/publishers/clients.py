@@ -1,4 +1,4 @@
-"""Talking to connectors over HTTP: publish a post, fetch engagement metrics.
+"""Talking to connectors over HTTP: publish a post, fetch engagement metrics, check reachability.
 
 Every publish carries the step's idempotency key (`Idempotency-Key` header, and in the webhook's
 body), stable across the step's retries and a worker dying mid-call, so a receiver that honours it
@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import logging
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -29,6 +30,7 @@ from app.engine.errors import FatalError
 from app.steps.publishers.connectors import Connector
 
 TIMEOUT = httpx.Timeout(15.0, connect=5.0)
+CHECK_TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # someone waits for the answer on the page
 MAX_RESPONSE = 256 * 1024
 USER_AGENT = "Baton-Publisher/1"
 SIGNATURE_HEADER = "X-Baton-Signature"
@@ -154,3 +156,46 @@ async def fetch_metrics(connector: Connector, posts: list[dict], *, run_id: str)
                 found[str(post["id"])] = {k: _count(entry.get(k)) for k in METRIC_KEYS}
     return {str(p["id"]): found.get(str(p["id"]), {**dict.fromkeys(METRIC_KEYS, 0), "reported": False})
             | {"reported": str(p["id"]) in found} for p in posts}
+
+
+@dataclass(frozen=True)
+class Reachability:
+    ok: bool
+    message: str  # safe to show: a status code and its standard reason, never the receiver's words
+
+
+def _check_request(connector: Connector) -> tuple[str, str, dict, bytes | None]:
+    """Webhook: a signed `ping` event (nothing to publish); Mastodon: who the token belongs to."""
+    if connector.kind == "mastodon":
+        return "GET", f"{connector.url.rstrip('/')}/api/v1/accounts/verify_credentials", {
+            "Authorization": f"Bearer {connector.secret}"}, None
+    body = json.dumps({"event": "ping", "connector": connector.name}, separators=(",", ":")).encode()
+    return "POST", connector.url, {"Content-Type": "application/json", "X-Baton-Event": "ping",
+                                   SIGNATURE_HEADER: sign(connector.secret, body)}, body
+
+
+async def check_reachable(connector: Connector, allow: outbound.Allowlist) -> Reachability:
+    """Ask the connector's receiver one harmless question through the outbound guard, as a send
+    would: is it there, and does it take our secret?"""
+    method, url, headers, content = _check_request(connector)
+    host = url_host(url)
+    try:
+        reply = await outbound.request(method, url, allow=allow, headers={"User-Agent": USER_AGENT, **headers},
+                                       content=content, timeout=CHECK_TIMEOUT, max_bytes=4096)
+    except (outbound.AddressRefused, outbound.HostNotFound) as exc:
+        return Reachability(False, f"Not reachable: {exc}.")
+    except httpx.TimeoutException:
+        return Reachability(False, f"Not reachable: {host} did not answer in time.")
+    except httpx.HTTPError as exc:
+        return Reachability(False, f"Not reachable: could not connect to {host} ({type(exc).__name__}).")
+    answered = f"{host} answered {_status(reply.status)}"
+    if reply.status < 300:
+        return Reachability(True, f"Reachable: {answered}.")
+    log.warning("publishers.check_refused", extra={"host": host, "status": reply.status,
+                                                   "body": reply.body[:2000].decode(errors="replace")})
+    if reply.status < 400:
+        return Reachability(False, f"{answered}: connectors do not follow redirects, give the final address.")
+    if reply.status in (401, 403):
+        fix = "check the access token" if connector.kind == "mastodon" else "check that it verifies this connector's secret"
+        return Reachability(False, f"Reachable, but {answered}: {fix}.")
+    return Reachability(False, f"Reachable, but {answered} (details are in the server log).")

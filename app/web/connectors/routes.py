@@ -1,4 +1,5 @@
-"""`/settings/connectors`: add (a webhook's generated signing secret is shown once), list and delete
+"""`/settings/connectors`: add (a webhook's generated signing secret is shown once), list, check
+(is the receiver there and does it take our secret: a status code, never its words) and delete
 publishing connectors. Secrets are encrypted before they are stored and never shown again.
 
 Plain forms that also work with HTMX (an HTMX request gets the section back as a fragment, a plain
@@ -22,7 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.core import outbound
 from app.core.config import Settings
 from app.core.secrets_box import SecretBox
-from app.steps.publishers import connectors
+from app.steps.publishers import clients, connectors
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
 from app.web.htmx import is_htmx
@@ -35,11 +36,11 @@ LOOKUP_WAIT_S = 5.0
 
 async def _render(request: Request, pool: AsyncConnectionPool, *, created: dict | None = None,
                   secret: str | None = None, values: dict | None = None, errors: dict | None = None,
-                  status: int = 200) -> Template:
+                  checked: dict | None = None, status: int = 200) -> Template:
     async with pool.connection() as conn:
         rows = await connectors.list_connectors(conn, request.user.id)
     context = {"connectors": rows, "kinds": connectors.KINDS, "created": created, "new_secret": secret,
-               "values": values or {"kind": "webhook"}, "errors": errors or {}}
+               "values": values or {"kind": "webhook"}, "errors": errors or {}, "checked": checked}
     headers = {"Cache-Control": "no-store"} if secret else {}
     return Template(SECTION if is_htmx(request) else PAGE, context=context, status_code=status, headers=headers)
 
@@ -82,6 +83,18 @@ async def add_connector(request: Request, pool: NamedDependency[AsyncConnectionP
     return await _render(request, pool, created=row, secret=secret)
 
 
+@post("/{connector_id:int}/check", request_max_body_size=BODY_LIMIT)
+async def check_connector(request: Request, pool: AsyncConnectionPool, settings: Settings,
+                          connector_id: int) -> Template:
+    async with pool.connection() as conn:
+        connector = await connectors.load_connector(conn, SecretBox.from_settings(settings), request.user.id,
+                                                    connector_id)
+    if connector is None:
+        raise NotFoundException("No such connector.")
+    result = await clients.check_reachable(connector, settings.connector_allow)
+    return await _render(request, pool, checked={"id": connector.id, "ok": result.ok, "message": result.message})
+
+
 @post("/{connector_id:int}/delete", request_max_body_size=BODY_LIMIT)
 async def delete_connector(request: Request, pool: NamedDependency[AsyncConnectionPool], connector_id: FromPath[int]) -> Response:
     async with pool.connection() as conn:
@@ -92,5 +105,5 @@ async def delete_connector(request: Request, pool: NamedDependency[AsyncConnecti
     return await _render(request, pool)
 
 
-router = Router("/settings/connectors", route_handlers=[connectors_page, add_connector, delete_connector],
+router = Router("/settings/connectors", route_handlers=[connectors_page, add_connector, check_connector, delete_connector],
                 guards=[requires_login])

@@ -7,6 +7,7 @@
         rx.hold_next(5.0)           # the next publish is recorded, then held 5 s before answering
         rx.received.wait()          # set when a held request has been recorded
         rx.deliveries               # every publish call, in order (also the duplicates)
+        rx.pings                    # every signed `ping` (a connector check); fail_next applies too
         rx.published                # what was published: one entry per idempotency key
 
 It behaves as a receiver that honours idempotency keys: a repeated key publishes nothing new and
@@ -29,6 +30,7 @@ class Receiver:
         self.deliveries: list[dict] = []
         self.published: dict[str, dict] = {}
         self.metrics_requests: list[dict] = []
+        self.pings: list[dict] = []
         self.bad_signatures = 0
         self.failures: list[tuple[int, str]] = []
         self.holds: list[float] = []
@@ -53,6 +55,10 @@ class Receiver:
                     pass  # the caller died while we held the answer
 
             def do_GET(self):
+                if self.path == "/api/v1/accounts/verify_credentials":
+                    if self.headers.get("Authorization") != f"Bearer {receiver.token}":
+                        return self._answer(401, {"error": "The access token is invalid"})
+                    return self._answer(200, {"id": "1", "username": "me"})
                 if self.path.startswith("/api/v1/statuses/"):
                     remote_id = self.path.rsplit("/", 1)[1]
                     likes = receiver.likes.get(remote_id, 0)
@@ -71,6 +77,11 @@ class Receiver:
                 if not hmac.compare_digest(self.headers.get("X-Baton-Signature", ""), expected):
                     receiver.bad_signatures += 1
                     return self._answer(401, {"error": "bad signature"})
+                if body.get("event") == "ping":
+                    with receiver.lock:
+                        receiver.pings.append(body)
+                        status, saying = receiver.failures.pop(0) if receiver.failures else (200, "")
+                    return self._answer(status, {"ok": status == 200, "error": saying})
                 if body.get("event") == "metrics.request":
                     receiver.metrics_requests.append(body)
                     return self._answer(200, {"metrics": {str(p["id"]): {"likes": receiver.likes.get(str(p["id"]), 0),
