@@ -18,6 +18,10 @@ from tests.support.fixtures import model_runtime
 from tests.support.model_server import Reply
 
 SECRET = "receiver-signing-secret"
+# How long a run may take to finish once its posts are out: generous, because its last step renders
+# the report's PDF, and the first PDF of a test session (WeasyPrint starting) can take 15 s on a
+# loaded machine.
+FINISH_S = 60.0
 TOKEN = "mastodon-access-token"
 
 

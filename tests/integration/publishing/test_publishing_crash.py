@@ -16,7 +16,7 @@ from app.engine.hooks import resolve_hook
 from app.steps.publishers.connectors import ConnectorForm, create_connector
 from tests.integration.engine import workflows as test_workflows
 from tests.integration.engine.test_engine_crash import Workers, recover_after_kill
-from tests.integration.publishing.conftest import SECRET, first_slot, rows
+from tests.integration.publishing.conftest import FINISH_S, SECRET, first_slot, rows
 from tests.integration.publishing.receiver import Receiver
 from tests.integration.workflows.conftest import waiting_hook
 from tests.support.engine import make_user, start, wait_status
@@ -55,7 +55,7 @@ async def test_sigkill_right_after_the_publish_call_publishes_each_post_once(cra
             await resolve_hook(conn, review["token"], "approve", {})
         assert await asyncio.to_thread(rx.received.wait, 30), "the publish call never arrived"
         await recover_after_kill(pool, workers, proc)  # SIGKILL while the call is in flight
-        done = await wait_status(pool, run["id"], "completed", timeout=40)
+        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
 
     first_key = rx.deliveries[0]["key"]
     assert [d["key"] for d in rx.deliveries].count(first_key) == 2  # the step ran again after the kill...

@@ -13,6 +13,7 @@ from app.engine.hooks import resolve_hook
 from app.engine.run import Run
 from app.steps.publishers import schedule as S
 from tests.integration.publishing.conftest import (
+    FINISH_S,
     SECRET,
     add_connector,
     rows,
@@ -67,7 +68,7 @@ async def test_remaining_posts_cancelled_just_before_the_wait_end_the_run_at_onc
 
         before_the_wait.append(cancel)
         await _approve(pool, review)
-        done = await wait_status(pool, run["id"], "completed", timeout=20)
+        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
     assert cancelled == [3] and not before_the_wait  # the edit ran, at that moment
     assert done["output"]["published"] == 0 and done["output"]["totals"]["cancelled"] == 3
     assert rx.published == {}

@@ -12,6 +12,7 @@ from app.core.secrets_box import SecretBox
 from app.engine.commands import cancel_run
 from app.engine.hooks import resolve_hook
 from tests.integration.publishing.conftest import (
+    FINISH_S,
     SECRET,
     add_connector,
     first_slot,
@@ -112,7 +113,7 @@ async def test_the_review_list_edits_reorders_deletes_and_reschedules(app_client
         assert wait["name"].startswith("post 1 of 2 at ")
         cancelled = await app_client.post(f"/publishing/{run_id}/cancel-remaining", headers=htmx(csrf), data={})
         assert cancelled.status_code == 200
-        done = await wait_status(pool, run_id, "completed", timeout=15)
+        done = await wait_status(pool, run_id, "completed", timeout=FINISH_S)
         assert done["output"]["published"] == 0 and done["output"]["totals"]["cancelled"] == 2
         after = await app_client.post(f"/publishing/{run_id}/posts/{posts[0]['id']}", headers=htmx(csrf), data={
             "body": "late", "publish_at": new_time.strftime("%Y-%m-%dT%H:%M")})
@@ -165,7 +166,7 @@ async def test_a_post_that_failed_says_failed_with_why_until_the_owner_decides(a
 
         async with pool.connection() as conn:  # retried: publishing again, then published
             await resolve_hook(conn, failed["token"], "retry", {}, owner_id=user)
-        await wait_status(pool, run["id"], "completed", timeout=20)
+        await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
         card = await app_client.get(f"/publishing/{run['id']}")
         assert _badges(card) == [("published", "Published")]
         assert "400" not in card.text.split('<ol class="post-list">', 1)[1].split("</ol>", 1)[0]  # the error is gone

@@ -9,6 +9,7 @@ from datetime import datetime
 
 from app.engine.hooks import resolve_hook
 from tests.integration.publishing.conftest import (
+    FINISH_S,
     SECRET,
     TOKEN,
     add_connector,
@@ -34,7 +35,7 @@ async def test_posts_go_out_at_their_times_signed_once_then_the_report(pool, wor
         review = await waiting_hook(pool, run["id"], "review posts")
         assert review["actions"] == ["approve", "reject"]
         await decide(pool, review, "approve")
-        done = await wait_status(pool, run["id"], "completed", timeout=30)
+        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
 
     posts = await rows(pool, "SELECT * FROM publishing_posts WHERE run_id = %s ORDER BY publish_at", run["id"])
     assert [p["status"] for p in posts] == ["published"] * 3
@@ -71,7 +72,7 @@ async def test_a_500_then_200_is_retried_with_the_same_key(pool, worker, writer,
         rx.fail_next(500)
         run = await start_schedule(pool, user, posts=1, ahead=1, connector="masto")
         await decide(pool, await waiting_hook(pool, run["id"], "review posts"), "approve")
-        await wait_status(pool, run["id"], "completed", timeout=30)
+        await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
     assert [d["key"] for d in rx.deliveries] == [rx.deliveries[0]["key"]] * 2  # retried, same key
     assert len(rx.published) == 1
     step = (await rows(pool, "SELECT attempts, status FROM run_steps WHERE run_id = %s AND name = 'publish post 1'",
@@ -95,7 +96,7 @@ async def test_when_retries_run_out_the_owner_skips_and_the_schedule_goes_on(poo
         assert failed["actions"] == ["retry", "skip", "cancel"]
         assert "503" in failed["show"]["content"]
         await decide(pool, failed, "skip")
-        done = await wait_status(pool, run["id"], "completed", timeout=30)
+        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
     statuses = [r["status"] for r in await rows(pool, "SELECT status FROM publishing_posts WHERE run_id = %s ORDER BY publish_at", run["id"])]
     assert statuses == ["skipped", "published"]
     assert done["output"]["published"] == 1 and done["output"]["skipped"] == 1
@@ -120,7 +121,7 @@ async def test_edits_while_waiting_take_effect_at_once(pool, worker, writer, mod
         assert [p["text"] for p in rx.published.values()] == ["Edited second post"]
         async with pool.connection() as conn:
             assert await S.cancel_remaining_by_owner(conn, run_id=run["id"], owner_id=user) == 2
-        done = await wait_status(pool, run["id"], "completed", timeout=20)
+        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
     assert done["output"]["published"] == 1 and done["output"]["totals"]["cancelled"] == 2
     versions = [r["output"]["version"] for r in await rows(
         pool, "SELECT output FROM run_steps WHERE run_id = %s AND name LIKE 'read schedule%%' ORDER BY seq", run["id"])]
@@ -139,7 +140,7 @@ async def test_after_a_failure_the_owner_can_retry_or_cancel_the_rest(pool, work
         run = await start_schedule(pool, user, posts=1, ahead=1)
         await decide(pool, await waiting_hook(pool, run["id"], "review posts"), "approve")
         await decide(pool, await waiting_hook(pool, run["id"], "post 1 failed", timeout=20), "retry")
-        done = await wait_status(pool, run["id"], "completed", timeout=20)
+        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
         assert done["output"]["published"] == 1 and len(rx.published) == 1
         steps = [s["name"] for s in await rows(pool, "SELECT name FROM run_steps WHERE run_id = %s ORDER BY seq", run["id"])]
         assert "publish post 1" in steps and "publish post 1 (try 2)" in steps
@@ -150,5 +151,5 @@ async def test_after_a_failure_the_owner_can_retry_or_cancel_the_rest(pool, work
         failed = await waiting_hook(pool, run["id"], "post 1 failed", timeout=20)
         assert "refused with 400" in failed["show"]["content"]
         await decide(pool, failed, "cancel")
-        done = await wait_status(pool, run["id"], "completed", timeout=20)
+        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
     assert done["output"]["published"] == 0 and done["output"]["totals"]["cancelled"] == 3
