@@ -216,3 +216,19 @@ async def artifact(run: Run, inp: Empty) -> str:
 
     return await run.transaction("save", lambda conn: save_artifact(
         conn, owner_id=run.owner_id, run_id=run.id, name="notes.txt", content_type="text/plain", data=b"hello"))
+
+
+class WaitIfInput(BaseModel):
+    wait: bool
+
+
+@workflow(name="test-wait-if", title="Wait if", description="a hook that waits only if needed", input=WaitIfInput,
+          hidden=True)
+async def wait_if_flow(run: Run, inp: WaitIfInput) -> dict:
+    async def needed(conn) -> bool:
+        await record(str(run.id), "checked")
+        return inp.wait
+
+    first = await run.hook("maybe wait", "approval", wait_if=needed)
+    last = await run.hook("then wait", "approval")
+    return {"first": first.to_json(), "last": last.action}
