@@ -84,8 +84,8 @@ async def add_connector(request: Request, pool: NamedDependency[AsyncConnectionP
 
 
 @post("/{connector_id:int}/check", request_max_body_size=BODY_LIMIT)
-async def check_connector(request: Request, pool: AsyncConnectionPool, settings: Settings,
-                          connector_id: int) -> Template:
+async def check_connector(request: Request, pool: NamedDependency[AsyncConnectionPool],
+                          settings: NamedDependency[Settings], connector_id: FromPath[int]) -> Template:
     async with pool.connection() as conn:
         connector = await connectors.load_connector(conn, SecretBox.from_settings(settings), request.user.id,
                                                     connector_id)
