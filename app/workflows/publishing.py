@@ -7,8 +7,9 @@ The schedule lives in a table (app/steps/publishers/schedule.py explains why): e
 the table in a `run.transaction`, journaling the version it read; a due post is claimed in the same
 transaction, so what is published is exactly what the journal says. Between posts the run waits on
 a webhook hook whose timeout is the post's time — a durable wake-up like a sleep, which an edit
-can end early; the wait starts only if the schedule still has the version the run planned with. A failed publish is retried with backoff by the step (same idempotency key each
-time), then the owner decides: retry, skip the post, or cancel the remaining posts.
+can end early; the wait starts only if the schedule still has the version the run planned with.
+A failed publish is retried with backoff by the step (same idempotency key each time), then the
+post shows as failed and the owner decides: retry, skip the post, or cancel the remaining posts.
 """
 
 from __future__ import annotations
