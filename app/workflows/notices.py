@@ -19,14 +19,14 @@ the notification exist exactly when the state change they announce does.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
 
 from app.core import runtime
 from app.core.mail import queue_mail, render_mail
-from app.core.notify_prefs import DEFAULTS, KINDS, prefs_for
+from app.core.notify_prefs import DEFAULTS, KINDS, prefs_for, zone
 from app.core.presence import looking_at, pages_showing
 from app.core.unsubscribe import unsubscribe_url
 from app.engine import signals
@@ -38,11 +38,12 @@ from app.workflows import digest  # noqa: F401  (registers the daily digest's pe
 log = logging.getLogger("baton.notices")
 
 RUN_AND_OWNER = """
-SELECT r.id, r.title, r.workflow, r.version, r.chat_id, r.owner_id, u.email AS owner_email
+SELECT r.id, r.title, r.workflow, r.version, r.chat_id, r.owner_id, u.email AS owner_email,
+       u.time_zone AS owner_time_zone
 FROM runs r JOIN users u ON u.id = r.owner_id WHERE r.id = %(run_id)s
 """
-USER_BY_EMAIL = "SELECT id, email FROM users WHERE email = lower(%(email)s)"
-USER_BY_ID = "SELECT id, email FROM users WHERE id = %(id)s"
+USER_BY_EMAIL = "SELECT id, email, time_zone FROM users WHERE email = lower(%(email)s)"
+USER_BY_ID = "SELECT id, email, time_zone FROM users WHERE id = %(id)s"
 INSERT_NOTIFICATION = """
 INSERT INTO notifications (user_id, kind, title, url, run_id, hook_id)
 VALUES (%(user_id)s, %(kind)s, %(title)s, %(url)s, %(run_id)s, %(hook_id)s)
@@ -85,8 +86,12 @@ def _error_message(run: dict) -> str:
     return str(error.get("message") or "")[:600] if isinstance(error, dict) else ""
 
 
-def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC") if value else ""
+def _when(value: datetime | None, zone_name: str | None) -> str:
+    """A date for a mail, in the recipient's time zone (UTC when they have none), the zone named."""
+    if not value:
+        return ""
+    tz = zone(zone_name)
+    return value.astimezone(tz).strftime("%-d %b %Y, %H:%M ") + tz.key
 
 
 async def notify(conn: AsyncConnection, *, user_id: int, kind: str, title: str, url: str, run_id: Any = None,
@@ -130,7 +135,7 @@ async def _hook_recipient(conn: AsyncConnection, hook: dict, run: dict) -> tuple
     if hook.get("assignee"):
         user = await (await conn.execute(USER_BY_EMAIL, {"email": hook["assignee"].strip()})).fetchone()
         return hook["assignee"], user
-    return run["owner_email"], {"id": run["owner_id"], "email": run["owner_email"]}
+    return run["owner_email"], {"id": run["owner_id"], "email": run["owner_email"], "time_zone": run["owner_time_zone"]}
 
 
 async def _mail_for_hook(conn: AsyncConnection, hook: dict, run: dict, *, reminder: bool) -> None:
@@ -146,7 +151,7 @@ async def _mail_for_hook(conn: AsyncConnection, hook: dict, run: dict, *, remind
                               else f"Review needed: {title} ({hook['name']})"),
                 context={"run_title": title, "workflow_title": workflow_title(run), "hook_name": hook["name"],
                          "heading": show.get("heading") or hook["name"], "preview": _preview(show),
-                         "link": review_link(hook["token"]), "expires_at": _when(hook.get("expires_at"))})
+                         "link": review_link(hook["token"]), "expires_at": _when(hook.get("expires_at"), user["time_zone"] if user else None)})
 
 
 async def on_hook_waiting(conn: AsyncConnection, hook: dict) -> None:

@@ -8,6 +8,7 @@ import asyncio
 import re
 import time
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -255,9 +256,13 @@ async def test_the_digest_collects_the_days_notices_and_goes_out_once_per_local_
 async def test_the_unsubscribe_link_of_a_received_mail_works_without_a_session_and_only_for_its_kind(
         app_client, pool, worker, agents, smtp):
     account = await make_account(pool, tier="pro")
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE users SET time_zone = 'Asia/Tokyo' WHERE id = %s", (account.id,))
     run = await start(pool, account.id, "content-generation", prompt="Unsubscribe me")
-    await waiting_hook(pool, run["id"], "review draft")
+    hook = await waiting_hook(pool, run["id"], "review draft")
     [mail] = await smtp.wait_for("Review needed: Unsubscribe me")
+    tokyo = hook["expires_at"].astimezone(ZoneInfo("Asia/Tokyo")).strftime("%-d %b %Y, %H:%M")
+    assert f"Decide before {tokyo} Asia/Tokyo." in text_of(mail)  # dates in the recipient's zone
     path = UNSUBSCRIBE.search(text_of(mail)).group(1)
     assert mail["List-Unsubscribe"] == f"<http://baton.test{path}>"
     assert mail["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
