@@ -17,7 +17,7 @@ from psycopg import AsyncConnection
 
 from app.core import runtime
 from app.core.mail import queue_mail, render_mail
-from app.core.notify_prefs import KINDS, zone
+from app.core.notify_prefs import KINDS, prefs_for, zone
 from app.core.queue import queue
 from app.core.unsubscribe import unsubscribe_url
 
@@ -37,6 +37,7 @@ TAKE_ITEMS = """
 UPDATE digest_items SET digest_id = %(digest_id)s WHERE user_id = %(user_id)s AND digest_id IS NULL
 RETURNING kind, title, url, created_at
 """
+UNCLAIM = "DELETE FROM mail_digests WHERE id = %(id)s"
 NOTE_MAIL = "UPDATE mail_digests SET mail_id = %(mail_id)s WHERE id = %(id)s"
 
 
@@ -59,9 +60,12 @@ async def _send_one(conn: AsyncConnection, user: dict, local: datetime) -> bool:
         claimed = await (await conn.execute(CLAIM_DAY, {"user_id": user["id"], "day": local.date()})).fetchone()
         if claimed is None:  # today's digest is out already
             return False
-        items = await (await conn.execute(TAKE_ITEMS, {"digest_id": claimed["id"], "user_id": user["id"]})).fetchall()
-        if not items:  # another worker took them between the look-up and here
-            await conn.execute("DELETE FROM mail_digests WHERE id = %(id)s", {"id": claimed["id"]})
+        taken = await (await conn.execute(TAKE_ITEMS, {"digest_id": claimed["id"], "user_id": user["id"]})).fetchall()
+        # Only what the user still wants in a digest (they may have turned it off since).
+        prefs = await prefs_for(conn, user["id"])
+        items = [item for item in taken if item["kind"] in prefs and prefs[item["kind"]].email == "digest"]
+        if not items:  # nothing left to tell (or another worker took it): no mail, no day used up
+            await conn.execute(UNCLAIM, {"id": claimed["id"]})  # cascades to what was taken
             return False
         items.sort(key=lambda item: item["created_at"])
         tz = zone(user["time_zone"])

@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from app.core import runtime
 from app.core.notify_prefs import prefs_for
+from app.core.unsubscribe import unsubscribe_url
 from app.workflows.digest import send_due_digests
 from tests.integration.workflows.conftest import waiting_hook
 from tests.integration.workflows.test_email_approvals import text_of
@@ -249,6 +251,25 @@ async def test_the_digest_collects_the_days_notices_and_goes_out_once_per_local_
     [tomorrow] = await smtp.wait_for("Your Baton digest for 6 Dec 2026: 1 notice")
     assert "Digest three" in text_of(tomorrow) and "Digest one" not in text_of(tomorrow)
     assert len([m for m in smtp.messages if m["Subject"].startswith("Your Baton digest")]) == 2
+
+
+async def test_a_digest_turned_off_before_it_went_out_sends_nothing(app_client, pool, worker, agents, smtp):
+    account = await make_account(pool, tier="pro")
+    await log_in(app_client, account.email)
+    csrf = csrf_of((await app_client.get("/settings/notifications")).text)
+    await save_settings(app_client, csrf, email_review_needed="digest")
+    run = await start(pool, account.id, "content-generation", prompt="Never digested")
+    await waiting_hook(pool, run["id"], "review draft")
+    settings = runtime.current().settings
+    app_client.cookies.clear()
+    off = await app_client.post(unsubscribe_url(settings, account.id, "digest").removeprefix(settings.base_url))
+    assert off.status_code == 200 and "The daily digest" in off.text
+    async with pool.connection() as conn:
+        assert await send_due_digests(conn, datetime(2026, 12, 4, 12, 0, tzinfo=UTC)) == 0
+        pending = await (await conn.execute("SELECT count(*) AS n FROM digest_items WHERE user_id = %s",
+                                            (account.id,))).fetchone()
+        assert (await prefs_for(conn, account.id))["review_needed"].email == "off"
+    assert pending["n"] == 0
 
 
 # -- unsubscribe -----------------------------------------------------------------------------------
