@@ -11,6 +11,8 @@ through, app/web/auth/middleware.py). Applying it twice is harmless.
 from __future__ import annotations
 
 from litestar import Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath
 from litestar.response import Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -43,12 +45,14 @@ def _page(token: str, target: tuple[int, str, str] | None, *, done: bool = False
 
 
 @get("/{token:str}")
-async def confirm_unsubscribe(token: str, pool: AsyncConnectionPool, settings: Settings) -> Template:
+async def confirm_unsubscribe(token: FromPath[str], pool: NamedDependency[AsyncConnectionPool],
+                              settings: NamedDependency[Settings]) -> Template:
     return _page(token, await _target(pool, settings, token))
 
 
 @post("/{token:str}", request_max_body_size=BODY_LIMIT, status_code=200)
-async def unsubscribe(token: str, pool: AsyncConnectionPool, settings: Settings) -> Template:
+async def unsubscribe(token: FromPath[str], pool: NamedDependency[AsyncConnectionPool],
+                      settings: NamedDependency[Settings]) -> Template:
     target = await _target(pool, settings, token)
     if target is not None:
         async with pool.connection() as conn:

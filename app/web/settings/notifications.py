@@ -9,6 +9,8 @@ from __future__ import annotations
 from typing import Literal
 
 from litestar import Request, Response, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -74,7 +76,8 @@ async def _render(request: Request, *, values: dict, errors: dict | None = None,
 
 
 @get("/notifications")
-async def notifications_settings(request: Request, pool: AsyncConnectionPool, saved: bool = False) -> Template:
+async def notifications_settings(request: Request, pool: NamedDependency[AsyncConnectionPool],
+                                 saved: FromQuery[bool] = False) -> Template:
     async with pool.connection() as conn:
         prefs = await prefs_for(conn, request.user.id)
         zone_name = await time_zone_of(conn, request.user.id)
@@ -82,7 +85,7 @@ async def notifications_settings(request: Request, pool: AsyncConnectionPool, sa
 
 
 @post("/notifications", request_max_body_size=BODY_LIMIT)
-async def save_notifications_settings(request: Request, pool: AsyncConnectionPool) -> Response:
+async def save_notifications_settings(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Response:
     form = await parse_form(request, NotificationsForm)
     if form.data is None:
         return await _render(request, values=form.values, errors=form.errors, status=422)
