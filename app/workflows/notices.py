@@ -12,6 +12,10 @@ page showing it, app/core/presence.py: the card or the bell already tells them),
 the daily digest (app/workflows/digest.py) if it is `digest`, and not sent if it is `off`. Every
 mail to a user carries a signed one-click unsubscribe link for its kind (app/core/unsubscribe.py).
 
+A review held back because its person was looking at it is looked at again later (the
+`baton.notice_recheck` job, after RECHECK_S, then twice as long each time up to RECHECK_MAX_S): if it
+is still waiting and they have left, the mail goes out then; once decided or expired, never.
+
 Every callback runs inside the engine's transaction (see app/engine/signals.py), so the mail and
 the notification exist exactly when the state change they announce does.
 """
@@ -28,6 +32,7 @@ from app.core import runtime
 from app.core.mail import queue_mail, render_mail
 from app.core.notify_prefs import DEFAULTS, KINDS, prefs_for, zone
 from app.core.presence import looking_at, pages_showing
+from app.core.queue import queue
 from app.core.unsubscribe import unsubscribe_url
 from app.engine import signals
 from app.engine.advance import USER_CANCEL
@@ -48,6 +53,15 @@ INSERT_NOTIFICATION = """
 INSERT INTO notifications (user_id, kind, title, url, run_id, hook_id)
 VALUES (%(user_id)s, %(kind)s, %(title)s, %(url)s, %(run_id)s, %(hook_id)s)
 """
+DEFER_RECHECK = """
+INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, scheduled_at)
+VALUES ('baton', 'baton.notice_recheck', 0,
+        jsonb_build_object('hook_id', %(hook_id)s::bigint, 'reminder', %(reminder)s::boolean, 'wait_s', %(wait_s)s::float),
+        now() + make_interval(secs => %(wait_s)s))
+"""
+WAITING_HOOK = "SELECT * FROM hooks WHERE id = %(id)s AND status = 'waiting'"
+RECHECK_S = 120.0
+RECHECK_MAX_S = 3600.0
 INSERT_DIGEST_ITEM = """
 INSERT INTO digest_items (user_id, kind, title, url) VALUES (%(user_id)s, %(kind)s, %(title)s, %(url)s)
 """
@@ -107,7 +121,7 @@ async def _bell(conn: AsyncConnection, pref_kind: str, *, user_id: int, kind: st
 
 
 async def _mail(conn: AsyncConnection, pref_kind: str, *, to: str, user: dict | None, template: str, context: dict,
-                run: dict, hook_id: int | None = None, digest_title: str) -> None:
+                run: dict, hook_id: int | None = None, digest_title: str, recheck: dict | None = None) -> None:
     """One notice by e-mail to `to` (`user` is its account, None for an outside reviewer): sent,
     put in the digest, or left out, by the person's settings and presence."""
     settings = runtime.current().settings
@@ -121,6 +135,8 @@ async def _mail(conn: AsyncConnection, pref_kind: str, *, to: str, user: dict | 
         return
     if user and await looking_at(conn, user["id"], pages_showing(run, hook_id)):
         log.info("notice.mail_skipped_present", extra={"user_id": user["id"], "kind": pref_kind, "run_id": str(run["id"])})
+        if recheck is not None:  # a question still open: ask again once they may have left
+            await conn.execute(DEFER_RECHECK, recheck)
         return
     unsubscribe = unsubscribe_url(settings, user["id"], pref_kind) if user else None
     mail = render_mail(template, app_link=app_link, unsubscribe_url=unsubscribe, kind_label=KINDS[pref_kind],
@@ -138,7 +154,8 @@ async def _hook_recipient(conn: AsyncConnection, hook: dict, run: dict) -> tuple
     return run["owner_email"], {"id": run["owner_id"], "email": run["owner_email"], "time_zone": run["owner_time_zone"]}
 
 
-async def _mail_for_hook(conn: AsyncConnection, hook: dict, run: dict, *, reminder: bool) -> None:
+async def _mail_for_hook(conn: AsyncConnection, hook: dict, run: dict, *, reminder: bool,
+                         wait_s: float | None = None) -> None:
     show = hook.get("show") or {}
     expired_state = show.get("state") == "expired"
     template = "hook_reminder" if reminder else ("review_expired" if expired_state else "hook_waiting")
@@ -146,6 +163,7 @@ async def _mail_for_hook(conn: AsyncConnection, hook: dict, run: dict, *, remind
     title = show.get("title") or run["title"]
     await _mail(conn, "reminder" if reminder or expired_state else "review_needed", to=to, user=user,
                 template=template, run=run, hook_id=hook["id"],
+                recheck={"hook_id": hook["id"], "reminder": reminder, "wait_s": wait_s or RECHECK_S},
                 digest_title=(f"Reminder: {title} is waiting for you ({hook['name']})" if reminder
                               else f"Review expired: {title}" if expired_state
                               else f"Review needed: {title} ({hook['name']})"),
@@ -203,6 +221,23 @@ async def on_run_finished(conn: AsyncConnection, run: dict) -> None:
     await _mail(conn, pref_kind, to=owner["email"], user=owner, template="run_finished", run=run, digest_title=title,
                 context={"title": title, "run_title": run["title"], "workflow_title": workflow_title(run),
                          "status": kind, "error": _error_message(run) if kind == "run_failed" else ""})
+
+
+async def recheck_hook_notice(conn: AsyncConnection, hook_id: int, *, reminder: bool, wait_s: float) -> None:
+    """The mail held back while its person looked at the run: send it now if the hook still waits
+    and they have left (else look again, twice as late)."""
+    async with conn.transaction():
+        hook = await (await conn.execute(WAITING_HOOK, {"id": hook_id})).fetchone()
+        if hook is None:  # decided or expired meanwhile: nothing left to say
+            return
+        run = await (await conn.execute(RUN_AND_OWNER, {"run_id": hook["run_id"]})).fetchone()
+        await _mail_for_hook(conn, hook, run, reminder=reminder, wait_s=min(wait_s * 2, RECHECK_MAX_S))
+
+
+@queue.task(name="baton.notice_recheck", pass_context=True)
+async def notice_recheck(context, hook_id: int, reminder: bool, wait_s: float) -> None:
+    async with context.app.connector.pool.connection() as conn:
+        await recheck_hook_notice(conn, hook_id, reminder=reminder, wait_s=wait_s)
 
 
 def connect() -> None:

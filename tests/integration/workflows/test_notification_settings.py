@@ -16,6 +16,7 @@ import pytest
 from app.core import runtime
 from app.core.notify_prefs import prefs_for
 from app.core.unsubscribe import unsubscribe_url
+from app.workflows import notices
 from app.workflows.digest import send_due_digests
 from tests.integration.workflows.conftest import waiting_hook
 from tests.integration.workflows.test_email_approvals import text_of
@@ -167,8 +168,20 @@ async def presence_rows(pool, user_id) -> list[dict]:
         return await (await conn.execute("SELECT page, seen_at FROM presence WHERE user_id = %s", (user_id,))).fetchall()
 
 
+async def rechecked_while_present(pool, hook_id) -> bool:
+    """A recheck ran, found the person still there and asked again later (finished jobs are
+    deleted, so the sign is the next one's longer wait)."""
+    async with pool.connection() as conn:
+        row = await (await conn.execute(
+            "SELECT count(*) AS n FROM procrastinate_jobs WHERE task_name = 'baton.notice_recheck' "
+            "AND (args->>'hook_id')::bigint = %s AND (args->>'wait_s')::float > 0.5", (hook_id,))).fetchone()
+    return row["n"] > 0
+
+
 async def test_no_review_mail_while_the_chat_is_open_on_a_live_page_and_one_once_it_is_closed(
-        live_web, pool, worker, agents, smtp):
+        live_web, pool, worker, agents, smtp, monkeypatch):
+    monkeypatch.setattr(notices, "RECHECK_S", 0.5)  # look again soon (2 min in production)
+    monkeypatch.setattr(notices, "RECHECK_MAX_S", 2.0)
     account = await make_account(pool, tier="pro")
     chat_id = await new_chat(pool, account.id)
     async with httpx.AsyncClient(base_url=live_web.url, timeout=10) as browser:
@@ -180,9 +193,12 @@ async def test_no_review_mail_while_the_chat_is_open_on_a_live_page_and_one_once
             assert [row["page"] for row in await presence_rows(pool, account.id)] == [f"/chat/{chat_id}"]
 
             watched = await start_in_chat(pool, account.id, chat_id, "Watched closely")
-            await waiting_hook(pool, watched["id"], "review draft")
+            hook = await waiting_hook(pool, watched["id"], "review draft")
             assert await outbox_of(pool, watched["id"]) == []  # looking at it: no mail
             assert "approval_needed" in await bell_of(pool, account.id)  # the card and the bell show it
+            # Looked at again while the page is still open: still no mail.
+            await wait_until(lambda: rechecked_while_present(pool, hook["id"]), "a recheck of the held-back mail")
+            assert await outbox_of(pool, watched["id"]) == []
 
             elsewhere = await start(pool, account.id, "content-generation", prompt="Not on screen")
             await waiting_hook(pool, elsewhere["id"], "review draft")
@@ -190,6 +206,9 @@ async def test_no_review_mail_while_the_chat_is_open_on_a_live_page_and_one_once
 
         # The tab is closed: the stream's row goes, and the next review is mailed.
         await wait_until(lambda: _no_rows(pool, account.id), "the closed stream's presence to go")
+        # Left without deciding: the held-back review is mailed at the next look.
+        [held_back] = await smtp.wait_for("Review needed: Watched closely", timeout=20)
+        assert f"/review/{hook['token']}" in text_of(held_back)
         after = await start_in_chat(pool, account.id, chat_id, "After closing")
         await waiting_hook(pool, after["id"], "review draft")
         [mail] = await smtp.wait_for("Review needed: After closing")
