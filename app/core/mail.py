@@ -1,7 +1,7 @@
 """Outgoing mail: queued in the caller's transaction, sent by a job, kept in `mail_outbox`.
 
     await queue_mail(conn, to="a@example.com", subject="…", text="…", html="…", kind="hook_waiting",
-                     user_id=…, run_id=…, hook_id=…)
+                     user_id=…, run_id=…, hook_id=…, unsubscribe_url=…)
 
 `queue_mail` writes the outbox row and queues the `baton.send_mail` job in the same transaction
 (so an engine signal callback queues mail that commits, or rolls back, with the state change that
@@ -40,8 +40,8 @@ log = logging.getLogger("baton.mail")
 SMTP_TIMEOUT_S = 20.0
 
 INSERT_MAIL = """
-INSERT INTO mail_outbox (kind, to_addr, subject, body_text, body_html, user_id, run_id, hook_id)
-VALUES (%(kind)s, %(to)s, %(subject)s, %(text)s, %(html)s, %(user_id)s, %(run_id)s, %(hook_id)s)
+INSERT INTO mail_outbox (kind, to_addr, subject, body_text, body_html, user_id, run_id, hook_id, unsubscribe_url)
+VALUES (%(kind)s, %(to)s, %(subject)s, %(text)s, %(html)s, %(user_id)s, %(run_id)s, %(hook_id)s, %(unsubscribe_url)s)
 RETURNING id
 """
 # The send job, written with SQL so that it commits with the mail row (Procrastinate's insert
@@ -61,13 +61,15 @@ WHERE id = %(id)s
 
 
 async def queue_mail(conn: AsyncConnection, *, to: str, subject: str, text: str, html: str | None = None,
-                     kind: str, user_id: int | None = None, run_id=None, hook_id: int | None = None) -> int:
-    """Store a mail and queue its sending; both commit with the caller's transaction."""
+                     kind: str, user_id: int | None = None, run_id=None, hook_id: int | None = None,
+                     unsubscribe_url: str | None = None) -> int:
+    """Store a mail and queue its sending; both commit with the caller's transaction.
+    `unsubscribe_url` (app/core/unsubscribe.py) becomes the RFC 8058 one-click List-Unsubscribe."""
     subject = " ".join(subject.split())[:200]  # no header injection through a newline
     async with conn.transaction():
         row = await (await conn.execute(INSERT_MAIL, {
             "kind": kind, "to": to.strip(), "subject": subject, "text": text, "html": html,
-            "user_id": user_id, "run_id": run_id, "hook_id": hook_id,
+            "user_id": user_id, "run_id": run_id, "hook_id": hook_id, "unsubscribe_url": unsubscribe_url,
         })).fetchone()
         await conn.execute(DEFER_SEND, {"id": row["id"]})
     return row["id"]
@@ -123,6 +125,10 @@ def build_message(row: dict, mail_from: str) -> EmailMessage:
     message["To"] = row["to_addr"]
     message["Subject"] = row["subject"]
     message["Message-ID"] = make_msgid(domain=mail_from.rsplit("@", 1)[-1])
+    if row.get("unsubscribe_url"):
+        # RFC 8058: mail clients show an "Unsubscribe" button that POSTs to the URL, no login needed.
+        message["List-Unsubscribe"] = f"<{row['unsubscribe_url']}>"
+        message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     message.set_content(row["body_text"])
     if row["body_html"]:
         message.add_alternative(row["body_html"], subtype="html")

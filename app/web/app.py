@@ -93,6 +93,7 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             approvals.router,
             approvals.review_router,
             notifications.router,
+            notifications.unsubscribe_router,
             artifacts.router,
             admin.outbox_router,
             admin.router,

@@ -1,9 +1,20 @@
-"""What people hear about runs, wired to the engine's signals: mail and the bell.
+"""What people hear about runs, wired to the engine's signals: mail and the bell, as each person
+set it at /settings/notifications (app/core/notify_prefs.py).
 
-- a hook starts waiting → an email to its assignee (or the run's owner) with a link carrying the
-  hook's token (GET shows it, POST decides), and a notification for the owner;
-- a hook's reminder time comes → a reminder email to the same person;
-- a run completes or fails → a notification for the owner.
+- a hook starts waiting → "review needed" to its assignee (or the run's owner): an email with a
+  link carrying the hook's token (GET shows it, POST decides), and a notification for the owner;
+- a hook's reminder time comes, or a review expires → "reminder";
+- a run completes → "run finished"; fails or is stopped by the system → "run failed".
+
+For each notice and person: the bell gets it if their `in_app` setting says so; the e-mail goes out
+if their `email` setting is `each` and they are not looking at the run right now (an open live
+page showing it, app/core/presence.py: the card or the bell already tells them), is collected for
+the daily digest (app/workflows/digest.py) if it is `digest`, and not sent if it is `off`. Every
+mail to a user carries a signed one-click unsubscribe link for its kind (app/core/unsubscribe.py).
+
+A review held back because its person was looking at it is looked at again later (the
+`baton.notice_recheck` job, after RECHECK_S, then twice as long each time up to RECHECK_MAX_S): if it
+is still waiting and they have left, the mail goes out then; once decided or expired, never.
 
 Every callback runs inside the engine's transaction (see app/engine/signals.py), so the mail and
 the notification exist exactly when the state change they announce does.
@@ -12,27 +23,47 @@ the notification exist exactly when the state change they announce does.
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
 
 from app.core import runtime
 from app.core.mail import queue_mail, render_mail
+from app.core.notify_prefs import DEFAULTS, KINDS, prefs_for, zone
+from app.core.presence import looking_at, pages_showing
+from app.core.queue import queue
+from app.core.unsubscribe import unsubscribe_url
 from app.engine import signals
 from app.engine.advance import USER_CANCEL
 from app.engine.errors import WorkflowNotFound
 from app.engine.registry import get_workflow
+from app.workflows import digest  # noqa: F401  (registers the daily digest's periodic task with the worker)
 
 log = logging.getLogger("baton.notices")
 
 RUN_AND_OWNER = """
-SELECT r.id, r.title, r.workflow, r.version, r.chat_id, u.email AS owner_email
+SELECT r.id, r.title, r.workflow, r.version, r.chat_id, r.owner_id, u.email AS owner_email,
+       u.time_zone AS owner_time_zone
 FROM runs r JOIN users u ON u.id = r.owner_id WHERE r.id = %(run_id)s
 """
+USER_BY_EMAIL = "SELECT id, email, time_zone FROM users WHERE email = lower(%(email)s)"
+USER_BY_ID = "SELECT id, email, time_zone FROM users WHERE id = %(id)s"
 INSERT_NOTIFICATION = """
 INSERT INTO notifications (user_id, kind, title, url, run_id, hook_id)
 VALUES (%(user_id)s, %(kind)s, %(title)s, %(url)s, %(run_id)s, %(hook_id)s)
+"""
+DEFER_RECHECK = """
+INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, scheduled_at)
+VALUES ('baton', 'baton.notice_recheck', 0,
+        jsonb_build_object('hook_id', %(hook_id)s::bigint, 'reminder', %(reminder)s::boolean, 'wait_s', %(wait_s)s::float),
+        now() + make_interval(secs => %(wait_s)s))
+"""
+WAITING_HOOK = "SELECT * FROM hooks WHERE id = %(id)s AND status = 'waiting'"
+RECHECK_S = 120.0
+RECHECK_MAX_S = 3600.0
+INSERT_DIGEST_ITEM = """
+INSERT INTO digest_items (user_id, kind, title, url) VALUES (%(user_id)s, %(kind)s, %(title)s, %(url)s)
 """
 
 
@@ -64,8 +95,17 @@ def _preview(show: dict | None, limit: int = 600) -> str:
     return text if len(text) <= limit else text[:limit].rstrip() + "…"
 
 
-def _when(value: datetime | None) -> str:
-    return value.astimezone(UTC).strftime("%-d %b %Y, %H:%M UTC") if value else ""
+def _error_message(run: dict) -> str:
+    error = run.get("error")
+    return str(error.get("message") or "")[:600] if isinstance(error, dict) else ""
+
+
+def _when(value: datetime | None, zone_name: str | None) -> str:
+    """A date for a mail, in the recipient's time zone (UTC when they have none), the zone named."""
+    if not value:
+        return ""
+    tz = zone(zone_name)
+    return value.astimezone(tz).strftime("%-d %b %Y, %H:%M ") + tz.key
 
 
 async def notify(conn: AsyncConnection, *, user_id: int, kind: str, title: str, url: str, run_id: Any = None,
@@ -74,18 +114,62 @@ async def notify(conn: AsyncConnection, *, user_id: int, kind: str, title: str, 
                                              "run_id": run_id, "hook_id": hook_id})
 
 
-async def _mail_for_hook(conn: AsyncConnection, hook: dict, run: dict, *, reminder: bool) -> None:
+async def _bell(conn: AsyncConnection, pref_kind: str, *, user_id: int, kind: str, title: str, url: str,
+                run_id: Any, hook_id: int | None = None) -> None:
+    if (await prefs_for(conn, user_id))[pref_kind].in_app:
+        await notify(conn, user_id=user_id, kind=kind, title=title, url=url, run_id=run_id, hook_id=hook_id)
+
+
+async def _mail(conn: AsyncConnection, pref_kind: str, *, to: str, user: dict | None, template: str, context: dict,
+                run: dict, hook_id: int | None = None, digest_title: str, recheck: dict | None = None) -> None:
+    """One notice by e-mail to `to` (`user` is its account, None for an outside reviewer): sent,
+    put in the digest, or left out, by the person's settings and presence."""
+    settings = runtime.current().settings
+    app_link = settings.base_url + run_url(run)
+    pref = (await prefs_for(conn, user["id"]))[pref_kind] if user else DEFAULTS[pref_kind]
+    if pref.email == "off":
+        return
+    if user and pref.email == "digest":
+        await conn.execute(INSERT_DIGEST_ITEM, {"user_id": user["id"], "kind": pref_kind, "title": digest_title[:300],
+                                                "url": app_link})
+        return
+    if user and await looking_at(conn, user["id"], pages_showing(run, hook_id)):
+        log.info("notice.mail_skipped_present", extra={"user_id": user["id"], "kind": pref_kind, "run_id": str(run["id"])})
+        if recheck is not None:  # a question still open: ask again once they may have left
+            await conn.execute(DEFER_RECHECK, recheck)
+        return
+    unsubscribe = unsubscribe_url(settings, user["id"], pref_kind) if user else None
+    mail = render_mail(template, app_link=app_link, unsubscribe_url=unsubscribe, kind_label=KINDS[pref_kind],
+                       settings_url=f"{settings.base_url}/settings/notifications", **context)
+    await queue_mail(conn, to=to, subject=mail.subject, text=mail.text, html=mail.html, kind=template,
+                     user_id=user["id"] if user else None, run_id=run["id"], hook_id=hook_id,
+                     unsubscribe_url=unsubscribe)
+
+
+async def _hook_recipient(conn: AsyncConnection, hook: dict, run: dict) -> tuple[str, dict | None]:
+    """Who the hook's mail goes to: its assignee (an account, or an outside address) or the owner."""
+    if hook.get("assignee"):
+        user = await (await conn.execute(USER_BY_EMAIL, {"email": hook["assignee"].strip()})).fetchone()
+        return hook["assignee"], user
+    return run["owner_email"], {"id": run["owner_id"], "email": run["owner_email"], "time_zone": run["owner_time_zone"]}
+
+
+async def _mail_for_hook(conn: AsyncConnection, hook: dict, run: dict, *, reminder: bool,
+                         wait_s: float | None = None) -> None:
     show = hook.get("show") or {}
     expired_state = show.get("state") == "expired"
-    mail = render_mail(
-        "hook_reminder" if reminder else ("review_expired" if expired_state else "hook_waiting"),
-        run_title=show.get("title") or run["title"], workflow_title=workflow_title(run), hook_name=hook["name"],
-        heading=show.get("heading") or hook["name"], preview=_preview(show), link=review_link(hook["token"]),
-        expires_at=_when(hook.get("expires_at")), app_link=runtime.current().settings.base_url + run_url(run),
-    )
-    await queue_mail(conn, to=hook["assignee"] or run["owner_email"], subject=mail.subject, text=mail.text,
-                     html=mail.html, kind="hook_reminder" if reminder else "hook_waiting",
-                     user_id=hook["owner_id"], run_id=hook["run_id"], hook_id=hook["id"])
+    template = "hook_reminder" if reminder else ("review_expired" if expired_state else "hook_waiting")
+    to, user = await _hook_recipient(conn, hook, run)
+    title = show.get("title") or run["title"]
+    await _mail(conn, "reminder" if reminder or expired_state else "review_needed", to=to, user=user,
+                template=template, run=run, hook_id=hook["id"],
+                recheck={"hook_id": hook["id"], "reminder": reminder, "wait_s": wait_s or RECHECK_S},
+                digest_title=(f"Reminder: {title} is waiting for you ({hook['name']})" if reminder
+                              else f"Review expired: {title}" if expired_state
+                              else f"Review needed: {title} ({hook['name']})"),
+                context={"run_title": title, "workflow_title": workflow_title(run), "hook_name": hook["name"],
+                         "heading": show.get("heading") or hook["name"], "preview": _preview(show),
+                         "link": review_link(hook["token"]), "expires_at": _when(hook.get("expires_at"), user["time_zone"] if user else None)})
 
 
 async def on_hook_waiting(conn: AsyncConnection, hook: dict) -> None:
@@ -96,19 +180,25 @@ async def on_hook_waiting(conn: AsyncConnection, hook: dict) -> None:
         return
     await _mail_for_hook(conn, hook, run, reminder=False)
     expired_state = (hook.get("show") or {}).get("state") == "expired"
-    await notify(conn, user_id=hook["owner_id"], kind="review_expired" if expired_state else "approval_needed",
-                 title=(f"Review expired: {run['title']}" if expired_state
-                        else f"Approval needed: {run['title']} ({hook['name']})"),
-                 url=run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}", run_id=run["id"],
-                 hook_id=hook["id"])
+    await _bell(conn, "reminder" if expired_state else "review_needed", user_id=hook["owner_id"],
+                kind="review_expired" if expired_state else "approval_needed",
+                title=(f"Review expired: {run['title']}" if expired_state
+                       else f"Approval needed: {run['title']} ({hook['name']})"),
+                url=run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}", run_id=run["id"],
+                hook_id=hook["id"])
 
 
 async def on_hook_reminder(conn: AsyncConnection, hook: dict) -> None:
     if hook["kind"] == "webhook":
         return
     run = await (await conn.execute(RUN_AND_OWNER, {"run_id": hook["run_id"]})).fetchone()
-    if not _operator_run(run):
-        await _mail_for_hook(conn, hook, run, reminder=True)
+    if _operator_run(run):
+        return
+    await _mail_for_hook(conn, hook, run, reminder=True)
+    await _bell(conn, "reminder", user_id=hook["owner_id"], kind="review_reminder",
+                title=f"Reminder: {run['title']} is waiting ({hook['name']})",
+                url=run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}", run_id=run["id"],
+                hook_id=hook["id"])
 
 
 async def on_run_finished(conn: AsyncConnection, run: dict) -> None:
@@ -116,15 +206,38 @@ async def on_run_finished(conn: AsyncConnection, run: dict) -> None:
         return
     if run["status"] == "cancelled":
         # A cancel is the user's own doing; a stop by the system (the maximum duration) is news.
-        if run.get("cancel_reason") not in (None, USER_CANCEL):
-            await notify(conn, user_id=run["owner_id"], kind="run_stopped",
-                         title=f"Stopped: {run['title']} ({run['cancel_reason'].removeprefix('cancelled: ')})",
-                         url=run_url(run), run_id=run["id"])
+        if run.get("cancel_reason") in (None, USER_CANCEL):
+            return
+        kind, pref_kind = "run_stopped", "run_failed"
+        title = f"Stopped: {run['title']} ({run['cancel_reason'].removeprefix('cancelled: ')})"
+    elif run["status"] == "completed":
+        kind, pref_kind, title = "run_completed", "run_finished", f"Completed: {run['title']}"
+    else:
+        kind, pref_kind, title = "run_failed", "run_failed", f"Failed: {run['title']}"
+    await _bell(conn, pref_kind, user_id=run["owner_id"], kind=kind, title=title, url=run_url(run), run_id=run["id"])
+    owner = await (await conn.execute(USER_BY_ID, {"id": run["owner_id"]})).fetchone()
+    if owner is None:
         return
-    completed = run["status"] == "completed"
-    await notify(conn, user_id=run["owner_id"], kind="run_completed" if completed else "run_failed",
-                 title=f"{'Completed' if completed else 'Failed'}: {run['title']}", url=run_url(run),
-                 run_id=run["id"])
+    await _mail(conn, pref_kind, to=owner["email"], user=owner, template="run_finished", run=run, digest_title=title,
+                context={"title": title, "run_title": run["title"], "workflow_title": workflow_title(run),
+                         "status": kind, "error": _error_message(run) if kind == "run_failed" else ""})
+
+
+async def recheck_hook_notice(conn: AsyncConnection, hook_id: int, *, reminder: bool, wait_s: float) -> None:
+    """The mail held back while its person looked at the run: send it now if the hook still waits
+    and they have left (else look again, twice as late)."""
+    async with conn.transaction():
+        hook = await (await conn.execute(WAITING_HOOK, {"id": hook_id})).fetchone()
+        if hook is None:  # decided or expired meanwhile: nothing left to say
+            return
+        run = await (await conn.execute(RUN_AND_OWNER, {"run_id": hook["run_id"]})).fetchone()
+        await _mail_for_hook(conn, hook, run, reminder=reminder, wait_s=min(wait_s * 2, RECHECK_MAX_S))
+
+
+@queue.task(name="baton.notice_recheck", pass_context=True)
+async def notice_recheck(context, hook_id: int, reminder: bool, wait_s: float) -> None:
+    async with context.app.connector.pool.connection() as conn:
+        await recheck_hook_notice(conn, hook_id, reminder=reminder, wait_s=wait_s)
 
 
 def connect() -> None:

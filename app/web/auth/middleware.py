@@ -29,6 +29,9 @@ from app.web.auth.sessions import COOKIE, load_session
 UNGUARDED = ("/static/", "/healthz")
 # Authenticated by an API key or a webhook token, never by the session cookie.
 NO_SESSION = ("/api/", "/hooks/")
+# The URL carries a signed single-purpose token that is the whole authority (no cookie is used), and
+# mail clients' RFC 8058 one-click POSTs cannot send a CSRF token: app/web/notifications/unsubscribe.py.
+SIGNED_LINKS = ("/unsubscribe/",)
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 CSRF_HEADER = "x-csrf-token"
 CSRF_FIELD = "_csrf_token"
@@ -85,7 +88,8 @@ class CSRFMiddleware:
         settings = _services(scope).settings
         expected = csrf_token_for(settings.secret_key, subject)
         ScopeState.from_scope(scope).csrf_token = expected
-        if scope["method"] not in SAFE_METHODS and not await self._carries(request, expected):
+        if (scope["method"] not in SAFE_METHODS and not path.startswith(SIGNED_LINKS)
+                and not await self._carries(request, expected)):
             raise PermissionDeniedException("This page has expired. Reload it and try again.")
         if new_cookie:
             send = _adding_cookie(send, Cookie(

@@ -13,32 +13,42 @@ from litestar import Litestar
 from litestar.datastructures import State
 
 from app.web.live.hub import CHANNEL, HubClosed, LiveHub, Subscription, publish
+from app.web.live.presence import PresenceBook
 
-__all__ = ["CHANNEL", "HubClosed", "LiveHub", "Subscription", "lifespan", "provide_hub", "publish"]
+__all__ = ["CHANNEL", "HubClosed", "LiveHub", "PresenceBook", "Subscription", "lifespan", "provide_hub",
+           "provide_presence", "publish"]
 
 log = logging.getLogger("baton.live")
 
 
 def lifespan(database_url: str) -> Callable:
-    """The app lifespan piece that owns `app.state.hub`."""
+    """The app lifespan piece that owns `app.state.hub` and `app.state.presence` (after the piece
+    that opens the pool, `app.state.services.pool`)."""
 
     @asynccontextmanager
     async def live(app: Litestar) -> AsyncIterator[None]:
         hub = LiveHub(database_url)
         app.state.hub = hub
         await hub.start()
+        app.state.presence = PresenceBook(app.state.services.pool)
+        app.state.presence.start()
         restore = _end_streams_on_signal(hub)
         try:
             yield
         finally:
             restore()
             await hub.stop()
+            await app.state.presence.stop()
 
     return live
 
 
 async def provide_hub(state: State) -> LiveHub:
     return state.hub
+
+
+async def provide_presence(state: State) -> PresenceBook:
+    return state.presence
 
 
 def _end_streams_on_signal(hub: LiveHub) -> Callable[[], None]:

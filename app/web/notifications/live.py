@@ -8,6 +8,10 @@ tells the page what changed, so the parts showing it re-read themselves. Events 
     resync          events may have been missed (the hub reconnected, or the browser did):
                     everything live re-reads
 
+The stream also marks the person present on the page it was opened from (`/live?page=<path>`,
+app/web/live/presence.py) for as long as it is open: while someone looks at a run, its notices
+reach them on the page and not by e-mail (app/workflows/notices.py).
+
 A burst of engine events (a step ends, the run suspends, a hook starts waiting) is folded into one
 event per name, sent COALESCE_S after the first: one re-read instead of five.
 """
@@ -19,7 +23,7 @@ import itertools
 import time
 from collections.abc import AsyncIterator
 
-from app.web.live import HubClosed, LiveHub
+from app.web.live import HubClosed, LiveHub, PresenceBook
 
 PING_S = 15.0
 COALESCE_S = 0.12
@@ -71,3 +75,11 @@ async def page_events(hub: LiveHub, user_id: int, *, resume: bool) -> AsyncItera
                 await asyncio.sleep(0)
     except HubClosed:
         return
+
+
+async def present_while_streaming(book: PresenceBook, user_id: int, page: str,
+                                  events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    """`events`, with the user marked present on `page` from the first byte to the last."""
+    async with book.on_page(user_id, page):
+        async for chunk in events:
+            yield chunk

@@ -5,21 +5,23 @@ from __future__ import annotations
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.exceptions import NotFoundException
-from litestar.params import FromPath
+from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from psycopg_pool import AsyncConnectionPool
 
 from app.web.approvals.store import count_waiting
 from app.web.auth import requires_login
-from app.web.live import LiveHub, provide_hub
+from app.web.live import LiveHub, PresenceBook, provide_hub, provide_presence
 from app.web.notifications import store
-from app.web.notifications.live import page_events
+from app.web.notifications.live import page_events, present_while_streaming
 
 
-@get("/live", dependencies={"hub": Provide(provide_hub)})
-async def live(request: Request, hub: NamedDependency[LiveHub]) -> Stream:
+@get("/live", dependencies={"hub": Provide(provide_hub), "book": Provide(provide_presence)})
+async def live(request: Request, hub: NamedDependency[LiveHub], book: NamedDependency[PresenceBook],
+               page: FromQuery[str] = "/") -> Stream:
     resume = bool(request.headers.get("last-event-id"))
-    return Stream(page_events(hub, request.user.id, resume=resume), media_type="text/event-stream",
+    events = page_events(hub, request.user.id, resume=resume)
+    return Stream(present_while_streaming(book, request.user.id, page, events), media_type="text/event-stream",
                   headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
 
 

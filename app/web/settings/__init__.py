@@ -1,4 +1,5 @@
-"""Account settings pages other than /account: API keys (`/settings/api-keys`)."""
+"""Account settings pages other than /account: API keys (`/settings/api-keys`) and notifications
+(`/settings/notifications`)."""
 
 from app.web.settings.routes import router
 

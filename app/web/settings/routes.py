@@ -19,6 +19,7 @@ from app.web.api import keys
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
 from app.web.htmx import is_htmx
+from app.web.settings.notifications import notifications_settings, save_notifications_settings
 
 BODY_LIMIT = 16 * 1024
 PAGE = "pages/settings/api_keys.html"
@@ -80,5 +81,6 @@ async def revoke_api_key(request: Request, pool: NamedDependency[AsyncConnection
     return await _render(request, pool)
 
 
-router = Router("/settings", route_handlers=[api_keys_page, create_api_key, revoke_api_key],
+router = Router("/settings", route_handlers=[api_keys_page, create_api_key, revoke_api_key, notifications_settings,
+                                            save_notifications_settings],
                 guards=[requires_login])

@@ -1,14 +1,20 @@
 """Fixtures for the workflow tests: the worker's runtime pointed at the scripted model server, an
-agent-aware model script, and waiting for a run's hooks."""
+agent-aware model script, waiting for a run's hooks, and a real SMTP server (`smtp`) the worker sends to."""
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import email
 import time
+from email.policy import default as default_policy
 
 import pytest
+from aiosmtpd.controller import Controller
 
-from tests.support.fixtures import model_runtime
+from app.core import runtime
+from tests.support.fixtures import make_test_llm, model_runtime
+from tests.support.live_server import free_port
 from tests.support.model_server import Reply
 
 # Which agent a request is for, from the system prompt of app/workflows/*.py.
@@ -74,3 +80,39 @@ async def waiting_hook(pool, run_id, name: str | None = None, timeout: float = 1
             state = (row["run_status"], row["name"]) if row else (run["status"], run["error"])
             raise AssertionError(f"run {run_id} has no waiting hook {name!r}: {state}")
         await asyncio.sleep(0.02)
+
+
+# -- a real SMTP server (aiosmtpd) that the worker sends to ------------------------------------------
+
+class Inbox:
+    def __init__(self):
+        self.messages: list[email.message.EmailMessage] = []
+
+    async def handle_DATA(self, server, session, envelope):
+        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))
+        return "250 OK"
+
+    async def wait_for(self, subject_start: str, count: int = 1, timeout: float = 10.0) -> list:
+        deadline = time.monotonic() + timeout
+        while True:
+            found = [m for m in self.messages if m["Subject"].strip().startswith(subject_start)]
+            if len(found) >= count:
+                return found
+            if time.monotonic() > deadline:
+                raise AssertionError(f"no mail {subject_start!r}; got {[m['Subject'] for m in self.messages]}")
+            await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def smtp(model_settings):
+    inbox = Inbox()
+    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
+    controller.start()
+    settings = dataclasses.replace(model_settings, smtp_url=f"smtp://127.0.0.1:{controller.port}",
+                                   base_url="http://baton.test", mail_from="baton@baton.test")
+    llm = make_test_llm(settings)
+    previous = runtime.install(runtime.Runtime(settings, llm))
+    yield inbox
+    runtime.install(previous)
+    await llm.close()
+    controller.stop()

@@ -6,58 +6,15 @@ review can be reopened from the next mail."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import email
 import re
 import time
-from email.policy import default as default_policy
 
-import pytest
-from aiosmtpd.controller import Controller
-
-from app.core import runtime
 from tests.integration.workflows.conftest import waiting_hook
 from tests.support.engine import make_user, start, wait_status
-from tests.support.fixtures import make_test_llm
-from tests.support.live_server import free_port
 from tests.support.web import csrf_of, log_in
 from tests.support.web import make_user as make_account
 
 LINK = re.compile(r"http://baton\.test(/review/[A-Za-z0-9_-]+)")
-
-
-class Inbox:
-    def __init__(self):
-        self.messages: list[email.message.EmailMessage] = []
-
-    async def handle_DATA(self, server, session, envelope):
-        self.messages.append(email.message_from_bytes(envelope.content, policy=default_policy))
-        return "250 OK"
-
-    async def wait_for(self, subject_start: str, count: int = 1, timeout: float = 10.0) -> list:
-        deadline = time.monotonic() + timeout
-        while True:
-            found = [m for m in self.messages if m["Subject"].strip().startswith(subject_start)]
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"no mail {subject_start!r}; got {[m['Subject'] for m in self.messages]}")
-            await asyncio.sleep(0.05)
-
-
-@pytest.fixture
-async def smtp(model_settings):
-    inbox = Inbox()
-    controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
-    controller.start()
-    settings = dataclasses.replace(model_settings, smtp_url=f"smtp://127.0.0.1:{controller.port}",
-                                   base_url="http://baton.test", mail_from="baton@baton.test")
-    llm = make_test_llm(settings)
-    previous = runtime.install(runtime.Runtime(settings, llm))
-    yield inbox
-    runtime.install(previous)
-    await llm.close()
-    controller.stop()
 
 
 def text_of(message) -> str:
