@@ -19,7 +19,7 @@ import socket
 import subprocess
 import tempfile
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 
 from app.core.embedded_pg import SYSTEM_USER, find_bin_dir
@@ -111,8 +111,6 @@ def pg_cluster() -> Iterator[PgCluster]:
         yield cluster
     finally:
         if cluster.running():
-            try:
+            with suppress(RuntimeError, subprocess.TimeoutExpired):
                 cluster.stop()
-            except (RuntimeError, subprocess.TimeoutExpired):
-                pass
         shutil.rmtree(root, ignore_errors=True)
