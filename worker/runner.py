@@ -32,6 +32,18 @@ GRACEFUL_S = 3.0
 HEARTBEAT_S = 5.0
 
 
+class _Worker(Worker):
+    """Procrastinate's worker, noting when it was asked to stop: a failed side task (the LISTEN
+    connection, the heartbeat) calls `stop()` and the worker then winds down for up to the graceful
+    timeout plus the time it takes to record its jobs' outcomes, with no work being fetched."""
+
+    stop_requested = False
+
+    def stop(self) -> None:
+        self.stop_requested = True
+        super().stop()
+
+
 class WorkerHandle:
     def __init__(self, pool: AsyncConnectionPool, *, concurrency: int = 8, name: str | None = None,
                  dead_worker_ids: list[int] | None = None):
@@ -51,13 +63,18 @@ class WorkerHandle:
         (Procrastinate's `Worker.worker_id` attribute.)"""
         return self._worker.worker_id if self._worker else None
 
+    @property
+    def running(self) -> bool:
+        """Registered and fetching work (not winding down)."""
+        return self.worker_id is not None and not (self._worker and self._worker.stop_requested)
+
     async def run(self) -> None:
         import worker.tasks  # noqa: F401  (registers the tasks)
 
         token = worker_pool.set(self.pool)
         try:
             await self._sweep_once()
-            self._worker = Worker(
+            self._worker = _Worker(
                 app=queue,
                 name=self.name,
                 concurrency=self.concurrency,

@@ -61,9 +61,11 @@ class WorkerSupervisor:
             try:
                 while not task.done():
                     await asyncio.wait({task}, timeout=CHECK_S)
-                    if handle.worker_id is not None and self._reason is not None:
+                    if handle.running and self._reason is not None:
                         self._up()
                         delay = BACKOFF_MIN_S
+                    elif not handle.running and self._reason is None:
+                        self._down("worker stopping: a side task failed (most likely its database connection)")
                     self._check_outage()
             except BaseException:  # stop() cancelled us, or the outage is over the limit
                 await _cancel(task)
@@ -71,11 +73,11 @@ class WorkerSupervisor:
             if self._stopping.is_set():
                 return
             exc = task.exception()
-            reason = f"{type(exc).__name__}: {exc}" if exc else "the worker stopped (a side task failed)"
+            cause = f"{type(exc).__name__}: {' '.join(str(exc).split())}" if exc else "a side task failed"
             # Not unregistered: its jobs stay `doing` under its id until the next incarnation
             # releases them (all its job tasks have ended: Procrastinate awaits them before returning).
             dead_ids = [*handle.dead_worker_ids, *([handle.worker_id] if handle.worker_id else [])]
-            self._down(reason)
+            self._down(f"worker down, restarting: {cause}")
             self._check_outage()
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._stopping.wait(), delay)
@@ -90,7 +92,7 @@ class WorkerSupervisor:
     def _down(self, reason: str) -> None:
         if self._reason is None:
             self._down_since = time.monotonic()
-        self._reason = f"worker restarting after: {reason}"
+        self._reason = reason
         log.warning("worker.down", extra={"reason": reason, "down_s": round(time.monotonic() - self._down_since, 1)})
 
     def _check_outage(self) -> None:
