@@ -53,7 +53,7 @@ def baton_database(cluster: PgCluster) -> str:
 
 def process_env(url: str, tmp: Path, effects_db: str, **extra: str) -> dict[str, str]:
     return {"DATABASE_URL": url, "BATON_DATA_DIR": str(tmp / "data"), "BATON_SECRET_KEY": "restart-test-secret-key",
-            "BATON_WORKFLOW_MODULES": "tests.integration.engine.workflows", "BATON_TEST_DB": effects_db, **extra}
+            "BATON_WORKFLOW_MODULES": "tests.integration.engine.workflows", "BATON_TEST_DB": effects_db, "BATON_LOG_FORMAT": "json", **extra}
 
 
 def start_worker(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:

@@ -23,7 +23,8 @@ async def healthz(request: Request, pool: NamedDependency[AsyncConnectionPool]) 
     supervisor = getattr(request.app.state, "worker", None)  # set by the lifespan (app/web/app.py)
     problem = supervisor.problem if supervisor else None
     try:
-        async with pool.connection(timeout=5) as conn:
+        # Already unhealthy: answer within a probe's usual 1-2 s timeout rather than wait for the pool.
+        async with pool.connection(timeout=1 if problem else 5) as conn:
             row = await (await conn.execute(HEALTH)).fetchone()
     except Exception as exc:
         body = {"ok": False, "database": False, "error": type(exc).__name__}
