@@ -20,6 +20,8 @@ log = logging.getLogger("baton.wakeups")
 
 # How far ahead one look covers; a job deferred for sooner than this is caught on the next look.
 LOOKAHEAD_S = 0.2
+# Back-off between failed looks while the database is unreachable.
+RETRY_MIN_S, RETRY_MAX_S = 0.5, 5.0
 
 NEXT_DUE = """
 SELECT min(scheduled_at) AS due FROM procrastinate_jobs
@@ -32,6 +34,7 @@ async def nudge_scheduled_jobs(pool: AsyncConnectionPool, stop: asyncio.Event) -
     # Jobs due up to `after` have been nudged; a job that turned due while no one looked (at start,
     # or moved earlier) is nudged at once.
     after = datetime.now(UTC) - timedelta(seconds=1)
+    backoff = RETRY_MIN_S
     while not stop.is_set():
         try:
             async with pool.connection() as conn:
@@ -43,8 +46,11 @@ async def nudge_scheduled_jobs(pool: AsyncConnectionPool, stop: asyncio.Event) -
                     await conn.execute(NUDGE)
                     after = due
                     continue
-        except Exception:  # the database may be restarting; the poller in Procrastinate still runs
+            backoff = RETRY_MIN_S
+        except Exception:  # the database may be restarting: try again, less and less often
             log.warning("wakeups.error", exc_info=True)
-            await asyncio.sleep(1)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), backoff)
+            backoff = min(backoff * 2, RETRY_MAX_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), LOOKAHEAD_S)

@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import signal
+import sys
 
 import psycopg
 
@@ -89,24 +90,30 @@ def serve(args: argparse.Namespace) -> int:
 
 def worker(args: argparse.Namespace) -> int:
     from app.core.db import open_pool
-    from worker.runner import WorkerHandle
+    from worker.supervisor import WorkerGaveUp, WorkerSupervisor
 
     settings = _settings()
 
-    async def run(url: str) -> None:
+    async def run(url: str) -> int:
         pool = await open_pool(url, max_size=args.concurrency + 4)
-        handle = WorkerHandle(pool, concurrency=args.concurrency)
+        # Restarted in-process through a database restart; after BATON_DB_OUTAGE_MAX without a
+        # running worker, exit 1 so that systemd, Docker or Kubernetes restart the process.
+        supervisor = WorkerSupervisor(pool, concurrency=args.concurrency, max_outage_s=settings.db_outage_max_s)
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(handle.stop()))
+            loop.add_signal_handler(sig, lambda: asyncio.ensure_future(supervisor.stop()))
         try:
-            await handle.start()
+            await supervisor.start()
         except asyncio.CancelledError:
             pass
+        except WorkerGaveUp as exc:
+            log.error("worker.gave_up", extra={"reason": str(exc)})
+            print(f"baton: {exc}", file=sys.stderr)
+            return 1
         finally:
-            await pool.close()
+            await pool.close(timeout=5)
+        return 0
 
     with database_url(settings) as url:
         _migrate(url)
-        asyncio.run(run(url))
-    return 0
+        return asyncio.run(run(url))

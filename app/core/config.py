@@ -48,6 +48,8 @@ class Settings:
     sandbox_tmp_mb: int = 512
     # Hosts and ranges users' connectors and git URLs may reach although not global (app/core/outbound.py).
     connector_allow: Allowlist = Allowlist()
+    # How long `baton worker` keeps trying to run again (database down) before it exits non-zero.
+    db_outage_max_s: float = 300.0
 
     @property
     def embedded_db(self) -> bool:
@@ -106,6 +108,22 @@ def _rate(env: Mapping[str, str], name: str, default: tuple[int, float]) -> tupl
     return count, seconds
 
 
+def _duration(env: Mapping[str, str], name: str, default: float) -> float:
+    """'300', '90s', '5min', '1h': a duration in seconds."""
+    value = env.get(name, "").strip().lower().replace(" ", "")
+    if not value:
+        return default
+    units = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
+    number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
+    try:
+        seconds = float(number) * units[value[len(number):]]
+    except (KeyError, ValueError):
+        seconds = 0
+    if not 1 <= seconds <= 86400:
+        raise ConfigError(f"{name}: expected a duration from 1s to 24h like 300, 90s or 5min, got {value!r}")
+    return seconds
+
+
 def _module_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     modules = tuple(m.strip() for m in env.get(name, "").split(",") if m.strip())
     for module in modules:
@@ -157,6 +175,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sandbox_disk_mb=_positive_int(env, "BATON_SANDBOX_DISK_MB", 1024),
         sandbox_tmp_mb=_positive_int(env, "BATON_SANDBOX_TMP_MB", 512),
         connector_allow=_allowlist(env, "BATON_CONNECTOR_ALLOW"),
+        db_outage_max_s=_duration(env, "BATON_DB_OUTAGE_MAX", 300.0),
     )
 
 

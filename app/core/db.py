@@ -11,6 +11,12 @@ from psycopg import AsyncConnection
 from psycopg.rows import dict_row
 from psycopg_pool import AsyncConnectionPool
 
+# psycopg_pool retries a lost connection 1 s, 2 s, 4 s... apart until `reconnect_timeout`, then
+# gives up and the next request starts a fresh attempt. Its default (5 min) lets the gaps grow
+# past 60 s in a long outage; a short window keeps them under ~4 s, so the pool is serving again
+# within seconds of the database accepting connections (docs/operations.md, database restarts).
+RECONNECT_WINDOW_S = 8.0
+
 
 async def _configure(conn: AsyncConnection) -> None:
     await conn.set_autocommit(True)
@@ -26,6 +32,7 @@ async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20, name: st
         check=AsyncConnectionPool.check_connection,
         open=False,
         name=name,
+        reconnect_timeout=RECONNECT_WINDOW_S,
     )
     await pool.open(wait=True, timeout=30)
     return pool

@@ -1,17 +1,31 @@
 """The recovery sweep: hand work of dead workers to live ones, and re-queue runs whose job is
-gone. Run every ~20 s by a periodic job and once at worker start-up. Replay makes re-running any
-of this safe, so the sweep errs on the side of waking."""
+gone. Every worker process runs it on `SWEEP_SCHEDULE` (worker/sweeper.py) and once at start-up.
+Replay makes re-running any of this safe, so the sweep errs on the side of waking.
+
+The guarantee (docs/engine.md): a run held by a worker that died is taken over by a live worker
+within STALLED_WORKER_TIMEOUT_S + SWEEP_INTERVAL_S (20 + 10 = 30 s): its heartbeat goes stale
+after the first, the next sweep of any live worker retries its jobs within the second.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import logging
+from datetime import datetime
 
+from croniter import croniter
 from psycopg import AsyncConnection
 
 from app.engine.jobs import defer_children, wake_run
 
 log = logging.getLogger("baton.engine.recovery")
+
+# A worker whose heartbeat (every 5 s) is older than this is dead; its `doing` jobs are retried.
+STALLED_WORKER_TIMEOUT_S = 20.0
+# Every 10 s, on the clock. croniter (Procrastinate's) reads a sixth field as *seconds*: the old
+# "*/20 * * * * *" meant "every second of minutes :00, :20 and :40".
+SWEEP_SCHEDULE = "* * * * * */10"
+SWEEP_INTERVAL_S = 10.0
 
 # Jobs left `doing` by a worker whose heartbeat stopped: that process died (SIGKILL, OOM, power).
 STALLED_JOBS = """
@@ -27,6 +41,9 @@ FOR UPDATE OF j SKIP LOCKED
 RETRY_JOB = "SELECT procrastinate_retry_job_v2(%(id)s, now(), NULL, NULL, NULL)"
 # A newer wake-up for the same run is already queued; this one is redundant.
 DROP_JOB = "SELECT procrastinate_finish_job_v1(%(id)s, 'failed', false)"
+# A worker of this process that stopped without unregistering (its database went away). Deleting
+# its row sets its jobs' worker_id to NULL (ON DELETE SET NULL), which STALLED_JOBS retries at once.
+RELEASE_WORKER = "SELECT procrastinate_unregister_worker_v1(%(id)s)"
 
 # Unfinished runs with no pending or running advance job.
 ORPHAN_RUNS = """
@@ -74,7 +91,18 @@ async def cancel_overdue(conn: AsyncConnection) -> int:
     return len(rows)
 
 
-async def retry_stalled_jobs(conn: AsyncConnection, stale_s: float = 30) -> int:
+def next_sweep_at(after: datetime) -> datetime:
+    return croniter(SWEEP_SCHEDULE, after).get_next(datetime)
+
+
+async def release_workers(conn: AsyncConnection, worker_ids: list[int]) -> None:
+    """Forget workers known dead (they ran in this process and have stopped) without waiting for
+    their heartbeats to go stale; only call it once their jobs' tasks have all ended."""
+    for worker_id in worker_ids:
+        await conn.execute(RELEASE_WORKER, {"id": worker_id})
+
+
+async def retry_stalled_jobs(conn: AsyncConnection, stale_s: float = STALLED_WORKER_TIMEOUT_S) -> int:
     async with conn.transaction():
         rows = await (await conn.execute(STALLED_JOBS, {"stale_s": stale_s})).fetchall()
         for row in rows:
@@ -93,7 +121,7 @@ async def requeue_orphans(conn: AsyncConnection, grace_s: float = 10) -> int:
     return len(runs) + len(children)
 
 
-async def sweep(conn: AsyncConnection, *, stale_s: float = 30, grace_s: float = 10) -> dict[str, int]:
+async def sweep(conn: AsyncConnection, *, stale_s: float = STALLED_WORKER_TIMEOUT_S, grace_s: float = 10) -> dict[str, int]:
     """One pass of recovery. Returns what it recovered, for logs and metrics."""
     result = {"stalled_jobs": await retry_stalled_jobs(conn, stale_s), "orphans": await requeue_orphans(conn, grace_s),
               "overdue": await cancel_overdue(conn)}

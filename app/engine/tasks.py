@@ -1,5 +1,9 @@
 """The engine's Procrastinate tasks. Their jobs are queued with SQL (app/engine/jobs.py); the
-names here must match the task names written there."""
+names here must match the task names written there.
+
+The recovery sweep is not a job: a job waits for a free slot, and a worker whose slots are all busy
+must still take over a dead worker's runs. Each worker process runs it beside its jobs
+(worker/sweeper.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +12,6 @@ from app.core.queue import queue
 from app.engine.advance import advance
 from app.engine.hooks import send_hook_reminder
 from app.engine.mapping import run_child
-from app.engine.recovery import sweep
 from app.engine.retention import prune_finished_jobs, prune_finished_runs
 
 
@@ -26,13 +29,6 @@ async def run_child_task(context, run_id: str, seq: int, idx: int) -> None:
 async def hook_reminder(context, hook_id: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         await send_hook_reminder(conn, hook_id)
-
-
-@queue.periodic(cron="*/20 * * * * *")
-@queue.task(name="baton.sweep", queueing_lock="baton.sweep", pass_context=True)
-async def periodic_sweep(context, timestamp: int) -> None:
-    async with context.app.connector.pool.connection() as conn:
-        await sweep(conn)
 
 
 @queue.periodic(cron="17 * * * *")

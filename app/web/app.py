@@ -43,7 +43,7 @@ from app.web.metrics.routes import metrics
 from app.web.security_headers import add_security_headers
 from app.web.settings import router as settings_router
 from app.web.state import Services, provide_pool, provide_settings
-from worker.runner import WorkerHandle
+from worker.supervisor import WorkerSupervisor
 
 log = logging.getLogger("baton.web")
 
@@ -67,7 +67,9 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await open_pool(database_url)
         app.state.services = Services(settings=settings, pool=pool)
-        worker = WorkerHandle(pool) if run_worker else None
+        # Restarted with backoff whenever it stops (a database restart); /healthz reports it.
+        worker = WorkerSupervisor(pool) if run_worker else None
+        app.state.worker = worker
         # The worker's steps and mail use these settings and model client (app/core/runtime.py).
         restore_runtime = runtime.install_for_worker(settings, llm) if worker else None
         if worker:
