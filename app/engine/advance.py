@@ -10,7 +10,7 @@ import asyncio
 import logging
 from typing import Any
 
-from psycopg import AsyncConnection
+from psycopg import AsyncConnection, OperationalError
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
@@ -97,6 +97,10 @@ async def _advance(pool: AsyncConnectionPool, run_id: str) -> None:
         except StepFailed as exc:
             await finish_run(conn, run_id, "failed", error={"type": "StepFailed", "message": str(exc), "step": exc.step})
             return
+        except OperationalError:
+            # The database went away under the run (restart, failover): that is no verdict on the
+            # workflow. The job fails and the recovery sweep re-queues the run from its journal.
+            raise
         except Exception as exc:
             log.warning("run.workflow_error", exc_info=True, extra={"run_id": run_id, "workflow": row["workflow"]})
             await finish_run(conn, run_id, "failed", error=error_json(exc))

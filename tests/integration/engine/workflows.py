@@ -115,6 +115,24 @@ async def errors(run: Run, inp: ErrorInput) -> dict:
     return {}
 
 
+class BlipInput(BaseModel):
+    blips: int = 1
+
+
+@workflow(name="test-db-blip", title="Database blip", description="loses its connection once", input=BlipInput, hidden=True)
+async def db_blip(run: Run, inp: BlipInput) -> dict:
+    rid = str(run.id)
+    await run.step("before", record, rid, "before")
+    async with await psycopg.AsyncConnection.connect(os.environ["BATON_TEST_DB"], autocommit=True) as conn:
+        seen = (await (await conn.execute(
+            "SELECT count(*) FROM test_effects WHERE run_id = %s AND name = 'blip'", (rid,))).fetchone())[0]
+        if seen < inp.blips:
+            await conn.execute("INSERT INTO test_effects (run_id, name) VALUES (%s, 'blip')", (rid,))
+            raise psycopg.OperationalError("server closed the connection unexpectedly")
+    await run.step("after", record, rid, "after")
+    return {"blips": seen}
+
+
 class HookInput(BaseModel):
     timeout_s: float | None = None
     remind_before_s: float | None = None
