@@ -10,7 +10,13 @@ import sys
 
 import psycopg
 
-from app.core.config import ConfigError, load_settings, with_secret_key
+from app.core.config import (
+    ConfigError,
+    base_url_warning,
+    load_settings,
+    with_secret_key,
+    with_served_base_url,
+)
 from app.core.database import database_url
 from app.core.logs import configure_logging
 from app.core.migrations import MigrationError, apply_migrations
@@ -69,7 +75,9 @@ def serve(args: argparse.Namespace) -> int:
 
     from app.web.app import create_app
 
-    settings = _settings()
+    settings = with_served_base_url(_settings(), args.host, args.port)
+    if warning := base_url_warning(settings, args.host):
+        log.warning("serve.base_url_unset", extra={"message": warning, "base_url": settings.base_url})
     with database_url(settings, own=True) as url:
         _migrate(url)
         app = create_app(settings, url, run_worker=not args.no_worker)
@@ -93,6 +101,8 @@ def worker(args: argparse.Namespace) -> int:
     from worker.supervisor import WorkerGaveUp, WorkerSupervisor
 
     settings = _settings()
+    if warning := base_url_warning(settings, host=""):
+        log.warning("worker.base_url_unset", extra={"message": warning, "base_url": settings.base_url})
 
     async def run(url: str) -> int:
         pool = await open_pool(url, max_size=args.concurrency + 4)

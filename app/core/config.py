@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 import secrets
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -50,6 +50,8 @@ class Settings:
     connector_allow: Allowlist = Allowlist()
     # How long `baton worker` keeps trying to run again (database down) before it exits non-zero.
     db_outage_max_s: float = 300.0
+    # False when BATON_BASE_URL is unset: `baton serve` then links to the address it serves.
+    base_url_configured: bool = True
 
     @property
     def embedded_db(self) -> bool:
@@ -176,7 +178,25 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sandbox_tmp_mb=_positive_int(env, "BATON_SANDBOX_TMP_MB", 512),
         connector_allow=_allowlist(env, "BATON_CONNECTOR_ALLOW"),
         db_outage_max_s=_duration(env, "BATON_DB_OUTAGE_MAX", 300.0),
+        base_url_configured=bool(env.get("BATON_BASE_URL", "").strip()),
     )
+
+
+def with_served_base_url(settings: Settings, host: str, port: int) -> Settings:
+    """Without BATON_BASE_URL, links in mail point at the address this process serves. A wildcard
+    host names no reachable address, so links then use this machine's loopback."""
+    if settings.base_url_configured:
+        return settings
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, f"[{host}]" if ":" in host else host)
+    return replace(settings, base_url=f"http://{shown}:{port}")
+
+
+def base_url_warning(settings: Settings, host: str) -> str | None:
+    """People outside this machine get dead links unless the public address is configured."""
+    if settings.base_url_configured or host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
+        return None
+    return (f"BATON_BASE_URL is not set: links in e-mails will point at {settings.base_url}, "
+            "which people on other machines cannot open. Set it to the address they use.")
 
 
 def with_secret_key(settings: Settings) -> Settings:
