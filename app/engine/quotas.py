@@ -100,3 +100,23 @@ async def check_run_quota(conn: AsyncConnection, owner: dict, workflow: Workflow
     used = (await (await conn.execute(RUNS_THIS_MONTH, {"owner_id": owner["id"], "exempt": exempt})).fetchone())["used"]
     if used >= owner["monthly_runs"]:
         raise QuotaExceeded(f"monthly workflow limit reached ({owner['monthly_runs']} on {owner['tier_title']})")
+
+
+# What the owner has used this calendar month (UTC), for their account page: the quota's own count
+# of runs beside the month's tokens and cost.
+MONTH_USAGE = """
+SELECT coalesce(u.tokens_in, 0) AS tokens_in, coalesce(u.tokens_out, 0) AS tokens_out,
+       coalesce(u.cost_usd, 0) AS cost_usd, coalesce(u.steps, 0) AS steps,
+       (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month')::date AS resets_on
+FROM (SELECT 1) one
+LEFT JOIN usage_monthly u ON u.user_id = %(owner_id)s AND u.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
+"""
+
+
+async def month_usage(conn: AsyncConnection, owner_id: int) -> dict:
+    """Runs counted against the quota this month, the month's tokens, steps and cost, and the
+    date (UTC) the count starts again."""
+    exempt = [w.name for w in catalog(include_hidden=True) if w.operator]
+    used = (await (await conn.execute(RUNS_THIS_MONTH, {"owner_id": owner_id, "exempt": exempt})).fetchone())["used"]
+    usage = await (await conn.execute(MONTH_USAGE, {"owner_id": owner_id})).fetchone()
+    return {"runs": used, **usage}

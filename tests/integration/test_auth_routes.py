@@ -203,3 +203,27 @@ async def test_admin_pages_are_for_admins_only(app_client, pool):
     admin = await make_user(pool, is_admin=True)
     await log_in(app_client, admin.email)
     assert (await app_client.get("/admin/users")).status_code == 200
+
+
+async def test_the_account_page_shows_this_months_usage_against_the_quota(app_client, pool):
+    from datetime import UTC, datetime
+
+    from app.engine.commands import start_run
+
+    email = await sign_up(app_client)
+    row = await user_row(pool, email)
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE users SET tier = 'pro' WHERE id = %s", (row["id"],))
+        for n in range(3):
+            await start_run(conn, owner_id=row["id"], workflow="content-generation", input={"prompt": f"note {n}"})
+        await start_run(conn, owner_id=row["id"], workflow="selftest", input={"steps": 1})  # operator: not quota
+        await conn.execute(
+            "UPDATE usage_monthly SET tokens_in = 12345, tokens_out = 678, cost_usd = 0.0123 "
+            "WHERE user_id = %s AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date", (row["id"],))
+    page = await app_client.get("/account")
+    assert page.status_code == 200
+    assert "3 of 10" in page.text
+    assert "12,345 in · 678 out" in page.text and "$0.0123" in page.text
+    now = datetime.now(UTC)
+    resets = datetime(now.year + (now.month == 12), now.month % 12 + 1, 1)
+    assert resets.strftime("%-d %B %Y") in page.text

@@ -14,6 +14,7 @@ from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
 from app.core.config import Settings
+from app.engine.quotas import month_usage
 from app.web.auth.accounts import AccountError, LoginRefused, log_in, sign_up
 from app.web.auth.forms import LoginForm, SignupForm, parse_form
 from app.web.auth.guards import requires_login, safe_next
@@ -119,8 +120,9 @@ async def account_page(request: Request, pool: NamedDependency[AsyncConnectionPo
     async with pool.connection() as conn:
         sessions = await list_sessions(conn, request.user.id)
         tier = await (await conn.execute("SELECT * FROM tiers WHERE name = %s", (request.user.tier,))).fetchone()
+        usage = await month_usage(conn, request.user.id)
     return Template("pages/auth/account.html",
-                    context={"sessions": sessions, "tier": tier, "current_session": request.auth.id})
+                    context={"sessions": sessions, "tier": tier, "usage": usage, "current_session": request.auth.id})
 
 
 routes = [signup_page, signup, login_page, login, logout, logout_everywhere, account_page]
