@@ -16,7 +16,7 @@ from app.core.config import load_settings, with_secret_key
 from app.core.database import database_url
 from app.core.logs import configure_logging
 from app.core.migrations import apply_migrations
-from app.web.api import keys
+from app.web.auth import api_keys as keys
 
 FIND_USER = "SELECT id FROM users WHERE email = lower(%(email)s)"
 

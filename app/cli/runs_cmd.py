@@ -19,6 +19,7 @@ from app.core.logs import configure_logging
 from app.engine import commands
 from app.engine.errors import EngineError
 from app.engine.hooks import resolve_hook
+from app.web.api.schemas import run_view
 from app.workflows.catalog import load_workflow_modules
 
 FIND_USER = "SELECT id FROM users WHERE email = lower(%(email)s)"
@@ -125,21 +126,6 @@ def _json_arg(text: str, name: str) -> dict:
     if not isinstance(value, dict):
         raise CommandFailed(f"{name}: expected a JSON object")
     return value
-
-
-def run_view(run: dict) -> dict:
-    """The shape `baton runs show --json` and the API print."""
-    keys = ("id", "workflow", "version", "title", "status", "input", "output", "error", "waiting_for",
-            "progress", "chat_id", "created_at", "started_at", "completed_at")
-    view = {k: run.get(k) for k in keys}
-    if "steps" in run:
-        view["steps"] = [{k: s[k] for k in ("seq", "name", "kind", "status", "attempts", "started_at",
-                                             "completed_at", "duration_ms", "model", "tokens_in", "tokens_out")}
-                         for s in run["steps"]]
-        view["hooks"] = [{k: h.get(k) for k in ("token", "name", "kind", "status", "actions", "expires_at",
-                                                 "action", "decided_by", "decided_at") if k in h}
-                         for h in run["hooks"]]
-    return view
 
 
 async def _user_id(pool, email: str, create: bool) -> int:

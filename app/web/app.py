@@ -20,6 +20,7 @@ from app.core.config import Settings
 from app.core.db import open_pool
 from app.core.llm import LLM
 from app.core.paths import STATIC_DIR, TEMPLATES_DIR
+from app.engine.errors import HookNotFound, RunNotFound, WorkflowNotFound
 from app.web import (
     admin,
     analytics,
@@ -30,6 +31,7 @@ from app.web import (
     chat,
     code_review,
     connectors,
+    errors,
     live,
     notifications,
     publishing,
@@ -41,17 +43,20 @@ from app.web.health.routes import healthz
 from app.web.home.routes import home
 from app.web.metrics.routes import metrics
 from app.web.security_headers import add_security_headers
+from app.web.runs.panels import register_panels
 from app.web.settings import router as settings_router
 from app.web.state import Services, provide_pool, provide_settings
 from worker.supervisor import WorkerSupervisor
 
 log = logging.getLogger("baton.web")
+NOT_FOUND = (RunNotFound, HookNotFound, WorkflowNotFound, errors.NotFound)
 
 
 def _error_page(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith(("/api/", "/hooks/")):
         return api.handle(request, exc)  # JSON errors, mapped in one place
-    status = exc.status_code if isinstance(exc, HTTPException) else 500
+    # A run, hook or conversation that is not the user's (or does not exist) is a 404 page wherever it was looked up.
+    status = exc.status_code if isinstance(exc, HTTPException) else 404 if isinstance(exc, NOT_FOUND) else 500
     if status >= 500:
         log.error("web.unhandled", exc_info=exc, extra={"path": request.url.path})
     template = "pages/404.html" if status == 404 else "pages/500.html" if status >= 500 else "pages/error.html"
@@ -62,6 +67,8 @@ def _error_page(request: Request, exc: Exception) -> Response:
 def create_app(settings: Settings, database_url: str, *, run_worker: bool = True,
                llm: LLM | None = None) -> Litestar:
     """`llm` replaces the model client built from settings (tests pass one with short timeouts)."""
+    # Each workflow's section of the run card, from the web module of that workflow.
+    register_panels(uploads.PANELS, code_review.PANELS, publishing.PANELS)
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -91,6 +98,8 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             *auth.routes,
             chat.router,
             *chat.workflow_routers,
+            runs.picker_router,
+            runs.cards_router,
             *uploads.routers(settings),  # file workflows: start forms, reviews, reports
             approvals.router,
             approvals.review_router,

@@ -5,7 +5,16 @@ import importlib
 
 from app.core.config import ConfigError
 from app.engine.registry import catalog, get_workflow  # noqa: F401
-from app.workflows import code_review, content, data_analysis, documents, notices, publishing, research, selftest  # noqa: F401
+from app.workflows import (  # noqa: F401
+    code_review,
+    content,
+    data_analysis,
+    documents,
+    notices,
+    publishing,
+    research,
+    selftest,
+)
 
 
 def load_workflow_modules(modules: tuple[str, ...]) -> None:

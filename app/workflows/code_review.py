@@ -10,6 +10,7 @@ the app key and the run id (`webhook_secret`), stable across iterations, shown t
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -26,6 +27,16 @@ from app.steps import git, model
 from app.steps.sandbox import require_sandbox
 from app.workflows.inputs import Duration, duration_seconds
 
+NAME = "code-review"
+# Step names the run card's panel reads (app/web/code_review/panel.py): rename them here, not there.
+REVIEW_STEP = "review diff"
+
+
+def test_step(n: int) -> str:
+    return f"run tests ({n})"
+
+
+TEST_STEP = re.compile(r"^run tests \((\d+)\)$")  # test_step(n), read back
 WORKFLOW_TITLE = "Code review"
 MAX_PATCH = 500_000
 
@@ -111,7 +122,7 @@ def summary(approved: bool, comments: list[dict], iterations: list[dict], reason
     return "\n".join(lines)
 
 
-@workflow(name="code-review", title=WORKFLOW_TITLE, input=CodeReviewInput, max_duration=timedelta(days=60),
+@workflow(name=NAME, title=WORKFLOW_TITLE, input=CodeReviewInput, max_duration=timedelta(days=60),
           description="Reviews a change, runs its tests in a sandbox, waits for fixes until they pass.")
 async def code_review(run: Run, inp: CodeReviewInput) -> dict:
     run_id = str(run.id)
@@ -128,7 +139,7 @@ async def code_review(run: Run, inp: CodeReviewInput) -> dict:
     await run.progress(1, 4, "Reviewing the diff")
     change = await run.step("read diff", _read_diff, data_dir, run_id, inp.repository, refs["base"] if tests else None,
                             head if tests and not inp.patch else None, inp.patch)
-    comments = await run.step("review diff", CR.review_diff, change["text"], change["truncated"],
+    comments = await run.step(REVIEW_STEP, CR.review_diff, change["text"], change["truncated"],
                               retry=model.MODEL_RETRY, timeout=model.MODEL_TIMEOUT_S)
     iterations: list[dict] = []
     approved, reason = not tests, "" if tests else "no repository, so no tests were run"
@@ -138,7 +149,7 @@ async def code_review(run: Run, inp: CodeReviewInput) -> dict:
         await run.progress(2, 4, f"Running the tests ({n})")
         # With a patch the change is base + patch; fixes name a new head that replaces both.
         patch = inp.patch if head == refs["base"] and inp.patch else None
-        result = await run.step(f"run tests ({n})", CR.run_tests, run_id, inp.repository, head, patch,
+        result = await run.step(test_step(n), CR.run_tests, run_id, inp.repository, head, patch,
                                 inp.test_command, _limits(inp), retry=_once(2), timeout=duration_seconds(inp.test_timeout) + 120)
         iterations.append(result)
         if result["passed"]:
@@ -195,7 +206,7 @@ def _read_diff(data_dir, run_id: str, source: str | None, base: str | None, head
 async def _forget_mirror(conn, run: dict) -> None:
     """However a review ends (approved, failed, cancelled), its git mirror goes: the one in the
     data dir of the process that ends it (the worker, or the web process for a cancel)."""
-    if run["workflow"] == "code-review":
+    if run["workflow"] == NAME:
         import asyncio
 
         await asyncio.to_thread(git.remove_mirror, runtime.current().settings.data_dir, str(run["id"]))

@@ -36,6 +36,27 @@ from app.steps.run_files import read_bytes, write_bytes
 NAME = "data-analysis"
 WORKFLOW_TITLE = "Data analysis"
 MAX_DRILLS = 25
+# Step names the run card's panel reads (app/web/uploads/panels.py): rename them here, not there.
+PROFILE_STEP = "load and validate"
+INSIGHTS_STEP = "preliminary insights"
+
+
+def propose_step(n: int) -> str:
+    return f"propose query {n}"
+
+
+def query_step(n: int) -> str:
+    return f"run query {n}"
+
+
+def explain_step(n: int) -> str:
+    return f"explain result {n}"
+
+
+def drill_hook(n: int) -> str:
+    return f"drill-down {n}"
+
+
 DRILL_TIMEOUT_S = 30 * 86400
 JOURNAL_ROWS = 50
 JOURNAL_COLUMNS = 30
@@ -280,18 +301,18 @@ def render_report(ctx: dict, charts: dict[str, str]) -> tuple[str, bytes]:
 async def data_analysis(run: Run, inp: DataInput) -> dict:
     base = {"run_id": str(run.id), "owner_id": run.owner_id}
     await run.progress(0, 3, "loading and validating")
-    profile = await run.step("load and validate", load_table, {**base, "artifact_id": str(inp.file.artifact_id)},
+    profile = await run.step(PROFILE_STEP, load_table, {**base, "artifact_id": str(inp.file.artifact_id)},
                              timeout=600)
     if profile.get("error"):
         raise UnusableFile(f"{inp.file.name}: {profile['error']}")
     await run.progress(1, 3, "writing preliminary insights")
-    insights = await run.step("preliminary insights", write_insights, profile, inp.question, inp.model,
+    insights = await run.step(INSIGHTS_STEP, write_insights, profile, inp.question, inp.model,
                               retry=chosen_model.MODEL_RETRY, timeout=chosen_model.MODEL_TIMEOUT_S)
     columns = [c["name"] for c in profile["columns"]]
     drills: list[dict] = []
     for n in range(1, MAX_DRILLS + 1):
         await run.progress(2, 3, "waiting for your questions")
-        decision = await run.hook(f"drill-down {n}", "input", actions=["ask", "finish"], timeout=DRILL_TIMEOUT_S, show={
+        decision = await run.hook(drill_hook(n), "input", actions=["ask", "finish"], timeout=DRILL_TIMEOUT_S, show={
             "form": NAME, "heading": "Ask about the data" if n == 1 else "Ask another question, or finish",
             "note": "Ask a question, or pick a column and a filter. Baton runs the proposed query read-only.",
             "content": hook_content(profile, insights, drills), "label": "The data",
@@ -303,13 +324,13 @@ async def data_analysis(run: Run, inp: DataInput) -> dict:
         if not (request["question"] or request["column"]):
             continue
         title = request["question"] or f"{request['column']}" + (f" where {request['filter']}" if request["filter"] else "")
-        proposal = await run.step(f"propose query {n}", propose_query, request, profile, inp.model,
+        proposal = await run.step(propose_step(n), propose_query, request, profile, inp.model,
                                   retry=chosen_model.MODEL_RETRY, timeout=chosen_model.MODEL_TIMEOUT_S)
-        result = await run.step(f"run query {n}", query_table, {**base, "parquet_id": profile["parquet_id"],
+        result = await run.step(query_step(n), query_table, {**base, "parquet_id": profile["parquet_id"],
                                                                 "sql": proposal["sql"], "round": n}, timeout=120)
         finding = None
         if not result["error"] and result["rows"]:
-            finding = await run.step(f"explain result {n}", explain_result, title, result, inp.model,
+            finding = await run.step(explain_step(n), explain_result, title, result, inp.model,
                                      retry=chosen_model.MODEL_RETRY, timeout=chosen_model.MODEL_TIMEOUT_S)
         drills.append({"round": n, "title": title, "request": request, "proposal": proposal, "result": result,
                        "finding": finding})

@@ -47,7 +47,10 @@ EXTRACT_CONCURRENCY = 16  # children in flight across all workers (each worker r
 SUMMARY_CONCURRENCY = 8
 REVIEW_TIMEOUT_S = 30 * 86400
 MAX_SUMMARY_CHARS = 12_000
-PROGRESS_WORDS = {"extract text": "extracted", "summarise documents": "summarised"}
+# Step names the run card's panel reads (app/web/uploads/panels.py): rename them here, not there.
+EXTRACT_STEP = "extract text"
+SUMMARISE_STEP = "summarise documents"
+PROGRESS_WORDS = {EXTRACT_STEP: "extracted", SUMMARISE_STEP: "summarised"}
 CHILD_RETRY = RetryPolicy(max_attempts=4, initial_s=2.0, factor=3.0)
 log = logging.getLogger("baton.documents")
 
@@ -242,8 +245,8 @@ async def document_processing(run: Run, inp: DocumentsInput) -> dict:
     settings = runtime.current().settings
     total = len(inp.documents)
     base = {"run_id": str(run.id), "owner_id": run.owner_id}
-    await run.progress(0, total, "extract text")
-    extracted = await run.map("extract text", extract_document, [
+    await run.progress(0, total, EXTRACT_STEP)
+    extracted = await run.map(EXTRACT_STEP, extract_document, [
         {**base, "index": i, "artifact_id": str(d.artifact_id), "name": d.name} for i, d in enumerate(inp.documents)
     ], concurrency=EXTRACT_CONCURRENCY, retry=CHILD_RETRY)
     readable = [e for e in extracted if e["status"] == "ok"]
@@ -251,8 +254,8 @@ async def document_processing(run: Run, inp: DocumentsInput) -> dict:
     if not readable:
         raise FatalError("None of the documents has readable text: " +
                          "; ".join(f"{p['name']}: {p['message']}" for p in problems))
-    await run.progress(0, len(readable), "summarise documents")
-    summaries = await run.map("summarise documents", summarise_document, [
+    await run.progress(0, len(readable), SUMMARISE_STEP)
+    summaries = await run.map(SUMMARISE_STEP, summarise_document, [
         {**base, "index": e["index"], "name": e["name"], "text_id": e["text_id"], "question": inp.question,
          "model": inp.model} for e in readable
     ], concurrency=SUMMARY_CONCURRENCY, retry=CHILD_RETRY,

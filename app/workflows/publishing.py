@@ -33,6 +33,7 @@ from app.steps.publishers.report import save_report
 from app.steps.review import review_request
 from app.workflows.inputs import Duration, duration_seconds
 
+NAME = "scheduled-publishing"
 WORKFLOW_TITLE = "Scheduled publishing"
 DECISION_WAIT_S = 7 * 86400
 MAX_SPAN_DAYS = 60  # the run's maximum duration (90 days) leaves room for the review and the metrics
@@ -145,7 +146,7 @@ async def publish_one(run: Run, inp: PublishingInput, post: dict, connector_id: 
         return "published"
 
 
-@workflow(name="scheduled-publishing", title=WORKFLOW_TITLE, input=PublishingInput, max_duration=timedelta(days=90),
+@workflow(name=NAME, title=WORKFLOW_TITLE, input=PublishingInput, max_duration=timedelta(days=90),
           description="Writes a series of posts, lets you edit the schedule, publishes each on time, then reports engagement.")
 async def scheduled_publishing(run: Run, inp: PublishingInput) -> dict:
     connector = await run.transaction("check connector", lambda conn: _check_connector(conn, run.owner_id, inp.connector))

@@ -9,8 +9,8 @@ from app.core.llm import Completion, ToolCall
 from app.core.llm_offline import OfflineModel
 from app.web.approvals.decide import parse_decision
 from app.web.chat.proposals import proposal_from, proposal_tools
-from app.web.chat.workflow_forms import field_errors, form_fields, form_input
 from app.web.notifications.live import names_for
+from app.web.runs.forms import field_errors, form_fields, form_input
 from app.workflows.content import ContentInput, format_document, title_from
 from app.workflows.inputs import duration_seconds
 from app.workflows.research import ResearchInput

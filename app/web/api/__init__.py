@@ -5,8 +5,8 @@ every error on an /api/ path that no router caught, such as unknown routes).
 For other areas: `app.web.api.keys` creates, lists and revokes keys.
 """
 
-from app.web.api.errors import handle
 from app.web.api.openapi import openapi_config
 from app.web.api.routes import router
+from app.web.json_errors import handle
 
 __all__ = ["handle", "openapi_config", "router"]

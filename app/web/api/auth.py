@@ -9,9 +9,9 @@ from litestar.handlers import BaseRouteHandler
 from litestar.openapi.spec import SecurityScheme
 
 from app.core import ratelimit
-from app.web.api import keys
-from app.web.api.errors import ApiError, RateLimited
+from app.web.auth import api_keys as keys
 from app.web.auth.user import CurrentUser
+from app.web.json_errors import ApiError, RateLimited
 
 SECURITY_SCHEME = "BearerKey"
 security_components = {

@@ -14,15 +14,13 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Para
 from litestar.response import Stream
 from psycopg_pool import AsyncConnectionPool
 
-from app.cli.runs_cmd import run_view
 from app.engine import commands
-from app.engine.errors import HookNotFound, InputInvalid, WorkflowNotFound
+from app.engine.errors import HookNotFound, InputInvalid
 from app.engine.hooks import resolve_hook
-from app.engine.registry import catalog, get_workflow
+from app.engine.registry import catalog
 from app.web.api.auth import SECURITY_SCHEME, requires_api_key
-from app.web.api.errors import documented, exception_handlers
 from app.web.api.events import parse_last_event_id, run_events
-from app.web.api.json_body import JsonRequest
+from app.web.json_body import JsonRequest
 from app.web.api.schemas import (
     DecidedHook,
     DecideHook,
@@ -34,10 +32,12 @@ from app.web.api.schemas import (
     WorkflowList,
     WorkflowOut,
     check_text,
+    run_view,
 )
-from app.web.chat.store import NotFound as ConversationNotFound
-from app.web.chat.store import get_conversation
+from app.web.json_errors import documented, exception_handlers
 from app.web.live import LiveHub, provide_hub
+from app.web.runs.start import Refused
+from app.web.runs.start import start_run as start_run_from_web
 
 BODY_LIMIT = 256 * 1024
 HOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
@@ -75,21 +75,22 @@ REPLAYED = ResponseSpec(RunDetail, description="The earlier run of the same `ide
 async def start_run(request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[StartRun]) -> Response[RunDetail]:
     """Start a run: `201` with the new run, or `200` with the earlier run of the same `idempotency_key`."""
     user = request.user
-    if get_workflow(data.workflow).hidden:  # operator workflows are not offered to API users either
-        raise WorkflowNotFound(f"no workflow named {data.workflow!r}")
     async with pool.connection() as conn:
-        if data.chat_id is not None:
-            try:
-                await get_conversation(conn, user.id, data.chat_id)
-            except ConversationNotFound:
-                raise InputInvalid([{"field": "chat_id", "message": "no conversation of yours has this id"}]) from None
-        try:
-            run, created = await commands.start_run(conn, owner_id=user.id, workflow=data.workflow, input=data.input,
-                                                    chat_id=data.chat_id, idempotency_key=data.idempotency_key)
-        except InputInvalid as exc:  # name the fields as the body does: input.<field>
-            raise InputInvalid([e | {"field": _in_input(e["field"])} for e in exc.errors]) from None
-        detail = await _detail(conn, run["id"], user.id)
-    return Response(detail, status_code=201 if created else 200)
+        outcome = await start_run_from_web(conn, workflow=data.workflow, input=data.input, user_id=user.id,
+                                           chat=data.chat_id, idempotency_key=data.idempotency_key)
+        if isinstance(outcome, Refused):
+            raise _api_error(outcome)
+        detail = await _detail(conn, outcome.run_id, user.id)
+    return Response(detail, status_code=201 if outcome.created else 200)
+
+
+def _api_error(refused: Refused) -> Exception:
+    """The refusal as the API's error (its code decides the status: app/web/api/errors.py)."""
+    if refused.reason == "no_chat":
+        return InputInvalid([{"field": "chat_id", "message": "no conversation of yours has this id"}])
+    if isinstance(refused.error, InputInvalid):  # name the fields as the body does: input.<field>
+        return InputInvalid([e | {"field": _in_input(e["field"])} for e in refused.error.errors])
+    return refused.error
 
 
 @get("/runs", tags=["runs"], responses=documented(422))

@@ -9,30 +9,9 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-MAX_DEPTH = 32
+from app.web.json_values import storable_json
+
 RunStatus = Literal["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"]
-
-
-def storable_json(value: Any, depth: int = 0) -> Any:
-    """Postgres stores neither NUL characters nor unpaired surrogates, and very deep nesting is
-    no workflow's input: refuse them here, as a 422, instead of failing at the database."""
-    if depth > MAX_DEPTH:
-        raise ValueError(f"nested more than {MAX_DEPTH} levels deep")
-    if isinstance(value, str):
-        if "\x00" in value:
-            raise ValueError("text may not contain NUL characters")
-        try:
-            value.encode("utf-8")
-        except UnicodeEncodeError:
-            raise ValueError("text must be valid Unicode") from None
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            storable_json(key, depth + 1)
-            storable_json(item, depth + 1)
-    elif isinstance(value, list):
-        for item in value:
-            storable_json(item, depth + 1)
-    return value
 
 
 def check_text(value: str | None) -> str | None:
@@ -134,3 +113,18 @@ class DecidedHook(BaseModel):
     action: str | None
     decided_by: str | None
     decided_at: datetime | None
+
+
+def run_view(run: dict) -> dict:
+    """The shape `baton runs show --json` and the API print."""
+    keys = ("id", "workflow", "version", "title", "status", "input", "output", "error", "waiting_for",
+            "progress", "chat_id", "created_at", "started_at", "completed_at")
+    view = {k: run.get(k) for k in keys}
+    if "steps" in run:
+        view["steps"] = [{k: s[k] for k in ("seq", "name", "kind", "status", "attempts", "started_at",
+                                             "completed_at", "duration_ms", "model", "tokens_in", "tokens_out")}
+                         for s in run["steps"]]
+        view["hooks"] = [{k: h.get(k) for k in ("token", "name", "kind", "status", "actions", "expires_at",
+                                                 "action", "decided_by", "decided_at") if k in h}
+                         for h in run["hooks"]]
+    return view

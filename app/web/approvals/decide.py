@@ -15,12 +15,11 @@ from psycopg import AsyncConnection
 
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
 from app.engine.hooks import resolve_hook
+from app.web.runs.cards import ACTION_WORDS
 
 MAX_FEEDBACK = 4000
 MAX_LINES = 20
 MAX_LINE = 500
-ACTION_WORDS = {"approve": "approved", "revise": "sent back for revision", "reject": "rejected",
-                "iterate": "sent back to the writer", "reopen": "reopened", "submit": "submitted"}
 
 
 @dataclass

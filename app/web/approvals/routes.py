@@ -19,12 +19,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
-from app.engine.errors import RunNotFound
 from app.web.approvals import store
 from app.web.approvals.decide import decide, parse_decision, state_message
 from app.web.auth import requires_login
-from app.web.chat.run_cards import hook_view, load_card, workflow_title
 from app.web.htmx import is_htmx
+from app.web.runs.cards import hook_view, load_card, workflow_title
 
 BODY_LIMIT = 64 * 1024
 PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
@@ -88,10 +87,7 @@ async def decide_in_app(request: Request, pool: NamedDependency[AsyncConnectionP
         parsed = parse_decision(hook, form)
         outcome = None if parsed.errors else await decide(conn, hook, parsed, decided_by=user.email, owner_id=user.id)
         if as_card:
-            try:
-                card = await load_card(conn, hook["run_id"], user.id)
-            except RunNotFound:
-                raise NotFoundException() from None
+            card = await load_card(conn, hook["run_id"], user.id)
             if parsed.errors:
                 return Template("partials/runs/card.html", status_code=422,
                                 context={"card": card, "errors": parsed.errors, "values": parsed.values})

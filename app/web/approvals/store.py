@@ -30,11 +30,6 @@ WHERE h.owner_id = %(owner_id)s AND h.status = 'waiting' AND h.kind <> 'webhook'
 ORDER BY h.created_at DESC
 LIMIT %(limit)s
 """
-COUNT_WAITING = """
-SELECT count(*) AS n FROM hooks h
-WHERE h.owner_id = %(owner_id)s AND h.status = 'waiting' AND h.kind <> 'webhook'
-  AND (h.expires_at IS NULL OR h.expires_at > now())
-"""
 
 
 async def hook_for_owner(conn: AsyncConnection, hook_id: int, owner_id: int) -> dict | None:
@@ -49,7 +44,3 @@ async def hook_for_token(conn: AsyncConnection, token: str) -> dict | None:
 
 async def waiting_hooks(conn: AsyncConnection, owner_id: int) -> list[dict]:
     return await (await conn.execute(WAITING, {"owner_id": owner_id, "limit": INBOX_LIMIT})).fetchall()
-
-
-async def count_waiting(conn: AsyncConnection, owner_id: int) -> int:
-    return (await (await conn.execute(COUNT_WAITING, {"owner_id": owner_id})).fetchone())["n"]

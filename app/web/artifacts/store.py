@@ -1,4 +1,5 @@
-"""Reading artifacts (files a run produced). Writes happen in the run: app/steps/artifacts.py."""
+"""Downloading artifacts (files a run produced). Writes happen in the run (app/steps/artifacts.py);
+the list of a run's files is part of the run's views (app/web/runs/store.py `run_artifacts`)."""
 
 from __future__ import annotations
 
@@ -6,17 +7,9 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
-FOR_RUN = """
-SELECT id, name, content_type, size, created_at FROM artifacts
-WHERE run_id = %(run_id)s AND owner_id = %(owner_id)s AND role = 'output' ORDER BY name
-"""
 DOWNLOAD = """
 SELECT id, name, content_type, size, data FROM artifacts WHERE id = %(id)s AND owner_id = %(owner_id)s
 """
-
-
-async def for_run(conn: AsyncConnection, run_id, owner_id: int) -> list[dict]:
-    return await (await conn.execute(FOR_RUN, {"run_id": run_id, "owner_id": owner_id})).fetchall()
 
 
 async def get_for_download(conn: AsyncConnection, artifact_id: UUID, owner_id: int) -> dict | None:

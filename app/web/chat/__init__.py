@@ -15,10 +15,9 @@ from app.core.llm import LLM
 from app.web.chat.proposals import router as proposals_router
 from app.web.chat.replies import Replies
 from app.web.chat.routes import router
-from app.web.chat.workflows import picker_router, runs_router
 
-# Workflows in the chat: the picker (/chat/workflows), run cards (/chat/runs), the model's proposals.
-workflow_routers = [picker_router, runs_router, proposals_router]
+# Workflows in the chat: the model's proposals (the picker and run cards are app/web/runs').
+workflow_routers = [proposals_router]
 
 __all__ = ["lifespan", "router", "workflow_routers"]
 

@@ -11,20 +11,18 @@ import logging
 
 from litestar import Request, Response, Router, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Template
-from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
 from app.core.llm import Completion
-from app.engine.commands import start_run
-from app.engine.errors import QuotaExceeded, WorkflowNotFound
+from app.engine.errors import WorkflowNotFound
 from app.engine.registry import catalog, get_workflow
 from app.web.auth import requires_login
-from app.web.chat.run_cards import load_card
-from app.web.chat.store import COLUMNS, message_from
+from app.web.chat import store
+from app.web.runs.cards import load_card
+from app.web.runs.start import Refused, start_run
 
 log = logging.getLogger("baton.chat")
 
@@ -74,13 +72,6 @@ def proposal_from(completion: Completion | None) -> dict | None:
     return None
 
 
-LOCK = """
-SELECT m.* FROM messages m JOIN conversations c ON c.id = m.conversation_id
-WHERE m.id = %(id)s AND c.user_id = %(user_id)s AND m.proposal IS NOT NULL FOR UPDATE OF m
-"""
-SET = f"UPDATE messages SET proposal = %(proposal)s WHERE id = %(id)s RETURNING {COLUMNS}"
-
-
 async def _respond(message, *, card=None, error=None, status=200) -> Template:
     return Template("partials/chat/proposal_answer.html", status_code=status,
                     context={"m": message, "card": card, "error": error, "conversation_id": message.conversation_id})
@@ -90,35 +81,29 @@ async def _respond(message, *, card=None, error=None, status=200) -> Template:
 async def start(request: Request, pool: NamedDependency[AsyncConnectionPool], message_id: FromPath[int]) -> Response:
     user = request.user
     async with pool.connection() as conn:
-        try:
-            async with conn.transaction():
-                row = await (await conn.execute(LOCK, {"id": message_id, "user_id": user.id})).fetchone()
-                if row is None:
-                    raise NotFoundException()
-                proposal = row["proposal"]
-                if proposal.get("status") != "pending":
-                    return await _respond(message_from(row), error="This proposal was already answered.")
-                run, _ = await start_run(conn, owner_id=user.id, workflow=proposal["workflow"], input=proposal["input"],
-                                         chat_id=row["conversation_id"], title=proposal["title"],
-                                         idempotency_key=f"proposal:{message_id}")
-                updated = {**proposal, "status": "started", "run_id": str(run["id"])}
-                message = message_from(await (await conn.execute(SET, {"id": message_id, "proposal": Jsonb(updated)})).fetchone())
-        except QuotaExceeded as exc:
-            return await _respond(message_from(row), error=f"Cannot start the workflow: {exc}.", status=422)
-        card = await load_card(conn, run["id"], user.id)
+        async with conn.transaction():
+            message = await store.lock_proposal(conn, message_id, user.id)
+            proposal = message.proposal
+            if proposal.get("status") != "pending":
+                return await _respond(message, error="This proposal was already answered.")
+            outcome = await start_run(conn, workflow=proposal["workflow"], input=proposal["input"], user_id=user.id,
+                                      chat=message.conversation_id, title=proposal["title"],
+                                      idempotency_key=f"proposal:{message_id}")
+            if isinstance(outcome, Refused):
+                return await _respond(message, error=outcome.message, status=422)
+            message = await store.set_proposal(conn, message_id, {**proposal, "status": "started",
+                                                                  "run_id": str(outcome.run_id)})
+        card = await load_card(conn, outcome.run_id, user.id)
     return await _respond(message, card=card)
 
 
 @post("/{message_id:int}/dismiss")
 async def dismiss(request: Request, pool: NamedDependency[AsyncConnectionPool], message_id: FromPath[int]) -> Response:
     async with pool.connection() as conn, conn.transaction():
-        row = await (await conn.execute(LOCK, {"id": message_id, "user_id": request.user.id})).fetchone()
-        if row is None:
-            raise NotFoundException()
-        if row["proposal"].get("status") != "pending":
-            return await _respond(message_from(row), error="This proposal was already answered.")
-        message = message_from(await (await conn.execute(SET, {
-            "id": message_id, "proposal": Jsonb({**row["proposal"], "status": "dismissed"})})).fetchone())
+        message = await store.lock_proposal(conn, message_id, request.user.id)
+        if message.proposal.get("status") != "pending":
+            return await _respond(message, error="This proposal was already answered.")
+        message = await store.set_proposal(conn, message_id, {**message.proposal, "status": "dismissed"})
     return await _respond(message)
 
 

@@ -21,18 +21,11 @@ from app.web.chat.forms import MessageForm, RegenerateForm, TitleForm
 from app.web.chat.replies import Replies
 from app.web.chat.store import ChatError, NotFound
 from app.web.chat.stream import reply_events
-from app.web.htmx import is_htmx
+from app.web.htmx import is_htmx, navigate
 from app.web.live import LiveHub, provide_hub
 
 BODY_LIMIT = 64 * 1024  # a message is at most 32,000 characters; room for UTF-8 and the form
 
-
-
-def _go(request: Request, url: str) -> Response:
-    """Navigate: HTMX loads the page in place (and updates the address bar); plain forms redirect."""
-    if is_htmx(request):
-        return Response(None, status_code=200, headers={"HX-Location": url})
-    return Redirect(url, status_code=303)
 
 
 def render(request: Request, name: str, **context) -> str:
@@ -106,7 +99,7 @@ async def _send(request: Request, pool: AsyncConnectionPool, replies: Replies,
             history = await store.load_context(conn, exchange.conversation.id, exchange.reply.id)
             replies.start(user.id, exchange.conversation.id, exchange.reply.id, history)
             if conversation_id is None or not is_htmx(request):
-                return _go(request, f"/chat/{exchange.conversation.id}")
+                return navigate(request, f"/chat/{exchange.conversation.id}")
             # The sidebar is sent again only when this chat moved to the top.
             conversations = await store.list_conversations(conn, user.id) if exchange.moved_up else None
     except NotFound:
@@ -250,7 +243,7 @@ async def delete(request: Request, pool: NamedDependency[AsyncConnectionPool], c
             await store.delete(conn, request.user.id, conversation_id)
         except NotFound:
             raise NotFoundException() from None
-    return _go(request, "/chat")
+    return navigate(request, "/chat")
 
 
 router = Router(

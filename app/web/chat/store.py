@@ -10,15 +10,17 @@ from datetime import datetime
 from markupsafe import Markup
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
+from psycopg.types.json import Jsonb
 
 from app.core import ratelimit
 from app.core.llm import OFFLINE_LABEL, OFFLINE_MODEL_NAME
 from app.core.markdown import render_markdown
+from app.web import errors
 from app.web.live import CHANNEL
+from app.web.titles import TITLE_MAX, title_from  # noqa: F401 (TITLE_MAX: part of the chat's store API)
 
 SIDEBAR_PAGE = 50
 HISTORY_LIMIT = 200
-TITLE_MAX = 80
 
 
 @dataclass(frozen=True)
@@ -77,17 +79,8 @@ class RateLimited(ChatError):
         self.wait = wait
 
 
-class NotFound(Exception):
-    pass
-
-
-def title_from(text: str) -> str:
-    """The first line of the first message, cut at a word near TITLE_MAX characters."""
-    line = " ".join(text.split())
-    if len(line) <= TITLE_MAX:
-        return line or "New chat"
-    cut = line[:TITLE_MAX].rsplit(" ", 1)[0]
-    return (cut if len(cut) > TITLE_MAX // 2 else line[:TITLE_MAX]).rstrip(" ,.;:") + "…"
+class NotFound(errors.NotFound):
+    """Not one of the user's conversations or messages (a 404 page when not caught)."""
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -297,3 +290,27 @@ async def delete(conn: AsyncConnection, user_id: int, conversation_id: int) -> N
                              {"id": conversation_id, "user_id": user_id})
     if cur.rowcount == 0:
         raise NotFound
+
+
+# -- the model's proposals (app/web/chat/proposals.py) --------------------------------------------
+
+# Locks the reply's row: of two clicks on Start (or Start and Dismiss), the second sees the first's answer.
+LOCK_PROPOSAL = f"""
+SELECT {', '.join('m.' + c for c in COLUMNS.split(', '))} FROM messages m
+JOIN conversations c ON c.id = m.conversation_id
+WHERE m.id = %(id)s AND c.user_id = %(user_id)s AND m.proposal IS NOT NULL FOR UPDATE OF m
+"""
+SET_PROPOSAL = f"UPDATE messages SET proposal = %(proposal)s WHERE id = %(id)s RETURNING {COLUMNS}"
+
+
+async def lock_proposal(conn: AsyncConnection, message_id: int, user_id: int) -> Message:
+    """The user's reply carrying a proposal, locked until the transaction ends; NotFound otherwise."""
+    row = await (await conn.execute(LOCK_PROPOSAL, {"id": message_id, "user_id": user_id})).fetchone()
+    if row is None:
+        raise NotFound
+    return message_from(row)
+
+
+async def set_proposal(conn: AsyncConnection, message_id: int, proposal: dict) -> Message:
+    row = await (await conn.execute(SET_PROPOSAL, {"id": message_id, "proposal": Jsonb(proposal)})).fetchone()
+    return message_from(row)

@@ -5,14 +5,12 @@ is rendered escaped."""
 
 from __future__ import annotations
 
-import re
-
 from app.core import runtime
 from app.core.secrets_box import SecretBox
 from app.steps.code_review import OUTCOME_WORDS
+from app.workflows.code_review import REVIEW_STEP, TEST_STEP
 
 TEMPLATE = "partials/runs/code_review_panel.html"
-TEST_STEP = re.compile(r"^run tests \((\d+)\)$")
 SHOWN_OUTPUT = 8000
 
 
@@ -21,11 +19,11 @@ def webhook_secret(settings, run_id: str) -> str:
 
 
 def code_review_panel(run: dict, settings=None) -> dict:
-    """Registered in the shared card's PANELS; built from the run's journal alone."""
+    """The panel of code-review runs (app/web/runs/panels.py); built from the run's journal alone."""
     settings = settings or runtime.current().settings
     comments, iterations = [], []
     for step in run["steps"]:
-        if step["name"] == "review diff" and step["status"] == "completed":
+        if step["name"] == REVIEW_STEP and step["status"] == "completed":
             comments = [c for c in step["output"] or [] if isinstance(c, dict)]
         found = TEST_STEP.match(step["name"])
         if found and step["status"] == "completed" and isinstance(step["output"], dict):

@@ -16,7 +16,6 @@ from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from psycopg import AsyncConnection
@@ -24,16 +23,17 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.core.config import Settings
-from app.engine.errors import EngineError, HookNotFound, RunNotFound
+from app.engine.errors import EngineError, RunNotFound
 from app.engine.hooks import resolve_hook
 from app.steps.git import SourceRefused, check_ref
-from app.web.api.errors import ApiError, exception_handlers
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
-from app.web.chat.run_cards import load_card
 from app.web.code_review.panel import webhook_secret
 from app.web.htmx import is_htmx
-from app.web.webhooks.routes import SIGNATURE_HEADER, json_object, signature_valid
+from app.web.json_errors import ApiError, exception_handlers
+from app.web.runs.cards import load_card
+from app.web.signed_json import SIGNATURE_HEADER, json_object, signature_valid
+from app.workflows.code_review import NAME
 
 BODY_LIMIT = 16 * 1024
 PAGE = "pages/runs/workflow_card.html"
@@ -42,7 +42,7 @@ CARD = "partials/runs/card.html"
 WAITING_HOOK = """
 SELECT h.token, r.owner_id FROM runs r
 LEFT JOIN hooks h ON h.run_id = r.id AND h.status = 'waiting' AND h.kind = 'webhook'
-WHERE r.id = %(run_id)s AND r.workflow = 'code-review'
+WHERE r.id = %(run_id)s AND r.workflow = %(workflow)s
 """
 
 
@@ -64,7 +64,7 @@ class NotWaiting(Exception):
 
 
 async def deliver_fixes(conn: AsyncConnection, run_id: UUID, ref: str, *, owner_id: int | None, decided_by: str) -> None:
-    row = await (await conn.execute(WAITING_HOOK, {"run_id": run_id})).fetchone()
+    row = await (await conn.execute(WAITING_HOOK, {"run_id": run_id, "workflow": NAME})).fetchone()
     if row is None or (owner_id is not None and row["owner_id"] != owner_id):
         raise RunNotFound("no such run")
     if row["token"] is None:
@@ -75,13 +75,7 @@ async def deliver_fixes(conn: AsyncConnection, run_id: UUID, ref: str, *, owner_
 
 async def _card(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> dict:
     async with pool.connection() as conn:
-        try:
-            card = await load_card(conn, run_id, user_id)
-        except RunNotFound:
-            raise NotFoundException() from None
-    if card["run"]["workflow"] != "code-review":
-        raise NotFoundException()
-    return card
+        return await load_card(conn, run_id, user_id, workflow=NAME)
 
 
 @get("/{run_id:uuid}")
@@ -100,7 +94,7 @@ async def fixes_pushed(request: Request, pool: NamedDependency[AsyncConnectionPo
             async with pool.connection() as conn:
                 await deliver_fixes(conn, run_id, form.data.ref, owner_id=request.user.id, decided_by=request.user.email)
         except RunNotFound:
-            raise NotFoundException() from None
+            raise  # a 404 page, like any run that is not yours
         except (NotWaiting, EngineError) as exc:
             notice = f"Nothing was changed: {exc}"
     if not is_htmx(request) and notice is None:
@@ -125,8 +119,6 @@ async def fixes_webhook(request: Request, pool: NamedDependency[AsyncConnectionP
     async with pool.connection() as conn:
         try:
             await deliver_fixes(conn, run_id, ref, owner_id=None, decided_by="webhook")
-        except RunNotFound:
-            raise HookNotFound("no such run") from None
         except NotWaiting as exc:
             raise ApiError("invalid_state", str(exc)) from None
     return Response({"status": "delivered", "run_id": str(run_id), "ref": ref}, status_code=200)

@@ -9,11 +9,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from psycopg_pool import AsyncConnectionPool
 
-from app.web.approvals.store import count_waiting
 from app.web.auth import requires_login
 from app.web.live import LiveHub, PresenceBook, provide_hub, provide_presence
 from app.web.notifications import store
 from app.web.notifications.live import page_events, present_while_streaming
+from app.web.runs.store import count_waiting
 
 
 @get("/live", dependencies={"hub": Provide(provide_hub), "book": Provide(provide_presence)})

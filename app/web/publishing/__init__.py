@@ -1,11 +1,11 @@
 """The schedule editor of `scheduled-publishing` runs: edit, delete, reorder and reschedule posts,
-cancel the remaining ones (routes.py); its section of the run card (panel.py, registered with the
-shared card when this package is imported)."""
+cancel the remaining ones (routes.py); its section of the run card (panel.py, in `PANELS`, which
+the app registers with the run card)."""
 
-from app.web.chat import run_cards
 from app.web.publishing.panel import publishing_panel
 from app.web.publishing.routes import router
+from app.workflows.publishing import NAME
 
-run_cards.PANELS["scheduled-publishing"] = publishing_panel
+PANELS = {NAME: publishing_panel}
 
-__all__ = ["router"]
+__all__ = ["PANELS", "router"]

@@ -33,7 +33,7 @@ def _metrics(value) -> str:
 
 
 def publishing_panel(run: dict) -> dict:
-    """Registered in the shared card's PANELS: the schedule is read from its table (`load`)."""
+    """The panel of publishing runs (app/web/runs/panels.py): the schedule is read from its table (`load`)."""
     return {"template": TEMPLATE, "load": lambda conn: load_schedule(conn, run)}
 
 

@@ -21,13 +21,13 @@ from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.engine.errors import RunNotFound
 from app.steps.posts import clean_post
 from app.steps.publishers import schedule as S
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
-from app.web.chat.run_cards import load_card
 from app.web.htmx import is_htmx
+from app.web.runs.cards import load_card
+from app.workflows.publishing import NAME
 
 BODY_LIMIT = 16 * 1024
 MAX_AHEAD = timedelta(days=60)
@@ -77,13 +77,7 @@ class MoveForm(BaseModel):
 
 async def _card(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> dict:
     async with pool.connection() as conn:
-        try:
-            card = await load_card(conn, run_id, user_id)
-        except RunNotFound:
-            raise NotFoundException() from None
-    if card["run"]["workflow"] != "scheduled-publishing":
-        raise NotFoundException()
-    return card
+        return await load_card(conn, run_id, user_id, workflow=NAME)
 
 
 async def _answer(request: Request, pool: AsyncConnectionPool, run_id: UUID, notice: str | None = None,

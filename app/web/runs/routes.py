@@ -8,7 +8,6 @@ from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
@@ -16,7 +15,6 @@ from psycopg_pool import AsyncConnectionPool
 from app.engine import commands
 from app.engine.errors import EngineError, InputInvalid, InvalidState, RunNotFound
 from app.engine.registry import catalog
-from app.web.artifacts import store as artifacts
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx
 from app.web.runs import store
@@ -51,12 +49,9 @@ async def runs_page(request: Request, pool: NamedDependency[AsyncConnectionPool]
 
 async def _run_or_404(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> tuple[dict, list[dict]]:
     async with pool.connection() as conn:
-        try:
-            run = await commands.get_run(conn, run_id, owner_id=user_id)
-        except RunNotFound:
-            raise NotFoundException() from None
+        run = await commands.get_run(conn, run_id, owner_id=user_id)
         events = await store.run_events(conn, run_id)
-        run["artifacts"] = await artifacts.for_run(conn, run_id, user_id)
+        run["artifacts"] = await store.run_artifacts(conn, run_id, user_id)
     return run, events
 
 
@@ -81,7 +76,7 @@ async def _act(request: Request, pool: AsyncConnectionPool, run_id: UUID, action
             await action(conn, run_id, owner_id=request.user.id)
             message = None
         except RunNotFound:
-            raise NotFoundException() from None
+            raise  # a 404 page, like any run that is not yours
         except (InvalidState, EngineError) as exc:
             message = str(exc)
     if not is_htmx(request) and message is None:

@@ -1,4 +1,5 @@
-"""The dashboard's reads: a user's runs (filters, title search, keyset pages) and a run's event log."""
+"""The runs' reads for the web: a user's runs (filters, title search, keyset pages), a run's event
+log and the files it produced."""
 
 from __future__ import annotations
 
@@ -20,6 +21,18 @@ LIMIT %(limit)s
 """
 
 USER_WORKFLOWS = "SELECT DISTINCT workflow FROM runs WHERE owner_id = %(owner_id)s ORDER BY workflow"
+
+RUN_ARTIFACTS = """
+SELECT id, name, content_type, size, created_at FROM artifacts
+WHERE run_id = %(run_id)s AND owner_id = %(owner_id)s AND role = 'output' ORDER BY name
+"""
+
+# Decisions a person can take now (the header's badge): webhooks wait for machines, not people.
+COUNT_WAITING = """
+SELECT count(*) AS n FROM hooks h
+WHERE h.owner_id = %(owner_id)s AND h.status = 'waiting' AND h.kind <> 'webhook'
+  AND (h.expires_at IS NULL OR h.expires_at > now())
+"""
 
 RUN_EVENTS = """
 SELECT id, kind, data, created_at FROM run_events WHERE run_id = %(run_id)s ORDER BY id DESC LIMIT %(limit)s
@@ -46,3 +59,13 @@ async def user_workflows(conn: AsyncConnection, owner_id: int) -> list[str]:
 
 async def run_events(conn: AsyncConnection, run_id, limit: int = 200) -> list[dict]:
     return await (await conn.execute(RUN_EVENTS, {"run_id": run_id, "limit": limit})).fetchall()
+
+
+async def run_artifacts(conn: AsyncConnection, run_id, owner_id: int) -> list[dict]:
+    """The files the run produced (its outputs), for its owner only."""
+    return await (await conn.execute(RUN_ARTIFACTS, {"run_id": run_id, "owner_id": owner_id})).fetchall()
+
+
+async def count_waiting(conn: AsyncConnection, owner_id: int) -> int:
+    """How many of the user's runs wait for their decision."""
+    return (await (await conn.execute(COUNT_WAITING, {"owner_id": owner_id})).fetchone())["n"]

@@ -15,7 +15,7 @@ from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.web.api import keys
+from app.web.auth import api_keys as keys
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
 from app.web.htmx import is_htmx

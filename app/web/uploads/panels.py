@@ -3,8 +3,8 @@
 charts, every drill-down and the drill-down form, and the report links.
 
 Built from the run as `get_run` returns it (its journal outputs and hooks), so it needs no query of
-its own. Registered with the shared card (app/web/chat/run_cards.py `PANELS`) when this package is
-imported; the templates are templates/partials/runs/document-processing.html and data-analysis.html.
+its own. Registered with the run card (app/web/runs/panels.py) by the app (app/web/app.py); the step
+names it reads are the workflows' own constants. The templates are templates/partials/runs/document-processing.html and data-analysis.html.
 """
 
 from __future__ import annotations
@@ -47,8 +47,8 @@ def _report(run: dict) -> dict | None:
 
 def documents_panel(run: dict) -> dict:
     steps = _steps(run)
-    extracted = _output(steps, "extract text") or []
-    summaries = _output(steps, "summarise documents") or []
+    extracted = _output(steps, documents.EXTRACT_STEP) or []
+    summaries = _output(steps, documents.SUMMARISE_STEP) or []
     hook = _waiting_hook(run, documents.NAME)
     output = run.get("output") if isinstance(run.get("output"), dict) else {}
     return {
@@ -70,20 +70,20 @@ def documents_panel(run: dict) -> dict:
 
 def data_panel(run: dict) -> dict:
     steps = _steps(run)
-    profile = _output(steps, "load and validate")
+    profile = _output(steps, data_analysis.PROFILE_STEP)
     if profile and profile.get("error"):
         profile = None
-    insights = _output(steps, "preliminary insights")
+    insights = _output(steps, data_analysis.INSIGHTS_STEP)
     requests = {h["name"]: (h.get("response") or {}) for h in run["hooks"] if h["status"] == "resolved"}
     columns = [c["name"] for c in profile["columns"]] if profile else []
     drills = []
     for n in range(1, data_analysis.MAX_DRILLS + 1):
-        result = _output(steps, f"run query {n}")
+        result = _output(steps, data_analysis.query_step(n))
         if result is None:
             continue
-        request = data_analysis.parse_request(requests.get(f"drill-down {n}", {}), columns)
-        proposal = _output(steps, f"propose query {n}") or {}
-        finding = _output(steps, f"explain result {n}")
+        request = data_analysis.parse_request(requests.get(data_analysis.drill_hook(n), {}), columns)
+        proposal = _output(steps, data_analysis.propose_step(n)) or {}
+        finding = _output(steps, data_analysis.explain_step(n))
         drills.append({"round": n, "title": request["question"] or request["column"] or f"Query {n}",
                        "filter": request["filter"], "proposal": proposal, "result": result,
                        "finding_html": render_markdown(finding) if finding else None})

@@ -34,19 +34,17 @@ from app.engine.errors import (
     AlreadyDecided,
     HookExpired,
     HookNotFound,
-    InputInvalid,
     InvalidAction,
     InvalidState,
-    QuotaExceeded,
 )
 from app.engine.hooks import resolve_hook
 from app.steps.run_files import attach_uploads, read_for_view, store_uploads
 from app.web.auth import requires_login
-from app.web.chat.run_cards import load_card
-from app.web.chat.store import NotFound
-from app.web.chat.workflow_forms import field_errors
-from app.web.chat.workflows import start_in_chat, user_workflow
-from app.web.htmx import is_htmx
+from app.web.htmx import is_htmx, navigate
+from app.web.runs import start
+from app.web.runs.cards import load_card
+from app.web.runs.forms import field_errors
+from app.web.runs.in_chat import startable, started_card
 from app.web.uploads import store
 from app.web.uploads.files import Limits, check_csv, check_pdfs, display_name, read_capped
 from app.workflows import data_analysis, documents
@@ -69,16 +67,10 @@ def _form_page(request: Request, context: dict, status: int = 200) -> Template:
     return Template("pages/chat/workflows.html", context={**context, "inner": FORM}, status_code=status)
 
 
-def _go(request: Request, url: str) -> Response:
-    if is_htmx(request):
-        return Response(None, status_code=200, headers={"HX-Location": url})
-    return Redirect(url, status_code=303)
-
-
 async def _start(request: Request, pool: AsyncConnectionPool, wf_name: str, files: list[tuple[str, str, bytes]],
                  data: dict, conversation_id: int | None, values: dict, refused: list) -> Response:
     """Store the files and start the run in one transaction: a refusal leaves nothing behind."""
-    wf = user_workflow(wf_name)
+    wf = startable(wf_name)
     ref_key = "documents" if wf_name == documents.NAME else "file"
 
     def refs(ids: list[str]) -> list[dict]:
@@ -101,33 +93,31 @@ async def _start(request: Request, pool: AsyncConnectionPool, wf_name: str, file
         async with pool.connection() as conn, conn.transaction():
             ids = await store_uploads(conn, request.user.id, [
                 {"name": f"input/{i + 1:02d}-{n}"[:200], "content_type": t, "data": d} for i, (n, t, d) in enumerate(files)])
-            started = await start_in_chat(conn, user_id=request.user.id, wf=wf, data=with_refs(ids),
-                                          conversation_id=conversation_id)
-            await attach_uploads(conn, ids, started.run["id"])
-        if conversation_id is None or not is_htmx(request):
-            return _go(request, f"/chat/{started.conversation_id}")
-        async with pool.connection() as conn:
-            card = await load_card(conn, started.run["id"], request.user.id)
-    except NotFound:
-        raise NotFoundException() from None
-    except InputInvalid as exc:
-        return again(field_errors(exc.errors))
-    except QuotaExceeded as exc:
-        return again({"form": f"Cannot start: {exc}."})
-    return Template("partials/chat/run_started.html", context={"card": card, "note": None},
-                    headers={"HX-Retarget": "#messages", "HX-Reswap": "beforeend"})
+            started = await start.start_run(conn, workflow=wf.name, input=with_refs(ids), user_id=request.user.id,
+                                            chat=start.InChat(conversation_id))
+            if isinstance(started, start.Refused):
+                raise start.Refusal(started)  # the stored files go too
+            await attach_uploads(conn, ids, started.run_id)
+    except start.Refusal as refusal:
+        if refusal.refused.reason == "no_chat":
+            raise NotFoundException() from None
+        return again(refusal.refused.fields or {"form": refusal.refused.message})
+    if conversation_id is None or not is_htmx(request):
+        return navigate(request, f"/chat/{started.conversation_id}")
+    async with pool.connection() as conn:
+        return started_card(await load_card(conn, started.run_id, request.user.id))
 
 
 # -- start pages -------------------------------------------------------------------------------
 
 @get(f"/chat/workflows/{documents.NAME}")
 async def documents_form(request: Request, conversation_id: FromQuery[int | None] = None) -> Template:
-    return _form_page(request, {"wf": user_workflow(documents.NAME), "conversation_id": conversation_id})
+    return _form_page(request, {"wf": startable(documents.NAME), "conversation_id": conversation_id})
 
 
 @get(f"/chat/workflows/{data_analysis.NAME}")
 async def data_form(request: Request, conversation_id: FromQuery[int | None] = None) -> Template:
-    return _form_page(request, {"wf": user_workflow(data_analysis.NAME), "conversation_id": conversation_id})
+    return _form_page(request, {"wf": startable(data_analysis.NAME), "conversation_id": conversation_id})
 
 
 def _text(form, name: str) -> str:
@@ -144,7 +134,7 @@ async def start_documents(request: Request, pool: NamedDependency[AsyncConnectio
     read = [(u.filename, await read_capped(u, limits.max_file)) for u in uploads]
     accepted, refused = check_pdfs(read, limits)
     if not accepted:
-        wf = user_workflow(documents.NAME)
+        wf = startable(documents.NAME)
         errors = {"files": "Choose at least one PDF." if not read else "None of the files can be read: see why below."}
         return _form_page(request, {"wf": wf, "errors": errors, "values": values, "refused": refused,
                                     "conversation_id": conversation_id}, status=422)
@@ -160,7 +150,7 @@ async def start_data(request: Request, pool: NamedDependency[AsyncConnectionPool
     values = {k: _text(form, k) for k in ("question", "model")}
     conversation_id = _conversation(form.get("conversation_id"))
     upload = form.get("file")
-    wf = user_workflow(data_analysis.NAME)
+    wf = startable(data_analysis.NAME)
     if not isinstance(upload, UploadFile) or not upload.filename:
         return _form_page(request, {"wf": wf, "errors": {"file": "Choose a CSV file."}, "values": values,
                                     "conversation_id": conversation_id}, status=422)

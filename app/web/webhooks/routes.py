@@ -17,8 +17,6 @@ named its own actions; data = the JSON body) and queues the run -> 200. Any late
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
 from typing import Annotated
 
@@ -29,38 +27,15 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.engine.errors import HookNotFound
 from app.engine.hooks import resolve_hook
-from app.web.api.errors import ApiError, exception_handlers
-from app.web.api.json_body import parse_json
-from app.web.api.schemas import storable_json
+from app.web.json_errors import ApiError, exception_handlers
+from app.web.signed_json import SIGNATURE_HEADER, json_object, signature, signature_valid  # noqa: F401 (signature: for senders and tests)
 
 MAX_BODY = 1024 * 1024
-SIGNATURE_HEADER = "X-Baton-Signature"
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
 DECIDED_BY = "webhook"
 
 # A read of the engine's hooks table: only what a delivery must check before resolving.
 FIND_HOOK = "SELECT kind, secret FROM hooks WHERE token = %(token)s"
-
-
-def signature(secret: str, body: bytes) -> str:
-    """The header value a sender computes: `sha256=` + hex HMAC-SHA256 of the raw body."""
-    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-
-
-def signature_valid(secret: str, body: bytes, sent: str | None) -> bool:
-    return bool(sent) and hmac.compare_digest(sent.strip().lower().encode(), signature(secret, body).encode())
-
-
-def json_object(body: bytes) -> dict:
-    """The delivered JSON object (read strictly: app/web/api/json_body.py), whatever the
-    Content-Type (senders differ: AWS SNS, for one, posts JSON as text/plain)."""
-    value = parse_json(body)
-    if not isinstance(value, dict):
-        raise ApiError("invalid_json", "The body must be a JSON object.")
-    try:
-        return storable_json(value)
-    except ValueError as exc:
-        raise ApiError("invalid_json", f"The body cannot be stored: {exc}.") from None
 
 
 @post("/hooks/{token:str}", request_max_body_size=MAX_BODY, status_code=200)

@@ -20,7 +20,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 import tests.integration.api.workflows  # noqa: F401  (registers the test workflows)
-from app.web.api import keys
+from app.web.auth import api_keys as keys
 from tests.conftest import baton_env
 from tests.support.engine import make_user, wait_status
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from app.cli.runs_cmd import run_view
 from app.engine.commands import get_run
+from app.web.api.schemas import run_view
 from tests.integration.api.conftest import new_account, start, wait_for, waiting_hook
 from tests.integration.api.workflows import FAILS_ONCE, VISIBLE, WEBHOOK
 

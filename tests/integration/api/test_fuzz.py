@@ -20,7 +20,7 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import not_a_server_error, status_code_conformance
 
 from app.core.config import load_settings
-from app.web.api.keys import generate_key
+from app.web.auth.api_keys import generate_key
 from tests.support.live_server import LiveServer
 
 MAX_EXAMPLES = 30

@@ -115,7 +115,7 @@ def handle(request: Request, exc: Exception) -> Response:
             first = fields[0]
             return error_response("invalid_input", f"{first['field'] or '(empty key)'}: {first['message']}",
                                   fields=fields)
-        # No field named: the body is valid JSON (the API reads it with app/web/api/json_body.py)
+        # No field named: the body is valid JSON (the API reads it with app/web/json_body.py)
         # but not an object.
         return error_response("invalid_input", "The request body must be a JSON object with this route's fields.")
     if isinstance(exc, HTTPException) and exc.status_code < 500:

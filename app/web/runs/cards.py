@@ -1,19 +1,20 @@
 """The run card: a run as a person follows it (steps, progress, what it waits for, the result).
 
-Shared by every page that shows runs (the chat, the approvals pages; the dashboard may reuse it):
+Shared by every page that shows runs (the chat, the approvals pages, the workflows' own pages):
 
-    card = await load_card(conn, run_id, owner_id)   # RunNotFound for someone else's run (→ 404)
+    card = await load_card(conn, run_id, owner_id)   # RunNotFound for someone else's run (a 404 page)
+    card = await load_card(conn, run_id, owner_id, workflow="code-review")  # RunNotFound unless one
     {% include "partials/runs/live.html" %}           # with `card` in the context
 
 The templates in templates/partials/runs/ take the pieces of this dict: `card.status` and
 `card.status_label` (status_badge.html), `card.progress` (progress.html), `card.steps`
-(steps.html), `card.hook` (the waiting hook, for the inline decision form). Everything that came
+(steps.html), `card.hook` (the waiting hook, for the inline decision form), `card.panel` (the
+workflow's own section, app/web/runs/panels.py). Everything that came
 from a model is sanitized here (`*_html` values are safe Markup).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -22,9 +23,10 @@ from psycopg import AsyncConnection
 
 from app.core.markdown import render_markdown
 from app.engine.commands import get_run
-from app.engine.errors import WorkflowNotFound
+from app.engine.errors import RunNotFound, WorkflowNotFound
 from app.engine.registry import get_workflow
-from app.web.artifacts.store import for_run
+from app.web.runs.panels import workflow_panel
+from app.web.runs.store import run_artifacts
 
 FINAL = ("completed", "failed", "cancelled")
 # The step a run is executing now: announced by an event, journaled only when it ends.
@@ -38,23 +40,11 @@ STATUS_LABELS = {
 }
 STEP_STATES = {"completed": "done", "failed": "failed", "waiting": "waiting", "retrying": "retrying",
                "sleeping": "sleeping", "running": "running"}
-# Workflow-specific parts of the card: workflow name → a function of the run (as get_run returns it)
-# giving {"template": a partial included in the card, "decides": True when it renders its own
-# decision form for the waiting hook, ...what the partial shows}. app/web/uploads registers its own.
-PANELS: dict[str, Callable[[dict], dict]] = {}
-
+# How a decision reads after the fact, on the card ("revision requested by ann@…") and on the review
+# page ("Thank you: approved.").
 ACTION_WORDS = {"approve": "approved", "revise": "revision requested", "reject": "rejected",
                 "iterate": "sent back to the writer", "reopen": "reopened", "submit": "submitted",
                 "deliver": "delivered"}
-
-
-async def workflow_panel(conn: AsyncConnection, run: dict) -> dict | None:
-    """The run's panel, if its workflow registered one. A panel that needs the database (e.g. a
-    publishing schedule) returns `load`: an async function of the connection whose dict is merged in."""
-    panel = PANELS[run["workflow"]](run) if run["workflow"] in PANELS else None
-    if panel and "load" in panel:
-        panel = {k: v for k, v in panel.items() if k != "load"} | await panel["load"](conn)
-    return panel
 
 
 def workflow_title(name: str, version: int | None = None) -> str:
@@ -153,9 +143,12 @@ def _result(run: dict) -> dict | None:
             "approved": True}
 
 
-async def load_card(conn: AsyncConnection, run_id: UUID | str, owner_id: int) -> dict:
-    """Everything a run card shows. Raises RunNotFound if the run is not `owner_id`'s."""
+async def load_card(conn: AsyncConnection, run_id: UUID | str, owner_id: int, *, workflow: str | None = None) -> dict:
+    """Everything a run card shows. Raises RunNotFound if the run is not `owner_id`'s, or (for a
+    workflow's own page) not a run of `workflow`."""
     run = await get_run(conn, run_id, owner_id=owner_id, with_tokens=False)
+    if workflow is not None and run["workflow"] != workflow:
+        raise RunNotFound("no such run")
     started = None
     if run["status"] == "running":
         row = await (await conn.execute(STARTED_STEP, {"run_id": run["id"]})).fetchone()
@@ -176,7 +169,7 @@ async def load_card(conn: AsyncConnection, run_id: UUID | str, owner_id: int) ->
         "waiting_for": run.get("waiting_for") if run["status"] in ("waiting", "sleeping") else None,
         "hook": hook,
         "result": _result(run),
-        "artifacts": await for_run(conn, run["id"], owner_id),
+        "artifacts": await run_artifacts(conn, run["id"], owner_id),
         "can_cancel": run["status"] not in FINAL,
         "panel": await workflow_panel(conn, run),
     }

@@ -20,7 +20,7 @@ from typing import Any
 
 from litestar import Request
 
-from app.web.api.errors import ApiError
+from app.web.json_errors import ApiError
 
 MAX_DEPTH = 32  # arrays and objects inside one another; no workflow input needs more
 

@@ -1,0 +1,149 @@
+"""The one way a run starts from the web: the chat's slash commands, the workflow picker's form,
+the model's proposals, the upload forms and the JSON API all call `start_run` (and so will
+templates and schedules).
+
+    outcome = await start_run(conn, workflow="content-generation", input={"prompt": "..."},
+                              user_id=user.id, chat=InChat(conversation_id, note="/report ..."))
+    if isinstance(outcome, Refused): ...   # outcome.reason, outcome.message, outcome.fields
+    else: outcome.run_id, outcome.conversation_id
+
+It checks, in this order: the workflow exists and users may start it, the conversation (if any) is
+the user's, the input is valid and the quota allows one more run — the last two by the engine's
+own start command (app/engine/commands.py `start_run`), so every entry refuses exactly the same
+inputs with the same words. An idempotency key names the run: a second start with it returns the
+first run (`created` False) and starts nothing.
+
+Everything happens in one transaction: a refusal leaves nothing behind (no conversation, no note).
+A caller that wrote rows of its own first (uploads) raises `Refusal` to roll those back too.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+from uuid import UUID
+
+from psycopg import AsyncConnection
+
+from app.engine import commands
+from app.engine.errors import EngineError, InputInvalid, QuotaExceeded, WorkflowNotFound
+from app.engine.registry import WorkflowDef, get_workflow
+from app.web.runs.forms import field_errors
+from app.web.titles import title_from
+
+NEW_CONVERSATION = "INSERT INTO conversations (user_id, title) VALUES (%(user_id)s, %(title)s) RETURNING id"
+# A run started from the conversation's page is activity in it: the conversation moves to the top.
+TOUCH_CONVERSATION = """
+UPDATE conversations SET updated_at = now() WHERE id = %(id)s AND user_id = %(user_id)s RETURNING id
+"""
+OWN_CONVERSATION = "SELECT id FROM conversations WHERE id = %(id)s AND user_id = %(user_id)s"
+INSERT_NOTE = """
+INSERT INTO messages (conversation_id, role, content, status) VALUES (%(id)s, 'user', %(content)s, 'done')
+RETURNING id
+"""
+
+
+@dataclass(frozen=True)
+class InChat:
+    """Start the run from a conversation's page: `conversation_id` None starts a new conversation
+    (titled after the run); `note` is the user's own words, recorded as their message before the
+    run's card (a slash command)."""
+
+    conversation_id: int | None
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class Started:
+    run: dict
+    created: bool  # False: the idempotency key named an earlier run, returned as it is
+    conversation_id: int | None
+    note_id: int | None = None  # the message recorded from InChat.note
+
+    @property
+    def run_id(self) -> UUID:
+        return self.run["id"]
+
+
+@dataclass(frozen=True)
+class Refused:
+    """Why nothing started. `message` is for a person; `fields` maps each wrong input field to
+    its message (invalid_input); `error` is the engine's error (the API answers with its code)."""
+
+    reason: Literal["no_workflow", "no_chat", "invalid_input", "quota"]
+    message: str
+    error: EngineError | None = None
+    fields: dict[str, str] = field(default_factory=dict)
+
+
+class Refusal(Exception):
+    """Raised by a caller inside its own transaction to roll back its writes with the refusal."""
+
+    def __init__(self, refused: Refused):
+        super().__init__(refused.message)
+        self.refused = refused
+
+
+class _NoChat(Exception):
+    pass
+
+
+def user_workflow(name: str) -> WorkflowDef | None:
+    """The workflow if users may start it (not an operator one, which is hidden)."""
+    try:
+        wf = get_workflow(name)
+    except WorkflowNotFound:
+        return None
+    return None if wf.hidden else wf
+
+
+def run_title(wf: WorkflowDef, data: dict[str, Any]) -> str:
+    """A run started in the chat is titled by what it is about (its title, prompt or topic)."""
+    for key in ("title", "prompt", "topic"):
+        if isinstance(data.get(key), str) and data[key].strip():
+            return title_from(data[key])
+    return wf.title
+
+
+async def _conversation(conn: AsyncConnection, user_id: int, chat: InChat | int | None, title: str) -> int | None:
+    if chat is None:
+        return None
+    if isinstance(chat, int):  # linked only (the API, a proposal): it must be the user's
+        row = await (await conn.execute(OWN_CONVERSATION, {"id": chat, "user_id": user_id})).fetchone()
+    elif chat.conversation_id is None:
+        row = await (await conn.execute(NEW_CONVERSATION, {"user_id": user_id, "title": title})).fetchone()
+    else:
+        row = await (await conn.execute(TOUCH_CONVERSATION, {"id": chat.conversation_id, "user_id": user_id})).fetchone()
+    if row is None:
+        raise _NoChat
+    return row["id"]
+
+
+async def start_run(conn: AsyncConnection, *, workflow: str, input: dict[str, Any], user_id: int,
+                    chat: InChat | int | None = None, idempotency_key: str | None = None,
+                    title: str | None = None) -> Started | Refused:
+    """Start `workflow` for `user_id` with `input` (checked here, against the workflow's model).
+    `chat` links the run to a conversation: an `InChat` from the chat's page, or the id of one of
+    the user's conversations. `title` defaults, in a chat, to `run_title`, else the workflow's."""
+    wf = user_workflow(workflow)
+    if wf is None:
+        return Refused("no_workflow", f"There is no workflow named “{workflow}”.",
+                       WorkflowNotFound(f"no workflow named {workflow!r}"))
+    if title is None and isinstance(chat, InChat):
+        title = run_title(wf, input)
+    try:
+        async with conn.transaction():
+            conversation_id = await _conversation(conn, user_id, chat, title or wf.title)
+            note_id = None
+            if isinstance(chat, InChat) and chat.note:
+                note_id = (await (await conn.execute(INSERT_NOTE, {"id": conversation_id, "content": chat.note})).fetchone())["id"]
+            run, created = await commands.start_run(conn, owner_id=user_id, workflow=wf.name, input=input,
+                                                    chat_id=conversation_id, idempotency_key=idempotency_key,
+                                                    title=title)
+    except _NoChat:
+        return Refused("no_chat", "No conversation of yours has this id.")
+    except InputInvalid as exc:
+        return Refused("invalid_input", "Check the workflow's input.", exc, field_errors(exc.errors))
+    except QuotaExceeded as exc:
+        return Refused("quota", f"Cannot start the workflow: {exc}.", exc)
+    return Started(run, created, conversation_id, note_id)
