@@ -16,7 +16,7 @@ SHARED_WEB_AREAS = {"runs", "auth", "live"}
 ALLOWED = {
     "core": {"core"},
     "engine": {"core", "engine"},
-    "steps": {"core", "engine", "steps", "workflows"},
+    "steps": {"core", "engine", "steps"},
     "workflows": {"core", "engine", "steps", "workflows"},
     "web": {"core", "engine", "steps", "workflows", "web"},
     "cli": {"core", "engine", "steps", "workflows", "web", "cli"},
