@@ -8,7 +8,6 @@ from datetime import datetime
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.exceptions import NotFoundException
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from psycopg_pool import AsyncConnectionPool
@@ -19,7 +18,7 @@ from app.web.chat import store
 from app.web.chat import workflows as chat_workflows
 from app.web.chat.forms import MessageForm, RegenerateForm, TitleForm
 from app.web.chat.replies import Replies
-from app.web.chat.store import ChatError, NotFound
+from app.web.chat.store import ChatError
 from app.web.chat.stream import reply_events
 from app.web.htmx import is_htmx, navigate
 from app.web.live import LiveHub, provide_hub
@@ -43,10 +42,7 @@ async def _page(request: Request, pool: AsyncConnectionPool, conversation_id: in
     async with pool.connection() as conn:
         conversation = messages = None
         if conversation_id is not None:
-            try:
-                conversation = await store.get_conversation(conn, user.id, conversation_id)
-            except NotFound:
-                raise NotFoundException() from None
+            conversation = await store.get_conversation(conn, user.id, conversation_id)
             messages = await store.list_messages(conn, conversation.id)
             extra.setdefault("chat_runs", await chat_workflows.chat_runs(conn, conversation.id, user.id,
                                                                          [m.id for m in messages]))
@@ -102,8 +98,6 @@ async def _send(request: Request, pool: AsyncConnectionPool, replies: Replies,
                 return navigate(request, f"/chat/{exchange.conversation.id}")
             # The sidebar is sent again only when this chat moved to the top.
             conversations = await store.list_conversations(conn, user.id) if exchange.moved_up else None
-    except NotFound:
-        raise NotFoundException() from None
     except ChatError as exc:
         return await _composer_error(request, pool, conversation_id, form.values["content"], exc.message,
                                      429 if exc.status_code == 429 else 422)
@@ -145,10 +139,7 @@ async def reply_stream(request: Request, pool: NamedDependency[AsyncConnectionPo
     if live is None or live.user_id != user.id or live.conversation_id != conversation_id:
         live = None
         async with pool.connection() as conn:
-            try:
-                message = await store.get_message(conn, user.id, conversation_id, message_id)
-            except NotFound:
-                raise NotFoundException() from None
+            message = await store.get_message(conn, user.id, conversation_id, message_id)
 
     def render_end(final: store.Message) -> str:
         return render(request, "partials/chat/message.html", m=final, conversation_id=conversation_id)
@@ -162,10 +153,7 @@ async def reply_stream(request: Request, pool: NamedDependency[AsyncConnectionPo
 async def stop_reply(request: Request, pool: NamedDependency[AsyncConnectionPool], conversation_id: FromPath[int],
                      message_id: FromPath[int]) -> Response:
     async with pool.connection() as conn:
-        try:
-            await store.request_stop(conn, request.user.id, conversation_id, message_id)
-        except NotFound:
-            raise NotFoundException() from None
+        await store.request_stop(conn, request.user.id, conversation_id, message_id)
     return Response(None, status_code=204) if is_htmx(request) else Redirect(f"/chat/{conversation_id}", status_code=303)
 
 
@@ -181,8 +169,6 @@ async def regenerate(request: Request, pool: NamedDependency[AsyncConnectionPool
             reply = await store.restart_reply(conn, user_id=user.id, tier=user.tier, conversation_id=conversation_id,
                                               message_id=form.data.message_id, model=request.app.state.llm.model)
             history = await store.load_context(conn, conversation_id, reply.id)
-    except NotFound:
-        raise NotFoundException() from None
     except ChatError as exc:
         return _flash(exc.message, 429 if exc.status_code == 429 else 422)
     replies.start(user.id, conversation_id, reply.id, history)
@@ -201,10 +187,7 @@ async def edit_title(request: Request, pool: NamedDependency[AsyncConnectionPool
     if not is_htmx(request):
         return await _page(request, pool, conversation_id, editing_title=True)
     async with pool.connection() as conn:
-        try:
-            conversation = await store.get_conversation(conn, request.user.id, conversation_id)
-        except NotFound:
-            raise NotFoundException() from None
+        conversation = await store.get_conversation(conn, request.user.id, conversation_id)
     return Template("partials/chat/title_form.html", context={"conversation": conversation, "error": None})
 
 
@@ -212,15 +195,12 @@ async def edit_title(request: Request, pool: NamedDependency[AsyncConnectionPool
 async def rename(request: Request, pool: NamedDependency[AsyncConnectionPool], conversation_id: FromPath[int]) -> Response:
     form = await parse_form(request, TitleForm)
     async with pool.connection() as conn:
-        try:
-            if form.data is None:
-                conversation = await store.get_conversation(conn, request.user.id, conversation_id)
-                return Template("partials/chat/title_form.html", status_code=422, context={
-                    "conversation": conversation, "value": form.values.get("title", ""),
-                    "error": form.errors.get("title")})
-            conversation = await store.rename(conn, request.user.id, conversation_id, form.data.title)
-        except NotFound:
-            raise NotFoundException() from None
+        if form.data is None:
+            conversation = await store.get_conversation(conn, request.user.id, conversation_id)
+            return Template("partials/chat/title_form.html", status_code=422, context={
+                "conversation": conversation, "value": form.values.get("title", ""),
+                "error": form.errors.get("title")})
+        conversation = await store.rename(conn, request.user.id, conversation_id, form.data.title)
     if not is_htmx(request):
         return Redirect(f"/chat/{conversation_id}", status_code=303)
     return Template("partials/chat/title_renamed.html", context={"conversation": conversation})
@@ -229,20 +209,14 @@ async def rename(request: Request, pool: NamedDependency[AsyncConnectionPool], c
 @get("/{conversation_id:int}/delete")
 async def confirm_delete(request: Request, pool: NamedDependency[AsyncConnectionPool], conversation_id: FromPath[int]) -> Template:
     async with pool.connection() as conn:
-        try:
-            conversation = await store.get_conversation(conn, request.user.id, conversation_id)
-        except NotFound:
-            raise NotFoundException() from None
+        conversation = await store.get_conversation(conn, request.user.id, conversation_id)
     return Template("pages/chat/delete.html", context={"conversation": conversation})
 
 
 @post("/{conversation_id:int}/delete")
 async def delete(request: Request, pool: NamedDependency[AsyncConnectionPool], conversation_id: FromPath[int]) -> Response:
     async with pool.connection() as conn:
-        try:
-            await store.delete(conn, request.user.id, conversation_id)
-        except NotFound:
-            raise NotFoundException() from None
+        await store.delete(conn, request.user.id, conversation_id)
     return navigate(request, "/chat")
 
 
