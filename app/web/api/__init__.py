@@ -2,7 +2,8 @@
 
 For the app: `router`, `openapi_config()`, and `handle` (the one error mapper: the app hands it
 every error on an /api/ path that no router caught, such as unknown routes).
-For other areas: `app.web.api.keys` creates, lists and revokes keys.
+Keys are created, listed and revoked by `app.web.auth.api_keys` (the settings page and the CLI use it);
+the error shape is `app.web.json_errors` (the webhooks share it).
 """
 
 from app.web.api.openapi import openapi_config

@@ -85,7 +85,7 @@ async def start_run(request: Request, pool: NamedDependency[AsyncConnectionPool]
 
 
 def _api_error(refused: Refused) -> Exception:
-    """The refusal as the API's error (its code decides the status: app/web/api/errors.py)."""
+    """The refusal as the API's error (its code decides the status: app/web/json_errors.py)."""
     if refused.reason == "no_chat":
         return InputInvalid([{"field": "chat_id", "message": "no conversation of yours has this id"}])
     if isinstance(refused.error, InputInvalid):  # name the fields as the body does: input.<field>

@@ -6,6 +6,7 @@ For other areas:
     ...  request.user  -> CurrentUser(id, email, tier, is_admin), or None on public routes
 Forms: `parse_form(request, PydanticModel)` from `app.web.auth.forms`.
 Rate limits: `app.core.ratelimit` (the one limiter for chat, API, login and engine limits).
+API keys: `app.web.auth.api_keys` (create, list, revoke; `authenticate` for the JSON API).
 """
 
 from app.web.auth.guards import LoginRequired, login_redirect, requires_admin, requires_login
