@@ -42,8 +42,8 @@ from app.web import (
 from app.web.health.routes import healthz
 from app.web.home.routes import home
 from app.web.metrics.routes import metrics
-from app.web.security_headers import add_security_headers
 from app.web.runs.panels import register_panels
+from app.web.security_headers import add_security_headers
 from app.web.settings import router as settings_router
 from app.web.state import Services, provide_pool, provide_settings
 from worker.supervisor import WorkerSupervisor

@@ -20,7 +20,6 @@ from app.engine.hooks import resolve_hook
 from app.engine.registry import catalog
 from app.web.api.auth import SECURITY_SCHEME, requires_api_key
 from app.web.api.events import parse_last_event_id, run_events
-from app.web.json_body import JsonRequest
 from app.web.api.schemas import (
     DecidedHook,
     DecideHook,
@@ -34,6 +33,7 @@ from app.web.api.schemas import (
     check_text,
     run_view,
 )
+from app.web.json_body import JsonRequest
 from app.web.json_errors import documented, exception_handlers
 from app.web.live import LiveHub, provide_hub
 from app.web.runs.start import Refused
