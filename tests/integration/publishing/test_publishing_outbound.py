@@ -18,7 +18,7 @@ from app.core.outbound import Allowlist
 from app.engine.errors import FatalError
 from app.steps.publishers.clients import PublishError, publish
 from app.steps.publishers.connectors import Connector
-from app.web.api import keys
+from app.web.auth import api_keys as keys
 from tests.integration.publishing.conftest import SECRET, add_connector, rows, start_schedule
 from tests.integration.publishing.receiver import Receiver
 from tests.integration.workflows.conftest import waiting_hook
