@@ -19,6 +19,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from pydantic import BaseModel
 
 from app.engine.errors import EngineError, InputInvalid
+from app.web.errors import NotFound
 
 log = logging.getLogger("baton.api")
 
@@ -109,6 +110,8 @@ def handle(request: Request, exc: Exception) -> Response:
         return error_response(exc.code, str(exc))
     if isinstance(exc, ApiError):
         return error_response(exc.code, exc.message, headers=exc.headers)
+    if isinstance(exc, NotFound):
+        return error_response("not_found", str(exc) or "Not found.")
     if isinstance(exc, ValidationException):
         fields = _validation_fields(exc)
         if fields:
