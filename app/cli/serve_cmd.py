@@ -7,6 +7,7 @@ import asyncio
 import logging
 import signal
 import sys
+import time
 
 import psycopg
 
@@ -58,6 +59,23 @@ def _migrate(url: str) -> list[str]:
         raise ConfigError(f"DATABASE_URL: cannot connect ({str(exc).strip().splitlines()[0]})") from None
 
 
+def _migrate_when_reachable(url: str, max_wait_s: float) -> list[str]:
+    """A worker started during a database outage (a failover, a restart of the whole deployment)
+    waits for it as a running worker would, up to BATON_DB_OUTAGE_MAX, instead of exiting at once
+    and crash-looping under its supervisor."""
+    deadline = time.monotonic() + max_wait_s
+    pause = 1.0
+    while True:
+        try:
+            return _migrate(url)
+        except ConfigError:
+            if time.monotonic() + pause > deadline:
+                raise
+            log.warning("worker.waiting_for_database", extra={"retry_in_s": pause})
+            time.sleep(pause)
+            pause = min(pause * 2, 5.0)
+
+
 def migrate(args: argparse.Namespace) -> int:
     settings = _settings()
     with database_url(settings) as url:
@@ -77,7 +95,7 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = with_served_base_url(_settings(), args.host, args.port)
     if warning := base_url_warning(settings, args.host):
-        log.warning("serve.base_url_unset", extra={"message": warning, "base_url": settings.base_url})
+        log.warning("serve.base_url_unset", extra={"advice": warning, "base_url": settings.base_url})
     with database_url(settings, own=True) as url:
         _migrate(url)
         app = create_app(settings, url, run_worker=not args.no_worker)
@@ -102,7 +120,7 @@ def worker(args: argparse.Namespace) -> int:
 
     settings = _settings()
     if warning := base_url_warning(settings, host=""):
-        log.warning("worker.base_url_unset", extra={"message": warning, "base_url": settings.base_url})
+        log.warning("worker.base_url_unset", extra={"advice": warning, "base_url": settings.base_url})
 
     async def run(url: str) -> int:
         pool = await open_pool(url, max_size=args.concurrency + 4)
@@ -125,5 +143,5 @@ def worker(args: argparse.Namespace) -> int:
         return 0
 
     with database_url(settings) as url:
-        _migrate(url)
+        _migrate_when_reachable(url, settings.db_outage_max_s)
         return asyncio.run(run(url))

@@ -185,3 +185,28 @@ async def test_baton_worker_exits_non_zero_after_the_allowed_outage(cluster, dat
         assert "BATON_DB_OUTAGE_MAX" in log.read_text()
     finally:
         stop(proc)
+
+
+async def test_baton_worker_started_during_an_outage_waits_for_the_database(cluster, database_url, tmp_path):
+    """An orchestrator restarting everything during a failover: the worker starts before the
+    database is back, waits for it, then takes work (it used to exit at once and crash-loop)."""
+    url = baton_database(cluster)
+    await asyncio.to_thread(cluster.stop)
+    proc, log = start_worker(tmp_path, process_env(url, tmp_path, database_url, BATON_DB_OUTAGE_MAX="120s"))
+    try:
+        async def waiting() -> bool:
+            return "worker.waiting_for_database" in log.read_text()
+
+        await until(waiting, 30, "the worker to say it waits for the database")
+        assert proc.poll() is None, log.read_text()
+        await asyncio.to_thread(cluster.start)
+        async with await open_pool(url, min_size=1, max_size=2) as pool:
+
+            async def registered() -> bool:
+                async with pool.connection() as conn:
+                    return bool((await (await conn.execute("SELECT count(*) AS n FROM procrastinate_workers")).fetchone())["n"])
+
+            await until(registered, RESUME_S, "the worker to register once the database is back")
+        assert proc.poll() is None, log.read_text()
+    finally:
+        stop(proc)
