@@ -104,14 +104,29 @@ class Proc:
         self.name, self.args, self.env, self.log = name, args, env, logdir / f"{name}.log"
         self.proc: subprocess.Popen | None = None
         self.starts = 0
+        self.log_from = 0
+        self._registered = False
 
     def start(self) -> None:
+        self.log_from = self.log.stat().st_size if self.log.exists() else 0
         with open(self.log, "a") as err:
             err.write(f"--- start {self.starts + 1} at {time.strftime('%H:%M:%S')}\n")
             err.flush()
             self.proc = subprocess.Popen([BATON, *self.args], env=self.env, cwd=ROOT, stdout=subprocess.DEVNULL,
                                          stderr=err, start_new_session=True)
         self.starts += 1
+        self._registered = False
+
+    @property
+    def registered(self) -> bool:
+        """Alive, and its worker has registered since this start (it logged `worker.running`)."""
+        if not self.alive:
+            return False
+        if not self._registered:
+            with open(self.log, "rb") as log:
+                log.seek(self.log_from)
+                self._registered = b"worker.running" in log.read()
+        return self._registered
 
     @property
     def alive(self) -> bool:
@@ -353,10 +368,15 @@ class Soak:
             "WHERE j.status = 'doing'", patience_s=30)
 
     async def kill_worker(self, restarts: dict[str, float]) -> None:
+        """Kill a worker that runs (a crash), or one still starting (a crash at start-up), but
+        never the last one running: the guarantee measured is that a live worker takes over."""
         alive = [p for p in self.workers if p.alive and p.name not in self.down]
-        if not alive:
+        running = [p for p in alive if p.registered]
+        candidates = running if len(running) >= 2 else [p for p in alive if not p.registered]
+        if not candidates:
+            self.report.kills["skipped: no other worker running"] += 1
             return
-        victim = self.rng.choice(alive)
+        victim = self.rng.choice(candidates)
         at = time.time()
         victim.kill()
         self.down.add(victim.name)
@@ -416,10 +436,13 @@ class Soak:
         for run_id in marks:
             rec.waits[run_id] = None
         while marks and not self.all_over.is_set():
-            rows = await self.q("SELECT r.id::text AS run_id, " + PROGRESS + " AS mark FROM runs r "
+            rows = await self.q("SELECT r.id::text AS run_id, " + PROGRESS + " AS mark, "
+                                "extract(epoch FROM r.completed_at)::float8 AS ended FROM runs r "
                                 "WHERE r.id::text = ANY(%(ids)s)", {"ids": list(marks)})
             for row in rows:
-                if row["mark"] > marks[row["run_id"]]:
+                if row["ended"] is not None and row["ended"] <= rec.at:  # finished before the restart
+                    del rec.waits[row["run_id"]], marks[row["run_id"]]
+                elif row["mark"] > marks[row["run_id"]]:
                     rec.waits[row["run_id"]] = max(0.0, row["mark"] - rec.at)
                     del marks[row["run_id"]]
             await asyncio.sleep(0.25)
