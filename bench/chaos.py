@@ -74,7 +74,7 @@ class ChaosConfig:
     start_every_s: float = 1.0  # one new run this often
     kill_every_s: tuple[float, float] = (3.0, 8.0)
     restart_after_s: tuple[float, float] = (0.5, 8.0)
-    never_restart: float = 0.1  # chance that a killed worker stays dead (never the last one)
+    never_restart: float = 0.1  # chance that a killed worker stays dead (two stay in rotation)
     web_kill_every_s: float = 60.0
     pg_restart_every_s: float = 180.0
     pg_pause_s: tuple[float, float] = (0.0, 8.0)  # 0: pg_ctl restart; else stop, wait this long, start
@@ -342,8 +342,7 @@ class Soak:
                     self._worker(name).start()
                     self.down.discard(name)
                     del restarts[name]
-            if now >= next_kill:
-                await self.kill_worker(restarts)
+            if now >= next_kill and await self.kill_worker(restarts):
                 next_kill = now + rng.uniform(*cfg.kill_every_s)
             if now >= next_web:
                 await self.kill_web()
@@ -367,22 +366,21 @@ class Soak:
             "FROM procrastinate_jobs j JOIN runs r ON r.id::text = j.args->>'run_id' "
             "WHERE j.status = 'doing'", patience_s=30)
 
-    async def kill_worker(self, restarts: dict[str, float]) -> None:
+    async def kill_worker(self, restarts: dict[str, float]) -> bool:
         """Kill a worker that runs (a crash), or one still starting (a crash at start-up), but
         never the last one running: the guarantee measured is that a live worker takes over."""
         alive = [p for p in self.workers if p.alive and p.name not in self.down]
         running = [p for p in alive if p.registered]
         candidates = running if len(running) >= 2 else [p for p in alive if not p.registered]
         if not candidates:
-            self.report.kills["skipped: no other worker running"] += 1
-            return
+            return False  # the caller tries again at its next tick
         victim = self.rng.choice(candidates)
         at = time.time()
         victim.kill()
         self.down.add(victim.name)
         self.report.kills["worker"] += 1
-        standing = sum(1 for p in self.workers if p.name not in self.down)
-        if standing >= 1 and self.rng.random() < self.cfg.never_restart:
+        # Two workers always stay in rotation, so that one can be killed while the other runs.
+        if len(self.retired) < len(self.workers) - 2 and self.rng.random() < self.cfg.never_restart:
             self.retired.add(victim.name)
             self.report.kills["worker (never restarted)"] += 1
         else:
@@ -394,8 +392,9 @@ class Soak:
             beats = await self.heartbeats()
         except psycopg.OperationalError:
             self.report.unmeasured["Postgres down at the kill"] += 1
-            return
+            return True
         self.trackers.append(asyncio.create_task(self.track_worker_kill(at, held, beats)))
+        return True
 
     async def heartbeats(self) -> dict[int, float]:
         rows = await self.q("SELECT id, extract(epoch FROM last_heartbeat)::float8 AS beat FROM procrastinate_workers",
