@@ -302,9 +302,10 @@ class Soak:
                             raise RuntimeError(f"log-in answered {done.status_code}")
                         logged_in = True
                     inbox = await client.get("/approvals")
-                    if inbox.status_code != 200:  # a redirect to /login: the session is gone
+                    if inbox.is_redirect:  # to /login: the session is gone
                         logged_in = False
-                        continue
+                    if inbox.status_code != 200:
+                        raise RuntimeError(f"the inbox answered {inbox.status_code}")
                     for hook_id in dict.fromkeys(INBOX_LINK.findall(inbox.text)):
                         review = await client.get(f"/approvals/{hook_id}")
                         if review.status_code != 200 or "_csrf_token" not in review.text:
@@ -317,7 +318,7 @@ class Soak:
                         if answer.status_code == 303:
                             self.report.decided_ok[hook_id] += 1
                 except (httpx.TransportError, RuntimeError):
-                    self.report.person_errors += 1  # the web process is down or restarting
+                    self.report.person_errors += 1  # the web process (or Postgres) is down or restarting
                     await asyncio.sleep(0.5)
                 await asyncio.sleep(0.3)
 
