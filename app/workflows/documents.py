@@ -228,8 +228,8 @@ def render_report(ctx: dict) -> tuple[str, bytes]:
         unknown += u
     context = dict(
         title=ctx["title"], date=ctx["date"], question=ctx["question"], workflow_title=WORKFLOW_TITLE,
-        analysis_html=render_markdown(ctx["analysis"]),
-        documents=[{**d, "html": render_markdown(d["summary"])} for d in ctx["kept"]],
+        analysis_html=render_markdown(ctx["analysis"], top=3),
+        documents=[{**d, "html": render_markdown(d["summary"], top=4)} for d in ctx["kept"]],
         excluded=ctx["excluded"], problems=ctx["problems"], rejected=ctx["rejected"],
         citations=sorted(set(valid)), unknown=sorted(set(unknown)), model=ctx["model"],
     )

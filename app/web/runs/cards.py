@@ -54,8 +54,10 @@ def workflow_title(name: str, version: int | None = None) -> str:
         return name
 
 
-def markdown_html(text: Any) -> Markup:
-    return render_markdown(str(text or ""))
+def markdown_html(text: Any, title: str | None = None) -> Markup:
+    """Model text inside a card: its headings below the card's own title (an h3), and a leading
+    heading that only repeats `title` left out."""
+    return render_markdown(str(text or ""), top=4, title=title)
 
 
 def hook_view(hook: dict) -> dict:
@@ -139,7 +141,7 @@ def _result(run: dict) -> dict | None:
     if output.get("approved") is False or output.get("published") is False:
         why = "The review expired." if output.get("expired") else "Rejected: nothing was produced."
         return {"kind": "stopped", "message": why, "approved": False}
-    return {"kind": "document", "html": markdown_html(text) if text else None, "title": output.get("title"),
+    return {"kind": "document", "html": markdown_html(text, output.get("title")) if text else None, "title": output.get("title"),
             "approved": True}
 
 

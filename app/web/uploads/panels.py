@@ -61,7 +61,7 @@ def documents_panel(run: dict) -> dict:
         "problems": [d for d in extracted if d["status"] != "ok"] + [
             {"name": s["name"], "message": f"The model could not summarise it: {s['error']}"}
             for s in summaries if not s.get("summary")],
-        "analysis_html": render_markdown(output["analysis"]) if output.get("analysis") else None,
+        "analysis_html": render_markdown(output["analysis"], top=5) if output.get("analysis") else None,
         "excluded": output.get("excluded") or [],
         "message": output.get("message"),
         "report": _report(run),
@@ -86,13 +86,13 @@ def data_panel(run: dict) -> dict:
         finding = _output(steps, data_analysis.explain_step(n))
         drills.append({"round": n, "title": request["question"] or request["column"] or f"Query {n}",
                        "filter": request["filter"], "proposal": proposal, "result": result,
-                       "finding_html": render_markdown(finding) if finding else None})
+                       "finding_html": render_markdown(finding, top=5) if finding else None})
     hook = _waiting_hook(run, data_analysis.NAME)
     return {
         "template": "partials/runs/data-analysis.html",
         "decides": hook is not None,
         "profile": profile,
-        "insights_html": render_markdown(insights) if insights else None,
+        "insights_html": render_markdown(insights, top=5) if insights else None,
         "drills": drills,
         "ask": {"columns": columns, "round": (hook.get("show") or {}).get("round")} if hook else None,
         "report": _report(run),
