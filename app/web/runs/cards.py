@@ -121,8 +121,8 @@ def _progress(run: dict) -> dict | None:
     progress = run.get("progress") or None
     if run["status"] == "completed":
         return {"done": 1, "total": 1, "percent": 100, "label": "Done"}
-    if not progress or not progress.get("total"):
-        return None
+    if not progress or not progress.get("total") or run["status"] in FINAL:
+        return None  # a run that stopped is not part-way through anything any more
     done, total = int(progress.get("done") or 0), int(progress["total"])
     return {"done": done, "total": total, "percent": max(0, min(100, round(100 * done / total))),
             "label": progress.get("label") or ""}

@@ -193,6 +193,8 @@ async def test_the_review_form_excludes_and_edits_then_the_run_goes_on(app_clien
     done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
     assert done["status"] == "completed", done["error"]
     assert done["output"]["kept"] == ["a.pdf", "b.pdf"] and done["output"]["excluded"] == ["c.pdf"]
+    final = await app_client.get(f"/chat/runs/{run['id']}/card")
+    assert "3 documents · 1 not included</summary>" in final.text and "Excluded by the review: c.pdf." in final.text
     async with pool.connection() as conn:
         hook = await (await conn.execute("SELECT response FROM hooks WHERE run_id = %s", (run["id"],))).fetchone()
     assert hook["response"] == {"exclude": [2], "edits": {"1": "Edited b [b.pdf p.1]."}}  # unchanged text is no edit
