@@ -6,6 +6,8 @@ from decimal import Decimal
 
 from litestar.plugins.jinja import JinjaTemplateEngine
 
+from app.web.runs.progress import run_progress
+
 
 def money(amount: Decimal | float | int | None) -> str:
     """US dollars, one way on every page: cents for a dollar and more ("$12.35"), four decimals
@@ -25,3 +27,4 @@ def money(amount: Decimal | float | int | None) -> str:
 
 def register(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["money"] = money
+    engine.engine.filters["run_progress"] = run_progress

@@ -26,6 +26,7 @@ from app.engine.commands import get_run
 from app.engine.errors import RunNotFound, WorkflowNotFound
 from app.engine.registry import get_workflow
 from app.web.runs.panels import workflow_panel
+from app.web.runs.progress import run_progress
 from app.web.runs.store import run_artifacts
 
 FINAL = ("completed", "failed", "cancelled")
@@ -117,17 +118,6 @@ def _steps(run: dict, started: dict | None) -> list[dict]:
     return steps
 
 
-def _progress(run: dict) -> dict | None:
-    progress = run.get("progress") or None
-    if run["status"] == "completed":
-        return {"done": 1, "total": 1, "percent": 100, "label": "Done"}
-    if not progress or not progress.get("total") or run["status"] in FINAL:
-        return None  # a run that stopped is not part-way through anything any more
-    done, total = int(progress.get("done") or 0), int(progress["total"])
-    return {"done": done, "total": total, "percent": max(0, min(100, round(100 * done / total))),
-            "label": progress.get("label") or ""}
-
-
 def _result(run: dict) -> dict | None:
     output = run.get("output")
     if run["status"] == "failed":
@@ -167,7 +157,7 @@ async def load_card(conn: AsyncConnection, run_id: UUID | str, owner_id: int, *,
         "status_label": STATUS_LABELS.get(status, status),
         "final": run["status"] in FINAL,
         "steps": _steps(run, started),
-        "progress": _progress(run),
+        "progress": run_progress(run),
         "waiting_for": run.get("waiting_for") if run["status"] in ("waiting", "sleeping") else None,
         "hook": hook,
         "result": _result(run),
