@@ -23,11 +23,13 @@ def test_a_models_title_is_demoted_below_the_pages_own_headings_and_a_repeated_t
 
 
 def test_the_reviewed_content_card_shows_the_title_once_and_no_larger_than_its_own():
-    run = {"status": "completed", "output": {"title": "Quarterly plan", "approved": True,
+    run = {"status": "completed", "title": "Quarterly plan", "output": {"title": "Quarterly plan", "approved": True,
                                              "document": "# Quarterly plan\n\nBody text.\n\n## Goals\n\nGrow."}}
     html = str(_result(run)["html"])
     assert "Quarterly plan" not in html  # the card's title already says it
     assert "<h4>Goals</h4>" in html and not re.search(r"<h[1-3]>", html)
+    titled = str(_result({**run, "title": "Reviewed content"})["html"])  # a card titled otherwise keeps it, demoted
+    assert "<h4>Quarterly plan</h4>" in titled and "<h5>Goals</h5>" in titled
 
 
 def _report(n: int) -> tuple[str, bytes]:

@@ -131,7 +131,7 @@ def _result(run: dict) -> dict | None:
     if output.get("approved") is False or output.get("published") is False:
         why = "The review expired." if output.get("expired") else "Rejected: nothing was produced."
         return {"kind": "stopped", "message": why, "approved": False}
-    return {"kind": "document", "html": markdown_html(text, output.get("title")) if text else None, "title": output.get("title"),
+    return {"kind": "document", "html": markdown_html(text, run.get("title")) if text else None, "title": output.get("title"),
             "approved": True}
 
 
