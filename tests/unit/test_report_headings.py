@@ -9,7 +9,7 @@ import re
 from pypdf import PdfReader
 
 from app.core.markdown import render_markdown
-from app.web.chat.run_cards import _result
+from app.web.runs.cards import _result
 from app.workflows.documents import render_report
 
 MODEL_SUMMARY = "# Summary of {name}\n\n" + ("The document argues a point at length, citing its sources [{name}, p. 1]. " * 9)
