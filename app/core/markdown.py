@@ -27,7 +27,28 @@ def _alignment_as_class(state: StateCore) -> None:
             token.attrSet("class", _ALIGN[token.attrs.pop("style")])
 
 
+def _fit_headings(state: StateCore) -> None:
+    """A model writes its text as a page of its own (`# Title`, `## Part`); shown inside a card or a
+    report it is a part of that page. With `top` in the render's env the text's highest heading
+    becomes that level and the others follow (never below h6); with `title`, a leading heading that
+    only repeats the title the page already shows is left out."""
+    title = " ".join(str(state.env.get("title") or "").split()).casefold()
+    tokens = state.tokens
+    if title and len(tokens) >= 3 and tokens[0].type == "heading_open" \
+            and " ".join(tokens[1].content.split()).casefold().strip(" #*_") == title:
+        del tokens[:3]
+    top = state.env.get("top")
+    levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
+    if not top or not levels:
+        return
+    shift = max(0, int(top) - min(levels))
+    for token in tokens:
+        if token.type in ("heading_open", "heading_close"):
+            token.tag = f"h{min(6, int(token.tag[1]) + shift)}"
+
+
 _md.core.ruler.push("alignment_as_class", _alignment_as_class)
+_md.core.ruler.push("fit_headings", _fit_headings)
 
 _TAGS = {
     "p", "br", "hr", "em", "strong", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
@@ -40,8 +61,10 @@ _ATTRIBUTES = {
 _CLASSES = {"th": set(_ALIGN.values()), "td": set(_ALIGN.values())}
 
 
-def render_markdown(text: str) -> Markup:
-    html = _md.render(text)
+def render_markdown(text: str, *, top: int | None = None, title: str | None = None) -> Markup:
+    """`top`: the heading level the text's highest heading becomes (3 under a page's h2); `title`:
+    the title the page already shows, left out if the text starts with it as a heading."""
+    html = _md.render(text, {"top": top, "title": title})
     clean = nh3.clean(
         html,
         tags=_TAGS,

@@ -121,8 +121,8 @@ WITH upd AS (
     UPDATE runs SET status = %(status)s, output = %(output)s, error = %(error)s, waiting_for = NULL,
                     wake_at = NULL, completed_at = now(), updated_at = now(),
                     progress = CASE WHEN %(status)s = 'completed' AND progress IS NOT NULL
-                                    THEN progress || jsonb_build_object('done', progress->'total')
-                                    ELSE progress END,
+                                    THEN progress - 'rate_wait' || jsonb_build_object('done', progress->'total', 'percent', 100)
+                                    ELSE progress - 'rate_wait' END,
                     steps_billed = steps_done
     WHERE id = %(run_id)s AND status NOT IN ('completed', 'failed', 'cancelled')
     RETURNING *
@@ -143,12 +143,16 @@ SELECT %(run_id)s, %(owner_id)s, %(kind)s, %(data)s
 WHERE EXISTS (SELECT 1 FROM runs WHERE id = %(run_id)s FOR NO KEY UPDATE)
 """
 
+# The overall percent never goes down over a run (app/engine/progress.py): the new one or the highest shown.
 UPDATE_PROGRESS = """
 WITH upd AS (
-    UPDATE runs SET progress = %(progress)s, updated_at = now() WHERE id = %(run_id)s
-    RETURNING id, owner_id, cancel_requested
+    UPDATE runs SET progress = %(progress)s || jsonb_build_object('percent', greatest(
+                        %(percent)s::numeric, coalesce((progress->>'percent')::numeric, 0))),
+                    updated_at = now()
+    WHERE id = %(run_id)s
+    RETURNING id, owner_id, cancel_requested, progress
 ), ev AS (
-    INSERT INTO run_events (run_id, owner_id, kind, data) SELECT id, owner_id, 'progress', %(progress)s FROM upd
+    INSERT INTO run_events (run_id, owner_id, kind, data) SELECT id, owner_id, 'progress', progress FROM upd
 )
 SELECT cancel_requested FROM upd
 """

@@ -84,21 +84,50 @@ WHERE (run_id, seq, idx) = (
 RETURNING idx
 """
 
-# Progress of the fan-out is shown live on the run ("12/50 summarised").
+# Progress of the fan-out is shown live on the run ("12/50 summarised"): the phase's own count, and
+# the overall percent from the phase's span that `run.progress` set before the map (never lower than
+# shown before: app/engine/progress.py). A rate-limit wait still ahead stays shown until the last child.
 MAP_PROGRESS = """
 WITH counts AS (
     SELECT count(*) FILTER (WHERE status IN ('completed', 'failed')) AS done, count(*) AS total
     FROM run_children WHERE run_id = %(run_id)s AND seq = %(seq)s
+), shown AS (
+    SELECT coalesce((r.progress->'span'->>0)::numeric, 0) AS lo, coalesce((r.progress->'span'->>1)::numeric, 1) AS hi,
+           coalesce((r.progress->>'percent')::numeric, 0) AS percent, r.progress->'span' AS span,
+           CASE WHEN (r.progress->'rate_wait'->>'until')::timestamptz > now() THEN r.progress->'rate_wait' END AS rate_wait
+    FROM runs r WHERE r.id = %(run_id)s
 ), upd AS (
-    UPDATE runs SET progress = jsonb_build_object('done', counts.done, 'total', counts.total, 'label', %(label)s::text),
+    UPDATE runs SET progress = jsonb_strip_nulls(jsonb_build_object(
+                        'done', counts.done, 'total', counts.total, 'label', %(label)s::text, 'span', shown.span,
+                        'rate_wait', CASE WHEN counts.done < counts.total THEN shown.rate_wait END,
+                        'percent', greatest(shown.percent,
+                                            round(100 * (shown.lo + (shown.hi - shown.lo) * counts.done / greatest(counts.total, 1)), 1)))),
                     waiting_for = %(label)s || ' (' || counts.done || '/' || counts.total || ')',
                     updated_at = now()
-    FROM counts WHERE id = %(run_id)s
+    FROM counts, shown WHERE id = %(run_id)s
     RETURNING id, owner_id, progress, counts.done = counts.total AS finished
 ), ev AS (
     INSERT INTO run_events (run_id, owner_id, kind, data) SELECT id, owner_id, 'progress', progress FROM upd
 )
 SELECT finished FROM upd
+"""
+
+
+# A child held back by the fan-out's rate limit: the run says so and when the next call may go
+# ("waiting for the model rate limit, next call in 12 s"), until a child finishes (MAP_PROGRESS).
+SHOW_RATE_WAIT = """
+WITH upd AS (
+    UPDATE runs SET progress = coalesce(progress, '{}'::jsonb)
+                               || jsonb_build_object('rate_wait', jsonb_build_object('until', %(until)s::timestamptz,
+                                                                                     'limit', %(limit)s::text)),
+                    updated_at = now()
+    WHERE id = %(run_id)s AND status = 'running'
+      -- the earliest upcoming call is the one to announce; one already past is replaced
+      AND (progress->'rate_wait'->>'until' IS NULL OR (progress->'rate_wait'->>'until')::timestamptz < now()
+           OR (progress->'rate_wait'->>'until')::timestamptz > %(until)s)
+    RETURNING id, owner_id, progress
+)
+INSERT INTO run_events (run_id, owner_id, kind, data) SELECT id, owner_id, 'progress', progress FROM upd
 """
 
 
@@ -180,6 +209,8 @@ async def run_child(pool: AsyncConnectionPool, run_id: str, seq: int, idx: int) 
             wait_until = await ratelimit.next_slot(conn, ratelimit.calls(RateLimit(**detail["limit"])))
             if wait_until is not None:
                 await defer_children(conn, run_id, seq, [idx], wait_until)
+                await conn.execute(SHOW_RATE_WAIT, {"run_id": run_id, "until": wait_until,
+                                                    "limit": detail["limit"]["name"]})
                 return
         await conn.execute("UPDATE run_children SET started_at = coalesce(started_at, now()) "
                            "WHERE run_id = %(run_id)s AND seq = %(seq)s AND idx = %(idx)s", key)

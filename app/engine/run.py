@@ -27,6 +27,7 @@ from app.engine.errors import FatalError, NonDeterminism, RunCancelled, StepFail
 from app.engine.hooks import create_hook, expire_hook
 from app.engine.jobs import wake_run
 from app.engine.mapping import collect_children, start_children
+from app.engine.progress import overall_percent
 from app.engine.values import DEFAULT_RETRY, HookResult, RateLimit, RetryPolicy, StepOutput
 
 # A step still running after this long is announced as started; faster ones only as completed,
@@ -281,11 +282,16 @@ class Run:
         self._journal[seq] = {"seq": seq, "name": name, "kind": kind, "status": "completed", "output": output}
         self._pending_values.append({"run_id": self.id, "seq": seq, "name": name, "kind": kind, "output": J.Jsonb(output)})
 
-    async def progress(self, done: int, total: int, label: str = "") -> None:
-        """Show progress live; not journaled (it is a view of the run, not part of its history)."""
+    async def progress(self, done: int, total: int, label: str = "", *,
+                       phase: tuple[float, float] | None = None) -> None:
+        """Show progress live: the current phase's own count (`done`/`total`, `label`) and, from it,
+        the run's overall percent — `phase` is that phase's share of the run (`Phases.span`, see
+        app/engine/progress.py); the overall percent never goes back. Not journaled (it is a view of
+        the run, not part of its history)."""
         await self._flush_values()
+        shown = {"done": done, "total": total, "label": label} | ({"span": list(phase)} if phase else {})
         row = await (await self._conn.execute(J.UPDATE_PROGRESS, {
-            "run_id": self.id, "progress": J.Jsonb({"done": done, "total": total, "label": label}),
+            "run_id": self.id, "progress": J.Jsonb(shown), "percent": overall_percent(done, total, phase),
         })).fetchone()
         self._cancel_requested = bool(row["cancel_requested"])
         self._check_cancelled()

@@ -50,7 +50,7 @@ async def save_document(conn: AsyncConnection, *, owner_id: int, run_id: Any, ti
     Returns the artifact ids by format."""
     pdf = await asyncio.to_thread(
         render_pdf, "document.html", title=title, date=when.strftime("%-d %B %Y"), subtitle=subtitle,
-        body_html=render_markdown(markdown), workflow_title=workflow_title)
+        body_html=render_markdown(markdown, top=2, title=title), workflow_title=workflow_title)
     stem = file_stem(title)
     return {
         "markdown": await save_artifact(conn, owner_id=owner_id, run_id=run_id, name=f"{stem}.md",

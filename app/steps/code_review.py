@@ -55,20 +55,38 @@ def changed_lines(diff_text: str) -> dict[str, set[int]]:
     return lines
 
 
-def clean_comments(answer: str, diff_text: str) -> list[dict]:
-    """The model's JSON as comments on lines the diff touches; everything else is dropped. A comment
-    on a line outside the hunks is moved to the file's nearest changed line."""
+MAX_UNREAD_ANSWER = 8000
+
+
+def parse_answer(answer: str) -> list | None:
+    """The model's JSON array, or None when the answer is not one (prose, broken JSON)."""
     text = answer.strip()
     if text.startswith("```"):
         text = text.strip("`").split("\n", 1)[-1]
     start, end = text.find("["), text.rfind("]")
     try:
-        items = json.loads(text[start:end + 1]) if start >= 0 and end > start else []
+        items = json.loads(text[start:end + 1]) if start >= 0 and end > start else None
     except (ValueError, RecursionError):
-        items = []
+        items = None
+    return items if isinstance(items, list) else None
+
+
+def review_of(output: Any) -> tuple[list[dict], str | None]:
+    """The "review diff" step's result as (comments, the model's answer when it could not be read).
+    A readable review is journaled as the list of comments; an unreadable one as
+    {"comments": [], "unreadable": answer}, so that it is said and shown rather than read as "no comments"."""
+    if isinstance(output, dict):
+        return [c for c in output.get("comments") or [] if isinstance(c, dict)], output.get("unreadable")
+    return [c for c in output or [] if isinstance(c, dict)], None
+
+
+def clean_comments(answer: str, diff_text: str) -> list[dict]:
+    """The model's JSON as comments on lines the diff touches; everything else is dropped. A comment
+    on a line outside the hunks is moved to the file's nearest changed line."""
+    items = parse_answer(answer) or []
     anchors = changed_lines(diff_text)
     comments = []
-    for item in items if isinstance(items, list) else []:
+    for item in items:
         if not isinstance(item, dict):
             continue
         path = str(item.get("file") or "").strip().removeprefix("b/")
@@ -97,6 +115,8 @@ async def review_diff(diff_text: str, truncated: bool) -> StepOutput:
     result = await model.generate(REVIEWER, review_prompt(diff_text, truncated))
     if runtime.current().llm.offline:
         return StepOutput(offline_comments(diff_text), usage=result.usage)
+    if parse_answer(result.value) is None:
+        return StepOutput({"comments": [], "unreadable": result.value.strip()[:MAX_UNREAD_ANSWER]}, usage=result.usage)
     return StepOutput(clean_comments(result.value, diff_text), usage=result.usage)
 
 
@@ -124,13 +144,15 @@ async def run_tests(run_id: str, source: str, commit: str, patch: str | None, co
 OUTCOME_WORDS = {"passed": "Tests passed", "failed": "Tests failed", "timeout": "Stopped at the time limit",
                  "cpu_limit": "Stopped at the CPU-time limit", "memory_limit": "Stopped at the memory limit",
                  "disk_limit": "Stopped at the disk limit",
-                 "killed": "Killed", "no_command": "No test command"}
+                 "killed": "Killed", "no_command": "No test command",
+                 "setup_error": "Test tool not found (setup error)"}
 
 
 async def save_review_report(conn: AsyncConnection, *, run_id: Any, owner_id: int, title: str, approved: bool,
-                             comments: list[dict], iterations: list[dict], when: datetime, source: str) -> dict:
+                             comments: list[dict], iterations: list[dict], when: datetime, source: str,
+                             unreadable: str | None = None) -> dict:
     context = {"title": title, "date": when.strftime("%-d %B %Y, %H:%M UTC"), "approved": approved, "source": source,
-               "comments": comments, "iterations": [i | {"label": OUTCOME_WORDS.get(i.get("outcome"), i.get("outcome"))}
+               "comments": comments, "unreadable": unreadable, "iterations": [i | {"label": OUTCOME_WORDS.get(i.get("outcome"), i.get("outcome"))}
                                                     for i in iterations]}
     html = render_html("code_review.html", **context)
     pdf = await asyncio.to_thread(render_pdf, "code_review.html", **context)

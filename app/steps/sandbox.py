@@ -26,6 +26,7 @@ import asyncio
 import contextlib
 import functools
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -39,6 +40,13 @@ from app.steps import sandbox_fs
 NOBODY = 65534
 OUTPUT_LIMIT = 64 * 1024
 SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
+# How the tests find their tools: the project's own tools first (a virtualenv or node_modules in the
+# checkout), then the system's under /usr. Nothing else of the host is visible (docs/publishing-and-code-review.md).
+PROJECT_PATH = f"{sandbox_fs.WORKSPACE}/.venv/bin:{sandbox_fs.WORKSPACE}/node_modules/.bin"
+# The shell's own words for a command it could not start (dash: "sh: 1: pytest: not found"; bash:
+# "pytest: command not found"), as distinct from a test's output mentioning "not found".
+NOT_STARTED = re.compile(r"^(?:\S*sh: (?:\d+: )?)?\S+: (?:command )?not found$|^\S*sh: (?:\d+: )?\S+: Permission denied$",
+                         re.MULTILINE)
 
 
 class SandboxUnavailable(FatalError):
@@ -70,7 +78,7 @@ class Limits:
 class SandboxResult:
     exit_code: int
     passed: bool
-    outcome: str  # passed, failed, timeout, cpu_limit, memory_limit, disk_limit, killed
+    outcome: str  # passed, failed, setup_error, timeout, cpu_limit, memory_limit, disk_limit, killed
     output: str
     truncated: bool
     duration_s: float
@@ -85,7 +93,7 @@ def _as_root() -> bool:
 
 
 def _bwrap_args(checkout: Path, command: str, limits: Limits, files: list[tuple[int, str]]) -> list[str]:
-    env = {"PATH": SANDBOX_PATH, "HOME": sandbox_fs.WORKSPACE, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "CI": "true"}
+    env = {"PATH": f"{PROJECT_PATH}:{SANDBOX_PATH}", "HOME": sandbox_fs.WORKSPACE, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "CI": "true"}
     return sandbox_fs.bwrap_argv(checkout, command, disk_mb=limits.disk_mb, tmp_mb=limits.tmp_size_mb,
                                  files=files, env=env)
 
@@ -185,7 +193,20 @@ def _outcome(code: int, timed_out: bool, output: str, duration_s: float, limits:
         return "memory_limit"
     if code < 0 or code > 128:
         return "killed"
+    # 126/127: the shell could not run the command at all (not installed, not on PATH, not
+    # executable): the tests never ran, so it is the setup that needs fixing, not the code.
+    if code in (126, 127) or (code != 0 and NOT_STARTED.search(output)):
+        return "setup_error"
     return "passed" if code == 0 else "failed"
+
+
+def _setup_message(code: int) -> str:
+    return (f"Baton: could not start the test command (exit {code}: a tool it needs was not found or is not "
+            "executable inside the sandbox). The tests did not run: this is a setup problem, not failing tests. "
+            f"Inside the sandbox, PATH is {sandbox_fs.WORKSPACE}/.venv/bin, {sandbox_fs.WORKSPACE}/node_modules/.bin "
+            "(the project's own tools, if the checkout has them), then /usr/local/bin, /usr/bin and /bin of the "
+            "server: install the tool there (e.g. apt-get install python3-pytest) or give a test command "
+            "that uses a tool that is, e.g. `python3 -m unittest`.")
 
 
 def _disk_message(limits: Limits, full: list[str], too_big: bool) -> str:
@@ -242,5 +263,7 @@ async def run_sandboxed(workdir: Path, command: str, *, limits: Limits = Limits(
     outcome = _outcome(code, timed_out, output, duration, limits, bool(full) or too_big)
     if outcome == "disk_limit":
         output = "\n\n".join(filter(None, [output, _disk_message(limits, full, too_big)]))
+    elif outcome == "setup_error":
+        output = "\n\n".join(filter(None, [output, _setup_message(code)]))
     return SandboxResult(exit_code=code, passed=outcome == "passed", outcome=outcome, output=output,
                          truncated=capture.dropped > 0, duration_s=duration, sandbox=sandbox)

@@ -36,6 +36,7 @@ from app.web import (
     notifications,
     publishing,
     runs,
+    template_filters,
     uploads,
     webhooks,
 )
@@ -124,7 +125,8 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
         before_send=[add_security_headers],  # CSP, framing, Referer, nosniff: on every response
         # Entered in order, left in reverse: the chat needs the pool and the live hub.
         lifespan=[lifespan, live.lifespan(database_url), chat.lifespan(llm)],
-        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine,
+                                       engine_callback=template_filters.register),
         exception_handlers={
             HTTPException: _error_page, NotFoundException: _error_page, Exception: _error_page,
             **auth.exception_handlers,

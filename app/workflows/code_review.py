@@ -112,11 +112,13 @@ def _limits(inp: CodeReviewInput) -> dict:
     return {"wall_s": wall, "cpu_s": wall, "memory_mb": inp.memory_mb}
 
 
-def summary(approved: bool, comments: list[dict], iterations: list[dict], reason: str = "", tests: bool = True) -> str:
+def summary(approved: bool, comments: list[dict], iterations: list[dict], reason: str = "", tests: bool = True,
+            unreadable: bool = False) -> str:
     issues = sum(c["severity"] == "issue" for c in comments)
     verdict = ("Approved" if approved else "Not approved") if tests else "Reviewed"
-    lines = [f"**{verdict}**" + (f": {reason}" if reason else ""), "",
-             f"- {len(comments)} review comment{'s' if len(comments) != 1 else ''} ({issues} issue{'s' if issues != 1 else ''})",
+    said = (f"- {len(comments)} review comment{'s' if len(comments) != 1 else ''} ({issues} issue{'s' if issues != 1 else ''})"
+            if not unreadable else "- the model's review could not be read as comments: its answer is shown as written")
+    lines = [f"**{verdict}**" + (f": {reason}" if reason else ""), "", said,
              f"- {len(iterations)} test run{'s' if len(iterations) != 1 else ''}"
              + (f", last: {CR.OUTCOME_WORDS.get(iterations[-1]['outcome'], iterations[-1]['outcome'])}" if iterations else "")]
     return "\n".join(lines)
@@ -139,8 +141,8 @@ async def code_review(run: Run, inp: CodeReviewInput) -> dict:
     await run.progress(1, 4, "Reviewing the diff")
     change = await run.step("read diff", _read_diff, data_dir, run_id, inp.repository, refs["base"] if tests else None,
                             head if tests and not inp.patch else None, inp.patch)
-    comments = await run.step(REVIEW_STEP, CR.review_diff, change["text"], change["truncated"],
-                              retry=model.MODEL_RETRY, timeout=model.MODEL_TIMEOUT_S)
+    comments, unreadable = CR.review_of(await run.step(REVIEW_STEP, CR.review_diff, change["text"], change["truncated"],
+                                                       retry=model.MODEL_RETRY, timeout=model.MODEL_TIMEOUT_S))
     iterations: list[dict] = []
     approved, reason = not tests, "" if tests else "no repository, so no tests were run"
     n = 0
@@ -154,6 +156,10 @@ async def code_review(run: Run, inp: CodeReviewInput) -> dict:
         iterations.append(result)
         if result["passed"]:
             approved = True
+            break
+        if result["outcome"] == "setup_error":
+            # The tests did not run at all: no fix of the code can change that, so no waiting for one.
+            reason = "the test command could not start in the sandbox (a setup problem, not failing tests)"
             break
         if n >= inp.max_iterations:
             reason = f"the tests still failed after {n} runs"
@@ -179,10 +185,12 @@ async def code_review(run: Run, inp: CodeReviewInput) -> dict:
     title = f"Code review: {inp.head or 'patch'}"
     artifacts = await run.transaction("write report", lambda conn: CR.save_review_report(
         conn, run_id=run.id, owner_id=run.owner_id, title=title, approved=approved, comments=comments,
-        iterations=iterations, when=when, source=inp.repository or "patch"))
+        iterations=iterations, when=when, source=inp.repository or "patch", unreadable=unreadable))
     return {"approved": approved, "expired": not approved, "reason": reason, "comments": comments,
+            "unreadable_review": unreadable,
             "tests": [{k: i[k] for k in ("commit", "outcome", "passed")} for i in iterations],
-            "document": summary(approved, comments, iterations, reason, tests), "artifacts": artifacts}
+            "document": summary(approved, comments, iterations, reason, tests, unreadable is not None),
+            "artifacts": artifacts}
 
 
 def _once(attempts: int = 1):

@@ -285,9 +285,9 @@ def render_report(ctx: dict, charts: dict[str, str]) -> tuple[str, bytes]:
     svg = {k: Markup(v) for k, v in charts.items()}
     context = dict(
         title=ctx["title"], date=ctx["date"], question=ctx["question"], file_name=ctx["file_name"], profile=ctx["profile"],
-        insights_html=render_markdown(ctx["insights"]), model=ctx["model"], workflow_title=WORKFLOW_TITLE,
+        insights_html=render_markdown(ctx["insights"], top=3), model=ctx["model"], workflow_title=WORKFLOW_TITLE,
         overview=[{"title": c["title"], "svg": svg.get(c["id"])} for c in ctx["profile"]["charts"]],
-        drills=[{**d, "finding_html": render_markdown(d.get("finding") or ""), "svg": svg.get(d["result"]["chart_id"])}
+        drills=[{**d, "finding_html": render_markdown(d.get("finding") or "", top=4), "svg": svg.get(d["result"]["chart_id"])}
                 for d in ctx["drills"]],
     )
     return render_html("data_report.html", **context), render_pdf("data_report.html", **context)

@@ -24,6 +24,7 @@ from app.core import runtime
 from app.core.markdown import render_markdown
 from app.core.pdf import render_html, render_pdf
 from app.engine.errors import FatalError
+from app.engine.progress import Phases
 from app.engine.registry import workflow
 from app.engine.run import Run
 from app.engine.values import RateLimit, RetryPolicy, StepOutput
@@ -51,6 +52,9 @@ MAX_SUMMARY_CHARS = 12_000
 EXTRACT_STEP = "extract text"
 SUMMARISE_STEP = "summarise documents"
 PROGRESS_WORDS = {EXTRACT_STEP: "extracted", SUMMARISE_STEP: "summarised"}
+# The run's phases and their shares of the overall progress (app/engine/progress.py): the summaries
+# (model calls, possibly rate-limited) take most of the time.
+PHASES = Phases((EXTRACT_STEP, 2), (SUMMARISE_STEP, 10), ("review", 1), ("compare", 4), ("report", 1))
 CHILD_RETRY = RetryPolicy(max_attempts=4, initial_s=2.0, factor=3.0)
 log = logging.getLogger("baton.documents")
 
@@ -228,8 +232,8 @@ def render_report(ctx: dict) -> tuple[str, bytes]:
         unknown += u
     context = dict(
         title=ctx["title"], date=ctx["date"], question=ctx["question"], workflow_title=WORKFLOW_TITLE,
-        analysis_html=render_markdown(ctx["analysis"]),
-        documents=[{**d, "html": render_markdown(d["summary"])} for d in ctx["kept"]],
+        analysis_html=render_markdown(ctx["analysis"], top=3),
+        documents=[{**d, "html": render_markdown(d["summary"], top=4)} for d in ctx["kept"]],
         excluded=ctx["excluded"], problems=ctx["problems"], rejected=ctx["rejected"],
         citations=sorted(set(valid)), unknown=sorted(set(unknown)), model=ctx["model"],
     )
@@ -245,7 +249,7 @@ async def document_processing(run: Run, inp: DocumentsInput) -> dict:
     settings = runtime.current().settings
     total = len(inp.documents)
     base = {"run_id": str(run.id), "owner_id": run.owner_id}
-    await run.progress(0, total, EXTRACT_STEP)
+    await run.progress(0, total, EXTRACT_STEP, phase=PHASES.span(EXTRACT_STEP))
     extracted = await run.map(EXTRACT_STEP, extract_document, [
         {**base, "index": i, "artifact_id": str(d.artifact_id), "name": d.name} for i, d in enumerate(inp.documents)
     ], concurrency=EXTRACT_CONCURRENCY, retry=CHILD_RETRY)
@@ -254,7 +258,7 @@ async def document_processing(run: Run, inp: DocumentsInput) -> dict:
     if not readable:
         raise FatalError("None of the documents has readable text: " +
                          "; ".join(f"{p['name']}: {p['message']}" for p in problems))
-    await run.progress(0, len(readable), SUMMARISE_STEP)
+    await run.progress(0, len(readable), SUMMARISE_STEP, phase=PHASES.span(SUMMARISE_STEP))
     summaries = await run.map(SUMMARISE_STEP, summarise_document, [
         {**base, "index": e["index"], "name": e["name"], "text_id": e["text_id"], "question": inp.question,
          "model": inp.model} for e in readable
@@ -269,7 +273,7 @@ async def document_processing(run: Run, inp: DocumentsInput) -> dict:
     if not summaries:
         raise FatalError("No document could be summarised: " + "; ".join(p["message"] for p in problems[-3:]))
 
-    await run.progress(2, 5, "waiting for your review")
+    await run.progress(0, 1, "waiting for your review", phase=PHASES.span("review"))
     decision = await run.hook("review summaries", "input", actions=["continue"], timeout=REVIEW_TIMEOUT_S, show={
         "form": NAME, "heading": "Review the summaries",
         "note": "Exclude documents or edit their summaries, then continue to the comparison.",
@@ -281,10 +285,10 @@ async def document_processing(run: Run, inp: DocumentsInput) -> dict:
     if not kept:
         return {"title": run_title(inp), "documents": extracted, "excluded": excluded,
                 "message": "Every document was excluded: no analysis was written."}
-    await run.progress(3, 5, "comparing the documents")
+    await run.progress(0, 1, "comparing the documents", phase=PHASES.span("compare"))
     analysis = await run.step("compare documents", compare_documents, inp.question, kept, inp.model,
                               retry=chosen_model.MODEL_RETRY, timeout=chosen_model.MODEL_TIMEOUT_S)
-    await run.progress(4, 5, "writing the report")
+    await run.progress(0, 1, "writing the report", phase=PHASES.span("report"))
     when = run.now()
     report = await run.step("write report", write_report, {
         **base, "title": run_title(inp), "date": when.strftime("%-d %B %Y"), "question": inp.question,

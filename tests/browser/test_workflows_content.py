@@ -64,7 +64,10 @@ def test_picker_card_revision_approval_and_pdf(page: Page, model, database_url):
 
     card.get_by_role("button", name="Approve").click()
     expect(card.locator(".run-status")).to_have_text("Completed", timeout=LIVE_MS)
-    expect(card.locator(".run-document h1")).to_have_text("A field guide to urban foxes", timeout=LIVE_MS)
+    # The title once, in the card's own heading: the document's "# title" is not repeated below it.
+    expect(card.locator(".run-card-title")).to_have_text("A field guide to urban foxes", timeout=LIVE_MS)
+    expect(card.locator(".run-document h1, .run-document h2, .run-document h3")).to_have_count(0)
+    expect(card.locator(".run-document")).not_to_contain_text("A field guide to urban foxes")
     expect(card.locator(".run-document")).to_contain_text("Generated with AI assistance", timeout=LIVE_MS)
     expect(other_card.locator(".run-status")).to_have_text("Completed", timeout=LIVE_MS)
     expect(other_card.get_by_role("button", name="Approve")).to_have_count(0, timeout=LIVE_MS)

@@ -64,3 +64,23 @@ async def test_prices_are_edited_with_validation(app_client, admin, pool):
     async with pool.connection() as conn:
         row = await (await conn.execute("SELECT * FROM model_prices WHERE model = 'llama3:8b'")).fetchone()
     assert row["input_per_1k"] == Decimal("0.0001") and row["output_per_1k"] == Decimal("0.0002")
+
+
+async def test_money_reads_the_same_on_every_admin_page(app_client, admin, pool, worker):
+    import re
+
+    from app.web.template_filters import money
+
+    owner = await make_user(pool, new_email("cents"), tier="enterprise")
+    run = await start(pool, owner.id, "test-usage")
+    await wait_status(pool, run["id"], "completed")
+    async with pool.connection() as conn:
+        cost = (await (await conn.execute("SELECT sum(cost_usd) AS c FROM run_steps WHERE run_id = %s",
+                                          (run["id"],))).fetchone())["c"]
+    assert money(cost) == "$0.0150" and money(Decimal("0.0001")) == "$0.0001" and money(Decimal("1234.5")) == "$1,234.50"
+    overview = (await app_client.get("/admin?days=7")).text
+    runs = (await app_client.get(f"/admin/runs?user={owner.email}")).text
+    assert "$0.0150" in runs and f"{owner.email}</a></td><td>1</td><td>3000</td><td>$0.0150<" in overview
+    total = re.search(r'Model cost</span><span class="stat-value">([^<]+)<', overview).group(1)
+    amount = Decimal(total.lstrip("$").replace(",", ""))
+    assert total == money(amount)  # the card's figure in the same format as the rows (was "$0.08" beside "$0.0150")

@@ -97,3 +97,16 @@ def test_the_offline_model_proposes_only_on_a_clear_request_and_only_with_the_to
     assert offline.proposal([{"role": "user", "content": "A report on heat pumps"}], tools) is None
     team = offline.proposal([{"role": "user", "content": "Get the research team on heat pumps"}], tools)
     assert '"multi-agent"' in team.arguments
+
+
+def test_phases_split_the_overall_progress_by_weight():
+    import pytest
+
+    from app.engine.progress import Phases, overall_percent
+
+    phases = Phases(("extract", 1), ("summarise", 3))
+    assert phases.span("extract") == (0.0, 0.25) and phases.span("summarise") == (0.25, 1.0)
+    assert overall_percent(20, 50, phases.span("summarise")) == 55.0  # 25 % + 40 % of 75 %
+    assert overall_percent(1, 4) == 25.0
+    with pytest.raises(KeyError):
+        phases.span("nothing")

@@ -85,8 +85,14 @@ async def decide(conn: AsyncConnection, hook: dict, parsed: Parsed, *, decided_b
     return Outcome(True, f"Thank you: {ACTION_WORDS.get(parsed.action, parsed.action)}.")
 
 
+def is_reopened(hook: dict) -> bool:
+    return hook["status"] == "resolved" and hook.get("action") == "reopen"
+
+
 def state_message(hook: dict) -> str | None:
     """What a page says instead of the form when the hook no longer waits (None: it waits)."""
+    if is_reopened(hook) and hook.get("run_status") not in ("completed", "failed", "cancelled"):
+        return "Reopened: the new review is being prepared, and opens here as soon as it is ready."
     if hook["status"] == "resolved":
         who = f" by {hook['decided_by']}" if hook.get("decided_by") else ""
         when = f" on {hook['decided_at']:%-d %b %Y at %H:%M UTC}" if hook.get("decided_at") else ""

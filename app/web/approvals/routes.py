@@ -20,10 +20,10 @@ from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
 from app.web.approvals import store
-from app.web.approvals.decide import decide, parse_decision, state_message
+from app.web.approvals.decide import decide, is_reopened, parse_decision, state_message
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx
-from app.web.runs.cards import hook_view, load_card, workflow_title
+from app.web.runs.cards import FINAL, hook_view, load_card, workflow_title
 
 BODY_LIMIT = 64 * 1024
 PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
@@ -50,7 +50,13 @@ def until(when: datetime) -> str:
 
 def _page_context(hook: dict, action_url: str, **extra) -> dict:
     return {"hook": hook_view(hook), "raw": hook, "action_url": action_url, "state": state_message(hook),
+            "reopening": is_reopened(hook), "run_open": hook["run_status"] not in FINAL,
             "workflow_title": workflow_title(hook["workflow"], hook["version"]), **extra}
+
+
+async def _replacement(conn, hook: dict) -> dict | None:
+    """A reopened review's page leads to the review that replaced it, once the run has asked it."""
+    return await store.newer_waiting_hook(conn, hook) if is_reopened(hook) else None
 
 
 # -- in the app --------------------------------------------------------------------------------
@@ -70,8 +76,11 @@ async def inbox(request: Request, pool: NamedDependency[AsyncConnectionPool], ro
 async def review_page(request: Request, pool: NamedDependency[AsyncConnectionPool], hook_id: FromPath[int]) -> Template:
     async with pool.connection() as conn:
         hook = await store.hook_for_owner(conn, hook_id, request.user.id)
-    if hook is None:
-        raise NotFoundException()
+        if hook is None:
+            raise NotFoundException()
+        newer = await _replacement(conn, hook)
+    if newer:
+        return Redirect(f"/approvals/{newer['id']}", status_code=303)
     return Template("pages/approvals/review.html", context=_page_context(hook, f"/approvals/{hook_id}"))
 
 
@@ -113,8 +122,11 @@ router = Router(path="/approvals", guards=[requires_login],
 async def link_page(pool: NamedDependency[AsyncConnectionPool], token: FromPath[str]) -> Template:
     async with pool.connection() as conn:
         hook = await store.hook_for_token(conn, token)
-    if hook is None:
-        raise NotFoundException()
+        if hook is None:
+            raise NotFoundException()
+        newer = await _replacement(conn, hook)
+    if newer:
+        return Redirect(f"/review/{newer['token']}", status_code=303, headers=PRIVATE)
     return Template("pages/approvals/review.html", headers=PRIVATE,
                     context=_page_context(hook, f"/review/{token}", by_link=True))
 

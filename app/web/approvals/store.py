@@ -30,6 +30,12 @@ WHERE h.owner_id = %(owner_id)s AND h.status = 'waiting' AND h.kind <> 'webhook'
 ORDER BY h.created_at DESC
 LIMIT %(limit)s
 """
+# The review that replaced a reopened one: the run's newest waiting hook, asked after the old one.
+NEWER_WAITING = """
+SELECT id, token FROM hooks
+WHERE run_id = %(run_id)s AND status = 'waiting' AND kind <> 'webhook' AND id > %(id)s
+ORDER BY id DESC LIMIT 1
+"""
 
 
 async def hook_for_owner(conn: AsyncConnection, hook_id: int, owner_id: int) -> dict | None:
@@ -40,6 +46,10 @@ async def hook_for_token(conn: AsyncConnection, token: str) -> dict | None:
     if not token or len(token) > 100:
         return None
     return await (await conn.execute(BY_TOKEN, {"token": token})).fetchone()
+
+
+async def newer_waiting_hook(conn: AsyncConnection, hook: dict) -> dict | None:
+    return await (await conn.execute(NEWER_WAITING, {"run_id": hook["run_id"], "id": hook["id"]})).fetchone()
 
 
 async def waiting_hooks(conn: AsyncConnection, owner_id: int) -> list[dict]:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from app.core import runtime
 from app.core.secrets_box import SecretBox
-from app.steps.code_review import OUTCOME_WORDS
+from app.steps.code_review import OUTCOME_WORDS, review_of
 from app.workflows.code_review import REVIEW_STEP, TEST_STEP
 
 TEMPLATE = "partials/runs/code_review_panel.html"
@@ -21,10 +21,10 @@ def webhook_secret(settings, run_id: str) -> str:
 def code_review_panel(run: dict, settings=None) -> dict:
     """The panel of code-review runs (app/web/runs/panels.py); built from the run's journal alone."""
     settings = settings or runtime.current().settings
-    comments, iterations = [], []
+    comments, iterations, unreadable = [], [], None
     for step in run["steps"]:
         if step["name"] == REVIEW_STEP and step["status"] == "completed":
-            comments = [c for c in step["output"] or [] if isinstance(c, dict)]
+            comments, unreadable = review_of(step["output"])
         found = TEST_STEP.match(step["name"])
         if found and step["status"] == "completed" and isinstance(step["output"], dict):
             out = step["output"]
@@ -44,5 +44,6 @@ def code_review_panel(run: dict, settings=None) -> dict:
         run_id = str(run["id"])
         fixes = {"url": f"{settings.base_url}/hooks/code-review/{run_id}", "secret": webhook_secret(settings, run_id),
                  "head": (run["input"] or {}).get("head") or ""}
-    return {"template": TEMPLATE, "run_id": str(run["id"]), "comments": comments, "iterations": iterations,
+    return {"template": TEMPLATE, "run_id": str(run["id"]), "comments": comments, "unreadable": unreadable,
+            "iterations": iterations,
             "fixes": fixes}

@@ -26,6 +26,7 @@ from app.engine.commands import get_run
 from app.engine.errors import RunNotFound, WorkflowNotFound
 from app.engine.registry import get_workflow
 from app.web.runs.panels import workflow_panel
+from app.web.runs.progress import run_progress
 from app.web.runs.store import run_artifacts
 
 FINAL = ("completed", "failed", "cancelled")
@@ -54,8 +55,10 @@ def workflow_title(name: str, version: int | None = None) -> str:
         return name
 
 
-def markdown_html(text: Any) -> Markup:
-    return render_markdown(str(text or ""))
+def markdown_html(text: Any, title: str | None = None) -> Markup:
+    """Model text inside a card: its headings below the card's own title (an h3), and a leading
+    heading that only repeats `title` left out."""
+    return render_markdown(str(text or ""), top=4, title=title)
 
 
 def hook_view(hook: dict) -> dict:
@@ -115,17 +118,6 @@ def _steps(run: dict, started: dict | None) -> list[dict]:
     return steps
 
 
-def _progress(run: dict) -> dict | None:
-    progress = run.get("progress") or None
-    if run["status"] == "completed":
-        return {"done": 1, "total": 1, "percent": 100, "label": "Done"}
-    if not progress or not progress.get("total"):
-        return None
-    done, total = int(progress.get("done") or 0), int(progress["total"])
-    return {"done": done, "total": total, "percent": max(0, min(100, round(100 * done / total))),
-            "label": progress.get("label") or ""}
-
-
 def _result(run: dict) -> dict | None:
     output = run.get("output")
     if run["status"] == "failed":
@@ -139,7 +131,7 @@ def _result(run: dict) -> dict | None:
     if output.get("approved") is False or output.get("published") is False:
         why = "The review expired." if output.get("expired") else "Rejected: nothing was produced."
         return {"kind": "stopped", "message": why, "approved": False}
-    return {"kind": "document", "html": markdown_html(text) if text else None, "title": output.get("title"),
+    return {"kind": "document", "html": markdown_html(text, run.get("title")) if text else None, "title": output.get("title"),
             "approved": True}
 
 
@@ -165,7 +157,7 @@ async def load_card(conn: AsyncConnection, run_id: UUID | str, owner_id: int, *,
         "status_label": STATUS_LABELS.get(status, status),
         "final": run["status"] in FINAL,
         "steps": _steps(run, started),
-        "progress": _progress(run),
+        "progress": run_progress(run),
         "waiting_for": run.get("waiting_for") if run["status"] in ("waiting", "sleeping") else None,
         "hook": hook,
         "result": _result(run),

@@ -45,12 +45,24 @@ def _report(run: dict) -> dict | None:
     return output.get("report") if isinstance(output, dict) else None
 
 
+def _excluded_by_review(run: dict, extracted: list[dict]) -> list[str]:
+    """The documents the reviewer excluded, from their decision as soon as it is made (the run's
+    output says it only at the end)."""
+    review = next((h for h in run["hooks"] if h["name"] == "review summaries" and h["status"] == "resolved"), None)
+    excluded = {int(i) for i in ((review or {}).get("response") or {}).get("exclude") or [] if str(i).isdigit()}
+    return [d["name"] for d in extracted if d.get("index") in excluded]
+
+
 def documents_panel(run: dict) -> dict:
     steps = _steps(run)
     extracted = _output(steps, documents.EXTRACT_STEP) or []
     summaries = _output(steps, documents.SUMMARISE_STEP) or []
     hook = _waiting_hook(run, documents.NAME)
     output = run.get("output") if isinstance(run.get("output"), dict) else {}
+    problems = [d for d in extracted if d["status"] != "ok"] + [
+        {"name": s["name"], "message": f"The model could not summarise it: {s['error']}"}
+        for s in summaries if not s.get("summary")]
+    excluded = output.get("excluded") or _excluded_by_review(run, extracted)
     return {
         "template": "partials/runs/document-processing.html",
         "decides": hook is not None,  # the card leaves the generic decision form out
@@ -58,11 +70,10 @@ def documents_panel(run: dict) -> dict:
         "documents": [{**d, "state": DOCUMENT_STATES.get(d["status"], d["status"])} for d in extracted],
         "rejected": (run.get("input") or {}).get("rejected") or [],
         "review": [s for s in summaries if s.get("summary")] if hook else [],
-        "problems": [d for d in extracted if d["status"] != "ok"] + [
-            {"name": s["name"], "message": f"The model could not summarise it: {s['error']}"}
-            for s in summaries if not s.get("summary")],
-        "analysis_html": render_markdown(output["analysis"]) if output.get("analysis") else None,
-        "excluded": output.get("excluded") or [],
+        "problems": problems,
+        "not_included": len(problems) + len(excluded),
+        "analysis_html": render_markdown(output["analysis"], top=5) if output.get("analysis") else None,
+        "excluded": excluded,
         "message": output.get("message"),
         "report": _report(run),
     }
@@ -86,13 +97,13 @@ def data_panel(run: dict) -> dict:
         finding = _output(steps, data_analysis.explain_step(n))
         drills.append({"round": n, "title": request["question"] or request["column"] or f"Query {n}",
                        "filter": request["filter"], "proposal": proposal, "result": result,
-                       "finding_html": render_markdown(finding) if finding else None})
+                       "finding_html": render_markdown(finding, top=5) if finding else None})
     hook = _waiting_hook(run, data_analysis.NAME)
     return {
         "template": "partials/runs/data-analysis.html",
         "decides": hook is not None,
         "profile": profile,
-        "insights_html": render_markdown(insights) if insights else None,
+        "insights_html": render_markdown(insights, top=5) if insights else None,
         "drills": drills,
         "ask": {"columns": columns, "round": (hook.get("show") or {}).get("round")} if hook else None,
         "report": _report(run),

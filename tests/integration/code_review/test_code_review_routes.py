@@ -64,3 +64,37 @@ async def test_the_signed_ci_endpoint_delivers_fixes(app_client, pool, worker, r
     assert done["output"]["tests"][-1] == {"commit": fix, "outcome": "passed", "passed": True}
     late = await app_client.post(url, content=body, headers={"X-Baton-Signature": signature(secret, body)})
     assert late.status_code == 409 and late.json()["error"]["code"] == "invalid_state"
+
+
+async def test_a_test_tool_missing_in_the_sandbox_is_a_setup_error_not_failing_tests(app_client, pool, worker, reviewer,
+                                                                                     calc_repo):
+    _, user = await signed_in(app_client, pool)
+    # pytest is not installed under /usr here: inside the sandbox `pytest` is "not found" (exit 127).
+    run = await start(pool, user, "code-review", repository=str(calc_repo), base="main", head="feature",
+                      test_command="pytest -q")
+    done = await wait_status(pool, run["id"], "completed", "waiting", timeout=30)
+    assert done["status"] == "completed"  # no waiting days for fixes that cannot help
+    page = await app_client.get(f"/code-review/{run['id']}")
+    assert "Tests failed" not in page.text and "Fixes pushed" not in page.text
+    assert "Test run 1: <strong>Test tool not found (setup error)</strong>" in page.text
+    assert "could not start the test command" in page.text and "/workspace/.venv/bin" in page.text
+    assert "a setup problem, not failing tests" in done["output"]["document"]
+
+
+async def test_a_review_answer_that_cannot_be_read_is_said_and_shown_as_written(app_client, pool, worker, model,
+                                                                              calc_repo):
+    from tests.support.model_server import Reply
+
+    def prose(request):
+        system = (request.body or {}).get("messages", [{}])[0].get("content", "")
+        return Reply("Looks mostly fine, but mul() adds instead of multiplying." if "code reviewer" in system else "Echo")
+
+    model.handler = prose
+    _, user = await signed_in(app_client, pool)
+    run = await start(pool, user, "code-review", repository=str(calc_repo), base="main", head="feature",
+                      test_command="node test.js", max_iterations=1)
+    await wait_status(pool, run["id"], "completed", timeout=30)
+    page = await app_client.get(f"/code-review/{run['id']}")
+    assert "No comments yet." not in page.text
+    assert "The model's answer could not be read as review comments" in page.text
+    assert "mul() adds instead of multiplying." in page.text

@@ -52,8 +52,11 @@ async def test_documents_extract_summarise_review_and_report(pool, worker, user,
             "SELECT data FROM run_events WHERE run_id = %s AND kind = 'progress' ORDER BY id", (run["id"],))).fetchall()]
         await resolve_hook(conn, hook["token"], "continue", {"exclude": [5], "edits": {"0": "Edited: Alpha grows [alpha.pdf p.3]."}},
                            decided_by="tester", owner_id=user)
-    assert {"done": 6, "total": 6, "label": "extract text"} in progress
-    assert {"done": 3, "total": 3, "label": "summarise documents"} in progress
+    counts = [{k: e.get(k) for k in ("done", "total", "label")} for e in progress]
+    assert {"done": 6, "total": 6, "label": "extract text"} in counts
+    assert {"done": 3, "total": 3, "label": "summarise documents"} in counts
+    percents = [float(e["percent"]) for e in progress]
+    assert percents == sorted(percents) and percents[-1] > 50  # forward only, across the phases
 
     done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
     assert done["status"] == "completed", done["error"]

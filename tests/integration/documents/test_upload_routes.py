@@ -4,7 +4,10 @@ artifacts, request bodies are capped, and another user's runs, reports and chart
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
+import re
+import time
 
 import pytest
 from litestar.testing import AsyncTestClient
@@ -193,6 +196,8 @@ async def test_the_review_form_excludes_and_edits_then_the_run_goes_on(app_clien
     done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
     assert done["status"] == "completed", done["error"]
     assert done["output"]["kept"] == ["a.pdf", "b.pdf"] and done["output"]["excluded"] == ["c.pdf"]
+    final = await app_client.get(f"/chat/runs/{run['id']}/card")
+    assert "3 documents · 1 not included</summary>" in final.text and "Excluded by the review: c.pdf." in final.text
     async with pool.connection() as conn:
         hook = await (await conn.execute("SELECT response FROM hooks WHERE run_id = %s", (run["id"],))).fetchone()
     assert hook["response"] == {"exclude": [2], "edits": {"1": "Edited b [b.pdf p.1]."}}  # unchanged text is no edit
@@ -221,3 +226,28 @@ async def test_the_drill_form_needs_a_question_or_a_known_column_and_finish_ends
     assert finish.status_code == 200
     done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
     assert done["status"] == "completed" and done["output"]["drill_downs"] == 1
+
+
+async def test_a_run_held_back_by_the_model_rate_limit_says_so_with_its_progress(app_client, pool, worker, doc_model,
+                                                                                 model_settings):
+    from tests.support.engine import wait_status
+    from tests.support.fixtures import model_runtime
+
+    _, owner = await signed_in(app_client, pool)
+    # One summary a minute: the first goes, the other two wait for the window.
+    async with model_runtime(dataclasses.replace(model_settings, doc_summary_rate=(1, 60.0))):
+        run = await start_with_files(pool, owner, "document-processing",
+                                     [(f"{n}.pdf", PDF, text_pdf(n.title())) for n in ("r1", "r2", "r3")],
+                                     question="What is rate limited?")
+        deadline, card = time.monotonic() + 30, ""
+        while "waiting for the model rate limit, next call in" not in card:
+            assert time.monotonic() < deadline, card[-3000:]
+            await asyncio.sleep(0.1)
+            card = (await app_client.get(f"/chat/runs/{run['id']}/card", headers={"HX-Request": "true"})).text
+        assert re.search(r"waiting for the model rate limit, next call in \d+ s<", card)
+        assert re.search(r'class="run-progress-label">summarise documents [0-2]/3 · \d+%<', card)
+        dashboard = (await app_client.get(f"/workflows/{run['id']}")).text
+        assert "waiting for the model rate limit, next call in" in dashboard
+        csrf = await token(app_client)
+        await app_client.post(f"/chat/runs/{run['id']}/cancel", data={"_csrf_token": csrf}, headers={"HX-Request": "true"})
+        await wait_status(pool, run["id"], "cancelled", timeout=20)

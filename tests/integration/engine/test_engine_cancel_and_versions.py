@@ -118,4 +118,4 @@ async def test_map_returns_results_in_order_within_its_concurrency(pool, worker,
     most = max(sum(1 for s, f in spans if s <= t < f) for t, _ in spans)
     assert most <= 3
     assert most >= 2  # it did run in parallel
-    assert done["progress"] == {"done": 9, "total": 9, "label": "items"}
+    assert done["progress"] == {"done": 9, "total": 9, "label": "items", "percent": 100}

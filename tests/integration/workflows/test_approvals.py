@@ -114,3 +114,27 @@ async def test_an_expired_review_shows_reopen_in_the_card_and_reopens_with_a_fre
     assert "reopened by" in reopened.text  # the card answered with the decision recorded
     fresh = await waiting_hook(pool, run_id, "review draft (reopened)")
     assert fresh["token"] != expired["token"] and fresh["expires_at"] > expired["created_at"]
+
+
+async def test_the_expired_review_page_offers_the_cancel_it_promises_and_reopen_leads_to_the_new_review(
+        app_client, pool, worker, agents):
+    await signed_in(app_client, pool)
+    response = await post_htmx(app_client, "/chat/workflows/content-generation",
+                               {"prompt": "Page reviewer", "review_timeout": "1s"})
+    page = await app_client.get(response.headers["HX-Location"])
+    [run_id] = run_ids(page.text)
+    expired = await waiting_hook(pool, run_id, "review expired", timeout=8)
+
+    review = await app_client.get(f"/approvals/{expired['id']}")
+    assert ">Reopen review</button>" in review.text
+    assert "cancel the run" in review.text  # the note promises it, and the page has it
+    assert f'href="/workflows/{run_id}/cancel">Cancel the run</a>' in review.text
+
+    csrf = await token(app_client)
+    reopened = await app_client.post(f"/approvals/{expired['id']}", data={"action": "reopen", "_csrf_token": csrf})
+    assert reopened.status_code == 303
+    fresh = await waiting_hook(pool, run_id, "review draft (reopened)")
+    after = await app_client.get(reopened.headers["location"], follow_redirects=True)
+    assert "already decided" not in after.text
+    assert str(after.url).endswith(f"/approvals/{fresh['id']}")
+    assert ">Approve</button>" in after.text and "Review: Page reviewer" in after.text

@@ -165,3 +165,7 @@ async def test_cancel_from_the_card(app_client, pool, worker, agents):
                                       headers={"HX-Request": "true"})
     assert cancelled.status_code == 200 and "Cancelled" in cancelled.text and "Cancel run" not in cancelled.text
     assert (await wait_status(pool, run_id, "cancelled"))["status"] == "cancelled"
+    # A cancelled run no longer reads as waiting, part-way: no progress bar, no "Waiting for your review · 25%".
+    for view in (await app_client.get(f"/chat/runs/{run_id}/card"), await app_client.get(f"/workflows/{run_id}")):
+        assert view.status_code == 200 and 'class="run-progress"' not in view.text
+        assert "Waiting for your review ·" not in view.text and "Waiting for your review</strong>" not in view.text

@@ -1,0 +1,30 @@
+"""Jinja filters shared by every page, so that one kind of value reads the same everywhere."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from litestar.plugins.jinja import JinjaTemplateEngine
+
+from app.web.runs.progress import run_progress
+
+
+def money(amount: Decimal | float | int | None) -> str:
+    """US dollars, one way on every page: cents for a dollar and more ("$12.35"), four decimals
+    below, where model costs live ("$0.0150", "$0.0001"), "<$0.0001" for less; "—" when unknown."""
+    if amount is None:
+        return "—"
+    value = Decimal(str(amount))
+    if value == 0:
+        return "$0.00"
+    sign, value = ("-" if value < 0 else ""), abs(value)
+    if value >= 1:
+        return f"{sign}${value:,.2f}"
+    if value < Decimal("0.00005"):
+        return f"{sign}<$0.0001"
+    return f"{sign}${value:.4f}"
+
+
+def register(engine: JinjaTemplateEngine) -> None:
+    engine.engine.filters["money"] = money
+    engine.engine.filters["run_progress"] = run_progress
