@@ -15,7 +15,7 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.template.config import TemplateConfig
 
-from app.core import runtime
+from app.core import local_time, runtime
 from app.core.config import Settings
 from app.core.db import open_pool
 from app.core.llm import LLM
@@ -44,6 +44,7 @@ from app.web.home.routes import home
 from app.web.metrics.routes import metrics
 from app.web.runs.panels import register_panels
 from app.web.security_headers import add_security_headers
+from app.web.settings import display_router, theme_router
 from app.web.settings import router as settings_router
 from app.web.state import Services, provide_pool, provide_settings
 from worker.supervisor import WorkerSupervisor
@@ -62,6 +63,11 @@ def _error_page(request: Request, exc: Exception) -> Response:
     template = "pages/404.html" if status == 404 else "pages/500.html" if status >= 500 else "pages/error.html"
     detail = exc.detail if isinstance(exc, HTTPException) and status < 500 else ""
     return Template(template, context={"status": status, "detail": detail}, status_code=status)
+
+
+def _template_helpers(engine: JinjaTemplateEngine) -> None:
+    # Every date on a page goes through these (in the reader's time zone, named).
+    engine.engine.filters.update(local_time.FILTERS)
 
 
 def create_app(settings: Settings, database_url: str, *, run_worker: bool = True,
@@ -113,6 +119,8 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             api.router,
             webhooks.router,
             settings_router,
+            display_router,
+            theme_router,
             connectors.router,
             publishing.router,
             code_review.router,
@@ -124,7 +132,8 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
         before_send=[add_security_headers],  # CSP, framing, Referer, nosniff: on every response
         # Entered in order, left in reverse: the chat needs the pool and the live hub.
         lifespan=[lifespan, live.lifespan(database_url), chat.lifespan(llm)],
-        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine),
+        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine,
+                                       engine_callback=_template_helpers),
         exception_handlers={
             HTTPException: _error_page, NotFoundException: _error_page, Exception: _error_page,
             **auth.exception_handlers,
