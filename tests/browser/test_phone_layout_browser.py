@@ -23,7 +23,8 @@ def phone(browser, live_server, database_url):
     from tests.support.fixtures import forget_ip_limits
 
     forget_ip_limits(database_url)
-    context = browser.new_context(base_url=live_server.url, viewport=PHONE, is_mobile=True, has_touch=True)
+    # Not is_mobile: a mobile viewport zooms out to fit a too-wide page, which would hide the overflow.
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, has_touch=True)
     context.set_default_timeout(10_000)
     page = context.new_page()
     yield page
@@ -42,9 +43,17 @@ def sign_up_admin(page: Page, database_url: str) -> int:
                             (email,)).fetchone()[0]
 
 
+# The elements sticking out past the window's right edge (innermost first), to say what is too wide.
+TOO_WIDE = """() => [...document.querySelectorAll("body *")]
+  .filter((el) => el.getBoundingClientRect().right > window.innerWidth + 0.5 && el.checkVisibility())
+  .filter((el) => ![...el.children].some((c) => c.getBoundingClientRect().right > window.innerWidth + 0.5))
+  .slice(0, 5).map((el) => el.tagName.toLowerCase() + "." + [...el.classList].join(".") + " " + el.textContent.trim().slice(0, 40))"""
+
+
 def assert_fits(page: Page) -> None:
     sizes = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
-    assert sizes[0] <= sizes[1], f"{page.url} scrolls sideways: {sizes[0]} px wide in a {sizes[1]} px window"
+    assert sizes[1] == PHONE["width"] and sizes[0] <= sizes[1], (
+        f"{page.url} scrolls sideways: {sizes[0]} px wide in a {sizes[1]} px window; too wide: {page.evaluate(TOO_WIDE)}")
 
 
 def open_menu(page: Page) -> None:
@@ -73,6 +82,11 @@ def test_every_nav_item_is_reachable_and_each_page_fits_a_phone(phone: Page, dat
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         assert_fits(page)
 
+    for url in ("/settings/api-keys", "/settings/display", "/settings/connectors", "/account", "/notifications",
+                "/admin/runs", "/admin/outbox", "/admin/prices", "/admin/tiers", "/chat/workflows"):
+        page.goto(url)
+        assert_fits(page)
+
     # The bell stays on the bar; its menu fits the screen.
     page.locator(".bell-button").click()
     menu = page.locator(".bell-menu")
@@ -83,7 +97,9 @@ def test_every_nav_item_is_reachable_and_each_page_fits_a_phone(phone: Page, dat
 
     open_menu(page)
     page.get_by_role("button", name="Log out").click()
-    expect(page.get_by_role("link", name="Log in").or_(page.get_by_role("heading", name="Log in")).first).to_be_attached()
+    for url in ("/login", "/signup"):
+        page.goto(url)
+        assert_fits(page)
 
 
 def test_the_inbox_and_dashboard_become_cards_that_fit(phone: Page, database_url):
