@@ -30,7 +30,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from procrastinate import RetryStrategy
 from psycopg import AsyncConnection
 
-from app.core import runtime
+from app.core import local_time, runtime
 from app.core.config import Settings
 from app.core.paths import TEMPLATES_DIR
 from app.core.queue import queue
@@ -79,6 +79,8 @@ async def queue_mail(conn: AsyncConnection, *, to: str, subject: str, text: str,
 
 _env = Environment(loader=FileSystemLoader(TEMPLATES_DIR / "emails"), autoescape=select_autoescape(["html"]),
                    trim_blocks=True, lstrip_blocks=True)
+# Dates in a mail are in its recipient's zone: render_mail(..., time_zone=...).
+_env.filters.update(local_time.FILTERS)
 
 
 @dataclass(frozen=True)

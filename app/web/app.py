@@ -45,6 +45,7 @@ from app.web.home.routes import home
 from app.web.metrics.routes import metrics
 from app.web.runs.panels import register_panels
 from app.web.security_headers import add_security_headers
+from app.web.settings import display_router, theme_router
 from app.web.settings import router as settings_router
 from app.web.state import Services, provide_pool, provide_settings
 from worker.supervisor import WorkerSupervisor
@@ -114,6 +115,8 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             api.router,
             webhooks.router,
             settings_router,
+            display_router,
+            theme_router,
             connectors.router,
             publishing.router,
             code_review.router,

@@ -29,8 +29,9 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from app.core import runtime
+from app.core.local_time import format_local
 from app.core.mail import queue_mail, render_mail
-from app.core.notify_prefs import DEFAULTS, KINDS, prefs_for, zone
+from app.core.notify_prefs import DEFAULTS, KINDS, prefs_for
 from app.core.presence import looking_at, pages_showing
 from app.core.queue import queue
 from app.core.unsubscribe import unsubscribe_url
@@ -102,10 +103,7 @@ def _error_message(run: dict) -> str:
 
 def _when(value: datetime | None, zone_name: str | None) -> str:
     """A date for a mail, in the recipient's time zone (UTC when they have none), the zone named."""
-    if not value:
-        return ""
-    tz = zone(zone_name)
-    return value.astimezone(tz).strftime("%-d %b %Y, %H:%M ") + tz.key
+    return format_local(value, zone_name)
 
 
 async def notify(conn: AsyncConnection, *, user_id: int, kind: str, title: str, url: str, run_id: Any = None,

@@ -67,3 +67,14 @@ document.addEventListener("focusin", (e) => {
 document.addEventListener("change", (e) => {
   if (e.target.matches && e.target.matches("[data-submit-on-change]")) e.target.form.requestSubmit();
 });
+
+// <input data-browser-time-zone>: the browser's IANA time zone (sign-up, settings), so that dates
+// are shown in the person's own zone from the first page on.
+function batonFillTimeZone(root) {
+  let zone = "";
+  try { zone = Intl.DateTimeFormat().resolvedOptions().timeZone || ""; } catch (err) { return; }
+  root.querySelectorAll("input[data-browser-time-zone]").forEach((input) => { if (!input.value) input.value = zone; });
+  root.querySelectorAll("[data-browser-time-zone-name]").forEach((el) => { el.textContent = zone; });
+}
+document.addEventListener("DOMContentLoaded", () => batonFillTimeZone(document));
+document.addEventListener("htmx:load", (e) => batonFillTimeZone(e.target));

@@ -74,6 +74,7 @@ def test_edit_a_post_change_its_time_then_approve(page: Page, database_url, mode
         last = card.locator(".post").nth(2)
         expect(last.get_by_label("Text of post 3")).to_have_value("Rewritten in the browser")
         expect(last.locator(".post-when")).to_have_text(new_time.strftime("%a %-d %b, 17:45"))
+        expect(last.locator(".post-in")).to_have_text(re.compile(r"^\(in \d+ (h|days)\)$"))  # how far off it is
 
         card.get_by_role("button", name="Move up post 3").click()
         expect(card.locator(".post").nth(1).get_by_label("Text of post 2")).to_have_value("Rewritten in the browser")

@@ -10,8 +10,6 @@ so the token leaks neither to links in the content nor to caches.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
-
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
@@ -27,25 +25,6 @@ from app.web.runs.cards import FINAL, hook_view, load_card, workflow_title
 
 BODY_LIMIT = 64 * 1024
 PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
-
-
-def _span(seconds: float) -> str:
-    seconds = abs(seconds)
-    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
-        if seconds >= size:
-            n = int(seconds // size)
-            return f"{n} {unit}{'s' if n != 1 else ''}"
-    return "less than a minute"
-
-
-def ago(when: datetime) -> str:
-    return f"{_span((datetime.now(UTC) - when).total_seconds())} ago"
-
-
-def until(when: datetime) -> str:
-    left = (when - datetime.now(UTC)).total_seconds()
-    return f"in {_span(left)}" if left > 0 else "expired"
-
 
 
 def _page_context(hook: dict, action_url: str, **extra) -> dict:
@@ -65,8 +44,7 @@ async def _replacement(conn, hook: dict) -> dict | None:
 async def inbox(request: Request, pool: NamedDependency[AsyncConnectionPool], rows: FromQuery[bool] = False) -> Template:
     async with pool.connection() as conn:
         waiting = await store.waiting_hooks(conn, request.user.id)
-    items = [{**h, "workflow_title": workflow_title(h["workflow"], h["version"]), "age": ago(h["created_at"]),
-              "expires_in": until(h["expires_at"]) if h["expires_at"] else None} for h in waiting]
+    items = [{**h, "workflow_title": workflow_title(h["workflow"], h["version"])} for h in waiting]
     if rows and is_htmx(request):
         return Template("partials/approvals/inbox_rows.html", context={"items": items})
     return Template("pages/approvals/inbox.html", context={"items": items, "limit": store.INBOX_LIMIT})

@@ -40,15 +40,16 @@ class _Throttled(Exception):
 
 IS_FIRST = "SELECT pg_advisory_xact_lock(%(lock)s), NOT EXISTS (SELECT 1 FROM users) AS first"
 CREATE_USER = """
-INSERT INTO users (email, password_hash, tier, is_admin)
-VALUES (%(email)s, %(hash)s, %(tier)s, %(is_admin)s)
+INSERT INTO users (email, password_hash, tier, is_admin, time_zone)
+VALUES (%(email)s, %(hash)s, %(tier)s, %(is_admin)s, %(time_zone)s)
 ON CONFLICT (email) DO NOTHING
-RETURNING id, email, tier, is_admin
+RETURNING id, email, tier, is_admin, time_zone
 """
 
 
 async def create_account(conn: AsyncConnection, email: str, password_hash: str, *, tier: str,
-                         is_admin: bool = False, explicit_tier: bool = False) -> CurrentUser:
+                         is_admin: bool = False, explicit_tier: bool = False,
+                         time_zone: str | None = None) -> CurrentUser:
     """The first account on a fresh install becomes an admin on `enterprise` (unless a tier was
     given explicitly), so a newcomer can try everything at once."""
     async with conn.transaction():
@@ -58,15 +59,17 @@ async def create_account(conn: AsyncConnection, email: str, password_hash: str, 
             tier = tier if explicit_tier else FIRST_ACCOUNT_TIER
         try:
             row = await (await conn.execute(CREATE_USER, {"email": email.lower(), "hash": password_hash,
-                                                          "tier": tier, "is_admin": is_admin})).fetchone()
+                                                          "tier": tier, "is_admin": is_admin,
+                                                          "time_zone": time_zone})).fetchone()
         except psycopg.errors.ForeignKeyViolation:
             raise AccountError("tier", f"There is no tier called {tier!r}.") from None
     if row is None:
         raise AccountError("email", "An account with this email already exists. Log in instead?")
-    return CurrentUser(row["id"], row["email"], row["tier"], row["is_admin"])
+    return CurrentUser(row["id"], row["email"], row["tier"], row["is_admin"], row["time_zone"])
 
 
-async def sign_up(pool: AsyncConnectionPool, email: str, password: str, *, tier: str, ip: str) -> CurrentUser:
+async def sign_up(pool: AsyncConnectionPool, email: str, password: str, *, tier: str, ip: str,
+                  time_zone: str | None = None) -> CurrentUser:
     async with pool.connection() as conn:
         wait = await ratelimit.take(conn, ratelimit.signups_from_ip(ip))
     if wait:
@@ -74,7 +77,7 @@ async def sign_up(pool: AsyncConnectionPool, email: str, password: str, *, tier:
                                     f"{ratelimit.describe_wait(wait)}.")
     password_hash = await hash_password(password)
     async with pool.connection() as conn:
-        return await create_account(conn, email, password_hash, tier=tier)
+        return await create_account(conn, email, password_hash, tier=tier, time_zone=time_zone)
 
 
 FIND_FOR_LOGIN = """

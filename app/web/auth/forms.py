@@ -11,6 +11,8 @@ from typing import Generic, TypeVar
 from litestar import Request
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
+from app.core import local_time
+
 M = TypeVar("M", bound=BaseModel)
 
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+$")
@@ -70,6 +72,18 @@ class _Credentials(BaseModel):
 
 
 class SignupForm(_Credentials):
+    # Filled by static/js/baton.js from the browser; a zone the server does not know is left unset
+    # (UTC) rather than refused: the person never saw the field and can choose one in settings.
+    time_zone: str | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _time_zone(cls, value: str | None) -> str | None:
+        try:
+            return local_time.parse_zone(value)
+        except local_time.BadTimeZone:
+            return None
+
     @field_validator("password")
     @classmethod
     def _password(cls, value: str) -> str:

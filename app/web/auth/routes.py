@@ -59,7 +59,7 @@ async def signup(request: Request, pool: NamedDependency[AsyncConnectionPool], s
     if form.data is not None:
         try:
             user = await sign_up(pool, form.data.email, form.data.password, tier=settings.default_tier,
-                                 ip=client_ip(request))
+                                 ip=client_ip(request), time_zone=form.data.time_zone)
             return await _signed_in(request, pool, settings, user, AFTER_LOGIN)
         except AccountError as exc:
             form.errors[exc.field] = exc.message

@@ -39,7 +39,7 @@ async def create_session(conn: AsyncConnection, user_id: int, *, user_agent: str
 
 
 LOAD = f"""
-SELECT u.id, u.email, u.tier, u.is_admin,
+SELECT u.id, u.email, u.tier, u.is_admin, u.time_zone, u.theme,
        s.last_seen_at < now() - interval '{TOUCH_AFTER}' AS stale
 FROM sessions s JOIN users u ON u.id = s.user_id
 WHERE s.id = %(id)s AND s.expires_at > now() AND u.disabled_at IS NULL
@@ -57,7 +57,8 @@ async def load_session(conn: AsyncConnection, token: str) -> tuple[CurrentUser, 
         return None
     if row["stale"]:
         await conn.execute(TOUCH, {"id": sid, "days": LIFETIME_DAYS})
-    return CurrentUser(row["id"], row["email"], row["tier"], row["is_admin"]), SessionInfo(sid)
+    return (CurrentUser(row["id"], row["email"], row["tier"], row["is_admin"], row["time_zone"], row["theme"]),
+            SessionInfo(sid))
 
 
 async def end_session(conn: AsyncConnection, sid: str) -> None:

@@ -11,6 +11,8 @@ class CurrentUser:
     email: str
     tier: str
     is_admin: bool
+    time_zone: str | None = None  # IANA name; None: not set, dates shown in UTC (app/core/local_time.py)
+    theme: str | None = None  # "light" or "dark"; None: follow the system setting
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,7 +51,7 @@ async def load_schedule(conn: AsyncConnection, run: dict) -> dict:
             "id": post["id"], "number": post["number"], "body": post["body"], "status": state,
             "status_label": STATUS_LABELS.get(state, state),
             "when": local_label(post["publish_at"], schedule["timezone"], with_date=True),
-            "short": local_label(post["publish_at"], schedule["timezone"]),
+            "short": local_label(post["publish_at"], schedule["timezone"]), "at": post["publish_at"],
             "local_value": local.strftime("%Y-%m-%dT%H:%M:%S" if local.second else "%Y-%m-%dT%H:%M"),
             "editable": open_ and post["status"] == "scheduled", "url": post["remote_url"], "error": post["error"],
             "metrics": _metrics(post["metrics"]),
