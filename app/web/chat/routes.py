@@ -22,6 +22,7 @@ from app.web.chat.store import ChatError
 from app.web.chat.stream import reply_events
 from app.web.htmx import is_htmx, navigate
 from app.web.live import LiveHub, provide_hub
+from app.web.onboarding import checklist_for
 
 BODY_LIMIT = 64 * 1024  # a message is at most 32,000 characters; room for UTF-8 and the form
 
@@ -57,7 +58,9 @@ async def _page(request: Request, pool: AsyncConnectionPool, conversation_id: in
 
 @get("/")
 async def new_chat_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
-    return await _page(request, pool, None)
+    async with pool.connection() as conn:
+        checklist = await checklist_for(conn, request.user, request.app.state.services.settings)
+    return await _page(request, pool, None, checklist=checklist)
 
 
 @get("/{conversation_id:int}")
