@@ -14,7 +14,7 @@ REPORT_WORKFLOW = "content-generation"  # the reviewed report (/report in the ch
 PROGRESS = """
 SELECT u.checklist_dismissed_at IS NOT NULL AS dismissed,
        EXISTS (SELECT 1 FROM messages m JOIN conversations c ON c.id = m.conversation_id
-               WHERE c.owner_id = u.id AND m.role = 'user') AS chatted,
+               WHERE c.user_id = u.id AND m.role = 'user') AS chatted,
        EXISTS (SELECT 1 FROM runs r WHERE r.owner_id = u.id AND r.workflow = %(report)s) AS reported,
        EXISTS (SELECT 1 FROM hooks h JOIN runs r ON r.id = h.run_id
                WHERE h.owner_id = u.id AND r.workflow = %(report)s
