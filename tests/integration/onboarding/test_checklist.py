@@ -11,7 +11,16 @@ from litestar.testing import AsyncTestClient
 from app.core.llm import LLM
 from tests.support.fixtures import forget_ip_limits, model_runtime
 from tests.support.waiting import wait_for
-from tests.support.web import csrf_of, htmx, log_in, make_user, new_email, sign_up, start_chat, token
+from tests.support.web import (
+    csrf_of,
+    htmx,
+    log_in,
+    make_user,
+    new_email,
+    sign_up,
+    start_chat,
+    token,
+)
 
 ITEM = re.compile(r'data-done="(yes|no)">\s*<span[^>]*>[^<]*</span>\s*<a href="[^"]*">([^<]+)</a>')
 
