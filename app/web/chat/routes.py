@@ -22,7 +22,6 @@ from app.web.chat.store import ChatError
 from app.web.chat.stream import reply_events
 from app.web.htmx import is_htmx, navigate
 from app.web.live import LiveHub, provide_hub
-from app.web.onboarding import checklist_for
 
 BODY_LIMIT = 64 * 1024  # a message is at most 32,000 characters; room for UTF-8 and the form
 
@@ -58,9 +57,7 @@ async def _page(request: Request, pool: AsyncConnectionPool, conversation_id: in
 
 @get("/")
 async def new_chat_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
-    async with pool.connection() as conn:
-        checklist = await checklist_for(conn, request.user, request.app.state.services.settings)
-    return await _page(request, pool, None, checklist=checklist)
+    return await _page(request, pool, None)
 
 
 @get("/{conversation_id:int}")

@@ -10,14 +10,14 @@ from litestar.response import Template
 
 from app.engine.registry import catalog
 from app.web.auth import requires_admin
-from app.web.chat.workflows import COMMANDS
 from app.web.help import pages
+from app.workflows.catalog import SLASH_COMMANDS
 
 
 def commands() -> list[dict]:
-    """The chat's slash commands, from the table the chat itself dispatches on."""
+    """The chat's slash commands, from the table the chat itself dispatches on (app/workflows/catalog.py)."""
     titles = {wf.name: wf for wf in catalog(include_hidden=True)}
-    listed = [{"usage": f"{command} <{field}>", "workflow": titles[name]} for command, (name, field) in COMMANDS.items()]
+    listed = [{"usage": f"{command} <{field}>", "workflow": titles[name]} for command, (name, field) in SLASH_COMMANDS.items()]
     return [*listed, {"usage": "/help", "workflow": None}]
 
 

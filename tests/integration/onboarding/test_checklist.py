@@ -48,7 +48,12 @@ async def offline_client(settings, database_url, pool):
 
 
 async def state(client) -> dict[str, bool] | None:
-    return checklist((await client.get("/chat/")).text)
+    """The checklist as the new-chat page shows it (the page fetches it from /onboarding/checklist)."""
+    page = await client.get("/chat/")
+    assert page.status_code == 200 and 'hx-get="/onboarding/checklist"' in page.text
+    fragment = await client.get("/onboarding/checklist", headers={"HX-Request": "true"})
+    assert fragment.status_code == 200
+    return checklist(fragment.text)
 
 
 async def test_the_checklist_ticks_each_step_as_a_new_account_does_it(offline_client, pool, worker):
@@ -92,7 +97,7 @@ async def test_the_checklist_ticks_each_step_as_a_new_account_does_it(offline_cl
     assert download.status_code == 200 and download.content.startswith(b"%PDF-")
     assert await state(client) == {"Start a chat": True, "Run a reviewed report": True, "Approve it": True,
                                    "Download the PDF": True}
-    assert "4 of 4 done" in (await client.get("/chat/")).text
+    assert "4 of 4 done" in (await client.get("/onboarding/checklist")).text
 
 
 async def test_a_download_by_someone_else_ticks_nothing(offline_client, pool):
@@ -113,7 +118,7 @@ async def test_dismissing_the_checklist_is_remembered_across_sessions(offline_cl
     account = await make_user(pool, new_email("dismiss"), tier="pro")
     await log_in(offline_client, account.email)
     page = await offline_client.get("/chat/")
-    assert checklist(page.text) is not None
+    assert await state(offline_client) is not None
 
     dismissed = await offline_client.post("/onboarding/dismiss", data={"_csrf_token": csrf_of(page.text)})
     assert dismissed.status_code == 303
