@@ -122,7 +122,9 @@ async def send_test_mail(request: Request, pool: NamedDependency[AsyncConnection
                          settings: NamedDependency[Settings]) -> Template:
     """A mail to the admin through the real path: the outbox row, then delivery over SMTP_URL."""
     to = request.user.email
-    async with pool.connection() as conn:
+    # One transaction: the worker cannot see the queued send until this request has tried it, so the
+    # mail goes out once (a failed attempt stays pending and the worker retries it, as any mail).
+    async with pool.connection() as conn, conn.transaction():
         mail_id = await queue_mail(conn, to=to, subject="Baton test mail", kind="test",
                                    text=f"This test mail was sent from Baton's setup status page ({settings.base_url}/admin/setup).\n"
                                         "If you read this, Baton's mail works.")
