@@ -16,6 +16,10 @@ from app.workflows import (  # noqa: F401
     selftest,
 )
 
+# The chat's slash commands: `/report <prompt>` starts content-generation with {"prompt": ...}.
+# The chat dispatches on this table and the Help page lists it (app/web/help), so they cannot differ.
+SLASH_COMMANDS = {"/report": ("content-generation", "prompt"), "/team": ("multi-agent", "topic")}
+
 
 def load_workflow_modules(modules: tuple[str, ...]) -> None:
     for module in modules:

@@ -3,5 +3,6 @@ their own areas)."""
 
 from app.web.admin.outbox import outbox_router
 from app.web.admin.routes import router
+from app.web.admin.setup_status import router as setup_router
 
-__all__ = ["outbox_router", "router"]
+__all__ = ["outbox_router", "router", "setup_router"]

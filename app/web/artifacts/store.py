@@ -7,7 +7,12 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+# The first download is remembered: the first-run checklist (app/web/onboarding) ticks "download the PDF".
 DOWNLOAD = """
+WITH first AS (
+    UPDATE artifacts SET first_downloaded_at = now()
+    WHERE id = %(id)s AND owner_id = %(owner_id)s AND first_downloaded_at IS NULL
+)
 SELECT id, name, content_type, size, data FROM artifacts WHERE id = %(id)s AND owner_id = %(owner_id)s
 """
 

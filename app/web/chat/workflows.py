@@ -16,11 +16,12 @@ from app.web.chat import store
 from app.web.htmx import is_htmx, navigate
 from app.web.runs import start
 from app.web.runs.cards import load_card
+from app.workflows.catalog import SLASH_COMMANDS
 
 CHAT_RUNS_LIMIT = 50
 
 # Slash commands: the command, the workflow it starts, the input field its text fills.
-COMMANDS = {"/report": ("content-generation", "prompt"), "/team": ("multi-agent", "topic")}
+COMMANDS = SLASH_COMMANDS  # /<command> -> (workflow, its input field); /help is answered here
 
 CHAT_RUNS = """
 SELECT r.id, (SELECT max(m.id) FROM messages m
