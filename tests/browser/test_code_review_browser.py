@@ -8,8 +8,12 @@ from playwright.sync_api import Page, expect
 
 from tests.browser.test_dashboard_browser import sign_up_enterprise, start
 from tests.browser.test_publishing_browser import wait_for_hook
-from tests.integration.code_review.conftest import FIXED, commit, review_reply
-from tests.integration.code_review.conftest import calc_repo  # noqa: F401  (fixture)
+from tests.integration.code_review.conftest import (
+    FIXED,
+    calc_repo,  # noqa: F401  (fixture)
+    commit,
+    review_reply,
+)
 
 
 @pytest.fixture
