@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import psycopg
 from litestar import Litestar, Request, Response
 from litestar.di import Provide
 from litestar.exceptions import HTTPException, NotFoundException
@@ -44,6 +45,7 @@ from app.web import (
 )
 from app.web.health.routes import healthz
 from app.web.home.routes import home
+from app.web.json_errors import UNAVAILABLE_RETRY_S
 from app.web.metrics.routes import metrics
 from app.web.runs.panels import register_panels
 from app.web.security_headers import add_security_headers
@@ -60,6 +62,9 @@ def _error_page(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith(("/api/", "/hooks/")):
         return api.handle(request, exc)  # JSON errors, mapped in one place
     # A run, hook or conversation that is not the user's (or does not exist) is a 404 page wherever it was looked up.
+    if isinstance(exc, psycopg.OperationalError):  # the database restarts or fails over: retry, not a bug
+        log.warning("web.unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
+        return Template("pages/503.html", status_code=503, headers={"Retry-After": str(UNAVAILABLE_RETRY_S)})
     status = exc.status_code if isinstance(exc, HTTPException) else 404 if isinstance(exc, NOT_FOUND) else 500
     if status >= 500:
         log.error("web.unhandled", exc_info=exc, extra={"path": request.url.path})
