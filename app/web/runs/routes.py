@@ -18,6 +18,7 @@ from app.engine.registry import catalog
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx
 from app.web.runs import store
+from app.web.runs.timeline import waterfall
 
 STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled")
 
@@ -58,7 +59,7 @@ async def _run_or_404(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> 
 @get("/{run_id:uuid}")
 async def run_page(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID], fragment: FromQuery[str] = "") -> Template:
     run, events = await _run_or_404(pool, request.user.id, run_id)
-    context = {"run": run, "events": events, "titles": _titles(), "error": None}
+    context = {"run": run, "events": events, "timeline": waterfall(run), "titles": _titles(), "error": None}
     return Template("partials/dashboard/run_body.html" if fragment == "body" else "pages/runs/detail.html",
                     context=context)
 
@@ -84,7 +85,8 @@ async def _act(request: Request, pool: AsyncConnectionPool, run_id: UUID, action
     run, events = await _run_or_404(pool, request.user.id, run_id)
     template = "partials/dashboard/run_body.html" if is_htmx(request) else "pages/runs/detail.html"
     # An HTMX swap shows the message in place (a 4xx would not be swapped); a plain form gets a 409 page.
-    return Template(template, context={"run": run, "events": events, "titles": _titles(), "error": message},
+    return Template(template, context={"run": run, "events": events, "timeline": waterfall(run), "titles": _titles(),
+                                             "error": message},
                     status_code=409 if message and not is_htmx(request) else 200)
 
 

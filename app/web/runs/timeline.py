@@ -1,0 +1,136 @@
+"""The run page's waterfall: each journaled step, sleep and hook as a bar on the run's time axis,
+numbered 1, 2, 3 in the order shown, with its output made readable (Markdown, tables, file links,
+pretty JSON cut at a size).
+
+    view = waterfall(run)     # run as commands.get_run returns it (with steps and hooks)
+    {% include "partials/dashboard/run_timeline.html" %}
+
+Positions are percentages of the run's span, computed here so the template needs no inline styles
+(the CSP forbids them): the template draws them as SVG x/width attributes.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from app.core.markdown import render_markdown
+from app.web.runs.cards import ACTION_WORDS
+
+MIN_WIDTH = 0.6  # percent: an instant step still shows as a visible tick
+JSON_LIMIT = 4000  # characters of pretty JSON shown before "… cut"
+TEXT_LIMIT = 20_000  # characters of Markdown rendered
+TABLE_ROWS = 50
+TABLE_COLUMNS = 8
+CELL_LIMIT = 200
+FIELDS_LIMIT = 20
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _end_of(step: dict, hook: dict | None, now: datetime) -> datetime:
+    if step.get("completed_at"):
+        return step["completed_at"]
+    if hook and hook.get("decided_at"):
+        return hook["decided_at"]
+    return now  # still running, sleeping or waiting: the bar grows to now
+
+
+def _bounds(run: dict, steps: list[dict], now: datetime) -> tuple[datetime, datetime]:
+    starts = [s["started_at"] for s in steps if s.get("started_at")]
+    start = min([run.get("started_at") or run["created_at"], *starts])
+    ends = [s.get("completed_at") for s in steps if s.get("completed_at")]
+    end = run.get("completed_at") or (now if run["status"] not in ("completed", "failed", "cancelled") else None)
+    end = max([e for e in (end, *ends) if e] or [start])
+    return start, end
+
+
+def _bar(start: datetime, end: datetime, t0: datetime, span: float) -> tuple[float, float]:
+    offset = max(0.0, min(100.0, (start - t0).total_seconds() / span * 100))
+    width = max(MIN_WIDTH, (end - start).total_seconds() / span * 100)
+    width = min(width, 100.0)
+    return round(min(offset, 100.0 - width), 2), round(width, 2)
+
+
+def _file(value: Any) -> dict | None:
+    """A known file reference: {"artifact_id": …, "name": …} as stored by uploads and steps."""
+    if isinstance(value, dict) and isinstance(value.get("artifact_id"), str) and value.get("artifact_id"):
+        return {"id": value["artifact_id"], "name": str(value.get("name") or value.get("filename") or "file")}
+    return None
+
+
+def _cell(value: Any) -> str:
+    text = value if isinstance(value, str) else json.dumps(value, default=str, ensure_ascii=False)
+    return text if len(text) <= CELL_LIMIT else text[:CELL_LIMIT] + "…"
+
+
+def _json(value: Any) -> dict:
+    text = json.dumps(value, indent=2, default=str, ensure_ascii=False)
+    cut = len(text) > JSON_LIMIT
+    return {"kind": "json", "text": text[:JSON_LIMIT], "cut": cut, "size": len(text)}
+
+
+def render_value(value: Any, depth: int = 0) -> dict | None:
+    """How a step's input or output reads on the page: a dict the template switches on `kind`."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        cut = len(value) > TEXT_LIMIT
+        return {"kind": "markdown", "html": render_markdown(value[:TEXT_LIMIT]), "cut": cut, "size": len(value)}
+    if isinstance(value, bool | int | float):
+        return {"kind": "scalar", "text": json.dumps(value)}
+    if file := _file(value):
+        return {"kind": "file", "file": file}
+    if isinstance(value, list) and value and all(_file(v) for v in value):
+        return {"kind": "files", "files": [_file(v) for v in value]}
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value):
+        columns: list[str] = []
+        for row in value[:TABLE_ROWS]:
+            columns += [k for k in row if k not in columns]
+        columns = columns[:TABLE_COLUMNS]
+        return {"kind": "table", "columns": columns,
+                "rows": [[_cell(row.get(c, "")) for c in columns] for row in value[:TABLE_ROWS]],
+                "more": max(0, len(value) - TABLE_ROWS)}
+    if isinstance(value, dict) and depth == 0 and 0 < len(value) <= FIELDS_LIMIT:
+        return {"kind": "fields", "fields": [(str(k), render_value(v, depth + 1)) for k, v in value.items()]}
+    return _json(value)
+
+
+def _hook_note(hook: dict) -> dict:
+    return {"id": hook["id"], "status": hook["status"],
+            "action": ACTION_WORDS.get(hook.get("action") or "", hook.get("action") or ""),
+            "decided_by": hook.get("decided_by"), "decided_at": hook.get("decided_at"),
+            "expires_at": hook.get("expires_at"), "feedback": (hook.get("response") or {}).get("feedback")
+            if isinstance(hook.get("response"), dict) else None}
+
+
+def waterfall(run: dict, now: datetime | None = None) -> dict:
+    """The rows of the run page's timeline and its axis (start, end, total seconds)."""
+    now = now or _now()
+    steps = [s for s in run["steps"] if s.get("started_at")]
+    hooks = {h["seq"]: h for h in run.get("hooks") or []}
+    if not steps:
+        return {"rows": [], "start": None, "end": None, "total_ms": 0}
+    t0, t1 = _bounds(run, steps, now)
+    span = max((t1 - t0).total_seconds(), 0.001)
+    rows = []
+    for number, step in enumerate(steps, start=1):
+        hook = hooks.get(step["seq"]) if step["kind"] == "hook" else None
+        end = _end_of(step, hook, now)
+        offset, width = _bar(step["started_at"], end, t0, span)
+        kind = step["kind"] if step["kind"] in ("sleep", "hook", "map") else "step"
+        rows.append({
+            "number": number, "name": step["name"], "kind": kind, "status": step["status"],
+            "attempts": step.get("attempts") or 1, "offset": offset, "width": width,
+            "duration_ms": step.get("duration_ms") if step.get("duration_ms") is not None
+            else (end - step["started_at"]).total_seconds() * 1000,
+            "started_at": step["started_at"], "ended_at": step.get("completed_at"),
+            "wake_at": step.get("wake_at"), "error": (step.get("error") or {}).get("message") if step.get("error") else None,
+            "output": render_value(step.get("output")), "hook": _hook_note(hook) if hook else None,
+            "model": step.get("model"), "tokens_in": step.get("tokens_in"), "tokens_out": step.get("tokens_out"),
+            "cost_usd": step.get("cost_usd"),
+        })
+    return {"rows": rows, "start": t0, "end": t1, "total_ms": span * 1000}
