@@ -77,7 +77,7 @@ def test_cancel_from_the_run_page_and_retry_a_failed_run(page: Page, database_ur
     expect(page.locator(".form-error")).to_contain_text("the backend was down")
     page.get_by_role("button", name="Retry from failed step").click()
     expect(page.locator(".run-status-line .run-status")).to_have_text("Completed", timeout=10_000)
-    expect(page.get_by_text('"recovered"').first).to_be_visible()  # the run's output
+    expect(page.get_by_text("recovered", exact=True).first).to_be_visible()  # the run's output
     with psycopg.connect(database_url, autocommit=True) as conn:
         prepared = conn.execute("SELECT count(*) FROM test_effects WHERE run_id = %s AND name = 'prepare'",
                                 (failing,)).fetchone()[0]

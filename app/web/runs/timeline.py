@@ -108,12 +108,14 @@ def _hook_note(hook: dict) -> dict:
 
 
 def waterfall(run: dict, now: datetime | None = None) -> dict:
-    """The rows of the run page's timeline and its axis (start, end, total seconds)."""
+    """The rows of the run page's timeline, its axis (start, end, total ms) and the run's own
+    input and output rendered the same way as the steps'."""
     now = now or _now()
     steps = [s for s in run["steps"] if s.get("started_at")]
     hooks = {h["seq"]: h for h in run.get("hooks") or []}
+    values = {"input": render_value(run.get("input")), "output": render_value(run.get("output"))}
     if not steps:
-        return {"rows": [], "start": None, "end": None, "total_ms": 0}
+        return {"rows": [], "start": None, "end": None, "total_ms": 0, **values}
     t0, t1 = _bounds(run, steps, now)
     span = max((t1 - t0).total_seconds(), 0.001)
     rows = []
@@ -125,12 +127,13 @@ def waterfall(run: dict, now: datetime | None = None) -> dict:
         rows.append({
             "number": number, "name": step["name"], "kind": kind, "status": step["status"],
             "attempts": step.get("attempts") or 1, "offset": offset, "width": width,
-            "duration_ms": step.get("duration_ms") if step.get("duration_ms") is not None
-            else (end - step["started_at"]).total_seconds() * 1000,
+            # The row reads as long as its bar (retries and backoff included); the body adds the
+            # journaled time of the last attempt when they differ.
+            "duration_ms": (end - step["started_at"]).total_seconds() * 1000, "ran_ms": step.get("duration_ms"),
             "started_at": step["started_at"], "ended_at": step.get("completed_at"),
             "wake_at": step.get("wake_at"), "error": (step.get("error") or {}).get("message") if step.get("error") else None,
             "output": render_value(step.get("output")), "hook": _hook_note(hook) if hook else None,
             "model": step.get("model"), "tokens_in": step.get("tokens_in"), "tokens_out": step.get("tokens_out"),
             "cost_usd": step.get("cost_usd"),
         })
-    return {"rows": rows, "start": t0, "end": t1, "total_ms": span * 1000}
+    return {"rows": rows, "start": t0, "end": t1, "total_ms": span * 1000, **values}
