@@ -16,6 +16,7 @@ from app.core.config import load_settings, with_secret_key
 from app.core.database import database_url
 from app.core.db import open_pool
 from app.core.logs import configure_logging
+from app.core.titles import RUN_TITLE_MAX
 from app.engine import commands
 from app.engine.errors import EngineError
 from app.engine.hooks import resolve_hook
@@ -38,6 +39,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", default="{}", help="input as a JSON object")
     p.add_argument("--create-user", action="store_true", help="create the owner if missing")
     p.add_argument("--idempotency-key")
+    p.add_argument("--title", help="the run's title (default: made from the input)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_sync(start))
     p = runs.add_parser("show", help="a run with its steps and hooks")
@@ -143,7 +145,8 @@ async def start(args, pool) -> int:
     owner = await _user_id(pool, args.email, args.create_user)
     async with pool.connection() as conn:
         run, _ = await commands.start_run(conn, owner_id=owner, workflow=args.workflow,
-                                          input=_json_arg(args.input, "--input"), idempotency_key=args.idempotency_key)
+                                          input=_json_arg(args.input, "--input"), idempotency_key=args.idempotency_key,
+                                          title=args.title and " ".join(args.title.split())[:RUN_TITLE_MAX] or None)
     _print(run_view(run)) if args.json else print(run["id"])
     return 0
 

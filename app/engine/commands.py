@@ -109,7 +109,7 @@ async def start_run(
         await quotas.check_run_quota(conn, owner, wf)
         run = await (await conn.execute(INSERT_RUN, {
             "owner_id": owner_id, "chat_id": chat_id, "workflow": wf.name, "version": wf.version,
-            "title": (title or wf.title)[:200], "input": Jsonb(validated.model_dump(mode="json")),
+            "title": (title or wf.run_title(validated))[:200], "input": Jsonb(validated.model_dump(mode="json")),
             "key": idempotency_key, "max_duration": wf.max_duration,
         })).fetchone()
         await wake_run(conn, run["id"])

@@ -11,11 +11,15 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
+from app.core.titles import title_from
 from app.engine.errors import WorkflowNotFound
 
 WorkflowFn = Callable[[Any, Any], Awaitable[Any]]
+# How a workflow names one run from its validated input ("sales.csv: which region grew?"): every
+# start (chat, form, upload, API, CLI) titles its run this way unless the person gave a title.
+RunTitler = Callable[[Any], str | None]
 
 
 @dataclass(frozen=True)
@@ -31,6 +35,20 @@ class WorkflowDef:
     max_duration: timedelta = timedelta(days=7)
     # An operator check (selftest): its runs count toward no quota and announce nothing to anyone.
     operator: bool = False
+    titled: RunTitler | None = None
+
+    def run_title(self, validated: BaseModel) -> str:
+        """The run's title from its validated input (cut near 80 characters), else the workflow's."""
+        made = self.titled(validated) if self.titled else None
+        return title_from(made) if made and made.strip() else self.title
+
+    def run_title_for(self, data: dict[str, Any]) -> str:
+        """`run_title` for input not yet validated: the workflow's title when it is invalid (the
+        start refuses it anyway)."""
+        try:
+            return self.run_title(self.input_model.model_validate(data))
+        except ValidationError:
+            return self.title
 
     def input_schema(self) -> dict:
         return self.input_model.model_json_schema()
@@ -41,14 +59,14 @@ _registry: dict[tuple[str, int], WorkflowDef] = {}
 
 def workflow(
     *, name: str, title: str, description: str, input: type[BaseModel], version: int = 1, hidden: bool = False,
-    max_duration: timedelta = timedelta(days=7), operator: bool = False,
+    max_duration: timedelta = timedelta(days=7), operator: bool = False, titled: RunTitler | None = None,
 ) -> Callable[[WorkflowFn], WorkflowFn]:
     def register(fn: WorkflowFn) -> WorkflowFn:
         key = (name, version)
         existing = _registry.get(key)
         if existing and existing.fn is not fn:
             raise ValueError(f"workflow {name!r} version {version} is registered twice")
-        _registry[key] = WorkflowDef(name, version, title, description, input, fn, hidden, max_duration, operator)
+        _registry[key] = WorkflowDef(name, version, title, description, input, fn, hidden, max_duration, operator, titled)
         return fn
 
     return register

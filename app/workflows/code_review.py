@@ -124,7 +124,18 @@ def summary(approved: bool, comments: list[dict], iterations: list[dict], reason
     return "\n".join(lines)
 
 
-@workflow(name=NAME, title=WORKFLOW_TITLE, input=CodeReviewInput, max_duration=timedelta(days=60),
+def titled(inp: CodeReviewInput) -> str:
+    """"shop: feature/cart → main" (the repository's last path part), or the patch's first file."""
+    if inp.repository:
+        name = inp.repository.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or inp.repository
+        return f"{name}: {inp.head or inp.base} → {inp.base}" if inp.head else f"{name}: {inp.base}"
+    files = [line[6:].strip() for line in (inp.patch or "").splitlines() if line.startswith("+++ b/")]
+    if not files:
+        return f"Patch against {inp.base}"
+    return f"Patch: {files[0]}" + (f" and {len(files) - 1} more" if len(files) > 1 else "")
+
+
+@workflow(name=NAME, title=WORKFLOW_TITLE, input=CodeReviewInput, max_duration=timedelta(days=60), titled=titled,
           description="Reviews a change, runs its tests in a sandbox, waits for fixes until they pass.")
 async def code_review(run: Run, inp: CodeReviewInput) -> dict:
     run_id = str(run.id)

@@ -87,6 +87,7 @@ def format_document(title: str, body: str, date: str) -> str:
 
 
 @workflow(name="content-generation", title=WORKFLOW_TITLE, input=ContentInput,
+          titled=lambda inp: inp.title or inp.prompt,
           description="Drafts a document, waits for your review (approve, revise, reject), then makes the final PDF.")
 async def content_generation(run: Run, inp: ContentInput) -> dict:
     title = inp.title or title_from(inp.prompt)

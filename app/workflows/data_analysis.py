@@ -295,7 +295,13 @@ def render_report(ctx: dict, charts: dict[str, str]) -> tuple[str, bytes]:
 
 # -- the workflow -----------------------------------------------------------------------------
 
-@workflow(name=NAME, title=WORKFLOW_TITLE, input=DataInput,
+def titled(inp: DataInput) -> str:
+    """"sales.csv: which region grew?" (the file, and the question when there is one)."""
+    question = " ".join((inp.question or "").split())
+    return f"{inp.file.name}: {question}" if question else inp.file.name
+
+
+@workflow(name=NAME, title=WORKFLOW_TITLE, input=DataInput, titled=titled,
           description="Profiles a CSV (types, missing values, statistics, correlations, charts), writes first "
                       "insights, then answers your drill-down questions with read-only SQL until you finish.")
 async def data_analysis(run: Run, inp: DataInput) -> dict:

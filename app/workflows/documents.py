@@ -242,7 +242,15 @@ def render_report(ctx: dict) -> tuple[str, bytes]:
 
 # -- the workflow -----------------------------------------------------------------------------
 
-@workflow(name=NAME, title=WORKFLOW_TITLE, input=DocumentsInput,
+def titled(inp: DocumentsInput) -> str:
+    """"a.pdf and 4 more: what changed?" (the files, then the question)."""
+    names = [d.name for d in inp.documents]
+    files = names[0] if len(names) == 1 else (f"{names[0]} and {names[1]}" if len(names) == 2
+                                                else f"{names[0]} and {len(names) - 1} more")
+    return f"{files}: {' '.join(inp.question.split())}"
+
+
+@workflow(name=NAME, title=WORKFLOW_TITLE, input=DocumentsInput, titled=titled,
           description="Reads up to 50 PDFs, summarises each with page citations, lets you review the "
                       "summaries, then compares them in a cited report (HTML and PDF).")
 async def document_processing(run: Run, inp: DocumentsInput) -> dict:

@@ -147,6 +147,7 @@ async def publish_one(run: Run, inp: PublishingInput, post: dict, connector_id: 
 
 
 @workflow(name=NAME, title=WORKFLOW_TITLE, input=PublishingInput, max_duration=timedelta(days=90),
+          titled=lambda inp: inp.brief,
           description="Writes a series of posts, lets you edit the schedule, publishes each on time, then reports engagement.")
 async def scheduled_publishing(run: Run, inp: PublishingInput) -> dict:
     connector = await run.transaction("check connector", lambda conn: _check_connector(conn, run.owner_id, inp.connector))

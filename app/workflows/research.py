@@ -106,7 +106,7 @@ def writer_prompt(topic: str, audience: str, notes: str, sources: list[str], fee
     return "\n\n".join(parts)
 
 
-@workflow(name="multi-agent", title=WORKFLOW_TITLE, input=ResearchInput,
+@workflow(name="multi-agent", title=WORKFLOW_TITLE, input=ResearchInput, titled=lambda inp: inp.topic,
           description="A researcher, writer, editor and fact-checker write an article; you check the sources and the result.")
 async def research_team(run: Run, inp: ResearchInput) -> dict:
     title = " ".join(inp.topic.split())[:120]

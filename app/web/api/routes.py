@@ -77,7 +77,8 @@ async def start_run(request: Request, pool: NamedDependency[AsyncConnectionPool]
     user = request.user
     async with pool.connection() as conn:
         outcome = await start_run_from_web(conn, workflow=data.workflow, input=data.input, user_id=user.id,
-                                           chat=data.chat_id, idempotency_key=data.idempotency_key)
+                                           chat=data.chat_id, idempotency_key=data.idempotency_key,
+                                           title=data.title and " ".join(data.title.split()) or None)
         if isinstance(outcome, Refused):
             raise _api_error(outcome)
         detail = await _detail(conn, outcome.run_id, user.id)

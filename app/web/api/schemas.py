@@ -33,6 +33,8 @@ class StartRun(_Body):
     chat_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="A conversation of yours to show the run in.")
     idempotency_key: str | None = Field(default=None, min_length=1, max_length=200, description=(
         "Starting again with the same key returns the first run (status 200) instead of a new one."))
+    title: str | None = Field(default=None, min_length=1, max_length=120, description=(
+        "The run's title; without it the workflow makes one from the input (topic, file names, repository and branch)."))
 
 
 class DecideHook(_Body):

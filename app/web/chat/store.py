@@ -15,9 +15,9 @@ from psycopg.types.json import Jsonb
 from app.core import ratelimit
 from app.core.llm import OFFLINE_LABEL, OFFLINE_MODEL_NAME
 from app.core.markdown import render_markdown
+from app.core.titles import TITLE_MAX, title_from  # noqa: F401 (TITLE_MAX: part of the chat's store API)
 from app.web import errors
 from app.web.live import CHANNEL
-from app.web.titles import TITLE_MAX, title_from  # noqa: F401 (TITLE_MAX: part of the chat's store API)
 
 SIDEBAR_PAGE = 50
 HISTORY_LIMIT = 200

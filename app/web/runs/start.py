@@ -29,7 +29,6 @@ from app.engine import commands
 from app.engine.errors import EngineError, InputInvalid, QuotaExceeded, WorkflowNotFound
 from app.engine.registry import WorkflowDef, get_workflow
 from app.web.runs.forms import field_errors
-from app.web.titles import title_from
 
 NEW_CONVERSATION = "INSERT INTO conversations (user_id, title) VALUES (%(user_id)s, %(title)s) RETURNING id"
 # A run started from the conversation's page is activity in it: the conversation moves to the top.
@@ -97,14 +96,6 @@ def user_workflow(name: str) -> WorkflowDef | None:
     return None if wf.hidden else wf
 
 
-def run_title(wf: WorkflowDef, data: dict[str, Any]) -> str:
-    """A run started in the chat is titled by what it is about (its title, prompt or topic)."""
-    for key in ("title", "prompt", "topic"):
-        if isinstance(data.get(key), str) and data[key].strip():
-            return title_from(data[key])
-    return wf.title
-
-
 async def _conversation(conn: AsyncConnection, user_id: int, chat: InChat | int | None, title: str) -> int | None:
     if chat is None:
         return None
@@ -124,16 +115,16 @@ async def start_run(conn: AsyncConnection, *, workflow: str, input: dict[str, An
                     title: str | None = None) -> Started | Refused:
     """Start `workflow` for `user_id` with `input` (checked here, against the workflow's model).
     `chat` links the run to a conversation: an `InChat` from the chat's page, or the id of one of
-    the user's conversations. `title` defaults, in a chat, to `run_title`, else the workflow's."""
+    the user's conversations. `title` defaults to the workflow's titling of the input."""
     wf = user_workflow(workflow)
     if wf is None:
         return Refused("no_workflow", f"There is no workflow named “{workflow}”.",
                        WorkflowNotFound(f"no workflow named {workflow!r}"))
-    if title is None and isinstance(chat, InChat):
-        title = run_title(wf, input)
+    # The new conversation is named as its run will be (the workflow's own titling of the input).
+    chat_title = title or wf.run_title_for(input)
     try:
         async with conn.transaction():
-            conversation_id = await _conversation(conn, user_id, chat, title or wf.title)
+            conversation_id = await _conversation(conn, user_id, chat, chat_title)
             note_id = None
             if isinstance(chat, InChat) and chat.note:
                 note_id = (await (await conn.execute(INSERT_NOTE, {"id": conversation_id, "content": chat.note})).fetchone())["id"]

@@ -1,7 +1,8 @@
-"""Titles made from what a person wrote: a conversation's (its first message) and a run's started
-in the chat (its prompt or topic)."""
+"""Titles made from what a person wrote: a conversation's (its first message) and a run's (what its
+workflow makes of the input: app/engine/registry.py `WorkflowDef.run_title`)."""
 
 TITLE_MAX = 80
+RUN_TITLE_MAX = 120  # a title a person typed (a rename, the API's or CLI's `title`)
 
 
 def title_from(text: str) -> str:
