@@ -120,6 +120,7 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             admin.setup_router,
             analytics.router,
             runs.router,
+            runs.rename_router,
             api.router,
             webhooks.router,
             settings_router,
