@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from typing import Annotated
+from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency, Provide
@@ -15,7 +16,7 @@ from litestar.response import Stream
 from psycopg_pool import AsyncConnectionPool
 
 from app.engine import commands
-from app.engine.errors import HookNotFound, InputInvalid
+from app.engine.errors import HookNotFound, InputInvalid, RunNotFound
 from app.engine.hooks import resolve_hook
 from app.engine.registry import catalog
 from app.web.api.auth import SECURITY_SCHEME, requires_api_key
@@ -33,11 +34,14 @@ from app.web.api.schemas import (
     check_text,
     run_view,
 )
+from app.web.artifacts.routes import file_response
+from app.web.artifacts.store import get_for_download
 from app.web.json_body import JsonRequest
 from app.web.json_errors import documented, exception_handlers
 from app.web.live import LiveHub, provide_hub
 from app.web.runs.start import Refused
 from app.web.runs.start import start_run as start_run_from_web
+from app.web.runs.store import run_artifacts
 
 BODY_LIMIT = 256 * 1024
 HOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
@@ -55,7 +59,10 @@ def _in_input(field: str) -> str:
 
 
 async def _detail(conn, run_id, user_id: int) -> RunDetail:
-    return RunDetail.model_validate(run_view(await commands.get_run(conn, run_id, owner_id=user_id)))
+    run = run_view(await commands.get_run(conn, run_id, owner_id=user_id))
+    files = [{**f, "url": f"/api/v1/runs/{run['id']}/files/{f['id']}"}
+             for f in await run_artifacts(conn, run["id"], user_id)]
+    return RunDetail.model_validate({**run, "files": files})
 
 
 @get("/workflows", tags=["workflows"], responses=documented())
@@ -113,9 +120,21 @@ async def list_runs(
 
 @get("/runs/{run_id:str}", tags=["runs"], responses=documented(404))
 async def get_run(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]) -> RunDetail:
-    """A run with its steps and hooks (hook tokens included: the run is yours)."""
+    """A run with its steps, hooks (hook tokens included: the run is yours) and files."""
     async with pool.connection() as conn:
         return await _detail(conn, run_id, request.user.id)
+
+
+@get("/runs/{run_id:uuid}/files/{file_id:uuid}", tags=["runs"], media_type="application/octet-stream",
+     responses=documented(404))
+async def get_run_file(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID],
+                       file_id: FromPath[UUID]) -> Response:
+    """One of the run's files (a `url` of `GET /api/v1/runs/{id}`), as an attachment."""
+    async with pool.connection() as conn:
+        found = await get_for_download(conn, file_id, request.user.id)
+    if found is None or found["run_id"] != run_id:
+        raise RunNotFound("No file of yours has this id in this run.")
+    return file_response(found)
 
 
 @post("/runs/{run_id:str}/cancel", tags=["runs"], status_code=200, responses=documented(404, 409))
@@ -170,8 +189,8 @@ async def decide_hook(request: Request, pool: NamedDependency[AsyncConnectionPoo
 
 router = Router(
     "/api/v1",
-    route_handlers=[list_workflows, start_run, list_runs, get_run, cancel_run, retry_run, run_events_stream,
-                    decide_hook],
+    route_handlers=[list_workflows, start_run, list_runs, get_run, get_run_file, cancel_run, retry_run,
+                    run_events_stream, decide_hook],
     guards=[requires_api_key],
     dependencies={"hub": Provide(provide_hub)},
     exception_handlers=exception_handlers,

@@ -97,9 +97,18 @@ class RunOut(BaseModel):
     completed_at: datetime | None = None
 
 
+class FileOut(BaseModel):
+    id: UUID
+    name: str
+    content_type: str
+    size: int = Field(description="In bytes.")
+    url: str = Field(description="Download it with the same API key: `GET` this path on the server.")
+
+
 class RunDetail(RunOut):
     steps: list[StepOut]
     hooks: list[HookOut]
+    files: list[FileOut] = Field(default_factory=list, description="The files the run made (reports, charts, data).")
 
 
 class RunList(BaseModel):

@@ -20,17 +20,22 @@ def header_safe(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9._ -]", "_", name)[:150] or "download"
 
 
+def file_response(found: dict) -> Response:
+    """The file as an attachment (the browser's download and the API's)."""
+    return Response(bytes(found["data"]), media_type=found["content_type"], headers={
+        "Content-Disposition": f'attachment; filename="{header_safe(found["name"])}"',
+        "X-Content-Type-Options": "nosniff",
+        "Cache-Control": "private, no-store",
+    })
+
+
 @get("/{artifact_id:uuid}")
 async def download(request: Request, pool: NamedDependency[AsyncConnectionPool], artifact_id: FromPath[UUID]) -> Response:
     async with pool.connection() as conn:
         found = await store.get_for_download(conn, artifact_id, request.user.id)
     if found is None:
         raise NotFoundException()
-    return Response(bytes(found["data"]), media_type=found["content_type"], headers={
-        "Content-Disposition": f'attachment; filename="{header_safe(found["name"])}"',
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, no-store",
-    })
+    return file_response(found)
 
 
 router = Router(path="/artifacts", guards=[requires_login], route_handlers=[download])

@@ -13,7 +13,7 @@ WITH first AS (
     UPDATE artifacts SET first_downloaded_at = now()
     WHERE id = %(id)s AND owner_id = %(owner_id)s AND first_downloaded_at IS NULL
 )
-SELECT id, name, content_type, size, data FROM artifacts WHERE id = %(id)s AND owner_id = %(owner_id)s
+SELECT id, run_id, name, content_type, size, data FROM artifacts WHERE id = %(id)s AND owner_id = %(owner_id)s
 """
 
 

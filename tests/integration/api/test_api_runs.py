@@ -38,8 +38,8 @@ async def test_starting_a_run_answers_201_with_the_runs_show_json_shape(api, acc
     assert run["workflow"] == VISIBLE and run["status"] == "queued" and run["input"] == {"topic": "baton", "times": 1}
     async with pool.connection() as conn:
         expected = run_view(await get_run(conn, run["id"]))
-    assert set(run) == set(expected)  # the CLI's `runs show --json` keys, steps and hooks included
-    assert run["steps"] == [] and run["hooks"] == []
+    assert set(run) == set(expected) | {"files"}  # the CLI's `runs show --json` keys, steps and hooks included
+    assert run["steps"] == [] and run["hooks"] == [] and run["files"] == []
 
 
 async def test_the_same_idempotency_key_returns_the_first_run(api, account):

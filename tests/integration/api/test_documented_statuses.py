@@ -19,6 +19,7 @@ OPERATIONS = {
     ("/api/v1/runs/{run_id}/cancel", "post"): ({"200"}, {"404", "409"}),
     ("/api/v1/runs/{run_id}/retry", "post"): ({"200"}, {"404", "409"}),
     ("/api/v1/runs/{run_id}/events", "get"): ({"200"}, {"404"}),
+    ("/api/v1/runs/{run_id}/files/{file_id}", "get"): ({"200"}, {"404"}),
     ("/api/v1/hooks/{token}", "post"): ({"200"}, {"404", "409", "413", "415", "422"}),
 }
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}

@@ -74,3 +74,18 @@ class Empty(BaseModel):
           hidden=True)
 async def fails_once(run: Run, inp: Empty) -> str:
     return await run.step("flaky", fail_first_time, str(run.id))
+
+
+FILES = "test-api-files"
+
+
+async def write_report(owner_id: int, run_id: str, text: str) -> str:
+    from app.steps.run_files import write_bytes
+
+    return str(await write_bytes(owner_id=owner_id, run_id=run_id, name="report.md", content_type="text/markdown",
+                                 data=text.encode(), role="output"))
+
+
+@workflow(name=FILES, title="API test: files", description="Writes a report file.", input=EchoInput, hidden=True)
+async def files_workflow(run: Run, inp: EchoInput) -> dict:
+    return {"file": await run.step("write report", write_report, run.owner_id, str(run.id), f"# {inp.topic}\n")}
