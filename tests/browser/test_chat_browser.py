@@ -122,3 +122,18 @@ def test_rename_and_delete_a_chat(page: Page, model):
     page.get_by_role("button", name="Delete chat").click()
     expect(page).to_have_url(re.compile(r"/chat$"))
     expect(page.get_by_role("navigation", name="Your chats")).not_to_contain_text("Trip to Rome")
+
+
+def test_the_workflow_picker_leaves_the_conversation_in_view(page: Page, model):
+    sign_up(page)
+    model.script(Reply("A first answer."))
+    send(page, "Hello there")
+    expect(page.locator("article.msg-assistant").last).to_contain_text("A first answer.")
+    page.locator(".composer").get_by_text("Workflows").click()
+    expect(page.get_by_role("heading", name="Start a workflow")).to_be_visible()
+    pane = page.locator(".chat-pane").bounding_box()
+    messages = page.locator(".messages-scroll").bounding_box()
+    panel = page.locator("#workflow-panel").bounding_box()
+    assert messages["height"] >= 0.3 * pane["height"], (messages, pane)  # the conversation stays readable
+    assert panel["y"] >= messages["y"] + messages["height"] - 1  # below it, never on top of it
+    expect(page.locator("article.msg-user").last).to_be_in_viewport()
