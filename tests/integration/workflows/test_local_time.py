@@ -58,6 +58,8 @@ async def test_the_zone_is_edited_in_settings_and_used_on_every_page(app_client,
     run_page = await app_client.get(f"/workflows/{run_id}")
     assert re.search(r"started \d{1,2} \w{3} \d{4}, \d\d:\d\d JST", run_page.text)
     assert re.search(r"expires \d{1,2} \w{3} \d{4}, \d\d:\d\d JST \(in 2[34] h\)", run_page.text)  # and how long is left
+    assert " UTC<" not in run_page.text  # the steps' waterfall too (its time macros see the reader's zone)
+    assert re.search(r"\d\d:\d\d:\d\d JST", run_page.text)
     inbox = await app_client.get("/approvals")
     assert "just now" in inbox.text and re.search(r'title="\d{1,2} \w{3} \d{4}, \d\d:\d\d JST"', inbox.text)
 
