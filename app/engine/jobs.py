@@ -11,41 +11,22 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from app.core.sql_queries import load_queries
+
 QUEUE = "baton"
 
-WAKE_RUN = "SELECT baton_wake_run(%(run_id)s, %(at)s)"
+SQL = load_queries(__file__)
+WAKE_RUN = SQL["wake_run"]
 
-# Fan-out children carry no lock: they run in parallel, on any worker.
-DEFER_CHILDREN = """
-INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, scheduled_at)
-SELECT 'baton', 'baton.run_child', 0,
-       jsonb_build_object('run_id', %(run_id)s::text, 'seq', %(seq)s::int, 'idx', i), %(at)s
-FROM unnest(%(idxs)s::int[]) AS i
-"""
+DEFER_CHILDREN = SQL["defer_children"]
 
-DEFER_HOOK_REMINDER = """
-INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, scheduled_at)
-VALUES ('baton', 'baton.hook_reminder', 0, jsonb_build_object('hook_id', %(hook_id)s::bigint), %(at)s)
-"""
+DEFER_HOOK_REMINDER = SQL["defer_hook_reminder"]
 
-# The jobs of a finished run: its pending advance job and its children's; a running child is asked
-# to abort (which cancels its asyncio task).
-CANCEL_RUN_JOBS = """
-SELECT procrastinate_cancel_job_v1(id, true, false) FROM procrastinate_jobs
-WHERE (status = 'todo' AND queueing_lock = 'run:' || %(run_id)s::text)
-   OR (status IN ('todo', 'doing') AND task_name = 'baton.run_child' AND args->>'run_id' = %(run_id)s::text)
-"""
+CANCEL_RUN_JOBS = SQL["cancel_run_jobs"]
 
-# A cancel landing while the run advances: abort that job so a long step stops at once.
-ABORT_ADVANCE = """
-SELECT procrastinate_cancel_job_v1(id, true, false) FROM procrastinate_jobs
-WHERE status = 'doing' AND lock = 'run:' || %(run_id)s::text
-"""
+ABORT_ADVANCE = SQL["abort_advance"]
 
-ADVANCE_RUNNING = """
-SELECT EXISTS (SELECT 1 FROM procrastinate_jobs
-               WHERE lock = 'run:' || %(run_id)s::text AND status = 'doing') AS running
-"""
+ADVANCE_RUNNING = SQL["advance_running"]
 
 
 async def wake_run(conn: AsyncConnection, run_id: UUID | str, at: datetime | None = None) -> None:
