@@ -26,19 +26,12 @@ if TYPE_CHECKING:
 
 SQL = load_queries(__file__)
 INSERT_HOOK = SQL["insert_hook"]
-
 EXPIRE_HOOK = SQL["expire_hook"]
-
 JOURNAL_ENTRY = SQL["journal_entry"]
-
 LOCK_HOOK = SQL["lock_hook"]
-
 DECIDE_HOOK = SQL["decide_hook"]
-
 COMPLETE_HOOK_STEP = SQL["complete_hook_step"]
-
 QUEUE_RUN = SQL["queue_run"]
-
 GET_HOOK = SQL["get_hook"]
 
 

@@ -5,24 +5,12 @@
 -- Queue the run's advance job for `at` (NULL: now), or move its queued one sooner: one job per run (sql/0005).
 SELECT baton_wake_run(%(run_id)s, %(at)s)
 
--- defer_children --
--- Fan-out children carry no lock: they run in parallel, on any worker.
-INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, scheduled_at)
-SELECT 'baton', 'baton.run_child', 0,
-       jsonb_build_object('run_id', %(run_id)s::text, 'seq', %(seq)s::int, 'idx', i), %(at)s
-FROM unnest(%(idxs)s::int[]) AS i
-
--- defer_hook_reminder --
--- A reminder for a waiting approval.
-INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, scheduled_at)
-VALUES ('baton', 'baton.hook_reminder', 0, jsonb_build_object('hook_id', %(hook_id)s::bigint), %(at)s)
-
 -- cancel_run_jobs --
 -- The jobs of a finished run: its pending advance job and its children's; a running child is asked
 -- to abort (which cancels its asyncio task).
 SELECT procrastinate_cancel_job_v1(id, true, false) FROM procrastinate_jobs
 WHERE (status = 'todo' AND queueing_lock = 'run:' || %(run_id)s::text)
-   OR (status IN ('todo', 'doing') AND task_name = 'baton.run_child' AND args->>'run_id' = %(run_id)s::text)
+   OR (status IN ('todo', 'doing') AND task_name = %(run_child)s AND args->>'run_id' = %(run_id)s::text)
 
 -- abort_advance --
 -- A cancel landing while the run advances: abort that job so a long step stops at once.

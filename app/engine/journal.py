@@ -24,15 +24,10 @@ LOAD_RUN = SQL["load_run"]
 JOURNAL_FIELDS = ("seq", "name", "kind", "status", "attempts", "output", "error", "wake_at")
 
 WRITE_STEP = SQL["write_step"]
-
 WRITE_VALUE = SQL["write_value"]
-
 SUSPEND_RUN = SQL["suspend_run"]
-
 FINISH_RUN = SQL["finish_run"]
-
 INSERT_EVENT = SQL["insert_event"]
-
 UPDATE_PROGRESS = SQL["update_progress"]
 
 

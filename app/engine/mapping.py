@@ -32,22 +32,14 @@ log = logging.getLogger("baton.engine.map")
 
 SQL = load_queries(__file__)
 INSERT_CHILDREN = SQL["insert_children"]
-
 CHILD_COUNTS = SQL["child_counts"]
-
 CHILD_RESULTS = SQL["child_results"]
-
 LOAD_CHILD = SQL["load_child"]
-
 LOCK_RUN = SQL["lock_run"]
 LOCK_MAP = SQL["lock_map"]
-
 FINISH_CHILD = SQL["finish_child"]
-
 RETRY_CHILD = SQL["retry_child"]
-
 NEXT_PENDING = SQL["next_pending"]
-
 MAP_PROGRESS = SQL["map_progress"]
 
 

@@ -16,6 +16,7 @@ from datetime import datetime
 from croniter import croniter
 from psycopg import AsyncConnection
 
+from app.core.queue import RUN_CHILD
 from app.core.sql_queries import load_queries
 from app.engine.jobs import defer_children, wake_run
 
@@ -33,9 +34,7 @@ STALLED_JOBS = SQL["stalled_jobs"]
 RETRY_JOB = SQL["retry_job"]
 DROP_JOB = SQL["drop_job"]
 RELEASE_WORKER = SQL["release_worker"]
-
 ORPHAN_RUNS = SQL["orphan_runs"]
-
 ORPHAN_CHILDREN = SQL["orphan_children"]
 
 
@@ -82,7 +81,7 @@ async def requeue_orphans(conn: AsyncConnection, grace_s: float = 10) -> int:
         runs = await (await conn.execute(ORPHAN_RUNS, {"grace_s": grace_s})).fetchall()
         for run in runs:
             await wake_run(conn, run["id"], None if run["status"] in ("queued", "running") else run["wake_at"])
-        children = await (await conn.execute(ORPHAN_CHILDREN)).fetchall()
+        children = await (await conn.execute(ORPHAN_CHILDREN, {"run_child": RUN_CHILD})).fetchall()
         for child in children:
             await defer_children(conn, child["run_id"], child["seq"], [child["idx"]])
     return len(runs) + len(children)

@@ -41,7 +41,7 @@ LIMIT 500
 SELECT c.run_id, c.seq, c.idx FROM run_children c JOIN runs r ON r.id = c.run_id
 WHERE c.status = 'queued' AND r.status NOT IN ('completed', 'failed', 'cancelled')
   AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
-                  WHERE j.status IN ('todo', 'doing') AND j.task_name = 'baton.run_child'
+                  WHERE j.status IN ('todo', 'doing') AND j.task_name = %(run_child)s
                     AND j.args = jsonb_build_object('run_id', c.run_id::text, 'seq', c.seq, 'idx', c.idx))
 LIMIT 500
 
