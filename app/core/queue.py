@@ -30,7 +30,7 @@ from app.core.sql_queries import load_queries
 SQL = load_queries(__file__)
 DEFER = SQL["defer"]
 
-# Every job goes to one queue; the worker listens to it.
+# The queue of every job Baton queues itself (baton_wake_run too); workers listen to all queues.
 QUEUE = "baton"
 # The task names. Renaming one strands the jobs already queued under the old name: keep the old
 # task registered until they have run.
