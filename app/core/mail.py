@@ -33,7 +33,7 @@ from psycopg import AsyncConnection
 from app.core import local_time, runtime
 from app.core.config import Settings
 from app.core.paths import TEMPLATES_DIR
-from app.core.queue import queue
+from app.core.queue import SEND_MAIL, defer, queue
 
 log = logging.getLogger("baton.mail")
 
@@ -43,12 +43,6 @@ INSERT_MAIL = """
 INSERT INTO mail_outbox (kind, to_addr, subject, body_text, body_html, user_id, run_id, hook_id, unsubscribe_url)
 VALUES (%(kind)s, %(to)s, %(subject)s, %(text)s, %(html)s, %(user_id)s, %(run_id)s, %(hook_id)s, %(unsubscribe_url)s)
 RETURNING id
-"""
-# The send job, written with SQL so that it commits with the mail row (Procrastinate's insert
-# trigger wakes a worker at commit).
-DEFER_SEND = """
-INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args)
-VALUES ('baton', 'baton.send_mail', 0, jsonb_build_object('mail_id', %(id)s::bigint))
 """
 TAKE_MAIL = """
 UPDATE mail_outbox SET attempts = attempts + 1 WHERE id = %(id)s AND status = 'pending' RETURNING *
@@ -71,7 +65,7 @@ async def queue_mail(conn: AsyncConnection, *, to: str, subject: str, text: str,
             "kind": kind, "to": to.strip(), "subject": subject, "text": text, "html": html,
             "user_id": user_id, "run_id": run_id, "hook_id": hook_id, "unsubscribe_url": unsubscribe_url,
         })).fetchone()
-        await conn.execute(DEFER_SEND, {"id": row["id"]})
+        await defer(conn, SEND_MAIL, {"mail_id": row["id"]})
     return row["id"]
 
 
@@ -180,7 +174,7 @@ async def deliver(conn: AsyncConnection, mail_id: int, settings: Settings) -> st
 SEND_ATTEMPTS = 6
 
 
-@queue.task(name="baton.send_mail", pass_context=True,
+@queue.task(name=SEND_MAIL, pass_context=True,
             retry=RetryStrategy(max_attempts=SEND_ATTEMPTS - 1, exponential_wait=5))
 async def send_mail_task(context, mail_id: int) -> None:
     async with context.app.connector.pool.connection() as conn:

@@ -15,6 +15,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
 from app.core.logs import log_context
+from app.core.sql_queries import load_queries
 from app.engine import signals
 from app.engine.errors import NonDeterminism, RunCancelled, StepFailed, Suspend, WorkflowNotFound
 from app.engine.jobs import cancel_run_jobs
@@ -24,16 +25,15 @@ from app.engine.run import Run, error_json
 
 log = logging.getLogger("baton.engine")
 
-CANCEL_FLAG = "SELECT cancel_requested, cancel_reason FROM runs WHERE id = %(run_id)s"
+SQL = load_queries(__file__)
+CANCEL_FLAG = SQL["cancel_flag"]
 USER_CANCEL = "cancelled by the user"
 
 
 def cancelled_error(reason: str | None) -> dict:
     return {"type": "Cancelled", "message": reason or USER_CANCEL}
-CANCEL_OPEN_HOOKS = "UPDATE hooks SET status = 'cancelled' WHERE run_id = %(run_id)s AND status = 'waiting'"
-CANCEL_OPEN_CHILDREN = """
-UPDATE run_children SET status = 'cancelled' WHERE run_id = %(run_id)s AND status IN ('pending', 'queued')
-"""
+CANCEL_OPEN_HOOKS = SQL["cancel_open_hooks"]
+CANCEL_OPEN_CHILDREN = SQL["cancel_open_children"]
 
 
 async def finish_run(

@@ -12,69 +12,26 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from pydantic import ValidationError
 
+from app.core.sql_queries import load_queries
 from app.engine import quotas
 from app.engine.advance import USER_CANCEL, cancelled_error, finish_run
 from app.engine.errors import InputInvalid, InvalidState, RunNotFound
 from app.engine.jobs import abort_advance, advance_is_running, wake_run
 from app.engine.registry import get_workflow
 
-BY_IDEMPOTENCY_KEY = "SELECT * FROM runs WHERE owner_id = %(owner_id)s AND idempotency_key = %(key)s"
-INSERT_RUN = """
-WITH ins AS (
-    INSERT INTO runs (owner_id, chat_id, workflow, version, title, input, idempotency_key, deadline_at)
-    VALUES (%(owner_id)s, %(chat_id)s, %(workflow)s, %(version)s, %(title)s, %(input)s, %(key)s,
-            now() + %(max_duration)s)
-    RETURNING *
-), ev AS (
-    INSERT INTO run_events (run_id, owner_id, kind, data)
-    SELECT id, owner_id, 'status', '{"status": "queued"}' FROM ins
-), """ + quotas.COUNT_STARTED_RUN + """
-SELECT * FROM ins
-"""
-LOCK_RUN = "SELECT * FROM runs WHERE id = %(run_id)s FOR UPDATE"
-REQUEST_CANCEL = """
-WITH upd AS (
-    UPDATE runs SET cancel_requested = true, cancel_reason = %(reason)s, updated_at = now()
-    WHERE id = %(run_id)s RETURNING id, owner_id
-)
-INSERT INTO run_events (run_id, owner_id, kind, data)
-SELECT id, owner_id, 'cancel_requested', jsonb_build_object('reason', %(reason)s::text) FROM upd
-"""
-FIRST_FAILED_STEP = "SELECT min(seq) AS seq FROM run_steps WHERE run_id = %(run_id)s AND status = 'failed'"
-FORGET_FROM = "DELETE FROM run_steps WHERE run_id = %(run_id)s AND seq >= %(seq)s"
-FORGET_HOOKS_FROM = "DELETE FROM hooks WHERE run_id = %(run_id)s AND seq >= %(seq)s"
-REQUEUE = """
-WITH upd AS (
-    UPDATE runs SET status = 'queued', error = NULL, output = NULL, completed_at = NULL,
-                    cancel_requested = false, cancel_reason = NULL, waiting_for = NULL, wake_at = NULL,
-                    updated_at = now()
-    WHERE id = %(run_id)s RETURNING id, owner_id
-)
-INSERT INTO run_events (run_id, owner_id, kind, data)
-SELECT id, owner_id, 'status', '{"status": "queued", "retry": true}' FROM upd
-"""
-GET_RUN = "SELECT * FROM runs WHERE id = %(run_id)s"
-RUN_STEPS = """
-SELECT seq, name, kind, status, attempts, output, error, started_at, completed_at, duration_ms,
-       model, tokens_in, tokens_out, cost_usd, wake_at
-FROM run_steps WHERE run_id = %(run_id)s AND kind NOT IN ('now', 'uuid') ORDER BY seq
-"""
-RUN_HOOKS = """
-SELECT id, seq, token, name, kind, status, actions, show, assignee, action, response, decided_by,
-       decided_at, expires_at, created_at
-FROM hooks WHERE run_id = %(run_id)s ORDER BY seq
-"""
-LIST_RUNS = """
-SELECT id, workflow, version, title, status, waiting_for, progress, error, chat_id,
-       created_at, started_at, completed_at, steps_done, cost_usd
-FROM runs
-WHERE (%(owner_id)s::bigint IS NULL OR owner_id = %(owner_id)s)
-  AND (%(status)s::text IS NULL OR status = %(status)s)
-  AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s)
-  AND (%(after_ts)s::timestamptz IS NULL OR (created_at, id) < (%(after_ts)s, %(after_id)s::uuid))
-ORDER BY created_at DESC, id DESC
-LIMIT %(limit)s
-"""
+SQL = load_queries(__file__)
+BY_IDEMPOTENCY_KEY = SQL["by_idempotency_key"]
+INSERT_RUN = SQL["insert_run"]
+LOCK_RUN = SQL["lock_run"]
+REQUEST_CANCEL = SQL["request_cancel"]
+FIRST_FAILED_STEP = SQL["first_failed_step"]
+FORGET_FROM = SQL["forget_from"]
+FORGET_HOOKS_FROM = SQL["forget_hooks_from"]
+REQUEUE = SQL["requeue"]
+GET_RUN = SQL["get_run"]
+RUN_STEPS = SQL["run_steps"]
+RUN_HOOKS = SQL["run_hooks"]
+LIST_RUNS = SQL["list_runs"]
 
 FINAL = ("completed", "failed", "cancelled")
 

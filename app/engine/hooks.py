@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
-from app.engine import quotas, signals
+from app.core.sql_queries import load_queries
+from app.engine import signals
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
 from app.engine.jobs import defer_hook_reminder, wake_run
 from app.engine.journal import write_step
@@ -23,48 +24,15 @@ from app.engine.values import HOOK_ACTIONS, HookResult
 if TYPE_CHECKING:
     from app.engine.run import Run
 
-INSERT_HOOK = """
-INSERT INTO hooks (run_id, seq, owner_id, token, name, kind, actions, show, assignee, secret, expires_at, remind_at)
-VALUES (%(run_id)s, %(seq)s, %(owner_id)s, %(token)s, %(name)s, %(kind)s, %(actions)s, %(show)s,
-        %(assignee)s, %(secret)s, %(expires_at)s, %(remind_at)s)
-RETURNING *
-"""
-
-EXPIRE_HOOK = """
-UPDATE hooks SET status = 'expired' WHERE id = %(id)s AND status = 'waiting' RETURNING id
-"""
-
-JOURNAL_ENTRY = "SELECT status, output FROM run_steps WHERE run_id = %(run_id)s AND seq = %(seq)s"
-
-LOCK_HOOK = """
-SELECT h.*, r.status AS run_status, r.cancel_requested FROM hooks h JOIN runs r ON r.id = h.run_id
-WHERE h.token = %(token)s FOR UPDATE OF h, r
-"""
-
-DECIDE_HOOK = """
-UPDATE hooks SET status = 'resolved', action = %(action)s, response = %(data)s,
-                 decided_by = %(decided_by)s, decided_at = %(decided_at)s
-WHERE id = %(id)s
-"""
-
-COMPLETE_HOOK_STEP = """
-UPDATE run_steps SET status = 'completed', output = %(output)s, completed_at = now(), attempts = 1,
-                     duration_ms = extract(epoch FROM now() - started_at) * 1000
-WHERE run_id = %(run_id)s AND seq = %(seq)s AND status = 'waiting'
-"""
-
-QUEUE_RUN = """
-WITH upd AS (
-    UPDATE runs SET status = CASE WHEN status = 'waiting' THEN 'queued' ELSE status END,
-                    waiting_for = NULL, wake_at = NULL, updated_at = now(),
-                    steps_done = steps_done + 1, steps_billed = steps_billed + 1
-    WHERE id = %(run_id)s RETURNING id, owner_id
-), """ + quotas.BILL_DECIDED_HOOK + """
-INSERT INTO run_events (run_id, owner_id, kind, data)
-SELECT id, owner_id, 'hook_resolved', %(event)s FROM upd
-"""
-
-GET_HOOK = "SELECT * FROM hooks WHERE id = %(id)s"
+SQL = load_queries(__file__)
+INSERT_HOOK = SQL["insert_hook"]
+EXPIRE_HOOK = SQL["expire_hook"]
+JOURNAL_ENTRY = SQL["journal_entry"]
+LOCK_HOOK = SQL["lock_hook"]
+DECIDE_HOOK = SQL["decide_hook"]
+COMPLETE_HOOK_STEP = SQL["complete_hook_step"]
+QUEUE_RUN = SQL["queue_run"]
+GET_HOOK = SQL["get_hook"]
 
 
 def new_token() -> str:

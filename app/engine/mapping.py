@@ -19,6 +19,7 @@ from psycopg.types.json import Jsonb
 from psycopg_pool import AsyncConnectionPool
 
 from app.core import ratelimit
+from app.core.sql_queries import load_queries
 from app.engine.errors import FatalError, StepFailed, Suspend
 from app.engine.jobs import defer_children, wake_run
 from app.engine.journal import to_json, write_step
@@ -29,88 +30,17 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("baton.engine.map")
 
-INSERT_CHILDREN = """
-INSERT INTO run_children (run_id, seq, idx, status, item)
-SELECT %(run_id)s, %(seq)s, i - 1, CASE WHEN i <= %(concurrency)s THEN 'queued' ELSE 'pending' END, item
-FROM unnest(%(items)s::jsonb[]) WITH ORDINALITY AS t(item, i)
-"""
-
-CHILD_COUNTS = """
-SELECT count(*) FILTER (WHERE status IN ('pending', 'queued')) AS open,
-       count(*) FILTER (WHERE status = 'failed') AS failed,
-       count(*) AS total
-FROM run_children WHERE run_id = %(run_id)s AND seq = %(seq)s
-"""
-
-CHILD_RESULTS = """
-SELECT idx, status, output, error FROM run_children
-WHERE run_id = %(run_id)s AND seq = %(seq)s ORDER BY idx
-"""
-
-LOAD_CHILD = """
-SELECT c.*, s.detail, s.name AS map_name, r.status AS run_status, r.cancel_requested, r.owner_id
-FROM run_children c
-JOIN run_steps s ON s.run_id = c.run_id AND s.seq = c.seq
-JOIN runs r ON r.id = c.run_id
-WHERE c.run_id = %(run_id)s AND c.seq = %(seq)s AND c.idx = %(idx)s
-"""
-
-# Completions of one map are serialised on its journal row, so that each one counts the others'
-# committed results (the last one must see them all to wake the parent). The run's row is locked
-# first, as a cancel does (run row, then its children): a completion that took a child's row before
-# the run's would deadlock with a cancel landing in between.
-LOCK_RUN = "SELECT 1 FROM runs WHERE id = %(run_id)s FOR NO KEY UPDATE"
-LOCK_MAP = "SELECT 1 FROM run_steps WHERE run_id = %(run_id)s AND seq = %(seq)s FOR UPDATE"
-
-FINISH_CHILD = """
-UPDATE run_children SET status = %(status)s, output = %(output)s, error = %(error)s,
-                        attempts = attempts + 1, completed_at = now()
-WHERE run_id = %(run_id)s AND seq = %(seq)s AND idx = %(idx)s AND status = 'queued'
-RETURNING idx
-"""
-
-RETRY_CHILD = """
-UPDATE run_children SET attempts = attempts + 1, error = %(error)s
-WHERE run_id = %(run_id)s AND seq = %(seq)s AND idx = %(idx)s AND status = 'queued'
-RETURNING attempts
-"""
-
-NEXT_PENDING = """
-UPDATE run_children SET status = 'queued'
-WHERE (run_id, seq, idx) = (
-    SELECT run_id, seq, idx FROM run_children
-    WHERE run_id = %(run_id)s AND seq = %(seq)s AND status = 'pending'
-    ORDER BY idx LIMIT 1 FOR UPDATE SKIP LOCKED)
-RETURNING idx
-"""
-
-# Progress of the fan-out is shown live on the run ("12/50 summarised"): the phase's own count, and
-# the overall percent from the phase's span that `run.progress` set before the map (never lower than
-# shown before: app/engine/progress.py). A rate-limit wait still ahead stays shown until the last child.
-MAP_PROGRESS = """
-WITH counts AS (
-    SELECT count(*) FILTER (WHERE status IN ('completed', 'failed')) AS done, count(*) AS total
-    FROM run_children WHERE run_id = %(run_id)s AND seq = %(seq)s
-), shown AS (
-    SELECT coalesce((r.progress->'span'->>0)::numeric, 0) AS lo, coalesce((r.progress->'span'->>1)::numeric, 1) AS hi,
-           coalesce((r.progress->>'percent')::numeric, 0) AS percent, r.progress->'span' AS span,
-           CASE WHEN (r.progress->'rate_wait'->>'until')::timestamptz > now() THEN r.progress->'rate_wait' END AS rate_wait
-    FROM runs r WHERE r.id = %(run_id)s
-), upd AS (
-    UPDATE runs SET progress = jsonb_strip_nulls(jsonb_build_object(
-                        'done', counts.done, 'total', counts.total, 'label', %(label)s::text, 'span', shown.span,
-                        'rate_wait', CASE WHEN counts.done < counts.total THEN shown.rate_wait END,
-                        'percent', greatest(shown.percent,
-                                            round(100 * (shown.lo + (shown.hi - shown.lo) * counts.done / greatest(counts.total, 1)), 1)))),
-                    waiting_for = %(label)s || ' (' || counts.done || '/' || counts.total || ')',
-                    updated_at = now()
-    FROM counts, shown WHERE id = %(run_id)s
-    RETURNING id, owner_id, progress, counts.done = counts.total AS finished
-), ev AS (
-    INSERT INTO run_events (run_id, owner_id, kind, data) SELECT id, owner_id, 'progress', progress FROM upd
-)
-SELECT finished FROM upd
-"""
+SQL = load_queries(__file__)
+INSERT_CHILDREN = SQL["insert_children"]
+CHILD_COUNTS = SQL["child_counts"]
+CHILD_RESULTS = SQL["child_results"]
+LOAD_CHILD = SQL["load_child"]
+LOCK_RUN = SQL["lock_run"]
+LOCK_MAP = SQL["lock_map"]
+FINISH_CHILD = SQL["finish_child"]
+RETRY_CHILD = SQL["retry_child"]
+NEXT_PENDING = SQL["next_pending"]
+MAP_PROGRESS = SQL["map_progress"]
 
 
 # A child held back by the fan-out's rate limit: the run says so and when the next call may go

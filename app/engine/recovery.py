@@ -16,6 +16,8 @@ from datetime import datetime
 from croniter import croniter
 from psycopg import AsyncConnection
 
+from app.core.queue import RUN_CHILD
+from app.core.sql_queries import load_queries
 from app.engine.jobs import defer_children, wake_run
 
 log = logging.getLogger("baton.engine.recovery")
@@ -27,52 +29,16 @@ STALLED_WORKER_TIMEOUT_S = 20.0
 SWEEP_SCHEDULE = "* * * * * */10"
 SWEEP_INTERVAL_S = 10.0
 
-# Jobs left `doing` by a worker whose heartbeat stopped: that process died (SIGKILL, OOM, power).
-STALLED_JOBS = """
-SELECT j.id,
-       EXISTS (SELECT 1 FROM procrastinate_jobs o
-               WHERE o.queueing_lock = j.queueing_lock AND o.status = 'todo') AS superseded
-FROM procrastinate_jobs j
-LEFT JOIN procrastinate_workers w ON w.id = j.worker_id
-WHERE j.status = 'doing'
-  AND (w.id IS NULL OR w.last_heartbeat < now() - make_interval(secs => %(stale_s)s))
-FOR UPDATE OF j SKIP LOCKED
-"""
-RETRY_JOB = "SELECT procrastinate_retry_job_v2(%(id)s, now(), NULL, NULL, NULL)"
-# A newer wake-up for the same run is already queued; this one is redundant.
-DROP_JOB = "SELECT procrastinate_finish_job_v1(%(id)s, 'failed', false)"
-# A worker of this process that stopped without unregistering (its database went away). Deleting
-# its row sets its jobs' worker_id to NULL (ON DELETE SET NULL), which STALLED_JOBS retries at once.
-RELEASE_WORKER = "SELECT procrastinate_unregister_worker_v1(%(id)s)"
-
-# Unfinished runs with no pending or running advance job.
-ORPHAN_RUNS = """
-SELECT r.id, r.status, r.wake_at FROM runs r
-WHERE r.status IN ('queued', 'running', 'sleeping', 'waiting')
-  AND (r.status IN ('queued', 'running') OR r.wake_at IS NOT NULL)
-  AND r.updated_at < now() - make_interval(secs => %(grace_s)s)
-  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
-                  WHERE j.status IN ('todo', 'doing')
-                    AND (j.queueing_lock = 'run:' || r.id::text OR j.lock = 'run:' || r.id::text))
-LIMIT 500
-"""
-
-ORPHAN_CHILDREN = """
-SELECT c.run_id, c.seq, c.idx FROM run_children c JOIN runs r ON r.id = c.run_id
-WHERE c.status = 'queued' AND r.status NOT IN ('completed', 'failed', 'cancelled')
-  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
-                  WHERE j.status IN ('todo', 'doing') AND j.task_name = 'baton.run_child'
-                    AND j.args = jsonb_build_object('run_id', c.run_id::text, 'seq', c.seq, 'idx', c.idx))
-LIMIT 500
-"""
+SQL = load_queries(__file__)
+STALLED_JOBS = SQL["stalled_jobs"]
+RETRY_JOB = SQL["retry_job"]
+DROP_JOB = SQL["drop_job"]
+RELEASE_WORKER = SQL["release_worker"]
+ORPHAN_RUNS = SQL["orphan_runs"]
+ORPHAN_CHILDREN = SQL["orphan_children"]
 
 
-# Runs past their workflow's maximum duration.
-OVERDUE_RUNS = """
-SELECT r.id, r.deadline_at - r.created_at AS allowed FROM runs r
-WHERE r.status IN ('queued', 'running', 'sleeping', 'waiting') AND r.deadline_at < now() AND NOT r.cancel_requested
-LIMIT 100
-"""
+OVERDUE_RUNS = SQL["overdue_runs"]
 
 
 def _duration_words(delta) -> str:
@@ -115,7 +81,7 @@ async def requeue_orphans(conn: AsyncConnection, grace_s: float = 10) -> int:
         runs = await (await conn.execute(ORPHAN_RUNS, {"grace_s": grace_s})).fetchall()
         for run in runs:
             await wake_run(conn, run["id"], None if run["status"] in ("queued", "running") else run["wake_at"])
-        children = await (await conn.execute(ORPHAN_CHILDREN)).fetchall()
+        children = await (await conn.execute(ORPHAN_CHILDREN, {"run_child": RUN_CHILD})).fetchall()
         for child in children:
             await defer_children(conn, child["run_id"], child["seq"], [child["idx"]])
     return len(runs) + len(children)

@@ -7,31 +7,15 @@ import logging
 
 from psycopg import AsyncConnection
 
+from app.core.sql_queries import load_queries
+
 log = logging.getLogger("baton.engine.retention")
 
-# In batches, so a first prune of a large backlog never holds long locks.
-PRUNE_BATCH = """
-WITH batch AS (
-    SELECT id FROM runs
-    WHERE completed_at < now() - make_interval(days => %(days)s) AND journal_pruned_at IS NULL
-    ORDER BY completed_at LIMIT %(limit)s
-    FOR UPDATE SKIP LOCKED
-), steps AS (
-    DELETE FROM run_steps WHERE run_id IN (SELECT id FROM batch)
-), events AS (
-    DELETE FROM run_events WHERE run_id IN (SELECT id FROM batch)
-)
-UPDATE runs SET journal_pruned_at = now() WHERE id IN (SELECT id FROM batch)
-"""
+SQL = load_queries(__file__)
+PRUNE_BATCH = SQL["prune_batch"]
 
 
-# Finished queue jobs (cancelled wake-ups, superseded or failed jobs; successful ones are deleted
-# at once) are only history: keep a week of them for debugging.
-PRUNE_JOBS = """
-DELETE FROM procrastinate_jobs j
-WHERE j.status IN ('succeeded', 'failed', 'cancelled', 'aborted')
-  AND NOT EXISTS (SELECT 1 FROM procrastinate_events e WHERE e.job_id = j.id AND e.at > now() - interval '7 days')
-"""
+PRUNE_JOBS = SQL["prune_jobs"]
 
 
 async def prune_finished_jobs(conn: AsyncConnection) -> int:

@@ -1,5 +1,5 @@
-"""The engine's Procrastinate tasks. Their jobs are queued with SQL (app/engine/jobs.py); the
-names here must match the task names written there.
+"""The engine's Procrastinate tasks. Their jobs are queued with SQL (app/engine/jobs.py), under
+the task name constants of app/core/queue.py.
 
 The recovery sweep is not a job: a job waits for a free slot, and a worker whose slots are all busy
 must still take over a dead worker's runs. Each worker process runs it beside its jobs
@@ -8,31 +8,31 @@ must still take over a dead worker's runs. Each worker process runs it beside it
 from __future__ import annotations
 
 from app.core.config import load_settings
-from app.core.queue import queue
+from app.core.queue import ADVANCE_RUN, HOOK_REMINDER, RETENTION, RUN_CHILD, queue
 from app.engine.advance import advance
 from app.engine.hooks import send_hook_reminder
 from app.engine.mapping import run_child
 from app.engine.retention import prune_finished_jobs, prune_finished_runs
 
 
-@queue.task(name="baton.advance_run", pass_context=True)
+@queue.task(name=ADVANCE_RUN, pass_context=True)
 async def advance_run(context, run_id: str) -> None:
     await advance(context.app.connector.pool, run_id)
 
 
-@queue.task(name="baton.run_child", pass_context=True)
+@queue.task(name=RUN_CHILD, pass_context=True)
 async def run_child_task(context, run_id: str, seq: int, idx: int) -> None:
     await run_child(context.app.connector.pool, run_id, seq, idx)
 
 
-@queue.task(name="baton.hook_reminder", pass_context=True)
+@queue.task(name=HOOK_REMINDER, pass_context=True)
 async def hook_reminder(context, hook_id: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         await send_hook_reminder(conn, hook_id)
 
 
 @queue.periodic(cron="17 * * * *")
-@queue.task(name="baton.retention", queueing_lock="baton.retention", pass_context=True)
+@queue.task(name=RETENTION, queueing_lock=RETENTION, pass_context=True)
 async def periodic_retention(context, timestamp: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         await prune_finished_runs(conn, load_settings().retention_days)

@@ -18,7 +18,7 @@ from psycopg import AsyncConnection
 from app.core import runtime
 from app.core.mail import queue_mail, render_mail
 from app.core.notify_prefs import KINDS, prefs_for, zone
-from app.core.queue import queue
+from app.core.queue import DAILY_DIGEST, queue
 from app.core.unsubscribe import unsubscribe_url
 
 log = logging.getLogger("baton.digest")
@@ -85,7 +85,7 @@ async def _send_one(conn: AsyncConnection, user: dict, local: datetime) -> bool:
 
 
 @queue.periodic(cron="*/10 * * * *")
-@queue.task(name="baton.daily_digest", queueing_lock="baton.daily_digest", pass_context=True)
+@queue.task(name=DAILY_DIGEST, queueing_lock=DAILY_DIGEST, pass_context=True)
 async def periodic_digest(context, timestamp: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         await send_due_digests(conn)

@@ -33,7 +33,7 @@ from app.core.local_time import format_local
 from app.core.mail import queue_mail, render_mail
 from app.core.notify_prefs import DEFAULTS, KINDS, prefs_for
 from app.core.presence import looking_at, pages_showing
-from app.core.queue import queue
+from app.core.queue import NOTICE_RECHECK, defer, queue
 from app.core.unsubscribe import unsubscribe_url
 from app.engine import signals
 from app.engine.advance import USER_CANCEL
@@ -53,12 +53,6 @@ USER_BY_ID = "SELECT id, email, time_zone FROM users WHERE id = %(id)s"
 INSERT_NOTIFICATION = """
 INSERT INTO notifications (user_id, kind, title, url, run_id, hook_id)
 VALUES (%(user_id)s, %(kind)s, %(title)s, %(url)s, %(run_id)s, %(hook_id)s)
-"""
-DEFER_RECHECK = """
-INSERT INTO procrastinate_jobs (queue_name, task_name, priority, args, scheduled_at)
-VALUES ('baton', 'baton.notice_recheck', 0,
-        jsonb_build_object('hook_id', %(hook_id)s::bigint, 'reminder', %(reminder)s::boolean, 'wait_s', %(wait_s)s::float),
-        now() + make_interval(secs => %(wait_s)s))
 """
 WAITING_HOOK = "SELECT * FROM hooks WHERE id = %(id)s AND status = 'waiting'"
 RECHECK_S = 120.0
@@ -134,7 +128,7 @@ async def _mail(conn: AsyncConnection, pref_kind: str, *, to: str, user: dict | 
     if user and await looking_at(conn, user["id"], pages_showing(run, hook_id)):
         log.info("notice.mail_skipped_present", extra={"user_id": user["id"], "kind": pref_kind, "run_id": str(run["id"])})
         if recheck is not None:  # a question still open: ask again once they may have left
-            await conn.execute(DEFER_RECHECK, recheck)
+            await defer(conn, NOTICE_RECHECK, recheck, after_s=recheck["wait_s"])
         return
     unsubscribe = unsubscribe_url(settings, user["id"], pref_kind) if user else None
     mail = render_mail(template, app_link=app_link, unsubscribe_url=unsubscribe, kind_label=KINDS[pref_kind],
@@ -232,7 +226,7 @@ async def recheck_hook_notice(conn: AsyncConnection, hook_id: int, *, reminder: 
         await _mail_for_hook(conn, hook, run, reminder=reminder, wait_s=min(wait_s * 2, RECHECK_MAX_S))
 
 
-@queue.task(name="baton.notice_recheck", pass_context=True)
+@queue.task(name=NOTICE_RECHECK, pass_context=True)
 async def notice_recheck(context, hook_id: int, reminder: bool, wait_s: float) -> None:
     async with context.app.connector.pool.connection() as conn:
         await recheck_hook_notice(conn, hook_id, reminder=reminder, wait_s=wait_s)

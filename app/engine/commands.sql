@@ -1,0 +1,88 @@
+-- Queries of app/engine/commands.py, loaded by app.core.sql_queries when the module is imported.
+-- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
+
+-- by_idempotency_key --
+-- The run an earlier start with the same idempotency key created, if any (a retried POST returns it).
+SELECT * FROM runs WHERE owner_id = %(owner_id)s AND idempotency_key = %(key)s
+
+-- insert_run --
+-- A new run, its 'queued' event and one more run in its owner's usage this month, in one statement.
+-- The usage CTE is usage_monthly SQL (all of it is indexed in app/engine/quotas.py).
+WITH ins AS (
+    INSERT INTO runs (owner_id, chat_id, workflow, version, title, input, idempotency_key, deadline_at)
+    VALUES (%(owner_id)s, %(chat_id)s, %(workflow)s, %(version)s, %(title)s, %(input)s, %(key)s,
+            now() + %(max_duration)s)
+    RETURNING *
+), ev AS (
+    INSERT INTO run_events (run_id, owner_id, kind, data)
+    SELECT id, owner_id, 'status', '{"status": "queued"}' FROM ins
+), usage AS (
+    INSERT INTO usage_monthly AS u (user_id, month, runs)
+    SELECT owner_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1 FROM ins
+    ON CONFLICT (user_id, month) DO UPDATE SET runs = u.runs + 1
+)
+SELECT * FROM ins
+
+-- lock_run --
+-- Commands on one run are serialised on its row (cancel, retry).
+SELECT * FROM runs WHERE id = %(run_id)s FOR UPDATE
+
+-- request_cancel --
+-- Flags the run for cancellation; the advancing job sees the flag at its next step boundary.
+WITH upd AS (
+    UPDATE runs SET cancel_requested = true, cancel_reason = %(reason)s, updated_at = now()
+    WHERE id = %(run_id)s RETURNING id, owner_id
+)
+INSERT INTO run_events (run_id, owner_id, kind, data)
+SELECT id, owner_id, 'cancel_requested', jsonb_build_object('reason', %(reason)s::text) FROM upd
+
+-- first_failed_step --
+-- A retry starts again from the first failed step.
+SELECT min(seq) AS seq FROM run_steps WHERE run_id = %(run_id)s AND status = 'failed'
+
+-- forget_from --
+-- A retry forgets the journal from the failed step on; earlier steps keep their results.
+DELETE FROM run_steps WHERE run_id = %(run_id)s AND seq >= %(seq)s
+
+-- forget_hooks_from --
+-- A retry forgets the approvals from the failed step on, with their steps.
+DELETE FROM hooks WHERE run_id = %(run_id)s AND seq >= %(seq)s
+
+-- requeue --
+-- A retried run goes back to 'queued', its error and output cleared, with a status event.
+WITH upd AS (
+    UPDATE runs SET status = 'queued', error = NULL, output = NULL, completed_at = NULL,
+                    cancel_requested = false, cancel_reason = NULL, waiting_for = NULL, wake_at = NULL,
+                    updated_at = now()
+    WHERE id = %(run_id)s RETURNING id, owner_id
+)
+INSERT INTO run_events (run_id, owner_id, kind, data)
+SELECT id, owner_id, 'status', '{"status": "queued", "retry": true}' FROM upd
+
+-- get_run --
+-- One run.
+SELECT * FROM runs WHERE id = %(run_id)s
+
+-- run_steps --
+-- A run's journal as people see it (journaled values, run.now and run.uuid, are not steps).
+SELECT seq, name, kind, status, attempts, output, error, started_at, completed_at, duration_ms,
+       model, tokens_in, tokens_out, cost_usd, wake_at
+FROM run_steps WHERE run_id = %(run_id)s AND kind NOT IN ('now', 'uuid') ORDER BY seq
+
+-- run_hooks --
+-- A run's approvals, in step order.
+SELECT id, seq, token, name, kind, status, actions, show, assignee, action, response, decided_by,
+       decided_at, expires_at, created_at
+FROM hooks WHERE run_id = %(run_id)s ORDER BY seq
+
+-- list_runs --
+-- Runs newest first, optionally filtered, keyset-paginated on (created_at, id) so pages never skip or repeat.
+SELECT id, workflow, version, title, status, waiting_for, progress, error, chat_id,
+       created_at, started_at, completed_at, steps_done, cost_usd
+FROM runs
+WHERE (%(owner_id)s::bigint IS NULL OR owner_id = %(owner_id)s)
+  AND (%(status)s::text IS NULL OR status = %(status)s)
+  AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s)
+  AND (%(after_ts)s::timestamptz IS NULL OR (created_at, id) < (%(after_ts)s, %(after_id)s::uuid))
+ORDER BY created_at DESC, id DESC
+LIMIT %(limit)s

@@ -1,0 +1,25 @@
+-- Queries of app/engine/quotas.py, loaded by app.core.sql_queries when the module is imported.
+-- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
+
+-- lock_owner --
+-- NO KEY UPDATE serialises one owner's starts without blocking the foreign-key checks (KEY SHARE)
+-- of rows that reference the owner, such as a finishing run's notification (which would deadlock).
+-- Held until the start's transaction commits, so concurrent starts cannot exceed the quota.
+SELECT u.id, t.name AS tier, t.title AS tier_title, t.monthly_runs
+FROM users u JOIN tiers t ON t.name = u.tier WHERE u.id = %(owner_id)s FOR NO KEY UPDATE OF u
+
+-- runs_this_month --
+-- The quota counts the runs themselves, not usage_monthly.runs, because operator checks (selftest)
+-- are usage but not quota. It resets by calendar month in UTC, as usage does.
+SELECT count(*) AS used FROM runs
+WHERE owner_id = %(owner_id)s AND workflow <> ALL(%(exempt)s)
+  AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+
+-- month_usage --
+-- What the owner has used this calendar month (UTC), for their account page: the quota's own count
+-- of runs beside the month's tokens and cost.
+SELECT coalesce(u.tokens_in, 0) AS tokens_in, coalesce(u.tokens_out, 0) AS tokens_out,
+       coalesce(u.cost_usd, 0) AS cost_usd, coalesce(u.steps, 0) AS steps,
+       (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month')::date AS resets_on
+FROM (SELECT 1) one
+LEFT JOIN usage_monthly u ON u.user_id = %(owner_id)s AND u.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date

@@ -1,0 +1,23 @@
+-- Queries of app/engine/retention.py, loaded by app.core.sql_queries when the module is imported.
+-- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
+
+-- prune_batch --
+-- In batches, so a first prune of a large backlog never holds long locks.
+WITH batch AS (
+    SELECT id FROM runs
+    WHERE completed_at < now() - make_interval(days => %(days)s) AND journal_pruned_at IS NULL
+    ORDER BY completed_at LIMIT %(limit)s
+    FOR UPDATE SKIP LOCKED
+), steps AS (
+    DELETE FROM run_steps WHERE run_id IN (SELECT id FROM batch)
+), events AS (
+    DELETE FROM run_events WHERE run_id IN (SELECT id FROM batch)
+)
+UPDATE runs SET journal_pruned_at = now() WHERE id IN (SELECT id FROM batch)
+
+-- prune_jobs --
+-- Finished queue jobs (cancelled wake-ups, superseded or failed jobs; successful ones are deleted
+-- at once) are only history: keep a week of them for debugging.
+DELETE FROM procrastinate_jobs j
+WHERE j.status IN ('succeeded', 'failed', 'cancelled', 'aborted')
+  AND NOT EXISTS (SELECT 1 FROM procrastinate_events e WHERE e.job_id = j.id AND e.at > now() - interval '7 days')
