@@ -5,7 +5,7 @@ Call from `run.transaction(...)`, so the files are stored exactly once, with the
     ids = await run.transaction("publish", lambda conn: save_document(
         conn, owner_id=run.owner_id, run_id=run.id, title=title, markdown=text, ...))
 
-Reading and downloading are app/web/artifacts.
+Reading and downloading are app/web/runs/files.py.
 """
 
 from __future__ import annotations

@@ -27,7 +27,6 @@ from app.web import (
     analytics,
     api,
     approvals,
-    artifacts,
     auth,
     chat,
     code_review,
@@ -47,6 +46,7 @@ from app.web.health.routes import healthz
 from app.web.home.routes import home
 from app.web.json_errors import UNAVAILABLE_RETRY_S
 from app.web.metrics.routes import metrics
+from app.web.runs import files as run_files
 from app.web.runs.panels import register_panels
 from app.web.security_headers import add_security_headers
 from app.web.settings import display_router, theme_router
@@ -114,7 +114,7 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             approvals.review_router,
             notifications.router,
             notifications.unsubscribe_router,
-            artifacts.router,
+            run_files.router,
             admin.outbox_router,
             admin.router,
             admin.setup_router,

@@ -34,11 +34,10 @@ from app.web.api.schemas import (
     check_text,
     run_view,
 )
-from app.web.artifacts.routes import file_response
-from app.web.artifacts.store import get_for_download
 from app.web.json_body import JsonRequest
 from app.web.json_errors import documented, exception_handlers
 from app.web.live import LiveHub, provide_hub
+from app.web.runs.files import file_response, get_for_download
 from app.web.runs.start import Refused
 from app.web.runs.start import start_run as start_run_from_web
 from app.web.runs.store import run_artifacts
