@@ -89,6 +89,7 @@ def test_the_checklist_leads_a_new_account_to_its_pdf(phone: Page, model, databa
 def test_help_is_in_the_header_and_finds_approve(phone: Page, database_url):
     page = phone
     sign_up(page, database_url)
+    page.locator(".nav-toggle-button").click()  # on a phone the header's links are behind Menu
     page.get_by_role("link", name="Help", exact=True).first.click()
     expect(page).to_have_url(re.compile(r"/help$"))
     expect(page.get_by_role("heading", name="Slash commands in the chat")).to_be_visible()
