@@ -1,7 +1,6 @@
 """Real chromium: the workflows dashboard updates live; cancel and retry from the run page."""
 
 import asyncio
-import re
 import threading
 
 import psycopg
@@ -9,7 +8,7 @@ from playwright.sync_api import Page, expect
 
 from app.core.db import open_pool
 from app.engine.commands import start_run
-from tests.support.web import PASSWORD, new_email
+from tests.browser.accounts import sign_up_on
 
 
 def in_thread(coro_fn):
@@ -39,14 +38,7 @@ def start(database_url: str, user_id: int, workflow: str, **input) -> str:
 
 
 def sign_up_enterprise(page: Page, database_url: str) -> int:
-    email = new_email("dash")
-    page.goto("/signup")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page).to_have_url(re.compile(r"/chat"))
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        return conn.execute("UPDATE users SET tier = 'enterprise' WHERE email = %s RETURNING id", (email,)).fetchone()[0]
+    return sign_up_on(page, database_url, tier="enterprise", prefix="dash")[1]
 
 
 def test_the_dashboard_shows_a_run_progressing_live(page: Page, database_url):

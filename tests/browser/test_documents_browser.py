@@ -6,25 +6,17 @@ from __future__ import annotations
 
 import re
 
-import psycopg
 from playwright.sync_api import Page, expect
 
+from tests.browser.accounts import sign_up_on
 from tests.integration.documents.conftest import doc_agents
 from tests.integration.documents.csvs import sales_csv
 from tests.integration.documents.pdfs import text_pdf
 from tests.integration.documents.test_data_workflow import data_agents
-from tests.support.web import PASSWORD, new_email
 
 
 def sign_up(page: Page, database_url: str) -> None:
-    email = new_email("docs")
-    page.goto("/signup")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page).to_have_url(re.compile(r"/chat"))
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("UPDATE users SET tier = 'enterprise' WHERE email = %s", (email,))
+    sign_up_on(page, database_url, tier="enterprise", prefix="docs")
 
 
 def open_workflow(page: Page, title: str) -> None:

@@ -9,8 +9,9 @@ import psycopg
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.accounts import sign_up_on
 from tests.integration.workflows.conftest import scripted_agents
-from tests.support.web import PASSWORD, new_email
+from tests.support.web import new_email
 
 LIVE_MS = 20_000  # waits on the worker (model steps, the PDF), for a busy 2-core machine
 
@@ -30,15 +31,7 @@ def phone(browser, live_server, database_url):
 
 
 def sign_up(page: Page, database_url: str) -> str:
-    email = new_email("newcomer")
-    page.goto("/signup")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page).to_have_url(re.compile(r"/chat$"))
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute("UPDATE users SET tier = 'pro' WHERE email = %s", (email,))
-    return email
+    return sign_up_on(page, database_url, tier="pro", prefix="newcomer")[0]
 
 
 def fits(locator) -> None:

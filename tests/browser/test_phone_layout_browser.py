@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from playwright.sync_api import Page, expect
 
+from tests.browser.accounts import sign_up_on
 from tests.browser.test_dashboard_browser import start
 from tests.integration.workflows.conftest import scripted_agents
-from tests.support.web import PASSWORD, new_email
 
 PHONE = {"width": 360, "height": 740}
 LIVE_MS = 20_000
@@ -32,15 +32,7 @@ def phone(browser, live_server, database_url):
 
 
 def sign_up_admin(page: Page, database_url: str) -> int:
-    email = new_email("phone")
-    page.goto("/signup")
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign up").click()
-    expect(page).to_have_url(re.compile(r"/chat"))
-    with psycopg.connect(database_url, autocommit=True) as conn:
-        return conn.execute("UPDATE users SET tier = 'enterprise', is_admin = true WHERE email = %s RETURNING id",
-                            (email,)).fetchone()[0]
+    return sign_up_on(page, database_url, tier="enterprise", prefix="phone", admin=True)[1]
 
 
 # The elements sticking out past the window's right edge (innermost first), to say what is too wide.
