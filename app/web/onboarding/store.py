@@ -20,8 +20,9 @@ SELECT u.checklist_dismissed_at IS NOT NULL AS dismissed,
                WHERE h.owner_id = u.id AND r.workflow = %(report)s
                  AND h.status = 'resolved' AND h.action = 'approve') AS approved,
        EXISTS (SELECT 1 FROM artifacts a WHERE a.owner_id = u.id AND a.content_type = 'application/pdf'
-                 AND a.first_downloaded_at IS NOT NULL) AS downloaded
-FROM users u WHERE u.id = %(user_id)s
+                 AND a.first_downloaded_at IS NOT NULL) AS downloaded,
+       t.monthly_runs, t.title AS tier_title
+FROM users u JOIN tiers t ON t.name = u.tier WHERE u.id = %(user_id)s
 """
 DISMISS = "UPDATE users SET checklist_dismissed_at = now() WHERE id = %(user_id)s AND checklist_dismissed_at IS NULL"
 
@@ -39,13 +40,19 @@ async def checklist_for(conn: AsyncConnection, user, settings: Settings) -> list
     row = await (await conn.execute(PROGRESS, {"user_id": user.id, "report": REPORT_WORKFLOW})).fetchone()
     if row is None or row["dismissed"]:
         return None
-    items = [
-        Item("Start a chat", "/chat", row["chatted"], "/help/chat"),
+    items = [Item("Start a chat", "/chat", row["chatted"], "/help/chat")]
+    if row["monthly_runs"] == 0:
+        # A plan without workflow runs (Free) cannot do the next steps: say so instead of sending
+        # the person to a form that refuses them.
+        items.append(Item(f"Your plan ({row['tier_title']}) has no workflow runs: ask an admin for one that has",
+                          "/account", False, "/help/troubleshooting"))
+    else:
+        items += [
         Item("Run a reviewed report", "/chat/workflows/content-generation", row["reported"],
              "/help/workflows-and-approvals"),
         Item("Approve it", "/approvals", row["approved"], "/help/workflows-and-approvals"),
         Item("Download the PDF", "/workflows", row["downloaded"], "/help/files-and-reports"),
-    ]
+        ]
     if user.is_admin:
         items += [
             Item("Connect a model endpoint", "/admin/setup", not settings.offline_model, "/help/troubleshooting"),

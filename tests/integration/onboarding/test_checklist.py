@@ -136,6 +136,14 @@ async def test_admins_also_see_the_setup_items(offline_client, pool):
     assert items["Connect a model endpoint"] is False and items["Connect SMTP for mail"] is False
 
 
+async def test_a_plan_without_workflow_runs_is_told_so_instead_of_sent_to_a_refusing_form(offline_client, pool):
+    account = await make_user(pool, new_email("free"), tier="free")
+    await log_in(offline_client, account.email)
+    items = await state(offline_client)
+    assert "Run a reviewed report" not in items
+    assert items["Your plan (Free) has no workflow runs: ask an admin for one that has"] is False
+
+
 async def test_dismissing_needs_a_session_and_a_csrf_token(offline_client):
     assert (await offline_client.post("/onboarding/dismiss")).status_code in (302, 303, 401, 403)
     await sign_up(offline_client)
