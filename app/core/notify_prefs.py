@@ -10,7 +10,6 @@ Baton's behaviour from before the settings existed.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from psycopg import AsyncConnection
 
@@ -51,28 +50,6 @@ VALUES (%(user_id)s, %(kind)s, 'off', %(default_in_app)s)
 ON CONFLICT (user_id, kind) DO UPDATE SET email = 'off', updated_at = now()
 """
 DIGEST_OFF = "UPDATE notification_prefs SET email = 'off', updated_at = now() WHERE user_id = %(user_id)s AND email = 'digest'"
-TIME_ZONE = "SELECT time_zone FROM users WHERE id = %(user_id)s"
-SET_TIME_ZONE = "UPDATE users SET time_zone = %(tz)s WHERE id = %(user_id)s"
-
-
-def time_zones() -> list[str]:
-    return sorted(available_timezones())
-
-
-def valid_time_zone(name: str) -> bool:
-    try:
-        ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        return False
-    return True
-
-
-def zone(name: str | None) -> ZoneInfo:
-    """The user's zone; UTC when they have none (or one this system no longer knows)."""
-    if name and valid_time_zone(name):
-        return ZoneInfo(name)
-    return ZoneInfo("UTC")
-
 
 async def prefs_for(conn: AsyncConnection, user_id: int) -> dict[str, Pref]:
     rows = await (await conn.execute(PREFS, {"user_id": user_id})).fetchall()
@@ -93,12 +70,3 @@ async def turn_off_email(conn: AsyncConnection, user_id: int, kind: str) -> None
         await conn.execute(DIGEST_OFF, {"user_id": user_id})
         return
     await conn.execute(EMAIL_OFF, {"user_id": user_id, "kind": kind, "default_in_app": DEFAULTS[kind].in_app})
-
-
-async def time_zone_of(conn: AsyncConnection, user_id: int) -> str | None:
-    row = await (await conn.execute(TIME_ZONE, {"user_id": user_id})).fetchone()
-    return row["time_zone"] if row else None
-
-
-async def set_time_zone(conn: AsyncConnection, user_id: int, name: str | None) -> None:
-    await conn.execute(SET_TIME_ZONE, {"user_id": user_id, "tz": name})

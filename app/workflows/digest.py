@@ -16,8 +16,9 @@ from datetime import UTC, datetime
 from psycopg import AsyncConnection
 
 from app.core import runtime
+from app.core.local_time import zone_of
 from app.core.mail import queue_mail, render_mail
-from app.core.notify_prefs import KINDS, prefs_for, zone
+from app.core.notify_prefs import KINDS, prefs_for
 from app.core.queue import DAILY_DIGEST, queue
 from app.core.unsubscribe import unsubscribe_url
 
@@ -46,7 +47,7 @@ async def send_due_digests(conn: AsyncConnection, now: datetime | None = None) -
     now = now or datetime.now(UTC)
     sent = 0
     for user in await (await conn.execute(WITH_PENDING)).fetchall():
-        local = now.astimezone(zone(user["time_zone"]))
+        local = now.astimezone(zone_of(user["time_zone"]))
         if local.hour < DIGEST_HOUR:
             continue
         if await _send_one(conn, user, local):
@@ -68,7 +69,7 @@ async def _send_one(conn: AsyncConnection, user: dict, local: datetime) -> bool:
             await conn.execute(UNCLAIM, {"id": claimed["id"]})  # cascades to what was taken
             return False
         items.sort(key=lambda item: item["created_at"])
-        tz = zone(user["time_zone"])
+        tz = zone_of(user["time_zone"])
         groups = [(label, [dict(item, at=item["created_at"].astimezone(tz).strftime("%-d %b, %H:%M"))
                            for item in items if item["kind"] == kind])
                   for kind, label in KINDS.items()]

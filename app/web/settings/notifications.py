@@ -1,5 +1,6 @@
 """`/settings/notifications`: per kind of notice, e-mail (each time / daily digest / never) and the
-in-app bell, plus the time zone the daily digest follows. A plain form that also works with HTMX
+in-app bell. The daily digest follows the person's time zone, which is set in one place only
+(`/settings/display`); this page shows it with a link there. A plain form that also works with HTMX
 (an HTMX save gets the form back with "Saved", a plain one a redirect to the page); CSRF-checked
 by the middleware like every form.
 """
@@ -13,19 +14,9 @@ from litestar.di import NamedDependency
 from litestar.params import FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict
 
-from app.core.notify_prefs import (
-    EMAIL_CHOICES,
-    KINDS,
-    Pref,
-    prefs_for,
-    save_prefs,
-    set_time_zone,
-    time_zone_of,
-    time_zones,
-    valid_time_zone,
-)
+from app.core.notify_prefs import EMAIL_CHOICES, KINDS, Pref, prefs_for, save_prefs
 from app.web.auth.forms import parse_form
 from app.web.htmx import is_htmx
 
@@ -38,7 +29,7 @@ Email = Literal["each", "digest", "off"]
 
 class NotificationsForm(BaseModel):
     """One `email_<kind>` select and one `in_app_<kind>` checkbox per kind (an unticked box is not
-    sent, hence the False defaults), and the time zone."""
+    sent, hence the False defaults)."""
     model_config = ConfigDict(extra="ignore")
     email_review_needed: Email
     email_reminder: Email
@@ -48,30 +39,20 @@ class NotificationsForm(BaseModel):
     in_app_reminder: bool = False
     in_app_run_finished: bool = False
     in_app_run_failed: bool = False
-    time_zone: str = Field(default="", max_length=64)
-
-    @field_validator("time_zone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        value = value.strip()
-        if value and not valid_time_zone(value):
-            raise ValueError("Unknown time zone: pick one from the list, e.g. Europe/Berlin (or leave it empty for UTC).")
-        return value
 
     def prefs(self) -> dict[str, Pref]:
         return {kind: Pref(getattr(self, f"email_{kind}"), getattr(self, f"in_app_{kind}")) for kind in KINDS}
 
 
-def _values(prefs: dict[str, Pref], time_zone: str | None) -> dict[str, str]:
+def _values(prefs: dict[str, Pref]) -> dict[str, str]:
     values = {f"email_{kind}": pref.email for kind, pref in prefs.items()}
-    values |= {f"in_app_{kind}": "on" for kind, pref in prefs.items() if pref.in_app}
-    return values | {"time_zone": time_zone or ""}
+    return values | {f"in_app_{kind}": "on" for kind, pref in prefs.items() if pref.in_app}
 
 
 async def _render(request: Request, *, values: dict, errors: dict | None = None, saved: bool = False,
                   status: int = 200, page: bool = False) -> Template:
     context = {"kinds": KINDS, "choices": EMAIL_CHOICES, "values": values, "errors": errors or {}, "saved": saved,
-               "zones": time_zones()}
+               "time_zone": request.user.time_zone}
     return Template(SECTION if is_htmx(request) and not page else PAGE, context=context, status_code=status)
 
 
@@ -80,8 +61,7 @@ async def notifications_settings(request: Request, pool: NamedDependency[AsyncCo
                                  saved: FromQuery[bool] = False) -> Template:
     async with pool.connection() as conn:
         prefs = await prefs_for(conn, request.user.id)
-        zone_name = await time_zone_of(conn, request.user.id)
-    return await _render(request, values=_values(prefs, zone_name), saved=saved, page=True)
+    return await _render(request, values=_values(prefs), saved=saved, page=True)
 
 
 @post("/notifications", request_max_body_size=BODY_LIMIT)
@@ -89,9 +69,8 @@ async def save_notifications_settings(request: Request, pool: NamedDependency[As
     form = await parse_form(request, NotificationsForm)
     if form.data is None:
         return await _render(request, values=form.values, errors=form.errors, status=422)
-    async with pool.connection() as conn, conn.transaction():
+    async with pool.connection() as conn:
         await save_prefs(conn, request.user.id, form.data.prefs())
-        await set_time_zone(conn, request.user.id, form.data.time_zone or None)
     if not is_htmx(request):
         return Redirect("/settings/notifications?saved=true", status_code=303)
-    return await _render(request, values=_values(form.data.prefs(), form.data.time_zone), saved=True)
+    return await _render(request, values=_values(form.data.prefs()), saved=True)
