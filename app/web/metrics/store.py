@@ -13,6 +13,20 @@ SELECT count(*) FILTER (WHERE scheduled_at IS NULL OR scheduled_at <= now()) AS 
        count(*) FILTER (WHERE scheduled_at > now()) AS scheduled
 FROM procrastinate_jobs WHERE status = 'todo'
 """
+# Queue lag: how long the oldest job that could run now has waited for a worker (since it became
+# due, or since it was queued). Zero when no job waits; growing means too few or no workers.
+OLDEST_READY_JOB = """
+SELECT coalesce(max(extract(epoch FROM now() - coalesce(
+           j.scheduled_at, (SELECT max(e.at) FROM procrastinate_events e WHERE e.job_id = j.id), now()))), 0) AS seconds
+FROM procrastinate_jobs j
+WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
+"""
+# Stuck runs: every journaled step and status change sets updated_at, so a queued or running run
+# whose updated_at stays old is not moving (its job is lost, or one step hangs).
+UNCHANGED_RUNS = """
+SELECT status, extract(epoch FROM now() - min(updated_at)) AS seconds
+FROM runs WHERE status IN ('queued', 'running') GROUP BY status
+"""
 WAITING_HOOKS = "SELECT count(*) AS n FROM hooks WHERE status = 'waiting'"
 COUNTERS = "SELECT name, value FROM engine_counters"
 
@@ -37,6 +51,8 @@ async def snapshot(conn: AsyncConnection) -> dict:
     return {
         "runs": {r["status"]: r["n"] for r in await (await conn.execute(RUNS_BY_STATUS)).fetchall()},
         "queue": await one(QUEUE),
+        "oldest_ready_job_s": (await one(OLDEST_READY_JOB))["seconds"],
+        "unchanged_runs_s": {r["status"]: r["seconds"] for r in await (await conn.execute(UNCHANGED_RUNS)).fetchall()},
         "waiting_hooks": (await one(WAITING_HOOKS))["n"],
         "counters": {r["name"]: r["value"] for r in await (await conn.execute(COUNTERS)).fetchall()},
         "step_durations": await one(STEP_DURATIONS),
