@@ -46,13 +46,12 @@ VALUES ('docs-test', 'docs.never', 'todo', now() - interval '90 seconds')
 
 async def test_a_stuck_run_and_a_job_nobody_takes_show_in_the_alerting_metrics(pool):
     owner = await make_user(pool)
-    async with pool.connection() as conn:
-        # Rolled back: no worker ever sees the job, and the run never existed.
-        async with conn.transaction(force_rollback=True):
-            before = await snapshot(conn)
-            await conn.execute(STALE_RUN, (owner,))
-            await conn.execute(LATE_JOB)
-            after = await snapshot(conn)
+    # Rolled back: no worker ever sees the job, and the run never existed.
+    async with pool.connection() as conn, conn.transaction(force_rollback=True):
+        before = await snapshot(conn)
+        await conn.execute(STALE_RUN, (owner,))
+        await conn.execute(LATE_JOB)
+        after = await snapshot(conn)
     assert after["unchanged_runs_s"]["running"] >= 3600
     assert after["oldest_ready_job_s"] >= 90
     assert after["queue"]["ready"] == before["queue"]["ready"] + 1

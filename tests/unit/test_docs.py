@@ -108,11 +108,3 @@ def test_every_relative_link_in_the_docs_resolves(path, target):
     if anchor and resolved.suffix == ".md":
         assert anchor in anchors(resolved), f"{path.relative_to(ROOT)}: {target}: no heading with that anchor"
 
-
-def test_the_configuration_table_and_the_settings_code_name_the_same_variables():
-    """The README's table lists every variable app/core/config.py reads, and nothing the code does not read."""
-    table = set(re.findall(r"^\| `([A-Z][A-Z0-9_]+)`", (ROOT / "README.md").read_text(encoding="utf-8"), re.M))
-    read_by_settings = set(re.findall(r'"([A-Z][A-Z0-9_]+)"', (ROOT / "app/core/config.py").read_text(encoding="utf-8")))
-    code = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "app").rglob("*.py"))
-    assert read_by_settings - table == set(), "read by the settings but not in the README's table"
-    assert {name for name in table if f'"{name}"' not in code} == set(), "in the README's table but read nowhere"
