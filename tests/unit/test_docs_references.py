@@ -88,3 +88,14 @@ def test_every_message_the_troubleshooting_pages_quote_is_printed_by_the_code():
             assert parts, message
             assert any(all(p in text for p in parts) for text in code), (
                 f"{page.relative_to(ROOT)} quotes {message!r}, which no string in app/, worker/ or templates/ says")
+
+
+def test_every_help_link_of_the_app_opens_a_page_of_the_guides():
+    """The "?" links and fix-it links of templates and code name a page of docs/user or docs/admin."""
+    sources = [*(ROOT / "templates").rglob("*.html"), *(ROOT / "app").rglob("*.py")]
+    links = {(m[1] or "user", m[2]) for path in sources
+             for m in re.finditer(r"""["']/help/(?:(admin)/)?([a-z0-9-]+)""", read(path))
+             if not (m[1] is None and m[2] == "admin")}
+    assert len(links) >= 8
+    for book, slug in sorted(links):
+        assert (ROOT / "docs" / book / f"{slug}.md").exists(), f"a link to /help/{book}/{slug}: no such page"

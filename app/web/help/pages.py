@@ -18,7 +18,8 @@ DOCS = ROOT / "docs"
 BOOKS = {
     "user": ("/help", ("getting-started", "chat", "workflows-and-approvals", "files-and-reports", "notifications",
                        "troubleshooting")),
-    "admin": ("/help/admin", ("setup", "users-and-tiers", "costs-and-quotas", "analytics", "backups", "upgrading")),
+    "admin": ("/help/admin", ("setup", "installing", "configuration", "users-and-tiers", "costs-and-quotas", "analytics",
+                              "backups", "upgrading", "monitoring", "troubleshooting")),
 }
 SNIPPET = 160
 
