@@ -108,3 +108,11 @@ def test_every_relative_link_in_the_docs_resolves(path, target):
     if anchor and resolved.suffix == ".md":
         assert anchor in anchors(resolved), f"{path.relative_to(ROOT)}: {target}: no heading with that anchor"
 
+
+
+def test_every_picture_in_the_docs_exists():
+    pictures = [(path, target) for path in DOCS
+                for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", FENCE.sub("", path.read_text(encoding="utf-8")))]
+    assert pictures, "the README shows a screenshot"
+    for path, target in pictures:
+        assert (path.parent / target).resolve().is_file(), f"{path.relative_to(ROOT)}: picture {target} is missing"
