@@ -19,7 +19,7 @@ BOOKS = {
     "user": ("/help", ("getting-started", "chat", "workflows-and-approvals", "files-and-reports", "notifications",
                        "troubleshooting")),
     "admin": ("/help/admin", ("setup", "installing", "configuration", "users-and-tiers", "costs-and-quotas", "analytics",
-                              "backups", "upgrading", "monitoring", "troubleshooting")),
+                              "mail", "backups", "upgrading", "monitoring", "troubleshooting")),
 }
 SNIPPET = 160
 
