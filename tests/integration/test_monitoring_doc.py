@@ -27,6 +27,8 @@ async def test_every_metric_the_monitoring_page_names_is_served(settings, databa
     async with AsyncTestClient(app) as client:
         response = await client.get("/metrics", headers={"Authorization": "Bearer docs-token"})
     assert response.status_code == 200
+    # The text format ends every line, the last one too, with a newline (promtool refuses it otherwise).
+    assert response.text.endswith("\n") and not response.text.endswith("\n\n")
     named = set(re.findall(r"\bbaton_[a-z_]+\b", DOC.read_text(encoding="utf-8")))
     rules = re.search(r"```yaml\n(groups:.*?)```", DOC.read_text(encoding="utf-8"), re.S).group(1)
     assert {"baton_runs_unchanged_seconds", "baton_runs", "baton_queue_oldest_ready_seconds"} <= set(
