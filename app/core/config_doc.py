@@ -135,7 +135,7 @@ def variables() -> list[Variable]:
     defaults = config.load_settings({})
     missing = [env for env, _ in read_variables() if env not in MEANINGS]
     if missing:
-        raise SystemExit(f"app/core/config_doc.py: write what {', '.join(missing)} means in MEANINGS")
+        raise ValueError(f"app/core/config_doc.py: write what {', '.join(missing)} means in MEANINGS")
     return [Variable(env, setting, SHOWN_DEFAULTS.get(env) or _shown(getattr(defaults, setting)), MEANINGS[env])
             for env, setting in read_variables()]
 
@@ -158,4 +158,7 @@ line naming the variable. Set the same values in every process of a deployment (
 
 
 if __name__ == "__main__":
-    sys.stdout.write(render())
+    try:
+        sys.stdout.write(render())
+    except ValueError as exc:
+        raise SystemExit(str(exc)) from None
