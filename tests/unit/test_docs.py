@@ -116,3 +116,16 @@ def test_every_picture_in_the_docs_exists():
     assert pictures, "the README shows a screenshot"
     for path, target in pictures:
         assert (path.parent / target).resolve().is_file(), f"{path.relative_to(ROOT)}: picture {target} is missing"
+
+
+def test_every_uv_run_script_module_and_test_path_the_docs_name_exists():
+    """`uv run python -m M`, `uv run python FILE.py` and `uv run pytest PATH` name what the repository has."""
+    text = "\n".join(path.read_text(encoding="utf-8") for path in DOCS)
+    modules = set(re.findall(r"uv run python -m ([A-Za-z0-9_.]+)", text))
+    files = set(re.findall(r"uv run (?:python|pytest) ([A-Za-z0-9_/.-]+\.py)", text))
+    assert modules and files
+    for module in modules:
+        path = ROOT / (module.replace(".", "/") + ".py")
+        assert path.is_file() and 'if __name__ == "__main__":' in path.read_text(encoding="utf-8"), module
+    for file in files:
+        assert (ROOT / file).is_file(), file
