@@ -9,6 +9,7 @@ import json
 import sys
 from pathlib import Path
 
+import httpx
 import psycopg
 import pytest
 
@@ -16,7 +17,9 @@ from app.core.db import open_pool
 from app.core.migrations import apply_migrations
 from app.engine import commands
 from app.engine.advance import advance
-from tests.integration.baton_process import run_baton
+from tests.integration.baton_process import baton_serve, run_baton
+from tests.support.waiting import wait_for
+from tests.support.web import csrf_of
 
 MODULE = "deploycheck_flows"
 
@@ -92,6 +95,9 @@ async def waiting_runs(tmp_path_factory, fresh_database):
                 runs.setdefault(name, []).append(str(run["id"]))
         async with pool.connection() as conn:
             statuses = await (await conn.execute("SELECT status, count(*) AS n FROM runs GROUP BY status")).fetchall()
+            # The runs were advanced here, not by a worker: their queued wake-ups are spent, and a
+            # worker started later (the last test) must find only the waiting runs.
+            await conn.execute("DELETE FROM procrastinate_jobs")
     finally:
         await pool.close()
     assert statuses == [{"status": "waiting", "n": 6}]
@@ -165,3 +171,44 @@ def test_usage_and_connection_errors_exit_2(tmp_path, waiting_runs):
     assert "Traceback" not in unreachable.stderr
     usage = run_baton("check-deploy", "--bogus", cwd=tmp_path)
     assert usage.returncode == 2 and "unrecognized arguments" in usage.stderr
+
+
+async def test_a_starting_worker_warns_and_admin_shows_the_runs_at_risk(tmp_path, waiting_runs):
+    url, runs = waiting_runs
+    edited = flows(("dc-alpha", 1, "draft"), ("dc-beta", 1, "write draft"), ("dc-gamma", 1, "draft"))
+    admin = "deploy-admin@example.test"
+    made = run_baton("user", "create", admin, "--password", "a long password", "--admin", cwd=tmp_path,
+                     DATABASE_URL=url, BATON_DATA_DIR=str(tmp_path / "data"))
+    assert made.returncode == 0, made.stderr
+
+    def last_check():
+        with psycopg.connect(url) as conn:
+            return conn.execute("SELECT runs_checked, runs_at_risk, versions FROM deploy_checks "
+                                "ORDER BY id DESC LIMIT 1").fetchone()
+
+    code = module_dir(tmp_path, "edited", edited)
+    with baton_serve(tmp_path, DATABASE_URL=url, BATON_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(code),
+                     BATON_WORKFLOW_MODULES=MODULE, BATON_SECRET_KEY="deploy-check-secret") as server:
+        checked = await wait_for(last_check, timeout=60, what="the worker's deploy check")
+        assert checked == (6, 2, [{"workflow": "dc-beta", "version": 1, "problem": "diverged", "runs": 2}])
+        await wait_for(lambda: "deploy_check.runs_at_risk" in server.stderr(), what="the start-up warning")
+        warnings = [line for line in server.stderr().splitlines() if "deploy_check.runs_at_risk" in line]
+        assert len(warnings) == 1 and "dc-beta" in warnings[0]
+
+        async with httpx.AsyncClient(base_url=server.url) as web:
+            login = await web.get("/login")
+            await web.post("/login", data={"email": admin, "password": "a long password",
+                                           "_csrf_token": csrf_of(login.text)})
+            overview = await web.get("/admin")
+            assert 'hx-get="/admin/deploy-check"' in overview.text
+            card = await web.get("/admin/deploy-check", headers={"HX-Request": "true"})
+        assert card.status_code == 200
+        assert "Runs at risk after the last deploy" in card.text and "2 runs would break" in card.text
+        for run_id in runs["dc-beta"]:
+            assert run_id in card.text
+        for run_id in runs["dc-alpha"] + runs["dc-gamma"]:
+            assert run_id not in card.text
+        assert "/admin/runs?user=deploy%40example.test&amp;workflow=dc-beta&amp;status=waiting" in card.text
+        assert "“draft”" in card.text and "“write draft”" in card.text
+    with psycopg.connect(url) as conn:  # the check only read: the runs still wait
+        assert conn.execute("SELECT count(*) FROM runs WHERE status = 'waiting'").fetchone()[0] == 6
