@@ -21,6 +21,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.core.queue import queue, worker_pool
 from app.engine.recovery import STALLED_WORKER_TIMEOUT_S, release_workers, sweep
+from worker.deploy_check import check_deploy_in_background
 from worker.sweeper import sweep_on_schedule
 from worker.wakeups import nudge_scheduled_jobs
 
@@ -86,7 +87,8 @@ class WorkerHandle:
                 delete_jobs="successful",
             )
             side = [asyncio.create_task(nudge_scheduled_jobs(self.pool, self._stop), name="baton-nudger"),
-                    asyncio.create_task(sweep_on_schedule(self.pool, self._stop), name="baton-sweeper")]
+                    asyncio.create_task(sweep_on_schedule(self.pool, self._stop), name="baton-sweeper"),
+                    asyncio.create_task(check_deploy_in_background(self.pool, self.name), name="baton-deploy-check")]
             try:
                 log.info("worker.started", extra={"worker": self.name, "concurrency": self.concurrency})
                 await self._worker.run()

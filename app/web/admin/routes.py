@@ -10,6 +10,7 @@ from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
 from app.web.admin import store
+from app.web.admin.deploy_check import deploy_check_card
 from app.web.admin.forms import TierChoice, TierLimits
 from app.web.auth import requires_admin
 from app.web.auth.accounts import set_disabled, set_tier
@@ -103,4 +104,5 @@ async def save_tier(request: Request, pool: NamedDependency[AsyncConnectionPool]
 
 
 router = Router(path="/admin", guards=[requires_admin],
-                route_handlers=[users_page, change_tier, disable_user, enable_user, tiers_page, save_tier])
+                route_handlers=[users_page, change_tier, disable_user, enable_user, tiers_page, save_tier,
+                                deploy_check_card])
