@@ -39,19 +39,15 @@ from app.engine.errors import EngineError, InputInvalid
 from app.triggers import store
 from app.triggers.mapping import map_body
 from app.triggers.secrets import bearer_valid, signing_secret
-from app.web.errors import NotFound
 from app.web.json_errors import STATUS, ApiError, RateLimited, exception_handlers
 from app.web.runs.start import Refused, start_run
 from app.web.signed_json import SIGNATURE_HEADER, json_object, signature_valid
+from app.web.triggers.errors import TriggerNotFound
 
 MAX_BODY = 1024 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Visible ASCII, as senders (Stripe, GitHub's delivery ids) use; long enough for any UUID or hash.
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
-
-
-class TriggerNotFound(NotFound):
-    pass
 
 
 def _status_of(exc: Exception) -> int:
