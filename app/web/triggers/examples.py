@@ -78,7 +78,7 @@ def examples(url: str, auth_mode: str, body: str, secret: str | None) -> dict[st
             f"curl -sS -X POST {shlex.quote(url)} \\",
             "  -H 'Content-Type: application/json' \\",
             "  -H \"X-Baton-Signature: sha256=$SIG\" \\",
-            "  -H \"Idempotency-Key: $(date +%s%N)\" \\",
+            "  -H \"Idempotency-Key: $(openssl rand -hex 16)\" \\",
             "  --data-binary \"$BODY\"",
         ])
         python = "\n".join([
@@ -98,7 +98,7 @@ def examples(url: str, auth_mode: str, body: str, secret: str | None) -> dict[st
             f"curl -sS -X POST {shlex.quote(url)} \\",
             "  -H 'Content-Type: application/json' \\",
             "  -H \"Authorization: Bearer $TOKEN\" \\",
-            "  -H \"Idempotency-Key: $(date +%s%N)\" \\",
+            "  -H \"Idempotency-Key: $(openssl rand -hex 16)\" \\",
             f"  --data-binary {shlex.quote(body)}",
         ])
         python = "\n".join([
