@@ -3,6 +3,7 @@ real HTTP), its in-process test worker (tests/support/engine.py), and triggers m
 
     server    a LiveServer on create_app(..., run_worker=False); the session `worker` runs the runs
     trigger   Factory: await trigger(owner_id, auth_mode="hmac", mapping=..., rate=...) -> (row, secret)
+    api, account  the API tests' client and API-key account (tests/integration/api/conftest.py)
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import tests.integration.api.workflows  # noqa: F401  (registers test-api-echo)
 from app.core.secrets_box import SecretBox
 from app.triggers import store
 from app.web.app import create_app
+from tests.integration.api.conftest import account, api  # noqa: F401  (the API tests' fixtures, shared)
 from tests.integration.api.workflows import VISIBLE
 from tests.support.live_server import LiveServer
 

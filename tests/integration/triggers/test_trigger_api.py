@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 from app.web.signed_json import signature
-from tests.integration.api.conftest import account, api, new_account  # noqa: F401  (fixtures)
+from tests.integration.api.conftest import new_account
 from tests.integration.api.test_api_runs import error_of
 from tests.integration.api.workflows import VISIBLE
 from tests.support.web import sign_up
