@@ -202,7 +202,7 @@ class Template(_Strict):
 
     def dump(self) -> dict:
         """The document as JSON data, in the same shape the import takes."""
-        body = self.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+        body = self.model_dump(mode="json", by_alias=True, exclude_unset=True)
         return {"format_version": self.format_version, **body}
 
 
