@@ -11,6 +11,7 @@ Where each limit's numbers come from:
 - chat messages and API calls: the user's tier (`tiers.chat_per_minute`, `tiers.api_per_minute`,
   editable by admins), a minute window; read in the same statement that counts (`TAKE_TIER_SLOT`);
 - login attempts and sign-ups: the constants below;
+- deliveries to a trigger from outside: the trigger's own `rate_per_minute`;
 - model and other fan-out calls (`run.map(..., limit=RateLimit(...))`): the workflow gives them,
   e.g. the document summaries' `BATON_DOC_SUMMARY_RATE`.
 """
@@ -67,6 +68,11 @@ def login_attempts_from_ip(ip: str) -> RateLimit:
 
 def signups_from_ip(ip: str) -> RateLimit:
     return RateLimit(f"signup:ip:{ip}", SIGNUPS_PER_IP_PER_HOUR, 3600)
+
+
+def trigger_deliveries(trigger_id: str, per_minute: int) -> RateLimit:
+    """Deliveries to one trigger (`POST /hooks/t/<id>`): its own number a minute, set by its owner."""
+    return RateLimit(f"trigger:{trigger_id}", per_minute, 60)
 
 
 def calls(limit: RateLimit) -> RateLimit:

@@ -39,6 +39,7 @@ from app.web import (
     publishing,
     runs,
     template_filters,
+    triggers,
     uploads,
     webhooks,
 )
@@ -123,6 +124,7 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             runs.rename_router,
             api.router,
             webhooks.router,
+            *triggers.routers,
             settings_router,
             display_router,
             theme_router,

@@ -78,3 +78,16 @@ function batonFillTimeZone(root) {
 }
 document.addEventListener("DOMContentLoaded", () => batonFillTimeZone(document));
 document.addEventListener("htmx:load", (e) => batonFillTimeZone(e.target));
+
+// <button data-copies="element-id">: copies that element's text (a trigger's curl example).
+document.addEventListener("click", (e) => {
+  const button = e.target.closest && e.target.closest("[data-copies]");
+  if (!button) return;
+  const source = document.getElementById(button.dataset.copies);
+  if (!source || !navigator.clipboard) return;
+  navigator.clipboard.writeText(source.textContent).then(() => {
+    const label = button.textContent;
+    button.textContent = "Copied";
+    setTimeout(() => { button.textContent = label; }, 1500);
+  });
+});

@@ -18,8 +18,10 @@ ALLOWED = {
     "engine": {"core", "engine"},
     "steps": {"core", "engine", "steps"},
     "workflows": {"core", "engine", "steps", "workflows"},
-    "web": {"core", "engine", "steps", "workflows", "web"},
-    "cli": {"core", "engine", "steps", "workflows", "web", "cli"},
+    "templates": {"core", "engine", "steps", "workflows", "templates"},
+    "triggers": {"core", "engine", "templates", "triggers"},
+    "web": {"core", "engine", "steps", "workflows", "templates", "triggers", "web"},
+    "cli": {"core", "engine", "steps", "workflows", "templates", "triggers", "web", "cli"},
 }
 
 

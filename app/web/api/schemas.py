@@ -92,6 +92,8 @@ class RunOut(BaseModel):
     waiting_for: str | None = None
     progress: dict[str, Any] | None = None
     chat_id: int | None = None
+    trigger_id: UUID | None = Field(default=None, description="The trigger that started the run (null once deleted).")
+    trigger_name: str | None = Field(default=None, description="Started by the trigger of this name (kept after it is deleted).")
     created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
@@ -129,7 +131,7 @@ class DecidedHook(BaseModel):
 def run_view(run: dict) -> dict:
     """The shape `baton runs show --json` and the API print."""
     keys = ("id", "workflow", "version", "title", "status", "input", "output", "error", "waiting_for",
-            "progress", "chat_id", "created_at", "started_at", "completed_at")
+            "progress", "chat_id", "trigger_id", "trigger_name", "created_at", "started_at", "completed_at")
     view = {k: run.get(k) for k in keys}
     if "steps" in run:
         view["steps"] = [{k: s[k] for k in ("seq", "name", "kind", "status", "attempts", "started_at",

@@ -21,6 +21,13 @@ OPERATIONS = {
     ("/api/v1/runs/{run_id}/events", "get"): ({"200"}, {"404"}),
     ("/api/v1/runs/{run_id}/files/{file_id}", "get"): ({"200"}, {"404"}),
     ("/api/v1/hooks/{token}", "post"): ({"200"}, {"404", "409", "413", "415", "422"}),
+    ("/api/v1/triggers", "get"): ({"200"}, set()),
+    ("/api/v1/triggers", "post"): ({"201"}, {"409", "413", "415", "422"}),
+    ("/api/v1/triggers/{trigger_id}", "get"): ({"200"}, {"404"}),
+    ("/api/v1/triggers/{trigger_id}", "delete"): ({"204"}, {"404"}),
+    ("/api/v1/triggers/{trigger_id}/enable", "post"): ({"200"}, {"404"}),
+    ("/api/v1/triggers/{trigger_id}/disable", "post"): ({"200"}, {"404"}),
+    ("/api/v1/triggers/{trigger_id}/rotate", "post"): ({"200"}, {"404", "413", "415", "422"}),
 }
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 

@@ -1,0 +1,194 @@
+"""`/triggers`: a person's triggers — list, create, edit, rotate the secret (shown once, with
+examples), enable/disable, delete — and each trigger's last deliveries.
+
+Signed-in users only; another person's trigger is a 404. Every form carries the CSRF token (the
+middleware checks it); only the delivery endpoint (deliver.py, under /hooks/) takes none.
+"""
+
+from __future__ import annotations
+
+from litestar import Request, Response, Router, get, post
+from litestar.di import NamedDependency
+from litestar.params import FromPath, FromQuery
+from litestar.response import Template
+from psycopg_pool import AsyncConnectionPool
+
+from app.core.config import Settings
+from app.core.secrets_box import SecretBox
+from app.triggers import store
+from app.triggers.secrets import AUTH_MODES
+from app.triggers.targets import workflow_target, workflow_targets
+from app.web.auth import requires_login
+from app.web.htmx import navigate
+from app.web.triggers.errors import TriggerNotFound
+from app.web.triggers.examples import example_body, examples, trigger_url
+from app.web.triggers.forms import mapping_rows, parse_trigger_form, submitted_mapping
+
+BODY_LIMIT = 32 * 1024
+DELIVERIES_SHOWN = 20
+
+
+async def _own(pool: AsyncConnectionPool, trigger_id: str, user_id: int) -> dict:
+    async with pool.connection() as conn:
+        trigger = await store.get_trigger(conn, trigger_id, user_id)
+    if trigger is None:
+        raise TriggerNotFound("No trigger of yours has this id.")
+    return trigger
+
+
+def _form(*, trigger: dict | None, values: dict, errors: dict, mapping: dict | None, status: int = 200,
+          note: str = "") -> Template:
+    wf = workflow_target(values.get("workflow", ""))
+    context = {"trigger": trigger, "values": values, "errors": errors, "targets": workflow_targets(), "wf": wf,
+               "rows": mapping_rows(wf, mapping, errors), "pass_through": values.get("pass_through") == "on",
+               "auth_modes": AUTH_MODES, "note": note}
+    return Template("pages/triggers/form.html", context=context, status_code=status)
+
+
+def _secret_page(settings: Settings, trigger: dict, secret: str, *, created: bool) -> Template:
+    context = _detail_context(settings, trigger, secret) | {"created": created}
+    # A page carrying a secret shown once must not be cached anywhere.
+    return Template("pages/triggers/secret.html", context=context, headers={"Cache-Control": "no-store"})
+
+
+def _detail_context(settings: Settings, trigger: dict, secret: str | None = None) -> dict:
+    wf = workflow_target(trigger["workflow"])
+    url = trigger_url(settings.base_url, trigger["id"])
+    body = example_body(wf, trigger["mapping"])
+    return {"trigger": trigger, "wf": wf, "url": url, "body": body, "rows": mapping_rows(wf, trigger["mapping"]),
+            "examples": examples(url, trigger["auth_mode"], body, secret), "secret": secret}
+
+
+@get("/")
+async def triggers_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
+    async with pool.connection() as conn:
+        rows = await store.list_triggers(conn, request.user.id)
+    titles = {wf.name: wf.title for wf in workflow_targets()}
+    return Template("pages/triggers/list.html", context={"triggers": rows, "titles": titles})
+
+
+@get("/new")
+async def new_trigger(workflow: FromQuery[str] = "") -> Template:
+    wf = workflow_target(workflow) or next(iter(workflow_targets()), None)
+    values = {"workflow": wf.name if wf else "", "auth_mode": "hmac", "rate_per_minute": str(store.DEFAULT_RATE)}
+    return _form(trigger=None, values=values, errors={}, mapping=None)
+
+
+@get("/mapping")
+async def mapping_fragment(workflow: FromQuery[str] = "") -> Template:
+    """The mapping boxes of a target (the form's target picker swaps them in as it changes)."""
+    wf = workflow_target(workflow)
+    return Template("partials/triggers/mapping.html",
+                    context={"wf": wf, "rows": mapping_rows(wf, None), "errors": {}, "pass_through": False})
+
+
+@post("/", request_max_body_size=BODY_LIMIT)
+async def create_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool],
+                         settings: NamedDependency[Settings]) -> Template:
+    parsed = await parse_trigger_form(request)
+    if parsed.retargeted:
+        return _form(trigger=None, values=parsed.values, errors={}, mapping=None,
+                     note="Check how the body maps onto this target's input, then create the trigger.")
+    if parsed.data is None:
+        return _form(trigger=None, values=parsed.values, errors=parsed.errors,
+                     mapping=submitted_mapping(parsed.values), status=422)
+    form = parsed.data
+    try:
+        async with pool.connection() as conn:
+            trigger, secret = await store.create_trigger(
+                conn, request.user.id, SecretBox.from_settings(settings), name=form.name, workflow=form.workflow,
+                mapping=parsed.mapping, auth_mode=form.auth_mode, rate_per_minute=form.rate_per_minute)
+    except store.TriggerLimitReached as exc:
+        return _form(trigger=None, values=parsed.values, errors={"form": str(exc)},
+                     mapping=submitted_mapping(parsed.values), status=422)
+    return _secret_page(settings, trigger, secret, created=True)
+
+
+@get("/{trigger_id:str}")
+async def trigger_page(request: Request, pool: NamedDependency[AsyncConnectionPool],
+                       settings: NamedDependency[Settings], trigger_id: FromPath[str]) -> Template:
+    trigger = await _own(pool, trigger_id, request.user.id)
+    async with pool.connection() as conn:
+        deliveries = await store.deliveries(conn, trigger["id"], DELIVERIES_SHOWN)
+    return Template("pages/triggers/detail.html",
+                    context=_detail_context(settings, trigger) | {"deliveries": deliveries})
+
+
+@get("/{trigger_id:str}/deliveries")
+async def deliveries_fragment(request: Request, pool: NamedDependency[AsyncConnectionPool],
+                              trigger_id: FromPath[str]) -> Template:
+    trigger = await _own(pool, trigger_id, request.user.id)
+    async with pool.connection() as conn:
+        deliveries = await store.deliveries(conn, trigger["id"], DELIVERIES_SHOWN)
+    return Template("partials/triggers/deliveries.html", context={"trigger": trigger, "deliveries": deliveries})
+
+
+@get("/{trigger_id:str}/edit")
+async def edit_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Template:
+    trigger = await _own(pool, trigger_id, request.user.id)
+    values = {"name": trigger["name"], "workflow": trigger["workflow"], "auth_mode": trigger["auth_mode"],
+              "rate_per_minute": str(trigger["rate_per_minute"]), "pass_through": "on" if trigger["mapping"] is None else ""}
+    return _form(trigger=trigger, values=values, errors={}, mapping=trigger["mapping"])
+
+
+@post("/{trigger_id:str}/edit", request_max_body_size=BODY_LIMIT)
+async def save_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Response:
+    trigger = await _own(pool, trigger_id, request.user.id)
+    parsed = await parse_trigger_form(request)
+    if parsed.retargeted:
+        return _form(trigger=trigger, values=parsed.values, errors={}, mapping=None,
+                     note="Check how the body maps onto this target's input, then save.")
+    if parsed.data is None:
+        return _form(trigger=trigger, values=parsed.values, errors=parsed.errors,
+                     mapping=submitted_mapping(parsed.values), status=422)
+    form = parsed.data
+    async with pool.connection() as conn:
+        saved = await store.update_trigger(conn, trigger["id"], request.user.id, name=form.name, workflow=form.workflow,
+                                           mapping=parsed.mapping, rate_per_minute=form.rate_per_minute)
+    if saved is None:
+        raise TriggerNotFound("No trigger of yours has this id.")
+    return navigate(request, f"/triggers/{trigger['id']}")
+
+
+@post("/{trigger_id:str}/rotate", request_max_body_size=BODY_LIMIT)
+async def rotate_secret(request: Request, pool: NamedDependency[AsyncConnectionPool],
+                        settings: NamedDependency[Settings], trigger_id: FromPath[str]) -> Template:
+    trigger = await _own(pool, trigger_id, request.user.id)
+    mode = (await request.form()).get("auth_mode")
+    mode = mode if mode in AUTH_MODES else trigger["auth_mode"]
+    async with pool.connection() as conn:
+        rotated = await store.rotate_secret(conn, trigger["id"], request.user.id, SecretBox.from_settings(settings), mode)
+    if rotated is None:
+        raise TriggerNotFound("No trigger of yours has this id.")
+    return _secret_page(settings, rotated[0], rotated[1], created=False)
+
+
+async def _switch(request: Request, pool: AsyncConnectionPool, trigger_id: str, enabled: bool) -> Response:
+    async with pool.connection() as conn:
+        trigger = await store.set_enabled(conn, trigger_id, request.user.id, enabled)
+    if trigger is None:
+        raise TriggerNotFound("No trigger of yours has this id.")
+    return navigate(request, f"/triggers/{trigger['id']}")
+
+
+@post("/{trigger_id:str}/enable", request_max_body_size=BODY_LIMIT)
+async def enable_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Response:
+    return await _switch(request, pool, trigger_id, True)
+
+
+@post("/{trigger_id:str}/disable", request_max_body_size=BODY_LIMIT)
+async def disable_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Response:
+    return await _switch(request, pool, trigger_id, False)
+
+
+@post("/{trigger_id:str}/delete", request_max_body_size=BODY_LIMIT)
+async def delete_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Response:
+    async with pool.connection() as conn:
+        if not await store.delete_trigger(conn, trigger_id, request.user.id):
+            raise TriggerNotFound("No trigger of yours has this id.")
+    return navigate(request, "/triggers")
+
+
+router = Router("/triggers", guards=[requires_login], route_handlers=[
+    triggers_page, new_trigger, mapping_fragment, create_trigger, trigger_page, deliveries_fragment, edit_trigger,
+    save_trigger, rotate_secret, enable_trigger, disable_trigger, delete_trigger])
