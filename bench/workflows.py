@@ -31,3 +31,22 @@ async def bench_resume(run: Run, inp: BenchInput) -> None:
     else:
         await run.hook("gate", "approval")
     await run.step("after", noop)
+
+
+class LoadInput(BaseModel):
+    steps: int = 5
+    timeout_s: float = 86400
+    sleep_s: float = 0
+
+
+# Not hidden: the load test starts it through the API, as a user would (only benchmark processes load it).
+@workflow(name="bench-load", title="Bench load", description="steps, a review with a timeout, a step",
+          input=LoadInput)
+async def bench_load(run: Run, inp: LoadInput) -> dict:
+    for i in range(inp.steps):
+        await run.step(f"s{i}", noop)
+    if inp.sleep_s:
+        await run.sleep("nap", inp.sleep_s)
+    decision = await run.hook("review", "approval", show={"text": "Load test: approve?"}, timeout=inp.timeout_s)
+    await run.step("after", noop)
+    return {"approved": decision.approved, "timed_out": decision.timed_out}
