@@ -22,6 +22,7 @@ from app.engine.jobs import cancel_run_jobs
 from app.engine.journal import FINISH_RUN, LOAD_RUN, jsonb, to_json
 from app.engine.registry import get_workflow
 from app.engine.run import Run, error_json
+from app.engine.stored_outputs import LAZY_OUTPUT_BYTES
 
 log = logging.getLogger("baton.engine")
 
@@ -62,7 +63,7 @@ async def advance(pool: AsyncConnectionPool, run_id: str) -> None:
 
 async def _advance(pool: AsyncConnectionPool, run_id: str) -> None:
     async with pool.connection() as conn:
-        row = await (await conn.execute(LOAD_RUN, {"run_id": run_id})).fetchone()
+        row = await (await conn.execute(LOAD_RUN, {"run_id": run_id, "lazy_bytes": LAZY_OUTPUT_BYTES})).fetchone()
         if row is None or row["status"] in ("completed", "failed", "cancelled"):
             return
         if row["cancel_requested"]:

@@ -19,10 +19,6 @@ from app.core.sql_queries import load_queries
 SQL = load_queries(__file__)
 LOAD_RUN = SQL["load_run"]
 
-# The journal comes back as compact arrays (building a JSON object per row costs ~6x more on a
-# long journal); these are their fields, in order.
-JOURNAL_FIELDS = ("seq", "name", "kind", "status", "attempts", "output", "error", "wake_at")
-
 WRITE_STEP = SQL["write_step"]
 WRITE_VALUE = SQL["write_value"]
 SUSPEND_RUN = SQL["suspend_run"]

@@ -16,13 +16,30 @@ WITH old AS (
     FROM runs r JOIN old ON old.id = r.id JOIN upd ON upd.id = r.id
     WHERE old.status <> 'running'
 )
-SELECT r.*, (SELECT count(*) FROM upd) = 1 AS advancing,
-       (SELECT coalesce(json_agg(json_build_array(s.seq, s.name, s.kind, s.status, s.attempts, s.output,
-                                                  s.error, s.wake_at) ORDER BY s.seq), '[]')
-          FROM run_steps s WHERE s.run_id = r.id) AS journal,
+-- The journal comes as one array per field (a few Python lists, not an object per position: on a
+-- long journal the garbage collector's passes over those had cost as much as the query). Outputs
+-- stored larger than %(lazy_bytes)s come as NULL beside their row version (`journal_stored`): the
+-- run fetches them only if its code reaches them (app/engine/stored_outputs.py). Names and kinds
+-- come for every position: the determinism check reads them all. Attempts, errors and wake times
+-- matter only at positions not completed (`journal_open`).
+SELECT r.*, (SELECT count(*) FROM upd) = 1 AS advancing, j.*,
        (SELECT coalesce(jsonb_agg(to_jsonb(h)), '[]') FROM hooks h
          WHERE h.run_id = r.id AND h.status = 'waiting') AS waiting_hooks
-FROM runs r WHERE r.id = %(run_id)s
+FROM runs r CROSS JOIN LATERAL (
+    -- One plain aggregate over the positions in order (no GROUP BY, so nothing re-sorts them).
+    SELECT coalesce(array_agg(s.seq), '{}') AS journal_seqs,
+           coalesce(array_agg(s.name), '{}') AS journal_names,
+           coalesce(array_agg(s.kind), '{}') AS journal_kinds,
+           coalesce(array_agg(s.status), '{}') AS journal_statuses,
+           coalesce(json_agg(CASE WHEN pg_column_size(s.output) <= %(lazy_bytes)s THEN s.output END), '[]')
+               AS journal_outputs,
+           coalesce(array_agg(CASE WHEN pg_column_size(s.output) > %(lazy_bytes)s THEN s.xmin::text END), '{}')
+               AS journal_stored,
+           coalesce(json_agg(json_build_array(s.seq, s.attempts, s.error, s.wake_at))
+                    FILTER (WHERE s.status <> 'completed'), '[]') AS journal_open
+    FROM (SELECT *, xmin FROM run_steps WHERE run_id = r.id ORDER BY seq) s
+) j
+WHERE r.id = %(run_id)s
 
 -- write_step --
 -- A finished step: its journal row, its event and the run's counters, in one statement.
@@ -49,7 +66,7 @@ WITH cost AS (
         duration_ms = EXCLUDED.duration_ms, model = EXCLUDED.model, tokens_in = EXCLUDED.tokens_in,
         tokens_out = EXCLUDED.tokens_out, cost_usd = EXCLUDED.cost_usd
     WHERE run_steps.status NOT IN ('completed', 'failed')
-    RETURNING seq
+    RETURNING seq, xmin::text AS version, pg_column_size(output) AS stored_bytes
 ), r AS (
     UPDATE runs SET steps_done = steps_done + %(done)s,
                     steps_failed = steps_failed + CASE WHEN %(status)s = 'failed' AND (SELECT count(*) FROM step) = 1
@@ -81,7 +98,8 @@ WITH cost AS (
         tokens_out = u.tokens_out + EXCLUDED.tokens_out, cost_usd = u.cost_usd + EXCLUDED.cost_usd
 )
 SELECT (SELECT count(*) FROM step) AS written, (SELECT cancel_requested FROM r) AS cancel_requested,
-       (SELECT count(*) FROM announce) AS announced
+       (SELECT count(*) FROM announce) AS announced, (SELECT version FROM step) AS version,
+       (SELECT stored_bytes FROM step) AS stored_bytes
 
 -- write_value --
 -- Journaled values (run.now, run.uuid) are buffered and written ahead of the next durable write.

@@ -26,14 +26,19 @@ SELECT procrastinate_finish_job_v1(%(id)s, 'failed', false)
 SELECT procrastinate_unregister_worker_v1(%(id)s)
 
 -- orphan_runs --
--- Unfinished runs with no pending or running advance job.
+-- Unfinished runs with no pending or running advance job. A suspended run needs its job only once
+-- it is due, so only due ones are checked: the cost follows the runs that are due, not the tens of
+-- thousands that wait for a person. One NOT EXISTS per partial unique index of procrastinate_jobs
+-- (a queued job holds the queueing lock, a running one the lock): an OR of the two keys used
+-- neither index and made the query quadratic in suspended runs (issue 14).
 SELECT r.id, r.status, r.wake_at FROM runs r
-WHERE r.status IN ('queued', 'running', 'sleeping', 'waiting')
-  AND (r.status IN ('queued', 'running') OR r.wake_at IS NOT NULL)
+WHERE (r.status IN ('queued', 'running')
+       OR (r.status IN ('sleeping', 'waiting') AND r.wake_at <= now()))
   AND r.updated_at < now() - make_interval(secs => %(grace_s)s)
   AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
-                  WHERE j.status IN ('todo', 'doing')
-                    AND (j.queueing_lock = 'run:' || r.id::text OR j.lock = 'run:' || r.id::text))
+                  WHERE j.queueing_lock = 'run:' || r.id::text AND j.status = 'todo')
+  AND NOT EXISTS (SELECT 1 FROM procrastinate_jobs j
+                  WHERE j.lock = 'run:' || r.id::text AND j.status = 'doing')
 LIMIT 500
 
 -- orphan_children --

@@ -23,6 +23,7 @@ from psycopg import AsyncConnection
 
 from app.core.logs import log_context
 from app.engine import journal as J
+from app.engine import stored_outputs
 from app.engine.errors import FatalError, NonDeterminism, RunCancelled, StepFailed, Suspend
 from app.engine.hooks import create_hook, expire_hook
 from app.engine.jobs import wake_run
@@ -56,7 +57,13 @@ class Run:
         self.version: int = row["version"]
         self.chat_id = row["chat_id"]
         self.input = input
-        self._journal: dict[int, dict] = {e[0]: dict(zip(J.JOURNAL_FIELDS, e, strict=True)) for e in row["journal"]}
+        # The journal, one list per field (journal.sql, load_run); entries are built as reached.
+        self._positions = {seq: i for i, seq in enumerate(row["journal_seqs"])}
+        self._names, self._kinds = row["journal_names"], row["journal_kinds"]
+        self._statuses, self._outputs, self._stored = row["journal_statuses"], row["journal_outputs"], row["journal_stored"]
+        self._open = {e[0]: e for e in row["journal_open"]}  # [seq, attempts, error, wake_at]
+        self._fetched: dict[int, Any] = {}  # large outputs fetched by this advance, until reached
+        self._key = str(self.id)
         self._hooks: dict[int, dict] = {h["seq"]: h for h in row["waiting_hooks"]}
         self._seq = 0
         self._pending_values: list[dict] = []
@@ -69,13 +76,36 @@ class Run:
     def _next(self, name: str, kind: str) -> tuple[int, dict | None]:
         seq = self._seq
         self._seq += 1
-        entry = self._journal.get(seq)
-        if entry and (entry["name"] != name or entry["kind"] != kind):
+        i = self._positions.get(seq)
+        if i is None:
+            return seq, None
+        if self._names[i] != name or self._kinds[i] != kind:
             raise NonDeterminism(
                 f"workflow code changed under a running run: at position {seq} the journal holds "
-                f"{entry['kind']} {entry['name']!r} but the code now asks for {kind} {name!r}"
+                f"{self._kinds[i]} {self._names[i]!r} but the code now asks for {kind} {name!r}"
             )
-        return seq, entry
+        _, attempts, error, wake_at = self._open.get(seq) or (seq, None, None, None)
+        return seq, {"seq": seq, "name": name, "kind": kind, "status": self._statuses[i], "attempts": attempts,
+                     "output": self._outputs[i], "stored": self._stored[i], "error": error, "wake_at": wake_at}
+
+    async def _output(self, entry: dict) -> Any:
+        """A journaled output; one stored large was left in Postgres by the load: from this
+        process's cache, else fetched with every other such output of the run (one query)."""
+        if entry["stored"] is None:
+            return entry["output"]
+        seq = entry["seq"]
+        if seq not in self._fetched:
+            found, value = stored_outputs.cache.get(stored_outputs.key(self._key, seq, entry["stored"]))
+            if found:
+                return value
+            self._fetched.update(await stored_outputs.fetch(self._conn, self._key, self._stored_from(seq)))
+        return self._fetched.pop(seq)  # the cache holds its own copy
+
+    def _stored_from(self, seq: int) -> list[int]:
+        """Positions from `seq` on whose outputs were left in Postgres and are not at hand."""
+        return [s for s, version in zip(self._positions, self._stored, strict=True)
+                if version is not None and s >= seq and s not in self._fetched
+                and not stored_outputs.cache.has(stored_outputs.key(self._key, s, version))]
 
     def _check_cancelled(self) -> None:
         if self._cancel_requested:
@@ -93,6 +123,7 @@ class Run:
         now = time.monotonic()
         announce = now - self._announced_at >= ANNOUNCE_EVERY_S
         row = await J.write_step(self._conn, run_id=self.id, owner_id=self.owner_id, announce=announce, **fields)
+        stored_outputs.remember(self._key, fields["seq"], row["version"], row["stored_bytes"], fields.get("output"))
         if row["announced"]:
             self._announced_at = now
         self._cancel_requested = bool(row["cancel_requested"])
@@ -136,7 +167,7 @@ class Run:
         attempts = 0
         if entry:
             if entry["status"] == "completed":
-                return entry["output"]
+                return await self._output(entry)
             if entry["status"] == "failed":
                 raise StepFailed(name, entry["error"])
             attempts = entry["attempts"]
@@ -217,7 +248,7 @@ class Run:
         """Run `fn(conn)` in the same transaction as its journal row: its effects happen once."""
         seq, entry = self._next(name, "transaction")
         if entry and entry["status"] == "completed":
-            return entry["output"]
+            return await self._output(entry)
         self._check_cancelled()
         started = utcnow()
         async with self._conn.transaction():
@@ -279,7 +310,6 @@ class Run:
         return value
 
     def _remember(self, seq: int, name: str, kind: str, output: str) -> None:
-        self._journal[seq] = {"seq": seq, "name": name, "kind": kind, "status": "completed", "output": output}
         self._pending_values.append({"run_id": self.id, "seq": seq, "name": name, "kind": kind, "output": J.Jsonb(output)})
 
     async def progress(self, done: int, total: int, label: str = "", *,
@@ -321,7 +351,7 @@ class Run:
         the check is seen by it, a change after it finds the hook."""
         seq, entry = self._next(name, "hook")
         if entry and entry["status"] == "completed":
-            return HookResult.from_json(entry["output"])
+            return HookResult.from_json(await self._output(entry))
         if entry is not None:
             hook = self._hooks.get(seq)
             expires_at = J.parse_time(hook["expires_at"]) if hook else None
@@ -366,7 +396,7 @@ class Run:
         time (and under `limit` across all workers). Results come back in the order of `items`."""
         seq, entry = self._next(name, "map")
         if entry and entry["status"] == "completed":
-            return entry["output"]
+            return await self._output(entry)
         if entry and entry["status"] == "failed":
             raise StepFailed(name, entry["error"])
         if entry is None:

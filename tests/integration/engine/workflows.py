@@ -5,6 +5,7 @@ connection, outside the engine) so tests can count how often a body really ran."
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import os
 
 import psycopg
@@ -250,3 +251,31 @@ async def wait_if_flow(run: Run, inp: WaitIfInput) -> dict:
     first = await run.hook("maybe wait", "approval", wait_if=needed)
     last = await run.hook("then wait", "approval")
     return {"first": first.to_json(), "last": last.action}
+
+
+def noise(seed: str, n: int) -> list[str]:
+    """Text that TOAST cannot compress, the same for the same seed."""
+    return [hashlib.sha256(f"{seed}{i}".encode()).hexdigest() for i in range(n)]
+
+
+async def large_text(seed: str) -> str:
+    return "".join(noise(seed, 100))
+
+
+async def large_record(seed: str) -> dict:
+    return {"seed": seed, "items": noise(seed, 100)}
+
+
+LARGE_NAME = {"value": "text"}
+
+
+@workflow(name="test-large-outputs", title="Large outputs", description="outputs left in Postgres on resume",
+          input=Empty, hidden=True)
+async def large_outputs(run: Run, inp: Empty) -> dict:
+    text = await run.step(LARGE_NAME["value"], large_text, str(run.id))
+    record_ = await run.step("record", large_record, str(run.id)[:8])
+    record_["items"].append("changed by the code")  # must not leak into the next replay
+    await run.hook("gate", "approval")
+    again = await run.step("record again", large_record, str(run.id)[:8])
+    return {"text": text == "".join(noise(str(run.id), 100)), "record": record_["items"][:100] == again["items"],
+            "items": len(record_["items"])}
