@@ -57,9 +57,10 @@ def label_of(name: str, prop: dict) -> str:
 class Schema:
     """The JSON Schema of the document model with its $defs resolved on demand."""
 
-    def __init__(self, schema: dict):
+    def __init__(self, schema: dict, labels: dict[str, str] | None = None):
         self.root = schema
         self.defs = schema.get("$defs", {})
+        self.labels = labels or {}
 
     def resolve(self, prop: dict) -> tuple[dict, bool]:
         """The property's own schema ($ref followed, an Optional's non-null branch) and whether null is allowed."""
@@ -109,6 +110,7 @@ def _is_union_of_objects(branches: list[dict], schema: Schema) -> bool:
 # -- document -> what the editor shows ---------------------------------------------------------
 
 def editor_tree(doc: dict, schema: dict | Schema) -> list[Node]:
+    """What the editor shows for `doc` (a `Schema` may carry labels for field names)."""
     s = schema if isinstance(schema, Schema) else Schema(schema)
     return _object_nodes(s, s.root, doc if isinstance(doc, dict) else {}, "", skip=())
 
@@ -131,7 +133,7 @@ def _object_nodes(s: Schema, schema: dict, value: dict, path: str, skip: tuple[s
 
 def _node(s: Schema, name: str, raw: dict, value: Any, path: str, required: bool) -> Node | None:
     prop, nullable = s.resolve(raw)
-    label, hint = label_of(name, prop), prop.get("description", "")
+    label, hint = s.labels.get(name) or label_of(name, prop), prop.get("description", "")
     required = required and not nullable
     kind = prop.get("type")
     if kind == "array":
@@ -157,8 +159,8 @@ def _node(s: Schema, name: str, raw: dict, value: Any, path: str, required: bool
         value = prop.get("default")
     if "enum" in prop or "const" in prop:
         options = [str(o) for o in prop.get("enum", [prop.get("const")])]
-        return Node("select", path, label, "" if value is None else str(value), hint, required,
-                    options=([] if required else [""]) + options)
+        blank = [] if required or "default" in prop else [""]
+        return Node("select", path, label, "" if value is None else str(value), hint, required, options=blank + options)
     if kind == "boolean":
         return Node("checkbox", path, label, value in (True, "true", "on", "1"), hint)
     attrs: dict[str, Any] = {}

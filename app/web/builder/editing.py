@@ -53,12 +53,17 @@ def _paths(nodes: list[Node], out: dict[str, Node]) -> None:
         _paths(n.children, out)
 
 
+# pydantic's words for a missing value, as a person reads them.
+REWORDED = {"Field required": "This field is required.", "String should have at least 1 character": "This field is required.",
+            "List should have at least 1 item after validation, not 0": "Add at least one."}
+
+
 def place(problems: list[tuple[str, str]], nodes: dict[str, Node]) -> tuple[list[Shown], dict[str, str]]:
     """Each problem shown at the deepest shown field its path starts with (a problem about a whole
     block at the block, about the document at the top)."""
     shown, slots = [], {}
     for raw_path, message in problems:
-        path = norm_path(raw_path)
+        path, message = norm_path(raw_path), REWORDED.get(message, message)
         target = path
         while target and target not in nodes:
             target = target.rsplit(".", 1)[0] if "." in target else ""

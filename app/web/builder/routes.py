@@ -21,11 +21,11 @@ from litestar.response import Template
 from psycopg_pool import AsyncConnectionPool
 
 from app.web.auth import requires_login
-from app.web.builder import doc_form, editing, edits, formats, library
+from app.web.builder import doc_form, editing, edits, formats, library, run_inputs
 from app.web.htmx import is_htmx, navigate
 from app.web.runs import start
 from app.web.runs.cards import load_card
-from app.web.runs.forms import FieldSpec
+from app.web.runs.in_chat import started_card
 
 EDIT_BODY_LIMIT = 1024 * 1024  # a 200-block document as a form, with room to spare
 IMPORT_LIMIT = 256 * 1024
@@ -46,13 +46,6 @@ async def list_page(request: Request, pool: NamedDependency[AsyncConnectionPool]
                                                          "category": category, "categories": categories})
 
 
-@post("/new")
-async def new_template(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Response:
-    async with pool.connection() as conn:
-        template_id = await library.create(conn, request.user.id)
-    return navigate(request, f"/templates/{template_id}")
-
-
 # -- the editor --------------------------------------------------------------------------------
 
 async def _editor_context(conn, user_id: int, t: dict, doc: dict, *, problems=None, focus=None, notice=None,
@@ -60,16 +53,9 @@ async def _editor_context(conn, user_id: int, t: dict, doc: dict, *, problems=No
     problems = formats.validate(doc) if problems is None else problems
     view = editing.editor_view(doc, problems, focus=focus)
     return {**view, "t": t, "notice": notice, "refused": refused, "unsaved": bool(t.get("draft_differs")),
-            "versions": await library.versions(conn, t["id"], user_id),
-            "share_url": library.share_url(t),
-            "test_fields": test_fields(doc, test_values or {}), "test_errors": test_errors or {}, "card": card}
-
-
-def test_fields(doc: dict, values: dict[str, str]) -> list[FieldSpec]:
-    try:
-        return library.input_fields(doc, values)
-    except Exception:  # an input list that does not validate yet: the editor says what is wrong
-        return []
+            "versions": await library.versions(conn, t, user_id), "share_url": library.share_url(t),
+            "test_fields": run_inputs.input_fields(doc, test_values or {}), "test_errors": test_errors or {},
+            "card": card}
 
 
 async def _form_items(request: Request) -> list[tuple[str, str]]:
@@ -77,51 +63,56 @@ async def _form_items(request: Request) -> list[tuple[str, str]]:
     return [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
 
 
-@get("/{template_id:int}")
-async def editor(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Template:
+def _shown(t: dict) -> dict:
+    """What the editor shows: the kept draft, else the saved document."""
+    return t["draft"] if t.get("draft") is not None else t["doc"]
+
+
+@get("/{key:str}")
+async def editor(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]) -> Template:
     async with pool.connection() as conn:
-        t = await library.editable(conn, template_id, request.user.id)
-        doc = t["draft"] if t.get("draft") is not None else t["doc"]
-        notice = "Your unsaved changes were kept." if t.get("draft_differs") else None
-        context = await _editor_context(conn, request.user.id, t, doc, notice=notice)
+        t = await library.editable(conn, key, request.user.id)
+        notice = "Your unsaved changes were kept." if t["draft_differs"] else None
+        context = await _editor_context(conn, request.user.id, t, _shown(t), notice=notice)
     return Template("pages/builder/editor.html", context=context)
 
 
-@post("/{template_id:int}/check", request_max_body_size=EDIT_BODY_LIMIT)
-async def check(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Template:
+@post("/{key:str}/check", request_max_body_size=EDIT_BODY_LIMIT)
+async def check(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]) -> Template:
     """The live check while typing: keeps the draft, answers with every field's error (out of band)."""
     doc = doc_form.parse_form(await _form_items(request), formats.schema())
     async with pool.connection() as conn:
-        t = await library.keep_draft(conn, template_id, request.user.id, doc)
+        t = await library.keep_draft(conn, key, request.user.id, doc)
     view = editing.editor_view(doc, formats.validate(doc))
     return Template("partials/builder/check.html", context={
         "slots": editing.error_slots(view), "problems": view["problems"], "t": t,
-        "unsaved": bool(t.get("draft_differs")), "notice": None, "refused": False})
+        "unsaved": bool(t["draft_differs"]), "notice": None, "refused": False})
 
 
-@post("/{template_id:int}/edit", request_max_body_size=EDIT_BODY_LIMIT)
-async def edit(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Response:
+@post("/{key:str}/edit", request_max_body_size=EDIT_BODY_LIMIT)
+async def edit(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]) -> Response:
     items = await _form_items(request)
     op = next((v for k, v in items if k == "op"), "")
     doc = doc_form.parse_form(items, formats.schema())
     user_id = request.user.id
     async with pool.connection() as conn:
         if op == "save":
-            problems = formats.validate(doc)
-            if problems:
-                t = await library.keep_draft(conn, template_id, user_id, doc)
-                context = await _editor_context(conn, user_id, t, doc, problems=problems, refused=True)
+            saved = await library.save(conn, key, user_id, doc)
+            if isinstance(saved, list):
+                t = await library.keep_draft(conn, key, user_id, doc)
+                context = await _editor_context(conn, user_id, t, doc, problems=saved, refused=True)
                 return _editor_answer(request, context, status=422)
-            t = await library.save_version(conn, template_id, user_id, doc)
-            context = await _editor_context(conn, user_id, t, t["doc"], problems=[],
-                                            notice=f"Saved as version {t['version']}.")
+            if key == library.NEW:
+                return navigate(request, f"/templates/{saved['id']}")
+            context = await _editor_context(conn, user_id, saved, saved["doc"], problems=[],
+                                            notice=f"Saved as version {saved['version']}.")
             return _editor_answer(request, context, versions=True)
         if op == "discard":
-            t = await library.discard_draft(conn, template_id, user_id)
+            t = await library.discard_draft(conn, key, user_id)
             context = await _editor_context(conn, user_id, t, t["doc"], notice="Changes discarded.")
             return _editor_answer(request, context)
         doc, focus = edits.apply(doc, op, formats.new_block)
-        t = await library.keep_draft(conn, template_id, user_id, doc)
+        t = await library.keep_draft(conn, key, user_id, doc)
         context = await _editor_context(conn, user_id, t, doc, focus=focus)
     return _editor_answer(request, context)
 
@@ -145,18 +136,19 @@ async def restore(request: Request, pool: NamedDependency[AsyncConnectionPool], 
 
 # -- test runs and runs ------------------------------------------------------------------------
 
-@post("/{template_id:int}/test", request_max_body_size=EDIT_BODY_LIMIT)
-async def test_run(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Response:
+@post("/{key:str}/test", request_max_body_size=EDIT_BODY_LIMIT)
+async def test_run(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]) -> Response:
+    """Runs what is in the editor now (the kept draft, else the saved version) with sample inputs."""
     form = {k: v for k, v in await _form_items(request)}
     user_id = request.user.id
     async with pool.connection() as conn:
-        t = await library.editable(conn, template_id, user_id)
-        doc = t["draft"] if t.get("draft") is not None else t["doc"]
+        t = await library.editable(conn, key, user_id)
+        doc = _shown(t)
         problems = formats.validate(doc)
         if problems:
             errors = {"form": "Fix the template's problems first: " + "; ".join(m for _, m in problems[:3])}
             return await _test_answer(request, conn, t, doc, errors, form)
-        outcome = await library.start_test(conn, t, doc, library.form_input(doc, form), user_id)
+        outcome = await library.start_test(conn, t, doc, run_inputs.form_input(doc, form), user_id)
         if isinstance(outcome, start.Refused):
             return await _test_answer(request, conn, t, doc, outcome.fields or {"form": outcome.message}, form)
         card = await load_card(conn, outcome.run_id, user_id)
@@ -172,24 +164,37 @@ async def _test_answer(request, conn, t, doc, errors, form) -> Template:
     return Template(template, context=context, status_code=422)
 
 
+def _run_panel(request: Request, context: dict, status: int = 200) -> Template:
+    template = "partials/builder/run_form.html" if is_htmx(request) else "pages/builder/run.html"
+    return Template(template, context=context, status_code=status)
+
+
 @get("/{template_id:int}/run")
-async def run_form(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Template:
+async def run_form(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int],
+                   conversation_id: FromQuery[int | None] = None) -> Template:
     async with pool.connection() as conn:
-        t = await library.runnable(conn, template_id, request.user.id)
-    return Template("pages/builder/run.html", context={"t": t, "fields": library.input_fields(t["doc"], {}), "errors": {}})
+        t = await library.visible(conn, template_id, request.user.id)
+    return _run_panel(request, {"t": t, "fields": run_inputs.input_fields(t["doc"], {}), "errors": {},
+                                "conversation_id": conversation_id})
 
 
 @post("/{template_id:int}/run", request_max_body_size=EDIT_BODY_LIMIT)
 async def run(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Response:
     form = {k: v for k, v in await _form_items(request)}
+    conversation_id = int(form["conversation_id"]) if form.get("conversation_id", "").isdigit() else None
     async with pool.connection() as conn:
-        t = await library.runnable(conn, template_id, request.user.id)
-        outcome = await library.start(conn, t, library.form_input(t["doc"], form), request.user.id,
-                                      chat=start.InChat(None))
-    if isinstance(outcome, start.Refused):
-        return Template("pages/builder/run.html", status_code=422, context={
-            "t": t, "fields": library.input_fields(t["doc"], form), "errors": outcome.fields or {"form": outcome.message}})
-    return navigate(request, f"/chat/{outcome.conversation_id}")
+        t = await library.visible(conn, template_id, request.user.id)
+        outcome = await library.start(conn, t, run_inputs.form_input(t["doc"], form), request.user.id,
+                                      chat=start.InChat(conversation_id))
+        if isinstance(outcome, start.Refused):
+            if outcome.reason == "no_chat":
+                raise NotFoundException()
+            return _run_panel(request, {"t": t, "fields": run_inputs.input_fields(t["doc"], form),
+                                        "errors": outcome.fields or {"form": outcome.message},
+                                        "conversation_id": conversation_id}, status=422)
+        if conversation_id is None or not is_htmx(request):
+            return navigate(request, f"/chat/{outcome.conversation_id}")
+        return started_card(await load_card(conn, outcome.run_id, request.user.id))
 
 
 # -- sharing, copies, export and import --------------------------------------------------------
@@ -198,7 +203,7 @@ async def run(request: Request, pool: NamedDependency[AsyncConnectionPool], temp
 async def sharing(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Response:
     form = await request.form()
     visibility = form.get("visibility")
-    if visibility not in ("private", "link", "published"):
+    if visibility not in ("private", "link", "gallery"):
         raise NotFoundException()
     async with pool.connection() as conn:
         await library.set_visibility(conn, template_id, request.user.id, visibility)
@@ -210,7 +215,7 @@ async def unpublish(request: Request, pool: NamedDependency[AsyncConnectionPool]
     if not request.user.is_admin:
         raise NotFoundException()
     async with pool.connection() as conn:
-        await library.unpublish(conn, template_id, request.user.id)
+        await library.unpublish(conn, template_id)
     return navigate(request, "/templates?tab=gallery")
 
 
@@ -274,5 +279,5 @@ async def import_file(request: Request, pool: NamedDependency[AsyncConnectionPoo
 
 
 router = Router(path="/templates", guards=[requires_login], route_handlers=[
-    list_page, new_template, editor, check, edit, restore, test_run, run_form, run, sharing, unpublish, use, shared,
-    export, import_page, import_file])
+    list_page, import_page, import_file, shared, editor, check, edit, restore, test_run, run_form, run,
+    sharing, unpublish, use, export])
