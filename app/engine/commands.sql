@@ -9,9 +9,10 @@ SELECT * FROM runs WHERE owner_id = %(owner_id)s AND idempotency_key = %(key)s
 -- A new run, its 'queued' event and one more run in its owner's usage this month, in one statement.
 -- The usage CTE is usage_monthly SQL (all of it is indexed in app/engine/quotas.py).
 WITH ins AS (
-    INSERT INTO runs (owner_id, chat_id, workflow, version, title, input, idempotency_key, deadline_at)
+    INSERT INTO runs (owner_id, chat_id, workflow, version, title, input, idempotency_key, deadline_at,
+                      template_id, template_version)
     VALUES (%(owner_id)s, %(chat_id)s, %(workflow)s, %(version)s, %(title)s, %(input)s, %(key)s,
-            now() + %(max_duration)s)
+            now() + %(max_duration)s, %(template_id)s, %(template_version)s)
     RETURNING *
 ), ev AS (
     INSERT INTO run_events (run_id, owner_id, kind, data)
