@@ -20,6 +20,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.engine.commands import cancel_run
 from app.engine.errors import InvalidState
 from app.engine.registry import WorkflowDef, catalog
+from app.templates import store as template_store
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx, navigate
 from app.web.runs import start
@@ -51,10 +52,22 @@ def _panel(request: Request, template: str, context: dict, status: int = 200) ->
     return Template("pages/chat/workflows.html", context={**context, "inner": template}, status_code=status)
 
 
+PICKER_TEMPLATES = 30
+
+
+async def picker_templates(conn, user_id: int) -> list[dict]:
+    """The saved templates the picker offers: the user's own, then the gallery's (app/templates)."""
+    found = await template_store.list_templates(conn, user_id=user_id)
+    return (found["mine"] + found["gallery"])[:PICKER_TEMPLATES]
+
+
 @get("/")
-async def picker(request: Request, conversation_id: FromQuery[int | None] = None) -> Template:
+async def picker(request: Request, pool: NamedDependency[AsyncConnectionPool],
+                 conversation_id: FromQuery[int | None] = None) -> Template:
+    async with pool.connection() as conn:
+        templates = await picker_templates(conn, request.user.id)
     return _panel(request, "partials/chat/workflow_picker.html",
-                  {"workflows": catalog(), "conversation_id": conversation_id})
+                  {"workflows": catalog(), "templates": templates, "conversation_id": conversation_id})
 
 
 @get("/{name:str}")

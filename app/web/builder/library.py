@@ -1,0 +1,207 @@
+"""The template store (app/templates/store.py) as the builder's pages need it: a template as the
+pages show it (`view`), the editor's document (the draft if one is kept), the list with search and
+categories, and the store's "not found" as the web's 404.
+
+A template that is not saved yet is `key` "new": its draft is the user's draft with no template.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from app.templates import store
+from app.templates.store import TemplateInvalid, TemplateNotFound
+from app.web.errors import NotFound
+
+NEW = "new"
+BLANK = {"title": "", "description": "", "inputs": [], "blocks": []}
+LIST_LIMIT = 200
+DISCARD_DRAFT = store.DELETE_DRAFT
+
+
+class NoSuchTemplate(NotFound):
+    pass
+
+
+def template_id_of(key: str) -> int | None:
+    """None for a new template; the id otherwise; a 404 for anything else."""
+    if key == NEW:
+        return None
+    if key.isdigit() and len(key) < 19:
+        return int(key)
+    raise NoSuchTemplate(key)
+
+
+def view(row: dict | None, doc: dict, *, draft: dict | None = None) -> dict:
+    """A template as the pages show it (row None: not saved yet)."""
+    row = row or {}
+    return {"id": row.get("id", NEW), "key": str(row.get("id", NEW)), "slug": row.get("slug", ""),
+            "title": row.get("title") or doc.get("title") or "", "description": doc.get("description", ""),
+            "category": row.get("category") or doc.get("category", ""), "icon": doc.get("icon", ""),
+            "version": row.get("current_version"), "visibility": row.get("visibility", "private"),
+            "share_token": row.get("share_token"), "owner_id": row.get("owner_id"), "owner_email": row.get("owner_email"),
+            "doc": doc, "draft": draft, "draft_differs": draft is not None and draft != doc}
+
+
+async def _own(conn: AsyncConnection, template_id: int, user_id: int) -> dict:
+    try:
+        row = await store.get_template(conn, user_id=user_id, template_id=template_id)
+    except TemplateNotFound:
+        raise NoSuchTemplate(template_id) from None
+    if row["owner_id"] != user_id:
+        raise NoSuchTemplate(template_id)
+    return row
+
+
+async def editable(conn: AsyncConnection, key: str, user_id: int) -> dict:
+    """The user's own template (or the new one) with its saved document and its draft."""
+    template_id = template_id_of(key)
+    row = await _own(conn, template_id, user_id) if template_id is not None else None
+    doc = await store.get_document(conn, row) if row else BLANK
+    draft = await store.get_draft(conn, user_id=user_id, template_id=template_id)
+    return view(row, doc, draft=draft["document"] if draft else None)
+
+
+async def keep_draft(conn: AsyncConnection, key: str, user_id: int, doc: dict) -> dict:
+    template_id = template_id_of(key)
+    t = await editable(conn, key, user_id)
+    try:
+        await store.put_draft(conn, user_id=user_id, template_id=template_id, document=doc)
+    except TemplateNotFound:
+        raise NoSuchTemplate(key) from None
+    except TemplateInvalid:
+        return t  # too large to keep: the check says why
+    return {**t, "draft": doc, "draft_differs": doc != t["doc"]}
+
+
+async def discard_draft(conn: AsyncConnection, key: str, user_id: int) -> dict:
+    t = await editable(conn, key, user_id)
+    await conn.execute(DISCARD_DRAFT, {"user_id": user_id, "template_id": template_id_of(key)})
+    return {**t, "draft": None, "draft_differs": False}
+
+
+async def save(conn: AsyncConnection, key: str, user_id: int, doc: dict) -> dict | list[tuple[str, str]]:
+    """The template after saving `doc` as its next version (the first: it is created), or the problems."""
+    template_id = template_id_of(key)
+    try:
+        if template_id is None:
+            row = await store.create_template(conn, owner_id=user_id, document=doc)
+        else:
+            await _own(conn, template_id, user_id)
+            row = await store.save_version(conn, user_id=user_id, template_id=template_id, document=doc)
+    except TemplateInvalid as exc:
+        return [(p.path, p.message) for p in exc.problems]
+    except TemplateNotFound:
+        raise NoSuchTemplate(key) from None
+    return view(row, await store.get_document(conn, row))
+
+
+async def versions(conn: AsyncConnection, t: dict, user_id: int) -> list[dict]:
+    if t["version"] is None:
+        return []
+    return await store.list_versions(conn, user_id=user_id, template_id=t["id"])
+
+
+async def restore(conn: AsyncConnection, template_id: int, version: int, user_id: int) -> None:
+    await _own(conn, template_id, user_id)
+    try:
+        await store.restore_version(conn, user_id=user_id, template_id=template_id, version=version)
+    except TemplateNotFound:
+        raise NoSuchTemplate(template_id) from None
+
+
+async def visible(conn: AsyncConnection, template_id: int, user_id: int) -> dict:
+    """A template the user may run or copy (own, gallery, or a share link they opened)."""
+    try:
+        row = await store.get_template(conn, user_id=user_id, template_id=template_id)
+    except TemplateNotFound:
+        raise NoSuchTemplate(template_id) from None
+    return view(row, await store.get_document(conn, row))
+
+
+async def listing(conn: AsyncConnection, user_id: int, tab: str, *, q: str | None, category: str | None) -> list[dict]:
+    rows = (await store.list_templates(conn, user_id=user_id))[tab]
+    if category:
+        rows = [r for r in rows if r["category"] == category]
+    shown = []
+    for row in rows[:LIST_LIMIT]:
+        t = view(row, await store.get_document(conn, row))
+        if q and q.lower() not in f"{t['title']}\n{t['description']}\n{t['slug']}".lower():
+            continue
+        shown.append(t)
+    return shown
+
+
+async def categories(conn: AsyncConnection, user_id: int, tab: str) -> list[str]:
+    rows = (await store.list_templates(conn, user_id=user_id))[tab]
+    return sorted({r["category"] for r in rows if r["category"]})
+
+
+async def set_visibility(conn: AsyncConnection, template_id: int, user_id: int, visibility: str) -> dict:
+    await _own(conn, template_id, user_id)
+    return await store.set_visibility(conn, user_id=user_id, template_id=template_id, visibility=visibility)
+
+
+async def unpublish(conn: AsyncConnection, template_id: int) -> None:
+    try:
+        await store.unpublish(conn, template_id=template_id)
+    except TemplateNotFound:
+        raise NoSuchTemplate(template_id) from None
+
+
+async def use(conn: AsyncConnection, template_id: int, user_id: int, *, token: str | None) -> int:
+    """'Use': a private copy in the user's templates. A share link's token lets its reader copy it."""
+    try:
+        if token:
+            row = await store.open_share_link(conn, user_id=user_id, token=token)
+            if row["id"] != template_id:
+                raise NoSuchTemplate(template_id)
+        copy = await store.use_template(conn, user_id=user_id, template_id=template_id)
+    except TemplateNotFound:
+        raise NoSuchTemplate(template_id) from None
+    return copy["id"]
+
+
+async def by_share_token(conn: AsyncConnection, token: str, user_id: int) -> dict:
+    try:
+        row = await store.open_share_link(conn, user_id=user_id, token=token)
+    except TemplateNotFound:
+        raise NoSuchTemplate(token) from None
+    return view(row, store.strip_private(await store.get_document(conn, row)))
+
+
+def share_url(t: dict) -> str | None:
+    return f"/templates/shared/{t['share_token']}" if t.get("visibility") == "link" and t.get("share_token") else None
+
+
+async def export(conn: AsyncConnection, template_id: int, user_id: int) -> tuple[dict, dict]:
+    t = await visible(conn, template_id, user_id)
+    return t, store.strip_private(t["doc"])
+
+
+async def import_document(conn: AsyncConnection, user_id: int, document: Any) -> int | list[tuple[str, str]]:
+    try:
+        row = await store.import_document(conn, user_id=user_id, document=document)
+    except TemplateInvalid as exc:
+        return [(p.path, p.message) for p in exc.problems]
+    return row["id"]
+
+
+def outline(doc: dict) -> list[dict]:
+    """The blocks as an indented list (the read-only view of a shared template)."""
+    out: list[dict] = []
+
+    def walk(blocks: Any, depth: int) -> None:
+        for block in blocks if isinstance(blocks, list) else []:
+            if not isinstance(block, dict):
+                continue
+            out.append({"depth": min(depth, 4), "title": block.get("title") or str(block.get("kind", "")).replace("_", " "),
+                        "name": block.get("id")})
+            for key in ("blocks", "then", "else"):
+                walk(block.get(key), depth + 1)
+
+    walk(doc.get("blocks"), 0)
+    return out
+
