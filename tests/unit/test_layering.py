@@ -18,8 +18,9 @@ ALLOWED = {
     "engine": {"core", "engine"},
     "steps": {"core", "engine", "steps"},
     "workflows": {"core", "engine", "steps", "workflows"},
-    "web": {"core", "engine", "steps", "workflows", "web"},
-    "cli": {"core", "engine", "steps", "workflows", "web", "cli"},
+    "schedules": {"core", "engine", "steps", "workflows", "schedules"},
+    "web": {"core", "engine", "steps", "workflows", "schedules", "web"},
+    "cli": {"core", "engine", "steps", "workflows", "schedules", "web", "cli"},
 }
 
 
