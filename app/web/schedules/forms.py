@@ -14,7 +14,14 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from app.core.local_time import BadTimeZone, parse_zone
-from app.schedules.drafts import CATCH_UPS, OVERLAPS, Draft, DraftInvalid, check_draft, schedulable_workflow
+from app.schedules.drafts import (
+    CATCH_UPS,
+    OVERLAPS,
+    Draft,
+    DraftInvalid,
+    check_draft,
+    schedulable_workflow,
+)
 from app.schedules.spec import duration_text
 from app.web.runs.forms import form_input
 

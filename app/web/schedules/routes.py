@@ -26,7 +26,14 @@ from app.schedules.spec import BadSpec, describe, fires_between, make_spec
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx, navigate
 from app.web.runs.forms import form_fields
-from app.web.schedules.forms import CATCH_UP_WORDS, OVERLAP_WORDS, form_values, read_form, split_when, values_of
+from app.web.schedules.forms import (
+    CATCH_UP_WORDS,
+    OVERLAP_WORDS,
+    form_values,
+    read_form,
+    split_when,
+    values_of,
+)
 
 BODY_LIMIT = 64 * 1024
 PREVIEW_COUNT = 5
