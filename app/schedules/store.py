@@ -16,7 +16,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from app.core.sql_queries import load_queries
-from app.engine.errors import EngineError, InvalidState
+from app.engine.errors import EngineError, InvalidState, QuotaExceeded
 from app.schedules.drafts import Draft
 from app.schedules.firing import Fired, arm, fire, spec_of, upcoming
 from app.schedules.spec import fires_between
@@ -137,6 +137,8 @@ async def trigger_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: in
     async with conn.transaction():
         row = await _lock(conn, schedule_id, owner_id)
         fired = await fire(conn, row, row["db_now"], kind="manual", overlap="allow-all")
+    if fired.outcome == "skipped: quota":
+        raise QuotaExceeded(fired.detail or "monthly workflow limit reached")
     if fired.outcome != "started":
         raise InvalidState(f"no run started: {fired.outcome}" + (f" ({fired.detail})" if fired.detail else ""))
     return fired
