@@ -66,7 +66,9 @@ def _preview(text: str, zone_text: str) -> dict:
         return {"error": str(exc), "words": None, "fires": []}
     now = datetime.now(UTC)
     return {"error": None, "words": describe(spec), "zone": spec.zone,
-            "fires": fires_between(spec, now, now + timedelta(days=3660), PREVIEW_COUNT)}
+            "fires": fires_between(spec, now, now + timedelta(days=3660), PREVIEW_COUNT),
+            # Fires seconds apart would read as five equal times without their seconds.
+            "style": "seconds" if spec.every_s and spec.every_s < 3600 else "weekday"}
 
 
 @get("/")
