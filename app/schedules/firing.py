@@ -58,6 +58,7 @@ QUOTA_NOTICE_DUE = SQL["quota_notice_due"]
 RUN_ENDED = SQL["run_ended"]
 PAUSE_FOR_FAILURES = SQL["pause_for_failures"]
 OVERDUE_SCHEDULES = SQL["overdue_schedules"]
+PRUNE_FIRES = SQL["prune_fires"]
 
 # A single fire later than this, when catch-up is `none`, counts as missed (it was due while down).
 LATE_GRACE_S = 60.0
@@ -73,8 +74,9 @@ CANCELLED_BY_NEWER = "cancelled: a newer fire of its schedule started (overlap: 
 
 
 def spec_of(schedule: dict) -> Spec:
+    """An interval counts from the schedule's start date if it has one, else from when it was saved."""
     return Spec(cron=schedule["cron"], every_s=schedule["every_s"], zone=schedule["time_zone"],
-                anchor=schedule["anchor_at"])
+                anchor=schedule.get("starts_at") or schedule["anchor_at"])
 
 
 def upcoming(schedule: dict, after: datetime) -> datetime | None:
@@ -260,6 +262,17 @@ async def run_ended(conn: AsyncConnection, schedule_id: str, status: str) -> Fir
         await conn.execute(SET_NEXT_FIRE, {"id": schedule_id, "next_fire_at": schedule["next_fire_at"],
                                            "buffered_fire_at": None})
         return await _start_recorded(conn, schedule, buffered)
+
+
+async def prune_fires(conn: AsyncConnection, days: int, *, batch: int = 5000, max_batches: int = 100) -> int:
+    """Forget fires older than the run retention (a 1-second schedule records 86,400 a day)."""
+    pruned = 0
+    for _ in range(max_batches):
+        cur = await conn.execute(PRUNE_FIRES, {"days": days, "limit": batch})
+        pruned += cur.rowcount
+        if cur.rowcount < batch:
+            break
+    return pruned
 
 
 def connect() -> None:

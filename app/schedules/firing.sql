@@ -69,3 +69,8 @@ WHERE id = %(id)s AND NOT paused
 -- The recovery sweep: the earliest schedule left due past a grace (its wake-up job was lost, or
 -- its worker died mid-fire). One index probe, however many schedules there are.
 SELECT min(next_fire_at) AS due FROM schedules WHERE next_fire_at < now() - make_interval(secs => %(grace_s)s)
+
+-- prune_fires --
+-- Fires older than the retention period, a batch at a time (their runs are pruned by then too).
+DELETE FROM schedule_fires WHERE ctid IN (
+    SELECT ctid FROM schedule_fires WHERE created_at < now() - make_interval(days => %(days)s) LIMIT %(limit)s)
