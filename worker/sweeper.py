@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from psycopg_pool import AsyncConnectionPool
 
 from app.engine.recovery import next_sweep_at, sweep
+from app.schedules.firing import rearm_overdue
 from worker.wakeups import NUDGE
 
 log = logging.getLogger("baton.sweeper")
@@ -33,5 +34,6 @@ async def sweep_on_schedule(pool: AsyncConnectionPool, stop: asyncio.Event) -> N
                 recovered = await sweep(conn)
                 if recovered["stalled_jobs"]:
                     await conn.execute(NUDGE)  # a retried job is not an insert: wake the fetchers
+                await rearm_overdue(conn)  # a schedule whose wake-up job was lost
         except Exception:  # the database may be restarting; the next tick tries again
             log.warning("sweeper.error", exc_info=True)

@@ -29,6 +29,7 @@ from app.core.sql_queries import load_queries
 
 SQL = load_queries(__file__)
 DEFER = SQL["defer"]
+DEFER_ONCE = SQL["defer_once"]
 
 # The queue of every job Baton queues itself (baton_wake_run too); workers listen to all queues.
 QUEUE = "baton"
@@ -41,6 +42,9 @@ RETENTION = "baton.retention"
 NOTICE_RECHECK = "baton.notice_recheck"
 DAILY_DIGEST = "baton.daily_digest"
 SEND_MAIL = "baton.send_mail"
+SCHEDULES_DUE = "baton.schedules_due"  # fires every schedule due (app/schedules/tasks.py)
+SCHEDULE_RUN_ENDED = "baton.schedule_run_ended"  # a scheduled run ended: buffer-one, failures in a row
+SCHEDULE_FIRES_RETENTION = "baton.schedule_fires_retention"
 
 worker_pool: ContextVar[AsyncConnectionPool | None] = ContextVar("baton_worker_pool", default=None)
 
@@ -69,6 +73,14 @@ async def defer(
     lock: they run in parallel, on any worker."""
     if args:
         await conn.execute(DEFER, {"queue": QUEUE, "task": task, "args": Jsonb(list(args)), "at": at, "after_s": after_s})
+
+
+async def defer_once(conn: AsyncConnection, task: str, args: dict[str, Any], *, queueing_lock: str,
+                     at: datetime | None = None) -> None:
+    """Queue a job of `task` unless one with the same `queueing_lock` is still waiting to start
+    (Procrastinate's queueing lock): many callers wanting "a job at this time" make one job. Once
+    that job has started, a new call queues another, so work arriving while it runs is not lost."""
+    await conn.execute(DEFER_ONCE, {"queue": QUEUE, "task": task, "args": Jsonb(args), "lock": queueing_lock, "at": at})
 
 
 queue = procrastinate.App(connector=WorkerPoolConnector(), import_paths=["worker.tasks"])

@@ -61,8 +61,8 @@ INSERT INTO run_events (run_id, owner_id, kind, data)
 SELECT id, owner_id, 'status', '{"status": "queued", "retry": true}' FROM upd
 
 -- get_run --
--- One run.
-SELECT * FROM runs WHERE id = %(run_id)s
+-- One run, with the name of the schedule that started it, if one did.
+SELECT r.*, s.name AS schedule_name FROM runs r LEFT JOIN schedules s ON s.id = r.schedule_id WHERE r.id = %(run_id)s
 
 -- run_steps --
 -- A run's journal as people see it (journaled values, run.now and run.uuid, are not steps).
@@ -79,7 +79,7 @@ FROM hooks WHERE run_id = %(run_id)s ORDER BY seq
 -- list_runs --
 -- Runs newest first, optionally filtered, keyset-paginated on (created_at, id) so pages never skip or repeat.
 SELECT id, workflow, version, title, status, waiting_for, progress, error, chat_id,
-       created_at, started_at, completed_at, steps_done, cost_usd
+       created_at, started_at, completed_at, steps_done, cost_usd, schedule_id, fire_at
 FROM runs
 WHERE (%(owner_id)s::bigint IS NULL OR owner_id = %(owner_id)s)
   AND (%(status)s::text IS NULL OR status = %(status)s)

@@ -19,9 +19,10 @@ ALLOWED = {
     "steps": {"core", "engine", "steps"},
     "workflows": {"core", "engine", "steps", "workflows"},
     "templates": {"core", "engine", "steps", "workflows", "templates"},
+    "schedules": {"core", "engine", "steps", "workflows", "templates", "schedules"},
     "triggers": {"core", "engine", "templates", "triggers"},
-    "web": {"core", "engine", "steps", "workflows", "templates", "triggers", "web"},
-    "cli": {"core", "engine", "steps", "workflows", "templates", "triggers", "web", "cli"},
+    "web": {"core", "engine", "steps", "workflows", "templates", "schedules", "triggers", "web"},
+    "cli": {"core", "engine", "steps", "workflows", "templates", "schedules", "triggers", "web", "cli"},
 }
 
 

@@ -19,6 +19,7 @@ from app.engine import commands
 from app.engine.errors import HookNotFound, InputInvalid, RunNotFound
 from app.engine.hooks import resolve_hook
 from app.engine.registry import catalog
+from app.web.api import schedules
 from app.web.api.auth import SECURITY_SCHEME, requires_api_key
 from app.web.api.events import parse_last_event_id, run_events
 from app.web.api.schemas import (
@@ -190,7 +191,7 @@ async def decide_hook(request: Request, pool: NamedDependency[AsyncConnectionPoo
 router = Router(
     "/api/v1",
     route_handlers=[list_workflows, start_run, list_runs, get_run, get_run_file, cancel_run, retry_run,
-                    run_events_stream, decide_hook, *trigger_routes],
+                    run_events_stream, decide_hook, *trigger_routes, *schedules.routes],
     guards=[requires_api_key],
     dependencies={"hub": Provide(provide_hub)},
     exception_handlers=exception_handlers,

@@ -97,6 +97,8 @@ class RunOut(BaseModel):
     created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
+    schedule_id: UUID | None = Field(default=None, description="The schedule that started the run, if one did.")
+    fire_at: datetime | None = Field(default=None, description="The schedule's fire the run was started for.")
 
 
 class FileOut(BaseModel):
@@ -131,7 +133,8 @@ class DecidedHook(BaseModel):
 def run_view(run: dict) -> dict:
     """The shape `baton runs show --json` and the API print."""
     keys = ("id", "workflow", "version", "title", "status", "input", "output", "error", "waiting_for",
-            "progress", "chat_id", "trigger_id", "trigger_name", "created_at", "started_at", "completed_at")
+            "progress", "chat_id", "trigger_id", "trigger_name", "schedule_id", "fire_at", "created_at",
+            "started_at", "completed_at")
     view = {k: run.get(k) for k in keys}
     if "steps" in run:
         view["steps"] = [{k: s[k] for k in ("seq", "name", "kind", "status", "attempts", "started_at",

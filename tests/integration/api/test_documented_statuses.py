@@ -28,6 +28,15 @@ OPERATIONS = {
     ("/api/v1/triggers/{trigger_id}/enable", "post"): ({"200"}, {"404"}),
     ("/api/v1/triggers/{trigger_id}/disable", "post"): ({"200"}, {"404"}),
     ("/api/v1/triggers/{trigger_id}/rotate", "post"): ({"200"}, {"404", "413", "415", "422"}),
+    ("/api/v1/schedules", "post"): ({"201"}, {"413", "415", "422"}),
+    ("/api/v1/schedules", "get"): ({"200"}, set()),
+    ("/api/v1/schedules/{schedule_id}", "get"): ({"200"}, {"404"}),
+    ("/api/v1/schedules/{schedule_id}", "patch"): ({"200"}, {"404", "413", "415", "422"}),
+    ("/api/v1/schedules/{schedule_id}", "delete"): ({"204"}, {"404"}),
+    ("/api/v1/schedules/{schedule_id}/pause", "post"): ({"200"}, {"404", "413", "415", "422"}),
+    ("/api/v1/schedules/{schedule_id}/resume", "post"): ({"200"}, {"404"}),
+    ("/api/v1/schedules/{schedule_id}/trigger", "post"): ({"201"}, {"402", "404", "409"}),
+    ("/api/v1/schedules/{schedule_id}/backfill", "post"): ({"200"}, {"404", "413", "415", "422"}),
 }
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 

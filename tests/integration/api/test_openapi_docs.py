@@ -15,11 +15,14 @@ async def test_the_schema_documents_only_the_api_with_bearer_keys(api):
         "/api/v1/runs/{run_id}/retry", "/api/v1/runs/{run_id}/events", "/api/v1/hooks/{token}",
         "/api/v1/runs/{run_id}/files/{file_id}", "/api/v1/triggers", "/api/v1/triggers/{trigger_id}",
         "/api/v1/triggers/{trigger_id}/enable", "/api/v1/triggers/{trigger_id}/disable",
-        "/api/v1/triggers/{trigger_id}/rotate"}
+        "/api/v1/triggers/{trigger_id}/rotate",
+        "/api/v1/schedules", "/api/v1/schedules/{schedule_id}", "/api/v1/schedules/{schedule_id}/pause",
+        "/api/v1/schedules/{schedule_id}/resume", "/api/v1/schedules/{schedule_id}/trigger",
+        "/api/v1/schedules/{schedule_id}/backfill"}
     assert doc["components"]["securitySchemes"]["BearerKey"] | {"description": ""} == {
         "type": "http", "scheme": "bearer", "bearerFormat": "bk_…", "description": ""}
     operations = [op for item in doc["paths"].values() for op in item.values()]
-    assert len(operations) == 16
+    assert len(operations) == 9 + 7 + 9  # runs, hooks and workflows; triggers; schedules
     for op in operations:
         assert op["security"] == [{"BearerKey": []}]
         assert op["responses"]["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}

@@ -1,0 +1,283 @@
+"""A fire starts its run: exactly once per (schedule, fire time), across any number of processes.
+
+The guarantee, and what provides it:
+- **At most one run per fire.** A fire is a row of `schedule_fires` keyed `(schedule_id, fire_at)`,
+  inserted in the same transaction that starts the run through the engine's start command (with the
+  idempotency key `schedule:<id>:<fire time>` as a second lock) and moves `next_fire_at` on, all
+  under the schedule's row lock. A process that dies mid-fire rolls all three back together.
+- **No fire lost.** The schedule keeps `next_fire_at` until a fire commits. A job of
+  `baton.schedules_due` is queued for each distinct next fire time (one job for any number of
+  schedules due at the same moment: a queueing lock per time), and worker/wakeups.py wakes a worker
+  when it falls due, so a fire starts within a fraction of a second of its time. If that job is lost
+  (restored database, deleted job) or its worker dies, the recovery sweep sees a schedule overdue by
+  more than SWEEP_GRACE_S with one index probe and queues a job at once (`rearm_overdue`).
+- **Idle costs nothing.** Schedules that are not due are touched by no query: the only work is the
+  job at the next fire time, and the sweep's one probe of the `schedules_due` index.
+
+Policies, applied at each fire (docs/schedules.md):
+- overlap, while an earlier run of the schedule has not ended: `skip` (recorded "skipped: overlap"),
+  `buffer-one` (the fire waits and starts when that run ends; one at most), `allow-all`,
+  `cancel-previous` (the earlier runs are cancelled, then the new one starts);
+- catch-up, when more than one fire fell due while nothing fired them (workers down): `latest` runs
+  only the most recent, `all` every one within the window (at most MAX_CATCH_UP), `none` none;
+- the owner's monthly quota: a fire over it is "skipped: quota", and the owner hears of it once per
+  schedule per month;
+- pause after N failed runs in a row (off unless set): the schedule pauses itself with a note and
+  the owner is told.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from psycopg import AsyncConnection
+
+from app.core.queue import SCHEDULE_RUN_ENDED, SCHEDULES_DUE, defer, defer_once
+from app.core.sql_queries import load_queries
+from app.engine import commands, signals
+from app.engine.errors import EngineError, InvalidState, QuotaExceeded
+from app.schedules.spec import Spec, fires_between, last_fire_at_or_before, next_fire
+from app.workflows.notices import notify
+
+log = logging.getLogger("baton.schedules")
+
+SQL = load_queries(__file__)
+CLAIM_DUE = SQL["claim_due"]
+COUNT_DUE = SQL["count_due"]
+LOCK_SCHEDULE = SQL["lock_schedule"]
+INSERT_FIRE = SQL["insert_fire"]
+SET_FIRE_OUTCOME = SQL["set_fire_outcome"]
+LINK_RUN = SQL["link_run"]
+ACTIVE_RUNS = SQL["active_runs"]
+SET_NEXT_FIRE = SQL["set_next_fire"]
+QUOTA_NOTICE_DUE = SQL["quota_notice_due"]
+RUN_ENDED = SQL["run_ended"]
+PAUSE_FOR_FAILURES = SQL["pause_for_failures"]
+OVERDUE_SCHEDULES = SQL["overdue_schedules"]
+PRUNE_FIRES = SQL["prune_fires"]
+
+# A single fire later than this, when catch-up is `none`, counts as missed (it was due while down).
+LATE_GRACE_S = 60.0
+# `all` starts at most this many missed fires; the rest of a longer outage is not run.
+MAX_CATCH_UP = 100
+# A schedule due for longer than this with no fire has lost its wake-up: the sweep re-arms it.
+SWEEP_GRACE_S = 5.0
+# Past this many schedules due at once, the job calls in helper jobs (other worker slots and
+# processes) that fire the rest in parallel.
+HELPER_EVERY = 50
+MAX_HELPERS = 8
+CANCELLED_BY_NEWER = "cancelled: a newer fire of its schedule started (overlap: cancel the previous run)"
+
+
+def spec_of(schedule: dict) -> Spec:
+    """An interval counts from the schedule's start date if it has one, else from when it was saved."""
+    return Spec(cron=schedule["cron"], every_s=schedule["every_s"], zone=schedule["time_zone"],
+                anchor=schedule.get("starts_at") or schedule["anchor_at"])
+
+
+def upcoming(schedule: dict, after: datetime) -> datetime | None:
+    """The schedule's first fire after `after`, within its start and end dates (None: no more)."""
+    if schedule["paused"]:
+        return None
+    starts_at, ends_at = schedule.get("starts_at"), schedule.get("ends_at")
+    if starts_at and starts_at > after:
+        after = starts_at - timedelta(microseconds=1)
+    moment = next_fire(spec_of(schedule), after)
+    return None if ends_at and moment > ends_at else moment
+
+
+async def arm(conn: AsyncConnection, at: datetime | None) -> None:
+    """Make sure a `schedules_due` job runs at `at`: one job per distinct time, however many
+    schedules share it."""
+    if at is not None:
+        await defer_once(conn, SCHEDULES_DUE, {"at": at.isoformat()}, queueing_lock=f"schedules:{at.isoformat()}", at=at)
+
+
+def idempotency_key(schedule_id: Any, fire_at: datetime) -> str:
+    return f"schedule:{schedule_id}:{fire_at.isoformat()}"
+
+
+@dataclass
+class Fired:
+    fire_at: datetime
+    outcome: str  # 'started', 'buffered', 'skipped: overlap', 'skipped: quota', 'skipped: buffer full', 'failed'
+    run: dict | None = None
+    detail: str | None = None
+    duplicate: bool = False  # this fire had already been recorded: nothing was done
+
+
+async def _start(conn: AsyncConnection, schedule: dict, fire_at: datetime) -> dict:
+    """Start the schedule's target through the engine's one start command; raises EngineError."""
+    run, _ = await commands.start_run(conn, owner_id=schedule["owner_id"], workflow=schedule["workflow"],
+                                      input=schedule["input"], idempotency_key=idempotency_key(schedule["id"], fire_at))
+    await conn.execute(LINK_RUN, {"schedule_id": schedule["id"], "fire_at": fire_at, "run_id": run["id"]})
+    return run | {"schedule_id": schedule["id"], "fire_at": fire_at}
+
+
+async def _start_recorded(conn: AsyncConnection, schedule: dict, fire_at: datetime) -> Fired:
+    """Start the run of a recorded fire and record what happened (quota, a broken target)."""
+    try:
+        run = await _start(conn, schedule, fire_at)
+        fired = Fired(fire_at, "started", run)
+    except QuotaExceeded as exc:
+        fired = Fired(fire_at, "skipped: quota", detail=str(exc))
+        if await (await conn.execute(QUOTA_NOTICE_DUE, {"id": schedule["id"]})).fetchone():
+            await notify(conn, user_id=schedule["owner_id"], kind="run_failed", url=f"/schedules/{schedule['id']}",
+                         title=f"Schedule “{schedule['name']}” skipped a run: {exc} (said once this month)")
+    except EngineError as exc:  # the workflow is gone or its input no longer fits it
+        fired = Fired(fire_at, "failed", detail=str(exc)[:500])
+    await conn.execute(SET_FIRE_OUTCOME, {"schedule_id": schedule["id"], "fire_at": fire_at, "outcome": fired.outcome,
+                                          "run_id": fired.run["id"] if fired.run else None, "detail": fired.detail})
+    return fired
+
+
+async def fire(conn: AsyncConnection, schedule: dict, fire_at: datetime, *, kind: str, overlap: str,
+               buffered: datetime | None = None) -> Fired:
+    """One fire of a schedule locked by the caller's transaction. Returns what happened; a fire
+    already recorded does nothing (`duplicate`)."""
+    inserted = await (await conn.execute(INSERT_FIRE, {"schedule_id": schedule["id"], "fire_at": fire_at, "kind": kind,
+                                                       "outcome": "started", "run_id": None, "detail": None})).fetchone()
+    if not inserted:
+        return Fired(fire_at, "started", duplicate=True)
+    active = [r["id"] for r in await (await conn.execute(ACTIVE_RUNS, {"schedule_id": schedule["id"]})).fetchall()]
+    held = None
+    if active and overlap == "skip":
+        held = "skipped: overlap"
+    elif active and overlap == "buffer-one":
+        held = "skipped: buffer full" if buffered else "buffered"
+    elif active and overlap == "cancel-previous":
+        for run_id in active:
+            with contextlib.suppress(InvalidState):  # it ended meanwhile
+                await commands.cancel_run(conn, run_id, owner_id=schedule["owner_id"], reason=CANCELLED_BY_NEWER)
+    if held:
+        await conn.execute(SET_FIRE_OUTCOME, {"schedule_id": schedule["id"], "fire_at": fire_at, "outcome": held,
+                                              "run_id": None, "detail": None})
+        return Fired(fire_at, held)
+    return await _start_recorded(conn, schedule, fire_at)
+
+
+def due_fires(schedule: dict, now: datetime) -> list[tuple[datetime, str]]:
+    """The fires to make now for a schedule whose next fire is due, by its catch-up policy."""
+    spec, first = spec_of(schedule), schedule["next_fire_at"]
+    ends_at = schedule.get("ends_at")
+    end = min(now, ends_at) if ends_at else now
+    behind = next_fire(spec, first) <= end  # more than one fire fell due: nothing fired them for a while
+    if not behind:
+        late = (now - first).total_seconds() > LATE_GRACE_S
+        return [] if late and schedule["catch_up"] == "none" else [(first, "scheduled")]
+    if schedule["catch_up"] == "latest":
+        latest = last_fire_at_or_before(spec, first, end)
+        return [(latest, "catch-up")] if latest else []
+    if schedule["catch_up"] == "all":
+        since = max(first, now - timedelta(seconds=schedule["catch_up_window_s"]))
+        return [(t, "catch-up") for t in fires_between(spec, since, end, MAX_CATCH_UP)]
+    return []
+
+
+async def fire_due_schedule(conn: AsyncConnection, schedule: dict) -> list[Fired]:
+    """Fire a due schedule (locked by the caller's transaction) and move it to its next fire."""
+    now = schedule["db_now"]
+    buffered = schedule["buffered_fire_at"]
+    fired = []
+    for fire_at, kind in due_fires(schedule, now):
+        result = await fire(conn, schedule, fire_at, kind=kind, overlap=schedule["overlap"], buffered=buffered)
+        if result.outcome == "buffered":
+            buffered = fire_at
+        fired.append(result)
+    following = upcoming(schedule, now)
+    await conn.execute(SET_NEXT_FIRE, {"id": schedule["id"], "next_fire_at": following, "buffered_fire_at": buffered})
+    await arm(conn, following)
+    return fired
+
+
+async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
+    """Fire every due schedule, one transaction each, skipping those another process is firing.
+    Returns how many schedules it fired."""
+    done = 0
+    while limit is None or done < limit:
+        async with conn.transaction():
+            schedule = await (await conn.execute(CLAIM_DUE)).fetchone()
+            if schedule is None:
+                return done
+            fired = await fire_due_schedule(conn, schedule)
+        done += 1
+        for result in fired:
+            log.info("schedule.fired", extra={"schedule_id": str(schedule["id"]), "fire_at": result.fire_at.isoformat(),
+                                              "outcome": result.outcome})
+    return done
+
+
+async def call_helpers(conn: AsyncConnection) -> int:
+    """Many schedules due at once: queue helper jobs so that other worker slots fire them too."""
+    due = (await (await conn.execute(COUNT_DUE, {"cap": HELPER_EVERY * (MAX_HELPERS + 1)})).fetchone())["n"]
+    helpers = min(due // HELPER_EVERY, MAX_HELPERS)
+    await defer(conn, SCHEDULES_DUE, *[{"helper": True}] * helpers)
+    return helpers
+
+
+async def rearm_overdue(conn: AsyncConnection, grace_s: float = SWEEP_GRACE_S) -> bool:
+    """Recovery (the worker's sweep): a schedule due for longer than `grace_s` lost its wake-up, or
+    its worker died mid-fire. One index probe; queues one job that fires everything due."""
+    due = (await (await conn.execute(OVERDUE_SCHEDULES, {"grace_s": grace_s})).fetchone())["due"]
+    if due is None:
+        return False
+    await defer_once(conn, SCHEDULES_DUE, {"at": None}, queueing_lock="schedules:overdue")
+    log.warning("schedules.rearmed", extra={"overdue_since": due.isoformat()})
+    return True
+
+
+async def on_run_finished(conn: AsyncConnection, run: dict) -> None:
+    """Engine signal, inside the finishing transaction: only queue the follow-up, so the run's
+    end never waits on (or deadlocks with) a fire holding the schedule's lock."""
+    if run.get("schedule_id"):
+        await defer(conn, SCHEDULE_RUN_ENDED, {"schedule_id": str(run["schedule_id"]), "status": run["status"]})
+
+
+async def run_ended(conn: AsyncConnection, schedule_id: str, status: str) -> Fired | None:
+    """A run of the schedule ended: count failures in a row (pausing the schedule when its limit
+    is reached), and start the fire buffered behind that run, if any."""
+    async with conn.transaction():
+        schedule = await (await conn.execute(LOCK_SCHEDULE, {"id": schedule_id})).fetchone()
+        if schedule is None:  # deleted meanwhile
+            return None
+        if status in ("completed", "failed"):
+            schedule = await (await conn.execute(RUN_ENDED, {"id": schedule_id, "failed": status == "failed"})).fetchone() \
+                | {"db_now": schedule["db_now"]}
+            limit = schedule["pause_after_failures"]
+            if status == "failed" and limit and schedule["failures_in_a_row"] >= limit and not schedule["paused"]:
+                note = f"Paused after {limit} failed run{'s' if limit != 1 else ''} in a row."
+                await conn.execute(PAUSE_FOR_FAILURES, {"id": schedule_id, "note": note})
+                await notify(conn, user_id=schedule["owner_id"], kind="run_failed", url=f"/schedules/{schedule_id}",
+                             title=f"Schedule “{schedule['name']}” paused: {note}")
+                return None
+        buffered = schedule["buffered_fire_at"]
+        if buffered is None or schedule["paused"]:
+            return None
+        if await (await conn.execute(ACTIVE_RUNS, {"schedule_id": schedule_id})).fetchone():
+            return None  # another run (allow-all, a manual one) still runs: wait for it too
+        await conn.execute(SET_NEXT_FIRE, {"id": schedule_id, "next_fire_at": schedule["next_fire_at"],
+                                           "buffered_fire_at": None})
+        return await _start_recorded(conn, schedule, buffered)
+
+
+async def prune_fires(conn: AsyncConnection, days: int, *, batch: int = 5000, max_batches: int = 100) -> int:
+    """Forget fires older than the run retention (a 1-second schedule records 86,400 a day)."""
+    pruned = 0
+    for _ in range(max_batches):
+        cur = await conn.execute(PRUNE_FIRES, {"days": days, "limit": batch})
+        pruned += cur.rowcount
+        if cur.rowcount < batch:
+            break
+    return pruned
+
+
+def connect() -> None:
+    if on_run_finished not in signals.run_finished:
+        signals.run_finished.append(on_run_finished)
+
+
+connect()

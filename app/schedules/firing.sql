@@ -1,0 +1,76 @@
+-- Queries of app/schedules/firing.py, loaded by app.core.sql_queries when the module is imported.
+-- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
+
+-- claim_due --
+-- The next due schedule no other process is firing, locked until this fire commits; the index
+-- schedules_due makes this cost one index probe however many schedules are not due.
+SELECT s.*, now() AS db_now FROM schedules s
+WHERE s.next_fire_at <= now()
+ORDER BY s.next_fire_at
+LIMIT 1
+FOR UPDATE SKIP LOCKED
+
+-- count_due --
+-- How many schedules are due now (up to a cap): enough to decide whether to call in helpers.
+SELECT count(*) AS n FROM (SELECT 1 FROM schedules WHERE next_fire_at <= now() LIMIT %(cap)s) d
+
+-- lock_schedule --
+-- A schedule locked for a fire outside the due path (run now, backfill, a buffered fire).
+SELECT s.*, now() AS db_now FROM schedules s WHERE s.id = %(id)s FOR UPDATE
+
+-- insert_fire --
+-- The fire's unique key (schedule, fire time): a second attempt at the same fire inserts nothing.
+INSERT INTO schedule_fires (schedule_id, fire_at, kind, outcome, run_id, detail)
+VALUES (%(schedule_id)s, %(fire_at)s, %(kind)s, %(outcome)s, %(run_id)s, %(detail)s)
+ON CONFLICT (schedule_id, fire_at) DO NOTHING
+RETURNING schedule_id
+
+-- set_fire_outcome --
+-- What became of a fire (its run started, or why not); same transaction as the insert.
+UPDATE schedule_fires SET outcome = %(outcome)s, run_id = %(run_id)s, detail = %(detail)s
+WHERE schedule_id = %(schedule_id)s AND fire_at = %(fire_at)s
+
+-- link_run --
+-- The run remembers the schedule and the fire it was started for (cards, API, CLI).
+UPDATE runs SET schedule_id = %(schedule_id)s, fire_at = %(fire_at)s WHERE id = %(run_id)s
+
+-- active_runs --
+-- The schedule's runs that have not ended: the overlap policy looks at them.
+SELECT id FROM runs
+WHERE schedule_id = %(schedule_id)s AND status IN ('queued', 'running', 'sleeping', 'waiting')
+
+-- set_next_fire --
+-- The schedule's next fire (NULL: none), and the buffered fire it keeps for buffer-one.
+UPDATE schedules SET next_fire_at = %(next_fire_at)s, buffered_fire_at = %(buffered_fire_at)s, updated_at = now()
+WHERE id = %(id)s
+
+-- quota_notice_due --
+-- True once a month per schedule: the first fire skipped for the quota in a month tells the owner.
+UPDATE schedules SET quota_noticed_month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
+WHERE id = %(id)s
+  AND quota_noticed_month IS DISTINCT FROM date_trunc('month', now() AT TIME ZONE 'UTC')::date
+RETURNING id
+
+-- run_ended --
+-- Failures in a row: a failed run adds one, a completed run starts again from zero (cancelled
+-- runs, often the schedule's own doing, count neither way).
+UPDATE schedules SET failures_in_a_row = CASE WHEN %(failed)s THEN failures_in_a_row + 1 ELSE 0 END,
+                     updated_at = now()
+WHERE id = %(id)s
+RETURNING *
+
+-- pause_for_failures --
+-- Paused by the schedule itself after too many failed runs in a row; the note says why.
+UPDATE schedules SET paused = true, paused_note = %(note)s, next_fire_at = NULL, buffered_fire_at = NULL,
+                     updated_at = now()
+WHERE id = %(id)s AND NOT paused
+
+-- overdue_schedules --
+-- The recovery sweep: the earliest schedule left due past a grace (its wake-up job was lost, or
+-- its worker died mid-fire). One index probe, however many schedules there are.
+SELECT min(next_fire_at) AS due FROM schedules WHERE next_fire_at < now() - make_interval(secs => %(grace_s)s)
+
+-- prune_fires --
+-- Fires older than the retention period, a batch at a time (their runs are pruned by then too).
+DELETE FROM schedule_fires WHERE ctid IN (
+    SELECT ctid FROM schedule_fires WHERE created_at < now() - make_interval(days => %(days)s) LIMIT %(limit)s)

@@ -1,0 +1,62 @@
+"""Schedules fire on time, once per fire, and each run names its schedule and fire."""
+
+from datetime import timedelta
+
+import tests.integration.schedules.workflows  # noqa: F401  (registers test-tick)
+from tests.integration.schedules.helpers import fires, make_schedule, pause, runs_of
+from tests.support.engine import make_user
+from tests.support.waiting import wait_for
+
+
+async def test_an_interval_schedule_starts_one_run_per_fire_on_time(pool, worker):
+    owner = await make_user(pool)
+    schedule = await make_schedule(pool, owner, overlap="allow-all")
+    await wait_for(lambda: _at_least(pool, schedule["id"], 3), timeout=20, what="three fires")
+    await pause(pool, schedule["id"])
+    made = await fires(pool, schedule["id"])
+    runs = await runs_of(pool, schedule["id"])
+    assert all(f["outcome"] == "started" for f in made)
+    assert sorted(f["run_id"] for f in made) == sorted(r["id"] for r in runs)
+    assert len({r["fire_at"] for r in runs}) == len(runs)
+    # One second apart, on the schedule's whole seconds, each started within a second of its time.
+    moments = [f["fire_at"] for f in made]
+    assert all(b - a == timedelta(seconds=1) for a, b in zip(moments, moments[1:], strict=False))
+    assert all(r["created_at"] - r["fire_at"] < timedelta(seconds=1) for r in runs)
+
+
+async def _at_least(pool, schedule_id, n):
+    return len(await fires(pool, schedule_id)) >= n
+
+
+async def test_a_lost_wake_up_job_is_rearmed_by_the_sweep(pool, worker):
+    owner = await make_user(pool)
+    schedule = await make_schedule(pool, owner, every_s=2)
+    await wait_for(lambda: _at_least(pool, schedule["id"], 1), timeout=20, what="a first fire")
+    async with pool.connection() as conn:  # as a database restored without its queued jobs would be
+        await conn.execute("DELETE FROM procrastinate_jobs WHERE task_name = 'baton.schedules_due' AND status = 'todo'")
+        lost_at = (await (await conn.execute("SELECT now() AS t")).fetchone())["t"]
+    await wait_for(lambda: _fired_since(pool, schedule["id"], lost_at), timeout=40, what="fires again after the sweep")
+    await pause(pool, schedule["id"])
+    made = await fires(pool, schedule["id"])
+    assert len({f["fire_at"] for f in made}) == len(made) and all(f["run_id"] for f in made)
+
+
+async def _fired_since(pool, schedule_id, moment):
+    return any(f["created_at"] > moment for f in await fires(pool, schedule_id))
+
+
+async def test_an_interval_counts_from_its_start_date_and_old_fires_are_pruned(pool):
+    from datetime import UTC, datetime
+
+    from app.schedules.firing import prune_fires
+
+    owner = await make_user(pool)
+    start = datetime(2031, 1, 1, 8, 0, tzinfo=UTC)
+    schedule = await make_schedule(pool, owner, every_s=3600, starts_at=start)
+    assert schedule["next_fire_at"] == start
+    async with pool.connection() as conn:
+        await conn.execute("INSERT INTO schedule_fires (schedule_id, fire_at, kind, outcome, created_at) "
+                           "VALUES (%s, now() - interval '200 days', 'scheduled', 'skipped: quota', now() - interval '200 days')",
+                           (schedule["id"],))
+        assert await prune_fires(conn, 90) >= 1
+    assert await fires(pool, schedule["id"]) == []
