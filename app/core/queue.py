@@ -41,6 +41,7 @@ RETENTION = "baton.retention"
 NOTICE_RECHECK = "baton.notice_recheck"
 DAILY_DIGEST = "baton.daily_digest"
 SEND_MAIL = "baton.send_mail"
+REPLAY_TICK = "baton.replay_tick"
 
 worker_pool: ContextVar[AsyncConnectionPool | None] = ContextVar("baton_worker_pool", default=None)
 

@@ -8,10 +8,11 @@ must still take over a dead worker's runs. Each worker process runs it beside it
 from __future__ import annotations
 
 from app.core.config import load_settings
-from app.core.queue import ADVANCE_RUN, HOOK_REMINDER, RETENTION, RUN_CHILD, queue
+from app.core.queue import ADVANCE_RUN, HOOK_REMINDER, REPLAY_TICK, RETENTION, RUN_CHILD, queue
 from app.engine.advance import advance
 from app.engine.hooks import send_hook_reminder
 from app.engine.mapping import run_child
+from app.engine.replays import tick as replay_tick
 from app.engine.retention import prune_finished_jobs, prune_finished_runs
 
 
@@ -29,6 +30,11 @@ async def run_child_task(context, run_id: str, seq: int, idx: int) -> None:
 async def hook_reminder(context, hook_id: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         await send_hook_reminder(conn, hook_id)
+
+
+@queue.task(name=REPLAY_TICK, pass_context=True)
+async def replay_tick_task(context, replay_id: int, tick: int) -> None:
+    await replay_tick(context.app.connector.pool, replay_id, tick)
 
 
 @queue.periodic(cron="17 * * * *")
