@@ -85,6 +85,9 @@ async def test_bulk_replay_page_previews_then_replays_and_cancels(app_client, po
     for run in runs:
         await wait_status(pool, run["id"], "failed", timeout=30)
 
+    assert (await app_client.get("/workflows/replay")).status_code == 200
+    empty = await app_client.get("/workflows/replay?preview=1")
+    assert empty.status_code == 422 and "name the workflow" in empty.text
     bad = await app_client.get("/workflows/replay?preview=1&workflow=test-replay&status=nope&since=yesterday")
     assert bad.status_code == 422 and "choose among" in bad.text and "A date and time" in bad.text
     preview = await app_client.get("/workflows/replay?preview=1&workflow=test-replay&status=failed")

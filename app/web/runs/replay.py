@@ -75,7 +75,7 @@ async def _filters(conn, request: Request, values: dict[str, Any]) -> tuple[dict
 
 def _values(raw) -> dict[str, Any]:
     values: dict[str, Any] = {k: raw.get(k) for k in FIELDS}
-    values["status"] = raw.getall("status") if hasattr(raw, "getall") else raw.get("status", [])
+    values["status"] = raw.getall("status", []) if hasattr(raw, "getall") else raw.get("status", [])
     return {k: v for k, v in values.items() if v not in (None, "")}
 
 
