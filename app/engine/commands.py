@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from app.core.sql_queries import load_queries
 from app.engine import quotas
 from app.engine.advance import USER_CANCEL, cancelled_error, finish_run
-from app.engine.errors import InputInvalid, InvalidState, RunNotFound
+from app.engine.errors import InputInvalid, InvalidState, RunNotFound, WorkflowNotFound
 from app.engine.jobs import abort_advance, advance_is_running, wake_run
 from app.engine.registry import get_workflow
 
@@ -126,6 +126,13 @@ async def _copy_journal(conn: AsyncConnection, run_id: UUID, rerun: RerunFrom) -
     await conn.execute(COUNT_REUSED, {"run_id": run_id})
 
 
+def _reruns_from_steps(run: dict) -> bool:
+    try:
+        return get_workflow(run["workflow"], run["version"]).rerun_from_steps
+    except WorkflowNotFound:
+        return True  # the start refuses it anyway, saying so
+
+
 async def plan_rerun(
     conn: AsyncConnection,
     run_id: UUID | str,
@@ -149,8 +156,8 @@ async def plan_rerun(
         target = next((r for r in steps if r["seq"] == from_step), None)
         if target is None:
             raise InputInvalid([{"field": "from_step", "message": f"the run has no step at position {from_step}"}])
-    elif from_step == "failed":
-        target = next((r for r in steps if r["status"] == "failed"), None)
+    elif from_step == "failed":  # a replay's choice: from the start where steps cannot be reused
+        target = next((r for r in steps if r["status"] == "failed"), None) if _reruns_from_steps(source) else None
     elif from_step not in (None, "", "start"):
         target = next((r for r in steps if r["name"] == from_step), None)
         if target is None:
@@ -160,6 +167,8 @@ async def plan_rerun(
         raise InputInvalid([{"field": "step_output", "message": "only the output of a step (not a hook, sleep or "
                              "transaction) can be edited: choose the step to rerun from"}])
     seq = target["seq"] if target else 0
+    if (seq or edited) and not _reruns_from_steps(source):
+        raise InvalidState("this workflow keeps its state under the run's id: it can only be rerun from the start")
     unfinished = next((r for r in rows if r["seq"] < seq and r["status"] != "completed"), None)
     if unfinished:
         raise InvalidState(f"“{unfinished['name']}” before that step has not finished: rerun from it instead")

@@ -159,13 +159,13 @@ DESCRIPTION = "Writes a series of posts, lets you edit the schedule, publishes e
 
 
 @workflow(name=NAME, title=WORKFLOW_TITLE, input=PublishingInput, max_duration=timedelta(days=90),
-          titled=lambda inp: inp.brief, description=DESCRIPTION, version=1)
+          titled=lambda inp: inp.brief, description=DESCRIPTION, version=1, rerun_from_steps=False)
 async def scheduled_publishing_v1(run: Run, inp: PublishingInput) -> dict:
     return await _scheduled_publishing(run, inp, record_failures=False)
 
 
 @workflow(name=NAME, title=WORKFLOW_TITLE, input=PublishingInput, max_duration=timedelta(days=90),
-          titled=lambda inp: inp.brief, description=DESCRIPTION, version=2)
+          titled=lambda inp: inp.brief, description=DESCRIPTION, version=2, rerun_from_steps=False)
 async def scheduled_publishing(run: Run, inp: PublishingInput) -> dict:
     return await _scheduled_publishing(run, inp, record_failures=True)
 

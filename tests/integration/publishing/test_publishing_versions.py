@@ -37,3 +37,22 @@ async def test_a_version_1_run_takes_its_failure_path_without_nondeterminism(poo
     steps = [s["name"] for s in await rows(pool, "SELECT name FROM run_steps WHERE run_id = %s ORDER BY seq", run["id"])]
     assert "post 1 failed" in steps and "publish post 1 (try 2)" in steps
     assert "record failure of post 1" not in steps and "retry post 1" not in steps
+
+
+async def test_a_publishing_run_is_rerun_from_the_start_only(pool, worker, writer, model_settings):
+    from app.engine.commands import plan_rerun
+    from app.engine.errors import InvalidState
+
+    user = await make_user(pool, "pro")
+    with Receiver(secret=SECRET) as rx:
+        await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET)
+        run = await start_on_version_1(pool, user)
+        await waiting_hook(pool, run["id"], "review posts")
+    async with pool.connection() as conn:
+        try:
+            await plan_rerun(conn, run["id"], owner_id=user, from_step="write posts")
+            raise AssertionError("a rerun from a later step was planned")
+        except InvalidState as exc:
+            assert "only be rerun from the start" in str(exc)
+        _, plan = await plan_rerun(conn, run["id"], owner_id=user, from_step="failed")
+        assert plan.seq == 0 and plan.version is None
