@@ -56,3 +56,28 @@ async def test_api_replay_dry_run_then_replay_and_follow(api, pool, worker, acco
     refused = await api.post("/api/v1/replays", headers=other.headers,
                              json={"workflow": "test-replay", "owner": "someone@example.test"})
     assert refused.status_code == 422 and refused.json()["error"]["fields"][0]["field"] == "owner"
+
+
+async def test_an_admin_replays_a_users_runs_on_their_behalf(api, pool, worker, account):
+    W.BROKEN["deliver"] = True
+    runs = [await start(pool, account, "test-replay", tag=f"ad-{secrets.token_hex(4)}") for _ in range(2)]
+    for run in runs:
+        await wait_status(pool, run["id"], "failed", timeout=30)
+    admin = await new_account(pool)
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE users SET is_admin = true WHERE id = %s", (admin.user_id,))
+        email = (await (await conn.execute("SELECT email FROM users WHERE id = %s", (account.user_id,))).fetchone())["email"]
+    made = await api.post("/api/v1/replays", headers=admin.headers,
+                          json={"workflow": "test-replay", "owner": email, "from_step": "start"})
+    assert made.status_code == 201, made.text
+    replay_id = made.json()["replay"]["id"]
+
+    async def all_started():
+        got = (await api.get(f"/api/v1/replays/{replay_id}", headers=account.headers)).json()  # the owner sees it too
+        return got["counts"]["started"] == 2 and got
+
+    done = await wait_for(all_started, timeout=30, what="both runs to be replayed")
+    async with pool.connection() as conn:
+        owners = await (await conn.execute("SELECT DISTINCT owner_id FROM runs WHERE id = ANY(%s)",
+                                           ([i["new_run_id"] for i in done["items"]],))).fetchall()
+    assert owners == [{"owner_id": account.user_id}]  # the runs stay the user's (and count on their quota)
