@@ -30,9 +30,9 @@ FINISH_RUN = SQL["finish_run"]
 INSERT_EVENT = SQL["insert_event"]
 UPDATE_PROGRESS = SQL["update_progress"]
 
-# Characters of a step's arguments kept in its journal row (`detail.args`), for the run page: enough
+# Characters of a step's arguments kept in its journal row (`detail.args`): what the run page shows
 # to read what the step was given, never a second copy of a large document.
-ARGS_LIMIT = 8000
+ARGS_LIMIT = 2000
 
 
 def to_json(value: Any) -> Any:
