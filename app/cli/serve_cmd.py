@@ -110,6 +110,8 @@ def serve(args: argparse.Namespace) -> int:
             log_config=None,
             timeout_graceful_shutdown=2,
             lifespan="on",
+            proxy_headers=True,
+            forwarded_allow_ips=settings.trusted_proxies,
         )
     return 0
 

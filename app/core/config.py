@@ -9,6 +9,7 @@ import os
 import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from ipaddress import ip_network
 from pathlib import Path
 from urllib.parse import urlparse
 
@@ -48,6 +49,9 @@ class Settings:
     sandbox_tmp_mb: int = 512
     # Hosts and ranges users' connectors and git URLs may reach although not global (app/core/outbound.py).
     connector_allow: Allowlist = Allowlist()
+    # Reverse proxies whose X-Forwarded-For/-Proto name the client (BATON_TRUSTED_PROXIES): handed
+    # to uvicorn, so login limits and sessions see the visitor, not the proxy.
+    trusted_proxies: str = "127.0.0.1"
     # How long `baton worker` keeps trying to run again (database down) before it exits non-zero.
     db_outage_max_s: float = 300.0
     # False when BATON_BASE_URL is unset: `baton serve` then links to the address it serves.
@@ -159,6 +163,17 @@ def _allowlist(env: Mapping[str, str], name: str) -> Allowlist:
         raise ConfigError(f"{name}: {exc}") from None
 
 
+def _networks(env: Mapping[str, str], name: str, default: str) -> str:
+    """'10.0.0.5, 172.18.0.0/16': addresses or networks, comma-separated (uvicorn's own format)."""
+    items = [i.strip() for i in (env.get(name, "").strip() or default).split(",") if i.strip()]
+    for item in items:
+        try:
+            ip_network(item, strict=False)
+        except ValueError:
+            raise ConfigError(f"{name}: {item!r} is not an IP address or network like 10.0.0.5 or 172.18.0.0/16") from None
+    return ",".join(items)
+
+
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     env = os.environ if env is None else env
     data_dir = Path(env.get("BATON_DATA_DIR", "").strip() or ".baton").expanduser().resolve()
@@ -195,6 +210,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         sandbox_disk_mb=_positive_int(env, "BATON_SANDBOX_DISK_MB", 1024),
         sandbox_tmp_mb=_positive_int(env, "BATON_SANDBOX_TMP_MB", 512),
         connector_allow=_allowlist(env, "BATON_CONNECTOR_ALLOW"),
+        trusted_proxies=_networks(env, "BATON_TRUSTED_PROXIES", "127.0.0.1"),
         db_outage_max_s=_duration(env, "BATON_DB_OUTAGE_MAX", 300.0),
         base_url_configured=bool(env.get("BATON_BASE_URL", "").strip()),
         replay_worker_share=_share(env, "BATON_REPLAY_WORKER_SHARE", 0.25),
