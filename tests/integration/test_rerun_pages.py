@@ -37,7 +37,7 @@ async def test_rerun_from_a_step_with_an_edited_output_from_the_run_page(app_cli
 
     page = await app_client.get(f"/workflows/{original['id']}")
     assert page.status_code == 200
-    assert page.text.count("Rerun from here") == 3 and "Given" in page.text
+    assert page.text.count("Rerun from here") == 4 and "Given" in page.text
     seq = await middle_seq(pool, original["id"])
     form = await app_client.get(f"/workflows/{original['id']}/rerun?step={seq}")
     assert form.status_code == 200 and "Rerun from “middle”" in form.text
@@ -60,7 +60,7 @@ async def test_rerun_from_a_step_with_an_edited_output_from_the_run_page(app_cli
     shown = await app_client.get(f"/workflows/{new_id}")
     assert f'href="/workflows/{original["id"]}"' in shown.text
     assert "from step “middle” (its output edited)" in shown.text
-    assert shown.text.count(">reused<") == 2  # "first" and the edited "middle"
+    assert shown.text.count(">reused<") == 3  # "first", "note" and the edited "middle"
     listed = await app_client.get("/workflows")
     assert "rerun from “middle”" in listed.text
 

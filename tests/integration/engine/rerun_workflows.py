@@ -32,6 +32,12 @@ def counted(name: str, tag: str, value: dict) -> dict:
     return value
 
 
+async def note(conn, tag: str) -> int:
+    """An effect through run.transaction: committed with its journal row, so exactly once."""
+    await conn.execute("INSERT INTO test_effects (run_id, name) VALUES (%s, 'note')", (tag,))
+    return 1
+
+
 def deliver(tag: str) -> str:
     _record(tag, "deliver")
     if BROKEN["deliver"]:
@@ -43,6 +49,7 @@ def deliver(tag: str) -> str:
           input=Tagged, hidden=True)
 async def rerun_workflow(run: Run, inp: Tagged) -> dict:
     first = await run.step("first", counted, "first", inp.tag, {"n": 1})
+    await run.transaction("note", lambda conn: note(conn, inp.tag))
     if inp.approval:
         await run.hook("approve", "approval")
     middle = await run.step("middle", counted, "middle", inp.tag, {"n": first["n"] + 1})

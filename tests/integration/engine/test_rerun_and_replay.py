@@ -53,14 +53,14 @@ async def test_rerun_from_a_middle_step_with_an_edited_output_reuses_earlier_ste
     done = await wait_status(pool, original["id"], "completed")
     assert done["output"] == {"n": 3, "tag": tag}
     before = await journal(pool, original["id"])
-    assert await calls(pool, tag) == {"first": 1, "middle": 1, "last": 1}
+    assert await calls(pool, tag) == {"first": 1, "note": 1, "middle": 1, "last": 1}
 
     again = await rerun(pool, original["id"], user, from_step="middle", step_output={"n": 10})
     finished = await wait_status(pool, again["id"], "completed")
-    # "first" and the approval are reused (no new call, no new wait), "middle" takes the edited
-    # output, "last" runs again on it.
+    # "first", the transaction "note" and the approval are reused (no new call, no second effect,
+    # no new wait), "middle" takes the edited output, "last" runs again on it.
     assert finished["output"] == {"n": 11, "tag": tag}
-    assert await calls(pool, tag) == {"first": 1, "middle": 1, "last": 2}
+    assert await calls(pool, tag) == {"first": 1, "note": 1, "middle": 1, "last": 2}
     assert finished["rerun_of"] == original["id"]
     assert finished["rerun_from"]["step"] == "middle" and finished["rerun_from"]["edited_output"] is True
     async with pool.connection() as conn:
@@ -85,12 +85,12 @@ async def test_rerun_from_a_hook_waits_again_and_from_the_start_runs_everything(
 
     waits = await rerun(pool, original["id"], user, from_step="approve")
     await wait_status(pool, waits["id"], "waiting")
-    assert await calls(pool, tag) == {"first": 1, "middle": 1, "last": 1}
+    assert await calls(pool, tag) == {"first": 1, "note": 1, "middle": 1, "last": 1}
 
     edited = await rerun(pool, original["id"], user, input={"tag": tag, "approval": False})
     done = await wait_status(pool, edited["id"], "completed")
     assert done["output"] == {"n": 3, "tag": tag} and done["rerun_from"]["edited_input"] is True
-    assert await calls(pool, tag) == {"first": 2, "middle": 2, "last": 2}
+    assert await calls(pool, tag) == {"first": 2, "note": 2, "middle": 2, "last": 2}
 
 
 async def test_rerun_refuses_another_users_run_and_impossible_plans(pool, worker, user, tag):
@@ -120,7 +120,7 @@ async def test_cli_rerun_prints_the_new_run_and_refuses_another_owner(pool, work
     assert done.returncode == 0, done.stderr
     new_id = done.stdout.strip()
     assert (await wait_status(pool, new_id, "completed"))["output"] == {"n": 42, "tag": tag}
-    assert await calls(pool, tag) == {"first": 1, "middle": 1, "last": 1}
+    assert await calls(pool, tag) == {"first": 1, "note": 1, "middle": 1, "last": 1}
     async with pool.connection() as conn:
         email = (await (await conn.execute("SELECT email FROM users WHERE id = %s", (await make_user(pool),))).fetchone())["email"]
     refused = await baton(database_url, tmp_path, "runs", "rerun", str(original["id"]), "--as", email, modules=MODULES)
