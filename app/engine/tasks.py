@@ -7,6 +7,8 @@ must still take over a dead worker's runs. Each worker process runs it beside it
 
 from __future__ import annotations
 
+from procrastinate import RetryStrategy
+
 from app.core.config import load_settings
 from app.core.queue import ADVANCE_RUN, HOOK_REMINDER, REPLAY_TICK, RETENTION, RUN_CHILD, queue
 from app.engine.advance import advance
@@ -32,7 +34,9 @@ async def hook_reminder(context, hook_id: int) -> None:
         await send_hook_reminder(conn, hook_id)
 
 
-@queue.task(name=REPLAY_TICK, pass_context=True)
+# A tick that failed (the database went away mid-way) rolled back whole: trying it again is safe,
+# and without it the replay would never move on.
+@queue.task(name=REPLAY_TICK, pass_context=True, retry=RetryStrategy(max_attempts=10, exponential_wait=1))
 async def replay_tick_task(context, replay_id: int, tick: int) -> None:
     await replay_tick(context.app.connector.pool, replay_id, tick)
 
