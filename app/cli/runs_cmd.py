@@ -180,6 +180,9 @@ async def show(args, pool) -> int:
         _print(run_view(run))
     else:
         print(f"{run['id']}  {run['workflow']} v{run['version']}  {run['status']}")
+        if run.get("rerun_of"):
+            start = (run.get("rerun_from") or {}).get("step")
+            print(f"  rerun of {run['rerun_of']}, from {'step ' + repr(start) if start else 'the start'}")
         for step in run["steps"]:
             print(f"  {step['seq']:>4}  {step['kind']:<11} {step['status']:<9} {step['name']}")
     return 0
