@@ -56,6 +56,10 @@ class Settings:
     db_outage_max_s: float = 300.0
     # False when BATON_BASE_URL is unset: `baton serve` then links to the address it serves.
     base_url_configured: bool = True
+    # Bulk replay (app/engine/replays.py) keeps at most this share of the workers' slots busy with
+    # its runs; the slots are live workers × the concurrency they run with (`--concurrency`).
+    replay_worker_share: float = 0.25
+    worker_concurrency: int = 8
 
     @property
     def embedded_db(self) -> bool:
@@ -130,6 +134,20 @@ def _duration(env: Mapping[str, str], name: str, default: float) -> float:
     return seconds
 
 
+def _share(env: Mapping[str, str], name: str, default: float) -> float:
+    """'0.25' or '25%': a share greater than 0 and at most 1."""
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        share = float(value[:-1]) / 100 if value.endswith("%") else float(value)
+    except ValueError:
+        share = 0
+    if not 0 < share <= 1:
+        raise ConfigError(f"{name}: expected a share above 0 and at most 1, like 0.25 or 25%, got {value!r}")
+    return share
+
+
 def _module_list(env: Mapping[str, str], name: str) -> tuple[str, ...]:
     modules = tuple(m.strip() for m in env.get(name, "").split(",") if m.strip())
     for module in modules:
@@ -195,6 +213,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         trusted_proxies=_networks(env, "BATON_TRUSTED_PROXIES", "127.0.0.1"),
         db_outage_max_s=_duration(env, "BATON_DB_OUTAGE_MAX", 300.0),
         base_url_configured=bool(env.get("BATON_BASE_URL", "").strip()),
+        replay_worker_share=_share(env, "BATON_REPLAY_WORKER_SHARE", 0.25),
+        worker_concurrency=_positive_int(env, "BATON_WORKER_CONCURRENCY", 8),
     )
 
 

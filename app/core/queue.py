@@ -45,6 +45,7 @@ SEND_MAIL = "baton.send_mail"
 SCHEDULES_DUE = "baton.schedules_due"  # fires every schedule due (app/schedules/tasks.py)
 SCHEDULE_RUN_ENDED = "baton.schedule_run_ended"  # a scheduled run ended: buffer-one, failures in a row
 SCHEDULE_FIRES_RETENTION = "baton.schedule_fires_retention"
+REPLAY_TICK = "baton.replay_tick"
 
 worker_pool: ContextVar[AsyncConnectionPool | None] = ContextVar("baton_worker_pool", default=None)
 

@@ -4,6 +4,7 @@ the job it needs, so a crash cannot separate "saved" from "queued"."""
 from __future__ import annotations
 
 import base64
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -15,7 +16,7 @@ from pydantic import BaseModel, ValidationError
 from app.core.sql_queries import load_queries
 from app.engine import quotas
 from app.engine.advance import USER_CANCEL, cancelled_error, finish_run
-from app.engine.errors import InputInvalid, InvalidState, RunNotFound
+from app.engine.errors import InputInvalid, InvalidState, RunNotFound, WorkflowNotFound
 from app.engine.jobs import abort_advance, advance_is_running, wake_run
 from app.engine.registry import get_workflow
 
@@ -32,8 +33,43 @@ GET_RUN = SQL["get_run"]
 RUN_STEPS = SQL["run_steps"]
 RUN_HOOKS = SQL["run_hooks"]
 LIST_RUNS = SQL["list_runs"]
+JOURNAL_HEADS = SQL["journal_heads"]
+COPY_JOURNAL = SQL["copy_journal"]
+COPY_HOOKS = SQL["copy_hooks"]
+EDIT_STEP_OUTPUT = SQL["edit_step_output"]
+COUNT_REUSED = SQL["count_reused"]
 
 FINAL = ("completed", "failed", "cancelled")
+
+
+class _NotEdited:
+    def __repr__(self) -> str:
+        return "NOT_EDITED"
+
+
+NOT_EDITED: Any = _NotEdited()  # no edited step output (None is a JSON value one may set)
+VALUES = ("now", "uuid")  # journaled values: positions, not steps
+
+
+@dataclass(frozen=True)
+class RerunFrom:
+    """A start that reuses the journal of `source_id` before position `seq` (the results of its
+    earlier steps and the hooks decided there) and executes from `seq` on; with `step_output`,
+    the step at `seq` is taken as done with that output and execution starts after it. Made by
+    `plan_rerun`; `version` is the source's when anything is reused (its journal fits only that
+    version's code), None (the newest) for a rerun from the start."""
+
+    source_id: UUID
+    seq: int
+    step: str | None
+    version: int | None
+    step_output: Any = NOT_EDITED
+    edited_input: bool = False
+    replay_id: int | None = None
+
+    def summary(self) -> dict:
+        return {"seq": self.seq, "step": self.step, "edited_output": self.step_output is not NOT_EDITED,
+                "edited_input": self.edited_input, "replay_id": self.replay_id}
 
 
 def _field_errors(exc: ValidationError) -> list[dict]:
@@ -52,13 +88,16 @@ async def start_run(
     input_model: type[BaseModel] | None = None,
     template_id: int | None = None,
     template_version: int | None = None,
+    rerun: RerunFrom | None = None,
 ) -> tuple[dict, bool]:
     """Validate, check the quota (under the owner's row lock), insert, queue. Returns the run and
     whether it was created now (False: the idempotency key named an earlier run).
 
     A template run (app/templates) passes its version's input model, which replaces the workflow's
-    own, and the template id and version the run records and keeps however the template changes."""
-    wf = get_workflow(workflow)
+    own, and the template id and version the run records and keeps however the template changes.
+    A `rerun` (from `plan_rerun`) also copies the reused part of the original's journal, in the same
+    transaction: a rerun is a start like any other, counted against the quota."""
+    wf = get_workflow(workflow, rerun.version if rerun else None)
     try:
         validated = (input_model or wf.input_model).model_validate(input)
     except ValidationError as exc:
@@ -75,9 +114,79 @@ async def start_run(
             "title": (title or wf.run_title(validated))[:200], "input": Jsonb(validated.model_dump(mode="json")),
             "key": idempotency_key, "max_duration": wf.max_duration,
             "template_id": template_id, "template_version": template_version,
+            "rerun_of": rerun.source_id if rerun else None, "rerun_from": Jsonb(rerun.summary()) if rerun else None,
         })).fetchone()
+        if rerun:
+            await _copy_journal(conn, run["id"], rerun)
         await wake_run(conn, run["id"])
     return run, True
+
+
+async def _copy_journal(conn: AsyncConnection, run_id: UUID, rerun: RerunFrom) -> None:
+    edited = rerun.step_output is not NOT_EDITED
+    upto = rerun.seq + 1 if edited else rerun.seq
+    params = {"run_id": run_id, "source_id": rerun.source_id, "upto": upto}
+    await conn.execute(COPY_JOURNAL, params)
+    await conn.execute(COPY_HOOKS, params)
+    if edited:
+        await conn.execute(EDIT_STEP_OUTPUT, {"run_id": run_id, "seq": rerun.seq, "output": Jsonb(rerun.step_output)})
+    await conn.execute(COUNT_REUSED, {"run_id": run_id})
+
+
+def _reruns_from_steps(run: dict) -> bool:
+    try:
+        return get_workflow(run["workflow"], run["version"]).rerun_from_steps
+    except WorkflowNotFound:
+        return True  # the start refuses it anyway, saying so
+
+
+async def plan_rerun(
+    conn: AsyncConnection,
+    run_id: UUID | str,
+    *,
+    owner_id: int | None,
+    from_step: str | int | None = None,
+    input: dict[str, Any] | None = None,
+    step_output: Any = NOT_EDITED,
+    replay_id: int | None = None,
+) -> tuple[dict, RerunFrom]:
+    """Where a rerun of `run_id` starts: `from_step` is a step's name (its first position), its
+    position (`seq`), "failed" (the first failed step, else the start), or None/"start". Raises
+    RunNotFound (another owner's run), InputInvalid (`from_step`, `step_output`) or InvalidState
+    (an earlier step has not finished, or the journal was pruned). Returns the source run (with
+    `input` replaced when given) and the plan for `start_run(..., rerun=plan)`."""
+    source = await get_run(conn, run_id, owner_id=owner_id, with_tokens=False)
+    rows = await (await conn.execute(JOURNAL_HEADS, {"run_id": source["id"]})).fetchall()
+    steps = [r for r in rows if r["kind"] not in VALUES]
+    target = None
+    if isinstance(from_step, int):
+        target = next((r for r in steps if r["seq"] == from_step), None)
+        if target is None:
+            raise InputInvalid([{"field": "from_step", "message": f"the run has no step at position {from_step}"}])
+    elif from_step == "failed":  # a replay's choice: from the start where steps cannot be reused
+        target = next((r for r in steps if r["status"] == "failed"), None) if _reruns_from_steps(source) else None
+    elif from_step not in (None, "", "start"):
+        target = next((r for r in steps if r["name"] == from_step), None)
+        if target is None:
+            raise InputInvalid([{"field": "from_step", "message": f"the run has no step named “{from_step}”"[:300]}])
+    edited = step_output is not NOT_EDITED
+    if edited and (target is None or target["kind"] != "step"):
+        raise InputInvalid([{"field": "step_output", "message": "only the output of a step (not a hook, sleep or "
+                             "transaction) can be edited: choose the step to rerun from"}])
+    seq = target["seq"] if target else 0
+    if (seq or edited) and not _reruns_from_steps(source):
+        raise InvalidState("this workflow keeps its state under the run's id: it can only be rerun from the start")
+    unfinished = next((r for r in rows if r["seq"] < seq and r["status"] != "completed"), None)
+    if unfinished:
+        raise InvalidState(f"“{unfinished['name']}” before that step has not finished: rerun from it instead")
+    if seq and source["journal_pruned_at"]:
+        raise InvalidState("this run's steps were removed by the retention policy: it can only be rerun from the start")
+    plan = RerunFrom(
+        source_id=source["id"], seq=seq, step=target["name"] if target else None,
+        version=source["version"] if seq or edited else None, step_output=step_output,
+        edited_input=input is not None and input != source["input"], replay_id=replay_id,
+    )
+    return (source | {"input": input} if input is not None else source), plan
 
 
 async def _lock_run(conn: AsyncConnection, run_id: UUID | str, owner_id: int | None) -> dict:

@@ -10,9 +10,9 @@ SELECT * FROM runs WHERE owner_id = %(owner_id)s AND idempotency_key = %(key)s
 -- The usage CTE is usage_monthly SQL (all of it is indexed in app/engine/quotas.py).
 WITH ins AS (
     INSERT INTO runs (owner_id, chat_id, workflow, version, title, input, idempotency_key, deadline_at,
-                      template_id, template_version)
+                      template_id, template_version, rerun_of, rerun_from)
     VALUES (%(owner_id)s, %(chat_id)s, %(workflow)s, %(version)s, %(title)s, %(input)s, %(key)s,
-            now() + %(max_duration)s, %(template_id)s, %(template_version)s)
+            now() + %(max_duration)s, %(template_id)s, %(template_version)s, %(rerun_of)s, %(rerun_from)s)
     RETURNING *
 ), ev AS (
     INSERT INTO run_events (run_id, owner_id, kind, data)
@@ -23,6 +23,40 @@ WITH ins AS (
     ON CONFLICT (user_id, month) DO UPDATE SET runs = u.runs + 1
 )
 SELECT * FROM ins
+
+-- journal_heads --
+-- Where a rerun may start: every journal position of the run with its name, kind and state.
+SELECT seq, name, kind, status FROM run_steps WHERE run_id = %(run_id)s ORDER BY seq
+
+-- copy_journal --
+-- A rerun reuses the original's journal rows before the position it executes from, as they are:
+-- the engine replays them like its own (results returned, bodies not called).
+INSERT INTO run_steps (run_id, seq, name, kind, status, attempts, output, error, detail, wake_at,
+                       started_at, completed_at, duration_ms, model, tokens_in, tokens_out, cost_usd)
+SELECT %(run_id)s, seq, name, kind, status, attempts, output, error, detail, wake_at,
+       started_at, completed_at, duration_ms, model, tokens_in, tokens_out, cost_usd
+FROM run_steps WHERE run_id = %(source_id)s AND seq < %(upto)s
+
+-- copy_hooks --
+-- ... and the hooks decided there (with new tokens: a token names one hook). Later hooks wait again.
+INSERT INTO hooks (run_id, seq, owner_id, token, name, kind, status, actions, show, assignee, action,
+                   response, decided_by, decided_at, expires_at, created_at)
+SELECT %(run_id)s, seq, owner_id, replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''),
+       name, kind, status, actions, show, assignee, action, response, decided_by, decided_at, expires_at, created_at
+FROM hooks WHERE run_id = %(source_id)s AND seq < %(upto)s AND status <> 'waiting'
+
+-- edit_step_output --
+-- A rerun with an edited output takes the step as done with it (the original's attempt may have failed).
+UPDATE run_steps SET status = 'completed', output = %(output)s, error = NULL, wake_at = NULL,
+                     completed_at = coalesce(completed_at, now()), attempts = greatest(attempts, 1)
+WHERE run_id = %(run_id)s AND seq = %(seq)s
+
+-- count_reused --
+-- Reused steps count as done but were billed to the original: neither counted nor billed again.
+UPDATE runs SET steps_done = n, steps_billed = n
+FROM (SELECT count(*)::int AS n FROM run_steps
+      WHERE run_id = %(run_id)s AND kind NOT IN ('now', 'uuid') AND status = 'completed') AS reused
+WHERE id = %(run_id)s
 
 -- lock_run --
 -- Commands on one run are serialised on its row (cancel, retry).
@@ -67,7 +101,7 @@ SELECT r.*, s.name AS schedule_name FROM runs r LEFT JOIN schedules s ON s.id = 
 -- run_steps --
 -- A run's journal as people see it (journaled values, run.now and run.uuid, are not steps).
 SELECT seq, name, kind, status, attempts, output, error, started_at, completed_at, duration_ms,
-       model, tokens_in, tokens_out, cost_usd, wake_at
+       model, tokens_in, tokens_out, cost_usd, wake_at, detail->'args' AS args
 FROM run_steps WHERE run_id = %(run_id)s AND kind NOT IN ('now', 'uuid') ORDER BY seq
 
 -- run_hooks --
@@ -79,7 +113,7 @@ FROM hooks WHERE run_id = %(run_id)s ORDER BY seq
 -- list_runs --
 -- Runs newest first, optionally filtered, keyset-paginated on (created_at, id) so pages never skip or repeat.
 SELECT id, workflow, version, title, status, waiting_for, progress, error, chat_id,
-       created_at, started_at, completed_at, steps_done, cost_usd, schedule_id, fire_at
+       created_at, started_at, completed_at, steps_done, cost_usd, schedule_id, fire_at, rerun_of, rerun_from
 FROM runs
 WHERE (%(owner_id)s::bigint IS NULL OR owner_id = %(owner_id)s)
   AND (%(status)s::text IS NULL OR status = %(status)s)

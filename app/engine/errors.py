@@ -75,3 +75,7 @@ class HookExpired(EngineError):
 
 class InvalidAction(EngineError):
     code = "invalid_action"
+
+
+class ReplayNotFound(EngineError):
+    code = "not_found"

@@ -26,11 +26,27 @@ FINISH_RUN = SQL["finish_run"]
 INSERT_EVENT = SQL["insert_event"]
 UPDATE_PROGRESS = SQL["update_progress"]
 
+# Characters of a step's arguments kept in its journal row (`detail.args`): what the run page shows
+# to read what the step was given, never a second copy of a large document.
+ARGS_LIMIT = 2000
+
 
 def to_json(value: Any) -> Any:
     """The value as it will come back from the journal (tuples become lists, and so on).
     Raises TypeError for values JSON cannot hold."""
     return json.loads(json.dumps(value))
+
+
+def step_args(args: tuple, kwargs: dict) -> dict | None:
+    """A step's arguments as its journal row keeps them (`detail`): `{"args": [...], "kwargs": {...}}`,
+    or `{"truncated": true, "size": n, "preview": "..."}` past ARGS_LIMIT characters. Values JSON
+    cannot hold are shown as their str(); this is for reading, replay never uses it."""
+    if not args and not kwargs:
+        return None
+    text = json.dumps({"args": list(args), **({"kwargs": kwargs} if kwargs else {})}, default=str, ensure_ascii=False)
+    if len(text) > ARGS_LIMIT:
+        return {"args": {"truncated": True, "size": len(text), "preview": text[:ARGS_LIMIT]}}
+    return {"args": json.loads(text)}
 
 
 def jsonb(value: Any) -> Jsonb | None:

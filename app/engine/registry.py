@@ -36,6 +36,9 @@ class WorkflowDef:
     # An operator check (selftest): its runs count toward no quota and announce nothing to anyone.
     operator: bool = False
     titled: RunTitler | None = None
+    # False when its transactions keep state under the run's id (a rerun from a later step would
+    # find none under the new id): it is then rerun from the start only (docs/engine.md).
+    rerun_from_steps: bool = True
 
     def run_title(self, validated: BaseModel) -> str:
         """The run's title from its validated input (cut near 80 characters), else the workflow's."""
@@ -60,13 +63,15 @@ _registry: dict[tuple[str, int], WorkflowDef] = {}
 def workflow(
     *, name: str, title: str, description: str, input: type[BaseModel], version: int = 1, hidden: bool = False,
     max_duration: timedelta = timedelta(days=7), operator: bool = False, titled: RunTitler | None = None,
+    rerun_from_steps: bool = True,
 ) -> Callable[[WorkflowFn], WorkflowFn]:
     def register(fn: WorkflowFn) -> WorkflowFn:
         key = (name, version)
         existing = _registry.get(key)
         if existing and existing.fn is not fn:
             raise ValueError(f"workflow {name!r} version {version} is registered twice")
-        _registry[key] = WorkflowDef(name, version, title, description, input, fn, hidden, max_duration, operator, titled)
+        _registry[key] = WorkflowDef(name, version, title, description, input, fn, hidden, max_duration, operator, titled,
+                                     rerun_from_steps)
         return fn
 
     return register

@@ -178,6 +178,7 @@ class Run:
                 raise Suspend()
         self._check_cancelled()
         policy = retry or DEFAULT_RETRY
+        detail = J.step_args(args, kwargs) if not attempts else None  # a retry keeps the first row's
         started = utcnow()
         t0 = time.perf_counter()
         self._step_seq = seq
@@ -199,13 +200,13 @@ class Run:
             duration = (time.perf_counter() - t0) * 1000
             if fatal or attempts >= policy.max_attempts:
                 await self._write(seq=seq, name=name, kind="step", status="failed", attempts=attempts, error=error,
-                                  started_at=started, completed_at=utcnow(), duration_ms=duration,
+                                  detail=detail, started_at=started, completed_at=utcnow(), duration_ms=duration,
                                   event="step_failed", event_data={"seq": seq, "name": name, "error": error})
                 raise StepFailed(name, error) from exc
             wake_at = utcnow() + policy.delay(attempts)
             async with self._conn.transaction():
                 await self._write(seq=seq, name=name, kind="step", status="retrying", attempts=attempts, error=error,
-                                  started_at=started, wake_at=wake_at, duration_ms=duration, event="step_retrying",
+                                  detail=detail, started_at=started, wake_at=wake_at, duration_ms=duration, event="step_retrying",
                                   event_data={"seq": seq, "name": name, "error": error, "retry_at": wake_at.isoformat()})
                 await self._suspend("sleeping", f"retry of {name} (attempt {attempts + 1} of {policy.max_attempts})", wake_at)
             raise Suspend() from exc
@@ -214,7 +215,7 @@ class Run:
         duration = (time.perf_counter() - t0) * 1000
         await self._write(
             seq=seq, name=name, kind="step", status="completed", attempts=attempts + 1, output=value,
-            started_at=started, completed_at=utcnow(), duration_ms=duration, done=1,
+            detail=detail, started_at=started, completed_at=utcnow(), duration_ms=duration, done=1,
             model=usage.model if usage else None, tokens_in=usage.tokens_in if usage else None,
             tokens_out=usage.tokens_out if usage else None, cost_usd=usage.cost_usd if usage else None,
             event="step_completed", event_data={"seq": seq, "name": name, "duration_ms": round(duration, 2)},

@@ -7,11 +7,14 @@ must still take over a dead worker's runs. Each worker process runs it beside it
 
 from __future__ import annotations
 
+from procrastinate import RetryStrategy
+
 from app.core.config import load_settings
-from app.core.queue import ADVANCE_RUN, HOOK_REMINDER, RETENTION, RUN_CHILD, queue
+from app.core.queue import ADVANCE_RUN, HOOK_REMINDER, REPLAY_TICK, RETENTION, RUN_CHILD, queue
 from app.engine.advance import advance
 from app.engine.hooks import send_hook_reminder
 from app.engine.mapping import run_child
+from app.engine.replays import tick as replay_tick
 from app.engine.retention import prune_finished_jobs, prune_finished_runs
 
 
@@ -29,6 +32,13 @@ async def run_child_task(context, run_id: str, seq: int, idx: int) -> None:
 async def hook_reminder(context, hook_id: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         await send_hook_reminder(conn, hook_id)
+
+
+# A tick that failed (the database went away mid-way) rolled back whole: trying it again is safe,
+# and without it the replay would never move on.
+@queue.task(name=REPLAY_TICK, pass_context=True, retry=RetryStrategy(max_attempts=10, exponential_wait=1))
+async def replay_tick_task(context, replay_id: int, tick: int) -> None:
+    await replay_tick(context.app.connector.pool, replay_id, tick)
 
 
 @queue.periodic(cron="17 * * * *")

@@ -21,7 +21,7 @@ from app.core.config import Settings
 from app.core.db import open_pool
 from app.core.llm import LLM
 from app.core.paths import STATIC_DIR, TEMPLATES_DIR
-from app.engine.errors import HookNotFound, RunNotFound, WorkflowNotFound
+from app.engine.errors import HookNotFound, ReplayNotFound, RunNotFound, WorkflowNotFound
 from app.web import (
     admin,
     analytics,
@@ -58,7 +58,7 @@ from app.web.state import Services, provide_pool, provide_settings
 from worker.supervisor import WorkerSupervisor
 
 log = logging.getLogger("baton.web")
-NOT_FOUND = (RunNotFound, HookNotFound, WorkflowNotFound, errors.NotFound)
+NOT_FOUND = (RunNotFound, HookNotFound, WorkflowNotFound, ReplayNotFound, errors.NotFound)
 
 
 def _error_page(request: Request, exc: Exception) -> Response:
@@ -126,6 +126,8 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             builder.router,
             runs.rename_router,
             schedules.router,
+            runs.rerun_router,
+            runs.replay_router,
             api.router,
             webhooks.router,
             *triggers.routers,

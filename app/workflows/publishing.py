@@ -10,6 +10,11 @@ a webhook hook whose timeout is the post's time — a durable wake-up like a sle
 can end early; the wait starts only if the schedule still has the version the run planned with.
 A failed publish is retried with backoff by the step (same idempotency key each time), then the
 post shows as failed and the owner decides: retry, skip the post, or cancel the remaining posts.
+
+Versions: version 2 records a failed post in the schedule ("record failure of post N") before
+asking the owner, and clears it on "retry post N". Version 1 did neither; runs that started on it
+keep running its code (the same function with `record_failures=False`), so a run already past a
+failure when the new code was deployed never meets a journal position it did not write.
 """
 
 from __future__ import annotations
@@ -103,8 +108,10 @@ async def _check_connector(conn, owner_id: int, name: str) -> dict | None:
     return await find_connector(conn, owner_id, name)
 
 
-async def publish_one(run: Run, inp: PublishingInput, post: dict, connector_id: int | None) -> str:
-    """Publish a claimed post; on failure ask the owner. Returns published, skipped or cancel."""
+async def publish_one(run: Run, inp: PublishingInput, post: dict, connector_id: int | None, *,
+                      record_failures: bool = True) -> str:
+    """Publish a claimed post; on failure ask the owner. Returns published, skipped or cancel.
+    `record_failures` (version 2 on) journals the failure's state changes of the schedule."""
     delay = duration_seconds(inp.retry_delay)
     policy = RetryPolicy(max_attempts=3, initial_s=delay, factor=3.0, max_delay_s=max(delay, 3600))
     tries = 0
@@ -119,8 +126,9 @@ async def publish_one(run: Run, inp: PublishingInput, post: dict, connector_id: 
             result = await run.step(name, send, retry=policy, timeout=60)
         except StepFailed as exc:
             message = str(exc.error.get("message") or "the connector failed")
-            await run.transaction(f"record failure of post {post['number']}",
-                                  lambda conn, why=message: S.mark_failed(conn, run.id, post["id"], why))
+            if record_failures:
+                await run.transaction(f"record failure of post {post['number']}",
+                                      lambda conn, why=message: S.mark_failed(conn, run.id, post["id"], why))
             decision = await run.hook(
                 f"post {post['number']} failed", "approval", actions=["retry", "skip", "cancel"],
                 timeout=DECISION_WAIT_S,
@@ -131,8 +139,9 @@ async def publish_one(run: Run, inp: PublishingInput, post: dict, connector_id: 
                     labels={"retry": "Retry now", "skip": "Skip this post", "cancel": "Cancel remaining posts"},
                     feedback_for=()))
             if decision.action == "retry":
-                await run.transaction(f"retry post {post['number']}",
-                                      lambda conn: S.mark_failed(conn, run.id, post["id"], None))
+                if record_failures:
+                    await run.transaction(f"retry post {post['number']}",
+                                          lambda conn: S.mark_failed(conn, run.id, post["id"], None))
                 continue
             if decision.action == "cancel":
                 await run.transaction(f"cancel remaining posts (after post {post['number']})",
@@ -146,10 +155,22 @@ async def publish_one(run: Run, inp: PublishingInput, post: dict, connector_id: 
         return "published"
 
 
+DESCRIPTION = "Writes a series of posts, lets you edit the schedule, publishes each on time, then reports engagement."
+
+
 @workflow(name=NAME, title=WORKFLOW_TITLE, input=PublishingInput, max_duration=timedelta(days=90),
-          titled=lambda inp: inp.brief,
-          description="Writes a series of posts, lets you edit the schedule, publishes each on time, then reports engagement.")
+          titled=lambda inp: inp.brief, description=DESCRIPTION, version=1, rerun_from_steps=False)
+async def scheduled_publishing_v1(run: Run, inp: PublishingInput) -> dict:
+    return await _scheduled_publishing(run, inp, record_failures=False)
+
+
+@workflow(name=NAME, title=WORKFLOW_TITLE, input=PublishingInput, max_duration=timedelta(days=90),
+          titled=lambda inp: inp.brief, description=DESCRIPTION, version=2, rerun_from_steps=False)
 async def scheduled_publishing(run: Run, inp: PublishingInput) -> dict:
+    return await _scheduled_publishing(run, inp, record_failures=True)
+
+
+async def _scheduled_publishing(run: Run, inp: PublishingInput, *, record_failures: bool) -> dict:
     connector = await run.transaction("check connector", lambda conn: _check_connector(conn, run.owner_id, inp.connector))
     if connector is None:
         raise ValueError(f"You have no connector named “{inp.connector}”: add it on Settings → Connectors, then start again.")
@@ -193,7 +214,8 @@ async def scheduled_publishing(run: Run, inp: PublishingInput) -> dict:
                            wait_if=lambda conn, version=plan["version"]: S.unchanged_since(conn, run.id, version))
             continue
         await run.progress(counts["published"] + 1, post["total"] + 2, f"Publishing post {post['number']}")
-        outcome = await publish_one(run, inp, plan["claimed"] | {"number": post["number"]}, connector["id"])
+        outcome = await publish_one(run, inp, plan["claimed"] | {"number": post["number"]}, connector["id"],
+                                    record_failures=record_failures)
         if outcome == "cancel":
             break
         counts[outcome] += 1

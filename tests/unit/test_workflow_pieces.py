@@ -71,6 +71,7 @@ def test_live_event_names():
     assert names_for({"kind": "run.hook_waiting", "run_id": "r1"}) == ["run-r1", "runs", "approvals"]
     assert names_for({"kind": "notification.new"}) == ["notifications"]
     assert names_for({"kind": "live.reconnected"}) == ["resync"]
+    assert names_for({"kind": "replay.progress", "replay_id": 7}) == ["replay-7"]
     assert names_for({"kind": "chat.progress"}) == []
 
 

@@ -1,5 +1,5 @@
-"""The JSON API, v1: the workflow catalog, runs (start, list, read, cancel, retry, live events)
-and hook decisions. Each handler parses (the body model, the query), authorizes (the caller's own
+"""The JSON API, v1: the workflow catalog, runs (start, list, read, cancel, retry, rerun, live
+events), bulk replays and hook decisions. Each handler parses (the body model, the query), authorizes (the caller's own
 runs and hooks only: anything else is a 404), calls one engine command and answers JSON."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Para
 from litestar.response import Stream
 from psycopg_pool import AsyncConnectionPool
 
-from app.engine import commands
+from app.engine import commands, replays
 from app.engine.errors import HookNotFound, InputInvalid, RunNotFound
 from app.engine.hooks import resolve_hook
 from app.engine.registry import catalog
@@ -25,10 +25,15 @@ from app.web.api.events import parse_last_event_id, run_events
 from app.web.api.schemas import (
     DecidedHook,
     DecideHook,
+    ReplayOut,
+    ReplayRun,
+    ReplayStarted,
+    RerunRun,
     RunDetail,
     RunList,
     RunOut,
     RunStatus,
+    StartReplay,
     StartRun,
     WorkflowList,
     WorkflowOut,
@@ -40,11 +45,13 @@ from app.web.json_body import JsonRequest
 from app.web.json_errors import documented, exception_handlers
 from app.web.live import LiveHub, provide_hub
 from app.web.runs.files import file_response, get_for_download
-from app.web.runs.start import Refused
+from app.web.runs.replay import user_id_by_email
+from app.web.runs.start import Refused, rerun_run
 from app.web.runs.start import start_run as start_run_from_web
 from app.web.runs.store import run_artifacts
 
 BODY_LIMIT = 256 * 1024
+RERUN_FIELDS = ("from_step", "step_output")
 HOOK_TOKEN = re.compile(r"^[A-Za-z0-9_-]{16,100}$")
 
 
@@ -154,6 +161,75 @@ async def retry_run(request: Request, pool: NamedDependency[AsyncConnectionPool]
         return await _detail(conn, run_id, request.user.id)
 
 
+@post("/runs/{run_id:str}/rerun", tags=["runs"], status_code=201, responses=documented(402, 404, 409, 413, 415, 422))
+async def rerun(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str],
+                data: JSONBody[RerunRun]) -> RunDetail:
+    """Start a new run that reuses this run's results (and decisions) before `from_step` and executes
+    from there, optionally with an edited `input` or `step_output`. The original is unchanged; the
+    new run names it in `rerun_of`. Counts as a run of your plan."""
+    step_output = data.step_output if "step_output" in data.model_fields_set else commands.NOT_EDITED
+    async with pool.connection() as conn:
+        outcome = await rerun_run(conn, run_id, user_id=request.user.id, from_step=data.from_step, input=data.input,
+                                  step_output=step_output)
+        if isinstance(outcome, Refused):
+            if isinstance(outcome.error, InputInvalid):  # the body's own fields, else the input's
+                raise InputInvalid([e if e["field"] in RERUN_FIELDS else e | {"field": _in_input(e["field"])}
+                                    for e in outcome.error.errors])
+            raise _api_error(outcome)
+        return await _detail(conn, outcome.run_id, request.user.id)
+
+
+async def _replay_owner(conn, request: Request, owner: str | None) -> int:
+    if owner is None:
+        return request.user.id
+    if not request.user.is_admin:
+        raise InputInvalid([{"field": "owner", "message": "only admins replay on another user's behalf"}])
+    found = await user_id_by_email(conn, owner)
+    if found is None:
+        raise InputInvalid([{"field": "owner", "message": "no user has this address"}])
+    return found
+
+
+@post("/replays", tags=["replays"], status_code=201,
+      responses={200: ResponseSpec(ReplayStarted, description="A dry run: what would be replayed", generate_examples=False),
+                 **documented(409, 413, 415, 422)})
+async def start_replay(request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[StartReplay]) -> Response[ReplayStarted]:
+    """Replay the runs of `workflow` with one of `statuses` created between `since` and `until` as
+    new runs (at most 1,000), paced so they never hold more than a share of the workers. `201` with
+    the replay (follow it with `GET /replays/{id}`), or `200` for a `dry_run`."""
+    replays.check_filter(data.workflow, list(data.statuses), data.from_step, data.since, data.until)
+    async with pool.connection() as conn:
+        owner_id = await _replay_owner(conn, request, data.owner)
+        selected = await replays.select_runs(conn, workflow=data.workflow, statuses=list(data.statuses),
+                                             owner_id=owner_id, since=data.since, until=data.until)
+        shown = [ReplayRun.model_validate(r) for r in selected]
+        if data.dry_run:
+            return Response(ReplayStarted(replay=None, selected=shown), status_code=200)
+        replay = await replays.create_replay(conn, requested_by=request.user.id, owner_id=owner_id,
+                                             workflow=data.workflow, statuses=list(data.statuses),
+                                             from_step=data.from_step, selected=selected, since=data.since,
+                                             until=data.until)
+        found = await replays.get_replay(conn, replay["id"], user_id=request.user.id)
+    return Response(ReplayStarted(replay=ReplayOut.model_validate(replays.replay_view(found)), selected=shown),
+                    status_code=201)
+
+
+@get("/replays/{replay_id:int}", tags=["replays"], responses=documented(404))
+async def get_replay(request: Request, pool: NamedDependency[AsyncConnectionPool], replay_id: FromPath[int]) -> ReplayOut:
+    """A replay's progress: how many runs started, finished, failed; the first 200 in order."""
+    async with pool.connection() as conn:
+        found = await replays.get_replay(conn, replay_id, user_id=None if request.user.is_admin else request.user.id)
+    return ReplayOut.model_validate(replays.replay_view(found))
+
+
+@post("/replays/{replay_id:int}/cancel", tags=["replays"], status_code=200, responses=documented(404, 409))
+async def cancel_replay(request: Request, pool: NamedDependency[AsyncConnectionPool], replay_id: FromPath[int]) -> ReplayOut:
+    """Start no more of the replay's runs (those already started go on)."""
+    async with pool.connection() as conn:
+        found = await replays.cancel_replay(conn, replay_id, user_id=None if request.user.is_admin else request.user.id)
+    return ReplayOut.model_validate(replays.replay_view(found))
+
+
 @get("/runs/{run_id:str}/events", tags=["runs"], media_type="text/event-stream",
      responses=documented(404))
 async def run_events_stream(
@@ -190,8 +266,9 @@ async def decide_hook(request: Request, pool: NamedDependency[AsyncConnectionPoo
 
 router = Router(
     "/api/v1",
-    route_handlers=[list_workflows, start_run, list_runs, get_run, get_run_file, cancel_run, retry_run,
-                    run_events_stream, decide_hook, *trigger_routes, *schedules.routes],
+    route_handlers=[list_workflows, start_run, list_runs, get_run, get_run_file, cancel_run, retry_run, rerun,
+                    start_replay, get_replay, cancel_replay, run_events_stream, decide_hook, *trigger_routes,
+                    *schedules.routes],
     guards=[requires_api_key],
     dependencies={"hub": Provide(provide_hub)},
     exception_handlers=exception_handlers,

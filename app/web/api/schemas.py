@@ -37,6 +37,64 @@ class StartRun(_Body):
         "The run's title; without it the workflow makes one from the input (topic, file names, repository and branch)."))
 
 
+class RerunRun(_Body):
+    from_step: str | int | None = Field(default=None, description=(
+        "The step to execute from: its name (its first position), its `seq`, or `failed` (the first failed "
+        "step); omitted or `start`: from the start. Earlier steps' results and decisions are reused."))
+    input: dict[str, Any] | None = Field(default=None, description="The new run's input (default: the original's), validated like a start's.")
+    step_output: Any = Field(default=None, description=(
+        "When present (even `null`), the `from_step` step is taken as done with this output and the run goes on "
+        "after it. Only a `step`'s output (not a hook's, sleep's or transaction's) can be edited."))
+
+
+class StartReplay(_Body):
+    workflow: str = Field(min_length=1, max_length=100, description="Whose runs to replay.")
+    statuses: list[RunStatus] = Field(default_factory=lambda: ["failed"], min_length=1, max_length=7)
+    since: datetime | None = Field(default=None, description="Runs created at or after this time.")
+    until: datetime | None = Field(default=None, description="Runs created before this time.")
+    from_step: Literal["failed", "start"] = Field(default="failed", description=(
+        "`failed`: each run from its first failed step (else its start), reusing the earlier results; `start`: from the start."))
+    dry_run: bool = Field(default=False, description="Only answer which runs would be replayed; start nothing.")
+    owner: str | None = Field(default=None, max_length=320, description="Admins: replay this user's runs on their behalf (their quota).")
+
+
+class ReplayRun(BaseModel):
+    id: UUID
+    workflow: str
+    version: int
+    status: RunStatus
+    title: str
+    created_at: datetime
+
+
+class ReplayItem(BaseModel):
+    source_id: UUID
+    state: Literal["pending", "started", "refused", "skipped"]
+    new_run_id: UUID | None
+    new_status: RunStatus | None
+    message: str | None
+
+
+class ReplayOut(BaseModel):
+    id: int
+    workflow: str
+    statuses: list[str]
+    since: datetime | None
+    until: datetime | None
+    from_step: str
+    status: Literal["running", "completed", "cancelled"]
+    total: int
+    created_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int] = Field(description="Items by state (pending, started, refused, skipped) and new runs by status.")
+    items: list[ReplayItem] = Field(description="The first 200 runs, in replay order.")
+
+
+class ReplayStarted(BaseModel):
+    replay: ReplayOut | None = Field(description="The replay, paced in the background; null for a dry run.")
+    selected: list[ReplayRun] = Field(description="The runs the filter selected, oldest first.")
+
+
 class DecideHook(_Body):
     action: str = Field(min_length=1, max_length=50, description="One of the hook's `actions`.")
     data: dict[str, Any] = Field(default_factory=dict, description="The response the workflow receives.")
@@ -99,6 +157,9 @@ class RunOut(BaseModel):
     completed_at: datetime | None = None
     schedule_id: UUID | None = Field(default=None, description="The schedule that started the run, if one did.")
     fire_at: datetime | None = Field(default=None, description="The schedule's fire the run was started for.")
+    rerun_of: UUID | None = Field(default=None, description="The run this one reruns (`POST /runs/{id}/rerun`, a replay).")
+    rerun_from: dict[str, Any] | None = Field(default=None, description=(
+        "Where the rerun starts: `seq` and `step` (null: the start), `edited_output`, `edited_input`, `replay_id`."))
 
 
 class FileOut(BaseModel):
@@ -133,8 +194,8 @@ class DecidedHook(BaseModel):
 def run_view(run: dict) -> dict:
     """The shape `baton runs show --json` and the API print."""
     keys = ("id", "workflow", "version", "title", "status", "input", "output", "error", "waiting_for",
-            "progress", "chat_id", "trigger_id", "trigger_name", "schedule_id", "fire_at", "created_at",
-            "started_at", "completed_at")
+            "progress", "chat_id", "trigger_id", "trigger_name", "schedule_id", "fire_at", "rerun_of", "rerun_from",
+            "created_at", "started_at", "completed_at")
     view = {k: run.get(k) for k in keys}
     if "steps" in run:
         view["steps"] = [{k: s[k] for k in ("seq", "name", "kind", "status", "attempts", "started_at",

@@ -5,6 +5,7 @@ tells the page what changed, so the parts showing it re-read themselves. Events 
     runs            one of the user's runs changed (the /workflows list)
     approvals       the set of waiting hooks may have changed (inbox, nav badge)
     notifications   the bell changed
+    replay-<id>     that bulk replay moved on (its page listens)
     resync          events may have been missed (the hub reconnected, or the browser did):
                     everything live re-reads
 
@@ -46,6 +47,8 @@ def names_for(event: dict) -> list[str]:
         return names
     if kind.startswith("notification."):
         return ["notifications"]
+    if kind.startswith("replay."):  # a bulk replay moved on (app/engine/replays.py)
+        return [f"replay-{event.get('replay_id')}"]
     return []
 
 

@@ -18,6 +18,7 @@ from app.engine.registry import catalog
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx
 from app.web.runs import store
+from app.web.runs.rerun import source_of
 from app.web.runs.timeline import waterfall
 
 STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled")
@@ -53,6 +54,7 @@ async def _run_or_404(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> 
         run = await commands.get_run(conn, run_id, owner_id=user_id)
         events = await store.run_events(conn, run_id)
         run["artifacts"] = await store.run_artifacts(conn, run_id, user_id)
+        run["source"] = await source_of(conn, run, user_id)
     return run, events
 
 

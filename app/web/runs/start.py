@@ -19,6 +19,9 @@ own start command (app/engine/commands.py `start_run`), so every entry refuses e
 inputs with the same words. An idempotency key names the run: a second start with it returns the
 first run (`created` False) and starts nothing.
 
+A rerun (`rerun_run`) is a start too: the engine plans it (`plan_rerun`: which of the original's
+steps are reused) and `start_run` carries the plan down to the engine's start command.
+
 Everything happens in one transaction: a refusal leaves nothing behind (no conversation, no note).
 A caller that wrote rows of its own first (uploads) raises `Refusal` to roll those back too.
 """
@@ -32,7 +35,13 @@ from uuid import UUID
 from psycopg import AsyncConnection
 
 from app.engine import commands
-from app.engine.errors import EngineError, InputInvalid, QuotaExceeded, WorkflowNotFound
+from app.engine.errors import (
+    EngineError,
+    InputInvalid,
+    InvalidState,
+    QuotaExceeded,
+    WorkflowNotFound,
+)
 from app.engine.registry import WorkflowDef, get_workflow
 from app.templates.start import TemplateChoice, choose, start_template_run
 from app.templates.store import TemplateNotFound
@@ -77,7 +86,7 @@ class Refused:
     """Why nothing started. `message` is for a person; `fields` maps each wrong input field to
     its message (invalid_input); `error` is the engine's error (the API answers with its code)."""
 
-    reason: Literal["no_workflow", "no_chat", "invalid_input", "quota"]
+    reason: Literal["no_workflow", "no_chat", "invalid_input", "quota", "invalid_state"]
     message: str
     error: EngineError | None = None
     fields: dict[str, str] = field(default_factory=dict)
@@ -102,6 +111,16 @@ def user_workflow(name: str) -> WorkflowDef | None:
     except WorkflowNotFound:
         return None
     return None if wf.hidden else wf
+
+
+def _rerunnable(name: str, version: int | None) -> WorkflowDef | None:
+    """A run's own workflow may be rerun even when it is not in the catalog (hidden), unless it
+    is an operator check."""
+    try:
+        wf = get_workflow(name, version)
+    except WorkflowNotFound:
+        return None
+    return None if wf.operator else wf
 
 
 async def _conversation(conn: AsyncConnection, user_id: int, chat: InChat | int | None, title: str) -> int | None:
@@ -129,12 +148,19 @@ async def choose_template(conn: AsyncConnection, user_id: int, slug: str | None 
 
 async def start_run(conn: AsyncConnection, *, workflow: str | None = None, input: dict[str, Any], user_id: int,
                     chat: InChat | int | None = None, idempotency_key: str | None = None,
-                    title: str | None = None, template: TemplateChoice | None = None) -> Started | Refused:
+                    title: str | None = None, template: TemplateChoice | None = None,
+                    rerun: commands.RerunFrom | None = None) -> Started | Refused:
     """Start `workflow` (or the `template` version) for `user_id` with `input` (checked here, against
     the workflow's model or the template's inputs). `chat` links the run to a conversation: an
     `InChat` from the chat's page, or the id of one of the user's conversations. `title` defaults to
-    the workflow's titling of the input."""
-    wf = user_workflow(workflow) if workflow and template is None else None
+    the workflow's titling of the input. `rerun` (from `commands.plan_rerun`) makes the run a rerun
+    of another (use `rerun_run`)."""
+    if template is not None:
+        wf = None
+    elif rerun is not None:
+        wf = _rerunnable(workflow, rerun.version)
+    else:
+        wf = user_workflow(workflow) if workflow else None
     if wf is None and template is None:
         return Refused("no_workflow", f"There is no workflow named “{workflow}”.",
                        WorkflowNotFound(f"no workflow named {workflow!r}"))
@@ -153,7 +179,7 @@ async def start_run(conn: AsyncConnection, *, workflow: str | None = None, input
             else:
                 run, created = await commands.start_run(conn, owner_id=user_id, workflow=wf.name, input=input,
                                                         chat_id=conversation_id, idempotency_key=idempotency_key,
-                                                        title=title)
+                                                        title=title, rerun=rerun)
     except _NoChat:
         return Refused("no_chat", "No conversation of yours has this id.")
     except InputInvalid as exc:
@@ -162,3 +188,19 @@ async def start_run(conn: AsyncConnection, *, workflow: str | None = None, input
     except QuotaExceeded as exc:
         return Refused("quota", f"Cannot start the workflow: {exc}.", exc)
     return Started(run, created, conversation_id, note_id)
+
+
+async def rerun_run(conn: AsyncConnection, run_id: UUID | str, *, user_id: int, from_step: str | int | None = None,
+                    input: dict[str, Any] | None = None, step_output: Any = commands.NOT_EDITED) -> Started | Refused:
+    """A new run of `user_id`'s run `run_id` that reuses its results before `from_step` (a name, a
+    position, "failed" or None for the start), with an edited `input` and/or `step_output` (that
+    step taken as done with it). Another user's run raises RunNotFound (a 404)."""
+    try:
+        source, plan = await commands.plan_rerun(conn, run_id, owner_id=user_id, from_step=from_step, input=input,
+                                                 step_output=step_output)
+    except InputInvalid as exc:
+        return Refused("invalid_input", "Check the rerun's fields.", exc, field_errors(exc.errors))
+    except InvalidState as exc:
+        return Refused("invalid_state", f"Cannot rerun from there: {exc}.", exc)
+    return await start_run(conn, workflow=source["workflow"], input=source["input"], user_id=user_id,
+                           title=source["title"], rerun=plan)

@@ -9,7 +9,7 @@ from app.engine.commands import decode_cursor, encode_cursor
 
 USER_RUNS = """
 SELECT id, workflow, title, status, waiting_for, wake_at, progress, error, created_at, completed_at,
-       steps_done, cost_usd
+       steps_done, cost_usd, rerun_of, rerun_from
 FROM runs
 WHERE owner_id = %(owner_id)s
   AND (%(status)s::text IS NULL OR status = %(status)s)

@@ -99,6 +99,27 @@ def render_value(value: Any, depth: int = 0) -> dict | None:
     return _json(value)
 
 
+def render_args(args: Any) -> dict | None:
+    """A step's journaled arguments (app/engine/journal.py `step_args`): the one argument itself,
+    else the list (and keyword arguments); past the journal's cap, the preview it kept."""
+    if not isinstance(args, dict):
+        return None
+    if args.get("truncated"):
+        return {"kind": "json", "text": str(args.get("preview", ""))[:JSON_LIMIT], "cut": True, "size": args.get("size")}
+    positional, named = args.get("args") or [], args.get("kwargs") or {}
+    if named:
+        return render_value({"args": positional, **named})
+    return render_value(positional[0] if len(positional) == 1 else positional)
+
+
+def reused_before(run: dict) -> int:
+    """Positions below this one were reused from the run this one reruns (none: 0)."""
+    rerun = run.get("rerun_from") or {}
+    if not run.get("rerun_of") and not rerun:
+        return 0
+    return int(rerun.get("seq") or 0) + (1 if rerun.get("edited_output") else 0)
+
+
 def _hook_note(hook: dict) -> dict:
     return {"id": hook["id"], "status": hook["status"],
             "action": ACTION_WORDS.get(hook.get("action") or "", hook.get("action") or ""),
@@ -119,6 +140,9 @@ def waterfall(run: dict, now: datetime | None = None) -> dict:
     t0, t1 = _bounds(run, steps, now)
     span = max((t1 - t0).total_seconds(), 0.001)
     rows = []
+    reused = reused_before(run)
+    # A rerun may start at a step when every step before it has finished (and the journal is kept).
+    rerunnable = not run.get("journal_pruned_at")
     for number, step in enumerate(steps, start=1):
         hook = hooks.get(step["seq"]) if step["kind"] == "hook" else None
         end = _end_of(step, hook, now)
@@ -134,6 +158,8 @@ def waterfall(run: dict, now: datetime | None = None) -> dict:
             "wake_at": step.get("wake_at"), "error": (step.get("error") or {}).get("message") if step.get("error") else None,
             "output": render_value(step.get("output")), "hook": _hook_note(hook) if hook else None,
             "model": step.get("model"), "tokens_in": step.get("tokens_in"), "tokens_out": step.get("tokens_out"),
-            "cost_usd": step.get("cost_usd"),
+            "cost_usd": step.get("cost_usd"), "seq": step["seq"], "input": render_args(step.get("args")),
+            "reused": step["seq"] < reused, "rerun_here": rerunnable, "editable": step["kind"] == "step",
         })
+        rerunnable = rerunnable and step["status"] == "completed"
     return {"rows": rows, "start": t0, "end": t1, "total_ms": span * 1000, **values}

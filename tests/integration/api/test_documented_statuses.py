@@ -37,6 +37,10 @@ OPERATIONS = {
     ("/api/v1/schedules/{schedule_id}/resume", "post"): ({"200"}, {"404"}),
     ("/api/v1/schedules/{schedule_id}/trigger", "post"): ({"201"}, {"402", "404", "409"}),
     ("/api/v1/schedules/{schedule_id}/backfill", "post"): ({"200"}, {"404", "413", "415", "422"}),
+    ("/api/v1/runs/{run_id}/rerun", "post"): ({"201"}, {"402", "404", "409", "413", "415", "422"}),
+    ("/api/v1/replays", "post"): ({"200", "201"}, {"409", "413", "415", "422"}),
+    ("/api/v1/replays/{replay_id}", "get"): ({"200"}, {"404"}),
+    ("/api/v1/replays/{replay_id}/cancel", "post"): ({"200"}, {"404", "409"}),
 }
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 

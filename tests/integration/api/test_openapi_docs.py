@@ -18,11 +18,13 @@ async def test_the_schema_documents_only_the_api_with_bearer_keys(api):
         "/api/v1/triggers/{trigger_id}/rotate",
         "/api/v1/schedules", "/api/v1/schedules/{schedule_id}", "/api/v1/schedules/{schedule_id}/pause",
         "/api/v1/schedules/{schedule_id}/resume", "/api/v1/schedules/{schedule_id}/trigger",
-        "/api/v1/schedules/{schedule_id}/backfill"}
+        "/api/v1/schedules/{schedule_id}/backfill",
+        "/api/v1/runs/{run_id}/rerun", "/api/v1/replays", "/api/v1/replays/{replay_id}",
+        "/api/v1/replays/{replay_id}/cancel"}
     assert doc["components"]["securitySchemes"]["BearerKey"] | {"description": ""} == {
         "type": "http", "scheme": "bearer", "bearerFormat": "bk_…", "description": ""}
     operations = [op for item in doc["paths"].values() for op in item.values()]
-    assert len(operations) == 9 + 7 + 9  # runs, hooks and workflows; triggers; schedules
+    assert len(operations) == 9 + 7 + 9 + 4  # runs, hooks and workflows; triggers; schedules; rerun and replays
     for op in operations:
         assert op["security"] == [{"BearerKey": []}]
         assert op["responses"]["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}

@@ -11,11 +11,13 @@ from tests.conftest import baton_env
 BATON = str(Path(sys.executable).with_name("baton"))
 
 
-async def baton(database_url, tmp_path, *args):
-    """Run the CLI without blocking the event loop (the in-process worker shares it)."""
+async def baton(database_url, tmp_path, *args, modules: str = ""):
+    """Run the CLI without blocking the event loop (the in-process worker shares it); `modules`
+    are test workflow modules it loads (BATON_WORKFLOW_MODULES)."""
     proc = await asyncio.create_subprocess_exec(
         BATON, *args, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=baton_env(DATABASE_URL=database_url, BATON_DATA_DIR=str(tmp_path), BATON_SECRET_KEY="cli-test-secret-key"))
+        env=baton_env(DATABASE_URL=database_url, BATON_DATA_DIR=str(tmp_path), BATON_SECRET_KEY="cli-test-secret-key",
+                      BATON_WORKFLOW_MODULES=modules))
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     return SimpleNamespace(returncode=proc.returncode, stdout=out.decode(), stderr=err.decode())
 
