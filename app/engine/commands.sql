@@ -95,8 +95,10 @@ INSERT INTO run_events (run_id, owner_id, kind, data)
 SELECT id, owner_id, 'status', '{"status": "queued", "retry": true}' FROM upd
 
 -- get_run --
--- One run, with the name of the schedule that started it, if one did.
-SELECT r.*, s.name AS schedule_name FROM runs r LEFT JOIN schedules s ON s.id = r.schedule_id WHERE r.id = %(run_id)s
+-- One run, with the name of the schedule that started it and the slug of the template it runs (if any).
+SELECT r.*, s.name AS schedule_name, t.slug AS template
+FROM runs r LEFT JOIN schedules s ON s.id = r.schedule_id LEFT JOIN templates t ON t.id = r.template_id
+WHERE r.id = %(run_id)s
 
 -- run_steps --
 -- A run's journal as people see it (journaled values, run.now and run.uuid, are not steps).

@@ -160,6 +160,8 @@ class RunOut(BaseModel):
     rerun_of: UUID | None = Field(default=None, description="The run this one reruns (`POST /runs/{id}/rerun`, a replay).")
     rerun_from: dict[str, Any] | None = Field(default=None, description=(
         "Where the rerun starts: `seq` and `step` (null: the start), `edited_output`, `edited_input`, `replay_id`."))
+    template: str | None = Field(default=None, description="A template run: the template's slug.")
+    template_version: int | None = Field(default=None, description="A template run: the version it runs.")
 
 
 class FileOut(BaseModel):
@@ -197,6 +199,9 @@ def run_view(run: dict) -> dict:
             "progress", "chat_id", "trigger_id", "trigger_name", "schedule_id", "fire_at", "rerun_of", "rerun_from",
             "created_at", "started_at", "completed_at")
     view = {k: run.get(k) for k in keys}
+    if run.get("template_id") is not None:  # a template run: which template, at which version
+        view["template"] = run.get("template")
+        view["template_version"] = run.get("template_version")
     if "steps" in run:
         view["steps"] = [{k: s[k] for k in ("seq", "name", "kind", "status", "attempts", "started_at",
                                              "completed_at", "duration_ms", "model", "tokens_in", "tokens_out")}
