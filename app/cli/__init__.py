@@ -5,7 +5,15 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli import apikey_cmd, deploy_cmd, runs_cmd, schedules_cmd, serve_cmd, templates_cmd, users_cmd
+from app.cli import (
+    apikey_cmd,
+    deploy_cmd,
+    runs_cmd,
+    schedules_cmd,
+    serve_cmd,
+    templates_cmd,
+    users_cmd,
+)
 from app.core.config import ConfigError
 from app.core.embedded_pg import EmbeddedPostgresError
 
