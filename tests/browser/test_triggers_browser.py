@@ -52,7 +52,7 @@ def make_trigger(page: Page, name: str) -> None:
     page.get_by_label("Name").fill(name)
     with page.expect_response(re.compile(r"/triggers/mapping\?")):  # the target's mapping boxes are swapped in
         page.get_by_label("Starts").select_option(label="API test: echo")
-    expect(page.locator("#f-workflow.htmx-request")).to_have_count(0)  # and swapped
+    expect(page.locator("#f-target.htmx-request")).to_have_count(0)  # and swapped
     expect(page.locator("input[name='map.topic']")).to_have_value("/topic")
     page.get_by_label("Topic").fill("/article/headline")
     page.get_by_role("button", name="Create trigger").click()
