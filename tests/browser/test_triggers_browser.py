@@ -77,6 +77,7 @@ def test_a_trigger_made_in_the_browser_starts_a_run_from_its_copied_example(pers
     assert answer.get("replayed") is False and answer["trigger"] == "CMS: new article", (answer, example)
 
     person.get_by_role("link", name="Go to the trigger").click()
+    assert secret not in person.evaluate("JSON.stringify(localStorage)")  # no copy in htmx's history cache
     deliveries = person.locator("#deliveries")
     expect(deliveries).to_contain_text("202")
     run_link = deliveries.locator(f"a[href='/workflows/{answer['run_id']}']")
