@@ -53,18 +53,18 @@ def _mapping(mapping: dict[str, str] | None) -> Jsonb | None:
     return None if mapping is None else Jsonb(mapping)
 
 
-async def create_trigger(conn: AsyncConnection, owner_id: int, box: SecretBox, *, name: str, workflow: str,
-                         mapping: dict[str, str] | None, auth_mode: AuthMode,
+async def create_trigger(conn: AsyncConnection, owner_id: int, box: SecretBox, *, name: str, workflow: str | None,
+                         mapping: dict[str, str] | None, auth_mode: AuthMode, template_id: int | None = None,
                          rate_per_minute: int = DEFAULT_RATE) -> tuple[dict, str]:
-    """The new trigger and its secret (to show once)."""
+    """The new trigger and its secret (to show once). It starts `workflow`, or the template `template_id`."""
     secret = new_secret(auth_mode, box)
     async with conn.transaction():
         await conn.execute(LOCK_OWNER, {"owner_id": owner_id})
         if (await (await conn.execute(COUNT_TRIGGERS, {"owner_id": owner_id})).fetchone())["n"] >= MAX_TRIGGERS:
             raise TriggerLimitReached(f"You have {MAX_TRIGGERS} triggers; delete one first.")
         row = await (await conn.execute(INSERT_TRIGGER, {
-            "owner_id": owner_id, "name": name, "workflow": workflow, "mapping": _mapping(mapping),
-            "auth_mode": auth_mode, "secret": secret.stored, "hint": secret.hint,
+            "owner_id": owner_id, "name": name, "workflow": workflow, "template_id": template_id,
+            "mapping": _mapping(mapping), "auth_mode": auth_mode, "secret": secret.stored, "hint": secret.hint,
             "rate_per_minute": rate_per_minute})).fetchone()
     return row, secret.plain
 
@@ -87,14 +87,15 @@ async def trigger_for_delivery(conn: AsyncConnection, trigger_id: Any) -> dict |
     return await (await conn.execute(TRIGGER_FOR_DELIVERY, {"id": found})).fetchone()
 
 
-async def update_trigger(conn: AsyncConnection, trigger_id: Any, owner_id: int, *, name: str, workflow: str,
-                         mapping: dict[str, str] | None, rate_per_minute: int) -> dict | None:
+async def update_trigger(conn: AsyncConnection, trigger_id: Any, owner_id: int, *, name: str, workflow: str | None,
+                         mapping: dict[str, str] | None, rate_per_minute: int,
+                         template_id: int | None = None) -> dict | None:
     found = trigger_uuid(trigger_id)
     if found is None:
         return None
     return await (await conn.execute(UPDATE_TRIGGER, {
-        "id": found, "owner_id": owner_id, "name": name, "workflow": workflow, "mapping": _mapping(mapping),
-        "rate_per_minute": rate_per_minute})).fetchone()
+        "id": found, "owner_id": owner_id, "name": name, "workflow": workflow, "template_id": template_id,
+        "mapping": _mapping(mapping), "rate_per_minute": rate_per_minute})).fetchone()
 
 
 async def set_enabled(conn: AsyncConnection, trigger_id: Any, owner_id: int, enabled: bool) -> dict | None:

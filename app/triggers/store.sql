@@ -11,15 +11,18 @@ SELECT id FROM users WHERE id = %(owner_id)s FOR NO KEY UPDATE
 
 -- insert_trigger --
 -- A new trigger, enabled.
-INSERT INTO triggers (owner_id, name, workflow, mapping, auth_mode, secret, secret_hint, rate_per_minute)
-VALUES (%(owner_id)s, %(name)s, %(workflow)s, %(mapping)s, %(auth_mode)s, %(secret)s, %(hint)s, %(rate_per_minute)s)
+INSERT INTO triggers (owner_id, name, workflow, template_id, mapping, auth_mode, secret, secret_hint, rate_per_minute)
+VALUES (%(owner_id)s, %(name)s, %(workflow)s, %(template_id)s, %(mapping)s, %(auth_mode)s, %(secret)s, %(hint)s,
+        %(rate_per_minute)s)
 RETURNING *
 
 -- list_triggers --
--- A person's triggers, newest first, each with its last delivery.
-SELECT t.id, t.name, t.workflow, t.mapping, t.auth_mode, t.secret_hint, t.enabled, t.rate_per_minute,
-       t.created_at, t.updated_at, d.at AS last_at, d.status AS last_status, d.run_id AS last_run_id
+-- A person's triggers, newest first, each with its template's title (if it starts one) and its last delivery.
+SELECT t.id, t.name, t.workflow, t.template_id, tp.title AS template_title, t.mapping, t.auth_mode, t.secret_hint,
+       t.enabled, t.rate_per_minute, t.created_at, t.updated_at,
+       d.at AS last_at, d.status AS last_status, d.run_id AS last_run_id
 FROM triggers t
+LEFT JOIN templates tp ON tp.id = t.template_id
 LEFT JOIN LATERAL (SELECT at, status, run_id FROM trigger_deliveries
                    WHERE trigger_id = t.id ORDER BY id DESC LIMIT 1) d ON true
 WHERE t.owner_id = %(owner_id)s
@@ -38,7 +41,7 @@ WHERE t.id = %(id)s AND t.enabled AND u.disabled_at IS NULL
 
 -- update_trigger --
 -- Name, target, mapping and rate of one of a person's triggers (the secret changes only by rotation).
-UPDATE triggers SET name = %(name)s, workflow = %(workflow)s, mapping = %(mapping)s,
+UPDATE triggers SET name = %(name)s, workflow = %(workflow)s, template_id = %(template_id)s, mapping = %(mapping)s,
                     rate_per_minute = %(rate_per_minute)s, updated_at = now()
 WHERE id = %(id)s AND owner_id = %(owner_id)s
 RETURNING *

@@ -52,7 +52,7 @@ def make_trigger(page: Page, name: str) -> None:
     page.get_by_label("Name").fill(name)
     with page.expect_response(re.compile(r"/triggers/mapping\?")):  # the target's mapping boxes are swapped in
         page.get_by_label("Starts").select_option(label="API test: echo")
-    expect(page.locator("#f-workflow.htmx-request")).to_have_count(0)  # and swapped
+    expect(page.locator("#f-target.htmx-request")).to_have_count(0)  # and swapped
     expect(page.locator("input[name='map.topic']")).to_have_value("/topic")
     page.get_by_label("Topic").fill("/article/headline")
     page.get_by_role("button", name="Create trigger").click()
@@ -77,6 +77,7 @@ def test_a_trigger_made_in_the_browser_starts_a_run_from_its_copied_example(pers
     assert answer.get("replayed") is False and answer["trigger"] == "CMS: new article", (answer, example)
 
     person.get_by_role("link", name="Go to the trigger").click()
+    assert secret not in person.evaluate("JSON.stringify(localStorage)")  # no copy in htmx's history cache
     deliveries = person.locator("#deliveries")
     expect(deliveries).to_contain_text("202")
     run_link = deliveries.locator(f"a[href='/workflows/{answer['run_id']}']")

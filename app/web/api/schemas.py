@@ -199,9 +199,9 @@ def run_view(run: dict) -> dict:
             "progress", "chat_id", "trigger_id", "trigger_name", "schedule_id", "fire_at", "rerun_of", "rerun_from",
             "created_at", "started_at", "completed_at")
     view = {k: run.get(k) for k in keys}
-    if run.get("template_id") is not None:  # a template run: which template, at which version
-        view["template"] = run.get("template")
-        view["template_version"] = run.get("template_version")
+    # A template run: which template, at which version (null for a workflow's run, as the API's RunOut says).
+    view["template"] = run.get("template") if run.get("template_id") is not None else None
+    view["template_version"] = run.get("template_version") if run.get("template_id") is not None else None
     if "steps" in run:
         view["steps"] = [{k: s[k] for k in ("seq", "name", "kind", "status", "attempts", "started_at",
                                              "completed_at", "duration_ms", "model", "tokens_in", "tokens_out")}

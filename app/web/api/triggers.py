@@ -11,6 +11,7 @@ from uuid import UUID
 from litestar import Request, delete, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, JSONBody
+from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
@@ -19,7 +20,7 @@ from app.core.secrets_box import SecretBox
 from app.engine.errors import InputInvalid
 from app.triggers import store
 from app.triggers.mapping import check_mapping
-from app.triggers.targets import input_fields, workflow_target
+from app.triggers.targets import Target, input_fields, template_target, workflow_target
 from app.web.api.schemas import _Body
 from app.web.errors import NotFound
 from app.web.json_errors import ApiError, documented
@@ -33,7 +34,10 @@ class TriggerNotFound(NotFound):
 
 class NewTrigger(_Body):
     name: str = Field(min_length=1, max_length=store.MAX_NAME)
-    workflow: str = Field(min_length=1, max_length=100, description="A name from `GET /api/v1/workflows`.")
+    workflow: str | None = Field(default=None, min_length=1, max_length=100, description=(
+        "What the trigger starts: a name from `GET /api/v1/workflows`, or else"))
+    template_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description=(
+        "a template you may run (yours, shared with you, the gallery's): its current version at each delivery."))
     mapping: dict[str, str] | None = Field(default=None, description=(
         "Input field -> JSON pointer (RFC 6901) into the delivered body, e.g. `{\"topic\": \"/post/title\"}`. "
         "Omitted or null: the body is passed through as the input."))
@@ -50,7 +54,8 @@ class RotateSecret(_Body):
 class TriggerOut(BaseModel):
     id: UUID
     name: str
-    workflow: str
+    workflow: str | None
+    template_id: int | None
     mapping: dict[str, str] | None
     auth_mode: Literal["hmac", "bearer"]
     secret_hint: str = Field(description="The secret's first characters, to tell secrets apart.")
@@ -70,20 +75,27 @@ class TriggerList(BaseModel):
 
 
 def _out(row: dict, settings: Settings, secret: str | None = None) -> dict:
-    keys = ("id", "name", "workflow", "mapping", "auth_mode", "secret_hint", "enabled", "rate_per_minute",
+    keys = ("id", "name", "workflow", "template_id", "mapping", "auth_mode", "secret_hint", "enabled", "rate_per_minute",
             "created_at", "updated_at")
     view = {k: row[k] for k in keys} | {"url": settings.base_url.rstrip("/") + PATH + str(row["id"])}
     return view | ({"secret": secret} if secret else {})
 
 
-def _check(data: NewTrigger) -> None:
-    wf = workflow_target(data.workflow)
-    if wf is None:
-        raise InputInvalid([{"field": "workflow", "message": "no workflow of this name can be started"}])
+async def _target(conn: AsyncConnection, user_id: int, data: NewTrigger) -> Target:
+    """The body's target, checked with its mapping (InputInvalid by field otherwise)."""
+    if (data.workflow is None) == (data.template_id is None):
+        raise InputInvalid([{"field": "workflow", "message": "give either `workflow` or `template_id`"}])
+    if data.workflow is not None:
+        target, field = workflow_target(data.workflow), "workflow"
+    else:
+        target, field = await template_target(conn, user_id, data.template_id), "template_id"
+    if target is None:
+        raise InputInvalid([{"field": field, "message": "nothing of yours to start has this name or id"}])
     if data.mapping is not None:
-        problems = check_mapping(data.mapping, [f.name for f in input_fields(wf)])
+        problems = check_mapping(data.mapping, [f.name for f in input_fields(target.input_model)])
         if problems:
             raise InputInvalid([{"field": f"mapping.{k}", "message": v} for k, v in problems.items()])
+    return target
 
 
 @get("/triggers", tags=["triggers"], responses=documented())
@@ -99,13 +111,13 @@ async def list_triggers(request: Request, pool: NamedDependency[AsyncConnectionP
 async def create_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool],
                          settings: NamedDependency[Settings], data: JSONBody[NewTrigger]) -> TriggerWithSecret:
     """Make a trigger. The answer carries its secret, once; Baton keeps only what checks it."""
-    _check(data)
     try:
         async with pool.connection() as conn:
+            target = await _target(conn, request.user.id, data)
             row, secret = await store.create_trigger(
                 conn, request.user.id, SecretBox.from_settings(settings), name=" ".join(data.name.split()) or "Trigger",
-                workflow=data.workflow, mapping=data.mapping, auth_mode=data.auth_mode,
-                rate_per_minute=data.rate_per_minute)
+                workflow=target.workflow, template_id=target.template_id, mapping=data.mapping,
+                auth_mode=data.auth_mode, rate_per_minute=data.rate_per_minute)
     except store.TriggerLimitReached as exc:
         raise ApiError("invalid_state", str(exc)) from None
     return TriggerWithSecret.model_validate(_out(row, settings, secret))

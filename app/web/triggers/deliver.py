@@ -1,5 +1,5 @@
 """`POST /hooks/t/<id>`: another system (a CMS, CI, a form service) starts a run of the trigger's
-target by posting JSON to it.
+target (a workflow, or a template's current version) by posting JSON to it.
 
 No session and no CSRF token (no cookie authenticates it): the credential is the trigger's secret,
 as a signature of the raw body (`X-Baton-Signature: sha256=<hex HMAC-SHA256>`, the resume
@@ -13,6 +13,7 @@ webhooks' scheme, app/web/signed_json.py) or as `Authorization: Bearer <token>`.
     not a JSON object                            -> 400 invalid_json
     the mapped input is not valid for the target -> 422 invalid_input, with every wrong field
     the owner's monthly quota is used up         -> 402 quota_exceeded
+    the target is gone (a deleted template)      -> 404 workflow_not_found
     a new run                                    -> 202 {"run_id", "status", "replayed": false}
     the Idempotency-Key named an earlier run     -> 200 the same run, "replayed": true
 
@@ -35,12 +36,12 @@ from psycopg_pool import AsyncConnectionPool
 from app.core import ratelimit
 from app.core.config import Settings
 from app.core.secrets_box import SecretBox
-from app.engine.errors import EngineError, InputInvalid
+from app.engine.errors import EngineError, InputInvalid, WorkflowNotFound
 from app.triggers import store
 from app.triggers.mapping import map_body
 from app.triggers.secrets import bearer_valid, signing_secret
 from app.web.json_errors import STATUS, ApiError, RateLimited, exception_handlers
-from app.web.runs.start import Refused, start_run
+from app.web.runs.start import Refused, choose_template, start_run
 from app.web.signed_json import SIGNATURE_HEADER, json_object, signature_valid
 from app.web.triggers.errors import TriggerNotFound
 
@@ -101,8 +102,13 @@ async def _deliver(request: Request, pool: AsyncConnectionPool, box: SecretBox, 
     data = json_object(body)
     input, sources = map_body(data, trigger["mapping"])
     async with pool.connection() as conn, conn.transaction():
-        outcome = await start_run(conn, workflow=trigger["workflow"], input=input, user_id=trigger["owner_id"],
-                                  idempotency_key=key)
+        template = None
+        if trigger["template_id"] is not None:  # its current version, if the owner may still run it
+            template = await choose_template(conn, trigger["owner_id"], template_id=trigger["template_id"])
+            if template is None:
+                raise WorkflowNotFound("The trigger's template is no longer available.")
+        outcome = await start_run(conn, workflow=trigger["workflow"], template=template, input=input,
+                                  user_id=trigger["owner_id"], idempotency_key=key)
         if isinstance(outcome, Refused):
             raise _refusal(outcome, sources)
         if outcome.created:

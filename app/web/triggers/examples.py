@@ -7,7 +7,8 @@ import json
 import shlex
 from typing import Any
 
-from app.engine.registry import WorkflowDef
+from pydantic import BaseModel
+
 from app.triggers.mapping import BadPointer, parse_pointer
 from app.triggers.targets import default_mapping
 
@@ -53,13 +54,13 @@ def _place(body: dict, pointer: str, value: Any) -> None:
     node[tokens[-1]] = value
 
 
-def example_body(wf: WorkflowDef | None, mapping: dict[str, str] | None) -> str:
-    """A JSON body that starts the target: the required fields (and any with a pointer), at their pointers."""
-    if wf is None:
+def example_body(input_model: type[BaseModel] | None, mapping: dict[str, str] | None) -> str:
+    """A JSON body that starts the target: its required fields, at their pointers."""
+    if input_model is None:
         return "{}"
-    schema = wf.input_model.model_json_schema()
+    schema = input_model.model_json_schema()
     required = set(schema.get("required", []))
-    pointers = default_mapping(wf) if mapping is None else mapping
+    pointers = default_mapping(input_model) if mapping is None else mapping
     body: dict = {}
     for name, prop in schema.get("properties", {}).items():
         if name in required and name in pointers:

@@ -1,9 +1,10 @@
 """The trigger form: name, target, how the body maps onto the target's input, auth mode and rate.
 
-The mapping has one box per input field of the chosen target, named `map.<field>`, holding a JSON
-pointer into the delivered body (blank: the field is not taken from the body). When the target
-changes, the form is shown again with the new target's fields (`mapped_for` names the target the
-boxes were made for), so a browser without JavaScript gets there too.
+The target is a key (`workflow:<name>` or `template:<id>`, app/triggers/targets.py). The mapping
+has one box per input field of the chosen target, named `map.<field>`, holding a JSON pointer into
+the delivered body (blank: the field is not taken from the body). When the target changes, the form
+is shown again with the new target's fields (`mapped_for` names the target the boxes were made
+for), so a browser without JavaScript gets there too.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from litestar import Request
+from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.engine.registry import WorkflowDef
 from app.triggers import store
 from app.triggers.mapping import check_mapping
-from app.triggers.targets import InputField, default_mapping, input_fields, workflow_target
+from app.triggers.targets import InputField, Target, default_mapping, input_fields, resolve
 from app.web.auth.forms import parse_form
 
 MAP_PREFIX = "map."
@@ -26,7 +27,7 @@ MAP_PREFIX = "map."
 class TriggerForm(BaseModel):
     model_config = ConfigDict(extra="ignore")
     name: str = Field(max_length=store.MAX_NAME)
-    workflow: str = Field(max_length=100)
+    target: str = Field(max_length=120)
     auth_mode: Literal["hmac", "bearer"] = "hmac"
     rate_per_minute: int = Field(default=store.DEFAULT_RATE, ge=1, le=6000)
     pass_through: bool = False
@@ -40,13 +41,6 @@ class TriggerForm(BaseModel):
             raise ValueError("Give the trigger a name, e.g. the system that will call it.")
         if "\x00" in value:
             raise ValueError("The name may not contain NUL characters.")
-        return value
-
-    @field_validator("workflow")
-    @classmethod
-    def _workflow(cls, value: str) -> str:
-        if workflow_target(value) is None:
-            raise ValueError("Choose what the trigger starts.")
         return value
 
     @field_validator("pass_through", mode="before")
@@ -65,36 +59,43 @@ class MappingRow:
 @dataclass
 class ParsedTrigger:
     data: TriggerForm | None
+    target: Target | None
     mapping: dict[str, str] | None
     values: dict[str, str]
     errors: dict[str, str] = field(default_factory=dict)
     retargeted: bool = False  # the target changed: show its mapping, save nothing yet
 
 
-def mapping_rows(wf: WorkflowDef | None, mapping: dict[str, str] | None, errors: dict[str, str] | None = None) -> list[MappingRow]:
+def mapping_rows(target: Target | None, mapping: dict[str, str] | None,
+                 errors: dict[str, str] | None = None) -> list[MappingRow]:
     """One row per input field of the target, with its pointer (the default: the body's key of the same name)."""
-    if wf is None:
+    if target is None:
         return []
-    pointers = default_mapping(wf) if mapping is None else mapping
+    pointers = default_mapping(target.input_model) if mapping is None else mapping
     errors = errors or {}
-    return [MappingRow(f, pointers.get(f.name, ""), errors.get(MAP_PREFIX + f.name, "")) for f in input_fields(wf)]
+    return [MappingRow(f, pointers.get(f.name, ""), errors.get(MAP_PREFIX + f.name, ""))
+            for f in input_fields(target.input_model)]
 
 
-async def parse_trigger_form(request: Request) -> ParsedTrigger:
+async def parse_trigger_form(request: Request, conn: AsyncConnection) -> ParsedTrigger:
     form = await parse_form(request, TriggerForm)
-    if form.data is None:
-        return ParsedTrigger(None, None, form.values, form.errors)
-    wf = workflow_target(form.data.workflow)
-    if form.data.mapped_for != form.data.workflow:
-        return ParsedTrigger(None, None, form.values, {}, retargeted=True)
+    target = await resolve(conn, request.user.id, form.values.get("target", "")[:120])
+    errors = dict(form.errors)
+    if target is None:
+        errors["target"] = "Choose what the trigger starts."
+    if errors:
+        return ParsedTrigger(None, target, None, form.values, errors)
+    if form.data.mapped_for != form.data.target:
+        return ParsedTrigger(None, target, None, form.values, {}, retargeted=True)
     if form.data.pass_through:
-        return ParsedTrigger(form.data, None, form.values)
-    mapping = {f.name: form.values.get(MAP_PREFIX + f.name, "").strip() for f in input_fields(wf)}
+        return ParsedTrigger(form.data, target, None, form.values)
+    names = [f.name for f in input_fields(target.input_model)]
+    mapping = {name: form.values.get(MAP_PREFIX + name, "").strip() for name in names}
     mapping = {name: pointer for name, pointer in mapping.items() if pointer}
-    problems = check_mapping(mapping, [f.name for f in input_fields(wf)])
+    problems = check_mapping(mapping, names)
     if problems:
-        return ParsedTrigger(None, None, form.values, {MAP_PREFIX + k: v for k, v in problems.items()})
-    return ParsedTrigger(form.data, mapping, form.values)
+        return ParsedTrigger(None, target, None, form.values, {MAP_PREFIX + k: v for k, v in problems.items()})
+    return ParsedTrigger(form.data, target, mapping, form.values)
 
 
 def submitted_mapping(values: dict[str, str]) -> dict[str, str]:

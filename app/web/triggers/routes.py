@@ -17,7 +17,7 @@ from app.core.config import Settings
 from app.core.secrets_box import SecretBox
 from app.triggers import store
 from app.triggers.secrets import AUTH_MODES
-from app.triggers.targets import workflow_target, workflow_targets
+from app.triggers.targets import choices, key_of, resolve, target_of, workflow_key, workflow_target
 from app.web.auth import requires_login
 from app.web.htmx import navigate
 from app.web.triggers.errors import TriggerNotFound
@@ -26,82 +26,104 @@ from app.web.triggers.forms import mapping_rows, parse_trigger_form, submitted_m
 
 BODY_LIMIT = 32 * 1024
 DELIVERIES_SHOWN = 20
+NOT_YOURS = "No trigger of yours has this id."
 
 
 async def _own(pool: AsyncConnectionPool, trigger_id: str, user_id: int) -> dict:
     async with pool.connection() as conn:
         trigger = await store.get_trigger(conn, trigger_id, user_id)
     if trigger is None:
-        raise TriggerNotFound("No trigger of yours has this id.")
+        raise TriggerNotFound(NOT_YOURS)
     return trigger
 
 
-def _form(*, trigger: dict | None, values: dict, errors: dict, mapping: dict | None, status: int = 200,
-          note: str = "") -> Template:
-    wf = workflow_target(values.get("workflow", ""))
-    context = {"trigger": trigger, "values": values, "errors": errors, "targets": workflow_targets(), "wf": wf,
-               "rows": mapping_rows(wf, mapping, errors), "pass_through": values.get("pass_through") == "on",
+async def _form(request: Request, pool: AsyncConnectionPool, *, trigger: dict | None, values: dict, errors: dict,
+                mapping: dict | None, status: int = 200, note: str = "") -> Template:
+    async with pool.connection() as conn:
+        targets = await choices(conn, request.user.id)
+        target = await resolve(conn, request.user.id, values.get("target", "")[:120])
+    groups: dict[str, list] = {}
+    for choice in targets:  # in order: the workflows, then the templates by whose they are
+        groups.setdefault(choice.group, []).append(choice)
+    context = {"trigger": trigger, "values": values, "errors": errors, "target_groups": groups.items(), "target": target,
+               "rows": mapping_rows(target, mapping, errors), "pass_through": values.get("pass_through") == "on",
                "auth_modes": AUTH_MODES, "note": note}
     return Template("pages/triggers/form.html", context=context, status_code=status)
 
 
-def _secret_page(settings: Settings, trigger: dict, secret: str, *, created: bool) -> Template:
-    context = _detail_context(settings, trigger, secret) | {"created": created}
+async def _detail_context(pool: AsyncConnectionPool, settings: Settings, trigger: dict,
+                          secret: str | None = None) -> dict:
+    async with pool.connection() as conn:
+        target = await target_of(conn, trigger)
+    url = trigger_url(settings.base_url, trigger["id"])
+    body = example_body(target.input_model if target else None, trigger["mapping"])
+    return {"trigger": trigger, "target": target, "url": url, "body": body,
+            "rows": mapping_rows(target, trigger["mapping"]),
+            "examples": examples(url, trigger["auth_mode"], body, secret), "secret": secret}
+
+
+async def _secret_page(pool: AsyncConnectionPool, settings: Settings, trigger: dict, secret: str, *,
+                       created: bool) -> Template:
+    context = await _detail_context(pool, settings, trigger, secret) | {"created": created}
     # A page carrying a secret shown once must not be cached anywhere.
     return Template("pages/triggers/secret.html", context=context, headers={"Cache-Control": "no-store"})
-
-
-def _detail_context(settings: Settings, trigger: dict, secret: str | None = None) -> dict:
-    wf = workflow_target(trigger["workflow"])
-    url = trigger_url(settings.base_url, trigger["id"])
-    body = example_body(wf, trigger["mapping"])
-    return {"trigger": trigger, "wf": wf, "url": url, "body": body, "rows": mapping_rows(wf, trigger["mapping"]),
-            "examples": examples(url, trigger["auth_mode"], body, secret), "secret": secret}
 
 
 @get("/")
 async def triggers_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     async with pool.connection() as conn:
         rows = await store.list_triggers(conn, request.user.id)
-    titles = {wf.name: wf.title for wf in workflow_targets()}
-    return Template("pages/triggers/list.html", context={"triggers": rows, "titles": titles})
+    for row in rows:
+        wf = workflow_target(row["workflow"] or "")
+        row["target_title"] = row["template_title"] or (wf.title if wf else row["workflow"])
+    return Template("pages/triggers/list.html", context={"triggers": rows})
 
 
 @get("/new")
-async def new_trigger(workflow: FromQuery[str] = "") -> Template:
-    wf = workflow_target(workflow) or next(iter(workflow_targets()), None)
-    values = {"workflow": wf.name if wf else "", "auth_mode": "hmac", "rate_per_minute": str(store.DEFAULT_RATE)}
-    return _form(trigger=None, values=values, errors={}, mapping=None)
+async def new_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], target: FromQuery[str] = "",
+                      workflow: FromQuery[str] = "") -> Template:
+    """`?target=template:12` (or `?workflow=<name>`) picks the target; else the first workflow."""
+    values = {"target": target or (workflow_key(workflow) if workflow else ""), "auth_mode": "hmac",
+              "rate_per_minute": str(store.DEFAULT_RATE)}
+    async with pool.connection() as conn:
+        if await resolve(conn, request.user.id, values["target"][:120]) is None:
+            first = next(iter(await choices(conn, request.user.id)), None)
+            values["target"] = first.key if first else ""
+    return await _form(request, pool, trigger=None, values=values, errors={}, mapping=None)
 
 
 @get("/mapping")
-async def mapping_fragment(workflow: FromQuery[str] = "") -> Template:
+async def mapping_fragment(request: Request, pool: NamedDependency[AsyncConnectionPool],
+                           target: FromQuery[str] = "") -> Template:
     """The mapping boxes of a target (the form's target picker swaps them in as it changes)."""
-    wf = workflow_target(workflow)
+    async with pool.connection() as conn:
+        chosen = await resolve(conn, request.user.id, target[:120])
     return Template("partials/triggers/mapping.html",
-                    context={"wf": wf, "rows": mapping_rows(wf, None), "errors": {}, "pass_through": False})
+                    context={"target": chosen, "rows": mapping_rows(chosen, None), "errors": {}, "pass_through": False})
 
 
 @post("/", request_max_body_size=BODY_LIMIT)
 async def create_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool],
                          settings: NamedDependency[Settings]) -> Template:
-    parsed = await parse_trigger_form(request)
+    async with pool.connection() as conn:
+        parsed = await parse_trigger_form(request, conn)
     if parsed.retargeted:
-        return _form(trigger=None, values=parsed.values, errors={}, mapping=None,
-                     note="Check how the body maps onto this target's input, then create the trigger.")
+        return await _form(request, pool, trigger=None, values=parsed.values, errors={}, mapping=None,
+                           note="Check how the body maps onto this target's input, then create the trigger.")
     if parsed.data is None:
-        return _form(trigger=None, values=parsed.values, errors=parsed.errors,
-                     mapping=submitted_mapping(parsed.values), status=422)
-    form = parsed.data
+        return await _form(request, pool, trigger=None, values=parsed.values, errors=parsed.errors,
+                           mapping=submitted_mapping(parsed.values), status=422)
+    form, target = parsed.data, parsed.target
     try:
         async with pool.connection() as conn:
             trigger, secret = await store.create_trigger(
-                conn, request.user.id, SecretBox.from_settings(settings), name=form.name, workflow=form.workflow,
-                mapping=parsed.mapping, auth_mode=form.auth_mode, rate_per_minute=form.rate_per_minute)
+                conn, request.user.id, SecretBox.from_settings(settings), name=form.name, workflow=target.workflow,
+                template_id=target.template_id, mapping=parsed.mapping, auth_mode=form.auth_mode,
+                rate_per_minute=form.rate_per_minute)
     except store.TriggerLimitReached as exc:
-        return _form(trigger=None, values=parsed.values, errors={"form": str(exc)},
-                     mapping=submitted_mapping(parsed.values), status=422)
-    return _secret_page(settings, trigger, secret, created=True)
+        return await _form(request, pool, trigger=None, values=parsed.values, errors={"form": str(exc)},
+                           mapping=submitted_mapping(parsed.values), status=422)
+    return await _secret_page(pool, settings, trigger, secret, created=True)
 
 
 @get("/{trigger_id:str}")
@@ -111,7 +133,7 @@ async def trigger_page(request: Request, pool: NamedDependency[AsyncConnectionPo
     async with pool.connection() as conn:
         deliveries = await store.deliveries(conn, trigger["id"], DELIVERIES_SHOWN)
     return Template("pages/triggers/detail.html",
-                    context=_detail_context(settings, trigger) | {"deliveries": deliveries})
+                    context=await _detail_context(pool, settings, trigger) | {"deliveries": deliveries})
 
 
 @get("/{trigger_id:str}/deliveries")
@@ -126,27 +148,29 @@ async def deliveries_fragment(request: Request, pool: NamedDependency[AsyncConne
 @get("/{trigger_id:str}/edit")
 async def edit_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Template:
     trigger = await _own(pool, trigger_id, request.user.id)
-    values = {"name": trigger["name"], "workflow": trigger["workflow"], "auth_mode": trigger["auth_mode"],
+    values = {"name": trigger["name"], "target": key_of(trigger), "auth_mode": trigger["auth_mode"],
               "rate_per_minute": str(trigger["rate_per_minute"]), "pass_through": "on" if trigger["mapping"] is None else ""}
-    return _form(trigger=trigger, values=values, errors={}, mapping=trigger["mapping"])
+    return await _form(request, pool, trigger=trigger, values=values, errors={}, mapping=trigger["mapping"])
 
 
 @post("/{trigger_id:str}/edit", request_max_body_size=BODY_LIMIT)
 async def save_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Response:
     trigger = await _own(pool, trigger_id, request.user.id)
-    parsed = await parse_trigger_form(request)
-    if parsed.retargeted:
-        return _form(trigger=trigger, values=parsed.values, errors={}, mapping=None,
-                     note="Check how the body maps onto this target's input, then save.")
-    if parsed.data is None:
-        return _form(trigger=trigger, values=parsed.values, errors=parsed.errors,
-                     mapping=submitted_mapping(parsed.values), status=422)
-    form = parsed.data
     async with pool.connection() as conn:
-        saved = await store.update_trigger(conn, trigger["id"], request.user.id, name=form.name, workflow=form.workflow,
+        parsed = await parse_trigger_form(request, conn)
+    if parsed.retargeted:
+        return await _form(request, pool, trigger=trigger, values=parsed.values, errors={}, mapping=None,
+                           note="Check how the body maps onto this target's input, then save.")
+    if parsed.data is None:
+        return await _form(request, pool, trigger=trigger, values=parsed.values, errors=parsed.errors,
+                           mapping=submitted_mapping(parsed.values), status=422)
+    form, target = parsed.data, parsed.target
+    async with pool.connection() as conn:
+        saved = await store.update_trigger(conn, trigger["id"], request.user.id, name=form.name,
+                                           workflow=target.workflow, template_id=target.template_id,
                                            mapping=parsed.mapping, rate_per_minute=form.rate_per_minute)
     if saved is None:
-        raise TriggerNotFound("No trigger of yours has this id.")
+        raise TriggerNotFound(NOT_YOURS)
     return navigate(request, f"/triggers/{trigger['id']}")
 
 
@@ -159,15 +183,15 @@ async def rotate_secret(request: Request, pool: NamedDependency[AsyncConnectionP
     async with pool.connection() as conn:
         rotated = await store.rotate_secret(conn, trigger["id"], request.user.id, SecretBox.from_settings(settings), mode)
     if rotated is None:
-        raise TriggerNotFound("No trigger of yours has this id.")
-    return _secret_page(settings, rotated[0], rotated[1], created=False)
+        raise TriggerNotFound(NOT_YOURS)
+    return await _secret_page(pool, settings, rotated[0], rotated[1], created=False)
 
 
 async def _switch(request: Request, pool: AsyncConnectionPool, trigger_id: str, enabled: bool) -> Response:
     async with pool.connection() as conn:
         trigger = await store.set_enabled(conn, trigger_id, request.user.id, enabled)
     if trigger is None:
-        raise TriggerNotFound("No trigger of yours has this id.")
+        raise TriggerNotFound(NOT_YOURS)
     return navigate(request, f"/triggers/{trigger['id']}")
 
 
@@ -185,7 +209,7 @@ async def disable_trigger(request: Request, pool: NamedDependency[AsyncConnectio
 async def delete_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Response:
     async with pool.connection() as conn:
         if not await store.delete_trigger(conn, trigger_id, request.user.id):
-            raise TriggerNotFound("No trigger of yours has this id.")
+            raise TriggerNotFound(NOT_YOURS)
     return navigate(request, "/triggers")
 
 

@@ -8,8 +8,8 @@ import json
 from app.engine.hooks import resolve_hook
 from app.steps.run_files import store_uploads
 from app.templates import store
-from app.templates.starters import SHIPPED, load_starters
 from app.templates.start import start_template_run
+from app.templates.starters import SHIPPED, load_starters
 from tests.support.engine import wait_status
 
 PAST = "2020-01-01T09:00:00Z"

@@ -145,3 +145,14 @@ async def test_deliveries_over_the_trigger_s_rate_are_429(server, pool, worker, 
     error_of(answers[-1], 429, "rate_limited")
     assert int(answers[-1].headers["retry-after"]) >= 1
     assert len(await runs_of(pool, owner)) == 3
+
+
+async def test_a_disabled_accounts_triggers_start_nothing(server, pool, trigger):
+    owner = await make_user(pool)
+    row, secret = await trigger(owner)
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE users SET disabled_at = now() WHERE id = %s", (owner,))
+    body = b'{"topic": "x"}'
+    async with httpx.AsyncClient(base_url=server.url) as client:
+        error_of(await client.post(f"/hooks/t/{row['id']}", content=body, headers=signed(secret, body)), 404, "not_found")
+    assert await runs_of(pool, owner) == []

@@ -11,6 +11,7 @@ from tests.integration.api.workflows import VISIBLE
 from tests.support.web import csrf_of, sign_up
 
 SECRET = re.compile(r'id="trigger-secret" type="text" readonly value="([^"]+)"')
+TARGET = f"workflow:{VISIBLE}"
 TRIGGER_LINK = re.compile(r'href="/triggers/([0-9a-f-]{36})"')
 
 
@@ -23,7 +24,7 @@ async def create_from_form(client, **fields) -> tuple[str, str, str]:
     """Fills the new-trigger form; returns (trigger id, secret, the page shown once)."""
     form = await client.get("/triggers/new", params={"workflow": VISIBLE})
     assert form.status_code == 200, form.text
-    data = {"_csrf_token": csrf_of(form.text), "name": "CMS articles", "workflow": VISIBLE, "mapped_for": VISIBLE,
+    data = {"_csrf_token": csrf_of(form.text), "name": "CMS articles", "target": TARGET, "mapped_for": TARGET,
             "map.topic": "/article/title", "map.times": "", "auth_mode": "hmac", "rate_per_minute": "30"} | fields
     created = await client.post("/triggers", data=data)
     assert created.status_code == 200, created.text
@@ -47,7 +48,7 @@ async def test_the_secret_page_is_not_cached(app_client):
     await sign_up(app_client)
     form = await app_client.get("/triggers/new")
     created = await app_client.post("/triggers", data={
-        "_csrf_token": csrf_of(form.text), "name": "Bearer one", "workflow": VISIBLE, "mapped_for": VISIBLE,
+        "_csrf_token": csrf_of(form.text), "name": "Bearer one", "target": TARGET, "mapped_for": TARGET,
         "pass_through": "on", "auth_mode": "bearer", "rate_per_minute": "60"})
     assert created.status_code == 200, created.text
     assert created.headers["cache-control"] == "no-store"
@@ -60,17 +61,17 @@ async def test_the_form_says_what_is_wrong_next_to_each_field(app_client):
     form = await app_client.get("/triggers/new")
     csrf = csrf_of(form.text)
     bad = await app_client.post("/triggers", data={
-        "_csrf_token": csrf, "name": "  ", "workflow": VISIBLE, "mapped_for": VISIBLE, "map.topic": "article/title",
+        "_csrf_token": csrf, "name": "  ", "target": TARGET, "mapped_for": TARGET, "map.topic": "article/title",
         "auth_mode": "hmac", "rate_per_minute": "0"})
     assert bad.status_code == 422
     assert "Give the trigger a name" in bad.text and "Must be at least 1" in bad.text
     bad_pointer = await app_client.post("/triggers", data={
-        "_csrf_token": csrf, "name": "x", "workflow": VISIBLE, "mapped_for": VISIBLE, "map.topic": "article/title",
+        "_csrf_token": csrf, "name": "x", "target": TARGET, "mapped_for": TARGET, "map.topic": "article/title",
         "auth_mode": "hmac", "rate_per_minute": "5"})
     assert bad_pointer.status_code == 422 and "A JSON pointer starts with" in bad_pointer.text
     assert 'value="article/title"' in bad_pointer.text  # nothing typed is lost
     unknown = await app_client.post("/triggers", data={
-        "_csrf_token": csrf, "name": "x", "workflow": "no-such-workflow", "mapped_for": VISIBLE,
+        "_csrf_token": csrf, "name": "x", "target": "workflow:no-such-workflow", "mapped_for": TARGET,
         "auth_mode": "hmac", "rate_per_minute": "5"})
     assert unknown.status_code == 422 and "Choose what the trigger starts" in unknown.text
 
@@ -78,10 +79,10 @@ async def test_the_form_says_what_is_wrong_next_to_each_field(app_client):
 async def test_changing_the_target_shows_its_mapping_before_saving(app_client, pool):
     email = await sign_up(app_client)
     form = await app_client.get("/triggers/new")
-    fragment = await app_client.get("/triggers/mapping", params={"workflow": VISIBLE}, headers={"HX-Request": "true"})
+    fragment = await app_client.get("/triggers/mapping", params={"target": TARGET}, headers={"HX-Request": "true"})
     assert 'name="map.topic"' in fragment.text and 'value="/topic"' in fragment.text
     shown = await app_client.post("/triggers", data={
-        "_csrf_token": csrf_of(form.text), "name": "x", "workflow": VISIBLE, "mapped_for": "another-workflow",
+        "_csrf_token": csrf_of(form.text), "name": "x", "target": TARGET, "mapped_for": "workflow:another-workflow",
         "auth_mode": "hmac", "rate_per_minute": "5"})
     assert shown.status_code == 200 and 'name="map.topic"' in shown.text and "Check how the body maps" in shown.text
     async with pool.connection() as conn:
@@ -94,7 +95,7 @@ async def test_edit_rotate_disable_enable_and_delete(app_client, pool):
     trigger_id, secret, _ = await create_from_form(app_client)
     csrf = csrf_of((await app_client.get(f"/triggers/{trigger_id}/edit")).text)
     saved = await app_client.post(f"/triggers/{trigger_id}/edit", data={
-        "_csrf_token": csrf, "name": "Renamed", "workflow": VISIBLE, "mapped_for": VISIBLE, "map.topic": "/t",
+        "_csrf_token": csrf, "name": "Renamed", "target": TARGET, "mapped_for": TARGET, "map.topic": "/t",
         "map.times": "/n", "rate_per_minute": "7"})
     assert saved.status_code == 303 and saved.headers["location"] == f"/triggers/{trigger_id}"
     async with pool.connection() as conn:
@@ -126,7 +127,7 @@ async def test_another_persons_trigger_is_404_on_every_page_and_action(app_clien
         assert (await app_client.get(f"/triggers/{trigger_id}{path}")).status_code == 404
     for action in ("edit", "rotate", "enable", "disable", "delete"):
         response = await app_client.post(f"/triggers/{trigger_id}/{action}", data={
-            "_csrf_token": csrf, "name": "mine now", "workflow": VISIBLE, "mapped_for": VISIBLE, "rate_per_minute": "5"})
+            "_csrf_token": csrf, "name": "mine now", "target": TARGET, "mapped_for": TARGET, "rate_per_minute": "5"})
         assert response.status_code == 404, action
     for junk in ("not-a-uuid", "00000000-0000-0000-0000-000000000000", "%00"):
         assert (await app_client.get(f"/triggers/{junk}")).status_code == 404
@@ -135,7 +136,7 @@ async def test_another_persons_trigger_is_404_on_every_page_and_action(app_clien
 async def test_every_trigger_form_needs_the_csrf_token(app_client):
     await sign_up(app_client)
     trigger_id, _, _ = await create_from_form(app_client)
-    form = {"name": "x", "workflow": VISIBLE, "mapped_for": VISIBLE, "auth_mode": "hmac", "rate_per_minute": "5"}
+    form = {"name": "x", "target": TARGET, "mapped_for": TARGET, "auth_mode": "hmac", "rate_per_minute": "5"}
     for path in ("/triggers", f"/triggers/{trigger_id}/edit", f"/triggers/{trigger_id}/rotate",
                  f"/triggers/{trigger_id}/enable", f"/triggers/{trigger_id}/disable", f"/triggers/{trigger_id}/delete"):
         assert (await app_client.post(path, data=form)).status_code == 403, path
