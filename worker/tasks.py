@@ -2,4 +2,5 @@
 
 import app.engine.tasks  # noqa: F401
 import app.schedules.tasks  # noqa: F401
+import app.templates.interpreter  # noqa: F401  (the template workflow)
 import app.workflows.catalog  # noqa: F401

@@ -18,9 +18,10 @@ ALLOWED = {
     "engine": {"core", "engine"},
     "steps": {"core", "engine", "steps"},
     "workflows": {"core", "engine", "steps", "workflows"},
-    "schedules": {"core", "engine", "steps", "workflows", "schedules"},
-    "web": {"core", "engine", "steps", "workflows", "schedules", "web"},
-    "cli": {"core", "engine", "steps", "workflows", "schedules", "web", "cli"},
+    "templates": {"core", "engine", "steps", "workflows", "templates"},
+    "schedules": {"core", "engine", "steps", "workflows", "templates", "schedules"},
+    "web": {"core", "engine", "steps", "workflows", "templates", "schedules", "web"},
+    "cli": {"core", "engine", "steps", "workflows", "templates", "schedules", "web", "cli"},
 }
 
 
