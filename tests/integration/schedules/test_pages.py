@@ -87,3 +87,23 @@ async def test_another_users_schedule_is_a_404(app_client, pool):
     assert (await app_client.post(url, data=FORM | {"_csrf_token": csrf})).status_code == 404
     assert (await app_client.get("/schedules/not-a-uuid")).status_code == 404
     assert "Team digest" not in (await app_client.get("/schedules")).text
+
+
+async def test_a_template_is_a_target_too(app_client, pool):
+    from app.templates.starters import load_starters
+
+    async with pool.connection() as conn:
+        await load_starters(conn)
+    await signed_in(app_client, pool)
+    form = await app_client.get("/schedules/new?fragment=inputs&sched_workflow=template:reviewed-report")
+    assert 'name="topic"' in form.text
+    page = await app_client.get("/schedules/new")
+    assert 'value="template:reviewed-report"' in page.text
+    created = await app_client.post("/schedules/", data={
+        "sched_workflow": "template:reviewed-report", "topic": "the quarter in numbers", "sched_when": "@weekly",
+        "sched_tz": "UTC", "_csrf_token": csrf_of(page.text)})
+    assert created.status_code == 303, created.text
+    detail = await app_client.get(created.headers["location"])
+    assert "Template" in detail.text and "At 00:00, only on Sunday (UTC)" in detail.text
+    edit = await app_client.get(created.headers["location"] + "/edit")
+    assert 'value="template:reviewed-report" selected' in edit.text and "the quarter in numbers" in edit.text
