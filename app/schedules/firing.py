@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 
 from app.core.queue import SCHEDULE_RUN_ENDED, SCHEDULES_DUE, defer, defer_once
@@ -205,13 +206,24 @@ async def fire_due_schedule(conn: AsyncConnection, schedule: dict) -> list[Fired
 async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
     """Fire every due schedule, one transaction each, skipping those another process is firing.
     Returns how many schedules it fired."""
-    done = 0
+    done, skip = 0, []
     while limit is None or done < limit:
-        async with conn.transaction():
-            schedule = await (await conn.execute(CLAIM_DUE)).fetchone()
-            if schedule is None:
-                return done
-            fired = await fire_due_schedule(conn, schedule)
+        claimed = None
+        try:
+            async with conn.transaction():
+                schedule = claimed = await (await conn.execute(CLAIM_DUE, {"skip": skip})).fetchone()
+                if schedule is None:
+                    return done
+                fired = await fire_due_schedule(conn, schedule)
+        except psycopg.OperationalError:
+            raise  # the database went away: the job fails, the sweep re-arms what is still due
+        except Exception:
+            if claimed is None:
+                raise
+            # Rolled back: this fire is still due. Leave it to the sweep and fire the others now.
+            log.exception("schedule.fire_failed", extra={"schedule_id": str(claimed["id"])})
+            skip.append(claimed["id"])
+            continue
         done += 1
         for result in fired:
             log.info("schedule.fired", extra={"schedule_id": str(schedule["id"]), "fire_at": result.fire_at.isoformat(),
