@@ -9,7 +9,7 @@ import sys
 
 from app.cli.runs_cmd import CommandFailed, _json_arg, _print, _sync, _user_id
 from app.schedules import store
-from app.schedules.drafts import OVERLAPS, DraftInvalid, check_draft
+from app.schedules.drafts import OVERLAPS, DraftInvalid, check_draft, find_template
 from app.schedules.views import schedule_view
 
 
@@ -20,7 +20,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--as", dest="email", required=True, help="owner's email")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--workflow", help="a built-in workflow's name")
-    target.add_argument("--template", help="a template's slug")
+    target.add_argument("--template", help="a template's slug (yours, shared with you, or the gallery's)")
     spec = p.add_mutually_exclusive_group(required=True)
     spec.add_argument("--cron", help="5-field cron expression or @daily-style alias")
     spec.add_argument("--every", help="interval: 1s, 90s, 15m, 6h, 1d")
@@ -50,18 +50,17 @@ def _invalid(message: str) -> int:
 
 
 async def create(args, pool) -> int:
-    if args.template:
-        return _invalid("--template: template targets are not available in this version; use --workflow")
     try:
         data = _json_arg(args.input, "--input")
     except CommandFailed as exc:
         return _invalid(str(exc))
     owner = await _user_id(pool, args.email, False)
     async with pool.connection() as conn:
+        template = await find_template(conn, owner, args.template) if args.template else None
         try:
             draft = check_draft(name=args.name or None, workflow=args.workflow, input=data, cron=args.cron,
                                 every=args.every, time_zone=args.tz, default_zone=await store.owner_zone(conn, owner),
-                                overlap=args.overlap)
+                                overlap=args.overlap, template=template, template_slug=args.template)
         except DraftInvalid as exc:
             return _invalid("; ".join(f"{field}: {message}" for field, message in exc.errors.items()))
         row = await store.create_schedule(conn, owner, draft)
@@ -81,7 +80,8 @@ async def list_(args, pool) -> int:
         state = "paused" if v["paused"] else (v["next_fire_at"] or "no next fire")
         last = f"last {v['last_fire_at']} {v['last_outcome']}" + (f" run {v['last_run_id']}" if v["last_run_id"] else "") \
             if v["last_fire_at"] else "never fired"
-        print(f"{v['id']}  {v['name']}  [{v['workflow']}]  {v['spec_words']}  next: {state}  {last}")
+        target = v["workflow"] or f"template {v['template']}"
+        print(f"{v['id']}  {v['name']}  [{target}]  {v['spec_words']}  next: {state}  {last}")
     return 0
 
 

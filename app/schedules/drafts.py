@@ -13,12 +13,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
+from psycopg import AsyncConnection
+from pydantic import BaseModel, ValidationError
 
 from app.core.local_time import BadTimeZone, parse_zone
 from app.engine.errors import WorkflowNotFound
 from app.engine.registry import WorkflowDef, get_workflow
 from app.schedules.spec import BadSpec, make_spec
+from app.templates.start import TemplateChoice, choose
+from app.templates.store import TemplateNotFound
 
 OVERLAPS = ("skip", "buffer-one", "allow-all", "cancel-previous")
 CATCH_UPS = ("latest", "all", "none")
@@ -36,7 +39,7 @@ class DraftInvalid(ValueError):
 @dataclass(frozen=True)
 class Draft:
     name: str
-    workflow: str
+    workflow: str | None
     input: dict[str, Any]
     cron: str | None
     every_s: int | None
@@ -47,6 +50,15 @@ class Draft:
     catch_up: str = "latest"
     catch_up_window_s: int = 86400
     pause_after_failures: int | None = None
+    template_id: int | None = None  # the target when `workflow` is None
+
+
+async def find_template(conn: AsyncConnection, user_id: int, slug: str) -> TemplateChoice | None:
+    """The current version of a template the user may run, by slug; None if there is none."""
+    try:
+        return await choose(conn, user_id=user_id, slug=slug.strip()[:100])
+    except TemplateNotFound:
+        return None
 
 
 def schedulable_workflow(name: str) -> WorkflowDef | None:
@@ -58,10 +70,10 @@ def schedulable_workflow(name: str) -> WorkflowDef | None:
     return None if wf.hidden else wf
 
 
-def input_errors(wf: WorkflowDef, data: dict[str, Any]) -> dict[str, str]:
+def input_errors(model: type[BaseModel], data: dict[str, Any]) -> dict[str, str]:
     """The input checked now, as the start will check it at each fire: {"input.topic": message}."""
     try:
-        wf.input_model.model_validate(data)
+        model.model_validate(data)
     except ValidationError as exc:
         out: dict[str, str] = {}
         for e in exc.errors():
@@ -76,10 +88,18 @@ def check_draft(*, name: str | None, workflow: str | None, input: Any, cron: str
                 every: str | None = None, time_zone: str | None, default_zone: str | None = None,
                 starts_at: datetime | None = None, ends_at: datetime | None = None, overlap: str | None = None,
                 catch_up: str | None = None, catch_up_window_s: int | None = None,
-                pause_after_failures: int | None = None) -> Draft:
+                pause_after_failures: int | None = None, template: TemplateChoice | None = None,
+                template_slug: str | None = None) -> Draft:
+    """`template` is the target found for `template_slug` (find_template), None if none was found."""
     errors: dict[str, str] = {}
     wf = schedulable_workflow(workflow or "") if workflow else None
-    if not workflow:
+    model = template.input_model() if template else wf.input_model if wf else None
+    if workflow and template_slug:
+        errors["workflow"] = "Choose a workflow or a template, not both."
+    elif template_slug:
+        if template is None:
+            errors["template"] = f"There is no template “{template_slug[:100]}” you may run."
+    elif not workflow:
         errors["workflow"] = "Choose the workflow to start."
     elif wf is None:
         errors["workflow"] = f"There is no workflow named “{workflow[:100]}”."
@@ -100,8 +120,8 @@ def check_draft(*, name: str | None, workflow: str | None, input: Any, cron: str
         errors["input"] = "The input is a JSON object."
     elif len(repr(input)) > MAX_INPUT_BYTES:
         errors["input"] = "The input is too large."
-    elif wf is not None:
-        errors |= input_errors(wf, input)
+    elif model is not None:
+        errors |= input_errors(model, input)
     overlap = overlap or "skip"
     if overlap not in OVERLAPS:
         errors["overlap"] = f"Overlap is one of {', '.join(OVERLAPS)}."
@@ -115,12 +135,14 @@ def check_draft(*, name: str | None, workflow: str | None, input: Any, cron: str
         errors["pause_after_failures"] = "Pause after 1 to 1000 failed runs in a row, or leave it empty."
     if starts_at and ends_at and ends_at <= starts_at:
         errors["ends_at"] = "The end is after the start."
-    clean_name = " ".join((name or "").split())[:MAX_NAME] or (wf.title if wf else "")
-    if not clean_name:
-        errors.setdefault("name", "Give the schedule a name.")
+    target_title = template.title if template else wf.title if wf else ""
+    clean_name = " ".join((name or "").split())[:MAX_NAME] or target_title
+    if not clean_name and (wf or template):  # without a target, that is the error to fix first
+        errors["name"] = "Give the schedule a name."
     if errors:
         raise DraftInvalid(errors)
-    assert wf is not None and spec is not None and zone is not None
-    return Draft(name=clean_name, workflow=wf.name, input=input, cron=spec.cron, every_s=spec.every_s,
+    assert (wf is not None or template is not None) and spec is not None and zone is not None
+    return Draft(name=clean_name, workflow=None if template else wf.name, template_id=template.template_id if template else None,
+                 input=input, cron=spec.cron, every_s=spec.every_s,
                  time_zone=zone, starts_at=starts_at, ends_at=ends_at, overlap=overlap, catch_up=catch_up,
                  catch_up_window_s=window, pause_after_failures=pause_after_failures)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+import psycopg
 from psycopg import AsyncConnection
 
 from app.core.queue import SCHEDULE_RUN_ENDED, SCHEDULES_DUE, defer, defer_once
@@ -41,6 +42,8 @@ from app.core.sql_queries import load_queries
 from app.engine import commands, signals
 from app.engine.errors import EngineError, InvalidState, QuotaExceeded
 from app.schedules.spec import Spec, fires_between, last_fire_at_or_before, next_fire
+from app.templates.start import choose, start_template_run
+from app.templates.store import TemplateInvalid, TemplateNotFound
 from app.workflows.notices import notify
 
 log = logging.getLogger("baton.schedules")
@@ -112,8 +115,14 @@ class Fired:
 
 async def _start(conn: AsyncConnection, schedule: dict, fire_at: datetime) -> dict:
     """Start the schedule's target through the engine's one start command; raises EngineError."""
-    run, _ = await commands.start_run(conn, owner_id=schedule["owner_id"], workflow=schedule["workflow"],
-                                      input=schedule["input"], idempotency_key=idempotency_key(schedule["id"], fire_at))
+    key = idempotency_key(schedule["id"], fire_at)
+    if schedule.get("template_id"):  # the template's current version, as its owner may run it now
+        choice = await choose(conn, user_id=schedule["owner_id"], template_id=schedule["template_id"])
+        run, _ = await start_template_run(conn, user_id=schedule["owner_id"], input=schedule["input"], template=choice,
+                                          idempotency_key=key)
+    else:
+        run, _ = await commands.start_run(conn, owner_id=schedule["owner_id"], workflow=schedule["workflow"],
+                                          input=schedule["input"], idempotency_key=key)
     await conn.execute(LINK_RUN, {"schedule_id": schedule["id"], "fire_at": fire_at, "run_id": run["id"]})
     return run | {"schedule_id": schedule["id"], "fire_at": fire_at}
 
@@ -128,7 +137,7 @@ async def _start_recorded(conn: AsyncConnection, schedule: dict, fire_at: dateti
         if await (await conn.execute(QUOTA_NOTICE_DUE, {"id": schedule["id"]})).fetchone():
             await notify(conn, user_id=schedule["owner_id"], kind="run_failed", url=f"/schedules/{schedule['id']}",
                          title=f"Schedule “{schedule['name']}” skipped a run: {exc} (said once this month)")
-    except EngineError as exc:  # the workflow is gone or its input no longer fits it
+    except (EngineError, TemplateNotFound, TemplateInvalid) as exc:  # the target is gone or the input no longer fits
         fired = Fired(fire_at, "failed", detail=str(exc)[:500])
     await conn.execute(SET_FIRE_OUTCOME, {"schedule_id": schedule["id"], "fire_at": fire_at, "outcome": fired.outcome,
                                           "run_id": fired.run["id"] if fired.run else None, "detail": fired.detail})
@@ -197,13 +206,24 @@ async def fire_due_schedule(conn: AsyncConnection, schedule: dict) -> list[Fired
 async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
     """Fire every due schedule, one transaction each, skipping those another process is firing.
     Returns how many schedules it fired."""
-    done = 0
+    done, skip = 0, []
     while limit is None or done < limit:
-        async with conn.transaction():
-            schedule = await (await conn.execute(CLAIM_DUE)).fetchone()
-            if schedule is None:
-                return done
-            fired = await fire_due_schedule(conn, schedule)
+        claimed = None
+        try:
+            async with conn.transaction():
+                schedule = claimed = await (await conn.execute(CLAIM_DUE, {"skip": skip})).fetchone()
+                if schedule is None:
+                    return done
+                fired = await fire_due_schedule(conn, schedule)
+        except psycopg.OperationalError:
+            raise  # the database went away: the job fails, the sweep re-arms what is still due
+        except Exception:
+            if claimed is None:
+                raise
+            # Rolled back: this fire is still due. Leave it to the sweep and fire the others now.
+            log.exception("schedule.fire_failed", extra={"schedule_id": str(claimed["id"])})
+            skip.append(claimed["id"])
+            continue
         done += 1
         for result in fired:
             log.info("schedule.fired", extra={"schedule_id": str(schedule["id"]), "fire_at": result.fire_at.isoformat(),

@@ -4,8 +4,10 @@
 -- claim_due --
 -- The next due schedule no other process is firing, locked until this fire commits; the index
 -- schedules_due makes this cost one index probe however many schedules are not due.
+-- `skip`: schedules whose fire failed unexpectedly in this job, so one broken schedule cannot hold
+-- back the others (the sweep brings it back later).
 SELECT s.*, now() AS db_now FROM schedules s
-WHERE s.next_fire_at <= now()
+WHERE s.next_fire_at <= now() AND NOT (s.id = ANY(%(skip)s::uuid[]))
 ORDER BY s.next_fire_at
 LIMIT 1
 FOR UPDATE SKIP LOCKED

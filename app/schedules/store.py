@@ -53,7 +53,7 @@ def _id(schedule_id: Any) -> str:
 
 
 def _values(draft: Draft) -> dict:
-    return {"name": draft.name, "workflow": draft.workflow, "input": Jsonb(draft.input), "cron": draft.cron,
+    return {"name": draft.name, "workflow": draft.workflow, "template_id": draft.template_id, "input": Jsonb(draft.input), "cron": draft.cron,
             "every_s": draft.every_s, "time_zone": draft.time_zone, "starts_at": draft.starts_at,
             "ends_at": draft.ends_at, "overlap": draft.overlap, "catch_up": draft.catch_up,
             "catch_up_window_s": draft.catch_up_window_s, "pause_after_failures": draft.pause_after_failures}

@@ -3,15 +3,15 @@
 
 -- insert_schedule --
 -- A new schedule; its first fire is set by the caller in the same transaction.
-INSERT INTO schedules (owner_id, name, workflow, input, cron, every_s, time_zone, starts_at, ends_at, overlap,
+INSERT INTO schedules (owner_id, name, workflow, template_id, input, cron, every_s, time_zone, starts_at, ends_at, overlap,
                        catch_up, catch_up_window_s, pause_after_failures)
-VALUES (%(owner_id)s, %(name)s, %(workflow)s, %(input)s, %(cron)s, %(every_s)s, %(time_zone)s, %(starts_at)s,
+VALUES (%(owner_id)s, %(name)s, %(workflow)s, %(template_id)s, %(input)s, %(cron)s, %(every_s)s, %(time_zone)s, %(starts_at)s,
         %(ends_at)s, %(overlap)s, %(catch_up)s, %(catch_up_window_s)s, %(pause_after_failures)s)
 RETURNING *
 
 -- update_schedule --
 -- An edit; the interval restarts from now (anchor) and the next fire is recomputed by the caller.
-UPDATE schedules SET name = %(name)s, workflow = %(workflow)s, input = %(input)s, cron = %(cron)s,
+UPDATE schedules SET name = %(name)s, workflow = %(workflow)s, template_id = %(template_id)s, input = %(input)s, cron = %(cron)s,
                      every_s = %(every_s)s, time_zone = %(time_zone)s, starts_at = %(starts_at)s,
                      ends_at = %(ends_at)s, overlap = %(overlap)s, catch_up = %(catch_up)s,
                      catch_up_window_s = %(catch_up_window_s)s, pause_after_failures = %(pause_after_failures)s,
@@ -45,9 +45,10 @@ RETURNING id
 -- get_schedule --
 -- One schedule with its last fire and that fire's run, for its owner (owner_id NULL: an operator).
 SELECT s.*, u.email AS owner_email, f.fire_at AS last_fire_at, f.outcome AS last_outcome, f.run_id AS last_run_id,
-       r.status AS last_run_status
+       r.status AS last_run_status, t.slug AS template, t.title AS template_title
 FROM schedules s
 JOIN users u ON u.id = s.owner_id
+LEFT JOIN templates t ON t.id = s.template_id
 LEFT JOIN LATERAL (SELECT * FROM schedule_fires WHERE schedule_id = s.id ORDER BY fire_at DESC LIMIT 1) f ON true
 LEFT JOIN runs r ON r.id = f.run_id
 WHERE s.id = %(id)s AND (%(owner_id)s::bigint IS NULL OR s.owner_id = %(owner_id)s)
@@ -55,9 +56,10 @@ WHERE s.id = %(id)s AND (%(owner_id)s::bigint IS NULL OR s.owner_id = %(owner_id
 -- list_schedules --
 -- A person's schedules (or everyone's for an operator), each with its last fire and run, by name.
 SELECT s.*, u.email AS owner_email, f.fire_at AS last_fire_at, f.outcome AS last_outcome, f.run_id AS last_run_id,
-       r.status AS last_run_status
+       r.status AS last_run_status, t.slug AS template, t.title AS template_title
 FROM schedules s
 JOIN users u ON u.id = s.owner_id
+LEFT JOIN templates t ON t.id = s.template_id
 LEFT JOIN LATERAL (SELECT * FROM schedule_fires WHERE schedule_id = s.id ORDER BY fire_at DESC LIMIT 1) f ON true
 LEFT JOIN runs r ON r.id = f.run_id
 WHERE %(owner_id)s::bigint IS NULL OR s.owner_id = %(owner_id)s

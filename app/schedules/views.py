@@ -15,7 +15,7 @@ KEYS = ("id", "name", "workflow", "input", "cron", "every_s", "time_zone", "star
 def schedule_view(row: dict[str, Any]) -> dict[str, Any]:
     spec = spec_of(row)
     return {k: row.get(k) for k in KEYS} | {"spec": spec.text, "spec_words": describe(spec),
-                                            "template_id": row.get("template_id")}
+                                            "template_id": row.get("template_id"), "template": row.get("template")}
 
 
 def fire_view(row: dict[str, Any]) -> dict[str, Any]:

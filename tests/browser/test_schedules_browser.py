@@ -28,6 +28,11 @@ def test_create_from_the_form_see_its_run_then_pause(page: Page, database_url):
     expect(preview.locator("li")).to_have_count(5)
     when.fill("61 9 * * *")
     expect(preview).to_contain_text("out of range")
+    page.get_by_role("button", name="Create schedule").click()  # refused, the message beside the field
+    expect(page.locator("#sched_when-error")).to_contain_text("out of range")
+    expect(page.get_by_label("What should it be about?")).to_have_value("the team digest, every few seconds")
+    when = page.get_by_label("When")
+    preview = page.locator("#schedule-preview")
     when.fill("3s")
     expect(preview).to_contain_text("Every 3 seconds")
     expect(preview.locator("li")).to_have_count(5)

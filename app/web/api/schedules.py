@@ -16,7 +16,7 @@ from pydantic import AwareDatetime, BaseModel, Field
 
 from app.engine.errors import InputInvalid
 from app.schedules import store
-from app.schedules.drafts import DraftInvalid, check_draft
+from app.schedules.drafts import DraftInvalid, check_draft, find_template
 from app.schedules.views import fire_view, schedule_view
 from app.web.api.schemas import _Body
 from app.web.json_errors import documented
@@ -26,7 +26,10 @@ CatchUp = Literal["latest", "all", "none"]
 
 
 class ScheduleIn(_Body):
-    workflow: str = Field(min_length=1, max_length=100, description="A name from `GET /api/v1/workflows`.")
+    workflow: str | None = Field(default=None, min_length=1, max_length=100, description=(
+        "A name from `GET /api/v1/workflows`. Give `workflow` or `template`."))
+    template: str | None = Field(default=None, min_length=1, max_length=100, description=(
+        "A template's slug (yours, shared with you, or the gallery's): each fire runs its current version."))
     input: dict[str, Any] = Field(default_factory=dict, description="Validated against the workflow's input schema.")
     cron: str | None = Field(default=None, max_length=200, description=(
         "5-field cron expression or `@hourly`/`@daily`/`@weekly`/`@monthly`/`@yearly`, read in `time_zone`. "
@@ -56,7 +59,8 @@ class ScheduleOut(BaseModel):
     id: UUID
     name: str
     workflow: str | None
-    template_id: Any = None
+    template: str | None = Field(default=None, description="The template's slug, for a template target.")
+    template_id: int | None = None
     input: dict[str, Any]
     spec: str = Field(description="The cron expression or interval as given.")
     spec_words: str = Field(description="The spec in words, with its time zone.")
@@ -100,9 +104,12 @@ class BackfillOut(BaseModel):
     fires: list[FireOut]
 
 
-def _draft(data: ScheduleIn, default_zone: str | None):
+async def _draft(conn, data: ScheduleIn, user_id: int):
+    template = await find_template(conn, user_id, data.template) if data.template else None
+    default_zone = await store.owner_zone(conn, user_id)
     try:
-        return check_draft(name=data.name, workflow=data.workflow, input=data.input, cron=data.cron, every=data.every,
+        return check_draft(name=data.name, workflow=data.workflow, template=template, template_slug=data.template,
+                           input=data.input, cron=data.cron, every=data.every,
                            time_zone=data.time_zone, default_zone=default_zone, starts_at=data.starts_at,
                            ends_at=data.ends_at, overlap=data.overlap, catch_up=data.catch_up,
                            catch_up_window_s=data.catch_up_window_s, pause_after_failures=data.pause_after_failures)
@@ -123,7 +130,7 @@ async def create_schedule(request: Request, pool: NamedDependency[AsyncConnectio
                           data: JSONBody[ScheduleIn]) -> ScheduleDetail:
     """Create a schedule; it fires from its next time on. A bad spec, zone or input is a `422` naming the field."""
     async with pool.connection() as conn:
-        draft = _draft(data, await store.owner_zone(conn, request.user.id))
+        draft = await _draft(conn, data, request.user.id)
         row = await store.create_schedule(conn, request.user.id, draft)
         return await _detail(conn, row["id"], request.user.id)
 
@@ -150,7 +157,7 @@ async def update_schedule(request: Request, pool: NamedDependency[AsyncConnectio
     """Replace a schedule's settings (send them all); its next fire is computed again from now."""
     async with pool.connection() as conn:
         await store.get_schedule(conn, schedule_id, request.user.id)  # a 404 before a 422 for someone else's
-        draft = _draft(data, await store.owner_zone(conn, request.user.id))
+        draft = await _draft(conn, data, request.user.id)
         await store.update_schedule(conn, schedule_id, request.user.id, draft)
         return await _detail(conn, schedule_id, request.user.id)
 

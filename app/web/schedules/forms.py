@@ -23,6 +23,7 @@ from app.schedules.drafts import (
     schedulable_workflow,
 )
 from app.schedules.spec import duration_text
+from app.templates.start import TemplateChoice
 from app.web.runs.forms import form_input
 
 _INTERVAL = re.compile(r"^\s*(?:every\s+)?((?:\d+\s*[smhdSMHD]\s*)+)$")
@@ -68,13 +69,17 @@ def form_values(form: Any) -> dict[str, str]:
     return {k: v[:MAX_FIELD] for k, v in form.items() if isinstance(v, str) and k != "_csrf_token"}
 
 
-def read_form(form: Any, default_zone: str | None) -> Draft:
+def read_form(form: Any, default_zone: str | None, template: TemplateChoice | None = None) -> Draft:
     """The posted form as a checked Draft; DraftInvalid names each wrong field by its form name
-    (`sched_when`, `sched_tz`, … and the target's own input names)."""
+    (`sched_when`, `sched_tz`, … and the target's own input names). A picked "template:<slug>" is the
+    target `template` (found by the caller; None if there is no such template for this person)."""
     errors: dict[str, str] = {}
-    workflow = _text(form, "sched_workflow")
+    picked = _text(form, "sched_workflow")
+    slug = picked.removeprefix("template:") if picked.startswith("template:") else None
+    workflow = None if slug else picked
     wf = schedulable_workflow(workflow) if workflow else None
-    data = form_input(wf.input_model, form) if wf else {}
+    model = template.input_model() if template else wf.input_model if wf else None
+    data = form_input(model, form) if model else {}
     when = split_when(_text(form, "sched_when"))
     zone_text = _text(form, "sched_tz")
     try:
@@ -91,7 +96,8 @@ def read_form(form: Any, default_zone: str | None) -> Draft:
         else:
             errors["sched_pause_after"] = "A whole number of failed runs, or empty."
     try:
-        draft = check_draft(name=_text(form, "sched_name"), workflow=workflow, input=data, cron=when.cron,
+        draft = check_draft(name=_text(form, "sched_name"), workflow=workflow, template=template, template_slug=slug,
+                            input=data, cron=when.cron,
                             every=when.every, time_zone=zone_text or None, default_zone=default_zone,
                             starts_at=starts_at, ends_at=ends_at, overlap=_text(form, "sched_overlap") or None,
                             catch_up=_text(form, "sched_catch_up") or None, pause_after_failures=pause_n)
@@ -107,7 +113,7 @@ def _form_field(name: str) -> str:
         return name.removeprefix("input.").split(".")[0]
     return {"spec": "sched_when", "time_zone": "sched_tz", "workflow": "sched_workflow", "name": "sched_name",
             "overlap": "sched_overlap", "catch_up": "sched_catch_up", "ends_at": "sched_ends",
-            "pause_after_failures": "sched_pause_after", "input": "sched_workflow"}.get(name, name)
+            "pause_after_failures": "sched_pause_after", "input": "sched_workflow", "template": "sched_workflow"}.get(name, name)
 
 
 def _local_input(value: datetime | None, zone: str) -> str:
@@ -116,7 +122,8 @@ def _local_input(value: datetime | None, zone: str) -> str:
 
 def values_of(schedule: dict) -> dict[str, str]:
     """A saved schedule as form values (the edit form), its input fields under their own names."""
-    values = {"sched_name": schedule["name"], "sched_workflow": schedule["workflow"] or "",
+    target = f"template:{schedule['template']}" if schedule.get("template_id") else schedule["workflow"] or ""
+    values = {"sched_name": schedule["name"], "sched_workflow": target,
               "sched_when": schedule["cron"] or duration_text(schedule["every_s"] or 0), "sched_tz": schedule["time_zone"],
               "sched_overlap": schedule["overlap"], "sched_catch_up": schedule["catch_up"],
               "sched_starts": _local_input(schedule["starts_at"], schedule["time_zone"]),

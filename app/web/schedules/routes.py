@@ -20,9 +20,10 @@ from app.core.local_time import BadTimeZone, parse_zone, zone_names
 from app.engine.errors import EngineError
 from app.engine.registry import catalog
 from app.schedules import store
-from app.schedules.drafts import OVERLAPS, DraftInvalid, schedulable_workflow
+from app.schedules.drafts import OVERLAPS, DraftInvalid, find_template, schedulable_workflow
 from app.schedules.firing import spec_of
 from app.schedules.spec import BadSpec, describe, fires_between, make_spec
+from app.templates.store import list_templates
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx, navigate
 from app.web.runs.forms import form_fields
@@ -36,6 +37,7 @@ from app.web.schedules.forms import (
 )
 
 BODY_LIMIT = 64 * 1024
+TEMPLATE = "template:"  # the picker's value for a template target: "template:<slug>"
 PREVIEW_COUNT = 5
 
 
@@ -43,12 +45,24 @@ def _not_found(exc: Exception) -> NotFoundException:
     return NotFoundException("no such schedule")
 
 
-def _form_context(request: Request, values: dict[str, str], errors: dict[str, str], schedule: dict | None = None) -> dict:
+async def _form_context(conn, request: Request, values: dict[str, str], errors: dict[str, str],
+                        schedule: dict | None = None) -> dict:
+    """The form: the target picker (workflows, then the templates the person may run), the chosen
+    target's own input fields, the spec with its preview."""
     workflows = [w for w in catalog() if schedulable_workflow(w.name)]
-    chosen = schedulable_workflow(values.get("sched_workflow", "")) or (workflows[0] if workflows else None)
+    listed = await list_templates(conn, user_id=request.user.id)
+    templates = {t["slug"]: t for group in ("mine", "shared", "gallery") for t in listed.get(group, [])}
+    picked = values.get("sched_workflow", "")
+    template = await find_template(conn, request.user.id, picked.removeprefix(TEMPLATE)) \
+        if picked.startswith(TEMPLATE) else None
+    chosen = None if template else schedulable_workflow(picked) or (workflows[0] if workflows and not picked else None)
+    model = template.input_model() if template else chosen.input_model if chosen else None
     values = {"sched_tz": request.user.time_zone or "UTC", **values}
-    return {"values": values, "errors": errors, "workflows": workflows, "wf": chosen,
-            "fields": form_fields(chosen.input_model, values) if chosen else [], "zones": zone_names(),
+    target = {"title": template.title, "description": template.document.description or ""} if template else \
+        {"title": chosen.title, "description": chosen.description} if chosen else None
+    return {"values": values, "errors": errors, "workflows": workflows, "templates": list(templates.values()),
+            "picked": picked or (chosen.name if chosen else ""), "wf": target,
+            "fields": form_fields(model, values) if model else [], "zones": zone_names(),
             "overlaps": OVERLAP_WORDS, "catch_ups": CATCH_UP_WORDS, "schedule": schedule,
             "preview": _preview(values.get("sched_when", ""), values["sched_tz"])}
 
@@ -80,11 +94,13 @@ async def schedules_page(request: Request, pool: NamedDependency[AsyncConnection
 
 
 @get("/new")
-async def new_schedule(request: Request, workflow: FromQuery[str] = "", sched_workflow: FromQuery[str] = "",
+async def new_schedule(request: Request, pool: NamedDependency[AsyncConnectionPool], workflow: FromQuery[str] = "",
+                       sched_workflow: FromQuery[str] = "",
                        fragment: FromQuery[str] = "") -> Template:
-    chosen = (sched_workflow or workflow)[:100]
+    chosen = (sched_workflow or workflow)[:120]
     values = {"sched_workflow": chosen} if chosen else {}
-    context = _form_context(request, values, {})
+    async with pool.connection() as conn:
+        context = await _form_context(conn, request, values, {})
     if fragment == "inputs":  # the target picker changed: its input fields only
         return Template("partials/schedules/input_fields.html", context=context)
     return Template("pages/schedules/form.html", context=context)
@@ -105,9 +121,12 @@ async def _save(request: Request, pool: AsyncConnectionPool, schedule_id: UUID |
             except store.ScheduleNotFound as exc:
                 raise _not_found(exc) from None
         try:
-            draft = read_form(form, await store.owner_zone(conn, request.user.id))
+            picked = str(form.get("sched_workflow") or "")[:120]
+            template = await find_template(conn, request.user.id, picked.removeprefix(TEMPLATE)) \
+                if picked.startswith(TEMPLATE) else None
+            draft = read_form(form, await store.owner_zone(conn, request.user.id), template)
         except DraftInvalid as exc:
-            context = _form_context(request, form_values(form), exc.errors, existing)
+            context = await _form_context(conn, request, form_values(form), exc.errors, existing)
             return Template("pages/schedules/form.html", context=context, status_code=422)
         if existing is None:
             row = await store.create_schedule(conn, request.user.id, draft)
@@ -147,7 +166,8 @@ async def edit_schedule(request: Request, pool: NamedDependency[AsyncConnectionP
             schedule = await store.get_schedule(conn, schedule_id, request.user.id)
         except store.ScheduleNotFound as exc:
             raise _not_found(exc) from None
-    return Template("pages/schedules/form.html", context=_form_context(request, values_of(schedule), {}, schedule))
+        context = await _form_context(conn, request, values_of(schedule), {}, schedule)
+    return Template("pages/schedules/form.html", context=context)
 
 
 @post("/{schedule_id:uuid}", request_max_body_size=BODY_LIMIT)

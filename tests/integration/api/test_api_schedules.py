@@ -75,3 +75,31 @@ async def test_another_accounts_schedule_is_a_404(api, account, pool):
     error_of(await api.delete(url, headers=other.headers), 404, "not_found")
     error_of(await api.get("/api/v1/schedules/nope", headers=other.headers), 404, "not_found")
     assert (await api.get("/api/v1/schedules", headers=other.headers)).json()["schedules"] == []
+
+
+async def test_a_template_target_runs_its_current_version(api, account, pool):
+    from tests.integration.schedules.helpers import own_template
+
+    slug = await own_template(pool, account.user_id, "sched-api-report")
+    created = await api.post("/api/v1/schedules", headers=account.headers, json={
+        "template": slug, "input": {"topic": "quarterly numbers"}, "every": "1d", "name": "Report"})
+    assert created.status_code == 201, created.text
+    schedule = created.json()
+    assert schedule["template"] == slug and schedule["workflow"] is None and schedule["template_id"]
+    fired = await api.post(f"/api/v1/schedules/{schedule['id']}/trigger", headers=account.headers)
+    assert fired.status_code == 201, fired.text
+    run = (await api.get(f"/api/v1/runs/{fired.json()['run_id']}", headers=account.headers)).json()
+    assert run["template"] == slug and run["schedule_id"] == schedule["id"]
+    missing = await api.post("/api/v1/schedules", headers=account.headers, json={
+        "template": "no-such-template", "input": {}, "every": "1d"})
+    assert {e["field"] for e in error_of(missing, 422, "invalid_input")["fields"]} == {"template"}
+    both = await api.post("/api/v1/schedules", headers=account.headers, json={
+        "template": slug, "workflow": "content-generation", "input": {}, "every": "1d"})
+    error_of(both, 422, "invalid_input")
+    bad_input = await api.post("/api/v1/schedules", headers=account.headers, json={
+        "template": slug, "input": {"nope": 1}, "every": "1d"})
+    assert any(e["field"].startswith("input.") for e in error_of(bad_input, 422, "invalid_input")["fields"])
+    other = await new_account(pool)
+    theirs = await api.post("/api/v1/schedules", headers=other.headers, json={
+        "template": slug, "input": {"topic": "x"}, "every": "1d"})
+    assert {e["field"] for e in error_of(theirs, 422, "invalid_input")["fields"]} == {"template"}  # private

@@ -32,3 +32,17 @@ async def runs_of(pool, schedule_id) -> list[dict]:
 async def pause(pool, schedule_id) -> None:
     async with pool.connection() as conn:
         await store.pause_schedule(conn, schedule_id, None, "test over")
+
+
+async def own_template(pool, owner_id: int, slug: str) -> str:
+    """A private template of `owner_id` (the shipped reviewed-report document under `slug`), made
+    without loading the starters into the gallery, which other tests' users would then see."""
+    import json
+
+    from app.templates import store as templates
+    from app.templates.starters import SHIPPED
+
+    document = json.loads((SHIPPED / "reviewed-report.json").read_text())
+    async with pool.connection() as conn:
+        await templates.create_template(conn, owner_id=owner_id, document=document, slug=slug)
+    return slug

@@ -60,3 +60,22 @@ async def test_an_interval_counts_from_its_start_date_and_old_fires_are_pruned(p
                            (schedule["id"],))
         assert await prune_fires(conn, 90) >= 1
     assert await fires(pool, schedule["id"]) == []
+
+
+async def test_one_broken_schedule_does_not_hold_back_the_others(pool):
+    from app.schedules.firing import fire_due
+
+    owner = await make_user(pool)
+    good = await make_schedule(pool, owner, every_s=3600, name="good")
+    broken = await make_schedule(pool, owner, every_s=3600, name="broken")
+    async with pool.connection() as conn:  # a spec no code can read any more, due first
+        await conn.execute("UPDATE schedules SET every_s = NULL, cron = 'not a cron', next_fire_at = now() - interval '2 s' "
+                           "WHERE id = %s", (broken["id"],))
+        await conn.execute("UPDATE schedules SET next_fire_at = now() - interval '1 s' WHERE id = %s", (good["id"],))
+        await fire_due(conn)
+        left = await (await conn.execute("SELECT next_fire_at < now() AS due FROM schedules WHERE id = %s",
+                                         (broken["id"],))).fetchone()
+    assert [f["outcome"] for f in await fires(pool, good["id"])] == ["started"]
+    assert left["due"] and await fires(pool, broken["id"]) == []
+    async with pool.connection() as conn:
+        await conn.execute("DELETE FROM schedules WHERE id = %s", (broken["id"],))

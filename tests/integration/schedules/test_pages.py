@@ -87,3 +87,22 @@ async def test_another_users_schedule_is_a_404(app_client, pool):
     assert (await app_client.post(url, data=FORM | {"_csrf_token": csrf})).status_code == 404
     assert (await app_client.get("/schedules/not-a-uuid")).status_code == 404
     assert "Team digest" not in (await app_client.get("/schedules")).text
+
+
+async def test_a_template_is_a_target_too(app_client, pool):
+    from tests.integration.schedules.helpers import own_template
+
+    user = await signed_in(app_client, pool)
+    slug = await own_template(pool, user.id, "sched-page-report")
+    form = await app_client.get(f"/schedules/new?fragment=inputs&sched_workflow=template:{slug}")
+    assert 'name="topic"' in form.text
+    page = await app_client.get("/schedules/new")
+    assert f'value="template:{slug}"' in page.text
+    created = await app_client.post("/schedules/", data={
+        "sched_workflow": f"template:{slug}", "topic": "the quarter in numbers", "sched_when": "@weekly",
+        "sched_tz": "UTC", "_csrf_token": csrf_of(page.text)})
+    assert created.status_code == 303, created.text
+    detail = await app_client.get(created.headers["location"])
+    assert "Template" in detail.text and "At 00:00, only on Sunday (UTC)" in detail.text
+    edit = await app_client.get(created.headers["location"] + "/edit")
+    assert f'value="template:{slug}" selected' in edit.text and "the quarter in numbers" in edit.text
