@@ -78,6 +78,11 @@ MEANINGS = {
                              "and the sessions list then see the visitor's address; a header from anyone else is "
                              "ignored. Behind a proxy on another host or container, list the proxy's address "
                              "(`deploy/compose.example.yml` lists the private ranges).",
+    "BATON_REPLAY_WORKER_SHARE": "The largest share of the workers' slots a bulk replay keeps busy with its runs "
+                                 "(`0.25` or `25%`); the rest stays free for new work. See the engine guide, "
+                                 "[Rerun and replay](../engine.md).",
+    "BATON_WORKER_CONCURRENCY": "The `--concurrency` your workers run with: with the live workers' count, the "
+                                "number of slots the replay share is of.",
     "BATON_DB_OUTAGE_MAX": "How long `baton worker` keeps restarting its worker while the database is "
                            "unreachable before it exits with status 1 for its supervisor (systemd, Docker, "
                            "Kubernetes) to restart it (`300`, `90s`, `5min`; 1 s to 24 h). `baton serve` never "
