@@ -10,7 +10,7 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from app.core.sql_queries import load_queries
 from app.engine import quotas
@@ -49,12 +49,18 @@ async def start_run(
     chat_id: int | None = None,
     idempotency_key: str | None = None,
     title: str | None = None,
+    input_model: type[BaseModel] | None = None,
+    template_id: int | None = None,
+    template_version: int | None = None,
 ) -> tuple[dict, bool]:
     """Validate, check the quota (under the owner's row lock), insert, queue. Returns the run and
-    whether it was created now (False: the idempotency key named an earlier run)."""
+    whether it was created now (False: the idempotency key named an earlier run).
+
+    A template run (app/templates) passes its version's input model, which replaces the workflow's
+    own, and the template id and version the run records and keeps however the template changes."""
     wf = get_workflow(workflow)
     try:
-        validated = wf.input_model.model_validate(input)
+        validated = (input_model or wf.input_model).model_validate(input)
     except ValidationError as exc:
         raise InputInvalid(_field_errors(exc)) from None
     async with conn.transaction():
@@ -68,6 +74,7 @@ async def start_run(
             "owner_id": owner_id, "chat_id": chat_id, "workflow": wf.name, "version": wf.version,
             "title": (title or wf.run_title(validated))[:200], "input": Jsonb(validated.model_dump(mode="json")),
             "key": idempotency_key, "max_duration": wf.max_duration,
+            "template_id": template_id, "template_version": template_version,
         })).fetchone()
         await wake_run(conn, run["id"])
     return run, True

@@ -9,9 +9,10 @@ SELECT * FROM runs WHERE owner_id = %(owner_id)s AND idempotency_key = %(key)s
 -- A new run, its 'queued' event and one more run in its owner's usage this month, in one statement.
 -- The usage CTE is usage_monthly SQL (all of it is indexed in app/engine/quotas.py).
 WITH ins AS (
-    INSERT INTO runs (owner_id, chat_id, workflow, version, title, input, idempotency_key, deadline_at)
+    INSERT INTO runs (owner_id, chat_id, workflow, version, title, input, idempotency_key, deadline_at,
+                      template_id, template_version)
     VALUES (%(owner_id)s, %(chat_id)s, %(workflow)s, %(version)s, %(title)s, %(input)s, %(key)s,
-            now() + %(max_duration)s)
+            now() + %(max_duration)s, %(template_id)s, %(template_version)s)
     RETURNING *
 ), ev AS (
     INSERT INTO run_events (run_id, owner_id, kind, data)
@@ -60,8 +61,8 @@ INSERT INTO run_events (run_id, owner_id, kind, data)
 SELECT id, owner_id, 'status', '{"status": "queued", "retry": true}' FROM upd
 
 -- get_run --
--- One run.
-SELECT * FROM runs WHERE id = %(run_id)s
+-- One run, with the slug of the template it runs (if it is a template run).
+SELECT r.*, t.slug AS template FROM runs r LEFT JOIN templates t ON t.id = r.template_id WHERE r.id = %(run_id)s
 
 -- run_steps --
 -- A run's journal as people see it (journaled values, run.now and run.uuid, are not steps).

@@ -18,8 +18,9 @@ ALLOWED = {
     "engine": {"core", "engine"},
     "steps": {"core", "engine", "steps"},
     "workflows": {"core", "engine", "steps", "workflows"},
-    "web": {"core", "engine", "steps", "workflows", "web"},
-    "cli": {"core", "engine", "steps", "workflows", "web", "cli"},
+    "templates": {"core", "engine", "steps", "workflows", "templates"},
+    "web": {"core", "engine", "steps", "workflows", "templates", "web"},
+    "cli": {"core", "engine", "steps", "workflows", "templates", "web", "cli"},
 }
 
 

@@ -7,6 +7,12 @@ templates and schedules).
     if isinstance(outcome, Refused): ...   # outcome.reason, outcome.message, outcome.fields
     else: outcome.run_id, outcome.conversation_id
 
+A template run passes the chosen template version instead of a workflow name (the input is then checked
+against that version's inputs; `choose_template` finds one the user may run, else `no_workflow`):
+
+    outcome = await start_run(conn, template=await choose_template(conn, user.id, "reviewed-report"),
+                              input={"topic": "..."}, user_id=user.id)
+
 It checks, in this order: the workflow exists and users may start it, the conversation (if any) is
 the user's, the input is valid and the quota allows one more run — the last two by the engine's
 own start command (app/engine/commands.py `start_run`), so every entry refuses exactly the same
@@ -28,6 +34,8 @@ from psycopg import AsyncConnection
 from app.engine import commands
 from app.engine.errors import EngineError, InputInvalid, QuotaExceeded, WorkflowNotFound
 from app.engine.registry import WorkflowDef, get_workflow
+from app.templates.start import TemplateChoice, choose, start_template_run
+from app.templates.store import TemplateNotFound
 from app.web.runs.forms import field_errors
 
 NEW_CONVERSATION = "INSERT INTO conversations (user_id, title) VALUES (%(user_id)s, %(title)s) RETURNING id"
@@ -110,31 +118,47 @@ async def _conversation(conn: AsyncConnection, user_id: int, chat: InChat | int 
     return row["id"]
 
 
-async def start_run(conn: AsyncConnection, *, workflow: str, input: dict[str, Any], user_id: int,
+async def choose_template(conn: AsyncConnection, user_id: int, slug: str | None = None,
+                          template_id: int | None = None) -> TemplateChoice | None:
+    """The current version of a template the user may run, or None (start_run then refuses it)."""
+    try:
+        return await choose(conn, user_id=user_id, slug=slug, template_id=template_id)
+    except TemplateNotFound:
+        return None
+
+
+async def start_run(conn: AsyncConnection, *, workflow: str | None = None, input: dict[str, Any], user_id: int,
                     chat: InChat | int | None = None, idempotency_key: str | None = None,
-                    title: str | None = None) -> Started | Refused:
-    """Start `workflow` for `user_id` with `input` (checked here, against the workflow's model).
-    `chat` links the run to a conversation: an `InChat` from the chat's page, or the id of one of
-    the user's conversations. `title` defaults to the workflow's titling of the input."""
-    wf = user_workflow(workflow)
-    if wf is None:
+                    title: str | None = None, template: TemplateChoice | None = None) -> Started | Refused:
+    """Start `workflow` (or the `template` version) for `user_id` with `input` (checked here, against
+    the workflow's model or the template's inputs). `chat` links the run to a conversation: an
+    `InChat` from the chat's page, or the id of one of the user's conversations. `title` defaults to
+    the workflow's titling of the input."""
+    wf = user_workflow(workflow) if workflow and template is None else None
+    if wf is None and template is None:
         return Refused("no_workflow", f"There is no workflow named “{workflow}”.",
                        WorkflowNotFound(f"no workflow named {workflow!r}"))
     # The new conversation is named as its run will be (the workflow's own titling of the input).
-    chat_title = title or wf.run_title_for(input)
+    chat_title = title or (template.run_title(input) if template else wf.run_title_for(input))
     try:
         async with conn.transaction():
             conversation_id = await _conversation(conn, user_id, chat, chat_title)
             note_id = None
             if isinstance(chat, InChat) and chat.note:
                 note_id = (await (await conn.execute(INSERT_NOTE, {"id": conversation_id, "content": chat.note})).fetchone())["id"]
-            run, created = await commands.start_run(conn, owner_id=user_id, workflow=wf.name, input=input,
-                                                    chat_id=conversation_id, idempotency_key=idempotency_key,
-                                                    title=title)
+            if template is not None:
+                run, created = await start_template_run(conn, user_id=user_id, template=template, input=input,
+                                                        chat_id=conversation_id, idempotency_key=idempotency_key,
+                                                        title=title)
+            else:
+                run, created = await commands.start_run(conn, owner_id=user_id, workflow=wf.name, input=input,
+                                                        chat_id=conversation_id, idempotency_key=idempotency_key,
+                                                        title=title)
     except _NoChat:
         return Refused("no_chat", "No conversation of yours has this id.")
     except InputInvalid as exc:
-        return Refused("invalid_input", "Check the workflow's input.", exc, field_errors(exc.errors))
+        what = "template's" if template is not None else "workflow's"
+        return Refused("invalid_input", f"Check the {what} input.", exc, field_errors(exc.errors))
     except QuotaExceeded as exc:
         return Refused("quota", f"Cannot start the workflow: {exc}.", exc)
     return Started(run, created, conversation_id, note_id)

@@ -1,0 +1,155 @@
+"""Template runs on the real engine and worker (offline model): every block kind, jump-back reviews,
+nested for_each inside if, version pinning, and the refusals of the start path."""
+
+from __future__ import annotations
+
+import copy
+
+import pytest
+
+from app.engine.errors import InputInvalid
+from app.engine.hooks import resolve_hook
+from app.templates import store
+from app.templates.start import start_template_run
+from tests.support.engine import hook_token, journal, wait_status
+
+REPORT = {
+    "title": "Reviewed report",
+    "inputs": [{"name": "topic", "label": "Topic", "kind": "long_text"}],
+    "blocks": [
+        {"id": "draft", "kind": "ask_model", "system": "You are a report writer.",
+         "prompt": "Write about {{ inputs.topic }}.{% if check.feedback %} Apply: {{ check.feedback }}{% endif %}"},
+        {"id": "check", "kind": "review", "content": "{{ draft }}", "on_changes": "draft", "max_rounds": 2},
+        {"id": "pause", "kind": "wait", "duration": "1s"},
+        {"id": "report", "kind": "document", "doc_title": "On {{ inputs.topic }}", "markdown": "{{ draft }}"},
+    ],
+}
+
+
+async def make_template(pool, user, document, **kw) -> dict:
+    async with pool.connection() as conn:
+        return await store.create_template(conn, owner_id=user, document=document, **kw)
+
+
+async def start(pool, user, slug, **values) -> dict:
+    async with pool.connection() as conn:
+        run, _ = await start_template_run(conn, user_id=user, slug=slug, input=values)
+    return run
+
+
+async def decide(pool, run_id, action, **data):
+    async with pool.connection() as conn:
+        await resolve_hook(conn, await hook_token(pool, run_id), action, data)
+
+
+async def test_reviewed_report_revises_once_waits_and_makes_a_pdf(pool, worker, user):
+    tpl = await make_template(pool, user, REPORT)
+    run = await start(pool, user, tpl["slug"], topic="otters")
+    assert run["template_id"] == tpl["id"] and run["template_version"] == 1
+    await wait_status(pool, run["id"], "waiting")
+    await decide(pool, run["id"], "revise", feedback="shorter please")
+    await wait_status(pool, run["id"], "waiting")
+    await decide(pool, run["id"], "approve")
+    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    out = done["output"]
+    assert out["completed"] and out["title"] == "On otters"
+    assert "shorter please" in out["document"]
+    assert set(out["artifacts"]) == {"markdown", "pdf"}
+    names = [e["name"] for e in await journal(pool, run["id"]) if e["kind"] != "now"]
+    assert names[:4] == ["load template", "draft", "check", "draft · round 2"]
+    assert names[4:7] == ["check · round 2", "pause · round 2", "report · round 2"]
+    async with pool.connection() as conn:
+        pdf = await (await conn.execute("SELECT content_type FROM artifacts WHERE id = %s",
+                                        (out["artifacts"]["pdf"],))).fetchone()
+    assert pdf["content_type"] == "application/pdf"
+
+
+async def test_a_run_keeps_its_version_when_the_template_is_edited_mid_run(pool, worker, user):
+    tpl = await make_template(pool, user, REPORT)
+    run = await start(pool, user, tpl["slug"], topic="bees")
+    await wait_status(pool, run["id"], "waiting")
+    edited = copy.deepcopy(REPORT)
+    edited["blocks"][3]["doc_title"] = "EDITED {{ inputs.topic }}"
+    async with pool.connection() as conn:
+        saved = await store.save_version(conn, user_id=user, template_id=tpl["id"], document=edited)
+    assert saved["current_version"] == 2
+    await decide(pool, run["id"], "approve")
+    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    assert done["output"]["title"] == "On bees" and done["template_version"] == 1
+    newer = await start(pool, user, tpl["slug"], topic="bees")
+    assert newer["template_version"] == 2
+
+
+async def test_reject_stops_the_run_completed_without_a_document(pool, worker, user):
+    tpl = await make_template(pool, user, REPORT)
+    run = await start(pool, user, tpl["slug"], topic="x")
+    await wait_status(pool, run["id"], "waiting")
+    await decide(pool, run["id"], "reject")
+    done = await wait_status(pool, run["id"], "completed")
+    assert done["output"]["completed"] is False and done["output"]["stopped_at"] == "check"
+    assert "document" not in done["output"]
+
+
+async def test_every_other_block_kind_and_for_each_inside_if(pool, worker, user):
+    doc = {
+        "title": "All blocks",
+        "inputs": [{"name": "items", "label": "Items", "kind": "text_list"},
+                   {"name": "when", "label": "When", "kind": "datetime"},
+                   {"name": "go", "label": "Go?", "kind": "yes_no"}],
+        "blocks": [
+            {"id": "ask", "kind": "ask_person", "message": "How many?",
+             "fields": [{"name": "count", "label": "Count", "kind": "number"}]},
+            {"id": "big", "kind": "if", "condition": {"var": "ask.count", "op": "greater_than", "value": 2},
+             "then": [
+                 {"id": "each", "kind": "for_each", "items": "inputs.items", "as": "thing", "concurrency": 2,
+                  "blocks": [{"id": "say", "kind": "ask_model", "prompt": "Describe {{ thing }}",
+                              "json_fields": ["summary"]}]},
+                 {"id": "slow", "kind": "for_each", "items": "inputs.items",
+                  "blocks": [{"id": "nap", "kind": "wait", "duration": "1s"},
+                             {"id": "note", "kind": "document", "markdown": "# {{ item }}"}]},
+             ],
+             "else": [{"id": "small", "kind": "ask_model", "prompt": "small"}]},
+            {"id": "until", "kind": "wait", "until": "inputs.when"},
+            {"id": "mail", "kind": "send", "channel": "email", "to": "owner", "subject": "Done {{ run.date }}",
+             "body": "{% for s in each %}{{ s.summary }}\n{% endfor %}"},
+        ],
+    }
+    tpl = await make_template(pool, user, doc)
+    run = await start(pool, user, tpl["slug"], items=["apples", "pears"], when="2020-01-01T00:00:00Z", go=True)
+    await wait_status(pool, run["id"], "waiting")
+    await decide(pool, run["id"], "submit", count="3")
+    done = await wait_status(pool, run["id"], "completed", timeout=30)
+    outputs = done["output"]["outputs"]
+    assert outputs["ask"] == {"count": 3.0}
+    assert outputs["big"] == {"branch": "then"} and outputs["small"] is None
+    assert [sorted(s) for s in outputs["each"]] == [["summary"], ["summary"]]
+    assert "apples" in outputs["each"][0]["summary"]
+    assert [n["title"] for n in outputs["slow"]] == ["All blocks", "All blocks"]
+    names = [e["name"] for e in await journal(pool, run["id"]) if e["kind"] != "now"]
+    assert "slow[2] nap" in names and "each" in names
+    async with pool.connection() as conn:
+        mail = await (await conn.execute("SELECT subject, body_text FROM mail_outbox WHERE run_id = %s AND kind = %s",
+                                         (run["id"], "template_send"))).fetchall()
+    assert len(mail) == 1 and "apples" in mail[0]["body_text"]
+
+
+async def test_bad_input_is_refused_per_field_and_nothing_starts(pool, worker, user):
+    tpl = await make_template(pool, user, REPORT)
+    with pytest.raises(InputInvalid) as refused:
+        await start(pool, user, tpl["slug"], nope=1)
+    fields = {e["field"] for e in refused.value.errors}
+    assert fields == {"topic", "nope"}
+
+
+async def test_another_users_private_template_is_not_found(pool, worker, user):
+    from tests.support.engine import make_user
+
+    tpl = await make_template(pool, user, REPORT)
+    other = await make_user(pool)
+    with pytest.raises(store.TemplateNotFound):
+        await start(pool, other, tpl["slug"], topic="x")
+    async with pool.connection() as conn:
+        with pytest.raises(store.TemplateNotFound):
+            await store.get_template(conn, user_id=other, template_id=tpl["id"])
+        with pytest.raises(store.TemplateNotFound):
+            await store.save_version(conn, user_id=other, template_id=tpl["id"], document=REPORT)
