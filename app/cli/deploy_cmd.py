@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def check_deploy(args: argparse.Namespace) -> int:
+    import worker.tasks  # noqa: F401  (every workflow a worker of this checkout runs, templates' included)
+
     settings = with_secret_key(load_settings())
     configure_logging(settings.log_format)
     load_workflow_modules(settings.workflow_modules)
