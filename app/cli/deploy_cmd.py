@@ -32,6 +32,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def check_deploy(args: argparse.Namespace) -> int:
+    import worker.tasks  # noqa: F401  (every workflow a worker of this checkout runs, templates' included)
+
     settings = with_secret_key(load_settings())
     configure_logging(settings.log_format)
     load_workflow_modules(settings.workflow_modules)
@@ -65,7 +67,8 @@ def _print_text(check: DeployCheck, seconds: float) -> None:
           f"{len(check.at_risk)} would break")
     for r in check.at_risk:
         where = f" at position {r.position}" if r.position is not None else ""
-        print(f"{r.run_id}  {r.workflow} v{r.version}  {r.status}  {r.problem}{where}")
+        pinned = f" (template {r.template['id']} v{r.template['version']})" if r.template else ""
+        print(f"{r.run_id}  {r.workflow} v{r.version}{pinned}  {r.status}  {r.problem}{where}")
         if r.problem == "diverged":
             code = f"{r.code_step['kind']} {r.code_step['name']!r}" if r.code_step else "(the workflow ends)"
             print(f"    journal: {r.journal_step['kind']} {r.journal_step['name']!r}    code now: {code}")

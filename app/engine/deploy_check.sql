@@ -4,7 +4,9 @@
 -- in_flight_runs --
 -- Every unfinished run with its journal as compact arrays (one row per run, read through a
 -- server-side cursor in batches); a map's child function path is all of a step's detail it needs.
+-- A template run names its pinned template version (replayed from its journal like any workflow).
 SELECT r.id, r.workflow, r.version, r.status, r.owner_id, u.email AS owner_email, r.chat_id, r.input,
+       r.template_id, r.template_version,
        (SELECT coalesce(json_agg(json_build_array(s.seq, s.name, s.kind, s.status, s.output, s.error,
                                                   CASE WHEN s.kind = 'map' THEN s.detail->>'fn' END) ORDER BY s.seq), '[]')
           FROM run_steps s WHERE s.run_id = r.id) AS journal

@@ -5,6 +5,11 @@ the replay at the first position the journal does not hold yet (the frontier): f
 code would run new steps, which cannot contradict history. No step body, hook, sleep, transaction
 or fan-out child runs, and nothing touches the database: the check is safe against production.
 
+Template runs need nothing special: the `template` workflow loads its pinned version with its first,
+journaled call, so the replay interprets exactly the version the run started with, and what the
+check tests is the interpreter code of this checkout (a template edit is a new version, never a
+change under a running run).
+
 What would break a run in flight when the new code takes it over:
 - `diverged`: at some position the code asks for another (name, kind) than the journal holds (the
   engine would stop the run with NonDeterminism), or the code now ends before the journal does;
@@ -50,6 +55,7 @@ class Risk:
     position: int | None = None
     journal_step: dict | None = None  # {"name", "kind"} the journal holds at `position`
     code_step: dict | None = None  # what the code asks for there (None: the code ends)
+    template: dict | None = None  # a template run's pinned {"id", "version"}
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -160,9 +166,11 @@ def _step(entry: dict | None) -> dict | None:
 async def replay_run(row: dict) -> Risk | None:
     """Replay one in-flight run (a row of `in_flight_runs`); the risk it runs, or None if safe."""
 
+    pinned = {"id": row["template_id"], "version": row["template_version"]} if row.get("template_id") else None
+
     def risk(problem: str, message: str, **more: Any) -> Risk:
         return Risk(str(row["id"]), row["workflow"], row["version"], row["status"], row["owner_id"],
-                    row.get("owner_email"), problem, message, **more)
+                    row.get("owner_email"), problem, message, template=pinned, **more)
 
     try:
         wf = get_workflow(row["workflow"], row["version"])

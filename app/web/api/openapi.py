@@ -56,6 +56,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="runs", description="Start, read, cancel, retry and follow runs"),
             Tag(name="hooks", description="Answer a run waiting for a decision"),
             Tag(name="triggers", description="URLs other systems post JSON to, each delivery starting a run"),
+            Tag(name="templates", description="Workflow templates: documents (schema `Template`), versions, runs"),
         ],
         use_handler_docstrings=True,
     )

@@ -40,6 +40,7 @@ from app.web.api.schemas import (
     check_text,
     run_view,
 )
+from app.web.api.templates import HANDLERS as TEMPLATE_HANDLERS
 from app.web.api.triggers import routes as trigger_routes
 from app.web.json_body import JsonRequest
 from app.web.json_errors import documented, exception_handlers
@@ -268,7 +269,7 @@ router = Router(
     "/api/v1",
     route_handlers=[list_workflows, start_run, list_runs, get_run, get_run_file, cancel_run, retry_run, rerun,
                     start_replay, get_replay, cancel_replay, run_events_stream, decide_hook, *trigger_routes,
-                    *schedules.routes],
+                    *schedules.routes, *TEMPLATE_HANDLERS],
     guards=[requires_api_key],
     dependencies={"hub": Provide(provide_hub)},
     exception_handlers=exception_handlers,

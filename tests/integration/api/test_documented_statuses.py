@@ -41,6 +41,13 @@ OPERATIONS = {
     ("/api/v1/replays", "post"): ({"200", "201"}, {"409", "413", "415", "422"}),
     ("/api/v1/replays/{replay_id}", "get"): ({"200"}, {"404"}),
     ("/api/v1/replays/{replay_id}/cancel", "post"): ({"200"}, {"404", "409"}),
+    ("/api/v1/templates", "get"): ({"200"}, set()),
+    ("/api/v1/templates", "post"): ({"201"}, {"413", "415", "422"}),
+    ("/api/v1/templates/{slug}", "get"): ({"200"}, {"404"}),
+    ("/api/v1/templates/{slug}/versions", "get"): ({"200"}, {"404"}),
+    ("/api/v1/templates/{slug}/versions", "post"): ({"201"}, {"404", "413", "415", "422"}),
+    ("/api/v1/templates/{slug}/export", "get"): ({"200"}, {"404"}),
+    ("/api/v1/templates/{slug}/runs", "post"): ({"200", "201"}, {"402", "404", "413", "415", "422"}),
 }
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 

@@ -20,11 +20,12 @@ async def test_the_schema_documents_only_the_api_with_bearer_keys(api):
         "/api/v1/schedules/{schedule_id}/resume", "/api/v1/schedules/{schedule_id}/trigger",
         "/api/v1/schedules/{schedule_id}/backfill",
         "/api/v1/runs/{run_id}/rerun", "/api/v1/replays", "/api/v1/replays/{replay_id}",
-        "/api/v1/replays/{replay_id}/cancel"}
+        "/api/v1/replays/{replay_id}/cancel", "/api/v1/templates", "/api/v1/templates/{slug}",
+        "/api/v1/templates/{slug}/versions", "/api/v1/templates/{slug}/export", "/api/v1/templates/{slug}/runs"}
     assert doc["components"]["securitySchemes"]["BearerKey"] | {"description": ""} == {
         "type": "http", "scheme": "bearer", "bearerFormat": "bk_…", "description": ""}
     operations = [op for item in doc["paths"].values() for op in item.values()]
-    assert len(operations) == 9 + 7 + 9 + 4  # runs, hooks and workflows; triggers; schedules; rerun and replays
+    assert len(operations) == 9 + 7 + 9 + 4 + 7  # runs, hooks and workflows; triggers; schedules; rerun and replays; templates
     for op in operations:
         assert op["security"] == [{"BearerKey": []}]
         assert op["responses"]["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
