@@ -195,7 +195,7 @@ async def resume_scale(pool, user: int) -> None:
         size = f"{output_bytes // 1024} kB outputs" if output_bytes else "null outputs"
         print(f"(f) resume, {before:>5}-step journal, {size:<13} decision -> next step p50 {pct(lat, 50):6.1f} ms"
               f" max {max(lat):6.1f} ms  {mark(pct(lat, 50) <= target)} target <= {target} ms"
-              f"   (in process: load query {query:.1f} ms, + replay {replay:.1f} ms)")
+              f"   (in process: load query {query:.1f} ms, with replay {replay:.1f} ms)")
 
 
 async def resume_latency_of(pool, ids) -> list[float]:

@@ -161,16 +161,18 @@ def step_params(run_id, owner: int, seq: int) -> dict:
             "event": "step_completed", "event_data": Jsonb({"seq": seq, "name": f"s{seq}"}), "announce": False}
 
 
-async def wait_for_suspended(url: str, n: int, timeout: float = 900) -> None:
+async def wait_for_suspended(url: str, timeout: float = 900) -> None:
+    """Until the workers have driven every seeded run to its hook or sleep (or, for a short timeout,
+    past it): no run queued or running."""
     deadline = time.monotonic() + timeout
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         while True:
-            [[done]] = await (await conn.execute(
-                "SELECT count(*) FROM runs WHERE status IN ('waiting', 'sleeping')")).fetchall()
-            if done >= n:
+            [[busy]] = await (await conn.execute(
+                "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')")).fetchall()
+            if busy == 0:
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"only {done} of {n} seeded runs suspended in {timeout} s")
+                raise RuntimeError(f"{busy} seeded runs still queued or running after {timeout} s")
             await asyncio.sleep(0.5)
 
 
@@ -351,7 +353,7 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
 
         t0 = time.perf_counter()
         seeded = await seed(url, cfg)
-        await wait_for_suspended(url, cfg["waiting"] + cfg["sleeping"])
+        await wait_for_suspended(url)
         print(f"seeded in {time.perf_counter() - t0:.0f} s ({cfg['finished']} finished runs x 20 steps in "
               f"{seeded['finished_s']:.0f} s; {cfg['waiting']} waiting, {cfg['sleeping']} sleeping)")
         sizes = (await query(url, """
