@@ -161,17 +161,29 @@ def step_params(run_id, owner: int, seq: int) -> dict:
             "event": "step_completed", "event_data": Jsonb({"seq": seq, "name": f"s{seq}"}), "announce": False}
 
 
-async def wait_for_suspended(url: str, n: int, timeout: float = 900) -> None:
+async def wait_for_suspended(url: str, timeout: float = 900) -> None:
+    """Until the workers have driven every seeded run to its hook or sleep (or, for a short timeout,
+    past it): no run queued or running."""
     deadline = time.monotonic() + timeout
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         while True:
-            [[done]] = await (await conn.execute(
-                "SELECT count(*) FROM runs WHERE status IN ('waiting', 'sleeping')")).fetchall()
-            if done >= n:
+            [[busy]] = await (await conn.execute(
+                "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')")).fetchall()
+            if busy == 0:
                 return
             if time.monotonic() > deadline:
-                raise RuntimeError(f"only {done} of {n} seeded runs suspended in {timeout} s")
+                raise RuntimeError(f"{busy} seeded runs still queued or running after {timeout} s")
             await asyncio.sleep(0.5)
+
+
+async def wait_jobs_done(url: str, timeout: float = 180) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        [row] = await query(url, "SELECT count(*) AS n FROM procrastinate_jobs WHERE status = 'doing' "
+                                 "OR (status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now()))")
+        if row["n"] == 0:
+            return
+        await asyncio.sleep(1)
 
 
 # -- the traffic ---------------------------------------------------------------------------------------
@@ -179,10 +191,13 @@ async def wait_for_suspended(url: str, n: int, timeout: float = 900) -> None:
 class Person:
     """A logged-in browser session of one seeded user."""
 
-    def __init__(self, base: str, user: dict):
+    def __init__(self, base: str, user: dict, n: int):
         self.user = user
-        self.client = httpx.AsyncClient(base_url=base, timeout=30)
-        self.api = httpx.AsyncClient(base_url=base, timeout=30, headers={"Authorization": f"Bearer {user['key']}"})
+        # Each person from an address of their own, through the local proxy Baton trusts by default
+        # (BATON_TRUSTED_PROXIES): per-address limits such as log-ins see many people, as in production.
+        here = {"X-Forwarded-For": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256 + 1}"}
+        self.client = httpx.AsyncClient(base_url=base, timeout=30, headers=here)
+        self.api = httpx.AsyncClient(base_url=base, timeout=30, headers=here | {"Authorization": f"Bearer {user['key']}"})
         self.runs: list[str] = []
         self.live: list[list[float]] = []  # per open page: receipt times of events
 
@@ -351,7 +366,7 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
 
         t0 = time.perf_counter()
         seeded = await seed(url, cfg)
-        await wait_for_suspended(url, cfg["waiting"] + cfg["sleeping"])
+        await wait_for_suspended(url)
         print(f"seeded in {time.perf_counter() - t0:.0f} s ({cfg['finished']} finished runs x 20 steps in "
               f"{seeded['finished_s']:.0f} s; {cfg['waiting']} waiting, {cfg['sleeping']} sleeping)")
         sizes = (await query(url, """
@@ -362,13 +377,24 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
         print(f"storage: {sizes['bytes'] / max(1, sizes['runs']):,.0f} B per finished run, "
               f"{sizes['bytes'] / max(1, sizes['steps']):,.0f} B per step (runs, journal, events, hooks, indexes)")
         await query(url, "VACUUM ANALYZE")
+        await wait_jobs_done(url, cfg["idle_s"] * 6)  # the seeding's own aftermath (approval mails, wake-ups) is not idle
         if cluster.statements:
             idle_after, busiest = await idle_queries(url, cfg["idle_s"])
             print(f"idle statements/s, seeded: {idle_after:.1f}; busiest in {cfg['idle_s']} s: "
                   + "; ".join(f"{r['calls']}x {r['q']}" for r in busiest[:4]))
 
-        people = [Person(base, user) for user in seeded["users"]]
-        await asyncio.gather(*(p.log_in() for p in people))
+        people = [Person(base, user, n) for n, user in enumerate(seeded["users"])]
+        # A few at a time: each log-in is an argon2 hash (~0.1-0.5 s of CPU); 200 at once took over
+        # 30 s on the busy machine, and people do not all log in in the same second.
+        gate = asyncio.Semaphore(4)
+
+        async def log_in(person: Person) -> None:
+            async with gate:
+                await person.log_in()
+
+        t0 = time.perf_counter()
+        await asyncio.gather(*(log_in(p) for p in people))
+        print(f"{len(people)} log-ins, 4 at a time: {time.perf_counter() - t0:.1f} s")
         watched = people[:max(1, min(len(people), cfg["live"] // 4 or 1))]
         live = [asyncio.create_task(watched[i % len(watched)].open_live_page(stop_live)) for i in range(cfg["live"])]
         tokens = await open_tokens(url)

@@ -166,8 +166,8 @@ class Run:
         seq, entry = self._next(name, "step")
         attempts = 0
         if entry:
-            if entry["status"] == "completed":
-                return await self._output(entry)
+            if entry["status"] == "completed":  # the common replay: no coroutine for an output at hand
+                return entry["output"] if entry["stored"] is None else await self._output(entry)
             if entry["status"] == "failed":
                 raise StepFailed(name, entry["error"])
             attempts = entry["attempts"]
