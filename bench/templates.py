@@ -66,6 +66,33 @@ async def measure(pool, user, n: int, runs: int) -> tuple[list[float], list[floa
     return python, template
 
 
+class _DirectRun:
+    """Steps called directly, no journal: what the interpreter itself costs per block."""
+    owner_id, id = 0, "bench"
+
+    async def step(self, name, fn, *args, **kwargs):
+        return (await fn(*args)).value
+
+
+async def interpreter_cpu_ms(n: int = 50, repeat: int = 5) -> tuple[float, float]:
+    """Median ms per block of the interpreter vs a Python loop making the same step calls, no engine."""
+    from app.templates.format import parse
+    from app.templates.interpreter import Interpreter
+    from app.templates.model_call import ask_model
+
+    template, tpl, py = parse(chain_document(n)), [], []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        await Interpreter(_DirectRun(), template, {"title": "bench"}).blocks(
+            template.blocks, {"inputs": {"topic": "otters"}, "run": {}})
+        tpl.append((time.perf_counter() - start) / n * 1000)
+        start, previous = time.perf_counter(), ""
+        for i in range(n):
+            previous = (await ask_model("", f"Step {i} about otters: {previous[:50]}", None, None, [])).value
+        py.append((time.perf_counter() - start) / n * 1000)
+    return statistics.median(tpl), statistics.median(py)
+
+
 def validation_ms(n: int = 100, repeat: int = 50) -> list[float]:
     doc = chain_document(n)
     times = []
@@ -97,6 +124,8 @@ async def main(args) -> None:
         finally:
             await pool.close()
             workers.stop()
+    tpl_cpu, py_cpu = await interpreter_cpu_ms()
+    print(f"without the engine (50 blocks): interpreter {tpl_cpu:.3f} ms/block, Python {py_cpu:.3f} ms/block")
     times = validation_ms()
     print(f"validate_document, 100 blocks: median {statistics.median(times):.1f} ms, p95 {pct(times, 95):.1f} ms")
     print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min)")
