@@ -42,7 +42,7 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     page.get_by_role("link", name="New template").click()
     expect(page).to_have_url(re.compile(r"/templates/new$"))
 
-    page.get_by_label("Title").fill("Fox notes")
+    page.get_by_label("Title", exact=True).fill("Fox notes")
     page.get_by_role("button", name="Add to inputs").click()
     first_input = page.locator("#f-inputs-0")
     first_input.get_by_label("Name", exact=True).fill("topic")
@@ -90,7 +90,7 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     card = page.locator("#test-run .run-card")
     expect(card).to_contain_text("Field notes on urban foxes.", timeout=LIVE_MS)
     expect(card.locator(".run-waiting")).to_be_visible(timeout=LIVE_MS)
-    card.get_by_role("button", name=re.compile("Request changes")).click()
+    expect(card.locator(".run-step", has_text="check")).to_contain_text("waiting", timeout=LIVE_MS)
     card.get_by_label(re.compile("^Feedback")).fill("Mention their dens")
     card.get_by_role("button", name=re.compile("Request changes")).click()
     expect(card).to_contain_text("Applied: Mention their dens", timeout=LIVE_MS)
@@ -106,7 +106,7 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     assert "urban foxes" in text and "Applied: Mention their dens" in text
 
     # An edit makes version 2; the history lists both, who saved them and when.
-    page.get_by_label("Title").fill("Fox notes, second edition")
+    page.get_by_label("Title", exact=True).fill("Fox notes, second edition")
     page.get_by_role("button", name="Save version").first.click()
     expect(page.locator("#editor-status")).to_have_text("Saved as version 2")
     expect(page.locator(".version")).to_have_count(2)

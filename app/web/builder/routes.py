@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
@@ -69,11 +70,14 @@ def _shown(t: dict) -> dict:
 
 
 @get("/{key:str}")
-async def editor(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]) -> Template:
+async def editor(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str],
+                 test_run: FromQuery[UUID | None] = None) -> Template:
+    """The editor; `test_run` shows that run's live card beside it (a test run of a new template)."""
     async with pool.connection() as conn:
         t = await library.editable(conn, key, request.user.id)
         notice = "Your unsaved changes were kept." if t["draft_differs"] else None
-        context = await _editor_context(conn, request.user.id, t, _shown(t), notice=notice)
+        card = await load_card(conn, test_run, request.user.id) if test_run else None
+        context = await _editor_context(conn, request.user.id, t, _shown(t), notice=notice, card=card)
     return Template("pages/builder/editor.html", context=context)
 
 
@@ -105,7 +109,7 @@ async def edit(request: Request, pool: NamedDependency[AsyncConnectionPool], key
             if key == library.NEW:
                 return navigate(request, f"/templates/{saved['id']}")
             context = await _editor_context(conn, user_id, saved, saved["doc"], problems=[],
-                                            notice=f"Saved as version {saved['version']}.")
+                                            notice=f"Saved as version {saved['version']}")
             return _editor_answer(request, context, versions=True)
         if op == "discard":
             t = await library.discard_draft(conn, key, user_id)
@@ -148,14 +152,18 @@ async def test_run(request: Request, pool: NamedDependency[AsyncConnectionPool],
         if problems:
             errors = {"form": "Fix the template's problems first: " + "; ".join(m for _, m in problems[:3])}
             return await _test_answer(request, conn, t, doc, errors, form)
-        outcome = await library.start_test(conn, t, doc, run_inputs.form_input(doc, form), user_id)
+        outcome, saved = await library.start_test(conn, t, doc, run_inputs.form_input(doc, form), user_id)
         if isinstance(outcome, start.Refused):
-            return await _test_answer(request, conn, t, doc, outcome.fields or {"form": outcome.message}, form)
+            return await _test_answer(request, conn, saved, doc, outcome.fields or {"form": outcome.message}, form)
         card = await load_card(conn, outcome.run_id, user_id)
-        context = await _editor_context(conn, user_id, t, doc, card=card)
+        notice = f"Saved as version {saved['version']} for this test run." if saved is not t else None
+        context = await _editor_context(conn, user_id, saved, doc, card=card, notice=notice)
+    if saved["key"] != key:  # the first save of a new template: its own page, the run's card in it
+        return navigate(request, f"/templates/{saved['id']}?test_run={outcome.run_id}")
     if not is_htmx(request):
         return Template("pages/builder/editor.html", context=context)
-    return Template("partials/builder/test_form.html", context=context)
+    return Template("partials/builder/test_swap.html", context={**context, "oob": True,
+                                                                "with_versions": saved is not t})
 
 
 async def _test_answer(request, conn, t, doc, errors, form) -> Template:
