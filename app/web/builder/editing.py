@@ -58,7 +58,7 @@ REWORDED = {"Field required": "This field is required.", "String should have at 
             "List should have at least 1 item after validation, not 0": "Add at least one."}
 
 
-def place(problems: list[tuple[str, str]], nodes: dict[str, Node]) -> tuple[list[Shown], dict[str, str]]:
+def place(problems: list[tuple[str, str]], nodes: dict[str, Node] | set[str]) -> tuple[list[Shown], dict[str, str]]:
     """Each problem shown at the deepest shown field its path starts with (a problem about a whole
     block at the block, about the document at the top)."""
     shown, slots = [], {}
@@ -72,13 +72,24 @@ def place(problems: list[tuple[str, str]], nodes: dict[str, Node]) -> tuple[list
     return shown, slots
 
 
-def editor_view(doc: dict, problems: list[tuple[str, str]], *, focus: str | None = None) -> dict:
+def editor_view(doc: dict, problems: list[tuple[str, str]], *, focus: str | None = None, key: str = "new") -> dict:
     tree = doc_form.editor_tree(doc, formats.schema())
     nodes: dict[str, Node] = {}
     _paths(tree, nodes)
     shown, errors = place(problems, nodes)
-    ctx = {"errors": errors, "scopes": formats.scopes(doc), "kind_titles": formats.KIND_TITLES, "focus": focus}
+    ctx = {"errors": errors, "kind_titles": formats.KIND_TITLES, "focus": focus, "key": key}
     return {"tree": tree, "ctx": ctx, "problems": shown, "nodes": nodes}
+
+
+def check_view(doc_paths: set[str], problems: list[tuple[str, str]]) -> dict:
+    """The live check's answer without building the editor: the problems placed among the paths
+    the form sent (and the lists and blocks they are in)."""
+    paths = {""}
+    for path in doc_paths:
+        parts = path.split(".")
+        paths.update(".".join(parts[:i]) for i in range(1, len(parts) + 1))
+    shown, errors = place(problems, paths)
+    return {"problems": shown, "slots": [(doc_form.dom_id(p), m) for p, m in errors.items()]}
 
 
 def error_slots(view: dict) -> list[tuple[str, str]]:
