@@ -111,3 +111,38 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     expect(page.locator("#editor-status")).to_have_text("Saved as version 2")
     expect(page.locator(".version")).to_have_count(2)
     expect(page.locator(".version").first).to_contain_text("builder-")
+
+
+def test_the_list_and_the_editor_fit_a_phone_in_the_dark_and_work_by_keyboard(browser, live_server, database_url):
+    from tests.browser.test_phone_layout_browser import PHONE, assert_fits
+    from tests.support.fixtures import forget_ip_limits
+
+    forget_ip_limits(database_url)
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, has_touch=True, color_scheme="dark")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        sign_up_on(page, database_url, tier="pro", prefix="phone-builder")
+        page.goto("/templates")
+        assert_fits(page)
+        page.goto("/templates/new")
+        page.get_by_label("Title", exact=True).fill("Pocket template")
+        # Keyboard only: open the menu between blocks, pick a kind, land on the new block.
+        page.get_by_text("Add a block here").focus()
+        page.keyboard.press("Enter")
+        menu = page.locator("#f-blocks .add-block-menu")
+        expect(menu.get_by_role("button", name="For each")).to_be_visible()
+        menu.get_by_role("button", name="For each").focus()
+        page.keyboard.press("Enter")
+        loop = page.locator("#f-blocks-0")
+        expect(loop).to_be_focused()
+        expect(loop.locator(".flow .flow-gap")).to_have_count(1)  # its own, indented flow
+        nested = loop.locator(".flow .add-block").first
+        nested.get_by_text("Add a block here").click()
+        nested.get_by_role("button", name="Ask the model").click()
+        expect(page.locator("#f-blocks-0-blocks-0")).to_be_visible()
+        assert_fits(page)
+        background = page.evaluate("() => getComputedStyle(document.querySelector('.block')).backgroundColor")
+        assert background == "rgb(24, 29, 38)", background  # the dark card colour of baton.css
+    finally:
+        context.close()
