@@ -5,11 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli import apikey_cmd, runs_cmd, serve_cmd, users_cmd
+from app.cli import apikey_cmd, runs_cmd, serve_cmd, templates_cmd, users_cmd
 from app.core.config import ConfigError
 from app.core.embedded_pg import EmbeddedPostgresError
 
-MODULES = [serve_cmd, runs_cmd, users_cmd, apikey_cmd]
+MODULES = [serve_cmd, runs_cmd, users_cmd, apikey_cmd, templates_cmd]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ import sys
 import time
 
 import psycopg
+from psycopg.rows import dict_row
 
 from app.core.config import (
     ConfigError,
@@ -80,8 +81,18 @@ def migrate(args: argparse.Namespace) -> int:
     settings = _settings()
     with database_url(settings) as url:
         applied = _migrate(url)
+        starters = asyncio.run(_load_starters(url, settings.data_dir / "starters"))
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
+    print(f"starter templates: {len([s for s in starters.values() if s != 'invalid'])} loaded"
+          + (f", invalid: {', '.join(k for k, v in starters.items() if v == 'invalid')}" if "invalid" in starters.values() else ""))
     return 0
+
+
+async def _load_starters(url: str, extra_dir) -> dict[str, str]:
+    from app.templates.starters import load_starters
+
+    async with await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
+        return await load_starters(conn, extra_dir)
 
 
 def _exit_on_signal(signum, frame):

@@ -61,8 +61,8 @@ INSERT INTO run_events (run_id, owner_id, kind, data)
 SELECT id, owner_id, 'status', '{"status": "queued", "retry": true}' FROM upd
 
 -- get_run --
--- One run.
-SELECT * FROM runs WHERE id = %(run_id)s
+-- One run, with the slug of the template it runs (if it is a template run).
+SELECT r.*, t.slug AS template FROM runs r LEFT JOIN templates t ON t.id = r.template_id WHERE r.id = %(run_id)s
 
 -- run_steps --
 -- A run's journal as people see it (journaled values, run.now and run.uuid, are not steps).

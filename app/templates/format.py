@@ -13,7 +13,8 @@ Jinja2 rendered in a sandbox (`{{ inputs.topic }}`, `{% for s in sources %}…{%
 A block's output (what later blocks see under its id):
 - ask_model: the answer text, or an object with the requested `json_fields`
 - review: `{decision: approve|changes|reject, feedback, decided_by, rounds}`; blocks from the jump-back
-  target to the review may already use it (decision is empty and feedback "" on the first round)
+  target to the review may already use it (decision is empty and feedback "" on the first round), and
+  the repeated blocks may read their own previous answer (empty on the first round)
 - ask_person: an object of the answered fields
 - wait: `{waited_until}`; for_each: a list, one entry per item (the `collect` block's output, by default
   the last nested block's); if: `{branch: then|else}` (blocks inside a branch not taken are empty)
@@ -312,8 +313,12 @@ def _walk(blocks: list, path: str, scope: dict[str, str], visit: Callable[[Any, 
     ids = [b.id for b in blocks]
     for i, block in enumerate(blocks):
         if isinstance(block, Review) and block.on_changes in ids[:i]:
-            for j in range(ids.index(block.on_changes), i):
+            start = ids.index(block.on_changes)
+            for j in range(start, i):
                 ahead.setdefault(j, {})[block.id] = f"{block.title or block.id}: review decision and feedback"
+                # A later round may read what the blocks it repeats answered last time (empty the first time).
+                for k in range(j, i):
+                    ahead[j].setdefault(ids[k], f"{_output_label(blocks[k])} (the previous round's)")
     for i, block in enumerate(blocks):
         here = {**scope, **added, **ahead.get(i, {})}
         visit(block, f"{path}.{i}", here)
@@ -388,6 +393,15 @@ def validate_document(doc: Any, *, connector_exists: Callable[[str], bool] | Non
                     problems.append(Problem(f"{path}.{field}", f"Unknown variable “{name}” (not an input or an earlier block)."))
             for name in sorted(inputs - input_names):
                 problems.append(Problem(f"{path}.{field}", f"Unknown input “inputs.{name}”."))
+        if isinstance(block, If) and isinstance(block.condition.value, str) and "{" in block.condition.value:
+            try:
+                names, inputs = template_names(block.condition.value)
+                for name in sorted(n for n in names - {"inputs", "run"} if n not in scope):
+                    problems.append(Problem(f"{path}.condition.value", f"Unknown variable “{name}”."))
+                for name in sorted(inputs - input_names):
+                    problems.append(Problem(f"{path}.condition.value", f"Unknown input “inputs.{name}”."))
+            except TemplateSyntaxError as error:
+                problems.append(Problem(f"{path}.condition.value", f"Template error: {error.message}"))
         for field, var in (("items", getattr(block, "items", None)), ("until", getattr(block, "until", None)),
                            ("condition.var", block.condition.var if isinstance(block, If) else None)):
             if var and not _in_scope(var, scope, input_names):

@@ -29,6 +29,7 @@ from app.steps import model
 from app.steps.artifacts import save_document
 from app.steps.review import review_request
 from app.templates import sends, store
+from app.templates.files import read_texts
 from app.templates.format import (
     AskModel,
     AskPerson,
@@ -80,9 +81,11 @@ class Interpreter:
         ids = [b.id for b in blocks]
         rounds: dict[str, int] = {}
         passes = 0
-        for block in blocks:  # the jump-back range may read the review's output before it ran
-            if isinstance(block, Review) and block.on_changes:
+        for n, block in enumerate(blocks):  # the jump-back range may read the review's (and its own) output early
+            if isinstance(block, Review) and block.on_changes in ids[:n]:
                 ctx.setdefault(block.id, {"decision": None, "feedback": "", "decided_by": None, "rounds": 0})
+                for repeated in ids[ids.index(block.on_changes):n]:
+                    ctx.setdefault(repeated, None)
         i = 0
         while i < len(blocks):
             block = blocks[i]
@@ -242,8 +245,14 @@ async def run_template(run: Run, inp: TemplateValues) -> dict:
     loaded = await run.transaction("load template", lambda conn: store.run_template_version(conn, run.id))
     template = parse(loaded["document"])
     meta = {"title": template.title, "template_id": loaded["template_id"], "version": loaded["version"]}
-    ctx: dict[str, Any] = {"inputs": inp.model_dump(mode="json"),
-                           "run": {"date": run.now().strftime("%-d %B %Y"), "title": template.title}}
+    values = inp.model_dump(mode="json")
+    for field in template.inputs:
+        value = values.get(field.name)
+        if field.kind in ("file", "files") and value:
+            read = await run.step(f"read {field.label}"[:200], read_texts, run.owner_id, str(run.id),
+                                  [value] if field.kind == "file" else value)
+            values[field.name] = read[0] if field.kind == "file" else read
+    ctx: dict[str, Any] = {"inputs": values, "run": {"date": run.now().strftime("%-d %B %Y"), "title": template.title}}
     interpreter = Interpreter(run, template, meta)
     out: dict[str, Any] = {"template": template.title, "template_version": loaded["version"]}
     try:

@@ -61,6 +61,8 @@ def holds(condition: Condition, context: dict[str, Any]) -> bool:
     """Whether the condition is true (comparisons never raise: a mismatch is simply false)."""
     value = lookup(condition.var, context)
     want = condition.value
+    if isinstance(want, str) and "{" in want:
+        want = render(want, context, condition.var)
     match condition.op:
         case "is_empty":
             result = value is None or value == "" or value == [] or value == {}

@@ -13,6 +13,7 @@ from typing import Any
 from uuid import UUID
 
 from psycopg import AsyncConnection
+from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 
 from app.core.sql_queries import load_queries
@@ -280,6 +281,13 @@ async def put_starter(conn: AsyncConnection, *, slug: str, document: dict) -> st
     """A gallery starter (no owner) as shipped: created, updated to a new version when its file changed,
     or left alone. Returns "created", "updated" or "unchanged" (start-up loading is idempotent)."""
     doc = await check_document(conn, None, document)
+    try:
+        return await _put_starter(conn, slug, doc)
+    except UniqueViolation:  # another process loaded it at the same moment
+        return "unchanged"
+
+
+async def _put_starter(conn: AsyncConnection, slug: str, doc: dict) -> str:
     async with conn.transaction():
         row = await (await conn.execute(VISIBLE_BY_SLUG, {"slug": slug, "user_id": None, "operator": True})).fetchone()
         if row is None or row["owner_id"] is not None:

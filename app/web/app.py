@@ -22,6 +22,7 @@ from app.core.db import open_pool
 from app.core.llm import LLM
 from app.core.paths import STATIC_DIR, TEMPLATES_DIR
 from app.engine.errors import HookNotFound, RunNotFound, WorkflowNotFound
+from app.templates.starters import load_starters
 from app.web import (
     admin,
     analytics,
@@ -84,6 +85,8 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
         pool = await open_pool(database_url)
         app.state.services = Services(settings=settings, pool=pool)
+        async with pool.connection() as conn:  # the gallery's starter templates (idempotent)
+            await load_starters(conn, settings.data_dir / "starters")
         # Restarted with backoff whenever it stops (a database restart); /healthz reports it.
         worker = WorkerSupervisor(pool) if run_worker else None
         app.state.worker = worker

@@ -55,6 +55,7 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="workflows", description="What can be started"),
             Tag(name="runs", description="Start, read, cancel, retry and follow runs"),
             Tag(name="hooks", description="Answer a run waiting for a decision"),
+            Tag(name="templates", description="Workflow templates: documents (schema `Template`), versions, runs"),
         ],
         use_handler_docstrings=True,
     )

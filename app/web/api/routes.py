@@ -34,6 +34,7 @@ from app.web.api.schemas import (
     check_text,
     run_view,
 )
+from app.web.api.templates import HANDLERS as TEMPLATE_HANDLERS
 from app.web.json_body import JsonRequest
 from app.web.json_errors import documented, exception_handlers
 from app.web.live import LiveHub, provide_hub
@@ -189,7 +190,7 @@ async def decide_hook(request: Request, pool: NamedDependency[AsyncConnectionPoo
 router = Router(
     "/api/v1",
     route_handlers=[list_workflows, start_run, list_runs, get_run, get_run_file, cancel_run, retry_run,
-                    run_events_stream, decide_hook],
+                    run_events_stream, decide_hook, *TEMPLATE_HANDLERS],
     guards=[requires_api_key],
     dependencies={"hub": Provide(provide_hub)},
     exception_handlers=exception_handlers,

@@ -21,6 +21,13 @@ OPERATIONS = {
     ("/api/v1/runs/{run_id}/events", "get"): ({"200"}, {"404"}),
     ("/api/v1/runs/{run_id}/files/{file_id}", "get"): ({"200"}, {"404"}),
     ("/api/v1/hooks/{token}", "post"): ({"200"}, {"404", "409", "413", "415", "422"}),
+    ("/api/v1/templates", "get"): ({"200"}, set()),
+    ("/api/v1/templates", "post"): ({"201"}, {"413", "415", "422"}),
+    ("/api/v1/templates/{slug}", "get"): ({"200"}, {"404"}),
+    ("/api/v1/templates/{slug}/versions", "get"): ({"200"}, {"404"}),
+    ("/api/v1/templates/{slug}/versions", "post"): ({"201"}, {"404", "413", "415", "422"}),
+    ("/api/v1/templates/{slug}/export", "get"): ({"200"}, {"404"}),
+    ("/api/v1/templates/{slug}/runs", "post"): ({"200", "201"}, {"402", "404", "413", "415", "422"}),
 }
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 

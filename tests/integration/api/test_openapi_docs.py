@@ -13,11 +13,12 @@ async def test_the_schema_documents_only_the_api_with_bearer_keys(api):
     assert set(doc["paths"]) == {
         "/api/v1/workflows", "/api/v1/runs", "/api/v1/runs/{run_id}", "/api/v1/runs/{run_id}/cancel",
         "/api/v1/runs/{run_id}/retry", "/api/v1/runs/{run_id}/events", "/api/v1/hooks/{token}",
-        "/api/v1/runs/{run_id}/files/{file_id}"}
+        "/api/v1/runs/{run_id}/files/{file_id}", "/api/v1/templates", "/api/v1/templates/{slug}",
+        "/api/v1/templates/{slug}/versions", "/api/v1/templates/{slug}/export", "/api/v1/templates/{slug}/runs"}
     assert doc["components"]["securitySchemes"]["BearerKey"] | {"description": ""} == {
         "type": "http", "scheme": "bearer", "bearerFormat": "bk_…", "description": ""}
     operations = [op for item in doc["paths"].values() for op in item.values()]
-    assert len(operations) == 9
+    assert len(operations) == 16
     for op in operations:
         assert op["security"] == [{"BearerKey": []}]
         assert op["responses"]["401"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
