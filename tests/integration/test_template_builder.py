@@ -244,3 +244,31 @@ async def test_the_model_may_propose_a_saved_template_and_it_starts_on_confirm(a
     async with pool.connection() as conn:
         run = await (await conn.execute("SELECT template_id, input FROM runs WHERE chat_id = %s", (conversation_id,))).fetchone()
     assert run["template_id"] == template_id and run["input"]["topic"] == "otters"
+
+
+async def test_publish_to_the_gallery_and_an_admin_unpublishes(app_client, pool):
+    author = await signed_in(app_client, pool)
+    csrf = await new_editor(app_client)
+    template_id = await saved_template(app_client, csrf, {**GOOD, "title": "Gallery notes"})
+    await app_client.post(f"/templates/{template_id}/sharing", data={"visibility": "gallery", "_csrf_token": csrf})
+
+    await signed_in(app_client, pool)  # anyone sees it in the gallery, and "Use" copies it
+    gallery = await app_client.get("/templates?tab=gallery&q=gallery+notes")
+    assert "Gallery notes" in gallery.text and author.email in gallery.text and "Unpublish" not in gallery.text
+    assert (await app_client.post(f"/templates/{template_id}/unpublish", data={"_csrf_token": csrf_of(gallery.text)})).status_code == 404
+
+    admin = await make_user(pool, new_email("admin"), tier="pro", is_admin=True)
+    assert (await log_in(app_client, admin.email)).status_code == 303
+    gallery = await app_client.get("/templates?tab=gallery")
+    assert "Unpublish" in gallery.text
+    response = await app_client.post(f"/templates/{template_id}/unpublish", data={"_csrf_token": csrf_of(gallery.text)})
+    assert response.status_code == 303
+    assert "Gallery notes" not in (await app_client.get("/templates?tab=gallery")).text
+
+
+async def test_the_help_link_leads_to_the_guide(app_client, pool):
+    await signed_in(app_client, pool)
+    page = await app_client.get("/templates")
+    assert 'href="/help/templates"' in page.text
+    guide = await app_client.get("/help/templates")
+    assert guide.status_code == 200 and "Building templates" in guide.text
