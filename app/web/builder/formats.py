@@ -35,7 +35,8 @@ LABELS = {
     "on_reject": "On reject", "remind_before": "Remind before it expires", "doc_title": "Document title",
     "as": "Call each item", "collect": "Collect the output of block", "var": "Variable", "op": "Test",
     "negate": "Negate (not)", "help": "Help text", "kind": "Kind", "to": "To", "url": "URL",
-    "until": "Or wait until (a variable holding a date-time)", "duration": "Duration (e.g. 10s, 5m, 2h)",
+    "until": "Or wait until (a variable holding a date-time)", "then": "Then", "else": "Else",
+    "blocks": "Blocks", "duration": "Duration (e.g. 10s, 5m, 2h)",
 }
 
 
