@@ -1,7 +1,8 @@
 """Real chromium: from an empty account, a person builds a template in the editor (inputs, then
 ask_model → review with a jump-back → wait → document), sees a problem appear beside its field
 while typing, saves it, test-runs it beside the editor (requests changes once, approves), downloads
-its PDF, then edits it and finds two versions in the history. Also: the editor at a phone's width."""
+its PDF, then edits it and finds two versions in the history. Also: the editor at a phone's width in
+dark mode, built by keyboard, and the warning before leaving with unsaved changes."""
 
 from __future__ import annotations
 
@@ -144,5 +145,19 @@ def test_the_list_and_the_editor_fit_a_phone_in_the_dark_and_work_by_keyboard(br
         assert_fits(page)
         background = page.evaluate("() => getComputedStyle(document.querySelector('.block')).backgroundColor")
         assert background == "rgb(24, 29, 38)", background  # the dark card colour of baton.css
+
+        # Leaving with changes not saved as a version asks first (a link followed in the page, or closing it).
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+        page.locator(".page-head").get_by_role("link", name="Templates", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/templates$"))
+        assert dialogs == ["confirm"]
+        page.goto("/templates/new")
+        expect(page.locator("#editor-status")).to_contain_text("Your unsaved changes were kept.")
+        expect(page.get_by_label("Title", exact=True)).to_have_value("Pocket template")
+        page.get_by_label("Title", exact=True).fill("Pocket template, again")
+        page.close(run_before_unload=True)
+        page.wait_for_event("close")
+        assert dialogs == ["confirm", "beforeunload"]
     finally:
         context.close()
