@@ -53,6 +53,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Annotated, Any, Literal
 
 from jinja2 import TemplateSyntaxError, nodes
@@ -294,15 +295,20 @@ def _root(path: str) -> str:
     return path.split(".", 1)[0]
 
 
-def template_names(text: str) -> tuple[set[str], set[str]]:
-    """(top-level names, `inputs.X` names) a Jinja text reads; raises TemplateSyntaxError."""
-    tree = ENV.parse(text)
-    assigned = {n.name for n in tree.find_all(nodes.Name) if n.ctx in ("store", "param")}
-    loaded = {n.name for n in tree.find_all(nodes.Name) if n.ctx == "load"} - assigned
-    inputs = {g.attr for g in tree.find_all(nodes.Getattr) if isinstance(g.node, nodes.Name) and g.node.name == "inputs"}
-    inputs |= {g.arg.value for g in tree.find_all(nodes.Getitem) if isinstance(g.node, nodes.Name)
-               and g.node.name == "inputs" and isinstance(g.arg, nodes.Const) and isinstance(g.arg.value, str)}
-    return loaded - set(ENV.globals) - {"loop"}, inputs
+@lru_cache(maxsize=8192)
+def template_names(text: str) -> tuple[frozenset[str], frozenset[str]]:
+    """(top-level names, `inputs.X` names) a Jinja text reads; raises TemplateSyntaxError. Cached by text:
+    the editor validates the whole document on every edit, and only the edited field is new."""
+    assigned, loaded, inputs = set(), set(), set()
+    for node in ENV.parse(text).find_all((nodes.Name, nodes.Getattr, nodes.Getitem)):
+        if isinstance(node, nodes.Name):
+            (assigned if node.ctx in ("store", "param") else loaded).add(node.name)
+        elif isinstance(node.node, nodes.Name) and node.node.name == "inputs":
+            if isinstance(node, nodes.Getattr):
+                inputs.add(node.attr)
+            elif isinstance(node.arg, nodes.Const) and isinstance(node.arg.value, str):
+                inputs.add(node.arg.value)
+    return frozenset(loaded - assigned - set(ENV.globals) - {"loop"}), frozenset(inputs)
 
 
 def _walk(blocks: list, path: str, scope: dict[str, str], visit: Callable[[Any, str, dict[str, str]], None]) -> dict[str, str]:

@@ -84,3 +84,24 @@ async def test_money_reads_the_same_on_every_admin_page(app_client, admin, pool,
     total = re.search(r'Model cost</span><span class="stat-value">([^<]+)<', overview).group(1)
     amount = Decimal(total.lstrip("$").replace(",", ""))
     assert total == money(amount)  # the card's figure in the same format as the rows (was "$0.08" beside "$0.0150")
+
+
+
+async def test_overview_counts_template_runs_and_the_share_of_users_who_share(app_client, admin, pool, worker):
+    from app.templates import store
+    from app.templates.start import start_template_run
+    from tests.integration.templates.test_template_runs import REPORT
+
+    author = await make_user(pool, new_email("author"), tier="enterprise")
+    reuser = await make_user(pool, new_email("reuser"), tier="enterprise")
+    async with pool.connection() as conn:
+        tpl = await store.create_template(conn, owner_id=author.id, document=REPORT, slug="shared-report")
+        await store.set_visibility(conn, user_id=author.id, template_id=tpl["id"], visibility="gallery")
+        for who in (author.id, reuser.id):  # the gallery's template, run by its author and by someone else
+            await start_template_run(conn, user_id=who, slug="shared-report", input={"topic": "t"})
+        users = (await (await conn.execute("SELECT count(*) AS n FROM users WHERE disabled_at IS NULL")).fetchone())["n"]
+    page = (await app_client.get("/admin?days=7")).text
+    assert "Workflow templates" in page
+    row = page[page.index("(shared-report)"):][:200]
+    assert "<td>2</td>" in row
+    assert f"/ {users}</span>" in page  # at least the author and the re-user share; exact count varies with the suite

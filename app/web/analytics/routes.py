@@ -11,6 +11,7 @@ from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
 from app.engine.registry import catalog
+from app.templates.stats import template_stats
 from app.web.analytics import store
 from app.web.analytics.chart import bars
 from app.web.analytics.forms import Price
@@ -29,9 +30,10 @@ async def overview(pool: NamedDependency[AsyncConnectionPool], days: FromQuery[i
     async with pool.connection() as conn:
         stats = await store.analytics(conn, period)
         projection = await store.month_projection(conn)
+        templates = await template_stats(conn, period.start, period.end)
     return Template("pages/admin/overview.html", context={
         "days": days, "periods": PERIODS, "period": period, "stats": stats, "chart": bars(stats["per_day"]),
-        "projection": projection})
+        "projection": projection, "templates": templates})
 
 
 @get("/runs")

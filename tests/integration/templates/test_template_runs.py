@@ -153,3 +153,39 @@ async def test_another_users_private_template_is_not_found(pool, worker, user):
             await store.get_template(conn, user_id=other, template_id=tpl["id"])
         with pytest.raises(store.TemplateNotFound):
             await store.save_version(conn, user_id=other, template_id=tpl["id"], document=REPORT)
+
+
+class _ProseModel:
+    """A model endpoint that answers prose where the block asked for JSON."""
+    offline = None
+    model = "prose-model"
+
+    def __init__(self):
+        self.calls = 0
+
+    async def complete(self, messages, **kwargs):
+        from app.core.llm import Completion
+
+        self.calls += 1
+        return Completion("Sure! Here is a summary, in prose.", tokens_in=5, tokens_out=7, model=self.model)
+
+
+async def test_an_answer_that_is_not_the_requested_json_is_retried_then_fails_the_block_readably(
+        pool, worker, user, monkeypatch):
+    from app.core import runtime
+    from app.engine.values import RetryPolicy
+    from app.steps import model
+
+    monkeypatch.setattr(model, "MODEL_RETRY", RetryPolicy(max_attempts=3, initial_s=0.05, factor=1.0))
+    fake = _ProseModel()
+    previous = runtime.install(runtime.Runtime(runtime.current().settings, fake))
+    try:
+        tpl = await make_template(pool, user, {"title": "JSON please", "blocks": [
+            {"id": "facts", "kind": "ask_model", "prompt": "Facts", "json_fields": ["facts", "source"]}]})
+        run = await start(pool, user, tpl["slug"])
+        failed = await wait_status(pool, run["id"], "failed", timeout=30)
+    finally:
+        runtime.install(previous)
+    assert fake.calls == 3
+    assert "the model's answer is not JSON (expected an object with facts, source)" in failed["error"]["message"]
+    assert failed["error"].get("step") in (None, "facts")
