@@ -88,10 +88,12 @@ async def check(request: Request, pool: NamedDependency[AsyncConnectionPool], ke
     """The live check while typing: keeps the draft, answers with the problems beside their fields
     (out of band; the slots without a problem are emptied by static/js/builder.js)."""
     items = await _form_items(request)
-    doc = doc_form.parse_form(items, formats.schema())
+    with editing.gc_paused():
+        doc = doc_form.parse_form(items, formats.schema())
     async with pool.connection() as conn:
         t = await library.keep_draft(conn, key, request.user.id, doc)
-    view = editing.check_view({name for name, _ in items if not name.startswith("_")}, formats.validate(doc))
+    with editing.gc_paused():
+        view = editing.check_view({name for name, _ in items if not name.startswith("_")}, formats.validate(doc))
     return Template("partials/builder/check.html", context={
         **view, "t": t, "unsaved": bool(t["draft_differs"]), "notice": None, "refused": False})
 
