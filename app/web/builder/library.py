@@ -61,7 +61,8 @@ async def editable(conn: AsyncConnection, key: str, user_id: int) -> dict:
     template_id = template_id_of(key)
     row = await _own(conn, template_id, user_id) if template_id is not None else None
     doc = await store.get_document(conn, row) if row else BLANK
-    draft = await store.get_draft(conn, user_id=user_id, template_id=template_id)
+    # Ownership is checked above: the draft's own query, without the store's second look-up.
+    draft = await (await conn.execute(store.GET_DRAFT, {"user_id": user_id, "template_id": template_id})).fetchone()
     return view(row, doc, draft=draft["document"] if draft else None)
 
 
@@ -100,9 +101,10 @@ async def save(conn: AsyncConnection, key: str, user_id: int, doc: dict) -> dict
 
 
 async def versions(conn: AsyncConnection, t: dict, user_id: int) -> list[dict]:
+    """The history of a template already checked to be the user's (`editable`)."""
     if t["version"] is None:
         return []
-    return await store.list_versions(conn, user_id=user_id, template_id=t["id"])
+    return await (await conn.execute(store.LIST_VERSIONS, {"id": t["id"]})).fetchall()
 
 
 async def restore(conn: AsyncConnection, template_id: int, version: int, user_id: int) -> None:
