@@ -287,7 +287,7 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
 
 
 _KINDS = {"ask_model", "review", "ask_person", "wait", "for_each", "if", "document", "send"}
-_TEXT_FIELDS = {"ask_model": ("prompt", "system"), "review": ("content", "note"), "ask_person": ("message",),
+TEXT_FIELDS = {"ask_model": ("prompt", "system"), "review": ("content", "note"), "ask_person": ("message",),
                 "document": ("doc_title", "markdown"), "send": ("subject", "body")}
 
 
@@ -385,7 +385,7 @@ def validate_document(doc: Any, *, connector_exists: Callable[[str], bool] | Non
         elif block.id in ids:
             problems.append(Problem(f"{path}.id", f"Another block ({ids[block.id]}) already has the id {block.id}."))
         ids.setdefault(block.id, path)
-        for field in _TEXT_FIELDS.get(block.kind, ()):
+        for field in TEXT_FIELDS.get(block.kind, ()):
             text = getattr(block, "title_text" if field == "doc_title" else field)
             if not text:
                 continue

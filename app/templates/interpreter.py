@@ -31,6 +31,7 @@ from app.steps.review import review_request
 from app.templates import sends, store
 from app.templates.files import read_texts
 from app.templates.format import (
+    TEXT_FIELDS,
     AskModel,
     AskPerson,
     Document,
@@ -42,6 +43,7 @@ from app.templates.format import (
     Wait,
     iter_blocks,
     parse,
+    template_names,
 )
 from app.templates.inputs import input_model
 from app.templates.model_call import ask_model
@@ -182,8 +184,9 @@ class Interpreter:
         if all(b.kind in PURE_KINDS for b in iter_blocks(block.blocks)):
             settings = runtime.current().settings
             limit = None if runtime.current().llm.offline else RateLimit(MODEL_LIMIT, *settings.doc_summary_rate)
+            shared = _needed_context(block.blocks, ctx)
             payloads = [{"blocks": [b.model_dump(mode="json", by_alias=True) for b in block.blocks],
-                         "ctx": {**ctx, block.as_: item}, "collect": collect} for item in items]
+                         "ctx": {**shared, block.as_: item}, "collect": collect} for item in items]
             ctx[block.id] = await self.run.map(name, run_pure_blocks, payloads, concurrency=block.concurrency,
                                                limit=limit, retry=model.MODEL_RETRY)
             return
@@ -203,6 +206,37 @@ class Interpreter:
             workflow_title=self.template.title))
         ctx[block.id] = {"title": title, "markdown": markdown, "files": files}
         self.documents.append(ctx[block.id])
+
+
+def _needed_context(blocks: list, ctx: dict) -> dict:
+    """Only the variables the nested blocks read: each map child's item is stored, so a child must not
+    carry every earlier output (or every uploaded file's text) along."""
+    roots: set[str] = set()
+    inputs: set[str] = set()
+    whole_inputs = False
+    for block in iter_blocks(blocks):
+        for field in TEXT_FIELDS.get(block.kind, ()):
+            text = getattr(block, "title_text" if field == "doc_title" else field)
+            if text:
+                names, used = template_names(text)
+                roots |= names
+                inputs |= used
+                whole_inputs |= "inputs" in names and not used
+        for path in (getattr(block, "items", None), block.condition.var if isinstance(block, If) else None,
+                     block.condition.value if isinstance(block, If) and isinstance(block.condition.value, str) else None):
+            if path and "{" in path:
+                names, used = template_names(path)
+                roots |= names
+                inputs |= used
+            elif path:
+                roots.add(path.split(".")[0])
+                if path.startswith("inputs."):
+                    inputs.add(path.split(".")[1])
+    needed = {k: ctx[k] for k in roots if k in ctx and k != "inputs"}
+    values = ctx.get("inputs", {})
+    needed["inputs"] = values if whole_inputs else {k: values[k] for k in inputs if k in values}
+    needed["run"] = ctx.get("run", {})
+    return needed
 
 
 async def run_pure_blocks(payload: dict) -> Any:
