@@ -42,6 +42,11 @@ document.addEventListener("htmx:afterSwap", (e) => {
     target.focus();
   }
 });
+// The live check answers with the error slots that have a problem: the others are emptied first.
+document.addEventListener("htmx:beforeSwap", (e) => {
+  if (!e.detail.elt || !e.detail.elt.matches || !e.detail.elt.matches("[data-live-check]")) return;
+  document.querySelectorAll("#editor-form .field-error").forEach((slot) => { slot.textContent = ""; });
+});
 // A check answered: what was typed is kept as the draft.
 document.addEventListener("htmx:afterSettle", () => {
   const status = document.getElementById("editor-status");

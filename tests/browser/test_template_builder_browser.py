@@ -1,7 +1,8 @@
 """Real chromium: from an empty account, a person builds a template in the editor (inputs, then
 ask_model → review with a jump-back → wait → document), sees a problem appear beside its field
 while typing, saves it, test-runs it beside the editor (requests changes once, approves), downloads
-its PDF, then edits it and finds two versions in the history. Also: the editor at a phone's width."""
+its PDF, then edits it and finds two versions in the history. Also: the editor at a phone's width in
+dark mode, built by keyboard, and the warning before leaving with unsaved changes."""
 
 from __future__ import annotations
 
@@ -42,7 +43,7 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     page.get_by_role("link", name="New template").click()
     expect(page).to_have_url(re.compile(r"/templates/new$"))
 
-    page.get_by_label("Title").fill("Fox notes")
+    page.get_by_label("Title", exact=True).fill("Fox notes")
     page.get_by_role("button", name="Add to inputs").click()
     first_input = page.locator("#f-inputs-0")
     first_input.get_by_label("Name", exact=True).fill("topic")
@@ -90,7 +91,7 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     card = page.locator("#test-run .run-card")
     expect(card).to_contain_text("Field notes on urban foxes.", timeout=LIVE_MS)
     expect(card.locator(".run-waiting")).to_be_visible(timeout=LIVE_MS)
-    card.get_by_role("button", name=re.compile("Request changes")).click()
+    expect(card.locator(".run-step", has_text="check")).to_contain_text("waiting", timeout=LIVE_MS)
     card.get_by_label(re.compile("^Feedback")).fill("Mention their dens")
     card.get_by_role("button", name=re.compile("Request changes")).click()
     expect(card).to_contain_text("Applied: Mention their dens", timeout=LIVE_MS)
@@ -106,8 +107,57 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     assert "urban foxes" in text and "Applied: Mention their dens" in text
 
     # An edit makes version 2; the history lists both, who saved them and when.
-    page.get_by_label("Title").fill("Fox notes, second edition")
+    page.get_by_label("Title", exact=True).fill("Fox notes, second edition")
     page.get_by_role("button", name="Save version").first.click()
     expect(page.locator("#editor-status")).to_have_text("Saved as version 2")
     expect(page.locator(".version")).to_have_count(2)
     expect(page.locator(".version").first).to_contain_text("builder-")
+
+
+def test_the_list_and_the_editor_fit_a_phone_in_the_dark_and_work_by_keyboard(browser, live_server, database_url):
+    from tests.browser.test_phone_layout_browser import PHONE, assert_fits
+    from tests.support.fixtures import forget_ip_limits
+
+    forget_ip_limits(database_url)
+    context = browser.new_context(base_url=live_server.url, viewport=PHONE, has_touch=True, color_scheme="dark")
+    context.set_default_timeout(10_000)
+    page = context.new_page()
+    try:
+        sign_up_on(page, database_url, tier="pro", prefix="phone-builder")
+        page.goto("/templates")
+        assert_fits(page)
+        page.goto("/templates/new")
+        page.get_by_label("Title", exact=True).fill("Pocket template")
+        # Keyboard only: open the menu between blocks, pick a kind, land on the new block.
+        page.get_by_text("Add a block here").focus()
+        page.keyboard.press("Enter")
+        menu = page.locator("#f-blocks .add-block-menu")
+        expect(menu.get_by_role("button", name="For each")).to_be_visible()
+        menu.get_by_role("button", name="For each").focus()
+        page.keyboard.press("Enter")
+        loop = page.locator("#f-blocks-0")
+        expect(loop).to_be_focused()
+        expect(loop.locator(".flow .flow-gap")).to_have_count(1)  # its own, indented flow
+        nested = loop.locator(".flow .add-block").first
+        nested.get_by_text("Add a block here").click()
+        nested.get_by_role("button", name="Ask the model").click()
+        expect(page.locator("#f-blocks-0-blocks-0")).to_be_visible()
+        assert_fits(page)
+        background = page.evaluate("() => getComputedStyle(document.querySelector('.block')).backgroundColor")
+        assert background == "rgb(24, 29, 38)", background  # the dark card colour of baton.css
+
+        # Leaving with changes not saved as a version asks first (a link followed in the page, or closing it).
+        dialogs: list[str] = []
+        page.on("dialog", lambda dialog: (dialogs.append(dialog.type), dialog.accept()))
+        page.locator(".page-head").get_by_role("link", name="Templates", exact=True).click()
+        expect(page).to_have_url(re.compile(r"/templates$"))
+        assert dialogs == ["confirm"]
+        page.goto("/templates/new")
+        expect(page.locator("#editor-status")).to_contain_text("Your unsaved changes were kept.")
+        expect(page.get_by_label("Title", exact=True)).to_have_value("Pocket template")
+        page.get_by_label("Title", exact=True).fill("Pocket template, again")
+        page.close(run_before_unload=True)
+        page.wait_for_event("close")
+        assert dialogs == ["confirm", "beforeunload"]
+    finally:
+        context.close()

@@ -35,7 +35,8 @@ LABELS = {
     "on_reject": "On reject", "remind_before": "Remind before it expires", "doc_title": "Document title",
     "as": "Call each item", "collect": "Collect the output of block", "var": "Variable", "op": "Test",
     "negate": "Negate (not)", "help": "Help text", "kind": "Kind", "to": "To", "url": "URL",
-    "until": "Or wait until (a variable holding a date-time)", "duration": "Duration (e.g. 10s, 5m, 2h)",
+    "until": "Or wait until (a variable holding a date-time)", "then": "Then", "else": "Else",
+    "blocks": "Blocks", "duration": "Duration (e.g. 10s, 5m, 2h)",
 }
 
 
@@ -53,39 +54,55 @@ def new_block(kind: str, name: str) -> dict:
     return {"kind": kind, "id": name, **STARTERS.get(kind, {})}
 
 
-def scopes(doc: dict) -> dict[str, list[str]]:
-    """For each block's path, the variables its texts may use. A valid document asks the format
-    (which knows a review's jump-back); one being edited gets the same rule without it: the
-    inputs, run.date and run.title, the ids of the blocks before (and of those before the loop or
-    branch it is in), a loop's item inside the loop."""
-    try:
-        template = fmt.parse({**doc, "format_version": fmt.FORMAT_VERSION})
-    except (ValidationError, ValueError, TypeError):
-        template = None
-    found: dict[str, list[str]] = {}
+def scope_at(doc: dict, at: str) -> list[str]:
+    """The variables the texts of the block at path `at` may use (the variable picker). A valid
+    document asks the format (which knows a review's jump-back); one being edited gets the same rule
+    without it: the inputs, run.date and run.title, the ids of the blocks before it (and of those
+    before the loop or branch it is in), a loop's item inside the loop."""
+    found: list[str] | None = None
     base = [f"inputs.{i['name']}" for i in doc.get("inputs") or [] if isinstance(i, dict) and isinstance(i.get("name"), str)]
     base += ["run.date", "run.title"]
 
     def walk(blocks: Any, path: str, visible: list[str]) -> list[str]:
+        nonlocal found
         added: list[str] = []
         for i, block in enumerate(blocks if isinstance(blocks, list) else []):
+            if found is not None:
+                break
             if not isinstance(block, dict):
                 continue
-            here = f"{path}.{i}"
-            block_id = block.get("id") if isinstance(block.get("id"), str) else None
-            if template is not None and block_id:
-                found[here] = [v.name for v in fmt.variables_in_scope(template, block_id)]
-            else:
-                found[here] = list(dict.fromkeys(visible + added))
-            inner = visible + added
+            here, inner = f"{path}.{i}", visible + added
+            if here == at:
+                found = list(dict.fromkeys(inner))
+                break
             if block.get("kind") == "for_each":
                 walk(block.get("blocks"), f"{here}.blocks", inner + [str(block.get("as") or "item")])
             elif block.get("kind") == "if":
                 added += walk(block.get("then"), f"{here}.then", inner)
                 added += walk(block.get("else"), f"{here}.else", inner)
-            if block_id:
-                added.append(block_id)
+            if isinstance(block.get("id"), str) and block["id"]:
+                added.append(block["id"])
         return added
 
     walk(doc.get("blocks"), "blocks", base)
-    return found
+    block = _block_at(doc, at)
+    if block is not None and isinstance(block.get("id"), str):
+        try:
+            template = fmt.parse({**doc, "format_version": fmt.FORMAT_VERSION})
+        except (ValidationError, ValueError, TypeError):
+            template = None
+        if template is not None:
+            return [v.name for v in fmt.variables_in_scope(template, block["id"])]
+    return found or []
+
+
+def _block_at(doc: dict, at: str) -> dict | None:
+    node: Any = doc
+    for part in at.split("."):
+        if isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        elif isinstance(node, dict) and part in node:
+            node = node[part]
+        else:
+            return None
+    return node if isinstance(node, dict) else None

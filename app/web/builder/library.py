@@ -14,6 +14,7 @@ from psycopg import AsyncConnection
 from app.templates import store
 from app.templates.store import TemplateInvalid, TemplateNotFound
 from app.web.errors import NotFound
+from app.web.runs.start import InChat, Refused, choose_template, start_run
 
 NEW = "new"
 BLANK = {"title": "", "description": "", "inputs": [], "blocks": []}
@@ -60,7 +61,8 @@ async def editable(conn: AsyncConnection, key: str, user_id: int) -> dict:
     template_id = template_id_of(key)
     row = await _own(conn, template_id, user_id) if template_id is not None else None
     doc = await store.get_document(conn, row) if row else BLANK
-    draft = await store.get_draft(conn, user_id=user_id, template_id=template_id)
+    # Ownership is checked above: the draft's own query, without the store's second look-up.
+    draft = await (await conn.execute(store.GET_DRAFT, {"user_id": user_id, "template_id": template_id})).fetchone()
     return view(row, doc, draft=draft["document"] if draft else None)
 
 
@@ -99,9 +101,10 @@ async def save(conn: AsyncConnection, key: str, user_id: int, doc: dict) -> dict
 
 
 async def versions(conn: AsyncConnection, t: dict, user_id: int) -> list[dict]:
+    """The history of a template already checked to be the user's (`editable`)."""
     if t["version"] is None:
         return []
-    return await store.list_versions(conn, user_id=user_id, template_id=t["id"])
+    return await (await conn.execute(store.LIST_VERSIONS, {"id": t["id"]})).fetchall()
 
 
 async def restore(conn: AsyncConnection, template_id: int, version: int, user_id: int) -> None:
@@ -205,3 +208,25 @@ def outline(doc: dict) -> list[dict]:
     walk(doc.get("blocks"), 0)
     return out
 
+
+
+# -- runs --------------------------------------------------------------------------------------
+
+async def start(conn: AsyncConnection, t: dict, values: dict, user_id: int, *, chat: InChat | None = None):
+    """A run of the template's current version, through the one start path. Started or Refused."""
+    choice = await choose_template(conn, user_id, template_id=t["id"])
+    if choice is None:
+        raise NoSuchTemplate(t["id"])
+    return await start_run(conn, template=choice, input=values, user_id=user_id, chat=chat)
+
+
+async def start_test(conn: AsyncConnection, t: dict, doc: dict, values: dict, user_id: int):
+    """A test run of what the editor shows. A run records the exact version it runs (runs never
+    change under their feet), so changes not saved yet are saved as a version first; the notice
+    says so. Returns (Started or Refused, the template after it)."""
+    if t["version"] is None or t["draft_differs"]:
+        saved = await save(conn, t["key"], user_id, doc)
+        if isinstance(saved, list):
+            return Refused("invalid_input", "Fix the template's problems first."), t
+        t = saved
+    return await start(conn, t, values, user_id), t

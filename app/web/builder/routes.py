@@ -10,7 +10,9 @@ The editor is one form (app/web/builder/doc_form.py); each keystroke (debounced)
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
+from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
 from litestar.datastructures import UploadFile
@@ -30,6 +32,7 @@ from app.web.runs.in_chat import started_card
 EDIT_BODY_LIMIT = 1024 * 1024  # a 200-block document as a form, with room to spare
 IMPORT_LIMIT = 256 * 1024
 TABS = ("mine", "shared", "gallery")
+FLOW_PATH = re.compile(r"^blocks(\.\d{1,3}\.(blocks|then|else)){0,6}$")  # a list of blocks in the document
 
 
 # -- the list ----------------------------------------------------------------------------------
@@ -51,7 +54,7 @@ async def list_page(request: Request, pool: NamedDependency[AsyncConnectionPool]
 async def _editor_context(conn, user_id: int, t: dict, doc: dict, *, problems=None, focus=None, notice=None,
                           refused=False, card=None, test_errors=None, test_values=None) -> dict:
     problems = formats.validate(doc) if problems is None else problems
-    view = editing.editor_view(doc, problems, focus=focus)
+    view = editing.editor_view(doc, problems, focus=focus, key=t["key"])
     return {**view, "t": t, "notice": notice, "refused": refused, "unsaved": bool(t.get("draft_differs")),
             "versions": await library.versions(conn, t, user_id), "share_url": library.share_url(t),
             "test_fields": run_inputs.input_fields(doc, test_values or {}), "test_errors": test_errors or {},
@@ -69,24 +72,52 @@ def _shown(t: dict) -> dict:
 
 
 @get("/{key:str}")
-async def editor(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]) -> Template:
+async def editor(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str],
+                 test_run: FromQuery[UUID | None] = None) -> Template:
+    """The editor; `test_run` shows that run's live card beside it (a test run of a new template)."""
     async with pool.connection() as conn:
         t = await library.editable(conn, key, request.user.id)
         notice = "Your unsaved changes were kept." if t["draft_differs"] else None
-        context = await _editor_context(conn, request.user.id, t, _shown(t), notice=notice)
+        card = await load_card(conn, test_run, request.user.id) if test_run else None
+        context = await _editor_context(conn, request.user.id, t, _shown(t), notice=notice, card=card)
     return Template("pages/builder/editor.html", context=context)
 
 
 @post("/{key:str}/check", request_max_body_size=EDIT_BODY_LIMIT)
 async def check(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]) -> Template:
-    """The live check while typing: keeps the draft, answers with every field's error (out of band)."""
-    doc = doc_form.parse_form(await _form_items(request), formats.schema())
+    """The live check while typing: keeps the draft, answers with the problems beside their fields
+    (out of band; the slots without a problem are emptied by static/js/builder.js)."""
+    items = await _form_items(request)
+    with editing.gc_paused():
+        doc = doc_form.parse_form(items, formats.schema())
     async with pool.connection() as conn:
         t = await library.keep_draft(conn, key, request.user.id, doc)
-    view = editing.editor_view(doc, formats.validate(doc))
+    with editing.gc_paused():
+        view = editing.check_view({name for name, _ in items if not name.startswith("_")}, formats.validate(doc))
     return Template("partials/builder/check.html", context={
-        "slots": editing.error_slots(view), "problems": view["problems"], "t": t,
-        "unsaved": bool(t["draft_differs"]), "notice": None, "refused": False})
+        **view, "t": t, "unsaved": bool(t["draft_differs"]), "notice": None, "refused": False})
+
+
+@post("/{key:str}/variables", request_max_body_size=EDIT_BODY_LIMIT)
+async def variables(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str],
+                    at: FromQuery[str] = "") -> Template:
+    """The variables a block may use (its picker, opened), from the editor's form as it is now."""
+    async with pool.connection() as conn:
+        await library.editable(conn, key, request.user.id)  # a 404 for anyone else's
+    doc = doc_form.parse_form(await _form_items(request), formats.schema())
+    return Template("partials/builder/variables.html", context={"names": formats.scope_at(doc, at[:300])})
+
+
+@get("/{key:str}/add-menu")
+async def add_menu(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str],
+                   at: FromQuery[str] = "blocks", index: FromQuery[int] = 0) -> Template:
+    """The kinds of block that can be added at a place of the flow (the menu, opened)."""
+    if not FLOW_PATH.match(at) or not 0 <= index <= 1000:
+        raise NotFoundException()
+    async with pool.connection() as conn:
+        await library.editable(conn, key, request.user.id)  # a 404 for anyone else's
+    return Template("partials/builder/add_menu.html", context={
+        "at": at, "index": index, "kinds": list(formats.KIND_TITLES), "titles": formats.KIND_TITLES})
 
 
 @post("/{key:str}/edit", request_max_body_size=EDIT_BODY_LIMIT)
@@ -105,7 +136,7 @@ async def edit(request: Request, pool: NamedDependency[AsyncConnectionPool], key
             if key == library.NEW:
                 return navigate(request, f"/templates/{saved['id']}")
             context = await _editor_context(conn, user_id, saved, saved["doc"], problems=[],
-                                            notice=f"Saved as version {saved['version']}.")
+                                            notice=f"Saved as version {saved['version']}")
             return _editor_answer(request, context, versions=True)
         if op == "discard":
             t = await library.discard_draft(conn, key, user_id)
@@ -148,14 +179,18 @@ async def test_run(request: Request, pool: NamedDependency[AsyncConnectionPool],
         if problems:
             errors = {"form": "Fix the template's problems first: " + "; ".join(m for _, m in problems[:3])}
             return await _test_answer(request, conn, t, doc, errors, form)
-        outcome = await library.start_test(conn, t, doc, run_inputs.form_input(doc, form), user_id)
+        outcome, saved = await library.start_test(conn, t, doc, run_inputs.form_input(doc, form), user_id)
         if isinstance(outcome, start.Refused):
-            return await _test_answer(request, conn, t, doc, outcome.fields or {"form": outcome.message}, form)
+            return await _test_answer(request, conn, saved, doc, outcome.fields or {"form": outcome.message}, form)
         card = await load_card(conn, outcome.run_id, user_id)
-        context = await _editor_context(conn, user_id, t, doc, card=card)
+        notice = f"Saved as version {saved['version']} for this test run." if saved is not t else None
+        context = await _editor_context(conn, user_id, saved, doc, card=card, notice=notice)
+    if saved["key"] != key:  # the first save of a new template: its own page, the run's card in it
+        return navigate(request, f"/templates/{saved['id']}?test_run={outcome.run_id}")
     if not is_htmx(request):
         return Template("pages/builder/editor.html", context=context)
-    return Template("partials/builder/test_form.html", context=context)
+    return Template("partials/builder/test_swap.html", context={**context, "oob": True,
+                                                                "with_versions": saved is not t})
 
 
 async def _test_answer(request, conn, t, doc, errors, form) -> Template:
@@ -279,5 +314,5 @@ async def import_file(request: Request, pool: NamedDependency[AsyncConnectionPoo
 
 
 router = Router(path="/templates", guards=[requires_login], route_handlers=[
-    list_page, import_page, import_file, shared, editor, check, edit, restore, test_run, run_form, run,
+    list_page, import_page, import_file, shared, editor, check, variables, add_menu, edit, restore, test_run, run_form, run,
     sharing, unpublish, use, export])

@@ -19,24 +19,44 @@ from pydantic import ValidationError
 from app.core.llm import Completion
 from app.engine.errors import WorkflowNotFound
 from app.engine.registry import catalog, get_workflow
+from app.templates import store as template_store
 from app.web.auth import requires_login
 from app.web.chat import store
 from app.web.runs.cards import load_card
-from app.web.runs.start import Refused, start_run
+from app.web.runs.start import Refused, TemplateChoice, choose_template, start_run
 
 log = logging.getLogger("baton.chat")
 
 TOOL_NAME = "propose_workflow"
 
 
-def proposal_tools() -> list[dict]:
-    """The tool the chat model may call to offer a workflow (OpenAI tool format)."""
+TEMPLATE_PREFIX = "template:"  # a saved template offered as `template:<slug>`
+PROPOSED_TEMPLATES = 20
+
+
+async def proposable_templates(conn, user_id: int) -> list[TemplateChoice]:
+    """The saved templates the model may offer this user: their own, then the gallery's."""
+    found = await template_store.list_templates(conn, user_id=user_id)
+    chosen = []
+    for row in (found["mine"] + found["gallery"])[:PROPOSED_TEMPLATES]:
+        choice = await choose_template(conn, user_id, template_id=row["id"])
+        if choice is not None:
+            chosen.append(choice)
+    return chosen
+
+
+def _takes(model) -> str:
+    return ", ".join(f"{name}{'' if field.is_required() else ' (optional)'}" for name, field in model.model_fields.items()
+                     if not (field.json_schema_extra or {}).get("advanced"))
+
+
+def proposal_tools(templates: list[TemplateChoice] = ()) -> list[dict]:
+    """The tool the chat model may call to offer a workflow or one of the user's saved templates
+    (OpenAI tool format)."""
     workflows = catalog()
-    fields = "; ".join(
-        f"{wf.name} ({wf.title}: {wf.description}) takes "
-        + ", ".join(f"{name}{'' if field.is_required() else ' (optional)'}" for name, field in wf.input_model.model_fields.items()
-                    if not (field.json_schema_extra or {}).get("advanced"))
-        for wf in workflows)
+    fields = "; ".join([f"{wf.name} ({wf.title}: {wf.description}) takes {_takes(wf.input_model)}" for wf in workflows] + [
+        f"{TEMPLATE_PREFIX}{t.slug} ({t.title}: {t.document.description[:200]}) takes {_takes(t.input_model())}"
+        for t in templates])
     return [{"type": "function", "function": {
         "name": TOOL_NAME,
         "description": ("Offer to start one of Baton's durable workflows when the user asks for work that one does "
@@ -44,14 +64,25 @@ def proposal_tools() -> list[dict]:
                         "researched article. The user sees your offer and must confirm; nothing starts until then. "
                         f"Workflows: {fields}."),
         "parameters": {"type": "object", "properties": {
-            "workflow": {"type": "string", "enum": [wf.name for wf in workflows]},
+            "workflow": {"type": "string", "enum": [wf.name for wf in workflows] + [f"{TEMPLATE_PREFIX}{t.slug}" for t in templates]},
             "input": {"type": "object", "description": "The workflow's input fields, e.g. {\"prompt\": \"...\"}."},
             "reason": {"type": "string", "description": "One short sentence for the user: why this workflow."},
         }, "required": ["workflow", "input"]},
     }}]
 
 
-def proposal_from(completion: Completion | None) -> dict | None:
+def _template_proposal(args: dict, templates: list[TemplateChoice]) -> dict | None:
+    slug = str(args.get("workflow"))[len(TEMPLATE_PREFIX):]
+    choice = next((t for t in templates if t.slug == slug), None)
+    if choice is None or not isinstance(args.get("input"), dict):
+        raise ValueError("not one of the user's templates")
+    data = choice.input_model().model_validate(args["input"]).model_dump(mode="json")
+    return {"workflow": f"{TEMPLATE_PREFIX}{slug}", "template_id": choice.template_id, "workflow_title": choice.title,
+            "title": choice.run_title(data)[:120], "input": data, "reason": str(args.get("reason") or "")[:300],
+            "status": "pending", "run_id": None}
+
+
+def proposal_from(completion: Completion | None, templates: list[TemplateChoice] = ()) -> dict | None:
     """The first valid `propose_workflow` call of a reply, as stored on the message (or None:
     an unknown workflow or an input the workflow refuses is not offered to the user)."""
     for call in completion.tool_calls if completion else ():
@@ -59,6 +90,8 @@ def proposal_from(completion: Completion | None) -> dict | None:
             continue
         try:
             args = call.parsed_arguments()
+            if str(args.get("workflow")).startswith(TEMPLATE_PREFIX):
+                return _template_proposal(args, templates)
             wf = get_workflow(str(args.get("workflow")))
             if wf.hidden or not isinstance(args.get("input"), dict):
                 raise ValueError("not a user workflow")
@@ -86,7 +119,12 @@ async def start(request: Request, pool: NamedDependency[AsyncConnectionPool], me
             proposal = message.proposal
             if proposal.get("status") != "pending":
                 return await _respond(message, error="This proposal was already answered.")
-            outcome = await start_run(conn, workflow=proposal["workflow"], input=proposal["input"], user_id=user.id,
+            if proposal.get("template_id"):  # a saved template: its current version, if still the user's to run
+                choice = await choose_template(conn, user.id, template_id=int(proposal["template_id"]))
+                target = {"template": choice} if choice else {"workflow": proposal["workflow"]}
+            else:
+                target = {"workflow": proposal["workflow"]}
+            outcome = await start_run(conn, **target, input=proposal["input"], user_id=user.id,
                                       chat=message.conversation_id, title=proposal["title"],
                                       idempotency_key=f"proposal:{message_id}")
             if isinstance(outcome, Refused):

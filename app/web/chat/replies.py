@@ -25,7 +25,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.core.llm import LLM, Completion, ModelError, trim_to_budget
 from app.core.markdown import render_markdown
-from app.web.chat.proposals import proposal_from, proposal_tools
+from app.web.chat.proposals import proposable_templates, proposal_from, proposal_tools
 from app.web.chat.store import COLUMNS, Message, load_context, message_from
 from app.web.live import CHANNEL, LiveHub
 
@@ -56,6 +56,7 @@ class LiveReply:
         self._listeners: set[asyncio.Queue] = set()
         self._end: object | None = None  # the final Message (or CLOSED), for listeners who come late
         self.completion: Completion | None = None  # what the model sent, also after a stop
+        self.templates: list = []  # the saved templates offered to the model (app/web/chat/proposals.py)
 
     @property
     def text(self) -> str:
@@ -176,7 +177,9 @@ class Replies:
     async def _stream(self, reply: LiveReply, messages: list[dict]) -> None:
         """The model's reply, token by token, into `reply`; it may propose a workflow (a tool
         call). An endpoint that refuses tools (some local models do) is asked again without them."""
-        tools = proposal_tools()
+        async with self.pool.connection() as conn:
+            reply.templates = await proposable_templates(conn, reply.user_id)
+        tools = proposal_tools(reply.templates)
         while True:
             try:
                 async with self.llm.stream(messages, tools=tools) as stream:
@@ -225,7 +228,7 @@ class Replies:
             "tokens_in": completion.tokens_in if completion else None,
             "tokens_out": completion.tokens_out if completion else None,
             "event": _event(reply, "chat.finished"),
-            "proposal": Jsonb(proposal) if (proposal := proposal_from(completion) if status == "done" else None) else None,
+            "proposal": Jsonb(proposal) if (proposal := proposal_from(completion, reply.templates) if status == "done" else None) else None,
         }
         async with self.pool.connection() as conn:
             row = await (await conn.execute(FINISH, params)).fetchone()

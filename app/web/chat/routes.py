@@ -81,9 +81,10 @@ async def _send(request: Request, pool: AsyncConnectionPool, replies: Replies,
     if form.data is None:
         return await _composer_error(request, pool, conversation_id, form.values.get("content", ""),
                                form.errors.get("content", "Check the message."), 422)
-    if chat_workflows.is_command(form.data.content):  # /report, /team, /help: no model reply
+    template = await chat_workflows.template_command(pool, request.user.id, form.data.content)
+    if template is not None or chat_workflows.is_command(form.data.content):  # /report, /help, /<template>: no model reply
         try:
-            return await chat_workflows.run_command(request, pool, conversation_id, form.data.content)
+            return await chat_workflows.run_command(request, pool, conversation_id, form.data.content, template)
         except chat_workflows.CommandError as exc:
             return await _composer_error(request, pool, conversation_id, form.values["content"], exc.message, 422)
     user, llm = request.user, request.app.state.llm
