@@ -16,8 +16,8 @@ DOCS = ROOT / "docs"
 # Each guide's folder under docs/, the URL it is served at, and its reading order (a page not named
 # comes after these, by file name).
 BOOKS = {
-    "user": ("/help", ("getting-started", "chat", "workflows-and-approvals", "files-and-reports", "notifications",
-                       "troubleshooting")),
+    "user": ("/help", ("getting-started", "chat", "workflows-and-approvals", "files-and-reports", "templates",
+                       "schedules", "triggers", "rerun-and-replay", "notifications", "troubleshooting")),
     "admin": ("/help/admin", ("setup", "installing", "configuration", "users-and-tiers", "costs-and-quotas", "analytics",
                               "mail", "backups", "upgrading", "monitoring", "troubleshooting")),
 }
