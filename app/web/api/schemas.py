@@ -133,9 +133,9 @@ def run_view(run: dict) -> dict:
     keys = ("id", "workflow", "version", "title", "status", "input", "output", "error", "waiting_for",
             "progress", "chat_id", "created_at", "started_at", "completed_at")
     view = {k: run.get(k) for k in keys}
-    if run.get("template_id") is not None:  # a template run: which template, at which version
-        view["template"] = run.get("template")
-        view["template_version"] = run.get("template_version")
+    # A template run names its template (slug) and the version it runs; null for built-in workflows.
+    view["template"] = run.get("template") if run.get("template_id") is not None else None
+    view["template_version"] = run.get("template_version")
     if "steps" in run:
         view["steps"] = [{k: s[k] for k in ("seq", "name", "kind", "status", "attempts", "started_at",
                                              "completed_at", "duration_ms", "model", "tokens_in", "tokens_out")}
