@@ -82,9 +82,9 @@ def migrate(args: argparse.Namespace) -> int:
     with database_url(settings) as url:
         applied = _migrate(url)
         starters = asyncio.run(_load_starters(url, settings.data_dir / "starters"))
-    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
     print(f"starter templates: {len([s for s in starters.values() if s != 'invalid'])} loaded"
           + (f", invalid: {', '.join(k for k, v in starters.items() if v == 'invalid')}" if "invalid" in starters.values() else ""))
+    print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
     return 0
 
 

@@ -11,7 +11,7 @@ from app.engine.errors import InputInvalid
 from app.engine.hooks import resolve_hook
 from app.templates import store
 from app.templates.start import start_template_run
-from tests.support.engine import hook_token, journal, wait_status
+from tests.support.engine import hook_token, journal, make_user, wait_status
 
 REPORT = {
     "title": "Reviewed report",
@@ -142,9 +142,7 @@ async def test_bad_input_is_refused_per_field_and_nothing_starts(pool, worker, u
 
 
 async def test_another_users_private_template_is_not_found(pool, worker, user):
-    from tests.support.engine import make_user
-
-    tpl = await make_template(pool, user, REPORT)
+    tpl = await make_template(pool, user, REPORT, slug="only-mine")  # no gallery template has this slug
     other = await make_user(pool)
     with pytest.raises(store.TemplateNotFound):
         await start(pool, other, tpl["slug"], topic="x")
@@ -166,7 +164,7 @@ class _ProseModel:
     async def complete(self, messages, **kwargs):
         from app.core.llm import Completion
 
-        self.calls += 1
+        self.calls += "exactly these fields: facts, source" in messages[-1]["content"]
         return Completion("Sure! Here is a summary, in prose.", tokens_in=5, tokens_out=7, model=self.model)
 
 
@@ -189,3 +187,22 @@ async def test_an_answer_that_is_not_the_requested_json_is_retried_then_fails_th
     assert fake.calls == 3
     assert "the model's answer is not JSON (expected an object with facts, source)" in failed["error"]["message"]
     assert failed["error"].get("step") in (None, "facts")
+    # Retry from the failed step, now with a model that answers (the offline one): the run completes.
+    from app.engine.commands import retry_run
+
+    async with pool.connection() as conn:
+        await retry_run(conn, run["id"], owner_id=user)
+    done = await wait_status(pool, run["id"], "completed", timeout=30)
+    assert sorted(done["output"]["outputs"]["facts"]) == ["facts", "source"]
+
+
+async def test_a_template_run_counts_against_the_quota(pool, worker, user):
+    from app.engine.errors import QuotaExceeded
+
+    free = await make_user(pool, "free")
+    tpl = await make_template(pool, free, REPORT)
+    with pytest.raises(QuotaExceeded):
+        await start(pool, free, tpl["slug"], topic="x")
+    async with pool.connection() as conn:
+        count = await (await conn.execute("SELECT count(*) AS n FROM runs WHERE owner_id = %s", (free,))).fetchone()
+    assert count["n"] == 0
