@@ -18,9 +18,8 @@ from typing import Annotated
 from pydantic import AfterValidator, BeforeValidator
 
 from app.core import runtime
-from app.core.llm import ModelError
-from app.engine.errors import FatalError
 from app.engine.values import RetryPolicy, Usage
+from app.steps.model import complete
 
 MODEL_RETRY = RetryPolicy(max_attempts=4, initial_s=2.0, factor=3.0)
 MODEL_TIMEOUT_S = 180.0
@@ -60,17 +59,9 @@ async def ask(system: str, prompt: str, *, model: str | None = None, max_tokens:
     llm = runtime.current().llm
     if llm.offline:
         return None
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
-    try:
-        completion = await llm.complete(messages, model=model, max_tokens=max_tokens)
-    except ModelError as exc:
-        if exc.kind in ("auth", "bad_request"):
-            raise FatalError(exc.message) from exc
-        raise
-    text = completion.text.strip()
-    if not text:
-        raise RuntimeError("the model returned an empty answer")
-    return Reply(text, Usage(completion.model or model or llm.model, completion.tokens_in, completion.tokens_out))
+    text, usage = await complete([{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+                                 model=model, max_tokens=max_tokens)
+    return Reply(text, usage)
 
 
 def usage_json(usage: Usage | None) -> dict | None:

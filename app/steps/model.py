@@ -15,6 +15,7 @@ placeholder that says what a real model would have been asked, labelled as the d
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from app.core import runtime
 from app.core.llm import ModelError
@@ -32,9 +33,18 @@ async def generate(system: str, prompt: str) -> StepOutput:
     llm = runtime.current().llm
     if llm.offline:
         return StepOutput(offline_text(system, prompt), usage=Usage(llm.model, 0, 0, 0.0))
-    messages = [{"role": "system", "content": system}, {"role": "user", "content": prompt}]
+    text, usage = await complete([{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+                                 max_tokens=MAX_TOKENS)
+    return StepOutput(text, usage=usage)
+
+
+async def complete(messages: list[dict], *, model: str | None = None, **options: Any) -> tuple[str, Usage]:
+    """One completion on this process's client, for any model step: an endpoint that refuses the
+    request (bad key, bad request) fails the step at once; an empty answer is an error the step's
+    retry policy tries again, like a timeout."""
+    llm = runtime.current().llm
     try:
-        completion = await llm.complete(messages, max_tokens=MAX_TOKENS)
+        completion = await llm.complete(messages, model=model, **options)
     except ModelError as exc:
         if exc.kind in ("auth", "bad_request"):
             raise FatalError(exc.message) from exc
@@ -42,7 +52,7 @@ async def generate(system: str, prompt: str) -> StepOutput:
     text = completion.text.strip()
     if not text:
         raise RuntimeError("the model returned an empty answer")
-    return StepOutput(text, usage=Usage(completion.model or llm.model, completion.tokens_in, completion.tokens_out))
+    return text, Usage(completion.model or model or llm.model, completion.tokens_in, completion.tokens_out)
 
 
 _ROLE = re.compile(r"You are (?:an? |the )?([^.]{1,60})\.", re.I)

@@ -9,8 +9,6 @@ import json
 import re
 
 from app.core import runtime
-from app.core.llm import ModelError
-from app.engine.errors import FatalError
 from app.engine.values import StepOutput, Usage
 from app.steps import model
 
@@ -55,15 +53,5 @@ async def ask_model(system: str, prompt: str, model_name: str | None, temperatur
         return StepOutput(parse_answer(text, fields) if fields else text, usage=Usage(llm.model, 0, 0, 0.0))
     messages = [{"role": "system", "content": system or "You are a helpful assistant."},
                 {"role": "user", "content": prompt + (json_instruction(fields) if fields else "")}]
-    try:
-        completion = await llm.complete(messages, model=model_name, temperature=temperature,
-                                        max_tokens=model.MAX_TOKENS)
-    except ModelError as exc:
-        if exc.kind in ("auth", "bad_request"):
-            raise FatalError(exc.message) from exc
-        raise
-    text = completion.text.strip()
-    if not text:
-        raise RuntimeError("the model returned an empty answer")
-    value = parse_answer(text, fields) if fields else text
-    return StepOutput(value, usage=Usage(completion.model or llm.model, completion.tokens_in, completion.tokens_out))
+    text, usage = await model.complete(messages, model=model_name, temperature=temperature, max_tokens=model.MAX_TOKENS)
+    return StepOutput(parse_answer(text, fields) if fields else text, usage=usage)
