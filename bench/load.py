@@ -133,7 +133,8 @@ async def seed(url: str, cfg: dict) -> dict:
                 run = await (await conn.execute(INSERT_RUN, {
                     "owner_id": owner, "chat_id": None, "workflow": "bench-load", "version": 1,
                     "title": f"Seeded run {n}", "input": Jsonb({"steps": 20}), "key": None,
-                    "max_duration": "30 days"})).fetchone()
+                    "max_duration": "30 days", "template_id": None, "template_version": None,
+                    "rerun_of": None, "rerun_from": None})).fetchone()
                 async with conn.cursor() as cur:
                     await cur.executemany(WRITE_STEP, [step_params(run["id"], owner, seq) for seq in range(20)])
                 await conn.execute(FINISH_RUN, {"run_id": run["id"], "status": "completed",
