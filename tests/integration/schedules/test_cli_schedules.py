@@ -29,14 +29,18 @@ async def test_create_list_trigger_pause_resume_delete(database_url, tmp_path, w
 
     paused = await baton(database_url, tmp_path, "schedules", "pause", schedule_id, "--note", "holidays")
     assert paused.returncode == 0, paused.stderr
-    [row] = json.loads((await baton(database_url, tmp_path, "schedules", "list", "--json")).stdout)
+    [row] = json.loads((await baton(database_url, tmp_path, "schedules", "list", "--as", "sched-cli@example.test",
+                                    "--json")).stdout)
     assert row["paused"] is True and row["paused_note"] == "holidays" and row["next_fire_at"] is None
     assert row["last_run_id"] == run_id
     assert (await baton(database_url, tmp_path, "schedules", "resume", schedule_id)).returncode == 0
-    [row] = json.loads((await baton(database_url, tmp_path, "schedules", "list", "--json")).stdout)
+    [row] = json.loads((await baton(database_url, tmp_path, "schedules", "list", "--as", "sched-cli@example.test",
+                                    "--json")).stdout)
     assert row["paused"] is False and row["next_fire_at"]
     assert (await baton(database_url, tmp_path, "schedules", "delete", schedule_id)).returncode == 0
-    assert json.loads((await baton(database_url, tmp_path, "schedules", "list", "--json")).stdout) == []
+    # Other tests' schedules share this database: an operator's list (no --as) would show them too.
+    assert json.loads((await baton(database_url, tmp_path, "schedules", "list", "--as", "sched-cli@example.test",
+                                   "--json")).stdout) == []
     gone = await baton(database_url, tmp_path, "schedules", "trigger", schedule_id)
     assert gone.returncode == 1 and "no such schedule" in gone.stderr
 
