@@ -30,14 +30,10 @@ import asyncio
 import os
 import random
 import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from collections import defaultdict
-from collections.abc import Iterator
-from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,7 +49,7 @@ import bench.workflows  # noqa: E402,F401  (start_run validates inputs against t
 from app.core.migrations import apply_migrations  # noqa: E402
 from bench.chaos import Proc, _csrf, _free_port  # noqa: E402
 from bench.support import pct  # noqa: E402
-from tests.support.pg_cluster import PgCluster  # noqa: E402
+from tests.support.pg_cluster import PgCluster, pg_cluster  # noqa: E402
 
 SECRET_KEY = "load-test-secret-key-0123456789abc"
 PASSWORD = "correct horse battery staple"
@@ -95,19 +91,9 @@ class LoadCluster(PgCluster):
         return super()._options() + extra
 
 
-@contextmanager
-def load_cluster() -> Iterator[LoadCluster]:
-    root = Path(tempfile.mkdtemp(prefix="baton-pgcluster-"))
-    cluster = LoadCluster(root)
-    try:
-        cluster.init()
-        cluster.start()
-        yield cluster
-    finally:
-        if cluster.running():
-            with suppress(RuntimeError, subprocess.TimeoutExpired):
-                cluster.stop()
-        shutil.rmtree(root, ignore_errors=True)
+def load_cluster():
+    """pg_cluster with pg_stat_statements loaded."""
+    return pg_cluster(LoadCluster)
 
 
 # -- seeding through the engine's own SQL ------------------------------------------------------------

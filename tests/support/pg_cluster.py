@@ -98,13 +98,13 @@ class PgCluster:
 
 
 @contextmanager
-def pg_cluster() -> Iterator[PgCluster]:
+def pg_cluster(kind: type[PgCluster] = PgCluster) -> Iterator[PgCluster]:
     """A started cluster, stopped and deleted on the way out whatever happens.
 
     Its dir is outside pytest's tmp root: as root, the server user must traverse the parents, and
     each pytest session that starts resets /tmp/pytest-of-root to 0700."""
     root = Path(tempfile.mkdtemp(prefix="baton-pgcluster-"))
-    cluster = PgCluster(root)
+    cluster = kind(root)
     try:
         cluster.init()
         cluster.start()
