@@ -66,6 +66,9 @@ class RerunFrom:
     step_output: Any = NOT_EDITED
     edited_input: bool = False
     replay_id: int | None = None
+    # A template run's rerun runs the same pinned template version (the interpreter loads it from these).
+    template_id: int | None = None
+    template_version: int | None = None
 
     def summary(self) -> dict:
         return {"seq": self.seq, "step": self.step, "edited_output": self.step_output is not NOT_EDITED,
@@ -113,7 +116,8 @@ async def start_run(
             "owner_id": owner_id, "chat_id": chat_id, "workflow": wf.name, "version": wf.version,
             "title": (title or wf.run_title(validated))[:200], "input": Jsonb(validated.model_dump(mode="json")),
             "key": idempotency_key, "max_duration": wf.max_duration,
-            "template_id": template_id, "template_version": template_version,
+            "template_id": template_id or (rerun.template_id if rerun else None),
+            "template_version": template_version or (rerun.template_version if rerun else None),
             "rerun_of": rerun.source_id if rerun else None, "rerun_from": Jsonb(rerun.summary()) if rerun else None,
         })).fetchone()
         if rerun:
@@ -185,6 +189,7 @@ async def plan_rerun(
         source_id=source["id"], seq=seq, step=target["name"] if target else None,
         version=source["version"] if seq or edited else None, step_output=step_output,
         edited_input=input is not None and input != source["input"], replay_id=replay_id,
+        template_id=source.get("template_id"), template_version=source.get("template_version"),
     )
     return (source | {"input": input} if input is not None else source), plan
 

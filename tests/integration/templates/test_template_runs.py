@@ -206,3 +206,18 @@ async def test_a_template_run_counts_against_the_quota(pool, worker, user):
     async with pool.connection() as conn:
         count = await (await conn.execute("SELECT count(*) AS n FROM runs WHERE owner_id = %s", (free,))).fetchone()
     assert count["n"] == 0
+
+
+async def test_a_rerun_of_a_template_run_runs_the_same_pinned_version(pool, worker, user):
+    from app.engine import commands
+
+    tpl = await make_template(pool, user, REPORT)
+    run = await start(pool, user, tpl["slug"], topic="owls")
+    await wait_status(pool, run["id"], "waiting")
+    async with pool.connection() as conn:
+        source, plan = await commands.plan_rerun(conn, run["id"], owner_id=user, from_step=None)
+        rerun, created = await commands.start_run(conn, owner_id=user, workflow=source["workflow"],
+                                                  input=source["input"], rerun=plan)
+    assert created and rerun["template_id"] == tpl["id"] and rerun["template_version"] == 1
+    waiting = await wait_status(pool, rerun["id"], "waiting")
+    assert waiting["waiting_for"] == "check"
