@@ -27,8 +27,13 @@ async def cube(item: dict) -> int:
     return item["i"] ** 3
 
 
-@workflow(name="chaos-fan-out", title="Chaos fan-out", description="a rate-limited fan-out", input=FanOutInput,
-          hidden=True)
+@workflow(
+    name="chaos-fan-out",
+    title="Chaos fan-out",
+    description="a rate-limited fan-out",
+    input=FanOutInput,
+    hidden=True,
+)
 async def chaos_fan_out(run: Run, inp: FanOutInput) -> dict:
     items = [{"i": i, "hold_ms": inp.hold_ms} for i in range(inp.items)]
     cubes = await run.map("cubes", cube, items, concurrency=3, limit=FAN_OUT_LIMIT)
@@ -40,17 +45,30 @@ class PublishInput(BaseModel):
     posts: int = Field(2, ge=1, le=20)
 
 
-@workflow(name="chaos-publish", title="Chaos publish", description="publishes posts once each", input=PublishInput,
-          hidden=True)
+@workflow(
+    name="chaos-publish",
+    title="Chaos publish",
+    description="publishes posts once each",
+    input=PublishInput,
+    hidden=True,
+)
 async def chaos_publish(run: Run, inp: PublishInput) -> dict:
-    policy = RetryPolicy(max_attempts=20, initial_s=0.2, factor=2.0, max_delay_s=2.0)  # outlives a Postgres restart
+    policy = RetryPolicy(
+        max_attempts=20, initial_s=0.2, factor=2.0, max_delay_s=2.0
+    )  # outlives a Postgres restart
     sent = []
     for number in range(1, inp.posts + 1):
-        post = {"id": number, "number": number, "body": f"Chaos post {number} of run {run.id}",
-                "publish_at": None}
+        post = {
+            "id": number,
+            "number": number,
+            "body": f"Chaos post {number} of run {run.id}",
+            "publish_at": None,
+        }
 
         async def send(post=post) -> dict:
-            return await publish_post(run.owner_id, inp.connector_id, post, run.idempotency_key, str(run.id))
+            return await publish_post(
+                run.owner_id, inp.connector_id, post, run.idempotency_key, str(run.id)
+            )
 
         sent.append(await run.step(f"publish {number}", send, retry=policy, timeout=30))
     return {"published": [{"key": s["idempotency_key"], "remote_id": s["remote_id"]} for s in sent]}

@@ -52,11 +52,23 @@ INSERT INTO run_steps (run_id, seq, name, kind, status) SELECT made.id, %(sectio
 
 def check_deploy(url: str, **env: str) -> dict:
     """The real command; its wall time, its peak RSS and its JSON."""
-    environ = {**os.environ, "DATABASE_URL": url, "BATON_DATA_DIR": tempfile.mkdtemp(),
-               "BATON_SECRET_KEY": "bench-secret-key-000", "BATON_WORKFLOW_MODULES": "bench.deploy_workflows", **env}
+    environ = {
+        **os.environ,
+        "DATABASE_URL": url,
+        "BATON_DATA_DIR": tempfile.mkdtemp(),
+        "BATON_SECRET_KEY": "bench-secret-key-000",
+        "BATON_WORKFLOW_MODULES": "bench.deploy_workflows",
+        **env,
+    }
     started = time.perf_counter()
-    proc = subprocess.Popen([BATON, "check-deploy", "--json"], env=environ, cwd=ROOT,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [BATON, "check-deploy", "--json"],
+        env=environ,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     err: list[str] = []
     reader = threading.Thread(target=lambda: err.append(proc.stderr.read()))
     reader.start()
@@ -75,7 +87,10 @@ async def read_only(url: str) -> tuple[float, int, int]:
     """The read alone: every in-flight run and its journal through the check's cursor, no replay."""
     started = time.perf_counter()
     rows = entries = 0
-    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn, conn.transaction():
+    async with (
+        await psycopg.AsyncConnection.connect(url, row_factory=dict_row) as conn,
+        conn.transaction(),
+    ):
         await conn.execute("SET TRANSACTION READ ONLY")
         async with conn.cursor("bench_read", row_factory=dict_row) as cur:
             await cur.execute(IN_FLIGHT_RUNS)
@@ -89,35 +104,57 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10_000)
     args = parser.parse_args()
-    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min), "
-          f"{os.cpu_count()} cores")
+    print(
+        f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min), "
+        f"{os.cpu_count()} cores"
+    )
     with bench_database("baton_bench_deploy") as url:
         empty = check_deploy(url)
         t0 = time.perf_counter()
         with psycopg.connect(url, autocommit=True) as conn:
             conn.execute(SEED, {"runs": args.runs, "sections": SECTIONS})
             conn.execute("ANALYZE runs; ANALYZE run_steps")
-            size = conn.execute("SELECT pg_size_pretty(pg_total_relation_size('run_steps'))").fetchone()[0]
-        print(f"seeded {args.runs} waiting runs x {SECTIONS} steps + 1 hook in {time.perf_counter() - t0:.1f} s "
-              f"(run_steps: {size})")
+            size = conn.execute(
+                "SELECT pg_size_pretty(pg_total_relation_size('run_steps'))"
+            ).fetchone()[0]
+        print(
+            f"seeded {args.runs} waiting runs x {SECTIONS} steps + 1 hook in {time.perf_counter() - t0:.1f} s "
+            f"(run_steps: {size})"
+        )
         read_s, rows, entries = asyncio.run(read_only(url))
         safe = check_deploy(url)
         broken = check_deploy(url, BENCH_RENAME_LAST_STEP="1")
-    assert empty["runs_checked"] == 0 and safe["runs_checked"] == rows == args.runs and safe["runs_at_risk"] == 0
+    assert (
+        empty["runs_checked"] == 0
+        and safe["runs_checked"] == rows == args.runs
+        and safe["runs_at_risk"] == 0
+    )
     assert broken["runs_at_risk"] == args.runs and broken["exit"] == 1
     print()
-    print("| What | Runs checked | Journal entries | Wall (process) | Inside the command | Peak RSS |")
+    print(
+        "| What | Runs checked | Journal entries | Wall (process) | Inside the command | Peak RSS |"
+    )
     print("|---|---|---|---|---|---|")
-    print(f"| baseline: check-deploy, no run in flight | 0 | 0 | {empty['wall_s']:.2f} s | {empty['seconds']:.2f} s "
-          f"| {empty['peak_mb']:.0f} MB |")
-    print(f"| baseline: the read alone (cursor, batches of {BATCH}, no replay) | {rows} | {entries} | — "
-          f"| {read_s:.2f} s | — |")
-    print(f"| check-deploy, code unchanged: none at risk | {safe['runs_checked']} | {entries} | {safe['wall_s']:.2f} s "
-          f"| {safe['seconds']:.2f} s | {safe['peak_mb']:.0f} MB |")
-    print(f"| check-deploy, last step renamed: all at risk | {broken['runs_checked']} | {entries} "
-          f"| {broken['wall_s']:.2f} s | {broken['seconds']:.2f} s | {broken['peak_mb']:.0f} MB |")
+    print(
+        f"| baseline: check-deploy, no run in flight | 0 | 0 | {empty['wall_s']:.2f} s | {empty['seconds']:.2f} s "
+        f"| {empty['peak_mb']:.0f} MB |"
+    )
+    print(
+        f"| baseline: the read alone (cursor, batches of {BATCH}, no replay) | {rows} | {entries} | — "
+        f"| {read_s:.2f} s | — |"
+    )
+    print(
+        f"| check-deploy, code unchanged: none at risk | {safe['runs_checked']} | {entries} | {safe['wall_s']:.2f} s "
+        f"| {safe['seconds']:.2f} s | {safe['peak_mb']:.0f} MB |"
+    )
+    print(
+        f"| check-deploy, last step renamed: all at risk | {broken['runs_checked']} | {entries} "
+        f"| {broken['wall_s']:.2f} s | {broken['seconds']:.2f} s | {broken['peak_mb']:.0f} MB |"
+    )
     per_run_ms = (safe["seconds"] - read_s) / max(rows, 1) * 1000
-    print(f"\nreplay cost beyond the read: {per_run_ms:.3f} ms per run; budget: 10,000 runs in < 60 s")
+    print(
+        f"\nreplay cost beyond the read: {per_run_ms:.3f} ms per run; budget: 10,000 runs in < 60 s"
+    )
 
 
 if __name__ == "__main__":

@@ -81,7 +81,9 @@ async def timed(client, path: str, n: int) -> list[float]:
 async def log_in(client, email: str) -> None:
     page = await client.get("/login")
     csrf = re.search(r'name="_csrf_token" value="([0-9a-f]+)"', page.text).group(1)
-    response = await client.post("/login", data={"email": email, "password": PASSWORD, "_csrf_token": csrf})
+    response = await client.post(
+        "/login", data={"email": email, "password": PASSWORD, "_csrf_token": csrf}
+    )
     assert response.status_code == 303, response.text
 
 
@@ -99,21 +101,42 @@ async def run_all(url: str) -> None:
         conn.execute(SEED_EVENTS)
         conn.execute(SEED_HOOKS)
         conn.execute("ANALYZE")
-        counts = conn.execute("SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM run_steps)").fetchone()
-    print(f"seeded {counts[0]:,} runs, {counts[1]:,} journal rows, {USERS:,} users in {time.perf_counter() - t0:.0f} s")
+        counts = conn.execute(
+            "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM run_steps)"
+        ).fetchone()
+    print(
+        f"seeded {counts[0]:,} runs, {counts[1]:,} journal rows, {USERS:,} users in {time.perf_counter() - t0:.0f} s"
+    )
 
     pool = await open_pool(url, min_size=1, max_size=2)
     async with pool.connection() as conn:
-        user = await create_account(conn, "reader@bench.test", await hash_password(PASSWORD), tier="enterprise",
-                                    is_admin=True, explicit_tier=True)
+        user = await create_account(
+            conn,
+            "reader@bench.test",
+            await hash_password(PASSWORD),
+            tier="enterprise",
+            is_admin=True,
+            explicit_tier=True,
+        )
         # The reader owns as many runs as a typical user (100): re-home one user's runs.
-        await conn.execute("UPDATE runs SET owner_id = %s WHERE owner_id = (SELECT id FROM users WHERE email = 'user1@bench.test')",
-                           (user.id,))
-        run_id = (await (await conn.execute("SELECT id FROM runs WHERE owner_id = %s LIMIT 1", (user.id,))).fetchone())["id"]
+        await conn.execute(
+            "UPDATE runs SET owner_id = %s WHERE owner_id = (SELECT id FROM users WHERE email = 'user1@bench.test')",
+            (user.id,),
+        )
+        run_id = (
+            await (
+                await conn.execute("SELECT id FROM runs WHERE owner_id = %s LIMIT 1", (user.id,))
+            ).fetchone()
+        )["id"]
     await pool.close()
 
-    settings = load_settings({"DATABASE_URL": url, "BATON_SECRET_KEY": "bench-secret-key-0000",
-                              "BATON_DATA_DIR": tempfile.mkdtemp()})
+    settings = load_settings(
+        {
+            "DATABASE_URL": url,
+            "BATON_SECRET_KEY": "bench-secret-key-0000",
+            "BATON_DATA_DIR": tempfile.mkdtemp(),
+        }
+    )
     async with AsyncTestClient(create_app(settings, url, run_worker=False)) as client:
         client.follow_redirects = False
         await log_in(client, "reader@bench.test")
@@ -134,7 +157,9 @@ async def run_all(url: str) -> None:
     for path, times in results.items():
         target = 300 if path.startswith("/admin") else 50
         mark = "ok " if pct(times, 95) <= target else "MISS"
-        print(f"{path:<34} p50 {pct(times, 50):6.1f} ms  p95 {pct(times, 95):6.1f} ms  {mark} target p95 <= {target}")
+        print(
+            f"{path:<34} p50 {pct(times, 50):6.1f} ms  p95 {pct(times, 95):6.1f} ms  {mark} target p95 <= {target}"
+        )
 
 
 if __name__ == "__main__":

@@ -20,8 +20,13 @@ def write_section(topic: str, i: int) -> dict:
     return {"title": f"{topic}: part {i}", "text": "lorem ipsum " * 40}
 
 
-@workflow(name="bench-review", title="Bench review", description="20 steps, then an approval", input=ReviewInput,
-          hidden=True)
+@workflow(
+    name="bench-review",
+    title="Bench review",
+    description="20 steps, then an approval",
+    input=ReviewInput,
+    hidden=True,
+)
 async def bench_review(run: Run, inp: ReviewInput) -> dict:
     sections = []
     for i in range(1, SECTIONS + 1):

@@ -42,20 +42,49 @@ def hundred_blocks() -> dict:
         before = f"{{{{ b{i - 1} }}}}" if i else "{{ inputs.topic }}"
         kind = ("ask_model", "ask_model", "ask_model", "document", "wait")[i % 5]
         if kind == "ask_model":
-            blocks.append({"kind": kind, "id": f"b{i}", "prompt": f"Step {i} on {before}.", "system": "Be brief."})
+            blocks.append(
+                {
+                    "kind": kind,
+                    "id": f"b{i}",
+                    "prompt": f"Step {i} on {before}.",
+                    "system": "Be brief.",
+                }
+            )
         elif kind == "document":
-            blocks.append({"kind": kind, "id": f"b{i}", "doc_title": "{{ inputs.topic }}", "markdown": before})
+            blocks.append(
+                {"kind": kind, "id": f"b{i}", "doc_title": "{{ inputs.topic }}", "markdown": before}
+            )
         else:
             blocks.append({"kind": kind, "id": f"b{i}", "duration": "1s"})
     for j in range(4):
-        blocks.append({"kind": "if", "id": f"c{j}", "condition": {"var": "inputs.topic", "op": "contains", "value": "x"},
-                       "then": [{"kind": "ask_model", "id": f"ct{j}", "prompt": "Yes: {{ b78 }}"}],
-                       "else": [{"kind": "ask_model", "id": f"ce{j}", "prompt": "No: {{ b78 }}"}]})
-        blocks.append({"kind": "for_each", "id": f"f{j}", "items": "inputs.items", "as": "item",
-                       "blocks": [{"kind": "ask_model", "id": f"fe{j}", "prompt": "About {{ item }}"}]})
-    return {"title": "A hundred blocks", "description": "Benchmark", "category": "Bench",
-            "inputs": [{"name": "topic", "label": "Topic"}, {"name": "items", "label": "Items", "kind": "text_list"}],
-            "blocks": blocks}
+        blocks.append(
+            {
+                "kind": "if",
+                "id": f"c{j}",
+                "condition": {"var": "inputs.topic", "op": "contains", "value": "x"},
+                "then": [{"kind": "ask_model", "id": f"ct{j}", "prompt": "Yes: {{ b78 }}"}],
+                "else": [{"kind": "ask_model", "id": f"ce{j}", "prompt": "No: {{ b78 }}"}],
+            }
+        )
+        blocks.append(
+            {
+                "kind": "for_each",
+                "id": f"f{j}",
+                "items": "inputs.items",
+                "as": "item",
+                "blocks": [{"kind": "ask_model", "id": f"fe{j}", "prompt": "About {{ item }}"}],
+            }
+        )
+    return {
+        "title": "A hundred blocks",
+        "description": "Benchmark",
+        "category": "Bench",
+        "inputs": [
+            {"name": "topic", "label": "Topic"},
+            {"name": "items", "label": "Items", "kind": "text_list"},
+        ],
+        "blocks": blocks,
+    }
 
 
 def as_form(nodes: list[doc_form.Node]) -> list[tuple[str, str]]:
@@ -110,23 +139,37 @@ async def run_all(url: str) -> None:
     assert formats.validate(document) == [], formats.validate(document)
     pool = await open_pool(url, min_size=1, max_size=2)
     async with pool.connection() as conn:
-        user = await create_account(conn, "editor@bench.test", await hash_password(PASSWORD), tier="enterprise",
-                                    explicit_tier=True)
+        user = await create_account(
+            conn,
+            "editor@bench.test",
+            await hash_password(PASSWORD),
+            tier="enterprise",
+            explicit_tier=True,
+        )
         template = await store.create_template(conn, owner_id=user.id, document=document)
     await pool.close()
 
     form = as_form(doc_form.editor_tree(document, formats.schema()))
     edited: dict[str, list[str]] = {}
     for k, v in form:
-        edited.setdefault(k, []).append("Step 1 on {{ b0 }} and {{ nowhere }}." if k == "blocks.1.prompt" else v)
-    settings = load_settings({"DATABASE_URL": url, "BATON_SECRET_KEY": "bench-secret-key-0000",
-                              "BATON_DATA_DIR": tempfile.mkdtemp()})
+        edited.setdefault(k, []).append(
+            "Step 1 on {{ b0 }} and {{ nowhere }}." if k == "blocks.1.prompt" else v
+        )
+    settings = load_settings(
+        {
+            "DATABASE_URL": url,
+            "BATON_SECRET_KEY": "bench-secret-key-0000",
+            "BATON_DATA_DIR": tempfile.mkdtemp(),
+        }
+    )
     server = ServerTimed(create_app(settings, url, run_worker=False))
     async with AsyncTestClient(server) as client:
         client.follow_redirects = False
         page = await client.get("/login")
         csrf = re.search(r'name="_csrf_token" value="([0-9a-f]+)"', page.text).group(1)
-        await client.post("/login", data={"email": "editor@bench.test", "password": PASSWORD, "_csrf_token": csrf})
+        await client.post(
+            "/login", data={"email": "editor@bench.test", "password": PASSWORD, "_csrf_token": csrf}
+        )
         editor_path = f"/templates/{template['id']}"
         opened = await client.get(editor_path)
         csrf = re.search(r'name="_csrf_token" value="([0-9a-f]+)"', opened.text).group(1)
@@ -138,13 +181,21 @@ async def run_all(url: str) -> None:
             return response
 
         results = {
-            "baseline: /workflows (empty dashboard)": await timed(server, lambda: client.get("/workflows"), N),
-            f"open the editor ({len(opened.text) // 1024} KB page)": await timed(server, lambda: client.get(editor_path), N),
+            "baseline: /workflows (empty dashboard)": await timed(
+                server, lambda: client.get("/workflows"), N
+            ),
+            f"open the editor ({len(opened.text) // 1024} KB page)": await timed(
+                server, lambda: client.get(editor_path), N
+            ),
             f"validate an edit (/check, {len(form)} fields)": await timed(server, check, N),
         }
     print("100-block template (80 top-level, 4 if with 2 nested, 4 for_each with 1 nested)")
     for what, times in results.items():
-        target = "" if what.startswith("baseline") else f"  {'ok ' if pct(times, 95) <= TARGET_MS else 'MISS'} target p95 <= {TARGET_MS}"
+        target = (
+            ""
+            if what.startswith("baseline")
+            else f"  {'ok ' if pct(times, 95) <= TARGET_MS else 'MISS'} target p95 <= {TARGET_MS}"
+        )
         print(f"{what:<46} p50 {pct(times, 50):6.1f} ms  p95 {pct(times, 95):6.1f} ms{target}")
 
 

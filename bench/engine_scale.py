@@ -85,7 +85,9 @@ LIMIT 500
 
 WAL_LSN = "SELECT pg_current_wal_lsn() AS lsn"
 WAL_BYTES = "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn)::bigint AS bytes"
-RUNS_UPDATES = "SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname = 'runs'"
+RUNS_UPDATES = (
+    "SELECT n_tup_upd AS upd, n_tup_hot_upd AS hot FROM pg_stat_user_tables WHERE relname = 'runs'"
+)
 
 
 async def timed(conn, query: str, params: dict, repeat: int = 5) -> float:
@@ -114,21 +116,27 @@ async def sweep_scale(pool, user: int, sizes: list[int]) -> None:
                 old, old_gave_up = f"{old_ms:.1f} ms", old_ms > 3000
             split = await timed(conn, SPLIT_ORPHAN_RUNS, {"grace_s": 10})
             if old_gave_up and ORPHAN_RUNS.strip() == OLD_ORPHAN_RUNS.strip():
-                print(f"(g) sweep at {n:>7,} suspended runs   before {old:>10}   split NOT EXISTS {split:7.1f} ms"
-                      "   (this code still runs the old query: stopping here)")
+                print(
+                    f"(g) sweep at {n:>7,} suspended runs   before {old:>10}   split NOT EXISTS {split:7.1f} ms"
+                    "   (this code still runs the old query: stopping here)"
+                )
                 return
             new = await timed(conn, ORPHAN_RUNS, {"grace_s": 10})
             t0 = time.perf_counter()
             await sweep(conn)
             whole = (time.perf_counter() - t0) * 1000
-        print(f"(g) sweep at {n:>7,} suspended runs   before {old:>10}   split NOT EXISTS {split:7.1f} ms"
-              f"   orphan query now {new:6.1f} ms   whole sweep {whole:7.1f} ms"
-              f"  {mark(whole <= 200)} target <= 200 ms at 100,000")
+        print(
+            f"(g) sweep at {n:>7,} suspended runs   before {old:>10}   split NOT EXISTS {split:7.1f} ms"
+            f"   orphan query now {new:6.1f} ms   whole sweep {whole:7.1f} ms"
+            f"  {mark(whole <= 200)} target <= 200 ms at 100,000"
+        )
 
 
 async def wal_per_step(pool, user: int, workers: Workers, steps: int) -> None:
     async with pool.connection() as conn:
-        await conn.execute("CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, v int)")
+        await conn.execute(
+            "CREATE TABLE IF NOT EXISTS bench_floor (id bigserial PRIMARY KEY, v int)"
+        )
         await conn.execute("CHECKPOINT")
         lsn = (await (await conn.execute(WAL_LSN)).fetchone())["lsn"]
     floor = await floor_ms(pool, n=steps)
@@ -155,10 +163,14 @@ async def wal_per_step(pool, user: int, workers: Workers, steps: int) -> None:
     upd, hot = after["upd"] - before["upd"], after["hot"] - before["hot"]
     ratio = step_wal / floor_wal
     print(f"(h) floor: one-row INSERT+COMMIT   {floor:.3f} ms, {floor_wal:.0f} B of WAL")
-    print(f"(h) WAL per step ({steps} steps)     {step_wal:.0f} B = {ratio:.2f}x floor  {mark(ratio <= 3)} target <= 3x"
-          f"   ({steps / elapsed:.0f} steps/s)")
+    print(
+        f"(h) WAL per step ({steps} steps)     {step_wal:.0f} B = {ratio:.2f}x floor  {mark(ratio <= 3)} target <= 3x"
+        f"   ({steps / elapsed:.0f} steps/s)"
+    )
     share = hot / upd if upd else 0
-    print(f"(h) runs HOT updates              {hot}/{upd} = {share:.0%}  {mark(share > 0.9)} target > 90%")
+    print(
+        f"(h) runs HOT updates              {hot}/{upd} = {share:.0%}  {mark(share > 0.9)} target > 90%"
+    )
 
 
 async def in_process_ms(pool, run_id) -> tuple[float, float]:
@@ -175,7 +187,9 @@ async def in_process_ms(pool, run_id) -> tuple[float, float]:
         for _ in range(5):
             async with conn.transaction(force_rollback=True):
                 t0 = time.perf_counter()
-                row = await (await conn.execute(LOAD_RUN, {"run_id": run_id, "lazy_bytes": 1024})).fetchone()
+                row = await (
+                    await conn.execute(LOAD_RUN, {"run_id": run_id, "lazy_bytes": 1024})
+                ).fetchone()
                 t1 = time.perf_counter()
                 inp = wf.input_model.model_validate(row["input"])
                 with contextlib.suppress(Suspend):
@@ -186,16 +200,26 @@ async def in_process_ms(pool, run_id) -> tuple[float, float]:
 
 
 async def resume_scale(pool, user: int) -> None:
-    for before, output_bytes, target in ((1000, 0, 10), (5000, 0, 25), (1000, 2048, 10), (5000, 2048, 25)):
-        ids = await start_many(pool, user, "bench-resume", 3, before=before, output_bytes=output_bytes)
+    for before, output_bytes, target in (
+        (1000, 0, 10),
+        (5000, 0, 25),
+        (1000, 2048, 10),
+        (5000, 2048, 25),
+    ):
+        ids = await start_many(
+            pool, user, "bench-resume", 3, before=before, output_bytes=output_bytes
+        )
         from bench.engine import wait_status
+
         await wait_status(pool, ids, "waiting")
         query, replay = await in_process_ms(pool, ids[0])
         lat = await resume_latency_of(pool, ids)
         size = f"{output_bytes // 1024} kB outputs" if output_bytes else "null outputs"
-        print(f"(f) resume, {before:>5}-step journal, {size:<13} decision -> next step p50 {pct(lat, 50):6.1f} ms"
-              f" max {max(lat):6.1f} ms  {mark(pct(lat, 50) <= target)} target <= {target} ms"
-              f"   (in process: load query {query:.1f} ms, with replay {replay:.1f} ms)")
+        print(
+            f"(f) resume, {before:>5}-step journal, {size:<13} decision -> next step p50 {pct(lat, 50):6.1f} ms"
+            f" max {max(lat):6.1f} ms  {mark(pct(lat, 50) <= target)} target <= {target} ms"
+            f"   (in process: load query {query:.1f} ms, with replay {replay:.1f} ms)"
+        )
 
 
 async def resume_latency_of(pool, ids) -> list[float]:
@@ -205,12 +229,20 @@ async def resume_latency_of(pool, ids) -> list[float]:
     await wait_jobs_idle(pool)
     async with pool.connection() as conn:
         for run_id in ids:
-            token = (await (await conn.execute("SELECT token FROM hooks WHERE run_id = %s", (run_id,))).fetchone())["token"]
+            token = (
+                await (
+                    await conn.execute("SELECT token FROM hooks WHERE run_id = %s", (run_id,))
+                ).fetchone()
+            )["token"]
             await resolve_hook(conn, token, "approve")
             await wait_done(pool, [run_id])
-        rows = await (await conn.execute(
-            "SELECT extract(epoch FROM s.started_at - h.decided_at) * 1000 AS ms FROM hooks h "
-            "JOIN run_steps s ON s.run_id = h.run_id AND s.name = 'after' WHERE h.run_id = ANY(%s)", (ids,))).fetchall()
+        rows = await (
+            await conn.execute(
+                "SELECT extract(epoch FROM s.started_at - h.decided_at) * 1000 AS ms FROM hooks h "
+                "JOIN run_steps s ON s.run_id = h.run_id AND s.name = 'after' WHERE h.run_id = ANY(%s)",
+                (ids,),
+            )
+        ).fetchall()
     return [float(r["ms"]) for r in rows]
 
 
@@ -230,8 +262,13 @@ async def main() -> None:
         workers = Workers(url)
         try:
             async with pool.connection() as conn:
-                user = (await (await conn.execute(
-                    "INSERT INTO users (email, tier) VALUES ('bench@example.test', 'enterprise') RETURNING id")).fetchone())["id"]
+                user = (
+                    await (
+                        await conn.execute(
+                            "INSERT INTO users (email, tier) VALUES ('bench@example.test', 'enterprise') RETURNING id"
+                        )
+                    ).fetchone()
+                )["id"]
             workers.start(1)
             if args.only in (None, "wal"):
                 await wal_per_step(pool, user, workers, args.steps)

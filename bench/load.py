@@ -58,11 +58,28 @@ RUN_LINK = re.compile(r'href="/workflows/([0-9a-f-]{36})"')
 SCALES = {
     # users, finished runs (20 steps each), waiting, sleeping, live pages, seconds per stage, offered
     # rates (requests/s), seconds of idle-query sampling
-    "smoke": dict(users=10, finished=100, waiting=40, sleeping=10, live=20, stage_s=6, rates=[10], idle_s=3),
-    "moderate": dict(users=200, finished=5000, waiting=2000, sleeping=300, live=200, stage_s=30,
-                     rates=[5, 10, 20, 40, 80], idle_s=20),
+    "smoke": dict(
+        users=10, finished=100, waiting=40, sleeping=10, live=20, stage_s=6, rates=[10], idle_s=3
+    ),
+    "moderate": dict(
+        users=200,
+        finished=5000,
+        waiting=2000,
+        sleeping=300,
+        live=200,
+        stage_s=30,
+        rates=[5, 10, 20, 40, 80],
+        idle_s=20,
+    ),
 }
-MIX = {"dashboard": 30, "run_page": 20, "inbox": 15, "run_list": 10, "api_start": 10, "decision": 15}
+MIX = {
+    "dashboard": 30,
+    "run_page": 20,
+    "inbox": 15,
+    "run_list": 10,
+    "api_start": 10,
+    "decision": 15,
+}
 
 
 @dataclass
@@ -98,6 +115,7 @@ def load_cluster():
 
 # -- seeding through the engine's own SQL ------------------------------------------------------------
 
+
 async def seed(url: str, cfg: dict) -> dict:
     from app.engine.commands import INSERT_RUN, start_run
     from app.engine.journal import FINISH_RUN, WRITE_STEP
@@ -107,45 +125,99 @@ async def seed(url: str, cfg: dict) -> dict:
 
     hashed = await hash_password(PASSWORD)
     users = []
-    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
         for i in range(cfg["users"]):
-            user = await create_account(conn, f"user{i}@load.test", hashed, tier="enterprise", explicit_tier=True)
+            user = await create_account(
+                conn, f"user{i}@load.test", hashed, tier="enterprise", explicit_tier=True
+            )
             key, _ = await create_key(conn, user.id, "load")
             users.append({"id": user.id, "email": f"user{i}@load.test", "key": key})
         t0 = time.perf_counter()
         for n in range(cfg["finished"]):
             owner = users[n % len(users)]["id"]
             async with conn.transaction():
-                run = await (await conn.execute(INSERT_RUN, {
-                    "owner_id": owner, "chat_id": None, "workflow": "bench-load", "version": 1,
-                    "title": f"Seeded run {n}", "input": Jsonb({"steps": 20}), "key": None,
-                    "max_duration": "30 days", "template_id": None, "template_version": None,
-                    "rerun_of": None, "rerun_from": None})).fetchone()
+                run = await (
+                    await conn.execute(
+                        INSERT_RUN,
+                        {
+                            "owner_id": owner,
+                            "chat_id": None,
+                            "workflow": "bench-load",
+                            "version": 1,
+                            "title": f"Seeded run {n}",
+                            "input": Jsonb({"steps": 20}),
+                            "key": None,
+                            "max_duration": "30 days",
+                            "template_id": None,
+                            "template_version": None,
+                            "rerun_of": None,
+                            "rerun_from": None,
+                        },
+                    )
+                ).fetchone()
                 async with conn.cursor() as cur:
-                    await cur.executemany(WRITE_STEP, [step_params(run["id"], owner, seq) for seq in range(20)])
-                await conn.execute(FINISH_RUN, {"run_id": run["id"], "status": "completed",
-                                                "output": Jsonb({"approved": True}), "error": None})
+                    await cur.executemany(
+                        WRITE_STEP, [step_params(run["id"], owner, seq) for seq in range(20)]
+                    )
+                await conn.execute(
+                    FINISH_RUN,
+                    {
+                        "run_id": run["id"],
+                        "status": "completed",
+                        "output": Jsonb({"approved": True}),
+                        "error": None,
+                    },
+                )
         finished_s = time.perf_counter() - t0
         waiting = []
         async with conn.transaction():
             for n in range(cfg["waiting"]):
                 # One in four expires after 2-60 s: timeouts fire during the stages.
                 timeout = random.uniform(2, 60) if n % 4 == 0 else 86400
-                run, _ = await start_run(conn, owner_id=users[n % len(users)]["id"], workflow="bench-load",
-                                         input={"steps": 3, "timeout_s": timeout})
+                run, _ = await start_run(
+                    conn,
+                    owner_id=users[n % len(users)]["id"],
+                    workflow="bench-load",
+                    input={"steps": 3, "timeout_s": timeout},
+                )
                 waiting.append(run["id"])
             for n in range(cfg["sleeping"]):
-                await start_run(conn, owner_id=users[n % len(users)]["id"], workflow="bench-load",
-                                input={"steps": 2, "sleep_s": 86400})
+                await start_run(
+                    conn,
+                    owner_id=users[n % len(users)]["id"],
+                    workflow="bench-load",
+                    input={"steps": 2, "sleep_s": 86400},
+                )
     return {"users": users, "waiting": waiting, "finished_s": finished_s}
 
 
 def step_params(run_id, owner: int, seq: int) -> dict:
-    return {"run_id": run_id, "owner_id": owner, "seq": seq, "name": f"s{seq}", "kind": "step", "status": "completed",
-            "attempts": 1, "output": Jsonb({"n": seq, "text": "a short result of a seeded step"}), "error": None,
-            "detail": None, "wake_at": None, "started_at": None, "completed_at": None, "duration_ms": 1.5,
-            "model": None, "tokens_in": None, "tokens_out": None, "cost_usd": None, "done": 1,
-            "event": "step_completed", "event_data": Jsonb({"seq": seq, "name": f"s{seq}"}), "announce": False}
+    return {
+        "run_id": run_id,
+        "owner_id": owner,
+        "seq": seq,
+        "name": f"s{seq}",
+        "kind": "step",
+        "status": "completed",
+        "attempts": 1,
+        "output": Jsonb({"n": seq, "text": "a short result of a seeded step"}),
+        "error": None,
+        "detail": None,
+        "wake_at": None,
+        "started_at": None,
+        "completed_at": None,
+        "duration_ms": 1.5,
+        "model": None,
+        "tokens_in": None,
+        "tokens_out": None,
+        "cost_usd": None,
+        "done": 1,
+        "event": "step_completed",
+        "event_data": Jsonb({"seq": seq, "name": f"s{seq}"}),
+        "announce": False,
+    }
 
 
 async def wait_for_suspended(url: str, timeout: float = 900) -> None:
@@ -154,8 +226,11 @@ async def wait_for_suspended(url: str, timeout: float = 900) -> None:
     deadline = time.monotonic() + timeout
     async with await psycopg.AsyncConnection.connect(url, autocommit=True) as conn:
         while True:
-            [[busy]] = await (await conn.execute(
-                "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')")).fetchall()
+            [[busy]] = await (
+                await conn.execute(
+                    "SELECT count(*) FROM runs WHERE status IN ('queued', 'running')"
+                )
+            ).fetchall()
             if busy == 0:
                 return
             if time.monotonic() > deadline:
@@ -166,14 +241,18 @@ async def wait_for_suspended(url: str, timeout: float = 900) -> None:
 async def wait_jobs_done(url: str, timeout: float = 180) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
-        [row] = await query(url, "SELECT count(*) AS n FROM procrastinate_jobs WHERE status = 'doing' "
-                                 "OR (status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now()))")
+        [row] = await query(
+            url,
+            "SELECT count(*) AS n FROM procrastinate_jobs WHERE status = 'doing' "
+            "OR (status = 'todo' AND (scheduled_at IS NULL OR scheduled_at <= now()))",
+        )
         if row["n"] == 0:
             return
         await asyncio.sleep(1)
 
 
 # -- the traffic ---------------------------------------------------------------------------------------
+
 
 class Person:
     """A logged-in browser session of one seeded user."""
@@ -184,14 +263,22 @@ class Person:
         # (BATON_TRUSTED_PROXIES): per-address limits such as log-ins see many people, as in production.
         here = {"X-Forwarded-For": f"10.{n // 65536 % 256}.{n // 256 % 256}.{n % 256 + 1}"}
         self.client = httpx.AsyncClient(base_url=base, timeout=30, headers=here)
-        self.api = httpx.AsyncClient(base_url=base, timeout=30, headers=here | {"Authorization": f"Bearer {user['key']}"})
+        self.api = httpx.AsyncClient(
+            base_url=base, timeout=30, headers=here | {"Authorization": f"Bearer {user['key']}"}
+        )
         self.runs: list[str] = []
         self.live: list[list[float]] = []  # per open page: receipt times of events
 
     async def log_in(self) -> None:
         page = await self.client.get("/login")
-        done = await self.client.post("/login", data={"email": self.user["email"], "password": PASSWORD,
-                                                      "_csrf_token": _csrf(page.text)})
+        done = await self.client.post(
+            "/login",
+            data={
+                "email": self.user["email"],
+                "password": PASSWORD,
+                "_csrf_token": _csrf(page.text),
+            },
+        )
         assert done.status_code == 303, f"log-in answered {done.status_code}"
 
     async def open_live_page(self, stop: asyncio.Event) -> None:
@@ -199,7 +286,9 @@ class Person:
         self.live.append(received)
         while not stop.is_set():
             try:
-                async with self.client.stream("GET", "/live", params={"page": "/"}, timeout=None) as response:
+                async with self.client.stream(
+                    "GET", "/live", params={"page": "/"}, timeout=None
+                ) as response:
                     async for line in response.aiter_lines():
                         if line.startswith("event:"):
                             received.append(time.monotonic())
@@ -227,9 +316,15 @@ async def request(kind: str, person: Person, tokens: list[str], stage: Stage) ->
         elif kind == "run_page":
             if not person.runs:
                 person.runs = RUN_LINK.findall((await person.client.get("/workflows")).text)[:20]
-            r = await person.client.get(f"/workflows/{random.choice(person.runs)}") if person.runs else None
+            r = (
+                await person.client.get(f"/workflows/{random.choice(person.runs)}")
+                if person.runs
+                else None
+            )
         elif kind == "api_start":
-            r = await person.api.post("/api/v1/runs", json={"workflow": "bench-load", "input": {"steps": 5}})
+            r = await person.api.post(
+                "/api/v1/runs", json={"workflow": "bench-load", "input": {"steps": 5}}
+            )
         else:  # decision
             if not tokens:
                 return
@@ -251,7 +346,9 @@ def record_lateness(person: Person, answered: float, stage: Stage) -> None:
             stage.lateness.append((after[0] - answered) * 1000)
 
 
-async def run_stage(stage: Stage, people: list[Person], tokens_of: dict[int, list[str]], duration: float) -> None:
+async def run_stage(
+    stage: Stage, people: list[Person], tokens_of: dict[int, list[str]], duration: float
+) -> None:
     kinds, weights = list(MIX), list(MIX.values())
     tasks: list[asyncio.Task] = []
     stage.started_at = time.monotonic()
@@ -259,13 +356,16 @@ async def run_stage(stage: Stage, people: list[Person], tokens_of: dict[int, lis
     while (now := time.monotonic()) < end:
         person = random.choice(people)
         kind = random.choices(kinds, weights)[0]
-        tasks.append(asyncio.create_task(request(kind, person, tokens_of[person.user["id"]], stage)))
+        tasks.append(
+            asyncio.create_task(request(kind, person, tokens_of[person.user["id"]], stage))
+        )
         await asyncio.sleep(min(random.expovariate(stage.rate), max(0.0, end - now)))
     await asyncio.gather(*tasks)
     stage.ended_at = time.monotonic()
 
 
 # -- measuring -------------------------------------------------------------------------------------------
+
 
 def cpu_rss(pid: int) -> tuple[float, int]:
     """CPU seconds (user + system) and RSS bytes of a process and its children's threads."""
@@ -276,7 +376,9 @@ def cpu_rss(pid: int) -> tuple[float, int]:
 
 
 async def query(url: str, sql: str, params=()) -> list[dict]:
-    async with await psycopg.AsyncConnection.connect(url, row_factory=dict_row, autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        url, row_factory=dict_row, autocommit=True
+    ) as conn:
         cur = await conn.execute(sql, params)
         return await cur.fetchall() if cur.description else []
 
@@ -285,13 +387,18 @@ async def idle_queries(url: str, seconds: float) -> tuple[float, list[dict]]:
     """Statements per second while nobody uses Baton, and the busiest ones."""
     await query(url, "SELECT pg_stat_statements_reset()")
     await asyncio.sleep(seconds)
-    rows = await query(url, "SELECT calls, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS q "
-                            "FROM pg_stat_statements WHERE query NOT LIKE '%%pg_stat_statements%%' ORDER BY calls DESC")
+    rows = await query(
+        url,
+        "SELECT calls, total_exec_time, left(regexp_replace(query, '\\s+', ' ', 'g'), 90) AS q "
+        "FROM pg_stat_statements WHERE query NOT LIKE '%%pg_stat_statements%%' ORDER BY calls DESC",
+    )
     return sum(r["calls"] for r in rows) / seconds, rows[:5]
 
 
 async def open_tokens(url: str) -> dict[int, list[str]]:
-    rows = await query(url, "SELECT owner_id, token FROM hooks WHERE status = 'waiting' ORDER BY random()")
+    rows = await query(
+        url, "SELECT owner_id, token FROM hooks WHERE status = 'waiting' ORDER BY random()"
+    )
     tokens: dict[int, list[str]] = defaultdict(list)
     for row in rows:
         tokens[row["owner_id"]].append(row["token"])
@@ -299,18 +406,24 @@ async def open_tokens(url: str) -> dict[int, list[str]]:
 
 
 async def decision_to_next_step(url: str, since_s: float) -> list[float]:
-    rows = await query(url, """
+    rows = await query(
+        url,
+        """
         SELECT extract(epoch FROM s.started_at - h.decided_at) * 1000 AS ms FROM hooks h
         JOIN run_steps s ON s.run_id = h.run_id AND s.name = 'after'
-        WHERE h.decided_at > now() - make_interval(secs => %s) AND h.action = 'approve'""", (since_s,))
+        WHERE h.decided_at > now() - make_interval(secs => %s) AND h.action = 'approve'""",
+        (since_s,),
+    )
     return [float(r["ms"]) for r in rows]
 
 
 def line(kind: str, values: list[float], errors: int, seconds: float) -> str:
     if not values:
         return f"    {kind:<22} -"
-    return (f"    {kind:<22} {len(values) / seconds:6.1f}/s  p50 {pct(values, 50):7.1f}  p95 {pct(values, 95):7.1f}"
-            f"  p99 {pct(values, 99):7.1f} ms  errors {errors}")
+    return (
+        f"    {kind:<22} {len(values) / seconds:6.1f}/s  p50 {pct(values, 50):7.1f}  p95 {pct(values, 95):7.1f}"
+        f"  p99 {pct(values, 99):7.1f} ms  errors {errors}"
+    )
 
 
 async def main() -> int:
@@ -322,7 +435,9 @@ async def main() -> int:
     cfg = SCALES[args.scale]
     print(f"load test, scale {args.scale}: {cfg}")
     with load_cluster() as cluster:
-        print(f"PostgreSQL: {cluster.bin}, pg_stat_statements {'on' if cluster.statements else 'unavailable'}")
+        print(
+            f"PostgreSQL: {cluster.bin}, pg_stat_statements {'on' if cluster.statements else 'unavailable'}"
+        )
         return await drive(cluster, cfg, args)
 
 
@@ -333,12 +448,27 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
     apply_migrations(url)
     await query(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
     workdir = Path(tempfile.mkdtemp(prefix="baton-load-"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "DATABASE_URL", "OPENAI_", "SMTP_"))}
-    env.update({"DATABASE_URL": url, "BATON_DATA_DIR": str(workdir / "data"), "BATON_SECRET_KEY": SECRET_KEY,
-                "BATON_WORKFLOW_MODULES": "bench.workflows", "PYTHONPATH": str(ROOT), "BATON_LOG_FORMAT": "text"})
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BATON_", "DATABASE_URL", "OPENAI_", "SMTP_"))
+    }
+    env.update(
+        {
+            "DATABASE_URL": url,
+            "BATON_DATA_DIR": str(workdir / "data"),
+            "BATON_SECRET_KEY": SECRET_KEY,
+            "BATON_WORKFLOW_MODULES": "bench.workflows",
+            "PYTHONPATH": str(ROOT),
+            "BATON_LOG_FORMAT": "text",
+        }
+    )
     port = _free_port()
     web = Proc("web", ["serve", "--no-worker", "--port", str(port)], env, workdir)
-    workers = [Proc(f"worker-{i + 1}", ["worker", "--concurrency", "8"], env, workdir) for i in range(args.workers)]
+    workers = [
+        Proc(f"worker-{i + 1}", ["worker", "--concurrency", "8"], env, workdir)
+        for i in range(args.workers)
+    ]
     base = f"http://127.0.0.1:{port}"
     stop_live = asyncio.Event()
     people: list[Person] = []
@@ -354,21 +484,34 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
         t0 = time.perf_counter()
         seeded = await seed(url, cfg)
         await wait_for_suspended(url)
-        print(f"seeded in {time.perf_counter() - t0:.0f} s ({cfg['finished']} finished runs x 20 steps in "
-              f"{seeded['finished_s']:.0f} s; {cfg['waiting']} waiting, {cfg['sleeping']} sleeping)")
-        sizes = (await query(url, """
+        print(
+            f"seeded in {time.perf_counter() - t0:.0f} s ({cfg['finished']} finished runs x 20 steps in "
+            f"{seeded['finished_s']:.0f} s; {cfg['waiting']} waiting, {cfg['sleeping']} sleeping)"
+        )
+        sizes = (
+            await query(
+                url,
+                """
             SELECT (SELECT count(*) FROM runs WHERE status = 'completed') AS runs,
                    (SELECT count(*) FROM run_steps) AS steps,
                    pg_total_relation_size('runs') + pg_total_relation_size('run_steps')
-                   + pg_total_relation_size('run_events') + pg_total_relation_size('hooks') AS bytes"""))[0]
-        print(f"storage: {sizes['bytes'] / max(1, sizes['runs']):,.0f} B per finished run, "
-              f"{sizes['bytes'] / max(1, sizes['steps']):,.0f} B per step (runs, journal, events, hooks, indexes)")
+                   + pg_total_relation_size('run_events') + pg_total_relation_size('hooks') AS bytes""",
+            )
+        )[0]
+        print(
+            f"storage: {sizes['bytes'] / max(1, sizes['runs']):,.0f} B per finished run, "
+            f"{sizes['bytes'] / max(1, sizes['steps']):,.0f} B per step (runs, journal, events, hooks, indexes)"
+        )
         await query(url, "VACUUM ANALYZE")
-        await wait_jobs_done(url, cfg["idle_s"] * 6)  # the seeding's own aftermath (approval mails, wake-ups) is not idle
+        await wait_jobs_done(
+            url, cfg["idle_s"] * 6
+        )  # the seeding's own aftermath (approval mails, wake-ups) is not idle
         if cluster.statements:
             idle_after, busiest = await idle_queries(url, cfg["idle_s"])
-            print(f"idle statements/s, seeded: {idle_after:.1f}; busiest in {cfg['idle_s']} s: "
-                  + "; ".join(f"{r['calls']}x {r['q']}" for r in busiest[:4]))
+            print(
+                f"idle statements/s, seeded: {idle_after:.1f}; busiest in {cfg['idle_s']} s: "
+                + "; ".join(f"{r['calls']}x {r['q']}" for r in busiest[:4])
+            )
 
         people = [Person(base, user, n) for n, user in enumerate(seeded["users"])]
         # A few at a time: each log-in is an argon2 hash (~0.1-0.5 s of CPU); 200 at once took over
@@ -382,39 +525,56 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
         t0 = time.perf_counter()
         await asyncio.gather(*(log_in(p) for p in people))
         print(f"{len(people)} log-ins, 4 at a time: {time.perf_counter() - t0:.1f} s")
-        watched = people[:max(1, min(len(people), cfg["live"] // 4 or 1))]
-        live = [asyncio.create_task(watched[i % len(watched)].open_live_page(stop_live)) for i in range(cfg["live"])]
+        watched = people[: max(1, min(len(people), cfg["live"] // 4 or 1))]
+        live = [
+            asyncio.create_task(watched[i % len(watched)].open_live_page(stop_live))
+            for i in range(cfg["live"])
+        ]
         tokens = await open_tokens(url)
         procs = {"web": web, **{w.name: w for w in workers}}
         knee = None
         for rate in cfg["rates"]:
             stage = Stage(rate)
             before = {name: cpu_rss(p.proc.pid) for name, p in procs.items()}
-            [lsn] = await query(url, "SELECT pg_current_wal_lsn() AS lsn, (SELECT count(*) FROM run_steps) AS steps")
+            [lsn] = await query(
+                url, "SELECT pg_current_wal_lsn() AS lsn, (SELECT count(*) FROM run_steps) AS steps"
+            )
             await run_stage(stage, people, tokens, cfg["stage_s"])
             seconds = stage.ended_at - stage.started_at
             await asyncio.sleep(2.5)  # decisions' next steps and the live pages' last events
-            [wal] = await query(url, "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn) AS bytes, "
-                                     "(SELECT count(*) FROM run_steps) AS steps", (str(lsn["lsn"]),))
+            [wal] = await query(
+                url,
+                "SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), %s::pg_lsn) AS bytes, "
+                "(SELECT count(*) FROM run_steps) AS steps",
+                (str(lsn["lsn"]),),
+            )
             steps = wal["steps"] - lsn["steps"]
             resumed = await decision_to_next_step(url, seconds + 3)
-            print(f"stage {rate:g} req/s offered for {seconds:.0f} s (open loop), {cfg['live']} live pages:")
+            print(
+                f"stage {rate:g} req/s offered for {seconds:.0f} s (open loop), {cfg['live']} live pages:"
+            )
             for kind in MIX:
                 print(line(kind, stage.latencies[kind], stage.errors[kind], seconds))
             print(line("decision -> next step", resumed, 0, seconds))
             print(line("live event lateness", stage.lateness, 0, seconds))
-            print(f"    steps {steps / seconds:.1f}/s, WAL {float(wal['bytes']) / max(1, steps):,.0f} B per step "
-                  "(everything written: runs, events, sessions, jobs)")
+            print(
+                f"    steps {steps / seconds:.1f}/s, WAL {float(wal['bytes']) / max(1, steps):,.0f} B per step "
+                "(everything written: runs, events, sessions, jobs)"
+            )
             for name, p in procs.items():
                 cpu, rss = cpu_rss(p.proc.pid)
-                print(f"    {name:<10} CPU {(cpu - before[name][0]) / seconds:5.0%}  RSS {rss / 2**20:6.0f} MB")
+                print(
+                    f"    {name:<10} CPU {(cpu - before[name][0]) / seconds:5.0%}  RSS {rss / 2**20:6.0f} MB"
+                )
             dash = stage.latencies["dashboard"]
             if (dash and pct(dash, 99) > 1000) or (resumed and pct(resumed, 99) > 1000):
                 knee = rate
                 break
         errors = sum(sum(s.errors.values()) for s in [stage])
-        print(f"knee: {'p99 passed 1 s at ' + format(knee, 'g') + ' req/s' if knee else 'not reached'}"
-              f" (rates tried: {cfg['rates']}); errors in the last stage: {errors}; load average {os.getloadavg()}")
+        print(
+            f"knee: {'p99 passed 1 s at ' + format(knee, 'g') + ' req/s' if knee else 'not reached'}"
+            f" (rates tried: {cfg['rates']}); errors in the last stage: {errors}; load average {os.getloadavg()}"
+        )
         return 1 if errors and not knee else 0
     finally:
         stop_live.set()

@@ -14,6 +14,12 @@ async def noop() -> None:
     return None
 
 
-@workflow(name="bench-tick", title="Bench tick", description="one no-op step", input=TickInput, hidden=True)
+@workflow(
+    name="bench-tick",
+    title="Bench tick",
+    description="one no-op step",
+    input=TickInput,
+    hidden=True,
+)
 async def bench_tick(run: Run, inp: TickInput) -> None:
     await run.step("tick", noop)

@@ -53,9 +53,13 @@ SELECT (SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname =
 
 async def make_owners(pool) -> list[int]:
     async with pool.connection() as conn:
-        rows = await (await conn.execute(
-            "INSERT INTO users (email, tier) SELECT 'bench-' || g || '@example.test', 'enterprise' "
-            "FROM generate_series(1, %s) g RETURNING id", (OWNERS,))).fetchall()
+        rows = await (
+            await conn.execute(
+                "INSERT INTO users (email, tier) SELECT 'bench-' || g || '@example.test', 'enterprise' "
+                "FROM generate_series(1, %s) g RETURNING id",
+                (OWNERS,),
+            )
+        ).fetchall()
     return [r["id"] for r in rows]
 
 
@@ -85,32 +89,77 @@ async def burst(pool, owners: list[int], n: int, lead_s: float) -> dict:
     async with pool.connection() as conn:
         first = (await db_now(conn)).replace(microsecond=0) + timedelta(seconds=lead_s)
         async with conn.transaction():
-            await conn.execute(BULK_SCHEDULES, {"n": n, "first": first, "every_s": 86400, "step_s": 0, "owners": len(owners)})
+            await conn.execute(
+                BULK_SCHEDULES,
+                {"n": n, "first": first, "every_s": 86400, "step_s": 0, "owners": len(owners)},
+            )
             await arm(conn, first)
-    await wait_count(pool, "SELECT count(*) AS n FROM schedule_fires WHERE fire_at = %s AND run_id IS NOT NULL", (first,),
-                     n, timeout=lead_s + 1800)
+    await wait_count(
+        pool,
+        "SELECT count(*) AS n FROM schedule_fires WHERE fire_at = %s AND run_id IS NOT NULL",
+        (first,),
+        n,
+        timeout=lead_s + 1800,
+    )
     async with pool.connection() as conn:
-        rows = await (await conn.execute(
-            "SELECT extract(epoch FROM created_at - fire_at) AS late FROM runs WHERE fire_at = %s", (first,))).fetchall()
-        doubled = (await (await conn.execute(
-            "SELECT count(*) AS n FROM (SELECT schedule_id FROM runs WHERE fire_at = %s GROUP BY schedule_id "
-            "HAVING count(*) > 1) d", (first,))).fetchone())["n"]
+        rows = await (
+            await conn.execute(
+                "SELECT extract(epoch FROM created_at - fire_at) AS late FROM runs WHERE fire_at = %s",
+                (first,),
+            )
+        ).fetchall()
+        doubled = (
+            await (
+                await conn.execute(
+                    "SELECT count(*) AS n FROM (SELECT schedule_id FROM runs WHERE fire_at = %s GROUP BY schedule_id "
+                    "HAVING count(*) > 1) d",
+                    (first,),
+                )
+            ).fetchone()
+        )["n"]
         await conn.execute("UPDATE schedules SET next_fire_at = NULL, paused = true")
     late = [float(r["late"]) for r in rows]
-    return {"n": len(late), "first": min(late), "last": max(late), "p50": pct(late, 50), "p99": pct(late, 99),
-            "doubled": doubled}
+    return {
+        "n": len(late),
+        "first": min(late),
+        "last": max(late),
+        "p50": pct(late, 50),
+        "p99": pct(late, 99),
+        "doubled": doubled,
+    }
 
 
 async def single_lateness(pool, owner: int, fires: int) -> list[float]:
     async with pool.connection() as conn:
-        s = await store.create_schedule(conn, owner, Draft(name="tick", workflow="bench-tick", input={}, cron=None,
-                                                           every_s=1, time_zone="UTC", overlap="allow-all"))
-    await wait_count(pool, "SELECT count(*) AS n FROM runs WHERE schedule_id = %s", (s["id"],), fires + 1, timeout=fires * 3 + 30)
+        s = await store.create_schedule(
+            conn,
+            owner,
+            Draft(
+                name="tick",
+                workflow="bench-tick",
+                input={},
+                cron=None,
+                every_s=1,
+                time_zone="UTC",
+                overlap="allow-all",
+            ),
+        )
+    await wait_count(
+        pool,
+        "SELECT count(*) AS n FROM runs WHERE schedule_id = %s",
+        (s["id"],),
+        fires + 1,
+        timeout=fires * 3 + 30,
+    )
     async with pool.connection() as conn:
         await store.pause_schedule(conn, s["id"], None)
-        rows = await (await conn.execute(
-            "SELECT extract(epoch FROM created_at - fire_at) * 1000 AS ms FROM runs WHERE schedule_id = %s "
-            "ORDER BY fire_at OFFSET 1", (s["id"],))).fetchall()  # the first fire can race the schedule's creation
+        rows = await (
+            await conn.execute(
+                "SELECT extract(epoch FROM created_at - fire_at) * 1000 AS ms FROM runs WHERE schedule_id = %s "
+                "ORDER BY fire_at OFFSET 1",
+                (s["id"],),
+            )
+        ).fetchall()  # the first fire can race the schedule's creation
     return [float(r["ms"]) for r in rows]
 
 
@@ -119,14 +168,26 @@ async def sleep_lateness(pool, owner: int, n: int) -> list[float]:
     ids = []
     async with pool.connection() as conn:
         for i in range(n):
-            run, _ = await start_run(conn, owner_id=owner, workflow="bench-resume", input={"sleep_s": 1 + (i % 10) / 10})
+            run, _ = await start_run(
+                conn, owner_id=owner, workflow="bench-resume", input={"sleep_s": 1 + (i % 10) / 10}
+            )
             ids.append(run["id"])
             await asyncio.sleep(1.0)  # the count scans the burst's runs: not too often
-    await wait_count(pool, "SELECT count(*) AS n FROM runs WHERE id = ANY(%s) AND status = 'completed'", (ids,), n, 60)
+    await wait_count(
+        pool,
+        "SELECT count(*) AS n FROM runs WHERE id = ANY(%s) AND status = 'completed'",
+        (ids,),
+        n,
+        60,
+    )
     async with pool.connection() as conn:
-        rows = await (await conn.execute(
-            "SELECT extract(epoch FROM (SELECT min(started_at) FROM run_steps a WHERE a.run_id = s.run_id AND a.name = 'after')"
-            " - s.wake_at) * 1000 AS ms FROM run_steps s WHERE s.run_id = ANY(%s) AND s.name = 'nap'", (ids,))).fetchall()
+        rows = await (
+            await conn.execute(
+                "SELECT extract(epoch FROM (SELECT min(started_at) FROM run_steps a WHERE a.run_id = s.run_id AND a.name = 'after')"
+                " - s.wake_at) * 1000 AS ms FROM run_steps s WHERE s.run_id = ANY(%s) AND s.name = 'nap'",
+                (ids,),
+            )
+        ).fetchall()
     return [float(r["ms"]) for r in rows if r["ms"] is not None]
 
 
@@ -146,15 +207,26 @@ async def idle_schedules(pool, owners: list[int], n: int) -> int:
     async with pool.connection() as conn:
         first = (await db_now(conn)).replace(microsecond=0) + timedelta(hours=1)
         async with conn.transaction():
-            await conn.execute(BULK_SCHEDULES, {"n": n, "first": first, "every_s": 86400, "step_s": 8.64, "owners": len(owners)})
+            await conn.execute(
+                BULK_SCHEDULES,
+                {"n": n, "first": first, "every_s": 86400, "step_s": 8.64, "owners": len(owners)},
+            )
             for row in await (await conn.execute(DISTINCT_FIRE_TIMES)).fetchall():
                 await arm(conn, row["next_fire_at"])
-        return (await (await conn.execute(
-            "SELECT count(*) AS n FROM procrastinate_jobs WHERE status = 'todo' AND task_name = 'baton.schedules_due'")).fetchone())["n"]
+        return (
+            await (
+                await conn.execute(
+                    "SELECT count(*) AS n FROM procrastinate_jobs WHERE status = 'todo' AND task_name = 'baton.schedules_due'"
+                )
+            ).fetchone()
+        )["n"]
 
 
 async def main(args) -> int:
-    print("machine load averages (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()), flush=True)
+    print(
+        "machine load averages (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()),
+        flush=True,
+    )
     with bench_database("baton_bench_sched") as url:
         pool = await open_pool(url, min_size=2, max_size=10)
         workers = Workers(url, modules="bench.schedule_workflows,bench.workflows")
@@ -167,33 +239,50 @@ async def main(args) -> int:
             jobs = await idle_schedules(pool, owners, args.burst)
             await asyncio.sleep(2)  # let the workers settle after the inserts
             idle_x, idle_rows = await idle_cost(pool, args.idle_s)
-            print(f"(c) idle, {args.burst} schedules not due ({jobs} wake-up jobs waiting): {idle_x:.1f} transactions/s, "
-                  f"{idle_rows:.1f} schedule rows read/s over {args.idle_s:.0f} s", flush=True)
-            print(f"    baseline: no schedules: {base_x:.1f} transactions/s, {base_rows:.1f} schedule rows read/s", flush=True)
+            print(
+                f"(c) idle, {args.burst} schedules not due ({jobs} wake-up jobs waiting): {idle_x:.1f} transactions/s, "
+                f"{idle_rows:.1f} schedule rows read/s over {args.idle_s:.0f} s",
+                flush=True,
+            )
+            print(
+                f"    baseline: no schedules: {base_x:.1f} transactions/s, {base_rows:.1f} schedule rows read/s",
+                flush=True,
+            )
             async with pool.connection() as conn:
                 await conn.execute("DELETE FROM schedules")
-                await conn.execute("DELETE FROM procrastinate_jobs WHERE task_name = 'baton.schedules_due'")
+                await conn.execute(
+                    "DELETE FROM procrastinate_jobs WHERE task_name = 'baton.schedules_due'"
+                )
 
             # (b) single-schedule lateness, and the sleep baseline.
             late = await single_lateness(pool, owners[0], args.fires)
             sleeps = await sleep_lateness(pool, owners[1], args.fires)
-            print(f"(b) one 1-second schedule, {len(late)} fires: lateness p50 {pct(late, 50):.1f} ms, "
-                  f"p99 {pct(late, 99):.1f} ms [{mark(pct(late, 50) <= 50)} p50 ≤ 50, {mark(pct(late, 99) <= 250)} p99 ≤ 250]",
-                  flush=True)
-            print(f"    baseline: durable sleep wake lateness ({len(sleeps)} sleeps) p50 {pct(sleeps, 50):.1f} ms, "
-                  f"p99 {pct(sleeps, 99):.1f} ms", flush=True)
+            print(
+                f"(b) one 1-second schedule, {len(late)} fires: lateness p50 {pct(late, 50):.1f} ms, "
+                f"p99 {pct(late, 99):.1f} ms [{mark(pct(late, 50) <= 50)} p50 ≤ 50, {mark(pct(late, 99) <= 250)} p99 ≤ 250]",
+                flush=True,
+            )
+            print(
+                f"    baseline: durable sleep wake lateness ({len(sleeps)} sleeps) p50 {pct(sleeps, 50):.1f} ms, "
+                f"p99 {pct(sleeps, 99):.1f} ms",
+                flush=True,
+            )
 
             # (a) the burst, and its baseline (a sample of direct starts: their rate).
             sample = min(args.burst, 1000)
             direct_s = await baseline_starts(pool, owners, sample)
             await asyncio.sleep(3)  # the baseline's advance jobs drain before the burst
             result = await burst(pool, owners, args.burst, lead_s=args.lead_s)
-            print(f"(a) {args.burst} schedules due at the same second ({OWNERS} owners): runs started "
-                  f"{result['first']:.2f}–{result['last']:.2f} s after the fire time (p50 {result['p50']:.2f} s, "
-                  f"p99 {result['p99']:.2f} s), {result['n']} runs, {result['doubled']} doubled  "
-                  f"[{mark(result['last'] <= 10)} all within 10 s]")
-            print(f"    baseline: {sample} runs started directly, one connection: {sample / direct_s:.0f} starts/s "
-                  f"(the burst: {args.burst / max(result['last'], 1e-9):.0f} fires/s)")
+            print(
+                f"(a) {args.burst} schedules due at the same second ({OWNERS} owners): runs started "
+                f"{result['first']:.2f}–{result['last']:.2f} s after the fire time (p50 {result['p50']:.2f} s, "
+                f"p99 {result['p99']:.2f} s), {result['n']} runs, {result['doubled']} doubled  "
+                f"[{mark(result['last'] <= 10)} all within 10 s]"
+            )
+            print(
+                f"    baseline: {sample} runs started directly, one connection: {sample / direct_s:.0f} starts/s "
+                f"(the burst: {args.burst / max(result['last'], 1e-9):.0f} fires/s)"
+            )
         finally:
             workers.stop()
             await pool.close()
@@ -202,9 +291,17 @@ async def main(args) -> int:
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--burst", type=int, default=10_000, help="schedules due at once, and idle (default 10,000)")
-    parser.add_argument("--lead-s", type=float, default=15.0, help="seconds from creating the burst to its fire")
-    parser.add_argument("--fires", type=int, default=40, help="fires of the single schedule (and sleeps)")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--burst", type=int, default=10_000, help="schedules due at once, and idle (default 10,000)"
+    )
+    parser.add_argument(
+        "--lead-s", type=float, default=15.0, help="seconds from creating the burst to its fire"
+    )
+    parser.add_argument(
+        "--fires", type=int, default=40, help="fires of the single schedule (and sleeps)"
+    )
     parser.add_argument("--idle-s", type=float, default=20.0, help="the idle window")
     sys.exit(asyncio.run(main(parser.parse_args())))

@@ -43,7 +43,13 @@ async def echo(value) -> int:
     return 1
 
 
-@workflow(name="bench-args", title="Bench args", description="steps given an argument", input=ArgsInput, hidden=True)
+@workflow(
+    name="bench-args",
+    title="Bench args",
+    description="steps given an argument",
+    input=ArgsInput,
+    hidden=True,
+)
 async def bench_args(run: Run, inp: ArgsInput) -> None:
     payload = LARGE if inp.large else SMALL
     for _ in range(STEPS):
@@ -54,9 +60,13 @@ async def per_step(pool, user, large: bool) -> float:
     [run_id] = await start_many(pool, user, "bench-args", 1, large=large)
     await wait_done(pool, [run_id])
     async with pool.connection() as conn:
-        row = await (await conn.execute(
-            "SELECT extract(epoch FROM max(completed_at) - min(started_at)) * 1000 AS ms FROM run_steps "
-            "WHERE run_id = %s", (run_id,))).fetchone()
+        row = await (
+            await conn.execute(
+                "SELECT extract(epoch FROM max(completed_at) - min(started_at)) * 1000 AS ms FROM run_steps "
+                "WHERE run_id = %s",
+                (run_id,),
+            )
+        ).fetchone()
     return float(row["ms"]) / STEPS
 
 
@@ -67,8 +77,13 @@ async def run_all(url: str) -> None:
     kept = journal.step_args
     try:
         async with pool.connection() as conn:
-            user = (await (await conn.execute(
-                "INSERT INTO users (email, tier) VALUES ('bench@example.test', 'enterprise') RETURNING id")).fetchone())["id"]
+            user = (
+                await (
+                    await conn.execute(
+                        "INSERT INTO users (email, tier) VALUES ('bench@example.test', 'enterprise') RETURNING id"
+                    )
+                ).fetchone()
+            )["id"]
         await per_step(pool, user, False)  # warm-up
         figures: dict[tuple[str, bool], list[float]] = {}
         for _ in range(ROUNDS):
@@ -79,8 +94,10 @@ async def run_all(url: str) -> None:
         for large in (False, True):
             off, on = (statistics.median(figures[(m, large)]) for m in ("off", "on"))
             label = "100 KB string" if large else "100-byte dict"
-            print(f"per step, argument {label:<14} baseline (not journaled) {off:.3f} ms   journaled {on:.3f} ms"
-                  f"   ({on / off:.2f}x, {on - off:+.3f} ms)")
+            print(
+                f"per step, argument {label:<14} baseline (not journaled) {off:.3f} ms   journaled {on:.3f} ms"
+                f"   ({on / off:.2f}x, {on - off:+.3f} ms)"
+            )
     finally:
         journal.step_args = kept
         await handle.stop()

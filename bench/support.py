@@ -41,7 +41,9 @@ def bench_database(prefix: str = "baton_bench") -> Iterator[str]:
         yield url
     finally:
         with psycopg.connect(server_url, autocommit=True) as conn:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
         if embedded:
             embedded.stop()
 
@@ -53,15 +55,31 @@ class Workers:
         self.url, self.modules, self.procs, self.tmp = url, modules, [], tempfile.mkdtemp()
 
     def start(self, n: int, concurrency: int = 8) -> None:
-        env = {**os.environ, "DATABASE_URL": self.url, "BATON_DATA_DIR": self.tmp,
-               "BATON_SECRET_KEY": "bench-secret-key-000", "BATON_WORKFLOW_MODULES": self.modules}
+        env = {
+            **os.environ,
+            "DATABASE_URL": self.url,
+            "BATON_DATA_DIR": self.tmp,
+            "BATON_SECRET_KEY": "bench-secret-key-000",
+            "BATON_WORKFLOW_MODULES": self.modules,
+        }
         with psycopg.connect(self.url, autocommit=True) as conn:
             before = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0]
             for _ in range(n):
-                self.procs.append(subprocess.Popen([BATON, "worker", "--concurrency", str(concurrency)], env=env,
-                                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
-            deadline = time.monotonic() + 60  # imports and registration take a while on a busy machine
-            while conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0] < before + n:
+                self.procs.append(
+                    subprocess.Popen(
+                        [BATON, "worker", "--concurrency", str(concurrency)],
+                        env=env,
+                        stdout=subprocess.DEVNULL,
+                        stderr=subprocess.DEVNULL,
+                    )
+                )
+            deadline = (
+                time.monotonic() + 60
+            )  # imports and registration take a while on a busy machine
+            while (
+                conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0]
+                < before + n
+            ):
                 assert time.monotonic() < deadline, "benchmark workers did not start"
                 time.sleep(0.1)
         time.sleep(0.5)

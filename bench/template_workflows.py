@@ -16,14 +16,28 @@ class Chain(BaseModel):
     topic: str
 
 
-@workflow(name="bench-template-python", title="Bench template baseline", description="model steps in Python",
-          input=Chain, hidden=True)
+@workflow(
+    name="bench-template-python",
+    title="Bench template baseline",
+    description="model steps in Python",
+    input=Chain,
+    hidden=True,
+)
 async def python_chain(run: Run, inp: Chain) -> dict:
     outputs: dict[str, str] = {}
     previous = ""
     for i in range(inp.blocks):
         prompt = f"Step {i} about {inp.topic}: {previous[:50]}"
-        previous = await run.step(f"b{i}", ask_model, "", prompt, None, None, [],
-                                  retry=model.MODEL_RETRY, timeout=model.MODEL_TIMEOUT_S)
+        previous = await run.step(
+            f"b{i}",
+            ask_model,
+            "",
+            prompt,
+            None,
+            None,
+            [],
+            retry=model.MODEL_RETRY,
+            timeout=model.MODEL_TIMEOUT_S,
+        )
         outputs[f"b{i}"] = previous
     return {"outputs": outputs}

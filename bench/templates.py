@@ -34,16 +34,30 @@ TARGET = 1.2
 
 def chain_document(n: int) -> dict:
     blocks = [{"id": "b0", "kind": "ask_model", "prompt": "Step 0 about {{ inputs.topic }}: "}]
-    blocks += [{"id": f"b{i}", "kind": "ask_model", "prompt": f"Step {i} about {{{{ inputs.topic }}}}: {{{{ b{i - 1}[:50] }}}}"}
-               for i in range(1, n)]
-    return {"title": f"Chain of {n}", "inputs": [{"name": "topic", "label": "Topic"}], "blocks": blocks}
+    blocks += [
+        {
+            "id": f"b{i}",
+            "kind": "ask_model",
+            "prompt": f"Step {i} about {{{{ inputs.topic }}}}: {{{{ b{i - 1}[:50] }}}}",
+        }
+        for i in range(1, n)
+    ]
+    return {
+        "title": f"Chain of {n}",
+        "inputs": [{"name": "topic", "label": "Topic"}],
+        "blocks": blocks,
+    }
 
 
 async def run_seconds(pool, run_id) -> float:
     async with pool.connection() as conn:
         while True:
-            row = await (await conn.execute("SELECT status, started_at, completed_at, error FROM runs WHERE id = %s",
-                                            (run_id,))).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT status, started_at, completed_at, error FROM runs WHERE id = %s",
+                    (run_id,),
+                )
+            ).fetchone()
             if row["status"] in ("completed", "failed", "cancelled"):
                 assert row["status"] == "completed", row["error"]
                 return (row["completed_at"] - row["started_at"]).total_seconds()
@@ -55,19 +69,26 @@ async def measure(pool, user, n: int, runs: int) -> tuple[list[float], list[floa
         tpl = await store.create_template(conn, owner_id=user, document=chain_document(n))
     python, template = [], []
     for i in range(runs):
-        for kind in (("python", "template") if i % 2 == 0 else ("template", "python")):
+        for kind in ("python", "template") if i % 2 == 0 else ("template", "python"):
             async with pool.connection() as conn:
                 if kind == "python":
-                    run, _ = await start_run(conn, owner_id=user, workflow="bench-template-python",
-                                             input={"blocks": n, "topic": "otters"})
+                    run, _ = await start_run(
+                        conn,
+                        owner_id=user,
+                        workflow="bench-template-python",
+                        input={"blocks": n, "topic": "otters"},
+                    )
                 else:
-                    run, _ = await start_template_run(conn, user_id=user, slug=tpl["slug"], input={"topic": "otters"})
+                    run, _ = await start_template_run(
+                        conn, user_id=user, slug=tpl["slug"], input={"topic": "otters"}
+                    )
             (python if kind == "python" else template).append(await run_seconds(pool, run["id"]))
     return python, template
 
 
 class _DirectRun:
     """Steps called directly, no journal: what the interpreter itself costs per block."""
+
     owner_id, id = 0, "bench"
 
     async def step(self, name, fn, *args, **kwargs):
@@ -84,11 +105,14 @@ async def interpreter_cpu_ms(n: int = 50, repeat: int = 5) -> tuple[float, float
     for _ in range(repeat):
         start = time.perf_counter()
         await Interpreter(_DirectRun(), template, {"title": "bench"}).blocks(
-            template.blocks, {"inputs": {"topic": "otters"}, "run": {}})
+            template.blocks, {"inputs": {"topic": "otters"}, "run": {}}
+        )
         tpl.append((time.perf_counter() - start) / n * 1000)
         start, previous = time.perf_counter(), ""
         for i in range(n):
-            previous = (await ask_model("", f"Step {i} about otters: {previous[:50]}", None, None, [])).value
+            previous = (
+                await ask_model("", f"Step {i} about otters: {previous[:50]}", None, None, [])
+            ).value
         py.append((time.perf_counter() - start) / n * 1000)
     return statistics.median(tpl), statistics.median(py)
 
@@ -104,31 +128,48 @@ def validation_ms(n: int = 100, repeat: int = 50) -> list[float]:
 
 
 async def main(args) -> None:
-    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min)")
+    print(
+        f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min)"
+    )
     with bench_database("baton_bench_tpl") as url:
         workers = Workers(url, modules="bench.template_workflows")
         workers.start(1, concurrency=1)
         pool = await open_pool(url, min_size=1, max_size=4)
         try:
             async with pool.connection() as conn:
-                user = (await (await conn.execute(
-                    "INSERT INTO users (email, tier) VALUES ('bench@templates.test', 'enterprise') RETURNING id")).fetchone())["id"]
+                user = (
+                    await (
+                        await conn.execute(
+                            "INSERT INTO users (email, tier) VALUES ('bench@templates.test', 'enterprise') RETURNING id"
+                        )
+                    ).fetchone()
+                )["id"]
             await measure(pool, user, 3, 1)  # warm up both paths (imports, prepared statements)
-            print(f"{'blocks':>6} {'runs':>4} {'python ms/block':>16} {'template ms/block':>18} {'ratio':>6}")
+            print(
+                f"{'blocks':>6} {'runs':>4} {'python ms/block':>16} {'template ms/block':>18} {'ratio':>6}"
+            )
             for n in args.blocks:
                 python, template = await measure(pool, user, n, args.runs)
                 py_block = statistics.median(python) / n * 1000
                 tpl_block = statistics.median(template) / n * 1000
                 ratio = tpl_block / py_block
-                print(f"{n:>6} {args.runs:>4} {py_block:>16.2f} {tpl_block:>18.2f} {ratio:>5.2f}× {mark(ratio <= TARGET)}")
+                print(
+                    f"{n:>6} {args.runs:>4} {py_block:>16.2f} {tpl_block:>18.2f} {ratio:>5.2f}× {mark(ratio <= TARGET)}"
+                )
         finally:
             await pool.close()
             workers.stop()
     tpl_cpu, py_cpu = await interpreter_cpu_ms()
-    print(f"without the engine (50 blocks): interpreter {tpl_cpu:.3f} ms/block, Python {py_cpu:.3f} ms/block")
+    print(
+        f"without the engine (50 blocks): interpreter {tpl_cpu:.3f} ms/block, Python {py_cpu:.3f} ms/block"
+    )
     times = validation_ms()
-    print(f"validate_document, 100 blocks: median {statistics.median(times):.1f} ms, p95 {pct(times, 95):.1f} ms")
-    print(f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min)")
+    print(
+        f"validate_document, 100 blocks: median {statistics.median(times):.1f} ms, p95 {pct(times, 95):.1f} ms"
+    )
+    print(
+        f"load: {os.getloadavg()[0]:.2f} {os.getloadavg()[1]:.2f} {os.getloadavg()[2]:.2f} (1/5/15 min)"
+    )
 
 
 if __name__ == "__main__":

@@ -40,32 +40,70 @@ WORKFLOW = "content-generation"
 
 
 async def measure(url: str, n: int) -> dict[str, list[float]]:
-    settings = load_settings({"DATABASE_URL": url, "BATON_DATA_DIR": tempfile.mkdtemp(),
-                              "BATON_SECRET_KEY": "bench-secret-key-0123456789"})
+    settings = load_settings(
+        {
+            "DATABASE_URL": url,
+            "BATON_DATA_DIR": tempfile.mkdtemp(),
+            "BATON_SECRET_KEY": "bench-secret-key-0123456789",
+        }
+    )
     pool = await open_pool(url, name="bench")
     async with pool.connection() as conn:
-        user = (await (await conn.execute(
-            "INSERT INTO users (email, tier) VALUES ('bench@bench.test', 'enterprise') RETURNING id")).fetchone())["id"]
+        user = (
+            await (
+                await conn.execute(
+                    "INSERT INTO users (email, tier) VALUES ('bench@bench.test', 'enterprise') RETURNING id"
+                )
+            ).fetchone()
+        )["id"]
         key, _ = await api_keys.create_key(conn, user, "bench")
-        trigger, secret = await store.create_trigger(conn, user, SecretBox.from_settings(settings), name="bench",
-                                                     workflow=WORKFLOW, mapping={"prompt": "/post/text"},
-                                                     auth_mode="hmac", rate_per_minute=6000)
+        trigger, secret = await store.create_trigger(
+            conn,
+            user,
+            SecretBox.from_settings(settings),
+            name="bench",
+            workflow=WORKFLOW,
+            mapping={"prompt": "/post/text"},
+            auth_mode="hmac",
+            rate_per_minute=6000,
+        )
     await pool.close()
-    times: dict[str, list[float]] = {"api start (baseline)": [], "trigger delivery": [], "replayed delivery": [],
-                                     "wrong signature (401)": []}
+    times: dict[str, list[float]] = {
+        "api start (baseline)": [],
+        "trigger delivery": [],
+        "replayed delivery": [],
+        "wrong signature (401)": [],
+    }
     hook = f"/hooks/t/{trigger['id']}"
     async with AsyncTestClient(create_app(settings, url, run_worker=False)) as client:
         for i in range(n):
             body = json.dumps({"post": {"text": f"Benchmark post number {i}"}}).encode()
-            signed = {"Content-Type": "application/json", "X-Baton-Signature": signature(secret, body),
-                      "Idempotency-Key": f"delivery-{i}"}
+            signed = {
+                "Content-Type": "application/json",
+                "X-Baton-Signature": signature(secret, body),
+                "Idempotency-Key": f"delivery-{i}",
+            }
             cases = (
-                ("api start (baseline)", "/api/v1/runs", {"headers": {"Authorization": f"Bearer {key}"},
-                                                          "json": {"workflow": WORKFLOW, "input": {"prompt": f"Post {i}"}}}, 201),
+                (
+                    "api start (baseline)",
+                    "/api/v1/runs",
+                    {
+                        "headers": {"Authorization": f"Bearer {key}"},
+                        "json": {"workflow": WORKFLOW, "input": {"prompt": f"Post {i}"}},
+                    },
+                    201,
+                ),
                 ("trigger delivery", hook, {"content": body, "headers": signed}, 202),
                 ("replayed delivery", hook, {"content": body, "headers": signed}, 200),
-                ("wrong signature (401)", hook, {"content": body, "headers": signed | {
-                    "X-Baton-Signature": "sha256=" + "0" * 64}}, 401),
+                (
+                    "wrong signature (401)",
+                    hook,
+                    {
+                        "content": body,
+                        "headers": signed | {"X-Baton-Signature": "sha256=" + "0" * 64},
+                    },
+                    401,
+                ),
             )
             for name, path, request, status in cases:
                 started = time.perf_counter()

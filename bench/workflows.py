@@ -22,10 +22,18 @@ async def payload(size: int) -> str:
     return os.urandom(size // 2).hex()  # incompressible, like a model's text to TOAST
 
 
-@workflow(name="bench-resume", title="Bench resume", description="steps, hook, step", input=BenchInput, hidden=True)
+@workflow(
+    name="bench-resume",
+    title="Bench resume",
+    description="steps, hook, step",
+    input=BenchInput,
+    hidden=True,
+)
 async def bench_resume(run: Run, inp: BenchInput) -> None:
     for i in range(inp.before):
-        await run.step(f"s{i}", payload, inp.output_bytes) if inp.output_bytes else await run.step(f"s{i}", noop)
+        await run.step(f"s{i}", payload, inp.output_bytes) if inp.output_bytes else await run.step(
+            f"s{i}", noop
+        )
     if inp.sleep_s:
         await run.sleep("nap", inp.sleep_s)
     else:
@@ -40,13 +48,19 @@ class LoadInput(BaseModel):
 
 
 # Not hidden: the load test starts it through the API, as a user would (only benchmark processes load it).
-@workflow(name="bench-load", title="Bench load", description="steps, a review with a timeout, a step",
-          input=LoadInput)
+@workflow(
+    name="bench-load",
+    title="Bench load",
+    description="steps, a review with a timeout, a step",
+    input=LoadInput,
+)
 async def bench_load(run: Run, inp: LoadInput) -> dict:
     for i in range(inp.steps):
         await run.step(f"s{i}", noop)
     if inp.sleep_s:
         await run.sleep("nap", inp.sleep_s)
-    decision = await run.hook("review", "approval", show={"text": "Load test: approve?"}, timeout=inp.timeout_s)
+    decision = await run.hook(
+        "review", "approval", show={"text": "Load test: approve?"}, timeout=inp.timeout_s
+    )
     await run.step("after", noop)
     return {"approved": decision.approved, "timed_out": decision.timed_out}

@@ -67,7 +67,9 @@ def fresh_database(server_url):
     yield make
     with psycopg.connect(server_url, autocommit=True) as conn:
         for name in created:
-            conn.execute(sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name)))
+            conn.execute(
+                sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
+            )
 
 
 @pytest.fixture(scope="session")
@@ -97,6 +99,10 @@ async def pool(database_url) -> AsyncIterator:
 
 def baton_env(**extra: str) -> dict[str, str]:
     """Environment for a `baton` subprocess: this interpreter's PATH, no inherited Baton settings."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("BATON_", "DATABASE_URL", "OPENAI_", "SMTP_"))}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("BATON_", "DATABASE_URL", "OPENAI_", "SMTP_"))
+    }
     env.update(extra)
     return env

@@ -36,8 +36,21 @@ async def check_deploy_in_background(pool: AsyncConnectionPool, checked_by: str)
     for v in check.versions():
         affected.setdefault((v["workflow"], v["version"]), {})[v["problem"]] = v["runs"]
     for (workflow, version), problems in affected.items():
-        log.warning("deploy_check.runs_at_risk", extra={
-            "workflow": workflow, "version": version, "runs": sum(problems.values()), "problems": problems,
-            "hint": "`baton check-deploy` lists the runs and where they diverge"})
-    log.info("deploy_check.done", extra={"runs_checked": check.runs_checked, "runs_at_risk": len(check.at_risk),
-                                         "seconds": round(time.perf_counter() - started, 2)})
+        log.warning(
+            "deploy_check.runs_at_risk",
+            extra={
+                "workflow": workflow,
+                "version": version,
+                "runs": sum(problems.values()),
+                "problems": problems,
+                "hint": "`baton check-deploy` lists the runs and where they diverge",
+            },
+        )
+    log.info(
+        "deploy_check.done",
+        extra={
+            "runs_checked": check.runs_checked,
+            "runs_at_risk": len(check.at_risk),
+            "seconds": round(time.perf_counter() - started, 2),
+        },
+    )

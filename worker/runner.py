@@ -46,8 +46,14 @@ class _Worker(Worker):
 
 
 class WorkerHandle:
-    def __init__(self, pool: AsyncConnectionPool, *, concurrency: int = 8, name: str | None = None,
-                 dead_worker_ids: list[int] | None = None):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        *,
+        concurrency: int = 8,
+        name: str | None = None,
+        dead_worker_ids: list[int] | None = None,
+    ):
         self.pool = pool
         self.concurrency = concurrency
         self.name = name or f"{socket.gethostname()}:{os.getpid()}"
@@ -86,15 +92,25 @@ class WorkerHandle:
                 stalled_worker_timeout=STALLED_WORKER_TIMEOUT_S,
                 delete_jobs="successful",
             )
-            side = [asyncio.create_task(nudge_scheduled_jobs(self.pool, self._stop), name="baton-nudger"),
-                    asyncio.create_task(sweep_on_schedule(self.pool, self._stop), name="baton-sweeper"),
-                    asyncio.create_task(check_deploy_in_background(self.pool, self.name), name="baton-deploy-check")]
+            side = [
+                asyncio.create_task(
+                    nudge_scheduled_jobs(self.pool, self._stop), name="baton-nudger"
+                ),
+                asyncio.create_task(sweep_on_schedule(self.pool, self._stop), name="baton-sweeper"),
+                asyncio.create_task(
+                    check_deploy_in_background(self.pool, self.name), name="baton-deploy-check"
+                ),
+            ]
             try:
-                log.info("worker.started", extra={"worker": self.name, "concurrency": self.concurrency})
+                log.info(
+                    "worker.started", extra={"worker": self.name, "concurrency": self.concurrency}
+                )
                 await self._worker.run()
             finally:
                 self._stop.set()
-                for task in side:  # one may be waiting for a connection of a pool whose database is gone
+                for (
+                    task
+                ) in side:  # one may be waiting for a connection of a pool whose database is gone
                     task.cancel()
                 await asyncio.gather(*side, return_exceptions=True)
                 log.info("worker.stopped", extra={"worker": self.name})

@@ -33,8 +33,14 @@ class WorkerGaveUp(Exception):
 
 
 class WorkerSupervisor:
-    def __init__(self, pool: AsyncConnectionPool, *, concurrency: int = 8, name: str | None = None,
-                 max_outage_s: float | None = None):
+    def __init__(
+        self,
+        pool: AsyncConnectionPool,
+        *,
+        concurrency: int = 8,
+        name: str | None = None,
+        max_outage_s: float | None = None,
+    ):
         self.pool = pool
         self.concurrency = concurrency
         self.name = name
@@ -55,8 +61,9 @@ class WorkerSupervisor:
         delay = BACKOFF_MIN_S
         dead_ids: list[int] = []
         while not self._stopping.is_set():
-            handle = self._handle = WorkerHandle(self.pool, concurrency=self.concurrency, name=self.name,
-                                                 dead_worker_ids=dead_ids)
+            handle = self._handle = WorkerHandle(
+                self.pool, concurrency=self.concurrency, name=self.name, dead_worker_ids=dead_ids
+            )
             task = asyncio.create_task(handle.run(), name="baton-worker")
             try:
                 while not task.done():
@@ -65,7 +72,9 @@ class WorkerSupervisor:
                         self._up()
                         delay = BACKOFF_MIN_S
                     elif not handle.running and self._reason is None:
-                        self._down("worker stopping: a side task failed (most likely its database connection)")
+                        self._down(
+                            "worker stopping: a side task failed (most likely its database connection)"
+                        )
                     self._check_outage()
             except BaseException:  # stop() cancelled us, or the outage is over the limit
                 await _cancel(task)
@@ -73,7 +82,11 @@ class WorkerSupervisor:
             if self._stopping.is_set():
                 return
             exc = task.exception()
-            cause = f"{type(exc).__name__}: {' '.join(str(exc).split())}" if exc else "a side task failed"
+            cause = (
+                f"{type(exc).__name__}: {' '.join(str(exc).split())}"
+                if exc
+                else "a side task failed"
+            )
             # Not unregistered: its jobs stay `doing` under its id until the next incarnation
             # releases them (all its job tasks have ended: Procrastinate awaits them before returning).
             dead_ids = [*handle.dead_worker_ids, *([handle.worker_id] if handle.worker_id else [])]
@@ -85,22 +98,32 @@ class WorkerSupervisor:
             self.restarts += 1
 
     def _up(self) -> None:
-        log.info("worker.running", extra={"after_s": round(time.monotonic() - self._down_since, 1),
-                                          "restarts": self.restarts})
+        log.info(
+            "worker.running",
+            extra={
+                "after_s": round(time.monotonic() - self._down_since, 1),
+                "restarts": self.restarts,
+            },
+        )
         self._reason = None
 
     def _down(self, reason: str) -> None:
         if self._reason is None:
             self._down_since = time.monotonic()
         self._reason = reason
-        log.warning("worker.down", extra={"reason": reason, "down_s": round(time.monotonic() - self._down_since, 1)})
+        log.warning(
+            "worker.down",
+            extra={"reason": reason, "down_s": round(time.monotonic() - self._down_since, 1)},
+        )
 
     def _check_outage(self) -> None:
         if self._reason is None or self.max_outage_s is None:
             return
         if time.monotonic() - self._down_since > self.max_outage_s:
-            raise WorkerGaveUp(f"the worker could not run for {self.max_outage_s:g} s "
-                               f"(BATON_DB_OUTAGE_MAX); last: {self._reason}")
+            raise WorkerGaveUp(
+                f"the worker could not run for {self.max_outage_s:g} s "
+                f"(BATON_DB_OUTAGE_MAX); last: {self._reason}"
+            )
 
     def start(self) -> asyncio.Task:
         self._task = asyncio.create_task(self.run(), name="baton-worker-supervisor")

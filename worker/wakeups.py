@@ -27,7 +27,9 @@ NEXT_DUE = """
 SELECT min(scheduled_at) AS due FROM procrastinate_jobs
 WHERE status = 'todo' AND scheduled_at > %(after)s
 """
-NUDGE = """SELECT pg_notify('procrastinate_any_queue_v1', '{"type": "job_inserted", "job_id": 0}')"""
+NUDGE = (
+    """SELECT pg_notify('procrastinate_any_queue_v1', '{"type": "job_inserted", "job_id": 0}')"""
+)
 
 
 async def nudge_scheduled_jobs(pool: AsyncConnectionPool, stop: asyncio.Event) -> None:

@@ -21,7 +21,9 @@ MODULES = [serve_cmd, runs_cmd, templates_cmd, schedules_cmd, users_cmd, apikey_
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="baton", description="Baton: AI chat with durable workflows")
+    parser = argparse.ArgumentParser(
+        prog="baton", description="Baton: AI chat with durable workflows"
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     for module in MODULES:
         module.register(sub)

@@ -23,7 +23,8 @@ FIND_USER = "SELECT id FROM users WHERE email = lower(%(email)s)"
 
 def register(sub: argparse._SubParsersAction) -> None:
     apikey = sub.add_parser("apikey", help="create, list and revoke API keys").add_subparsers(
-        dest="apikey_command", required=True)
+        dest="apikey_command", required=True
+    )
     p = apikey.add_parser("create", help="create a key for an account; prints the key last")
     p.add_argument("email")
     p.add_argument("--name", default="CLI", help="what the key is for (shown in the settings page)")
@@ -47,8 +48,12 @@ def _command(fn):
         configure_logging(settings.log_format)
 
         async def main(url: str) -> int:
-            async with await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
-                user = await (await conn.execute(FIND_USER, {"email": args.email.strip()})).fetchone()
+            async with await psycopg.AsyncConnection.connect(
+                url, autocommit=True, row_factory=dict_row
+            ) as conn:
+                user = await (
+                    await conn.execute(FIND_USER, {"email": args.email.strip()})
+                ).fetchone()
                 if user is None:
                     raise Failed(f"no user {args.email}")
                 return await fn(args, conn, user["id"])

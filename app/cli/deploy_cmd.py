@@ -26,7 +26,10 @@ CONNECT_TIMEOUT_S = 10
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("check-deploy", help="replay every run in flight against this code; exit 1 if any would break")
+    p = sub.add_parser(
+        "check-deploy",
+        help="replay every run in flight against this code; exit 1 if any would break",
+    )
     p.add_argument("--json", action="store_true", help="print the result as JSON")
     p.set_defaults(func=check_deploy)
 
@@ -54,8 +57,9 @@ def check_deploy(args: argparse.Namespace) -> int:
 
 
 async def _check(url: str) -> DeployCheck:
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row,
-                                                     connect_timeout=CONNECT_TIMEOUT_S) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, row_factory=dict_row, connect_timeout=CONNECT_TIMEOUT_S
+    ) as conn:
         return await check_in_flight(conn)
 
 
@@ -63,15 +67,23 @@ def _print_text(check: DeployCheck, seconds: float) -> None:
     if not check.at_risk:
         print(f"checked {check.runs_checked} runs in flight in {seconds:.1f} s: none would break")
         return
-    print(f"checked {check.runs_checked} runs in flight in {seconds:.1f} s: "
-          f"{len(check.at_risk)} would break")
+    print(
+        f"checked {check.runs_checked} runs in flight in {seconds:.1f} s: "
+        f"{len(check.at_risk)} would break"
+    )
     for r in check.at_risk:
         where = f" at position {r.position}" if r.position is not None else ""
         pinned = f" (template {r.template['id']} v{r.template['version']})" if r.template else ""
         print(f"{r.run_id}  {r.workflow} v{r.version}{pinned}  {r.status}  {r.problem}{where}")
         if r.problem == "diverged":
-            code = f"{r.code_step['kind']} {r.code_step['name']!r}" if r.code_step else "(the workflow ends)"
-            print(f"    journal: {r.journal_step['kind']} {r.journal_step['name']!r}    code now: {code}")
+            code = (
+                f"{r.code_step['kind']} {r.code_step['name']!r}"
+                if r.code_step
+                else "(the workflow ends)"
+            )
+            print(
+                f"    journal: {r.journal_step['kind']} {r.journal_step['name']!r}    code now: {code}"
+            )
         else:
             print(f"    {r.message}")
     print("by workflow version:")

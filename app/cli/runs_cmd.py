@@ -33,7 +33,9 @@ SELFTEST_USER = "selftest@baton.invalid"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    runs = sub.add_parser("runs", help="start, inspect, cancel and retry workflow runs").add_subparsers(dest="runs_command", required=True)
+    runs = sub.add_parser(
+        "runs", help="start, inspect, cancel and retry workflow runs"
+    ).add_subparsers(dest="runs_command", required=True)
     p = runs.add_parser("start", help="start a run; prints its id")
     p.add_argument("workflow")
     p.add_argument("--as", dest="email", required=True, help="owner's email")
@@ -59,11 +61,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.add_argument("--json", action="store_true")
         p.set_defaults(func=_sync(fn))
 
-    p = runs.add_parser("rerun", help="start a new run reusing a run's results before a step; prints its id")
+    p = runs.add_parser(
+        "rerun", help="start a new run reusing a run's results before a step; prints its id"
+    )
     p.add_argument("run_id")
     p.add_argument("--from-step", help="the step to execute from (its name; default: the start)")
     p.add_argument("--input", help="the new run's input as a JSON object (default: the original's)")
-    p.add_argument("--step-output", help="take the --from-step step as done with this output (JSON)")
+    p.add_argument(
+        "--step-output", help="take the --from-step step as done with this output (JSON)"
+    )
     p.add_argument("--as", dest="email", help="only if the run is this user's")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_sync(rerun))
@@ -72,18 +78,30 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--status", action="append", dest="statuses", help="repeatable; default: failed")
     p.add_argument("--since", help="runs created at or after (ISO 8601; UTC unless it says)")
     p.add_argument("--until", help="runs created before (ISO 8601)")
-    p.add_argument("--from-step", choices=replays.FROM_STEPS, default="failed",
-                   help="failed: from each run's failed step (else its start); start: from the start")
+    p.add_argument(
+        "--from-step",
+        choices=replays.FROM_STEPS,
+        default="failed",
+        help="failed: from each run's failed step (else its start); start: from the start",
+    )
     p.add_argument("--as", dest="email", help="only this user's runs (default: every owner's)")
-    p.add_argument("--dry-run", action="store_true", help="print what would be replayed; change nothing")
-    p.add_argument("--wait", action="store_true", help="wait until every run is started, print old → new ids")
+    p.add_argument(
+        "--dry-run", action="store_true", help="print what would be replayed; change nothing"
+    )
+    p.add_argument(
+        "--wait", action="store_true", help="wait until every run is started, print old → new ids"
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_sync(replay))
 
-    hooks = sub.add_parser("hooks", help="answer a waiting hook").add_subparsers(dest="hooks_command", required=True)
+    hooks = sub.add_parser("hooks", help="answer a waiting hook").add_subparsers(
+        dest="hooks_command", required=True
+    )
     p = hooks.add_parser("resolve", help="decide a hook by its token")
     p.add_argument("token")
-    p.add_argument("--action", required=True, choices=["approve", "revise", "reject", "submit", "deliver"])
+    p.add_argument(
+        "--action", required=True, choices=["approve", "revise", "reject", "submit", "deliver"]
+    )
     p.add_argument("--data", default="{}", help="response data as a JSON object")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_sync(resolve))
@@ -92,7 +110,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, default=20)
     p.add_argument("--step-ms", type=float, default=0)
     p.add_argument("--sleep", type=float, default=0, help="durable sleep, seconds")
-    p.add_argument("--approval", action="store_true", help="wait for an approval (resolved by the command)")
+    p.add_argument(
+        "--approval", action="store_true", help="wait for an approval (resolved by the command)"
+    )
     p.add_argument("--fail-attempts", type=int, default=0)
     p.add_argument("--fan-out", type=int, default=0)
     p.add_argument("--timeout", type=float, default=120)
@@ -104,7 +124,9 @@ class CommandFailed(Exception):
     pass
 
 
-def _sync(fn: Callable[[argparse.Namespace, Any], Awaitable[int]]) -> Callable[[argparse.Namespace], int]:
+def _sync(
+    fn: Callable[[argparse.Namespace, Any], Awaitable[int]],
+) -> Callable[[argparse.Namespace], int]:
     """Run an async command with a pool on the configured database."""
 
     def run(args: argparse.Namespace) -> int:
@@ -156,8 +178,10 @@ async def _user_id(pool, email: str, create: bool) -> int:
     async with pool.connection() as conn:
         row = await (await conn.execute(FIND_USER, {"email": email})).fetchone()
         if row is None and create:
-            row = await (await conn.execute(CREATE_USER, {"email": email})).fetchone() or \
-                await (await conn.execute(FIND_USER, {"email": email})).fetchone()
+            row = (
+                await (await conn.execute(CREATE_USER, {"email": email})).fetchone()
+                or await (await conn.execute(FIND_USER, {"email": email})).fetchone()
+            )
     if row is None:
         raise CommandFailed(f"no user {email} (use --create-user to create one)")
     return row["id"]
@@ -166,9 +190,14 @@ async def _user_id(pool, email: str, create: bool) -> int:
 async def start(args, pool) -> int:
     owner = await _user_id(pool, args.email, args.create_user)
     async with pool.connection() as conn:
-        run, _ = await commands.start_run(conn, owner_id=owner, workflow=args.workflow,
-                                          input=_json_arg(args.input, "--input"), idempotency_key=args.idempotency_key,
-                                          title=args.title and " ".join(args.title.split())[:RUN_TITLE_MAX] or None)
+        run, _ = await commands.start_run(
+            conn,
+            owner_id=owner,
+            workflow=args.workflow,
+            input=_json_arg(args.input, "--input"),
+            idempotency_key=args.idempotency_key,
+            title=args.title and " ".join(args.title.split())[:RUN_TITLE_MAX] or None,
+        )
     _print(run_view(run)) if args.json else print(run["id"])
     return 0
 
@@ -182,7 +211,9 @@ async def show(args, pool) -> int:
         print(f"{run['id']}  {run['workflow']} v{run['version']}  {run['status']}")
         if run.get("rerun_of"):
             start = (run.get("rerun_from") or {}).get("step")
-            print(f"  rerun of {run['rerun_of']}, from {'step ' + repr(start) if start else 'the start'}")
+            print(
+                f"  rerun of {run['rerun_of']}, from {'step ' + repr(start) if start else 'the start'}"
+            )
         for step in run["steps"]:
             print(f"  {step['seq']:>4}  {step['kind']:<11} {step['status']:<9} {step['name']}")
     return 0
@@ -190,12 +221,16 @@ async def show(args, pool) -> int:
 
 async def list_(args, pool) -> int:
     async with pool.connection() as conn:
-        rows, _ = await commands.list_runs(conn, owner_id=None, status=args.status, workflow=args.workflow, limit=args.limit)
+        rows, _ = await commands.list_runs(
+            conn, owner_id=None, status=args.status, workflow=args.workflow, limit=args.limit
+        )
     if args.json:
         _print([run_view(r) for r in rows])
     else:
         for r in rows:
-            print(f"{r['id']}  {r['status']:<9} {r['workflow']:<20} {r['created_at']:%Y-%m-%d %H:%M}  {r['title']}")
+            print(
+                f"{r['id']}  {r['status']:<9} {r['workflow']:<20} {r['created_at']:%Y-%m-%d %H:%M}  {r['title']}"
+            )
     return 0
 
 
@@ -232,13 +267,29 @@ def _iso(text: str | None, name: str) -> datetime | None:
 
 async def rerun(args, pool) -> int:
     owner = await _user_id(pool, args.email, False) if args.email else None
-    step_output = _json_value(args.step_output, "--step-output") if args.step_output is not None else commands.NOT_EDITED
+    step_output = (
+        _json_value(args.step_output, "--step-output")
+        if args.step_output is not None
+        else commands.NOT_EDITED
+    )
     new_input = _json_arg(args.input, "--input") if args.input is not None else None
     async with pool.connection() as conn:
-        source, plan = await commands.plan_rerun(conn, args.run_id, owner_id=owner, from_step=args.from_step,
-                                                 input=new_input, step_output=step_output)
-        run, _ = await commands.start_run(conn, owner_id=source["owner_id"], workflow=source["workflow"],
-                                          input=source["input"], title=source["title"], rerun=plan)
+        source, plan = await commands.plan_rerun(
+            conn,
+            args.run_id,
+            owner_id=owner,
+            from_step=args.from_step,
+            input=new_input,
+            step_output=step_output,
+        )
+        run, _ = await commands.start_run(
+            conn,
+            owner_id=source["owner_id"],
+            workflow=source["workflow"],
+            input=source["input"],
+            title=source["title"],
+            rerun=plan,
+        )
     _print(run_view(run)) if args.json else print(run["id"])
     return 0
 
@@ -249,29 +300,66 @@ async def replay(args, pool) -> int:
     since, until = _iso(args.since, "--since"), _iso(args.until, "--until")
     replays.check_filter(args.workflow, statuses, args.from_step, since, until)
     async with pool.connection() as conn:
-        selected = await replays.select_runs(conn, workflow=args.workflow, statuses=statuses, owner_id=owner,
-                                             since=since, until=until)
+        selected = await replays.select_runs(
+            conn,
+            workflow=args.workflow,
+            statuses=statuses,
+            owner_id=owner,
+            since=since,
+            until=until,
+        )
         replay_row = None
         if selected and not args.dry_run:
-            replay_row = await replays.create_replay(conn, requested_by=None, owner_id=owner, workflow=args.workflow,
-                                                     statuses=statuses, from_step=args.from_step, selected=selected,
-                                                     since=since, until=until)
+            replay_row = await replays.create_replay(
+                conn,
+                requested_by=None,
+                owner_id=owner,
+                workflow=args.workflow,
+                statuses=statuses,
+                from_step=args.from_step,
+                selected=selected,
+                since=since,
+                until=until,
+            )
     started = await _wait_replay(pool, replay_row["id"]) if replay_row and args.wait else None
     if args.json:
-        _print({"replay_id": replay_row and replay_row["id"], "dry_run": args.dry_run,
-                "selected": [{k: r[k] for k in ("id", "owner_id", "workflow", "version", "status", "title", "created_at")}
-                             for r in selected],
-                "started": started and replays.replay_view(started)["items"]})
+        _print(
+            {
+                "replay_id": replay_row and replay_row["id"],
+                "dry_run": args.dry_run,
+                "selected": [
+                    {
+                        k: r[k]
+                        for k in (
+                            "id",
+                            "owner_id",
+                            "workflow",
+                            "version",
+                            "status",
+                            "title",
+                            "created_at",
+                        )
+                    }
+                    for r in selected
+                ],
+                "started": started and replays.replay_view(started)["items"],
+            }
+        )
         return 0
     if started:
         for item in started["items"]:
-            print(f"{item['source_id']}  {item['new_run_id'] or '-'}  {item['state']}{'  ' + item['message'] if item['message'] else ''}")
+            print(
+                f"{item['source_id']}  {item['new_run_id'] or '-'}  {item['state']}{'  ' + item['message'] if item['message'] else ''}"
+            )
     else:
         for r in selected:
             print(f"{r['id']}  {r['status']:<9} {r['created_at']:%Y-%m-%d %H:%M}  {r['title']}")
     verb = "would replay" if args.dry_run else "replaying" if replay_row else "nothing to replay:"
-    print(f"{verb} {len(selected)} run{'s' if len(selected) != 1 else ''}"
-          + (f" (replay {replay_row['id']})" if replay_row else ""), file=sys.stderr)
+    print(
+        f"{verb} {len(selected)} run{'s' if len(selected) != 1 else ''}"
+        + (f" (replay {replay_row['id']})" if replay_row else ""),
+        file=sys.stderr,
+    )
     return 0
 
 
@@ -287,8 +375,15 @@ async def _wait_replay(pool, replay_id: int) -> dict:
 
 async def resolve(args, pool) -> int:
     async with pool.connection() as conn:
-        hook = await resolve_hook(conn, args.token, args.action, _json_arg(args.data, "--data"), decided_by="cli")
-    view = {"hook_id": hook["id"], "run_id": hook["run_id"], "status": hook["status"], "action": hook["action"]}
+        hook = await resolve_hook(
+            conn, args.token, args.action, _json_arg(args.data, "--data"), decided_by="cli"
+        )
+    view = {
+        "hook_id": hook["id"],
+        "run_id": hook["run_id"],
+        "status": hook["status"],
+        "action": hook["action"],
+    }
     _print(view) if args.json else print(f"{hook['name']}: {hook['action']}")
     return 0
 
@@ -307,21 +402,37 @@ async def selftest(args, pool) -> int:
     try:
         started = time.perf_counter()
         async with pool.connection() as conn:
-            run, _ = await commands.start_run(conn, owner_id=owner, workflow="selftest", input={
-                "steps": args.steps, "step_ms": args.step_ms, "sleep_s": args.sleep, "approval": args.approval,
-                "fail_attempts": args.fail_attempts, "fan_out": args.fan_out})
+            run, _ = await commands.start_run(
+                conn,
+                owner_id=owner,
+                workflow="selftest",
+                input={
+                    "steps": args.steps,
+                    "step_ms": args.step_ms,
+                    "sleep_s": args.sleep,
+                    "approval": args.approval,
+                    "fail_attempts": args.fail_attempts,
+                    "fan_out": args.fan_out,
+                },
+            )
         run = await _follow(pool, run["id"], args.timeout)
         wall_ms = (time.perf_counter() - started) * 1000
     finally:
         if local:
             await local.stop()
     report = {
-        "run_id": run["id"], "status": run["status"], "steps": args.steps, "wall_ms": round(wall_ms, 1),
-        "per_step_ms": round(wall_ms / max(args.steps, 1), 3), "worker": "in-process" if local else "deployment",
-        "output": run["output"], "error": run["error"],
+        "run_id": run["id"],
+        "status": run["status"],
+        "steps": args.steps,
+        "wall_ms": round(wall_ms, 1),
+        "per_step_ms": round(wall_ms / max(args.steps, 1), 3),
+        "worker": "in-process" if local else "deployment",
+        "output": run["output"],
+        "error": run["error"],
     }
     _print(report) if args.json else print(
-        f"selftest {run['status']}: {args.steps} steps in {wall_ms:.0f} ms ({report['per_step_ms']} ms/step)")
+        f"selftest {run['status']}: {args.steps} steps in {wall_ms:.0f} ms ({report['per_step_ms']} ms/step)"
+    )
     return 0 if run["status"] == "completed" else 1
 
 
@@ -329,15 +440,23 @@ async def _follow(pool, run_id, timeout: float) -> dict:
     deadline = time.monotonic() + timeout
     async with pool.connection() as conn:
         while True:
-            run = await (await conn.execute("SELECT * FROM runs WHERE id = %s", (run_id,))).fetchone()
+            run = await (
+                await conn.execute("SELECT * FROM runs WHERE id = %s", (run_id,))
+            ).fetchone()
             if run["status"] in ("completed", "failed", "cancelled"):
                 return run
             if run["status"] == "waiting":
-                hook = await (await conn.execute(
-                    "SELECT token FROM hooks WHERE run_id = %s AND status = 'waiting'", (run_id,))).fetchone()
+                hook = await (
+                    await conn.execute(
+                        "SELECT token FROM hooks WHERE run_id = %s AND status = 'waiting'",
+                        (run_id,),
+                    )
+                ).fetchone()
                 if hook:
                     await resolve_hook(conn, hook["token"], "approve", decided_by="selftest")
             if time.monotonic() > deadline:
                 await commands.cancel_run(conn, run_id)
-                raise CommandFailed(f"selftest did not finish within {timeout:.0f} s (run {run_id} cancelled)")
+                raise CommandFailed(
+                    f"selftest did not finish within {timeout:.0f} s (run {run_id} cancelled)"
+                )
             await asyncio.sleep(0.01)

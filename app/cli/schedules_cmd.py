@@ -14,13 +14,16 @@ from app.schedules.views import schedule_view
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    schedules = sub.add_parser("schedules", help="workflows that start themselves on a schedule").add_subparsers(
-        dest="schedules_command", required=True)
+    schedules = sub.add_parser(
+        "schedules", help="workflows that start themselves on a schedule"
+    ).add_subparsers(dest="schedules_command", required=True)
     p = schedules.add_parser("create", help="create a schedule; prints its id")
     p.add_argument("--as", dest="email", required=True, help="owner's email")
     target = p.add_mutually_exclusive_group(required=True)
     target.add_argument("--workflow", help="a built-in workflow's name")
-    target.add_argument("--template", help="a template's slug (yours, shared with you, or the gallery's)")
+    target.add_argument(
+        "--template", help="a template's slug (yours, shared with you, or the gallery's)"
+    )
     spec = p.add_mutually_exclusive_group(required=True)
     spec.add_argument("--cron", help="5-field cron expression or @daily-style alias")
     spec.add_argument("--every", help="interval: 1s, 90s, 15m, 6h, 1d")
@@ -37,8 +40,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("id")
     p.add_argument("--note")
     p.set_defaults(func=_sync(pause))
-    for name, fn, text in (("resume", resume, "resume a paused schedule"), ("trigger", trigger, "run now; prints the run id"),
-                           ("delete", delete, "delete a schedule (its runs stay)")):
+    for name, fn, text in (
+        ("resume", resume, "resume a paused schedule"),
+        ("trigger", trigger, "run now; prints the run id"),
+        ("delete", delete, "delete a schedule (its runs stay)"),
+    ):
         p = schedules.add_parser(name, help=text)
         p.add_argument("id")
         p.set_defaults(func=_sync(fn))
@@ -58,11 +64,22 @@ async def create(args, pool) -> int:
     async with pool.connection() as conn:
         template = await find_template(conn, owner, args.template) if args.template else None
         try:
-            draft = check_draft(name=args.name or None, workflow=args.workflow, input=data, cron=args.cron,
-                                every=args.every, time_zone=args.tz, default_zone=await store.owner_zone(conn, owner),
-                                overlap=args.overlap, template=template, template_slug=args.template)
+            draft = check_draft(
+                name=args.name or None,
+                workflow=args.workflow,
+                input=data,
+                cron=args.cron,
+                every=args.every,
+                time_zone=args.tz,
+                default_zone=await store.owner_zone(conn, owner),
+                overlap=args.overlap,
+                template=template,
+                template_slug=args.template,
+            )
         except DraftInvalid as exc:
-            return _invalid("; ".join(f"{field}: {message}" for field, message in exc.errors.items()))
+            return _invalid(
+                "; ".join(f"{field}: {message}" for field, message in exc.errors.items())
+            )
         row = await store.create_schedule(conn, owner, draft)
     print(row["id"])
     return 0
@@ -78,8 +95,12 @@ async def list_(args, pool) -> int:
         return 0
     for v in views:
         state = "paused" if v["paused"] else (v["next_fire_at"] or "no next fire")
-        last = f"last {v['last_fire_at']} {v['last_outcome']}" + (f" run {v['last_run_id']}" if v["last_run_id"] else "") \
-            if v["last_fire_at"] else "never fired"
+        last = (
+            f"last {v['last_fire_at']} {v['last_outcome']}"
+            + (f" run {v['last_run_id']}" if v["last_run_id"] else "")
+            if v["last_fire_at"]
+            else "never fired"
+        )
         target = v["workflow"] or f"template {v['template']}"
         print(f"{v['id']}  {v['name']}  [{target}]  {v['spec_words']}  next: {state}  {last}")
     return 0
@@ -95,7 +116,9 @@ async def pause(args, pool) -> int:
 async def resume(args, pool) -> int:
     async with pool.connection() as conn:
         row = await store.resume_schedule(conn, args.id, None)
-    print(f"{row['id']} resumed, next fire {row['next_fire_at'].isoformat() if row['next_fire_at'] else 'none'}")
+    print(
+        f"{row['id']} resumed, next fire {row['next_fire_at'].isoformat() if row['next_fire_at'] else 'none'}"
+    )
     return 0
 
 

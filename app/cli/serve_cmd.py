@@ -57,7 +57,9 @@ def _migrate(url: str) -> list[str]:
         # A broken or incompatible schema file is not a config problem: one line, exit 1.
         raise SystemExit(f"baton: {exc}") from None
     except psycopg.OperationalError as exc:
-        raise ConfigError(f"DATABASE_URL: cannot connect ({str(exc).strip().splitlines()[0]})") from None
+        raise ConfigError(
+            f"DATABASE_URL: cannot connect ({str(exc).strip().splitlines()[0]})"
+        ) from None
 
 
 def _migrate_when_reachable(url: str, max_wait_s: float) -> list[str]:
@@ -82,8 +84,14 @@ def migrate(args: argparse.Namespace) -> int:
     with database_url(settings) as url:
         applied = _migrate(url)
         starters = asyncio.run(_load_starters(url, settings.data_dir / "starters"))
-    print(f"starter templates: {len([s for s in starters.values() if s != 'invalid'])} loaded"
-          + (f", invalid: {', '.join(k for k, v in starters.items() if v == 'invalid')}" if "invalid" in starters.values() else ""))
+    print(
+        f"starter templates: {len([s for s in starters.values() if s != 'invalid'])} loaded"
+        + (
+            f", invalid: {', '.join(k for k, v in starters.items() if v == 'invalid')}"
+            if "invalid" in starters.values()
+            else ""
+        )
+    )
     print(f"applied {len(applied)} migration(s)" + (": " + ", ".join(applied) if applied else ""))
     return 0
 
@@ -91,7 +99,9 @@ def migrate(args: argparse.Namespace) -> int:
 async def _load_starters(url: str, extra_dir) -> dict[str, str]:
     from app.templates.starters import load_starters
 
-    async with await psycopg.AsyncConnection.connect(url, autocommit=True, row_factory=dict_row) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, row_factory=dict_row
+    ) as conn:
         return await load_starters(conn, extra_dir)
 
 
@@ -106,7 +116,9 @@ def serve(args: argparse.Namespace) -> int:
 
     settings = with_served_base_url(_settings(), args.host, args.port)
     if warning := base_url_warning(settings, args.host):
-        log.warning("serve.base_url_unset", extra={"advice": warning, "base_url": settings.base_url})
+        log.warning(
+            "serve.base_url_unset", extra={"advice": warning, "base_url": settings.base_url}
+        )
     with database_url(settings, own=True) as url:
         _migrate(url)
         app = create_app(settings, url, run_worker=not args.no_worker)
@@ -133,13 +145,17 @@ def worker(args: argparse.Namespace) -> int:
 
     settings = _settings()
     if warning := base_url_warning(settings, host=""):
-        log.warning("worker.base_url_unset", extra={"advice": warning, "base_url": settings.base_url})
+        log.warning(
+            "worker.base_url_unset", extra={"advice": warning, "base_url": settings.base_url}
+        )
 
     async def run(url: str) -> int:
         pool = await open_pool(url, max_size=args.concurrency + 4)
         # Restarted in-process through a database restart; after BATON_DB_OUTAGE_MAX without a
         # running worker, exit 1 so that systemd, Docker or Kubernetes restart the process.
-        supervisor = WorkerSupervisor(pool, concurrency=args.concurrency, max_outage_s=settings.db_outage_max_s)
+        supervisor = WorkerSupervisor(
+            pool, concurrency=args.concurrency, max_outage_s=settings.db_outage_max_s
+        )
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, lambda: asyncio.ensure_future(supervisor.stop()))

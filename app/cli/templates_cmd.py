@@ -26,8 +26,9 @@ INVALID = 2
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    tpl = sub.add_parser("templates", help="list, export, import and run workflow templates").add_subparsers(
-        dest="templates_command", required=True)
+    tpl = sub.add_parser(
+        "templates", help="list, export, import and run workflow templates"
+    ).add_subparsers(dest="templates_command", required=True)
     p = tpl.add_parser("list", help="templates a user sees (all of them without --as)")
     p.add_argument("--as", dest="email", help="the user's email")
     p.add_argument("--json", action="store_true")
@@ -59,8 +60,14 @@ async def _user(conn, email: str | None) -> int | None:
 
 
 def _row(t: dict) -> dict:
-    return {"slug": t["slug"], "title": t["title"], "visibility": t["visibility"], "version": t["current_version"],
-            "owner": t["owner_email"] or "(starter)", "category": t["category"]}
+    return {
+        "slug": t["slug"],
+        "title": t["title"],
+        "visibility": t["visibility"],
+        "version": t["current_version"],
+        "owner": t["owner_email"] or "(starter)",
+        "category": t["category"],
+    }
 
 
 async def list_(args, pool) -> int:
@@ -72,7 +79,9 @@ async def list_(args, pool) -> int:
         _print(rows)
     else:
         for r in rows:
-            print(f"{r['slug']:<32} v{r['version']:<4} {r['visibility']:<8} {r['owner']:<28} {r['title']}")
+            print(
+                f"{r['slug']:<32} v{r['version']:<4} {r['visibility']:<8} {r['owner']:<28} {r['title']}"
+            )
     return 0
 
 
@@ -105,7 +114,9 @@ async def import_(args, pool) -> int:
     async with pool.connection() as conn:
         user_id = await _user(conn, args.email)
         try:
-            row = await store.import_document(conn, user_id=user_id, document=document, slug=args.slug)
+            row = await store.import_document(
+                conn, user_id=user_id, document=document, slug=args.slug
+            )
         except store.TemplateInvalid as exc:
             return _problems(exc.problems)
     print(row["slug"])
@@ -117,7 +128,9 @@ async def run(args, pool) -> int:
     async with pool.connection() as conn:
         user_id = await _user(conn, args.email)
         try:
-            started, _ = await start_template_run(conn, user_id=user_id, slug=args.slug, input=values)
+            started, _ = await start_template_run(
+                conn, user_id=user_id, slug=args.slug, input=values
+            )
         except store.TemplateNotFound:
             raise CommandFailed(f"no template {args.slug}") from None
         shown = await commands.get_run(conn, started["id"], owner_id=user_id) if args.json else None

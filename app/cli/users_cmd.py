@@ -20,11 +20,18 @@ from app.web.auth.passwords import hash_password
 
 def register(sub: argparse._SubParsersAction) -> None:
     user = sub.add_parser("user", help="create accounts and change their tier").add_subparsers(
-        dest="user_command", required=True)
-    p = user.add_parser("create", help="create an account (the first account is an admin on enterprise)")
+        dest="user_command", required=True
+    )
+    p = user.add_parser(
+        "create", help="create an account (the first account is an admin on enterprise)"
+    )
     p.add_argument("email")
     p.add_argument("--password", required=True)
-    p.add_argument("--tier", choices=TIERS, help="default: BATON_DEFAULT_TIER (enterprise for the first account)")
+    p.add_argument(
+        "--tier",
+        choices=TIERS,
+        help="default: BATON_DEFAULT_TIER (enterprise for the first account)",
+    )
     p.add_argument("--admin", action="store_true", help="make the account an administrator")
     p.set_defaults(func=create)
     p = user.add_parser("set-tier", help="move an account to another tier")
@@ -53,8 +60,14 @@ def create(args: argparse.Namespace) -> int:
     async def run(url: str):
         password_hash = await hash_password(form.password)
         async with await _connect(url) as conn:
-            return await create_account(conn, form.email, password_hash, tier=args.tier or settings.default_tier,
-                                        is_admin=args.admin, explicit_tier=args.tier is not None)
+            return await create_account(
+                conn,
+                form.email,
+                password_hash,
+                tier=args.tier or settings.default_tier,
+                is_admin=args.admin,
+                explicit_tier=args.tier is not None,
+            )
 
     with database_url(settings) as url:
         apply_migrations(url)

@@ -107,14 +107,16 @@ def _rate(env: Mapping[str, str], name: str, default: tuple[int, float]) -> tupl
     calls, _, window = value.partition("/")
     units = {"s": 1.0, "sec": 1.0, "min": 60.0, "m": 60.0, "h": 3600.0, "hour": 3600.0}
     number = window.rstrip("abcdefghijklmnopqrstuvwxyz") or "1"
-    unit = window[len(number):] if window[:len(number)] == number else window
+    unit = window[len(number) :] if window[: len(number)] == number else window
     try:
         seconds = float(number) * units[unit or "s"]
         count = int(calls)
     except (KeyError, ValueError):
         seconds = count = 0
     if count < 1 or not 0.1 <= seconds <= 86400:
-        raise ConfigError(f"{name}: expected calls per window like 20/min, 500/h or 3/2s, got {value!r}")
+        raise ConfigError(
+            f"{name}: expected calls per window like 20/min, 500/h or 3/2s, got {value!r}"
+        )
     return count, seconds
 
 
@@ -126,11 +128,13 @@ def _duration(env: Mapping[str, str], name: str, default: float) -> float:
     units = {"": 1.0, "s": 1.0, "sec": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
     number = value.rstrip("abcdefghijklmnopqrstuvwxyz")
     try:
-        seconds = float(number) * units[value[len(number):]]
+        seconds = float(number) * units[value[len(number) :]]
     except (KeyError, ValueError):
         seconds = 0
     if not 1 <= seconds <= 86400:
-        raise ConfigError(f"{name}: expected a duration from 1s to 24h like 300, 90s or 5min, got {value!r}")
+        raise ConfigError(
+            f"{name}: expected a duration from 1s to 24h like 300, 90s or 5min, got {value!r}"
+        )
     return seconds
 
 
@@ -144,7 +148,9 @@ def _share(env: Mapping[str, str], name: str, default: float) -> float:
     except ValueError:
         share = 0
     if not 0 < share <= 1:
-        raise ConfigError(f"{name}: expected a share above 0 and at most 1, like 0.25 or 25%, got {value!r}")
+        raise ConfigError(
+            f"{name}: expected a share above 0 and at most 1, like 0.25 or 25%, got {value!r}"
+        )
     return share
 
 
@@ -170,7 +176,9 @@ def _networks(env: Mapping[str, str], name: str, default: str) -> str:
         try:
             ip_network(item, strict=False)
         except ValueError:
-            raise ConfigError(f"{name}: {item!r} is not an IP address or network like 10.0.0.5 or 172.18.0.0/16") from None
+            raise ConfigError(
+                f"{name}: {item!r} is not an IP address or network like 10.0.0.5 or 172.18.0.0/16"
+            ) from None
     return ",".join(items)
 
 
@@ -223,16 +231,24 @@ def with_served_base_url(settings: Settings, host: str, port: int) -> Settings:
     host names no reachable address, so links then use this machine's loopback."""
     if settings.base_url_configured:
         return settings
-    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(host, f"[{host}]" if ":" in host else host)
+    shown = {"0.0.0.0": "127.0.0.1", "::": "[::1]", "": "127.0.0.1"}.get(
+        host, f"[{host}]" if ":" in host else host
+    )
     return replace(settings, base_url=f"http://{shown}:{port}")
 
 
 def base_url_warning(settings: Settings, host: str) -> str | None:
     """People outside this machine get dead links unless the public address is configured."""
-    if settings.base_url_configured or host in ("127.0.0.1", "localhost", "::1") or host.startswith("127."):
+    if (
+        settings.base_url_configured
+        or host in ("127.0.0.1", "localhost", "::1")
+        or host.startswith("127.")
+    ):
         return None
-    return (f"BATON_BASE_URL is not set: links in e-mails will point at {settings.base_url}, "
-            "which people on other machines cannot open. Set it to the address they use.")
+    return (
+        f"BATON_BASE_URL is not set: links in e-mails will point at {settings.base_url}, "
+        "which people on other machines cannot open. Set it to the address they use."
+    )
 
 
 def with_secret_key(settings: Settings) -> Settings:

@@ -22,7 +22,9 @@ async def _configure(conn: AsyncConnection) -> None:
     await conn.set_autocommit(True)
 
 
-async def open_pool(url: str, *, min_size: int = 2, max_size: int = 20, name: str = "baton") -> AsyncConnectionPool:
+async def open_pool(
+    url: str, *, min_size: int = 2, max_size: int = 20, name: str = "baton"
+) -> AsyncConnectionPool:
     pool = AsyncConnectionPool(
         url,
         min_size=min_size,

@@ -43,7 +43,10 @@ def find_bin_dir() -> Path:
         bundled = Path(next(iter(spec.submodule_search_locations))) / "pginstall" / "bin"
         if (bundled / "pg_ctl").exists():
             return bundled
-    for candidate in [shutil.which("pg_ctl"), *sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl"))]:
+    for candidate in [
+        shutil.which("pg_ctl"),
+        *sorted(Path("/usr/lib/postgresql").glob("*/bin/pg_ctl")),
+    ]:
         if candidate:
             return Path(candidate).resolve().parent
     raise EmbeddedPostgresError(
@@ -64,7 +67,14 @@ def _system_user() -> str | None:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SYSTEM_USER,
+            ],
             check=True,
             capture_output=True,
         )
@@ -145,8 +155,16 @@ class EmbeddedPostgres:
             shutil.chown(pwfile, self._user)
         try:
             self._run(
-                "initdb", "-D", str(self.pgdata), "-U", DB_USER, "--auth=scram-sha-256",
-                f"--pwfile={pwfile}", "-E", "UTF8", "--locale=C",
+                "initdb",
+                "-D",
+                str(self.pgdata),
+                "-U",
+                DB_USER,
+                "--auth=scram-sha-256",
+                f"--pwfile={pwfile}",
+                "-E",
+                "UTF8",
+                "--locale=C",
             )
         except subprocess.CalledProcessError as exc:
             raise EmbeddedPostgresError(f"initdb failed: {exc.stderr.strip()[-500:]}") from None
@@ -175,8 +193,18 @@ class EmbeddedPostgres:
             self.port = _free_port()
             options = f"-p {self.port} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''"
             result = self._run(
-                "pg_ctl", "start", "-D", str(self.pgdata), "-l", str(self.logfile),
-                "-o", options, "-w", "-t", "60", check=False,
+                "pg_ctl",
+                "start",
+                "-D",
+                str(self.pgdata),
+                "-l",
+                str(self.logfile),
+                "-o",
+                options,
+                "-w",
+                "-t",
+                "60",
+                check=False,
             )
             if result.returncode != 0:
                 tail = self.logfile.read_text()[-800:] if self.logfile.exists() else result.stderr
@@ -195,7 +223,9 @@ class EmbeddedPostgres:
         import psycopg
 
         with psycopg.connect(admin_url, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)).fetchone()
+            exists = conn.execute(
+                "SELECT 1 FROM pg_database WHERE datname = %s", (DB_NAME,)
+            ).fetchone()
             if not exists:
                 conn.execute(f'CREATE DATABASE "{DB_NAME}"')
 

@@ -68,8 +68,14 @@ class Completion:
 class ModelError(Exception):
     """The model endpoint failed; `message` is safe to show, `retry_after` is in seconds."""
 
-    def __init__(self, kind: ErrorKind, message: str, *, status: int | None = None,
-                 retry_after: float | None = None):
+    def __init__(
+        self,
+        kind: ErrorKind,
+        message: str,
+        *,
+        status: int | None = None,
+        retry_after: float | None = None,
+    ):
         super().__init__(message)
         self.kind = kind
         self.message = message
@@ -93,21 +99,33 @@ def model_error(exc: Exception) -> ModelError:
     if isinstance(exc, openai.APIConnectionError):
         return ModelError("unreachable", "The model endpoint could not be reached.")
     if isinstance(exc, openai.AuthenticationError | openai.PermissionDeniedError):
-        return ModelError("auth", "The model endpoint rejected Baton's API key.", status=exc.status_code)
+        return ModelError(
+            "auth", "The model endpoint rejected Baton's API key.", status=exc.status_code
+        )
     if isinstance(exc, openai.RateLimitError):
         wait = _retry_after(exc)
         hint = f" Try again in {max(1, round(wait))} s." if wait is not None else ""
-        return ModelError("rate_limited", "The model endpoint is busy (rate limited)." + hint,
-                          status=429, retry_after=wait)
+        return ModelError(
+            "rate_limited",
+            "The model endpoint is busy (rate limited)." + hint,
+            status=429,
+            retry_after=wait,
+        )
     if isinstance(exc, openai.APIStatusError) and exc.status_code >= 500:
-        return ModelError("server", "The model endpoint had an internal error.", status=exc.status_code)
+        return ModelError(
+            "server", "The model endpoint had an internal error.", status=exc.status_code
+        )
     if isinstance(exc, openai.APIStatusError):
-        return ModelError("bad_request", f"The model endpoint refused the request ({exc.status_code}).",
-                          status=exc.status_code)
+        return ModelError(
+            "bad_request",
+            f"The model endpoint refused the request ({exc.status_code}).",
+            status=exc.status_code,
+        )
     return ModelError("server", "The model endpoint sent an answer Baton could not read.")
 
 
 # -- context budget ----------------------------------------------------------------------------
+
 
 def estimate_tokens(text: str) -> int:
     """About four characters a token for English; no tokenizer download needed."""
@@ -131,6 +149,7 @@ def trim_to_budget(messages: Sequence[Message], budget: int) -> list[Message]:
 
 
 # -- streaming ---------------------------------------------------------------------------------
+
 
 class ReplyStream:
     """An async iterator of text deltas; `completion` holds what arrived, even after a cancel."""
@@ -158,8 +177,11 @@ class ReplyStream:
         try:
             async for chunk in self._chunks:
                 if isinstance(chunk, OfflineToolCall):
-                    self._tool_parts[len(self._tool_parts)] = {"id": f"offline-{len(self._tool_parts)}",
-                                                               "name": chunk.name, "arguments": chunk.arguments}
+                    self._tool_parts[len(self._tool_parts)] = {
+                        "id": f"offline-{len(self._tool_parts)}",
+                        "name": chunk.name,
+                        "arguments": chunk.arguments,
+                    }
                     continue
                 if isinstance(chunk, str):  # the offline model yields plain text
                     self._parts.append(chunk)
@@ -167,13 +189,18 @@ class ReplyStream:
                     continue
                 usage = chunk.get("usage")
                 if usage:
-                    self._usage = (usage.get("prompt_tokens") or 0, usage.get("completion_tokens") or 0)
+                    self._usage = (
+                        usage.get("prompt_tokens") or 0,
+                        usage.get("completion_tokens") or 0,
+                    )
                 self._model = chunk.get("model") or self._model
                 for choice in chunk.get("choices") or ():
                     self._finish = choice.get("finish_reason") or self._finish
                     delta = choice.get("delta") or {}
                     for call in delta.get("tool_calls") or ():
-                        part = self._tool_parts.setdefault(call.get("index", 0), {"id": "", "name": "", "arguments": ""})
+                        part = self._tool_parts.setdefault(
+                            call.get("index", 0), {"id": "", "name": "", "arguments": ""}
+                        )
                         part["id"] = call.get("id") or part["id"]
                         function = call.get("function") or {}
                         part["name"] += function.get("name") or ""
@@ -191,8 +218,13 @@ class ReplyStream:
     def completion(self) -> Completion:
         text = "".join(self._parts)
         tokens_in, tokens_out = self._usage
-        calls = tuple(ToolCall(p["id"], p["name"], p["arguments"]) for _, p in sorted(self._tool_parts.items()))
-        return Completion(text, calls, tokens_in, tokens_out or estimate_tokens(text), self._model, self._finish)
+        calls = tuple(
+            ToolCall(p["id"], p["name"], p["arguments"])
+            for _, p in sorted(self._tool_parts.items())
+        )
+        return Completion(
+            text, calls, tokens_in, tokens_out or estimate_tokens(text), self._model, self._finish
+        )
 
 
 class _Opening:
@@ -213,6 +245,7 @@ class _Opening:
 
 # -- the client --------------------------------------------------------------------------------
 
+
 @dataclass
 class LLM:
     model: str
@@ -220,8 +253,14 @@ class LLM:
     offline: OfflineModel | None = field(default=None)
 
     @classmethod
-    def from_settings(cls, settings: Settings, *, timeout: float = 60.0, max_retries: int = 0,
-                      offline_delay: float = 0.03) -> LLM:
+    def from_settings(
+        cls,
+        settings: Settings,
+        *,
+        timeout: float = 60.0,
+        max_retries: int = 0,
+        offline_delay: float = 0.03,
+    ) -> LLM:
         if settings.offline_model:
             return cls(model=OFFLINE_MODEL_NAME, offline=OfflineModel(delay=offline_delay))
         client = openai.AsyncOpenAI(
@@ -238,48 +277,92 @@ class LLM:
         """What the UI shows next to a reply."""
         return OFFLINE_LABEL if self.offline else self.model
 
-    def stream(self, messages: Sequence[Message], *, model: str | None = None, tools: Sequence[dict] | None = None,
-               max_tokens: int | None = None, temperature: float | None = None) -> _Opening:
+    def stream(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: str | None = None,
+        tools: Sequence[dict] | None = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+    ) -> _Opening:
         """`tools` (OpenAI format) may be called; the calls are in `completion.tool_calls`."""
         if self.offline:
             offline = self.offline
-            return _Opening(lambda: _ready(ReplyStream(offline.words(messages, tools), OFFLINE_MODEL_NAME)))
-        options = _options(tools=list(tools) if tools else None, max_tokens=max_tokens, temperature=temperature)
+            return _Opening(
+                lambda: _ready(ReplyStream(offline.words(messages, tools), OFFLINE_MODEL_NAME))
+            )
+        options = _options(
+            tools=list(tools) if tools else None, max_tokens=max_tokens, temperature=temperature
+        )
 
         async def start() -> ReplyStream:
-            body = {"model": model or self.model, "messages": list(messages), "stream": True,
-                    "stream_options": {"include_usage": True}, **options}
+            body = {
+                "model": model or self.model,
+                "messages": list(messages),
+                "stream": True,
+                "stream_options": {"include_usage": True},
+                **options,
+            }
             try:
                 # Chunks stay plain dicts: building a typed chunk costs ~0.1 ms each, per token.
-                response = await self.client.post("/chat/completions", body=body, cast_to=object,
-                                                  stream=True, stream_cls=openai.AsyncStream[object])
+                response = await self.client.post(
+                    "/chat/completions",
+                    body=body,
+                    cast_to=object,
+                    stream=True,
+                    stream_cls=openai.AsyncStream[object],
+                )
             except openai.OpenAIError as exc:
                 raise model_error(exc) from exc
             return ReplyStream(aiter(response), model or self.model, closer=response.close)
 
         return _Opening(start)
 
-    async def complete(self, messages: Sequence[Message], *, model: str | None = None,
-                       tools: Sequence[dict] | None = None, tool_choice: Any = None,
-                       max_tokens: int | None = None, temperature: float | None = None,
-                       response_format: dict | None = None, timeout: float | None = None) -> Completion:
+    async def complete(
+        self,
+        messages: Sequence[Message],
+        *,
+        model: str | None = None,
+        tools: Sequence[dict] | None = None,
+        tool_choice: Any = None,
+        max_tokens: int | None = None,
+        temperature: float | None = None,
+        response_format: dict | None = None,
+        timeout: float | None = None,
+    ) -> Completion:
         """One answer, not streamed: text and/or tool calls, with token counts."""
         if self.offline:
             text = self.offline.answer(messages)
             tokens_in = sum(estimate_tokens(str(m.get("content") or "")) for m in messages)
-            return Completion(text, (), tokens_in, estimate_tokens(text), OFFLINE_MODEL_NAME, "stop")
-        body = {"model": model or self.model, "messages": list(messages),
-                **_options(tools=list(tools) if tools else None, tool_choice=tool_choice, max_tokens=max_tokens,
-                           temperature=temperature, response_format=response_format)}
+            return Completion(
+                text, (), tokens_in, estimate_tokens(text), OFFLINE_MODEL_NAME, "stop"
+            )
+        body = {
+            "model": model or self.model,
+            "messages": list(messages),
+            **_options(
+                tools=list(tools) if tools else None,
+                tool_choice=tool_choice,
+                max_tokens=max_tokens,
+                temperature=temperature,
+                response_format=response_format,
+            ),
+        }
         try:
-            response = await self.client.post("/chat/completions", body=body, cast_to=ChatCompletion,
-                                              options=_options(timeout=timeout))
+            response = await self.client.post(
+                "/chat/completions",
+                body=body,
+                cast_to=ChatCompletion,
+                options=_options(timeout=timeout),
+            )
         except openai.OpenAIError as exc:
             raise model_error(exc) from exc
         choice = response.choices[0] if response.choices else None
         calls = tuple(
             ToolCall(c.id, c.function.name, c.function.arguments or "")
-            for c in (choice.message.tool_calls or ()) if choice and getattr(c, "function", None)
+            for c in (choice.message.tool_calls or ())
+            if choice and getattr(c, "function", None)
         )
         usage = response.usage
         return Completion(
@@ -302,4 +385,3 @@ async def _ready(value):
 
 def _options(**values: Any) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
-

@@ -44,7 +44,9 @@ class OfflineModel:
         self.delay = delay  # seconds between words: slow enough to watch, fast enough to use
 
     def answer(self, messages: Sequence[dict[str, Any]]) -> str:
-        last = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+        last = next(
+            (str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), ""
+        )
         text = " ".join(last.split())
         if not text:
             return "Say something and I'll answer. " + _HELP
@@ -61,12 +63,18 @@ class OfflineModel:
             "echo and explain; connect a real model with `OPENAI_BASE_URL` for real answers."
         )
 
-    def proposal(self, messages: Sequence[dict[str, Any]], tools: Sequence[dict] | None) -> OfflineToolCall | None:
+    def proposal(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict] | None
+    ) -> OfflineToolCall | None:
         """A `propose_workflow` call when the user clearly asks for a reviewed report (or a research
         team) and the tool is on offer."""
-        if not any((t.get("function") or {}).get("name") == "propose_workflow" for t in tools or ()):
+        if not any(
+            (t.get("function") or {}).get("name") == "propose_workflow" for t in tools or ()
+        ):
             return None
-        last = next((str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), "")
+        last = next(
+            (str(m.get("content") or "") for m in reversed(messages) if m.get("role") == "user"), ""
+        )
         text = " ".join(last.split())[:2000]
         if _PROPOSE_TEAM.search(text):
             workflow, field = "multi-agent", "topic"
@@ -74,15 +82,29 @@ class OfflineModel:
             workflow, field = "content-generation", "prompt"
         else:
             return None
-        return OfflineToolCall("propose_workflow", json.dumps({
-            "workflow": workflow, "input": {field: text},
-            "reason": "You asked for work that someone should review before it is final."}))
+        return OfflineToolCall(
+            "propose_workflow",
+            json.dumps(
+                {
+                    "workflow": workflow,
+                    "input": {field: text},
+                    "reason": "You asked for work that someone should review before it is final.",
+                }
+            ),
+        )
 
-    async def words(self, messages: Sequence[dict[str, Any]],
-                    tools: Sequence[dict] | None = None) -> AsyncIterator[str | OfflineToolCall]:
+    async def words(
+        self, messages: Sequence[dict[str, Any]], tools: Sequence[dict] | None = None
+    ) -> AsyncIterator[str | OfflineToolCall]:
         call = self.proposal(messages, tools)
-        text = ("That sounds like a job for a workflow: I can draft it, let you review it, and revise "
-                "until you approve. Start it below.") if call else self.answer(messages)
+        text = (
+            (
+                "That sounds like a job for a workflow: I can draft it, let you review it, and revise "
+                "until you approve. Start it below."
+            )
+            if call
+            else self.answer(messages)
+        )
         for word in _WORD.findall(text):
             if self.delay:
                 await asyncio.sleep(self.delay)

@@ -36,7 +36,9 @@ def parse_zone(name: str | None) -> str | None:
         return None
     # ZoneInfo also opens paths like "../x"; only names from the database are accepted.
     if len(name) > MAX_ZONE_NAME or name not in _known_zones():
-        raise BadTimeZone(f"“{name[:MAX_ZONE_NAME]}” is not a time zone name (e.g. Europe/Paris, America/New_York).")
+        raise BadTimeZone(
+            f"“{name[:MAX_ZONE_NAME]}” is not a time zone name (e.g. Europe/Paris, America/New_York)."
+        )
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
@@ -70,7 +72,7 @@ def zone_of(name: str | None) -> tzinfo:
 
 
 def format_local(value: datetime | None, zone: str | None, style: str = "datetime") -> str:
-    """"4 Dec 2026, 09:15 CET": the moment in `zone`, the zone's abbreviation after it (dates alone
+    """ "4 Dec 2026, 09:15 CET": the moment in `zone`, the zone's abbreviation after it (dates alone
     carry no zone). Naive datetimes are taken as UTC (the database hands out aware ones)."""
     if value is None:
         return ""
@@ -92,7 +94,7 @@ def _abbreviation(local: datetime) -> str:
 
 
 def relative(value: datetime | None, now: datetime | None = None) -> str:
-    """"in 3 h", "5 min ago", "just now"; whole days past two days."""
+    """ "in 3 h", "5 min ago", "just now"; whole days past two days."""
     if value is None:
         return ""
     if value.tzinfo is None:

@@ -54,25 +54,51 @@ WHERE id = %(id)s
 """
 
 
-async def queue_mail(conn: AsyncConnection, *, to: str, subject: str, text: str, html: str | None = None,
-                     kind: str, user_id: int | None = None, run_id=None, hook_id: int | None = None,
-                     unsubscribe_url: str | None = None) -> int:
+async def queue_mail(
+    conn: AsyncConnection,
+    *,
+    to: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    kind: str,
+    user_id: int | None = None,
+    run_id=None,
+    hook_id: int | None = None,
+    unsubscribe_url: str | None = None,
+) -> int:
     """Store a mail and queue its sending; both commit with the caller's transaction.
     `unsubscribe_url` (app/core/unsubscribe.py) becomes the RFC 8058 one-click List-Unsubscribe."""
     subject = " ".join(subject.split())[:200]  # no header injection through a newline
     async with conn.transaction():
-        row = await (await conn.execute(INSERT_MAIL, {
-            "kind": kind, "to": to.strip(), "subject": subject, "text": text, "html": html,
-            "user_id": user_id, "run_id": run_id, "hook_id": hook_id, "unsubscribe_url": unsubscribe_url,
-        })).fetchone()
+        row = await (
+            await conn.execute(
+                INSERT_MAIL,
+                {
+                    "kind": kind,
+                    "to": to.strip(),
+                    "subject": subject,
+                    "text": text,
+                    "html": html,
+                    "user_id": user_id,
+                    "run_id": run_id,
+                    "hook_id": hook_id,
+                    "unsubscribe_url": unsubscribe_url,
+                },
+            )
+        ).fetchone()
         await defer(conn, SEND_MAIL, {"mail_id": row["id"]})
     return row["id"]
 
 
 # -- templates ---------------------------------------------------------------------------------
 
-_env = Environment(loader=FileSystemLoader(TEMPLATES_DIR / "emails"), autoescape=select_autoescape(["html"]),
-                   trim_blocks=True, lstrip_blocks=True)
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR / "emails"),
+    autoescape=select_autoescape(["html"]),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
 # Dates in a mail are in its recipient's zone: render_mail(..., time_zone=...).
 _env.filters.update(local_time.FILTERS)
 
@@ -93,6 +119,7 @@ def render_mail(name: str, **context) -> RenderedMail:
 
 
 # -- sending -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class SMTPTarget:
@@ -159,11 +186,16 @@ async def deliver(conn: AsyncConnection, mail_id: int, settings: Settings) -> st
         log.info("mail.held", extra={"mail_id": mail_id, "kind": row["kind"]})
         return "held"
     try:
-        await asyncio.to_thread(send_smtp, smtp_target(settings.smtp_url), build_message(row, settings.mail_from))
+        await asyncio.to_thread(
+            send_smtp, smtp_target(settings.smtp_url), build_message(row, settings.mail_from)
+        )
     except (OSError, smtplib.SMTPException) as exc:
         error = f"{type(exc).__name__}: {exc}"[:500]
         # Back to pending for the next attempt; the job's retries decide when to give up.
-        await conn.execute("UPDATE mail_outbox SET error = %(error)s WHERE id = %(id)s", {"id": mail_id, "error": error})
+        await conn.execute(
+            "UPDATE mail_outbox SET error = %(error)s WHERE id = %(id)s",
+            {"id": mail_id, "error": error},
+        )
         log.warning("mail.send_failed", extra={"mail_id": mail_id, "error": error})
         raise
     await conn.execute(MARK, {"id": mail_id, "status": "sent", "error": None})
@@ -174,18 +206,29 @@ async def deliver(conn: AsyncConnection, mail_id: int, settings: Settings) -> st
 SEND_ATTEMPTS = 6
 
 
-@queue.task(name=SEND_MAIL, pass_context=True,
-            retry=RetryStrategy(max_attempts=SEND_ATTEMPTS - 1, exponential_wait=5))
+@queue.task(
+    name=SEND_MAIL,
+    pass_context=True,
+    retry=RetryStrategy(max_attempts=SEND_ATTEMPTS - 1, exponential_wait=5),
+)
 async def send_mail_task(context, mail_id: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         try:
             await deliver(conn, mail_id, runtime.current().settings)
         except (OSError, smtplib.SMTPException):
             if context.job.attempts + 1 >= SEND_ATTEMPTS:
-                await conn.execute(MARK, {"id": mail_id, "status": "failed",
-                                          "error": "gave up after several attempts; see the last error in the logs"})
+                await conn.execute(
+                    MARK,
+                    {
+                        "id": mail_id,
+                        "status": "failed",
+                        "error": "gave up after several attempts; see the last error in the logs",
+                    },
+                )
                 return
-            await conn.execute("UPDATE mail_outbox SET status = 'pending' WHERE id = %(id)s", {"id": mail_id})
+            await conn.execute(
+                "UPDATE mail_outbox SET status = 'pending' WHERE id = %(id)s", {"id": mail_id}
+            )
             raise
 
 
@@ -200,9 +243,13 @@ ORDER BY id DESC LIMIT %(limit)s
 
 
 async def list_outbox(conn: AsyncConnection, before: int | None = None) -> tuple[list[dict], bool]:
-    rows = await (await conn.execute(LIST_OUTBOX, {"before": before, "limit": OUTBOX_PAGE + 1})).fetchall()
+    rows = await (
+        await conn.execute(LIST_OUTBOX, {"before": before, "limit": OUTBOX_PAGE + 1})
+    ).fetchall()
     return rows[:OUTBOX_PAGE], len(rows) > OUTBOX_PAGE
 
 
 async def get_mail(conn: AsyncConnection, mail_id: int) -> dict | None:
-    return await (await conn.execute("SELECT * FROM mail_outbox WHERE id = %(id)s", {"id": mail_id})).fetchone()
+    return await (
+        await conn.execute("SELECT * FROM mail_outbox WHERE id = %(id)s", {"id": mail_id})
+    ).fetchone()

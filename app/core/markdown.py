@@ -34,8 +34,12 @@ def _fit_headings(state: StateCore) -> None:
     only repeats the title the page already shows is left out."""
     title = " ".join(str(state.env.get("title") or "").split()).casefold()
     tokens = state.tokens
-    if title and len(tokens) >= 3 and tokens[0].type == "heading_open" \
-            and " ".join(tokens[1].content.split()).casefold().strip(" #*_") == title:
+    if (
+        title
+        and len(tokens) >= 3
+        and tokens[0].type == "heading_open"
+        and " ".join(tokens[1].content.split()).casefold().strip(" #*_") == title
+    ):
         del tokens[:3]
     top = state.env.get("top")
     levels = [int(t.tag[1]) for t in tokens if t.type == "heading_open"]
@@ -51,8 +55,32 @@ _md.core.ruler.push("alignment_as_class", _alignment_as_class)
 _md.core.ruler.push("fit_headings", _fit_headings)
 
 _TAGS = {
-    "p", "br", "hr", "em", "strong", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
-    "h1", "h2", "h3", "h4", "h5", "h6", "a", "table", "thead", "tbody", "tr", "th", "td",
+    "p",
+    "br",
+    "hr",
+    "em",
+    "strong",
+    "del",
+    "s",
+    "code",
+    "pre",
+    "blockquote",
+    "ul",
+    "ol",
+    "li",
+    "h1",
+    "h2",
+    "h3",
+    "h4",
+    "h5",
+    "h6",
+    "a",
+    "table",
+    "thead",
+    "tbody",
+    "tr",
+    "th",
+    "td",
 }
 _ATTRIBUTES = {
     "a": {"href", "title"},

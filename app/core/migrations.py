@@ -70,8 +70,12 @@ def apply_migrations(url: str, sql_dir: Path = SQL_DIR) -> list[str]:
                 try:
                     conn.execute(migration.path.read_text())
                 except psycopg.Error as exc:
-                    first_line = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-                    raise MigrationError(f"migration {migration.name} failed: {first_line}") from exc
+                    first_line = (
+                        str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                    )
+                    raise MigrationError(
+                        f"migration {migration.name} failed: {first_line}"
+                    ) from exc
                 conn.execute("INSERT INTO baton_migrations (name) VALUES (%s)", (migration.name,))
             applied_now.append(migration.name)
             log.info("migration.applied", extra={"migration": migration.name})
@@ -81,7 +85,9 @@ def apply_migrations(url: str, sql_dir: Path = SQL_DIR) -> list[str]:
 def pending_migrations(url: str, sql_dir: Path = SQL_DIR) -> list[str]:
     names = [m.name for m in discover(sql_dir)]
     with psycopg.connect(url, autocommit=True) as conn:
-        exists = conn.execute("SELECT to_regclass('baton_migrations') IS NOT NULL AS e").fetchone()[0]
+        exists = conn.execute("SELECT to_regclass('baton_migrations') IS NOT NULL AS e").fetchone()[
+            0
+        ]
         if not exists:
             return names
         done = {r[0] for r in conn.execute("SELECT name FROM baton_migrations")}

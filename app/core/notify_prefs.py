@@ -51,17 +51,22 @@ ON CONFLICT (user_id, kind) DO UPDATE SET email = 'off', updated_at = now()
 """
 DIGEST_OFF = "UPDATE notification_prefs SET email = 'off', updated_at = now() WHERE user_id = %(user_id)s AND email = 'digest'"
 
+
 async def prefs_for(conn: AsyncConnection, user_id: int) -> dict[str, Pref]:
     rows = await (await conn.execute(PREFS, {"user_id": user_id})).fetchall()
     prefs = dict(DEFAULTS)
-    prefs.update({row["kind"]: Pref(row["email"], row["in_app"]) for row in rows if row["kind"] in KINDS})
+    prefs.update(
+        {row["kind"]: Pref(row["email"], row["in_app"]) for row in rows if row["kind"] in KINDS}
+    )
     return prefs
 
 
 async def save_prefs(conn: AsyncConnection, user_id: int, prefs: dict[str, Pref]) -> None:
     async with conn.transaction():
         for kind, pref in prefs.items():
-            await conn.execute(SAVE, {"user_id": user_id, "kind": kind, "email": pref.email, "in_app": pref.in_app})
+            await conn.execute(
+                SAVE, {"user_id": user_id, "kind": kind, "email": pref.email, "in_app": pref.in_app}
+            )
 
 
 async def turn_off_email(conn: AsyncConnection, user_id: int, kind: str) -> None:
@@ -69,4 +74,6 @@ async def turn_off_email(conn: AsyncConnection, user_id: int, kind: str) -> None
     if kind == "digest":
         await conn.execute(DIGEST_OFF, {"user_id": user_id})
         return
-    await conn.execute(EMAIL_OFF, {"user_id": user_id, "kind": kind, "default_in_app": DEFAULTS[kind].in_app})
+    await conn.execute(
+        EMAIL_OFF, {"user_id": user_id, "kind": kind, "default_in_app": DEFAULTS[kind].in_app}
+    )

@@ -35,43 +35,58 @@ Network = IPv4Network | IPv6Network
 # (host, port) -> the addresses it resolves to, as strings; socket.getaddrinfo by default.
 Resolver = Callable[[str, int], list[str]]
 
-_V4 = [(IPv4Network(net), why) for net, why in (
-    ("0.0.0.0/8", "a 'this network' address"),
-    ("10.0.0.0/8", "a private address"),
-    ("100.64.0.0/10", "a shared (carrier-grade NAT) address"),
-    ("127.0.0.0/8", "a loopback address"),
-    ("169.254.0.0/16", "a link-local address"),
-    ("172.16.0.0/12", "a private address"),
-    ("192.0.0.0/24", "an IETF protocol address"),
-    ("192.0.2.0/24", "a documentation address"),
-    ("192.88.99.0/24", "a 6to4 relay address"),
-    ("192.168.0.0/16", "a private address"),
-    ("198.18.0.0/15", "a benchmarking address"),
-    ("198.51.100.0/24", "a documentation address"),
-    ("203.0.113.0/24", "a documentation address"),
-    ("224.0.0.0/4", "a multicast address"),
-    ("240.0.0.0/4", "a reserved address"),
-)]
+_V4 = [
+    (IPv4Network(net), why)
+    for net, why in (
+        ("0.0.0.0/8", "a 'this network' address"),
+        ("10.0.0.0/8", "a private address"),
+        ("100.64.0.0/10", "a shared (carrier-grade NAT) address"),
+        ("127.0.0.0/8", "a loopback address"),
+        ("169.254.0.0/16", "a link-local address"),
+        ("172.16.0.0/12", "a private address"),
+        ("192.0.0.0/24", "an IETF protocol address"),
+        ("192.0.2.0/24", "a documentation address"),
+        ("192.88.99.0/24", "a 6to4 relay address"),
+        ("192.168.0.0/16", "a private address"),
+        ("198.18.0.0/15", "a benchmarking address"),
+        ("198.51.100.0/24", "a documentation address"),
+        ("203.0.113.0/24", "a documentation address"),
+        ("224.0.0.0/4", "a multicast address"),
+        ("240.0.0.0/4", "a reserved address"),
+    )
+]
 # Only 2000::/3 is global unicast; these are carved out of it or named for a clearer message.
-_V6 = [(IPv6Network(net), why) for net, why in (
-    ("::/128", "the unspecified address"),
-    ("::1/128", "a loopback address"),
-    ("fc00::/7", "a unique-local (private) address"),
-    ("fe80::/10", "a link-local address"),
-    ("fec0::/10", "a site-local address"),
-    ("ff00::/8", "a multicast address"),
-    ("2001::/32", "a Teredo address"),
-    ("2001::/23", "an IETF protocol address"),
-    ("2001:db8::/32", "a documentation address"),
-    ("3fff::/20", "a documentation address"),
-)]
+_V6 = [
+    (IPv6Network(net), why)
+    for net, why in (
+        ("::/128", "the unspecified address"),
+        ("::1/128", "a loopback address"),
+        ("fc00::/7", "a unique-local (private) address"),
+        ("fe80::/10", "a link-local address"),
+        ("fec0::/10", "a site-local address"),
+        ("ff00::/8", "a multicast address"),
+        ("2001::/32", "a Teredo address"),
+        ("2001::/23", "an IETF protocol address"),
+        ("2001:db8::/32", "a documentation address"),
+        ("3fff::/20", "a documentation address"),
+    )
+]
 _GLOBAL_V6 = IPv6Network("2000::/3")
 _NAT64 = IPv6Network("64:ff9b::/96")
 _IPV4_COMPATIBLE = IPv6Network("::/96")
 _IPV4_TRANSLATED = IPv6Network("::ffff:0:0:0/96")
 # Cloud instance metadata services (AWS, ECS, Azure, Alibaba, Oracle): credentials live there.
-METADATA = frozenset(ipaddress.ip_address(a) for a in (
-    "169.254.169.254", "169.254.170.2", "168.63.129.16", "100.100.100.200", "192.0.0.192", "fd00:ec2::254"))
+METADATA = frozenset(
+    ipaddress.ip_address(a)
+    for a in (
+        "169.254.169.254",
+        "169.254.170.2",
+        "168.63.129.16",
+        "100.100.100.200",
+        "192.0.0.192",
+        "fd00:ec2::254",
+    )
+)
 
 
 def _literal(text: str) -> Address | None:
@@ -104,7 +119,10 @@ class Allowlist:
         return f"Allowlist({', '.join([*sorted(self.hosts), *map(str, self.networks)])})"
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, Allowlist) and (self.hosts, self.networks) == (other.hosts, other.networks)
+        return isinstance(other, Allowlist) and (self.hosts, self.networks) == (
+            other.hosts,
+            other.networks,
+        )
 
     def __hash__(self) -> int:
         return hash((self.hosts, self.networks))
@@ -124,18 +142,32 @@ class Allowlist:
                     raise ValueError(f"{entry!r} is not an address range ({exc})") from None
             name = entry.lower().rstrip(".")
             labels = name.removeprefix("*.").split(".")
-            if not all(label and len(label) < 64 and label.replace("-", "").replace("_", "").isalnum()
-                       and label.isascii() for label in labels) or labels[-1].isdigit():
-                raise ValueError(f"{entry!r} is neither a hostname nor an address range like 10.0.0.0/8")
+            if (
+                not all(
+                    label
+                    and len(label) < 64
+                    and label.replace("-", "").replace("_", "").isalnum()
+                    and label.isascii()
+                    for label in labels
+                )
+                or labels[-1].isdigit()
+            ):
+                raise ValueError(
+                    f"{entry!r} is neither a hostname nor an address range like 10.0.0.0/8"
+                )
             hosts.add(name)
         return cls(frozenset(hosts), tuple(networks))
 
     def allows_host(self, host: str) -> bool:
         host = host.lower().rstrip(".")
-        return host in self.hosts or any(h.startswith("*.") and host.endswith(h[1:]) for h in self.hosts)
+        return host in self.hosts or any(
+            h.startswith("*.") and host.endswith(h[1:]) for h in self.hosts
+        )
 
     def allows_address(self, address: Address, *, exactly: bool = False) -> bool:
-        return any(address in net and (not exactly or net.num_addresses == 1) for net in self.networks)
+        return any(
+            address in net and (not exactly or net.num_addresses == 1) for net in self.networks
+        )
 
     def __bool__(self) -> bool:
         return bool(self.hosts or self.networks)
@@ -149,14 +181,19 @@ def embedded_ipv4(address: Address) -> IPv4Address | None:
         return address.ipv4_mapped
     if address.sixtofour is not None:
         return address.sixtofour
-    if any(address in net for net in (_NAT64, _IPV4_TRANSLATED, _IPV4_COMPATIBLE)) and int(address) > 1:
+    if (
+        any(address in net for net in (_NAT64, _IPV4_TRANSLATED, _IPV4_COMPATIBLE))
+        and int(address) > 1
+    ):
         return IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 
 def refusal(address: Address) -> str | None:
     """Why users may not reach `address` (None: they may), whatever the allowlist says."""
-    address = ipaddress.ip_address(str(address).split("%", 1)[0])  # drop an IPv6 zone (fe80::1%eth0)
+    address = ipaddress.ip_address(
+        str(address).split("%", 1)[0]
+    )  # drop an IPv6 zone (fe80::1%eth0)
     if address in METADATA:
         return "a cloud metadata address"
     inner = embedded_ipv4(address)
@@ -188,8 +225,10 @@ def check_address(address: Address, host: str, allow: Allowlist) -> None:
     # lookup service for the internal DNS.
     log.info("outbound.refused", extra={"host": host, "address": str(address), "reason": why})
     what = f"{host} is" if _literal(host) is not None else f"{host} resolves to"
-    raise AddressRefused(f"{what} {why}; connectors and git URLs may not reach it "
-                         "(an administrator can allow it with BATON_CONNECTOR_ALLOW)")
+    raise AddressRefused(
+        f"{what} {why}; connectors and git URLs may not reach it "
+        "(an administrator can allow it with BATON_CONNECTOR_ALLOW)"
+    )
 
 
 def system_resolver(host: str, port: int) -> list[str]:
@@ -200,7 +239,9 @@ def system_resolver(host: str, port: int) -> list[str]:
     return [info[4][0] for info in infos]
 
 
-def resolve(host: str, port: int, allow: Allowlist, resolver: Resolver | None = None) -> list[Address]:
+def resolve(
+    host: str, port: int, allow: Allowlist, resolver: Resolver | None = None
+) -> list[Address]:
     """Every address `host` resolves to, each checked; raises AddressRefused if any is refused
     (a name that mixes public and internal answers is not trusted with either)."""
     host = host.strip("[]")
@@ -216,8 +257,9 @@ def resolve(host: str, port: int, allow: Allowlist, resolver: Resolver | None = 
     return found
 
 
-async def resolve_url(url: str | httpx.URL, allow: Allowlist, resolver: Resolver | None = None
-                      ) -> tuple[str, list[Address]]:
+async def resolve_url(
+    url: str | httpx.URL, allow: Allowlist, resolver: Resolver | None = None
+) -> tuple[str, list[Address]]:
     """(host, checked addresses) of an http(s) URL; raises like `resolve`."""
     target = httpx.URL(url)
     if target.scheme not in ("http", "https") or not target.raw_host:
@@ -233,9 +275,18 @@ class Reply:
     body: bytes  # at most `max_bytes`: for parsing and the log, never to show a user
 
 
-async def request(method: str, url: str, *, allow: Allowlist, headers: dict[str, str] | None = None,
-                  content: bytes | None = None, timeout: httpx.Timeout, max_bytes: int,
-                  resolver: Resolver | None = None, verify: ssl.SSLContext | bool = True) -> Reply:
+async def request(
+    method: str,
+    url: str,
+    *,
+    allow: Allowlist,
+    headers: dict[str, str] | None = None,
+    content: bytes | None = None,
+    timeout: httpx.Timeout,
+    max_bytes: int,
+    resolver: Resolver | None = None,
+    verify: ssl.SSLContext | bool = True,
+) -> Reply:
     """One HTTP request to a checked, pinned address. No redirects, no proxies from the
     environment (a proxy would resolve the name itself). Raises AddressRefused, HostNotFound, or
     httpx.HTTPError for a failed connection."""
@@ -245,10 +296,17 @@ async def request(method: str, url: str, *, allow: Allowlist, headers: dict[str,
     # trust_env=False: no proxy (it would resolve the name itself) and no ~/.netrc credentials for
     # whatever host a user names; the CA bundle still follows SSL_CERT_FILE / SSL_CERT_DIR.
     tls = httpx.create_ssl_context(verify, trust_env=True)
-    async with httpx.AsyncClient(timeout=timeout, follow_redirects=False, trust_env=False, verify=tls) as client:
+    async with httpx.AsyncClient(
+        timeout=timeout, follow_redirects=False, trust_env=False, verify=tls
+    ) as client:
         for n, address in enumerate(addresses):
-            pinned = client.build_request(method, target.copy_with(host=str(address)), headers=headers,
-                                          content=content, extensions={"sni_hostname": host})
+            pinned = client.build_request(
+                method,
+                target.copy_with(host=str(address)),
+                headers=headers,
+                content=content,
+                extensions={"sni_hostname": host},
+            )
             try:
                 response = await client.send(pinned, stream=True)
             except (httpx.ConnectError, httpx.ConnectTimeout):

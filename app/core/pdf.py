@@ -15,7 +15,9 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.core.paths import TEMPLATES_DIR
 
-_env = Environment(loader=FileSystemLoader(TEMPLATES_DIR / "reports"), autoescape=select_autoescape(["html"]))
+_env = Environment(
+    loader=FileSystemLoader(TEMPLATES_DIR / "reports"), autoescape=select_autoescape(["html"])
+)
 
 
 class FetchRefused(Exception):
@@ -33,4 +35,6 @@ def render_html(template: str, **context) -> str:
 def render_pdf(template: str, **context) -> bytes:
     from weasyprint import HTML  # slow to import: only where PDFs are made
 
-    return HTML(string=render_html(template, **context), url_fetcher=_refuse, base_url="about:blank").write_pdf()
+    return HTML(
+        string=render_html(template, **context), url_fetcher=_refuse, base_url="about:blank"
+    ).write_pdf()

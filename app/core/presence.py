@@ -61,5 +61,7 @@ async def leave(conn: AsyncConnection, stream_id: UUID) -> None:
 
 
 async def looking_at(conn: AsyncConnection, user_id: int, pages: list[str]) -> bool:
-    row = await (await conn.execute(LOOKING_AT, {"user_id": user_id, "pages": pages, "expire": EXPIRE_S})).fetchone()
+    row = await (
+        await conn.execute(LOOKING_AT, {"user_id": user_id, "pages": pages, "expire": EXPIRE_S})
+    ).fetchone()
     return row["present"]

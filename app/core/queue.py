@@ -43,7 +43,9 @@ NOTICE_RECHECK = "baton.notice_recheck"
 DAILY_DIGEST = "baton.daily_digest"
 SEND_MAIL = "baton.send_mail"
 SCHEDULES_DUE = "baton.schedules_due"  # fires every schedule due (app/schedules/tasks.py)
-SCHEDULE_RUN_ENDED = "baton.schedule_run_ended"  # a scheduled run ended: buffer-one, failures in a row
+SCHEDULE_RUN_ENDED = (
+    "baton.schedule_run_ended"  # a scheduled run ended: buffer-one, failures in a row
+)
 SCHEDULE_FIRES_RETENTION = "baton.schedule_fires_retention"
 REPLAY_TICK = "baton.replay_tick"
 
@@ -67,21 +69,37 @@ class WorkerPoolConnector(procrastinate.PsycopgConnector):
 
 
 async def defer(
-    conn: AsyncConnection, task: str, *args: dict[str, Any], at: datetime | None = None, after_s: float | None = None
+    conn: AsyncConnection,
+    task: str,
+    *args: dict[str, Any],
+    at: datetime | None = None,
+    after_s: float | None = None,
 ) -> None:
     """Queue one job of `task` per `args` (its keyword arguments) in the caller's transaction, to
     run at `at`, or `after_s` seconds from the database's now, or else at once. Such jobs carry no
     lock: they run in parallel, on any worker."""
     if args:
-        await conn.execute(DEFER, {"queue": QUEUE, "task": task, "args": Jsonb(list(args)), "at": at, "after_s": after_s})
+        await conn.execute(
+            DEFER,
+            {"queue": QUEUE, "task": task, "args": Jsonb(list(args)), "at": at, "after_s": after_s},
+        )
 
 
-async def defer_once(conn: AsyncConnection, task: str, args: dict[str, Any], *, queueing_lock: str,
-                     at: datetime | None = None) -> None:
+async def defer_once(
+    conn: AsyncConnection,
+    task: str,
+    args: dict[str, Any],
+    *,
+    queueing_lock: str,
+    at: datetime | None = None,
+) -> None:
     """Queue a job of `task` unless one with the same `queueing_lock` is still waiting to start
     (Procrastinate's queueing lock): many callers wanting "a job at this time" make one job. Once
     that job has started, a new call queues another, so work arriving while it runs is not lost."""
-    await conn.execute(DEFER_ONCE, {"queue": QUEUE, "task": task, "args": Jsonb(args), "lock": queueing_lock, "at": at})
+    await conn.execute(
+        DEFER_ONCE,
+        {"queue": QUEUE, "task": task, "args": Jsonb(args), "lock": queueing_lock, "at": at},
+    )
 
 
 queue = procrastinate.App(connector=WorkerPoolConnector(), import_paths=["worker.tasks"])

@@ -106,24 +106,38 @@ CLEAR = "DELETE FROM rate_events WHERE bucket = %(bucket)s"
 
 async def take(conn: AsyncConnection, limit: RateLimit) -> float:
     """Count one call if the limit has room: returns 0, or the seconds to wait (nothing counted)."""
-    row = await (await conn.execute(TAKE, {"bucket": limit.name, "max_calls": limit.max_calls,
-                                           "per_seconds": limit.per_seconds})).fetchone()
+    row = await (
+        await conn.execute(
+            TAKE,
+            {"bucket": limit.name, "max_calls": limit.max_calls, "per_seconds": limit.per_seconds},
+        )
+    ).fetchone()
     return float(row["wait"])
 
 
 async def next_slot(conn: AsyncConnection, limit: RateLimit) -> datetime | None:
     """Take a slot now (None), or learn when one frees up, by the database's clock: for callers
     that suspend until then rather than answer "try again later"."""
-    row = await (await conn.execute(TAKE, {"bucket": limit.name, "max_calls": limit.max_calls,
-                                           "per_seconds": limit.per_seconds})).fetchone()
+    row = await (
+        await conn.execute(
+            TAKE,
+            {"bucket": limit.name, "max_calls": limit.max_calls, "per_seconds": limit.per_seconds},
+        )
+    ).fetchone()
     return row["now"] + timedelta(seconds=row["wait"]) if row["wait"] else None
 
 
-async def take_tier_slot(conn: AsyncConnection, limit: TierLimit, user_id: int, tier: str) -> tuple[float, int]:
+async def take_tier_slot(
+    conn: AsyncConnection, limit: TierLimit, user_id: int, tier: str
+) -> tuple[float, int]:
     """Count one call of the user under their tier's limit: (seconds to wait or 0, the tier's calls
     a minute)."""
-    row = await (await conn.execute(TAKE_TIER_SLOT, {"bucket": limit.bucket(user_id), "column": limit.tier_column,
-                                                     "tier": tier})).fetchone()
+    row = await (
+        await conn.execute(
+            TAKE_TIER_SLOT,
+            {"bucket": limit.bucket(user_id), "column": limit.tier_column, "tier": tier},
+        )
+    ).fetchone()
     if row is None:
         raise LookupError(f"no tier {tier!r}")
     return float(row["wait"]), row["max_calls"]

@@ -30,7 +30,9 @@ class SecretUnreadable(Exception):
 
 
 def _derive(secret_key: str, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(secret_key.encode())
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(
+        secret_key.encode()
+    )
 
 
 class SecretBox:
@@ -51,8 +53,9 @@ class SecretBox:
         try:
             return self._fernet.decrypt(stored.encode()).decode()
         except (InvalidToken, ValueError):
-            raise SecretUnreadable("this secret cannot be read with the current BATON_SECRET_KEY; "
-                                   "enter it again") from None
+            raise SecretUnreadable(
+                "this secret cannot be read with the current BATON_SECRET_KEY; enter it again"
+            ) from None
 
     def derived_secret(self, purpose: str) -> str:
         """A stable secret for `purpose` (hex), recomputable by any process with the same app key."""

@@ -43,7 +43,12 @@ def unsubscribe_url(settings: Settings, user_id: int, kind: str) -> str:
 def read_token(settings: Settings, token: str) -> tuple[int, str] | None:
     """The (user id, kind) a genuine token names; None for anything forged, changed or malformed."""
     parts = token.split(".")
-    if len(parts) != 3 or not parts[0].isdigit() or parts[1] not in MAIL_STREAMS or len(parts[0]) > 18:
+    if (
+        len(parts) != 3
+        or not parts[0].isdigit()
+        or parts[1] not in MAIL_STREAMS
+        or len(parts[0]) > 18
+    ):
         return None
     user_id, kind, signature = int(parts[0]), parts[1], parts[2]
     if not hmac.compare_digest(signature.encode(), _signature(settings, user_id, kind).encode()):

@@ -33,18 +33,33 @@ USER_CANCEL = "cancelled by the user"
 
 def cancelled_error(reason: str | None) -> dict:
     return {"type": "Cancelled", "message": reason or USER_CANCEL}
+
+
 CANCEL_OPEN_HOOKS = SQL["cancel_open_hooks"]
 CANCEL_OPEN_CHILDREN = SQL["cancel_open_children"]
 
 
 async def finish_run(
-    conn: AsyncConnection, run_id: Any, status: str, *, output: Any = None, error: dict | None = None
+    conn: AsyncConnection,
+    run_id: Any,
+    status: str,
+    *,
+    output: Any = None,
+    error: dict | None = None,
 ) -> dict | None:
     """Move a run to a final state once (a finished run is never reopened by a late advance)."""
     async with conn.transaction():
-        row = await (await conn.execute(FINISH_RUN, {
-            "run_id": run_id, "status": status, "output": jsonb(output), "error": jsonb(error),
-        })).fetchone()
+        row = await (
+            await conn.execute(
+                FINISH_RUN,
+                {
+                    "run_id": run_id,
+                    "status": status,
+                    "output": jsonb(output),
+                    "error": jsonb(error),
+                },
+            )
+        ).fetchone()
         if row:
             if status == "cancelled":
                 await conn.execute(CANCEL_OPEN_HOOKS, {"run_id": run_id})
@@ -52,7 +67,10 @@ async def finish_run(
                 await cancel_run_jobs(conn, run_id)
             await signals.emit(signals.run_finished, conn, row)
     if row:
-        log.info("run.finished", extra={"run_id": str(run_id), "workflow": row["workflow"], "status": status})
+        log.info(
+            "run.finished",
+            extra={"run_id": str(run_id), "workflow": row["workflow"], "status": status},
+        )
     return row
 
 
@@ -63,7 +81,9 @@ async def advance(pool: AsyncConnectionPool, run_id: str) -> None:
 
 async def _advance(pool: AsyncConnectionPool, run_id: str) -> None:
     async with pool.connection() as conn:
-        row = await (await conn.execute(LOAD_RUN, {"run_id": run_id, "lazy_bytes": LAZY_OUTPUT_BYTES})).fetchone()
+        row = await (
+            await conn.execute(LOAD_RUN, {"run_id": run_id, "lazy_bytes": LAZY_OUTPUT_BYTES})
+        ).fetchone()
         if row is None or row["status"] in ("completed", "failed", "cancelled"):
             return
         if row["cancel_requested"]:
@@ -80,11 +100,15 @@ async def _advance(pool: AsyncConnectionPool, run_id: str) -> None:
             with log_context(workflow=wf.name):
                 result = await wf.fn(run, workflow_input)
             await run._flush_values()
-            output = to_json(result.model_dump(mode="json") if hasattr(result, "model_dump") else result)
+            output = to_json(
+                result.model_dump(mode="json") if hasattr(result, "model_dump") else result
+            )
         except Suspend:
             return
         except RunCancelled:
-            reason = (await (await conn.execute(CANCEL_FLAG, {"run_id": run_id})).fetchone())["cancel_reason"]
+            reason = (await (await conn.execute(CANCEL_FLAG, {"run_id": run_id})).fetchone())[
+                "cancel_reason"
+            ]
             await finish_run(conn, run_id, "cancelled", error=cancelled_error(reason))
             return
         except asyncio.CancelledError:
@@ -93,17 +117,28 @@ async def _advance(pool: AsyncConnectionPool, run_id: str) -> None:
             await asyncio.shield(_after_abort(pool, run_id))
             raise
         except NonDeterminism as exc:
-            await finish_run(conn, run_id, "failed", error={"type": "NonDeterminism", "message": str(exc)})
+            await finish_run(
+                conn, run_id, "failed", error={"type": "NonDeterminism", "message": str(exc)}
+            )
             return
         except StepFailed as exc:
-            await finish_run(conn, run_id, "failed", error={"type": "StepFailed", "message": str(exc), "step": exc.step})
+            await finish_run(
+                conn,
+                run_id,
+                "failed",
+                error={"type": "StepFailed", "message": str(exc), "step": exc.step},
+            )
             return
         except OperationalError:
             # The database went away under the run (restart, failover): that is no verdict on the
             # workflow. The job fails and the recovery sweep re-queues the run from its journal.
             raise
         except Exception as exc:
-            log.warning("run.workflow_error", exc_info=True, extra={"run_id": run_id, "workflow": row["workflow"]})
+            log.warning(
+                "run.workflow_error",
+                exc_info=True,
+                extra={"run_id": run_id, "workflow": row["workflow"]},
+            )
             await finish_run(conn, run_id, "failed", error=error_json(exc))
             return
         await finish_run(conn, run_id, "completed", output=output)
@@ -114,4 +149,3 @@ async def _after_abort(pool: AsyncConnectionPool, run_id: str) -> None:
         row = await (await conn.execute(CANCEL_FLAG, {"run_id": run_id})).fetchone()
         if row and row["cancel_requested"]:
             await finish_run(conn, run_id, "cancelled", error=cancelled_error(row["cancel_reason"]))
-

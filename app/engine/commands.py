@@ -71,12 +71,20 @@ class RerunFrom:
     template_version: int | None = None
 
     def summary(self) -> dict:
-        return {"seq": self.seq, "step": self.step, "edited_output": self.step_output is not NOT_EDITED,
-                "edited_input": self.edited_input, "replay_id": self.replay_id}
+        return {
+            "seq": self.seq,
+            "step": self.step,
+            "edited_output": self.step_output is not NOT_EDITED,
+            "edited_input": self.edited_input,
+            "replay_id": self.replay_id,
+        }
 
 
 def _field_errors(exc: ValidationError) -> list[dict]:
-    return [{"field": ".".join(str(p) for p in e["loc"]) or "input", "message": e["msg"]} for e in exc.errors()]
+    return [
+        {"field": ".".join(str(p) for p in e["loc"]) or "input", "message": e["msg"]}
+        for e in exc.errors()
+    ]
 
 
 async def start_run(
@@ -108,18 +116,34 @@ async def start_run(
     async with conn.transaction():
         owner = await quotas.lock_owner(conn, owner_id)
         if idempotency_key:
-            existing = await (await conn.execute(BY_IDEMPOTENCY_KEY, {"owner_id": owner_id, "key": idempotency_key})).fetchone()
+            existing = await (
+                await conn.execute(
+                    BY_IDEMPOTENCY_KEY, {"owner_id": owner_id, "key": idempotency_key}
+                )
+            ).fetchone()
             if existing:
                 return existing, False
         await quotas.check_run_quota(conn, owner, wf)
-        run = await (await conn.execute(INSERT_RUN, {
-            "owner_id": owner_id, "chat_id": chat_id, "workflow": wf.name, "version": wf.version,
-            "title": (title or wf.run_title(validated))[:200], "input": Jsonb(validated.model_dump(mode="json")),
-            "key": idempotency_key, "max_duration": wf.max_duration,
-            "template_id": template_id or (rerun.template_id if rerun else None),
-            "template_version": template_version or (rerun.template_version if rerun else None),
-            "rerun_of": rerun.source_id if rerun else None, "rerun_from": Jsonb(rerun.summary()) if rerun else None,
-        })).fetchone()
+        run = await (
+            await conn.execute(
+                INSERT_RUN,
+                {
+                    "owner_id": owner_id,
+                    "chat_id": chat_id,
+                    "workflow": wf.name,
+                    "version": wf.version,
+                    "title": (title or wf.run_title(validated))[:200],
+                    "input": Jsonb(validated.model_dump(mode="json")),
+                    "key": idempotency_key,
+                    "max_duration": wf.max_duration,
+                    "template_id": template_id or (rerun.template_id if rerun else None),
+                    "template_version": template_version
+                    or (rerun.template_version if rerun else None),
+                    "rerun_of": rerun.source_id if rerun else None,
+                    "rerun_from": Jsonb(rerun.summary()) if rerun else None,
+                },
+            )
+        ).fetchone()
         if rerun:
             await _copy_journal(conn, run["id"], rerun)
         await wake_run(conn, run["id"])
@@ -133,7 +157,10 @@ async def _copy_journal(conn: AsyncConnection, run_id: UUID, rerun: RerunFrom) -
     await conn.execute(COPY_JOURNAL, params)
     await conn.execute(COPY_HOOKS, params)
     if edited:
-        await conn.execute(EDIT_STEP_OUTPUT, {"run_id": run_id, "seq": rerun.seq, "output": Jsonb(rerun.step_output)})
+        await conn.execute(
+            EDIT_STEP_OUTPUT,
+            {"run_id": run_id, "seq": rerun.seq, "output": Jsonb(rerun.step_output)},
+        )
     await conn.execute(COUNT_REUSED, {"run_id": run_id})
 
 
@@ -166,30 +193,61 @@ async def plan_rerun(
     if isinstance(from_step, int):
         target = next((r for r in steps if r["seq"] == from_step), None)
         if target is None:
-            raise InputInvalid([{"field": "from_step", "message": f"the run has no step at position {from_step}"}])
+            raise InputInvalid(
+                [{"field": "from_step", "message": f"the run has no step at position {from_step}"}]
+            )
     elif from_step == "failed":  # a replay's choice: from the start where steps cannot be reused
-        target = next((r for r in steps if r["status"] == "failed"), None) if _reruns_from_steps(source) else None
+        target = (
+            next((r for r in steps if r["status"] == "failed"), None)
+            if _reruns_from_steps(source)
+            else None
+        )
     elif from_step not in (None, "", "start"):
         target = next((r for r in steps if r["name"] == from_step), None)
         if target is None:
-            raise InputInvalid([{"field": "from_step", "message": f"the run has no step named “{from_step}”"[:300]}])
+            raise InputInvalid(
+                [
+                    {
+                        "field": "from_step",
+                        "message": f"the run has no step named “{from_step}”"[:300],
+                    }
+                ]
+            )
     edited = step_output is not NOT_EDITED
     if edited and (target is None or target["kind"] != "step"):
-        raise InputInvalid([{"field": "step_output", "message": "only the output of a step (not a hook, sleep or "
-                             "transaction) can be edited: choose the step to rerun from"}])
+        raise InputInvalid(
+            [
+                {
+                    "field": "step_output",
+                    "message": "only the output of a step (not a hook, sleep or "
+                    "transaction) can be edited: choose the step to rerun from",
+                }
+            ]
+        )
     seq = target["seq"] if target else 0
     if (seq or edited) and not _reruns_from_steps(source):
-        raise InvalidState("this workflow keeps its state under the run's id: it can only be rerun from the start")
+        raise InvalidState(
+            "this workflow keeps its state under the run's id: it can only be rerun from the start"
+        )
     unfinished = next((r for r in rows if r["seq"] < seq and r["status"] != "completed"), None)
     if unfinished:
-        raise InvalidState(f"“{unfinished['name']}” before that step has not finished: rerun from it instead")
+        raise InvalidState(
+            f"“{unfinished['name']}” before that step has not finished: rerun from it instead"
+        )
     if seq and source["journal_pruned_at"]:
-        raise InvalidState("this run's steps were removed by the retention policy: it can only be rerun from the start")
+        raise InvalidState(
+            "this run's steps were removed by the retention policy: it can only be rerun from the start"
+        )
     plan = RerunFrom(
-        source_id=source["id"], seq=seq, step=target["name"] if target else None,
-        version=source["version"] if seq or edited else None, step_output=step_output,
-        edited_input=input is not None and input != source["input"], replay_id=replay_id,
-        template_id=source.get("template_id"), template_version=source.get("template_version"),
+        source_id=source["id"],
+        seq=seq,
+        step=target["name"] if target else None,
+        version=source["version"] if seq or edited else None,
+        step_output=step_output,
+        edited_input=input is not None and input != source["input"],
+        replay_id=replay_id,
+        template_id=source.get("template_id"),
+        template_version=source.get("template_version"),
     )
     return (source | {"input": input} if input is not None else source), plan
 
@@ -206,7 +264,11 @@ async def _lock_run(conn: AsyncConnection, run_id: UUID | str, owner_id: int | N
 
 
 async def cancel_run(
-    conn: AsyncConnection, run_id: UUID | str, *, owner_id: int | None = None, reason: str = USER_CANCEL
+    conn: AsyncConnection,
+    run_id: UUID | str,
+    *,
+    owner_id: int | None = None,
+    reason: str = USER_CANCEL,
 ) -> dict:
     """Queued, sleeping and waiting runs stop at once; a running one at its next step boundary
     (its job is aborted, which interrupts a long step)."""
@@ -226,13 +288,17 @@ async def cancel_run(
     return await (await conn.execute(GET_RUN, {"run_id": run["id"]})).fetchone()
 
 
-async def retry_run(conn: AsyncConnection, run_id: UUID | str, *, owner_id: int | None = None) -> dict:
+async def retry_run(
+    conn: AsyncConnection, run_id: UUID | str, *, owner_id: int | None = None
+) -> dict:
     """Run a failed run again from its failed step; completed steps keep their results."""
     async with conn.transaction():
         run = await _lock_run(conn, run_id, owner_id)
         if run["status"] != "failed":
             raise InvalidState("only a failed run can be retried")
-        failed = (await (await conn.execute(FIRST_FAILED_STEP, {"run_id": run["id"]})).fetchone())["seq"]
+        failed = (await (await conn.execute(FIRST_FAILED_STEP, {"run_id": run["id"]})).fetchone())[
+            "seq"
+        ]
         if failed is not None:
             await conn.execute(FORGET_HOOKS_FROM, {"run_id": run["id"], "seq": failed})
             await conn.execute(FORGET_FROM, {"run_id": run["id"], "seq": failed})
@@ -242,7 +308,11 @@ async def retry_run(conn: AsyncConnection, run_id: UUID | str, *, owner_id: int 
 
 
 async def get_run(
-    conn: AsyncConnection, run_id: UUID | str, *, owner_id: int | None = None, with_tokens: bool = True
+    conn: AsyncConnection,
+    run_id: UUID | str,
+    *,
+    owner_id: int | None = None,
+    with_tokens: bool = True,
 ) -> dict:
     """The run with its steps and hooks (hook tokens only when `with_tokens`)."""
     try:
@@ -261,7 +331,9 @@ async def get_run(
 
 
 def encode_cursor(row: dict) -> str:
-    return base64.urlsafe_b64encode(f"{row['created_at'].isoformat()}|{row['id']}".encode()).decode()
+    return base64.urlsafe_b64encode(
+        f"{row['created_at'].isoformat()}|{row['id']}".encode()
+    ).decode()
 
 
 def decode_cursor(cursor: str | None) -> tuple[datetime | None, str | None]:
@@ -285,9 +357,18 @@ async def list_runs(
 ) -> tuple[list[dict], str | None]:
     """Newest first, keyset-paginated. Returns the page and the cursor of the next one."""
     after_ts, after_id = decode_cursor(cursor)
-    rows = await (await conn.execute(LIST_RUNS, {
-        "owner_id": owner_id, "status": status, "workflow": workflow, "after_ts": after_ts,
-        "after_id": after_id, "limit": limit + 1,
-    })).fetchall()
+    rows = await (
+        await conn.execute(
+            LIST_RUNS,
+            {
+                "owner_id": owner_id,
+                "status": status,
+                "workflow": workflow,
+                "after_ts": after_ts,
+                "after_id": after_id,
+                "limit": limit + 1,
+            },
+        )
+    ).fetchall()
     next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
     return rows[:limit], next_cursor

@@ -38,11 +38,19 @@ class DeployCheck:
     def versions(self) -> list[dict]:
         """Each affected (workflow, version, problem), with how many runs it puts at risk."""
         counts = Counter((r.workflow, r.version, r.problem) for r in self.at_risk)
-        return [{"workflow": w, "version": v, "problem": p, "runs": n} for (w, v, p), n in sorted(counts.items())]
+        return [
+            {"workflow": w, "version": v, "problem": p, "runs": n}
+            for (w, v, p), n in sorted(counts.items())
+        ]
 
     def to_json(self) -> dict:
-        return {"ok": not self.at_risk, "runs_checked": self.runs_checked, "runs_at_risk": len(self.at_risk),
-                "versions": self.versions(), "runs": [r.to_json() for r in self.at_risk]}
+        return {
+            "ok": not self.at_risk,
+            "runs_checked": self.runs_checked,
+            "runs_at_risk": len(self.at_risk),
+            "versions": self.versions(),
+            "runs": [r.to_json() for r in self.at_risk],
+        }
 
 
 async def check_in_flight(conn: AsyncConnection, *, batch: int = BATCH) -> DeployCheck:
@@ -61,11 +69,17 @@ async def check_in_flight(conn: AsyncConnection, *, batch: int = BATCH) -> Deplo
 
 
 async def record_check(conn: AsyncConnection, check: DeployCheck, checked_by: str) -> None:
-    await conn.execute(RECORD_CHECK, {
-        "checked_by": checked_by, "runs_checked": check.runs_checked, "runs_at_risk": len(check.at_risk),
-        "versions": Jsonb(check.versions()), "runs": Jsonb([r.to_json() for r in check.at_risk[:STORED_RUNS]]),
-        "keep": KEEP_CHECKS,
-    })
+    await conn.execute(
+        RECORD_CHECK,
+        {
+            "checked_by": checked_by,
+            "runs_checked": check.runs_checked,
+            "runs_at_risk": len(check.at_risk),
+            "versions": Jsonb(check.versions()),
+            "runs": Jsonb([r.to_json() for r in check.at_risk[:STORED_RUNS]]),
+            "keep": KEEP_CHECKS,
+        },
+    )
 
 
 async def last_check(conn: AsyncConnection) -> dict[str, Any] | None:

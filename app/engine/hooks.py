@@ -51,8 +51,18 @@ def _seconds(value: timedelta | float | None) -> timedelta | None:
 
 
 async def create_hook(
-    conn: AsyncConnection, run: Run, seq: int, name: str, kind: str, *, show, timeout, remind_before,
-    assignee, actions, secret,
+    conn: AsyncConnection,
+    run: Run,
+    seq: int,
+    name: str,
+    kind: str,
+    *,
+    show,
+    timeout,
+    remind_before,
+    assignee,
+    actions,
+    secret,
 ) -> dict[str, Any]:
     if kind not in HOOK_ACTIONS:
         raise ValueError(f"hook kind must be one of {', '.join(HOOK_ACTIONS)}")
@@ -62,36 +72,77 @@ async def create_hook(
     remind_at = expires_at - remind_before if expires_at and remind_before else None
     if remind_at and remind_at <= now:
         remind_at = None
-    hook = await (await conn.execute(INSERT_HOOK, {
-        "run_id": run.id, "seq": seq, "owner_id": run.owner_id, "token": new_token(),
-        "name": name, "kind": kind, "actions": list(actions or HOOK_ACTIONS[kind]),
-        "show": Jsonb(show) if show is not None else None,
-        "assignee": assignee.strip().lower() if assignee else None, "secret": secret,
-        "expires_at": expires_at, "remind_at": remind_at,
-    })).fetchone()
-    await write_step(conn, run_id=run.id, owner_id=run.owner_id, seq=seq, name=name, kind="hook",
-                     status="waiting", detail={"hook_id": hook["id"]}, wake_at=expires_at,
-                     event="hook_waiting", event_data={"seq": seq, "name": name, "hook_id": hook["id"],
-                                                       "expires_at": expires_at.isoformat() if expires_at else None})
+    hook = await (
+        await conn.execute(
+            INSERT_HOOK,
+            {
+                "run_id": run.id,
+                "seq": seq,
+                "owner_id": run.owner_id,
+                "token": new_token(),
+                "name": name,
+                "kind": kind,
+                "actions": list(actions or HOOK_ACTIONS[kind]),
+                "show": Jsonb(show) if show is not None else None,
+                "assignee": assignee.strip().lower() if assignee else None,
+                "secret": secret,
+                "expires_at": expires_at,
+                "remind_at": remind_at,
+            },
+        )
+    ).fetchone()
+    await write_step(
+        conn,
+        run_id=run.id,
+        owner_id=run.owner_id,
+        seq=seq,
+        name=name,
+        kind="hook",
+        status="waiting",
+        detail={"hook_id": hook["id"]},
+        wake_at=expires_at,
+        event="hook_waiting",
+        event_data={
+            "seq": seq,
+            "name": name,
+            "hook_id": hook["id"],
+            "expires_at": expires_at.isoformat() if expires_at else None,
+        },
+    )
     if remind_at:
         await defer_hook_reminder(conn, hook["id"], remind_at)
     await signals.emit(signals.hook_waiting, conn, hook)
     return hook
 
 
-async def expire_hook(conn: AsyncConnection, run: Run, seq: int, name: str, hook: dict | None) -> HookResult:
+async def expire_hook(
+    conn: AsyncConnection, run: Run, seq: int, name: str, hook: dict | None
+) -> HookResult:
     """The hook's time is up: answer the workflow with a timed-out result, unless a decision got in
     first (then that decision stands)."""
     async with conn.transaction():
         expired = hook and await (await conn.execute(EXPIRE_HOOK, {"id": hook["id"]})).fetchone()
         if not expired:
-            entry = await (await conn.execute(JOURNAL_ENTRY, {"run_id": run.id, "seq": seq})).fetchone()
+            entry = await (
+                await conn.execute(JOURNAL_ENTRY, {"run_id": run.id, "seq": seq})
+            ).fetchone()
             if entry and entry["status"] == "completed":
                 return HookResult.from_json(entry["output"])
         result = HookResult(action=None, timed_out=True, hook_id=hook["id"] if hook else None)
-        await write_step(conn, run_id=run.id, owner_id=run.owner_id, seq=seq, name=name, kind="hook",
-                         status="completed", output=result.to_json(), completed_at=datetime.now(UTC), done=1,
-                         event="hook_expired", event_data={"seq": seq, "name": name})
+        await write_step(
+            conn,
+            run_id=run.id,
+            owner_id=run.owner_id,
+            seq=seq,
+            name=name,
+            kind="hook",
+            status="completed",
+            output=result.to_json(),
+            completed_at=datetime.now(UTC),
+            done=1,
+            event="hook_expired",
+            event_data={"seq": seq, "name": name},
+        )
     return result
 
 
@@ -111,24 +162,53 @@ async def resolve_hook(
         if hook is None or (owner_id is not None and hook["owner_id"] != owner_id):
             raise HookNotFound("no such hook")
         if hook["status"] == "resolved":
-            raise AlreadyDecided(f"already decided ({hook['action']}) by {hook['decided_by'] or 'someone'}")
+            raise AlreadyDecided(
+                f"already decided ({hook['action']}) by {hook['decided_by'] or 'someone'}"
+            )
         now = datetime.now(UTC)
         if hook["status"] == "expired" or (hook["expires_at"] and hook["expires_at"] <= now):
             raise HookExpired("this request expired before it was answered")
-        if (hook["status"] == "cancelled" or hook["run_status"] in ("cancelled", "failed", "completed")
-                or hook["cancel_requested"]):
+        if (
+            hook["status"] == "cancelled"
+            or hook["run_status"] in ("cancelled", "failed", "completed")
+            or hook["cancel_requested"]
+        ):
             raise InvalidState("the run this hook belongs to has ended")
         if action not in hook["actions"]:
             raise InvalidAction(f"action must be one of {', '.join(hook['actions'])}")
         data = data or {}
-        await conn.execute(DECIDE_HOOK, {"id": hook["id"], "action": action, "data": Jsonb(data),
-                                         "decided_by": decided_by, "decided_at": now})
-        result = HookResult(action=action, data=data, decided_by=decided_by, decided_at=now, hook_id=hook["id"])
-        await conn.execute(COMPLETE_HOOK_STEP, {"run_id": hook["run_id"], "seq": hook["seq"],
-                                                "output": Jsonb(result.to_json())})
-        await conn.execute(QUEUE_RUN, {"run_id": hook["run_id"], "event": Jsonb(
-            {"seq": hook["seq"], "name": hook["name"], "hook_id": hook["id"], "action": action,
-             "decided_by": decided_by})})
+        await conn.execute(
+            DECIDE_HOOK,
+            {
+                "id": hook["id"],
+                "action": action,
+                "data": Jsonb(data),
+                "decided_by": decided_by,
+                "decided_at": now,
+            },
+        )
+        result = HookResult(
+            action=action, data=data, decided_by=decided_by, decided_at=now, hook_id=hook["id"]
+        )
+        await conn.execute(
+            COMPLETE_HOOK_STEP,
+            {"run_id": hook["run_id"], "seq": hook["seq"], "output": Jsonb(result.to_json())},
+        )
+        await conn.execute(
+            QUEUE_RUN,
+            {
+                "run_id": hook["run_id"],
+                "event": Jsonb(
+                    {
+                        "seq": hook["seq"],
+                        "name": hook["name"],
+                        "hook_id": hook["id"],
+                        "action": action,
+                        "decided_by": decided_by,
+                    }
+                ),
+            },
+        )
         await wake_run(conn, hook["run_id"])
     return await (await conn.execute(GET_HOOK, {"id": hook["id"]})).fetchone()
 
@@ -136,9 +216,13 @@ async def resolve_hook(
 async def send_hook_reminder(conn: AsyncConnection, hook_id: int) -> bool:
     """Run the reminder callbacks once, if the hook is still waiting."""
     async with conn.transaction():
-        hook = await (await conn.execute(
-            "UPDATE hooks SET reminded_at = now() WHERE id = %(id)s AND status = 'waiting' "
-            "AND reminded_at IS NULL RETURNING *", {"id": hook_id})).fetchone()
+        hook = await (
+            await conn.execute(
+                "UPDATE hooks SET reminded_at = now() WHERE id = %(id)s AND status = 'waiting' "
+                "AND reminded_at IS NULL RETURNING *",
+                {"id": hook_id},
+            )
+        ).fetchone()
         if hook:
             await signals.emit(signals.hook_reminder, conn, hook)
     return hook is not None

@@ -32,7 +32,9 @@ async def wake_run(conn: AsyncConnection, run_id: UUID | str, at: datetime | Non
 async def defer_children(
     conn: AsyncConnection, run_id: UUID | str, seq: int, idxs: list[int], at: datetime | None = None
 ) -> None:
-    await defer(conn, RUN_CHILD, *({"run_id": str(run_id), "seq": seq, "idx": idx} for idx in idxs), at=at)
+    await defer(
+        conn, RUN_CHILD, *({"run_id": str(run_id), "seq": seq, "idx": idx} for idx in idxs), at=at
+    )
 
 
 async def defer_hook_reminder(conn: AsyncConnection, hook_id: int, at: datetime) -> None:

@@ -43,7 +43,11 @@ def step_args(args: tuple, kwargs: dict) -> dict | None:
     cannot hold are shown as their str(); this is for reading, replay never uses it."""
     if not args and not kwargs:
         return None
-    text = json.dumps({"args": list(args), **({"kwargs": kwargs} if kwargs else {})}, default=str, ensure_ascii=False)
+    text = json.dumps(
+        {"args": list(args), **({"kwargs": kwargs} if kwargs else {})},
+        default=str,
+        ensure_ascii=False,
+    )
     if len(text) > ARGS_LIMIT:
         return {"args": {"truncated": True, "size": len(text), "preview": text[:ARGS_LIMIT]}}
     return {"args": json.loads(text)}
@@ -61,9 +65,21 @@ def parse_time(value: str | datetime | None) -> datetime | None:
 
 async def write_step(conn: AsyncConnection, **fields: Any) -> dict:
     params = {
-        "output": None, "error": None, "detail": None, "wake_at": None, "started_at": None,
-        "attempts": 0, "completed_at": None, "duration_ms": None, "model": None, "tokens_in": None,
-        "tokens_out": None, "cost_usd": None, "done": 0, "event_data": {}, "announce": True,
+        "output": None,
+        "error": None,
+        "detail": None,
+        "wake_at": None,
+        "started_at": None,
+        "attempts": 0,
+        "completed_at": None,
+        "duration_ms": None,
+        "model": None,
+        "tokens_in": None,
+        "tokens_out": None,
+        "cost_usd": None,
+        "done": 0,
+        "event_data": {},
+        "announce": True,
     } | fields
     for key in ("output", "error", "detail", "event_data"):
         params[key] = jsonb(params[key]) if key != "event_data" else Jsonb(params[key])

@@ -77,26 +77,66 @@ def load_function(path: str) -> Any:
 
 
 async def start_children(
-    conn: AsyncConnection, run: Run, seq: int, name: str, fn: Any, items: Any, *,
-    concurrency: int, limit: RateLimit | None, retry: RetryPolicy,
+    conn: AsyncConnection,
+    run: Run,
+    seq: int,
+    name: str,
+    fn: Any,
+    items: Any,
+    *,
+    concurrency: int,
+    limit: RateLimit | None,
+    retry: RetryPolicy,
 ) -> list | None:
     """Journal the map and queue its first children. Returns [] at once for no items, else None."""
     items = [to_json(item) for item in items]
     detail = {
-        "fn": function_path(fn), "total": len(items), "concurrency": max(1, concurrency),
-        "limit": {"name": limit.name, "max_calls": limit.max_calls, "per_seconds": limit.per_seconds} if limit else None,
+        "fn": function_path(fn),
+        "total": len(items),
+        "concurrency": max(1, concurrency),
+        "limit": {
+            "name": limit.name,
+            "max_calls": limit.max_calls,
+            "per_seconds": limit.per_seconds,
+        }
+        if limit
+        else None,
         "retry": retry.to_json(),
     }
     if not items:
-        await write_step(conn, run_id=run.id, owner_id=run.owner_id, seq=seq, name=name, kind="map",
-                         status="completed", output=[], detail=detail, completed_at=datetime.now(UTC), done=1,
-                         event="step_completed", event_data={"seq": seq, "name": name})
+        await write_step(
+            conn,
+            run_id=run.id,
+            owner_id=run.owner_id,
+            seq=seq,
+            name=name,
+            kind="map",
+            status="completed",
+            output=[],
+            detail=detail,
+            completed_at=datetime.now(UTC),
+            done=1,
+            event="step_completed",
+            event_data={"seq": seq, "name": name},
+        )
         return []
-    await write_step(conn, run_id=run.id, owner_id=run.owner_id, seq=seq, name=name, kind="map", status="running",
-                     detail=detail, event="map_started", event_data={"seq": seq, "name": name, "total": len(items)})
+    await write_step(
+        conn,
+        run_id=run.id,
+        owner_id=run.owner_id,
+        seq=seq,
+        name=name,
+        kind="map",
+        status="running",
+        detail=detail,
+        event="map_started",
+        event_data={"seq": seq, "name": name, "total": len(items)},
+    )
     k = detail["concurrency"]
-    await conn.execute(INSERT_CHILDREN, {"run_id": run.id, "seq": seq, "concurrency": k,
-                                         "items": [Jsonb(i) for i in items]})
+    await conn.execute(
+        INSERT_CHILDREN,
+        {"run_id": run.id, "seq": seq, "concurrency": k, "items": [Jsonb(i) for i in items]},
+    )
     await defer_children(conn, run.id, seq, list(range(min(k, len(items)))))
     return None
 
@@ -110,16 +150,41 @@ async def collect_children(conn: AsyncConnection, run: Run, seq: int, name: str)
     failed = [r for r in rows if r["status"] != "completed"]
     now = datetime.now(UTC)
     if failed:
-        error = {"type": "ChildrenFailed", "message": f"{len(failed)} of {len(rows)} items failed",
-                 "failed": [{"index": r["idx"], **(r["error"] or {})} for r in failed[:50]]}
-        await write_step(conn, run_id=run.id, owner_id=run.owner_id, seq=seq, name=name, kind="map",
-                         status="failed", error=error, completed_at=now, event="step_failed",
-                         event_data={"seq": seq, "name": name, "error": error})
+        error = {
+            "type": "ChildrenFailed",
+            "message": f"{len(failed)} of {len(rows)} items failed",
+            "failed": [{"index": r["idx"], **(r["error"] or {})} for r in failed[:50]],
+        }
+        await write_step(
+            conn,
+            run_id=run.id,
+            owner_id=run.owner_id,
+            seq=seq,
+            name=name,
+            kind="map",
+            status="failed",
+            error=error,
+            completed_at=now,
+            event="step_failed",
+            event_data={"seq": seq, "name": name, "error": error},
+        )
         raise StepFailed(name, error)
     output = [r["output"] for r in rows]
-    await write_step(conn, run_id=run.id, owner_id=run.owner_id, seq=seq, name=name, kind="map",
-                     status="completed", output=output, completed_at=now, attempts=1, done=1,
-                     event="step_completed", event_data={"seq": seq, "name": name, "total": len(rows)})
+    await write_step(
+        conn,
+        run_id=run.id,
+        owner_id=run.owner_id,
+        seq=seq,
+        name=name,
+        kind="map",
+        status="completed",
+        output=output,
+        completed_at=now,
+        attempts=1,
+        done=1,
+        event="step_completed",
+        event_data={"seq": seq, "name": name, "total": len(rows)},
+    )
     return output
 
 
@@ -131,19 +196,29 @@ async def run_child(pool: AsyncConnectionPool, run_id: str, seq: int, idx: int) 
         if child is None or child["status"] != "queued":
             return
         if child["run_status"] in ("completed", "failed", "cancelled") or child["cancel_requested"]:
-            await conn.execute("UPDATE run_children SET status = 'cancelled' WHERE run_id = %(run_id)s "
-                               "AND seq = %(seq)s AND idx = %(idx)s AND status = 'queued'", key)
+            await conn.execute(
+                "UPDATE run_children SET status = 'cancelled' WHERE run_id = %(run_id)s "
+                "AND seq = %(seq)s AND idx = %(idx)s AND status = 'queued'",
+                key,
+            )
             return
         detail = child["detail"]
         if detail.get("limit"):
-            wait_until = await ratelimit.next_slot(conn, ratelimit.calls(RateLimit(**detail["limit"])))
+            wait_until = await ratelimit.next_slot(
+                conn, ratelimit.calls(RateLimit(**detail["limit"]))
+            )
             if wait_until is not None:
                 await defer_children(conn, run_id, seq, [idx], wait_until)
-                await conn.execute(SHOW_RATE_WAIT, {"run_id": run_id, "until": wait_until,
-                                                    "limit": detail["limit"]["name"]})
+                await conn.execute(
+                    SHOW_RATE_WAIT,
+                    {"run_id": run_id, "until": wait_until, "limit": detail["limit"]["name"]},
+                )
                 return
-        await conn.execute("UPDATE run_children SET started_at = coalesce(started_at, now()) "
-                           "WHERE run_id = %(run_id)s AND seq = %(seq)s AND idx = %(idx)s", key)
+        await conn.execute(
+            "UPDATE run_children SET started_at = coalesce(started_at, now()) "
+            "WHERE run_id = %(run_id)s AND seq = %(seq)s AND idx = %(idx)s",
+            key,
+        )
     policy = RetryPolicy(**detail["retry"])
     try:
         fn = load_function(detail["fn"])
@@ -157,11 +232,16 @@ async def run_child(pool: AsyncConnectionPool, run_id: str, seq: int, idx: int) 
         output, status = None, "failed"
         if not isinstance(exc, FatalError) and child["attempts"] + 1 < policy.max_attempts:
             async with pool.connection() as conn, conn.transaction():
-                row = await (await conn.execute(RETRY_CHILD, key | {"error": Jsonb(error)})).fetchone()
+                row = await (
+                    await conn.execute(RETRY_CHILD, key | {"error": Jsonb(error)})
+                ).fetchone()
                 if row:
                     at = datetime.now(UTC) + policy.delay(row["attempts"])
                     await defer_children(conn, run_id, seq, [idx], at)
-            log.info("map.child_retry", extra={"run_id": run_id, "seq": seq, "idx": idx, "error": error["message"]})
+            log.info(
+                "map.child_retry",
+                extra={"run_id": run_id, "seq": seq, "idx": idx, "error": error["message"]},
+            )
             return
     await finish_child(pool, run_id, seq, idx, status, output, error, child["map_name"])
 
@@ -171,9 +251,17 @@ async def finish_child(pool, run_id, seq, idx, status, output, error, label) -> 
     async with pool.connection() as conn, conn.transaction():
         await conn.execute(LOCK_RUN, key)
         await conn.execute(LOCK_MAP, key)
-        done = await (await conn.execute(FINISH_CHILD, key | {
-            "status": status, "output": Jsonb(output) if output is not None else None,
-            "error": Jsonb(error) if error else None})).fetchone()
+        done = await (
+            await conn.execute(
+                FINISH_CHILD,
+                key
+                | {
+                    "status": status,
+                    "output": Jsonb(output) if output is not None else None,
+                    "error": Jsonb(error) if error else None,
+                },
+            )
+        ).fetchone()
         if not done:
             return
         nxt = await (await conn.execute(NEXT_PENDING, key)).fetchone()
@@ -182,4 +270,3 @@ async def finish_child(pool, run_id, seq, idx, status, output, error, label) -> 
         progress = await (await conn.execute(MAP_PROGRESS, key | {"label": label})).fetchone()
         if progress and progress["finished"]:
             await wake_run(conn, run_id)
-

@@ -51,9 +51,15 @@ async def check_run_quota(conn: AsyncConnection, owner: dict, workflow: Workflow
     if owner["monthly_runs"] is None or workflow.operator:
         return
     exempt = [w.name for w in catalog(include_hidden=True) if w.operator]
-    used = (await (await conn.execute(RUNS_THIS_MONTH, {"owner_id": owner["id"], "exempt": exempt})).fetchone())["used"]
+    used = (
+        await (
+            await conn.execute(RUNS_THIS_MONTH, {"owner_id": owner["id"], "exempt": exempt})
+        ).fetchone()
+    )["used"]
     if used >= owner["monthly_runs"]:
-        raise QuotaExceeded(f"monthly workflow limit reached ({owner['monthly_runs']} on {owner['tier_title']})")
+        raise QuotaExceeded(
+            f"monthly workflow limit reached ({owner['monthly_runs']} on {owner['tier_title']})"
+        )
 
 
 MONTH_USAGE = SQL["month_usage"]
@@ -63,6 +69,10 @@ async def month_usage(conn: AsyncConnection, owner_id: int) -> dict:
     """Runs counted against the quota this month, the month's tokens, steps and cost, and the
     date (UTC) the count starts again."""
     exempt = [w.name for w in catalog(include_hidden=True) if w.operator]
-    used = (await (await conn.execute(RUNS_THIS_MONTH, {"owner_id": owner_id, "exempt": exempt})).fetchone())["used"]
+    used = (
+        await (
+            await conn.execute(RUNS_THIS_MONTH, {"owner_id": owner_id, "exempt": exempt})
+        ).fetchone()
+    )["used"]
     usage = await (await conn.execute(MONTH_USAGE, {"owner_id": owner_id})).fetchone()
     return {"runs": used, **usage}

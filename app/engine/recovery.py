@@ -43,7 +43,11 @@ OVERDUE_RUNS = SQL["overdue_runs"]
 
 def _duration_words(delta) -> str:
     days = delta.total_seconds() / 86400
-    return f"{days:g} day{'s' if days != 1 else ''}" if days >= 1 else f"{delta.total_seconds():g} seconds"
+    return (
+        f"{days:g} day{'s' if days != 1 else ''}"
+        if days >= 1
+        else f"{delta.total_seconds():g} seconds"
+    )
 
 
 async def cancel_overdue(conn: AsyncConnection) -> int:
@@ -53,7 +57,11 @@ async def cancel_overdue(conn: AsyncConnection) -> int:
     rows = await (await conn.execute(OVERDUE_RUNS)).fetchall()
     for row in rows:
         with contextlib.suppress(InvalidState):  # finished meanwhile
-            await cancel_run(conn, row["id"], reason=f"cancelled: the run exceeded its maximum duration of {_duration_words(row['allowed'])}")
+            await cancel_run(
+                conn,
+                row["id"],
+                reason=f"cancelled: the run exceeded its maximum duration of {_duration_words(row['allowed'])}",
+            )
     return len(rows)
 
 
@@ -68,7 +76,9 @@ async def release_workers(conn: AsyncConnection, worker_ids: list[int]) -> None:
         await conn.execute(RELEASE_WORKER, {"id": worker_id})
 
 
-async def retry_stalled_jobs(conn: AsyncConnection, stale_s: float = STALLED_WORKER_TIMEOUT_S) -> int:
+async def retry_stalled_jobs(
+    conn: AsyncConnection, stale_s: float = STALLED_WORKER_TIMEOUT_S
+) -> int:
     async with conn.transaction():
         rows = await (await conn.execute(STALLED_JOBS, {"stale_s": stale_s})).fetchall()
         for row in rows:
@@ -80,17 +90,24 @@ async def requeue_orphans(conn: AsyncConnection, grace_s: float = 10) -> int:
     async with conn.transaction():
         runs = await (await conn.execute(ORPHAN_RUNS, {"grace_s": grace_s})).fetchall()
         for run in runs:
-            await wake_run(conn, run["id"], None if run["status"] in ("queued", "running") else run["wake_at"])
+            await wake_run(
+                conn, run["id"], None if run["status"] in ("queued", "running") else run["wake_at"]
+            )
         children = await (await conn.execute(ORPHAN_CHILDREN, {"run_child": RUN_CHILD})).fetchall()
         for child in children:
             await defer_children(conn, child["run_id"], child["seq"], [child["idx"]])
     return len(runs) + len(children)
 
 
-async def sweep(conn: AsyncConnection, *, stale_s: float = STALLED_WORKER_TIMEOUT_S, grace_s: float = 10) -> dict[str, int]:
+async def sweep(
+    conn: AsyncConnection, *, stale_s: float = STALLED_WORKER_TIMEOUT_S, grace_s: float = 10
+) -> dict[str, int]:
     """One pass of recovery. Returns what it recovered, for logs and metrics."""
-    result = {"stalled_jobs": await retry_stalled_jobs(conn, stale_s), "orphans": await requeue_orphans(conn, grace_s),
-              "overdue": await cancel_overdue(conn)}
+    result = {
+        "stalled_jobs": await retry_stalled_jobs(conn, stale_s),
+        "orphans": await requeue_orphans(conn, grace_s),
+        "overdue": await cancel_overdue(conn),
+    }
     if any(result.values()):
         log.warning("recovery.recovered", extra=result)
         await conn.execute(

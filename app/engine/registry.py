@@ -61,8 +61,16 @@ _registry: dict[tuple[str, int], WorkflowDef] = {}
 
 
 def workflow(
-    *, name: str, title: str, description: str, input: type[BaseModel], version: int = 1, hidden: bool = False,
-    max_duration: timedelta = timedelta(days=7), operator: bool = False, titled: RunTitler | None = None,
+    *,
+    name: str,
+    title: str,
+    description: str,
+    input: type[BaseModel],
+    version: int = 1,
+    hidden: bool = False,
+    max_duration: timedelta = timedelta(days=7),
+    operator: bool = False,
+    titled: RunTitler | None = None,
     rerun_from_steps: bool = True,
 ) -> Callable[[WorkflowFn], WorkflowFn]:
     def register(fn: WorkflowFn) -> WorkflowFn:
@@ -70,8 +78,19 @@ def workflow(
         existing = _registry.get(key)
         if existing and existing.fn is not fn:
             raise ValueError(f"workflow {name!r} version {version} is registered twice")
-        _registry[key] = WorkflowDef(name, version, title, description, input, fn, hidden, max_duration, operator, titled,
-                                     rerun_from_steps)
+        _registry[key] = WorkflowDef(
+            name,
+            version,
+            title,
+            description,
+            input,
+            fn,
+            hidden,
+            max_duration,
+            operator,
+            titled,
+            rerun_from_steps,
+        )
         return fn
 
     return register
@@ -93,6 +112,8 @@ def catalog(include_hidden: bool = False) -> list[WorkflowDef]:
     """The newest version of each workflow, by title."""
     newest: dict[str, WorkflowDef] = {}
     for (name, version), wf in _registry.items():
-        if (include_hidden or not wf.hidden) and (name not in newest or version > newest[name].version):
+        if (include_hidden or not wf.hidden) and (
+            name not in newest or version > newest[name].version
+        ):
             newest[name] = wf
     return sorted(newest.values(), key=lambda w: w.title)

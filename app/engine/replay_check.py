@@ -81,9 +81,18 @@ class ReplayRun:
         self.version: int = row["version"]
         self.chat_id = row.get("chat_id")
         self.input = input
-        self._journal: dict[int, dict] = {e[0]: {"seq": e[0], "name": e[1], "kind": e[2], "status": e[3],
-                                                 "output": e[4], "error": e[5], "fn": e[6]}
-                                          for e in row["journal"]}
+        self._journal: dict[int, dict] = {
+            e[0]: {
+                "seq": e[0],
+                "name": e[1],
+                "kind": e[2],
+                "status": e[3],
+                "output": e[4],
+                "error": e[5],
+                "fn": e[6],
+            }
+            for e in row["journal"]
+        }
         self._seq = 0
         self.attempt = 0
 
@@ -166,11 +175,25 @@ def _step(entry: dict | None) -> dict | None:
 async def replay_run(row: dict) -> Risk | None:
     """Replay one in-flight run (a row of `in_flight_runs`); the risk it runs, or None if safe."""
 
-    pinned = {"id": row["template_id"], "version": row["template_version"]} if row.get("template_id") else None
+    pinned = (
+        {"id": row["template_id"], "version": row["template_version"]}
+        if row.get("template_id")
+        else None
+    )
 
     def risk(problem: str, message: str, **more: Any) -> Risk:
-        return Risk(str(row["id"]), row["workflow"], row["version"], row["status"], row["owner_id"],
-                    row.get("owner_email"), problem, message, template=pinned, **more)
+        return Risk(
+            str(row["id"]),
+            row["workflow"],
+            row["version"],
+            row["status"],
+            row["owner_id"],
+            row.get("owner_email"),
+            problem,
+            message,
+            template=pinned,
+            **more,
+        )
 
     try:
         wf = get_workflow(row["workflow"], row["version"])
@@ -188,25 +211,47 @@ async def replay_run(row: dict) -> Risk | None:
     except _Frontier:
         return None
     except _Diverged as d:
-        return risk("diverged", f"at position {d.position} the journal holds {d.entry['kind']} {d.entry['name']!r} "
-                                f"but the code now asks for {d.kind} {d.name!r}",
-                    position=d.position, journal_step=_step(d.entry), code_step={"name": d.name, "kind": d.kind})
+        return risk(
+            "diverged",
+            f"at position {d.position} the journal holds {d.entry['kind']} {d.entry['name']!r} "
+            f"but the code now asks for {d.kind} {d.name!r}",
+            position=d.position,
+            journal_step=_step(d.entry),
+            code_step={"name": d.name, "kind": d.kind},
+        )
     except _MapFunctionMissing as m:
-        return risk("map_function_missing", f"the fan-out {m.entry['name']!r} still has children to run and their "
-                                            f"function {m.entry['fn']} is gone ({m.reason})",
-                    position=m.position, journal_step=_step(m.entry), code_step=_step(m.entry))
+        return risk(
+            "map_function_missing",
+            f"the fan-out {m.entry['name']!r} still has children to run and their "
+            f"function {m.entry['fn']} is gone ({m.reason})",
+            position=m.position,
+            journal_step=_step(m.entry),
+            code_step=_step(m.entry),
+        )
     except TimeoutError:
-        return risk("replay_error", f"replay did not reach the journal's end within {REPLAY_TIMEOUT_S:.0f} s "
-                                    "(the workflow awaits something that is not a durable call)",
-                    position=run.consumed)
+        return risk(
+            "replay_error",
+            f"replay did not reach the journal's end within {REPLAY_TIMEOUT_S:.0f} s "
+            "(the workflow awaits something that is not a durable call)",
+            position=run.consumed,
+        )
     except Exception as exc:
-        return risk("replay_error", f"the code raises while replaying its journal: {type(exc).__name__}: "
-                                    f"{str(exc)[:300]}", position=max(run.consumed - 1, 0))
+        return risk(
+            "replay_error",
+            f"the code raises while replaying its journal: {type(exc).__name__}: {str(exc)[:300]}",
+            position=max(run.consumed - 1, 0),
+        )
     if run.consumed < run.journal_length():
         # The code finishes where the journal goes on: the run would complete and drop that history.
         entry = run.entry(run.consumed)
-        return risk("diverged", f"the code now ends at position {run.consumed} but the journal holds "
-                                f"{entry['kind']} {entry['name']!r} there" if entry else
-                                f"the code now ends at position {run.consumed}, before the journal does",
-                    position=run.consumed, journal_step=_step(entry), code_step=None)
+        return risk(
+            "diverged",
+            f"the code now ends at position {run.consumed} but the journal holds "
+            f"{entry['kind']} {entry['name']!r} there"
+            if entry
+            else f"the code now ends at position {run.consumed}, before the journal does",
+            position=run.consumed,
+            journal_step=_step(entry),
+            code_step=None,
+        )
     return None

@@ -55,8 +55,13 @@ FROM_STEPS = ("start", "failed")
 STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled")
 
 
-def check_filter(workflow: str, statuses: list[str], from_step: str, since: datetime | None,
-                 until: datetime | None) -> None:
+def check_filter(
+    workflow: str,
+    statuses: list[str],
+    from_step: str,
+    since: datetime | None,
+    until: datetime | None,
+) -> None:
     """Raises InputInvalid naming each wrong field."""
     errors = []
     if not workflow or len(workflow) > 100:
@@ -72,38 +77,86 @@ def check_filter(workflow: str, statuses: list[str], from_step: str, since: date
         raise InputInvalid(errors)
 
 
-async def select_runs(conn: AsyncConnection, *, workflow: str, statuses: list[str], owner_id: int | None,
-                      since: datetime | None = None, until: datetime | None = None) -> list[dict]:
+async def select_runs(
+    conn: AsyncConnection,
+    *,
+    workflow: str,
+    statuses: list[str],
+    owner_id: int | None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[dict]:
     """The runs a replay with this filter takes (`owner_id` None: every owner's, operators only).
     Raises InputInvalid past MAX_RUNS."""
-    rows = await (await conn.execute(SELECT_RUNS, {
-        "workflow": workflow, "statuses": list(statuses), "owner_id": owner_id, "since": since, "until": until,
-        "limit": MAX_RUNS + 1,
-    })).fetchall()
+    rows = await (
+        await conn.execute(
+            SELECT_RUNS,
+            {
+                "workflow": workflow,
+                "statuses": list(statuses),
+                "owner_id": owner_id,
+                "since": since,
+                "until": until,
+                "limit": MAX_RUNS + 1,
+            },
+        )
+    ).fetchall()
     if len(rows) > MAX_RUNS:
-        raise InputInvalid([{"field": "since", "message": f"more than {MAX_RUNS} runs match: narrow the time range"}])
+        raise InputInvalid(
+            [
+                {
+                    "field": "since",
+                    "message": f"more than {MAX_RUNS} runs match: narrow the time range",
+                }
+            ]
+        )
     return rows
 
 
-async def create_replay(conn: AsyncConnection, *, requested_by: int | None, owner_id: int | None, workflow: str,
-                        statuses: list[str], from_step: str, selected: list[dict],
-                        since: datetime | None = None, until: datetime | None = None) -> dict:
+async def create_replay(
+    conn: AsyncConnection,
+    *,
+    requested_by: int | None,
+    owner_id: int | None,
+    workflow: str,
+    statuses: list[str],
+    from_step: str,
+    selected: list[dict],
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> dict:
     """Record the replay of `selected` (from `select_runs`) and queue its first tick."""
     if not selected:
         raise InvalidState("no run matches: nothing to replay")
     async with conn.transaction():
-        replay = await (await conn.execute(INSERT_REPLAY, {
-            "requested_by": requested_by, "owner_id": owner_id, "workflow": workflow, "statuses": list(statuses),
-            "since": since, "until": until, "from_step": from_step,
-            "sources": [r["id"] for r in selected], "owners": [r["owner_id"] for r in selected],
-        })).fetchone()
+        replay = await (
+            await conn.execute(
+                INSERT_REPLAY,
+                {
+                    "requested_by": requested_by,
+                    "owner_id": owner_id,
+                    "workflow": workflow,
+                    "statuses": list(statuses),
+                    "since": since,
+                    "until": until,
+                    "from_step": from_step,
+                    "sources": [r["id"] for r in selected],
+                    "owners": [r["owner_id"] for r in selected],
+                },
+            )
+        ).fetchone()
         await _queue_tick(conn, replay["id"], at_once=True)
     return replay
 
 
 async def _queue_tick(conn: AsyncConnection, replay_id: int, *, at_once: bool = False) -> None:
     tick = (await (await conn.execute(NEXT_TICK, {"replay_id": replay_id})).fetchone())["tick"]
-    await defer(conn, REPLAY_TICK, {"replay_id": replay_id, "tick": tick}, after_s=None if at_once else REPLAY_TICK_S)
+    await defer(
+        conn,
+        REPLAY_TICK,
+        {"replay_id": replay_id, "tick": tick},
+        after_s=None if at_once else REPLAY_TICK_S,
+    )
 
 
 def slots_for(workers: int, share: float, concurrency: int) -> int:
@@ -121,8 +174,10 @@ async def tick(pool: AsyncConnectionPool, replay_id: int, tick_no: int) -> None:
         workers = (await (await conn.execute(WORKER_SLOTS)).fetchone())["workers"]
         busy = (await (await conn.execute(IN_FLIGHT, {"replay_id": replay_id})).fetchone())["n"]
         free = slots_for(workers, settings.replay_worker_share, settings.worker_concurrency) - busy
-        pending = await (await conn.execute(PENDING_ITEMS, {"replay_id": replay_id, "limit": max(free, 0) + 1})).fetchall()
-        for item in pending[:max(free, 0)]:
+        pending = await (
+            await conn.execute(PENDING_ITEMS, {"replay_id": replay_id, "limit": max(free, 0) + 1})
+        ).fetchall()
+        for item in pending[: max(free, 0)]:
             await _start_one(conn, replay, item)
         if len(pending) > max(free, 0):
             await _queue_tick(conn, replay_id)
@@ -137,16 +192,37 @@ async def _start_one(conn: AsyncConnection, replay: dict, item: dict) -> None:
     try:
         async with conn.transaction():
             source, plan = await commands.plan_rerun(
-                conn, item["source_id"], owner_id=item["owner_id"],
-                from_step=None if replay["from_step"] == "start" else "failed", replay_id=replay["id"])
-            run, _ = await commands.start_run(conn, owner_id=item["owner_id"], workflow=source["workflow"],
-                                              input=source["input"], title=source["title"], rerun=plan)
+                conn,
+                item["source_id"],
+                owner_id=item["owner_id"],
+                from_step=None if replay["from_step"] == "start" else "failed",
+                replay_id=replay["id"],
+            )
+            run, _ = await commands.start_run(
+                conn,
+                owner_id=item["owner_id"],
+                workflow=source["workflow"],
+                input=source["input"],
+                title=source["title"],
+                rerun=plan,
+            )
         state, new_run_id, message = "started", run["id"], None
     except EngineError as exc:
         state, new_run_id, message = "refused", None, str(exc)[:500]
-        log.info("replay.refused", extra={"replay_id": replay["id"], "source": str(item["source_id"]), "why": message})
-    await conn.execute(MARK_ITEM, {"replay_id": replay["id"], "position": item["position"], "state": state,
-                                   "new_run_id": new_run_id, "message": message})
+        log.info(
+            "replay.refused",
+            extra={"replay_id": replay["id"], "source": str(item["source_id"]), "why": message},
+        )
+    await conn.execute(
+        MARK_ITEM,
+        {
+            "replay_id": replay["id"],
+            "position": item["position"],
+            "state": state,
+            "new_run_id": new_run_id,
+            "message": message,
+        },
+    )
 
 
 async def _announce(conn: AsyncConnection, replay: dict) -> None:
@@ -155,10 +231,14 @@ async def _announce(conn: AsyncConnection, replay: dict) -> None:
         await conn.execute(ANNOUNCE, {"replay_id": replay["id"], "users": users})
 
 
-async def get_replay(conn: AsyncConnection, replay_id: int, *, user_id: int | None, items: int = 200) -> dict:
+async def get_replay(
+    conn: AsyncConnection, replay_id: int, *, user_id: int | None, items: int = 200
+) -> dict:
     """The replay with its counts and first `items` items. `user_id` None: any replay (admins, CLI);
     otherwise only one this user asked for or whose runs it replays (else ReplayNotFound)."""
-    replay = await (await conn.execute(GET_REPLAY, {"replay_id": replay_id, "user_id": user_id})).fetchone()
+    replay = await (
+        await conn.execute(GET_REPLAY, {"replay_id": replay_id, "user_id": user_id})
+    ).fetchone()
     if replay is None:
         raise ReplayNotFound("no such replay")
     counts = await (await conn.execute(PROGRESS, {"replay_id": replay_id})).fetchone()
@@ -173,7 +253,9 @@ async def list_replays(conn: AsyncConnection, user_id: int, limit: int = 20) -> 
 async def cancel_replay(conn: AsyncConnection, replay_id: int, *, user_id: int | None) -> dict:
     """Start nothing more; the runs already started go on (cancel them one by one if need be)."""
     async with conn.transaction():
-        replay = await (await conn.execute(GET_REPLAY, {"replay_id": replay_id, "user_id": user_id})).fetchone()
+        replay = await (
+            await conn.execute(GET_REPLAY, {"replay_id": replay_id, "user_id": user_id})
+        ).fetchone()
         if replay is None:
             raise ReplayNotFound("no such replay")
         replay = await (await conn.execute(LOCK_REPLAY, {"replay_id": replay_id})).fetchone()
@@ -187,10 +269,29 @@ async def cancel_replay(conn: AsyncConnection, replay_id: int, *, user_id: int |
 
 def replay_view(replay: dict[str, Any]) -> dict:
     """The JSON shape of a replay (API and CLI)."""
-    keys = ("id", "workflow", "statuses", "since", "until", "from_step", "status", "total", "created_at", "finished_at")
+    keys = (
+        "id",
+        "workflow",
+        "statuses",
+        "since",
+        "until",
+        "from_step",
+        "status",
+        "total",
+        "created_at",
+        "finished_at",
+    )
     view = {k: replay.get(k) for k in keys}
     if "counts" in replay:
         view["counts"] = replay["counts"]
-        view["items"] = [{"source_id": i["source_id"], "state": i["state"], "new_run_id": i["new_run_id"],
-                          "new_status": i["new_status"], "message": i["message"]} for i in replay["items"]]
+        view["items"] = [
+            {
+                "source_id": i["source_id"],
+                "state": i["state"],
+                "new_run_id": i["new_run_id"],
+                "new_status": i["new_status"],
+                "message": i["message"],
+            }
+            for i in replay["items"]
+        ]
     return view

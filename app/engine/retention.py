@@ -22,7 +22,9 @@ async def prune_finished_jobs(conn: AsyncConnection) -> int:
     return (await conn.execute(PRUNE_JOBS)).rowcount
 
 
-async def prune_finished_runs(conn: AsyncConnection, days: int, *, batch: int = 500, max_batches: int = 200) -> int:
+async def prune_finished_runs(
+    conn: AsyncConnection, days: int, *, batch: int = 500, max_batches: int = 200
+) -> int:
     pruned = 0
     for _ in range(max_batches):
         cur = await conn.execute(PRUNE_BATCH, {"days": days, "limit": batch})

@@ -60,7 +60,11 @@ class Run:
         # The journal, one list per field (journal.sql, load_run); entries are built as reached.
         self._positions = {seq: i for i, seq in enumerate(row["journal_seqs"])}
         self._names, self._kinds = row["journal_names"], row["journal_kinds"]
-        self._statuses, self._outputs, self._stored = row["journal_statuses"], row["journal_outputs"], row["journal_stored"]
+        self._statuses, self._outputs, self._stored = (
+            row["journal_statuses"],
+            row["journal_outputs"],
+            row["journal_stored"],
+        )
         self._open = {e[0]: e for e in row["journal_open"]}  # [seq, attempts, error, wake_at]
         self._fetched: dict[int, Any] = {}  # large outputs fetched by this advance, until reached
         self._key = str(self.id)
@@ -85,8 +89,17 @@ class Run:
                 f"{self._kinds[i]} {self._names[i]!r} but the code now asks for {kind} {name!r}"
             )
         _, attempts, error, wake_at = self._open.get(seq) or (seq, None, None, None)
-        return seq, {"seq": seq, "name": name, "kind": kind, "status": self._statuses[i], "attempts": attempts,
-                     "output": self._outputs[i], "stored": self._stored[i], "error": error, "wake_at": wake_at}
+        return seq, {
+            "seq": seq,
+            "name": name,
+            "kind": kind,
+            "status": self._statuses[i],
+            "attempts": attempts,
+            "output": self._outputs[i],
+            "stored": self._stored[i],
+            "error": error,
+            "wake_at": wake_at,
+        }
 
     async def _output(self, entry: dict) -> Any:
         """A journaled output; one stored large was left in Postgres by the load: from this
@@ -95,17 +108,26 @@ class Run:
             return entry["output"]
         seq = entry["seq"]
         if seq not in self._fetched:
-            found, value = stored_outputs.cache.get(stored_outputs.key(self._key, seq, entry["stored"]))
+            found, value = stored_outputs.cache.get(
+                stored_outputs.key(self._key, seq, entry["stored"])
+            )
             if found:
                 return value
-            self._fetched.update(await stored_outputs.fetch(self._conn, self._key, self._stored_from(seq)))
+            self._fetched.update(
+                await stored_outputs.fetch(self._conn, self._key, self._stored_from(seq))
+            )
         return self._fetched.pop(seq)  # the cache holds its own copy
 
     def _stored_from(self, seq: int) -> list[int]:
         """Positions from `seq` on whose outputs were left in Postgres and are not at hand."""
-        return [s for s, version in zip(self._positions, self._stored, strict=True)
-                if version is not None and s >= seq and s not in self._fetched
-                and not stored_outputs.cache.has(stored_outputs.key(self._key, s, version))]
+        return [
+            s
+            for s, version in zip(self._positions, self._stored, strict=True)
+            if version is not None
+            and s >= seq
+            and s not in self._fetched
+            and not stored_outputs.cache.has(stored_outputs.key(self._key, s, version))
+        ]
 
     def _check_cancelled(self) -> None:
         if self._cancel_requested:
@@ -122,18 +144,30 @@ class Run:
         await self._flush_values()
         now = time.monotonic()
         announce = now - self._announced_at >= ANNOUNCE_EVERY_S
-        row = await J.write_step(self._conn, run_id=self.id, owner_id=self.owner_id, announce=announce, **fields)
-        stored_outputs.remember(self._key, fields["seq"], row["version"], row["stored_bytes"], fields.get("output"))
+        row = await J.write_step(
+            self._conn, run_id=self.id, owner_id=self.owner_id, announce=announce, **fields
+        )
+        stored_outputs.remember(
+            self._key, fields["seq"], row["version"], row["stored_bytes"], fields.get("output")
+        )
         if row["announced"]:
             self._announced_at = now
         self._cancel_requested = bool(row["cancel_requested"])
 
-    async def _suspend(self, status: str, waiting_for: str, wake_at: datetime | None, *, announce: bool = True) -> None:
+    async def _suspend(
+        self, status: str, waiting_for: str, wake_at: datetime | None, *, announce: bool = True
+    ) -> None:
         """Record the suspension (in the caller's transaction) and end this advance."""
         row = await (
             await self._conn.execute(
                 J.SUSPEND_RUN,
-                {"run_id": self.id, "status": status, "waiting_for": waiting_for, "wake_at": wake_at, "announce": announce},
+                {
+                    "run_id": self.id,
+                    "status": status,
+                    "waiting_for": waiting_for,
+                    "wake_at": wake_at,
+                    "announce": announce,
+                },
             )
         ).fetchone()
         if row["cancel_requested"]:
@@ -166,7 +200,9 @@ class Run:
         seq, entry = self._next(name, "step")
         attempts = 0
         if entry:
-            if entry["status"] == "completed":  # the common replay: no coroutine for an output at hand
+            if (
+                entry["status"] == "completed"
+            ):  # the common replay: no coroutine for an output at hand
                 return entry["output"] if entry["stored"] is None else await self._output(entry)
             if entry["status"] == "failed":
                 raise StepFailed(name, entry["error"])
@@ -178,7 +214,9 @@ class Run:
                 raise Suspend()
         self._check_cancelled()
         policy = retry or DEFAULT_RETRY
-        detail = J.step_args(args, kwargs) if not attempts else None  # a retry keeps the first row's
+        detail = (
+            J.step_args(args, kwargs) if not attempts else None
+        )  # a retry keeps the first row's
         started = utcnow()
         t0 = time.perf_counter()
         self._step_seq = seq
@@ -186,7 +224,9 @@ class Run:
         try:
             with log_context(step=name):
                 result = await self._execute(seq, name, fn, args, kwargs, timeout)
-            value, usage = (result.value, result.usage) if isinstance(result, StepOutput) else (result, None)
+            value, usage = (
+                (result.value, result.usage) if isinstance(result, StepOutput) else (result, None)
+            )
             try:
                 value = J.to_json(value)
             except (TypeError, ValueError) as exc:
@@ -199,38 +239,87 @@ class Run:
             error = error_json(exc) | {"attempt": attempts}
             duration = (time.perf_counter() - t0) * 1000
             if fatal or attempts >= policy.max_attempts:
-                await self._write(seq=seq, name=name, kind="step", status="failed", attempts=attempts, error=error,
-                                  detail=detail, started_at=started, completed_at=utcnow(), duration_ms=duration,
-                                  event="step_failed", event_data={"seq": seq, "name": name, "error": error})
+                await self._write(
+                    seq=seq,
+                    name=name,
+                    kind="step",
+                    status="failed",
+                    attempts=attempts,
+                    error=error,
+                    detail=detail,
+                    started_at=started,
+                    completed_at=utcnow(),
+                    duration_ms=duration,
+                    event="step_failed",
+                    event_data={"seq": seq, "name": name, "error": error},
+                )
                 raise StepFailed(name, error) from exc
             wake_at = utcnow() + policy.delay(attempts)
             async with self._conn.transaction():
-                await self._write(seq=seq, name=name, kind="step", status="retrying", attempts=attempts, error=error,
-                                  detail=detail, started_at=started, wake_at=wake_at, duration_ms=duration, event="step_retrying",
-                                  event_data={"seq": seq, "name": name, "error": error, "retry_at": wake_at.isoformat()})
-                await self._suspend("sleeping", f"retry of {name} (attempt {attempts + 1} of {policy.max_attempts})", wake_at)
+                await self._write(
+                    seq=seq,
+                    name=name,
+                    kind="step",
+                    status="retrying",
+                    attempts=attempts,
+                    error=error,
+                    detail=detail,
+                    started_at=started,
+                    wake_at=wake_at,
+                    duration_ms=duration,
+                    event="step_retrying",
+                    event_data={
+                        "seq": seq,
+                        "name": name,
+                        "error": error,
+                        "retry_at": wake_at.isoformat(),
+                    },
+                )
+                await self._suspend(
+                    "sleeping",
+                    f"retry of {name} (attempt {attempts + 1} of {policy.max_attempts})",
+                    wake_at,
+                )
             raise Suspend() from exc
         finally:
             self._step_seq = None
         duration = (time.perf_counter() - t0) * 1000
         await self._write(
-            seq=seq, name=name, kind="step", status="completed", attempts=attempts + 1, output=value,
-            detail=detail, started_at=started, completed_at=utcnow(), duration_ms=duration, done=1,
-            model=usage.model if usage else None, tokens_in=usage.tokens_in if usage else None,
-            tokens_out=usage.tokens_out if usage else None, cost_usd=usage.cost_usd if usage else None,
-            event="step_completed", event_data={"seq": seq, "name": name, "duration_ms": round(duration, 2)},
+            seq=seq,
+            name=name,
+            kind="step",
+            status="completed",
+            attempts=attempts + 1,
+            output=value,
+            detail=detail,
+            started_at=started,
+            completed_at=utcnow(),
+            duration_ms=duration,
+            done=1,
+            model=usage.model if usage else None,
+            tokens_in=usage.tokens_in if usage else None,
+            tokens_out=usage.tokens_out if usage else None,
+            cost_usd=usage.cost_usd if usage else None,
+            event="step_completed",
+            event_data={"seq": seq, "name": name, "duration_ms": round(duration, 2)},
         )
         self._check_cancelled()
         return value
 
     async def _execute(self, seq, name, fn, args, kwargs, timeout) -> Any:
-        call = fn(*args, **kwargs) if inspect.iscoroutinefunction(fn) else asyncio.to_thread(fn, *args, **kwargs)
+        call = (
+            fn(*args, **kwargs)
+            if inspect.iscoroutinefunction(fn)
+            else asyncio.to_thread(fn, *args, **kwargs)
+        )
         if timeout is not None:
             call = asyncio.wait_for(call, timeout)
         # The step body never uses this connection, so the announcement can run beside it.
         announcement: list[asyncio.Task] = []
         timer = asyncio.get_running_loop().call_later(
-            ANNOUNCE_AFTER_S, lambda: announcement.append(asyncio.ensure_future(self._announce(seq, name))))
+            ANNOUNCE_AFTER_S,
+            lambda: announcement.append(asyncio.ensure_future(self._announce(seq, name))),
+        )
         try:
             return await call
         finally:
@@ -240,10 +329,15 @@ class Run:
 
     async def _announce(self, seq: int, name: str) -> None:
         await self._flush_values()
-        await self._conn.execute(J.INSERT_EVENT, {
-            "run_id": self.id, "owner_id": self.owner_id, "kind": "step_started",
-            "data": J.Jsonb({"seq": seq, "name": name}),
-        })
+        await self._conn.execute(
+            J.INSERT_EVENT,
+            {
+                "run_id": self.id,
+                "owner_id": self.owner_id,
+                "kind": "step_started",
+                "data": J.Jsonb({"seq": seq, "name": name}),
+            },
+        )
 
     async def transaction(self, name: str, fn: Callable[[AsyncConnection], Awaitable[Any]]) -> Any:
         """Run `fn(conn)` in the same transaction as its journal row: its effects happen once."""
@@ -254,9 +348,19 @@ class Run:
         started = utcnow()
         async with self._conn.transaction():
             value = J.to_json(await fn(self._conn))
-            await self._write(seq=seq, name=name, kind="transaction", status="completed", attempts=1, output=value,
-                              started_at=started, completed_at=utcnow(), done=1, event="step_completed",
-                              event_data={"seq": seq, "name": name})
+            await self._write(
+                seq=seq,
+                name=name,
+                kind="transaction",
+                status="completed",
+                attempts=1,
+                output=value,
+                started_at=started,
+                completed_at=utcnow(),
+                done=1,
+                event="step_completed",
+                event_data={"seq": seq, "name": name},
+            )
         self._check_cancelled()
         return value
 
@@ -275,20 +379,39 @@ class Run:
         seq, entry = self._next(name, "sleep")
         return await self._sleep_entry(seq, name, entry, when)
 
-    async def _sleep_entry(self, seq: int, name: str, entry: dict | None, when: datetime | None) -> None:
+    async def _sleep_entry(
+        self, seq: int, name: str, entry: dict | None, when: datetime | None
+    ) -> None:
         if entry and entry["status"] == "completed":
             return
         wake_at = J.parse_time(entry["wake_at"]) if entry else when
         if wake_at <= utcnow():
-            await self._write(seq=seq, name=name, kind="sleep", status="completed", attempts=1, wake_at=wake_at,
-                              completed_at=utcnow(), done=1, event="step_completed", event_data={"seq": seq, "name": name})
+            await self._write(
+                seq=seq,
+                name=name,
+                kind="sleep",
+                status="completed",
+                attempts=1,
+                wake_at=wake_at,
+                completed_at=utcnow(),
+                done=1,
+                event="step_completed",
+                event_data={"seq": seq, "name": name},
+            )
             self._check_cancelled()
             return
         self._check_cancelled()
         async with self._conn.transaction():
             if entry is None:
-                await self._write(seq=seq, name=name, kind="sleep", status="sleeping", wake_at=wake_at,
-                                  event="sleep_started", event_data={"seq": seq, "name": name, "wake_at": wake_at.isoformat()})
+                await self._write(
+                    seq=seq,
+                    name=name,
+                    kind="sleep",
+                    status="sleeping",
+                    wake_at=wake_at,
+                    event="sleep_started",
+                    event_data={"seq": seq, "name": name, "wake_at": wake_at.isoformat()},
+                )
             await self._suspend("sleeping", name, wake_at, announce=entry is None)
         raise Suspend()
 
@@ -311,19 +434,31 @@ class Run:
         return value
 
     def _remember(self, seq: int, name: str, kind: str, output: str) -> None:
-        self._pending_values.append({"run_id": self.id, "seq": seq, "name": name, "kind": kind, "output": J.Jsonb(output)})
+        self._pending_values.append(
+            {"run_id": self.id, "seq": seq, "name": name, "kind": kind, "output": J.Jsonb(output)}
+        )
 
-    async def progress(self, done: int, total: int, label: str = "", *,
-                       phase: tuple[float, float] | None = None) -> None:
+    async def progress(
+        self, done: int, total: int, label: str = "", *, phase: tuple[float, float] | None = None
+    ) -> None:
         """Show progress live: the current phase's own count (`done`/`total`, `label`) and, from it,
         the run's overall percent — `phase` is that phase's share of the run (`Phases.span`, see
         app/engine/progress.py); the overall percent never goes back. Not journaled (it is a view of
         the run, not part of its history)."""
         await self._flush_values()
-        shown = {"done": done, "total": total, "label": label} | ({"span": list(phase)} if phase else {})
-        row = await (await self._conn.execute(J.UPDATE_PROGRESS, {
-            "run_id": self.id, "progress": J.Jsonb(shown), "percent": overall_percent(done, total, phase),
-        })).fetchone()
+        shown = {"done": done, "total": total, "label": label} | (
+            {"span": list(phase)} if phase else {}
+        )
+        row = await (
+            await self._conn.execute(
+                J.UPDATE_PROGRESS,
+                {
+                    "run_id": self.id,
+                    "progress": J.Jsonb(shown),
+                    "percent": overall_percent(done, total, phase),
+                },
+            )
+        ).fetchone()
         self._cancel_requested = bool(row["cancel_requested"])
         self._check_cancelled()
 
@@ -369,13 +504,33 @@ class Run:
         async with self._conn.transaction():
             if wait_if is not None and not await wait_if(self._conn):
                 result = HookResult(action=None, not_needed=True)
-                await self._write(seq=seq, name=name, kind="hook", status="completed", attempts=1,
-                                  output=result.to_json(), started_at=started, completed_at=utcnow(), done=1,
-                                  event="step_completed", event_data={"seq": seq, "name": name})
+                await self._write(
+                    seq=seq,
+                    name=name,
+                    kind="hook",
+                    status="completed",
+                    attempts=1,
+                    output=result.to_json(),
+                    started_at=started,
+                    completed_at=utcnow(),
+                    done=1,
+                    event="step_completed",
+                    event_data={"seq": seq, "name": name},
+                )
             else:
-                hook = await create_hook(self._conn, self, seq, name, kind, show=show, timeout=timeout,
-                                         remind_before=remind_before, assignee=assignee, actions=actions,
-                                         secret=secret)
+                hook = await create_hook(
+                    self._conn,
+                    self,
+                    seq,
+                    name,
+                    kind,
+                    show=show,
+                    timeout=timeout,
+                    remind_before=remind_before,
+                    assignee=assignee,
+                    actions=actions,
+                    secret=secret,
+                )
                 await self._suspend("waiting", name, J.parse_time(hook["expires_at"]))
                 result = None
         if result is None:
@@ -404,8 +559,17 @@ class Run:
             self._check_cancelled()
             await self._flush_values()
             async with self._conn.transaction():
-                finished = await start_children(self._conn, self, seq, name, fn, items,
-                                                concurrency=concurrency, limit=limit, retry=retry or DEFAULT_RETRY)
+                finished = await start_children(
+                    self._conn,
+                    self,
+                    seq,
+                    name,
+                    fn,
+                    items,
+                    concurrency=concurrency,
+                    limit=limit,
+                    retry=retry or DEFAULT_RETRY,
+                )
                 if finished is None:
                     await self._suspend("running", f"{name} (0/{len(items)})", None)
             if finished is None:
@@ -414,4 +578,3 @@ class Run:
         result = await collect_children(self._conn, self, seq, name)
         self._check_cancelled()
         return result
-

@@ -74,7 +74,9 @@ def key(run_id: str, seq: int, version: str) -> Key:
     return (run_id, seq, version)
 
 
-def remember(run_id: str, seq: int, version: str | None, stored_bytes: int | None, value: Any) -> None:
+def remember(
+    run_id: str, seq: int, version: str | None, stored_bytes: int | None, value: Any
+) -> None:
     """A step's output as it is journaled, if loading the run will leave it in Postgres."""
     if version and stored_bytes and stored_bytes > LAZY_OUTPUT_BYTES and value is not None:
         cache.put(key(run_id, seq, version), value)

@@ -36,7 +36,9 @@ async def hook_reminder(context, hook_id: int) -> None:
 
 # A tick that failed (the database went away mid-way) rolled back whole: trying it again is safe,
 # and without it the replay would never move on.
-@queue.task(name=REPLAY_TICK, pass_context=True, retry=RetryStrategy(max_attempts=10, exponential_wait=1))
+@queue.task(
+    name=REPLAY_TICK, pass_context=True, retry=RetryStrategy(max_attempts=10, exponential_wait=1)
+)
 async def replay_tick_task(context, replay_id: int, tick: int) -> None:
     await replay_tick(context.app.connector.pool, replay_id, tick)
 

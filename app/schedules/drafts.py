@@ -79,17 +79,32 @@ def input_errors(model: type[BaseModel], data: dict[str, Any]) -> dict[str, str]
         for e in exc.errors():
             field = ".".join(str(p) for p in e["loc"]) or "input"
             message = str(e["msg"]).removeprefix("Value error, ")
-            out.setdefault(f"input.{field}", "This field is required." if message == "Field required" else message)
+            out.setdefault(
+                f"input.{field}",
+                "This field is required." if message == "Field required" else message,
+            )
         return out
     return {}
 
 
-def check_draft(*, name: str | None, workflow: str | None, input: Any, cron: str | None = None,
-                every: str | None = None, time_zone: str | None, default_zone: str | None = None,
-                starts_at: datetime | None = None, ends_at: datetime | None = None, overlap: str | None = None,
-                catch_up: str | None = None, catch_up_window_s: int | None = None,
-                pause_after_failures: int | None = None, template: TemplateChoice | None = None,
-                template_slug: str | None = None) -> Draft:
+def check_draft(
+    *,
+    name: str | None,
+    workflow: str | None,
+    input: Any,
+    cron: str | None = None,
+    every: str | None = None,
+    time_zone: str | None,
+    default_zone: str | None = None,
+    starts_at: datetime | None = None,
+    ends_at: datetime | None = None,
+    overlap: str | None = None,
+    catch_up: str | None = None,
+    catch_up_window_s: int | None = None,
+    pause_after_failures: int | None = None,
+    template: TemplateChoice | None = None,
+    template_slug: str | None = None,
+) -> Draft:
     """`template` is the target found for `template_slug` (find_template), None if none was found."""
     errors: dict[str, str] = {}
     wf = schedulable_workflow(workflow or "") if workflow else None
@@ -132,7 +147,9 @@ def check_draft(*, name: str | None, workflow: str | None, input: Any, cron: str
     if not 1 <= window <= 366 * 86400:
         errors["catch_up_window"] = "The catch-up window is between 1 second and 366 days."
     if pause_after_failures is not None and not 1 <= pause_after_failures <= 1000:
-        errors["pause_after_failures"] = "Pause after 1 to 1000 failed runs in a row, or leave it empty."
+        errors["pause_after_failures"] = (
+            "Pause after 1 to 1000 failed runs in a row, or leave it empty."
+        )
     if starts_at and ends_at and ends_at <= starts_at:
         errors["ends_at"] = "The end is after the start."
     target_title = template.title if template else wf.title if wf else ""
@@ -142,7 +159,18 @@ def check_draft(*, name: str | None, workflow: str | None, input: Any, cron: str
     if errors:
         raise DraftInvalid(errors)
     assert (wf is not None or template is not None) and spec is not None and zone is not None
-    return Draft(name=clean_name, workflow=None if template else wf.name, template_id=template.template_id if template else None,
-                 input=input, cron=spec.cron, every_s=spec.every_s,
-                 time_zone=zone, starts_at=starts_at, ends_at=ends_at, overlap=overlap, catch_up=catch_up,
-                 catch_up_window_s=window, pause_after_failures=pause_after_failures)
+    return Draft(
+        name=clean_name,
+        workflow=None if template else wf.name,
+        template_id=template.template_id if template else None,
+        input=input,
+        cron=spec.cron,
+        every_s=spec.every_s,
+        time_zone=zone,
+        starts_at=starts_at,
+        ends_at=ends_at,
+        overlap=overlap,
+        catch_up=catch_up,
+        catch_up_window_s=window,
+        pause_after_failures=pause_after_failures,
+    )

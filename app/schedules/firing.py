@@ -73,13 +73,19 @@ SWEEP_GRACE_S = 5.0
 # processes) that fire the rest in parallel.
 HELPER_EVERY = 50
 MAX_HELPERS = 8
-CANCELLED_BY_NEWER = "cancelled: a newer fire of its schedule started (overlap: cancel the previous run)"
+CANCELLED_BY_NEWER = (
+    "cancelled: a newer fire of its schedule started (overlap: cancel the previous run)"
+)
 
 
 def spec_of(schedule: dict) -> Spec:
     """An interval counts from the schedule's start date if it has one, else from when it was saved."""
-    return Spec(cron=schedule["cron"], every_s=schedule["every_s"], zone=schedule["time_zone"],
-                anchor=schedule.get("starts_at") or schedule["anchor_at"])
+    return Spec(
+        cron=schedule["cron"],
+        every_s=schedule["every_s"],
+        zone=schedule["time_zone"],
+        anchor=schedule.get("starts_at") or schedule["anchor_at"],
+    )
 
 
 def upcoming(schedule: dict, after: datetime) -> datetime | None:
@@ -97,7 +103,13 @@ async def arm(conn: AsyncConnection, at: datetime | None) -> None:
     """Make sure a `schedules_due` job runs at `at`: one job per distinct time, however many
     schedules share it."""
     if at is not None:
-        await defer_once(conn, SCHEDULES_DUE, {"at": at.isoformat()}, queueing_lock=f"schedules:{at.isoformat()}", at=at)
+        await defer_once(
+            conn,
+            SCHEDULES_DUE,
+            {"at": at.isoformat()},
+            queueing_lock=f"schedules:{at.isoformat()}",
+            at=at,
+        )
 
 
 def idempotency_key(schedule_id: Any, fire_at: datetime) -> str:
@@ -117,13 +129,27 @@ async def _start(conn: AsyncConnection, schedule: dict, fire_at: datetime) -> di
     """Start the schedule's target through the engine's one start command; raises EngineError."""
     key = idempotency_key(schedule["id"], fire_at)
     if schedule.get("template_id"):  # the template's current version, as its owner may run it now
-        choice = await choose(conn, user_id=schedule["owner_id"], template_id=schedule["template_id"])
-        run, _ = await start_template_run(conn, user_id=schedule["owner_id"], input=schedule["input"], template=choice,
-                                          idempotency_key=key)
+        choice = await choose(
+            conn, user_id=schedule["owner_id"], template_id=schedule["template_id"]
+        )
+        run, _ = await start_template_run(
+            conn,
+            user_id=schedule["owner_id"],
+            input=schedule["input"],
+            template=choice,
+            idempotency_key=key,
+        )
     else:
-        run, _ = await commands.start_run(conn, owner_id=schedule["owner_id"], workflow=schedule["workflow"],
-                                          input=schedule["input"], idempotency_key=key)
-    await conn.execute(LINK_RUN, {"schedule_id": schedule["id"], "fire_at": fire_at, "run_id": run["id"]})
+        run, _ = await commands.start_run(
+            conn,
+            owner_id=schedule["owner_id"],
+            workflow=schedule["workflow"],
+            input=schedule["input"],
+            idempotency_key=key,
+        )
+    await conn.execute(
+        LINK_RUN, {"schedule_id": schedule["id"], "fire_at": fire_at, "run_id": run["id"]}
+    )
     return run | {"schedule_id": schedule["id"], "fire_at": fire_at}
 
 
@@ -135,24 +161,62 @@ async def _start_recorded(conn: AsyncConnection, schedule: dict, fire_at: dateti
     except QuotaExceeded as exc:
         fired = Fired(fire_at, "skipped: quota", detail=str(exc))
         if await (await conn.execute(QUOTA_NOTICE_DUE, {"id": schedule["id"]})).fetchone():
-            await notify(conn, user_id=schedule["owner_id"], kind="run_failed", url=f"/schedules/{schedule['id']}",
-                         title=f"Schedule “{schedule['name']}” skipped a run: {exc} (said once this month)")
-    except (EngineError, TemplateNotFound, TemplateInvalid) as exc:  # the target is gone or the input no longer fits
+            await notify(
+                conn,
+                user_id=schedule["owner_id"],
+                kind="run_failed",
+                url=f"/schedules/{schedule['id']}",
+                title=f"Schedule “{schedule['name']}” skipped a run: {exc} (said once this month)",
+            )
+    except (
+        EngineError,
+        TemplateNotFound,
+        TemplateInvalid,
+    ) as exc:  # the target is gone or the input no longer fits
         fired = Fired(fire_at, "failed", detail=str(exc)[:500])
-    await conn.execute(SET_FIRE_OUTCOME, {"schedule_id": schedule["id"], "fire_at": fire_at, "outcome": fired.outcome,
-                                          "run_id": fired.run["id"] if fired.run else None, "detail": fired.detail})
+    await conn.execute(
+        SET_FIRE_OUTCOME,
+        {
+            "schedule_id": schedule["id"],
+            "fire_at": fire_at,
+            "outcome": fired.outcome,
+            "run_id": fired.run["id"] if fired.run else None,
+            "detail": fired.detail,
+        },
+    )
     return fired
 
 
-async def fire(conn: AsyncConnection, schedule: dict, fire_at: datetime, *, kind: str, overlap: str,
-               buffered: datetime | None = None) -> Fired:
+async def fire(
+    conn: AsyncConnection,
+    schedule: dict,
+    fire_at: datetime,
+    *,
+    kind: str,
+    overlap: str,
+    buffered: datetime | None = None,
+) -> Fired:
     """One fire of a schedule locked by the caller's transaction. Returns what happened; a fire
     already recorded does nothing (`duplicate`)."""
-    inserted = await (await conn.execute(INSERT_FIRE, {"schedule_id": schedule["id"], "fire_at": fire_at, "kind": kind,
-                                                       "outcome": "started", "run_id": None, "detail": None})).fetchone()
+    inserted = await (
+        await conn.execute(
+            INSERT_FIRE,
+            {
+                "schedule_id": schedule["id"],
+                "fire_at": fire_at,
+                "kind": kind,
+                "outcome": "started",
+                "run_id": None,
+                "detail": None,
+            },
+        )
+    ).fetchone()
     if not inserted:
         return Fired(fire_at, "started", duplicate=True)
-    active = [r["id"] for r in await (await conn.execute(ACTIVE_RUNS, {"schedule_id": schedule["id"]})).fetchall()]
+    active = [
+        r["id"]
+        for r in await (await conn.execute(ACTIVE_RUNS, {"schedule_id": schedule["id"]})).fetchall()
+    ]
     held = None
     if active and overlap == "skip":
         held = "skipped: overlap"
@@ -161,10 +225,20 @@ async def fire(conn: AsyncConnection, schedule: dict, fire_at: datetime, *, kind
     elif active and overlap == "cancel-previous":
         for run_id in active:
             with contextlib.suppress(InvalidState):  # it ended meanwhile
-                await commands.cancel_run(conn, run_id, owner_id=schedule["owner_id"], reason=CANCELLED_BY_NEWER)
+                await commands.cancel_run(
+                    conn, run_id, owner_id=schedule["owner_id"], reason=CANCELLED_BY_NEWER
+                )
     if held:
-        await conn.execute(SET_FIRE_OUTCOME, {"schedule_id": schedule["id"], "fire_at": fire_at, "outcome": held,
-                                              "run_id": None, "detail": None})
+        await conn.execute(
+            SET_FIRE_OUTCOME,
+            {
+                "schedule_id": schedule["id"],
+                "fire_at": fire_at,
+                "outcome": held,
+                "run_id": None,
+                "detail": None,
+            },
+        )
         return Fired(fire_at, held)
     return await _start_recorded(conn, schedule, fire_at)
 
@@ -174,7 +248,9 @@ def due_fires(schedule: dict, now: datetime) -> list[tuple[datetime, str]]:
     spec, first = spec_of(schedule), schedule["next_fire_at"]
     ends_at = schedule.get("ends_at")
     end = min(now, ends_at) if ends_at else now
-    behind = next_fire(spec, first) <= end  # more than one fire fell due: nothing fired them for a while
+    behind = (
+        next_fire(spec, first) <= end
+    )  # more than one fire fell due: nothing fired them for a while
     if not behind:
         late = (now - first).total_seconds() > LATE_GRACE_S
         return [] if late and schedule["catch_up"] == "none" else [(first, "scheduled")]
@@ -193,12 +269,17 @@ async def fire_due_schedule(conn: AsyncConnection, schedule: dict) -> list[Fired
     buffered = schedule["buffered_fire_at"]
     fired = []
     for fire_at, kind in due_fires(schedule, now):
-        result = await fire(conn, schedule, fire_at, kind=kind, overlap=schedule["overlap"], buffered=buffered)
+        result = await fire(
+            conn, schedule, fire_at, kind=kind, overlap=schedule["overlap"], buffered=buffered
+        )
         if result.outcome == "buffered":
             buffered = fire_at
         fired.append(result)
     following = upcoming(schedule, now)
-    await conn.execute(SET_NEXT_FIRE, {"id": schedule["id"], "next_fire_at": following, "buffered_fire_at": buffered})
+    await conn.execute(
+        SET_NEXT_FIRE,
+        {"id": schedule["id"], "next_fire_at": following, "buffered_fire_at": buffered},
+    )
     await arm(conn, following)
     return fired
 
@@ -211,7 +292,9 @@ async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
         claimed = None
         try:
             async with conn.transaction():
-                schedule = claimed = await (await conn.execute(CLAIM_DUE, {"skip": skip})).fetchone()
+                schedule = claimed = await (
+                    await conn.execute(CLAIM_DUE, {"skip": skip})
+                ).fetchone()
                 if schedule is None:
                     return done
                 fired = await fire_due_schedule(conn, schedule)
@@ -226,14 +309,22 @@ async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
             continue
         done += 1
         for result in fired:
-            log.info("schedule.fired", extra={"schedule_id": str(schedule["id"]), "fire_at": result.fire_at.isoformat(),
-                                              "outcome": result.outcome})
+            log.info(
+                "schedule.fired",
+                extra={
+                    "schedule_id": str(schedule["id"]),
+                    "fire_at": result.fire_at.isoformat(),
+                    "outcome": result.outcome,
+                },
+            )
     return done
 
 
 async def call_helpers(conn: AsyncConnection) -> int:
     """Many schedules due at once: queue helper jobs so that other worker slots fire them too."""
-    due = (await (await conn.execute(COUNT_DUE, {"cap": HELPER_EVERY * (MAX_HELPERS + 1)})).fetchone())["n"]
+    due = (
+        await (await conn.execute(COUNT_DUE, {"cap": HELPER_EVERY * (MAX_HELPERS + 1)})).fetchone()
+    )["n"]
     helpers = min(due // HELPER_EVERY, MAX_HELPERS)
     await defer(conn, SCHEDULES_DUE, *[{"helper": True}] * helpers)
     return helpers
@@ -254,7 +345,11 @@ async def on_run_finished(conn: AsyncConnection, run: dict) -> None:
     """Engine signal, inside the finishing transaction: only queue the follow-up, so the run's
     end never waits on (or deadlocks with) a fire holding the schedule's lock."""
     if run.get("schedule_id"):
-        await defer(conn, SCHEDULE_RUN_ENDED, {"schedule_id": str(run["schedule_id"]), "status": run["status"]})
+        await defer(
+            conn,
+            SCHEDULE_RUN_ENDED,
+            {"schedule_id": str(run["schedule_id"]), "status": run["status"]},
+        )
 
 
 async def run_ended(conn: AsyncConnection, schedule_id: str, status: str) -> Fired | None:
@@ -265,26 +360,41 @@ async def run_ended(conn: AsyncConnection, schedule_id: str, status: str) -> Fir
         if schedule is None:  # deleted meanwhile
             return None
         if status in ("completed", "failed"):
-            schedule = await (await conn.execute(RUN_ENDED, {"id": schedule_id, "failed": status == "failed"})).fetchone() \
-                | {"db_now": schedule["db_now"]}
+            schedule = await (
+                await conn.execute(RUN_ENDED, {"id": schedule_id, "failed": status == "failed"})
+            ).fetchone() | {"db_now": schedule["db_now"]}
             limit = schedule["pause_after_failures"]
-            if status == "failed" and limit and schedule["failures_in_a_row"] >= limit and not schedule["paused"]:
+            if (
+                status == "failed"
+                and limit
+                and schedule["failures_in_a_row"] >= limit
+                and not schedule["paused"]
+            ):
                 note = f"Paused after {limit} failed run{'s' if limit != 1 else ''} in a row."
                 await conn.execute(PAUSE_FOR_FAILURES, {"id": schedule_id, "note": note})
-                await notify(conn, user_id=schedule["owner_id"], kind="run_failed", url=f"/schedules/{schedule_id}",
-                             title=f"Schedule “{schedule['name']}” paused: {note}")
+                await notify(
+                    conn,
+                    user_id=schedule["owner_id"],
+                    kind="run_failed",
+                    url=f"/schedules/{schedule_id}",
+                    title=f"Schedule “{schedule['name']}” paused: {note}",
+                )
                 return None
         buffered = schedule["buffered_fire_at"]
         if buffered is None or schedule["paused"]:
             return None
         if await (await conn.execute(ACTIVE_RUNS, {"schedule_id": schedule_id})).fetchone():
             return None  # another run (allow-all, a manual one) still runs: wait for it too
-        await conn.execute(SET_NEXT_FIRE, {"id": schedule_id, "next_fire_at": schedule["next_fire_at"],
-                                           "buffered_fire_at": None})
+        await conn.execute(
+            SET_NEXT_FIRE,
+            {"id": schedule_id, "next_fire_at": schedule["next_fire_at"], "buffered_fire_at": None},
+        )
         return await _start_recorded(conn, schedule, buffered)
 
 
-async def prune_fires(conn: AsyncConnection, days: int, *, batch: int = 5000, max_batches: int = 100) -> int:
+async def prune_fires(
+    conn: AsyncConnection, days: int, *, batch: int = 5000, max_batches: int = 100
+) -> int:
     """Forget fires older than the run retention (a 1-second schedule records 86,400 a day)."""
     pruned = 0
     for _ in range(max_batches):

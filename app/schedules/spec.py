@@ -21,8 +21,13 @@ from cron_descriptor import FormatError, Options, get_description
 from croniter import CroniterBadCronError, CroniterBadDateError, croniter
 
 ALIASES = {
-    "@yearly": "0 0 1 1 *", "@annually": "0 0 1 1 *", "@monthly": "0 0 1 * *", "@weekly": "0 0 * * 0",
-    "@daily": "0 0 * * *", "@midnight": "0 0 * * *", "@hourly": "0 * * * *",
+    "@yearly": "0 0 1 1 *",
+    "@annually": "0 0 1 1 *",
+    "@monthly": "0 0 1 * *",
+    "@weekly": "0 0 * * 0",
+    "@daily": "0 0 * * *",
+    "@midnight": "0 0 * * *",
+    "@hourly": "0 * * * *",
 }
 MAX_CRON = 200
 MIN_EVERY_S, MAX_EVERY_S = 1, 366 * 86400
@@ -53,7 +58,7 @@ class Spec:
 
 
 def parse_every(text: str) -> int:
-    """"90s", "15m", "6h", "1d", "1h30m" → seconds."""
+    """ "90s", "15m", "6h", "1d", "1h30m" → seconds."""
     compact = (text or "").strip().lower().replace(" ", "")
     if not _DURATION.match(compact):
         raise BadSpec("Write an interval as a number and a unit: 30s, 15m, 6h, 1d (or 1h30m).")
@@ -93,8 +98,14 @@ def parse_cron(text: str) -> str:
     return expr
 
 
-def make_spec(*, cron: str | None = None, every: str | None = None, every_s: int | None = None, zone: str = "UTC",
-              anchor: datetime | None = None) -> Spec:
+def make_spec(
+    *,
+    cron: str | None = None,
+    every: str | None = None,
+    every_s: int | None = None,
+    zone: str = "UTC",
+    anchor: datetime | None = None,
+) -> Spec:
     """Exactly one of cron / every (text) / every_s. Raises BadSpec."""
     if bool(cron) + bool(every) + bool(every_s) != 1:
         raise BadSpec("Give either a cron expression or an interval.")
@@ -110,7 +121,7 @@ def make_spec(*, cron: str | None = None, every: str | None = None, every_s: int
 
 
 def describe(spec: Spec) -> str:
-    """"At 09:00, Monday through Friday (Europe/Paris)", "Every 6 hours"."""
+    """ "At 09:00, Monday through Friday (Europe/Paris)", "Every 6 hours"."""
     if spec.every_s:
         return "Every " + _every_words(spec.every_s)
     expr = ALIASES.get(spec.cron or "", spec.cron or "")
@@ -178,7 +189,9 @@ def last_fire_at_or_before(spec: Spec, start: datetime, end: datetime) -> dateti
         anchor = (spec.anchor or datetime(2000, 1, 1, tzinfo=UTC)).astimezone(UTC)
         if end < anchor:
             return None
-        moment = anchor + timedelta(seconds=int((end - anchor).total_seconds() // spec.every_s) * spec.every_s)
+        moment = anchor + timedelta(
+            seconds=int((end - anchor).total_seconds() // spec.every_s) * spec.every_s
+        )
         return moment if moment >= start else None
     # Cron: look back over a window twice as long each time until it holds a fire.
     window = timedelta(days=1)

@@ -53,10 +53,21 @@ def _id(schedule_id: Any) -> str:
 
 
 def _values(draft: Draft) -> dict:
-    return {"name": draft.name, "workflow": draft.workflow, "template_id": draft.template_id, "input": Jsonb(draft.input), "cron": draft.cron,
-            "every_s": draft.every_s, "time_zone": draft.time_zone, "starts_at": draft.starts_at,
-            "ends_at": draft.ends_at, "overlap": draft.overlap, "catch_up": draft.catch_up,
-            "catch_up_window_s": draft.catch_up_window_s, "pause_after_failures": draft.pause_after_failures}
+    return {
+        "name": draft.name,
+        "workflow": draft.workflow,
+        "template_id": draft.template_id,
+        "input": Jsonb(draft.input),
+        "cron": draft.cron,
+        "every_s": draft.every_s,
+        "time_zone": draft.time_zone,
+        "starts_at": draft.starts_at,
+        "ends_at": draft.ends_at,
+        "overlap": draft.overlap,
+        "catch_up": draft.catch_up,
+        "catch_up_window_s": draft.catch_up_window_s,
+        "pause_after_failures": draft.pause_after_failures,
+    }
 
 
 async def owner_zone(conn: AsyncConnection, owner_id: int) -> str | None:
@@ -65,7 +76,9 @@ async def owner_zone(conn: AsyncConnection, owner_id: int) -> str | None:
 
 
 async def _lock(conn: AsyncConnection, schedule_id: Any, owner_id: int | None) -> dict:
-    row = await (await conn.execute(LOCK_OWN_SCHEDULE, {"id": _id(schedule_id), "owner_id": owner_id})).fetchone()
+    row = await (
+        await conn.execute(LOCK_OWN_SCHEDULE, {"id": _id(schedule_id), "owner_id": owner_id})
+    ).fetchone()
     if row is None:
         raise ScheduleNotFound("no such schedule")
     return row
@@ -73,45 +86,66 @@ async def _lock(conn: AsyncConnection, schedule_id: Any, owner_id: int | None) -
 
 async def _rearm(conn: AsyncConnection, row: dict, now: datetime) -> dict:
     following = upcoming(row, now)
-    row = await (await conn.execute(SET_NEXT, {"id": row["id"], "next_fire_at": following})).fetchone()
+    row = await (
+        await conn.execute(SET_NEXT, {"id": row["id"], "next_fire_at": following})
+    ).fetchone()
     await arm(conn, following)
     return row
 
 
 async def create_schedule(conn: AsyncConnection, owner_id: int, draft: Draft) -> dict:
     async with conn.transaction():
-        row = await (await conn.execute(INSERT_SCHEDULE, {"owner_id": owner_id, **_values(draft)})).fetchone()
+        row = await (
+            await conn.execute(INSERT_SCHEDULE, {"owner_id": owner_id, **_values(draft)})
+        ).fetchone()
         return await _rearm(conn, row, row["created_at"])
 
 
-async def update_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int | None, draft: Draft) -> dict:
+async def update_schedule(
+    conn: AsyncConnection, schedule_id: Any, owner_id: int | None, draft: Draft
+) -> dict:
     async with conn.transaction():
         locked = await _lock(conn, schedule_id, owner_id)
-        row = await (await conn.execute(UPDATE_SCHEDULE, {"id": locked["id"], **_values(draft)})).fetchone()
+        row = await (
+            await conn.execute(UPDATE_SCHEDULE, {"id": locked["id"], **_values(draft)})
+        ).fetchone()
         return await _rearm(conn, row, locked["db_now"])
 
 
 async def get_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int | None) -> dict:
-    row = await (await conn.execute(GET_SCHEDULE, {"id": _id(schedule_id), "owner_id": owner_id})).fetchone()
+    row = await (
+        await conn.execute(GET_SCHEDULE, {"id": _id(schedule_id), "owner_id": owner_id})
+    ).fetchone()
     if row is None:
         raise ScheduleNotFound("no such schedule")
     return row
 
 
-async def list_schedules(conn: AsyncConnection, owner_id: int | None, limit: int = 500) -> list[dict]:
-    return await (await conn.execute(LIST_SCHEDULES, {"owner_id": owner_id, "limit": limit})).fetchall()
+async def list_schedules(
+    conn: AsyncConnection, owner_id: int | None, limit: int = 500
+) -> list[dict]:
+    return await (
+        await conn.execute(LIST_SCHEDULES, {"owner_id": owner_id, "limit": limit})
+    ).fetchall()
 
 
 async def recent_fires(conn: AsyncConnection, schedule_id: Any, limit: int = 20) -> list[dict]:
-    return await (await conn.execute(RECENT_FIRES, {"id": _id(schedule_id), "limit": limit})).fetchall()
+    return await (
+        await conn.execute(RECENT_FIRES, {"id": _id(schedule_id), "limit": limit})
+    ).fetchall()
 
 
-async def pause_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int | None, note: str | None = None) -> dict:
+async def pause_schedule(
+    conn: AsyncConnection, schedule_id: Any, owner_id: int | None, note: str | None = None
+) -> dict:
     async with conn.transaction():
         row = await _lock(conn, schedule_id, owner_id)
         note = " ".join((note or "").split())[:500] or None
-        return await (await conn.execute(SET_PAUSED, {"id": row["id"], "paused": True, "note": note,
-                                                      "next_fire_at": None})).fetchone()
+        return await (
+            await conn.execute(
+                SET_PAUSED, {"id": row["id"], "paused": True, "note": note, "next_fire_at": None}
+            )
+        ).fetchone()
 
 
 async def resume_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int | None) -> dict:
@@ -119,14 +153,20 @@ async def resume_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int
     async with conn.transaction():
         row = await _lock(conn, schedule_id, owner_id)
         following = upcoming(row | {"paused": False}, row["db_now"])
-        row = await (await conn.execute(SET_PAUSED, {"id": row["id"], "paused": False, "note": None,
-                                                     "next_fire_at": following})).fetchone()
+        row = await (
+            await conn.execute(
+                SET_PAUSED,
+                {"id": row["id"], "paused": False, "note": None, "next_fire_at": following},
+            )
+        ).fetchone()
         await arm(conn, following)
         return row
 
 
 async def delete_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int | None) -> None:
-    row = await (await conn.execute(DELETE_SCHEDULE, {"id": _id(schedule_id), "owner_id": owner_id})).fetchone()
+    row = await (
+        await conn.execute(DELETE_SCHEDULE, {"id": _id(schedule_id), "owner_id": owner_id})
+    ).fetchone()
     if row is None:
         raise ScheduleNotFound("no such schedule")
 
@@ -140,12 +180,21 @@ async def trigger_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: in
     if fired.outcome == "skipped: quota":
         raise QuotaExceeded(fired.detail or "monthly workflow limit reached")
     if fired.outcome != "started":
-        raise InvalidState(f"no run started: {fired.outcome}" + (f" ({fired.detail})" if fired.detail else ""))
+        raise InvalidState(
+            f"no run started: {fired.outcome}" + (f" ({fired.detail})" if fired.detail else "")
+        )
     return fired
 
 
-async def backfill_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int | None, *, start: datetime,
-                            end: datetime, overlap: str) -> list[Fired]:
+async def backfill_schedule(
+    conn: AsyncConnection,
+    schedule_id: Any,
+    owner_id: int | None,
+    *,
+    start: datetime,
+    end: datetime,
+    overlap: str,
+) -> list[Fired]:
     """The fires the spec had between `start` and `end` (both past), made now, oldest first, with
     `overlap` deciding what happens while one of them still runs. A fire already made is not
     repeated (its unique key)."""
@@ -157,11 +206,15 @@ async def backfill_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: i
             raise BackfillInvalid("a backfill covers the past: its end is not in the future")
         moments = fires_between(spec_of(row), start, end, MAX_BACKFILL + 1)
         if len(moments) > MAX_BACKFILL:
-            raise BackfillInvalid(f"a backfill makes at most {MAX_BACKFILL} fires; shorten the range")
+            raise BackfillInvalid(
+                f"a backfill makes at most {MAX_BACKFILL} fires; shorten the range"
+            )
         buffered = row["buffered_fire_at"]
         results = []
         for moment in moments:
-            fired = await fire(conn, row, moment, kind="backfill", overlap=overlap, buffered=buffered)
+            fired = await fire(
+                conn, row, moment, kind="backfill", overlap=overlap, buffered=buffered
+            )
             if fired.outcome == "buffered":
                 buffered = moment
             results.append(fired)

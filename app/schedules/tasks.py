@@ -25,7 +25,9 @@ async def schedule_run_ended(context, schedule_id: str, status: str) -> None:
 
 
 @queue.periodic(cron="23 * * * *")
-@queue.task(name=SCHEDULE_FIRES_RETENTION, queueing_lock=SCHEDULE_FIRES_RETENTION, pass_context=True)
+@queue.task(
+    name=SCHEDULE_FIRES_RETENTION, queueing_lock=SCHEDULE_FIRES_RETENTION, pass_context=True
+)
 async def schedule_fires_retention(context, timestamp: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         await prune_fires(conn, load_settings().retention_days)

@@ -35,26 +35,63 @@ def file_stem(title: str) -> str:
     return stem or "document"
 
 
-async def save_artifact(conn: AsyncConnection, *, owner_id: int, run_id: Any, name: str, content_type: str,
-                        data: bytes) -> str:
-    row = await (await conn.execute(INSERT_ARTIFACT, {
-        "owner_id": owner_id, "run_id": run_id, "name": name, "content_type": content_type,
-        "size": len(data), "data": data,
-    })).fetchone()
+async def save_artifact(
+    conn: AsyncConnection, *, owner_id: int, run_id: Any, name: str, content_type: str, data: bytes
+) -> str:
+    row = await (
+        await conn.execute(
+            INSERT_ARTIFACT,
+            {
+                "owner_id": owner_id,
+                "run_id": run_id,
+                "name": name,
+                "content_type": content_type,
+                "size": len(data),
+                "data": data,
+            },
+        )
+    ).fetchone()
     return str(row["id"])
 
 
-async def save_document(conn: AsyncConnection, *, owner_id: int, run_id: Any, title: str, markdown: str,
-                        when: datetime, workflow_title: str, subtitle: str = "") -> dict[str, str]:
+async def save_document(
+    conn: AsyncConnection,
+    *,
+    owner_id: int,
+    run_id: Any,
+    title: str,
+    markdown: str,
+    when: datetime,
+    workflow_title: str,
+    subtitle: str = "",
+) -> dict[str, str]:
     """The document as Markdown and as a PDF (title, date, content, the AI-assistance footer).
     Returns the artifact ids by format."""
     pdf = await asyncio.to_thread(
-        render_pdf, "document.html", title=title, date=when.strftime("%-d %B %Y"), subtitle=subtitle,
-        body_html=render_markdown(markdown, top=2, title=title), workflow_title=workflow_title)
+        render_pdf,
+        "document.html",
+        title=title,
+        date=when.strftime("%-d %B %Y"),
+        subtitle=subtitle,
+        body_html=render_markdown(markdown, top=2, title=title),
+        workflow_title=workflow_title,
+    )
     stem = file_stem(title)
     return {
-        "markdown": await save_artifact(conn, owner_id=owner_id, run_id=run_id, name=f"{stem}.md",
-                                        content_type="text/markdown; charset=utf-8", data=markdown.encode()),
-        "pdf": await save_artifact(conn, owner_id=owner_id, run_id=run_id, name=f"{stem}.pdf",
-                                   content_type="application/pdf", data=pdf),
+        "markdown": await save_artifact(
+            conn,
+            owner_id=owner_id,
+            run_id=run_id,
+            name=f"{stem}.md",
+            content_type="text/markdown; charset=utf-8",
+            data=markdown.encode(),
+        ),
+        "pdf": await save_artifact(
+            conn,
+            owner_id=owner_id,
+            run_id=run_id,
+            name=f"{stem}.pdf",
+            content_type="application/pdf",
+            data=pdf,
+        ),
     }

@@ -50,8 +50,13 @@ def nice_ticks(lo: float, hi: float, count: int = 5) -> list[float]:
     return ticks
 
 
-def bar_chart(title: str, labels: list[Any], values: list[float | int | None], *, value_label: str = "") -> str:
-    labels, values = labels[:MAX_BARS], [v if isinstance(v, int | float) and math.isfinite(v) else 0 for v in values[:MAX_BARS]]
+def bar_chart(
+    title: str, labels: list[Any], values: list[float | int | None], *, value_label: str = ""
+) -> str:
+    labels, values = (
+        labels[:MAX_BARS],
+        [v if isinstance(v, int | float) and math.isfinite(v) else 0 for v in values[:MAX_BARS]],
+    )
     lo = min(0.0, min(values, default=0))
     ticks = nice_ticks(lo, max(values, default=1) or 1)
     top, bottom = ticks[-1], min(ticks[0], lo)
@@ -62,14 +67,34 @@ def bar_chart(title: str, labels: list[Any], values: list[float | int | None], *
 
     slot = plot_w / max(len(values), 1)
     rotate = len(labels) > 8
-    bars = [{"x": PAD_LEFT + i * slot + slot * 0.12, "y": min(y(v), y(0)), "w": slot * 0.76, "h": abs(y(0) - y(v)),
-             "label": _label(lab, 14 if rotate else max(4, int(slot / 7))), "value": fmt(v), "full": str(lab),
-             "cx": PAD_LEFT + i * slot + slot / 2}
-            for i, (lab, v) in enumerate(zip(labels, values, strict=False))]
-    return render_html("data_chart.html", kind="bars", title=title, width=WIDTH, height=HEIGHT, bars=bars,
-                       ticks=[{"y": y(t), "label": fmt(t)} for t in ticks if bottom <= t <= top],
-                       left=PAD_LEFT, right=WIDTH - PAD_RIGHT, baseline=y(0), rotate=rotate,
-                       label_y=HEIGHT - PAD_BOTTOM + 14, value_label=value_label)
+    bars = [
+        {
+            "x": PAD_LEFT + i * slot + slot * 0.12,
+            "y": min(y(v), y(0)),
+            "w": slot * 0.76,
+            "h": abs(y(0) - y(v)),
+            "label": _label(lab, 14 if rotate else max(4, int(slot / 7))),
+            "value": fmt(v),
+            "full": str(lab),
+            "cx": PAD_LEFT + i * slot + slot / 2,
+        }
+        for i, (lab, v) in enumerate(zip(labels, values, strict=False))
+    ]
+    return render_html(
+        "data_chart.html",
+        kind="bars",
+        title=title,
+        width=WIDTH,
+        height=HEIGHT,
+        bars=bars,
+        ticks=[{"y": y(t), "label": fmt(t)} for t in ticks if bottom <= t <= top],
+        left=PAD_LEFT,
+        right=WIDTH - PAD_RIGHT,
+        baseline=y(0),
+        rotate=rotate,
+        label_y=HEIGHT - PAD_BOTTOM + 14,
+        value_label=value_label,
+    )
 
 
 def histogram(title: str, bins: list[tuple[float, float, int]]) -> str:
@@ -87,13 +112,36 @@ def heatmap(title: str, names: list[str], matrix: list[list[float | None]]) -> s
     cells = []
     for i, row in enumerate(matrix):
         for j, r in enumerate(row):
-            cells.append({"x": left + j * size, "y": PAD_TOP + i * size, "size": size, "r": "–" if r is None else f"{r:.2f}",
-                          "fill": _diverging(r), "dark": r is not None and abs(r) > 0.6})
-    return render_html("data_chart.html", kind="heatmap", title=title, width=max(WIDTH, int(left + n * size + 20)),
-                       height=int(PAD_TOP + n * size + 100), cells=cells, size=size, left=left,
-                       grid_bottom=PAD_TOP + n * size,
-                       names=[{"label": _label(name, 20), "full": name, "y": PAD_TOP + i * size + size / 2,
-                               "x": left + i * size + size / 2} for i, name in enumerate(names)])
+            cells.append(
+                {
+                    "x": left + j * size,
+                    "y": PAD_TOP + i * size,
+                    "size": size,
+                    "r": "–" if r is None else f"{r:.2f}",
+                    "fill": _diverging(r),
+                    "dark": r is not None and abs(r) > 0.6,
+                }
+            )
+    return render_html(
+        "data_chart.html",
+        kind="heatmap",
+        title=title,
+        width=max(WIDTH, int(left + n * size + 20)),
+        height=int(PAD_TOP + n * size + 100),
+        cells=cells,
+        size=size,
+        left=left,
+        grid_bottom=PAD_TOP + n * size,
+        names=[
+            {
+                "label": _label(name, 20),
+                "full": name,
+                "y": PAD_TOP + i * size + size / 2,
+                "x": left + i * size + size / 2,
+            }
+            for i, name in enumerate(names)
+        ],
+    )
 
 
 def _diverging(r: float | None) -> str:

@@ -55,21 +55,33 @@ def offline() -> bool:
     return runtime.current().llm.offline is not None
 
 
-async def ask(system: str, prompt: str, *, model: str | None = None, max_tokens: int = 1500) -> Reply | None:
+async def ask(
+    system: str, prompt: str, *, model: str | None = None, max_tokens: int = 1500
+) -> Reply | None:
     llm = runtime.current().llm
     if llm.offline:
         return None
-    text, usage = await complete([{"role": "system", "content": system}, {"role": "user", "content": prompt}],
-                                 model=model, max_tokens=max_tokens)
+    text, usage = await complete(
+        [{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+        model=model,
+        max_tokens=max_tokens,
+    )
     return Reply(text, usage)
 
 
 def usage_json(usage: Usage | None) -> dict | None:
-    return None if usage is None else {"model": usage.model, "tokens_in": usage.tokens_in, "tokens_out": usage.tokens_out}
+    return (
+        None
+        if usage is None
+        else {"model": usage.model, "tokens_in": usage.tokens_in, "tokens_out": usage.tokens_out}
+    )
 
 
 def total_usage(parts: list[dict | None], default_model: str) -> Usage:
     """The summed usage of map children (they cannot journal their own)."""
     found = [p for p in parts if p]
-    return Usage(found[0]["model"] if found else default_model,
-                 sum(int(p.get("tokens_in") or 0) for p in found), sum(int(p.get("tokens_out") or 0) for p in found))
+    return Usage(
+        found[0]["model"] if found else default_model,
+        sum(int(p.get("tokens_in") or 0) for p in found),
+        sum(int(p.get("tokens_out") or 0) for p in found),
+    )

@@ -23,8 +23,8 @@ from app.steps.sandbox import Limits, run_sandboxed
 
 REVIEWER = (
     "You are a senior code reviewer. Review the diff. Answer with a JSON array only, one object per "
-    "comment: {\"file\": path as in the diff, \"line\": line number in the new file, \"severity\": "
-    "\"issue\" | \"suggestion\" | \"nit\", \"comment\": one or two sentences}. At most 20 comments, "
+    'comment: {"file": path as in the diff, "line": line number in the new file, "severity": '
+    '"issue" | "suggestion" | "nit", "comment": one or two sentences}. At most 20 comments, '
     "the most important first. Answer [] if the change is fine."
 )
 MAX_COMMENTS = 20
@@ -65,7 +65,7 @@ def parse_answer(answer: str) -> list | None:
         text = text.strip("`").split("\n", 1)[-1]
     start, end = text.find("["), text.rfind("]")
     try:
-        items = json.loads(text[start:end + 1]) if start >= 0 and end > start else None
+        items = json.loads(text[start : end + 1]) if start >= 0 and end > start else None
     except (ValueError, RecursionError):
         items = None
     return items if isinstance(items, list) else None
@@ -76,7 +76,9 @@ def review_of(output: Any) -> tuple[list[dict], str | None]:
     A readable review is journaled as the list of comments; an unreadable one as
     {"comments": [], "unreadable": answer}, so that it is said and shown rather than read as "no comments"."""
     if isinstance(output, dict):
-        return [c for c in output.get("comments") or [] if isinstance(c, dict)], output.get("unreadable")
+        return [c for c in output.get("comments") or [] if isinstance(c, dict)], output.get(
+            "unreadable"
+        )
     return [c for c in output or [] if isinstance(c, dict)], None
 
 
@@ -104,9 +106,16 @@ def clean_comments(answer: str, diff_text: str) -> list[dict]:
 
 
 def offline_comments(diff_text: str) -> list[dict]:
-    return [{"file": path, "line": min(lines), "severity": "suggestion",
-             "comment": "Offline demo model: a real model would review this change here. Connect one with OPENAI_BASE_URL."}
-            for path, lines in list(changed_lines(diff_text).items())[:5] if lines]
+    return [
+        {
+            "file": path,
+            "line": min(lines),
+            "severity": "suggestion",
+            "comment": "Offline demo model: a real model would review this change here. Connect one with OPENAI_BASE_URL.",
+        }
+        for path, lines in list(changed_lines(diff_text).items())[:5]
+        if lines
+    ]
 
 
 async def review_diff(diff_text: str, truncated: bool) -> StepOutput:
@@ -116,24 +125,38 @@ async def review_diff(diff_text: str, truncated: bool) -> StepOutput:
     if runtime.current().llm.offline:
         return StepOutput(offline_comments(diff_text), usage=result.usage)
     if parse_answer(result.value) is None:
-        return StepOutput({"comments": [], "unreadable": result.value.strip()[:MAX_UNREAD_ANSWER]}, usage=result.usage)
+        return StepOutput(
+            {"comments": [], "unreadable": result.value.strip()[:MAX_UNREAD_ANSWER]},
+            usage=result.usage,
+        )
     return StepOutput(clean_comments(result.value, diff_text), usage=result.usage)
 
 
-async def run_tests(run_id: str, source: str, commit: str, patch: str | None, command: str | None,
-                    limits: dict) -> dict:
+async def run_tests(
+    run_id: str, source: str, commit: str, patch: str | None, command: str | None, limits: dict
+) -> dict:
     """Export the commit into a fresh directory, run the tests in the sandbox, remove the directory."""
     settings = runtime.current().settings
     root = Path(tempfile.mkdtemp(prefix="baton-review-"))
     work = root / "workspace"
     try:
         work.mkdir()
-        await asyncio.to_thread(git.export_tree, settings.data_dir, run_id, source, commit, work, patch)
+        await asyncio.to_thread(
+            git.export_tree, settings.data_dir, run_id, source, commit, work, patch
+        )
         command = command or git.detect_test_command(work)
         if not command:
-            return {"commit": commit, "command": None, "passed": False, "outcome": "no_command",
-                    "output": "No test command given and none detected (pytest, npm test, go test ./...).",
-                    "exit_code": None, "truncated": False, "duration_s": 0, "sandbox": None}
+            return {
+                "commit": commit,
+                "command": None,
+                "passed": False,
+                "outcome": "no_command",
+                "output": "No test command given and none detected (pytest, npm test, go test ./...).",
+                "exit_code": None,
+                "truncated": False,
+                "duration_s": 0,
+                "sandbox": None,
+            }
         limits = Limits(**limits, disk_mb=settings.sandbox_disk_mb, tmp_mb=settings.sandbox_tmp_mb)
         result = await run_sandboxed(work, command, limits=limits, mode=settings.sandbox)
         return {"commit": commit, "command": command, **result.to_json()}
@@ -141,23 +164,61 @@ async def run_tests(run_id: str, source: str, commit: str, patch: str | None, co
         await asyncio.to_thread(shutil.rmtree, root, True)
 
 
-OUTCOME_WORDS = {"passed": "Tests passed", "failed": "Tests failed", "timeout": "Stopped at the time limit",
-                 "cpu_limit": "Stopped at the CPU-time limit", "memory_limit": "Stopped at the memory limit",
-                 "disk_limit": "Stopped at the disk limit",
-                 "killed": "Killed", "no_command": "No test command",
-                 "setup_error": "Test tool not found (setup error)"}
+OUTCOME_WORDS = {
+    "passed": "Tests passed",
+    "failed": "Tests failed",
+    "timeout": "Stopped at the time limit",
+    "cpu_limit": "Stopped at the CPU-time limit",
+    "memory_limit": "Stopped at the memory limit",
+    "disk_limit": "Stopped at the disk limit",
+    "killed": "Killed",
+    "no_command": "No test command",
+    "setup_error": "Test tool not found (setup error)",
+}
 
 
-async def save_review_report(conn: AsyncConnection, *, run_id: Any, owner_id: int, title: str, approved: bool,
-                             comments: list[dict], iterations: list[dict], when: datetime, source: str,
-                             unreadable: str | None = None) -> dict:
-    context = {"title": title, "date": when.strftime("%-d %B %Y, %H:%M UTC"), "approved": approved, "source": source,
-               "comments": comments, "unreadable": unreadable, "iterations": [i | {"label": OUTCOME_WORDS.get(i.get("outcome"), i.get("outcome"))}
-                                                    for i in iterations]}
+async def save_review_report(
+    conn: AsyncConnection,
+    *,
+    run_id: Any,
+    owner_id: int,
+    title: str,
+    approved: bool,
+    comments: list[dict],
+    iterations: list[dict],
+    when: datetime,
+    source: str,
+    unreadable: str | None = None,
+) -> dict:
+    context = {
+        "title": title,
+        "date": when.strftime("%-d %B %Y, %H:%M UTC"),
+        "approved": approved,
+        "source": source,
+        "comments": comments,
+        "unreadable": unreadable,
+        "iterations": [
+            i | {"label": OUTCOME_WORDS.get(i.get("outcome"), i.get("outcome"))} for i in iterations
+        ],
+    }
     html = render_html("code_review.html", **context)
     pdf = await asyncio.to_thread(render_pdf, "code_review.html", **context)
     stem = file_stem(title)
-    return {"html": await save_artifact(conn, owner_id=owner_id, run_id=run_id, name=f"{stem}.html",
-                                        content_type="text/html; charset=utf-8", data=html.encode()),
-            "pdf": await save_artifact(conn, owner_id=owner_id, run_id=run_id, name=f"{stem}.pdf",
-                                       content_type="application/pdf", data=pdf)}
+    return {
+        "html": await save_artifact(
+            conn,
+            owner_id=owner_id,
+            run_id=run_id,
+            name=f"{stem}.html",
+            content_type="text/html; charset=utf-8",
+            data=html.encode(),
+        ),
+        "pdf": await save_artifact(
+            conn,
+            owner_id=owner_id,
+            run_id=run_id,
+            name=f"{stem}.pdf",
+            content_type="application/pdf",
+            data=pdf,
+        ),
+    }

@@ -45,7 +45,9 @@ class SourceRefused(FatalError):
 
 def repo_roots() -> list[Path]:
     """Directories whose repositories users may review by local path (BATON_REPO_ROOTS, ':'-separated)."""
-    return [Path(p).resolve() for p in os.environ.get("BATON_REPO_ROOTS", "").split(":") if p.strip()]
+    return [
+        Path(p).resolve() for p in os.environ.get("BATON_REPO_ROOTS", "").split(":") if p.strip()
+    ]
 
 
 def check_ref(ref: str) -> str:
@@ -78,10 +80,14 @@ def check_source(source: str) -> tuple[str, bool]:
     path = Path(source).resolve()
     roots = repo_roots()
     if not roots:
-        raise SourceRefused("Local repositories are not enabled on this server (an administrator can list "
-                            "allowed directories in BATON_REPO_ROOTS); give a git URL instead.")
+        raise SourceRefused(
+            "Local repositories are not enabled on this server (an administrator can list "
+            "allowed directories in BATON_REPO_ROOTS); give a git URL instead."
+        )
     if not any(path == root or root in path.parents for root in roots):
-        raise SourceRefused("This path is outside the directories allowed for code review (BATON_REPO_ROOTS).")
+        raise SourceRefused(
+            "This path is outside the directories allowed for code review (BATON_REPO_ROOTS)."
+        )
     if not path.exists():
         raise SourceRefused("No repository at this path.")
     return str(path), True
@@ -98,7 +104,9 @@ def _url_host(source: str) -> tuple[str, int]:
     # curl must look up exactly the name checked here: a trailing dot or an IDN name could be
     # spelled differently by curl, which would then resolve it itself.
     if parts.hostname.endswith(".") or not parts.hostname.isascii():
-        raise SourceRefused("Write the URL's host name without a trailing dot, in ASCII (xn--…) form.")
+        raise SourceRefused(
+            "Write the URL's host name without a trailing dot, in ASCII (xn--…) form."
+        )
     return parts.hostname, port or (443 if parts.scheme == "https" else 80)
 
 
@@ -114,22 +122,52 @@ def pinned_options(source: str) -> list[str]:
         ipaddress.ip_address(host)
     except ValueError:  # a name: curl must not look it up again (`*`: whatever it calls the host)
         listed = ",".join(f"[{a}]" if a.version == 6 else str(a) for a in addresses)
-        options += ["-c", f"http.curloptResolve={host}:{port}:{listed}", "-c", f"http.curloptResolve=*:{port}:{listed}"]
+        options += [
+            "-c",
+            f"http.curloptResolve={host}:{port}:{listed}",
+            "-c",
+            f"http.curloptResolve=*:{port}:{listed}",
+        ]
     return options
 
 
-def _git(args: list[str], *, cwd: Path | None = None, local: bool = False, data: bytes | None = None,
-         timeout: float = GIT_TIMEOUT_S, options: list[str] | None = None) -> bytes:
-    env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": "/nonexistent", "LANG": "C.UTF-8",
-           "GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_CONFIG_GLOBAL": "/dev/null",
-           "GIT_ALLOW_PROTOCOL": PROTOCOLS + (":file" if local else "")}
-    command = ["git", "-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*", *(options or []), *args]
+def _git(
+    args: list[str],
+    *,
+    cwd: Path | None = None,
+    local: bool = False,
+    data: bytes | None = None,
+    timeout: float = GIT_TIMEOUT_S,
+    options: list[str] | None = None,
+) -> bytes:
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": "/nonexistent",
+        "LANG": "C.UTF-8",
+        "GIT_TERMINAL_PROMPT": "0",
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        "GIT_ALLOW_PROTOCOL": PROTOCOLS + (":file" if local else ""),
+    }
+    command = [
+        "git",
+        "-c",
+        "core.hooksPath=/dev/null",
+        "-c",
+        "safe.directory=*",
+        *(options or []),
+        *args,
+    ]
     try:
-        done = subprocess.run(command, cwd=cwd, env=env, input=data, capture_output=True, timeout=timeout)
+        done = subprocess.run(
+            command, cwd=cwd, env=env, input=data, capture_output=True, timeout=timeout
+        )
     except subprocess.TimeoutExpired:
         raise RuntimeError(f"git {args[0]} took longer than {timeout:.0f} s") from None
     if done.returncode != 0:
-        raise GitFailed(done.stderr.decode(errors="replace").strip()[-500:] or f"git {args[0]} failed")
+        raise GitFailed(
+            done.stderr.decode(errors="replace").strip()[-500:] or f"git {args[0]} failed"
+        )
     return done.stdout
 
 
@@ -141,7 +179,11 @@ def _own_words(failure: GitFailed) -> str:
     """git's own error lines, without what the remote said (`remote: …` lines carry the server's
     text, which a user must not read back from an internal service); the rest is logged."""
     log.info("git.failed", extra={"stderr": str(failure)})
-    lines = [line for line in str(failure).splitlines() if line.strip() and not line.startswith("remote:")]
+    lines = [
+        line
+        for line in str(failure).splitlines()
+        if line.strip() and not line.startswith("remote:")
+    ]
     return (lines[-1] if lines else "git failed")[:300]
 
 
@@ -158,15 +200,22 @@ def ensure_mirror(data_dir: Path, run_id: str, source: str, *, refresh: bool = F
         tmp = mirror.with_name(mirror.name + f".{os.getpid()}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         try:
-            _git(["clone", "--mirror", "--quiet", "--no-hardlinks", "--", source, str(tmp)], local=local,
-                 options=[] if local else pinned_options(source))
+            _git(
+                ["clone", "--mirror", "--quiet", "--no-hardlinks", "--", source, str(tmp)],
+                local=local,
+                options=[] if local else pinned_options(source),
+            )
         except GitFailed as exc:
             raise SourceRefused(f"Could not read the repository: {_own_words(exc)}") from None
         tmp.rename(mirror)
     elif refresh:
         try:
-            _git(["fetch", "--prune", "--quiet", "origin"], cwd=mirror, local=local,
-                 options=[] if local else pinned_options(source))
+            _git(
+                ["fetch", "--prune", "--quiet", "origin"],
+                cwd=mirror,
+                local=local,
+                options=[] if local else pinned_options(source),
+            )
         except GitFailed as exc:  # still worth a retry (a network glitch), in git's own words only
             raise GitFailed(f"Could not fetch from the repository: {_own_words(exc)}") from None
     return mirror
@@ -176,11 +225,17 @@ def resolve(data_dir: Path, run_id: str, source: str, ref: str, *, fetch: bool =
     """The commit a ref names (fetching the source again if it is not known yet, or first when
     `fetch`: a branch that moved, e.g. after fixes were pushed)."""
     ref = check_ref(ref)
-    for refresh in ((True,) if fetch else (False, True)):
+    for refresh in (True,) if fetch else (False, True):
         mirror = ensure_mirror(data_dir, run_id, source, refresh=refresh)
         try:
-            return _git(["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
-                        cwd=mirror).decode().strip()
+            return (
+                _git(
+                    ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{ref}^{{commit}}"],
+                    cwd=mirror,
+                )
+                .decode()
+                .strip()
+            )
         except GitFailed:
             continue
     raise SourceRefused(f"The repository has no ref or commit {ref!r}.")
@@ -195,7 +250,10 @@ class Diff:
 
 def diff(data_dir: Path, run_id: str, source: str, base: str, head: str) -> Diff:
     mirror = ensure_mirror(data_dir, run_id, source)
-    raw = _git(["diff", "--no-ext-diff", "--no-textconv", "--no-color", "-M", f"{base}...{head}", "--"], cwd=mirror)
+    raw = _git(
+        ["diff", "--no-ext-diff", "--no-textconv", "--no-color", "-M", f"{base}...{head}", "--"],
+        cwd=mirror,
+    )
     return _diff_of(raw.decode(errors="replace"))
 
 
@@ -213,7 +271,9 @@ def _diff_of(text: str) -> Diff:
     return Diff(text[:MAX_DIFF], files, len(text) > MAX_DIFF)
 
 
-def export_tree(data_dir: Path, run_id: str, source: str, commit: str, dest: Path, patch: str | None = None) -> None:
+def export_tree(
+    data_dir: Path, run_id: str, source: str, commit: str, dest: Path, patch: str | None = None
+) -> None:
     """The files of `commit` (plus `patch`, applied) into `dest`, without .git."""
     mirror = ensure_mirror(data_dir, run_id, source)
     archive = _git(["archive", "--format=tar", commit], cwd=mirror)
@@ -237,7 +297,11 @@ def detect_test_command(tree: Path) -> str | None:
     if (tree / "package.json").exists():
         return "npm test"
     markers = ("pytest.ini", "conftest.py", "tox.ini", "setup.cfg")
-    if any((tree / m).exists() for m in markers) or (tree / "tests").is_dir() or any(tree.glob("test_*.py")):
+    if (
+        any((tree / m).exists() for m in markers)
+        or (tree / "tests").is_dir()
+        or any(tree.glob("test_*.py"))
+    ):
         return "pytest"
     if (tree / "pyproject.toml").exists():
         return "pytest"

@@ -33,12 +33,16 @@ async def generate(system: str, prompt: str) -> StepOutput:
     llm = runtime.current().llm
     if llm.offline:
         return StepOutput(offline_text(system, prompt), usage=Usage(llm.model, 0, 0, 0.0))
-    text, usage = await complete([{"role": "system", "content": system}, {"role": "user", "content": prompt}],
-                                 max_tokens=MAX_TOKENS)
+    text, usage = await complete(
+        [{"role": "system", "content": system}, {"role": "user", "content": prompt}],
+        max_tokens=MAX_TOKENS,
+    )
     return StepOutput(text, usage=usage)
 
 
-async def complete(messages: list[dict], *, model: str | None = None, **options: Any) -> tuple[str, Usage]:
+async def complete(
+    messages: list[dict], *, model: str | None = None, **options: Any
+) -> tuple[str, Usage]:
     """One completion on this process's client, for any model step: an endpoint that refuses the
     request (bad key, bad request) fails the step at once; an empty answer is an error the step's
     retry policy tries again, like a timeout."""
@@ -52,7 +56,9 @@ async def complete(messages: list[dict], *, model: str | None = None, **options:
     text = completion.text.strip()
     if not text:
         raise RuntimeError("the model returned an empty answer")
-    return text, Usage(completion.model or model or llm.model, completion.tokens_in, completion.tokens_out)
+    return text, Usage(
+        completion.model or model or llm.model, completion.tokens_in, completion.tokens_out
+    )
 
 
 _ROLE = re.compile(r"You are (?:an? |the )?([^.]{1,60})\.", re.I)

@@ -61,16 +61,29 @@ def extract_pdf_text(data: bytes) -> PdfText:
         reader = PdfReader(io.BytesIO(data), strict=False)
         if reader.is_encrypted:
             try:
-                opened = reader.decrypt("")  # encrypted for permissions only: readable without a password
+                opened = reader.decrypt(
+                    ""
+                )  # encrypted for permissions only: readable without a password
             except (DependencyError, NotImplementedError):
                 opened = 0
             if not opened:
-                return PdfText("encrypted", message="Encrypted: the PDF needs a password to be read.")
+                return PdfText(
+                    "encrypted", message="Encrypted: the PDF needs a password to be read."
+                )
         count = len(reader.pages)
     except FileNotDecryptedError:
         return PdfText("encrypted", message="Encrypted: the PDF needs a password to be read.")
-    except (PdfReadError, ValueError, KeyError, TypeError, IndexError, AttributeError, RecursionError,
-            OSError, AssertionError) as exc:
+    except (
+        PdfReadError,
+        ValueError,
+        KeyError,
+        TypeError,
+        IndexError,
+        AttributeError,
+        RecursionError,
+        OSError,
+        AssertionError,
+    ) as exc:
         return PdfText("corrupt", message=f"Corrupt: the PDF could not be read ({_short(exc)}).")
     except Exception as exc:  # pypdf raises many kinds on broken files; none may stop the run
         return PdfText("corrupt", message=f"Corrupt: the PDF could not be read ({_short(exc)}).")
@@ -89,8 +102,12 @@ def extract_pdf_text(data: bytes) -> PdfText:
     if sum(len(p) for p in pages) < MIN_TEXT_CHARS:
         if failed == len(pages):
             return PdfText("corrupt", message="Corrupt: no page could be read.", page_count=count)
-        return PdfText("no_text", message="No extractable text: the pages are images (a scan?). "
-                       "Text recognition (OCR) is not done.", page_count=count)
+        return PdfText(
+            "no_text",
+            message="No extractable text: the pages are images (a scan?). "
+            "Text recognition (OCR) is not done.",
+            page_count=count,
+        )
     notes = []
     if count > MAX_PAGES:
         notes.append(f"only the first {MAX_PAGES:,} of {count:,} pages were read")
@@ -98,7 +115,9 @@ def extract_pdf_text(data: bytes) -> PdfText:
         notes.append(f"{failed} page{'s' if failed != 1 else ''} could not be read")
     if used >= MAX_CHARS:
         notes.append(f"text cut at {MAX_CHARS:,} characters")
-    return PdfText("ok", pages, ("; ".join(notes) + ".").capitalize() if notes else "", page_count=count)
+    return PdfText(
+        "ok", pages, ("; ".join(notes) + ".").capitalize() if notes else "", page_count=count
+    )
 
 
 def _short(exc: Exception) -> str:
@@ -107,6 +126,7 @@ def _short(exc: Exception) -> str:
 
 
 # -- what the model reads ----------------------------------------------------------------------
+
 
 def cite(name: str, page: int) -> str:
     return f"[{name} p.{page}]"
@@ -132,7 +152,9 @@ def cited_text(name: str, pages: list[str], budget: int = 24_000) -> str:
     return "\n\n".join(blocks)
 
 
-_CITATION = re.compile(r"\[([^\[\]\n]{1,200}?)\s+p(?:p|age)?\.?\s*(\d{1,5})(?:\s*[-–]\s*(\d{1,5}))?\]")
+_CITATION = re.compile(
+    r"\[([^\[\]\n]{1,200}?)\s+p(?:p|age)?\.?\s*(\d{1,5})(?:\s*[-–]\s*(\d{1,5}))?\]"
+)
 
 
 def find_citations(text: str) -> list[tuple[str, int]]:
@@ -140,11 +162,15 @@ def find_citations(text: str) -> list[tuple[str, int]]:
     return [(m.group(1).strip(), int(m.group(2))) for m in _CITATION.finditer(text or "")]
 
 
-def check_citations(text: str, documents: dict[str, int]) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
+def check_citations(
+    text: str, documents: dict[str, int]
+) -> tuple[list[tuple[str, int]], list[tuple[str, int]]]:
     """(valid, unknown) citations of `text`, given {document name: page count}."""
     valid, unknown = [], []
     for name, page in find_citations(text):
-        (valid if name in documents and 1 <= page <= documents[name] else unknown).append((name, page))
+        (valid if name in documents and 1 <= page <= documents[name] else unknown).append(
+            (name, page)
+        )
     return valid, unknown
 
 

@@ -43,8 +43,13 @@ def split_posts(answer: str, count: int) -> list[str]:
 
 def offline_posts(brief: str, count: int) -> list[str]:
     topic = " ".join(brief.split())[:180]
-    return [clean_post(f"Offline demo post {i + 1} of {count}: a real model would write this post about “{topic}”. "
-                       "Connect one with OPENAI_BASE_URL.") for i in range(count)]
+    return [
+        clean_post(
+            f"Offline demo post {i + 1} of {count}: a real model would write this post about “{topic}”. "
+            "Connect one with OPENAI_BASE_URL."
+        )
+        for i in range(count)
+    ]
 
 
 def posts_prompt(brief: str, count: int) -> str:
@@ -69,14 +74,19 @@ def parse_clock(text: str) -> time:
     return time(int(found.group(1)), int(found.group(2)), int(found.group(3) or 0))
 
 
-def slot_times(start: date, clock: time, timezone: str, spacing_s: float, count: int) -> list[datetime]:
+def slot_times(
+    start: date, clock: time, timezone: str, spacing_s: float, count: int
+) -> list[datetime]:
     """The posts' times in UTC. Whole-day spacing keeps the wall-clock time in the user's zone
     across DST changes (09:00 stays 09:00); other spacings are exact durations."""
     zone = ZoneInfo(timezone)
     first = datetime.combine(start, clock, tzinfo=zone)
     if spacing_s % 86400 == 0:
         days = int(spacing_s // 86400)
-        slots = [datetime.combine(start + timedelta(days=i * days), clock, tzinfo=zone) for i in range(count)]
+        slots = [
+            datetime.combine(start + timedelta(days=i * days), clock, tzinfo=zone)
+            for i in range(count)
+        ]
     else:
         slots = [first + timedelta(seconds=i * spacing_s) for i in range(count)]
     return [s.astimezone(UTC) for s in slots]

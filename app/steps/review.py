@@ -25,9 +25,18 @@ LABELS = {
 }
 
 
-def review_request(*, heading: str, content: str, title: str = "", label: str = "", note: str = "", state: str = "review",
-                   labels: dict[str, str] | None = None, feedback_for: Sequence[str] = ("revise", "iterate"),
-                   edit: dict | None = None) -> dict:
+def review_request(
+    *,
+    heading: str,
+    content: str,
+    title: str = "",
+    label: str = "",
+    note: str = "",
+    state: str = "review",
+    labels: dict[str, str] | None = None,
+    feedback_for: Sequence[str] = ("revise", "iterate"),
+    edit: dict | None = None,
+) -> dict:
     return {
         "heading": heading,
         "title": title,

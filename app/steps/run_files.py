@@ -59,13 +59,24 @@ def pool() -> AsyncConnectionPool:
     return current
 
 
-async def store_uploads(conn: AsyncConnection, owner_id: int, files: list[dict[str, Any]]) -> list[str]:
+async def store_uploads(
+    conn: AsyncConnection, owner_id: int, files: list[dict[str, Any]]
+) -> list[str]:
     """Each {name, content_type, data} as an input artifact not yet attached to a run."""
     ids = []
     for f in files:
-        row = await (await conn.execute(INSERT_UPLOAD, {
-            "owner_id": owner_id, "name": f["name"], "content_type": f["content_type"],
-            "size": len(f["data"]), "data": f["data"]})).fetchone()
+        row = await (
+            await conn.execute(
+                INSERT_UPLOAD,
+                {
+                    "owner_id": owner_id,
+                    "name": f["name"],
+                    "content_type": f["content_type"],
+                    "size": len(f["data"]),
+                    "data": f["data"],
+                },
+            )
+        ).fetchone()
         ids.append(str(row["id"]))
     return ids
 
@@ -76,23 +87,39 @@ async def attach_uploads(conn: AsyncConnection, ids: list[str], run_id: Any) -> 
 
 async def read_bytes(artifact_id: str, *, owner_id: int, run_id: str) -> bytes:
     async with pool().connection() as conn:
-        row = await (await conn.execute(READ, {"id": artifact_id, "owner_id": owner_id, "run_id": run_id})).fetchone()
+        row = await (
+            await conn.execute(READ, {"id": artifact_id, "owner_id": owner_id, "run_id": run_id})
+        ).fetchone()
     if row is None:
         raise FatalError("A file of this run is missing (deleted, or not this run's).")
     return bytes(row["data"])
 
 
-async def write_bytes(*, owner_id: int, run_id: str, name: str, content_type: str, data: bytes,
-                      role: str = "internal") -> str:
+async def write_bytes(
+    *, owner_id: int, run_id: str, name: str, content_type: str, data: bytes, role: str = "internal"
+) -> str:
     if role not in ROLES:
         raise ValueError(f"unknown artifact role {role!r}")
     async with pool().connection() as conn:
-        row = await (await conn.execute(UPSERT, {
-            "owner_id": owner_id, "run_id": run_id, "name": name, "content_type": content_type,
-            "size": len(data), "data": data, "role": role})).fetchone()
+        row = await (
+            await conn.execute(
+                UPSERT,
+                {
+                    "owner_id": owner_id,
+                    "run_id": run_id,
+                    "name": name,
+                    "content_type": content_type,
+                    "size": len(data),
+                    "data": data,
+                    "role": role,
+                },
+            )
+        ).fetchone()
     return str(row["id"])
 
 
 async def read_for_view(conn: AsyncConnection, artifact_id: UUID, owner_id: int) -> dict | None:
     """A file for its owner (None for anyone else: answer 404)."""
-    return await (await conn.execute(READ_FOR_VIEW, {"id": artifact_id, "owner_id": owner_id})).fetchone()
+    return await (
+        await conn.execute(READ_FOR_VIEW, {"id": artifact_id, "owner_id": owner_id})
+    ).fetchone()

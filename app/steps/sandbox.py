@@ -20,6 +20,7 @@ No bubblewrap, or namespaces refused by the kernel → `SandboxUnavailable` with
 `BATON_SANDBOX=unsafe-local` (an admin's explicit choice) runs tests without isolation (limits
 still apply, except the space limits: the tests run in the checkout itself).
 """
+
 from __future__ import annotations
 
 import asyncio
@@ -45,17 +46,21 @@ SANDBOX_PATH = "/usr/local/bin:/usr/bin:/bin:/usr/local/sbin:/usr/sbin:/sbin"
 PROJECT_PATH = f"{sandbox_fs.WORKSPACE}/.venv/bin:{sandbox_fs.WORKSPACE}/node_modules/.bin"
 # The shell's own words for a command it could not start (dash: "sh: 1: pytest: not found"; bash:
 # "pytest: command not found"), as distinct from a test's output mentioning "not found".
-NOT_STARTED = re.compile(r"^(?:\S*sh: (?:\d+: )?)?\S+: (?:command )?not found$|^\S*sh: (?:\d+: )?\S+: Permission denied$",
-                         re.MULTILINE)
+NOT_STARTED = re.compile(
+    r"^(?:\S*sh: (?:\d+: )?)?\S+: (?:command )?not found$|^\S*sh: (?:\d+: )?\S+: Permission denied$",
+    re.MULTILINE,
+)
 
 
 class SandboxUnavailable(FatalError):
     pass
 
 
-UNAVAILABLE = ("Tests were not run: no sandbox is available on this server ({why}). Install bubblewrap "
-               "(apt-get install bubblewrap) on a kernel that allows user namespaces. An administrator can "
-               "set BATON_SANDBOX=unsafe-local to run tests without isolation, at their own risk.")
+UNAVAILABLE = (
+    "Tests were not run: no sandbox is available on this server ({why}). Install bubblewrap "
+    "(apt-get install bubblewrap) on a kernel that allows user namespaces. An administrator can "
+    "set BATON_SANDBOX=unsafe-local to run tests without isolation, at their own risk."
+)
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,9 @@ class Limits:
 class SandboxResult:
     exit_code: int
     passed: bool
-    outcome: str  # passed, failed, setup_error, timeout, cpu_limit, memory_limit, disk_limit, killed
+    outcome: (
+        str  # passed, failed, setup_error, timeout, cpu_limit, memory_limit, disk_limit, killed
+    )
     output: str
     truncated: bool
     duration_s: float
@@ -92,21 +99,41 @@ def _as_root() -> bool:
     return os.geteuid() == 0
 
 
-def _bwrap_args(checkout: Path, command: str, limits: Limits, files: list[tuple[int, str]]) -> list[str]:
-    env = {"PATH": f"{PROJECT_PATH}:{SANDBOX_PATH}", "HOME": sandbox_fs.WORKSPACE, "TMPDIR": "/tmp", "LANG": "C.UTF-8", "CI": "true"}
-    return sandbox_fs.bwrap_argv(checkout, command, disk_mb=limits.disk_mb, tmp_mb=limits.tmp_size_mb,
-                                 files=files, env=env)
+def _bwrap_args(
+    checkout: Path, command: str, limits: Limits, files: list[tuple[int, str]]
+) -> list[str]:
+    env = {
+        "PATH": f"{PROJECT_PATH}:{SANDBOX_PATH}",
+        "HOME": sandbox_fs.WORKSPACE,
+        "TMPDIR": "/tmp",
+        "LANG": "C.UTF-8",
+        "CI": "true",
+    }
+    return sandbox_fs.bwrap_argv(
+        checkout, command, disk_mb=limits.disk_mb, tmp_mb=limits.tmp_size_mb, files=files, env=env
+    )
 
 
 def _drop_privileges() -> list[str]:
-    return ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"] if _as_root() else []
+    return (
+        ["setpriv", f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--"]
+        if _as_root()
+        else []
+    )
 
 
 def _limits(limits: Limits) -> list[str]:
     # RLIMIT_DATA (heap and private writable mappings), not RLIMIT_AS: runtimes such as V8 and Go
     # reserve gigabytes of address space they never use. The CPU limit's soft value sends SIGXCPU.
-    return ["prlimit", f"--cpu={limits.cpu_s}:{limits.cpu_s + 2}", f"--data={limits.memory_mb * 1024 * 1024}",
-            f"--fsize={limits.file_mb * 1024 * 1024}", f"--nproc={limits.processes}", "--core=0", "--"]
+    return [
+        "prlimit",
+        f"--cpu={limits.cpu_s}:{limits.cpu_s + 2}",
+        f"--data={limits.memory_mb * 1024 * 1024}",
+        f"--fsize={limits.file_mb * 1024 * 1024}",
+        f"--nproc={limits.processes}",
+        "--core=0",
+        "--",
+    ]
 
 
 @functools.lru_cache(maxsize=1)
@@ -122,12 +149,19 @@ def probe() -> str | None:
             os.chown(tmp, NOBODY, NOBODY)
         try:
             with sandbox_fs.generated_files() as files:
-                done = subprocess.run([*_drop_privileges(), *_bwrap_args(Path(tmp), "true", Limits(), files)],
-                                      capture_output=True, timeout=20, pass_fds=[fd for fd, _ in files])
+                done = subprocess.run(
+                    [*_drop_privileges(), *_bwrap_args(Path(tmp), "true", Limits(), files)],
+                    capture_output=True,
+                    timeout=20,
+                    pass_fds=[fd for fd, _ in files],
+                )
         except (OSError, subprocess.TimeoutExpired) as exc:
             return f"bubblewrap could not start: {exc}"
     if done.returncode != 0:
-        return "bubblewrap could not create namespaces: " + done.stderr.decode(errors="replace").strip()[:200]
+        return (
+            "bubblewrap could not create namespaces: "
+            + done.stderr.decode(errors="replace").strip()[:200]
+        )
     return None
 
 
@@ -182,14 +216,19 @@ class _Capture:
         return head + tail
 
 
-def _outcome(code: int, timed_out: bool, output: str, duration_s: float, limits: Limits, full: bool) -> str:
+def _outcome(
+    code: int, timed_out: bool, output: str, duration_s: float, limits: Limits, full: bool
+) -> str:
     if code in (-signal.SIGXCPU, 128 + signal.SIGXCPU) or "CPU time limit exceeded" in output:
         return "cpu_limit"
     if timed_out or code == 124 or (code == 137 and duration_s >= limits.wall_s):
         return "timeout"
     if code != 0 and (full or "No space left on device" in output or "ENOSPC" in output):
         return "disk_limit"
-    if any(s in output for s in ("MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc")):
+    if any(
+        s in output
+        for s in ("MemoryError", "Cannot allocate memory", "out of memory", "std::bad_alloc")
+    ):
         return "memory_limit"
     if code < 0 or code > 128:
         return "killed"
@@ -201,18 +240,23 @@ def _outcome(code: int, timed_out: bool, output: str, duration_s: float, limits:
 
 
 def _setup_message(code: int) -> str:
-    return (f"Baton: could not start the test command (exit {code}: a tool it needs was not found or is not "
-            "executable inside the sandbox). The tests did not run: this is a setup problem, not failing tests. "
-            f"Inside the sandbox, PATH is {sandbox_fs.WORKSPACE}/.venv/bin, {sandbox_fs.WORKSPACE}/node_modules/.bin "
-            "(the project's own tools, if the checkout has them), then /usr/local/bin, /usr/bin and /bin of the "
-            "server: install the tool there (e.g. apt-get install python3-pytest) or give a test command "
-            "that uses a tool that is, e.g. `python3 -m unittest`.")
+    return (
+        f"Baton: could not start the test command (exit {code}: a tool it needs was not found or is not "
+        "executable inside the sandbox). The tests did not run: this is a setup problem, not failing tests. "
+        f"Inside the sandbox, PATH is {sandbox_fs.WORKSPACE}/.venv/bin, {sandbox_fs.WORKSPACE}/node_modules/.bin "
+        "(the project's own tools, if the checkout has them), then /usr/local/bin, /usr/bin and /bin of the "
+        "server: install the tool there (e.g. apt-get install python3-pytest) or give a test command "
+        "that uses a tool that is, e.g. `python3 -m unittest`."
+    )
 
 
 def _disk_message(limits: Limits, full: list[str], too_big: bool) -> str:
     if too_big:
-        return (f"Baton: the checkout does not fit in the test run's disk limit of {limits.disk_mb} MB "
-                f"(and {limits.file_mb} MB per file): the tests were not run.")
+        return (
+            f"Baton: the checkout does not fit in the test run's disk limit of {limits.disk_mb} MB "
+            f"(and {limits.file_mb} MB per file): the tests were not run."
+        )
+
     def limit(mb: int) -> str:
         return f"{mb} MB or {sandbox_fs.files_limit(mb):,} files"
 
@@ -221,11 +265,17 @@ def _disk_message(limits: Limits, full: list[str], too_big: bool) -> str:
     shm = f"its /dev/shm limit of {limit(min(sandbox_fs.SHM_MB, limits.tmp_size_mb))}"
     if not full:  # it freed the space before exiting: say what the limits are
         return f"Baton: the test run ran out of space: {disk}, {tmp}."
-    said = [text for fs, text in ((sandbox_fs.WORKSPACE, disk), ("/tmp", tmp), ("/dev/shm", shm)) if fs in full]
+    said = [
+        text
+        for fs, text in ((sandbox_fs.WORKSPACE, disk), ("/tmp", tmp), ("/dev/shm", shm))
+        if fs in full
+    ]
     return f"Baton: the test run exceeded {' and '.join(said)}."
 
 
-async def run_sandboxed(workdir: Path, command: str, *, limits: Limits = Limits(), mode: str = "bwrap") -> SandboxResult:
+async def run_sandboxed(
+    workdir: Path, command: str, *, limits: Limits = Limits(), mode: str = "bwrap"
+) -> SandboxResult:
     """Run `command` on a copy of `workdir` (in `workdir` itself if unsafe-local). Never raises for its failures."""
     sandbox = require_sandbox(mode)
     wall = ["timeout", "--kill-after=2", f"{limits.wall_s}s"]
@@ -234,14 +284,31 @@ async def run_sandboxed(workdir: Path, command: str, *, limits: Limits = Limits(
     with sandbox_fs.generated_files() as files:
         if sandbox == "bwrap":
             prepare_workdir(workdir)
-            argv = [*wall, *_limits(limits), *_drop_privileges(), *_bwrap_args(workdir, command, limits, files)]
+            argv = [
+                *wall,
+                *_limits(limits),
+                *_drop_privileges(),
+                *_bwrap_args(workdir, command, limits, files),
+            ]
             env = {"PATH": SANDBOX_PATH, "LANG": "C.UTF-8"}
         else:
             argv = [*wall, *_limits(limits), "/bin/sh", "-c", command]
-            env = {"PATH": os.environ.get("PATH", SANDBOX_PATH), "HOME": str(workdir), "LANG": "C.UTF-8", "CI": "true"}
-        proc = await asyncio.create_subprocess_exec(*argv, cwd=workdir, env=env, stdin=asyncio.subprocess.DEVNULL,
-                                                    stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-                                                    start_new_session=True, pass_fds=[fd for fd, _ in files])
+            env = {
+                "PATH": os.environ.get("PATH", SANDBOX_PATH),
+                "HOME": str(workdir),
+                "LANG": "C.UTF-8",
+                "CI": "true",
+            }
+        proc = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=workdir,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+            pass_fds=[fd for fd, _ in files],
+        )
     timed_out = False
 
     async def pump() -> None:
@@ -265,5 +332,12 @@ async def run_sandboxed(workdir: Path, command: str, *, limits: Limits = Limits(
         output = "\n\n".join(filter(None, [output, _disk_message(limits, full, too_big)]))
     elif outcome == "setup_error":
         output = "\n\n".join(filter(None, [output, _setup_message(code)]))
-    return SandboxResult(exit_code=code, passed=outcome == "passed", outcome=outcome, output=output,
-                         truncated=capture.dropped > 0, duration_s=duration, sandbox=sandbox)
+    return SandboxResult(
+        exit_code=code,
+        passed=outcome == "passed",
+        outcome=outcome,
+        output=output,
+        truncated=capture.dropped > 0,
+        duration_s=duration,
+        sandbox=sandbox,
+    )

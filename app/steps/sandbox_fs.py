@@ -42,9 +42,22 @@ TOO_BIG_EXIT = 125
 # Java needs alternatives (its binaries are reached through them) and java-* (its security settings);
 # ld.so.* find libraries outside the default paths; the rest are public tables (CA certificates, not
 # /etc/ssl/private; time zone; protocols and services for getservbyname; MIME types; fonts; os-release).
-ETC_ALLOWED = ("ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "java-*", "ssl/certs",
-               "ssl/openssl.cnf", "localtime", "timezone", "protocols", "services", "mime.types", "fonts",
-               "os-release")
+ETC_ALLOWED = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "ld.so.conf.d",
+    "alternatives",
+    "java-*",
+    "ssl/certs",
+    "ssl/openssl.cnf",
+    "localtime",
+    "timezone",
+    "protocols",
+    "services",
+    "mime.types",
+    "fonts",
+    "os-release",
+)
 
 INODES_PER_MB = 256  # files a tmpfs may hold per MB of its size: ~1 KB of kernel memory each
 ROOT_CAPS = ("CAP_SYS_ADMIN", "CAP_SETFCAP")  # stage 1 mounts, and maps its root to the nested user
@@ -91,7 +104,7 @@ def generated_etc() -> dict[str, str]:
         "/etc/hosts": "127.0.0.1\tlocalhost sandbox\n::1\tlocalhost sandbox\n",
         "/etc/hostname": "sandbox\n",
         "/etc/nsswitch.conf": "passwd: files\ngroup: files\nshadow: files\nhosts: files\nnetworks: files\n"
-                              "protocols: files\nservices: files\n",
+        "protocols: files\nservices: files\n",
     }
 
 
@@ -128,11 +141,29 @@ def _tmpfs(size_mb: int, mode: str) -> str:
     return f"size={size_mb * MB},nr_inodes={files_limit(size_mb)},mode={mode},nosuid,nodev"
 
 
-def bwrap_argv(checkout: Path, command: str, *, disk_mb: int, tmp_mb: int, files: list[tuple[int, str]],
-               env: dict[str, str]) -> list[str]:
+def bwrap_argv(
+    checkout: Path,
+    command: str,
+    *,
+    disk_mb: int,
+    tmp_mb: int,
+    files: list[tuple[int, str]],
+    env: dict[str, str],
+) -> list[str]:
     """The whole bubblewrap command line, both stages (order matters: the read-only remounts come last)."""
-    args = ["bwrap", "--unshare-all", "--unshare-user", "--uid", "0", "--gid", "0", "--die-with-parent",
-            "--new-session", "--hostname", "sandbox"]
+    args = [
+        "bwrap",
+        "--unshare-all",
+        "--unshare-user",
+        "--uid",
+        "0",
+        "--gid",
+        "0",
+        "--die-with-parent",
+        "--new-session",
+        "--hostname",
+        "sandbox",
+    ]
     for cap in ROOT_CAPS:
         args += ["--cap-add", cap]
     args += ["--ro-bind", "/usr", "/usr"]
@@ -146,14 +177,41 @@ def bwrap_argv(checkout: Path, command: str, *, disk_mb: int, tmp_mb: int, files
         args += ["--ro-bind", path, path]
     for fd, dest in files:
         args += ["--perms", "0644", "--ro-bind-data", str(fd), dest]
-    args += ["--dir", "/tmp", "--dev", "/dev", "--proc", "/proc", "--ro-bind", str(checkout), CHECKOUT,
-             "--dir", WORKSPACE, "--remount-ro", "/dev", "--remount-ro", "/", "--clearenv"]
+    args += [
+        "--dir",
+        "/tmp",
+        "--dev",
+        "/dev",
+        "--proc",
+        "/proc",
+        "--ro-bind",
+        str(checkout),
+        CHECKOUT,
+        "--dir",
+        WORKSPACE,
+        "--remount-ro",
+        "/dev",
+        "--remount-ro",
+        "/",
+        "--clearenv",
+    ]
     for name, value in env.items():
         args += ["--setenv", name, value]
     uid, gid, _ = sandbox_user()
-    return [*args, "/bin/sh", "-c", STAGE1, "sandbox-setup",
-            _tmpfs(tmp_mb, "1777"), _tmpfs(min(SHM_MB, tmp_mb), "1777"), _tmpfs(disk_mb, "0755"),
-            str(uid), str(gid), STAGE2, command]
+    return [
+        *args,
+        "/bin/sh",
+        "-c",
+        STAGE1,
+        "sandbox-setup",
+        _tmpfs(tmp_mb, "1777"),
+        _tmpfs(min(SHM_MB, tmp_mb), "1777"),
+        _tmpfs(disk_mb, "0755"),
+        str(uid),
+        str(gid),
+        STAGE2,
+        command,
+    ]
 
 
 def full_filesystems(output: str) -> tuple[str, list[str], bool]:
@@ -163,7 +221,7 @@ def full_filesystems(output: str) -> tuple[str, list[str], bool]:
     kept = []
     for line in output.splitlines(keepends=True):
         if line.startswith(FULL_MARK):
-            full.append(line[len(FULL_MARK):].strip())
+            full.append(line[len(FULL_MARK) :].strip())
         elif line.startswith(TOO_BIG_MARK):
             too_big = True
         else:

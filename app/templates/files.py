@@ -16,7 +16,9 @@ MAX_TEXT = 60_000  # characters kept per file (a prompt budget, not a storage li
 def _as_text(data: bytes) -> str:
     if looks_like_pdf(data[:1024]):
         found = extract_pdf_text(data)
-        return "\n\n".join(found.pages) if found.pages else f"(no text could be read: {found.message})"
+        return (
+            "\n\n".join(found.pages) if found.pages else f"(no text could be read: {found.message})"
+        )
     return clean_page(data.decode("utf-8", errors="replace"))
 
 

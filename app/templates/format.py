@@ -71,12 +71,33 @@ NAME_PATTERN = r"^[a-z][a-z0-9_]{0,39}$"
 RESERVED_NAMES = {"inputs", "run", "item", "loop", "range", "true", "false", "none", "namespace"}
 TEXT_MAX = 20_000
 
-Name = Annotated[str, Field(pattern=NAME_PATTERN, description="lower-case letters, digits, _; starts with a letter")]
-TemplateText = Annotated[str, Field(max_length=TEXT_MAX, description="Jinja2 template text (sandboxed)")]
-VarPath = Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*(\.[A-Za-z0-9_]+)*$", max_length=200,
-                               description="a variable's dotted path, like inputs.topic or review.decision")]
+Name = Annotated[
+    str,
+    Field(pattern=NAME_PATTERN, description="lower-case letters, digits, _; starts with a letter"),
+]
+TemplateText = Annotated[
+    str, Field(max_length=TEXT_MAX, description="Jinja2 template text (sandboxed)")
+]
+VarPath = Annotated[
+    str,
+    Field(
+        pattern=r"^[a-z][a-z0-9_]*(\.[A-Za-z0-9_]+)*$",
+        max_length=200,
+        description="a variable's dotted path, like inputs.topic or review.decision",
+    ),
+]
 
-InputKind = Literal["short_text", "long_text", "number", "yes_no", "choice", "datetime", "text_list", "file", "files"]
+InputKind = Literal[
+    "short_text",
+    "long_text",
+    "number",
+    "yes_no",
+    "choice",
+    "datetime",
+    "text_list",
+    "file",
+    "files",
+]
 
 
 class _Strict(BaseModel):
@@ -85,13 +106,16 @@ class _Strict(BaseModel):
 
 class InputField(_Strict):
     """One field of the template's start form (also of an `ask_person` form)."""
+
     name: Name
     label: str = Field(min_length=1, max_length=200)
     kind: InputKind = "short_text"
     required: bool = True
     help: str = Field("", max_length=500)
     default: Any = None
-    choices: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(default_factory=list, max_length=50)
+    choices: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=50
+    )
 
     @field_validator("choices")
     @classmethod
@@ -103,7 +127,9 @@ class InputField(_Strict):
 
 class _Block(_Strict):
     id: Name
-    title: str = Field("", max_length=200, description="shown on the run card; empty: the block's id")
+    title: str = Field(
+        "", max_length=200, description="shown on the run card; empty: the block's id"
+    )
 
 
 class AskModel(_Block):
@@ -112,20 +138,27 @@ class AskModel(_Block):
     system: TemplateText = ""
     model: str = Field("", max_length=100, description="empty: the deployment's default model")
     temperature: float | None = Field(None, ge=0, le=2)
-    json_fields: list[Name] = Field(default_factory=list, max_length=30,
-                                    description="answer as a JSON object with these fields")
+    json_fields: list[Name] = Field(
+        default_factory=list, max_length=30, description="answer as a JSON object with these fields"
+    )
 
 
 class Review(_Block):
     kind: Literal["review"]
     content: TemplateText = Field(min_length=1, description="what the reviewer reads (Markdown)")
     note: TemplateText = ""
-    on_changes: Name | None = Field(None, description="on 'request changes', go back to this earlier block")
-    max_rounds: int | None = Field(None, ge=1, le=MAX_ROUNDS, description="change requests allowed at most")
+    on_changes: Name | None = Field(
+        None, description="on 'request changes', go back to this earlier block"
+    )
+    max_rounds: int | None = Field(
+        None, ge=1, le=MAX_ROUNDS, description="change requests allowed at most"
+    )
     on_reject: Literal["stop", "continue"] = "stop"
     timeout: Duration = "24h"
     remind_before: Duration | None = None
-    assignee: str | None = Field(None, max_length=254, description="reviewer's e-mail; empty: the owner")
+    assignee: str | None = Field(
+        None, max_length=254, description="reviewer's e-mail; empty: the owner"
+    )
 
 
 class AskPerson(_Block):
@@ -154,7 +187,9 @@ class ForEach(_Block):
     items: VarPath = Field(description="a variable holding a list")
     as_: Name = Field("item", alias="as")
     concurrency: int = Field(4, ge=1, le=10)
-    collect: Name | None = Field(None, description="whose output each entry is; empty: the last nested block's")
+    collect: Name | None = Field(
+        None, description="whose output each entry is; empty: the last nested block's"
+    )
     blocks: list[Block] = Field(min_length=1)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -171,7 +206,9 @@ class If(_Block):
 
 class Document(_Block):
     kind: Literal["document"]
-    title_text: TemplateText = Field("", alias="doc_title", description="the document's title (template)")
+    title_text: TemplateText = Field(
+        "", alias="doc_title", description="the document's title (template)"
+    )
     markdown: TemplateText = Field(min_length=1)
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -188,7 +225,10 @@ class Send(_Block):
     secret: str | None = Field(None, max_length=200, description="webhook: HMAC-SHA256 signing key")
 
 
-Block = Annotated[AskModel | Review | AskPerson | Wait | ForEach | If | Document | Send, Field(discriminator="kind")]
+Block = Annotated[
+    AskModel | Review | AskPerson | Wait | ForEach | If | Document | Send,
+    Field(discriminator="kind"),
+]
 ForEach.model_rebuild()
 If.model_rebuild()
 
@@ -219,8 +259,8 @@ class Problem:
 
 @dataclass(frozen=True)
 class Variable:
-    name: str       # what to type inside {{ }}
-    label: str      # what it is, for the picker
+    name: str  # what to type inside {{ }}
+    label: str  # what it is, for the picker
 
 
 ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
@@ -237,6 +277,7 @@ def parse(doc: dict) -> Template:
 
 
 # --- validation -------------------------------------------------------------------------------------------
+
 
 def _raw_shape_problems(doc: Any) -> list[Problem]:
     """Size and depth, read from the raw data before pydantic walks it (a deep bomb never gets that far)."""
@@ -261,11 +302,15 @@ def _raw_shape_problems(doc: Any) -> list[Problem]:
             for key in ("blocks", "then", "else"):
                 if isinstance(block.get(key), list) and block.get(key):
                     if depth + 1 > MAX_DEPTH:
-                        problems.append(Problem(f"{path}.{i}.{key}", f"Blocks nest at most {MAX_DEPTH} deep."))
+                        problems.append(
+                            Problem(f"{path}.{i}.{key}", f"Blocks nest at most {MAX_DEPTH} deep.")
+                        )
                     else:
                         stack.append((block[key], f"{path}.{i}.{key}", depth + 1))
     if count > MAX_BLOCKS:
-        problems.append(Problem("blocks", f"The template has {count} blocks; at most {MAX_BLOCKS}."))
+        problems.append(
+            Problem("blocks", f"The template has {count} blocks; at most {MAX_BLOCKS}.")
+        )
     return problems
 
 
@@ -280,15 +325,24 @@ def _pydantic_problems(error: ValidationError) -> list[Problem]:
             message = f"Unknown block kind; use one of: {', '.join(sorted(_KINDS))}."
         elif item["type"] == "union_tag_not_found":
             message = "Each block needs a kind."
-        elif item["type"] == "string_pattern_mismatch" and loc and loc[-1] in ("id", "name", "as", "on_changes", "collect"):
+        elif (
+            item["type"] == "string_pattern_mismatch"
+            and loc
+            and loc[-1] in ("id", "name", "as", "on_changes", "collect")
+        ):
             message = "Use lower-case letters, digits and _ (starting with a letter), at most 40 characters."
         out.append(Problem(".".join(loc), message))
     return out
 
 
 _KINDS = {"ask_model", "review", "ask_person", "wait", "for_each", "if", "document", "send"}
-TEXT_FIELDS = {"ask_model": ("prompt", "system"), "review": ("content", "note"), "ask_person": ("message",),
-                "document": ("doc_title", "markdown"), "send": ("subject", "body")}
+TEXT_FIELDS = {
+    "ask_model": ("prompt", "system"),
+    "review": ("content", "note"),
+    "ask_person": ("message",),
+    "document": ("doc_title", "markdown"),
+    "send": ("subject", "body"),
+}
 
 
 def _root(path: str) -> str:
@@ -311,7 +365,12 @@ def template_names(text: str) -> tuple[frozenset[str], frozenset[str]]:
     return frozenset(loaded - assigned - set(ENV.globals) - {"loop"}), frozenset(inputs)
 
 
-def _walk(blocks: list, path: str, scope: dict[str, str], visit: Callable[[Any, str, dict[str, str]], None]) -> dict[str, str]:
+def _walk(
+    blocks: list,
+    path: str,
+    scope: dict[str, str],
+    visit: Callable[[Any, str, dict[str, str]], None],
+) -> dict[str, str]:
     """Visits every block with the names in scope at it; returns the names the list adds for what follows."""
     added: dict[str, str] = {}
     # A review's output is usable from its jump-back target on (later rounds carry its feedback).
@@ -321,10 +380,14 @@ def _walk(blocks: list, path: str, scope: dict[str, str], visit: Callable[[Any, 
         if isinstance(block, Review) and block.on_changes in ids[:i]:
             start = ids.index(block.on_changes)
             for j in range(start, i):
-                ahead.setdefault(j, {})[block.id] = f"{block.title or block.id}: review decision and feedback"
+                ahead.setdefault(j, {})[block.id] = (
+                    f"{block.title or block.id}: review decision and feedback"
+                )
                 # A later round may read what the blocks it repeats answered last time (empty the first time).
                 for k in range(j, i):
-                    ahead[j].setdefault(ids[k], f"{_output_label(blocks[k])} (the previous round's)")
+                    ahead[j].setdefault(
+                        ids[k], f"{_output_label(blocks[k])} (the previous round's)"
+                    )
     for i, block in enumerate(blocks):
         here = {**scope, **added, **ahead.get(i, {})}
         visit(block, f"{path}.{i}", here)
@@ -339,9 +402,16 @@ def _walk(blocks: list, path: str, scope: dict[str, str], visit: Callable[[Any, 
 
 
 def _output_label(block: Any) -> str:
-    what = {"ask_model": "the model's answer", "review": "review decision and feedback",
-            "ask_person": "the person's answers", "wait": "when the wait ended", "for_each": "a list, one per item",
-            "if": "which branch ran", "document": "the document (title, markdown)", "send": "whether it was sent"}
+    what = {
+        "ask_model": "the model's answer",
+        "review": "review decision and feedback",
+        "ask_person": "the person's answers",
+        "wait": "when the wait ended",
+        "for_each": "a list, one per item",
+        "if": "which branch ran",
+        "document": "the document (title, markdown)",
+        "send": "whether it was sent",
+    }
     return f"{block.title or block.id}: {what[block.kind]}"
 
 
@@ -359,7 +429,9 @@ def _in_scope(path: str, scope: dict[str, str], input_names: set[str]) -> bool:
     return root == "run" or root in scope
 
 
-def validate_document(doc: Any, *, connector_exists: Callable[[str], bool] | None = None) -> list[Problem]:
+def validate_document(
+    doc: Any, *, connector_exists: Callable[[str], bool] | None = None
+) -> list[Problem]:
     """Every problem with a template document, each at its path; [] means it may be saved and run.
     `connector_exists(name)` answers whether the saving user has that connector (None: not checked)."""
     problems = _raw_shape_problems(doc)
@@ -373,7 +445,9 @@ def validate_document(doc: Any, *, connector_exists: Callable[[str], bool] | Non
     seen: dict[str, str] = {}
     for i, field in enumerate(template.inputs):
         if field.name in seen:
-            problems.append(Problem(f"inputs.{i}.name", f"Another input is already called {field.name}."))
+            problems.append(
+                Problem(f"inputs.{i}.name", f"Another input is already called {field.name}.")
+            )
         seen[field.name] = f"inputs.{i}"
         if field.kind == "choice" and not field.choices:
             problems.append(Problem(f"inputs.{i}.choices", "A choice needs at least one option."))
@@ -381,9 +455,15 @@ def validate_document(doc: Any, *, connector_exists: Callable[[str], bool] | Non
 
     def visit(block: Any, path: str, scope: dict[str, str]) -> None:
         if block.id in RESERVED_NAMES:
-            problems.append(Problem(f"{path}.id", f"“{block.id}” is a reserved name; choose another id."))
+            problems.append(
+                Problem(f"{path}.id", f"“{block.id}” is a reserved name; choose another id.")
+            )
         elif block.id in ids:
-            problems.append(Problem(f"{path}.id", f"Another block ({ids[block.id]}) already has the id {block.id}."))
+            problems.append(
+                Problem(
+                    f"{path}.id", f"Another block ({ids[block.id]}) already has the id {block.id}."
+                )
+            )
         ids.setdefault(block.id, path)
         for field in TEXT_FIELDS.get(block.kind, ()):
             text = getattr(block, "title_text" if field == "doc_title" else field)
@@ -392,26 +472,53 @@ def validate_document(doc: Any, *, connector_exists: Callable[[str], bool] | Non
             try:
                 names, inputs = template_names(text)
             except TemplateSyntaxError as error:
-                problems.append(Problem(f"{path}.{field}", f"Template error on line {error.lineno}: {error.message}"))
+                problems.append(
+                    Problem(
+                        f"{path}.{field}", f"Template error on line {error.lineno}: {error.message}"
+                    )
+                )
                 continue
             for name in sorted(names):
                 if name not in scope and name not in ("inputs", "run"):
-                    problems.append(Problem(f"{path}.{field}", f"Unknown variable “{name}” (not an input or an earlier block)."))
+                    problems.append(
+                        Problem(
+                            f"{path}.{field}",
+                            f"Unknown variable “{name}” (not an input or an earlier block).",
+                        )
+                    )
             for name in sorted(inputs - input_names):
                 problems.append(Problem(f"{path}.{field}", f"Unknown input “inputs.{name}”."))
-        if isinstance(block, If) and isinstance(block.condition.value, str) and "{" in block.condition.value:
+        if (
+            isinstance(block, If)
+            and isinstance(block.condition.value, str)
+            and "{" in block.condition.value
+        ):
             try:
                 names, inputs = template_names(block.condition.value)
                 for name in sorted(n for n in names - {"inputs", "run"} if n not in scope):
-                    problems.append(Problem(f"{path}.condition.value", f"Unknown variable “{name}”."))
+                    problems.append(
+                        Problem(f"{path}.condition.value", f"Unknown variable “{name}”.")
+                    )
                 for name in sorted(inputs - input_names):
-                    problems.append(Problem(f"{path}.condition.value", f"Unknown input “inputs.{name}”."))
+                    problems.append(
+                        Problem(f"{path}.condition.value", f"Unknown input “inputs.{name}”.")
+                    )
             except TemplateSyntaxError as error:
-                problems.append(Problem(f"{path}.condition.value", f"Template error: {error.message}"))
-        for field, var in (("items", getattr(block, "items", None)), ("until", getattr(block, "until", None)),
-                           ("condition.var", block.condition.var if isinstance(block, If) else None)):
+                problems.append(
+                    Problem(f"{path}.condition.value", f"Template error: {error.message}")
+                )
+        for field, var in (
+            ("items", getattr(block, "items", None)),
+            ("until", getattr(block, "until", None)),
+            ("condition.var", block.condition.var if isinstance(block, If) else None),
+        ):
             if var and not _in_scope(var, scope, input_names):
-                problems.append(Problem(f"{path}.{field}", f"Unknown variable “{var}” (not an input or an earlier block)."))
+                problems.append(
+                    Problem(
+                        f"{path}.{field}",
+                        f"Unknown variable “{var}” (not an input or an earlier block).",
+                    )
+                )
         _check_block(block, path, problems, connector_exists)
 
     _walk(template.blocks, "blocks", _base_scope(template), visit)
@@ -421,24 +528,48 @@ def validate_document(doc: Any, *, connector_exists: Callable[[str], bool] | Non
 
 def _check_block(block: Any, path: str, problems: list[Problem], connector_exists) -> None:
     if isinstance(block, Wait) and (block.duration is None) == (block.until is None):
-        problems.append(Problem(f"{path}.duration", "Give either a duration or a date-time to wait until."))
+        problems.append(
+            Problem(f"{path}.duration", "Give either a duration or a date-time to wait until.")
+        )
     if isinstance(block, ForEach):
         nested = {b.id for b in block.blocks}
         if block.collect and block.collect not in nested:
-            problems.append(Problem(f"{path}.collect", f"No block “{block.collect}” inside this for_each."))
-    if isinstance(block, If) and block.condition.op not in ("is_empty",) and block.condition.value is None:
-        problems.append(Problem(f"{path}.condition.value", "This condition needs a value to compare with."))
-    if isinstance(block, Review | AskPerson) and block.assignee and not _looks_like_email(block.assignee):
-        problems.append(Problem(f"{path}.assignee", "Enter a valid email address, like name@example.com."))
+            problems.append(
+                Problem(f"{path}.collect", f"No block “{block.collect}” inside this for_each.")
+            )
+    if (
+        isinstance(block, If)
+        and block.condition.op not in ("is_empty",)
+        and block.condition.value is None
+    ):
+        problems.append(
+            Problem(f"{path}.condition.value", "This condition needs a value to compare with.")
+        )
+    if (
+        isinstance(block, Review | AskPerson)
+        and block.assignee
+        and not _looks_like_email(block.assignee)
+    ):
+        problems.append(
+            Problem(f"{path}.assignee", "Enter a valid email address, like name@example.com.")
+        )
     if isinstance(block, Send):
         if block.channel == "email" and block.to != "owner" and not _looks_like_email(block.to):
             problems.append(Problem(f"{path}.to", "Write “owner” or an email address."))
         if block.channel == "publish":
             if not block.connector:
-                problems.append(Problem(f"{path}.connector", "Choose the connector to publish through."))
+                problems.append(
+                    Problem(f"{path}.connector", "Choose the connector to publish through.")
+                )
             elif connector_exists is not None and not connector_exists(block.connector):
-                problems.append(Problem(f"{path}.connector", f"You have no connector named “{block.connector}”."))
-        if block.channel == "webhook" and not (block.url and re.match(r"^https?://[^\s/]+", block.url)):
+                problems.append(
+                    Problem(
+                        f"{path}.connector", f"You have no connector named “{block.connector}”."
+                    )
+                )
+        if block.channel == "webhook" and not (
+            block.url and re.match(r"^https?://[^\s/]+", block.url)
+        ):
             problems.append(Problem(f"{path}.url", "Give the http(s) URL to send the webhook to."))
 
 
@@ -447,11 +578,19 @@ def _check_jumps(blocks: list, path: str, problems: list[Problem]) -> None:
     for i, block in enumerate(blocks):
         if isinstance(block, Review) and block.on_changes:
             if block.on_changes not in ids[:i]:
-                problems.append(Problem(f"{path}.{i}.on_changes",
-                                        "Jump back to an earlier block in the same list as this review."))
+                problems.append(
+                    Problem(
+                        f"{path}.{i}.on_changes",
+                        "Jump back to an earlier block in the same list as this review.",
+                    )
+                )
             if block.max_rounds is None:
-                problems.append(Problem(f"{path}.{i}.max_rounds",
-                                        "A review that jumps back needs a limit on rounds (it could loop forever)."))
+                problems.append(
+                    Problem(
+                        f"{path}.{i}.max_rounds",
+                        "A review that jumps back needs a limit on rounds (it could loop forever).",
+                    )
+                )
         for key, attr in (("blocks", "blocks"), ("then", "then"), ("else", "else_")):
             if hasattr(block, attr):
                 _check_jumps(getattr(block, attr), f"{path}.{i}.{key}", problems)

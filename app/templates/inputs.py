@@ -17,6 +17,7 @@ MAX_FILES = 50
 
 class FileRef(BaseModel):
     """An uploaded file (app/steps/run_files.py `store_uploads`), attached to the run when it starts."""
+
     model_config = ConfigDict(extra="forbid")
 
     artifact_id: UUID
@@ -63,10 +64,17 @@ def input_model(fields: list[InputField], name: str = "TemplateInput") -> type[B
     for field in fields:
         annotation, constraints = _annotation(field)
         if field.required and field.default is None:
-            spec[field.name] = (annotation, Field(title=field.label, description=field.help or None, **constraints))
+            spec[field.name] = (
+                annotation,
+                Field(title=field.label, description=field.help or None, **constraints),
+            )
         else:
-            spec[field.name] = (annotation | None, Field(field.default, title=field.label,
-                                                         description=field.help or None, **constraints))
+            spec[field.name] = (
+                annotation | None,
+                Field(
+                    field.default, title=field.label, description=field.help or None, **constraints
+                ),
+            )
     return create_model(name, __base__=_Values, **spec)
 
 

@@ -59,6 +59,7 @@ PURE_KINDS = {"ask_model", "if", "for_each"}  # blocks a for_each may run as par
 class TemplateValues(BaseModel):
     """A template run's input: the template's own inputs, checked at start against its version's model
     (app/templates/start.py passes that model to the engine's start command)."""
+
     model_config = ConfigDict(extra="allow")
 
 
@@ -83,10 +84,14 @@ class Interpreter:
         ids = [b.id for b in blocks]
         rounds: dict[str, int] = {}
         passes = 0
-        for n, block in enumerate(blocks):  # the jump-back range may read the review's (and its own) output early
+        for n, block in enumerate(
+            blocks
+        ):  # the jump-back range may read the review's (and its own) output early
             if isinstance(block, Review) and block.on_changes in ids[:n]:
-                ctx.setdefault(block.id, {"decision": None, "feedback": "", "decided_by": None, "rounds": 0})
-                for repeated in ids[ids.index(block.on_changes):n]:
+                ctx.setdefault(
+                    block.id, {"decision": None, "feedback": "", "decided_by": None, "rounds": 0}
+                )
+                for repeated in ids[ids.index(block.on_changes) : n]:
                     ctx.setdefault(repeated, None)
         i = 0
         while i < len(blocks):
@@ -99,14 +104,23 @@ class Interpreter:
                 continue
             i += 1
 
-    async def block(self, block: Any, ctx: dict, prefix: str, suffix: str, rounds: dict[str, int]) -> str | None:
+    async def block(
+        self, block: Any, ctx: dict, prefix: str, suffix: str, rounds: dict[str, int]
+    ) -> str | None:
         name = _name(block, prefix, suffix)
         where = f"{block.id}"
         if isinstance(block, AskModel):
             ctx[block.id] = await self.run.step(
-                name, ask_model, render(block.system, ctx, where), render(block.prompt, ctx, where),
-                block.model or None, block.temperature, list(block.json_fields),
-                retry=model.MODEL_RETRY, timeout=model.MODEL_TIMEOUT_S)
+                name,
+                ask_model,
+                render(block.system, ctx, where),
+                render(block.prompt, ctx, where),
+                block.model or None,
+                block.temperature,
+                list(block.json_fields),
+                retry=model.MODEL_RETRY,
+                timeout=model.MODEL_TIMEOUT_S,
+            )
         elif isinstance(block, Review):
             return await self.review(block, name, ctx, rounds)
         elif isinstance(block, AskPerson):
@@ -131,26 +145,48 @@ class Interpreter:
             ctx[block.id] = await sends.send(self.run, block, name, ctx, self.meta)
         return None
 
-    async def review(self, block: Review, name: str, ctx: dict, rounds: dict[str, int]) -> str | None:
+    async def review(
+        self, block: Review, name: str, ctx: dict, rounds: dict[str, int]
+    ) -> str | None:
         done = rounds.get(block.id, 0)
         can_change = bool(block.on_changes) and done < (block.max_rounds or 0)
         title = render(block.title, ctx, block.id) or self.template.title
         note = render(block.note, ctx, block.id)
         if block.on_changes:
             note = (note + "\n\n" if note else "") + (
-                f"Changes requested {done} of at most {block.max_rounds} times." if can_change else
-                "No more changes can be requested: approve or reject.")
+                f"Changes requested {done} of at most {block.max_rounds} times."
+                if can_change
+                else "No more changes can be requested: approve or reject."
+            )
         timeout = duration_seconds(block.timeout)
         remind = duration_seconds(block.remind_before) if block.remind_before else None
         decision = await self.run.hook(
-            name, "approval", actions=["approve", "revise", "reject"] if can_change else ["approve", "reject"],
-            show=review_request(title=self.meta["title"], heading=f"Review: {title}", label=block.title or "Review",
-                                content=render(block.content, ctx, block.id), note=note,
-                                labels={"revise": "Request changes"}),
-            timeout=timeout, remind_before=remind if remind and remind < timeout else None, assignee=block.assignee)
-        verdict = "expired" if decision.timed_out else {"revise": "changes"}.get(decision.action, decision.action)
-        ctx[block.id] = {"decision": verdict, "feedback": str(decision.data.get("feedback") or ""),
-                         "decided_by": decision.decided_by, "rounds": done + (verdict == "changes")}
+            name,
+            "approval",
+            actions=["approve", "revise", "reject"] if can_change else ["approve", "reject"],
+            show=review_request(
+                title=self.meta["title"],
+                heading=f"Review: {title}",
+                label=block.title or "Review",
+                content=render(block.content, ctx, block.id),
+                note=note,
+                labels={"revise": "Request changes"},
+            ),
+            timeout=timeout,
+            remind_before=remind if remind and remind < timeout else None,
+            assignee=block.assignee,
+        )
+        verdict = (
+            "expired"
+            if decision.timed_out
+            else {"revise": "changes"}.get(decision.action, decision.action)
+        )
+        ctx[block.id] = {
+            "decision": verdict,
+            "feedback": str(decision.data.get("feedback") or ""),
+            "decided_by": decision.decided_by,
+            "rounds": done + (verdict == "changes"),
+        }
         if verdict == "changes":
             rounds[block.id] = done + 1
             return block.on_changes
@@ -160,10 +196,21 @@ class Interpreter:
 
     async def ask_person(self, block: AskPerson, name: str, ctx: dict) -> None:
         answer = await self.run.hook(
-            name, "input", actions=["submit"], timeout=duration_seconds(block.timeout), assignee=block.assignee,
-            show={**review_request(title=self.meta["title"], heading=block.title or "Your input is needed",
-                                   content=render(block.message, ctx, block.id), labels={"submit": "Send"}),
-                  "form": [f.model_dump(mode="json") for f in block.fields]})
+            name,
+            "input",
+            actions=["submit"],
+            timeout=duration_seconds(block.timeout),
+            assignee=block.assignee,
+            show={
+                **review_request(
+                    title=self.meta["title"],
+                    heading=block.title or "Your input is needed",
+                    content=render(block.message, ctx, block.id),
+                    labels={"submit": "Send"},
+                ),
+                "form": [f.model_dump(mode="json") for f in block.fields],
+            },
+        )
         if answer.timed_out:
             raise Stop(block.id, "expired")
         data = {k: v for k, v in answer.data.items() if k in {f.name for f in block.fields}}
@@ -183,12 +230,28 @@ class Interpreter:
         collect = block.collect or block.blocks[-1].id
         if all(b.kind in PURE_KINDS for b in iter_blocks(block.blocks)):
             settings = runtime.current().settings
-            limit = None if runtime.current().llm.offline else RateLimit(MODEL_LIMIT, *settings.doc_summary_rate)
+            limit = (
+                None
+                if runtime.current().llm.offline
+                else RateLimit(MODEL_LIMIT, *settings.doc_summary_rate)
+            )
             shared = _needed_context(block.blocks, ctx)
-            payloads = [{"blocks": [b.model_dump(mode="json", by_alias=True) for b in block.blocks],
-                         "ctx": {**shared, block.as_: item}, "collect": collect} for item in items]
-            ctx[block.id] = await self.run.map(name, run_pure_blocks, payloads, concurrency=block.concurrency,
-                                               limit=limit, retry=model.MODEL_RETRY)
+            payloads = [
+                {
+                    "blocks": [b.model_dump(mode="json", by_alias=True) for b in block.blocks],
+                    "ctx": {**shared, block.as_: item},
+                    "collect": collect,
+                }
+                for item in items
+            ]
+            ctx[block.id] = await self.run.map(
+                name,
+                run_pure_blocks,
+                payloads,
+                concurrency=block.concurrency,
+                limit=limit,
+                retry=model.MODEL_RETRY,
+            )
             return
         results = []
         for n, item in enumerate(items, 1):
@@ -201,9 +264,18 @@ class Interpreter:
         title = render(block.title_text, ctx, block.id).strip() or self.template.title
         markdown = render(block.markdown, ctx, block.id)
         when = self.run.now()
-        files = await self.run.transaction(name, lambda conn: save_document(
-            conn, owner_id=self.run.owner_id, run_id=self.run.id, title=title[:200], markdown=markdown, when=when,
-            workflow_title=self.template.title))
+        files = await self.run.transaction(
+            name,
+            lambda conn: save_document(
+                conn,
+                owner_id=self.run.owner_id,
+                run_id=self.run.id,
+                title=title[:200],
+                markdown=markdown,
+                when=when,
+                workflow_title=self.template.title,
+            ),
+        )
         ctx[block.id] = {"title": title, "markdown": markdown, "files": files}
         self.documents.append(ctx[block.id])
 
@@ -222,8 +294,13 @@ def _needed_context(blocks: list, ctx: dict) -> dict:
                 roots |= names
                 inputs |= used
                 whole_inputs |= "inputs" in names and not used
-        for path in (getattr(block, "items", None), block.condition.var if isinstance(block, If) else None,
-                     block.condition.value if isinstance(block, If) and isinstance(block.condition.value, str) else None):
+        for path in (
+            getattr(block, "items", None),
+            block.condition.var if isinstance(block, If) else None,
+            block.condition.value
+            if isinstance(block, If) and isinstance(block.condition.value, str)
+            else None,
+        ):
             if path and "{" in path:
                 names, used = template_names(path)
                 roots |= names
@@ -253,8 +330,13 @@ def parse_blocks(blocks: list[dict]) -> list:
 async def _pure(blocks: list, ctx: dict) -> None:
     for block in blocks:
         if isinstance(block, AskModel):
-            out = await ask_model(render(block.system, ctx, block.id), render(block.prompt, ctx, block.id),
-                                  block.model or None, block.temperature, list(block.json_fields))
+            out = await ask_model(
+                render(block.system, ctx, block.id),
+                render(block.prompt, ctx, block.id),
+                block.model or None,
+                block.temperature,
+                list(block.json_fields),
+            )
             ctx[block.id] = out.value
         elif isinstance(block, If):
             taken = holds(block.condition, ctx)
@@ -273,20 +355,40 @@ async def _pure(blocks: list, ctx: dict) -> None:
             ctx[block.id] = results
 
 
-@workflow(name=TEMPLATE_WORKFLOW, title="Template", hidden=True, input=TemplateValues,
-          description="Runs a workflow template built in the browser.", max_duration=timedelta(days=30))
+@workflow(
+    name=TEMPLATE_WORKFLOW,
+    title="Template",
+    hidden=True,
+    input=TemplateValues,
+    description="Runs a workflow template built in the browser.",
+    max_duration=timedelta(days=30),
+)
 async def run_template(run: Run, inp: TemplateValues) -> dict:
-    loaded = await run.transaction("load template", lambda conn: store.run_template_version(conn, run.id))
+    loaded = await run.transaction(
+        "load template", lambda conn: store.run_template_version(conn, run.id)
+    )
     template = parse(loaded["document"])
-    meta = {"title": template.title, "template_id": loaded["template_id"], "version": loaded["version"]}
+    meta = {
+        "title": template.title,
+        "template_id": loaded["template_id"],
+        "version": loaded["version"],
+    }
     values = inp.model_dump(mode="json")
     for field in template.inputs:
         value = values.get(field.name)
         if field.kind in ("file", "files") and value:
-            read = await run.step(f"read {field.label}"[:200], read_texts, run.owner_id, str(run.id),
-                                  [value] if field.kind == "file" else value)
+            read = await run.step(
+                f"read {field.label}"[:200],
+                read_texts,
+                run.owner_id,
+                str(run.id),
+                [value] if field.kind == "file" else value,
+            )
             values[field.name] = read[0] if field.kind == "file" else read
-    ctx: dict[str, Any] = {"inputs": values, "run": {"date": run.now().strftime("%-d %B %Y"), "title": template.title}}
+    ctx: dict[str, Any] = {
+        "inputs": values,
+        "run": {"date": run.now().strftime("%-d %B %Y"), "title": template.title},
+    }
     interpreter = Interpreter(run, template, meta)
     out: dict[str, Any] = {"template": template.title, "template_version": loaded["version"]}
     try:

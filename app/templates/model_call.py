@@ -20,8 +20,11 @@ class AnswerMismatch(Exception):
 
 
 def json_instruction(fields: list[str]) -> str:
-    return ("\n\nAnswer with one JSON object and nothing else, with exactly these fields: "
-            + ", ".join(fields) + ".")
+    return (
+        "\n\nAnswer with one JSON object and nothing else, with exactly these fields: "
+        + ", ".join(fields)
+        + "."
+    )
 
 
 def parse_answer(text: str, fields: list[str]) -> dict:
@@ -30,12 +33,16 @@ def parse_answer(text: str, fields: list[str]) -> dict:
     try:
         data = json.loads(body)
     except ValueError:
-        raise AnswerMismatch(f"the model's answer is not JSON (expected an object with {', '.join(fields)})") from None
+        raise AnswerMismatch(
+            f"the model's answer is not JSON (expected an object with {', '.join(fields)})"
+        ) from None
     if not isinstance(data, dict):
         raise AnswerMismatch(f"the model's answer is not a JSON object with {', '.join(fields)}")
     missing = [f for f in fields if f not in data]
     if missing:
-        raise AnswerMismatch(f"the model's answer lacks the field{'s' if len(missing) > 1 else ''} {', '.join(missing)}")
+        raise AnswerMismatch(
+            f"the model's answer lacks the field{'s' if len(missing) > 1 else ''} {', '.join(missing)}"
+        )
     return {f: data[f] for f in fields}
 
 
@@ -45,13 +52,20 @@ def offline_answer(system: str, prompt: str, fields: list[str]) -> str:
     return json.dumps({f: f"{text}" for f in fields}) if fields else text
 
 
-async def ask_model(system: str, prompt: str, model_name: str | None, temperature: float | None,
-                    fields: list[str]) -> StepOutput:
+async def ask_model(
+    system: str, prompt: str, model_name: str | None, temperature: float | None, fields: list[str]
+) -> StepOutput:
     llm = runtime.current().llm
     if llm.offline:
         text = offline_answer(system, prompt, fields)
-        return StepOutput(parse_answer(text, fields) if fields else text, usage=Usage(llm.model, 0, 0, 0.0))
-    messages = [{"role": "system", "content": system or "You are a helpful assistant."},
-                {"role": "user", "content": prompt + (json_instruction(fields) if fields else "")}]
-    text, usage = await model.complete(messages, model=model_name, temperature=temperature, max_tokens=model.MAX_TOKENS)
+        return StepOutput(
+            parse_answer(text, fields) if fields else text, usage=Usage(llm.model, 0, 0, 0.0)
+        )
+    messages = [
+        {"role": "system", "content": system or "You are a helpful assistant."},
+        {"role": "user", "content": prompt + (json_instruction(fields) if fields else "")},
+    ]
+    text, usage = await model.complete(
+        messages, model=model_name, temperature=temperature, max_tokens=model.MAX_TOKENS
+    )
     return StepOutput(parse_answer(text, fields) if fields else text, usage=usage)

@@ -68,8 +68,14 @@ def holds(condition: Condition, context: dict[str, Any]) -> bool:
             result = value is None or value == "" or value == [] or value == {}
         case "equals":
             a, b = _number(value), _number(want)
-            result = (a == b) if a is not None and b is not None and not isinstance(value, str | None) or \
-                (isinstance(value, int | float) and b is not None) else str(value if value is not None else "") == str(want)
+            result = (
+                (a == b)
+                if a is not None
+                and b is not None
+                and not isinstance(value, str | None)
+                or (isinstance(value, int | float) and b is not None)
+                else str(value if value is not None else "") == str(want)
+            )
         case "contains":
             if isinstance(value, list):
                 result = any(str(v) == str(want) for v in value)
@@ -89,7 +95,13 @@ def holds(condition: Condition, context: dict[str, Any]) -> bool:
 def parse_when(value: Any, where: str) -> datetime:
     """An ISO date-time from a variable (a naive one is taken as UTC)."""
     try:
-        when = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        when = (
+            value
+            if isinstance(value, datetime)
+            else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+        )
     except (TypeError, ValueError):
-        raise TemplateRunError(f"{where}: “{value}” is not a date-time (like 2026-05-01T09:00:00Z)") from None
+        raise TemplateRunError(
+            f"{where}: “{value}” is not a date-time (like 2026-05-01T09:00:00Z)"
+        ) from None
     return when if when.tzinfo else when.replace(tzinfo=UTC)

@@ -29,26 +29,47 @@ async def send(run: Run, block: Send, name: str, ctx: dict, meta: dict) -> dict:
     subject = render(block.subject, ctx, block.id).strip() or meta["title"]
     body = render(block.body, ctx, block.id)
     if block.channel == "email":
+
         async def mail(conn: AsyncConnection) -> dict:
             to = block.to
             if to == "owner":
-                to = (await (await conn.execute(OWNER_EMAIL, {"id": run.owner_id})).fetchone())["email"]
-            await queue_mail(conn, to=to, subject=subject, text=body, kind="template_send",
-                             user_id=run.owner_id, run_id=run.id)
+                to = (await (await conn.execute(OWNER_EMAIL, {"id": run.owner_id})).fetchone())[
+                    "email"
+                ]
+            await queue_mail(
+                conn,
+                to=to,
+                subject=subject,
+                text=body,
+                kind="template_send",
+                user_id=run.owner_id,
+                run_id=run.id,
+            )
             return {"sent": True, "channel": "email"}
+
         return await run.transaction(name, mail)
     if block.channel == "publish":
+
         async def find(conn: AsyncConnection) -> dict | None:
             return await find_connector(conn, run.owner_id, block.connector or "")
+
         connector = await run.transaction(f"{name}: connector", find)
         if connector is None:
             raise TemplateRunError(f"{block.id}: you have no connector named “{block.connector}”")
         post = {"id": 0, "number": 1, "body": body, "publish_at": None}
         result = await run.step(name, partial(_publish, run), connector["id"], post)
         return {"sent": True, "channel": "publish", **(result or {})}
-    payload = {"event": "template.send", "run_id": str(run.id), "template": meta["title"], "block": block.id,
-               "subject": subject, "body": body}
-    result = await run.step(name, partial(post_webhook, run), block.url, block.secret or "", payload)
+    payload = {
+        "event": "template.send",
+        "run_id": str(run.id),
+        "template": meta["title"],
+        "block": block.id,
+        "subject": subject,
+        "body": body,
+    }
+    result = await run.step(
+        name, partial(post_webhook, run), block.url, block.secret or "", payload
+    )
     return {"sent": True, "channel": "webhook", **result}
 
 
@@ -60,13 +81,24 @@ async def post_webhook(run: Run, url: str, secret: str, payload: dict) -> dict:
     """One signed POST (`X-Baton-Signature: sha256=<HMAC of the body>` when the block has a key)."""
     key = run.idempotency_key
     body = json.dumps({**payload, "idempotency_key": key}, separators=(",", ":")).encode()
-    headers = {"Content-Type": "application/json", "User-Agent": WEBHOOK_AGENT, "Idempotency-Key": key,
-               "X-Baton-Event": "template.send"}
+    headers = {
+        "Content-Type": "application/json",
+        "User-Agent": WEBHOOK_AGENT,
+        "Idempotency-Key": key,
+        "X-Baton-Event": "template.send",
+    }
     if secret:
         headers[SIGNATURE_HEADER] = sign(secret, body)
     try:
-        reply = await outbound.request("POST", url, allow=runtime.current().settings.connector_allow, headers=headers,
-                                       content=body, timeout=TIMEOUT, max_bytes=MAX_RESPONSE)
+        reply = await outbound.request(
+            "POST",
+            url,
+            allow=runtime.current().settings.connector_allow,
+            headers=headers,
+            content=body,
+            timeout=TIMEOUT,
+            max_bytes=MAX_RESPONSE,
+        )
     except outbound.AddressRefused as exc:
         raise FatalError(str(exc)) from None
     except (outbound.HostNotFound, httpx.HTTPError) as exc:

@@ -25,6 +25,7 @@ from app.templates.interpreter import TEMPLATE_WORKFLOW
 @dataclass(frozen=True)
 class TemplateChoice:
     """A template version chosen for a run: what the start path needs to check and record it."""
+
     template_id: int
     version: int
     slug: str
@@ -38,13 +39,28 @@ class TemplateChoice:
         return input_model(self.document.inputs)
 
     def run_title(self, values: dict[str, Any]) -> str:
-        first = next((str(values[f.name]) for f in self.document.inputs
-                      if f.kind in ("short_text", "long_text") and values.get(f.name)), "")
-        return f"{self.document.title}: {' '.join(first.split())}"[:200] if first else self.document.title
+        first = next(
+            (
+                str(values[f.name])
+                for f in self.document.inputs
+                if f.kind in ("short_text", "long_text") and values.get(f.name)
+            ),
+            "",
+        )
+        return (
+            f"{self.document.title}: {' '.join(first.split())}"[:200]
+            if first
+            else self.document.title
+        )
 
 
-async def choose(conn: AsyncConnection, *, user_id: int | None, slug: str | None = None,
-                 template_id: int | None = None) -> TemplateChoice:
+async def choose(
+    conn: AsyncConnection,
+    *,
+    user_id: int | None,
+    slug: str | None = None,
+    template_id: int | None = None,
+) -> TemplateChoice:
     """The current version of a template the user may run (their own, the gallery's, a shared one).
     TemplateNotFound otherwise."""
     row = await store.get_template(conn, user_id=user_id, slug=slug, template_id=template_id)
@@ -52,19 +68,41 @@ async def choose(conn: AsyncConnection, *, user_id: int | None, slug: str | None
     return TemplateChoice(row["id"], row["current_version"], row["slug"], parse(document))
 
 
-async def start_template_run(conn: AsyncConnection, *, user_id: int, input: dict[str, Any],
-                             slug: str | None = None, template: TemplateChoice | None = None,
-                             chat_id: int | None = None, idempotency_key: str | None = None,
-                             title: str | None = None) -> tuple[dict, bool]:
+async def start_template_run(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    input: dict[str, Any],
+    slug: str | None = None,
+    template: TemplateChoice | None = None,
+    chat_id: int | None = None,
+    idempotency_key: str | None = None,
+    title: str | None = None,
+) -> tuple[dict, bool]:
     """Start a run of a template through the engine's start command. Raises TemplateNotFound,
     InputInvalid (per-field errors against the template's inputs) or QuotaExceeded."""
     chosen = template or await choose(conn, user_id=user_id, slug=slug)
     async with conn.transaction():
         run, created = await commands.start_run(
-            conn, owner_id=user_id, workflow=TEMPLATE_WORKFLOW, input=input, chat_id=chat_id,
-            idempotency_key=idempotency_key, title=title or chosen.run_title(input),
-            input_model=chosen.input_model(), template_id=chosen.template_id, template_version=chosen.version)
+            conn,
+            owner_id=user_id,
+            workflow=TEMPLATE_WORKFLOW,
+            input=input,
+            chat_id=chat_id,
+            idempotency_key=idempotency_key,
+            title=title or chosen.run_title(input),
+            input_model=chosen.input_model(),
+            template_id=chosen.template_id,
+            template_version=chosen.version,
+        )
         ids = file_ids(chosen.document.inputs, run["input"])
-        if created and ids and await store.attach_uploads(conn, owner_id=user_id, run_id=run["id"], ids=ids) != len(ids):
-            raise InputInvalid([{"field": "input", "message": "A file is not one of your new uploads."}])
+        if (
+            created
+            and ids
+            and await store.attach_uploads(conn, owner_id=user_id, run_id=run["id"], ids=ids)
+            != len(ids)
+        ):
+            raise InputInvalid(
+                [{"field": "input", "message": "A file is not one of your new uploads."}]
+            )
     return run, created

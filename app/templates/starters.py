@@ -34,10 +34,15 @@ async def load_starters(conn: AsyncConnection, extra_dir: Path | None = None) ->
         try:
             document = json.loads(path.read_text(encoding="utf-8"))
             if not store.SLUG.match(slug):
-                raise store.TemplateInvalid([store.Problem("(file name)", "use a-z, 0-9 and - for the slug")])
+                raise store.TemplateInvalid(
+                    [store.Problem("(file name)", "use a-z, 0-9 and - for the slug")]
+                )
             outcome[slug] = await store.put_starter(conn, slug=slug, document=document)
         except (OSError, ValueError, store.TemplateInvalid) as exc:
             problems = exc.problems if isinstance(exc, store.TemplateInvalid) else [str(exc)]
-            log.warning("templates.starter_invalid", extra={"file": str(path), "problems": [str(p) for p in problems]})
+            log.warning(
+                "templates.starter_invalid",
+                extra={"file": str(path), "problems": [str(p) for p in problems]},
+            )
             outcome[slug] = "invalid"
     return outcome

@@ -15,7 +15,13 @@ SHARING_USERS = SQL["sharing_users"]
 
 
 async def template_stats(conn: AsyncConnection, start: datetime, end: datetime) -> dict:
-    per_template = await (await conn.execute(RUNS_PER_TEMPLATE, {"start": start, "end": end})).fetchall()
+    per_template = await (
+        await conn.execute(RUNS_PER_TEMPLATE, {"start": start, "end": end})
+    ).fetchall()
     sharing = await (await conn.execute(SHARING_USERS)).fetchone()
-    return {"per_template": per_template, "users": sharing["users"], "sharing": sharing["sharing"],
-            "share": sharing["sharing"] / sharing["users"] if sharing["users"] else None}
+    return {
+        "per_template": per_template,
+        "users": sharing["users"],
+        "sharing": sharing["sharing"],
+        "share": sharing["sharing"] / sharing["users"] if sharing["users"] else None,
+    }

@@ -81,79 +81,143 @@ async def check_document(conn: AsyncConnection, user_id: int | None, document: A
     """The document normalised, or TemplateInvalid with every problem (connectors checked against the user's)."""
     names = set()
     if user_id is not None:
-        names = {r["name"] for r in await (await conn.execute(USER_CONNECTORS, {"user_id": user_id})).fetchall()}
-    problems = validate_document(document, connector_exists=(lambda n: n in names) if user_id is not None else None)
+        names = {
+            r["name"]
+            for r in await (await conn.execute(USER_CONNECTORS, {"user_id": user_id})).fetchall()
+        }
+    problems = validate_document(
+        document, connector_exists=(lambda n: n in names) if user_id is not None else None
+    )
     if problems:
         raise TemplateInvalid(problems)
     return parse(document).dump()
 
 
-async def create_template(conn: AsyncConnection, *, owner_id: int | None, document: Any, slug: str | None = None,
-                          visibility: str = "private", copied_from: int | None = None) -> dict:
+async def create_template(
+    conn: AsyncConnection,
+    *,
+    owner_id: int | None,
+    document: Any,
+    slug: str | None = None,
+    visibility: str = "private",
+    copied_from: int | None = None,
+) -> dict:
     """A new template (version 1). `slug` None: from the title, made unique among the owner's."""
     doc = await check_document(conn, owner_id, document)
     if slug is not None and not SLUG.match(slug):
-        raise TemplateInvalid([Problem("slug", "Use lower-case letters, digits and -, at most 60 characters.")])
+        raise TemplateInvalid(
+            [Problem("slug", "Use lower-case letters, digits and -, at most 60 characters.")]
+        )
     async with conn.transaction():
-        if slug is not None and await (await conn.execute(SLUG_TAKEN, {"owner_id": owner_id, "slug": slug})).fetchone():
-            raise TemplateInvalid([Problem("slug", f"You already have a template called “{slug}”.")])
+        if (
+            slug is not None
+            and await (
+                await conn.execute(SLUG_TAKEN, {"owner_id": owner_id, "slug": slug})
+            ).fetchone()
+        ):
+            raise TemplateInvalid(
+                [Problem("slug", f"You already have a template called “{slug}”.")]
+            )
         slug = slug or await _free_slug(conn, owner_id, slugify(doc["title"]))
-        row = await (await conn.execute(INSERT_TEMPLATE, {
-            "owner_id": owner_id, "slug": slug, "title": doc["title"], "category": doc.get("category", "General"),
-            "visibility": visibility, "copied_from": copied_from, "document": Jsonb(doc)})).fetchone()
+        row = await (
+            await conn.execute(
+                INSERT_TEMPLATE,
+                {
+                    "owner_id": owner_id,
+                    "slug": slug,
+                    "title": doc["title"],
+                    "category": doc.get("category", "General"),
+                    "visibility": visibility,
+                    "copied_from": copied_from,
+                    "document": Jsonb(doc),
+                },
+            )
+        ).fetchone()
         if owner_id is not None:
             await conn.execute(DELETE_DRAFT, {"user_id": owner_id, "template_id": None})
     return row
 
 
 async def _own(conn: AsyncConnection, user_id: int, template_id: int) -> dict:
-    row = await (await conn.execute(OWN_FOR_UPDATE, {"id": template_id, "user_id": user_id})).fetchone()
+    row = await (
+        await conn.execute(OWN_FOR_UPDATE, {"id": template_id, "user_id": user_id})
+    ).fetchone()
     if row is None:
         raise TemplateNotFound("no such template")
     return row
 
 
-async def save_version(conn: AsyncConnection, *, user_id: int, template_id: int, document: Any) -> dict:
+async def save_version(
+    conn: AsyncConnection, *, user_id: int, template_id: int, document: Any
+) -> dict:
     """Save the document as the template's next version (the owner only)."""
     doc = await check_document(conn, user_id, document)
     async with conn.transaction():
         row = await _own(conn, user_id, template_id)
-        row = await (await conn.execute(INSERT_VERSION, {
-            "id": template_id, "version": row["current_version"] + 1, "document": Jsonb(doc), "user_id": user_id,
-            "title": doc["title"], "category": doc.get("category", "General")})).fetchone()
+        row = await (
+            await conn.execute(
+                INSERT_VERSION,
+                {
+                    "id": template_id,
+                    "version": row["current_version"] + 1,
+                    "document": Jsonb(doc),
+                    "user_id": user_id,
+                    "title": doc["title"],
+                    "category": doc.get("category", "General"),
+                },
+            )
+        ).fetchone()
         await conn.execute(DELETE_DRAFT, {"user_id": user_id, "template_id": template_id})
     return row
 
 
-async def restore_version(conn: AsyncConnection, *, user_id: int, template_id: int, version: int) -> dict:
+async def restore_version(
+    conn: AsyncConnection, *, user_id: int, template_id: int, version: int
+) -> dict:
     """An old version becomes current again, as a new version (history is never rewritten)."""
     async with conn.transaction():
         await _own(conn, user_id, template_id)
-        old = await (await conn.execute(GET_VERSION, {"id": template_id, "version": version})).fetchone()
+        old = await (
+            await conn.execute(GET_VERSION, {"id": template_id, "version": version})
+        ).fetchone()
         if old is None:
             raise TemplateNotFound("no such version")
-        return await save_version(conn, user_id=user_id, template_id=template_id, document=old["document"])
+        return await save_version(
+            conn, user_id=user_id, template_id=template_id, document=old["document"]
+        )
 
 
-async def get_template(conn: AsyncConnection, *, user_id: int | None, slug: str | None = None,
-                       template_id: int | None = None) -> dict:
+async def get_template(
+    conn: AsyncConnection,
+    *,
+    user_id: int | None,
+    slug: str | None = None,
+    template_id: int | None = None,
+) -> dict:
     """A template the user may see, by slug or id (`user_id` None: an operator sees every one)."""
     params = {"slug": slug, "id": template_id, "user_id": user_id, "operator": user_id is None}
-    row = await (await conn.execute(VISIBLE_BY_SLUG if slug is not None else VISIBLE_BY_ID, params)).fetchone()
+    row = await (
+        await conn.execute(VISIBLE_BY_SLUG if slug is not None else VISIBLE_BY_ID, params)
+    ).fetchone()
     if row is None:
         raise TemplateNotFound("no such template")
     return row
 
 
 async def get_document(conn: AsyncConnection, template: dict, version: int | None = None) -> dict:
-    row = await (await conn.execute(GET_VERSION, {"id": template["id"],
-                                                  "version": version or template["current_version"]})).fetchone()
+    row = await (
+        await conn.execute(
+            GET_VERSION, {"id": template["id"], "version": version or template["current_version"]}
+        )
+    ).fetchone()
     if row is None:
         raise TemplateNotFound("no such version")
     return row["document"]
 
 
-async def list_versions(conn: AsyncConnection, *, user_id: int | None, template_id: int) -> list[dict]:
+async def list_versions(
+    conn: AsyncConnection, *, user_id: int | None, template_id: int
+) -> list[dict]:
     await get_template(conn, user_id=user_id, template_id=template_id)
     return await (await conn.execute(LIST_VERSIONS, {"id": template_id})).fetchall()
 
@@ -164,15 +228,24 @@ async def list_templates(conn: AsyncConnection, *, user_id: int | None) -> dict[
         return {"all": await (await conn.execute(LIST_ALL)).fetchall()}
     params = {"user_id": user_id}
     mine = await (await conn.execute(LIST_MINE, params)).fetchall()
-    return {"mine": mine, "shared": await (await conn.execute(LIST_SHARED, params)).fetchall(),
-            "gallery": [r for r in await (await conn.execute(LIST_GALLERY)).fetchall() if r["owner_id"] != user_id]}
+    return {
+        "mine": mine,
+        "shared": await (await conn.execute(LIST_SHARED, params)).fetchall(),
+        "gallery": [
+            r
+            for r in await (await conn.execute(LIST_GALLERY)).fetchall()
+            if r["owner_id"] != user_id
+        ],
+    }
 
 
 async def use_template(conn: AsyncConnection, *, user_id: int, template_id: int) -> dict:
     """'Use': a private copy of a template the user may see; the author's later edits don't change it."""
     source = await get_template(conn, user_id=user_id, template_id=template_id)
     document = await get_document(conn, source)
-    return await create_template(conn, owner_id=user_id, document=strip_private(document), copied_from=source["id"])
+    return await create_template(
+        conn, owner_id=user_id, document=strip_private(document), copied_from=source["id"]
+    )
 
 
 async def open_share_link(conn: AsyncConnection, *, user_id: int, token: str) -> dict:
@@ -185,15 +258,20 @@ async def open_share_link(conn: AsyncConnection, *, user_id: int, token: str) ->
     return row
 
 
-async def set_visibility(conn: AsyncConnection, *, user_id: int, template_id: int, visibility: str) -> dict:
+async def set_visibility(
+    conn: AsyncConnection, *, user_id: int, template_id: int, visibility: str
+) -> dict:
     """private, link (a new share token unless one exists) or gallery (published). Owner only."""
     if visibility not in ("private", "link", "gallery"):
         raise TemplateInvalid([Problem("visibility", "Choose private, link or gallery.")])
     async with conn.transaction():
         row = await _own(conn, user_id, template_id)
         token = (row["share_token"] or secrets.token_urlsafe(18)) if visibility == "link" else None
-        return await (await conn.execute(SET_SHARING, {"id": template_id, "visibility": visibility,
-                                                       "token": token})).fetchone()
+        return await (
+            await conn.execute(
+                SET_SHARING, {"id": template_id, "visibility": visibility, "token": token}
+            )
+        ).fetchone()
 
 
 async def unpublish(conn: AsyncConnection, *, template_id: int) -> dict:
@@ -205,7 +283,10 @@ async def unpublish(conn: AsyncConnection, *, template_id: int) -> dict:
 
 
 async def delete_template(conn: AsyncConnection, *, user_id: int, template_id: int) -> None:
-    if await (await conn.execute(SOFT_DELETE, {"id": template_id, "user_id": user_id})).fetchone() is None:
+    if (
+        await (await conn.execute(SOFT_DELETE, {"id": template_id, "user_id": user_id})).fetchone()
+        is None
+    ):
         raise TemplateNotFound("no such template")
 
 
@@ -233,7 +314,9 @@ async def export_document(conn: AsyncConnection, *, user_id: int | None, slug: s
     return strip_private(await get_document(conn, template))
 
 
-async def import_document(conn: AsyncConnection, *, user_id: int, document: Any, slug: str | None = None) -> dict:
+async def import_document(
+    conn: AsyncConnection, *, user_id: int, document: Any, slug: str | None = None
+) -> dict:
     """Validated like a save; saved as the user's private template."""
     return await create_template(conn, owner_id=user_id, document=document, slug=slug)
 
@@ -241,20 +324,31 @@ async def import_document(conn: AsyncConnection, *, user_id: int, document: Any,
 async def get_draft(conn: AsyncConnection, *, user_id: int, template_id: int | None) -> dict | None:
     if template_id is not None:
         await get_template(conn, user_id=user_id, template_id=template_id)
-    return await (await conn.execute(GET_DRAFT, {"user_id": user_id, "template_id": template_id})).fetchone()
+    return await (
+        await conn.execute(GET_DRAFT, {"user_id": user_id, "template_id": template_id})
+    ).fetchone()
 
 
-async def put_draft(conn: AsyncConnection, *, user_id: int, template_id: int | None, document: Any) -> dict:
+async def put_draft(
+    conn: AsyncConnection, *, user_id: int, template_id: int | None, document: Any
+) -> dict:
     """Autosave: any JSON object up to the size limit (drafts may be invalid; saving checks them)."""
     if not isinstance(document, dict) or len(str(document)) > 300_000:
         raise TemplateInvalid([Problem("", "A draft is a JSON object of at most 256 KB.")])
     if template_id is not None:
         async with conn.transaction():
             await _own(conn, user_id, template_id)
-            return await (await conn.execute(PUT_DRAFT, {"user_id": user_id, "template_id": template_id,
-                                                         "document": Jsonb(document)})).fetchone()
-    return await (await conn.execute(PUT_DRAFT, {"user_id": user_id, "template_id": None,
-                                                 "document": Jsonb(document)})).fetchone()
+            return await (
+                await conn.execute(
+                    PUT_DRAFT,
+                    {"user_id": user_id, "template_id": template_id, "document": Jsonb(document)},
+                )
+            ).fetchone()
+    return await (
+        await conn.execute(
+            PUT_DRAFT, {"user_id": user_id, "template_id": None, "document": Jsonb(document)}
+        )
+    ).fetchone()
 
 
 async def user_by_email(conn: AsyncConnection, email: str) -> dict | None:
@@ -266,14 +360,22 @@ async def run_template_version(conn: AsyncConnection, run_id: Any) -> dict:
     row = await (await conn.execute(RUN_TEMPLATE_VERSION, {"run_id": run_id})).fetchone()
     if row is None:
         raise TemplateNotFound("this run has no template version")
-    return {"document": row["document"], "template_id": row["template_id"], "version": row["template_version"]}
+    return {
+        "document": row["document"],
+        "template_id": row["template_id"],
+        "version": row["template_version"],
+    }
 
 
-
-async def attach_uploads(conn: AsyncConnection, *, owner_id: int, run_id: Any, ids: list[str]) -> int:
+async def attach_uploads(
+    conn: AsyncConnection, *, owner_id: int, run_id: Any, ids: list[str]
+) -> int:
     """Attach the owner's unused uploads to the run; how many were attached."""
-    rows = await (await conn.execute(ATTACH_UPLOADS, {"run_id": run_id, "ids": [UUID(i) for i in ids],
-                                                      "owner_id": owner_id})).fetchall()
+    rows = await (
+        await conn.execute(
+            ATTACH_UPLOADS, {"run_id": run_id, "ids": [UUID(i) for i in ids], "owner_id": owner_id}
+        )
+    ).fetchall()
     return len(rows)
 
 
@@ -289,14 +391,33 @@ async def put_starter(conn: AsyncConnection, *, slug: str, document: dict) -> st
 
 async def _put_starter(conn: AsyncConnection, slug: str, doc: dict) -> str:
     async with conn.transaction():
-        row = await (await conn.execute(VISIBLE_BY_SLUG, {"slug": slug, "user_id": None, "operator": True})).fetchone()
+        row = await (
+            await conn.execute(VISIBLE_BY_SLUG, {"slug": slug, "user_id": None, "operator": True})
+        ).fetchone()
         if row is None or row["owner_id"] is not None:
-            await conn.execute(INSERT_TEMPLATE, {
-                "owner_id": None, "slug": slug, "title": doc["title"], "category": doc.get("category", "General"),
-                "visibility": "gallery", "copied_from": None, "document": Jsonb(doc)})
+            await conn.execute(
+                INSERT_TEMPLATE,
+                {
+                    "owner_id": None,
+                    "slug": slug,
+                    "title": doc["title"],
+                    "category": doc.get("category", "General"),
+                    "visibility": "gallery",
+                    "copied_from": None,
+                    "document": Jsonb(doc),
+                },
+            )
             return "created"
         if await get_document(conn, row) == doc:
             return "unchanged"
-        await conn.execute(REPLACE_STARTER, {"id": row["id"], "version": row["current_version"] + 1, "document": Jsonb(doc),
-                                             "title": doc["title"], "category": doc.get("category", "General")})
+        await conn.execute(
+            REPLACE_STARTER,
+            {
+                "id": row["id"],
+                "version": row["current_version"] + 1,
+                "document": Jsonb(doc),
+                "title": doc["title"],
+                "category": doc.get("category", "General"),
+            },
+        )
         return "updated"

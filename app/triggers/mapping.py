@@ -49,7 +49,11 @@ def resolve(document: Any, pointer: str) -> Any:
             value = value[token]
         elif isinstance(value, list):
             # RFC 6901: a decimal index without leading zeros ("-" names the end: nothing there).
-            if not token.isdigit() or (token != "0" and token.startswith("0")) or int(token) >= len(value):
+            if (
+                not token.isdigit()
+                or (token != "0" and token.startswith("0"))
+                or int(token) >= len(value)
+            ):
                 return _MISSING
             value = value[int(token)]
         else:

@@ -28,8 +28,8 @@ HINT_CHARS = 10
 
 @dataclass(frozen=True)
 class NewSecret:
-    plain: str    # shown to the person once, never stored
-    stored: str   # what the `secret` column keeps
+    plain: str  # shown to the person once, never stored
+    stored: str  # what the `secret` column keeps
     hint: str
 
 

@@ -53,19 +53,42 @@ def _mapping(mapping: dict[str, str] | None) -> Jsonb | None:
     return None if mapping is None else Jsonb(mapping)
 
 
-async def create_trigger(conn: AsyncConnection, owner_id: int, box: SecretBox, *, name: str, workflow: str | None,
-                         mapping: dict[str, str] | None, auth_mode: AuthMode, template_id: int | None = None,
-                         rate_per_minute: int = DEFAULT_RATE) -> tuple[dict, str]:
+async def create_trigger(
+    conn: AsyncConnection,
+    owner_id: int,
+    box: SecretBox,
+    *,
+    name: str,
+    workflow: str | None,
+    mapping: dict[str, str] | None,
+    auth_mode: AuthMode,
+    template_id: int | None = None,
+    rate_per_minute: int = DEFAULT_RATE,
+) -> tuple[dict, str]:
     """The new trigger and its secret (to show once). It starts `workflow`, or the template `template_id`."""
     secret = new_secret(auth_mode, box)
     async with conn.transaction():
         await conn.execute(LOCK_OWNER, {"owner_id": owner_id})
-        if (await (await conn.execute(COUNT_TRIGGERS, {"owner_id": owner_id})).fetchone())["n"] >= MAX_TRIGGERS:
+        if (await (await conn.execute(COUNT_TRIGGERS, {"owner_id": owner_id})).fetchone())[
+            "n"
+        ] >= MAX_TRIGGERS:
             raise TriggerLimitReached(f"You have {MAX_TRIGGERS} triggers; delete one first.")
-        row = await (await conn.execute(INSERT_TRIGGER, {
-            "owner_id": owner_id, "name": name, "workflow": workflow, "template_id": template_id,
-            "mapping": _mapping(mapping), "auth_mode": auth_mode, "secret": secret.stored, "hint": secret.hint,
-            "rate_per_minute": rate_per_minute})).fetchone()
+        row = await (
+            await conn.execute(
+                INSERT_TRIGGER,
+                {
+                    "owner_id": owner_id,
+                    "name": name,
+                    "workflow": workflow,
+                    "template_id": template_id,
+                    "mapping": _mapping(mapping),
+                    "auth_mode": auth_mode,
+                    "secret": secret.stored,
+                    "hint": secret.hint,
+                    "rate_per_minute": rate_per_minute,
+                },
+            )
+        ).fetchone()
     return row, secret.plain
 
 
@@ -87,33 +110,67 @@ async def trigger_for_delivery(conn: AsyncConnection, trigger_id: Any) -> dict |
     return await (await conn.execute(TRIGGER_FOR_DELIVERY, {"id": found})).fetchone()
 
 
-async def update_trigger(conn: AsyncConnection, trigger_id: Any, owner_id: int, *, name: str, workflow: str | None,
-                         mapping: dict[str, str] | None, rate_per_minute: int,
-                         template_id: int | None = None) -> dict | None:
+async def update_trigger(
+    conn: AsyncConnection,
+    trigger_id: Any,
+    owner_id: int,
+    *,
+    name: str,
+    workflow: str | None,
+    mapping: dict[str, str] | None,
+    rate_per_minute: int,
+    template_id: int | None = None,
+) -> dict | None:
     found = trigger_uuid(trigger_id)
     if found is None:
         return None
-    return await (await conn.execute(UPDATE_TRIGGER, {
-        "id": found, "owner_id": owner_id, "name": name, "workflow": workflow, "template_id": template_id,
-        "mapping": _mapping(mapping), "rate_per_minute": rate_per_minute})).fetchone()
+    return await (
+        await conn.execute(
+            UPDATE_TRIGGER,
+            {
+                "id": found,
+                "owner_id": owner_id,
+                "name": name,
+                "workflow": workflow,
+                "template_id": template_id,
+                "mapping": _mapping(mapping),
+                "rate_per_minute": rate_per_minute,
+            },
+        )
+    ).fetchone()
 
 
-async def set_enabled(conn: AsyncConnection, trigger_id: Any, owner_id: int, enabled: bool) -> dict | None:
+async def set_enabled(
+    conn: AsyncConnection, trigger_id: Any, owner_id: int, enabled: bool
+) -> dict | None:
     found = trigger_uuid(trigger_id)
     if found is None:
         return None
-    return await (await conn.execute(SET_ENABLED, {"id": found, "owner_id": owner_id, "enabled": enabled})).fetchone()
+    return await (
+        await conn.execute(SET_ENABLED, {"id": found, "owner_id": owner_id, "enabled": enabled})
+    ).fetchone()
 
 
-async def rotate_secret(conn: AsyncConnection, trigger_id: Any, owner_id: int, box: SecretBox,
-                        auth_mode: AuthMode) -> tuple[dict, str] | None:
+async def rotate_secret(
+    conn: AsyncConnection, trigger_id: Any, owner_id: int, box: SecretBox, auth_mode: AuthMode
+) -> tuple[dict, str] | None:
     """The trigger with a new secret (the old one stops working at once) and that secret, to show once."""
     found = trigger_uuid(trigger_id)
     if found is None:
         return None
     secret = new_secret(auth_mode, box)
-    row = await (await conn.execute(ROTATE_SECRET, {"id": found, "owner_id": owner_id, "auth_mode": auth_mode,
-                                                    "secret": secret.stored, "hint": secret.hint})).fetchone()
+    row = await (
+        await conn.execute(
+            ROTATE_SECRET,
+            {
+                "id": found,
+                "owner_id": owner_id,
+                "auth_mode": auth_mode,
+                "secret": secret.stored,
+                "hint": secret.hint,
+            },
+        )
+    ).fetchone()
     return (row, secret.plain) if row else None
 
 
@@ -121,20 +178,39 @@ async def delete_trigger(conn: AsyncConnection, trigger_id: Any, owner_id: int) 
     found = trigger_uuid(trigger_id)
     if found is None:
         return False
-    return await (await conn.execute(DELETE_TRIGGER, {"id": found, "owner_id": owner_id})).fetchone() is not None
+    return (
+        await (await conn.execute(DELETE_TRIGGER, {"id": found, "owner_id": owner_id})).fetchone()
+        is not None
+    )
 
 
-async def record_delivery(conn: AsyncConnection, trigger_id: Any, status: int, *, run_id: Any = None,
-                          replayed: bool = False, message: str | None = None) -> None:
-    params = {"trigger_id": trigger_id, "status": status, "run_id": run_id, "replayed": replayed,
-              "message": message[:500] if message else None}
+async def record_delivery(
+    conn: AsyncConnection,
+    trigger_id: Any,
+    status: int,
+    *,
+    run_id: Any = None,
+    replayed: bool = False,
+    message: str | None = None,
+) -> None:
+    params = {
+        "trigger_id": trigger_id,
+        "status": status,
+        "run_id": run_id,
+        "replayed": replayed,
+        "message": message[:500] if message else None,
+    }
     await conn.execute(RECORD_DELIVERY, params)
     await conn.execute(TRIM_DELIVERIES, {"trigger_id": trigger_id, "keep": KEEP_DELIVERIES})
 
 
 async def deliveries(conn: AsyncConnection, trigger_id: Any, limit: int = 20) -> list[dict]:
-    return await (await conn.execute(LIST_DELIVERIES, {"trigger_id": trigger_id, "limit": limit})).fetchall()
+    return await (
+        await conn.execute(LIST_DELIVERIES, {"trigger_id": trigger_id, "limit": limit})
+    ).fetchall()
 
 
 async def mark_run(conn: AsyncConnection, run_id: Any, trigger: dict) -> None:
-    await conn.execute(MARK_RUN, {"run_id": run_id, "trigger_id": trigger["id"], "trigger_name": trigger["name"]})
+    await conn.execute(
+        MARK_RUN, {"run_id": run_id, "trigger_id": trigger["id"], "trigger_name": trigger["name"]}
+    )

@@ -20,7 +20,11 @@ from app.templates import store as templates
 from app.templates.start import TemplateChoice, choose
 
 WORKFLOW, TEMPLATE = "workflow:", "template:"
-TEMPLATE_GROUPS = (("mine", "Your templates"), ("shared", "Shared with you"), ("gallery", "Gallery"))
+TEMPLATE_GROUPS = (
+    ("mine", "Your templates"),
+    ("shared", "Shared with you"),
+    ("gallery", "Gallery"),
+)
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,11 @@ def workflow_key(name: str) -> str:
 
 
 def key_of(trigger: dict) -> str:
-    return f"{TEMPLATE}{trigger['template_id']}" if trigger.get("template_id") else workflow_key(trigger["workflow"] or "")
+    return (
+        f"{TEMPLATE}{trigger['template_id']}"
+        if trigger.get("template_id")
+        else workflow_key(trigger["workflow"] or "")
+    )
 
 
 def workflow_target(name: str) -> Target | None:
@@ -64,7 +72,11 @@ def workflow_target(name: str) -> Target | None:
         wf = get_workflow(name)
     except WorkflowNotFound:
         return None
-    return None if wf.hidden else Target(workflow_key(wf.name), wf.title, wf.input_model, workflow=wf.name)
+    return (
+        None
+        if wf.hidden
+        else Target(workflow_key(wf.name), wf.title, wf.input_model, workflow=wf.name)
+    )
 
 
 async def template_target(conn: AsyncConnection, user_id: int, template_id: int) -> Target | None:
@@ -103,9 +115,15 @@ async def choices(conn: AsyncConnection, user_id: int) -> list[Choice]:
 def input_fields(model: type[BaseModel]) -> list[InputField]:
     schema = model.model_json_schema()
     required = set(schema.get("required", []))
-    return [InputField(name, prop.get("title") or name.replace("_", " ").capitalize(), name in required,
-                       prop.get("description", ""))
-            for name, prop in schema.get("properties", {}).items()]
+    return [
+        InputField(
+            name,
+            prop.get("title") or name.replace("_", " ").capitalize(),
+            name in required,
+            prop.get("description", ""),
+        )
+        for name, prop in schema.get("properties", {}).items()
+    ]
 
 
 def default_mapping(model: type[BaseModel]) -> dict[str, str]:

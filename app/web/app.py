@@ -66,19 +66,38 @@ def _error_page(request: Request, exc: Exception) -> Response:
     if request.url.path.startswith(("/api/", "/hooks/")):
         return api.handle(request, exc)  # JSON errors, mapped in one place
     # A run, hook or conversation that is not the user's (or does not exist) is a 404 page wherever it was looked up.
-    if isinstance(exc, psycopg.OperationalError):  # the database restarts or fails over: retry, not a bug
-        log.warning("web.unavailable", extra={"path": request.url.path, "error": type(exc).__name__})
-        return Template("pages/503.html", status_code=503, headers={"Retry-After": str(UNAVAILABLE_RETRY_S)})
-    status = exc.status_code if isinstance(exc, HTTPException) else 404 if isinstance(exc, NOT_FOUND) else 500
+    if isinstance(
+        exc, psycopg.OperationalError
+    ):  # the database restarts or fails over: retry, not a bug
+        log.warning(
+            "web.unavailable", extra={"path": request.url.path, "error": type(exc).__name__}
+        )
+        return Template(
+            "pages/503.html", status_code=503, headers={"Retry-After": str(UNAVAILABLE_RETRY_S)}
+        )
+    status = (
+        exc.status_code
+        if isinstance(exc, HTTPException)
+        else 404
+        if isinstance(exc, NOT_FOUND)
+        else 500
+    )
     if status >= 500:
         log.error("web.unhandled", exc_info=exc, extra={"path": request.url.path})
-    template = "pages/404.html" if status == 404 else "pages/500.html" if status >= 500 else "pages/error.html"
+    template = (
+        "pages/404.html"
+        if status == 404
+        else "pages/500.html"
+        if status >= 500
+        else "pages/error.html"
+    )
     detail = exc.detail if isinstance(exc, HTTPException) and status < 500 else ""
     return Template(template, context={"status": status, "detail": detail}, status_code=status)
 
 
-def create_app(settings: Settings, database_url: str, *, run_worker: bool = True,
-               llm: LLM | None = None) -> Litestar:
+def create_app(
+    settings: Settings, database_url: str, *, run_worker: bool = True, llm: LLM | None = None
+) -> Litestar:
     """`llm` replaces the model client built from settings (tests pass one with short timeouts)."""
     # Each workflow's section of the run card, from the web module of that workflow.
     register_panels(uploads.PANELS, code_review.PANELS, publishing.PANELS)
@@ -143,17 +162,24 @@ def create_app(settings: Settings, database_url: str, *, run_worker: bool = True
             publishing.router,
             code_review.router,
             code_review.hooks_router,
-            create_static_files_router(path="/static", directories=[STATIC_DIR], include_in_schema=False),
+            create_static_files_router(
+                path="/static", directories=[STATIC_DIR], include_in_schema=False
+            ),
         ],
         dependencies={"pool": Provide(provide_pool), "settings": Provide(provide_settings)},
         middleware=auth.middleware,
         before_send=[add_security_headers],  # CSP, framing, Referer, nosniff: on every response
         # Entered in order, left in reverse: the chat needs the pool and the live hub.
         lifespan=[lifespan, live.lifespan(database_url), chat.lifespan(llm)],
-        template_config=TemplateConfig(directory=TEMPLATES_DIR, engine=JinjaTemplateEngine,
-                                       engine_callback=template_filters.register),
+        template_config=TemplateConfig(
+            directory=TEMPLATES_DIR,
+            engine=JinjaTemplateEngine,
+            engine_callback=template_filters.register,
+        ),
         exception_handlers={
-            HTTPException: _error_page, NotFoundException: _error_page, Exception: _error_page,
+            HTTPException: _error_page,
+            NotFoundException: _error_page,
+            Exception: _error_page,
             **auth.exception_handlers,
         },
         openapi_config=api.openapi_config(),

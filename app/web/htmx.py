@@ -8,7 +8,9 @@ from litestar.response import Redirect
 def is_htmx(request: Request) -> bool:
     """A targeted HTMX request, answered with a fragment. A boosted link or form (HX-Boosted) is a
     page navigation and gets the whole page, like a browser without JavaScript."""
-    return request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+    return (
+        request.headers.get("hx-request") == "true" and request.headers.get("hx-boosted") != "true"
+    )
 
 
 def navigate(request: Request, url: str) -> Response:

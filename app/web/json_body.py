@@ -54,7 +54,9 @@ def _depth(value: Any) -> int:
     deepest, stack = 0, [(value, 1)]
     while stack:
         item, level = stack.pop()
-        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        children = (
+            item.values() if isinstance(item, dict) else item if isinstance(item, list) else None
+        )
         if children is None:
             continue
         deepest = max(deepest, level)
@@ -71,14 +73,23 @@ def parse_json(body: bytes) -> Any:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ApiError("invalid_json", f"The request body is not valid UTF-8 (byte {exc.start}).") from None
+        raise ApiError(
+            "invalid_json", f"The request body is not valid UTF-8 (byte {exc.start})."
+        ) from None
     try:
-        value = json.loads(text, object_pairs_hook=_object, parse_float=_finite, parse_constant=_no_constants)
+        value = json.loads(
+            text, object_pairs_hook=_object, parse_float=_finite, parse_constant=_no_constants
+        )
     except RecursionError:
-        raise ApiError("invalid_json", f"The request body nests more than {MAX_DEPTH} levels deep.") from None
+        raise ApiError(
+            "invalid_json", f"The request body nests more than {MAX_DEPTH} levels deep."
+        ) from None
     except json.JSONDecodeError as exc:
-        raise ApiError("invalid_json", f"The request body is not valid JSON: {exc.msg} "
-                                       f"(line {exc.lineno}, column {exc.colno}).") from None
+        raise ApiError(
+            "invalid_json",
+            f"The request body is not valid JSON: {exc.msg} "
+            f"(line {exc.lineno}, column {exc.colno}).",
+        ) from None
     except ValueError as exc:  # ours, or an integer over Python's 4,300-digit limit
         reason = str(exc) if isinstance(exc, _Malformed) else "a number has too many digits"
         raise ApiError("invalid_json", f"The request body is not valid JSON: {reason}.") from None
@@ -108,5 +119,7 @@ class JsonRequest(Request):
 
     async def json(self) -> Any:
         if not is_json_media_type(self.headers.get("content-type")):
-            raise ApiError("unsupported_media_type", "Send the body as JSON (Content-Type: application/json).")
+            raise ApiError(
+                "unsupported_media_type", "Send the body as JSON (Content-Type: application/json)."
+            )
         return parse_json(await self.body())

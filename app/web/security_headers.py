@@ -18,16 +18,18 @@ from __future__ import annotations
 from litestar.datastructures import MutableScopeHeaders
 from litestar.types import Message, Scope
 
-PAGE_POLICY = "; ".join([
-    "default-src 'self'",
-    "script-src 'self'",
-    "style-src 'self'",
-    "img-src 'self' data:",  # data: for the Swagger UI's icons
-    "object-src 'none'",
-    "base-uri 'none'",
-    "form-action 'self'",
-    "frame-ancestors 'none'",
-])
+PAGE_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",  # data: for the Swagger UI's icons
+        "object-src 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "frame-ancestors 'none'",
+    ]
+)
 JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
 TOKEN_IN_URL = ("/review/", "/admin/outbox")
 
@@ -51,6 +53,8 @@ async def add_security_headers(message: Message, scope: Scope) -> None:
     if message["type"] != "http.response.start":
         return
     headers = MutableScopeHeaders.from_message(message)
-    for name, value in headers_for(scope.get("path", ""), headers.get("content-type") or "").items():
+    for name, value in headers_for(
+        scope.get("path", ""), headers.get("content-type") or ""
+    ).items():
         if name not in headers:
             headers.add(name, value)

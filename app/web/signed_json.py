@@ -19,7 +19,9 @@ def signature(secret: str, body: bytes) -> str:
 
 
 def signature_valid(secret: str, body: bytes, sent: str | None) -> bool:
-    return bool(sent) and hmac.compare_digest(sent.strip().lower().encode(), signature(secret, body).encode())
+    return bool(sent) and hmac.compare_digest(
+        sent.strip().lower().encode(), signature(secret, body).encode()
+    )
 
 
 def json_object(body: bytes) -> dict:

@@ -52,19 +52,43 @@ def webhook_secret(run_id: str) -> str:
 class CodeReviewInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    repository: str | None = Field(None, max_length=1000, title="Repository",
-                                   description="A git URL, or a local path on the server (in an allowed directory).")
-    base: str = Field("main", max_length=200, title="Base ref", description="What the change is compared with.")
-    head: str | None = Field(None, max_length=200, title="Head ref", description="The change: a branch, tag or commit.")
-    patch: str | None = Field(None, max_length=MAX_PATCH, title="Or a patch",
-                              description="A unified diff (git diff / format-patch), applied on the base ref.",
-                              json_schema_extra={"widget": "textarea", "advanced": True})
-    test_command: str | None = Field(None, max_length=500, title="Test command",
-                                     description="Empty: detected (pytest, npm test, go test ./...).")
-    test_timeout: Duration = Field("5m", title="Test time limit", json_schema_extra={"advanced": True})
-    memory_mb: int = Field(2048, ge=64, le=16384, title="Test memory limit (MB)", json_schema_extra={"advanced": True})
-    fixes_timeout: Duration = Field("7d", title="Wait for fixes at most", json_schema_extra={"advanced": True})
-    max_iterations: int = Field(10, ge=1, le=50, title="Test runs at most", json_schema_extra={"advanced": True})
+    repository: str | None = Field(
+        None,
+        max_length=1000,
+        title="Repository",
+        description="A git URL, or a local path on the server (in an allowed directory).",
+    )
+    base: str = Field(
+        "main", max_length=200, title="Base ref", description="What the change is compared with."
+    )
+    head: str | None = Field(
+        None, max_length=200, title="Head ref", description="The change: a branch, tag or commit."
+    )
+    patch: str | None = Field(
+        None,
+        max_length=MAX_PATCH,
+        title="Or a patch",
+        description="A unified diff (git diff / format-patch), applied on the base ref.",
+        json_schema_extra={"widget": "textarea", "advanced": True},
+    )
+    test_command: str | None = Field(
+        None,
+        max_length=500,
+        title="Test command",
+        description="Empty: detected (pytest, npm test, go test ./...).",
+    )
+    test_timeout: Duration = Field(
+        "5m", title="Test time limit", json_schema_extra={"advanced": True}
+    )
+    memory_mb: int = Field(
+        2048, ge=64, le=16384, title="Test memory limit (MB)", json_schema_extra={"advanced": True}
+    )
+    fixes_timeout: Duration = Field(
+        "7d", title="Wait for fixes at most", json_schema_extra={"advanced": True}
+    )
+    max_iterations: int = Field(
+        10, ge=1, le=50, title="Test runs at most", json_schema_extra={"advanced": True}
+    )
 
     @field_validator("repository", "head", "test_command", "patch", mode="before")
     @classmethod
@@ -89,7 +113,9 @@ class CodeReviewInput(BaseModel):
         try:
             return git.check_ref(value)
         except git.SourceRefused:
-            raise ValueError("Not a git ref: a branch, tag or commit like main or 1a2b3c4.") from None
+            raise ValueError(
+                "Not a git ref: a branch, tag or commit like main or 1a2b3c4."
+            ) from None
 
     @field_validator("test_command")
     @classmethod
@@ -112,48 +138,101 @@ def _limits(inp: CodeReviewInput) -> dict:
     return {"wall_s": wall, "cpu_s": wall, "memory_mb": inp.memory_mb}
 
 
-def summary(approved: bool, comments: list[dict], iterations: list[dict], reason: str = "", tests: bool = True,
-            unreadable: bool = False) -> str:
+def summary(
+    approved: bool,
+    comments: list[dict],
+    iterations: list[dict],
+    reason: str = "",
+    tests: bool = True,
+    unreadable: bool = False,
+) -> str:
     issues = sum(c["severity"] == "issue" for c in comments)
     verdict = ("Approved" if approved else "Not approved") if tests else "Reviewed"
-    said = (f"- {len(comments)} review comment{'s' if len(comments) != 1 else ''} ({issues} issue{'s' if issues != 1 else ''})"
-            if not unreadable else "- the model's review could not be read as comments: its answer is shown as written")
-    lines = [f"**{verdict}**" + (f": {reason}" if reason else ""), "", said,
-             f"- {len(iterations)} test run{'s' if len(iterations) != 1 else ''}"
-             + (f", last: {CR.OUTCOME_WORDS.get(iterations[-1]['outcome'], iterations[-1]['outcome'])}" if iterations else "")]
+    said = (
+        f"- {len(comments)} review comment{'s' if len(comments) != 1 else ''} ({issues} issue{'s' if issues != 1 else ''})"
+        if not unreadable
+        else "- the model's review could not be read as comments: its answer is shown as written"
+    )
+    lines = [
+        f"**{verdict}**" + (f": {reason}" if reason else ""),
+        "",
+        said,
+        f"- {len(iterations)} test run{'s' if len(iterations) != 1 else ''}"
+        + (
+            f", last: {CR.OUTCOME_WORDS.get(iterations[-1]['outcome'], iterations[-1]['outcome'])}"
+            if iterations
+            else ""
+        ),
+    ]
     return "\n".join(lines)
 
 
 def titled(inp: CodeReviewInput) -> str:
-    """"shop: feature/cart → main" (the repository's last path part), or the patch's first file."""
+    """ "shop: feature/cart → main" (the repository's last path part), or the patch's first file."""
     if inp.repository:
         name = inp.repository.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git") or inp.repository
         return f"{name}: {inp.head or inp.base} → {inp.base}" if inp.head else f"{name}: {inp.base}"
-    files = [line[6:].strip() for line in (inp.patch or "").splitlines() if line.startswith("+++ b/")]
+    files = [
+        line[6:].strip() for line in (inp.patch or "").splitlines() if line.startswith("+++ b/")
+    ]
     if not files:
         return f"Patch against {inp.base}"
     return f"Patch: {files[0]}" + (f" and {len(files) - 1} more" if len(files) > 1 else "")
 
 
-@workflow(name=NAME, title=WORKFLOW_TITLE, input=CodeReviewInput, max_duration=timedelta(days=60), titled=titled,
-          description="Reviews a change, runs its tests in a sandbox, waits for fixes until they pass.")
+@workflow(
+    name=NAME,
+    title=WORKFLOW_TITLE,
+    input=CodeReviewInput,
+    max_duration=timedelta(days=60),
+    titled=titled,
+    description="Reviews a change, runs its tests in a sandbox, waits for fixes until they pass.",
+)
 async def code_review(run: Run, inp: CodeReviewInput) -> dict:
     run_id = str(run.id)
     data_dir = runtime.current().settings.data_dir
     tests = inp.repository is not None
     if tests:
         try:
-            await run.step("check sandbox", lambda: require_sandbox(runtime.current().settings.sandbox), retry=_once())
+            await run.step(
+                "check sandbox",
+                lambda: require_sandbox(runtime.current().settings.sandbox),
+                retry=_once(),
+            )
         except StepFailed as exc:
             raise SandboxRefused(exc.error.get("message") or "no sandbox") from None
-        refs = await run.step("fetch repository", _fetch, data_dir, run_id, inp.repository, inp.base,
-                              None if inp.patch else inp.head, retry=_once(3))
+        refs = await run.step(
+            "fetch repository",
+            _fetch,
+            data_dir,
+            run_id,
+            inp.repository,
+            inp.base,
+            None if inp.patch else inp.head,
+            retry=_once(3),
+        )
         head = refs["head"]
     await run.progress(1, 4, "Reviewing the diff")
-    change = await run.step("read diff", _read_diff, data_dir, run_id, inp.repository, refs["base"] if tests else None,
-                            head if tests and not inp.patch else None, inp.patch)
-    comments, unreadable = CR.review_of(await run.step(REVIEW_STEP, CR.review_diff, change["text"], change["truncated"],
-                                                       retry=model.MODEL_RETRY, timeout=model.MODEL_TIMEOUT_S))
+    change = await run.step(
+        "read diff",
+        _read_diff,
+        data_dir,
+        run_id,
+        inp.repository,
+        refs["base"] if tests else None,
+        head if tests and not inp.patch else None,
+        inp.patch,
+    )
+    comments, unreadable = CR.review_of(
+        await run.step(
+            REVIEW_STEP,
+            CR.review_diff,
+            change["text"],
+            change["truncated"],
+            retry=model.MODEL_RETRY,
+            timeout=model.MODEL_TIMEOUT_S,
+        )
+    )
     iterations: list[dict] = []
     approved, reason = not tests, "" if tests else "no repository, so no tests were run"
     n = 0
@@ -162,8 +241,18 @@ async def code_review(run: Run, inp: CodeReviewInput) -> dict:
         await run.progress(2, 4, f"Running the tests ({n})")
         # With a patch the change is base + patch; fixes name a new head that replaces both.
         patch = inp.patch if head == refs["base"] and inp.patch else None
-        result = await run.step(test_step(n), CR.run_tests, run_id, inp.repository, head, patch,
-                                inp.test_command, _limits(inp), retry=_once(2), timeout=duration_seconds(inp.test_timeout) + 120)
+        result = await run.step(
+            test_step(n),
+            CR.run_tests,
+            run_id,
+            inp.repository,
+            head,
+            patch,
+            inp.test_command,
+            _limits(inp),
+            retry=_once(2),
+            timeout=duration_seconds(inp.test_timeout) + 120,
+        )
         iterations.append(result)
         if result["passed"]:
             approved = True
@@ -177,14 +266,27 @@ async def code_review(run: Run, inp: CodeReviewInput) -> dict:
             break
         await run.progress(3, 4, "Waiting for fixes")
         while True:
-            fixes = await run.hook(f"wait for fixes ({n})", "webhook", timeout=duration_seconds(inp.fixes_timeout),
-                                   secret=webhook_secret(run_id),
-                                   show={"heading": "Push your fixes", "head": head, "tests": result["outcome"]})
+            fixes = await run.hook(
+                f"wait for fixes ({n})",
+                "webhook",
+                timeout=duration_seconds(inp.fixes_timeout),
+                secret=webhook_secret(run_id),
+                show={"heading": "Push your fixes", "head": head, "tests": result["outcome"]},
+            )
             if fixes.timed_out:
                 break
             try:
-                head = (await run.step(f"fetch fixes ({n})", _fetch_fix, data_dir, run_id, inp.repository,
-                                       str(fixes.data.get("ref") or ""), retry=_once(3)))["head"]
+                head = (
+                    await run.step(
+                        f"fetch fixes ({n})",
+                        _fetch_fix,
+                        data_dir,
+                        run_id,
+                        inp.repository,
+                        str(fixes.data.get("ref") or ""),
+                        retry=_once(3),
+                    )
+                )["head"]
                 break
             except StepFailed:
                 continue  # a wrong ref: the timeline shows why; wait for the next delivery
@@ -194,14 +296,31 @@ async def code_review(run: Run, inp: CodeReviewInput) -> dict:
     await run.progress(3, 4, "Writing the review report")
     when = run.now()
     title = f"Code review: {inp.head or 'patch'}"
-    artifacts = await run.transaction("write report", lambda conn: CR.save_review_report(
-        conn, run_id=run.id, owner_id=run.owner_id, title=title, approved=approved, comments=comments,
-        iterations=iterations, when=when, source=inp.repository or "patch", unreadable=unreadable))
-    return {"approved": approved, "expired": not approved, "reason": reason, "comments": comments,
-            "unreadable_review": unreadable,
-            "tests": [{k: i[k] for k in ("commit", "outcome", "passed")} for i in iterations],
-            "document": summary(approved, comments, iterations, reason, tests, unreadable is not None),
-            "artifacts": artifacts}
+    artifacts = await run.transaction(
+        "write report",
+        lambda conn: CR.save_review_report(
+            conn,
+            run_id=run.id,
+            owner_id=run.owner_id,
+            title=title,
+            approved=approved,
+            comments=comments,
+            iterations=iterations,
+            when=when,
+            source=inp.repository or "patch",
+            unreadable=unreadable,
+        ),
+    )
+    return {
+        "approved": approved,
+        "expired": not approved,
+        "reason": reason,
+        "comments": comments,
+        "unreadable_review": unreadable,
+        "tests": [{k: i[k] for k in ("commit", "outcome", "passed")} for i in iterations],
+        "document": summary(approved, comments, iterations, reason, tests, unreadable is not None),
+        "artifacts": artifacts,
+    }
 
 
 def _once(attempts: int = 1):
@@ -210,14 +329,19 @@ def _once(attempts: int = 1):
 
 def _fetch(data_dir, run_id: str, source: str, base: str, head: str | None) -> dict:
     base_sha = git.resolve(data_dir, run_id, source, base)
-    return {"base": base_sha, "head": git.resolve(data_dir, run_id, source, head) if head else base_sha}
+    return {
+        "base": base_sha,
+        "head": git.resolve(data_dir, run_id, source, head) if head else base_sha,
+    }
 
 
 def _fetch_fix(data_dir, run_id: str, source: str, ref: str) -> dict:
     return {"head": git.resolve(data_dir, run_id, source, ref, fetch=True)}
 
 
-def _read_diff(data_dir, run_id: str, source: str | None, base: str | None, head: str | None, patch: str | None) -> dict:
+def _read_diff(
+    data_dir, run_id: str, source: str | None, base: str | None, head: str | None, patch: str | None
+) -> dict:
     found = git.diff_of_patch(patch) if patch else git.diff(data_dir, run_id, source, base, head)
     return {"text": found.text, "files": found.files, "truncated": found.truncated}
 
@@ -228,7 +352,9 @@ async def _forget_mirror(conn, run: dict) -> None:
     if run["workflow"] == NAME:
         import asyncio
 
-        await asyncio.to_thread(git.remove_mirror, runtime.current().settings.data_dir, str(run["id"]))
+        await asyncio.to_thread(
+            git.remove_mirror, runtime.current().settings.data_dir, str(run["id"])
+        )
 
 
 if _forget_mirror not in signals.run_finished:

@@ -90,9 +90,13 @@ class DataInput(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     file: DataFileRef = Field(title="CSV file")
-    question: str | None = Field(None, max_length=2000, title="Question (optional)",
-                                 description="What you want to learn from the data.",
-                                 json_schema_extra={"widget": "textarea"})
+    question: str | None = Field(
+        None,
+        max_length=2000,
+        title="Question (optional)",
+        description="What you want to learn from the data.",
+        json_schema_extra={"widget": "textarea"},
+    )
     model: ModelName = Field(None, title="Model", description="Leave empty for the default model.")
 
     @field_validator("question", mode="before")
@@ -107,6 +111,7 @@ class UnusableFile(Exception):
 
 # -- steps ------------------------------------------------------------------------------------
 
+
 async def load_table(item: dict) -> dict:
     """Load the CSV, profile it, draw the overview charts; store the table and charts as artifacts."""
     data = await read_bytes(item["artifact_id"], owner_id=item["owner_id"], run_id=item["run_id"])
@@ -116,23 +121,38 @@ async def load_table(item: dict) -> dict:
         except tables.NotTabular as exc:
             return {"error": str(exc)}
         del data
-        parquet_id = await write_bytes(owner_id=item["owner_id"], run_id=item["run_id"], name="data/table.parquet",
-                                       content_type="application/vnd.apache.parquet", data=table.parquet.read_bytes())
+        parquet_id = await write_bytes(
+            owner_id=item["owner_id"],
+            run_id=item["run_id"],
+            name="data/table.parquet",
+            content_type="application/vnd.apache.parquet",
+            data=table.parquet.read_bytes(),
+        )
     charts = []
     for i, chart in enumerate(table.charts, start=1):
-        chart_id = await write_bytes(owner_id=item["owner_id"], run_id=item["run_id"], name=f"chart/overview-{i:02d}.svg",
-                                     content_type="image/svg+xml", data=chart["svg"].encode())
+        chart_id = await write_bytes(
+            owner_id=item["owner_id"],
+            run_id=item["run_id"],
+            name=f"chart/overview-{i:02d}.svg",
+            content_type="image/svg+xml",
+            data=chart["svg"].encode(),
+        )
         charts.append({"id": chart_id, "title": chart["title"]})
     return {**table.profile, "parquet_id": parquet_id, "charts": charts}
 
 
 def profile_for_model(profile: dict) -> str:
     keep = ("rows", "column_count", "duplicates", "encoding", "delimiter", "correlations")
-    return json.dumps({**{k: profile[k] for k in keep if k in profile}, "columns": profile["columns"]},
-                      ensure_ascii=False, default=str)[:20_000]
+    return json.dumps(
+        {**{k: profile[k] for k in keep if k in profile}, "columns": profile["columns"]},
+        ensure_ascii=False,
+        default=str,
+    )[:20_000]
 
 
-async def write_insights(profile: dict, question: str | None, model: str | None) -> StepOutput | str:
+async def write_insights(
+    profile: dict, question: str | None, model: str | None
+) -> StepOutput | str:
     prompt = f"The reader's question: {question or '(none: describe what stands out)'}\n\nThe profile:\n{profile_for_model(profile)}"
     reply = await chosen_model.ask(INSIGHTS, prompt, model=model, max_tokens=900)
     if reply is None:
@@ -143,12 +163,16 @@ async def write_insights(profile: dict, question: str | None, model: str | None)
 def rule_insights(profile: dict) -> str:
     """The offline stand-in: notes computed from the profile, labelled as such."""
     lines = ["*Offline demo model: these notes are computed, not written by a model.*", ""]
-    lines.append(f"- {profile['rows']:,} rows and {profile['column_count']} columns; {profile['duplicates']:,} duplicate rows.")
+    lines.append(
+        f"- {profile['rows']:,} rows and {profile['column_count']} columns; {profile['duplicates']:,} duplicate rows."
+    )
     for col in profile["columns"]:
         if col["missing_pct"] >= 5:
             lines.append(f"- {col['name']} is missing in {col['missing_pct']:g}% of rows.")
     for col in [c for c in profile["columns"] if c["kind"] == "number"][:4]:
-        lines.append(f"- {col['name']}: mean {col.get('mean')}, median {col.get('median')}, from {col['min']} to {col['max']}.")
+        lines.append(
+            f"- {col['name']}: mean {col.get('mean')}, median {col.get('median')}, from {col['min']} to {col['max']}."
+        )
     for pair in profile["correlations"][:2]:
         lines.append(f"- {pair['a']} and {pair['b']} correlate with r = {pair['r']:.2f}.")
     return "\n".join(lines)
@@ -165,35 +189,57 @@ def rule_query(column: str | None, where: str | None, profile: dict) -> str:
         return f"SELECT count(*) AS rows FROM data{cond}"
     q = tables.quote_ident(col["name"])
     if col["kind"] == "number":
-        return (f"SELECT count({q}) AS values, min({q}) AS min, avg({q}) AS mean, median({q}) AS median, "
-                f"max({q}) AS max FROM data{cond}")
+        return (
+            f"SELECT count({q}) AS values, min({q}) AS min, avg({q}) AS mean, median({q}) AS median, "
+            f"max({q}) AS max FROM data{cond}"
+        )
     return f"SELECT {q}, count(*) AS rows FROM data{cond} GROUP BY {q} ORDER BY rows DESC LIMIT 20"
 
 
 async def propose_query(request: dict, profile: dict, model: str | None) -> StepOutput | dict:
     question, column, where = request.get("question"), request.get("column"), request.get("filter")
     if not question:
-        return {"sql": rule_query(column, where, profile), "explanation": "Built from the column and filter you picked.",
-                "by": "rule"}
-    hints = "".join([f"\nFocus on the column: {column}" if column else "", f"\nApply this filter: {where}" if where else ""])
+        return {
+            "sql": rule_query(column, where, profile),
+            "explanation": "Built from the column and filter you picked.",
+            "by": "rule",
+        }
+    hints = "".join(
+        [
+            f"\nFocus on the column: {column}" if column else "",
+            f"\nApply this filter: {where}" if where else "",
+        ]
+    )
     columns = ", ".join(f"{c['name']} ({c['type']})" for c in profile["columns"])
     prompt = f"Columns of data: {columns}\nRows: {profile['rows']}\n\nQuestion: {question}{hints}"
     reply = await chosen_model.ask(SQL_WRITER, prompt, model=model, max_tokens=600)
     if reply is None:
-        return {"sql": rule_query(column, where, profile), "by": "rule",
-                "explanation": "Offline demo model: a query from the column and filter you picked, not from your question."}
+        return {
+            "sql": rule_query(column, where, profile),
+            "by": "rule",
+            "explanation": "Offline demo model: a query from the column and filter you picked, not from your question.",
+        }
     found = _SQL_BLOCK.search(reply.text)
     sql = found.group(1).strip() if found else reply.text.strip()
     explanation = _SQL_BLOCK.sub("", reply.text).strip()[:500]
-    return StepOutput({"sql": sql[:tables.QUERY_MAX_CHARS + 100], "explanation": explanation, "by": "model"},
-                      usage=reply.usage)
+    return StepOutput(
+        {"sql": sql[: tables.QUERY_MAX_CHARS + 100], "explanation": explanation, "by": "model"},
+        usage=reply.usage,
+    )
 
 
 async def query_table(item: dict) -> dict:
     """Run one proposed query in the sandbox; a refusal or failure is a result, shown to the user."""
     parquet = await read_bytes(item["parquet_id"], owner_id=item["owner_id"], run_id=item["run_id"])
-    out = {"sql": item["sql"], "error": None, "refused": False, "columns": [], "rows": [], "truncated": False,
-           "chart_id": None}
+    out = {
+        "sql": item["sql"],
+        "error": None,
+        "refused": False,
+        "columns": [],
+        "rows": [],
+        "truncated": False,
+        "chart_id": None,
+    }
     with tempfile.TemporaryDirectory(prefix="baton-query-") as tmp:
         path = Path(tmp) / "table.parquet"
         path.write_bytes(parquet)
@@ -206,13 +252,24 @@ async def query_table(item: dict) -> dict:
             return out | {"error": str(exc)}
     columns = result.columns[:JOURNAL_COLUMNS]
     rows = [row[:JOURNAL_COLUMNS] for row in result.rows]
-    out.update(sql=result.sql, columns=columns, rows=rows[:JOURNAL_ROWS],
-               truncated=result.truncated or len(rows) > JOURNAL_ROWS, shown=min(len(rows), JOURNAL_ROWS))
-    svg = result_chart(columns, rows, numeric=[i for i, c in enumerate(columns) if tables.is_numeric(c["type"])])
+    out.update(
+        sql=result.sql,
+        columns=columns,
+        rows=rows[:JOURNAL_ROWS],
+        truncated=result.truncated or len(rows) > JOURNAL_ROWS,
+        shown=min(len(rows), JOURNAL_ROWS),
+    )
+    svg = result_chart(
+        columns, rows, numeric=[i for i, c in enumerate(columns) if tables.is_numeric(c["type"])]
+    )
     if svg:
-        out["chart_id"] = await write_bytes(owner_id=item["owner_id"], run_id=item["run_id"],
-                                            name=f"chart/drill-{item['round']:02d}.svg", content_type="image/svg+xml",
-                                            data=svg.encode())
+        out["chart_id"] = await write_bytes(
+            owner_id=item["owner_id"],
+            run_id=item["run_id"],
+            name=f"chart/drill-{item['round']:02d}.svg",
+            content_type="image/svg+xml",
+            data=svg.encode(),
+        )
     return out
 
 
@@ -226,9 +283,15 @@ def _sandboxed(parquet: Path, work: Path, sql: str) -> tables.QueryResult:
 
 
 async def explain_result(question: str, result: dict, model: str | None) -> StepOutput | str:
-    head = [", ".join(c["name"] for c in result["columns"])] + [", ".join(str(v) for v in r) for r in result["rows"][:30]]
-    reply = await chosen_model.ask(EXPLAINER, f"Question: {question}\nQuery: {result['sql']}\nResult:\n" + "\n".join(head),
-                                   model=model, max_tokens=400)
+    head = [", ".join(c["name"] for c in result["columns"])] + [
+        ", ".join(str(v) for v in r) for r in result["rows"][:30]
+    ]
+    reply = await chosen_model.ask(
+        EXPLAINER,
+        f"Question: {question}\nQuery: {result['sql']}\nResult:\n" + "\n".join(head),
+        model=model,
+        max_tokens=400,
+    )
     if reply is None:
         more = " (more rows not shown)" if result["truncated"] else ""
         return f"*Offline demo model:* the query returned {len(result['rows'])} row{'s' if len(result['rows']) != 1 else ''}{more}."
@@ -240,7 +303,11 @@ def parse_request(data: dict, columns: list[str]) -> dict:
     question = str(data.get("question") or data.get("feedback") or "").strip()[:2000]
     column = str(data.get("column") or "").strip()
     where = " ".join(str(data.get("filter") or "").split())[:500]
-    return {"question": question or None, "column": column if column in columns else None, "filter": where or None}
+    return {
+        "question": question or None,
+        "column": column if column in columns else None,
+        "filter": where or None,
+    }
 
 
 def result_markdown(drill: dict) -> str:
@@ -248,20 +315,29 @@ def result_markdown(drill: dict) -> str:
     if r["error"]:
         return f"**{drill['title']}**\n\n{r['error']}\n\n```sql\n{r['sql']}\n```"
     cells = lambda row: "| " + " | ".join(str(v).replace("|", "\\|") for v in row) + " |"  # noqa: E731
-    table = "\n".join([cells([c["name"] for c in r["columns"]]), "|" + "---|" * len(r["columns"])]
-                      + [cells(row) for row in r["rows"][:20]])
+    table = "\n".join(
+        [cells([c["name"] for c in r["columns"]]), "|" + "---|" * len(r["columns"])]
+        + [cells(row) for row in r["rows"][:20]]
+    )
     return f"**{drill['title']}**\n\n```sql\n{r['sql']}\n```\n\n{table}\n\n{drill.get('finding') or ''}"
 
 
 def _distinct(col: dict) -> str:
-    return ("≈ " if col.get("distinct_approx") else "") + f"{col['distinct']:,}"  # estimated on huge tables
+    return (
+        "≈ " if col.get("distinct_approx") else ""
+    ) + f"{col['distinct']:,}"  # estimated on huge tables
 
 
 def hook_content(profile: dict, insights: str, drills: list[dict]) -> str:
-    cols = "\n".join(f"| {c['name']} | {c['type']} | {c['missing']:,} | {_distinct(c)} |" for c in profile["columns"])
-    parts = [f"{profile['rows']:,} rows × {profile['column_count']} columns ({profile['encoding']}, {profile['delimiter']}-separated); "
-             f"{profile['duplicates']:,} duplicate rows.\n\n| Column | Type | Missing | Distinct |\n|---|---|---|---|\n{cols}",
-             f"**Preliminary insights**\n\n{insights}"]
+    cols = "\n".join(
+        f"| {c['name']} | {c['type']} | {c['missing']:,} | {_distinct(c)} |"
+        for c in profile["columns"]
+    )
+    parts = [
+        f"{profile['rows']:,} rows × {profile['column_count']} columns ({profile['encoding']}, {profile['delimiter']}-separated); "
+        f"{profile['duplicates']:,} duplicate rows.\n\n| Column | Type | Missing | Distinct |\n|---|---|---|---|\n{cols}",
+        f"**Preliminary insights**\n\n{insights}",
+    ]
     if drills:
         parts.append(result_markdown(drills[-1]))
     return "\n\n".join(parts)
@@ -269,14 +345,26 @@ def hook_content(profile: dict, insights: str, drills: list[dict]) -> str:
 
 async def write_report(ctx: dict) -> dict:
     charts = {}
-    for chart_id in [c["id"] for c in ctx["profile"]["charts"]] + [d["result"]["chart_id"] for d in ctx["drills"] if d["result"]["chart_id"]]:
-        charts[chart_id] = (await read_bytes(chart_id, owner_id=ctx["owner_id"], run_id=ctx["run_id"])).decode()
+    for chart_id in [c["id"] for c in ctx["profile"]["charts"]] + [
+        d["result"]["chart_id"] for d in ctx["drills"] if d["result"]["chart_id"]
+    ]:
+        charts[chart_id] = (
+            await read_bytes(chart_id, owner_id=ctx["owner_id"], run_id=ctx["run_id"])
+        ).decode()
     html, pdf = await asyncio.to_thread(render_report, ctx, charts)
     ids = {}
-    for key, name, kind, data in (("html", "data-analysis-report.html", "text/html; charset=utf-8", html.encode()),
-                                  ("pdf", "data-analysis-report.pdf", "application/pdf", pdf)):
-        ids[key] = await write_bytes(owner_id=ctx["owner_id"], run_id=ctx["run_id"], name=name, content_type=kind,
-                                     data=data, role="output")
+    for key, name, kind, data in (
+        ("html", "data-analysis-report.html", "text/html; charset=utf-8", html.encode()),
+        ("pdf", "data-analysis-report.pdf", "application/pdf", pdf),
+    ):
+        ids[key] = await write_bytes(
+            owner_id=ctx["owner_id"],
+            run_id=ctx["run_id"],
+            name=name,
+            content_type=kind,
+            data=data,
+            role="output",
+        )
     return ids
 
 
@@ -284,69 +372,150 @@ def render_report(ctx: dict, charts: dict[str, str]) -> tuple[str, bytes]:
     # Chart SVGs are ours (app/steps/charts.py renders them with autoescaping): safe to inline.
     svg = {k: Markup(v) for k, v in charts.items()}
     context = dict(
-        title=ctx["title"], date=ctx["date"], question=ctx["question"], file_name=ctx["file_name"], profile=ctx["profile"],
-        insights_html=render_markdown(ctx["insights"], top=3), model=ctx["model"], workflow_title=WORKFLOW_TITLE,
+        title=ctx["title"],
+        date=ctx["date"],
+        question=ctx["question"],
+        file_name=ctx["file_name"],
+        profile=ctx["profile"],
+        insights_html=render_markdown(ctx["insights"], top=3),
+        model=ctx["model"],
+        workflow_title=WORKFLOW_TITLE,
         overview=[{"title": c["title"], "svg": svg.get(c["id"])} for c in ctx["profile"]["charts"]],
-        drills=[{**d, "finding_html": render_markdown(d.get("finding") or "", top=4), "svg": svg.get(d["result"]["chart_id"])}
-                for d in ctx["drills"]],
+        drills=[
+            {
+                **d,
+                "finding_html": render_markdown(d.get("finding") or "", top=4),
+                "svg": svg.get(d["result"]["chart_id"]),
+            }
+            for d in ctx["drills"]
+        ],
     )
     return render_html("data_report.html", **context), render_pdf("data_report.html", **context)
 
 
 # -- the workflow -----------------------------------------------------------------------------
 
+
 def titled(inp: DataInput) -> str:
-    """"sales.csv: which region grew?" (the file, and the question when there is one)."""
+    """ "sales.csv: which region grew?" (the file, and the question when there is one)."""
     question = " ".join((inp.question or "").split())
     return f"{inp.file.name}: {question}" if question else inp.file.name
 
 
-@workflow(name=NAME, title=WORKFLOW_TITLE, input=DataInput, titled=titled,
-          description="Profiles a CSV (types, missing values, statistics, correlations, charts), writes first "
-                      "insights, then answers your drill-down questions with read-only SQL until you finish.")
+@workflow(
+    name=NAME,
+    title=WORKFLOW_TITLE,
+    input=DataInput,
+    titled=titled,
+    description="Profiles a CSV (types, missing values, statistics, correlations, charts), writes first "
+    "insights, then answers your drill-down questions with read-only SQL until you finish.",
+)
 async def data_analysis(run: Run, inp: DataInput) -> dict:
     base = {"run_id": str(run.id), "owner_id": run.owner_id}
     await run.progress(0, 3, "loading and validating")
-    profile = await run.step(PROFILE_STEP, load_table, {**base, "artifact_id": str(inp.file.artifact_id)},
-                             timeout=600)
+    profile = await run.step(
+        PROFILE_STEP, load_table, {**base, "artifact_id": str(inp.file.artifact_id)}, timeout=600
+    )
     if profile.get("error"):
         raise UnusableFile(f"{inp.file.name}: {profile['error']}")
     await run.progress(1, 3, "writing preliminary insights")
-    insights = await run.step(INSIGHTS_STEP, write_insights, profile, inp.question, inp.model,
-                              retry=chosen_model.MODEL_RETRY, timeout=chosen_model.MODEL_TIMEOUT_S)
+    insights = await run.step(
+        INSIGHTS_STEP,
+        write_insights,
+        profile,
+        inp.question,
+        inp.model,
+        retry=chosen_model.MODEL_RETRY,
+        timeout=chosen_model.MODEL_TIMEOUT_S,
+    )
     columns = [c["name"] for c in profile["columns"]]
     drills: list[dict] = []
     for n in range(1, MAX_DRILLS + 1):
         await run.progress(2, 3, "waiting for your questions")
-        decision = await run.hook(drill_hook(n), "input", actions=["ask", "finish"], timeout=DRILL_TIMEOUT_S, show={
-            "form": NAME, "heading": "Ask about the data" if n == 1 else "Ask another question, or finish",
-            "note": "Ask a question, or pick a column and a filter. Baton runs the proposed query read-only.",
-            "content": hook_content(profile, insights, drills), "label": "The data",
-            "labels": {"ask": "Ask", "finish": "Finish"}, "feedback_for": ["ask"], "columns": columns, "round": n,
-        })
+        decision = await run.hook(
+            drill_hook(n),
+            "input",
+            actions=["ask", "finish"],
+            timeout=DRILL_TIMEOUT_S,
+            show={
+                "form": NAME,
+                "heading": "Ask about the data" if n == 1 else "Ask another question, or finish",
+                "note": "Ask a question, or pick a column and a filter. Baton runs the proposed query read-only.",
+                "content": hook_content(profile, insights, drills),
+                "label": "The data",
+                "labels": {"ask": "Ask", "finish": "Finish"},
+                "feedback_for": ["ask"],
+                "columns": columns,
+                "round": n,
+            },
+        )
         if decision.timed_out or decision.action != "ask":
             break
         request = parse_request(decision.data, columns)
         if not (request["question"] or request["column"]):
             continue
-        title = request["question"] or f"{request['column']}" + (f" where {request['filter']}" if request["filter"] else "")
-        proposal = await run.step(propose_step(n), propose_query, request, profile, inp.model,
-                                  retry=chosen_model.MODEL_RETRY, timeout=chosen_model.MODEL_TIMEOUT_S)
-        result = await run.step(query_step(n), query_table, {**base, "parquet_id": profile["parquet_id"],
-                                                                "sql": proposal["sql"], "round": n}, timeout=120)
+        title = request["question"] or f"{request['column']}" + (
+            f" where {request['filter']}" if request["filter"] else ""
+        )
+        proposal = await run.step(
+            propose_step(n),
+            propose_query,
+            request,
+            profile,
+            inp.model,
+            retry=chosen_model.MODEL_RETRY,
+            timeout=chosen_model.MODEL_TIMEOUT_S,
+        )
+        result = await run.step(
+            query_step(n),
+            query_table,
+            {**base, "parquet_id": profile["parquet_id"], "sql": proposal["sql"], "round": n},
+            timeout=120,
+        )
         finding = None
         if not result["error"] and result["rows"]:
-            finding = await run.step(explain_step(n), explain_result, title, result, inp.model,
-                                     retry=chosen_model.MODEL_RETRY, timeout=chosen_model.MODEL_TIMEOUT_S)
-        drills.append({"round": n, "title": title, "request": request, "proposal": proposal, "result": result,
-                       "finding": finding})
+            finding = await run.step(
+                explain_step(n),
+                explain_result,
+                title,
+                result,
+                inp.model,
+                retry=chosen_model.MODEL_RETRY,
+                timeout=chosen_model.MODEL_TIMEOUT_S,
+            )
+        drills.append(
+            {
+                "round": n,
+                "title": title,
+                "request": request,
+                "proposal": proposal,
+                "result": result,
+                "finding": finding,
+            }
+        )
     await run.progress(2, 3, "writing the report")
     when = run.now()
     model_name = inp.model or runtime.current().llm.model
-    report = await run.step("write report", write_report, {
-        **base, "title": f"Data analysis: {inp.file.name}", "date": when.strftime("%-d %B %Y"),
-        "question": inp.question, "file_name": inp.file.name, "profile": profile, "insights": insights,
-        "drills": drills, "model": model_name}, timeout=300)
-    return {"title": f"Data analysis: {inp.file.name}", "rows": profile["rows"], "columns": profile["column_count"],
-            "drill_downs": len(drills), "report": report}
-
+    report = await run.step(
+        "write report",
+        write_report,
+        {
+            **base,
+            "title": f"Data analysis: {inp.file.name}",
+            "date": when.strftime("%-d %B %Y"),
+            "question": inp.question,
+            "file_name": inp.file.name,
+            "profile": profile,
+            "insights": insights,
+            "drills": drills,
+            "model": model_name,
+        },
+        timeout=300,
+    )
+    return {
+        "title": f"Data analysis: {inp.file.name}",
+        "rows": profile["rows"],
+        "columns": profile["column_count"],
+        "drill_downs": len(drills),
+        "report": report,
+    }

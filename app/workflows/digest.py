@@ -58,30 +58,62 @@ async def send_due_digests(conn: AsyncConnection, now: datetime | None = None) -
 async def _send_one(conn: AsyncConnection, user: dict, local: datetime) -> bool:
     settings = runtime.current().settings
     async with conn.transaction():
-        claimed = await (await conn.execute(CLAIM_DAY, {"user_id": user["id"], "day": local.date()})).fetchone()
+        claimed = await (
+            await conn.execute(CLAIM_DAY, {"user_id": user["id"], "day": local.date()})
+        ).fetchone()
         if claimed is None:  # today's digest is out already
             return False
-        taken = await (await conn.execute(TAKE_ITEMS, {"digest_id": claimed["id"], "user_id": user["id"]})).fetchall()
+        taken = await (
+            await conn.execute(TAKE_ITEMS, {"digest_id": claimed["id"], "user_id": user["id"]})
+        ).fetchall()
         # Only what the user still wants in a digest (they may have turned it off since).
         prefs = await prefs_for(conn, user["id"])
-        items = [item for item in taken if item["kind"] in prefs and prefs[item["kind"]].email == "digest"]
+        items = [
+            item
+            for item in taken
+            if item["kind"] in prefs and prefs[item["kind"]].email == "digest"
+        ]
         if not items:  # nothing left to tell (or another worker took it): no mail, no day used up
             await conn.execute(UNCLAIM, {"id": claimed["id"]})  # cascades to what was taken
             return False
         items.sort(key=lambda item: item["created_at"])
         tz = zone_of(user["time_zone"])
-        groups = [(label, [dict(item, at=item["created_at"].astimezone(tz).strftime("%-d %b, %H:%M"))
-                           for item in items if item["kind"] == kind])
-                  for kind, label in KINDS.items()]
+        groups = [
+            (
+                label,
+                [
+                    dict(item, at=item["created_at"].astimezone(tz).strftime("%-d %b, %H:%M"))
+                    for item in items
+                    if item["kind"] == kind
+                ],
+            )
+            for kind, label in KINDS.items()
+        ]
         unsubscribe = unsubscribe_url(settings, user["id"], "digest")
-        mail = render_mail("digest", groups=[g for g in groups if g[1]], count=len(items),
-                           day=local.strftime("%-d %b %Y"), zone_name=user["time_zone"] or "UTC",
-                           unsubscribe_url=unsubscribe, kind_label="Daily digest",
-                           settings_url=f"{settings.base_url}/settings/notifications")
-        mail_id = await queue_mail(conn, to=user["email"], subject=mail.subject, text=mail.text, html=mail.html,
-                                   kind="digest", user_id=user["id"], unsubscribe_url=unsubscribe)
+        mail = render_mail(
+            "digest",
+            groups=[g for g in groups if g[1]],
+            count=len(items),
+            day=local.strftime("%-d %b %Y"),
+            zone_name=user["time_zone"] or "UTC",
+            unsubscribe_url=unsubscribe,
+            kind_label="Daily digest",
+            settings_url=f"{settings.base_url}/settings/notifications",
+        )
+        mail_id = await queue_mail(
+            conn,
+            to=user["email"],
+            subject=mail.subject,
+            text=mail.text,
+            html=mail.html,
+            kind="digest",
+            user_id=user["id"],
+            unsubscribe_url=unsubscribe,
+        )
         await conn.execute(NOTE_MAIL, {"mail_id": mail_id, "id": claimed["id"]})
-    log.info("digest.queued", extra={"user_id": user["id"], "items": len(items), "mail_id": mail_id})
+    log.info(
+        "digest.queued", extra={"user_id": user["id"], "items": len(items), "mail_id": mail_id}
+    )
     return True
 
 

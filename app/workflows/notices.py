@@ -67,7 +67,11 @@ def review_link(token: str) -> str:
 
 
 def run_url(run: dict) -> str:
-    return f"/chat/{run['chat_id']}#run-{run['id']}" if run.get("chat_id") else f"/workflows/{run['id']}"
+    return (
+        f"/chat/{run['chat_id']}#run-{run['id']}"
+        if run.get("chat_id")
+        else f"/workflows/{run['id']}"
+    )
 
 
 def workflow_title(run: dict) -> str:
@@ -100,20 +104,59 @@ def _when(value: datetime | None, zone_name: str | None) -> str:
     return format_local(value, zone_name)
 
 
-async def notify(conn: AsyncConnection, *, user_id: int, kind: str, title: str, url: str, run_id: Any = None,
-                 hook_id: int | None = None) -> None:
-    await conn.execute(INSERT_NOTIFICATION, {"user_id": user_id, "kind": kind, "title": title[:300], "url": url,
-                                             "run_id": run_id, "hook_id": hook_id})
+async def notify(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    kind: str,
+    title: str,
+    url: str,
+    run_id: Any = None,
+    hook_id: int | None = None,
+) -> None:
+    await conn.execute(
+        INSERT_NOTIFICATION,
+        {
+            "user_id": user_id,
+            "kind": kind,
+            "title": title[:300],
+            "url": url,
+            "run_id": run_id,
+            "hook_id": hook_id,
+        },
+    )
 
 
-async def _bell(conn: AsyncConnection, pref_kind: str, *, user_id: int, kind: str, title: str, url: str,
-                run_id: Any, hook_id: int | None = None) -> None:
+async def _bell(
+    conn: AsyncConnection,
+    pref_kind: str,
+    *,
+    user_id: int,
+    kind: str,
+    title: str,
+    url: str,
+    run_id: Any,
+    hook_id: int | None = None,
+) -> None:
     if (await prefs_for(conn, user_id))[pref_kind].in_app:
-        await notify(conn, user_id=user_id, kind=kind, title=title, url=url, run_id=run_id, hook_id=hook_id)
+        await notify(
+            conn, user_id=user_id, kind=kind, title=title, url=url, run_id=run_id, hook_id=hook_id
+        )
 
 
-async def _mail(conn: AsyncConnection, pref_kind: str, *, to: str, user: dict | None, template: str, context: dict,
-                run: dict, hook_id: int | None = None, digest_title: str, recheck: dict | None = None) -> None:
+async def _mail(
+    conn: AsyncConnection,
+    pref_kind: str,
+    *,
+    to: str,
+    user: dict | None,
+    template: str,
+    context: dict,
+    run: dict,
+    hook_id: int | None = None,
+    digest_title: str,
+    recheck: dict | None = None,
+) -> None:
     """One notice by e-mail to `to` (`user` is its account, None for an outside reviewer): sent,
     put in the digest, or left out, by the person's settings and presence."""
     settings = runtime.current().settings
@@ -122,46 +165,97 @@ async def _mail(conn: AsyncConnection, pref_kind: str, *, to: str, user: dict | 
     if pref.email == "off":
         return
     if user and pref.email == "digest":
-        await conn.execute(INSERT_DIGEST_ITEM, {"user_id": user["id"], "kind": pref_kind, "title": digest_title[:300],
-                                                "url": app_link})
+        await conn.execute(
+            INSERT_DIGEST_ITEM,
+            {
+                "user_id": user["id"],
+                "kind": pref_kind,
+                "title": digest_title[:300],
+                "url": app_link,
+            },
+        )
         return
     if user and await looking_at(conn, user["id"], pages_showing(run, hook_id)):
-        log.info("notice.mail_skipped_present", extra={"user_id": user["id"], "kind": pref_kind, "run_id": str(run["id"])})
+        log.info(
+            "notice.mail_skipped_present",
+            extra={"user_id": user["id"], "kind": pref_kind, "run_id": str(run["id"])},
+        )
         if recheck is not None:  # a question still open: ask again once they may have left
             await defer(conn, NOTICE_RECHECK, recheck, after_s=recheck["wait_s"])
         return
     unsubscribe = unsubscribe_url(settings, user["id"], pref_kind) if user else None
-    mail = render_mail(template, app_link=app_link, unsubscribe_url=unsubscribe, kind_label=KINDS[pref_kind],
-                       settings_url=f"{settings.base_url}/settings/notifications", **context)
-    await queue_mail(conn, to=to, subject=mail.subject, text=mail.text, html=mail.html, kind=template,
-                     user_id=user["id"] if user else None, run_id=run["id"], hook_id=hook_id,
-                     unsubscribe_url=unsubscribe)
+    mail = render_mail(
+        template,
+        app_link=app_link,
+        unsubscribe_url=unsubscribe,
+        kind_label=KINDS[pref_kind],
+        settings_url=f"{settings.base_url}/settings/notifications",
+        **context,
+    )
+    await queue_mail(
+        conn,
+        to=to,
+        subject=mail.subject,
+        text=mail.text,
+        html=mail.html,
+        kind=template,
+        user_id=user["id"] if user else None,
+        run_id=run["id"],
+        hook_id=hook_id,
+        unsubscribe_url=unsubscribe,
+    )
 
 
 async def _hook_recipient(conn: AsyncConnection, hook: dict, run: dict) -> tuple[str, dict | None]:
     """Who the hook's mail goes to: its assignee (an account, or an outside address) or the owner."""
     if hook.get("assignee"):
-        user = await (await conn.execute(USER_BY_EMAIL, {"email": hook["assignee"].strip()})).fetchone()
+        user = await (
+            await conn.execute(USER_BY_EMAIL, {"email": hook["assignee"].strip()})
+        ).fetchone()
         return hook["assignee"], user
-    return run["owner_email"], {"id": run["owner_id"], "email": run["owner_email"], "time_zone": run["owner_time_zone"]}
+    return run["owner_email"], {
+        "id": run["owner_id"],
+        "email": run["owner_email"],
+        "time_zone": run["owner_time_zone"],
+    }
 
 
-async def _mail_for_hook(conn: AsyncConnection, hook: dict, run: dict, *, reminder: bool,
-                         wait_s: float | None = None) -> None:
+async def _mail_for_hook(
+    conn: AsyncConnection, hook: dict, run: dict, *, reminder: bool, wait_s: float | None = None
+) -> None:
     show = hook.get("show") or {}
     expired_state = show.get("state") == "expired"
-    template = "hook_reminder" if reminder else ("review_expired" if expired_state else "hook_waiting")
+    template = (
+        "hook_reminder" if reminder else ("review_expired" if expired_state else "hook_waiting")
+    )
     to, user = await _hook_recipient(conn, hook, run)
     title = show.get("title") or run["title"]
-    await _mail(conn, "reminder" if reminder or expired_state else "review_needed", to=to, user=user,
-                template=template, run=run, hook_id=hook["id"],
-                recheck={"hook_id": hook["id"], "reminder": reminder, "wait_s": wait_s or RECHECK_S},
-                digest_title=(f"Reminder: {title} is waiting for you ({hook['name']})" if reminder
-                              else f"Review expired: {title}" if expired_state
-                              else f"Review needed: {title} ({hook['name']})"),
-                context={"run_title": title, "workflow_title": workflow_title(run), "hook_name": hook["name"],
-                         "heading": show.get("heading") or hook["name"], "preview": _preview(show),
-                         "link": review_link(hook["token"]), "expires_at": _when(hook.get("expires_at"), user["time_zone"] if user else None)})
+    await _mail(
+        conn,
+        "reminder" if reminder or expired_state else "review_needed",
+        to=to,
+        user=user,
+        template=template,
+        run=run,
+        hook_id=hook["id"],
+        recheck={"hook_id": hook["id"], "reminder": reminder, "wait_s": wait_s or RECHECK_S},
+        digest_title=(
+            f"Reminder: {title} is waiting for you ({hook['name']})"
+            if reminder
+            else f"Review expired: {title}"
+            if expired_state
+            else f"Review needed: {title} ({hook['name']})"
+        ),
+        context={
+            "run_title": title,
+            "workflow_title": workflow_title(run),
+            "hook_name": hook["name"],
+            "heading": show.get("heading") or hook["name"],
+            "preview": _preview(show),
+            "link": review_link(hook["token"]),
+            "expires_at": _when(hook.get("expires_at"), user["time_zone"] if user else None),
+        },
+    )
 
 
 async def on_hook_waiting(conn: AsyncConnection, hook: dict) -> None:
@@ -172,12 +266,20 @@ async def on_hook_waiting(conn: AsyncConnection, hook: dict) -> None:
         return
     await _mail_for_hook(conn, hook, run, reminder=False)
     expired_state = (hook.get("show") or {}).get("state") == "expired"
-    await _bell(conn, "reminder" if expired_state else "review_needed", user_id=hook["owner_id"],
-                kind="review_expired" if expired_state else "approval_needed",
-                title=(f"Review expired: {run['title']}" if expired_state
-                       else f"Approval needed: {run['title']} ({hook['name']})"),
-                url=run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}", run_id=run["id"],
-                hook_id=hook["id"])
+    await _bell(
+        conn,
+        "reminder" if expired_state else "review_needed",
+        user_id=hook["owner_id"],
+        kind="review_expired" if expired_state else "approval_needed",
+        title=(
+            f"Review expired: {run['title']}"
+            if expired_state
+            else f"Approval needed: {run['title']} ({hook['name']})"
+        ),
+        url=run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}",
+        run_id=run["id"],
+        hook_id=hook["id"],
+    )
 
 
 async def on_hook_reminder(conn: AsyncConnection, hook: dict) -> None:
@@ -187,10 +289,16 @@ async def on_hook_reminder(conn: AsyncConnection, hook: dict) -> None:
     if _operator_run(run):
         return
     await _mail_for_hook(conn, hook, run, reminder=True)
-    await _bell(conn, "reminder", user_id=hook["owner_id"], kind="review_reminder",
-                title=f"Reminder: {run['title']} is waiting ({hook['name']})",
-                url=run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}", run_id=run["id"],
-                hook_id=hook["id"])
+    await _bell(
+        conn,
+        "reminder",
+        user_id=hook["owner_id"],
+        kind="review_reminder",
+        title=f"Reminder: {run['title']} is waiting ({hook['name']})",
+        url=run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}",
+        run_id=run["id"],
+        hook_id=hook["id"],
+    )
 
 
 async def on_run_finished(conn: AsyncConnection, run: dict) -> None:
@@ -206,16 +314,39 @@ async def on_run_finished(conn: AsyncConnection, run: dict) -> None:
         kind, pref_kind, title = "run_completed", "run_finished", f"Completed: {run['title']}"
     else:
         kind, pref_kind, title = "run_failed", "run_failed", f"Failed: {run['title']}"
-    await _bell(conn, pref_kind, user_id=run["owner_id"], kind=kind, title=title, url=run_url(run), run_id=run["id"])
+    await _bell(
+        conn,
+        pref_kind,
+        user_id=run["owner_id"],
+        kind=kind,
+        title=title,
+        url=run_url(run),
+        run_id=run["id"],
+    )
     owner = await (await conn.execute(USER_BY_ID, {"id": run["owner_id"]})).fetchone()
     if owner is None:
         return
-    await _mail(conn, pref_kind, to=owner["email"], user=owner, template="run_finished", run=run, digest_title=title,
-                context={"title": title, "run_title": run["title"], "workflow_title": workflow_title(run),
-                         "status": kind, "error": _error_message(run) if kind == "run_failed" else ""})
+    await _mail(
+        conn,
+        pref_kind,
+        to=owner["email"],
+        user=owner,
+        template="run_finished",
+        run=run,
+        digest_title=title,
+        context={
+            "title": title,
+            "run_title": run["title"],
+            "workflow_title": workflow_title(run),
+            "status": kind,
+            "error": _error_message(run) if kind == "run_failed" else "",
+        },
+    )
 
 
-async def recheck_hook_notice(conn: AsyncConnection, hook_id: int, *, reminder: bool, wait_s: float) -> None:
+async def recheck_hook_notice(
+    conn: AsyncConnection, hook_id: int, *, reminder: bool, wait_s: float
+) -> None:
     """The mail held back while its person looked at the run: send it now if the hook still waits
     and they have left (else look again, twice as late)."""
     async with conn.transaction():
@@ -223,7 +354,9 @@ async def recheck_hook_notice(conn: AsyncConnection, hook_id: int, *, reminder: 
         if hook is None:  # decided or expired meanwhile: nothing left to say
             return
         run = await (await conn.execute(RUN_AND_OWNER, {"run_id": hook["run_id"]})).fetchone()
-        await _mail_for_hook(conn, hook, run, reminder=reminder, wait_s=min(wait_s * 2, RECHECK_MAX_S))
+        await _mail_for_hook(
+            conn, hook, run, reminder=reminder, wait_s=min(wait_s * 2, RECHECK_MAX_S)
+        )
 
 
 @queue.task(name=NOTICE_RECHECK, pass_context=True)
@@ -234,8 +367,11 @@ async def notice_recheck(context, hook_id: int, reminder: bool, wait_s: float) -
 
 def connect() -> None:
     """Attach the callbacks (once, however often this module is imported)."""
-    for callbacks, callback in ((signals.hook_waiting, on_hook_waiting), (signals.hook_reminder, on_hook_reminder),
-                                (signals.run_finished, on_run_finished)):
+    for callbacks, callback in (
+        (signals.hook_waiting, on_hook_waiting),
+        (signals.hook_reminder, on_hook_reminder),
+        (signals.run_finished, on_run_finished),
+    ):
         if callback not in callbacks:
             callbacks.append(callback)
 

@@ -16,7 +16,9 @@ from app.engine.values import RetryPolicy
 class SelftestInput(BaseModel):
     steps: int = Field(10, ge=0, le=100_000, description="No-op steps to run")
     step_ms: float = Field(0, ge=0, le=60_000, description="How long each step takes, in ms")
-    sleep_s: float = Field(0, ge=0, le=7 * 86400, description="A durable sleep, in seconds (0: none)")
+    sleep_s: float = Field(
+        0, ge=0, le=7 * 86400, description="A durable sleep, in seconds (0: none)"
+    )
     approval: bool = Field(False, description="Wait for an approval")
     fail_attempts: int = Field(0, ge=0, le=10, description="Failing attempts of the 'flaky' step")
     fan_out: int = Field(0, ge=0, le=10_000, description="Children of a fan-out (0: none)")
@@ -53,7 +55,9 @@ async def selftest(run: Run, inp: SelftestInput) -> dict:
     if inp.fail_attempts:
         policy = RetryPolicy(max_attempts=inp.fail_attempts + 1, initial_s=inp.retry_initial_s)
         try:
-            output["flaky_attempts"] = await run.step("flaky", flaky, run, inp.fail_attempts, retry=policy)
+            output["flaky_attempts"] = await run.step(
+                "flaky", flaky, run, inp.fail_attempts, retry=policy
+            )
         except StepFailed as exc:
             output["flaky_failed"] = str(exc)
     if inp.sleep_s:
@@ -62,6 +66,8 @@ async def selftest(run: Run, inp: SelftestInput) -> dict:
         squares = await run.map("fan-out", square, list(range(inp.fan_out)), concurrency=8)
         output["fan_out_sum"] = sum(squares)
     if inp.approval:
-        decision = await run.hook("approval", "approval", show={"text": "Self-test: approve to finish."})
+        decision = await run.hook(
+            "approval", "approval", show={"text": "Self-test: approve to finish."}
+        )
         output["approved"] = decision.approved
     return output

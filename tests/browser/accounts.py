@@ -10,7 +10,9 @@ from playwright.sync_api import Page, expect
 from tests.support.web import PASSWORD, new_email
 
 
-def sign_up_on(page: Page, database_url: str, *, tier: str, prefix: str = "browser", admin: bool = False) -> tuple[str, int]:
+def sign_up_on(
+    page: Page, database_url: str, *, tier: str, prefix: str = "browser", admin: bool = False
+) -> tuple[str, int]:
     """A new account made as a person makes one; returns its email and user id."""
     email = new_email(prefix)
     page.goto("/signup")
@@ -19,6 +21,8 @@ def sign_up_on(page: Page, database_url: str, *, tier: str, prefix: str = "brows
     page.get_by_role("button", name="Sign up").click()
     expect(page).to_have_url(re.compile(r"/chat$"))
     with psycopg.connect(database_url, autocommit=True) as conn:
-        user_id = conn.execute("UPDATE users SET tier = %s, is_admin = is_admin OR %s WHERE email = %s RETURNING id",
-                               (tier, admin, email)).fetchone()[0]
+        user_id = conn.execute(
+            "UPDATE users SET tier = %s, is_admin = is_admin OR %s WHERE email = %s RETURNING id",
+            (tier, admin, email),
+        ).fetchone()[0]
     return email, user_id

@@ -20,14 +20,23 @@ from tests.support.fixtures import forget_ip_limits, make_test_llm
 from tests.support.live_server import LiveServer
 
 CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 
 
 def pytest_collection_modifyitems(config, items):
     if CHROMIUM.exists() or os.environ.get("CI"):
         return  # in CI a missing chromium must fail loudly, not skip
-    skip = pytest.mark.skip(reason=f"no chromium at {CHROMIUM} (install: apt-get install -y chromium)")
+    skip = pytest.mark.skip(
+        reason=f"no chromium at {CHROMIUM} (install: apt-get install -y chromium)"
+    )
     for item in items:
         if "tests/browser/" in str(item.fspath):
             item.add_marker(skip)
@@ -39,7 +48,9 @@ def pytest_collection_modifyitems(config, items):
 def live_server(model_settings: Settings, database_url: str) -> Iterator[LiveServer]:
     from app.web.app import create_app
 
-    app = create_app(model_settings, database_url, run_worker=True, llm=make_test_llm(model_settings))
+    app = create_app(
+        model_settings, database_url, run_worker=True, llm=make_test_llm(model_settings)
+    )
     with LiveServer(app) as server:
         yield server
 
@@ -49,7 +60,9 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True)
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
+        )
         yield browser
         browser.close()
 

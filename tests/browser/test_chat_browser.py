@@ -42,7 +42,9 @@ def test_sign_up_send_and_watch_the_reply_stream_in_then_reload(page: Page, mode
     expect(reply.get_by_role("button", name="Stop")).to_be_visible()
     expect(reply.get_by_role("button", name="Regenerate")).to_be_visible(timeout=10_000)
     expect(reply).to_contain_text(words(30))
-    expect(page.get_by_role("navigation", name="Your chats")).to_contain_text("Tell me thirty words")
+    expect(page.get_by_role("navigation", name="Your chats")).to_contain_text(
+        "Tell me thirty words"
+    )
 
     composer = page.get_by_label("Message")
     composer.fill("line one")
@@ -71,7 +73,9 @@ def test_stop_mid_stream_keeps_the_partial_text(page: Page, model):
     kept = page.locator("article.msg-assistant").last.locator(".msg-bubble").inner_text()
     assert kept.startswith("w0 w1 w2") and "w199" not in kept
     page.wait_for_timeout(500)
-    assert page.locator("article.msg-assistant").last.locator(".msg-bubble").inner_text() == kept  # really stopped
+    assert (
+        page.locator("article.msg-assistant").last.locator(".msg-bubble").inner_text() == kept
+    )  # really stopped
     page.reload()
     expect(page.locator("article.msg-assistant").last).to_contain_text("Stopped")
     assert page.locator("article.msg-assistant").last.locator(".msg-bubble").inner_text() == kept
@@ -93,8 +97,10 @@ def test_script_in_a_reply_is_shown_as_text_and_never_runs(page: Page, model):
     dialogs = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
     sign_up(page)
-    evil = ('Look: <script>window.__pwned = 1; alert("xss")</script> and '
-            '<img src=x onerror="window.__pwned = 2; alert(2)"> and [link](javascript:alert(3))')
+    evil = (
+        'Look: <script>window.__pwned = 1; alert("xss")</script> and '
+        '<img src=x onerror="window.__pwned = 2; alert(2)"> and [link](javascript:alert(3))'
+    )
     model.script(Reply(evil, delay=0.02))
     send(page, "Say something nasty")
     reply = page.locator("article.msg-assistant").last
@@ -111,7 +117,9 @@ def test_script_in_a_reply_is_shown_as_text_and_never_runs(page: Page, model):
 def test_rename_and_delete_a_chat(page: Page, model):
     sign_up(page)
     send(page, "Weekend plans")
-    expect(page.locator("article.msg-assistant").last.get_by_role("button", name="Regenerate")).to_be_visible()
+    expect(
+        page.locator("article.msg-assistant").last.get_by_role("button", name="Regenerate")
+    ).to_be_visible()
     page.get_by_role("link", name="Rename").click()
     page.get_by_label("Title").fill("Trip to Rome")
     page.get_by_role("button", name="Save").click()
@@ -134,6 +142,9 @@ def test_the_workflow_picker_leaves_the_conversation_in_view(page: Page, model):
     pane = page.locator(".chat-pane").bounding_box()
     messages = page.locator(".messages-scroll").bounding_box()
     panel = page.locator("#workflow-panel").bounding_box()
-    assert messages["height"] >= 0.3 * pane["height"], (messages, pane)  # the conversation stays readable
+    assert messages["height"] >= 0.3 * pane["height"], (
+        messages,
+        pane,
+    )  # the conversation stays readable
     assert panel["y"] >= messages["y"] + messages["height"] - 1  # below it, never on top of it
     expect(page.locator("article.msg-user").last).to_be_in_viewport()

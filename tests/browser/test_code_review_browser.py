@@ -26,12 +26,16 @@ def reviewer(model_server):
 
 def test_comments_test_output_and_fixes_pushed(page: Page, database_url, reviewer, calc_repo):  # noqa: F811
     user_id = sign_up_enterprise(page, database_url)
-    run_id = start(database_url, user_id, "code-review", repository=str(calc_repo), base="main", head="feature")
+    run_id = start(
+        database_url, user_id, "code-review", repository=str(calc_repo), base="main", head="feature"
+    )
     wait_for_hook(database_url, run_id, "wait for fixes (1)", timeout=30)
     page.goto(f"/code-review/{run_id}")
     card = page.locator(f"#run-{run_id}")
     expect(card.locator(".review-anchor")).to_have_text(["calc.js:2"])
-    expect(card.locator(".review-comment")).to_contain_text("mul adds instead of multiplying <b>!</b>")
+    expect(card.locator(".review-comment")).to_contain_text(
+        "mul adds instead of multiplying <b>!</b>"
+    )
     expect(card.locator(".test-run").first).to_contain_text("Test run 1: Tests failed")
     expect(card.locator(".test-output").first).to_contain_text("FAIL mul: got 5, want 6")
 

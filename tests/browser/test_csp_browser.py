@@ -23,8 +23,13 @@ class NoInput(BaseModel):
     pass
 
 
-@workflow(name=HALFWAY, title="CSP test: halfway", description="Shows progress, then waits.", input=NoInput,
-          hidden=True)
+@workflow(
+    name=HALFWAY,
+    title="CSP test: halfway",
+    description="Shows progress, then waits.",
+    input=NoInput,
+    hidden=True,
+)
 async def halfway(run: Run, inp: NoInput) -> dict:
     await run.progress(3, 4, "three of four")
     decision = await run.hook("approve it", "approval", show={"text": "Approve to finish."})
@@ -34,7 +39,10 @@ async def halfway(run: Run, inp: NoInput) -> dict:
 def watch_csp(page: Page) -> list[str]:
     """Every CSP violation the page reports: Chrome's console message and the DOM event."""
     violations: list[str] = []
-    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
+    page.on(
+        "console",
+        lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None,
+    )
     page.add_init_script("""document.addEventListener("securitypolicyviolation", (e) =>
         console.error(`Content Security Policy violation: ${e.violatedDirective} ${e.blockedURI} ${e.sourceFile}:${e.lineNumber}`));""")
     return violations
@@ -58,7 +66,9 @@ def test_the_main_pages_run_under_the_policy_with_no_violation(page: Page, datab
     page.get_by_label("Message").press("Enter")
     expect(page.locator("article.msg-assistant").last.locator("strong")).to_have_text("model")
     expect(page.get_by_label("Message")).to_have_value("")
-    expect(page.locator("article.msg-assistant td.align-right")).to_have_css("text-align", "right")  # not style=
+    expect(page.locator("article.msg-assistant td.align-right")).to_have_css(
+        "text-align", "right"
+    )  # not style=
 
     # The workflow panel opens (HTMX fragment) and its Close button empties it.
     page.locator("a.composer-workflows").click()
@@ -73,7 +83,8 @@ def test_the_main_pages_run_under_the_policy_with_no_violation(page: Page, datab
     expect(form).to_be_visible()
     form.evaluate("f => f.dataset.maxBody = '10'")  # any file is "too big" now
     form.locator("input[type=file]").set_input_files(
-        [{"name": "a.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 " + b"x" * 100}])
+        [{"name": "a.pdf", "mimeType": "application/pdf", "buffer": b"%PDF-1.4 " + b"x" * 100}]
+    )
     form.locator("textarea[name=question]").fill("What do they say?")
     posted: list[str] = []
     page.on("request", lambda r: posted.append(r.url) if r.method == "POST" else None)
@@ -93,19 +104,33 @@ def test_the_main_pages_run_under_the_policy_with_no_violation(page: Page, datab
     bar = page.locator(".run-status-line progress.run-progress-bar")
     expect(bar).to_have_attribute("value", "75")
     # drawn by baton.css, not by a style attribute (measured in one go: live updates re-render the page)
-    assert page.evaluate("() => document.querySelector('.run-status-line progress').getBoundingClientRect().width") > 20
+    assert (
+        page.evaluate(
+            "() => document.querySelector('.run-status-line progress').getBoundingClientRect().width"
+        )
+        > 20
+    )
 
     # Approvals, and the same review by the e-mailed link.
     visit(page, "/approvals")
     expect(page.locator("main")).to_contain_text("approve it")
     with psycopg.connect(database_url) as conn:
-        hook_id, token = conn.execute("SELECT id, token FROM hooks WHERE run_id = %s", (run_id,)).fetchone()
+        hook_id, token = conn.execute(
+            "SELECT id, token FROM hooks WHERE run_id = %s", (run_id,)
+        ).fetchone()
     visit(page, f"/review/{token}")
     expect(page.get_by_role("button", name=re.compile("Approve"))).to_be_visible()
     visit(page, f"/approvals/{hook_id}")
-    with page.expect_response(lambda r: r.request.method == "POST" and f"/approvals/{hook_id}" in r.url) as decided:
-        page.get_by_role("button", name=re.compile("Approve")).first.click()  # through HTMX (or the form)
-    assert decided.value.status in (200, 303)  # a boosted form: the fragment, or a redirect to the page
+    with page.expect_response(
+        lambda r: r.request.method == "POST" and f"/approvals/{hook_id}" in r.url
+    ) as decided:
+        page.get_by_role(
+            "button", name=re.compile("Approve")
+        ).first.click()  # through HTMX (or the form)
+    assert decided.value.status in (
+        200,
+        303,
+    )  # a boosted form: the fragment, or a redirect to the page
     visit(page, f"/workflows/{run_id}")
     expect(page.locator(".run-status-line")).to_contain_text("Completed", timeout=15_000)
 
@@ -116,13 +141,17 @@ def test_the_main_pages_run_under_the_policy_with_no_violation(page: Page, datab
     key = page.get_by_label("New API key")
     expect(key).to_be_visible()
     key.focus()
-    assert key.evaluate("i => i.selectionStart === 0 && i.selectionEnd === i.value.length && i.value.length > 20")
+    assert key.evaluate(
+        "i => i.selectionStart === 0 && i.selectionEnd === i.value.length && i.value.length > 20"
+    )
 
     # The API's docs: Swagger UI renders the operations from /api/openapi.json.
     visit(page, "/api/docs")
     expect(page.locator(".swagger-ui .info .title")).to_contain_text("Baton API", timeout=15_000)
     expect(page.locator(".opblock-summary-path", has_text="/api/v1/runs").first).to_be_visible()
-    page.locator(".opblock-summary-path", has_text="/api/v1/workflows").first.click()  # expands, renders more
+    page.locator(
+        ".opblock-summary-path", has_text="/api/v1/workflows"
+    ).first.click()  # expands, renders more
     expect(page.locator(".opblock-body").first).to_be_visible()
 
     assert violations == []
@@ -147,8 +176,17 @@ def test_the_admin_and_account_pages_run_under_the_policy(page: Page, database_u
     visit(page, "/admin")
     page.get_by_label("Period").select_option(index=1)  # applied at once (data-submit-on-change)
     expect(page).to_have_url(re.compile(r"/admin\?days=\d+"))
-    for path in ("/admin/users", "/admin/tiers", "/admin/runs", "/admin/prices", "/admin/outbox", "/account",
-                 "/notifications", "/settings/connectors", "/settings/api-keys"):
+    for path in (
+        "/admin/users",
+        "/admin/tiers",
+        "/admin/runs",
+        "/admin/prices",
+        "/admin/outbox",
+        "/account",
+        "/notifications",
+        "/settings/connectors",
+        "/settings/api-keys",
+    ):
         visit(page, path)
         expect(page.locator("main")).not_to_be_empty()
     assert violations == []

@@ -71,6 +71,7 @@ def test_cancel_from_the_run_page_and_retry_a_failed_run(page: Page, database_ur
     expect(page.locator(".run-status-line .run-status")).to_have_text("Completed", timeout=10_000)
     expect(page.get_by_text("recovered", exact=True).first).to_be_visible()  # the run's output
     with psycopg.connect(database_url, autocommit=True) as conn:
-        prepared = conn.execute("SELECT count(*) FROM test_effects WHERE run_id = %s AND name = 'prepare'",
-                                (failing,)).fetchone()[0]
+        prepared = conn.execute(
+            "SELECT count(*) FROM test_effects WHERE run_id = %s AND name = 'prepare'", (failing,)
+        ).fetchone()[0]
     assert prepared == 1  # the completed step was kept, not run again

@@ -26,7 +26,9 @@ def open_workflow(page: Page, title: str) -> None:
     expect(page.get_by_role("button", name="Upload and start")).to_be_visible()
 
 
-def test_three_pdfs_review_the_summaries_and_download_the_report(page: Page, database_url, model, tmp_path):
+def test_three_pdfs_review_the_summaries_and_download_the_report(
+    page: Page, database_url, model, tmp_path
+):
     model.handler = doc_agents
     sign_up(page, database_url)
     paths = []
@@ -43,14 +45,24 @@ def test_three_pdfs_review_the_summaries_and_download_the_report(page: Page, dat
     review = card.locator("form.review-form")
     expect(review).to_be_visible(timeout=45_000)
     expect(review.locator("fieldset")).to_have_count(3)
-    expect(review.get_by_role("textbox", name=re.compile("south.pdf"))).to_have_value(re.compile(r"\[south.pdf p\.2\]"))
-    review.get_by_role("textbox", name=re.compile("north.pdf")).fill("North expects strong growth [north.pdf p.3].")
+    expect(review.get_by_role("textbox", name=re.compile("south.pdf"))).to_have_value(
+        re.compile(r"\[south.pdf p\.2\]")
+    )
+    review.get_by_role("textbox", name=re.compile("north.pdf")).fill(
+        "North expects strong growth [north.pdf p.3]."
+    )
     review.locator("fieldset", has_text="east.pdf").get_by_label("Exclude this document").check()
-    with page.expect_response(re.compile(r"/chat/runs/.+/card")):  # the card re-reads itself, as on any run event
+    with page.expect_response(
+        re.compile(r"/chat/runs/.+/card")
+    ):  # the card re-reads itself, as on any run event
         page.evaluate("htmx.trigger(document.querySelector('.run-live'), 'sse:resync')")
     page.wait_for_timeout(100)  # swapped: what was typed survives it
-    expect(review.get_by_role("textbox", name=re.compile("north.pdf"))).to_have_value("North expects strong growth [north.pdf p.3].")
-    expect(review.locator("fieldset", has_text="east.pdf").get_by_label("Exclude this document")).to_be_checked()
+    expect(review.get_by_role("textbox", name=re.compile("north.pdf"))).to_have_value(
+        "North expects strong growth [north.pdf p.3]."
+    )
+    expect(
+        review.locator("fieldset", has_text="east.pdf").get_by_label("Exclude this document")
+    ).to_be_checked()
     review.get_by_role("button", name="Continue to the comparison").click()
 
     expect(card.get_by_role("link", name="Open the report")).to_be_visible(timeout=45_000)
@@ -62,7 +74,9 @@ def test_three_pdfs_review_the_summaries_and_download_the_report(page: Page, dat
     assert pdf.startswith(b"%PDF") and len(pdf) > 2000
     report = page.context.new_page()
     report.goto(card.get_by_role("link", name="Open the report").get_attribute("href"))
-    expect(report.locator("#summaries")).to_contain_text("North expects strong growth [north.pdf p.3].")
+    expect(report.locator("#summaries")).to_contain_text(
+        "North expects strong growth [north.pdf p.3]."
+    )
     expect(report.locator("#not-included")).to_contain_text("Excluded by the reviewer")
     expect(report.get_by_role("heading", name="Comparative analysis")).to_be_visible()
 
@@ -81,7 +95,10 @@ def test_a_csv_with_charts_one_drill_down_and_the_report(page: Page, database_ur
     expect(card).to_contain_text("302 rows × 4 columns")
     charts = card.locator("img.data-chart")
     expect(charts.first).to_be_visible()
-    page.wait_for_function("() => [...document.querySelectorAll('img.data-chart')].every(i => i.complete && i.naturalWidth > 0)", timeout=30_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('img.data-chart')].every(i => i.complete && i.naturalWidth > 0)",
+        timeout=30_000,
+    )
     assert charts.count() >= 3
 
     card.get_by_role("textbox", name="Question").fill("average price per city")

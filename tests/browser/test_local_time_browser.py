@@ -23,9 +23,14 @@ def test_sign_up_takes_the_browsers_zone_and_pages_use_it(browser, live_server, 
         page.get_by_role("button", name="Sign up").click()
         expect(page).to_have_url(re.compile(r"/chat"))
         with psycopg.connect(database_url) as conn:
-            assert conn.execute("SELECT time_zone FROM users WHERE email = %s", (email,)).fetchone()[0] == "Europe/Berlin"
+            assert (
+                conn.execute("SELECT time_zone FROM users WHERE email = %s", (email,)).fetchone()[0]
+                == "Europe/Berlin"
+            )
         page.goto("/account")
-        expect(page.locator("main")).to_contain_text(re.compile(r"\d\d:\d\d CES?T"))  # the session start, in Berlin time
+        expect(page.locator("main")).to_contain_text(
+            re.compile(r"\d\d:\d\d CES?T")
+        )  # the session start, in Berlin time
         page.goto("/settings/display")
         expect(page.get_by_label("Your time zone")).to_have_value("Europe/Berlin")
     finally:

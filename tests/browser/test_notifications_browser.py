@@ -13,11 +13,15 @@ from tests.browser.test_dashboard_browser import sign_up_enterprise
 
 def pages_present(database_url: str, user_id: int) -> list[str]:
     with psycopg.connect(database_url, autocommit=True) as conn:
-        rows = conn.execute("SELECT page FROM presence WHERE user_id = %s ORDER BY page", (user_id,)).fetchall()
+        rows = conn.execute(
+            "SELECT page FROM presence WHERE user_id = %s ORDER BY page", (user_id,)
+        ).fetchall()
     return [row[0] for row in rows]
 
 
-def wait_for_pages(database_url: str, user_id: int, expected: list[str], timeout: float = 10.0) -> None:
+def wait_for_pages(
+    database_url: str, user_id: int, expected: list[str], timeout: float = 10.0
+) -> None:
     deadline = time.monotonic() + timeout
     while (found := pages_present(database_url, user_id)) != expected:
         if time.monotonic() > deadline:
@@ -28,11 +32,15 @@ def wait_for_pages(database_url: str, user_id: int, expected: list[str], timeout
 def test_an_open_page_marks_its_user_present_there_and_follows_navigation(page: Page, database_url):
     user_id = sign_up_enterprise(page, database_url)
     with psycopg.connect(database_url, autocommit=True) as conn:
-        chat_id = conn.execute("INSERT INTO conversations (user_id, title) VALUES (%s, 'Presence') RETURNING id",
-                               (user_id,)).fetchone()[0]
+        chat_id = conn.execute(
+            "INSERT INTO conversations (user_id, title) VALUES (%s, 'Presence') RETURNING id",
+            (user_id,),
+        ).fetchone()[0]
     page.goto(f"/chat/{chat_id}")
     wait_for_pages(database_url, user_id, [f"/chat/{chat_id}"])
-    page.get_by_role("navigation", name="Main").get_by_role("link", name="Workflows").click()  # boosted
+    page.get_by_role("navigation", name="Main").get_by_role(
+        "link", name="Workflows"
+    ).click()  # boosted
     expect(page.get_by_role("heading", name="Workflows")).to_be_visible()
     wait_for_pages(database_url, user_id, ["/workflows"])
     page.goto("about:blank")  # the tab leaves Baton
@@ -46,19 +54,27 @@ def test_the_notification_settings_work_at_phone_width(page: Page, database_url)
     expect(page.get_by_role("heading", name="Notifications")).to_be_visible()
     review = page.get_by_role("group", name="A review or decision is needed")
     review.get_by_label("E-mail").select_option("digest")
-    page.get_by_role("group", name="A run failed or was stopped").get_by_label("E-mail").select_option("each")
+    page.get_by_role("group", name="A run failed or was stopped").get_by_label(
+        "E-mail"
+    ).select_option("each")
     page.get_by_role("group", name="A run finished").get_by_label("In the bell").uncheck()
     page.get_by_role("button", name="Save").click()
     expect(page.get_by_role("status").filter(has_text="Saved.")).to_be_visible()
     if os.environ.get("BATON_SCREENSHOTS"):
-        page.screenshot(path=os.path.join(os.environ["BATON_SCREENSHOTS"], "notification-settings-360.png"),
-                        full_page=True)
+        page.screenshot(
+            path=os.path.join(os.environ["BATON_SCREENSHOTS"], "notification-settings-360.png"),
+            full_page=True,
+        )
     # The settings themselves fit (the top bar's own narrow layout is issue 13's mobile item).
     box = page.locator("#notification-settings").bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= 360
     page.reload()
-    expect(page.get_by_role("group", name="A review or decision is needed").get_by_label("E-mail")).to_have_value("digest")
-    expect(page.get_by_role("group", name="A run finished").get_by_label("In the bell")).not_to_be_checked()
+    expect(
+        page.get_by_role("group", name="A review or decision is needed").get_by_label("E-mail")
+    ).to_have_value("digest")
+    expect(
+        page.get_by_role("group", name="A run finished").get_by_label("In the bell")
+    ).not_to_be_checked()
     # The digest's time zone is the one set under Display, linked from here.
     page.get_by_role("link", name="your display settings").click()
     expect(page.get_by_label("Your time zone")).to_be_visible()

@@ -21,8 +21,12 @@ def phone(browser, live_server, database_url):
     from tests.support.fixtures import forget_ip_limits
 
     forget_ip_limits(database_url)
-    with psycopg.connect(database_url, autocommit=True) as conn:  # the install's first account is the admin
-        conn.execute("INSERT INTO users (email) VALUES (%s) ON CONFLICT DO NOTHING", (new_email("first"),))
+    with psycopg.connect(
+        database_url, autocommit=True
+    ) as conn:  # the install's first account is the admin
+        conn.execute(
+            "INSERT INTO users (email) VALUES (%s) ON CONFLICT DO NOTHING", (new_email("first"),)
+        )
     context = browser.new_context(base_url=live_server.url, viewport={"width": 360, "height": 740})
     context.set_default_timeout(10_000)
     page = context.new_page()

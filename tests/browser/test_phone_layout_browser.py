@@ -45,7 +45,8 @@ TOO_WIDE = """() => [...document.querySelectorAll("body *")]
 def assert_fits(page: Page) -> None:
     sizes = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
     assert sizes[1] == PHONE["width"] and sizes[0] <= sizes[1], (
-        f"{page.url} scrolls sideways: {sizes[0]} px wide in a {sizes[1]} px window; too wide: {page.evaluate(TOO_WIDE)}")
+        f"{page.url} scrolls sideways: {sizes[0]} px wide in a {sizes[1]} px window; too wide: {page.evaluate(TOO_WIDE)}"
+    )
 
 
 def open_menu(page: Page) -> None:
@@ -62,20 +63,38 @@ def test_every_nav_item_is_reachable_and_each_page_fits_a_phone(phone: Page, dat
     page.reload()
     assert_fits(page)
 
-    for name, url, heading in (("Workflows", "/workflows", "Workflows"), ("Approvals", "/approvals", "Approvals"),
-                               ("Admin", "/admin", None), ("Chat", "/chat", None)):
+    for name, url, heading in (
+        ("Workflows", "/workflows", "Workflows"),
+        ("Approvals", "/approvals", "Approvals"),
+        ("Admin", "/admin", None),
+        ("Chat", "/chat", None),
+    ):
         open_menu(page)
-        link = page.get_by_role("navigation", name="Main").get_by_role("link", name=re.compile(f"^{name}"))
+        link = page.get_by_role("navigation", name="Main").get_by_role(
+            "link", name=re.compile(f"^{name}")
+        )
         box = link.bounding_box()
-        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], f"{name} is off screen: {box}"
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], (
+            f"{name} is off screen: {box}"
+        )
         link.click()
         expect(page).to_have_url(re.compile(re.escape(url)))
         if heading:
             expect(page.get_by_role("heading", name=heading, exact=True)).to_be_visible()
         assert_fits(page)
 
-    for url in ("/settings/api-keys", "/settings/display", "/settings/connectors", "/account", "/notifications",
-                "/admin/runs", "/admin/outbox", "/admin/prices", "/admin/tiers", "/chat/workflows"):
+    for url in (
+        "/settings/api-keys",
+        "/settings/display",
+        "/settings/connectors",
+        "/account",
+        "/notifications",
+        "/admin/runs",
+        "/admin/outbox",
+        "/admin/prices",
+        "/admin/tiers",
+        "/chat/workflows",
+    ):
         page.goto(url)
         assert_fits(page)
 
@@ -98,9 +117,13 @@ def test_the_inbox_and_dashboard_become_cards_that_fit(phone: Page, database_url
     page = phone
     user_id = sign_up_admin(page, database_url)
     run_id = start(database_url, user_id, "test-hook")
-    with psycopg.connect(database_url, autocommit=True) as conn:  # a long title must wrap, not widen the page
-        conn.execute("UPDATE runs SET title = %s WHERE id = %s",
-                     ("Quarterly-report-for-the-north-eastern-region-with-every-appendix-attached", run_id))
+    with psycopg.connect(
+        database_url, autocommit=True
+    ) as conn:  # a long title must wrap, not widen the page
+        conn.execute(
+            "UPDATE runs SET title = %s WHERE id = %s",
+            ("Quarterly-report-for-the-north-eastern-region-with-every-appendix-attached", run_id),
+        )
     page.goto("/approvals")
     row = page.locator("#approval-rows tr").first
     expect(row).to_contain_text("approve it")
@@ -120,7 +143,9 @@ def test_the_inbox_and_dashboard_become_cards_that_fit(phone: Page, database_url
     assert_fits(page)
 
 
-def test_the_chat_list_is_a_drawer_and_a_run_card_decision_works_on_a_phone(phone: Page, model, database_url):
+def test_the_chat_list_is_a_drawer_and_a_run_card_decision_works_on_a_phone(
+    phone: Page, model, database_url
+):
     model.handler = scripted_agents
     page = phone
     sign_up_admin(page, database_url)
@@ -134,7 +159,9 @@ def test_the_chat_list_is_a_drawer_and_a_run_card_decision_works_on_a_phone(phon
     expect(sidebar).to_be_hidden()
     page.get_by_text("Chats", exact=True).click()
     expect(sidebar).to_be_visible()
-    page.wait_for_function("() => document.getElementById('chat-sidebar').getBoundingClientRect().left >= 0")  # slid in
+    page.wait_for_function(
+        "() => document.getElementById('chat-sidebar').getBoundingClientRect().left >= 0"
+    )  # slid in
     box = sidebar.bounding_box()
     assert box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"]
     sidebar.get_by_role("link", name="New chat").click()

@@ -36,8 +36,12 @@ def add_connector(database_url, settings, user_id: int, url: str) -> None:
         pool = await open_pool(database_url, min_size=1, max_size=1)
         try:
             async with pool.connection() as conn:
-                await create_connector(conn, SecretBox(settings.secret_key), user_id,
-                                       ConnectorForm(kind="webhook", name="blog", url=url, secret=SECRET))
+                await create_connector(
+                    conn,
+                    SecretBox(settings.secret_key),
+                    user_id,
+                    ConnectorForm(kind="webhook", name="blog", url=url, secret=SECRET),
+                )
         finally:
             await pool.close()
 
@@ -47,8 +51,10 @@ def add_connector(database_url, settings, user_id: int, url: str) -> None:
 def wait_for_hook(database_url, run_id: str, name: str, timeout: float = 15) -> None:
     deadline = time.monotonic() + timeout
     with psycopg.connect(database_url, autocommit=True) as conn:
-        while not conn.execute("SELECT 1 FROM hooks WHERE run_id = %s AND name = %s AND status = 'waiting'",
-                               (run_id, name)).fetchone():
+        while not conn.execute(
+            "SELECT 1 FROM hooks WHERE run_id = %s AND name = %s AND status = 'waiting'",
+            (run_id, name),
+        ).fetchone():
             assert time.monotonic() < deadline, f"no hook {name!r}"
             time.sleep(0.05)
 
@@ -58,8 +64,17 @@ def test_edit_a_post_change_its_time_then_approve(page: Page, database_url, mode
     with Receiver(secret=SECRET) as rx:
         add_connector(database_url, model_settings, user_id, rx.url)
         first = (datetime.now(UTC) + timedelta(days=1)).astimezone(ZoneInfo(ZONE))
-        run_id = start(database_url, user_id, "scheduled-publishing", brief="Browser launch", connector="blog",
-                       posts=3, start_date=first.date().isoformat(), post_time="09:00", timezone=ZONE)
+        run_id = start(
+            database_url,
+            user_id,
+            "scheduled-publishing",
+            brief="Browser launch",
+            connector="blog",
+            posts=3,
+            start_date=first.date().isoformat(),
+            post_time="09:00",
+            timezone=ZONE,
+        )
         wait_for_hook(database_url, run_id, "review posts")
         page.goto(f"/publishing/{run_id}")
         card = page.locator(f"#run-{run_id}")
@@ -74,21 +89,34 @@ def test_edit_a_post_change_its_time_then_approve(page: Page, database_url, mode
         last = card.locator(".post").nth(2)
         expect(last.get_by_label("Text of post 3")).to_have_value("Rewritten in the browser")
         expect(last.locator(".post-when")).to_have_text(new_time.strftime("%a %-d %b, 17:45"))
-        expect(last.locator(".post-in")).to_have_text(re.compile(r"^\(in \d+ (h|days)\)$"))  # how far off it is
+        expect(last.locator(".post-in")).to_have_text(
+            re.compile(r"^\(in \d+ (h|days)\)$")
+        )  # how far off it is
 
         card.get_by_role("button", name="Move up post 3").click()
-        expect(card.locator(".post").nth(1).get_by_label("Text of post 2")).to_have_value("Rewritten in the browser")
+        expect(card.locator(".post").nth(1).get_by_label("Text of post 2")).to_have_value(
+            "Rewritten in the browser"
+        )
 
         with psycopg.connect(database_url, autocommit=True) as conn:
-            rows = conn.execute("SELECT body, publish_at FROM publishing_posts WHERE run_id = %s ORDER BY publish_at",
-                                (run_id,)).fetchall()
-        assert [r[0] for r in rows] == ["Post number 1 about the launch.", "Rewritten in the browser",
-                                        "Post number 3 about the launch."]
-        assert rows[2][1] == new_time.replace(second=0, microsecond=0)  # post 3 took the edited slot
+            rows = conn.execute(
+                "SELECT body, publish_at FROM publishing_posts WHERE run_id = %s ORDER BY publish_at",
+                (run_id,),
+            ).fetchall()
+        assert [r[0] for r in rows] == [
+            "Post number 1 about the launch.",
+            "Rewritten in the browser",
+            "Post number 3 about the launch.",
+        ]
+        assert rows[2][1] == new_time.replace(
+            second=0, microsecond=0
+        )  # post 3 took the edited slot
 
         card.get_by_role("button", name="Approve schedule").click()
         expect(card.locator(".run-sleeping")).to_contain_text(
-            re.compile(rf"Sleeping until {first.strftime('%a')} 09:00 \({re.escape(ZONE)}\)"), timeout=10_000)
+            re.compile(rf"Sleeping until {first.strftime('%a')} 09:00 \({re.escape(ZONE)}\)"),
+            timeout=10_000,
+        )
         expect(card.get_by_role("button", name="Cancel remaining posts")).to_be_visible()
         expect(card.get_by_role("button", name="Approve schedule")).to_have_count(0)
     assert rx.deliveries == []

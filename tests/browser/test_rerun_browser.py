@@ -11,7 +11,9 @@ from tests.browser.test_dashboard_browser import sign_up_enterprise, start
 
 
 def no_sideways_scroll(page: Page) -> bool:
-    return page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    return page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
 
 
 def test_rerun_from_a_step_with_an_edited_output_on_a_phone(page: Page, database_url):

@@ -11,7 +11,9 @@ def box(page: Page, selector: str) -> dict:
 
 def test_the_waterfall_lays_out_at_laptop_and_phone_widths(page: Page, database_url):
     user_id = sign_up_enterprise(page, database_url)
-    run_id = start(database_url, user_id, "selftest", steps=3, step_ms=30, fail_attempts=1, sleep_s=0.4)
+    run_id = start(
+        database_url, user_id, "selftest", steps=3, step_ms=30, fail_attempts=1, sleep_s=0.4
+    )
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(f"/workflows/{run_id}")
     expect(page.locator(".run-status-line .run-status")).to_have_text("Completed", timeout=15_000)
@@ -27,12 +29,18 @@ def test_the_waterfall_lays_out_at_laptop_and_phone_widths(page: Page, database_
 
     # Laptop: name, bar and duration side by side; the bar has real width; nothing scrolls sideways.
     name, track = box(page, ".wf-row .wf-name"), box(page, ".wf-row .wf-track")
-    assert track["x"] >= name["x"] + name["width"] - 1 and abs(track["y"] - name["y"]) < name["height"]
+    assert (
+        track["x"] >= name["x"] + name["width"] - 1 and abs(track["y"] - name["y"]) < name["height"]
+    )
     assert track["width"] > 400
     sleep_bar = rows.nth(4).locator(".wf-bar").bounding_box()
     step_bar = rows.nth(0).locator(".wf-bar").bounding_box()
-    assert sleep_bar["width"] > step_bar["width"] and sleep_bar["x"] > step_bar["x"]  # later and longer
-    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    assert (
+        sleep_bar["width"] > step_bar["width"] and sleep_bar["x"] > step_bar["x"]
+    )  # later and longer
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
 
     # Phone: the bar stacks under the name and spans the row; still no sideways scroll.
     page.set_viewport_size({"width": 360, "height": 800})
@@ -47,4 +55,6 @@ def test_the_waterfall_lays_out_at_laptop_and_phone_widths(page: Page, database_
         .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 0.5)
         .map(e => e.tagName + '.' + e.getAttribute('class'))""")
     assert wide == []
-    assert page.evaluate("document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+    assert page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )

@@ -28,9 +28,13 @@ def test_create_from_the_form_see_its_run_then_pause(page: Page, database_url):
     expect(preview.locator("li")).to_have_count(5)
     when.fill("61 9 * * *")
     expect(preview).to_contain_text("out of range")
-    page.get_by_role("button", name="Create schedule").click()  # refused, the message beside the field
+    page.get_by_role(
+        "button", name="Create schedule"
+    ).click()  # refused, the message beside the field
     expect(page.locator("#sched_when-error")).to_contain_text("out of range")
-    expect(page.get_by_label("What should it be about?")).to_have_value("the team digest, every few seconds")
+    expect(page.get_by_label("What should it be about?")).to_have_value(
+        "the team digest, every few seconds"
+    )
     when = page.get_by_label("When")
     preview = page.locator("#schedule-preview")
     when.fill("3s")
@@ -49,7 +53,9 @@ def test_create_from_the_form_see_its_run_then_pause(page: Page, database_url):
 
     run_link = fires.get_by_role("link").first
     run_link.click()
-    expect(page.locator(".run-origin")).to_contain_text(re.compile(r"Started by schedule Digest drill for"))
+    expect(page.locator(".run-origin")).to_contain_text(
+        re.compile(r"Started by schedule Digest drill for")
+    )
     page.goto("/schedules")
     expect(page.locator("#schedules-table, .schedules-table")).to_contain_text("Paused")
 
@@ -66,7 +72,9 @@ def test_the_schedule_pages_fit_a_phone_in_dark_mode(browser, live_server, datab
         page.get_by_label("When").fill("*/15 9-17 * * 1-5")
         expect(page.locator("#schedule-preview li")).to_have_count(5)
         assert_fits(page)
-        page.get_by_label("What should it be about?").fill("a long schedule to see on a small screen")
+        page.get_by_label("What should it be about?").fill(
+            "a long schedule to see on a small screen"
+        )
         page.get_by_label("Name").fill("A rather long schedule name to check wrapping on phones")
         page.get_by_role("button", name="Create schedule").click()
         expect(page.locator(".schedule-facts")).to_be_visible()

@@ -21,7 +21,9 @@ def notes_model(request):
     """The model writes notes on what it was asked, quoting the reviewer's feedback when given."""
     prompt = request.last_user_message
     applied = prompt.split("Apply: ", 1)[1].strip() if "Apply: " in prompt else ""
-    return Reply(f"Field notes on urban foxes.{' Applied: ' + applied if applied else ''}", tokens_in=20)
+    return Reply(
+        f"Field notes on urban foxes.{' Applied: ' + applied if applied else ''}", tokens_in=20
+    )
 
 
 def add_block(page: Page, where: int, kind: str) -> Locator:
@@ -60,13 +62,17 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     draft.get_by_role("button", name="{{ inputs.topic }}").click()  # the variable picker
     prompt.press("End")
     prompt.type(".{% if check.feedback %} Apply: {{ check.feedback }}{% endif %}")
-    expect(draft.locator("#f-blocks-0-prompt-error")).to_contain_text("Unknown variable “check”")  # not yet there
+    expect(draft.locator("#f-blocks-0-prompt-error")).to_contain_text(
+        "Unknown variable “check”"
+    )  # not yet there
 
     review = add_block(page, 1, "Review")
     review.get_by_label(re.compile("^Name")).fill("check")
     review.get_by_label("Content").fill("{{ draft }}")
     review.get_by_label(re.compile("go back to block")).fill("draft")
-    expect(review.locator("#f-blocks-1-max_rounds-error")).to_contain_text("needs a limit on rounds")
+    expect(review.locator("#f-blocks-1-max_rounds-error")).to_contain_text(
+        "needs a limit on rounds"
+    )
     review.get_by_label(re.compile("change requests")).fill("2")
     # The review exists now, and jumps back to the draft: the draft may read its feedback.
     expect(page.locator("#f-blocks-0-prompt-error")).to_be_empty()
@@ -103,7 +109,9 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     with open(download.value.path(), "rb") as f:
         pdf = f.read()
     assert pdf.startswith(b"%PDF-")
-    text = subprocess.run(["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True).stdout.decode()
+    text = subprocess.run(
+        ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
     assert "urban foxes" in text and "Applied: Mention their dens" in text
 
     # An edit makes version 2; the history lists both, who saved them and when.
@@ -114,12 +122,16 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     expect(page.locator(".version").first).to_contain_text("builder-")
 
 
-def test_the_list_and_the_editor_fit_a_phone_in_the_dark_and_work_by_keyboard(browser, live_server, database_url):
+def test_the_list_and_the_editor_fit_a_phone_in_the_dark_and_work_by_keyboard(
+    browser, live_server, database_url
+):
     from tests.browser.test_phone_layout_browser import PHONE, assert_fits
     from tests.support.fixtures import forget_ip_limits
 
     forget_ip_limits(database_url)
-    context = browser.new_context(base_url=live_server.url, viewport=PHONE, has_touch=True, color_scheme="dark")
+    context = browser.new_context(
+        base_url=live_server.url, viewport=PHONE, has_touch=True, color_scheme="dark"
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     try:
@@ -143,7 +155,9 @@ def test_the_list_and_the_editor_fit_a_phone_in_the_dark_and_work_by_keyboard(br
         nested.get_by_role("button", name="Ask the model").click()
         expect(page.locator("#f-blocks-0-blocks-0")).to_be_visible()
         assert_fits(page)
-        background = page.evaluate("() => getComputedStyle(document.querySelector('.block')).backgroundColor")
+        background = page.evaluate(
+            "() => getComputedStyle(document.querySelector('.block')).backgroundColor"
+        )
         assert background == "rgb(24, 29, 38)", background  # the dark card colour of baton.css
 
         # Leaving with changes not saved as a version asks first (a link followed in the page, or closing it).

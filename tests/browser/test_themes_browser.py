@@ -48,7 +48,9 @@ def check_contrast(page: Page, theme: str) -> None:
     for name, selector in PAIRS.items():
         found = page.evaluate(CONTRAST, selector)
         assert found is not None, f"{selector} is not on {page.url}"
-        assert found["ratio"] >= 4.5, f"{theme}: {name} contrast {found['ratio']:.2f} ({found['fg']} on {found['bg']})"
+        assert found["ratio"] >= 4.5, (
+            f"{theme}: {name} contrast {found['ratio']:.2f} ({found['fg']} on {found['bg']})"
+        )
 
 
 def background_is_dark(page: Page) -> bool:
@@ -82,10 +84,15 @@ def test_a_chosen_theme_overrides_the_system_and_is_remembered(page: Page, datab
     page.get_by_role("button", name="Dark", exact=True).click()
     expect(page.locator("html")).to_have_attribute("data-theme", "dark")
     assert background_is_dark(page)
-    expect(page.get_by_role("button", name="Dark", exact=True)).to_have_attribute("aria-pressed", "true")
+    expect(page.get_by_role("button", name="Dark", exact=True)).to_have_attribute(
+        "aria-pressed", "true"
+    )
     check_contrast(page, "chosen dark")
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT theme FROM users WHERE email = %s", (email,)).fetchone()[0] == "dark"
+        assert (
+            conn.execute("SELECT theme FROM users WHERE email = %s", (email,)).fetchone()[0]
+            == "dark"
+        )
     page.goto("/workflows")  # every page, after a reload too
     assert background_is_dark(page)
 
@@ -100,7 +107,9 @@ def test_a_chosen_theme_overrides_the_system_and_is_remembered(page: Page, datab
     expect(page.locator("html")).not_to_have_attribute("data-theme", re.compile("."))
     assert background_is_dark(page)  # the system (emulated dark) again
     with psycopg.connect(database_url) as conn:
-        assert conn.execute("SELECT theme FROM users WHERE email = %s", (email,)).fetchone()[0] is None
+        assert (
+            conn.execute("SELECT theme FROM users WHERE email = %s", (email,)).fetchone()[0] is None
+        )
 
 
 def test_signed_out_pages_remember_the_choice_in_a_cookie(page: Page):

@@ -37,7 +37,9 @@ def trigger_server(model_settings, database_url) -> Iterator[LiveServer]:
 @pytest.fixture
 def person(browser, trigger_server, database_url) -> Iterator[Page]:
     forget_ip_limits(database_url)
-    context = browser.new_context(base_url=trigger_server.url, viewport={"width": 1200, "height": 800})
+    context = browser.new_context(
+        base_url=trigger_server.url, viewport={"width": 1200, "height": 800}
+    )
     context.grant_permissions(["clipboard-read", "clipboard-write"], origin=trigger_server.url)
     context.set_default_timeout(10_000)
     page = context.new_page()
@@ -50,7 +52,9 @@ def make_trigger(page: Page, name: str) -> None:
     page.goto("/triggers")
     page.get_by_role("link", name="New trigger").click()
     page.get_by_label("Name").fill(name)
-    with page.expect_response(re.compile(r"/triggers/mapping\?")):  # the target's mapping boxes are swapped in
+    with page.expect_response(
+        re.compile(r"/triggers/mapping\?")
+    ):  # the target's mapping boxes are swapped in
         page.get_by_label("Starts").select_option(label="API test: echo")
     expect(page.locator("#f-target.htmx-request")).to_have_count(0)  # and swapped
     expect(page.locator("input[name='map.topic']")).to_have_value("/topic")
@@ -64,7 +68,9 @@ def test_a_trigger_made_in_the_browser_starts_a_run_from_its_copied_example(pers
     secret = person.locator("#trigger-secret").input_value()
     assert secret.startswith("whsec_")
     person.locator("button[data-copies='example-curl']").click()
-    person.wait_for_function("async () => (await navigator.clipboard.readText()).includes('openssl')")
+    person.wait_for_function(
+        "async () => (await navigator.clipboard.readText()).includes('openssl')"
+    )
     copied = person.evaluate("navigator.clipboard.readText()")
     assert secret in copied and "openssl dgst -sha256 -hmac" in copied
 
@@ -74,10 +80,15 @@ def test_a_trigger_made_in_the_browser_starts_a_run_from_its_copied_example(pers
     sent = subprocess.run(["bash", "-c", example], capture_output=True, text=True, timeout=60)
     assert sent.returncode == 0, sent.stderr
     answer = json.loads(sent.stdout)
-    assert answer.get("replayed") is False and answer["trigger"] == "CMS: new article", (answer, example)
+    assert answer.get("replayed") is False and answer["trigger"] == "CMS: new article", (
+        answer,
+        example,
+    )
 
     person.get_by_role("link", name="Go to the trigger").click()
-    assert secret not in person.evaluate("JSON.stringify(localStorage)")  # no copy in htmx's history cache
+    assert secret not in person.evaluate(
+        "JSON.stringify(localStorage)"
+    )  # no copy in htmx's history cache
     deliveries = person.locator("#deliveries")
     expect(deliveries).to_contain_text("202")
     run_link = deliveries.locator(f"a[href='/workflows/{answer['run_id']}']")
@@ -99,9 +110,13 @@ def test_a_wrong_signature_shows_as_a_refused_delivery(person: Page):
     expect(person.locator("#deliveries")).to_contain_text("none")  # no run
 
 
-def test_the_trigger_pages_fit_a_phone_and_read_well_in_dark_mode(browser, trigger_server, database_url):
+def test_the_trigger_pages_fit_a_phone_and_read_well_in_dark_mode(
+    browser, trigger_server, database_url
+):
     forget_ip_limits(database_url)
-    context = browser.new_context(base_url=trigger_server.url, viewport=PHONE, has_touch=True, color_scheme="dark")
+    context = browser.new_context(
+        base_url=trigger_server.url, viewport=PHONE, has_touch=True, color_scheme="dark"
+    )
     context.set_default_timeout(10_000)
     page = context.new_page()
     try:

@@ -30,19 +30,29 @@ def test_research_team_through_both_hooks(page: Page, model, database_url):
 
     expect(card).to_contain_text("Waiting for: final review", timeout=LIVE_MS)
     expect(card.locator(".decision-content")).to_contain_text(
-        "Checked: Edited: Article citing - https://example.org/two - City rooftop survey 2024.", timeout=LIVE_MS)
+        "Checked: Edited: Article citing - https://example.org/two - City rooftop survey 2024.",
+        timeout=LIVE_MS,
+    )
     for step in ("research", "validate sources", "writer", "editor", "fact-checker"):
-        expect(card.locator(".run-step.is-done", has_text=step).first).to_be_visible(timeout=LIVE_MS)
+        expect(card.locator(".run-step.is-done", has_text=step).first).to_be_visible(
+            timeout=LIVE_MS
+        )
     card.get_by_label(re.compile("^Feedback")).fill("Add costs per square metre")
     card.get_by_role("button", name="Iterate").click()
 
     expect(card).to_contain_text("Waiting for: final review (2)", timeout=LIVE_MS)
-    expect(card.locator(".decision-content")).to_contain_text("Applied: Add costs per square metre", timeout=LIVE_MS)
+    expect(card.locator(".decision-content")).to_contain_text(
+        "Applied: Add costs per square metre", timeout=LIVE_MS
+    )
     card.get_by_role("button", name="Approve and publish").click()
     expect(card.locator(".run-status")).to_have_text("Completed", timeout=LIVE_MS)
-    expect(card.locator(".run-document")).to_contain_text("Applied: Add costs per square metre", timeout=LIVE_MS)
+    expect(card.locator(".run-document")).to_contain_text(
+        "Applied: Add costs per square metre", timeout=LIVE_MS
+    )
     expect(card.get_by_role("link", name="Download PDF")).to_be_visible(timeout=LIVE_MS)
-    expect(card.get_by_role("link", name="Download rooftop-gardens.md")).to_be_visible(timeout=LIVE_MS)
+    expect(card.get_by_role("link", name="Download rooftop-gardens.md")).to_be_visible(
+        timeout=LIVE_MS
+    )
 
     page.goto("/approvals")
     expect(page.get_by_text("Nothing is waiting for you.")).to_be_visible()

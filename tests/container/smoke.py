@@ -46,7 +46,9 @@ PROXY_STANDIN = "baton-ci/nginx:bookworm"
 HOST_CA_BUNDLE = Path(os.environ.get("BATON_SMOKE_CA_BUNDLE", "/etc/ssl/certs/ca-certificates.crt"))
 CI_CERT = ROOT / "certs" / "ci-host-ca.crt"
 # The host's PostgreSQL (a superuser URL without the database), for step 4: the one the tests use.
-HOST_PG = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test").rsplit("/", 1)[0]
+HOST_PG = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test").rsplit(
+    "/", 1
+)[0]
 TAG = f"baton-smoke-{os.getpid()}"
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="_csrf_token" value="([0-9a-f]+)"')
@@ -68,10 +70,14 @@ def check(condition: bool, message: str) -> None:
         raise Failed(message)
 
 
-def docker(*args: str, timeout: float = 300, stdin: bytes | None = None, text: bool = True) -> str | bytes:
+def docker(
+    *args: str, timeout: float = 300, stdin: bytes | None = None, text: bool = True
+) -> str | bytes:
     done = subprocess.run(["docker", *args], input=stdin, capture_output=True, timeout=timeout)
     if done.returncode != 0:
-        raise Failed(f"docker {' '.join(args[:3])} failed: {done.stderr.decode(errors='replace').strip()[-1500:]}")
+        raise Failed(
+            f"docker {' '.join(args[:3])} failed: {done.stderr.decode(errors='replace').strip()[-1500:]}"
+        )
     return done.stdout.decode().strip() if text else done.stdout
 
 
@@ -92,7 +98,9 @@ def wait_for(what: str, probe: Callable[[], object], timeout: float, interval: f
 
 
 def image_id(tag: str) -> str | None:
-    done = subprocess.run(["docker", "image", "inspect", "-f", "{{.Id}}", tag], capture_output=True, text=True)
+    done = subprocess.run(
+        ["docker", "image", "inspect", "-f", "{{.Id}}", tag], capture_output=True, text=True
+    )
     return done.stdout.strip() if done.returncode == 0 else None
 
 
@@ -119,31 +127,50 @@ class Browser:
         return found.group(1)
 
     def sign_up(self, email: str) -> None:
-        response = self.http.post("/signup", data={"email": email, "password": PASSWORD,
-                                                   "_csrf_token": self.csrf("/signup")})
-        check(response.status_code == 303, f"sign-up answered {response.status_code}: {response.text[:300]}")
+        response = self.http.post(
+            "/signup",
+            data={"email": email, "password": PASSWORD, "_csrf_token": self.csrf("/signup")},
+        )
+        check(
+            response.status_code == 303,
+            f"sign-up answered {response.status_code}: {response.text[:300]}",
+        )
 
     def log_in(self, email: str) -> None:
         self.http.cookies.clear()
-        response = self.http.post("/login", data={"email": email, "password": PASSWORD,
-                                                  "_csrf_token": self.csrf("/login")})
-        check(response.status_code == 303, f"log-in answered {response.status_code}: {response.text[:300]}")
+        response = self.http.post(
+            "/login",
+            data={"email": email, "password": PASSWORD, "_csrf_token": self.csrf("/login")},
+        )
+        check(
+            response.status_code == 303,
+            f"log-in answered {response.status_code}: {response.text[:300]}",
+        )
 
     def create_api_key(self) -> None:
-        response = self.http.post("/settings/api-keys", data={"name": "smoke",
-                                                              "_csrf_token": self.csrf("/settings/api-keys")})
+        response = self.http.post(
+            "/settings/api-keys",
+            data={"name": "smoke", "_csrf_token": self.csrf("/settings/api-keys")},
+        )
         found = API_KEY.search(response.text)
-        check(response.status_code == 200 and found is not None, f"no API key made ({response.status_code})")
+        check(
+            response.status_code == 200 and found is not None,
+            f"no API key made ({response.status_code})",
+        )
         self.key = found.group(1)
 
     def api(self, method: str, path: str, body: dict | None = None) -> dict:
         for _ in range(10):
-            response = self.http.request(method, f"/api/v1{path}", json=body,
-                                         headers={"Authorization": f"Bearer {self.key}"})
+            response = self.http.request(
+                method, f"/api/v1{path}", json=body, headers={"Authorization": f"Bearer {self.key}"}
+            )
             if response.status_code != 429:
                 break
             time.sleep(float(response.headers.get("Retry-After", "1")))
-        check(response.status_code in (200, 201), f"{method} {path} answered {response.status_code}: {response.text[:300]}")
+        check(
+            response.status_code in (200, 201),
+            f"{method} {path} answered {response.status_code}: {response.text[:300]}",
+        )
         return response.json()
 
     def start(self, workflow: str, inp: dict) -> str:
@@ -155,9 +182,12 @@ class Browser:
     def wait_status(self, run_id: str, status: str, timeout: float = 90) -> dict:
         def reached():
             run = self.run(run_id)
-            check(run["status"] not in {"failed", "cancelled"} or status == run["status"],
-                  f"run {run_id} is {run['status']}: {json.dumps(run)[:800]}")
+            check(
+                run["status"] not in {"failed", "cancelled"} or status == run["status"],
+                f"run {run_id} is {run['status']}: {json.dumps(run)[:800]}",
+            )
             return run if run["status"] == status else None
+
         return wait_for(f"run {run_id} to be {status}", reached, timeout)
 
     def approve(self, run_id: str) -> None:
@@ -170,11 +200,17 @@ class Browser:
         artifact = run["output"]["artifacts"]["pdf"]
         response = self.http.get(f"/artifacts/{artifact}")
         check(response.status_code == 200, f"PDF download answered {response.status_code}")
-        check(response.content.startswith(b"%PDF"), f"the download is not a PDF: {response.content[:20]!r}")
+        check(
+            response.content.startswith(b"%PDF"),
+            f"the download is not a PDF: {response.content[:20]!r}",
+        )
         return response.content
 
 
-CONTENT = {"prompt": "A one-page note on why a deployment is smoke-tested in its container", "max_revisions": 1}
+CONTENT = {
+    "prompt": "A one-page note on why a deployment is smoke-tested in its container",
+    "max_revisions": 1,
+}
 
 
 def healthz(base_url: str) -> dict | None:
@@ -196,12 +232,25 @@ def build() -> None:
     tags = (f"{IMAGE}-build", IMAGE)
     before = {tag: image_id(tag) for tag in tags}
     started = time.monotonic()
-    docker("build", "--network", "host", "-q", "--target", "build", "-t", tags[0], str(ROOT), timeout=1800)
+    docker(
+        "build",
+        "--network",
+        "host",
+        "-q",
+        "--target",
+        "build",
+        "-t",
+        tags[0],
+        str(ROOT),
+        timeout=1800,
+    )
     docker("build", "--network", "host", "-q", "-t", IMAGE, str(ROOT), timeout=1800)
     figures["build_s"] = f"{time.monotonic() - started:.0f}"
     for tag, old in before.items():
         if old and old != image_id(tag):
-            subprocess.run(["docker", "rmi", old], capture_output=True)  # still used by a container: kept
+            subprocess.run(
+                ["docker", "rmi", old], capture_output=True
+            )  # still used by a container: kept
     size = int(docker("image", "inspect", "-f", "{{.Size}}", IMAGE))
     figures["image_mb"] = f"{size / 1e6:.0f}"
     say(f"built in {figures['build_s']} s, image {figures['image_mb']} MB")
@@ -211,11 +260,27 @@ def single_container() -> dict:
     """Steps 2 and 3; returns what step 4 needs."""
     name, volume, port = f"{TAG}-one", f"{TAG}-data", free_port()
     base = f"http://127.0.0.1:{port}"
-    docker("run", "-d", "--name", name, "--label", TAG, "-p", f"127.0.0.1:{port}:8000", "-v", f"{volume}:/data",
-           "-e", "BATON_DEFAULT_TIER=enterprise", IMAGE)
+    docker(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--label",
+        TAG,
+        "-p",
+        f"127.0.0.1:{port}:8000",
+        "-v",
+        f"{volume}:/data",
+        "-e",
+        "BATON_DEFAULT_TIER=enterprise",
+        IMAGE,
+    )
     started = time.monotonic()
-    wait_for("the container to be healthy",
-             lambda: docker("inspect", "-f", "{{.State.Health.Status}}", name) == "healthy", 60)
+    wait_for(
+        "the container to be healthy",
+        lambda: docker("inspect", "-f", "{{.State.Health.Status}}", name) == "healthy",
+        60,
+    )
     figures["healthy_s"] = f"{time.monotonic() - started:.0f}"
     check(healthz(base)["worker"] is True, "/healthz: no worker in the single container")
     say(f"healthy after {figures['healthy_s']} s")
@@ -237,16 +302,27 @@ def single_container() -> dict:
     figures["stop_s"] = f"{time.monotonic() - started:.1f}"
     check(time.monotonic() - started < 10, f"docker stop took {figures['stop_s']} s (over 10 s)")
     docker("start", name)
-    wait_for("the restarted container to be healthy",
-             lambda: docker("inspect", "-f", "{{.State.Health.Status}}", name) == "healthy", 60)
+    wait_for(
+        "the restarted container to be healthy",
+        lambda: docker("inspect", "-f", "{{.State.Health.Status}}", name) == "healthy",
+        60,
+    )
     say(f"stopped in {figures['stop_s']} s, restarted healthy")
 
     api_key = user.key
     user = Browser(base)
     user.log_in(email)
     user.key = api_key
-    return {"name": name, "base": base, "email": email, "done": done, "waiting": waiting, "pdf": pdf,
-            "browser": user, "api_key": api_key}
+    return {
+        "name": name,
+        "base": base,
+        "email": email,
+        "done": done,
+        "waiting": waiting,
+        "pdf": pdf,
+        "browser": user,
+        "api_key": api_key,
+    }
 
 
 def after_restart(state: dict, tmp: Path) -> Path:
@@ -260,8 +336,15 @@ def after_restart(state: dict, tmp: Path) -> Path:
     say("after the restart: user, run and PDF intact; the waiting run was approved and completed")
 
     # Backup from the running container, as docs/operations.md says.
-    dump = docker("exec", state["name"], "sh", "-c", 'pg_dump --format=custom "$(cat /data/postgres/url)"',
-                  text=False, timeout=120)
+    dump = docker(
+        "exec",
+        state["name"],
+        "sh",
+        "-c",
+        'pg_dump --format=custom "$(cat /data/postgres/url)"',
+        text=False,
+        timeout=120,
+    )
     check(dump.startswith(b"PGDMP"), "pg_dump did not produce a custom-format dump")
     path = tmp / "baton.dump"
     path.write_bytes(dump)
@@ -274,31 +357,95 @@ def external_database(state: dict, dump: Path) -> None:
     """Step 4: the dump restored into the host's PostgreSQL, served by a second container."""
     database = TAG.replace("-", "_")
     url = f"{HOST_PG}/{database}"
-    docker("run", "--rm", "--network", "host", "--entrypoint", "psql", IMAGE, f"{HOST_PG}/postgres",
-           "-qc", f'CREATE DATABASE "{database}"')
-    cleanup.append(lambda: docker("run", "--rm", "--network", "host", "--entrypoint", "psql", IMAGE,
-                                  f"{HOST_PG}/postgres", "-qc", f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
-    docker("run", "--rm", "-i", "--network", "host", "--entrypoint", "pg_restore", IMAGE,
-           "--no-owner", "--exit-on-error", "--dbname", url, stdin=dump.read_bytes(), timeout=300)
+    docker(
+        "run",
+        "--rm",
+        "--network",
+        "host",
+        "--entrypoint",
+        "psql",
+        IMAGE,
+        f"{HOST_PG}/postgres",
+        "-qc",
+        f'CREATE DATABASE "{database}"',
+    )
+    cleanup.append(
+        lambda: docker(
+            "run",
+            "--rm",
+            "--network",
+            "host",
+            "--entrypoint",
+            "psql",
+            IMAGE,
+            f"{HOST_PG}/postgres",
+            "-qc",
+            f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)',
+        )
+    )
+    docker(
+        "run",
+        "--rm",
+        "-i",
+        "--network",
+        "host",
+        "--entrypoint",
+        "pg_restore",
+        IMAGE,
+        "--no-owner",
+        "--exit-on-error",
+        "--dbname",
+        url,
+        stdin=dump.read_bytes(),
+        timeout=300,
+    )
     secret = docker("exec", state["name"], "cat", "/data/secret_key")
-    docker("stop", state["name"], timeout=60)  # its worker would otherwise not matter, but keep it quiet
+    docker(
+        "stop", state["name"], timeout=60
+    )  # its worker would otherwise not matter, but keep it quiet
 
     name, port = f"{TAG}-external", free_port()
     base = f"http://127.0.0.1:{port}"
-    docker("run", "-d", "--name", name, "--label", TAG, "--network", "host", "--no-healthcheck",
-           "-e", f"DATABASE_URL={url}", "-e", f"BATON_SECRET_KEY={secret}", "-e", "BATON_DEFAULT_TIER=enterprise",
-           IMAGE, "baton", "serve", "--host", "127.0.0.1", "--port", str(port))
+    docker(
+        "run",
+        "-d",
+        "--name",
+        name,
+        "--label",
+        TAG,
+        "--network",
+        "host",
+        "--no-healthcheck",
+        "-e",
+        f"DATABASE_URL={url}",
+        "-e",
+        f"BATON_SECRET_KEY={secret}",
+        "-e",
+        "BATON_DEFAULT_TIER=enterprise",
+        IMAGE,
+        "baton",
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    )
     wait_for("the external-database container's /healthz", lambda: healthz(base), 60)
     user = Browser(base)
     user.key = state["api_key"]
     user.log_in(state["email"])
     for run_id in (state["done"], state["waiting"]):
-        check(user.run(run_id)["status"] == "completed", f"run {run_id} not completed in the restored database")
+        check(
+            user.run(run_id)["status"] == "completed",
+            f"run {run_id} not completed in the restored database",
+        )
     check(user.pdf(state["done"]) == state["pdf"], "the restored PDF differs")
     fresh = user.start("content-generation", CONTENT)
     user.approve(fresh)
     user.wait_status(fresh, "completed")
-    say("restored dump served by a container on the host's PostgreSQL: same key, runs and PDF; a new run completed")
+    say(
+        "restored dump served by a container on the host's PostgreSQL: same key, runs and PDF; a new run completed"
+    )
 
 
 def compose_command() -> list[str]:
@@ -312,17 +459,40 @@ def compose_command() -> list[str]:
 def scale_out() -> None:
     """Step 5: the compose file with 2 web + 2 workers behind the proxy; 20 reviewed-content runs
     (draft, approval through the API, PDF) across them."""
-    for image, dockerfile in ((POSTGRES_STANDIN, "postgres.Dockerfile"), (PROXY_STANDIN, "nginx.Dockerfile")):
-        docker("build", "--network", "host", "-q", "-t", image, "-f", str(HERE / "standins" / dockerfile),
-               str(HERE / "standins"), timeout=900)
+    for image, dockerfile in (
+        (POSTGRES_STANDIN, "postgres.Dockerfile"),
+        (PROXY_STANDIN, "nginx.Dockerfile"),
+    ):
+        docker(
+            "build",
+            "--network",
+            "host",
+            "-q",
+            "-t",
+            image,
+            "-f",
+            str(HERE / "standins" / dockerfile),
+            str(HERE / "standins"),
+            timeout=900,
+        )
     port = free_port()
-    env = {**os.environ, "BATON_IMAGE": IMAGE, "POSTGRES_IMAGE": POSTGRES_STANDIN, "PROXY_IMAGE": PROXY_STANDIN,
-           "POSTGRES_PASSWORD": secrets.token_urlsafe(16), "BATON_SECRET_KEY": secrets.token_urlsafe(48),
-           "BATON_PORT": str(port), "BATON_DEFAULT_TIER": "enterprise", "BATON_METRICS_TOKEN": "smoke-metrics"}
+    env = {
+        **os.environ,
+        "BATON_IMAGE": IMAGE,
+        "POSTGRES_IMAGE": POSTGRES_STANDIN,
+        "PROXY_IMAGE": PROXY_STANDIN,
+        "POSTGRES_PASSWORD": secrets.token_urlsafe(16),
+        "BATON_SECRET_KEY": secrets.token_urlsafe(48),
+        "BATON_PORT": str(port),
+        "BATON_DEFAULT_TIER": "enterprise",
+        "BATON_METRICS_TOKEN": "smoke-metrics",
+    }
     compose = [*compose_command(), "-p", TAG, "-f", str(ROOT / "deploy" / "compose.example.yml")]
 
     def run_compose(*args: str, timeout: float = 300) -> str:
-        done = subprocess.run([*compose, *args], env=env, capture_output=True, text=True, timeout=timeout)
+        done = subprocess.run(
+            [*compose, *args], env=env, capture_output=True, text=True, timeout=timeout
+        )
         if done.returncode != 0:
             raise Failed(f"compose {args[0]} failed: {done.stderr.strip()[-1500:]}")
         return done.stdout
@@ -331,8 +501,13 @@ def scale_out() -> None:
     run_compose("up", "-d")
     base = f"http://127.0.0.1:{port}"
     wait_for("the proxied /healthz with a worker", lambda: (healthz(base) or {}).get("worker"), 120)
-    metrics = httpx.get(f"{base}/metrics", headers={"Authorization": "Bearer smoke-metrics"}, timeout=10)
-    check(metrics.status_code == 200, f"/metrics with BATON_METRICS_TOKEN answered {metrics.status_code}")
+    metrics = httpx.get(
+        f"{base}/metrics", headers={"Authorization": "Bearer smoke-metrics"}, timeout=10
+    )
+    check(
+        metrics.status_code == 200,
+        f"/metrics with BATON_METRICS_TOKEN answered {metrics.status_code}",
+    )
 
     user = Browser(base)
     user.sign_up(f"smoke-{secrets.token_hex(4)}@example.com")
@@ -344,14 +519,27 @@ def scale_out() -> None:
     for run_id in runs:
         user.wait_status(run_id, "completed", timeout=180)
     figures["compose_20_runs_s"] = f"{time.monotonic() - started:.0f}"
-    taken = {service: sum(run_id in line for line in run_compose("logs", "--no-color", service).splitlines()
-                          for run_id in runs)
-             for service in ("worker1", "worker2")}
-    check(all(taken.values()), f"not both workers took jobs (log lines naming the runs, per worker: {taken})")
+    taken = {
+        service: sum(
+            run_id in line
+            for line in run_compose("logs", "--no-color", service).splitlines()
+            for run_id in runs
+        )
+        for service in ("worker1", "worker2")
+    }
+    check(
+        all(taken.values()),
+        f"not both workers took jobs (log lines naming the runs, per worker: {taken})",
+    )
     upstreams = set(re.findall(r"upstream=(\S+:8000)", run_compose("logs", "--no-color", "proxy")))
-    check(len(upstreams) == 2, f"the proxy did not spread requests over both web processes: {upstreams}")
-    say(f"compose: 20 runs completed in {figures['compose_20_runs_s']} s; log lines naming the runs per "
-        f"worker {taken}; the proxy used web processes {sorted(upstreams)}")
+    check(
+        len(upstreams) == 2,
+        f"the proxy did not spread requests over both web processes: {upstreams}",
+    )
+    say(
+        f"compose: 20 runs completed in {figures['compose_20_runs_s']} s; log lines naming the runs per "
+        f"worker {taken}; the proxy used web processes {sorted(upstreams)}"
+    )
 
 
 def runtime_ca(tmp: Path) -> None:
@@ -361,9 +549,29 @@ def runtime_ca(tmp: Path) -> None:
     import threading
 
     key, cert = tmp / "tls.key", tmp / "tls.crt"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
-                    "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
 
     class Quiet(http.server.BaseHTTPRequestHandler):
         def do_GET(self):
@@ -380,23 +588,55 @@ def runtime_ca(tmp: Path) -> None:
     server.socket = context.wrap_socket(server.socket, server_side=True)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
-        fetch = ["python", "-c", f"import httpx; print(httpx.get('https://127.0.0.1:{server.server_port}/').status_code)"]
-        trusted = docker("run", "--rm", "--label", TAG, "--network", "host", "-v", f"{cert}:/certs/test-ca.crt:ro",
-                         IMAGE, *fetch, timeout=120)
+        fetch = [
+            "python",
+            "-c",
+            f"import httpx; print(httpx.get('https://127.0.0.1:{server.server_port}/').status_code)",
+        ]
+        trusted = docker(
+            "run",
+            "--rm",
+            "--label",
+            TAG,
+            "--network",
+            "host",
+            "-v",
+            f"{cert}:/certs/test-ca.crt:ro",
+            IMAGE,
+            *fetch,
+            timeout=120,
+        )
         check(trusted == "200", f"HTTPS with the CA mounted under /certs answered {trusted!r}")
         # git too: this server's empty answer reads as a repository without refs, so ls-remote succeeds.
         git = ["git", "ls-remote", f"https://127.0.0.1:{server.server_port}/repo"]
-        docker("run", "--rm", "--label", TAG, "--network", "host", "-v", f"{cert}:/certs/test-ca.crt:ro", IMAGE, *git,
-               timeout=120)
+        docker(
+            "run",
+            "--rm",
+            "--label",
+            TAG,
+            "--network",
+            "host",
+            "-v",
+            f"{cert}:/certs/test-ca.crt:ro",
+            IMAGE,
+            *git,
+            timeout=120,
+        )
         try:
             docker("run", "--rm", "--label", TAG, "--network", "host", IMAGE, *fetch, timeout=120)
         except Failed as exc:
-            check("CERTIFICATE_VERIFY_FAILED" in str(exc), f"unexpected failure without the CA: {exc}")
+            check(
+                "CERTIFICATE_VERIFY_FAILED" in str(exc), f"unexpected failure without the CA: {exc}"
+            )
         else:
-            raise Failed("HTTPS to a self-signed server succeeded without its CA: verification is off")
+            raise Failed(
+                "HTTPS to a self-signed server succeeded without its CA: verification is off"
+            )
     finally:
         server.shutdown()
-    say("runtime CA: a certificate mounted under /certs is trusted by Baton's HTTP client and git, and only then")
+    say(
+        "runtime CA: a certificate mounted under /certs is trusted by Baton's HTTP client and git, and only then"
+    )
 
 
 def sandbox() -> None:
@@ -406,9 +646,23 @@ def sandbox() -> None:
     default = docker("run", "--rm", "--label", TAG, IMAGE, *probe, timeout=120)
     # Whether Docker's defaults allow it depends on the host (seccomp, AppArmor); either way it must
     # be a clear answer: works, or bubblewrap's own reason.
-    check(default == "works" or default.startswith("bubblewrap"), f"unexpected sandbox probe: {default}")
-    enabled = docker("run", "--rm", "--label", TAG, "--security-opt", "seccomp=unconfined",
-                     "--security-opt", "systempaths=unconfined", IMAGE, *probe, timeout=120)
+    check(
+        default == "works" or default.startswith("bubblewrap"),
+        f"unexpected sandbox probe: {default}",
+    )
+    enabled = docker(
+        "run",
+        "--rm",
+        "--label",
+        TAG,
+        "--security-opt",
+        "seccomp=unconfined",
+        "--security-opt",
+        "systempaths=unconfined",
+        IMAGE,
+        *probe,
+        timeout=120,
+    )
     check(enabled == "works", f"bubblewrap does not work with the documented options: {enabled}")
     say(f"sandbox: under Docker's defaults: {default[:90]}; with the documented options: works")
 
@@ -445,10 +699,17 @@ def docker_logs() -> list[str]:
     """The last lines of each container this run started, for the failure report."""
     lines, ids = [], set()
     for label in (TAG, f"com.docker.compose.project={TAG}"):
-        ids |= set(subprocess.run(["docker", "ps", "-aq", "--filter", f"label={label}"],
-                                  capture_output=True, text=True).stdout.split())
+        ids |= set(
+            subprocess.run(
+                ["docker", "ps", "-aq", "--filter", f"label={label}"],
+                capture_output=True,
+                text=True,
+            ).stdout.split()
+        )
     for cid in sorted(ids):
-        logs = subprocess.run(["docker", "logs", "--tail", "30", cid], capture_output=True, text=True)
+        logs = subprocess.run(
+            ["docker", "logs", "--tail", "30", cid], capture_output=True, text=True
+        )
         lines += [f"--- container {cid}", *(logs.stdout + logs.stderr).splitlines()]
     return lines
 
@@ -459,7 +720,9 @@ def tear_down() -> None:
             undo()
         except (Failed, subprocess.SubprocessError) as exc:
             say(f"cleanup: {exc}")
-    ids = subprocess.run(["docker", "ps", "-aq", "--filter", f"label={TAG}"], capture_output=True, text=True).stdout.split()
+    ids = subprocess.run(
+        ["docker", "ps", "-aq", "--filter", f"label={TAG}"], capture_output=True, text=True
+    ).stdout.split()
     if ids:
         subprocess.run(["docker", "rm", "-f", *ids], capture_output=True)
     subprocess.run(["docker", "volume", "rm", "-f", f"{TAG}-data"], capture_output=True)

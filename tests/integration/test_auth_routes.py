@@ -15,7 +15,9 @@ from tests.support.web import PASSWORD, csrf_of, htmx, log_in, make_user, new_em
 
 async def user_row(pool, email):
     async with pool.connection() as conn:
-        return await (await conn.execute("SELECT * FROM users WHERE email = %s", (email,))).fetchone()
+        return await (
+            await conn.execute("SELECT * FROM users WHERE email = %s", (email,))
+        ).fetchone()
 
 
 async def test_home_sends_visitors_to_login_and_members_to_the_chat(app_client):
@@ -30,15 +32,23 @@ async def test_sign_up_logs_in_with_a_server_side_session(app_client, pool):
     assert page.status_code == 200 and email.lower() in page.text and "Log out" in page.text
     cookie = app_client.cookies["baton_session"]
     async with pool.connection() as conn:
-        sessions = await (await conn.execute(
-            "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = %s", (email.lower(),))).fetchall()
-    assert [s["id"] for s in sessions] == [hashlib.sha256(cookie.encode()).hexdigest()]  # only a hash is stored
+        sessions = await (
+            await conn.execute(
+                "SELECT s.id FROM sessions s JOIN users u ON u.id = s.user_id WHERE u.email = %s",
+                (email.lower(),),
+            )
+        ).fetchall()
+    assert [s["id"] for s in sessions] == [
+        hashlib.sha256(cookie.encode()).hexdigest()
+    ]  # only a hash is stored
 
 
 async def test_session_cookie_is_http_only_and_same_site(app_client):
     page = await app_client.get("/signup")
-    response = await app_client.post("/signup", data={"email": new_email(), "password": PASSWORD,
-                                                      "_csrf_token": csrf_of(page.text)})
+    response = await app_client.post(
+        "/signup",
+        data={"email": new_email(), "password": PASSWORD, "_csrf_token": csrf_of(page.text)},
+    )
     cookie = response.headers["set-cookie"].lower()
     assert "baton_session=" in cookie and "httponly" in cookie and "samesite=lax" in cookie
 
@@ -50,7 +60,9 @@ async def test_later_sign_ups_get_the_default_tier(app_client, pool):
     assert (row["tier"], row["is_admin"]) == ("free", False)
 
 
-async def test_first_account_of_a_fresh_install_is_an_admin_on_enterprise(fresh_database, model_settings):
+async def test_first_account_of_a_fresh_install_is_an_admin_on_enterprise(
+    fresh_database, model_settings
+):
     from app.web.app import create_app
 
     url = fresh_database()
@@ -72,10 +84,15 @@ async def test_sign_up_errors_are_shown_per_field_and_keep_the_email(app_client)
     taken = await sign_up(app_client)
     app_client.cookies.clear()
     page = await app_client.get("/signup")
-    for email, password, message in [("nope", PASSWORD, "valid email"), (new_email(), "short", "at least 8"),
-                                     (taken, PASSWORD, "already exists")]:
-        response = await app_client.post("/signup", data={"email": email, "password": password,
-                                                          "_csrf_token": csrf_of(page.text)})
+    for email, password, message in [
+        ("nope", PASSWORD, "valid email"),
+        (new_email(), "short", "at least 8"),
+        (taken, PASSWORD, "already exists"),
+    ]:
+        response = await app_client.post(
+            "/signup",
+            data={"email": email, "password": password, "_csrf_token": csrf_of(page.text)},
+        )
         assert response.status_code == 422
         assert message in response.text and f'value="{email}"' in response.text
         assert password not in response.text.replace(PASSWORD, "") or password == PASSWORD
@@ -111,10 +128,21 @@ async def test_log_in_returns_to_the_page_asked_for_but_never_off_site(app_clien
     response = await app_client.get("/account")
     assert response.headers["location"] == "/login?next=/account"
     page = await app_client.get("/login?next=/account")
-    for target, expected in [("/account", "/account"), ("//evil.example/x", "/chat"), ("https://evil.example", "/chat")]:
+    for target, expected in [
+        ("/account", "/account"),
+        ("//evil.example/x", "/chat"),
+        ("https://evil.example", "/chat"),
+    ]:
         app_client.cookies.delete("baton_session")
-        response = await app_client.post("/login", data={"email": email, "password": PASSWORD, "next": target,
-                                                         "_csrf_token": csrf_of(page.text)})
+        response = await app_client.post(
+            "/login",
+            data={
+                "email": email,
+                "password": PASSWORD,
+                "next": target,
+                "_csrf_token": csrf_of(page.text),
+            },
+        )
         assert response.headers["location"] == expected
 
 
@@ -125,8 +153,13 @@ async def test_login_is_rate_limited_per_account(app_client):
         assert (await log_in(app_client, email, "not the password")).status_code == 422
     blocked = await log_in(app_client, email)  # even the right password waits
     assert blocked.status_code == 429
-    assert "Too many failed login attempts. Try again in" in blocked.text and int(blocked.headers["retry-after"]) > 0
-    assert (await log_in(app_client, await sign_up(app_client))).status_code == 303  # other accounts are fine
+    assert (
+        "Too many failed login attempts. Try again in" in blocked.text
+        and int(blocked.headers["retry-after"]) > 0
+    )
+    assert (
+        await log_in(app_client, await sign_up(app_client))
+    ).status_code == 303  # other accounts are fine
 
 
 async def test_login_is_rate_limited_per_ip(app_client):
@@ -155,7 +188,9 @@ async def test_log_out_everywhere_ends_every_session(app_client, model_settings,
         assert (await log_in(other, email)).status_code == 303
         account = await app_client.get("/account")
         assert account.text.count("<tr>") >= 3  # header + two sessions
-        response = await app_client.post("/account/logout-everywhere", data={"_csrf_token": csrf_of(account.text)})
+        response = await app_client.post(
+            "/account/logout-everywhere", data={"_csrf_token": csrf_of(account.text)}
+        )
         assert response.headers["location"] == "/login"
         assert (await other.get("/chat")).status_code == 303
     assert (await app_client.get("/chat")).status_code == 303
@@ -164,7 +199,9 @@ async def test_log_out_everywhere_ends_every_session(app_client, model_settings,
 @pytest.mark.parametrize("path", ["/signup", "/login", "/chat", "/logout"])
 async def test_a_form_post_without_the_csrf_token_is_rejected(app_client, path):
     await sign_up(app_client) if path in ("/chat", "/logout") else None
-    response = await app_client.post(path, data={"email": new_email(), "password": PASSWORD, "content": "hi"})
+    response = await app_client.post(
+        path, data={"email": new_email(), "password": PASSWORD, "content": "hi"}
+    )
     assert response.status_code == 403
     assert "expired" in response.text
 
@@ -188,8 +225,10 @@ async def test_csrf_tokens_are_bound_to_the_session(app_client, model_settings, 
 async def test_guards_redirect_pages_tell_htmx_and_leave_the_api_alone(app_client):
     page = await app_client.get("/chat/1?x=1")
     assert page.status_code == 303 and page.headers["location"] == "/login?next=/chat/1%3Fx%3D1"
-    fragment = await app_client.get("/chat/1/title", headers={"HX-Request": "true",
-                                                              "HX-Current-URL": "http://testserver/chat/1"})
+    fragment = await app_client.get(
+        "/chat/1/title",
+        headers={"HX-Request": "true", "HX-Current-URL": "http://testserver/chat/1"},
+    )
     assert fragment.status_code == 401 and fragment.headers["hx-redirect"] == "/login?next=/chat/1"
     api = await app_client.get("/api/runs")
     assert api.status_code != 303 and "location" not in api.headers
@@ -215,11 +254,20 @@ async def test_the_account_page_shows_this_months_usage_against_the_quota(app_cl
     async with pool.connection() as conn:
         await conn.execute("UPDATE users SET tier = 'pro' WHERE id = %s", (row["id"],))
         for n in range(3):
-            await start_run(conn, owner_id=row["id"], workflow="content-generation", input={"prompt": f"note {n}"})
-        await start_run(conn, owner_id=row["id"], workflow="selftest", input={"steps": 1})  # operator: not quota
+            await start_run(
+                conn,
+                owner_id=row["id"],
+                workflow="content-generation",
+                input={"prompt": f"note {n}"},
+            )
+        await start_run(
+            conn, owner_id=row["id"], workflow="selftest", input={"steps": 1}
+        )  # operator: not quota
         await conn.execute(
             "UPDATE usage_monthly SET tokens_in = 12345, tokens_out = 678, cost_usd = 0.0123 "
-            "WHERE user_id = %s AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date", (row["id"],))
+            "WHERE user_id = %s AND month = date_trunc('month', now() AT TIME ZONE 'UTC')::date",
+            (row["id"],),
+        )
     page = await app_client.get("/account")
     assert page.status_code == 200
     assert "3 of 10" in page.text

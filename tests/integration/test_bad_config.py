@@ -53,11 +53,17 @@ def test_a_database_that_does_not_exist_is_reported_as_database_url(tmp_path, se
     assert "baton_no_such_database" in lines[0]
 
 
-def test_a_worker_waits_for_an_unreachable_database_up_to_the_allowed_outage_then_names_it(tmp_path):
+def test_a_worker_waits_for_an_unreachable_database_up_to_the_allowed_outage_then_names_it(
+    tmp_path,
+):
     """Unlike serve and migrate, a worker may start during a failover: it waits BATON_DB_OUTAGE_MAX
     (tests/integration/test_database_restart.py), then stops with one line naming DATABASE_URL."""
-    env = {"BATON_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": _unreachable(),
-           "BATON_DB_OUTAGE_MAX": "2s", "BATON_BASE_URL": "http://127.0.0.1:8000"}
+    env = {
+        "BATON_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": _unreachable(),
+        "BATON_DB_OUTAGE_MAX": "2s",
+        "BATON_BASE_URL": "http://127.0.0.1:8000",
+    }
 
     result = run_baton("worker", cwd=tmp_path, timeout=30, **env)
 

@@ -32,10 +32,19 @@ SHORT = ChaosConfig(
 )
 
 
-async def test_runs_keep_their_results_while_workers_the_web_process_and_postgres_are_killed(tmp_path):
+async def test_runs_keep_their_results_while_workers_the_web_process_and_postgres_are_killed(
+    tmp_path,
+):
     report = await run_soak(SHORT, keep_logs=tmp_path / "logs")
     print("\n".join(report.figures))
 
-    assert report.kills["worker"] >= 6 and report.kills["web"] >= 1 and report.kills["postgres"] == 1, report.kills
-    assert len(report.runs) >= 30 and set(report.runs.values()) == {"steps", "hook", "fan-out", "publish"}
+    assert (
+        report.kills["worker"] >= 6 and report.kills["web"] >= 1 and report.kills["postgres"] == 1
+    ), report.kills
+    assert len(report.runs) >= 30 and set(report.runs.values()) == {
+        "steps",
+        "hook",
+        "fan-out",
+        "publish",
+    }
     assert report.problems == [], "\n".join(report.problems + report.figures)

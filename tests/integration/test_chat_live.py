@@ -67,9 +67,13 @@ async def test_the_hub_reconnects_when_its_connection_drops(database_url, pool):
     try:
         async with hub.subscribe(3) as events:
             async with pool.connection() as conn:
-                killed = await (await conn.execute(
-                    "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
-                    "WHERE application_name = %s AND datname = current_database()", (APPLICATION_NAME,))).fetchone()
+                killed = await (
+                    await conn.execute(
+                        "SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity "
+                        "WHERE application_name = %s AND datname = current_database()",
+                        (APPLICATION_NAME,),
+                    )
+                ).fetchone()
             assert killed["n"] >= 1
             assert (await next_event(events))["kind"] == "live.reconnected"
             async with pool.connection() as conn:
@@ -96,13 +100,19 @@ async def test_closing_the_hub_ends_every_subscription(database_url):
 async def app_process(model_settings, database_url):
     from app.web.app import create_app
 
-    client = AsyncTestClient(create_app(model_settings, database_url, run_worker=False, llm=make_test_llm(model_settings)))
+    client = AsyncTestClient(
+        create_app(
+            model_settings, database_url, run_worker=False, llm=make_test_llm(model_settings)
+        )
+    )
     await client.__aenter__()
     client.follow_redirects = False
     return client
 
 
-async def test_stop_pressed_on_another_process_stops_the_reply(app_client, model, model_settings, database_url, pool):
+async def test_stop_pressed_on_another_process_stops_the_reply(
+    app_client, model, model_settings, database_url, pool
+):
     await sign_up(app_client)
     model.script(Reply("word " * 300, delay=0.02))
     conversation_id, stream_url = await start_chat(app_client, "Write a lot")
@@ -112,7 +122,9 @@ async def test_stop_pressed_on_another_process_stops_the_reply(app_client, model
         other.cookies = app_client.cookies  # the same browser, load-balanced to another process
         await wait_for(lambda: reply_written(pool, message_id), what="the reply's first words")
         pressed = time.monotonic()
-        stop = await other.post(f"/chat/{conversation_id}/messages/{message_id}/stop", headers=htmx(await token(other)))
+        stop = await other.post(
+            f"/chat/{conversation_id}/messages/{message_id}/stop", headers=htmx(await token(other))
+        )
         assert stop.status_code == 204
         end = parse_sse((await app_client.get(stream_url)).text)[-1]
         stopped_after = time.monotonic() - pressed
@@ -121,12 +133,15 @@ async def test_stop_pressed_on_another_process_stops_the_reply(app_client, model
     assert end[0] == "end" and "Stopped" in end[1]
     assert stopped_after < 1.5
     async with pool.connection() as conn:
-        reply = await (await conn.execute("SELECT status, content FROM messages WHERE id = %s", (message_id,))).fetchone()
+        reply = await (
+            await conn.execute("SELECT status, content FROM messages WHERE id = %s", (message_id,))
+        ).fetchone()
     assert reply["status"] == "stopped" and 0 < len(reply["content"]) < len("word " * 300)
 
 
-async def test_a_reload_onto_another_process_follows_the_reply_to_its_end(app_client, model, model_settings, database_url,
-                                                                          pool):
+async def test_a_reload_onto_another_process_follows_the_reply_to_its_end(
+    app_client, model, model_settings, database_url, pool
+):
     await sign_up(app_client)
     text = "".join(f"w{i} " for i in range(60))
     model.script(Reply(text, delay=0.04))
@@ -134,7 +149,10 @@ async def test_a_reload_onto_another_process_follows_the_reply_to_its_end(app_cl
     other = await app_process(model_settings, database_url)
     try:
         other.cookies = app_client.cookies
-        await wait_for(lambda: reply_written(pool, int(stream_url.split("/")[-2])), what="the reply's first words")
+        await wait_for(
+            lambda: reply_written(pool, int(stream_url.split("/")[-2])),
+            what="the reply's first words",
+        )
         events = parse_sse((await other.get(stream_url)).text)
     finally:
         await other.__aexit__(None, None, None)
@@ -148,12 +166,19 @@ async def test_a_reply_whose_process_died_is_closed_as_interrupted(app_client, p
     conversation_id, stream_url = await start_chat(app_client, "hi")
     parse_sse((await app_client.get(stream_url)).text)
     async with pool.connection() as conn:
-        row = await (await conn.execute(
-            "INSERT INTO messages (conversation_id, role, content, status, updated_at) "
-            "VALUES (%s, 'assistant', 'half a rep', 'streaming', now() - interval '5 minutes') RETURNING id",
-            (conversation_id,))).fetchone()
-    events = parse_sse((await app_client.get(f"/chat/{conversation_id}/messages/{row['id']}/stream")).text)
-    assert events[-1][0] == "end" and "interrupted" in events[-1][1] and "half a rep" in events[-1][1]
+        row = await (
+            await conn.execute(
+                "INSERT INTO messages (conversation_id, role, content, status, updated_at) "
+                "VALUES (%s, 'assistant', 'half a rep', 'streaming', now() - interval '5 minutes') RETURNING id",
+                (conversation_id,),
+            )
+        ).fetchone()
+    events = parse_sse(
+        (await app_client.get(f"/chat/{conversation_id}/messages/{row['id']}/stream")).text
+    )
+    assert (
+        events[-1][0] == "end" and "interrupted" in events[-1][1] and "half a rep" in events[-1][1]
+    )
     assert "Retry" in events[-1][1]
 
 
@@ -162,11 +187,17 @@ def test_open_streams_end_promptly_when_the_server_stops(model, model_settings, 
     from app.web.app import create_app
 
     model.script(Reply("word " * 500, delay=0.05))
-    server = LiveServer(create_app(model_settings, database_url, run_worker=False, llm=make_test_llm(model_settings))).start()
+    server = LiveServer(
+        create_app(
+            model_settings, database_url, run_worker=False, llm=make_test_llm(model_settings)
+        )
+    ).start()
     try:
         with httpx.Client(base_url=server.url, timeout=10) as client:
             asyncio.run(sign_up(SyncAdapter(client)))
-            conversation_id, stream_url = asyncio.run(start_chat(SyncAdapter(client), "Write forever"))
+            conversation_id, stream_url = asyncio.run(
+                start_chat(SyncAdapter(client), "Write forever")
+            )
             with client.stream("GET", stream_url) as stream:
                 lines = stream.iter_lines()
                 assert any(line.startswith("event: token") for line in _take(lines, 20))
@@ -180,7 +211,9 @@ def test_open_streams_end_promptly_when_the_server_stops(model, model_settings, 
     assert not any("event: end" in line for line in rest)
     message_id = int(stream_url.split("/")[-2])
     with psycopg.connect(database_url) as conn:
-        status, error, content = conn.execute("SELECT status, error, content FROM messages WHERE id = %s", (message_id,)).fetchone()
+        status, error, content = conn.execute(
+            "SELECT status, error, content FROM messages WHERE id = %s", (message_id,)
+        ).fetchone()
     assert status == "error" and "interrupted" in error and content.startswith("word word")
 
 

@@ -13,8 +13,13 @@ from tests.support.web import SyncAdapter, sign_up, start_chat
 
 def test_sigterm_ends_open_reply_streams_and_stops_within_5s(tmp_path, database_url, model):
     model.script(Reply("word " * 1000, delay=0.05))
-    env = {"BATON_DATA_DIR": str(tmp_path / "data"), "DATABASE_URL": database_url, "OPENAI_BASE_URL": model.url,
-           "OPENAI_API_KEY": "test-key", "BATON_SECRET_KEY": "test-secret-key-0123456789"}
+    env = {
+        "BATON_DATA_DIR": str(tmp_path / "data"),
+        "DATABASE_URL": database_url,
+        "OPENAI_BASE_URL": model.url,
+        "OPENAI_API_KEY": "test-key",
+        "BATON_SECRET_KEY": "test-secret-key-0123456789",
+    }
     with baton_serve(tmp_path, "--no-worker", **env) as server:
         with httpx.Client(base_url=server.url, timeout=10) as client:
             asyncio.run(sign_up(SyncAdapter(client)))
@@ -32,6 +37,7 @@ def test_sigterm_ends_open_reply_streams_and_stops_within_5s(tmp_path, database_
     assert "Traceback" not in log
     message_id = int(stream_url.split("/")[-2])
     with psycopg.connect(database_url) as conn:
-        status, error, content = conn.execute("SELECT status, error, content FROM messages WHERE id = %s",
-                                              (message_id,)).fetchone()
+        status, error, content = conn.execute(
+            "SELECT status, error, content FROM messages WHERE id = %s", (message_id,)
+        ).fetchone()
     assert status == "error" and "interrupted" in error and content.startswith("word word")

@@ -31,7 +31,11 @@ async def test_runs_list_filters_searches_and_pages(app_client, pool, worker):
     for _ in range(26):
         await start(pool, user.id, "test-hook")
     first = await app_client.get("/workflows")
-    older = re.search(r'href="(/workflows\?[^"]*cursor=[^"]+)"', first.text).group(1).replace("&amp;", "&")
+    older = (
+        re.search(r'href="(/workflows\?[^"]*cursor=[^"]+)"', first.text)
+        .group(1)
+        .replace("&amp;", "&")
+    )
     second = await app_client.get(older)
     assert str(done["id"]) in second.text and str(done["id"]) not in first.text
 
@@ -42,8 +46,16 @@ async def test_run_detail_shows_steps_hooks_and_events(app_client, pool, worker)
     await wait_status(pool, run["id"], "completed")
     page = await app_client.get(f"/workflows/{run['id']}")
     assert page.status_code == 200
-    for text in ("plain", "model", "2000 → 1000", "$0.0150", "Event log", "step_completed", "Completed"):
-        assert text in page.text, (text, page.text[page.text.find("Event log"):][:1500])
+    for text in (
+        "plain",
+        "model",
+        "2000 → 1000",
+        "$0.0150",
+        "Event log",
+        "step_completed",
+        "Completed",
+    ):
+        assert text in page.text, (text, page.text[page.text.find("Event log") :][:1500])
 
 
 async def test_another_users_run_is_not_found_everywhere(app_client, pool, worker):
@@ -55,7 +67,9 @@ async def test_another_users_run_is_not_found_everywhere(app_client, pool, worke
     assert (await app_client.get(f"/workflows/{run['id']}")).status_code == 404
     assert (await app_client.get(f"/workflows/{run['id']}/cancel")).status_code == 404
     for action in ("cancel", "retry"):
-        response = await app_client.post(f"/workflows/{run['id']}/{action}", data={"_csrf_token": csrf})
+        response = await app_client.post(
+            f"/workflows/{run['id']}/{action}", data={"_csrf_token": csrf}
+        )
         assert response.status_code == 404
     assert (await wait_status(pool, run["id"], "waiting"))["status"] == "waiting"
 
@@ -66,18 +80,25 @@ async def test_cancel_and_retry_from_the_detail_page(app_client, pool, worker):
     await wait_status(pool, run["id"], "waiting")
     confirm = await app_client.get(f"/workflows/{run['id']}/cancel")
     assert "Cancel run" in confirm.text
-    response = await app_client.post(f"/workflows/{run['id']}/cancel", data={"_csrf_token": csrf_of(confirm.text)})
+    response = await app_client.post(
+        f"/workflows/{run['id']}/cancel", data={"_csrf_token": csrf_of(confirm.text)}
+    )
     assert response.status_code == 303
     assert (await wait_status(pool, run["id"], "cancelled"))["status"] == "cancelled"
-    again = await app_client.post(f"/workflows/{run['id']}/cancel", data={"_csrf_token": csrf_of(confirm.text)})
+    again = await app_client.post(
+        f"/workflows/{run['id']}/cancel", data={"_csrf_token": csrf_of(confirm.text)}
+    )
     assert again.status_code == 409 and "already cancelled" in again.text
 
     failed = await start(pool, user.id, "test-errors", mode="exhausted")
     await wait_status(pool, failed["id"], "failed")
     page = await app_client.get(f"/workflows/{failed['id']}")
     assert "Retry from failed step" in page.text
-    retried = await app_client.post(f"/workflows/{failed['id']}/retry", data={"_csrf_token": csrf_of(page.text)},
-                                    headers={"HX-Request": "true", "X-CSRF-Token": csrf_of(page.text)})
+    retried = await app_client.post(
+        f"/workflows/{failed['id']}/retry",
+        data={"_csrf_token": csrf_of(page.text)},
+        headers={"HX-Request": "true", "X-CSRF-Token": csrf_of(page.text)},
+    )
     assert retried.status_code == 200 and 'id="run-body"' in retried.text
     await wait_status(pool, failed["id"], "failed")  # fails again, from the failed step
 

@@ -52,15 +52,27 @@ def baton_database(cluster: PgCluster) -> str:
 
 
 def process_env(url: str, tmp: Path, effects_db: str, **extra: str) -> dict[str, str]:
-    return {"DATABASE_URL": url, "BATON_DATA_DIR": str(tmp / "data"), "BATON_SECRET_KEY": "restart-test-secret-key",
-            "BATON_WORKFLOW_MODULES": "tests.integration.engine.workflows", "BATON_TEST_DB": effects_db, "BATON_LOG_FORMAT": "json", **extra}
+    return {
+        "DATABASE_URL": url,
+        "BATON_DATA_DIR": str(tmp / "data"),
+        "BATON_SECRET_KEY": "restart-test-secret-key",
+        "BATON_WORKFLOW_MODULES": "tests.integration.engine.workflows",
+        "BATON_TEST_DB": effects_db,
+        "BATON_LOG_FORMAT": "json",
+        **extra,
+    }
 
 
 def start_worker(tmp: Path, env: dict[str, str]) -> tuple[subprocess.Popen, Path]:
     log = tmp / "worker.log"
     with open(log, "w") as out:
-        proc = subprocess.Popen([BATON, "worker", "--concurrency", "4"], env=baton_env(**env),
-                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+        proc = subprocess.Popen(
+            [BATON, "worker", "--concurrency", "4"],
+            env=baton_env(**env),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     return proc, log
 
 
@@ -121,60 +133,95 @@ async def scenario(cluster: PgCluster, url: str, effects_pool, health: HealthWat
             await until(reported, 20, f"/healthz to answer 503 for the worker: {health.seen[-5:]}")
         await asyncio.sleep(OUTAGE_S)  # the outage itself, not a wait for a condition
         await asyncio.to_thread(cluster.start)
-        async with effects_pool.connection() as conn:  # the shared server's clock, as effects record
+        async with (
+            effects_pool.connection() as conn
+        ):  # the shared server's clock, as effects record
             back_at = (await (await conn.execute("SELECT now() AS t")).fetchone())["t"]
 
-        async with pool.connection(timeout=30) as conn:  # the test's own pool reconnects like Baton's
+        async with pool.connection(
+            timeout=30
+        ) as conn:  # the test's own pool reconnects like Baton's
             await resolve_hook(conn, await hook_token(pool, waiting["id"]), "approve")
         for run in (mid_step, sleeping, waiting):
             await wait_status(pool, run["id"], "completed", timeout=RESUME_S + 30)
         for run in (mid_step, sleeping, waiting):
             counts = Counter(e["name"] for e in await effects(effects_pool, run["id"]))
-            for name, n in counts.items():  # no step lost or doubled; the interrupted one re-ran once
-                assert n == (2 if run is mid_step and name == "slow" else 1), f"{name} ran {n} times"
+            for (
+                name,
+                n,
+            ) in counts.items():  # no step lost or doubled; the interrupted one re-ran once
+                assert n == (2 if run is mid_step and name == "slow" else 1), (
+                    f"{name} ran {n} times"
+                )
             assert counts["last"] == 1
             entries = await journal(pool, run["id"])
             assert [e["seq"] for e in entries] == list(range(len(entries)))
             assert all(e["status"] == "completed" for e in entries)
         # Resumed in time: the interrupted step started again within RESUME_S of the database
         # accepting connections.
-        rerun = [e["at"] for e in await effects(effects_pool, mid_step["id"]) if e["name"] == "slow"][1]
-        assert (rerun - back_at).total_seconds() <= RESUME_S, f"resumed {rerun - back_at} after the restart"
+        rerun = [
+            e["at"] for e in await effects(effects_pool, mid_step["id"]) if e["name"] == "slow"
+        ][1]
+        assert (rerun - back_at).total_seconds() <= RESUME_S, (
+            f"resumed {rerun - back_at} after the restart"
+        )
 
 
-async def test_baton_serve_keeps_running_workflows_through_a_database_restart(cluster, pool, database_url, tmp_path):
+async def test_baton_serve_keeps_running_workflows_through_a_database_restart(
+    cluster, pool, database_url, tmp_path
+):
     url = baton_database(cluster)
     with baton_serve(tmp_path, **process_env(url, tmp_path, database_url)) as server:
         with HealthWatch(server.url) as health:
             await scenario(cluster, url, pool, health)
 
             async def healthy() -> bool:
-                return bool(health.seen) and health.seen[-1][0] == 200 and health.seen[-1][1]["ok"] is True
+                return (
+                    bool(health.seen)
+                    and health.seen[-1][0] == 200
+                    and health.seen[-1][1]["ok"] is True
+                )
 
             await until(healthy, 30, "/healthz to answer 200 again")
         assert health.worker_down_503(), health.seen
         assert server.proc.poll() is None, server.stderr()
 
 
-async def test_baton_worker_keeps_running_workflows_through_a_database_restart(cluster, pool, database_url, tmp_path):
+async def test_baton_worker_keeps_running_workflows_through_a_database_restart(
+    cluster, pool, database_url, tmp_path
+):
     url = baton_database(cluster)
     proc, log = start_worker(tmp_path, process_env(url, tmp_path, database_url))
     try:
         await scenario(cluster, url, pool, None)
-        assert proc.poll() is None, f"baton worker exited with {proc.returncode}:\n{log.read_text()}"
+        assert proc.poll() is None, (
+            f"baton worker exited with {proc.returncode}:\n{log.read_text()}"
+        )
     finally:
         stop(proc)
 
 
-async def test_baton_worker_exits_non_zero_after_the_allowed_outage(cluster, database_url, tmp_path):
+async def test_baton_worker_exits_non_zero_after_the_allowed_outage(
+    cluster, database_url, tmp_path
+):
     url = baton_database(cluster)
-    proc, log = start_worker(tmp_path, process_env(url, tmp_path, database_url, BATON_DB_OUTAGE_MAX="3s"))
+    proc, log = start_worker(
+        tmp_path, process_env(url, tmp_path, database_url, BATON_DB_OUTAGE_MAX="3s")
+    )
     try:
         async with await open_pool(url, min_size=1, max_size=2) as pool:
 
             async def registered() -> bool:
                 async with pool.connection() as conn:
-                    return bool((await (await conn.execute("SELECT count(*) AS n FROM procrastinate_workers")).fetchone())["n"])
+                    return bool(
+                        (
+                            await (
+                                await conn.execute(
+                                    "SELECT count(*) AS n FROM procrastinate_workers"
+                                )
+                            ).fetchone()
+                        )["n"]
+                    )
 
             await until(registered, 30, "the worker to register")
         await asyncio.to_thread(cluster.stop)
@@ -187,13 +234,18 @@ async def test_baton_worker_exits_non_zero_after_the_allowed_outage(cluster, dat
         stop(proc)
 
 
-async def test_baton_worker_started_during_an_outage_waits_for_the_database(cluster, database_url, tmp_path):
+async def test_baton_worker_started_during_an_outage_waits_for_the_database(
+    cluster, database_url, tmp_path
+):
     """An orchestrator restarting everything during a failover: the worker starts before the
     database is back, waits for it, then takes work (it used to exit at once and crash-loop)."""
     url = baton_database(cluster)
     await asyncio.to_thread(cluster.stop)
-    proc, log = start_worker(tmp_path, process_env(url, tmp_path, database_url, BATON_DB_OUTAGE_MAX="120s"))
+    proc, log = start_worker(
+        tmp_path, process_env(url, tmp_path, database_url, BATON_DB_OUTAGE_MAX="120s")
+    )
     try:
+
         async def waiting() -> bool:
             return "worker.waiting_for_database" in log.read_text()
 
@@ -204,7 +256,15 @@ async def test_baton_worker_started_during_an_outage_waits_for_the_database(clus
 
             async def registered() -> bool:
                 async with pool.connection() as conn:
-                    return bool((await (await conn.execute("SELECT count(*) AS n FROM procrastinate_workers")).fetchone())["n"])
+                    return bool(
+                        (
+                            await (
+                                await conn.execute(
+                                    "SELECT count(*) AS n FROM procrastinate_workers"
+                                )
+                            ).fetchone()
+                        )["n"]
+                    )
 
             await until(registered, RESUME_S, "the worker to register once the database is back")
         assert proc.poll() is None, log.read_text()

@@ -13,8 +13,14 @@ from tests.support.web import sign_up
 async def test_pages_while_the_database_is_unreachable_are_503_with_retry_after(app_client):
     await sign_up(app_client)
     services = app_client.app.state.services
-    unreachable = AsyncConnectionPool("postgresql://baton@127.0.0.1:9/nothing", open=False, timeout=1.0,
-                                      min_size=1, max_size=1, reconnect_timeout=2.0)
+    unreachable = AsyncConnectionPool(
+        "postgresql://baton@127.0.0.1:9/nothing",
+        open=False,
+        timeout=1.0,
+        min_size=1,
+        max_size=1,
+        reconnect_timeout=2.0,
+    )
     await unreachable.open(wait=False)
     app_client.app.state.services = dataclasses.replace(services, pool=unreachable)
     try:

@@ -10,8 +10,16 @@ from tests.support.model_server import Call, Failure, Hang, Reply, ToolCalls
 from tests.support.waiting import wait_for
 
 USER = [{"role": "user", "content": "hello"}]
-TOOLS = [{"type": "function", "function": {"name": "search", "description": "search the web",
-                                           "parameters": {"type": "object", "properties": {"q": {"type": "string"}}}}}]
+TOOLS = [
+    {
+        "type": "function",
+        "function": {
+            "name": "search",
+            "description": "search the web",
+            "parameters": {"type": "object", "properties": {"q": {"type": "string"}}},
+        },
+    }
+]
 
 
 @pytest.fixture
@@ -25,9 +33,18 @@ async def test_streaming_yields_each_chunk_then_the_usage_and_model(llm, model):
         pieces = [piece async for piece in reply]
     assert pieces == ["The ", "quick ", "brown ", "fox"]
     result = reply.completion
-    assert (result.text, result.tokens_in, result.tokens_out, result.model) == ("The quick brown fox", 17, 4, "gpt-test")
+    assert (result.text, result.tokens_in, result.tokens_out, result.model) == (
+        "The quick brown fox",
+        17,
+        4,
+        "gpt-test",
+    )
     request = model.requests[-1]
-    assert request.stream and request.body["model"] == "scripted-model" and request.body["messages"] == USER
+    assert (
+        request.stream
+        and request.body["model"] == "scripted-model"
+        and request.body["messages"] == USER
+    )
     assert request.headers["authorization"] == "Bearer test-key"
 
 
@@ -42,10 +59,19 @@ async def test_streaming_delivers_chunks_as_they_arrive(llm, model):
 
 
 async def test_complete_returns_text_tool_calls_and_tokens(llm, model):
-    model.script(ToolCalls([Call("search", {"q": "baton"}, id="call_9")], text="Let me look.", tokens_in=40, tokens_out=9))
+    model.script(
+        ToolCalls(
+            [Call("search", {"q": "baton"}, id="call_9")],
+            text="Let me look.",
+            tokens_in=40,
+            tokens_out=9,
+        )
+    )
     result = await llm.complete(USER, tools=TOOLS, model="other-model")
     assert result.text == "Let me look."
-    assert [(c.id, c.name, c.parsed_arguments()) for c in result.tool_calls] == [("call_9", "search", {"q": "baton"})]
+    assert [(c.id, c.name, c.parsed_arguments()) for c in result.tool_calls] == [
+        ("call_9", "search", {"q": "baton"})
+    ]
     assert (result.tokens_in, result.tokens_out, result.finish_reason) == (40, 9, "tool_calls")
     body = model.requests[-1].body
     assert body["model"] == "other-model" and body["tools"] == TOOLS and not body.get("stream")
@@ -56,20 +82,33 @@ async def test_tool_calls_also_arrive_through_a_stream(llm, model):
     async with llm.stream(USER) as reply:
         assert [piece async for piece in reply] == []
     assert [(c.name, c.parsed_arguments()) for c in reply.completion.tool_calls] == [
-        ("search", {"q": "x"}), ("fetch", {"url": "https://a"})]
+        ("search", {"q": "x"}),
+        ("fetch", {"url": "https://a"}),
+    ]
 
 
 async def test_complete_plain_text(llm, model):
     model.script(Reply("Just text.", tokens_in=3, tokens_out=2))
     result = await llm.complete(USER, max_tokens=50, temperature=0.2)
-    assert (result.text, result.tool_calls, result.tokens_in, result.tokens_out) == ("Just text.", (), 3, 2)
+    assert (result.text, result.tool_calls, result.tokens_in, result.tokens_out) == (
+        "Just text.",
+        (),
+        3,
+        2,
+    )
     assert model.requests[-1].body["max_tokens"] == 50
 
 
-@pytest.mark.parametrize(("answer", "kind"), [
-    (Failure(401), "auth"), (Failure(429, retry_after=5), "rate_limited"), (Failure(500), "server"),
-    (Failure(503), "server"), (Hang(), "timeout"),
-])
+@pytest.mark.parametrize(
+    ("answer", "kind"),
+    [
+        (Failure(401), "auth"),
+        (Failure(429, retry_after=5), "rate_limited"),
+        (Failure(500), "server"),
+        (Failure(503), "server"),
+        (Hang(), "timeout"),
+    ],
+)
 async def test_endpoint_failures_become_model_errors(llm, model, answer, kind):
     for call in ("stream", "complete"):
         model.script(answer)
@@ -100,7 +139,9 @@ async def test_unreachable_endpoint(model_settings):
 
     from tests.support.live_server import free_port
 
-    settings = dataclasses.replace(model_settings, openai_base_url=f"http://127.0.0.1:{free_port()}/v1")
+    settings = dataclasses.replace(
+        model_settings, openai_base_url=f"http://127.0.0.1:{free_port()}/v1"
+    )
     llm = LLM.from_settings(settings, timeout=1.0)
     with pytest.raises(ModelError) as caught:
         await llm.complete(USER)
@@ -110,14 +151,18 @@ async def test_unreachable_endpoint(model_settings):
 async def test_cancelling_a_stream_closes_the_connection(llm, model):
     model.script(Reply("a b c d e f g h", delay=0.2))
     received = []
+
     async def consume():
         async with llm.stream(USER) as reply:
             async for chunk in reply:
                 received.append(chunk)
+
     task = asyncio.create_task(consume())
     await wait_for(lambda: received, what="the first chunk")
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    await wait_for(lambda: model.requests[-1].ended, what="the model server to be done with the call")
+    await wait_for(
+        lambda: model.requests[-1].ended, what="the model server to be done with the call"
+    )
     assert model.requests[-1].completed is False

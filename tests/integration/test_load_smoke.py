@@ -18,12 +18,27 @@ pytestmark = pytest.mark.slow
 
 
 def test_the_load_test_drives_every_request_kind_without_errors():
-    done = subprocess.run([sys.executable, "bench/load.py", "--scale", "smoke"], cwd=ROOT, capture_output=True,
-                          text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "bench/load.py", "--scale", "smoke"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     print(done.stdout)
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    for kind in ("dashboard", "run_page", "inbox", "run_list", "api_start", "decision", "decision -> next step"):
-        figures = re.search(rf"^    {re.escape(kind)}\s+([\d.]+)/s .* errors (\d+)$", done.stdout, re.M)
+    for kind in (
+        "dashboard",
+        "run_page",
+        "inbox",
+        "run_list",
+        "api_start",
+        "decision",
+        "decision -> next step",
+    ):
+        figures = re.search(
+            rf"^    {re.escape(kind)}\s+([\d.]+)/s .* errors (\d+)$", done.stdout, re.M
+        )
         assert figures, f"no figures for {kind}:\n{done.stdout}"
         assert figures[2] == "0", f"{kind} had errors:\n{done.stdout}"
     assert re.search(r"^    live event lateness\s+[\d.]+/s", done.stdout, re.M), done.stdout

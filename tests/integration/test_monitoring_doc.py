@@ -19,11 +19,17 @@ DOC = ROOT / "docs/admin/monitoring.md"
 def exposed_names(text: str) -> set[str]:
     """Metric names of a Prometheus text exposition: each family by its TYPE line, and each sample."""
     names = set(re.findall(r"^# TYPE (\w+) ", text, re.M))
-    return names | {line.split("{")[0].split()[0] for line in text.splitlines() if line and not line.startswith("#")}
+    return names | {
+        line.split("{")[0].split()[0]
+        for line in text.splitlines()
+        if line and not line.startswith("#")
+    }
 
 
 async def test_every_metric_the_monitoring_page_names_is_served(settings, database_url):
-    app = create_app(dataclasses.replace(settings, metrics_token="docs-token"), database_url, run_worker=False)
+    app = create_app(
+        dataclasses.replace(settings, metrics_token="docs-token"), database_url, run_worker=False
+    )
     async with AsyncTestClient(app) as client:
         response = await client.get("/metrics", headers={"Authorization": "Bearer docs-token"})
     assert response.status_code == 200
@@ -31,9 +37,14 @@ async def test_every_metric_the_monitoring_page_names_is_served(settings, databa
     assert response.text.endswith("\n") and not response.text.endswith("\n\n")
     named = set(re.findall(r"\bbaton_[a-z_]+\b", DOC.read_text(encoding="utf-8")))
     rules = re.search(r"```yaml\n(groups:.*?)```", DOC.read_text(encoding="utf-8"), re.S).group(1)
-    assert {"baton_runs_unchanged_seconds", "baton_runs", "baton_queue_oldest_ready_seconds"} <= set(
-        re.findall(r"\bbaton_[a-z_]+\b", rules)), "the three alert rules are on the page"
-    assert named - exposed_names(response.text) == set(), "named in docs/admin/monitoring.md but not served"
+    assert {
+        "baton_runs_unchanged_seconds",
+        "baton_runs",
+        "baton_queue_oldest_ready_seconds",
+    } <= set(re.findall(r"\bbaton_[a-z_]+\b", rules)), "the three alert rules are on the page"
+    assert named - exposed_names(response.text) == set(), (
+        "named in docs/admin/monitoring.md but not served"
+    )
 
 
 STALE_RUN = """

@@ -23,8 +23,11 @@ async def start(pool, owner, workflow, **input):
 
 async def middle_seq(pool, run_id) -> int:
     async with pool.connection() as conn:
-        row = await (await conn.execute("SELECT seq FROM run_steps WHERE run_id = %s AND name = 'middle'",
-                                        (run_id,))).fetchone()
+        row = await (
+            await conn.execute(
+                "SELECT seq FROM run_steps WHERE run_id = %s AND name = 'middle'", (run_id,)
+            )
+        ).fetchone()
     return row["seq"]
 
 
@@ -43,17 +46,34 @@ async def test_rerun_from_a_step_with_an_edited_output_from_the_run_page(app_cli
     assert form.status_code == 200 and "Rerun from “middle”" in form.text
     csrf = csrf_of(form.text)
 
-    bad = await app_client.post(f"/workflows/{original['id']}/rerun", data={
-        "_csrf_token": csrf, "step": str(seq), "edit_output": "on", "step_output": "{n: 10", "input": "[1]"})
+    bad = await app_client.post(
+        f"/workflows/{original['id']}/rerun",
+        data={
+            "_csrf_token": csrf,
+            "step": str(seq),
+            "edit_output": "on",
+            "step_output": "{n: 10",
+            "input": "[1]",
+        },
+    )
     assert bad.status_code == 422
     assert "Not valid JSON" in bad.text and "The input is a JSON object" in bad.text
-    wrong = await app_client.post(f"/workflows/{original['id']}/rerun", data={
-        "_csrf_token": csrf, "step": str(seq), "input": json.dumps({"tag": 5})})
+    wrong = await app_client.post(
+        f"/workflows/{original['id']}/rerun",
+        data={"_csrf_token": csrf, "step": str(seq), "input": json.dumps({"tag": 5})},
+    )
     assert wrong.status_code == 422 and re.search(r"<code>tag</code>: .*string", wrong.text)
 
-    done = await app_client.post(f"/workflows/{original['id']}/rerun", data={
-        "_csrf_token": csrf, "step": str(seq), "edit_output": "on", "step_output": '{"n": 10}',
-        "input": json.dumps({"tag": tag})})
+    done = await app_client.post(
+        f"/workflows/{original['id']}/rerun",
+        data={
+            "_csrf_token": csrf,
+            "step": str(seq),
+            "edit_output": "on",
+            "step_output": '{"n": 10}',
+            "input": json.dumps({"tag": tag}),
+        },
+    )
     assert done.status_code == 303
     new_id = done.headers["location"].rsplit("/", 1)[-1]
     assert (await wait_status(pool, new_id, "completed"))["output"] == {"n": 11, "tag": tag}
@@ -70,41 +90,70 @@ async def test_rerun_from_a_step_with_an_edited_output_from_the_run_page(app_cli
 
     other = await make_user(pool, new_email("other"), tier="enterprise")
     assert (await log_in(app_client, other.email)).status_code == 303
-    for path in (f"/workflows/{original['id']}/rerun", f"/workflows/{original['id']}/steps/{seq}/output.json"):
+    for path in (
+        f"/workflows/{original['id']}/rerun",
+        f"/workflows/{original['id']}/steps/{seq}/output.json",
+    ):
         assert (await app_client.get(path)).status_code == 404
     token = csrf_of((await app_client.get("/workflows")).text)
-    stolen = await app_client.post(f"/workflows/{original['id']}/rerun", data={"_csrf_token": token, "step": str(seq)})
+    stolen = await app_client.post(
+        f"/workflows/{original['id']}/rerun", data={"_csrf_token": token, "step": str(seq)}
+    )
     assert stolen.status_code == 404
 
 
-async def test_bulk_replay_page_previews_then_replays_and_cancels(app_client, pool, worker, monkeypatch):
+async def test_bulk_replay_page_previews_then_replays_and_cancels(
+    app_client, pool, worker, monkeypatch
+):
     user = await make_user(pool, new_email("replay"), tier="enterprise")
     assert (await log_in(app_client, user.email)).status_code == 303
     W.BROKEN["deliver"] = True
-    runs = [await start(pool, user.id, "test-replay", tag=f"wp-{secrets.token_hex(4)}") for _ in range(6)]
+    runs = [
+        await start(pool, user.id, "test-replay", tag=f"wp-{secrets.token_hex(4)}")
+        for _ in range(6)
+    ]
     for run in runs:
         await wait_status(pool, run["id"], "failed", timeout=30)
 
     assert (await app_client.get("/workflows/replay")).status_code == 200
     empty = await app_client.get("/workflows/replay?preview=1")
     assert empty.status_code == 422 and "name the workflow" in empty.text
-    bad = await app_client.get("/workflows/replay?preview=1&workflow=test-replay&status=nope&since=yesterday")
+    bad = await app_client.get(
+        "/workflows/replay?preview=1&workflow=test-replay&status=nope&since=yesterday"
+    )
     assert bad.status_code == 422 and "choose among" in bad.text and "A date and time" in bad.text
     preview = await app_client.get("/workflows/replay?preview=1&workflow=test-replay&status=failed")
-    assert preview.status_code == 200 and "6 runs match" in preview.text and "Replay 6 runs" in preview.text
+    assert (
+        preview.status_code == 200
+        and "6 runs match" in preview.text
+        and "Replay 6 runs" in preview.text
+    )
     async with pool.connection() as conn:
-        before = (await (await conn.execute("SELECT count(*) AS n FROM runs WHERE owner_id = %s", (user.id,))).fetchone())["n"]
+        before = (
+            await (
+                await conn.execute("SELECT count(*) AS n FROM runs WHERE owner_id = %s", (user.id,))
+            ).fetchone()
+        )["n"]
     assert before == 6  # a preview starts nothing
 
     monkeypatch.setenv("BATON_REPLAY_WORKER_SHARE", "0.01")  # one run at a time: time to cancel
-    started = await app_client.post("/workflows/replay", data={
-        "_csrf_token": csrf_of(preview.text), "workflow": "test-replay", "status": "failed", "from_step": "start"})
+    started = await app_client.post(
+        "/workflows/replay",
+        data={
+            "_csrf_token": csrf_of(preview.text),
+            "workflow": "test-replay",
+            "status": "failed",
+            "from_step": "start",
+        },
+    )
     assert started.status_code == 303
     progress_url = started.headers["location"]
     progress = await app_client.get(progress_url)
     assert progress.status_code == 200 and "of 6 started" in progress.text
-    assert f'sse:replay-{progress_url.rsplit("/", 1)[-1]}' in progress.text
-    cancelled = await app_client.post(f"{progress_url}/cancel", data={"_csrf_token": csrf_of(progress.text)})
+    assert f"sse:replay-{progress_url.rsplit('/', 1)[-1]}" in progress.text
+    cancelled = await app_client.post(
+        f"{progress_url}/cancel", data={"_csrf_token": csrf_of(progress.text)}
+    )
     assert cancelled.status_code == 303
     after = await app_client.get(progress_url)
     assert "Cancelled" in after.text and "not started (cancelled)" in after.text
@@ -112,4 +161,9 @@ async def test_bulk_replay_page_previews_then_replays_and_cancels(app_client, po
     other = await make_user(pool, new_email("nosy"), tier="enterprise")
     assert (await log_in(app_client, other.email)).status_code == 303
     assert (await app_client.get(progress_url)).status_code == 404
-    assert "0 runs match" in (await app_client.get("/workflows/replay?preview=1&workflow=test-replay&status=failed")).text
+    assert (
+        "0 runs match"
+        in (
+            await app_client.get("/workflows/replay?preview=1&workflow=test-replay&status=failed")
+        ).text
+    )

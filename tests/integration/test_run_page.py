@@ -30,7 +30,9 @@ async def big() -> dict:
     return {"values": list(range(5000))}
 
 
-@workflow(name="test-run-page", title="Run page", description="readable outputs", input=Empty, hidden=True)
+@workflow(
+    name="test-run-page", title="Run page", description="readable outputs", input=Empty, hidden=True
+)
 async def run_page_workflow(run: Run, inp: Empty) -> dict:
     await run.step("write", markdown_text)
     await run.step("tabulate", rows)
@@ -39,19 +41,30 @@ async def run_page_workflow(run: Run, inp: Empty) -> dict:
 
 
 def bars(html: str) -> list[tuple[float, float]]:
-    return [(float(x), float(w)) for x, w in re.findall(r'<rect class="wf-bar" x="([\d.]+)" y="1" width="([\d.]+)"', html)]
+    return [
+        (float(x), float(w))
+        for x, w in re.findall(r'<rect class="wf-bar" x="([\d.]+)" y="1" width="([\d.]+)"', html)
+    ]
 
 
-async def test_run_page_numbers_steps_draws_bars_and_shows_retries_and_decisions(app_client, pool, worker):
+async def test_run_page_numbers_steps_draws_bars_and_shows_retries_and_decisions(
+    app_client, pool, worker
+):
     user = await make_user(pool, new_email("runpage"), tier="enterprise")
     assert (await log_in(app_client, user.email)).status_code == 303
-    run = await start(pool, user.id, "selftest", steps=3, step_ms=20, fail_attempts=1, sleep_s=0.3, approval=True)
+    run = await start(
+        pool, user.id, "selftest", steps=3, step_ms=20, fail_attempts=1, sleep_s=0.3, approval=True
+    )
     await wait_status(pool, run["id"], "waiting")
     async with pool.connection() as conn:
-        hook = await (await conn.execute("SELECT id FROM hooks WHERE run_id = %s", (run["id"],))).fetchone()
+        hook = await (
+            await conn.execute("SELECT id FROM hooks WHERE run_id = %s", (run["id"],))
+        ).fetchone()
     review = await app_client.get(f"/approvals/{hook['id']}")
-    decided = await app_client.post(f"/approvals/{hook['id']}",
-                                    data={"_csrf_token": csrf_of(review.text), "view": "page", "action": "approve"})
+    decided = await app_client.post(
+        f"/approvals/{hook['id']}",
+        data={"_csrf_token": csrf_of(review.text), "view": "page", "action": "approve"},
+    )
     assert decided.status_code == 303
     await wait_status(pool, run["id"], "completed")
 
@@ -65,12 +78,19 @@ async def test_run_page_numbers_steps_draws_bars_and_shows_retries_and_decisions
     assert len(drawn) == 6
     for offset, width in drawn:
         assert offset >= 0 and width > 0 and offset + width <= 100.01
-    assert sum(w for _, w in drawn) <= 100 + 6 * 0.6 + 0.1  # sequential steps share the axis, no overlap
+    assert (
+        sum(w for _, w in drawn) <= 100 + 6 * 0.6 + 0.1
+    )  # sequential steps share the axis, no overlap
     sleep_bar = drawn[4][1]
-    assert sleep_bar > max(drawn[i][1] for i in range(3))  # the 0.3 s sleep is wider than a 20 ms step
+    assert sleep_bar > max(
+        drawn[i][1] for i in range(3)
+    )  # the 0.3 s sleep is wider than a 20 ms step
     assert 'class="wf-row wf-sleep' in html and 'class="wf-row wf-hook' in html
     assert "2 attempts" in html  # the flaky step failed once, then passed
-    assert re.search(rf'<a href="/approvals/{hook["id"]}">approved</a>\s*by <strong class="wf-decided-by">{re.escape(user.email)}</strong> at <time', html)
+    assert re.search(
+        rf'<a href="/approvals/{hook["id"]}">approved</a>\s*by <strong class="wf-decided-by">{re.escape(user.email)}</strong> at <time',
+        html,
+    )
 
 
 async def test_step_outputs_render_readably_and_hostile_html_is_inert(app_client, pool, worker):
@@ -81,7 +101,9 @@ async def test_step_outputs_render_readably_and_hostile_html_is_inert(app_client
     html = (await app_client.get(f"/workflows/{run['id']}")).text
     assert "<h1>Findings</h1>" in html or re.search(r"<h\d[^>]*>Findings</h\d>", html)
     assert "<strong>summary</strong>" in html
-    assert "<script>alert" not in html and not re.search(r"<img[^>]*onerror", html)  # shown as text, never run
+    assert "<script>alert" not in html and not re.search(
+        r"<img[^>]*onerror", html
+    )  # shown as text, never run
     assert "&lt;script&gt;alert" in html
     assert re.search(r"<th>file</th><th>rows</th>.*<td>a.csv</td><td>180</td>", html, re.S)
     assert "Cut at 4000 of" in html  # a big JSON output is shortened, with a note

@@ -17,7 +17,11 @@ from tests.integration.api.conftest import new_account, start, waiting_hook
 from tests.integration.api.workflows import WEBHOOK
 from tests.support.web import sign_up
 
-PAGE = {"x-frame-options": "DENY", "x-content-type-options": "nosniff", "referrer-policy": "same-origin"}
+PAGE = {
+    "x-frame-options": "DENY",
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "same-origin",
+}
 
 
 @pytest.fixture
@@ -69,7 +73,10 @@ async def test_the_review_page_by_token_sends_no_referer(client, pool, worker):
     page = await client.get(f"/review/{hook['token']}")
     assert page.status_code == 200
     assert page.headers["referrer-policy"] == "no-referrer"
-    assert page.headers["x-frame-options"] == "DENY" and csp(page)["frame-ancestors"].strip() == "'none'"
+    assert (
+        page.headers["x-frame-options"] == "DENY"
+        and csp(page)["frame-ancestors"].strip() == "'none'"
+    )
     wrong = await client.get("/review/" + "x" * 40)  # an unknown token is in the URL all the same
     assert wrong.status_code == 404 and wrong.headers["referrer-policy"] == "no-referrer"
 
@@ -81,11 +88,19 @@ async def test_json_static_and_docs_get_their_headers(client, pool):
     assert api.headers["content-security-policy"] == "default-src 'none'; frame-ancestors 'none'"
     assert api.headers["x-content-type-options"] == "nosniff"
     refused = await client.get("/api/v1/workflows")
-    assert refused.status_code == 401 and refused.headers["content-security-policy"].startswith("default-src 'none'")
+    assert refused.status_code == 401 and refused.headers["content-security-policy"].startswith(
+        "default-src 'none'"
+    )
 
-    for path in ("/static/css/baton.css", "/static/js/baton.js", "/static/vendor/htmx-2.0.11.min.js"):
+    for path in (
+        "/static/css/baton.css",
+        "/static/js/baton.js",
+        "/static/vendor/htmx-2.0.11.min.js",
+    ):
         static = await client.get(path)
-        assert static.status_code == 200 and static.headers["x-content-type-options"] == "nosniff", path
+        assert (
+            static.status_code == 200 and static.headers["x-content-type-options"] == "nosniff"
+        ), path
         assert static.headers["referrer-policy"] == "same-origin"
 
     docs = await client.get("/api/docs")
@@ -111,6 +126,12 @@ def test_no_template_needs_inline_script_or_style():
     for path in sorted(Path(TEMPLATES_DIR).rglob("*.html")):
         if path.relative_to(TEMPLATES_DIR).parts[0] in OWN_POLICY:
             continue
-        text = re.sub(r"\{#.*?#\}", "", path.read_text(), flags=re.S)  # Jinja comments render nothing
-        found += [f"{path.relative_to(TEMPLATES_DIR)}: {what}" for pattern, what in INLINE if pattern.search(text)]
+        text = re.sub(
+            r"\{#.*?#\}", "", path.read_text(), flags=re.S
+        )  # Jinja comments render nothing
+        found += [
+            f"{path.relative_to(TEMPLATES_DIR)}: {what}"
+            for pattern, what in INLINE
+            if pattern.search(text)
+        ]
     assert found == []

@@ -117,13 +117,30 @@ def test_sigterm_stops_web_worker_and_postgres_within_5s_with_a_client_connected
 
 def test_without_base_url_mail_links_point_at_the_port_served(server, workdir):
     """`baton serve --port N` with no BATON_BASE_URL: a review mail's link opens on port N."""
-    made = run_baton("user", "create", "links@example.com", "--password", "a-long-password-1", "--tier", "pro",
-                     cwd=workdir, timeout=60, BATON_DATA_DIR=str(server.data_dir))
+    made = run_baton(
+        "user",
+        "create",
+        "links@example.com",
+        "--password",
+        "a-long-password-1",
+        "--tier",
+        "pro",
+        cwd=workdir,
+        timeout=60,
+        BATON_DATA_DIR=str(server.data_dir),
+    )
     assert made.returncode == 0, made.stderr
     start = run_baton(
-        "runs", "start", "content-generation", "--as", "links@example.com",
-        "--input", json.dumps({"prompt": "A short note on links"}),
-        cwd=workdir, timeout=60, BATON_DATA_DIR=str(server.data_dir),
+        "runs",
+        "start",
+        "content-generation",
+        "--as",
+        "links@example.com",
+        "--input",
+        json.dumps({"prompt": "A short note on links"}),
+        cwd=workdir,
+        timeout=60,
+        BATON_DATA_DIR=str(server.data_dir),
     )
     assert start.returncode == 0, start.stderr
     run_id = start.stdout.strip().splitlines()[-1]
@@ -131,8 +148,12 @@ def test_without_base_url_mail_links_point_at_the_port_served(server, workdir):
     settings = load_settings({"BATON_DATA_DIR": str(server.data_dir)})
     deadline = time.monotonic() + 60
     with database_url(settings) as url, psycopg.connect(url) as conn:
-        while (mail := conn.execute("SELECT body_text FROM mail_outbox WHERE run_id = %s AND kind = 'hook_waiting'",
-                                    (run_id,)).fetchone()) is None:
+        while (
+            mail := conn.execute(
+                "SELECT body_text FROM mail_outbox WHERE run_id = %s AND kind = 'hook_waiting'",
+                (run_id,),
+            ).fetchone()
+        ) is None:
             assert time.monotonic() < deadline, "no review mail within 60 s"
             time.sleep(0.2)
     [link] = re.findall(r"http://\S+/review/\S+", mail[0])
@@ -146,6 +167,8 @@ def test_a_wildcard_host_without_base_url_is_warned_about_and_links_use_loopback
     assert served.base_url == "http://127.0.0.1:8101"
     assert "BATON_BASE_URL" in base_url_warning(served, "0.0.0.0")
     assert base_url_warning(served, "127.0.0.1") is None
-    configured = load_settings({"BATON_DATA_DIR": "/tmp/unused", "BATON_BASE_URL": "https://baton.example.org"})
+    configured = load_settings(
+        {"BATON_DATA_DIR": "/tmp/unused", "BATON_BASE_URL": "https://baton.example.org"}
+    )
     assert with_served_base_url(configured, "0.0.0.0", 8101).base_url == "https://baton.example.org"
     assert base_url_warning(configured, "0.0.0.0") is None

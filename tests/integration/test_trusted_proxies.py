@@ -18,8 +18,11 @@ from tests.support.web import csrf_of, new_email
 def failed_login(url: str, forwarded_for: str) -> int:
     with httpx.Client(base_url=url, timeout=10) as client:
         page = client.get("/login")
-        response = client.post("/login", headers={"X-Forwarded-For": forwarded_for},
-                               data={"email": new_email(), "password": "not it", "_csrf_token": csrf_of(page.text)})
+        response = client.post(
+            "/login",
+            headers={"X-Forwarded-For": forwarded_for},
+            data={"email": new_email(), "password": "not it", "_csrf_token": csrf_of(page.text)},
+        )
         return response.status_code
 
 
@@ -37,8 +40,16 @@ def exhaust(url: str, forwarded_for: str) -> None:
 def test_login_limits_follow_the_forwarded_visitor_only_from_a_trusted_proxy(database_url, trusted):
     # The test connects from 127.0.0.1: trusted as the proxy, or not (only 10.9.9.9 is).
     proxies = "127.0.0.1" if trusted else "10.9.9.9"
-    with scratch_dir() as workdir, baton_serve(workdir, "--no-worker", BATON_DATA_DIR=str(workdir / "data"),
-                                               DATABASE_URL=database_url, BATON_TRUSTED_PROXIES=proxies) as server:
+    with (
+        scratch_dir() as workdir,
+        baton_serve(
+            workdir,
+            "--no-worker",
+            BATON_DATA_DIR=str(workdir / "data"),
+            DATABASE_URL=database_url,
+            BATON_TRUSTED_PROXIES=proxies,
+        ) as server,
+    ):
         exhaust(server.url, visitor())
         # Another visitor through the same proxy: its own count when the proxy is trusted; the
         # proxy's (spent) count when it is not, since the header proves nothing then.
@@ -49,7 +60,12 @@ def test_login_limits_follow_the_forwarded_visitor_only_from_a_trusted_proxy(dat
 
 
 def test_a_malformed_trusted_proxy_is_a_clear_configuration_error():
-    with pytest.raises(ConfigError, match="BATON_TRUSTED_PROXIES: 'proxy.local' is not an IP address"):
+    with pytest.raises(
+        ConfigError, match="BATON_TRUSTED_PROXIES: 'proxy.local' is not an IP address"
+    ):
         load_settings({"BATON_TRUSTED_PROXIES": "10.0.0.5, proxy.local"})
-    assert load_settings({"BATON_TRUSTED_PROXIES": " 10.0.0.5 , 172.18.0.0/16"}).trusted_proxies == "10.0.0.5,172.18.0.0/16"
+    assert (
+        load_settings({"BATON_TRUSTED_PROXIES": " 10.0.0.5 , 172.18.0.0/16"}).trusted_proxies
+        == "10.0.0.5,172.18.0.0/16"
+    )
     assert load_settings({}).trusted_proxies == "127.0.0.1"

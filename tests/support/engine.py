@@ -27,8 +27,11 @@ def effects_table(database_url):
 
 async def effects(pool, run_id) -> list[dict]:
     async with pool.connection() as conn:
-        return await (await conn.execute(
-            "SELECT * FROM test_effects WHERE run_id = %s ORDER BY id", (str(run_id),))).fetchall()
+        return await (
+            await conn.execute(
+                "SELECT * FROM test_effects WHERE run_id = %s ORDER BY id", (str(run_id),)
+            )
+        ).fetchall()
 
 
 # A worker takes new jobs as they are announced once its connection LISTENs on Procrastinate's
@@ -60,10 +63,12 @@ async def _more_listeners(pool, before: int) -> bool:
 
 async def make_user(pool, tier: str = "enterprise") -> int:
     async with pool.connection() as conn:
-        row = await (await conn.execute(
-            "INSERT INTO users (email, tier) VALUES (%s, %s) RETURNING id",
-            (f"u-{secrets.token_hex(6)}@example.test", tier),
-        )).fetchone()
+        row = await (
+            await conn.execute(
+                "INSERT INTO users (email, tier) VALUES (%s, %s) RETURNING id",
+                (f"u-{secrets.token_hex(6)}@example.test", tier),
+            )
+        ).fetchone()
     return row["id"]
 
 
@@ -82,8 +87,11 @@ async def start(pool, user, workflow, **input) -> dict:
 
 async def hook_token(pool, run_id) -> str:
     async with pool.connection() as conn:
-        row = await (await conn.execute(
-            "SELECT token FROM hooks WHERE run_id = %s AND status = 'waiting'", (run_id,))).fetchone()
+        row = await (
+            await conn.execute(
+                "SELECT token FROM hooks WHERE run_id = %s AND status = 'waiting'", (run_id,)
+            )
+        ).fetchone()
     return row["token"]
 
 
@@ -99,11 +107,14 @@ async def wait_status(pool, run_id, *statuses: str, timeout: float = 10.0) -> di
         if row["status"] in statuses:
             return row
         if time.monotonic() > deadline:
-            raise AssertionError(f"run {run_id} is {row['status']} ({row['error']}), expected {statuses}")
+            raise AssertionError(
+                f"run {run_id} is {row['status']} ({row['error']}), expected {statuses}"
+            )
         await asyncio.sleep(0.02)
 
 
 async def journal(pool, run_id) -> list[dict]:
     async with pool.connection() as conn:
-        return await (await conn.execute(
-            "SELECT * FROM run_steps WHERE run_id = %s ORDER BY seq", (run_id,))).fetchall()
+        return await (
+            await conn.execute("SELECT * FROM run_steps WHERE run_id = %s ORDER BY seq", (run_id,))
+        ).fetchall()

@@ -49,8 +49,12 @@ def model(model_server: ModelServer) -> Iterator[ModelServer]:
 
 @pytest.fixture(scope="session")
 def model_settings(settings: Settings, model_server: ModelServer) -> Settings:
-    return dataclasses.replace(settings, openai_base_url=model_server.url, openai_api_key="test-key",
-                               model="scripted-model")
+    return dataclasses.replace(
+        settings,
+        openai_base_url=model_server.url,
+        openai_api_key="test-key",
+        model="scripted-model",
+    )
 
 
 def make_test_llm(settings: Settings) -> LLM:
@@ -59,7 +63,9 @@ def make_test_llm(settings: Settings) -> LLM:
 
 # Every test client shares one address ("testclient", or 127.0.0.1 for a live server), so the
 # per-IP sign-up and login limits would otherwise carry over from test to test.
-FORGET_IP_LIMITS = "DELETE FROM rate_events WHERE bucket LIKE 'signup:ip:%' OR bucket LIKE 'login:ip:%'"
+FORGET_IP_LIMITS = (
+    "DELETE FROM rate_events WHERE bucket LIKE 'signup:ip:%' OR bucket LIKE 'login:ip:%'"
+)
 
 
 def forget_ip_limits(database_url: str) -> None:
@@ -70,11 +76,15 @@ def forget_ip_limits(database_url: str) -> None:
 
 
 @pytest.fixture
-async def app_client(model_settings: Settings, database_url: str, model: ModelServer) -> AsyncIterator[AsyncTestClient]:
+async def app_client(
+    model_settings: Settings, database_url: str, model: ModelServer
+) -> AsyncIterator[AsyncTestClient]:
     from app.web.app import create_app
 
     forget_ip_limits(database_url)
-    app = create_app(model_settings, database_url, run_worker=False, llm=make_test_llm(model_settings))
+    app = create_app(
+        model_settings, database_url, run_worker=False, llm=make_test_llm(model_settings)
+    )
     async with AsyncTestClient(app) as client:
         client.follow_redirects = False  # tests look at the redirects themselves
         yield client

@@ -28,8 +28,15 @@ class LiveServer:
         self.app = app
         self.host = host
         self.port = port or free_port()
-        config = uvicorn.Config(app, host=host, port=self.port, log_config=None, lifespan="on",
-                                timeout_graceful_shutdown=1, access_log=False)
+        config = uvicorn.Config(
+            app,
+            host=host,
+            port=self.port,
+            log_config=None,
+            lifespan="on",
+            timeout_graceful_shutdown=1,
+            access_log=False,
+        )
         self.server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None

@@ -100,7 +100,9 @@ class Request:
     @property
     def last_user_message(self) -> str:
         messages = (self.body or {}).get("messages") or []
-        return next((m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), "")
+        return next(
+            (m.get("content") or "" for m in reversed(messages) if m.get("role") == "user"), ""
+        )
 
 
 def echo(request: Request) -> Answer:
@@ -147,7 +149,9 @@ class ModelServer:
 
     def start(self) -> ModelServer:
         ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(ready,), name="model-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._run, args=(ready,), name="model-server", daemon=True
+        )
         self._thread.start()
         if not ready.wait(10):
             raise RuntimeError("model server did not start")
@@ -224,26 +228,38 @@ class ModelServer:
 
     async def _respond(self, request: Request, reader, writer) -> None:
         if request.method == "GET" and request.path.endswith("/models"):
-            await _send_json(writer, 200, {"object": "list", "data": [{"id": "scripted-model", "object": "model"}]})
+            await _send_json(
+                writer,
+                200,
+                {"object": "list", "data": [{"id": "scripted-model", "object": "model"}]},
+            )
             request.completed = True
             return
         if not (request.method == "POST" and request.path.endswith("/chat/completions")):
-            await _send_json(writer, 404, {"error": {"message": "not found", "type": "invalid_request_error"}})
+            await _send_json(
+                writer, 404, {"error": {"message": "not found", "type": "invalid_request_error"}}
+            )
             return
         answer = self._next_answer(request)
         if isinstance(answer, Hang):
             await self._hang(reader)
             return
         if isinstance(answer, Failure):
-            headers = {"retry-after": str(answer.retry_after)} if answer.retry_after is not None else {}
-            error = {"error": {"message": answer.message, "type": "scripted", "code": str(answer.status)}}
+            headers = (
+                {"retry-after": str(answer.retry_after)} if answer.retry_after is not None else {}
+            )
+            error = {
+                "error": {"message": answer.message, "type": "scripted", "code": str(answer.status)}
+            }
             await _send_json(writer, answer.status, error, headers)
             request.completed = True
             return
         if request.stream:
             await self._stream(request, answer, reader, writer)
         else:
-            await asyncio.sleep(answer.delay if isinstance(answer, ToolCalls) else answer.first_delay)
+            await asyncio.sleep(
+                answer.delay if isinstance(answer, ToolCalls) else answer.first_delay
+            )
             await _send_json(writer, 200, _completion(answer))
             request.completed = True
 
@@ -259,10 +275,16 @@ class ModelServer:
         raise ConnectionResetError("hung request ended")
 
     async def _stream(self, request: Request, answer: Reply | ToolCalls, reader, writer) -> None:
-        writer.write(b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
-                     b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n")
-        base = {"id": "chatcmpl-scripted", "object": "chat.completion.chunk", "created": int(time.time()),
-                "model": answer.model}
+        writer.write(
+            b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n"
+            b"cache-control: no-cache\r\ntransfer-encoding: chunked\r\n\r\n"
+        )
+        base = {
+            "id": "chatcmpl-scripted",
+            "object": "chat.completion.chunk",
+            "created": int(time.time()),
+            "model": answer.model,
+        }
 
         async def send(payload: dict | str) -> None:
             data = payload if isinstance(payload, str) else json.dumps({**base, **payload})
@@ -272,8 +294,15 @@ class ModelServer:
 
         if isinstance(answer, ToolCalls):
             await asyncio.sleep(answer.delay)
-            deltas = [{"role": "assistant", "content": answer.text or None,
-                       "tool_calls": [dict(_tool_call(c, i), index=i) for i, c in enumerate(answer.calls)]}]
+            deltas = [
+                {
+                    "role": "assistant",
+                    "content": answer.text or None,
+                    "tool_calls": [
+                        dict(_tool_call(c, i), index=i) for i, c in enumerate(answer.calls)
+                    ],
+                }
+            ]
             finish, tokens_in, tokens_out = "tool_calls", answer.tokens_in, answer.tokens_out
         else:
             await asyncio.sleep(answer.first_delay)
@@ -281,15 +310,22 @@ class ModelServer:
             finish = answer.finish_reason
             tokens_in, tokens_out = answer.tokens_in, answer.tokens_out or len(deltas)
         for i, delta in enumerate(deltas):
-            if isinstance(answer, Reply) and answer.hang_after is not None and i >= answer.hang_after:
+            if (
+                isinstance(answer, Reply)
+                and answer.hang_after is not None
+                and i >= answer.hang_after
+            ):
                 await self._hang(reader)
             if i and isinstance(answer, Reply) and answer.delay:
                 await asyncio.sleep(answer.delay)
             await send({"choices": [{"index": 0, "delta": delta, "finish_reason": None}]})
         await send({"choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
         if (request.body.get("stream_options") or {}).get("include_usage"):
-            usage = {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
-                     "total_tokens": tokens_in + tokens_out}
+            usage = {
+                "prompt_tokens": tokens_in,
+                "completion_tokens": tokens_out,
+                "total_tokens": tokens_in + tokens_out,
+            }
             await send({"choices": [], "usage": usage})
         await send("[DONE]")
         writer.write(b"0\r\n\r\n")
@@ -299,35 +335,61 @@ class ModelServer:
 
 def _tool_call(call: Call, index: int) -> dict[str, Any]:
     arguments = call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
-    return {"id": call.id or f"call_{index}", "type": "function",
-            "function": {"name": call.name, "arguments": arguments}}
+    return {
+        "id": call.id or f"call_{index}",
+        "type": "function",
+        "function": {"name": call.name, "arguments": arguments},
+    }
 
 
 def _completion(answer: Reply | ToolCalls) -> dict[str, Any]:
     if isinstance(answer, ToolCalls):
-        message = {"role": "assistant", "content": answer.text or None,
-                   "tool_calls": [_tool_call(c, i) for i, c in enumerate(answer.calls)]}
+        message = {
+            "role": "assistant",
+            "content": answer.text or None,
+            "tool_calls": [_tool_call(c, i) for i, c in enumerate(answer.calls)],
+        }
         finish, tokens_in, tokens_out = "tool_calls", answer.tokens_in, answer.tokens_out
     else:
         message = {"role": "assistant", "content": answer.text}
         finish, tokens_in = answer.finish_reason, answer.tokens_in
         tokens_out = answer.tokens_out or len(answer.pieces())
     return {
-        "id": "chatcmpl-scripted", "object": "chat.completion", "created": int(time.time()),
+        "id": "chatcmpl-scripted",
+        "object": "chat.completion",
+        "created": int(time.time()),
         "model": answer.model,
         "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-        "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
-                  "total_tokens": tokens_in + tokens_out},
+        "usage": {
+            "prompt_tokens": tokens_in,
+            "completion_tokens": tokens_out,
+            "total_tokens": tokens_in + tokens_out,
+        },
     }
 
 
-async def _send_json(writer, status: int, payload: dict, headers: dict[str, str] | None = None) -> None:
+async def _send_json(
+    writer, status: int, payload: dict, headers: dict[str, str] | None = None
+) -> None:
     body = json.dumps(payload).encode()
-    head = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}", "content-type: application/json",
-            f"content-length: {len(body)}", *(f"{k}: {v}" for k, v in (headers or {}).items())]
+    head = [
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Status')}",
+        "content-type: application/json",
+        f"content-length: {len(body)}",
+        *(f"{k}: {v}" for k, v in (headers or {}).items()),
+    ]
     writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
     await writer.drain()
 
 
-_REASONS = {200: "OK", 400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found",
-            429: "Too Many Requests", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+_REASONS = {
+    200: "OK",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+}

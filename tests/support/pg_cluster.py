@@ -38,8 +38,18 @@ def _server_user() -> str | None:
     try:
         pwd.getpwnam(SYSTEM_USER)
     except KeyError:
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", SYSTEM_USER],
-                       check=True, capture_output=True)
+        subprocess.run(
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--shell",
+                "/usr/sbin/nologin",
+                SYSTEM_USER,
+            ],
+            check=True,
+            capture_output=True,
+        )
     return SYSTEM_USER
 
 
@@ -64,8 +74,14 @@ class PgCluster:
         if self._user:
             entry = pwd.getpwnam(self._user)
             as_user = {"user": entry.pw_uid, "group": entry.pw_gid, "extra_groups": []}
-        done = subprocess.run([str(self.bin / args[0]), *args[1:]], **as_user, capture_output=True, text=True,
-                              cwd=self.root, timeout=timeout)
+        done = subprocess.run(
+            [str(self.bin / args[0]), *args[1:]],
+            **as_user,
+            capture_output=True,
+            text=True,
+            cwd=self.root,
+            timeout=timeout,
+        )
         if done.returncode != 0:
             log = self.logfile.read_text()[-2000:] if self.logfile.exists() else ""
             raise RuntimeError(f"{' '.join(args[:2])} failed: {done.stderr.strip()}\n{log}")
@@ -77,21 +93,53 @@ class PgCluster:
                 if not parent.stat().st_mode & 0o001:
                     os.chmod(parent, parent.stat().st_mode | 0o001)
             shutil.chown(self.root, self._user)
-        self._pg("initdb", "-D", str(self.pgdata), "-U", "postgres", "-A", "trust", "--no-sync", "-E", "UTF8")
+        self._pg(
+            "initdb",
+            "-D",
+            str(self.pgdata),
+            "-U",
+            "postgres",
+            "-A",
+            "trust",
+            "--no-sync",
+            "-E",
+            "UTF8",
+        )
 
     def _options(self) -> str:
         return f"-p {self.port} -h 127.0.0.1 -k {self.root} -c fsync=off -c max_connections=200"
 
     def start(self) -> None:
-        self._pg("pg_ctl", "start", "-w", "-D", str(self.pgdata), "-l", str(self.logfile), "-o", self._options())
+        self._pg(
+            "pg_ctl",
+            "start",
+            "-w",
+            "-D",
+            str(self.pgdata),
+            "-l",
+            str(self.logfile),
+            "-o",
+            self._options(),
+        )
 
     def stop(self) -> None:
         """Fast shutdown: every session is terminated, as in a failover or a maintenance restart."""
         self._pg("pg_ctl", "stop", "-w", "-m", "fast", "-D", str(self.pgdata))
 
     def restart(self) -> None:
-        self._pg("pg_ctl", "restart", "-w", "-m", "fast", "-D", str(self.pgdata), "-l", str(self.logfile),
-                 "-o", self._options())
+        self._pg(
+            "pg_ctl",
+            "restart",
+            "-w",
+            "-m",
+            "fast",
+            "-D",
+            str(self.pgdata),
+            "-l",
+            str(self.logfile),
+            "-o",
+            self._options(),
+        )
 
     def running(self) -> bool:
         return (self.pgdata / "postmaster.pid").exists()

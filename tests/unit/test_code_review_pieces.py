@@ -26,17 +26,33 @@ diff --git a/old.txt b/old.txt
 
 def test_comments_are_anchored_to_changed_lines_and_cleaned():
     assert changed_lines(DIFF) == {"calc.js": {1, 2}}
-    answer = "```json\n" + json.dumps([
-        {"file": "b/calc.js", "line": 40, "severity": "blocker", "comment": "far away\x1b[31m"},
-        {"file": "old.txt", "line": 1, "comment": "deleted file"},
-        {"file": "calc.js", "line": "2", "comment": "not a number"},
-        {"file": "calc.js", "line": 2, "severity": "nit", "comment": ""},
-        "junk"]) + "\n```"
-    assert clean_comments(answer, DIFF) == [{"file": "calc.js", "line": 2, "severity": "suggestion", "comment": "far away[31m"}]
+    answer = (
+        "```json\n"
+        + json.dumps(
+            [
+                {
+                    "file": "b/calc.js",
+                    "line": 40,
+                    "severity": "blocker",
+                    "comment": "far away\x1b[31m",
+                },
+                {"file": "old.txt", "line": 1, "comment": "deleted file"},
+                {"file": "calc.js", "line": "2", "comment": "not a number"},
+                {"file": "calc.js", "line": 2, "severity": "nit", "comment": ""},
+                "junk",
+            ]
+        )
+        + "\n```"
+    )
+    assert clean_comments(answer, DIFF) == [
+        {"file": "calc.js", "line": 2, "severity": "suggestion", "comment": "far away[31m"}
+    ]
     assert clean_comments("not json at all", DIFF) == []
 
 
-@pytest.mark.parametrize("ref", ["--upload-pack=evil", "a..b", "x y", "", "refs/heads/x.lock", "a" * 201])
+@pytest.mark.parametrize(
+    "ref", ["--upload-pack=evil", "a..b", "x y", "", "refs/heads/x.lock", "a" * 201]
+)
 def test_bad_refs_are_refused(ref):
     with pytest.raises(SourceRefused):
         check_ref(ref)
@@ -45,9 +61,17 @@ def test_bad_refs_are_refused(ref):
 def test_good_refs_and_sources(tmp_path, monkeypatch):
     assert check_ref("feature/x-1") == "feature/x-1" and check_ref("HEAD~2") == "HEAD~2"
     assert check_source("https://example.com/r.git") == ("https://example.com/r.git", False)
-    for bad in ("ext::sh -c touch% /tmp/x", "-oProxyCommand=x", "relative/path", "file:///etc",
-                "git@example.com:team/r.git", "ssh://git@example.com/r.git", "git://example.com/r.git",
-                "https:///no-host", "http://example.com:99999/r.git"):
+    for bad in (
+        "ext::sh -c touch% /tmp/x",
+        "-oProxyCommand=x",
+        "relative/path",
+        "file:///etc",
+        "git@example.com:team/r.git",
+        "ssh://git@example.com/r.git",
+        "git://example.com/r.git",
+        "https:///no-host",
+        "http://example.com:99999/r.git",
+    ):
         with pytest.raises(SourceRefused):
             check_source(bad)
     monkeypatch.delenv("BATON_REPO_ROOTS", raising=False)

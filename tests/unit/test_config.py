@@ -105,4 +105,3 @@ def test_a_given_secret_key_is_used_and_nothing_is_written(tmp_path):
     )
     assert with_secret_key(settings).secret_key == "k" * 20
     assert not (tmp_path / "data").exists()
-

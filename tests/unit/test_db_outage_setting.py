@@ -11,7 +11,9 @@ def test_default_is_five_minutes():
     assert load_settings({}).db_outage_max_s == 300
 
 
-@pytest.mark.parametrize(("value", "seconds"), [("45", 45), ("90s", 90), ("2min", 120), ("2 m", 120), ("1h", 3600)])
+@pytest.mark.parametrize(
+    ("value", "seconds"), [("45", 45), ("90s", 90), ("2min", 120), ("2 m", 120), ("1h", 3600)]
+)
 def test_durations_are_read_in_seconds_minutes_or_hours(value, seconds):
     assert load_settings({"BATON_DB_OUTAGE_MAX": value}).db_outage_max_s == seconds
 

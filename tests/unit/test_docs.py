@@ -49,7 +49,9 @@ def subcommand(words: list[str]) -> tuple[argparse.ArgumentParser, list[str]]:
         subs = [a for a in parser._actions if isinstance(a, argparse._SubParsersAction)]
         if not subs or not words:
             return parser, words
-        assert words[0] in subs[0].choices, f"no such subcommand {words[0]!r} (has {sorted(subs[0].choices)})"
+        assert words[0] in subs[0].choices, (
+            f"no such subcommand {words[0]!r} (has {sorted(subs[0].choices)})"
+        )
         parser, words = subs[0].choices[words[0]], words[1:]
 
 
@@ -82,7 +84,7 @@ def test_the_docs_show_commands_and_links_to_check():
 @pytest.mark.parametrize(("where", "line"), commands())
 def test_every_baton_command_in_the_docs_parses(where, line):
     words = shlex.split(line, comments=True)
-    args = words[words.index("baton") + 1:]
+    args = words[words.index("baton") + 1 :]
     try:
         build_parser().parse_args(args)
     except SystemExit as exc:
@@ -92,30 +94,44 @@ def test_every_baton_command_in_the_docs_parses(where, line):
 @pytest.mark.parametrize(("where", "command"), mentions())
 def test_every_baton_command_named_in_the_text_exists_with_its_options(where, command):
     words = command.replace("\\|", "|").split()
-    parser, rest = subcommand(words[words.index("baton") + 1:])
+    parser, rest = subcommand(words[words.index("baton") + 1 :])
     known = {option for action in parser._actions for option in action.option_strings}
     for word in rest:
         option = word.strip("[]").split("=")[0]
         if option.startswith("--"):
-            assert option in known, f"{where}: `{command}`: {option} is not an option of it (has {sorted(known)})"
+            assert option in known, (
+                f"{where}: `{command}`: {option} is not an option of it (has {sorted(known)})"
+            )
 
 
-@pytest.mark.parametrize(("path", "target"), links(), ids=lambda v: str(v.relative_to(ROOT)) if isinstance(v, Path) else v)
+@pytest.mark.parametrize(
+    ("path", "target"),
+    links(),
+    ids=lambda v: str(v.relative_to(ROOT)) if isinstance(v, Path) else v,
+)
 def test_every_relative_link_in_the_docs_resolves(path, target):
     file, _, anchor = target.partition("#")
     resolved = (path.parent / file).resolve() if file else path
     assert resolved.exists(), f"{path.relative_to(ROOT)}: link to {target} points to nothing"
     if anchor and resolved.suffix == ".md":
-        assert anchor in anchors(resolved), f"{path.relative_to(ROOT)}: {target}: no heading with that anchor"
-
+        assert anchor in anchors(resolved), (
+            f"{path.relative_to(ROOT)}: {target}: no heading with that anchor"
+        )
 
 
 def test_every_picture_in_the_docs_exists():
-    pictures = [(path, target) for path in DOCS
-                for target in re.findall(r"!\[[^\]]*\]\(([^)\s]+)\)", FENCE.sub("", path.read_text(encoding="utf-8")))]
+    pictures = [
+        (path, target)
+        for path in DOCS
+        for target in re.findall(
+            r"!\[[^\]]*\]\(([^)\s]+)\)", FENCE.sub("", path.read_text(encoding="utf-8"))
+        )
+    ]
     assert pictures, "the README shows a screenshot"
     for path, target in pictures:
-        assert (path.parent / target).resolve().is_file(), f"{path.relative_to(ROOT)}: picture {target} is missing"
+        assert (path.parent / target).resolve().is_file(), (
+            f"{path.relative_to(ROOT)}: picture {target} is missing"
+        )
 
 
 def test_every_uv_run_script_module_and_test_path_the_docs_name_exists():
@@ -126,6 +142,8 @@ def test_every_uv_run_script_module_and_test_path_the_docs_name_exists():
     assert modules and files
     for module in modules:
         path = ROOT / (module.replace(".", "/") + ".py")
-        assert path.is_file() and 'if __name__ == "__main__":' in path.read_text(encoding="utf-8"), module
+        assert path.is_file() and 'if __name__ == "__main__":' in path.read_text(
+            encoding="utf-8"
+        ), module
     for file in files:
         assert (ROOT / file).is_file(), file

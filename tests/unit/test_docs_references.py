@@ -25,7 +25,8 @@ def read(path) -> str:
 
 def test_the_configuration_reference_is_the_one_the_settings_code_generates():
     assert read(CONFIG_PAGE) == config_doc.render(), (
-        "docs/admin/configuration.md is stale: uv run python -m app.core.config_doc > docs/admin/configuration.md")
+        "docs/admin/configuration.md is stale: uv run python -m app.core.config_doc > docs/admin/configuration.md"
+    )
 
 
 def test_the_configuration_reference_names_every_variable_the_settings_read_and_no_other():
@@ -34,8 +35,12 @@ def test_the_configuration_reference_names_every_variable_the_settings_read_and_
     assert len(read_by_settings) >= 20
     assert documented == read_by_settings
     # The README's short table names only real ones.
-    in_readme = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", read(ROOT / "README.md").split("## Configuration", 1)[1]
-                               .split("\n## ", 1)[0]))
+    in_readme = set(
+        re.findall(
+            r"`([A-Z][A-Z0-9_]+)`",
+            read(ROOT / "README.md").split("## Configuration", 1)[1].split("\n## ", 1)[0],
+        )
+    )
     assert in_readme and in_readme <= read_by_settings
 
 
@@ -43,7 +48,8 @@ def test_the_api_reference_is_the_one_the_openapi_document_generates():
     doc = reference.openapi_document()
     page = read(API_PAGE)
     assert page == reference.render(doc), (
-        "docs/dev/api-reference.md is stale: uv run python -m app.web.api.reference > docs/dev/api-reference.md")
+        "docs/dev/api-reference.md is stale: uv run python -m app.web.api.reference > docs/dev/api-reference.md"
+    )
     for path, item in doc["paths"].items():
         for method in item:
             assert f"`{method.upper()} {path}`" in page
@@ -54,7 +60,8 @@ def test_the_worked_example_on_the_testing_page_is_the_test_file_in_the_suite():
     shown = re.search(r"^```python\n(.*?)^```", after, re.M | re.S).group(1)
     assert shown == read(EXAMPLE_TEST), (
         "docs/dev/testing-workflows.md shows another version of tests/integration/workflows/test_worked_example.py: "
-        "paste the file into the page's python block")
+        "paste the file into the page's python block"
+    )
 
 
 def literals() -> list[str]:
@@ -66,7 +73,9 @@ def literals() -> list[str]:
             if isinstance(node, ast.Constant) and isinstance(node.value, str):
                 found.append(node.value)
             elif isinstance(node, ast.JoinedStr):
-                found.append("".join(v.value if isinstance(v, ast.Constant) else "\0" for v in node.values))
+                found.append(
+                    "".join(v.value if isinstance(v, ast.Constant) else "\0" for v in node.values)
+                )
     found += [read(path) for path in (ROOT / "templates").rglob("*.html")]
     return found
 
@@ -87,15 +96,21 @@ def test_every_message_the_troubleshooting_pages_quote_is_printed_by_the_code():
             parts = [p for p in (part.strip() for part in message.split("…")) if len(p) >= 3]
             assert parts, message
             assert any(all(p in text for p in parts) for text in code), (
-                f"{page.relative_to(ROOT)} quotes {message!r}, which no string in app/, worker/ or templates/ says")
+                f"{page.relative_to(ROOT)} quotes {message!r}, which no string in app/, worker/ or templates/ says"
+            )
 
 
 def test_every_help_link_of_the_app_opens_a_page_of_the_guides():
     """The "?" links and fix-it links of templates and code name a page of docs/user or docs/admin."""
     sources = [*(ROOT / "templates").rglob("*.html"), *(ROOT / "app").rglob("*.py")]
-    links = {(m[1] or "user", m[2]) for path in sources
-             for m in re.finditer(r"""["']/help/(?:(admin)/)?([a-z0-9-]+)""", read(path))
-             if not (m[1] is None and m[2] == "admin")}
+    links = {
+        (m[1] or "user", m[2])
+        for path in sources
+        for m in re.finditer(r"""["']/help/(?:(admin)/)?([a-z0-9-]+)""", read(path))
+        if not (m[1] is None and m[2] == "admin")
+    }
     assert len(links) >= 8
     for book, slug in sorted(links):
-        assert (ROOT / "docs" / book / f"{slug}.md").exists(), f"a link to /help/{book}/{slug}: no such page"
+        assert (ROOT / "docs" / book / f"{slug}.md").exists(), (
+            f"a link to /help/{book}/{slug}: no such page"
+        )

@@ -6,4 +6,6 @@ def test_hook_tokens_are_long_url_safe_and_never_look_like_options():
 
     tokens = {new_token() for _ in range(2000)}
     assert len(tokens) == 2000
-    assert all(len(t) >= 43 and t[0].isalnum() and all(c.isalnum() or c in "-_" for c in t) for t in tokens)
+    assert all(
+        len(t) >= 43 and t[0].isalnum() and all(c.isalnum() or c in "-_" for c in t) for t in tokens
+    )

@@ -22,7 +22,17 @@ ALLOWED = {
     "schedules": {"core", "engine", "steps", "workflows", "templates", "schedules"},
     "triggers": {"core", "engine", "templates", "triggers"},
     "web": {"core", "engine", "steps", "workflows", "templates", "schedules", "triggers", "web"},
-    "cli": {"core", "engine", "steps", "workflows", "templates", "schedules", "triggers", "web", "cli"},
+    "cli": {
+        "core",
+        "engine",
+        "steps",
+        "workflows",
+        "templates",
+        "schedules",
+        "triggers",
+        "web",
+        "cli",
+    },
 }
 
 
@@ -33,7 +43,10 @@ def imported_modules(source: str) -> list[str]:
             found += [alias.name for alias in node.names]
         elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
             found.append(node.module)
-            if node.module in ("app", "app.web"):  # `from app.web import chat` imports the area chat
+            if node.module in (
+                "app",
+                "app.web",
+            ):  # `from app.web import chat` imports the area chat
                 found += [f"{node.module}.{alias.name}" for alias in node.names]
     return [m for m in found if m == "app" or m.startswith("app.")]
 
@@ -41,8 +54,11 @@ def imported_modules(source: str) -> list[str]:
 def violations(root: Path) -> list[str]:
     """Every import in root/app that breaks the layering, as 'path -> module'."""
     app = root / "app"
-    web_areas = {p.name for p in (app / "web").iterdir() if p.is_dir() and (p / "__init__.py").exists()} \
-        if (app / "web").is_dir() else set()
+    web_areas = (
+        {p.name for p in (app / "web").iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+        if (app / "web").is_dir()
+        else set()
+    )
     bad = []
     for path in sorted(app.rglob("*.py")):
         parts = path.relative_to(app).parts
@@ -54,8 +70,15 @@ def violations(root: Path) -> list[str]:
             if len(target) < 2:
                 continue
             upward = floor in ALLOWED and target[1] in ALLOWED and target[1] not in ALLOWED[floor]
-            sideways = (floor == "web" and len(parts) > 2 and target[1] == "web" and len(target) > 2
-                        and target[2] in web_areas and target[2] != parts[1] and target[2] not in SHARED_WEB_AREAS)
+            sideways = (
+                floor == "web"
+                and len(parts) > 2
+                and target[1] == "web"
+                and len(target) > 2
+                and target[2] in web_areas
+                and target[2] != parts[1]
+                and target[2] not in SHARED_WEB_AREAS
+            )
             if upward or sideways:
                 bad.append(f"{path.relative_to(root)} -> {module}")
     return sorted(set(bad))
@@ -74,21 +97,24 @@ def test_the_layering_holds():
 
 
 def test_the_check_catches_each_kind_of_violation(tmp_path):
-    root = _tree(tmp_path, {
-        "app/__init__.py": "",
-        "app/core/db.py": "from app.engine import commands\n",
-        "app/engine/commands.py": "import app.steps.model\n",
-        "app/steps/model.py": "def f():\n    from app.web.htmx import is_htmx\n",
-        "app/workflows/content.py": "from app.cli import main\n",
-        "app/web/__init__.py": "",
-        "app/web/htmx.py": "",
-        "app/web/runs/__init__.py": "",
-        "app/web/runs/cards.py": "from app.cli.runs_cmd import run_view\n",
-        "app/web/chat/__init__.py": "",
-        "app/web/chat/store.py": "",
-        "app/web/uploads/__init__.py": "",
-        "app/web/uploads/routes.py": "from app.web.chat.store import NotFound\nfrom app.web import chat\n",
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/core/db.py": "from app.engine import commands\n",
+            "app/engine/commands.py": "import app.steps.model\n",
+            "app/steps/model.py": "def f():\n    from app.web.htmx import is_htmx\n",
+            "app/workflows/content.py": "from app.cli import main\n",
+            "app/web/__init__.py": "",
+            "app/web/htmx.py": "",
+            "app/web/runs/__init__.py": "",
+            "app/web/runs/cards.py": "from app.cli.runs_cmd import run_view\n",
+            "app/web/chat/__init__.py": "",
+            "app/web/chat/store.py": "",
+            "app/web/uploads/__init__.py": "",
+            "app/web/uploads/routes.py": "from app.web.chat.store import NotFound\nfrom app.web import chat\n",
+        },
+    )
     assert violations(root) == [
         "app/core/db.py -> app.engine",
         "app/engine/commands.py -> app.steps.model",
@@ -101,19 +127,26 @@ def test_the_check_catches_each_kind_of_violation(tmp_path):
 
 
 def test_the_check_allows_shared_areas_helpers_and_downward_imports(tmp_path):
-    root = _tree(tmp_path, {
-        "app/__init__.py": "",
-        "app/core/db.py": "from app.core import config\n",
-        "app/engine/commands.py": "from app.core.db import open_pool\n",
-        "app/workflows/content.py": "from app.steps import model\nfrom app.engine.run import Run\n",
-        "app/web/__init__.py": "",
-        "app/web/htmx.py": "",
-        "app/web/app.py": "from app.web import chat, uploads\n",  # the app puts the areas together
-        "app/web/runs/__init__.py": "", "app/web/auth/__init__.py": "", "app/web/live/__init__.py": "",
-        "app/web/chat/__init__.py": "",
-        "app/web/chat/routes.py": ("from app.web.runs.start import start_run\nfrom app.web.auth import requires_login\n"
-                                   "from app.web.live import LiveHub\nfrom app.web.htmx import navigate\n"
-                                   "from app.web.chat import store\nfrom app.workflows import content\n"),
-        "app/cli/runs_cmd.py": "from app.web.api.schemas import run_view\n",
-    })
+    root = _tree(
+        tmp_path,
+        {
+            "app/__init__.py": "",
+            "app/core/db.py": "from app.core import config\n",
+            "app/engine/commands.py": "from app.core.db import open_pool\n",
+            "app/workflows/content.py": "from app.steps import model\nfrom app.engine.run import Run\n",
+            "app/web/__init__.py": "",
+            "app/web/htmx.py": "",
+            "app/web/app.py": "from app.web import chat, uploads\n",  # the app puts the areas together
+            "app/web/runs/__init__.py": "",
+            "app/web/auth/__init__.py": "",
+            "app/web/live/__init__.py": "",
+            "app/web/chat/__init__.py": "",
+            "app/web/chat/routes.py": (
+                "from app.web.runs.start import start_run\nfrom app.web.auth import requires_login\n"
+                "from app.web.live import LiveHub\nfrom app.web.htmx import navigate\n"
+                "from app.web.chat import store\nfrom app.workflows import content\n"
+            ),
+            "app/cli/runs_cmd.py": "from app.web.api.schemas import run_view\n",
+        },
+    )
     assert violations(root) == []

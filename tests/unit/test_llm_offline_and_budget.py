@@ -15,18 +15,23 @@ def msg(role, text):
 
 def test_trim_keeps_the_system_prompt_and_the_newest_messages_that_fit():
     system = msg("system", "be brief")
-    history = [msg("user" if i % 2 == 0 else "assistant", f"message {i} " + "x" * 400) for i in range(20)]
+    history = [
+        msg("user" if i % 2 == 0 else "assistant", f"message {i} " + "x" * 400) for i in range(20)
+    ]
     kept = trim_to_budget([system, *history], budget=600)
     assert kept[0] == system
     assert kept[-1] == history[-1]
-    assert kept[1:] == history[-len(kept) + 1:]  # a contiguous run of the newest
+    assert kept[1:] == history[-len(kept) + 1 :]  # a contiguous run of the newest
     assert 1 < len(kept) < 21
     assert sum(estimate_tokens(m["content"]) + 4 for m in kept) <= 600
 
 
 def test_trim_keeps_the_newest_message_even_when_it_alone_is_over_budget():
     huge = msg("user", "y" * 10_000)
-    assert trim_to_budget([msg("system", "s"), msg("user", "old"), huge], budget=50) == [msg("system", "s"), huge]
+    assert trim_to_budget([msg("system", "s"), msg("user", "old"), huge], budget=50) == [
+        msg("system", "s"),
+        huge,
+    ]
 
 
 def test_trim_with_room_for_everything_changes_nothing():
@@ -40,14 +45,17 @@ def _status_error(cls, status, headers=None):
     return cls("boom", response=response, body=None)
 
 
-@pytest.mark.parametrize(("exc", "kind"), [
-    (_status_error(openai.AuthenticationError, 401), "auth"),
-    (_status_error(openai.PermissionDeniedError, 403), "auth"),
-    (_status_error(openai.InternalServerError, 500), "server"),
-    (_status_error(openai.BadRequestError, 400), "bad_request"),
-    (openai.APITimeoutError(request=httpx2.Request("POST", "http://m")), "timeout"),
-    (openai.APIConnectionError(request=httpx2.Request("POST", "http://m")), "unreachable"),
-])
+@pytest.mark.parametrize(
+    ("exc", "kind"),
+    [
+        (_status_error(openai.AuthenticationError, 401), "auth"),
+        (_status_error(openai.PermissionDeniedError, 403), "auth"),
+        (_status_error(openai.InternalServerError, 500), "server"),
+        (_status_error(openai.BadRequestError, 400), "bad_request"),
+        (openai.APITimeoutError(request=httpx2.Request("POST", "http://m")), "timeout"),
+        (openai.APIConnectionError(request=httpx2.Request("POST", "http://m")), "unreachable"),
+    ],
+)
 def test_endpoint_errors_become_one_error_type_with_a_message_for_people(exc, kind):
     error = model_error(exc)
     assert error.kind == kind
@@ -74,6 +82,10 @@ async def test_offline_model_streams_word_by_word_and_is_labelled(tmp_path):
     async with llm.stream([msg("user", "hi there, how are you?")]) as reply:
         pieces = [piece async for piece in reply]
     assert len(pieces) > 5
-    assert "".join(pieces) == reply.completion.text == OfflineModel().answer([msg("user", "hi there, how are you?")])
+    assert (
+        "".join(pieces)
+        == reply.completion.text
+        == OfflineModel().answer([msg("user", "hi there, how are you?")])
+    )
     result = await llm.complete([msg("user", "help")])
     assert result.text and result.tool_calls == () and result.tokens_out > 0

@@ -109,12 +109,23 @@ def test_global_addresses_are_allowed(address):
     assert resolve(address, 443, Allowlist(), resolver=_no_dns) == [ipaddress.ip_address(address)]
 
 
-@pytest.mark.parametrize(("address", "inner"), [
-    ("::ffff:127.0.0.1", "127.0.0.1"), ("::ffff:0:127.0.0.1", "127.0.0.1"), ("::127.0.0.1", "127.0.0.1"),
-    ("::a9fe:a9fe", "169.254.169.254"), ("64:ff9b::7f00:1", "127.0.0.1"), ("2002:a9fe:a9fe::1", "169.254.169.254"),
-    ("2002:6464:64c8::1", "100.100.100.200"), ("::ffff:93.184.216.34", "93.184.216.34"), ("::1", None), ("::", None),
-    ("2606:2800:220:1:248:1893:25c8:1946", None), ("127.0.0.1", None),
-])
+@pytest.mark.parametrize(
+    ("address", "inner"),
+    [
+        ("::ffff:127.0.0.1", "127.0.0.1"),
+        ("::ffff:0:127.0.0.1", "127.0.0.1"),
+        ("::127.0.0.1", "127.0.0.1"),
+        ("::a9fe:a9fe", "169.254.169.254"),
+        ("64:ff9b::7f00:1", "127.0.0.1"),
+        ("2002:a9fe:a9fe::1", "169.254.169.254"),
+        ("2002:6464:64c8::1", "100.100.100.200"),
+        ("::ffff:93.184.216.34", "93.184.216.34"),
+        ("::1", None),
+        ("::", None),
+        ("2606:2800:220:1:248:1893:25c8:1946", None),
+        ("127.0.0.1", None),
+    ],
+)
 def test_the_ipv4_address_inside_an_ipv6_form_is_found(address, inner):
     found = embedded_ipv4(ipaddress.ip_address(address))
     assert found == (ipaddress.ip_address(inner) if inner else None)
@@ -123,7 +134,9 @@ def test_the_ipv4_address_inside_an_ipv6_form_is_found(address, inner):
 def test_a_refused_name_does_not_tell_the_user_its_internal_address():
     with pytest.raises(AddressRefused) as caught:
         resolve("db.corp.example", 443, Allowlist(), resolver=answers("10.1.2.3"))
-    assert "10.1.2.3" not in str(caught.value) and "resolves to a private address" in str(caught.value)
+    assert "10.1.2.3" not in str(caught.value) and "resolves to a private address" in str(
+        caught.value
+    )
     with pytest.raises(AddressRefused) as caught:
         resolve("db.corp.example", 443, Allowlist(), resolver=answers("::ffff:10.1.2.3"))
     assert "10.1.2.3" not in str(caught.value)
@@ -139,7 +152,8 @@ def answers(*addresses):
 
 def test_a_name_is_refused_if_any_of_its_addresses_is():
     assert resolve("svc.example", 443, Allowlist(), resolver=answers("93.184.216.34")) == [
-        ipaddress.ip_address("93.184.216.34")]
+        ipaddress.ip_address("93.184.216.34")
+    ]
     with pytest.raises(AddressRefused, match=r"^svc\.example resolves to a loopback address;"):
         resolve("svc.example", 443, Allowlist(), resolver=answers("93.184.216.34", "127.0.0.1"))
     with pytest.raises(AddressRefused):  # an IPv6 zone does not hide a link-local address
@@ -175,13 +189,16 @@ def test_the_allowlist_opens_ranges_and_hosts_but_metadata_only_by_exact_address
         assert resolve(address, 80, Allowlist.parse(address))
 
 
-@pytest.mark.parametrize(("value", "error"), [
-    ("10.0.0.1/8", "host bits set"),
-    ("http://receiver", "neither a hostname nor an address range"),
-    ("rec eiver", "neither"),
-    ("10.0.0.0/33", "not an address range"),
-    ("1.2.3.999", "neither"),
-])
+@pytest.mark.parametrize(
+    ("value", "error"),
+    [
+        ("10.0.0.1/8", "host bits set"),
+        ("http://receiver", "neither a hostname nor an address range"),
+        ("rec eiver", "neither"),
+        ("10.0.0.0/33", "not an address range"),
+        ("1.2.3.999", "neither"),
+    ],
+)
 def test_a_bad_allowlist_is_a_one_line_error_naming_the_variable(value, error):
     with pytest.raises(ConfigError, match=f"^BATON_CONNECTOR_ALLOW: .*{error}") as caught:
         load_settings({"BATON_CONNECTOR_ALLOW": value})
@@ -190,6 +207,10 @@ def test_a_bad_allowlist_is_a_one_line_error_naming_the_variable(value, error):
 
 def test_the_allowlist_is_read_from_the_environment():
     assert not load_settings({}).connector_allow
-    allow = load_settings({"BATON_CONNECTOR_ALLOW": " 127.0.0.1 , [::1], Receiver.Internal., "}).connector_allow
-    assert allow == Allowlist(frozenset({"receiver.internal"}),
-                              (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128")))
+    allow = load_settings(
+        {"BATON_CONNECTOR_ALLOW": " 127.0.0.1 , [::1], Receiver.Internal., "}
+    ).connector_allow
+    assert allow == Allowlist(
+        frozenset({"receiver.internal"}),
+        (ipaddress.ip_network("127.0.0.1/32"), ipaddress.ip_network("::1/128")),
+    )

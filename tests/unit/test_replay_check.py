@@ -65,16 +65,26 @@ JOURNAL = [
 
 
 def row(journal, workflow="unit-replay", version=1, input=None):
-    return {"id": "run-1", "owner_id": 7, "owner_email": "o@example.test", "workflow": workflow,
-            "version": version, "status": "waiting", "chat_id": None, "input": input or {"topic": "tides"},
-            "journal": journal}
+    return {
+        "id": "run-1",
+        "owner_id": 7,
+        "owner_email": "o@example.test",
+        "workflow": workflow,
+        "version": version,
+        "status": "waiting",
+        "chat_id": None,
+        "input": input or {"topic": "tides"},
+        "journal": journal,
+    }
 
 
 async def test_a_run_that_agrees_with_the_code_up_to_its_journals_end_is_safe():
     CALLED.clear()
     assert await replay_run(row(JOURNAL)) is None
-    completed = JOURNAL[:6] + [entry(6, "approve", "hook", output={"action": "approve", "data": {}}),
-                               entry(7, "cool off", "sleep", "sleeping")]
+    completed = JOURNAL[:6] + [
+        entry(6, "approve", "hook", output={"action": "approve", "data": {}}),
+        entry(7, "cool off", "sleep", "sleeping"),
+    ]
     assert await replay_run(row(completed)) is None
     assert CALLED == []
 
@@ -82,19 +92,33 @@ async def test_a_run_that_agrees_with_the_code_up_to_its_journals_end_is_safe():
 async def test_a_renamed_or_rekinded_call_is_reported_at_its_position():
     renamed = JOURNAL[:3] + [entry(3, "lefty", "step", output="l")] + JOURNAL[4:]
     risk = await replay_run(row(renamed))
-    assert (risk.problem, risk.position, risk.journal_step, risk.code_step) == \
-        ("diverged", 3, {"name": "lefty", "kind": "step"}, {"name": "left", "kind": "step"})
+    assert (risk.problem, risk.position, risk.journal_step, risk.code_step) == (
+        "diverged",
+        3,
+        {"name": "lefty", "kind": "step"},
+        {"name": "left", "kind": "step"},
+    )
     rekinded = JOURNAL[:1] + [entry(1, "gather", "transaction", output={"title": "t"})]
     risk = await replay_run(row(rekinded))
-    assert risk.code_step == {"name": "gather", "kind": "step"} and risk.journal_step["kind"] == "transaction"
+    assert (
+        risk.code_step == {"name": "gather", "kind": "step"}
+        and risk.journal_step["kind"] == "transaction"
+    )
 
 
 async def test_code_that_now_ends_before_the_journal_is_reported():
-    longer = JOURNAL[:6] + [entry(6, "approve", "hook", output={"action": "approve", "data": {}}),
-                            entry(7, "cool off", "sleep"), entry(8, "publish", "step", "retrying")]
+    longer = JOURNAL[:6] + [
+        entry(6, "approve", "hook", output={"action": "approve", "data": {}}),
+        entry(7, "cool off", "sleep"),
+        entry(8, "publish", "step", "retrying"),
+    ]
     risk = await replay_run(row(longer))
-    assert (risk.problem, risk.position, risk.journal_step, risk.code_step) == \
-        ("diverged", 8, {"name": "publish", "kind": "step"}, None)
+    assert (risk.problem, risk.position, risk.journal_step, risk.code_step) == (
+        "diverged",
+        8,
+        {"name": "publish", "kind": "step"},
+        None,
+    )
 
 
 async def test_missing_versions_invalid_input_and_gone_map_functions_are_reported():
@@ -102,19 +126,29 @@ async def test_missing_versions_invalid_input_and_gone_map_functions_are_reporte
     assert (await replay_run(row(JOURNAL, workflow="unit-gone"))).problem == "workflow_missing"
     risk = await replay_run(row(JOURNAL, input={"subject": "x"}))
     assert risk.problem == "input_invalid" and "topic" in risk.message
-    running_map = JOURNAL[:5] + [entry(5, "fan-out", "map", "running", fn="tests.unit.test_replay_check:moved_away")]
+    running_map = JOURNAL[:5] + [
+        entry(5, "fan-out", "map", "running", fn="tests.unit.test_replay_check:moved_away")
+    ]
     risk = await replay_run(row(running_map))
     assert (risk.problem, risk.position) == ("map_function_missing", 5)
 
 
-async def test_code_that_fails_on_its_own_history_or_waits_outside_the_journal_is_reported(monkeypatch):
-    old_shape = JOURNAL[:1] + [entry(1, "gather", "step", output={"heading": "tides"})] + JOURNAL[2:]
+async def test_code_that_fails_on_its_own_history_or_waits_outside_the_journal_is_reported(
+    monkeypatch,
+):
+    old_shape = (
+        JOURNAL[:1] + [entry(1, "gather", "step", output={"heading": "tides"})] + JOURNAL[2:]
+    )
     risk = await replay_run(row(old_shape))
     assert risk.problem == "replay_error" and "KeyError" in risk.message
 
     monkeypatch.setattr(replay_check, "REPLAY_TIMEOUT_S", 0.05)
-    risk = await replay_run(row([entry(0, "gather", "step", output={}), entry(1, "x", "step")],
-                                workflow="unit-replay-waits"))
+    risk = await replay_run(
+        row(
+            [entry(0, "gather", "step", output={}), entry(1, "x", "step")],
+            workflow="unit-replay-waits",
+        )
+    )
     assert risk.problem == "replay_error" and "durable call" in risk.message
 
 

@@ -10,7 +10,9 @@ from app.engine.replays import slots_for
 def test_a_replay_takes_its_share_of_the_workers_slots_and_at_least_one():
     assert slots_for(workers=2, share=0.25, concurrency=8) == 4
     assert slots_for(workers=1, share=0.25, concurrency=8) == 2
-    assert slots_for(workers=0, share=0.25, concurrency=8) == 2  # no heartbeat seen yet: count one worker
+    assert (
+        slots_for(workers=0, share=0.25, concurrency=8) == 2
+    )  # no heartbeat seen yet: count one worker
     assert slots_for(workers=3, share=0.01, concurrency=8) == 1  # a tiny share still moves
 
 

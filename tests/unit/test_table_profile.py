@@ -29,9 +29,20 @@ def test_distinct_counts_are_exact(tmp_path: Path):
     loaded = tables.load_csv(data, tmp_path)
     shown = {c["name"]: (c["distinct"], c["distinct_approx"]) for c in loaded.profile["columns"]}
     assert shown == {name: (n, False) for name, n in truth.items()}
-    html = render_html("data_report.html", title="t", date="d", file_name="f.csv", profile=loaded.profile, model="m",
-                       question="", drills=[], overview=[], insights_html="", workflow_title="Data analysis")
-    assert "<td class=\"n\">178</td>" in html and "≈" not in html
+    html = render_html(
+        "data_report.html",
+        title="t",
+        date="d",
+        file_name="f.csv",
+        profile=loaded.profile,
+        model="m",
+        question="",
+        drills=[],
+        overview=[],
+        insights_html="",
+        workflow_title="Data analysis",
+    )
+    assert '<td class="n">178</td>' in html and "≈" not in html
 
 
 def test_distinct_counts_of_huge_tables_are_marked_as_estimates(tmp_path: Path, monkeypatch):
@@ -39,6 +50,17 @@ def test_distinct_counts_of_huge_tables_are_marked_as_estimates(tmp_path: Path, 
     data, _ = known_csv()
     loaded = tables.load_csv(data, tmp_path)
     assert all(c["distinct_approx"] for c in loaded.profile["columns"])
-    html = render_html("data_report.html", title="t", date="d", file_name="f.csv", profile=loaded.profile, model="m",
-                       question="", drills=[], overview=[], insights_html="", workflow_title="Data analysis")
+    html = render_html(
+        "data_report.html",
+        title="t",
+        date="d",
+        file_name="f.csv",
+        profile=loaded.profile,
+        model="m",
+        question="",
+        drills=[],
+        overview=[],
+        insights_html="",
+        workflow_title="Data analysis",
+    )
     assert html.count("≈ ") == 4

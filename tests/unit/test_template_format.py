@@ -13,11 +13,33 @@ GOOD = {
     "title": "Report",
     "inputs": [{"name": "topic", "label": "Topic", "kind": "long_text"}],
     "blocks": [
-        {"id": "draft", "kind": "ask_model", "prompt": "About {{ inputs.topic }} {{ check.feedback }}"},
-        {"id": "check", "kind": "review", "content": "{{ draft }}", "on_changes": "draft", "max_rounds": 2,
-         "assignee": "boss@example.com"},
-        {"id": "hook", "kind": "send", "channel": "webhook", "url": "https://example.com/h", "secret": "s3cret"},
-        {"id": "mail", "kind": "send", "channel": "email", "to": "someone@example.com", "body": "{{ draft }}"},
+        {
+            "id": "draft",
+            "kind": "ask_model",
+            "prompt": "About {{ inputs.topic }} {{ check.feedback }}",
+        },
+        {
+            "id": "check",
+            "kind": "review",
+            "content": "{{ draft }}",
+            "on_changes": "draft",
+            "max_rounds": 2,
+            "assignee": "boss@example.com",
+        },
+        {
+            "id": "hook",
+            "kind": "send",
+            "channel": "webhook",
+            "url": "https://example.com/h",
+            "secret": "s3cret",
+        },
+        {
+            "id": "mail",
+            "kind": "send",
+            "channel": "email",
+            "to": "someone@example.com",
+            "body": "{{ draft }}",
+        },
     ],
 }
 
@@ -27,7 +49,7 @@ def problems(doc, **kw) -> list[str]:
 
 
 def test_the_example_in_the_module_docstring_is_valid():
-    text = fmt.__doc__[fmt.__doc__.index("    {\n"):]
+    text = fmt.__doc__[fmt.__doc__.index("    {\n") :]
     assert problems(json.loads(text)) == []
 
 
@@ -37,7 +59,10 @@ def test_a_good_document_passes_and_its_dump_equals_the_original():
 
 
 def test_too_many_blocks_and_too_large():
-    many = {"title": "x", "blocks": [{"id": f"b{i}", "kind": "wait", "duration": "1s"} for i in range(201)]}
+    many = {
+        "title": "x",
+        "blocks": [{"id": f"b{i}", "kind": "wait", "duration": "1s"} for i in range(201)],
+    }
     assert problems(many) == ["blocks: The template has 201 blocks; at most 200."]
     big = {"title": "x", "blocks": [{"id": "a", "kind": "ask_model", "prompt": "x" * 300_000}]}
     assert problems(big)[0].startswith("The template is 293 KB; at most 256 KB")
@@ -46,22 +71,35 @@ def test_too_many_blocks_and_too_large():
 def test_nesting_deeper_than_five():
     block = {"id": "w", "kind": "wait", "duration": "1s"}
     for depth in range(6):
-        block = {"id": f"if{depth}", "kind": "if", "condition": {"var": "run.date", "op": "is_empty"}, "then": [block]}
+        block = {
+            "id": f"if{depth}",
+            "kind": "if",
+            "condition": {"var": "run.date", "op": "is_empty"},
+            "then": [block],
+        }
     assert problems({"title": "x", "blocks": [block]}) == [
-        "blocks.0.then.0.then.0.then.0.then.0.then: Blocks nest at most 5 deep."]
+        "blocks.0.then.0.then.0.then.0.then.0.then: Blocks nest at most 5 deep."
+    ]
 
 
 def test_a_jump_back_needs_a_round_limit_and_an_earlier_target():
     doc = copy.deepcopy(GOOD)
     del doc["blocks"][1]["max_rounds"]
-    assert problems(doc) == ["blocks.1.max_rounds: A review that jumps back needs a limit on rounds (it could loop forever)."]
+    assert problems(doc) == [
+        "blocks.1.max_rounds: A review that jumps back needs a limit on rounds (it could loop forever)."
+    ]
     doc["blocks"][1].update(max_rounds=2, on_changes="mail")
-    assert "blocks.1.on_changes: Jump back to an earlier block in the same list as this review." in problems(doc)
+    assert (
+        "blocks.1.on_changes: Jump back to an earlier block in the same list as this review."
+        in problems(doc)
+    )
 
 
 def test_unknown_variables_inputs_and_later_blocks_are_refused_where_they_are_used():
     doc = copy.deepcopy(GOOD)
-    doc["blocks"][0]["prompt"] = "{{ inputs.nope }} {{ mail }} {{ ghost }} {% for x in inputs.topic %}{{ x }}{% endfor %}"
+    doc["blocks"][0]["prompt"] = (
+        "{{ inputs.nope }} {{ mail }} {{ ghost }} {% for x in inputs.topic %}{{ x }}{% endfor %}"
+    )
     assert problems(doc) == [
         "blocks.0.prompt: Unknown variable “ghost” (not an input or an earlier block).",
         "blocks.0.prompt: Unknown variable “mail” (not an input or an earlier block).",
@@ -80,7 +118,12 @@ def test_invalid_jinja_and_unknown_connector():
 
 
 def test_shape_errors_name_the_field():
-    assert problems({"title": "", "blocks": [{"id": "Bad Id", "kind": "ask_model"}, {"id": "x", "kind": "dance"}]}) == [
+    assert problems(
+        {
+            "title": "",
+            "blocks": [{"id": "Bad Id", "kind": "ask_model"}, {"id": "x", "kind": "dance"}],
+        }
+    ) == [
         "title: String should have at least 1 character",
         "blocks.0.id: Use lower-case letters, digits and _ (starting with a letter), at most 40 characters.",
         "blocks.0.prompt: Field required",
@@ -90,24 +133,42 @@ def test_shape_errors_name_the_field():
 
 
 def test_duplicate_ids_and_reserved_names():
-    doc = {"title": "x", "blocks": [{"id": "a", "kind": "wait", "duration": "1s"},
-                                    {"id": "a", "kind": "wait", "duration": "1s"},
-                                    {"id": "inputs", "kind": "wait", "duration": "1s"}]}
-    assert problems(doc) == ["blocks.1.id: Another block (blocks.0) already has the id a.",
-                             "blocks.2.id: “inputs” is a reserved name; choose another id."]
+    doc = {
+        "title": "x",
+        "blocks": [
+            {"id": "a", "kind": "wait", "duration": "1s"},
+            {"id": "a", "kind": "wait", "duration": "1s"},
+            {"id": "inputs", "kind": "wait", "duration": "1s"},
+        ],
+    }
+    assert problems(doc) == [
+        "blocks.1.id: Another block (blocks.0) already has the id a.",
+        "blocks.2.id: “inputs” is a reserved name; choose another id.",
+    ]
 
 
 def test_variables_in_scope_for_the_picker():
     template = fmt.parse(GOOD)
     assert [v.name for v in fmt.variables_in_scope(template, "draft")] == [
-        "inputs.topic", "run.date", "run.title", "check", "draft"]
-    assert [v.name for v in fmt.variables_in_scope(template, "mail")][-3:] == ["draft", "check", "hook"]
+        "inputs.topic",
+        "run.date",
+        "run.title",
+        "check",
+        "draft",
+    ]
+    assert [v.name for v in fmt.variables_in_scope(template, "mail")][-3:] == [
+        "draft",
+        "check",
+        "hook",
+    ]
 
 
 def test_export_strips_secrets_and_email_addresses():
     stripped = strip_private(GOOD)
     assert "assignee" not in stripped["blocks"][1] and "secret" not in stripped["blocks"][2]
-    assert stripped["blocks"][3]["to"] == "owner" and GOOD["blocks"][3]["to"] == "someone@example.com"
+    assert (
+        stripped["blocks"][3]["to"] == "owner" and GOOD["blocks"][3]["to"] == "someone@example.com"
+    )
     assert "example.com" not in json.dumps(stripped).replace("https://example.com/h", "")
 
 

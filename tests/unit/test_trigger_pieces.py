@@ -17,13 +17,24 @@ from app.triggers.secrets import bearer_valid, new_secret, signing_secret
 from app.web.signed_json import signature, signature_valid
 from app.web.triggers.examples import SECRET_PLACEHOLDER, example_body, examples
 
-BODY = {"post": {"title": "Hello", "tags": ["a", "b"], "a/b": 1, "m~n": 2}, "count": 3, "": "empty key"}
+BODY = {
+    "post": {"title": "Hello", "tags": ["a", "b"], "a/b": 1, "m~n": 2},
+    "count": 3,
+    "": "empty key",
+}
 
 
-@pytest.mark.parametrize(("pointer", "tokens"), [
-    ("", []), ("/", [""]), ("/post/title", ["post", "title"]), ("/post/a~1b", ["post", "a/b"]),
-    ("/post/m~0n", ["post", "m~n"]), ("/~01", ["~1"]),
-])
+@pytest.mark.parametrize(
+    ("pointer", "tokens"),
+    [
+        ("", []),
+        ("/", [""]),
+        ("/post/title", ["post", "title"]),
+        ("/post/a~1b", ["post", "a/b"]),
+        ("/post/m~0n", ["post", "m~n"]),
+        ("/~01", ["~1"]),
+    ],
+)
 def test_pointers_parse_as_rfc_6901_says(pointer, tokens):
     assert parse_pointer(pointer) == tokens
 
@@ -35,11 +46,28 @@ def test_malformed_pointers_are_refused_in_words(pointer):
 
 
 def test_the_mapping_takes_each_field_from_its_pointer_and_leaves_out_what_is_not_there():
-    mapping = {"topic": "/post/title", "times": "/count", "tag": "/post/tags/1", "slash": "/post/a~1b",
-               "tilde": "/post/m~0n", "empty": "/", "missing": "/post/nope", "past_end": "/post/tags/2",
-               "leading_zero": "/post/tags/01", "through_a_string": "/post/title/x", "minus": "/post/tags/-"}
+    mapping = {
+        "topic": "/post/title",
+        "times": "/count",
+        "tag": "/post/tags/1",
+        "slash": "/post/a~1b",
+        "tilde": "/post/m~0n",
+        "empty": "/",
+        "missing": "/post/nope",
+        "past_end": "/post/tags/2",
+        "leading_zero": "/post/tags/01",
+        "through_a_string": "/post/title/x",
+        "minus": "/post/tags/-",
+    }
     found, sources = map_body(BODY, mapping)
-    assert found == {"topic": "Hello", "times": 3, "tag": "b", "slash": 1, "tilde": 2, "empty": "empty key"}
+    assert found == {
+        "topic": "Hello",
+        "times": 3,
+        "tag": "b",
+        "slash": 1,
+        "tilde": 2,
+        "empty": "empty key",
+    }
     assert sources == mapping
 
 
@@ -50,7 +78,8 @@ def test_no_mapping_passes_the_body_through():
 def test_a_mapping_is_checked_against_the_targets_fields():
     assert check_mapping({"topic": "/t", "times": "n", "colour": "/c"}, ["topic", "times"]) == {
         "times": "A JSON pointer starts with “/”, e.g. /pull_request/title.",
-        "colour": "The target has no input field of this name."}
+        "colour": "The target has no input field of this name.",
+    }
 
 
 def test_hmac_secrets_are_stored_encrypted_and_bearer_tokens_hashed():
@@ -58,15 +87,29 @@ def test_hmac_secrets_are_stored_encrypted_and_bearer_tokens_hashed():
     signing = new_secret("hmac", box)
     assert signing.plain.startswith("whsec_") and signing.plain not in signing.stored
     assert signing_secret(signing.stored, box) == signing.plain
-    assert signing_secret(signing.stored, SecretBox("another-app-key-0123456789")) is None  # the app key changed
+    assert (
+        signing_secret(signing.stored, SecretBox("another-app-key-0123456789")) is None
+    )  # the app key changed
     body = b'{"a": 1}'
     assert signature_valid(signing.plain, body, signature(signing.plain, body))
 
     token = new_secret("bearer", box)
-    assert token.plain.startswith("btt_") and token.stored == hashlib.sha256(token.plain.encode()).hexdigest()
+    assert (
+        token.plain.startswith("btt_")
+        and token.stored == hashlib.sha256(token.plain.encode()).hexdigest()
+    )
     assert token.hint == token.plain[:10]
-    assert bearer_valid(token.stored, f"Bearer {token.plain}") and bearer_valid(token.stored, f"bearer  {token.plain} ")
-    for wrong in (None, "", token.plain, f"Basic {token.plain}", "Bearer btt_other", "Bearer " + "x" * 300):
+    assert bearer_valid(token.stored, f"Bearer {token.plain}") and bearer_valid(
+        token.stored, f"bearer  {token.plain} "
+    )
+    for wrong in (
+        None,
+        "",
+        token.plain,
+        f"Basic {token.plain}",
+        "Bearer btt_other",
+        "Bearer " + "x" * 300,
+    ):
         assert not bearer_valid(token.stored, wrong)
 
 
@@ -82,7 +125,11 @@ class ExampleInput(BaseModel):
 
 
 def test_the_example_body_holds_the_required_fields_at_their_pointers_and_is_valid():
-    body = json.loads(example_body(ExampleInput, {"topic": "/post/title", "level": "/level", "strict": "/flags/strict"}))
+    body = json.loads(
+        example_body(
+            ExampleInput, {"topic": "/post/title", "level": "/level", "strict": "/flags/strict"}
+        )
+    )
     assert body == {"post": {"title": "Example topi"}, "level": 3, "flags": {"strict": False}}
     passed = json.loads(example_body(ExampleInput, None))
     ExampleInput.model_validate(passed)
@@ -93,9 +140,14 @@ def test_the_curl_example_signs_exactly_as_the_server_checks():
     curl = examples("http://baton.test/hooks/t/1", "hmac", body, secret)["curl"]
     # Run the example's own signing lines (not curl): the signature must be the server's.
     signing = curl.split("\ncurl ")[0] + '\nprintf "sha256=%s" "$SIG"'
-    computed = subprocess.run(["bash", "-c", signing], capture_output=True, text=True, check=True).stdout
+    computed = subprocess.run(
+        ["bash", "-c", signing], capture_output=True, text=True, check=True
+    ).stdout
     assert signature_valid(secret, body.encode(), computed)
     python = examples("http://baton.test/hooks/t/1", "hmac", body, None)["python"]
     assert repr(SECRET_PLACEHOLDER) in python  # the secret is shown once only, then a placeholder
     compile(python, "<example>", "exec")
-    assert "Authorization: Bearer $TOKEN" in examples("http://baton.test/hooks/t/1", "bearer", body, "btt_x")["curl"]
+    assert (
+        "Authorization: Bearer $TOKEN"
+        in examples("http://baton.test/hooks/t/1", "bearer", body, "btt_x")["curl"]
+    )

@@ -16,8 +16,17 @@ from app.workflows.inputs import duration_seconds
 from app.workflows.research import ResearchInput
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("30m", 1800), ("4h", 14400), ("2d", 172800),
-                                               ("1.5 hours", 5400), (" 24h ", 86400)])
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        ("90s", 90),
+        ("30m", 1800),
+        ("4h", 14400),
+        ("2d", 172800),
+        ("1.5 hours", 5400),
+        (" 24h ", 86400),
+    ],
+)
 def test_durations(text, seconds):
     assert duration_seconds(text) == seconds
 
@@ -34,41 +43,70 @@ def test_content_input_limits():
     ok = ContentInput(prompt="  A report  ", title="  ", reviewer_email="  ")
     assert ok.prompt == "A report" and ok.title is None and ok.reviewer_email is None
     assert title_from("word " * 40).endswith("…") and len(title_from("word " * 40)) <= 81
-    assert format_document("T", "Body\n", "1 May 2026") == "# T\n\nBody\n\n---\n\n*Generated with AI assistance · 1 May 2026*\n"
+    assert (
+        format_document("T", "Body\n", "1 May 2026")
+        == "# T\n\nBody\n\n---\n\n*Generated with AI assistance · 1 May 2026*\n"
+    )
 
 
 def test_generated_form_fields_follow_the_input_model():
     fields = {f.name: f for f in form_fields(ResearchInput)}
-    assert fields["topic"].widget == "textarea" and fields["topic"].required and not fields["topic"].advanced
+    assert (
+        fields["topic"].widget == "textarea"
+        and fields["topic"].required
+        and not fields["topic"].advanced
+    )
     assert fields["audience"].widget == "text" and not fields["audience"].required
     assert fields["max_iterations"].widget == "number" and fields["max_iterations"].value == "3"
     assert fields["max_iterations"].attrs == {"step": "1", "min": 0, "max": 10}
     assert fields["review_timeout"].advanced and fields["review_timeout"].value == "24h"
-    data = form_input(ResearchInput, {"topic": " Bees ", "audience": "", "max_iterations": "2", "evil": "x"})
+    data = form_input(
+        ResearchInput, {"topic": " Bees ", "audience": "", "max_iterations": "2", "evil": "x"}
+    )
     assert data == {"topic": "Bees", "max_iterations": "2"}
-    assert field_errors([{"field": "topic", "message": "Field required"},
-                         {"field": "review_timeout", "message": "Value error, Write a duration"}]) == {
-        "topic": "This field is required.", "review_timeout": "Write a duration"}
+    assert field_errors(
+        [
+            {"field": "topic", "message": "Field required"},
+            {"field": "review_timeout", "message": "Value error, Write a duration"},
+        ]
+    ) == {"topic": "This field is required.", "review_timeout": "Write a duration"}
 
 
-HOOK = {"actions": ["approve", "revise", "reject"],
-        "show": {"feedback_for": ["revise"], "edit": {"name": "sources", "lines": ["a"]}}}
+HOOK = {
+    "actions": ["approve", "revise", "reject"],
+    "show": {"feedback_for": ["revise"], "edit": {"name": "sources", "lines": ["a"]}},
+}
 
 
 def test_decisions_are_checked_against_the_hook():
     assert parse_decision(HOOK, {"action": "drop"}).errors == {"form": "Choose one of the buttons."}
     assert "feedback" in parse_decision(HOOK, {"action": "revise", "sources": "a"}).errors
-    approved = parse_decision(HOOK, {"action": "approve", "sources": " one \n\n two ", "feedback": ""})
+    approved = parse_decision(
+        HOOK, {"action": "approve", "sources": " one \n\n two ", "feedback": ""}
+    )
     assert approved.action == "approve" and approved.data == {"sources": ["one", "two"]}
-    assert parse_decision(HOOK, {"action": "approve", "sources": "  "}).errors == {"sources": "Keep at least one line."}
-    assert parse_decision(HOOK, {"action": "approve", "sources": "x\n" * 21}).errors["sources"] == "At most 20 lines."
+    assert parse_decision(HOOK, {"action": "approve", "sources": "  "}).errors == {
+        "sources": "Keep at least one line."
+    }
+    assert (
+        parse_decision(HOOK, {"action": "approve", "sources": "x\n" * 21}).errors["sources"]
+        == "At most 20 lines."
+    )
     assert parse_decision(HOOK, {"action": "reject"}).data == {}  # rejecting needs no list
-    assert parse_decision(HOOK, {"action": "revise", "feedback": "y" * 4001, "sources": "a"}).errors["feedback"].startswith("Too long")
+    assert (
+        parse_decision(HOOK, {"action": "revise", "feedback": "y" * 4001, "sources": "a"})
+        .errors["feedback"]
+        .startswith("Too long")
+    )
 
 
 def test_live_event_names():
     assert names_for({"kind": "run.step_completed", "run_id": "r1"}) == ["run-r1", "runs"]
-    assert names_for({"kind": "run.hook_waiting", "run_id": "r1"}) == ["run-r1", "runs", "approvals"]
+    assert names_for({"kind": "run.hook_waiting", "run_id": "r1"}) == [
+        "run-r1",
+        "runs",
+        "approvals",
+    ]
     assert names_for({"kind": "notification.new"}) == ["notifications"]
     assert names_for({"kind": "live.reconnected"}) == ["resync"]
     assert names_for({"kind": "replay.progress", "replay_id": 7}) == ["replay-7"]
@@ -80,14 +118,28 @@ def _call(args) -> Completion:
 
 
 def test_only_valid_proposals_are_kept():
-    kept = proposal_from(_call('{"workflow": "multi-agent", "input": {"topic": "Bees"}, "reason": "Research."}'))
-    assert kept["workflow"] == "multi-agent" and kept["status"] == "pending" and kept["input"]["max_iterations"] == 3
-    for bad in ('{"workflow": "selftest", "input": {}}', '{"workflow": "nope", "input": {}}', "not json",
-                '{"workflow": "multi-agent", "input": {"topic": ""}}', '{"workflow": "multi-agent", "input": "Bees"}'):
+    kept = proposal_from(
+        _call('{"workflow": "multi-agent", "input": {"topic": "Bees"}, "reason": "Research."}')
+    )
+    assert (
+        kept["workflow"] == "multi-agent"
+        and kept["status"] == "pending"
+        and kept["input"]["max_iterations"] == 3
+    )
+    for bad in (
+        '{"workflow": "selftest", "input": {}}',
+        '{"workflow": "nope", "input": {}}',
+        "not json",
+        '{"workflow": "multi-agent", "input": {"topic": ""}}',
+        '{"workflow": "multi-agent", "input": "Bees"}',
+    ):
         assert proposal_from(_call(bad)) is None
     assert proposal_from(None) is None
     [tool] = proposal_tools()
-    assert tool["function"]["name"] == "propose_workflow" and "prompt" in tool["function"]["description"]
+    assert (
+        tool["function"]["name"] == "propose_workflow"
+        and "prompt" in tool["function"]["description"]
+    )
 
 
 def test_the_offline_model_proposes_only_on_a_clear_request_and_only_with_the_tool():
@@ -96,7 +148,9 @@ def test_the_offline_model_proposes_only_on_a_clear_request_and_only_with_the_to
     assert offline.proposal(ask, tools).name == "propose_workflow"
     assert offline.proposal(ask, None) is None
     assert offline.proposal([{"role": "user", "content": "A report on heat pumps"}], tools) is None
-    team = offline.proposal([{"role": "user", "content": "Get the research team on heat pumps"}], tools)
+    team = offline.proposal(
+        [{"role": "user", "content": "Get the research team on heat pumps"}], tools
+    )
     assert '"multi-agent"' in team.arguments
 
 

@@ -18,19 +18,27 @@ async def _connector(owner_id: int, connector_id: int | None) -> Connector:
     if pool is None:
         raise RuntimeError("publishing steps run inside a worker")
     if connector_id is None:
-        raise FatalError("the connector of this schedule was deleted; add it again on Settings → Connectors")
+        raise FatalError(
+            "the connector of this schedule was deleted; add it again on Settings → Connectors"
+        )
     async with pool.connection() as conn:
         connector = await load_connector(conn, secret_box(), owner_id, connector_id)
     if connector is None:
-        raise FatalError("the connector of this schedule was deleted; add it again on Settings → Connectors")
+        raise FatalError(
+            "the connector of this schedule was deleted; add it again on Settings → Connectors"
+        )
     return connector
 
 
-async def publish_post(owner_id: int, connector_id: int | None, post: dict, idempotency_key: str, run_id: str) -> dict:
+async def publish_post(
+    owner_id: int, connector_id: int | None, post: dict, idempotency_key: str, run_id: str
+) -> dict:
     connector = await _connector(owner_id, connector_id)
     return await clients.publish(connector, post, idempotency_key=idempotency_key, run_id=run_id)
 
 
-async def fetch_metrics(owner_id: int, connector_id: int | None, posts: list[dict], run_id: str) -> dict:
+async def fetch_metrics(
+    owner_id: int, connector_id: int | None, posts: list[dict], run_id: str
+) -> dict:
     connector = await _connector(owner_id, connector_id)
     return await clients.fetch_metrics(connector, posts, run_id=run_id)

@@ -55,12 +55,20 @@ def _status(status: int) -> str:
         return str(status)
 
 
-async def _send(method: str, url: str, *, headers: dict, content: bytes | None = None) -> tuple[int, Any]:
+async def _send(
+    method: str, url: str, *, headers: dict, content: bytes | None = None
+) -> tuple[int, Any]:
     host = url_host(url)
     try:
-        reply = await outbound.request(method, url, allow=runtime.current().settings.connector_allow,
-                                       headers={"User-Agent": USER_AGENT, **headers}, content=content,
-                                       timeout=TIMEOUT, max_bytes=MAX_RESPONSE)
+        reply = await outbound.request(
+            method,
+            url,
+            allow=runtime.current().settings.connector_allow,
+            headers={"User-Agent": USER_AGENT, **headers},
+            content=content,
+            timeout=TIMEOUT,
+            max_bytes=MAX_RESPONSE,
+        )
     except outbound.AddressRefused as exc:
         raise FatalError(str(exc)) from None
     except outbound.HostNotFound as exc:
@@ -71,13 +79,22 @@ async def _send(method: str, url: str, *, headers: dict, content: bytes | None =
         raise PublishError(f"could not reach {host}: {type(exc).__name__}") from exc
     status = reply.status
     if status >= 300:
-        log.warning("publishers.remote_refused", extra={"host": host, "method": method, "status": status,
-                                                        "body": reply.body[:2000].decode(errors="replace")})
+        log.warning(
+            "publishers.remote_refused",
+            extra={
+                "host": host,
+                "method": method,
+                "status": status,
+                "body": reply.body[:2000].decode(errors="replace"),
+            },
+        )
     if status >= 500 or status in RETRYABLE:
         raise PublishError(f"{host} answered {_status(status)}")
     if 300 <= status < 400:
-        raise FatalError(f"{host} answered {_status(status)}: connectors do not follow redirects, "
-                         "give the final address")
+        raise FatalError(
+            f"{host} answered {_status(status)}: connectors do not follow redirects, "
+            "give the final address"
+        )
     if status >= 400:
         raise FatalError(f"{host} refused with {_status(status)} (details are in the server log)")
     try:
@@ -106,27 +123,58 @@ def _safe_url(value: Any) -> str | None:
 async def publish(connector: Connector, post: dict, *, idempotency_key: str, run_id: str) -> dict:
     """Send one post. Returns {remote_id, url, idempotency_key} (JSON-able, no secrets)."""
     if connector.kind == "webhook":
-        body = json.dumps({
-            "event": "post.publish", "run_id": run_id, "idempotency_key": idempotency_key,
-            "post": {"id": post["id"], "number": post.get("number"), "text": post["body"],
-                     "scheduled_for": post["publish_at"]},
-        }, separators=(",", ":")).encode()
-        _, data = await _send("POST", connector.url, content=body, headers={
-            "Content-Type": "application/json", "Idempotency-Key": idempotency_key,
-            "X-Baton-Event": "post.publish", SIGNATURE_HEADER: sign(connector.secret, body)})
+        body = json.dumps(
+            {
+                "event": "post.publish",
+                "run_id": run_id,
+                "idempotency_key": idempotency_key,
+                "post": {
+                    "id": post["id"],
+                    "number": post.get("number"),
+                    "text": post["body"],
+                    "scheduled_for": post["publish_at"],
+                },
+            },
+            separators=(",", ":"),
+        ).encode()
+        _, data = await _send(
+            "POST",
+            connector.url,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": idempotency_key,
+                "X-Baton-Event": "post.publish",
+                SIGNATURE_HEADER: sign(connector.secret, body),
+            },
+        )
     elif connector.kind == "mastodon":
         body = json.dumps({"status": post["body"], "visibility": "public"}).encode()
-        _, data = await _send("POST", connector.url.rstrip("/") + "/api/v1/statuses", content=body, headers={
-            "Content-Type": "application/json", "Idempotency-Key": idempotency_key,
-            "Authorization": f"Bearer {connector.secret}"})
+        _, data = await _send(
+            "POST",
+            connector.url.rstrip("/") + "/api/v1/statuses",
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "Idempotency-Key": idempotency_key,
+                "Authorization": f"Bearer {connector.secret}",
+            },
+        )
     else:
         raise FatalError(f"unknown connector kind {connector.kind!r}")
-    return {"remote_id": _str_or_none(data.get("id"), 200), "url": _safe_url(data.get("url")),
-            "idempotency_key": idempotency_key}
+    return {
+        "remote_id": _str_or_none(data.get("id"), 200),
+        "url": _safe_url(data.get("url")),
+        "idempotency_key": idempotency_key,
+    }
 
 
 def _count(value: Any) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12 else 0
+    return (
+        value
+        if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < 10**12
+        else 0
+    )
 
 
 async def fetch_metrics(connector: Connector, posts: list[dict], *, run_id: str) -> dict[str, dict]:
@@ -137,25 +185,45 @@ async def fetch_metrics(connector: Connector, posts: list[dict], *, run_id: str)
         for post in posts:
             if not post.get("remote_id"):
                 continue
-            _, data = await _send("GET", f"{connector.url.rstrip('/')}/api/v1/statuses/{post['remote_id']}",
-                                  headers={"Authorization": f"Bearer {connector.secret}"})
-            found[str(post["id"])] = {"likes": _count(data.get("favourites_count")),
-                                      "shares": _count(data.get("reblogs_count")),
-                                      "replies": _count(data.get("replies_count"))}
+            _, data = await _send(
+                "GET",
+                f"{connector.url.rstrip('/')}/api/v1/statuses/{post['remote_id']}",
+                headers={"Authorization": f"Bearer {connector.secret}"},
+            )
+            found[str(post["id"])] = {
+                "likes": _count(data.get("favourites_count")),
+                "shares": _count(data.get("reblogs_count")),
+                "replies": _count(data.get("replies_count")),
+            }
     else:
-        body = json.dumps({"event": "metrics.request", "run_id": run_id,
-                           "posts": [{"id": p["id"], "remote_id": p.get("remote_id")} for p in posts]},
-                          separators=(",", ":")).encode()
-        _, data = await _send("POST", connector.url, content=body, headers={
-            "Content-Type": "application/json", "X-Baton-Event": "metrics.request",
-            SIGNATURE_HEADER: sign(connector.secret, body)})
+        body = json.dumps(
+            {
+                "event": "metrics.request",
+                "run_id": run_id,
+                "posts": [{"id": p["id"], "remote_id": p.get("remote_id")} for p in posts],
+            },
+            separators=(",", ":"),
+        ).encode()
+        _, data = await _send(
+            "POST",
+            connector.url,
+            content=body,
+            headers={
+                "Content-Type": "application/json",
+                "X-Baton-Event": "metrics.request",
+                SIGNATURE_HEADER: sign(connector.secret, body),
+            },
+        )
         reported = data.get("metrics") if isinstance(data.get("metrics"), dict) else {}
         for post in posts:
             entry = reported.get(str(post["id"]))
             if isinstance(entry, dict):
                 found[str(post["id"])] = {k: _count(entry.get(k)) for k in METRIC_KEYS}
-    return {str(p["id"]): found.get(str(p["id"]), {**dict.fromkeys(METRIC_KEYS, 0), "reported": False})
-            | {"reported": str(p["id"]) in found} for p in posts}
+    return {
+        str(p["id"]): found.get(str(p["id"]), {**dict.fromkeys(METRIC_KEYS, 0), "reported": False})
+        | {"reported": str(p["id"]) in found}
+        for p in posts
+    }
 
 
 @dataclass(frozen=True)
@@ -167,11 +235,25 @@ class Reachability:
 def _check_request(connector: Connector) -> tuple[str, str, dict, bytes | None]:
     """Webhook: a signed `ping` event (nothing to publish); Mastodon: who the token belongs to."""
     if connector.kind == "mastodon":
-        return "GET", f"{connector.url.rstrip('/')}/api/v1/accounts/verify_credentials", {
-            "Authorization": f"Bearer {connector.secret}"}, None
-    body = json.dumps({"event": "ping", "connector": connector.name}, separators=(",", ":")).encode()
-    return "POST", connector.url, {"Content-Type": "application/json", "X-Baton-Event": "ping",
-                                   SIGNATURE_HEADER: sign(connector.secret, body)}, body
+        return (
+            "GET",
+            f"{connector.url.rstrip('/')}/api/v1/accounts/verify_credentials",
+            {"Authorization": f"Bearer {connector.secret}"},
+            None,
+        )
+    body = json.dumps(
+        {"event": "ping", "connector": connector.name}, separators=(",", ":")
+    ).encode()
+    return (
+        "POST",
+        connector.url,
+        {
+            "Content-Type": "application/json",
+            "X-Baton-Event": "ping",
+            SIGNATURE_HEADER: sign(connector.secret, body),
+        },
+        body,
+    )
 
 
 async def check_reachable(connector: Connector, allow: outbound.Allowlist) -> Reachability:
@@ -180,22 +262,43 @@ async def check_reachable(connector: Connector, allow: outbound.Allowlist) -> Re
     method, url, headers, content = _check_request(connector)
     host = url_host(url)
     try:
-        reply = await outbound.request(method, url, allow=allow, headers={"User-Agent": USER_AGENT, **headers},
-                                       content=content, timeout=CHECK_TIMEOUT, max_bytes=4096)
+        reply = await outbound.request(
+            method,
+            url,
+            allow=allow,
+            headers={"User-Agent": USER_AGENT, **headers},
+            content=content,
+            timeout=CHECK_TIMEOUT,
+            max_bytes=4096,
+        )
     except (outbound.AddressRefused, outbound.HostNotFound) as exc:
         return Reachability(False, f"Not reachable: {exc}.")
     except httpx.TimeoutException:
         return Reachability(False, f"Not reachable: {host} did not answer in time.")
     except httpx.HTTPError as exc:
-        return Reachability(False, f"Not reachable: could not connect to {host} ({type(exc).__name__}).")
+        return Reachability(
+            False, f"Not reachable: could not connect to {host} ({type(exc).__name__})."
+        )
     answered = f"{host} answered {_status(reply.status)}"
     if reply.status < 300:
         return Reachability(True, f"Reachable: {answered}.")
-    log.warning("publishers.check_refused", extra={"host": host, "status": reply.status,
-                                                   "body": reply.body[:2000].decode(errors="replace")})
+    log.warning(
+        "publishers.check_refused",
+        extra={
+            "host": host,
+            "status": reply.status,
+            "body": reply.body[:2000].decode(errors="replace"),
+        },
+    )
     if reply.status < 400:
-        return Reachability(False, f"{answered}: connectors do not follow redirects, give the final address.")
+        return Reachability(
+            False, f"{answered}: connectors do not follow redirects, give the final address."
+        )
     if reply.status in (401, 403):
-        fix = "check the access token" if connector.kind == "mastodon" else "check that it verifies this connector's secret"
+        fix = (
+            "check the access token"
+            if connector.kind == "mastodon"
+            else "check that it verifies this connector's secret"
+        )
         return Reachability(False, f"Reachable, but {answered}: {fix}.")
     return Reachability(False, f"Reachable, but {answered} (details are in the server log).")

@@ -69,7 +69,9 @@ class ConnectorForm(BaseModel):
     def _name(cls, value: str) -> str:
         value = " ".join(value.split())
         if not value or not NAME.match(value):
-            raise ValueError("Give the connector a short name (you type it when you start a schedule).")
+            raise ValueError(
+                "Give the connector a short name (you type it when you start a schedule)."
+            )
         return value
 
     @field_validator("url")
@@ -115,8 +117,9 @@ async def list_connectors(conn: AsyncConnection, owner_id: int) -> list[dict]:
     return await (await conn.execute(LIST, {"owner_id": owner_id})).fetchall()
 
 
-async def create_connector(conn: AsyncConnection, box: SecretBox, owner_id: int, form: ConnectorForm
-                           ) -> tuple[dict | None, str | None]:
+async def create_connector(
+    conn: AsyncConnection, box: SecretBox, owner_id: int, form: ConnectorForm
+) -> tuple[dict | None, str | None]:
     """Returns (row, generated secret). A webhook without a secret gets a generated one, shown to
     the user once. Row None: the name is taken."""
     if form.kind == "mastodon" and not form.secret:
@@ -129,25 +132,42 @@ async def create_connector(conn: AsyncConnection, box: SecretBox, owner_id: int,
         count = (await (await conn.execute(COUNT, {"owner_id": owner_id})).fetchone())["n"]
         if count >= MAX_CONNECTORS:
             raise ConnectorLimit(f"At most {MAX_CONNECTORS} connectors; delete one first.")
-        row = await (await conn.execute(INSERT, {
-            "owner_id": owner_id, "kind": form.kind, "name": form.name, "url": form.url,
-            "secret_enc": box.encrypt(secret)})).fetchone()
+        row = await (
+            await conn.execute(
+                INSERT,
+                {
+                    "owner_id": owner_id,
+                    "kind": form.kind,
+                    "name": form.name,
+                    "url": form.url,
+                    "secret_enc": box.encrypt(secret),
+                },
+            )
+        ).fetchone()
     return row, (generated if row else None)
 
 
 async def delete_connector(conn: AsyncConnection, owner_id: int, connector_id: int) -> bool:
-    return (await (await conn.execute(DELETE, {"id": connector_id, "owner_id": owner_id})).fetchone()) is not None
+    return (
+        await (await conn.execute(DELETE, {"id": connector_id, "owner_id": owner_id})).fetchone()
+    ) is not None
 
 
 async def find_connector(conn: AsyncConnection, owner_id: int, name_or_id: str) -> dict | None:
     """By name (what a person types) or id; only the owner's. Without the secret."""
     ident = int(name_or_id) if name_or_id.strip().isdigit() and len(name_or_id) < 18 else -1
-    row = await (await conn.execute(FIND, {"owner_id": owner_id, "id": ident, "name": name_or_id.strip()})).fetchone()
+    row = await (
+        await conn.execute(FIND, {"owner_id": owner_id, "id": ident, "name": name_or_id.strip()})
+    ).fetchone()
     return row and {k: row[k] for k in ("id", "kind", "name", "url")}
 
 
-async def load_connector(conn: AsyncConnection, box: SecretBox, owner_id: int, connector_id: int) -> Connector | None:
+async def load_connector(
+    conn: AsyncConnection, box: SecretBox, owner_id: int, connector_id: int
+) -> Connector | None:
     row = await (await conn.execute(BY_ID, {"id": connector_id, "owner_id": owner_id})).fetchone()
     if row is None:
         return None
-    return Connector(row["id"], row["kind"], row["name"], row["url"], box.decrypt(row["secret_enc"]))
+    return Connector(
+        row["id"], row["kind"], row["name"], row["url"], box.decrypt(row["secret_enc"])
+    )

@@ -101,7 +101,9 @@ WHERE run_id = %(run_id)s AND status = 'scheduled' RETURNING id
 PUBLISHED_POSTS = """
 SELECT id, remote_id FROM publishing_posts WHERE run_id = %(run_id)s AND status = 'published' ORDER BY publish_at, id
 """
-SAVE_METRICS = "UPDATE publishing_posts SET metrics = %(metrics)s WHERE id = %(id)s AND run_id = %(run_id)s"
+SAVE_METRICS = (
+    "UPDATE publishing_posts SET metrics = %(metrics)s WHERE id = %(id)s AND run_id = %(run_id)s"
+)
 EDIT_POST = """
 UPDATE publishing_posts SET body = coalesce(%(body)s, body), publish_at = coalesce(%(publish_at)s, publish_at),
        updated_at = now()
@@ -122,7 +124,9 @@ SELECT id, publish_at FROM publishing_posts
 WHERE run_id = %(run_id)s AND status = 'scheduled' AND (publish_at, id) > (%(at)s, %(id)s)
 ORDER BY publish_at, id LIMIT 1
 """
-POST = "SELECT id, publish_at, status FROM publishing_posts WHERE id = %(id)s AND run_id = %(run_id)s"
+POST = (
+    "SELECT id, publish_at, status FROM publishing_posts WHERE id = %(id)s AND run_id = %(run_id)s"
+)
 SET_TIME = "UPDATE publishing_posts SET publish_at = %(at)s, updated_at = now() WHERE id = %(id)s"
 WAITING_WAKE_HOOK = """
 SELECT token FROM hooks WHERE run_id = %(run_id)s AND status = 'waiting' AND kind = 'webhook'
@@ -139,14 +143,32 @@ def _iso(value: datetime) -> str:
 
 # -- the run's side ----------------------------------------------------------------------------
 
-async def create_schedule(conn: AsyncConnection, *, run_id: Any, owner_id: int, connector: dict, timezone: str,
-                          posts: list[dict]) -> dict:
+
+async def create_schedule(
+    conn: AsyncConnection,
+    *,
+    run_id: Any,
+    owner_id: int,
+    connector: dict,
+    timezone: str,
+    posts: list[dict],
+) -> dict:
     """Once per run (inside `run.transaction`): the schedule and its posts."""
-    await conn.execute(INSERT_SCHEDULE, {"run_id": run_id, "owner_id": owner_id, "connector_id": connector["id"],
-                                         "connector_name": connector["name"], "timezone": timezone})
+    await conn.execute(
+        INSERT_SCHEDULE,
+        {
+            "run_id": run_id,
+            "owner_id": owner_id,
+            "connector_id": connector["id"],
+            "connector_name": connector["name"],
+            "timezone": timezone,
+        },
+    )
     async with conn.cursor() as cur:
-        await cur.executemany(INSERT_POST, [{"run_id": run_id, "body": p["body"], "publish_at": p["publish_at"]}
-                                            for p in posts])
+        await cur.executemany(
+            INSERT_POST,
+            [{"run_id": run_id, "body": p["body"], "publish_at": p["publish_at"]} for p in posts],
+        )
     return {"posts": len(posts)}
 
 
@@ -161,15 +183,24 @@ async def plan_next(conn: AsyncConnection, run_id: Any) -> dict:
     row = await (await conn.execute(NEXT_POST, {"run_id": run_id})).fetchone()
     if row is None:
         return {"version": version, "post": None}
-    post = {"id": row["id"], "body": row["body"], "publish_at": _iso(row["publish_at"]), "number": row["number"],
-            "total": row["total"]}
+    post = {
+        "id": row["id"],
+        "body": row["body"],
+        "publish_at": _iso(row["publish_at"]),
+        "number": row["number"],
+        "total": row["total"],
+    }
     wait_s = (row["publish_at"] - row["db_now"]).total_seconds()
     claimed = None
     if wait_s <= 0:
         # Due: take it for publishing in this same transaction. From here edits are refused, so
         # the text journaled here is the text that goes out.
         got = await (await conn.execute(CLAIM, {"id": row["id"], "run_id": run_id})).fetchone()
-        claimed = got and {"id": got["id"], "body": got["body"], "publish_at": _iso(got["publish_at"])}
+        claimed = got and {
+            "id": got["id"],
+            "body": got["body"],
+            "publish_at": _iso(got["publish_at"]),
+        }
     return {"version": version, "wait_s": max(wait_s, 0.0), "post": post, "claimed": claimed}
 
 
@@ -187,8 +218,16 @@ async def published_posts(conn: AsyncConnection, run_id: Any) -> list[dict]:
 
 
 async def mark_published(conn: AsyncConnection, run_id: Any, post_id: int, result: dict) -> dict:
-    await conn.execute(PUBLISHED, {"id": post_id, "run_id": run_id, "remote_id": result.get("remote_id"),
-                                   "remote_url": result.get("url"), "key": result.get("idempotency_key")})
+    await conn.execute(
+        PUBLISHED,
+        {
+            "id": post_id,
+            "run_id": run_id,
+            "remote_id": result.get("remote_id"),
+            "remote_url": result.get("url"),
+            "key": result.get("idempotency_key"),
+        },
+    )
     return {"published": post_id}
 
 
@@ -212,8 +251,10 @@ async def cancel_remaining(conn: AsyncConnection, run_id: Any) -> int:
 
 async def save_metrics(conn: AsyncConnection, run_id: Any, metrics: dict[str, dict]) -> dict:
     async with conn.cursor() as cur:
-        await cur.executemany(SAVE_METRICS, [{"id": int(pid), "run_id": run_id, "metrics": Jsonb(m)}
-                                             for pid, m in metrics.items()])
+        await cur.executemany(
+            SAVE_METRICS,
+            [{"id": int(pid), "run_id": run_id, "metrics": Jsonb(m)} for pid, m in metrics.items()],
+        )
     return {"posts": len(metrics)}
 
 
@@ -227,11 +268,18 @@ async def get_schedule(conn: AsyncConnection, run_id: Any) -> dict | None:
 
 # -- the owner's side (the editor) -------------------------------------------------------------
 
+
 async def _locked(conn: AsyncConnection, run_id: UUID, owner_id: int) -> dict:
-    schedule = await (await conn.execute(LOCK_SCHEDULE, {"run_id": run_id, "owner_id": owner_id})).fetchone()
+    schedule = await (
+        await conn.execute(LOCK_SCHEDULE, {"run_id": run_id, "owner_id": owner_id})
+    ).fetchone()
     if schedule is None:
         raise LookupError("no such schedule")
-    if schedule["state"] not in ("review", "active") or schedule["run_status"] in ("completed", "failed", "cancelled"):
+    if schedule["state"] not in ("review", "active") or schedule["run_status"] in (
+        "completed",
+        "failed",
+        "cancelled",
+    ):
         raise ScheduleLocked("This schedule has ended; nothing can be changed any more.")
     return schedule
 
@@ -246,37 +294,67 @@ async def _changed(conn: AsyncConnection, schedule: dict) -> None:
     if hook:
         # If the wait ended meanwhile, the run reads the schedule anyway before it publishes.
         with contextlib.suppress(EngineError):
-            await resolve_hook(conn, hook["token"], "deliver", {"reason": "schedule changed"},
-                               decided_by="schedule edit", owner_id=schedule["owner_id"])
+            await resolve_hook(
+                conn,
+                hook["token"],
+                "deliver",
+                {"reason": "schedule changed"},
+                decided_by="schedule edit",
+                owner_id=schedule["owner_id"],
+            )
 
 
-async def edit_post(conn: AsyncConnection, *, run_id: UUID, owner_id: int, post_id: int, body: str | None,
-                    publish_at: datetime | None) -> None:
+async def edit_post(
+    conn: AsyncConnection,
+    *,
+    run_id: UUID,
+    owner_id: int,
+    post_id: int,
+    body: str | None,
+    publish_at: datetime | None,
+) -> None:
     async with conn.transaction():
         schedule = await _locked(conn, run_id, owner_id)
-        row = await (await conn.execute(EDIT_POST, {"id": post_id, "run_id": run_id, "body": body,
-                                                    "publish_at": publish_at})).fetchone()
+        row = await (
+            await conn.execute(
+                EDIT_POST, {"id": post_id, "run_id": run_id, "body": body, "publish_at": publish_at}
+            )
+        ).fetchone()
         if row is None:
-            raise ScheduleLocked("This post is being published or already went out; it can't be changed.")
+            raise ScheduleLocked(
+                "This post is being published or already went out; it can't be changed."
+            )
         await _changed(conn, schedule)
 
 
 async def delete_post(conn: AsyncConnection, *, run_id: UUID, owner_id: int, post_id: int) -> None:
     async with conn.transaction():
         schedule = await _locked(conn, run_id, owner_id)
-        if (await (await conn.execute(DELETE_POST, {"id": post_id, "run_id": run_id})).fetchone()) is None:
-            raise ScheduleLocked("This post is being published or already went out; it can't be deleted.")
+        if (
+            await (await conn.execute(DELETE_POST, {"id": post_id, "run_id": run_id})).fetchone()
+        ) is None:
+            raise ScheduleLocked(
+                "This post is being published or already went out; it can't be deleted."
+            )
         await _changed(conn, schedule)
 
 
-async def move_post(conn: AsyncConnection, *, run_id: UUID, owner_id: int, post_id: int, up: bool) -> None:
+async def move_post(
+    conn: AsyncConnection, *, run_id: UUID, owner_id: int, post_id: int, up: bool
+) -> None:
     async with conn.transaction():
         schedule = await _locked(conn, run_id, owner_id)
         post = await (await conn.execute(POST, {"id": post_id, "run_id": run_id})).fetchone()
         if post is None or post["status"] != "scheduled":
-            raise ScheduleLocked("This post is being published or already went out; it can't be moved.")
-        other = await (await conn.execute(EARLIER if up else LATER, {
-            "run_id": run_id, "id": post_id, "at": post["publish_at"]})).fetchone()
+            raise ScheduleLocked(
+                "This post is being published or already went out; it can't be moved."
+            )
+        other = await (
+            await conn.execute(
+                EARLIER if up else LATER,
+                {"run_id": run_id, "id": post_id, "at": post["publish_at"]},
+            )
+        ).fetchone()
         if other is None:
             return  # already first (or last): nothing to do
         await conn.execute(SET_TIME, {"id": post_id, "at": other["publish_at"]})

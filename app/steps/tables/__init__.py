@@ -34,7 +34,23 @@ from app.steps.tables.query_guard import (
 )
 
 __all__ = [
-    "QUERY_MAX_CHARS", "QUERY_MAX_ROWS", "QUERY_TIMEOUT_S", "SAMPLE_BYTES", "LoadedTable", "NotTabular", "QueryFailed",
-    "QueryRefused", "QueryResult", "check_query", "check_structure", "detect_delimiter", "detect_encoding",
-    "is_numeric", "load_csv", "quote_ident", "run_query", "sandbox", "text_sample",
+    "QUERY_MAX_CHARS",
+    "QUERY_MAX_ROWS",
+    "QUERY_TIMEOUT_S",
+    "SAMPLE_BYTES",
+    "LoadedTable",
+    "NotTabular",
+    "QueryFailed",
+    "QueryRefused",
+    "QueryResult",
+    "check_query",
+    "check_structure",
+    "detect_delimiter",
+    "detect_encoding",
+    "is_numeric",
+    "load_csv",
+    "quote_ident",
+    "run_query",
+    "sandbox",
+    "text_sample",
 ]

@@ -49,12 +49,16 @@ def detect_encoding(sample: bytes) -> str:
 
     matches = list(charset_normalizer.from_bytes(sample[:200_000]))
     if not matches:
-        raise NotTabular("The file is not text in any encoding Baton recognises: is it really a CSV?")
+        raise NotTabular(
+            "The file is not text in any encoding Baton recognises: is it really a CSV?"
+        )
     best = min((m.chaos, -m.coherence) for m in matches)
     tied = [m.encoding for m in matches if (m.chaos, -m.coherence) == best]
     encoding = "cp1252" if "cp1252" in tied else tied[0]  # Western European wins a tie
     if min(m.chaos for m in matches) > 0.3:
-        raise NotTabular("The file does not read as text in any encoding (too many unprintable characters).")
+        raise NotTabular(
+            "The file does not read as text in any encoding (too many unprintable characters)."
+        )
     return encoding
 
 
@@ -62,7 +66,9 @@ def text_sample(sample: bytes, encoding: str) -> str:
     text = codecs.getincrementaldecoder(encoding)(errors="strict").decode(sample, final=False)
     controls = sum(1 for ch in text[:100_000] if ch < " " and ch not in "\t\r\n")
     if controls > max(5, len(text[:100_000]) // 200):
-        raise NotTabular("This looks like a binary file, not a CSV (it is full of control characters).")
+        raise NotTabular(
+            "This looks like a binary file, not a CSV (it is full of control characters)."
+        )
     return text
 
 
@@ -87,7 +93,11 @@ def check_structure(text: str, delimiter: str) -> int:
     lines = text.splitlines()
     if len(text) >= SAMPLE_BYTES // 2 and lines:
         lines = lines[:-1]  # the sample may end mid-line
-    rows = [r for r in csv.reader(io.StringIO("\n".join(lines[: CHECK_ROWS + 1])), delimiter=delimiter) if r]
+    rows = [
+        r
+        for r in csv.reader(io.StringIO("\n".join(lines[: CHECK_ROWS + 1])), delimiter=delimiter)
+        if r
+    ]
     if not rows:
         raise NotTabular("The file is empty.")
     if len(rows) < 2:
@@ -98,8 +108,10 @@ def check_structure(text: str, delimiter: str) -> int:
     off = [i + 1 for i, r in enumerate(rows) if len(r) != width]
     if len(off) > max(2, len(rows) // 10):
         where = ", ".join(str(n) for n in off[:3])
-        raise NotTabular(f"Not a consistent table: lines {where} … have a different number of fields "
-                         f"than the header ({width}).")
+        raise NotTabular(
+            f"Not a consistent table: lines {where} … have a different number of fields "
+            f"than the header ({width})."
+        )
     return width
 
 
@@ -118,10 +130,14 @@ def write_utf8(data: bytes, encoding: str, path: Path) -> None:
         chunk = 4 * 1024 * 1024
         try:
             for start in range(0, len(view), chunk):
-                out.write(decoder.decode(view[start:start + chunk], final=start + chunk >= len(view)))
+                out.write(
+                    decoder.decode(view[start : start + chunk], final=start + chunk >= len(view))
+                )
         except UnicodeDecodeError as exc:
-            raise NotTabular(f"The file is not valid {encoding} text (a bad byte near byte "
-                             f"{start + exc.start:,}); save it as UTF-8 and upload it again.") from None
+            raise NotTabular(
+                f"The file is not valid {encoding} text (a bad byte near byte "
+                f"{start + exc.start:,}); save it as UTF-8 and upload it again."
+            ) from None
 
 
 def load_csv(data: bytes, work_dir: Path) -> LoadedTable:
@@ -139,13 +155,20 @@ def load_csv(data: bytes, work_dir: Path) -> LoadedTable:
     con = connect(work_dir)
     try:
         try:
-            con.execute(f"CREATE TABLE {TABLE} AS SELECT * FROM read_csv(?, delim = ?, header = true, quote = '\"', "
-                        "escape = '\"', sample_size = 100000)", [str(csv_path), delimiter])
+            con.execute(
+                f"CREATE TABLE {TABLE} AS SELECT * FROM read_csv(?, delim = ?, header = true, quote = '\"', "
+                "escape = '\"', sample_size = 100000)",
+                [str(csv_path), delimiter],
+            )
         except duckdb.Error as exc:
-            raise NotTabular("The file could not be read as a table: " + duck_message(exc)) from None
+            raise NotTabular(
+                "The file could not be read as a table: " + duck_message(exc)
+            ) from None
         profile = profile_table(con)
-        profile.update(encoding=encoding.replace("-sig", "").upper().replace("_", "-"),
-                       delimiter={",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[delimiter])
+        profile.update(
+            encoding=encoding.replace("-sig", "").upper().replace("_", "-"),
+            delimiter={",": "comma", ";": "semicolon", "\t": "tab", "|": "pipe"}[delimiter],
+        )
         con.execute(f"COPY {TABLE} TO '{parquet.as_posix()}' (FORMAT parquet, COMPRESSION zstd)")
         charts = overview_charts(con, profile)
     finally:

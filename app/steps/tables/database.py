@@ -12,8 +12,20 @@ from typing import Any
 TABLE = "data"
 MEMORY_LIMIT = "768MB"
 CELL_CHARS = 200
-NUMERIC = ("TINYINT", "SMALLINT", "INTEGER", "BIGINT", "HUGEINT", "UTINYINT", "USMALLINT", "UINTEGER",
-           "UBIGINT", "FLOAT", "DOUBLE", "REAL")
+NUMERIC = (
+    "TINYINT",
+    "SMALLINT",
+    "INTEGER",
+    "BIGINT",
+    "HUGEINT",
+    "UTINYINT",
+    "USMALLINT",
+    "UINTEGER",
+    "UBIGINT",
+    "FLOAT",
+    "DOUBLE",
+    "REAL",
+)
 
 
 def quote_ident(name: str) -> str:
@@ -27,11 +39,17 @@ def is_numeric(type_name: str) -> bool:
 def connect(work_dir: Path, threads: int = 2):
     import duckdb  # slow to import: the web imports this package for the upload checks only
 
-    con = duckdb.connect(":memory:", config={
-        "threads": threads, "memory_limit": MEMORY_LIMIT, "preserve_insertion_order": True,
-        "temp_directory": str(work_dir / "duckdb-tmp"), "autoinstall_known_extensions": False,
-        "autoload_known_extensions": False,
-    })
+    con = duckdb.connect(
+        ":memory:",
+        config={
+            "threads": threads,
+            "memory_limit": MEMORY_LIMIT,
+            "preserve_insertion_order": True,
+            "temp_directory": str(work_dir / "duckdb-tmp"),
+            "autoinstall_known_extensions": False,
+            "autoload_known_extensions": False,
+        },
+    )
     con.execute("SET enable_progress_bar = false")  # it would print to the worker's stdout
     return con
 

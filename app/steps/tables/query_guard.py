@@ -50,15 +50,21 @@ def check_query(sql: str) -> str:
     if len(statements) != 1:
         raise QueryRefused("Only one statement is allowed, and it must be a SELECT.")
     if statements[0].type != duckdb.StatementType.SELECT:
-        raise QueryRefused(f"Only SELECT queries are allowed, not {statements[0].type.name}. "
-                           "The data cannot be changed, and files cannot be read or written.")
-    con = duckdb.connect(":memory:", config={"enable_external_access": False, "autoload_known_extensions": False})
+        raise QueryRefused(
+            f"Only SELECT queries are allowed, not {statements[0].type.name}. "
+            "The data cannot be changed, and files cannot be read or written."
+        )
+    con = duckdb.connect(
+        ":memory:", config={"enable_external_access": False, "autoload_known_extensions": False}
+    )
     try:
         tree = json.loads(con.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     finally:
         con.close()
     if tree.get("error"):
-        raise QueryRefused("The query is not a plain SELECT: " + str(tree.get("error_message", ""))[:200])
+        raise QueryRefused(
+            "The query is not a plain SELECT: " + str(tree.get("error_message", ""))[:200]
+        )
     ctes: set[str] = set()
     _collect_ctes(tree, ctes)
     _check_node(tree, ctes | {TABLE})
@@ -81,9 +87,11 @@ def _check_node(node: Any, tables: set[str]) -> None:
     if isinstance(node, dict):
         kind = node.get("type")
         if kind == "TABLE_FUNCTION":
-            fn = ((node.get("function") or {}).get("function_name") or "a table function")
-            raise QueryRefused(f"The query may read only the table “{TABLE}”: {fn}() is not allowed "
-                               "(no files, no other sources).")
+            fn = (node.get("function") or {}).get("function_name") or "a table function"
+            raise QueryRefused(
+                f"The query may read only the table “{TABLE}”: {fn}() is not allowed "
+                "(no files, no other sources)."
+            )
         if kind == "BASE_TABLE":
             name = str(node.get("table_name") or "")
             if node.get("schema_name") or node.get("catalog_name") or name.lower() not in tables:
@@ -114,7 +122,9 @@ def sandbox(parquet: Path, work_dir: Path):
     return con
 
 
-def run_query(con, sql: str, *, timeout_s: float = QUERY_TIMEOUT_S, max_rows: int = QUERY_MAX_ROWS) -> QueryResult:
+def run_query(
+    con, sql: str, *, timeout_s: float = QUERY_TIMEOUT_S, max_rows: int = QUERY_MAX_ROWS
+) -> QueryResult:
     import duckdb
 
     sql = check_query(sql)
@@ -126,12 +136,18 @@ def run_query(con, sql: str, *, timeout_s: float = QUERY_TIMEOUT_S, max_rows: in
         columns = [{"name": d[0], "type": str(d[1])} for d in cursor.description]
         rows = cursor.fetchall()
     except duckdb.InterruptException:
-        raise QueryFailed(f"The query ran longer than the {timeout_s:g} s limit and was stopped.") from None
+        raise QueryFailed(
+            f"The query ran longer than the {timeout_s:g} s limit and was stopped."
+        ) from None
     except duckdb.Error as exc:
         if time.perf_counter() - t0 >= timeout_s:
-            raise QueryFailed(f"The query ran longer than the {timeout_s:g} s limit and was stopped.") from None
+            raise QueryFailed(
+                f"The query ran longer than the {timeout_s:g} s limit and was stopped."
+            ) from None
         raise QueryFailed("The query failed: " + duck_message(exc)) from None
     finally:
         timer.cancel()
     ms = (time.perf_counter() - t0) * 1000
-    return QueryResult(sql, columns, [[short(v) for v in row] for row in rows[:max_rows]], len(rows) > max_rows, ms)
+    return QueryResult(
+        sql, columns, [[short(v) for v in row] for row in rows[:max_rows]], len(rows) > max_rows, ms
+    )

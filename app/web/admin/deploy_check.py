@@ -16,8 +16,12 @@ SHOWN_RUNS = 20
 
 
 @get("/deploy-check")
-async def deploy_check_card(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
+async def deploy_check_card(
+    request: Request, pool: NamedDependency[AsyncConnectionPool]
+) -> Template:
     async with pool.connection() as conn:
         check = await last_check(conn)
-    template = "partials/admin/deploy_check.html" if is_htmx(request) else "pages/admin/deploy_check.html"
+    template = (
+        "partials/admin/deploy_check.html" if is_htmx(request) else "pages/admin/deploy_check.html"
+    )
     return Template(template, context={"check": check, "shown": SHOWN_RUNS, "me": request.user.id})

@@ -15,7 +15,9 @@ from app.web.auth import requires_admin
 
 
 @get("/")
-async def outbox_page(pool: NamedDependency[AsyncConnectionPool], before: FromQuery[int | None] = None) -> Template:
+async def outbox_page(
+    pool: NamedDependency[AsyncConnectionPool], before: FromQuery[int | None] = None
+) -> Template:
     async with pool.connection() as conn:
         mails, more = await list_outbox(conn, before)
     return Template("pages/admin/outbox.html", context={"mails": mails, "more": more})
@@ -27,7 +29,11 @@ async def mail_page(pool: NamedDependency[AsyncConnectionPool], mail_id: FromPat
         mail = await get_mail(conn, mail_id)
     if mail is None:
         raise NotFoundException()
-    return Template("pages/admin/mail.html", context={"mail": mail}, headers={"Cache-Control": "no-store"})
+    return Template(
+        "pages/admin/mail.html", context={"mail": mail}, headers={"Cache-Control": "no-store"}
+    )
 
 
-outbox_router = Router(path="/admin/outbox", guards=[requires_admin], route_handlers=[outbox_page, mail_page])
+outbox_router = Router(
+    path="/admin/outbox", guards=[requires_admin], route_handlers=[outbox_page, mail_page]
+)

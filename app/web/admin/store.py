@@ -16,7 +16,9 @@ ORDER BY id LIMIT %(limit)s OFFSET %(offset)s
 
 async def find_users(conn: AsyncConnection, q: str, page: int) -> tuple[list[dict], bool]:
     """One page of users whose email contains `q`, and whether another page follows."""
-    rows = await (await conn.execute(USERS, {"q": q, "limit": PAGE + 1, "offset": (page - 1) * PAGE})).fetchall()
+    rows = await (
+        await conn.execute(USERS, {"q": q, "limit": PAGE + 1, "offset": (page - 1) * PAGE})
+    ).fetchall()
     return rows[:PAGE], len(rows) > PAGE
 
 

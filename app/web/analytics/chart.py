@@ -36,7 +36,23 @@ def bars(per_day: list[dict]) -> dict:
     out = []
     for i, day in enumerate(per_day):
         h = plot_h * day["runs"] / top
-        out.append(Bar(x=PAD_LEFT + i * slot + slot * 0.15, y=PAD_TOP + plot_h - h, width=slot * 0.7, height=h,
-                       value=day["runs"], label=day["day"].strftime("%b %d"), show_label=i % every == 0))
-    return {"bars": out, "top": top, "width": WIDTH, "height": HEIGHT, "pad_left": PAD_LEFT,
-            "baseline": HEIGHT - PAD_BOTTOM, "pad_top": PAD_TOP}
+        out.append(
+            Bar(
+                x=PAD_LEFT + i * slot + slot * 0.15,
+                y=PAD_TOP + plot_h - h,
+                width=slot * 0.7,
+                height=h,
+                value=day["runs"],
+                label=day["day"].strftime("%b %d"),
+                show_label=i % every == 0,
+            )
+        )
+    return {
+        "bars": out,
+        "top": top,
+        "width": WIDTH,
+        "height": HEIGHT,
+        "pad_left": PAD_LEFT,
+        "baseline": HEIGHT - PAD_BOTTOM,
+        "pad_top": PAD_TOP,
+    }

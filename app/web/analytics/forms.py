@@ -21,5 +21,7 @@ class Price(BaseModel):
     def _model(cls, value: str) -> str:
         value = value.strip()
         if not MODEL_NAME.match(value):
-            raise ValueError("Use the model's name as the endpoint knows it (letters, digits, . _ : / @ -).")
+            raise ValueError(
+                "Use the model's name as the endpoint knows it (letters, digits, . _ : / @ -)."
+            )
         return value

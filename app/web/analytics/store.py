@@ -42,8 +42,6 @@ FROM hooks WHERE created_at >= %(start)s AND created_at < %(end)s
 """
 
 
-
-
 MONTH_USAGE = """
 SELECT coalesce(sum(steps), 0) AS steps, coalesce(sum(cost_usd), 0) AS model_cost,
        pg_database_size(current_database()) AS db_bytes
@@ -99,28 +97,66 @@ class Period:
 async def analytics(conn: AsyncConnection, period: Period) -> dict:
     groups = await (await conn.execute(RUN_GROUPS, period.params)).fetchall()
     hooks = await (await conn.execute(HOOKS, period.params)).fetchone()
-    empty = {"runs": 0, "completed": 0, "failed": 0, "cancelled": 0, "steps": 0, "steps_failed": 0,
-             "cost_usd": Decimal(0), "tokens": 0}
+    empty = {
+        "runs": 0,
+        "completed": 0,
+        "failed": 0,
+        "cancelled": 0,
+        "steps": 0,
+        "steps_failed": 0,
+        "cost_usd": Decimal(0),
+        "tokens": 0,
+    }
     total = next((g for g in groups if g["g"] == TOTAL), empty)
     by_day = {g["day"]: g["runs"] for g in groups if g["g"] == BY_DAY}
-    owners = sorted((g for g in groups if g["g"] == BY_OWNER), key=lambda g: (g["cost_usd"], g["runs"]), reverse=True)[:10]
-    emails = {r["id"]: r["email"] for r in await (await conn.execute(EMAILS, {"ids": [o["owner_id"] for o in owners]})).fetchall()}
+    owners = sorted(
+        (g for g in groups if g["g"] == BY_OWNER),
+        key=lambda g: (g["cost_usd"], g["runs"]),
+        reverse=True,
+    )[:10]
+    emails = {
+        r["id"]: r["email"]
+        for r in await (
+            await conn.execute(EMAILS, {"ids": [o["owner_id"] for o in owners]})
+        ).fetchall()
+    }
     finished = total["completed"] + total["failed"] + total["cancelled"]
     all_steps = total["steps"] + total["steps_failed"]
     days = (period.end.date() - period.start.date()).days
     return {
-        "summary": total | {"started": total["runs"], "active_users": sum(1 for g in groups if g["g"] == BY_OWNER),
-                            "avg_steps": total["steps"] / total["runs"] if total["runs"] else 0},
+        "summary": total
+        | {
+            "started": total["runs"],
+            "active_users": sum(1 for g in groups if g["g"] == BY_OWNER),
+            "avg_steps": total["steps"] / total["runs"] if total["runs"] else 0,
+        },
         "completion_rate": total["completed"] / finished if finished else None,
         "step_failure_rate": total["steps_failed"] / all_steps if all_steps else None,
         "median_hook_s": hooks["median_s"],
-        "approvals_within_24h": hooks["within_24h"] / hooks["answerable"] if hooks["answerable"] else None,
-        "per_day": [{"day": d, "runs": by_day.get(d, 0)}
-                    for d in (period.start.date() + timedelta(days=i) for i in range(days))],
-        "top_workflows": sorted(({"workflow": g["workflow"], "runs": g["runs"], "completed": g["completed"]}
-                                 for g in groups if g["g"] == BY_WORKFLOW), key=lambda w: -w["runs"])[:10],
-        "top_users": [{"email": emails.get(o["owner_id"], "?"), "runs": o["runs"], "cost_usd": o["cost_usd"],
-                       "tokens": o["tokens"]} for o in owners],
+        "approvals_within_24h": hooks["within_24h"] / hooks["answerable"]
+        if hooks["answerable"]
+        else None,
+        "per_day": [
+            {"day": d, "runs": by_day.get(d, 0)}
+            for d in (period.start.date() + timedelta(days=i) for i in range(days))
+        ],
+        "top_workflows": sorted(
+            (
+                {"workflow": g["workflow"], "runs": g["runs"], "completed": g["completed"]}
+                for g in groups
+                if g["g"] == BY_WORKFLOW
+            ),
+            key=lambda w: -w["runs"],
+        )[:10],
+        "top_users": [
+            {
+                "email": emails.get(o["owner_id"], "?"),
+                "runs": o["runs"],
+                "cost_usd": o["cost_usd"],
+                "tokens": o["tokens"],
+            }
+            for o in owners
+        ],
     }
 
 
@@ -135,10 +171,16 @@ def project_month(steps_so_far: int, db_bytes: int, today: date) -> dict:
     steps_cost = (Decimal(billable_steps) / 1000 * STEP_PRICE_PER_1K).quantize(Decimal("0.01"))
     storage_cost = (billable_gb * STORAGE_PRICE_PER_GB).quantize(Decimal("0.01"))
     return {
-        "steps_so_far": steps_so_far, "projected_steps": projected_steps, "billable_steps": billable_steps,
-        "steps_cost": steps_cost, "storage_gb": storage_gb.quantize(Decimal("0.001")),
-        "billable_gb": billable_gb.quantize(Decimal("0.001")), "storage_cost": storage_cost,
-        "total": steps_cost + storage_cost, "days_in_month": days_in_month, "day": today.day,
+        "steps_so_far": steps_so_far,
+        "projected_steps": projected_steps,
+        "billable_steps": billable_steps,
+        "steps_cost": steps_cost,
+        "storage_gb": storage_gb.quantize(Decimal("0.001")),
+        "billable_gb": billable_gb.quantize(Decimal("0.001")),
+        "storage_cost": storage_cost,
+        "total": steps_cost + storage_cost,
+        "days_in_month": days_in_month,
+        "day": today.day,
     }
 
 
@@ -148,10 +190,27 @@ async def month_projection(conn: AsyncConnection, today: date | None = None) -> 
     return project_month(row["steps"], row["db_bytes"], today) | {"model_cost": row["model_cost"]}
 
 
-async def all_runs(conn: AsyncConnection, *, email: str | None, status: str | None, workflow: str | None,
-                   before: datetime | None, limit: int = 50) -> tuple[list[dict], datetime | None]:
-    found = await (await conn.execute(ALL_RUNS, {"email": email, "status": status, "workflow": workflow,
-                                                 "before": before, "limit": limit + 1})).fetchall()
+async def all_runs(
+    conn: AsyncConnection,
+    *,
+    email: str | None,
+    status: str | None,
+    workflow: str | None,
+    before: datetime | None,
+    limit: int = 50,
+) -> tuple[list[dict], datetime | None]:
+    found = await (
+        await conn.execute(
+            ALL_RUNS,
+            {
+                "email": email,
+                "status": status,
+                "workflow": workflow,
+                "before": before,
+                "limit": limit + 1,
+            },
+        )
+    ).fetchall()
     more = found[limit - 1]["created_at"] if len(found) > limit else None
     return found[:limit], more
 
@@ -160,7 +219,9 @@ async def prices(conn: AsyncConnection) -> list[dict]:
     return await (await conn.execute(PRICES)).fetchall()
 
 
-async def save_price(conn: AsyncConnection, model: str, input_per_1k: Decimal, output_per_1k: Decimal) -> None:
+async def save_price(
+    conn: AsyncConnection, model: str, input_per_1k: Decimal, output_per_1k: Decimal
+) -> None:
     await conn.execute(SAVE_PRICE, {"model": model, "input": input_per_1k, "output": output_per_1k})
 
 

@@ -15,8 +15,12 @@ from app.web.json_errors import ApiError, RateLimited
 
 SECURITY_SCHEME = "BearerKey"
 security_components = {
-    SECURITY_SCHEME: SecurityScheme(type="http", scheme="bearer", bearer_format="bk_…",
-                                    description="An API key from Settings → API keys (or `baton apikey create`)."),
+    SECURITY_SCHEME: SecurityScheme(
+        type="http",
+        scheme="bearer",
+        bearer_format="bk_…",
+        description="An API key from Settings → API keys (or `baton apikey create`).",
+    ),
 }
 
 
@@ -31,14 +35,22 @@ async def requires_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> N
     """Guard of every /api/v1 route."""
     key = bearer_key(connection.headers.get("authorization"))
     if key is None:
-        raise ApiError("unauthorized", "Send an API key as `Authorization: Bearer <key>`.",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            "unauthorized",
+            "Send an API key as `Authorization: Bearer <key>`.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
     async with connection.app.state.services.pool.connection() as conn:
         owner = await keys.authenticate(conn, key)
         if owner is None:
-            raise ApiError("unauthorized", "This API key is not valid (unknown or revoked).",
-                           headers={"WWW-Authenticate": "Bearer"})
-        wait, _ = await ratelimit.take_tier_slot(conn, ratelimit.API_CALLS, owner.user_id, owner.tier)
+            raise ApiError(
+                "unauthorized",
+                "This API key is not valid (unknown or revoked).",
+                headers={"WWW-Authenticate": "Bearer"},
+            )
+        wait, _ = await ratelimit.take_tier_slot(
+            conn, ratelimit.API_CALLS, owner.user_id, owner.tier
+        )
     if wait:
         raise RateLimited(wait)
     connection.scope["user"] = CurrentUser(owner.user_id, owner.email, owner.tier, owner.is_admin)

@@ -39,8 +39,12 @@ WHERE run_id = %(run_id)s AND id > %(after)s ORDER BY id LIMIT %(limit)s
 
 
 def sse_event(row: dict, run_id: str) -> bytes:
-    payload = {"kind": row["kind"], "data": row["data"], "created_at": row["created_at"].isoformat(),
-               "run_id": run_id}
+    payload = {
+        "kind": row["kind"],
+        "data": row["data"],
+        "created_at": row["created_at"].isoformat(),
+        "run_id": run_id,
+    }
     return f"id: {row['id']}\nevent: {row['kind']}\ndata: {json.dumps(payload, default=str)}\n\n".encode()
 
 
@@ -48,8 +52,9 @@ async def _read(pool: AsyncConnectionPool, run_id: str, after: int) -> tuple[str
     async with pool.connection() as conn:
         run = await (await conn.execute(RUN_STATUS, {"run_id": run_id})).fetchone()
         status = run["status"] if run else "deleted"
-        rows = await (await conn.execute(EVENTS_AFTER, {"run_id": run_id, "after": after,
-                                                        "limit": BATCH})).fetchall()
+        rows = await (
+            await conn.execute(EVENTS_AFTER, {"run_id": run_id, "after": after, "limit": BATCH})
+        ).fetchall()
     return status, rows
 
 
@@ -57,8 +62,9 @@ def _concerns(event: dict, run_id: str) -> bool:
     return event.get("kind") == "live.reconnected" or str(event.get("run_id")) == run_id
 
 
-async def run_events(pool: AsyncConnectionPool, hub: LiveHub, *, user_id: int, run_id: str,
-                     last_event_id: int) -> AsyncIterator[bytes]:
+async def run_events(
+    pool: AsyncConnectionPool, hub: LiveHub, *, user_id: int, run_id: str, last_event_id: int
+) -> AsyncIterator[bytes]:
     """The run must already be authorized for `user_id` (the hub delivers only their events)."""
     yield f"retry: {RETRY_MS}\n\n".encode()
     after = last_event_id

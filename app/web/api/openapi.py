@@ -37,7 +37,9 @@ class SwaggerPage(SwaggerRenderPlugin):
 
     def render(self, request: Request, openapi_schema: dict[str, Any]) -> bytes:
         page = request.app.template_engine.get_template("pages/api/docs.html")
-        return page.render(title=openapi_schema["info"]["title"], swagger=SWAGGER, schema_url=SCHEMA_URL).encode()
+        return page.render(
+            title=openapi_schema["info"]["title"], swagger=SWAGGER, schema_url=SCHEMA_URL
+        ).encode()
 
 
 def openapi_config() -> OpenAPIConfig:
@@ -55,8 +57,14 @@ def openapi_config() -> OpenAPIConfig:
             Tag(name="workflows", description="What can be started"),
             Tag(name="runs", description="Start, read, cancel, retry and follow runs"),
             Tag(name="hooks", description="Answer a run waiting for a decision"),
-            Tag(name="triggers", description="URLs other systems post JSON to, each delivery starting a run"),
-            Tag(name="templates", description="Workflow templates: documents (schema `Template`), versions, runs"),
+            Tag(
+                name="triggers",
+                description="URLs other systems post JSON to, each delivery starting a run",
+            ),
+            Tag(
+                name="templates",
+                description="Workflow templates: documents (schema `Template`), versions, runs",
+            ),
         ],
         use_handler_docstrings=True,
     )

@@ -16,7 +16,9 @@ def openapi_document() -> dict:
     from app.web.app import create_app
 
     # Building the app opens nothing: the pool is opened by its lifespan, which never starts here.
-    return create_app(load_settings({}), "postgresql://unused/unused", run_worker=False).openapi_schema.to_schema()
+    return create_app(
+        load_settings({}), "postgresql://unused/unused", run_worker=False
+    ).openapi_schema.to_schema()
 
 
 def _schema_name(content: dict | None) -> str:
@@ -27,7 +29,12 @@ def _schema_name(content: dict | None) -> str:
 
 def _describe(schema: dict) -> str:
     """A parameter's schema in words: its type and bounds."""
-    types = [t for t in ([schema["type"]] if isinstance(schema.get("type"), str) else schema.get("type") or [])]
+    types = [
+        t
+        for t in (
+            [schema["type"]] if isinstance(schema.get("type"), str) else schema.get("type") or []
+        )
+    ]
     types += [o["type"] for o in schema.get("oneOf", []) if "type" in o]
     words = [" or ".join(t for t in types if t != "null") or "any"]
     if schema.get("enum"):
@@ -66,23 +73,37 @@ def render(doc: dict) -> str:
         "| Method | Path | Operation | Summary |",
         "|---|---|---|---|",
     ]
-    operations = [(path, method, op) for path, item in doc["paths"].items() for method, op in item.items()]
+    operations = [
+        (path, method, op) for path, item in doc["paths"].items() for method, op in item.items()
+    ]
     for path, method, op in operations:
-        out.append(f"| {method.upper()} | `{path}` | [{op['summary']}](#{op['summary'].lower()}) | "
-                   f"{_summary(op.get('description', ''))} |")
+        out.append(
+            f"| {method.upper()} | `{path}` | [{op['summary']}](#{op['summary'].lower()}) | "
+            f"{_summary(op.get('description', ''))} |"
+        )
     for path, method, op in operations:
-        out += ["", f"## {op['summary']}", "", f"`{method.upper()} {path}` — {_one_line(op.get('description', ''))}"]
+        out += [
+            "",
+            f"## {op['summary']}",
+            "",
+            f"`{method.upper()} {path}` — {_one_line(op.get('description', ''))}",
+        ]
         params = op.get("parameters") or []
         if params:
             out += ["", "| Parameter | In | Required | Meaning |", "|---|---|---|---|"]
-            out += [f"| `{p['name']}` | {p['in']} | {'yes' if p.get('required') else 'no'} | "
-                    f"{_one_line(p.get('description') or _describe(p.get('schema') or {}))} |" for p in params]
+            out += [
+                f"| `{p['name']}` | {p['in']} | {'yes' if p.get('required') else 'no'} | "
+                f"{_one_line(p.get('description') or _describe(p.get('schema') or {}))} |"
+                for p in params
+            ]
         body = _schema_name((op.get("requestBody") or {}).get("content"))
         if body:
             out += ["", f"Body: {body} (JSON)."]
         out += ["", "| Status | Meaning | Body |", "|---|---|---|"]
-        out += [f"| {status} | {_one_line(response.get('description', ''))} | {_schema_name(response.get('content'))} |"
-                for status, response in sorted(op["responses"].items())]
+        out += [
+            f"| {status} | {_one_line(response.get('description', ''))} | {_schema_name(response.get('content'))} |"
+            for status, response in sorted(op["responses"].items())
+        ]
     return "\n".join(out) + "\n"
 
 

@@ -69,32 +69,56 @@ def _in_input(field: str) -> str:
 
 async def _detail(conn, run_id, user_id: int) -> RunDetail:
     run = run_view(await commands.get_run(conn, run_id, owner_id=user_id))
-    files = [{**f, "url": f"/api/v1/runs/{run['id']}/files/{f['id']}"}
-             for f in await run_artifacts(conn, run["id"], user_id)]
+    files = [
+        {**f, "url": f"/api/v1/runs/{run['id']}/files/{f['id']}"}
+        for f in await run_artifacts(conn, run["id"], user_id)
+    ]
     return RunDetail.model_validate({**run, "files": files})
 
 
 @get("/workflows", tags=["workflows"], responses=documented())
 async def list_workflows() -> WorkflowList:
     """The workflows you can start, with the JSON schema of each one's input."""
-    return WorkflowList(workflows=[
-        WorkflowOut(name=w.name, title=w.title, description=w.description, version=w.version,
-                    input_schema=w.input_schema())
-        for w in catalog()
-    ])
+    return WorkflowList(
+        workflows=[
+            WorkflowOut(
+                name=w.name,
+                title=w.title,
+                description=w.description,
+                version=w.version,
+                input_schema=w.input_schema(),
+            )
+            for w in catalog()
+        ]
+    )
 
 
-REPLAYED = ResponseSpec(RunDetail, description="The earlier run of the same `idempotency_key`", generate_examples=False)
+REPLAYED = ResponseSpec(
+    RunDetail, description="The earlier run of the same `idempotency_key`", generate_examples=False
+)
 
 
-@post("/runs", tags=["runs"], status_code=201, responses={200: REPLAYED, **documented(402, 404, 413, 415, 422)})
-async def start_run(request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[StartRun]) -> Response[RunDetail]:
+@post(
+    "/runs",
+    tags=["runs"],
+    status_code=201,
+    responses={200: REPLAYED, **documented(402, 404, 413, 415, 422)},
+)
+async def start_run(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[StartRun]
+) -> Response[RunDetail]:
     """Start a run: `201` with the new run, or `200` with the earlier run of the same `idempotency_key`."""
     user = request.user
     async with pool.connection() as conn:
-        outcome = await start_run_from_web(conn, workflow=data.workflow, input=data.input, user_id=user.id,
-                                           chat=data.chat_id, idempotency_key=data.idempotency_key,
-                                           title=data.title and " ".join(data.title.split()) or None)
+        outcome = await start_run_from_web(
+            conn,
+            workflow=data.workflow,
+            input=data.input,
+            user_id=user.id,
+            chat=data.chat_id,
+            idempotency_key=data.idempotency_key,
+            title=data.title and " ".join(data.title.split()) or None,
+        )
         if isinstance(outcome, Refused):
             raise _api_error(outcome)
         detail = await _detail(conn, outcome.run_id, user.id)
@@ -104,7 +128,9 @@ async def start_run(request: Request, pool: NamedDependency[AsyncConnectionPool]
 def _api_error(refused: Refused) -> Exception:
     """The refusal as the API's error (its code decides the status: app/web/json_errors.py)."""
     if refused.reason == "no_chat":
-        return InputInvalid([{"field": "chat_id", "message": "no conversation of yours has this id"}])
+        return InputInvalid(
+            [{"field": "chat_id", "message": "no conversation of yours has this id"}]
+        )
     if isinstance(refused.error, InputInvalid):  # name the fields as the body does: input.<field>
         return InputInvalid([e | {"field": _in_input(e["field"])} for e in refused.error.errors])
     return refused.error
@@ -122,22 +148,38 @@ async def list_runs(
     """Your runs, newest first, `limit` at a time; pass `next_cursor` back as `cursor` for more."""
     workflow, cursor = _query_text(workflow, "workflow"), _query_text(cursor, "cursor")
     async with pool.connection() as conn:
-        rows, next_cursor = await commands.list_runs(conn, owner_id=request.user.id, status=status,
-                                                     workflow=workflow, cursor=cursor, limit=limit)
+        rows, next_cursor = await commands.list_runs(
+            conn,
+            owner_id=request.user.id,
+            status=status,
+            workflow=workflow,
+            cursor=cursor,
+            limit=limit,
+        )
     return RunList(runs=[RunOut.model_validate(run_view(r)) for r in rows], next_cursor=next_cursor)
 
 
 @get("/runs/{run_id:str}", tags=["runs"], responses=documented(404))
-async def get_run(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]) -> RunDetail:
+async def get_run(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]
+) -> RunDetail:
     """A run with its steps, hooks (hook tokens included: the run is yours) and files."""
     async with pool.connection() as conn:
         return await _detail(conn, run_id, request.user.id)
 
 
-@get("/runs/{run_id:uuid}/files/{file_id:uuid}", tags=["runs"], media_type="application/octet-stream",
-     responses=documented(404))
-async def get_run_file(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID],
-                       file_id: FromPath[UUID]) -> Response:
+@get(
+    "/runs/{run_id:uuid}/files/{file_id:uuid}",
+    tags=["runs"],
+    media_type="application/octet-stream",
+    responses=documented(404),
+)
+async def get_run_file(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    run_id: FromPath[UUID],
+    file_id: FromPath[UUID],
+) -> Response:
     """One of the run's files (a `url` of `GET /api/v1/runs/{id}`), as an attachment."""
     async with pool.connection() as conn:
         found = await get_for_download(conn, file_id, request.user.id)
@@ -147,7 +189,9 @@ async def get_run_file(request: Request, pool: NamedDependency[AsyncConnectionPo
 
 
 @post("/runs/{run_id:str}/cancel", tags=["runs"], status_code=200, responses=documented(404, 409))
-async def cancel_run(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]) -> RunDetail:
+async def cancel_run(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]
+) -> RunDetail:
     """Cancel a run: at once when it is queued, sleeping or waiting; at its next step when running."""
     async with pool.connection() as conn:
         await commands.cancel_run(conn, run_id, owner_id=request.user.id)
@@ -155,27 +199,50 @@ async def cancel_run(request: Request, pool: NamedDependency[AsyncConnectionPool
 
 
 @post("/runs/{run_id:str}/retry", tags=["runs"], status_code=200, responses=documented(404, 409))
-async def retry_run(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]) -> RunDetail:
+async def retry_run(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]
+) -> RunDetail:
     """Run a failed run again from its failed step (completed steps keep their results)."""
     async with pool.connection() as conn:
         await commands.retry_run(conn, run_id, owner_id=request.user.id)
         return await _detail(conn, run_id, request.user.id)
 
 
-@post("/runs/{run_id:str}/rerun", tags=["runs"], status_code=201, responses=documented(402, 404, 409, 413, 415, 422))
-async def rerun(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str],
-                data: JSONBody[RerunRun]) -> RunDetail:
+@post(
+    "/runs/{run_id:str}/rerun",
+    tags=["runs"],
+    status_code=201,
+    responses=documented(402, 404, 409, 413, 415, 422),
+)
+async def rerun(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    run_id: FromPath[str],
+    data: JSONBody[RerunRun],
+) -> RunDetail:
     """Start a new run that reuses this run's results (and decisions) before `from_step` and executes
     from there, optionally with an edited `input` or `step_output`. The original is unchanged; the
     new run names it in `rerun_of`. Counts as a run of your plan."""
-    step_output = data.step_output if "step_output" in data.model_fields_set else commands.NOT_EDITED
+    step_output = (
+        data.step_output if "step_output" in data.model_fields_set else commands.NOT_EDITED
+    )
     async with pool.connection() as conn:
-        outcome = await rerun_run(conn, run_id, user_id=request.user.id, from_step=data.from_step, input=data.input,
-                                  step_output=step_output)
+        outcome = await rerun_run(
+            conn,
+            run_id,
+            user_id=request.user.id,
+            from_step=data.from_step,
+            input=data.input,
+            step_output=step_output,
+        )
         if isinstance(outcome, Refused):
             if isinstance(outcome.error, InputInvalid):  # the body's own fields, else the input's
-                raise InputInvalid([e if e["field"] in RERUN_FIELDS else e | {"field": _in_input(e["field"])}
-                                    for e in outcome.error.errors])
+                raise InputInvalid(
+                    [
+                        e if e["field"] in RERUN_FIELDS else e | {"field": _in_input(e["field"])}
+                        for e in outcome.error.errors
+                    ]
+                )
             raise _api_error(outcome)
         return await _detail(conn, outcome.run_id, request.user.id)
 
@@ -184,92 +251,182 @@ async def _replay_owner(conn, request: Request, owner: str | None) -> int:
     if owner is None:
         return request.user.id
     if not request.user.is_admin:
-        raise InputInvalid([{"field": "owner", "message": "only admins replay on another user's behalf"}])
+        raise InputInvalid(
+            [{"field": "owner", "message": "only admins replay on another user's behalf"}]
+        )
     found = await user_id_by_email(conn, owner)
     if found is None:
         raise InputInvalid([{"field": "owner", "message": "no user has this address"}])
     return found
 
 
-@post("/replays", tags=["replays"], status_code=201,
-      responses={200: ResponseSpec(ReplayStarted, description="A dry run: what would be replayed", generate_examples=False),
-                 **documented(409, 413, 415, 422)})
-async def start_replay(request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[StartReplay]) -> Response[ReplayStarted]:
+@post(
+    "/replays",
+    tags=["replays"],
+    status_code=201,
+    responses={
+        200: ResponseSpec(
+            ReplayStarted, description="A dry run: what would be replayed", generate_examples=False
+        ),
+        **documented(409, 413, 415, 422),
+    },
+)
+async def start_replay(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[StartReplay]
+) -> Response[ReplayStarted]:
     """Replay the runs of `workflow` with one of `statuses` created between `since` and `until` as
     new runs (at most 1,000), paced so they never hold more than a share of the workers. `201` with
     the replay (follow it with `GET /replays/{id}`), or `200` for a `dry_run`."""
     replays.check_filter(data.workflow, list(data.statuses), data.from_step, data.since, data.until)
     async with pool.connection() as conn:
         owner_id = await _replay_owner(conn, request, data.owner)
-        selected = await replays.select_runs(conn, workflow=data.workflow, statuses=list(data.statuses),
-                                             owner_id=owner_id, since=data.since, until=data.until)
+        selected = await replays.select_runs(
+            conn,
+            workflow=data.workflow,
+            statuses=list(data.statuses),
+            owner_id=owner_id,
+            since=data.since,
+            until=data.until,
+        )
         shown = [ReplayRun.model_validate(r) for r in selected]
         if data.dry_run:
             return Response(ReplayStarted(replay=None, selected=shown), status_code=200)
-        replay = await replays.create_replay(conn, requested_by=request.user.id, owner_id=owner_id,
-                                             workflow=data.workflow, statuses=list(data.statuses),
-                                             from_step=data.from_step, selected=selected, since=data.since,
-                                             until=data.until)
+        replay = await replays.create_replay(
+            conn,
+            requested_by=request.user.id,
+            owner_id=owner_id,
+            workflow=data.workflow,
+            statuses=list(data.statuses),
+            from_step=data.from_step,
+            selected=selected,
+            since=data.since,
+            until=data.until,
+        )
         found = await replays.get_replay(conn, replay["id"], user_id=request.user.id)
-    return Response(ReplayStarted(replay=ReplayOut.model_validate(replays.replay_view(found)), selected=shown),
-                    status_code=201)
+    return Response(
+        ReplayStarted(replay=ReplayOut.model_validate(replays.replay_view(found)), selected=shown),
+        status_code=201,
+    )
 
 
 @get("/replays/{replay_id:int}", tags=["replays"], responses=documented(404))
-async def get_replay(request: Request, pool: NamedDependency[AsyncConnectionPool], replay_id: FromPath[int]) -> ReplayOut:
+async def get_replay(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], replay_id: FromPath[int]
+) -> ReplayOut:
     """A replay's progress: how many runs started, finished, failed; the first 200 in order."""
     async with pool.connection() as conn:
-        found = await replays.get_replay(conn, replay_id, user_id=None if request.user.is_admin else request.user.id)
+        found = await replays.get_replay(
+            conn, replay_id, user_id=None if request.user.is_admin else request.user.id
+        )
     return ReplayOut.model_validate(replays.replay_view(found))
 
 
-@post("/replays/{replay_id:int}/cancel", tags=["replays"], status_code=200, responses=documented(404, 409))
-async def cancel_replay(request: Request, pool: NamedDependency[AsyncConnectionPool], replay_id: FromPath[int]) -> ReplayOut:
+@post(
+    "/replays/{replay_id:int}/cancel",
+    tags=["replays"],
+    status_code=200,
+    responses=documented(404, 409),
+)
+async def cancel_replay(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], replay_id: FromPath[int]
+) -> ReplayOut:
     """Start no more of the replay's runs (those already started go on)."""
     async with pool.connection() as conn:
-        found = await replays.cancel_replay(conn, replay_id, user_id=None if request.user.is_admin else request.user.id)
+        found = await replays.cancel_replay(
+            conn, replay_id, user_id=None if request.user.is_admin else request.user.id
+        )
     return ReplayOut.model_validate(replays.replay_view(found))
 
 
-@get("/runs/{run_id:str}/events", tags=["runs"], media_type="text/event-stream",
-     responses=documented(404))
+@get(
+    "/runs/{run_id:str}/events",
+    tags=["runs"],
+    media_type="text/event-stream",
+    responses=documented(404),
+)
 async def run_events_stream(
     request: Request,
     pool: NamedDependency[AsyncConnectionPool],
     hub: NamedDependency[LiveHub],
     run_id: FromPath[str],
-    last_event_id: Annotated[str | None, HeaderParameter(name="Last-Event-ID", description=(
-        "Resume after this event id (the `id:` of the last event received). A value that is not "
-        "one of our ids (not a whole number) is ignored: the stream starts from the first event."))] = None,
+    last_event_id: Annotated[
+        str | None,
+        HeaderParameter(
+            name="Last-Event-ID",
+            description=(
+                "Resume after this event id (the `id:` of the last event received). A value that is not "
+                "one of our ids (not a whole number) is ignored: the stream starts from the first event."
+            ),
+        ),
+    ] = None,
 ) -> Stream:
     """Server-sent events of the run: `status`, `step_started`, `step_completed`, `progress`,
     `hook_waiting`, `hook_resolved`, ... Each has an `id:`; reconnect with `Last-Event-ID` to
     resume with nothing missed or repeated. Ends after the run's final status event."""
     async with pool.connection() as conn:
         run = await commands.get_run(conn, run_id, owner_id=request.user.id, with_tokens=False)
-    events = run_events(pool, hub, user_id=request.user.id, run_id=str(run["id"]),
-                        last_event_id=parse_last_event_id(last_event_id))
-    return Stream(events, media_type="text/event-stream",
-                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    events = run_events(
+        pool,
+        hub,
+        user_id=request.user.id,
+        run_id=str(run["id"]),
+        last_event_id=parse_last_event_id(last_event_id),
+    )
+    return Stream(
+        events,
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
-@post("/hooks/{token:str}", tags=["hooks"], status_code=200, responses=documented(404, 409, 413, 415, 422))
-async def decide_hook(request: Request, pool: NamedDependency[AsyncConnectionPool], token: FromPath[str], data: JSONBody[DecideHook]) -> DecidedHook:
+@post(
+    "/hooks/{token:str}",
+    tags=["hooks"],
+    status_code=200,
+    responses=documented(404, 409, 413, 415, 422),
+)
+async def decide_hook(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    token: FromPath[str],
+    data: JSONBody[DecideHook],
+) -> DecidedHook:
     """Answer a hook of one of your runs, once: later answers get `409` (`already_decided`,
     `expired`, or `invalid_state` when the run has ended)."""
     if not HOOK_TOKEN.match(token):
         raise HookNotFound("no such hook")
     async with pool.connection() as conn:
-        hook = await resolve_hook(conn, token, data.action, data.data, decided_by=request.user.email,
-                                  owner_id=request.user.id)
+        hook = await resolve_hook(
+            conn,
+            token,
+            data.action,
+            data.data,
+            decided_by=request.user.email,
+            owner_id=request.user.id,
+        )
     return DecidedHook.model_validate(hook)
 
 
 router = Router(
     "/api/v1",
-    route_handlers=[list_workflows, start_run, list_runs, get_run, get_run_file, cancel_run, retry_run, rerun,
-                    start_replay, get_replay, cancel_replay, run_events_stream, decide_hook, *trigger_routes,
-                    *schedules.routes, *TEMPLATE_HANDLERS],
+    route_handlers=[
+        list_workflows,
+        start_run,
+        list_runs,
+        get_run,
+        get_run_file,
+        cancel_run,
+        retry_run,
+        rerun,
+        start_replay,
+        get_replay,
+        cancel_replay,
+        run_events_stream,
+        decide_hook,
+        *trigger_routes,
+        *schedules.routes,
+        *TEMPLATE_HANDLERS,
+    ],
     guards=[requires_api_key],
     dependencies={"hub": Provide(provide_hub)},
     exception_handlers=exception_handlers,

@@ -28,34 +28,75 @@ class _Body(BaseModel):
 
 
 class StartRun(_Body):
-    workflow: str = Field(min_length=1, max_length=100, description="A name from `GET /api/v1/workflows`.")
-    input: dict[str, Any] = Field(default_factory=dict, description="Validated against the workflow's input schema.")
-    chat_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description="A conversation of yours to show the run in.")
-    idempotency_key: str | None = Field(default=None, min_length=1, max_length=200, description=(
-        "Starting again with the same key returns the first run (status 200) instead of a new one."))
-    title: str | None = Field(default=None, min_length=1, max_length=120, description=(
-        "The run's title; without it the workflow makes one from the input (topic, file names, repository and branch)."))
+    workflow: str = Field(
+        min_length=1, max_length=100, description="A name from `GET /api/v1/workflows`."
+    )
+    input: dict[str, Any] = Field(
+        default_factory=dict, description="Validated against the workflow's input schema."
+    )
+    chat_id: int | None = Field(
+        default=None, ge=1, le=2**63 - 1, description="A conversation of yours to show the run in."
+    )
+    idempotency_key: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=200,
+        description=(
+            "Starting again with the same key returns the first run (status 200) instead of a new one."
+        ),
+    )
+    title: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=120,
+        description=(
+            "The run's title; without it the workflow makes one from the input (topic, file names, repository and branch)."
+        ),
+    )
 
 
 class RerunRun(_Body):
-    from_step: str | int | None = Field(default=None, description=(
-        "The step to execute from: its name (its first position), its `seq`, or `failed` (the first failed "
-        "step); omitted or `start`: from the start. Earlier steps' results and decisions are reused."))
-    input: dict[str, Any] | None = Field(default=None, description="The new run's input (default: the original's), validated like a start's.")
-    step_output: Any = Field(default=None, description=(
-        "When present (even `null`), the `from_step` step is taken as done with this output and the run goes on "
-        "after it. Only a `step`'s output (not a hook's, sleep's or transaction's) can be edited."))
+    from_step: str | int | None = Field(
+        default=None,
+        description=(
+            "The step to execute from: its name (its first position), its `seq`, or `failed` (the first failed "
+            "step); omitted or `start`: from the start. Earlier steps' results and decisions are reused."
+        ),
+    )
+    input: dict[str, Any] | None = Field(
+        default=None,
+        description="The new run's input (default: the original's), validated like a start's.",
+    )
+    step_output: Any = Field(
+        default=None,
+        description=(
+            "When present (even `null`), the `from_step` step is taken as done with this output and the run goes on "
+            "after it. Only a `step`'s output (not a hook's, sleep's or transaction's) can be edited."
+        ),
+    )
 
 
 class StartReplay(_Body):
     workflow: str = Field(min_length=1, max_length=100, description="Whose runs to replay.")
-    statuses: list[RunStatus] = Field(default_factory=lambda: ["failed"], min_length=1, max_length=7)
+    statuses: list[RunStatus] = Field(
+        default_factory=lambda: ["failed"], min_length=1, max_length=7
+    )
     since: datetime | None = Field(default=None, description="Runs created at or after this time.")
     until: datetime | None = Field(default=None, description="Runs created before this time.")
-    from_step: Literal["failed", "start"] = Field(default="failed", description=(
-        "`failed`: each run from its first failed step (else its start), reusing the earlier results; `start`: from the start."))
-    dry_run: bool = Field(default=False, description="Only answer which runs would be replayed; start nothing.")
-    owner: str | None = Field(default=None, max_length=320, description="Admins: replay this user's runs on their behalf (their quota).")
+    from_step: Literal["failed", "start"] = Field(
+        default="failed",
+        description=(
+            "`failed`: each run from its first failed step (else its start), reusing the earlier results; `start`: from the start."
+        ),
+    )
+    dry_run: bool = Field(
+        default=False, description="Only answer which runs would be replayed; start nothing."
+    )
+    owner: str | None = Field(
+        default=None,
+        max_length=320,
+        description="Admins: replay this user's runs on their behalf (their quota).",
+    )
 
 
 class ReplayRun(BaseModel):
@@ -86,18 +127,24 @@ class ReplayOut(BaseModel):
     total: int
     created_at: datetime
     finished_at: datetime | None
-    counts: dict[str, int] = Field(description="Items by state (pending, started, refused, skipped) and new runs by status.")
+    counts: dict[str, int] = Field(
+        description="Items by state (pending, started, refused, skipped) and new runs by status."
+    )
     items: list[ReplayItem] = Field(description="The first 200 runs, in replay order.")
 
 
 class ReplayStarted(BaseModel):
-    replay: ReplayOut | None = Field(description="The replay, paced in the background; null for a dry run.")
+    replay: ReplayOut | None = Field(
+        description="The replay, paced in the background; null for a dry run."
+    )
     selected: list[ReplayRun] = Field(description="The runs the filter selected, oldest first.")
 
 
 class DecideHook(_Body):
     action: str = Field(min_length=1, max_length=50, description="One of the hook's `actions`.")
-    data: dict[str, Any] = Field(default_factory=dict, description="The response the workflow receives.")
+    data: dict[str, Any] = Field(
+        default_factory=dict, description="The response the workflow receives."
+    )
 
 
 class WorkflowOut(BaseModel):
@@ -105,7 +152,9 @@ class WorkflowOut(BaseModel):
     title: str
     description: str
     version: int
-    input_schema: dict[str, Any] = Field(description="JSON schema of the `input` of `POST /api/v1/runs`.")
+    input_schema: dict[str, Any] = Field(
+        description="JSON schema of the `input` of `POST /api/v1/runs`."
+    )
 
 
 class WorkflowList(BaseModel):
@@ -150,18 +199,34 @@ class RunOut(BaseModel):
     waiting_for: str | None = None
     progress: dict[str, Any] | None = None
     chat_id: int | None = None
-    trigger_id: UUID | None = Field(default=None, description="The trigger that started the run (null once deleted).")
-    trigger_name: str | None = Field(default=None, description="Started by the trigger of this name (kept after it is deleted).")
+    trigger_id: UUID | None = Field(
+        default=None, description="The trigger that started the run (null once deleted)."
+    )
+    trigger_name: str | None = Field(
+        default=None, description="Started by the trigger of this name (kept after it is deleted)."
+    )
     created_at: datetime
     started_at: datetime | None = None
     completed_at: datetime | None = None
-    schedule_id: UUID | None = Field(default=None, description="The schedule that started the run, if one did.")
-    fire_at: datetime | None = Field(default=None, description="The schedule's fire the run was started for.")
-    rerun_of: UUID | None = Field(default=None, description="The run this one reruns (`POST /runs/{id}/rerun`, a replay).")
-    rerun_from: dict[str, Any] | None = Field(default=None, description=(
-        "Where the rerun starts: `seq` and `step` (null: the start), `edited_output`, `edited_input`, `replay_id`."))
+    schedule_id: UUID | None = Field(
+        default=None, description="The schedule that started the run, if one did."
+    )
+    fire_at: datetime | None = Field(
+        default=None, description="The schedule's fire the run was started for."
+    )
+    rerun_of: UUID | None = Field(
+        default=None, description="The run this one reruns (`POST /runs/{id}/rerun`, a replay)."
+    )
+    rerun_from: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "Where the rerun starts: `seq` and `step` (null: the start), `edited_output`, `edited_input`, `replay_id`."
+        ),
+    )
     template: str | None = Field(default=None, description="A template run: the template's slug.")
-    template_version: int | None = Field(default=None, description="A template run: the version it runs.")
+    template_version: int | None = Field(
+        default=None, description="A template run: the version it runs."
+    )
 
 
 class FileOut(BaseModel):
@@ -169,18 +234,24 @@ class FileOut(BaseModel):
     name: str
     content_type: str
     size: int = Field(description="In bytes.")
-    url: str = Field(description="Download it with the same API key: `GET` this path on the server.")
+    url: str = Field(
+        description="Download it with the same API key: `GET` this path on the server."
+    )
 
 
 class RunDetail(RunOut):
     steps: list[StepOut]
     hooks: list[HookOut]
-    files: list[FileOut] = Field(default_factory=list, description="The files the run made (reports, charts, data).")
+    files: list[FileOut] = Field(
+        default_factory=list, description="The files the run made (reports, charts, data)."
+    )
 
 
 class RunList(BaseModel):
     runs: list[RunOut]
-    next_cursor: str | None = Field(description="Pass as `cursor` for the next page; null on the last one.")
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` for the next page; null on the last one."
+    )
 
 
 class DecidedHook(BaseModel):
@@ -195,18 +266,70 @@ class DecidedHook(BaseModel):
 
 def run_view(run: dict) -> dict:
     """The shape `baton runs show --json` and the API print."""
-    keys = ("id", "workflow", "version", "title", "status", "input", "output", "error", "waiting_for",
-            "progress", "chat_id", "trigger_id", "trigger_name", "schedule_id", "fire_at", "rerun_of", "rerun_from",
-            "created_at", "started_at", "completed_at")
+    keys = (
+        "id",
+        "workflow",
+        "version",
+        "title",
+        "status",
+        "input",
+        "output",
+        "error",
+        "waiting_for",
+        "progress",
+        "chat_id",
+        "trigger_id",
+        "trigger_name",
+        "schedule_id",
+        "fire_at",
+        "rerun_of",
+        "rerun_from",
+        "created_at",
+        "started_at",
+        "completed_at",
+    )
     view = {k: run.get(k) for k in keys}
     # A template run: which template, at which version (null for a workflow's run, as the API's RunOut says).
     view["template"] = run.get("template") if run.get("template_id") is not None else None
-    view["template_version"] = run.get("template_version") if run.get("template_id") is not None else None
+    view["template_version"] = (
+        run.get("template_version") if run.get("template_id") is not None else None
+    )
     if "steps" in run:
-        view["steps"] = [{k: s[k] for k in ("seq", "name", "kind", "status", "attempts", "started_at",
-                                             "completed_at", "duration_ms", "model", "tokens_in", "tokens_out")}
-                         for s in run["steps"]]
-        view["hooks"] = [{k: h.get(k) for k in ("token", "name", "kind", "status", "actions", "expires_at",
-                                                 "action", "decided_by", "decided_at") if k in h}
-                         for h in run["hooks"]]
+        view["steps"] = [
+            {
+                k: s[k]
+                for k in (
+                    "seq",
+                    "name",
+                    "kind",
+                    "status",
+                    "attempts",
+                    "started_at",
+                    "completed_at",
+                    "duration_ms",
+                    "model",
+                    "tokens_in",
+                    "tokens_out",
+                )
+            }
+            for s in run["steps"]
+        ]
+        view["hooks"] = [
+            {
+                k: h.get(k)
+                for k in (
+                    "token",
+                    "name",
+                    "kind",
+                    "status",
+                    "actions",
+                    "expires_at",
+                    "action",
+                    "decided_by",
+                    "decided_at",
+                )
+                if k in h
+            }
+            for h in run["hooks"]
+        ]
     return view

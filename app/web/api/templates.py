@@ -41,7 +41,9 @@ class TemplateOut(BaseModel):
 class TemplateList(BaseModel):
     mine: list[TemplateOut]
     shared: list[TemplateOut] = Field(description="Shared with you by a link you opened.")
-    gallery: list[TemplateOut] = Field(description="This instance's gallery (starters and published templates).")
+    gallery: list[TemplateOut] = Field(
+        description="This instance's gallery (starters and published templates)."
+    )
 
 
 class TemplateDetail(TemplateOut):
@@ -62,7 +64,11 @@ class SaveTemplate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     document: dict[str, Any] = Field(description="A template document (schema: `Template`).")
-    slug: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9-]{0,59}$", description="New templates only; default: from the title.")
+    slug: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9-]{0,59}$",
+        description="New templates only; default: from the title.",
+    )
 
 
 class RunTemplate(BaseModel):
@@ -73,13 +79,22 @@ class RunTemplate(BaseModel):
 
 
 def _out(row: dict, user_id: int) -> dict:
-    return {"slug": row["slug"], "title": row["title"], "category": row["category"], "visibility": row["visibility"],
-            "version": row["current_version"], "owner": row.get("owner_email"), "mine": row["owner_id"] == user_id,
-            "updated_at": row["updated_at"]}
+    return {
+        "slug": row["slug"],
+        "title": row["title"],
+        "category": row["category"],
+        "visibility": row["visibility"],
+        "version": row["current_version"],
+        "owner": row.get("owner_email"),
+        "mine": row["owner_id"] == user_id,
+        "updated_at": row["updated_at"],
+    }
 
 
 def _invalid(exc: store.TemplateInvalid) -> InputInvalid:
-    return InputInvalid([{"field": p.path or "document", "message": p.message} for p in exc.problems])
+    return InputInvalid(
+        [{"field": p.path or "document", "message": p.message} for p in exc.problems]
+    )
 
 
 async def _visible(conn, user_id: int, slug: str) -> dict:
@@ -88,7 +103,9 @@ async def _visible(conn, user_id: int, slug: str) -> dict:
     try:
         return await store.get_template(conn, user_id=user_id, slug=slug)
     except store.TemplateNotFound:
-        raise ApiError("not_found", "No template of yours (or shared with you) has this slug.") from None
+        raise ApiError(
+            "not_found", "No template of yours (or shared with you) has this slug."
+        ) from None
 
 
 async def _detail(conn, row: dict, user_id: int) -> TemplateDetail:
@@ -97,7 +114,9 @@ async def _detail(conn, row: dict, user_id: int) -> TemplateDetail:
 
 
 @get("/templates", tags=["templates"], responses=documented())
-async def list_templates(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> TemplateList:
+async def list_templates(
+    request: Request, pool: NamedDependency[AsyncConnectionPool]
+) -> TemplateList:
     """Your templates, those shared with you, and the gallery."""
     uid = request.user.id
     async with pool.connection() as conn:
@@ -106,62 +125,105 @@ async def list_templates(request: Request, pool: NamedDependency[AsyncConnection
 
 
 @get("/templates/{slug:str}", tags=["templates"], responses=documented(404))
-async def get_template(request: Request, pool: NamedDependency[AsyncConnectionPool], slug: FromPath[SLUG]) -> TemplateDetail:
+async def get_template(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], slug: FromPath[SLUG]
+) -> TemplateDetail:
     """A template with its current document."""
     async with pool.connection() as conn:
         return await _detail(conn, await _visible(conn, request.user.id, slug), request.user.id)
 
 
 @post("/templates", tags=["templates"], status_code=201, responses=documented(413, 415, 422))
-async def create_template(request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[SaveTemplate]) -> TemplateDetail:
+async def create_template(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[SaveTemplate]
+) -> TemplateDetail:
     """Create a template (version 1) from a document; also how an exported document is imported."""
     async with pool.connection() as conn:
         try:
-            row = await store.import_document(conn, user_id=request.user.id, document=data.document, slug=data.slug)
+            row = await store.import_document(
+                conn, user_id=request.user.id, document=data.document, slug=data.slug
+            )
         except store.TemplateInvalid as exc:
             raise _invalid(exc) from None
         row = await store.get_template(conn, user_id=request.user.id, template_id=row["id"])
         return await _detail(conn, row, request.user.id)
 
 
-@post("/templates/{slug:str}/versions", tags=["templates"], status_code=201, responses=documented(404, 413, 415, 422))
-async def save_version(request: Request, pool: NamedDependency[AsyncConnectionPool], slug: FromPath[SLUG],
-                       data: JSONBody[SaveTemplate]) -> TemplateDetail:
+@post(
+    "/templates/{slug:str}/versions",
+    tags=["templates"],
+    status_code=201,
+    responses=documented(404, 413, 415, 422),
+)
+async def save_version(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    slug: FromPath[SLUG],
+    data: JSONBody[SaveTemplate],
+) -> TemplateDetail:
     """Save a new version of your template; runs in flight keep the version they started with."""
     uid = request.user.id
     async with pool.connection() as conn:
         row = await _visible(conn, uid, slug)
         try:
-            await store.save_version(conn, user_id=uid, template_id=row["id"], document=data.document)
+            await store.save_version(
+                conn, user_id=uid, template_id=row["id"], document=data.document
+            )
         except store.TemplateInvalid as exc:
             raise _invalid(exc) from None
         except store.TemplateNotFound:
             raise ApiError("not_found", "No template of yours has this slug.") from None
-        return await _detail(conn, await store.get_template(conn, user_id=uid, template_id=row["id"]), uid)
+        return await _detail(
+            conn, await store.get_template(conn, user_id=uid, template_id=row["id"]), uid
+        )
 
 
 @get("/templates/{slug:str}/versions", tags=["templates"], responses=documented(404))
-async def list_versions(request: Request, pool: NamedDependency[AsyncConnectionPool], slug: FromPath[SLUG]) -> VersionList:
+async def list_versions(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], slug: FromPath[SLUG]
+) -> VersionList:
     """The template's versions, newest first."""
     async with pool.connection() as conn:
         row = await _visible(conn, request.user.id, slug)
-        return VersionList(versions=[VersionOut.model_validate(v) for v in
-                                     await store.list_versions(conn, user_id=request.user.id, template_id=row["id"])])
+        return VersionList(
+            versions=[
+                VersionOut.model_validate(v)
+                for v in await store.list_versions(
+                    conn, user_id=request.user.id, template_id=row["id"]
+                )
+            ]
+        )
 
 
 @get("/templates/{slug:str}/export", tags=["templates"], responses=documented(404))
-async def export_template(request: Request, pool: NamedDependency[AsyncConnectionPool], slug: FromPath[SLUG]) -> dict[str, Any]:
+async def export_template(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], slug: FromPath[SLUG]
+) -> dict[str, Any]:
     """The current document as a file to import elsewhere: webhook keys and e-mail addresses removed."""
     async with pool.connection() as conn:
         row = await _visible(conn, request.user.id, slug)
         return store.strip_private(await store.get_document(conn, row))
 
 
-@post("/templates/{slug:str}/runs", tags=["templates"], status_code=201,
-      responses={200: ResponseSpec(RunDetail, description="The earlier run of the same `idempotency_key`",
-                                   generate_examples=False), **documented(402, 404, 413, 415, 422)})
-async def run_template(request: Request, pool: NamedDependency[AsyncConnectionPool], slug: FromPath[SLUG],
-                       data: JSONBody[RunTemplate]) -> Response[RunDetail]:
+@post(
+    "/templates/{slug:str}/runs",
+    tags=["templates"],
+    status_code=201,
+    responses={
+        200: ResponseSpec(
+            RunDetail,
+            description="The earlier run of the same `idempotency_key`",
+            generate_examples=False,
+        ),
+        **documented(402, 404, 413, 415, 422),
+    },
+)
+async def run_template(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    slug: FromPath[SLUG],
+    data: JSONBody[RunTemplate],
+) -> Response[RunDetail]:
     """Start a run of the template's current version (`201`; `200` with the earlier run of the same
     `idempotency_key`). The run is then followed like any other under `/api/v1/runs`."""
     uid = request.user.id
@@ -169,14 +231,31 @@ async def run_template(request: Request, pool: NamedDependency[AsyncConnectionPo
         chosen = await choose_template(conn, uid, slug) if store.SLUG.match(slug) else None
         if chosen is None:
             raise ApiError("not_found", "No template of yours (or shared with you) has this slug.")
-        outcome = await start_run(conn, template=chosen, input=data.input, user_id=uid,
-                                  idempotency_key=data.idempotency_key)
+        outcome = await start_run(
+            conn,
+            template=chosen,
+            input=data.input,
+            user_id=uid,
+            idempotency_key=data.idempotency_key,
+        )
         if isinstance(outcome, Refused):
             if isinstance(outcome.error, InputInvalid):
-                raise InputInvalid([e | {"field": f"input.{e['field']}"} for e in outcome.error.errors])
+                raise InputInvalid(
+                    [e | {"field": f"input.{e['field']}"} for e in outcome.error.errors]
+                )
             raise outcome.error
         run = run_view(await commands.get_run(conn, outcome.run_id, owner_id=uid))
-    return Response(RunDetail.model_validate({**run, "files": []}), status_code=201 if outcome.created else 200)
+    return Response(
+        RunDetail.model_validate({**run, "files": []}), status_code=201 if outcome.created else 200
+    )
 
 
-HANDLERS = [list_templates, create_template, get_template, save_version, list_versions, export_template, run_template]
+HANDLERS = [
+    list_templates,
+    create_template,
+    get_template,
+    save_version,
+    list_versions,
+    export_template,
+    run_template,
+]

@@ -34,21 +34,43 @@ class TriggerNotFound(NotFound):
 
 class NewTrigger(_Body):
     name: str = Field(min_length=1, max_length=store.MAX_NAME)
-    workflow: str | None = Field(default=None, min_length=1, max_length=100, description=(
-        "What the trigger starts: a name from `GET /api/v1/workflows`, or else"))
-    template_id: int | None = Field(default=None, ge=1, le=2**63 - 1, description=(
-        "a template you may run (yours, shared with you, the gallery's): its current version at each delivery."))
-    mapping: dict[str, str] | None = Field(default=None, description=(
-        "Input field -> JSON pointer (RFC 6901) into the delivered body, e.g. `{\"topic\": \"/post/title\"}`. "
-        "Omitted or null: the body is passed through as the input."))
-    auth_mode: Literal["hmac", "bearer"] = Field(default="hmac", description=(
-        "`hmac`: deliveries carry `X-Baton-Signature: sha256=<hex HMAC-SHA256 of the body>`; "
-        "`bearer`: `Authorization: Bearer <secret>`."))
-    rate_per_minute: int = Field(default=store.DEFAULT_RATE, ge=1, le=6000, description="Deliveries a minute, at most.")
+    workflow: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=100,
+        description=("What the trigger starts: a name from `GET /api/v1/workflows`, or else"),
+    )
+    template_id: int | None = Field(
+        default=None,
+        ge=1,
+        le=2**63 - 1,
+        description=(
+            "a template you may run (yours, shared with you, the gallery's): its current version at each delivery."
+        ),
+    )
+    mapping: dict[str, str] | None = Field(
+        default=None,
+        description=(
+            'Input field -> JSON pointer (RFC 6901) into the delivered body, e.g. `{"topic": "/post/title"}`. '
+            "Omitted or null: the body is passed through as the input."
+        ),
+    )
+    auth_mode: Literal["hmac", "bearer"] = Field(
+        default="hmac",
+        description=(
+            "`hmac`: deliveries carry `X-Baton-Signature: sha256=<hex HMAC-SHA256 of the body>`; "
+            "`bearer`: `Authorization: Bearer <secret>`."
+        ),
+    )
+    rate_per_minute: int = Field(
+        default=store.DEFAULT_RATE, ge=1, le=6000, description="Deliveries a minute, at most."
+    )
 
 
 class RotateSecret(_Body):
-    auth_mode: Literal["hmac", "bearer"] | None = Field(default=None, description="Switch the mode too (default: keep it).")
+    auth_mode: Literal["hmac", "bearer"] | None = Field(
+        default=None, description="Switch the mode too (default: keep it)."
+    )
 
 
 class TriggerOut(BaseModel):
@@ -67,7 +89,9 @@ class TriggerOut(BaseModel):
 
 
 class TriggerWithSecret(TriggerOut):
-    secret: str = Field(description="The signing secret or bearer token: shown in this answer only.")
+    secret: str = Field(
+        description="The signing secret or bearer token: shown in this answer only."
+    )
 
 
 class TriggerList(BaseModel):
@@ -75,32 +99,54 @@ class TriggerList(BaseModel):
 
 
 def _out(row: dict, settings: Settings, secret: str | None = None) -> dict:
-    keys = ("id", "name", "workflow", "template_id", "mapping", "auth_mode", "secret_hint", "enabled", "rate_per_minute",
-            "created_at", "updated_at")
-    view = {k: row[k] for k in keys} | {"url": settings.base_url.rstrip("/") + PATH + str(row["id"])}
+    keys = (
+        "id",
+        "name",
+        "workflow",
+        "template_id",
+        "mapping",
+        "auth_mode",
+        "secret_hint",
+        "enabled",
+        "rate_per_minute",
+        "created_at",
+        "updated_at",
+    )
+    view = {k: row[k] for k in keys} | {
+        "url": settings.base_url.rstrip("/") + PATH + str(row["id"])
+    }
     return view | ({"secret": secret} if secret else {})
 
 
 async def _target(conn: AsyncConnection, user_id: int, data: NewTrigger) -> Target:
     """The body's target, checked with its mapping (InputInvalid by field otherwise)."""
     if (data.workflow is None) == (data.template_id is None):
-        raise InputInvalid([{"field": "workflow", "message": "give either `workflow` or `template_id`"}])
+        raise InputInvalid(
+            [{"field": "workflow", "message": "give either `workflow` or `template_id`"}]
+        )
     if data.workflow is not None:
         target, field = workflow_target(data.workflow), "workflow"
     else:
         target, field = await template_target(conn, user_id, data.template_id), "template_id"
     if target is None:
-        raise InputInvalid([{"field": field, "message": "nothing of yours to start has this name or id"}])
+        raise InputInvalid(
+            [{"field": field, "message": "nothing of yours to start has this name or id"}]
+        )
     if data.mapping is not None:
         problems = check_mapping(data.mapping, [f.name for f in input_fields(target.input_model)])
         if problems:
-            raise InputInvalid([{"field": f"mapping.{k}", "message": v} for k, v in problems.items()])
+            raise InputInvalid(
+                [{"field": f"mapping.{k}", "message": v} for k, v in problems.items()]
+            )
     return target
 
 
 @get("/triggers", tags=["triggers"], responses=documented())
-async def list_triggers(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                        settings: NamedDependency[Settings]) -> TriggerList:
+async def list_triggers(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> TriggerList:
     """Your triggers, newest first."""
     async with pool.connection() as conn:
         rows = await store.list_triggers(conn, request.user.id)
@@ -108,24 +154,39 @@ async def list_triggers(request: Request, pool: NamedDependency[AsyncConnectionP
 
 
 @post("/triggers", tags=["triggers"], status_code=201, responses=documented(409, 413, 415, 422))
-async def create_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                         settings: NamedDependency[Settings], data: JSONBody[NewTrigger]) -> TriggerWithSecret:
+async def create_trigger(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+    data: JSONBody[NewTrigger],
+) -> TriggerWithSecret:
     """Make a trigger. The answer carries its secret, once; Baton keeps only what checks it."""
     try:
         async with pool.connection() as conn:
             target = await _target(conn, request.user.id, data)
             row, secret = await store.create_trigger(
-                conn, request.user.id, SecretBox.from_settings(settings), name=" ".join(data.name.split()) or "Trigger",
-                workflow=target.workflow, template_id=target.template_id, mapping=data.mapping,
-                auth_mode=data.auth_mode, rate_per_minute=data.rate_per_minute)
+                conn,
+                request.user.id,
+                SecretBox.from_settings(settings),
+                name=" ".join(data.name.split()) or "Trigger",
+                workflow=target.workflow,
+                template_id=target.template_id,
+                mapping=data.mapping,
+                auth_mode=data.auth_mode,
+                rate_per_minute=data.rate_per_minute,
+            )
     except store.TriggerLimitReached as exc:
         raise ApiError("invalid_state", str(exc)) from None
     return TriggerWithSecret.model_validate(_out(row, settings, secret))
 
 
 @get("/triggers/{trigger_id:str}", tags=["triggers"], responses=documented(404))
-async def get_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                      settings: NamedDependency[Settings], trigger_id: FromPath[str]) -> TriggerOut:
+async def get_trigger(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+    trigger_id: FromPath[str],
+) -> TriggerOut:
     """One of your triggers."""
     async with pool.connection() as conn:
         row = await store.get_trigger(conn, trigger_id, request.user.id)
@@ -134,8 +195,9 @@ async def get_trigger(request: Request, pool: NamedDependency[AsyncConnectionPoo
     return TriggerOut.model_validate(_out(row, settings))
 
 
-async def _switch(request: Request, pool: AsyncConnectionPool, settings: Settings, trigger_id: str,
-                  enabled: bool) -> TriggerOut:
+async def _switch(
+    request: Request, pool: AsyncConnectionPool, settings: Settings, trigger_id: str, enabled: bool
+) -> TriggerOut:
     async with pool.connection() as conn:
         row = await store.set_enabled(conn, trigger_id, request.user.id, enabled)
     if row is None:
@@ -143,42 +205,82 @@ async def _switch(request: Request, pool: AsyncConnectionPool, settings: Setting
     return TriggerOut.model_validate(_out(row, settings))
 
 
-@post("/triggers/{trigger_id:str}/enable", tags=["triggers"], status_code=200, responses=documented(404))
-async def enable_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                         settings: NamedDependency[Settings], trigger_id: FromPath[str]) -> TriggerOut:
+@post(
+    "/triggers/{trigger_id:str}/enable",
+    tags=["triggers"],
+    status_code=200,
+    responses=documented(404),
+)
+async def enable_trigger(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+    trigger_id: FromPath[str],
+) -> TriggerOut:
     """Deliveries start runs again."""
     return await _switch(request, pool, settings, trigger_id, True)
 
 
-@post("/triggers/{trigger_id:str}/disable", tags=["triggers"], status_code=200, responses=documented(404))
-async def disable_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                          settings: NamedDependency[Settings], trigger_id: FromPath[str]) -> TriggerOut:
+@post(
+    "/triggers/{trigger_id:str}/disable",
+    tags=["triggers"],
+    status_code=200,
+    responses=documented(404),
+)
+async def disable_trigger(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+    trigger_id: FromPath[str],
+) -> TriggerOut:
     """Deliveries get 404 and start nothing until the trigger is enabled again."""
     return await _switch(request, pool, settings, trigger_id, False)
 
 
-@post("/triggers/{trigger_id:str}/rotate", tags=["triggers"], status_code=200,
-      responses=documented(404, 413, 415, 422))
-async def rotate_trigger_secret(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                                settings: NamedDependency[Settings], trigger_id: FromPath[str],
-                                data: JSONBody[RotateSecret]) -> TriggerWithSecret:
+@post(
+    "/triggers/{trigger_id:str}/rotate",
+    tags=["triggers"],
+    status_code=200,
+    responses=documented(404, 413, 415, 422),
+)
+async def rotate_trigger_secret(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+    trigger_id: FromPath[str],
+    data: JSONBody[RotateSecret],
+) -> TriggerWithSecret:
     """A new secret (in this answer only); the old one stops working at once."""
     async with pool.connection() as conn:
         row = await store.get_trigger(conn, trigger_id, request.user.id)
-        rotated = row and await store.rotate_secret(conn, row["id"], request.user.id, SecretBox.from_settings(settings),
-                                                    data.auth_mode or row["auth_mode"])
+        rotated = row and await store.rotate_secret(
+            conn,
+            row["id"],
+            request.user.id,
+            SecretBox.from_settings(settings),
+            data.auth_mode or row["auth_mode"],
+        )
     if not rotated:
         raise TriggerNotFound("No trigger of yours has this id.")
     return TriggerWithSecret.model_validate(_out(rotated[0], settings, rotated[1]))
 
 
 @delete("/triggers/{trigger_id:str}", tags=["triggers"], status_code=204, responses=documented(404))
-async def delete_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> None:
+async def delete_trigger(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
+) -> None:
     """Delete a trigger and its deliveries; deliveries to it get 404. Its runs keep its name."""
     async with pool.connection() as conn:
         if not await store.delete_trigger(conn, trigger_id, request.user.id):
             raise TriggerNotFound("No trigger of yours has this id.")
 
 
-routes = [list_triggers, create_trigger, get_trigger, enable_trigger, disable_trigger, rotate_trigger_secret,
-          delete_trigger]
+routes = [
+    list_triggers,
+    create_trigger,
+    get_trigger,
+    enable_trigger,
+    disable_trigger,
+    rotate_trigger_secret,
+    delete_trigger,
+]

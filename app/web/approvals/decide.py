@@ -68,16 +68,26 @@ class Outcome:
     status: int = 200
 
 
-async def decide(conn: AsyncConnection, hook: dict, parsed: Parsed, *, decided_by: str,
-                 owner_id: int | None) -> Outcome:
+async def decide(
+    conn: AsyncConnection, hook: dict, parsed: Parsed, *, decided_by: str, owner_id: int | None
+) -> Outcome:
     try:
-        await resolve_hook(conn, hook["token"], parsed.action, parsed.data, decided_by=decided_by, owner_id=owner_id)
+        await resolve_hook(
+            conn,
+            hook["token"],
+            parsed.action,
+            parsed.data,
+            decided_by=decided_by,
+            owner_id=owner_id,
+        )
     except HookNotFound:
         return Outcome(False, "Not found.", 404)
     except AlreadyDecided as exc:
         return Outcome(False, f"This was already decided: {exc}. Nothing was changed.", 409)
     except HookExpired:
-        return Outcome(False, "This request expired before it was answered. Nothing was changed.", 410)
+        return Outcome(
+            False, "This request expired before it was answered. Nothing was changed.", 410
+        )
     except InvalidState:
         return Outcome(False, "The run has ended: there is nothing left to decide.", 409)
     except InvalidAction as exc:
@@ -97,9 +107,15 @@ def state_message(hook: dict) -> str | None:
         who = f" by {hook['decided_by']}" if hook.get("decided_by") else ""
         when = f" on {hook['decided_at']:%-d %b %Y at %H:%M UTC}" if hook.get("decided_at") else ""
         return f"This request was already decided: {ACTION_WORDS.get(hook['action'], hook['action'])}{who}{when}."
-    if hook["status"] == "expired" or (hook["status"] == "waiting" and hook.get("expires_at") and _past(hook["expires_at"])):
+    if hook["status"] == "expired" or (
+        hook["status"] == "waiting" and hook.get("expires_at") and _past(hook["expires_at"])
+    ):
         return "This request expired before anyone answered it. It can no longer be decided."
-    if hook["status"] == "cancelled" or hook.get("run_status") in ("completed", "failed", "cancelled"):
+    if hook["status"] == "cancelled" or hook.get("run_status") in (
+        "completed",
+        "failed",
+        "cancelled",
+    ):
         return "This run has ended: there is nothing left to decide."
     return None
 

@@ -28,9 +28,16 @@ PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Rob
 
 
 def _page_context(hook: dict, action_url: str, **extra) -> dict:
-    return {"hook": hook_view(hook), "raw": hook, "action_url": action_url, "state": state_message(hook),
-            "reopening": is_reopened(hook), "run_open": hook["run_status"] not in FINAL,
-            "workflow_title": workflow_title(hook["workflow"], hook["version"]), **extra}
+    return {
+        "hook": hook_view(hook),
+        "raw": hook,
+        "action_url": action_url,
+        "state": state_message(hook),
+        "reopening": is_reopened(hook),
+        "run_open": hook["run_status"] not in FINAL,
+        "workflow_title": workflow_title(hook["workflow"], hook["version"]),
+        **extra,
+    }
 
 
 async def _replacement(conn, hook: dict) -> dict | None:
@@ -40,18 +47,25 @@ async def _replacement(conn, hook: dict) -> dict | None:
 
 # -- in the app --------------------------------------------------------------------------------
 
+
 @get("/")
-async def inbox(request: Request, pool: NamedDependency[AsyncConnectionPool], rows: FromQuery[bool] = False) -> Template:
+async def inbox(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], rows: FromQuery[bool] = False
+) -> Template:
     async with pool.connection() as conn:
         waiting = await store.waiting_hooks(conn, request.user.id)
     items = [{**h, "workflow_title": workflow_title(h["workflow"], h["version"])} for h in waiting]
     if rows and is_htmx(request):
         return Template("partials/approvals/inbox_rows.html", context={"items": items})
-    return Template("pages/approvals/inbox.html", context={"items": items, "limit": store.INBOX_LIMIT})
+    return Template(
+        "pages/approvals/inbox.html", context={"items": items, "limit": store.INBOX_LIMIT}
+    )
 
 
 @get("/{hook_id:int}")
-async def review_page(request: Request, pool: NamedDependency[AsyncConnectionPool], hook_id: FromPath[int]) -> Template:
+async def review_page(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], hook_id: FromPath[int]
+) -> Template:
     async with pool.connection() as conn:
         hook = await store.hook_for_owner(conn, hook_id, request.user.id)
         if hook is None:
@@ -59,11 +73,15 @@ async def review_page(request: Request, pool: NamedDependency[AsyncConnectionPoo
         newer = await _replacement(conn, hook)
     if newer:
         return Redirect(f"/approvals/{newer['id']}", status_code=303)
-    return Template("pages/approvals/review.html", context=_page_context(hook, f"/approvals/{hook_id}"))
+    return Template(
+        "pages/approvals/review.html", context=_page_context(hook, f"/approvals/{hook_id}")
+    )
 
 
 @post("/{hook_id:int}", request_max_body_size=BODY_LIMIT)
-async def decide_in_app(request: Request, pool: NamedDependency[AsyncConnectionPool], hook_id: FromPath[int]) -> Response:
+async def decide_in_app(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], hook_id: FromPath[int]
+) -> Response:
     user = request.user
     form = dict(await request.form())
     as_card = form.get("view") == "card" and is_htmx(request)
@@ -72,29 +90,49 @@ async def decide_in_app(request: Request, pool: NamedDependency[AsyncConnectionP
         if hook is None:
             raise NotFoundException()
         parsed = parse_decision(hook, form)
-        outcome = None if parsed.errors else await decide(conn, hook, parsed, decided_by=user.email, owner_id=user.id)
+        outcome = (
+            None
+            if parsed.errors
+            else await decide(conn, hook, parsed, decided_by=user.email, owner_id=user.id)
+        )
         if as_card:
             card = await load_card(conn, hook["run_id"], user.id)
             if parsed.errors:
-                return Template("partials/runs/card.html", status_code=422,
-                                context={"card": card, "errors": parsed.errors, "values": parsed.values})
+                return Template(
+                    "partials/runs/card.html",
+                    status_code=422,
+                    context={"card": card, "errors": parsed.errors, "values": parsed.values},
+                )
             # A refusal (already decided, expired) is news for this card, not an error: it shows
             # the run as it is now, with the reason.
-            return Template("partials/runs/card.html", context={"card": card, "notice": None if outcome.ok else outcome.message})
+            return Template(
+                "partials/runs/card.html",
+                context={"card": card, "notice": None if outcome.ok else outcome.message},
+            )
         if parsed.errors:
-            return Template("pages/approvals/review.html", status_code=422, context=_page_context(
-                hook, f"/approvals/{hook_id}", errors=parsed.errors, values=parsed.values))
+            return Template(
+                "pages/approvals/review.html",
+                status_code=422,
+                context=_page_context(
+                    hook, f"/approvals/{hook_id}", errors=parsed.errors, values=parsed.values
+                ),
+            )
     if outcome.ok:
         return Redirect(f"/approvals/{hook_id}", status_code=303)
-    return Template("pages/approvals/review.html", status_code=outcome.status,
-                    context=_page_context(hook, f"/approvals/{hook_id}", notice=outcome.message))
+    return Template(
+        "pages/approvals/review.html",
+        status_code=outcome.status,
+        context=_page_context(hook, f"/approvals/{hook_id}", notice=outcome.message),
+    )
 
 
-router = Router(path="/approvals", guards=[requires_login],
-                route_handlers=[inbox, review_page, decide_in_app])
+router = Router(
+    path="/approvals", guards=[requires_login], route_handlers=[inbox, review_page, decide_in_app]
+)
 
 
 # -- the email link ----------------------------------------------------------------------------
+
 
 @get("/{token:str}")
 async def link_page(pool: NamedDependency[AsyncConnectionPool], token: FromPath[str]) -> Template:
@@ -105,25 +143,48 @@ async def link_page(pool: NamedDependency[AsyncConnectionPool], token: FromPath[
         newer = await _replacement(conn, hook)
     if newer:
         return Redirect(f"/review/{newer['token']}", status_code=303, headers=PRIVATE)
-    return Template("pages/approvals/review.html", headers=PRIVATE,
-                    context=_page_context(hook, f"/review/{token}", by_link=True))
+    return Template(
+        "pages/approvals/review.html",
+        headers=PRIVATE,
+        context=_page_context(hook, f"/review/{token}", by_link=True),
+    )
 
 
 @post("/{token:str}", request_max_body_size=BODY_LIMIT)
-async def decide_by_link(request: Request, pool: NamedDependency[AsyncConnectionPool], token: FromPath[str]) -> Response:
+async def decide_by_link(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], token: FromPath[str]
+) -> Response:
     async with pool.connection() as conn:
         hook = await store.hook_for_token(conn, token)
         if hook is None:
             raise NotFoundException()
         parsed = parse_decision(hook, dict(await request.form()))
         if parsed.errors:
-            return Template("pages/approvals/review.html", status_code=422, headers=PRIVATE, context=_page_context(
-                hook, f"/review/{token}", by_link=True, errors=parsed.errors, values=parsed.values))
-        outcome = await decide(conn, hook, parsed, decided_by=hook["assignee"] or hook["owner_email"], owner_id=None)
+            return Template(
+                "pages/approvals/review.html",
+                status_code=422,
+                headers=PRIVATE,
+                context=_page_context(
+                    hook,
+                    f"/review/{token}",
+                    by_link=True,
+                    errors=parsed.errors,
+                    values=parsed.values,
+                ),
+            )
+        outcome = await decide(
+            conn, hook, parsed, decided_by=hook["assignee"] or hook["owner_email"], owner_id=None
+        )
         if outcome.ok:
             hook = await store.hook_for_token(conn, token)
-    return Template("pages/approvals/review.html", status_code=outcome.status, headers=PRIVATE, context=_page_context(
-        hook, f"/review/{token}", by_link=True, notice=outcome.message, decided=outcome.ok))
+    return Template(
+        "pages/approvals/review.html",
+        status_code=outcome.status,
+        headers=PRIVATE,
+        context=_page_context(
+            hook, f"/review/{token}", by_link=True, notice=outcome.message, decided=outcome.ok
+        ),
+    )
 
 
 review_router = Router(path="/review", route_handlers=[link_page, decide_by_link])

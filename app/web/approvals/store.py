@@ -49,8 +49,12 @@ async def hook_for_token(conn: AsyncConnection, token: str) -> dict | None:
 
 
 async def newer_waiting_hook(conn: AsyncConnection, hook: dict) -> dict | None:
-    return await (await conn.execute(NEWER_WAITING, {"run_id": hook["run_id"], "id": hook["id"]})).fetchone()
+    return await (
+        await conn.execute(NEWER_WAITING, {"run_id": hook["run_id"], "id": hook["id"]})
+    ).fetchone()
 
 
 async def waiting_hooks(conn: AsyncConnection, owner_id: int) -> list[dict]:
-    return await (await conn.execute(WAITING, {"owner_id": owner_id, "limit": INBOX_LIMIT})).fetchall()
+    return await (
+        await conn.execute(WAITING, {"owner_id": owner_id, "limit": INBOX_LIMIT})
+    ).fetchall()

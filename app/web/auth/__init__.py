@@ -19,6 +19,14 @@ middleware = [SessionMiddleware, CSRFMiddleware]
 exception_handlers = {LoginRequired: login_redirect}
 
 __all__ = [
-    "CSRFMiddleware", "CurrentUser", "LoginRequired", "SessionInfo", "SessionMiddleware",
-    "exception_handlers", "middleware", "requires_admin", "requires_login", "routes",
+    "CSRFMiddleware",
+    "CurrentUser",
+    "LoginRequired",
+    "SessionInfo",
+    "SessionMiddleware",
+    "exception_handlers",
+    "middleware",
+    "requires_admin",
+    "requires_login",
+    "routes",
 ]

@@ -47,20 +47,38 @@ RETURNING id, email, tier, is_admin, time_zone
 """
 
 
-async def create_account(conn: AsyncConnection, email: str, password_hash: str, *, tier: str,
-                         is_admin: bool = False, explicit_tier: bool = False,
-                         time_zone: str | None = None) -> CurrentUser:
+async def create_account(
+    conn: AsyncConnection,
+    email: str,
+    password_hash: str,
+    *,
+    tier: str,
+    is_admin: bool = False,
+    explicit_tier: bool = False,
+    time_zone: str | None = None,
+) -> CurrentUser:
     """The first account on a fresh install becomes an admin on `enterprise` (unless a tier was
     given explicitly), so a newcomer can try everything at once."""
     async with conn.transaction():
-        first = (await (await conn.execute(IS_FIRST, {"lock": FIRST_ACCOUNT_LOCK})).fetchone())["first"]
+        first = (await (await conn.execute(IS_FIRST, {"lock": FIRST_ACCOUNT_LOCK})).fetchone())[
+            "first"
+        ]
         if first:
             is_admin = True
             tier = tier if explicit_tier else FIRST_ACCOUNT_TIER
         try:
-            row = await (await conn.execute(CREATE_USER, {"email": email.lower(), "hash": password_hash,
-                                                          "tier": tier, "is_admin": is_admin,
-                                                          "time_zone": time_zone})).fetchone()
+            row = await (
+                await conn.execute(
+                    CREATE_USER,
+                    {
+                        "email": email.lower(),
+                        "hash": password_hash,
+                        "tier": tier,
+                        "is_admin": is_admin,
+                        "time_zone": time_zone,
+                    },
+                )
+            ).fetchone()
         except psycopg.errors.ForeignKeyViolation:
             raise AccountError("tier", f"There is no tier called {tier!r}.") from None
     if row is None:
@@ -68,13 +86,22 @@ async def create_account(conn: AsyncConnection, email: str, password_hash: str, 
     return CurrentUser(row["id"], row["email"], row["tier"], row["is_admin"], row["time_zone"])
 
 
-async def sign_up(pool: AsyncConnectionPool, email: str, password: str, *, tier: str, ip: str,
-                  time_zone: str | None = None) -> CurrentUser:
+async def sign_up(
+    pool: AsyncConnectionPool,
+    email: str,
+    password: str,
+    *,
+    tier: str,
+    ip: str,
+    time_zone: str | None = None,
+) -> CurrentUser:
     async with pool.connection() as conn:
         wait = await ratelimit.take(conn, ratelimit.signups_from_ip(ip))
     if wait:
-        raise AccountError("email", f"Too many sign-ups from your network. Try again in "
-                                    f"{ratelimit.describe_wait(wait)}.")
+        raise AccountError(
+            "email",
+            f"Too many sign-ups from your network. Try again in {ratelimit.describe_wait(wait)}.",
+        )
     password_hash = await hash_password(password)
     async with pool.connection() as conn:
         return await create_account(conn, email, password_hash, tier=tier, time_zone=time_zone)
@@ -90,7 +117,10 @@ async def log_in(pool: AsyncConnectionPool, email: str, password: str, *, ip: st
     """Check the password under both rate limits; raises LoginRefused with a message to show.
     Attempts are counted before the password is checked, so parallel guesses cannot slip past."""
     email = email.lower()
-    per_account, per_ip = ratelimit.login_attempts_for_account(email), ratelimit.login_attempts_from_ip(ip)
+    per_account, per_ip = (
+        ratelimit.login_attempts_for_account(email),
+        ratelimit.login_attempts_from_ip(ip),
+    )
     async with pool.connection() as conn:
         try:
             async with conn.transaction():
@@ -101,8 +131,11 @@ async def log_in(pool: AsyncConnectionPool, email: str, password: str, *, ip: st
                 if wait:
                     raise _Throttled(wait)  # rolls back: a refused attempt is not counted
         except _Throttled as throttled:
-            raise LoginRefused(f"Too many failed login attempts. Try again in "
-                               f"{ratelimit.describe_wait(throttled.wait)}.", retry_after=throttled.wait) from None
+            raise LoginRefused(
+                f"Too many failed login attempts. Try again in "
+                f"{ratelimit.describe_wait(throttled.wait)}.",
+                retry_after=throttled.wait,
+            ) from None
         row = await (await conn.execute(FIND_FOR_LOGIN, {"email": email})).fetchone()
     if not await verify_password(password, row["password_hash"] if row else None):
         raise LoginRefused("Wrong email or password.")
@@ -119,14 +152,17 @@ SET_TIER = "UPDATE users SET tier = %(tier)s WHERE id = %(id)s RETURNING id"
 SET_TIER_BY_EMAIL = "UPDATE users SET tier = %(tier)s WHERE email = %(email)s RETURNING id"
 
 
-async def set_tier(conn: AsyncConnection, tier: str, *, user_id: int | None = None,
-                   email: str | None = None) -> bool:
+async def set_tier(
+    conn: AsyncConnection, tier: str, *, user_id: int | None = None, email: str | None = None
+) -> bool:
     """Move a user (by id or email) to a tier; False when there is no such user."""
     try:
         if user_id is not None:
             cur = await conn.execute(SET_TIER, {"tier": tier, "id": user_id})
         else:
-            cur = await conn.execute(SET_TIER_BY_EMAIL, {"tier": tier, "email": (email or "").lower()})
+            cur = await conn.execute(
+                SET_TIER_BY_EMAIL, {"tier": tier, "email": (email or "").lower()}
+            )
     except psycopg.errors.ForeignKeyViolation:
         raise AccountError("tier", f"There is no tier called {tier!r}.") from None
     return cur.rowcount == 1

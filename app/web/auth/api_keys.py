@@ -48,7 +48,9 @@ def generate_key() -> NewKey:
     return NewKey(key, key[:SHOWN_CHARS], hash_key(key))
 
 
-ACTIVE_COUNT = "SELECT count(*) AS n FROM api_keys WHERE user_id = %(user_id)s AND revoked_at IS NULL"
+ACTIVE_COUNT = (
+    "SELECT count(*) AS n FROM api_keys WHERE user_id = %(user_id)s AND revoked_at IS NULL"
+)
 INSERT = """
 INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES (%(user_id)s, %(name)s, %(prefix)s, %(hash)s)
 RETURNING id, name, prefix, created_at, last_used_at, revoked_at
@@ -67,8 +69,12 @@ async def create_key(conn: AsyncConnection, user_id: int, name: str) -> tuple[st
         active = (await (await conn.execute(ACTIVE_COUNT, {"user_id": user_id})).fetchone())["n"]
         if active >= MAX_ACTIVE_KEYS:
             raise KeyLimitReached(f"You have {MAX_ACTIVE_KEYS} active keys; revoke one first.")
-        row = await (await conn.execute(INSERT, {"user_id": user_id, "name": name, "prefix": new.prefix,
-                                                 "hash": new.key_hash})).fetchone()
+        row = await (
+            await conn.execute(
+                INSERT,
+                {"user_id": user_id, "name": name, "prefix": new.prefix, "hash": new.key_hash},
+            )
+        ).fetchone()
     return new.key, row
 
 
@@ -96,7 +102,10 @@ async def revoke_key(conn: AsyncConnection, user_id: int, key_id: int) -> bool:
         return False
     if await (await conn.execute(REVOKE, {"id": key_id, "user_id": user_id})).fetchone():
         return True
-    return await (await conn.execute(KEY_OF, {"id": key_id, "user_id": user_id})).fetchone() is not None
+    return (
+        await (await conn.execute(KEY_OF, {"id": key_id, "user_id": user_id})).fetchone()
+        is not None
+    )
 
 
 # last_used_at is refreshed at most once a minute: reading runs should not write on every request.

@@ -39,12 +39,16 @@ def safe_next(target: str | None) -> str:
 
 def login_redirect(request: Request, exc: LoginRequired) -> Response:
     if request.url.path.startswith("/api/"):
-        return Response({"error": {"code": "unauthorized", "message": "An API key is required."}},
-                        status_code=401)
+        return Response(
+            {"error": {"code": "unauthorized", "message": "An API key is required."}},
+            status_code=401,
+        )
     if request.headers.get("hx-request"):
         current = urlsplit(request.headers.get("hx-current-url", "/"))
         here = current.path + (f"?{current.query}" if current.query else "")
-        return Response(None, status_code=401, headers={"HX-Redirect": f"/login?next={quote(safe_next(here))}"})
+        return Response(
+            None, status_code=401, headers={"HX-Redirect": f"/login?next={quote(safe_next(here))}"}
+        )
     here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     target = f"/login?next={quote(safe_next(here))}" if request.method == "GET" else "/login"
     return Redirect(target, status_code=303)

@@ -88,14 +88,24 @@ class CSRFMiddleware:
         settings = _services(scope).settings
         expected = csrf_token_for(settings.secret_key, subject)
         ScopeState.from_scope(scope).csrf_token = expected
-        if (scope["method"] not in SAFE_METHODS and not path.startswith(SIGNED_LINKS)
-                and not await self._carries(request, expected)):
+        if (
+            scope["method"] not in SAFE_METHODS
+            and not path.startswith(SIGNED_LINKS)
+            and not await self._carries(request, expected)
+        ):
             raise PermissionDeniedException("This page has expired. Reload it and try again.")
         if new_cookie:
-            send = _adding_cookie(send, Cookie(
-                key=ANON_COOKIE, value=new_cookie, path="/", httponly=True, samesite="lax",
-                secure=settings.base_url.startswith("https://"),
-            ))
+            send = _adding_cookie(
+                send,
+                Cookie(
+                    key=ANON_COOKIE,
+                    value=new_cookie,
+                    path="/",
+                    httponly=True,
+                    samesite="lax",
+                    secure=settings.base_url.startswith("https://"),
+                ),
+            )
         await self.app(scope, receive, send)
 
     @staticmethod

@@ -36,13 +36,22 @@ def client_ip(request: Request) -> str:
     return request.client.host if request.client else "unknown"
 
 
-async def _signed_in(request: Request, pool: AsyncConnectionPool, settings: Settings,
-                     user: CurrentUser, target: str) -> Redirect:
+async def _signed_in(
+    request: Request, pool: AsyncConnectionPool, settings: Settings, user: CurrentUser, target: str
+) -> Redirect:
     async with pool.connection() as conn:
-        token = await create_session(conn, user.id, user_agent=request.headers.get("user-agent", ""),
-                                     ip=client_ip(request))
-    cookie = Cookie(key=COOKIE, value=token, path="/", httponly=True, samesite="lax",
-                    secure=settings.base_url.startswith("https://"), max_age=LIFETIME_DAYS * 86400)
+        token = await create_session(
+            conn, user.id, user_agent=request.headers.get("user-agent", ""), ip=client_ip(request)
+        )
+    cookie = Cookie(
+        key=COOKIE,
+        value=token,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.base_url.startswith("https://"),
+        max_age=LIFETIME_DAYS * 86400,
+    )
     return Redirect(target, status_code=303, cookies=[cookie])
 
 
@@ -54,44 +63,69 @@ async def signup_page(request: Request) -> Template | Redirect:
 
 
 @post("/signup", request_max_body_size=BODY_LIMIT)
-async def signup(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Response:
+async def signup(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> Response:
     form = await parse_form(request, SignupForm)
     if form.data is not None:
         try:
-            user = await sign_up(pool, form.data.email, form.data.password, tier=settings.default_tier,
-                                 ip=client_ip(request), time_zone=form.data.time_zone)
+            user = await sign_up(
+                pool,
+                form.data.email,
+                form.data.password,
+                tier=settings.default_tier,
+                ip=client_ip(request),
+                time_zone=form.data.time_zone,
+            )
             return await _signed_in(request, pool, settings, user, AFTER_LOGIN)
         except AccountError as exc:
             form.errors[exc.field] = exc.message
     form.values.pop("password", None)
-    return Template("pages/auth/signup.html", context={"values": form.values, "errors": form.errors},
-                    status_code=422)
+    return Template(
+        "pages/auth/signup.html",
+        context={"values": form.values, "errors": form.errors},
+        status_code=422,
+    )
 
 
 @get("/login", name="login")
 async def login_page(request: Request, next: FromQuery[str] = "/") -> Template | Redirect:
     if request.user:
         return Redirect(safe_next(next) if next != "/" else AFTER_LOGIN)
-    return Template("pages/auth/login.html", context={"values": {"next": safe_next(next)}, "errors": {}})
+    return Template(
+        "pages/auth/login.html", context={"values": {"next": safe_next(next)}, "errors": {}}
+    )
 
 
 @post("/login", request_max_body_size=BODY_LIMIT)
-async def login(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Response:
+async def login(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> Response:
     form = await parse_form(request, LoginForm)
     status, headers = 422, {}
     if form.data is not None:
         try:
             user = await log_in(pool, form.data.email, form.data.password, ip=client_ip(request))
             target = safe_next(form.data.next)
-            return await _signed_in(request, pool, settings, user, AFTER_LOGIN if target == "/" else target)
+            return await _signed_in(
+                request, pool, settings, user, AFTER_LOGIN if target == "/" else target
+            )
         except LoginRefused as exc:
             form.errors["form"] = exc.message
             if exc.retry_after:
                 status, headers = 429, {"Retry-After": str(int(exc.retry_after) + 1)}
     form.values.pop("password", None)
     form.values["next"] = safe_next(form.values.get("next"))
-    return Template("pages/auth/login.html", context={"values": form.values, "errors": form.errors},
-                    status_code=status, headers=headers)
+    return Template(
+        "pages/auth/login.html",
+        context={"values": form.values, "errors": form.errors},
+        status_code=status,
+        headers=headers,
+    )
 
 
 def _signed_out() -> Redirect:
@@ -109,7 +143,9 @@ async def logout(request: Request, pool: NamedDependency[AsyncConnectionPool]) -
 
 
 @post("/account/logout-everywhere", guards=[requires_login])
-async def logout_everywhere(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Redirect:
+async def logout_everywhere(
+    request: Request, pool: NamedDependency[AsyncConnectionPool]
+) -> Redirect:
     async with pool.connection() as conn:
         await end_all_sessions(conn, request.user.id)
     return _signed_out()
@@ -119,10 +155,19 @@ async def logout_everywhere(request: Request, pool: NamedDependency[AsyncConnect
 async def account_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     async with pool.connection() as conn:
         sessions = await list_sessions(conn, request.user.id)
-        tier = await (await conn.execute("SELECT * FROM tiers WHERE name = %s", (request.user.tier,))).fetchone()
+        tier = await (
+            await conn.execute("SELECT * FROM tiers WHERE name = %s", (request.user.tier,))
+        ).fetchone()
         usage = await month_usage(conn, request.user.id)
-    return Template("pages/auth/account.html",
-                    context={"sessions": sessions, "tier": tier, "usage": usage, "current_session": request.auth.id})
+    return Template(
+        "pages/auth/account.html",
+        context={
+            "sessions": sessions,
+            "tier": tier,
+            "usage": usage,
+            "current_session": request.auth.id,
+        },
+    )
 
 
 routes = [signup_page, signup, login_page, login, logout, logout_everywhere, account_page]

@@ -28,13 +28,23 @@ VALUES (%(id)s, %(user_id)s, now() + make_interval(days => %(days)s), %(user_age
 SWEEP = "DELETE FROM sessions WHERE user_id = %(user_id)s AND expires_at < now()"
 
 
-async def create_session(conn: AsyncConnection, user_id: int, *, user_agent: str = "", ip: str = "") -> str:
+async def create_session(
+    conn: AsyncConnection, user_id: int, *, user_agent: str = "", ip: str = ""
+) -> str:
     """Start a session; returns the token for the cookie (never stored)."""
     token = secrets.token_urlsafe(32)
     async with conn.transaction():
         await conn.execute(SWEEP, {"user_id": user_id})
-        await conn.execute(CREATE, {"id": session_id(token), "user_id": user_id, "days": LIFETIME_DAYS,
-                                    "user_agent": user_agent[:300], "ip": ip[:64]})
+        await conn.execute(
+            CREATE,
+            {
+                "id": session_id(token),
+                "user_id": user_id,
+                "days": LIFETIME_DAYS,
+                "user_agent": user_agent[:300],
+                "ip": ip[:64],
+            },
+        )
     return token
 
 
@@ -57,8 +67,12 @@ async def load_session(conn: AsyncConnection, token: str) -> tuple[CurrentUser, 
         return None
     if row["stale"]:
         await conn.execute(TOUCH, {"id": sid, "days": LIFETIME_DAYS})
-    return (CurrentUser(row["id"], row["email"], row["tier"], row["is_admin"], row["time_zone"], row["theme"]),
-            SessionInfo(sid))
+    return (
+        CurrentUser(
+            row["id"], row["email"], row["tier"], row["is_admin"], row["time_zone"], row["theme"]
+        ),
+        SessionInfo(sid),
+    )
 
 
 async def end_session(conn: AsyncConnection, sid: str) -> None:
@@ -66,7 +80,9 @@ async def end_session(conn: AsyncConnection, sid: str) -> None:
 
 
 async def end_all_sessions(conn: AsyncConnection, user_id: int) -> int:
-    cur = await conn.execute("DELETE FROM sessions WHERE user_id = %(user_id)s", {"user_id": user_id})
+    cur = await conn.execute(
+        "DELETE FROM sessions WHERE user_id = %(user_id)s", {"user_id": user_id}
+    )
     return cur.rowcount
 
 

@@ -11,7 +11,9 @@ class CurrentUser:
     email: str
     tier: str
     is_admin: bool
-    time_zone: str | None = None  # IANA name; None: not set, dates shown in UTC (app/core/local_time.py)
+    time_zone: str | None = (
+        None  # IANA name; None: not set, dates shown in UTC (app/core/local_time.py)
+    )
     theme: str | None = None  # "light" or "dark"; None: follow the system setting
 
 

@@ -19,8 +19,21 @@ from dataclasses import dataclass, field
 from typing import Any
 
 # Fields of these names are written in several lines.
-LONG_TEXT = {"prompt", "system", "system_prompt", "content", "markdown", "body", "description", "message",
-             "text", "template", "instructions", "feedback_prompt", "note"}
+LONG_TEXT = {
+    "prompt",
+    "system",
+    "system_prompt",
+    "content",
+    "markdown",
+    "body",
+    "description",
+    "message",
+    "text",
+    "template",
+    "instructions",
+    "feedback_prompt",
+    "note",
+}
 MAX_FORM_ITEMS = 20_000
 
 
@@ -95,7 +108,11 @@ class Schema:
             if not name or name not in props:
                 return None
             disc = name
-            tag = props[name].get("const") or (props[name].get("enum") or [None])[0] or props[name].get("default")
+            tag = (
+                props[name].get("const")
+                or (props[name].get("enum") or [None])[0]
+                or props[name].get("default")
+            )
             if tag is None:
                 return None
             kinds[str(tag)] = schema
@@ -109,6 +126,7 @@ def _is_union_of_objects(branches: list[dict], schema: Schema) -> bool:
 
 # -- document -> what the editor shows ---------------------------------------------------------
 
+
 def editor_tree(doc: dict, schema: dict | Schema) -> list[Node]:
     """What the editor shows for `doc` (a `Schema` may carry labels for field names)."""
     s = schema if isinstance(schema, Schema) else Schema(schema)
@@ -119,7 +137,9 @@ def _join(base: str, part: str | int) -> str:
     return f"{base}.{part}" if base else str(part)
 
 
-def _object_nodes(s: Schema, schema: dict, value: dict, path: str, skip: tuple[str, ...]) -> list[Node]:
+def _object_nodes(
+    s: Schema, schema: dict, value: dict, path: str, skip: tuple[str, ...]
+) -> list[Node]:
     required = set(schema.get("required", []))
     nodes = []
     for name, raw in schema.get("properties", {}).items():
@@ -146,21 +166,42 @@ def _node(s: Schema, name: str, raw: dict, value: Any, path: str, required: bool
             return Node("blocks", path, label, hint=hint, options=list(kinds), children=children)
         item_schema, _ = s.resolve(items)
         if item_schema.get("type") == "object" or "properties" in item_schema:
-            children = [Node("group", _join(path, i), f"{label} {i + 1}",
-                             children=_object_nodes(s, item_schema, v if isinstance(v, dict) else {}, _join(path, i), ()))
-                        for i, v in enumerate(values)]
+            children = [
+                Node(
+                    "group",
+                    _join(path, i),
+                    f"{label} {i + 1}",
+                    children=_object_nodes(
+                        s, item_schema, v if isinstance(v, dict) else {}, _join(path, i), ()
+                    ),
+                )
+                for i, v in enumerate(values)
+            ]
             return Node("items", path, label, hint=hint, children=children)
         text = value if isinstance(value, str) else "\n".join(str(v) for v in values)
         return Node("lines", path, label, text, hint or "One a line.", required)
     if kind == "object" or "properties" in prop:
-        return Node("group", path, label, hint=hint,
-                    children=_object_nodes(s, prop, value if isinstance(value, dict) else {}, path, ()))
+        return Node(
+            "group",
+            path,
+            label,
+            hint=hint,
+            children=_object_nodes(s, prop, value if isinstance(value, dict) else {}, path, ()),
+        )
     if value is None:
         value = prop.get("default")
     if "enum" in prop or "const" in prop:
         options = [str(o) for o in prop.get("enum", [prop.get("const")])]
         blank = [] if required or "default" in prop else [""]
-        return Node("select", path, label, "" if value is None else str(value), hint, required, options=blank + options)
+        return Node(
+            "select",
+            path,
+            label,
+            "" if value is None else str(value),
+            hint,
+            required,
+            options=blank + options,
+        )
     if kind == "boolean":
         return Node("checkbox", path, label, value in (True, "true", "on", "1"), hint)
     attrs: dict[str, Any] = {}
@@ -169,7 +210,9 @@ def _node(s: Schema, name: str, raw: dict, value: Any, path: str, required: bool
         for key, attr in (("minimum", "min"), ("maximum", "max")):
             if key in prop:
                 attrs[attr] = prop[key]
-        return Node("number", path, label, "" if value is None else str(value), hint, required, attrs=attrs)
+        return Node(
+            "number", path, label, "" if value is None else str(value), hint, required, attrs=attrs
+        )
     if "maxLength" in prop:
         attrs["maxlength"] = prop["maxLength"]
     long = name in LONG_TEXT or prop.get("maxLength", 0) > 500 or prop.get("widget") == "textarea"
@@ -189,6 +232,7 @@ def _block(s: Schema, disc: str, kinds: dict[str, dict], value: Any, path: str) 
 
 
 # -- the submitted form -> document ------------------------------------------------------------
+
 
 def parse_form(items: Iterable[tuple[str, str]], schema: dict | Schema) -> dict:
     """The editor's form as a document. Only inputs named by a path count (not the CSRF token or
@@ -250,7 +294,9 @@ def _value(s: Schema, raw_prop: dict, value: Any) -> Any:
             return out
         item_schema, _ = s.resolve(items)
         if item_schema.get("type") == "object" or "properties" in item_schema:
-            return [_shape(s, item_schema, v) if isinstance(v, dict) else {} for v in _indexed(value)]
+            return [
+                _shape(s, item_schema, v) if isinstance(v, dict) else {} for v in _indexed(value)
+            ]
         if isinstance(value, str):
             return [line.strip() for line in value.splitlines() if line.strip()]
         return None

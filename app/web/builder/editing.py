@@ -57,11 +57,16 @@ def _paths(nodes: list[Node], out: dict[str, Node]) -> None:
 
 
 # pydantic's words for a missing value, as a person reads them.
-REWORDED = {"Field required": "This field is required.", "String should have at least 1 character": "This field is required.",
-            "List should have at least 1 item after validation, not 0": "Add at least one."}
+REWORDED = {
+    "Field required": "This field is required.",
+    "String should have at least 1 character": "This field is required.",
+    "List should have at least 1 item after validation, not 0": "Add at least one.",
+}
 
 
-def place(problems: list[tuple[str, str]], nodes: dict[str, Node] | set[str]) -> tuple[list[Shown], dict[str, str]]:
+def place(
+    problems: list[tuple[str, str]], nodes: dict[str, Node] | set[str]
+) -> tuple[list[Shown], dict[str, str]]:
     """Each problem shown at the deepest shown field its path starts with (a problem about a whole
     block at the block, about the document at the top)."""
     shown, slots = [], {}
@@ -71,7 +76,14 @@ def place(problems: list[tuple[str, str]], nodes: dict[str, Node] | set[str]) ->
         while target and target not in nodes:
             target = target.rsplit(".", 1)[0] if "." in target else ""
         slots[target] = f"{slots[target]} {message}" if target in slots else message
-        shown.append(Shown(path, _where(path), message, doc_form.dom_id(target) if target else "editor-problems"))
+        shown.append(
+            Shown(
+                path,
+                _where(path),
+                message,
+                doc_form.dom_id(target) if target else "editor-problems",
+            )
+        )
     return shown, slots
 
 
@@ -89,7 +101,9 @@ def gc_paused() -> Iterator[None]:
             gc.enable()
 
 
-def editor_view(doc: dict, problems: list[tuple[str, str]], *, focus: str | None = None, key: str = "new") -> dict:
+def editor_view(
+    doc: dict, problems: list[tuple[str, str]], *, focus: str | None = None, key: str = "new"
+) -> dict:
     with gc_paused():
         tree = doc_form.editor_tree(doc, formats.schema())
     nodes: dict[str, Node] = {}
@@ -112,5 +126,6 @@ def check_view(doc_paths: set[str], problems: list[tuple[str, str]]) -> dict:
 
 def error_slots(view: dict) -> list[tuple[str, str]]:
     errors = view["ctx"]["errors"]
-    return [(n.id, errors.get(path, "")) for path, n in view["nodes"].items()] + \
-        [(doc_form.dom_id(""), errors.get("", ""))]
+    return [(n.id, errors.get(path, "")) for path, n in view["nodes"].items()] + [
+        (doc_form.dom_id(""), errors.get("", ""))
+    ]

@@ -45,8 +45,16 @@ def _parent(doc: dict, path: str) -> tuple[list | None, int]:
 def _fresh_name(doc: dict, kind: str) -> str:
     """A name for a new block's output not used yet: `draft`, `draft_2`, …"""
     used = set(re.findall(r'"(?:name|output|save_as|id)":\s*"([^"]+)"', json.dumps(doc)))
-    base = {"ask_model": "answer", "review": "review", "ask_person": "reply", "wait": "wait",
-            "for_each": "each", "if": "check", "document": "document", "send": "sent"}.get(kind, kind)
+    base = {
+        "ask_model": "answer",
+        "review": "review",
+        "ask_person": "reply",
+        "wait": "wait",
+        "for_each": "each",
+        "if": "check",
+        "document": "document",
+        "send": "sent",
+    }.get(kind, kind)
     name, n = base, 1
     while name in used:
         n += 1

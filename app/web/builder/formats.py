@@ -13,8 +13,14 @@ from app.templates import format as fmt
 from app.web.builder.doc_form import Schema
 
 KIND_TITLES = {
-    "ask_model": "Ask the model", "review": "Review", "ask_person": "Ask a person", "wait": "Wait",
-    "for_each": "For each", "if": "If", "document": "Document", "send": "Send",
+    "ask_model": "Ask the model",
+    "review": "Review",
+    "ask_person": "Ask a person",
+    "wait": "Wait",
+    "for_each": "For each",
+    "if": "If",
+    "document": "Document",
+    "send": "Send",
 }
 # Shown nowhere in the editor: the format's version is the format's business.
 HIDDEN = ("format_version",)
@@ -30,20 +36,38 @@ STARTERS: dict[str, dict[str, Any]] = {
 
 # Field names as the editor labels them (the schema's own titles are the field names capitalised).
 LABELS = {
-    "id": "Name (later blocks use its output by this name)", "json_fields": "Answer as JSON with these fields", "system": "System prompt",
-    "on_changes": "On “request changes”, go back to block", "max_rounds": "At most this many change requests",
-    "on_reject": "On reject", "remind_before": "Remind before it expires", "doc_title": "Document title",
-    "as": "Call each item", "collect": "Collect the output of block", "var": "Variable", "op": "Test",
-    "negate": "Negate (not)", "help": "Help text", "kind": "Kind", "to": "To", "url": "URL",
-    "until": "Or wait until (a variable holding a date-time)", "then": "Then", "else": "Else",
-    "blocks": "Blocks", "duration": "Duration (e.g. 10s, 5m, 2h)",
+    "id": "Name (later blocks use its output by this name)",
+    "json_fields": "Answer as JSON with these fields",
+    "system": "System prompt",
+    "on_changes": "On “request changes”, go back to block",
+    "max_rounds": "At most this many change requests",
+    "on_reject": "On reject",
+    "remind_before": "Remind before it expires",
+    "doc_title": "Document title",
+    "as": "Call each item",
+    "collect": "Collect the output of block",
+    "var": "Variable",
+    "op": "Test",
+    "negate": "Negate (not)",
+    "help": "Help text",
+    "kind": "Kind",
+    "to": "To",
+    "url": "URL",
+    "until": "Or wait until (a variable holding a date-time)",
+    "then": "Then",
+    "else": "Else",
+    "blocks": "Blocks",
+    "duration": "Duration (e.g. 10s, 5m, 2h)",
 }
 
 
 @functools.cache
 def schema() -> Schema:
     full = fmt.document_schema()
-    return Schema({**full, "properties": {k: v for k, v in full["properties"].items() if k not in HIDDEN}}, LABELS)
+    return Schema(
+        {**full, "properties": {k: v for k, v in full["properties"].items() if k not in HIDDEN}},
+        LABELS,
+    )
 
 
 def validate(doc: dict) -> list[tuple[str, str]]:
@@ -60,7 +84,11 @@ def scope_at(doc: dict, at: str) -> list[str]:
     without it: the inputs, run.date and run.title, the ids of the blocks before it (and of those
     before the loop or branch it is in), a loop's item inside the loop."""
     found: list[str] | None = None
-    base = [f"inputs.{i['name']}" for i in doc.get("inputs") or [] if isinstance(i, dict) and isinstance(i.get("name"), str)]
+    base = [
+        f"inputs.{i['name']}"
+        for i in doc.get("inputs") or []
+        if isinstance(i, dict) and isinstance(i.get("name"), str)
+    ]
     base += ["run.date", "run.title"]
 
     def walk(blocks: Any, path: str, visible: list[str]) -> list[str]:
@@ -76,7 +104,9 @@ def scope_at(doc: dict, at: str) -> list[str]:
                 found = list(dict.fromkeys(inner))
                 break
             if block.get("kind") == "for_each":
-                walk(block.get("blocks"), f"{here}.blocks", inner + [str(block.get("as") or "item")])
+                walk(
+                    block.get("blocks"), f"{here}.blocks", inner + [str(block.get("as") or "item")]
+                )
             elif block.get("kind") == "if":
                 added += walk(block.get("then"), f"{here}.then", inner)
                 added += walk(block.get("else"), f"{here}.else", inner)

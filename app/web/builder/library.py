@@ -38,12 +38,23 @@ def template_id_of(key: str) -> int | None:
 def view(row: dict | None, doc: dict, *, draft: dict | None = None) -> dict:
     """A template as the pages show it (row None: not saved yet)."""
     row = row or {}
-    return {"id": row.get("id", NEW), "key": str(row.get("id", NEW)), "slug": row.get("slug", ""),
-            "title": row.get("title") or doc.get("title") or "", "description": doc.get("description", ""),
-            "category": row.get("category") or doc.get("category", ""), "icon": doc.get("icon", ""),
-            "version": row.get("current_version"), "visibility": row.get("visibility", "private"),
-            "share_token": row.get("share_token"), "owner_id": row.get("owner_id"), "owner_email": row.get("owner_email"),
-            "doc": doc, "draft": draft, "draft_differs": draft is not None and draft != doc}
+    return {
+        "id": row.get("id", NEW),
+        "key": str(row.get("id", NEW)),
+        "slug": row.get("slug", ""),
+        "title": row.get("title") or doc.get("title") or "",
+        "description": doc.get("description", ""),
+        "category": row.get("category") or doc.get("category", ""),
+        "icon": doc.get("icon", ""),
+        "version": row.get("current_version"),
+        "visibility": row.get("visibility", "private"),
+        "share_token": row.get("share_token"),
+        "owner_id": row.get("owner_id"),
+        "owner_email": row.get("owner_email"),
+        "doc": doc,
+        "draft": draft,
+        "draft_differs": draft is not None and draft != doc,
+    }
 
 
 async def _own(conn: AsyncConnection, template_id: int, user_id: int) -> dict:
@@ -62,7 +73,9 @@ async def editable(conn: AsyncConnection, key: str, user_id: int) -> dict:
     row = await _own(conn, template_id, user_id) if template_id is not None else None
     doc = await store.get_document(conn, row) if row else BLANK
     # Ownership is checked above: the draft's own query, without the store's second look-up.
-    draft = await (await conn.execute(store.GET_DRAFT, {"user_id": user_id, "template_id": template_id})).fetchone()
+    draft = await (
+        await conn.execute(store.GET_DRAFT, {"user_id": user_id, "template_id": template_id})
+    ).fetchone()
     return view(row, doc, draft=draft["document"] if draft else None)
 
 
@@ -84,7 +97,9 @@ async def discard_draft(conn: AsyncConnection, key: str, user_id: int) -> dict:
     return {**t, "draft": None, "draft_differs": False}
 
 
-async def save(conn: AsyncConnection, key: str, user_id: int, doc: dict) -> dict | list[tuple[str, str]]:
+async def save(
+    conn: AsyncConnection, key: str, user_id: int, doc: dict
+) -> dict | list[tuple[str, str]]:
     """The template after saving `doc` as its next version (the first: it is created), or the problems."""
     template_id = template_id_of(key)
     try:
@@ -92,7 +107,9 @@ async def save(conn: AsyncConnection, key: str, user_id: int, doc: dict) -> dict
             row = await store.create_template(conn, owner_id=user_id, document=doc)
         else:
             await _own(conn, template_id, user_id)
-            row = await store.save_version(conn, user_id=user_id, template_id=template_id, document=doc)
+            row = await store.save_version(
+                conn, user_id=user_id, template_id=template_id, document=doc
+            )
     except TemplateInvalid as exc:
         return [(p.path, p.message) for p in exc.problems]
     except TemplateNotFound:
@@ -124,7 +141,9 @@ async def visible(conn: AsyncConnection, template_id: int, user_id: int) -> dict
     return view(row, await store.get_document(conn, row))
 
 
-async def listing(conn: AsyncConnection, user_id: int, tab: str, *, q: str | None, category: str | None) -> list[dict]:
+async def listing(
+    conn: AsyncConnection, user_id: int, tab: str, *, q: str | None, category: str | None
+) -> list[dict]:
     rows = (await store.list_templates(conn, user_id=user_id))[tab]
     if category:
         rows = [r for r in rows if r["category"] == category]
@@ -142,9 +161,13 @@ async def categories(conn: AsyncConnection, user_id: int, tab: str) -> list[str]
     return sorted({r["category"] for r in rows if r["category"]})
 
 
-async def set_visibility(conn: AsyncConnection, template_id: int, user_id: int, visibility: str) -> dict:
+async def set_visibility(
+    conn: AsyncConnection, template_id: int, user_id: int, visibility: str
+) -> dict:
     await _own(conn, template_id, user_id)
-    return await store.set_visibility(conn, user_id=user_id, template_id=template_id, visibility=visibility)
+    return await store.set_visibility(
+        conn, user_id=user_id, template_id=template_id, visibility=visibility
+    )
 
 
 async def unpublish(conn: AsyncConnection, template_id: int) -> None:
@@ -176,7 +199,11 @@ async def by_share_token(conn: AsyncConnection, token: str, user_id: int) -> dic
 
 
 def share_url(t: dict) -> str | None:
-    return f"/templates/shared/{t['share_token']}" if t.get("visibility") == "link" and t.get("share_token") else None
+    return (
+        f"/templates/shared/{t['share_token']}"
+        if t.get("visibility") == "link" and t.get("share_token")
+        else None
+    )
 
 
 async def export(conn: AsyncConnection, template_id: int, user_id: int) -> tuple[dict, dict]:
@@ -184,7 +211,9 @@ async def export(conn: AsyncConnection, template_id: int, user_id: int) -> tuple
     return t, store.strip_private(t["doc"])
 
 
-async def import_document(conn: AsyncConnection, user_id: int, document: Any) -> int | list[tuple[str, str]]:
+async def import_document(
+    conn: AsyncConnection, user_id: int, document: Any
+) -> int | list[tuple[str, str]]:
     try:
         row = await store.import_document(conn, user_id=user_id, document=document)
     except TemplateInvalid as exc:
@@ -200,8 +229,13 @@ def outline(doc: dict) -> list[dict]:
         for block in blocks if isinstance(blocks, list) else []:
             if not isinstance(block, dict):
                 continue
-            out.append({"depth": min(depth, 4), "title": block.get("title") or str(block.get("kind", "")).replace("_", " "),
-                        "name": block.get("id")})
+            out.append(
+                {
+                    "depth": min(depth, 4),
+                    "title": block.get("title") or str(block.get("kind", "")).replace("_", " "),
+                    "name": block.get("id"),
+                }
+            )
             for key in ("blocks", "then", "else"):
                 walk(block.get(key), depth + 1)
 
@@ -209,10 +243,12 @@ def outline(doc: dict) -> list[dict]:
     return out
 
 
-
 # -- runs --------------------------------------------------------------------------------------
 
-async def start(conn: AsyncConnection, t: dict, values: dict, user_id: int, *, chat: InChat | None = None):
+
+async def start(
+    conn: AsyncConnection, t: dict, values: dict, user_id: int, *, chat: InChat | None = None
+):
     """A run of the template's current version, through the one start path. Started or Refused."""
     choice = await choose_template(conn, user_id, template_id=t["id"])
     if choice is None:

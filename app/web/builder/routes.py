@@ -32,33 +32,72 @@ from app.web.runs.in_chat import started_card
 EDIT_BODY_LIMIT = 1024 * 1024  # a 200-block document as a form, with room to spare
 IMPORT_LIMIT = 256 * 1024
 TABS = ("mine", "shared", "gallery")
-FLOW_PATH = re.compile(r"^blocks(\.\d{1,3}\.(blocks|then|else)){0,6}$")  # a list of blocks in the document
+FLOW_PATH = re.compile(
+    r"^blocks(\.\d{1,3}\.(blocks|then|else)){0,6}$"
+)  # a list of blocks in the document
 
 
 # -- the list ----------------------------------------------------------------------------------
 
+
 @get("/")
-async def list_page(request: Request, pool: NamedDependency[AsyncConnectionPool], tab: FromQuery[str] = "mine",
-                    q: FromQuery[str] = "", category: FromQuery[str] = "") -> Template:
+async def list_page(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    tab: FromQuery[str] = "mine",
+    q: FromQuery[str] = "",
+    category: FromQuery[str] = "",
+) -> Template:
     tab = tab if tab in TABS else "mine"
     q, category = q.strip()[:200], category.strip()[:60]
     async with pool.connection() as conn:
-        templates = await library.listing(conn, request.user.id, tab, q=q or None, category=category or None)
+        templates = await library.listing(
+            conn, request.user.id, tab, q=q or None, category=category or None
+        )
         categories = await library.categories(conn, request.user.id, tab)
-    return Template("pages/builder/list.html", context={"templates": templates, "tab": tab, "q": q,
-                                                         "category": category, "categories": categories})
+    return Template(
+        "pages/builder/list.html",
+        context={
+            "templates": templates,
+            "tab": tab,
+            "q": q,
+            "category": category,
+            "categories": categories,
+        },
+    )
 
 
 # -- the editor --------------------------------------------------------------------------------
 
-async def _editor_context(conn, user_id: int, t: dict, doc: dict, *, problems=None, focus=None, notice=None,
-                          refused=False, card=None, test_errors=None, test_values=None) -> dict:
+
+async def _editor_context(
+    conn,
+    user_id: int,
+    t: dict,
+    doc: dict,
+    *,
+    problems=None,
+    focus=None,
+    notice=None,
+    refused=False,
+    card=None,
+    test_errors=None,
+    test_values=None,
+) -> dict:
     problems = formats.validate(doc) if problems is None else problems
     view = editing.editor_view(doc, problems, focus=focus, key=t["key"])
-    return {**view, "t": t, "notice": notice, "refused": refused, "unsaved": bool(t.get("draft_differs")),
-            "versions": await library.versions(conn, t, user_id), "share_url": library.share_url(t),
-            "test_fields": run_inputs.input_fields(doc, test_values or {}), "test_errors": test_errors or {},
-            "card": card}
+    return {
+        **view,
+        "t": t,
+        "notice": notice,
+        "refused": refused,
+        "unsaved": bool(t.get("draft_differs")),
+        "versions": await library.versions(conn, t, user_id),
+        "share_url": library.share_url(t),
+        "test_fields": run_inputs.input_fields(doc, test_values or {}),
+        "test_errors": test_errors or {},
+        "card": card,
+    }
 
 
 async def _form_items(request: Request) -> list[tuple[str, str]]:
@@ -72,19 +111,27 @@ def _shown(t: dict) -> dict:
 
 
 @get("/{key:str}")
-async def editor(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str],
-                 test_run: FromQuery[UUID | None] = None) -> Template:
+async def editor(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    key: FromPath[str],
+    test_run: FromQuery[UUID | None] = None,
+) -> Template:
     """The editor; `test_run` shows that run's live card beside it (a test run of a new template)."""
     async with pool.connection() as conn:
         t = await library.editable(conn, key, request.user.id)
         notice = "Your unsaved changes were kept." if t["draft_differs"] else None
         card = await load_card(conn, test_run, request.user.id) if test_run else None
-        context = await _editor_context(conn, request.user.id, t, _shown(t), notice=notice, card=card)
+        context = await _editor_context(
+            conn, request.user.id, t, _shown(t), notice=notice, card=card
+        )
     return Template("pages/builder/editor.html", context=context)
 
 
 @post("/{key:str}/check", request_max_body_size=EDIT_BODY_LIMIT)
-async def check(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]) -> Template:
+async def check(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]
+) -> Template:
     """The live check while typing: keeps the draft, answers with the problems beside their fields
     (out of band; the slots without a problem are emptied by static/js/builder.js)."""
     items = await _form_items(request)
@@ -93,35 +140,65 @@ async def check(request: Request, pool: NamedDependency[AsyncConnectionPool], ke
     async with pool.connection() as conn:
         t = await library.keep_draft(conn, key, request.user.id, doc)
     with editing.gc_paused():
-        view = editing.check_view({name for name, _ in items if not name.startswith("_")}, formats.validate(doc))
-    return Template("partials/builder/check.html", context={
-        **view, "t": t, "unsaved": bool(t["draft_differs"]), "notice": None, "refused": False})
+        view = editing.check_view(
+            {name for name, _ in items if not name.startswith("_")}, formats.validate(doc)
+        )
+    return Template(
+        "partials/builder/check.html",
+        context={
+            **view,
+            "t": t,
+            "unsaved": bool(t["draft_differs"]),
+            "notice": None,
+            "refused": False,
+        },
+    )
 
 
 @post("/{key:str}/variables", request_max_body_size=EDIT_BODY_LIMIT)
-async def variables(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str],
-                    at: FromQuery[str] = "") -> Template:
+async def variables(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    key: FromPath[str],
+    at: FromQuery[str] = "",
+) -> Template:
     """The variables a block may use (its picker, opened), from the editor's form as it is now."""
     async with pool.connection() as conn:
         await library.editable(conn, key, request.user.id)  # a 404 for anyone else's
     doc = doc_form.parse_form(await _form_items(request), formats.schema())
-    return Template("partials/builder/variables.html", context={"names": formats.scope_at(doc, at[:300])})
+    return Template(
+        "partials/builder/variables.html", context={"names": formats.scope_at(doc, at[:300])}
+    )
 
 
 @get("/{key:str}/add-menu")
-async def add_menu(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str],
-                   at: FromQuery[str] = "blocks", index: FromQuery[int] = 0) -> Template:
+async def add_menu(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    key: FromPath[str],
+    at: FromQuery[str] = "blocks",
+    index: FromQuery[int] = 0,
+) -> Template:
     """The kinds of block that can be added at a place of the flow (the menu, opened)."""
     if not FLOW_PATH.match(at) or not 0 <= index <= 1000:
         raise NotFoundException()
     async with pool.connection() as conn:
         await library.editable(conn, key, request.user.id)  # a 404 for anyone else's
-    return Template("partials/builder/add_menu.html", context={
-        "at": at, "index": index, "kinds": list(formats.KIND_TITLES), "titles": formats.KIND_TITLES})
+    return Template(
+        "partials/builder/add_menu.html",
+        context={
+            "at": at,
+            "index": index,
+            "kinds": list(formats.KIND_TITLES),
+            "titles": formats.KIND_TITLES,
+        },
+    )
 
 
 @post("/{key:str}/edit", request_max_body_size=EDIT_BODY_LIMIT)
-async def edit(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]) -> Response:
+async def edit(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]
+) -> Response:
     items = await _form_items(request)
     op = next((v for k, v in items if k == "op"), "")
     doc = doc_form.parse_form(items, formats.schema())
@@ -135,8 +212,14 @@ async def edit(request: Request, pool: NamedDependency[AsyncConnectionPool], key
                 return _editor_answer(request, context, status=422)
             if key == library.NEW:
                 return navigate(request, f"/templates/{saved['id']}")
-            context = await _editor_context(conn, user_id, saved, saved["doc"], problems=[],
-                                            notice=f"Saved as version {saved['version']}")
+            context = await _editor_context(
+                conn,
+                user_id,
+                saved,
+                saved["doc"],
+                problems=[],
+                notice=f"Saved as version {saved['version']}",
+            )
             return _editor_answer(request, context, versions=True)
         if op == "discard":
             t = await library.discard_draft(conn, key, user_id)
@@ -148,18 +231,28 @@ async def edit(request: Request, pool: NamedDependency[AsyncConnectionPool], key
     return _editor_answer(request, context)
 
 
-def _editor_answer(request: Request, context: dict, *, status: int = 200, versions: bool = False) -> Template:
+def _editor_answer(
+    request: Request, context: dict, *, status: int = 200, versions: bool = False
+) -> Template:
     if is_htmx(request):
-        return Template("partials/builder/editor_swap.html", context={**context, "with_versions": versions},
-                        status_code=status)
+        return Template(
+            "partials/builder/editor_swap.html",
+            context={**context, "with_versions": versions},
+            status_code=status,
+        )
     return Template("pages/builder/editor.html", context=context, status_code=status)
 
 
 # -- versions ----------------------------------------------------------------------------------
 
+
 @post("/{template_id:int}/versions/{version:int}/restore")
-async def restore(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int],
-                  version: FromPath[int]) -> Response:
+async def restore(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    template_id: FromPath[int],
+    version: FromPath[int],
+) -> Response:
     async with pool.connection() as conn:
         await library.restore(conn, template_id, version, request.user.id)
     return navigate(request, f"/templates/{template_id}")
@@ -167,8 +260,11 @@ async def restore(request: Request, pool: NamedDependency[AsyncConnectionPool], 
 
 # -- test runs and runs ------------------------------------------------------------------------
 
+
 @post("/{key:str}/test", request_max_body_size=EDIT_BODY_LIMIT)
-async def test_run(request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]) -> Response:
+async def test_run(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]
+) -> Response:
     """Runs what is in the editor now (the kept draft, else the saved version) with sample inputs."""
     form = {k: v for k, v in await _form_items(request)}
     user_id = request.user.id
@@ -177,25 +273,40 @@ async def test_run(request: Request, pool: NamedDependency[AsyncConnectionPool],
         doc = _shown(t)
         problems = formats.validate(doc)
         if problems:
-            errors = {"form": "Fix the template's problems first: " + "; ".join(m for _, m in problems[:3])}
+            errors = {
+                "form": "Fix the template's problems first: "
+                + "; ".join(m for _, m in problems[:3])
+            }
             return await _test_answer(request, conn, t, doc, errors, form)
-        outcome, saved = await library.start_test(conn, t, doc, run_inputs.form_input(doc, form), user_id)
+        outcome, saved = await library.start_test(
+            conn, t, doc, run_inputs.form_input(doc, form), user_id
+        )
         if isinstance(outcome, start.Refused):
-            return await _test_answer(request, conn, saved, doc, outcome.fields or {"form": outcome.message}, form)
+            return await _test_answer(
+                request, conn, saved, doc, outcome.fields or {"form": outcome.message}, form
+            )
         card = await load_card(conn, outcome.run_id, user_id)
-        notice = f"Saved as version {saved['version']} for this test run." if saved is not t else None
+        notice = (
+            f"Saved as version {saved['version']} for this test run." if saved is not t else None
+        )
         context = await _editor_context(conn, user_id, saved, doc, card=card, notice=notice)
     if saved["key"] != key:  # the first save of a new template: its own page, the run's card in it
         return navigate(request, f"/templates/{saved['id']}?test_run={outcome.run_id}")
     if not is_htmx(request):
         return Template("pages/builder/editor.html", context=context)
-    return Template("partials/builder/test_swap.html", context={**context, "oob": True,
-                                                                "with_versions": saved is not t})
+    return Template(
+        "partials/builder/test_swap.html",
+        context={**context, "oob": True, "with_versions": saved is not t},
+    )
 
 
 async def _test_answer(request, conn, t, doc, errors, form) -> Template:
-    context = await _editor_context(conn, request.user.id, t, doc, test_errors=errors, test_values=form)
-    template = "partials/builder/test_form.html" if is_htmx(request) else "pages/builder/editor.html"
+    context = await _editor_context(
+        conn, request.user.id, t, doc, test_errors=errors, test_values=form
+    )
+    template = (
+        "partials/builder/test_form.html" if is_htmx(request) else "pages/builder/editor.html"
+    )
     return Template(template, context=context, status_code=422)
 
 
@@ -205,28 +316,55 @@ def _run_panel(request: Request, context: dict, status: int = 200) -> Template:
 
 
 @get("/{template_id:int}/run")
-async def run_form(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int],
-                   conversation_id: FromQuery[int | None] = None) -> Template:
+async def run_form(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    template_id: FromPath[int],
+    conversation_id: FromQuery[int | None] = None,
+) -> Template:
     async with pool.connection() as conn:
         t = await library.visible(conn, template_id, request.user.id)
-    return _run_panel(request, {"t": t, "fields": run_inputs.input_fields(t["doc"], {}), "errors": {},
-                                "conversation_id": conversation_id})
+    return _run_panel(
+        request,
+        {
+            "t": t,
+            "fields": run_inputs.input_fields(t["doc"], {}),
+            "errors": {},
+            "conversation_id": conversation_id,
+        },
+    )
 
 
 @post("/{template_id:int}/run", request_max_body_size=EDIT_BODY_LIMIT)
-async def run(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Response:
+async def run(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]
+) -> Response:
     form = {k: v for k, v in await _form_items(request)}
-    conversation_id = int(form["conversation_id"]) if form.get("conversation_id", "").isdigit() else None
+    conversation_id = (
+        int(form["conversation_id"]) if form.get("conversation_id", "").isdigit() else None
+    )
     async with pool.connection() as conn:
         t = await library.visible(conn, template_id, request.user.id)
-        outcome = await library.start(conn, t, run_inputs.form_input(t["doc"], form), request.user.id,
-                                      chat=start.InChat(conversation_id))
+        outcome = await library.start(
+            conn,
+            t,
+            run_inputs.form_input(t["doc"], form),
+            request.user.id,
+            chat=start.InChat(conversation_id),
+        )
         if isinstance(outcome, start.Refused):
             if outcome.reason == "no_chat":
                 raise NotFoundException()
-            return _run_panel(request, {"t": t, "fields": run_inputs.input_fields(t["doc"], form),
-                                        "errors": outcome.fields or {"form": outcome.message},
-                                        "conversation_id": conversation_id}, status=422)
+            return _run_panel(
+                request,
+                {
+                    "t": t,
+                    "fields": run_inputs.input_fields(t["doc"], form),
+                    "errors": outcome.fields or {"form": outcome.message},
+                    "conversation_id": conversation_id,
+                },
+                status=422,
+            )
         if conversation_id is None or not is_htmx(request):
             return navigate(request, f"/chat/{outcome.conversation_id}")
         return started_card(await load_card(conn, outcome.run_id, request.user.id))
@@ -234,8 +372,11 @@ async def run(request: Request, pool: NamedDependency[AsyncConnectionPool], temp
 
 # -- sharing, copies, export and import --------------------------------------------------------
 
+
 @post("/{template_id:int}/sharing")
-async def sharing(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Response:
+async def sharing(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]
+) -> Response:
     form = await request.form()
     visibility = form.get("visibility")
     if visibility not in ("private", "link", "gallery"):
@@ -246,7 +387,9 @@ async def sharing(request: Request, pool: NamedDependency[AsyncConnectionPool], 
 
 
 @post("/{template_id:int}/unpublish")
-async def unpublish(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Response:
+async def unpublish(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]
+) -> Response:
     if not request.user.is_admin:
         raise NotFoundException()
     async with pool.connection() as conn:
@@ -255,7 +398,9 @@ async def unpublish(request: Request, pool: NamedDependency[AsyncConnectionPool]
 
 
 @post("/{template_id:int}/use")
-async def use(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Response:
+async def use(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]
+) -> Response:
     form = await request.form()
     token = form.get("token") if isinstance(form.get("token"), str) else None
     async with pool.connection() as conn:
@@ -264,24 +409,41 @@ async def use(request: Request, pool: NamedDependency[AsyncConnectionPool], temp
 
 
 @get("/shared/{token:str}")
-async def shared(request: Request, pool: NamedDependency[AsyncConnectionPool], token: FromPath[str]) -> Template:
+async def shared(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], token: FromPath[str]
+) -> Template:
     async with pool.connection() as conn:
         t = await library.by_share_token(conn, token[:100], request.user.id)
-    return Template("pages/builder/shared.html", context={
-        "t": t, "token": token, "inputs": t["doc"].get("inputs") or [], "outline": library.outline(t["doc"])})
+    return Template(
+        "pages/builder/shared.html",
+        context={
+            "t": t,
+            "token": token,
+            "inputs": t["doc"].get("inputs") or [],
+            "outline": library.outline(t["doc"]),
+        },
+    )
 
 
 @get("/{template_id:int}/export")
-async def export(request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]) -> Response:
+async def export(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]
+) -> Response:
     async with pool.connection() as conn:
         t, document = await library.export(conn, template_id, request.user.id)
-    return Response(json.dumps(document, indent=2, ensure_ascii=False), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{t["slug"]}.json"'})
+    return Response(
+        json.dumps(document, indent=2, ensure_ascii=False),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{t["slug"]}.json"'},
+    )
 
 
 @get("/import")
 async def import_page() -> Template:
-    return Template("pages/builder/import.html", context={"errors": {}, "problems": [], "limit_kb": IMPORT_LIMIT // 1024})
+    return Template(
+        "pages/builder/import.html",
+        context={"errors": {}, "problems": [], "limit_kb": IMPORT_LIMIT // 1024},
+    )
 
 
 @post("/import", request_max_body_size=IMPORT_LIMIT + 16 * 1024)
@@ -307,12 +469,37 @@ async def import_file(request: Request, pool: NamedDependency[AsyncConnectionPoo
             outcome = await library.import_document(conn, request.user.id, document)
         if isinstance(outcome, int):
             return navigate(request, f"/templates/{outcome}")
-        problems = [editing.Shown(editing.norm_path(p), editing.norm_path(p) or "document", m, "")
-                    for p, m in outcome]
-    return Template("pages/builder/import.html", status_code=422, context={
-        "errors": errors, "problems": problems, "limit_kb": IMPORT_LIMIT // 1024})
+        problems = [
+            editing.Shown(editing.norm_path(p), editing.norm_path(p) or "document", m, "")
+            for p, m in outcome
+        ]
+    return Template(
+        "pages/builder/import.html",
+        status_code=422,
+        context={"errors": errors, "problems": problems, "limit_kb": IMPORT_LIMIT // 1024},
+    )
 
 
-router = Router(path="/templates", guards=[requires_login], route_handlers=[
-    list_page, import_page, import_file, shared, editor, check, variables, add_menu, edit, restore, test_run, run_form, run,
-    sharing, unpublish, use, export])
+router = Router(
+    path="/templates",
+    guards=[requires_login],
+    route_handlers=[
+        list_page,
+        import_page,
+        import_file,
+        shared,
+        editor,
+        check,
+        variables,
+        add_menu,
+        edit,
+        restore,
+        test_run,
+        run_form,
+        run,
+        sharing,
+        unpublish,
+        use,
+        export,
+    ],
+)

@@ -19,8 +19,10 @@ class MessageForm(BaseModel):
         if not value:
             raise ValueError("Type a message first.")
         if len(value) > MAX_MESSAGE:
-            raise ValueError(f"That message is too long: at most {MAX_MESSAGE:,} characters "
-                             f"(it has {len(value):,}).")
+            raise ValueError(
+                f"That message is too long: at most {MAX_MESSAGE:,} characters "
+                f"(it has {len(value):,})."
+            )
         return value
 
 

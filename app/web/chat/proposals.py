@@ -46,43 +46,83 @@ async def proposable_templates(conn, user_id: int) -> list[TemplateChoice]:
 
 
 def _takes(model) -> str:
-    return ", ".join(f"{name}{'' if field.is_required() else ' (optional)'}" for name, field in model.model_fields.items()
-                     if not (field.json_schema_extra or {}).get("advanced"))
+    return ", ".join(
+        f"{name}{'' if field.is_required() else ' (optional)'}"
+        for name, field in model.model_fields.items()
+        if not (field.json_schema_extra or {}).get("advanced")
+    )
 
 
 def proposal_tools(templates: list[TemplateChoice] = ()) -> list[dict]:
     """The tool the chat model may call to offer a workflow or one of the user's saved templates
     (OpenAI tool format)."""
     workflows = catalog()
-    fields = "; ".join([f"{wf.name} ({wf.title}: {wf.description}) takes {_takes(wf.input_model)}" for wf in workflows] + [
-        f"{TEMPLATE_PREFIX}{t.slug} ({t.title}: {t.document.description[:200]}) takes {_takes(t.input_model())}"
-        for t in templates])
-    return [{"type": "function", "function": {
-        "name": TOOL_NAME,
-        "description": ("Offer to start one of Baton's durable workflows when the user asks for work that one does "
-                        "better than a single reply, such as a document someone must review and approve, or a "
-                        "researched article. The user sees your offer and must confirm; nothing starts until then. "
-                        f"Workflows: {fields}."),
-        "parameters": {"type": "object", "properties": {
-            "workflow": {"type": "string", "enum": [wf.name for wf in workflows] + [f"{TEMPLATE_PREFIX}{t.slug}" for t in templates]},
-            "input": {"type": "object", "description": "The workflow's input fields, e.g. {\"prompt\": \"...\"}."},
-            "reason": {"type": "string", "description": "One short sentence for the user: why this workflow."},
-        }, "required": ["workflow", "input"]},
-    }}]
+    fields = "; ".join(
+        [
+            f"{wf.name} ({wf.title}: {wf.description}) takes {_takes(wf.input_model)}"
+            for wf in workflows
+        ]
+        + [
+            f"{TEMPLATE_PREFIX}{t.slug} ({t.title}: {t.document.description[:200]}) takes {_takes(t.input_model())}"
+            for t in templates
+        ]
+    )
+    return [
+        {
+            "type": "function",
+            "function": {
+                "name": TOOL_NAME,
+                "description": (
+                    "Offer to start one of Baton's durable workflows when the user asks for work that one does "
+                    "better than a single reply, such as a document someone must review and approve, or a "
+                    "researched article. The user sees your offer and must confirm; nothing starts until then. "
+                    f"Workflows: {fields}."
+                ),
+                "parameters": {
+                    "type": "object",
+                    "properties": {
+                        "workflow": {
+                            "type": "string",
+                            "enum": [wf.name for wf in workflows]
+                            + [f"{TEMPLATE_PREFIX}{t.slug}" for t in templates],
+                        },
+                        "input": {
+                            "type": "object",
+                            "description": 'The workflow\'s input fields, e.g. {"prompt": "..."}.',
+                        },
+                        "reason": {
+                            "type": "string",
+                            "description": "One short sentence for the user: why this workflow.",
+                        },
+                    },
+                    "required": ["workflow", "input"],
+                },
+            },
+        }
+    ]
 
 
 def _template_proposal(args: dict, templates: list[TemplateChoice]) -> dict | None:
-    slug = str(args.get("workflow"))[len(TEMPLATE_PREFIX):]
+    slug = str(args.get("workflow"))[len(TEMPLATE_PREFIX) :]
     choice = next((t for t in templates if t.slug == slug), None)
     if choice is None or not isinstance(args.get("input"), dict):
         raise ValueError("not one of the user's templates")
     data = choice.input_model().model_validate(args["input"]).model_dump(mode="json")
-    return {"workflow": f"{TEMPLATE_PREFIX}{slug}", "template_id": choice.template_id, "workflow_title": choice.title,
-            "title": choice.run_title(data)[:120], "input": data, "reason": str(args.get("reason") or "")[:300],
-            "status": "pending", "run_id": None}
+    return {
+        "workflow": f"{TEMPLATE_PREFIX}{slug}",
+        "template_id": choice.template_id,
+        "workflow_title": choice.title,
+        "title": choice.run_title(data)[:120],
+        "input": data,
+        "reason": str(args.get("reason") or "")[:300],
+        "status": "pending",
+        "run_id": None,
+    }
 
 
-def proposal_from(completion: Completion | None, templates: list[TemplateChoice] = ()) -> dict | None:
+def proposal_from(
+    completion: Completion | None, templates: list[TemplateChoice] = ()
+) -> dict | None:
     """The first valid `propose_workflow` call of a reply, as stored on the message (or None:
     an unknown workflow or an input the workflow refuses is not offered to the user)."""
     for call in completion.tool_calls if completion else ():
@@ -100,18 +140,35 @@ def proposal_from(completion: Completion | None, templates: list[TemplateChoice]
             log.info("chat.proposal_refused", extra={"error": str(exc)[:200]})
             continue
         title = next((str(data[k]) for k in ("title", "prompt", "topic") if data.get(k)), wf.title)
-        return {"workflow": wf.name, "workflow_title": wf.title, "title": " ".join(title.split())[:120], "input": data,
-                "reason": str(args.get("reason") or "")[:300], "status": "pending", "run_id": None}
+        return {
+            "workflow": wf.name,
+            "workflow_title": wf.title,
+            "title": " ".join(title.split())[:120],
+            "input": data,
+            "reason": str(args.get("reason") or "")[:300],
+            "status": "pending",
+            "run_id": None,
+        }
     return None
 
 
 async def _respond(message, *, card=None, error=None, status=200) -> Template:
-    return Template("partials/chat/proposal_answer.html", status_code=status,
-                    context={"m": message, "card": card, "error": error, "conversation_id": message.conversation_id})
+    return Template(
+        "partials/chat/proposal_answer.html",
+        status_code=status,
+        context={
+            "m": message,
+            "card": card,
+            "error": error,
+            "conversation_id": message.conversation_id,
+        },
+    )
 
 
 @post("/{message_id:int}/start")
-async def start(request: Request, pool: NamedDependency[AsyncConnectionPool], message_id: FromPath[int]) -> Response:
+async def start(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], message_id: FromPath[int]
+) -> Response:
     user = request.user
     async with pool.connection() as conn:
         async with conn.transaction():
@@ -119,29 +176,44 @@ async def start(request: Request, pool: NamedDependency[AsyncConnectionPool], me
             proposal = message.proposal
             if proposal.get("status") != "pending":
                 return await _respond(message, error="This proposal was already answered.")
-            if proposal.get("template_id"):  # a saved template: its current version, if still the user's to run
-                choice = await choose_template(conn, user.id, template_id=int(proposal["template_id"]))
+            if proposal.get(
+                "template_id"
+            ):  # a saved template: its current version, if still the user's to run
+                choice = await choose_template(
+                    conn, user.id, template_id=int(proposal["template_id"])
+                )
                 target = {"template": choice} if choice else {"workflow": proposal["workflow"]}
             else:
                 target = {"workflow": proposal["workflow"]}
-            outcome = await start_run(conn, **target, input=proposal["input"], user_id=user.id,
-                                      chat=message.conversation_id, title=proposal["title"],
-                                      idempotency_key=f"proposal:{message_id}")
+            outcome = await start_run(
+                conn,
+                **target,
+                input=proposal["input"],
+                user_id=user.id,
+                chat=message.conversation_id,
+                title=proposal["title"],
+                idempotency_key=f"proposal:{message_id}",
+            )
             if isinstance(outcome, Refused):
                 return await _respond(message, error=outcome.message, status=422)
-            message = await store.set_proposal(conn, message_id, {**proposal, "status": "started",
-                                                                  "run_id": str(outcome.run_id)})
+            message = await store.set_proposal(
+                conn, message_id, {**proposal, "status": "started", "run_id": str(outcome.run_id)}
+            )
         card = await load_card(conn, outcome.run_id, user.id)
     return await _respond(message, card=card)
 
 
 @post("/{message_id:int}/dismiss")
-async def dismiss(request: Request, pool: NamedDependency[AsyncConnectionPool], message_id: FromPath[int]) -> Response:
+async def dismiss(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], message_id: FromPath[int]
+) -> Response:
     async with pool.connection() as conn, conn.transaction():
         message = await store.lock_proposal(conn, message_id, request.user.id)
         if message.proposal.get("status") != "pending":
             return await _respond(message, error="This proposal was already answered.")
-        message = await store.set_proposal(conn, message_id, {**message.proposal, "status": "dismissed"})
+        message = await store.set_proposal(
+            conn, message_id, {**message.proposal, "status": "dismissed"}
+        )
     return await _respond(message)
 
 

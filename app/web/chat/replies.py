@@ -54,7 +54,9 @@ class LiveReply:
         self.stop_requested = False
         self.task: asyncio.Task | None = None
         self._listeners: set[asyncio.Queue] = set()
-        self._end: object | None = None  # the final Message (or CLOSED), for listeners who come late
+        self._end: object | None = (
+            None  # the final Message (or CLOSED), for listeners who come late
+        )
         self.completion: Completion | None = None  # what the model sent, also after a stop
         self.templates: list = []  # the saved templates offered to the model (app/web/chat/proposals.py)
 
@@ -110,8 +112,14 @@ SELECT {COLUMNS}, pg_notify('{CHANNEL}', %(event)s) AS notified FROM finished
 
 
 def _event(reply: LiveReply, kind: str) -> str:
-    return json.dumps({"user_id": reply.user_id, "kind": kind, "conversation_id": reply.conversation_id,
-                       "message_id": reply.message_id})
+    return json.dumps(
+        {
+            "user_id": reply.user_id,
+            "kind": kind,
+            "conversation_id": reply.conversation_id,
+            "message_id": reply.message_id,
+        }
+    )
 
 
 class Replies:
@@ -127,8 +135,9 @@ class Replies:
     def get(self, message_id: int) -> LiveReply | None:
         return self._live.get(message_id)
 
-    def start(self, user_id: int, conversation_id: int, message_id: int,
-              history: list[dict] | None = None) -> LiveReply:
+    def start(
+        self, user_id: int, conversation_id: int, message_id: int, history: list[dict] | None = None
+    ) -> LiveReply:
         """Write the reply in a task of this process. `history` is the conversation before it
         (`store.load_context`), if the caller has it at hand; otherwise it is read here."""
         reply = LiveReply(user_id, conversation_id, message_id)
@@ -150,16 +159,23 @@ class Replies:
 
     async def _write(self, reply: LiveReply, history: list[dict] | None) -> None:
         status, error = "done", None
-        helpers = [asyncio.create_task(self._watch_for_stop(reply)), asyncio.create_task(self._flush(reply))]
+        helpers = [
+            asyncio.create_task(self._watch_for_stop(reply)),
+            asyncio.create_task(self._flush(reply)),
+        ]
         try:
             if history is None:
                 async with self.pool.connection() as conn:
                     history = await load_context(conn, reply.conversation_id, reply.message_id)
-            messages = trim_to_budget([{"role": "system", "content": SYSTEM_PROMPT}, *history], CONTEXT_BUDGET)
+            messages = trim_to_budget(
+                [{"role": "system", "content": SYSTEM_PROMPT}, *history], CONTEXT_BUDGET
+            )
             await self._stream(reply, messages)
         except ModelError as exc:
             status, error = "error", exc.message
-            log.warning("chat.model_error", extra={"kind": exc.kind, "message_id": reply.message_id})
+            log.warning(
+                "chat.model_error", extra={"kind": exc.kind, "message_id": reply.message_id}
+            )
         except asyncio.CancelledError:
             status, error = ("stopped", None) if reply.stop_requested else ("error", INTERRUPTED)
         except Exception:
@@ -211,31 +227,63 @@ class Replies:
             if not changed and time.monotonic() - last_write < HEARTBEAT_S:
                 continue
             async with self.pool.connection() as conn:
-                row = await (await conn.execute(FLUSH, {"id": reply.message_id, "content": text,
-                                                        "announce": changed,
-                                                        "event": _event(reply, "chat.progress")})).fetchone()
+                row = await (
+                    await conn.execute(
+                        FLUSH,
+                        {
+                            "id": reply.message_id,
+                            "content": text,
+                            "announce": changed,
+                            "event": _event(reply, "chat.progress"),
+                        },
+                    )
+                ).fetchone()
             written, last_write = len(text), time.monotonic()
             if row is None or row["stop_requested"]:  # stopped, or the conversation was deleted
                 reply.request_stop()
                 return
 
-    async def _finish(self, reply: LiveReply, status: str, error: str | None,
-                      completion: Completion | None) -> Message:
+    async def _finish(
+        self, reply: LiveReply, status: str, error: str | None, completion: Completion | None
+    ) -> Message:
         text = reply.text
         params = {
-            "id": reply.message_id, "content": text, "html": str(render_markdown(text)), "status": status,
-            "error": error, "model": completion.model if completion else None,
+            "id": reply.message_id,
+            "content": text,
+            "html": str(render_markdown(text)),
+            "status": status,
+            "error": error,
+            "model": completion.model if completion else None,
             "tokens_in": completion.tokens_in if completion else None,
             "tokens_out": completion.tokens_out if completion else None,
             "event": _event(reply, "chat.finished"),
-            "proposal": Jsonb(proposal) if (proposal := proposal_from(completion, reply.templates) if status == "done" else None) else None,
+            "proposal": Jsonb(proposal)
+            if (
+                proposal := proposal_from(completion, reply.templates) if status == "done" else None
+            )
+            else None,
         }
         async with self.pool.connection() as conn:
             row = await (await conn.execute(FINISH, params)).fetchone()
-        log.info("chat.reply_finished", extra={"message_id": reply.message_id, "status": status,
-                                                "chars": len(text)})
-        return message_from(row) if row else Message(reply.message_id, reply.conversation_id, "assistant", text, params["html"],
-                              status, error, params["model"], None)
+        log.info(
+            "chat.reply_finished",
+            extra={"message_id": reply.message_id, "status": status, "chars": len(text)},
+        )
+        return (
+            message_from(row)
+            if row
+            else Message(
+                reply.message_id,
+                reply.conversation_id,
+                "assistant",
+                text,
+                params["html"],
+                status,
+                error,
+                params["model"],
+                None,
+            )
+        )
 
 
 MARK_INTERRUPTED = f"""
@@ -253,6 +301,9 @@ FROM interrupted i JOIN conversations c ON c.id = i.conversation_id
 
 async def mark_interrupted(conn: AsyncConnection, message_id: int) -> Message | None:
     """A streaming reply whose process stopped writing (crash, kill) is closed as interrupted."""
-    row = await (await conn.execute(MARK_INTERRUPTED, {"id": message_id, "error": INTERRUPTED,
-                                                       "stale": STALE_S})).fetchone()
+    row = await (
+        await conn.execute(
+            MARK_INTERRUPTED, {"id": message_id, "error": INTERRUPTED, "stale": STALE_S}
+        )
+    ).fetchone()
     return message_from(row) if row else None

@@ -41,7 +41,9 @@ class Message:
     error: str | None
     model: str | None
     updated_at: datetime
-    proposal: dict | None = None  # a workflow the model offered to start (app/web/chat/proposals.py)
+    proposal: dict | None = (
+        None  # a workflow the model offered to start (app/web/chat/proposals.py)
+    )
 
     @property
     def body_html(self) -> Markup:
@@ -98,8 +100,9 @@ ORDER BY updated_at DESC, id DESC LIMIT %(limit)s
 """
 
 
-async def list_conversations(conn: AsyncConnection, user_id: int, *,
-                             before: tuple[datetime, int] | None = None) -> list[Conversation]:
+async def list_conversations(
+    conn: AsyncConnection, user_id: int, *, before: tuple[datetime, int] | None = None
+) -> list[Conversation]:
     """One sidebar page, newest activity first (one more than a page: the caller sees if more exist)."""
     params = {"user_id": user_id, "limit": SIDEBAR_PAGE + 1}
     query = FIRST_PAGE
@@ -111,10 +114,14 @@ async def list_conversations(conn: AsyncConnection, user_id: int, *,
         return await cur.fetchall()
 
 
-async def get_conversation(conn: AsyncConnection, user_id: int, conversation_id: int) -> Conversation:
+async def get_conversation(
+    conn: AsyncConnection, user_id: int, conversation_id: int
+) -> Conversation:
     async with conn.cursor(row_factory=class_row(Conversation)) as cur:
-        await cur.execute("SELECT id, title, updated_at FROM conversations WHERE id = %(id)s AND user_id = %(user_id)s",
-                          {"id": conversation_id, "user_id": user_id})
+        await cur.execute(
+            "SELECT id, title, updated_at FROM conversations WHERE id = %(id)s AND user_id = %(user_id)s",
+            {"id": conversation_id, "user_id": user_id},
+        )
         found = await cur.fetchone()
     if found is None:
         raise NotFound
@@ -141,9 +148,13 @@ WHERE id = %(id)s AND conversation_id = %(cid)s
 """
 
 
-async def get_message(conn: AsyncConnection, user_id: int, conversation_id: int, message_id: int) -> Message:
+async def get_message(
+    conn: AsyncConnection, user_id: int, conversation_id: int, message_id: int
+) -> Message:
     async with conn.cursor(row_factory=class_row(Message)) as cur:
-        await cur.execute(GET_MESSAGE, {"id": message_id, "cid": conversation_id, "user_id": user_id})
+        await cur.execute(
+            GET_MESSAGE, {"id": message_id, "cid": conversation_id, "user_id": user_id}
+        )
         found = await cur.fetchone()
     if found is None:
         raise NotFound
@@ -151,6 +162,7 @@ async def get_message(conn: AsyncConnection, user_id: int, conversation_id: int,
 
 
 # -- writing -----------------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class Exchange:
@@ -188,7 +200,9 @@ RETURNING {COLUMNS}
 """
 
 
-async def _check_and_take_slot(conn: AsyncConnection, conversation_id: int, user_id: int, tier: str) -> None:
+async def _check_and_take_slot(
+    conn: AsyncConnection, conversation_id: int, user_id: int, tier: str
+) -> None:
     """A busy conversation is refused before a slot is counted; the slot, under the per-tier
     messages-a-minute limit, is counted in the caller's transaction (rolled back with it)."""
     if (await (await conn.execute(REPLY_STREAMING, {"id": conversation_id})).fetchone())["busy"]:
@@ -197,23 +211,38 @@ async def _check_and_take_slot(conn: AsyncConnection, conversation_id: int, user
     if wait:
         raise RateLimited(
             f"You have reached your plan's limit of {per_minute} messages a minute. "
-            f"Try again in {ratelimit.describe_wait(wait)}.", wait)
+            f"Try again in {ratelimit.describe_wait(wait)}.",
+            wait,
+        )
 
 
-async def start_exchange(conn: AsyncConnection, *, user_id: int, tier: str, conversation_id: int | None,
-                         content: str, model: str) -> Exchange:
+async def start_exchange(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    tier: str,
+    conversation_id: int | None,
+    content: str,
+    model: str,
+) -> Exchange:
     """Store the user's message and an empty streaming reply, under the rate limit, atomically:
     either both rows exist and a slot was counted, or nothing changed."""
     async with conn.transaction():
         if conversation_id is None:
-            cur = await conn.execute(NEW_CONVERSATION, {"user_id": user_id, "title": title_from(content)})
+            cur = await conn.execute(
+                NEW_CONVERSATION, {"user_id": user_id, "title": title_from(content)}
+            )
         else:
-            cur = await conn.execute(TOUCH_CONVERSATION, {"id": conversation_id, "user_id": user_id})
+            cur = await conn.execute(
+                TOUCH_CONVERSATION, {"id": conversation_id, "user_id": user_id}
+            )
         row = await cur.fetchone()
         if row is None:
             raise NotFound
         await _check_and_take_slot(conn, row["id"], user_id, tier)
-        cur = await conn.execute(INSERT_EXCHANGE, {"id": row["id"], "content": content, "model": model})
+        cur = await conn.execute(
+            INSERT_EXCHANGE, {"id": row["id"], "content": content, "model": model}
+        )
         sent, reply = sorted((message_from(r) for r in await cur.fetchall()), key=lambda m: m.id)
     conversation = Conversation(row["id"], row["title"], row["updated_at"])
     return Exchange(conversation, sent, reply, row["moved_up"])
@@ -229,25 +258,44 @@ ORDER BY id DESC LIMIT 500
 async def load_context(conn: AsyncConnection, conversation_id: int, before_id: int) -> list[dict]:
     """The conversation before a reply, oldest first, in the model's message format (the newest
     500 at most; the model call trims further to its token budget)."""
-    rows = await (await conn.execute(CONTEXT, {"id": conversation_id, "before": before_id})).fetchall()
+    rows = await (
+        await conn.execute(CONTEXT, {"id": conversation_id, "before": before_id})
+    ).fetchall()
     return [{"role": r["role"], "content": r["content"]} for r in reversed(rows)]
 
 
-LAST_MESSAGE = "SELECT id, role, status FROM messages WHERE conversation_id = %(id)s ORDER BY id DESC LIMIT 1"
+LAST_MESSAGE = (
+    "SELECT id, role, status FROM messages WHERE conversation_id = %(id)s ORDER BY id DESC LIMIT 1"
+)
 
 
-async def restart_reply(conn: AsyncConnection, *, user_id: int, tier: str, conversation_id: int,
-                        message_id: int, model: str) -> Message:
+async def restart_reply(
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    tier: str,
+    conversation_id: int,
+    message_id: int,
+    model: str,
+) -> Message:
     """Regenerate / Retry: replace the conversation's last reply with a new streaming one."""
     async with conn.transaction():
-        if (await (await conn.execute(TOUCH_CONVERSATION, {"id": conversation_id, "user_id": user_id})).fetchone()) is None:
+        if (
+            await (
+                await conn.execute(TOUCH_CONVERSATION, {"id": conversation_id, "user_id": user_id})
+            ).fetchone()
+        ) is None:
             raise NotFound
         last = await (await conn.execute(LAST_MESSAGE, {"id": conversation_id})).fetchone()
         if last is None or last["id"] != message_id or last["role"] != "assistant":
             raise ReplyInProgress("Only the latest reply can be regenerated; reload the page.")
         await _check_and_take_slot(conn, conversation_id, user_id, tier)
         await conn.execute("DELETE FROM messages WHERE id = %(id)s", {"id": message_id})
-        return message_from(await (await conn.execute(INSERT_REPLY, {"id": conversation_id, "model": model})).fetchone())
+        return message_from(
+            await (
+                await conn.execute(INSERT_REPLY, {"id": conversation_id, "model": model})
+            ).fetchone()
+        )
 
 
 REQUEST_STOP = f"""
@@ -261,13 +309,22 @@ SELECT pg_notify('{CHANNEL}', %(event)s) FROM stopped
 """
 
 
-async def request_stop(conn: AsyncConnection, user_id: int, conversation_id: int, message_id: int) -> None:
+async def request_stop(
+    conn: AsyncConnection, user_id: int, conversation_id: int, message_id: int
+) -> None:
     """Flag the reply and announce it: whichever process is generating it stops (via the live
     hub at once, or at its next flush if it missed the event)."""
-    event = json.dumps({"user_id": user_id, "kind": "chat.stop", "conversation_id": conversation_id,
-                        "message_id": message_id})
-    cur = await conn.execute(REQUEST_STOP, {"id": message_id, "cid": conversation_id, "user_id": user_id,
-                                            "event": event})
+    event = json.dumps(
+        {
+            "user_id": user_id,
+            "kind": "chat.stop",
+            "conversation_id": conversation_id,
+            "message_id": message_id,
+        }
+    )
+    cur = await conn.execute(
+        REQUEST_STOP, {"id": message_id, "cid": conversation_id, "user_id": user_id, "event": event}
+    )
     if cur.rowcount == 0:
         await get_message(conn, user_id, conversation_id, message_id)  # NotFound if not yours
         # Otherwise it already finished: nothing to stop.
@@ -276,7 +333,9 @@ async def request_stop(conn: AsyncConnection, user_id: int, conversation_id: int
 RENAME = "UPDATE conversations SET title = %(title)s WHERE id = %(id)s AND user_id = %(user_id)s RETURNING id, title, updated_at"
 
 
-async def rename(conn: AsyncConnection, user_id: int, conversation_id: int, title: str) -> Conversation:
+async def rename(
+    conn: AsyncConnection, user_id: int, conversation_id: int, title: str
+) -> Conversation:
     async with conn.cursor(row_factory=class_row(Conversation)) as cur:
         await cur.execute(RENAME, {"id": conversation_id, "user_id": user_id, "title": title})
         found = await cur.fetchone()
@@ -286,8 +345,10 @@ async def rename(conn: AsyncConnection, user_id: int, conversation_id: int, titl
 
 
 async def delete(conn: AsyncConnection, user_id: int, conversation_id: int) -> None:
-    cur = await conn.execute("DELETE FROM conversations WHERE id = %(id)s AND user_id = %(user_id)s",
-                             {"id": conversation_id, "user_id": user_id})
+    cur = await conn.execute(
+        "DELETE FROM conversations WHERE id = %(id)s AND user_id = %(user_id)s",
+        {"id": conversation_id, "user_id": user_id},
+    )
     if cur.rowcount == 0:
         raise NotFound
 
@@ -296,7 +357,7 @@ async def delete(conn: AsyncConnection, user_id: int, conversation_id: int) -> N
 
 # Locks the reply's row: of two clicks on Start (or Start and Dismiss), the second sees the first's answer.
 LOCK_PROPOSAL = f"""
-SELECT {', '.join('m.' + c for c in COLUMNS.split(', '))} FROM messages m
+SELECT {", ".join("m." + c for c in COLUMNS.split(", "))} FROM messages m
 JOIN conversations c ON c.id = m.conversation_id
 WHERE m.id = %(id)s AND c.user_id = %(user_id)s AND m.proposal IS NOT NULL FOR UPDATE OF m
 """
@@ -305,12 +366,16 @@ SET_PROPOSAL = f"UPDATE messages SET proposal = %(proposal)s WHERE id = %(id)s R
 
 async def lock_proposal(conn: AsyncConnection, message_id: int, user_id: int) -> Message:
     """The user's reply carrying a proposal, locked until the transaction ends; NotFound otherwise."""
-    row = await (await conn.execute(LOCK_PROPOSAL, {"id": message_id, "user_id": user_id})).fetchone()
+    row = await (
+        await conn.execute(LOCK_PROPOSAL, {"id": message_id, "user_id": user_id})
+    ).fetchone()
     if row is None:
         raise NotFound
     return message_from(row)
 
 
 async def set_proposal(conn: AsyncConnection, message_id: int, proposal: dict) -> Message:
-    row = await (await conn.execute(SET_PROPOSAL, {"id": message_id, "proposal": Jsonb(proposal)})).fetchone()
+    row = await (
+        await conn.execute(SET_PROPOSAL, {"id": message_id, "proposal": Jsonb(proposal)})
+    ).fetchone()
     return message_from(row)

@@ -36,9 +36,15 @@ def sse(event: str, data: str) -> bytes:
 PING = b": ping\n\n"
 
 
-async def reply_events(*, live: LiveReply | None, message: Message | None, hub: LiveHub,
-                       pool: AsyncConnectionPool, user_id: int,
-                       render_end: Callable[[Message], str]) -> AsyncIterator[bytes]:
+async def reply_events(
+    *,
+    live: LiveReply | None,
+    message: Message | None,
+    hub: LiveHub,
+    pool: AsyncConnectionPool,
+    user_id: int,
+    render_end: Callable[[Message], str],
+) -> AsyncIterator[bytes]:
     """`live` when this process writes the reply (already authorized), else the `message` row."""
     yield f"retry: {RETRY_MS}\n\n".encode()
     if live is not None:
@@ -83,8 +89,9 @@ async def _from_this_process(live: LiveReply, render_end) -> AsyncIterator[bytes
             yield sse("token", str(escape("".join(pieces))))
 
 
-async def _from_the_row(hub: LiveHub, pool: AsyncConnectionPool, user_id: int, message: Message,
-                        render_end) -> AsyncIterator[bytes]:
+async def _from_the_row(
+    hub: LiveHub, pool: AsyncConnectionPool, user_id: int, message: Message, render_end
+) -> AsyncIterator[bytes]:
     async def current() -> Message | None:
         async with pool.connection() as conn:
             try:
@@ -108,7 +115,10 @@ async def _from_the_row(hub: LiveHub, pool: AsyncConnectionPool, user_id: int, m
                     if event is None:
                         yield PING
                         break  # re-read: the writer may have died without a word
-                    if event.get("kind") == "live.reconnected" or event.get("message_id") == message.id:
+                    if (
+                        event.get("kind") == "live.reconnected"
+                        or event.get("message_id") == message.id
+                    ):
                         break
                 row = await current()
     except HubClosed:

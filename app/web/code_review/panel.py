@@ -29,21 +29,49 @@ def code_review_panel(run: dict, settings=None) -> dict:
         if found and step["status"] == "completed" and isinstance(step["output"], dict):
             out = step["output"]
             text = str(out.get("output") or "")
-            iterations.append({"n": int(found.group(1)), "passed": bool(out.get("passed")),
-                               "label": OUTCOME_WORDS.get(out.get("outcome"), out.get("outcome")),
-                               "commit": str(out.get("commit") or "")[:12], "command": out.get("command"),
-                               "duration_s": out.get("duration_s"), "exit_code": out.get("exit_code"),
-                               "output": text[-SHOWN_OUTPUT:], "cut": len(text) > SHOWN_OUTPUT or out.get("truncated")})
+            iterations.append(
+                {
+                    "n": int(found.group(1)),
+                    "passed": bool(out.get("passed")),
+                    "label": OUTCOME_WORDS.get(out.get("outcome"), out.get("outcome")),
+                    "commit": str(out.get("commit") or "")[:12],
+                    "command": out.get("command"),
+                    "duration_s": out.get("duration_s"),
+                    "exit_code": out.get("exit_code"),
+                    "output": text[-SHOWN_OUTPUT:],
+                    "cut": len(text) > SHOWN_OUTPUT or out.get("truncated"),
+                }
+            )
         elif found and step["status"] in ("failed", "retrying"):
-            iterations.append({"n": int(found.group(1)), "passed": False, "label": "Could not run",
-                               "commit": "", "command": None, "duration_s": None, "exit_code": None,
-                               "output": str((step["error"] or {}).get("message") or ""), "cut": False})
-    waiting = next((h for h in run["hooks"] if h["status"] == "waiting" and h["kind"] == "webhook"), None)
+            iterations.append(
+                {
+                    "n": int(found.group(1)),
+                    "passed": False,
+                    "label": "Could not run",
+                    "commit": "",
+                    "command": None,
+                    "duration_s": None,
+                    "exit_code": None,
+                    "output": str((step["error"] or {}).get("message") or ""),
+                    "cut": False,
+                }
+            )
+    waiting = next(
+        (h for h in run["hooks"] if h["status"] == "waiting" and h["kind"] == "webhook"), None
+    )
     fixes = None
     if waiting and run["status"] == "waiting":
         run_id = str(run["id"])
-        fixes = {"url": f"{settings.base_url}/hooks/code-review/{run_id}", "secret": webhook_secret(settings, run_id),
-                 "head": (run["input"] or {}).get("head") or ""}
-    return {"template": TEMPLATE, "run_id": str(run["id"]), "comments": comments, "unreadable": unreadable,
-            "iterations": iterations,
-            "fixes": fixes}
+        fixes = {
+            "url": f"{settings.base_url}/hooks/code-review/{run_id}",
+            "secret": webhook_secret(settings, run_id),
+            "head": (run["input"] or {}).get("head") or "",
+        }
+    return {
+        "template": TEMPLATE,
+        "run_id": str(run["id"]),
+        "comments": comments,
+        "unreadable": unreadable,
+        "iterations": iterations,
+        "fixes": fixes,
+    }

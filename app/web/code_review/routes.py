@@ -56,21 +56,26 @@ class FixesForm(BaseModel):
         try:
             return check_ref(value)
         except SourceRefused:
-            raise ValueError("Not a git ref: a branch, tag or commit like main or 1a2b3c4.") from None
+            raise ValueError(
+                "Not a git ref: a branch, tag or commit like main or 1a2b3c4."
+            ) from None
 
 
 class NotWaiting(Exception):
     pass
 
 
-async def deliver_fixes(conn: AsyncConnection, run_id: UUID, ref: str, *, owner_id: int | None, decided_by: str) -> None:
+async def deliver_fixes(
+    conn: AsyncConnection, run_id: UUID, ref: str, *, owner_id: int | None, decided_by: str
+) -> None:
     row = await (await conn.execute(WAITING_HOOK, {"run_id": run_id, "workflow": NAME})).fetchone()
     if row is None or (owner_id is not None and row["owner_id"] != owner_id):
         raise RunNotFound("no such run")
     if row["token"] is None:
         raise NotWaiting("This review is not waiting for fixes.")
-    await resolve_hook(conn, row["token"], "deliver", {"ref": ref}, decided_by=decided_by, owner_id=row["owner_id"])
-
+    await resolve_hook(
+        conn, row["token"], "deliver", {"ref": ref}, decided_by=decided_by, owner_id=row["owner_id"]
+    )
 
 
 async def _card(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> dict:
@@ -79,12 +84,18 @@ async def _card(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> dict:
 
 
 @get("/{run_id:uuid}")
-async def review_page(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Template:
-    return Template(PAGE, context={"card": await _card(pool, request.user.id, run_id), "notice": None})
+async def review_page(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Template:
+    return Template(
+        PAGE, context={"card": await _card(pool, request.user.id, run_id), "notice": None}
+    )
 
 
 @post("/{run_id:uuid}/fixes", request_max_body_size=BODY_LIMIT)
-async def fixes_pushed(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
+async def fixes_pushed(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Response:
     form = await parse_form(request, FixesForm)
     notice = None
     if form.data is None:
@@ -92,7 +103,13 @@ async def fixes_pushed(request: Request, pool: NamedDependency[AsyncConnectionPo
     else:
         try:
             async with pool.connection() as conn:
-                await deliver_fixes(conn, run_id, form.data.ref, owner_id=request.user.id, decided_by=request.user.email)
+                await deliver_fixes(
+                    conn,
+                    run_id,
+                    form.data.ref,
+                    owner_id=request.user.id,
+                    decided_by=request.user.email,
+                )
         except RunNotFound:
             raise  # a 404 page, like any run that is not yours
         except (NotWaiting, EngineError) as exc:
@@ -101,21 +118,36 @@ async def fixes_pushed(request: Request, pool: NamedDependency[AsyncConnectionPo
         return Redirect(f"/code-review/{run_id}", status_code=303)
     card = await _card(pool, request.user.id, run_id)
     if is_htmx(request):
-        return Template(CARD, context={"card": card, "notice": notice or f"Fixes at {form.data.ref}: running the tests again."})
+        return Template(
+            CARD,
+            context={
+                "card": card,
+                "notice": notice or f"Fixes at {form.data.ref}: running the tests again.",
+            },
+        )
     return Template(PAGE, context={"card": card, "notice": notice}, status_code=409)
 
 
 @post("/{run_id:uuid}", request_max_body_size=BODY_LIMIT, status_code=200)
-async def fixes_webhook(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings], run_id: FromPath[UUID]) -> Response:
+async def fixes_webhook(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+    run_id: FromPath[UUID],
+) -> Response:
     body = await request.body()
-    if not signature_valid(webhook_secret(settings, str(run_id)), body, request.headers.get(SIGNATURE_HEADER)):
-        raise ApiError("invalid_signature", f"Missing or wrong {SIGNATURE_HEADER} header "
-                                            "(sha256=<hex HMAC-SHA256 of the body>).")
+    if not signature_valid(
+        webhook_secret(settings, str(run_id)), body, request.headers.get(SIGNATURE_HEADER)
+    ):
+        raise ApiError(
+            "invalid_signature",
+            f"Missing or wrong {SIGNATURE_HEADER} header (sha256=<hex HMAC-SHA256 of the body>).",
+        )
     data = json_object(body)
     try:
         ref = check_ref(str(data.get("ref") or ""))
     except SourceRefused:
-        raise ApiError("bad_request", "The body needs \"ref\": a branch, tag or commit.") from None
+        raise ApiError("bad_request", 'The body needs "ref": a branch, tag or commit.') from None
     async with pool.connection() as conn:
         try:
             await deliver_fixes(conn, run_id, ref, owner_id=None, decided_by="webhook")
@@ -125,5 +157,9 @@ async def fixes_webhook(request: Request, pool: NamedDependency[AsyncConnectionP
 
 
 router = Router("/code-review", route_handlers=[review_page, fixes_pushed], guards=[requires_login])
-hooks_router = Router("/hooks/code-review", route_handlers=[fixes_webhook], exception_handlers=exception_handlers,
-                      include_in_schema=False)
+hooks_router = Router(
+    "/hooks/code-review",
+    route_handlers=[fixes_webhook],
+    exception_handlers=exception_handlers,
+    include_in_schema=False,
+)

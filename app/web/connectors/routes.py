@@ -34,15 +34,32 @@ SECTION = "partials/connectors/section.html"
 LOOKUP_WAIT_S = 5.0
 
 
-async def _render(request: Request, pool: AsyncConnectionPool, *, created: dict | None = None,
-                  secret: str | None = None, values: dict | None = None, errors: dict | None = None,
-                  checked: dict | None = None, status: int = 200) -> Template:
+async def _render(
+    request: Request,
+    pool: AsyncConnectionPool,
+    *,
+    created: dict | None = None,
+    secret: str | None = None,
+    values: dict | None = None,
+    errors: dict | None = None,
+    checked: dict | None = None,
+    status: int = 200,
+) -> Template:
     async with pool.connection() as conn:
         rows = await connectors.list_connectors(conn, request.user.id)
-    context = {"connectors": rows, "kinds": connectors.KINDS, "created": created, "new_secret": secret,
-               "values": values or {"kind": "webhook"}, "errors": errors or {}, "checked": checked}
+    context = {
+        "connectors": rows,
+        "kinds": connectors.KINDS,
+        "created": created,
+        "new_secret": secret,
+        "values": values or {"kind": "webhook"},
+        "errors": errors or {},
+        "checked": checked,
+    }
     headers = {"Cache-Control": "no-store"} if secret else {}
-    return Template(SECTION if is_htmx(request) else PAGE, context=context, status_code=status, headers=headers)
+    return Template(
+        SECTION if is_htmx(request) else PAGE, context=context, status_code=status, headers=headers
+    )
 
 
 async def _refused(url: str, settings: Settings) -> str | None:
@@ -63,7 +80,11 @@ async def connectors_page(request: Request, pool: NamedDependency[AsyncConnectio
 
 
 @post("/", request_max_body_size=BODY_LIMIT)
-async def add_connector(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Template:
+async def add_connector(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> Template:
     form = await parse_form(request, connectors.ConnectorForm)
     if form.data is None:
         return await _render(request, pool, values=form.values, errors=form.errors, status=422)
@@ -71,32 +92,51 @@ async def add_connector(request: Request, pool: NamedDependency[AsyncConnectionP
         return await _render(request, pool, values=form.values, errors={"url": refused}, status=422)
     try:
         async with pool.connection() as conn:
-            row, secret = await connectors.create_connector(conn, SecretBox.from_settings(settings),
-                                                            request.user.id, form.data)
+            row, secret = await connectors.create_connector(
+                conn, SecretBox.from_settings(settings), request.user.id, form.data
+            )
     except connectors.ConnectorLimit as exc:
-        return await _render(request, pool, values=form.values, errors={"form": str(exc)}, status=422)
+        return await _render(
+            request, pool, values=form.values, errors={"form": str(exc)}, status=422
+        )
     except ValueError as exc:
-        return await _render(request, pool, values=form.values, errors={"secret": str(exc)}, status=422)
+        return await _render(
+            request, pool, values=form.values, errors={"secret": str(exc)}, status=422
+        )
     if row is None:
-        return await _render(request, pool, values=form.values, status=422,
-                             errors={"name": "You already have a connector with this name."})
+        return await _render(
+            request,
+            pool,
+            values=form.values,
+            status=422,
+            errors={"name": "You already have a connector with this name."},
+        )
     return await _render(request, pool, created=row, secret=secret)
 
 
 @post("/{connector_id:int}/check", request_max_body_size=BODY_LIMIT)
-async def check_connector(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                          settings: NamedDependency[Settings], connector_id: FromPath[int]) -> Template:
+async def check_connector(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+    connector_id: FromPath[int],
+) -> Template:
     async with pool.connection() as conn:
-        connector = await connectors.load_connector(conn, SecretBox.from_settings(settings), request.user.id,
-                                                    connector_id)
+        connector = await connectors.load_connector(
+            conn, SecretBox.from_settings(settings), request.user.id, connector_id
+        )
     if connector is None:
         raise NotFoundException("No such connector.")
     result = await clients.check_reachable(connector, settings.connector_allow)
-    return await _render(request, pool, checked={"id": connector.id, "ok": result.ok, "message": result.message})
+    return await _render(
+        request, pool, checked={"id": connector.id, "ok": result.ok, "message": result.message}
+    )
 
 
 @post("/{connector_id:int}/delete", request_max_body_size=BODY_LIMIT)
-async def delete_connector(request: Request, pool: NamedDependency[AsyncConnectionPool], connector_id: FromPath[int]) -> Response:
+async def delete_connector(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], connector_id: FromPath[int]
+) -> Response:
     async with pool.connection() as conn:
         if not await connectors.delete_connector(conn, request.user.id, connector_id):
             raise NotFoundException("No such connector.")
@@ -105,5 +145,8 @@ async def delete_connector(request: Request, pool: NamedDependency[AsyncConnecti
     return await _render(request, pool)
 
 
-router = Router("/settings/connectors", route_handlers=[connectors_page, add_connector, check_connector, delete_connector],
-                guards=[requires_login])
+router = Router(
+    "/settings/connectors",
+    route_handlers=[connectors_page, add_connector, check_connector, delete_connector],
+    guards=[requires_login],
+)

@@ -16,10 +16,37 @@ DOCS = ROOT / "docs"
 # Each guide's folder under docs/, the URL it is served at, and its reading order (a page not named
 # comes after these, by file name).
 BOOKS = {
-    "user": ("/help", ("getting-started", "chat", "workflows-and-approvals", "files-and-reports", "templates",
-                       "schedules", "triggers", "rerun-and-replay", "notifications", "troubleshooting")),
-    "admin": ("/help/admin", ("setup", "installing", "configuration", "users-and-tiers", "costs-and-quotas", "analytics",
-                              "mail", "backups", "upgrading", "monitoring", "troubleshooting")),
+    "user": (
+        "/help",
+        (
+            "getting-started",
+            "chat",
+            "workflows-and-approvals",
+            "files-and-reports",
+            "templates",
+            "schedules",
+            "triggers",
+            "rerun-and-replay",
+            "notifications",
+            "troubleshooting",
+        ),
+    ),
+    "admin": (
+        "/help/admin",
+        (
+            "setup",
+            "installing",
+            "configuration",
+            "users-and-tiers",
+            "costs-and-quotas",
+            "analytics",
+            "mail",
+            "backups",
+            "upgrading",
+            "monitoring",
+            "troubleshooting",
+        ),
+    ),
 }
 SNIPPET = 160
 
@@ -27,7 +54,9 @@ _HEADING = re.compile(r"^(#{1,3}) +(.+?) *#*$", re.M)
 # A link to another page of a guide: `[text](chat.md)` -> /help/chat, `(../admin/backups.md)` ->
 # /help/admin/backups. Other relative links (the repository's docs/*.md) become their path in the
 # repository, shown as code: the app does not serve those files.
-_DOC_LINK = re.compile(r"\[([^\]]*)\]\((?:\.\./(user|admin)/)?([a-z0-9-]+)\.md(?:#[A-Za-z0-9_-]+)?\)")
+_DOC_LINK = re.compile(
+    r"\[([^\]]*)\]\((?:\.\./(user|admin)/)?([a-z0-9-]+)\.md(?:#[A-Za-z0-9_-]+)?\)"
+)
 _REPO_LINK = re.compile(r"\[([^\]]*)\]\((?![a-z]+:|/|#)([^)\s]+)\)")
 
 
@@ -72,7 +101,10 @@ def pages(book: str = "user") -> tuple[Page, ...]:
     found = {}
     for path in sorted((DOCS / book).glob("*.md")):
         text = path.read_text(encoding="utf-8")
-        title = next((m[2] for m in _HEADING.finditer(text) if m[1] == "#"), path.stem.replace("-", " ").title())
+        title = next(
+            (m[2] for m in _HEADING.finditer(text) if m[1] == "#"),
+            path.stem.replace("-", " ").title(),
+        )
         found[path.stem] = Page(book, path.stem, title, text)
     rank = {slug: i for i, slug in enumerate(order)}
     return tuple(sorted(found.values(), key=lambda p: (rank.get(p.slug, len(order)), p.slug)))
@@ -86,7 +118,7 @@ def _sections(page: Page) -> list[tuple[str, str]]:
     """(heading, body) pairs; the text before the first subheading belongs to the page title."""
     parts, heading, start = [], page.title, 0
     for m in _HEADING.finditer(page.text):
-        parts.append((heading, page.text[start:m.start()]))
+        parts.append((heading, page.text[start : m.start()]))
         heading, start = m[2], m.end()
     parts.append((heading, page.text[start:]))
     return [(h, body) for h, body in parts if body.strip()]
@@ -114,7 +146,10 @@ def search(query: str, books: tuple[str, ...] = ("user",), limit: int = 20) -> l
             score = sum(lower.count(w) + 5 * head.count(w) for w in words)
             at = min((i for i in (lower.find(w) for w in words) if i >= 0), default=0)
             start = max(0, at - SNIPPET // 3)
-            snippet = ("…" if start else "") + text[start:start + SNIPPET] + ("…" if start + SNIPPET < len(text) else "")
+            snippet = (
+                ("…" if start else "")
+                + text[start : start + SNIPPET]
+                + ("…" if start + SNIPPET < len(text) else "")
+            )
             hits.append(Hit(p, heading, snippet, score))
     return sorted(hits, key=lambda h: -h.score)[:limit]
-

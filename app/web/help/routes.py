@@ -17,7 +17,10 @@ from app.workflows.catalog import SLASH_COMMANDS
 def commands() -> list[dict]:
     """The chat's slash commands, from the table the chat itself dispatches on (app/workflows/catalog.py)."""
     titles = {wf.name: wf for wf in catalog(include_hidden=True)}
-    listed = [{"usage": f"{command} <{field}>", "workflow": titles[name]} for command, (name, field) in SLASH_COMMANDS.items()]
+    listed = [
+        {"usage": f"{command} <{field}>", "workflow": titles[name]}
+        for command, (name, field) in SLASH_COMMANDS.items()
+    ]
     return [*listed, {"usage": "/help", "workflow": None}]
 
 
@@ -31,17 +34,31 @@ async def help_index(request: Request, q: FromQuery[str] = "") -> Template:
     """Without `q`: the contents; with it, the sections that mention it (the admin guide too, for admins)."""
     q = " ".join(q.split())[:200]
     books = ("user", "admin") if _is_admin(request) else ("user",)
-    return Template("pages/help/index.html", context={
-        "pages": pages.pages("user"), "admin_pages": pages.pages("admin") if _is_admin(request) else (),
-        "q": q, "hits": pages.search(q, books) if q else None, "commands": commands(), "workflows": catalog()})
+    return Template(
+        "pages/help/index.html",
+        context={
+            "pages": pages.pages("user"),
+            "admin_pages": pages.pages("admin") if _is_admin(request) else (),
+            "q": q,
+            "hits": pages.search(q, books) if q else None,
+            "commands": commands(),
+            "workflows": catalog(),
+        },
+    )
 
 
 def _page(request: Request, book: str, slug: str) -> Template:
     page = pages.page(book, slug)
     if page is None:
         raise NotFoundException()
-    return Template("pages/help/page.html", context={
-        "page": page, "pages": pages.pages("user"), "admin_pages": pages.pages("admin") if _is_admin(request) else ()})
+    return Template(
+        "pages/help/page.html",
+        context={
+            "page": page,
+            "pages": pages.pages("user"),
+            "admin_pages": pages.pages("admin") if _is_admin(request) else (),
+        },
+    )
 
 
 @get("/{slug:str}")

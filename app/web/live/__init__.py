@@ -15,8 +15,17 @@ from litestar.datastructures import State
 from app.web.live.hub import CHANNEL, HubClosed, LiveHub, Subscription, publish
 from app.web.live.presence import PresenceBook
 
-__all__ = ["CHANNEL", "HubClosed", "LiveHub", "PresenceBook", "Subscription", "lifespan", "provide_hub",
-           "provide_presence", "publish"]
+__all__ = [
+    "CHANNEL",
+    "HubClosed",
+    "LiveHub",
+    "PresenceBook",
+    "Subscription",
+    "lifespan",
+    "provide_hub",
+    "provide_presence",
+    "publish",
+]
 
 log = logging.getLogger("baton.live")
 

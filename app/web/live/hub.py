@@ -49,7 +49,9 @@ class HubClosed(Exception):
 
 async def publish(conn: psycopg.AsyncConnection, user_id: int, kind: str, **fields) -> None:
     """Announce an event; it is delivered when `conn`'s transaction commits."""
-    payload = json.dumps({"user_id": user_id, "kind": kind, **fields}, separators=(",", ":"), default=str)
+    payload = json.dumps(
+        {"user_id": user_id, "kind": kind, **fields}, separators=(",", ":"), default=str
+    )
     if len(payload.encode()) > MAX_PAYLOAD:
         raise ValueError(f"live event {kind!r} is too large to publish ({len(payload)} bytes)")
     await conn.execute("SELECT pg_notify(%s, %s)", (CHANNEL, payload))
@@ -163,14 +165,21 @@ class LiveHub:
         while not self.closing.is_set():
             try:
                 async with await psycopg.AsyncConnection.connect(
-                    self.url, autocommit=True, application_name=APPLICATION_NAME, keepalives=1,
-                    keepalives_idle=10, keepalives_interval=5, keepalives_count=3,
+                    self.url,
+                    autocommit=True,
+                    application_name=APPLICATION_NAME,
+                    keepalives=1,
+                    keepalives_idle=10,
+                    keepalives_interval=5,
+                    keepalives_count=3,
                 ) as conn:
                     await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(self.channel)))
                     if ever_connected:
                         log.info("live.reconnected")
                         for user_id in list(self._subscribers):
-                            self.dispatch(json.dumps({"user_id": user_id, "kind": "live.reconnected"}))
+                            self.dispatch(
+                                json.dumps({"user_id": user_id, "kind": "live.reconnected"})
+                            )
                     ever_connected = True
                     self.connected.set()
                     backoff = 0.1
@@ -182,7 +191,9 @@ class LiveHub:
                 raise
             except Exception as exc:
                 self.connected.clear()
-                log.warning("live.disconnected", extra={"error": f"{type(exc).__name__}: {exc}"[:300]})
+                log.warning(
+                    "live.disconnected", extra={"error": f"{type(exc).__name__}: {exc}"[:300]}
+                )
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self.closing.wait(), backoff)
             backoff = min(backoff * 2, 5.0)

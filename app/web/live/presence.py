@@ -67,6 +67,9 @@ class PresenceBook:
             async with self.pool.connection() as conn:
                 await action(conn, *args)
         except (psycopg.Error, OSError) as exc:
-            log.warning("presence.failed", extra={"action": action.__name__, "error": f"{type(exc).__name__}: {exc}"[:300]})
+            log.warning(
+                "presence.failed",
+                extra={"action": action.__name__, "error": f"{type(exc).__name__}: {exc}"[:300]},
+            )
             return False
         return True

@@ -25,7 +25,11 @@ def _allowed(request: Request, settings: Settings) -> bool:
 
 
 @get("/metrics", include_in_schema=False)
-async def metrics(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Template:
+async def metrics(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> Template:
     if not _allowed(request, settings):
         raise NotFoundException()  # nothing to see here for anyone else
     async with pool.connection() as conn:
@@ -33,9 +37,14 @@ async def metrics(request: Request, pool: NamedDependency[AsyncConnectionPool], 
     return Template(
         "metrics/prometheus.txt",
         context={
-            "snap": snap, "statuses": STATUSES,
-            "step_buckets": [(b, snap["step_durations"][f"le_{i}"]) for i, b in enumerate(STEP_BUCKETS)],
-            "hook_buckets": [(b, snap["hook_waits"][f"le_{i}"]) for i, b in enumerate(HOOK_BUCKETS)],
+            "snap": snap,
+            "statuses": STATUSES,
+            "step_buckets": [
+                (b, snap["step_durations"][f"le_{i}"]) for i, b in enumerate(STEP_BUCKETS)
+            ],
+            "hook_buckets": [
+                (b, snap["hook_waits"][f"le_{i}"]) for i, b in enumerate(HOOK_BUCKETS)
+            ],
         },
         media_type="text/plain; version=0.0.4",
     )

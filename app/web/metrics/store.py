@@ -33,15 +33,20 @@ COUNTERS = "SELECT name, value FROM engine_counters"
 
 def _histogram_sql(table_expr: str, value_expr: str, buckets: tuple[float, ...]) -> str:
     # Built from constants of this module only (no user input reaches it).
-    parts = [f"count(*) FILTER (WHERE {value_expr} <= {b}) AS le_{i}" for i, b in enumerate(buckets)]
+    parts = [
+        f"count(*) FILTER (WHERE {value_expr} <= {b}) AS le_{i}" for i, b in enumerate(buckets)
+    ]
     return f"SELECT {', '.join(parts)}, count(*) AS total, coalesce(sum({value_expr}), 0) AS sum FROM {table_expr}"
 
 
 STEP_DURATIONS = _histogram_sql(
     "run_steps WHERE kind = 'step' AND status = 'completed' AND duration_ms IS NOT NULL",
-    "duration_ms / 1000.0", STEP_BUCKETS)
+    "duration_ms / 1000.0",
+    STEP_BUCKETS,
+)
 HOOK_WAITS = _histogram_sql(
-    "hooks WHERE status = 'resolved'", "extract(epoch FROM decided_at - created_at)", HOOK_BUCKETS)
+    "hooks WHERE status = 'resolved'", "extract(epoch FROM decided_at - created_at)", HOOK_BUCKETS
+)
 
 
 async def snapshot(conn: AsyncConnection) -> dict:
@@ -49,12 +54,18 @@ async def snapshot(conn: AsyncConnection) -> dict:
         return await (await conn.execute(query)).fetchone()
 
     return {
-        "runs": {r["status"]: r["n"] for r in await (await conn.execute(RUNS_BY_STATUS)).fetchall()},
+        "runs": {
+            r["status"]: r["n"] for r in await (await conn.execute(RUNS_BY_STATUS)).fetchall()
+        },
         "queue": await one(QUEUE),
         "oldest_ready_job_s": (await one(OLDEST_READY_JOB))["seconds"],
-        "unchanged_runs_s": {r["status"]: r["seconds"] for r in await (await conn.execute(UNCHANGED_RUNS)).fetchall()},
+        "unchanged_runs_s": {
+            r["status"]: r["seconds"] for r in await (await conn.execute(UNCHANGED_RUNS)).fetchall()
+        },
         "waiting_hooks": (await one(WAITING_HOOKS))["n"],
-        "counters": {r["name"]: r["value"] for r in await (await conn.execute(COUNTERS)).fetchall()},
+        "counters": {
+            r["name"]: r["value"] for r in await (await conn.execute(COUNTERS)).fetchall()
+        },
         "step_durations": await one(STEP_DURATIONS),
         "hook_waits": await one(HOOK_WAITS),
     }

@@ -80,8 +80,9 @@ async def page_events(hub: LiveHub, user_id: int, *, resume: bool) -> AsyncItera
         return
 
 
-async def present_while_streaming(book: PresenceBook, user_id: int, page: str,
-                                  events: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+async def present_while_streaming(
+    book: PresenceBook, user_id: int, page: str, events: AsyncIterator[bytes]
+) -> AsyncIterator[bytes]:
     """`events`, with the user marked present on `page` from the first byte to the last."""
     async with book.on_page(user_id, page):
         async for chunk in events:

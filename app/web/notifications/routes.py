@@ -17,12 +17,19 @@ from app.web.runs.store import count_waiting
 
 
 @get("/live", dependencies={"hub": Provide(provide_hub), "book": Provide(provide_presence)})
-async def live(request: Request, hub: NamedDependency[LiveHub], book: NamedDependency[PresenceBook],
-               page: FromQuery[str] = "/") -> Stream:
+async def live(
+    request: Request,
+    hub: NamedDependency[LiveHub],
+    book: NamedDependency[PresenceBook],
+    page: FromQuery[str] = "/",
+) -> Stream:
     resume = bool(request.headers.get("last-event-id"))
     events = page_events(hub, request.user.id, resume=resume)
-    return Stream(present_while_streaming(book, request.user.id, page, events), media_type="text/event-stream",
-                  headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"})
+    return Stream(
+        present_while_streaming(book, request.user.id, page, events),
+        media_type="text/event-stream",
+        headers={"Cache-Control": "no-cache", "X-Accel-Buffering": "no"},
+    )
 
 
 async def _nav(request: Request, pool: AsyncConnectionPool) -> Template:
@@ -30,7 +37,10 @@ async def _nav(request: Request, pool: AsyncConnectionPool) -> Template:
         waiting = await count_waiting(conn, request.user.id)
         unread = await store.unread_count(conn, request.user.id)
         items = await store.recent(conn, request.user.id)
-    return Template("partials/notifications/nav.html", context={"waiting": waiting, "unread": unread, "items": items})
+    return Template(
+        "partials/notifications/nav.html",
+        context={"waiting": waiting, "unread": unread, "items": items},
+    )
 
 
 @get("/notifications/nav")
@@ -40,7 +50,9 @@ async def nav(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> T
 
 
 @get("/notifications")
-async def notifications_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
+async def notifications_page(
+    request: Request, pool: NamedDependency[AsyncConnectionPool]
+) -> Template:
     async with pool.connection() as conn:
         items = await store.recent(conn, request.user.id, store.PAGE_LIMIT)
         unread = await store.unread_count(conn, request.user.id)
@@ -48,7 +60,9 @@ async def notifications_page(request: Request, pool: NamedDependency[AsyncConnec
 
 
 @post("/notifications/{notification_id:int}/open")
-async def open_notification(request: Request, pool: NamedDependency[AsyncConnectionPool], notification_id: FromPath[int]) -> Response:
+async def open_notification(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], notification_id: FromPath[int]
+) -> Response:
     async with pool.connection() as conn:
         url = await store.open_one(conn, notification_id, request.user.id)
     if url is None:
@@ -67,5 +81,8 @@ async def read_all(request: Request, pool: NamedDependency[AsyncConnectionPool])
     return Redirect("/notifications", status_code=303)
 
 
-router = Router(path="/", guards=[requires_login],
-                route_handlers=[live, nav, notifications_page, open_notification, read_all])
+router = Router(
+    path="/",
+    guards=[requires_login],
+    route_handlers=[live, nav, notifications_page, open_notification, read_all],
+)

@@ -12,7 +12,9 @@ RECENT = """
 SELECT id, kind, title, url, read_at, created_at FROM notifications
 WHERE user_id = %(user_id)s ORDER BY id DESC LIMIT %(limit)s
 """
-UNREAD_COUNT = "SELECT count(*) AS n FROM notifications WHERE user_id = %(user_id)s AND read_at IS NULL"
+UNREAD_COUNT = (
+    "SELECT count(*) AS n FROM notifications WHERE user_id = %(user_id)s AND read_at IS NULL"
+)
 # Marks one read and returns where it points; the announcement refreshes the user's other tabs.
 OPEN = """
 WITH upd AS (

@@ -27,7 +27,9 @@ USER_EMAIL = "SELECT email FROM users WHERE id = %(id)s"
 HEADERS = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 
 
-async def _target(pool: AsyncConnectionPool, settings: Settings, token: str) -> tuple[int, str, str] | None:
+async def _target(
+    pool: AsyncConnectionPool, settings: Settings, token: str
+) -> tuple[int, str, str] | None:
     found = read_token(settings, token)
     if found is None:
         return None
@@ -40,19 +42,35 @@ def _page(token: str, target: tuple[int, str, str] | None, *, done: bool = False
     if target is None:
         return Template(PAGE, context={"valid": False}, status_code=404, headers=HEADERS)
     _, kind, email = target
-    return Template(PAGE, context={"valid": True, "token": token, "kind": kind, "label": MAIL_STREAMS[kind],
-                                   "email": email, "done": done}, headers=HEADERS)
+    return Template(
+        PAGE,
+        context={
+            "valid": True,
+            "token": token,
+            "kind": kind,
+            "label": MAIL_STREAMS[kind],
+            "email": email,
+            "done": done,
+        },
+        headers=HEADERS,
+    )
 
 
 @get("/{token:str}")
-async def confirm_unsubscribe(token: FromPath[str], pool: NamedDependency[AsyncConnectionPool],
-                              settings: NamedDependency[Settings]) -> Template:
+async def confirm_unsubscribe(
+    token: FromPath[str],
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> Template:
     return _page(token, await _target(pool, settings, token))
 
 
 @post("/{token:str}", request_max_body_size=BODY_LIMIT, status_code=200)
-async def unsubscribe(token: FromPath[str], pool: NamedDependency[AsyncConnectionPool],
-                      settings: NamedDependency[Settings]) -> Template:
+async def unsubscribe(
+    token: FromPath[str],
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> Template:
     target = await _target(pool, settings, token)
     if target is not None:
         async with pool.connection() as conn:

@@ -14,8 +14,11 @@ from app.web.onboarding import store
 
 
 @get("/checklist")
-async def checklist(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                    settings: NamedDependency[Settings]) -> Response:
+async def checklist(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> Response:
     """The checklist as a fragment, or nothing once it was dismissed."""
     async with pool.connection() as conn:
         items = await store.checklist_for(conn, request.user, settings)

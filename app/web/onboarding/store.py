@@ -37,26 +37,48 @@ class Item:
 
 async def checklist_for(conn: AsyncConnection, user, settings: Settings) -> list[Item] | None:
     """The items for this person, or None once they dismissed the checklist."""
-    row = await (await conn.execute(PROGRESS, {"user_id": user.id, "report": REPORT_WORKFLOW})).fetchone()
+    row = await (
+        await conn.execute(PROGRESS, {"user_id": user.id, "report": REPORT_WORKFLOW})
+    ).fetchone()
     if row is None or row["dismissed"]:
         return None
     items = [Item("Start a chat", "/chat", row["chatted"], "/help/chat")]
     if row["monthly_runs"] == 0:
         # A plan without workflow runs (Free) cannot do the next steps: say so instead of sending
         # the person to a form that refuses them.
-        items.append(Item(f"Your plan ({row['tier_title']}) has no workflow runs: ask an admin for one that has",
-                          "/account", False, "/help/troubleshooting"))
+        items.append(
+            Item(
+                f"Your plan ({row['tier_title']}) has no workflow runs: ask an admin for one that has",
+                "/account",
+                False,
+                "/help/troubleshooting",
+            )
+        )
     else:
         items += [
-        Item("Run a reviewed report", "/chat/workflows/content-generation", row["reported"],
-             "/help/workflows-and-approvals"),
-        Item("Approve it", "/approvals", row["approved"], "/help/workflows-and-approvals"),
-        Item("Download the PDF", "/workflows", row["downloaded"], "/help/files-and-reports"),
+            Item(
+                "Run a reviewed report",
+                "/chat/workflows/content-generation",
+                row["reported"],
+                "/help/workflows-and-approvals",
+            ),
+            Item("Approve it", "/approvals", row["approved"], "/help/workflows-and-approvals"),
+            Item("Download the PDF", "/workflows", row["downloaded"], "/help/files-and-reports"),
         ]
     if user.is_admin:
         items += [
-            Item("Connect a model endpoint", "/admin/setup", not settings.offline_model, "/help/troubleshooting"),
-            Item("Connect SMTP for mail", "/admin/setup", bool(settings.smtp_url), "/help/notifications"),
+            Item(
+                "Connect a model endpoint",
+                "/admin/setup",
+                not settings.offline_model,
+                "/help/troubleshooting",
+            ),
+            Item(
+                "Connect SMTP for mail",
+                "/admin/setup",
+                bool(settings.smtp_url),
+                "/help/notifications",
+            ),
         ]
     return items
 

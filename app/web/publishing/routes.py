@@ -74,14 +74,18 @@ class MoveForm(BaseModel):
         return value
 
 
-
 async def _card(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> dict:
     async with pool.connection() as conn:
         return await load_card(conn, run_id, user_id, workflow=NAME)
 
 
-async def _answer(request: Request, pool: AsyncConnectionPool, run_id: UUID, notice: str | None = None,
-                  status: int = 409) -> Response:
+async def _answer(
+    request: Request,
+    pool: AsyncConnectionPool,
+    run_id: UUID,
+    notice: str | None = None,
+    status: int = 409,
+) -> Response:
     """After an action: HTMX gets the card (with the notice, 200 so it is swapped); a plain form
     gets a redirect to the page, or the page with the notice and an error status."""
     if not is_htmx(request) and notice is None:
@@ -93,8 +97,12 @@ async def _answer(request: Request, pool: AsyncConnectionPool, run_id: UUID, not
 
 
 @get("/{run_id:uuid}")
-async def schedule_page(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Template:
-    return Template(PAGE, context={"card": await _card(pool, request.user.id, run_id), "notice": None})
+async def schedule_page(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Template:
+    return Template(
+        PAGE, context={"card": await _card(pool, request.user.id, run_id), "notice": None}
+    )
 
 
 async def _change(request: Request, pool: AsyncConnectionPool, run_id: UUID, change) -> Response:
@@ -109,7 +117,12 @@ async def _change(request: Request, pool: AsyncConnectionPool, run_id: UUID, cha
 
 
 @post("/{run_id:uuid}/posts/{post_id:int}", request_max_body_size=BODY_LIMIT)
-async def edit_post(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID], post_id: FromPath[int]) -> Response:
+async def edit_post(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    run_id: FromPath[UUID],
+    post_id: FromPath[int],
+) -> Response:
     form = await parse_form(request, PostForm)
     if form.data is None:
         first = next(iter(form.errors.values()))
@@ -118,36 +131,86 @@ async def edit_post(request: Request, pool: NamedDependency[AsyncConnectionPool]
         schedule = await S.get_schedule(conn, run_id)
     if schedule is None or schedule["owner_id"] != request.user.id:
         raise NotFoundException()
-    when = datetime.fromisoformat(form.data.publish_at).replace(tzinfo=ZoneInfo(schedule["timezone"]))
+    when = datetime.fromisoformat(form.data.publish_at).replace(
+        tzinfo=ZoneInfo(schedule["timezone"])
+    )
     now = datetime.now(UTC)
     if when <= now:
-        return await _answer(request, pool, run_id, "Post not saved: pick a time in the future.", status=422)
+        return await _answer(
+            request, pool, run_id, "Post not saved: pick a time in the future.", status=422
+        )
     if when > now + MAX_AHEAD:
-        return await _answer(request, pool, run_id, "Post not saved: at most 60 days ahead.", status=422)
-    return await _change(request, pool, run_id, lambda conn: S.edit_post(
-        conn, run_id=run_id, owner_id=request.user.id, post_id=post_id, body=form.data.body, publish_at=when))
+        return await _answer(
+            request, pool, run_id, "Post not saved: at most 60 days ahead.", status=422
+        )
+    return await _change(
+        request,
+        pool,
+        run_id,
+        lambda conn: S.edit_post(
+            conn,
+            run_id=run_id,
+            owner_id=request.user.id,
+            post_id=post_id,
+            body=form.data.body,
+            publish_at=when,
+        ),
+    )
 
 
 @post("/{run_id:uuid}/posts/{post_id:int}/delete", request_max_body_size=BODY_LIMIT)
-async def delete_post(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID], post_id: FromPath[int]) -> Response:
-    return await _change(request, pool, run_id, lambda conn: S.delete_post(
-        conn, run_id=run_id, owner_id=request.user.id, post_id=post_id))
+async def delete_post(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    run_id: FromPath[UUID],
+    post_id: FromPath[int],
+) -> Response:
+    return await _change(
+        request,
+        pool,
+        run_id,
+        lambda conn: S.delete_post(conn, run_id=run_id, owner_id=request.user.id, post_id=post_id),
+    )
 
 
 @post("/{run_id:uuid}/posts/{post_id:int}/move", request_max_body_size=BODY_LIMIT)
-async def move_post(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID], post_id: FromPath[int]) -> Response:
+async def move_post(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    run_id: FromPath[UUID],
+    post_id: FromPath[int],
+) -> Response:
     form = await parse_form(request, MoveForm)
     if form.data is None:
         return await _answer(request, pool, run_id, "Move up or down.", status=422)
-    return await _change(request, pool, run_id, lambda conn: S.move_post(
-        conn, run_id=run_id, owner_id=request.user.id, post_id=post_id, up=form.data.direction == "up"))
+    return await _change(
+        request,
+        pool,
+        run_id,
+        lambda conn: S.move_post(
+            conn,
+            run_id=run_id,
+            owner_id=request.user.id,
+            post_id=post_id,
+            up=form.data.direction == "up",
+        ),
+    )
 
 
 @post("/{run_id:uuid}/cancel-remaining", request_max_body_size=BODY_LIMIT)
-async def cancel_remaining(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
-    return await _change(request, pool, run_id, lambda conn: S.cancel_remaining_by_owner(
-        conn, run_id=run_id, owner_id=request.user.id))
+async def cancel_remaining(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Response:
+    return await _change(
+        request,
+        pool,
+        run_id,
+        lambda conn: S.cancel_remaining_by_owner(conn, run_id=run_id, owner_id=request.user.id),
+    )
 
 
-router = Router("/publishing", route_handlers=[schedule_page, edit_post, delete_post, move_post, cancel_remaining],
-                guards=[requires_login])
+router = Router(
+    "/publishing",
+    route_handlers=[schedule_page, edit_post, delete_post, move_post, cancel_remaining],
+    guards=[requires_login],
+)

@@ -10,4 +10,11 @@ from app.web.runs.replay import router as replay_router
 from app.web.runs.rerun import router as rerun_router
 from app.web.runs.routes import router
 
-__all__ = ["cards_router", "picker_router", "rename_router", "replay_router", "rerun_router", "router"]
+__all__ = [
+    "cards_router",
+    "picker_router",
+    "rename_router",
+    "replay_router",
+    "rerun_router",
+    "router",
+]

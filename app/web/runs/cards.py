@@ -36,16 +36,34 @@ SELECT data FROM run_events WHERE run_id = %(run_id)s AND kind = 'step_started' 
 """
 
 STATUS_LABELS = {
-    "queued": "Queued", "running": "Running", "sleeping": "Sleeping", "waiting": "Waiting",
-    "completed": "Completed", "failed": "Failed", "cancelled": "Cancelled", "expired": "Review expired",
+    "queued": "Queued",
+    "running": "Running",
+    "sleeping": "Sleeping",
+    "waiting": "Waiting",
+    "completed": "Completed",
+    "failed": "Failed",
+    "cancelled": "Cancelled",
+    "expired": "Review expired",
 }
-STEP_STATES = {"completed": "done", "failed": "failed", "waiting": "waiting", "retrying": "retrying",
-               "sleeping": "sleeping", "running": "running"}
+STEP_STATES = {
+    "completed": "done",
+    "failed": "failed",
+    "waiting": "waiting",
+    "retrying": "retrying",
+    "sleeping": "sleeping",
+    "running": "running",
+}
 # How a decision reads after the fact, on the card ("revision requested by ann@…") and on the review
 # page ("Thank you: approved.").
-ACTION_WORDS = {"approve": "approved", "revise": "revision requested", "reject": "rejected",
-                "iterate": "sent back to the writer", "reopen": "reopened", "submit": "submitted",
-                "deliver": "delivered"}
+ACTION_WORDS = {
+    "approve": "approved",
+    "revise": "revision requested",
+    "reject": "rejected",
+    "iterate": "sent back to the writer",
+    "reopen": "reopened",
+    "submit": "submitted",
+    "deliver": "delivered",
+}
 
 
 def workflow_title(name: str, version: int | None = None) -> str:
@@ -71,16 +89,27 @@ def hook_view(hook: dict) -> dict:
         "name": hook["name"],
         "status": hook["status"],
         "kind": hook["kind"],
-        "actions": [{"name": a, "label": labels.get(a, a.replace("_", " ").capitalize()),
-                     "needs_feedback": a in (show.get("feedback_for") or ())} for a in hook["actions"]],
+        "actions": [
+            {
+                "name": a,
+                "label": labels.get(a, a.replace("_", " ").capitalize()),
+                "needs_feedback": a in (show.get("feedback_for") or ()),
+            }
+            for a in hook["actions"]
+        ],
         "heading": show.get("heading") or hook["name"],
         "label": show.get("label") or "",
         "note": show.get("note") or "",
         "state": show.get("state") or "review",
         "content_html": markdown_html(show.get("content")) if show.get("content") else Markup(""),
         "extra": None if show.get("content") or not show else show,  # any other JSON, shown as is
-        "edit": edit and {"name": edit.get("name", "lines"), "label": edit.get("label", ""),
-                          "value": "\n".join(str(x) for x in edit.get("lines") or []), "hint": edit.get("hint", "")},
+        "edit": edit
+        and {
+            "name": edit.get("name", "lines"),
+            "label": edit.get("label", ""),
+            "value": "\n".join(str(x) for x in edit.get("lines") or []),
+            "hint": edit.get("hint", ""),
+        },
         "needs_feedback": any(a in (show.get("feedback_for") or ()) for a in hook["actions"]),
         "expires_at": hook.get("expires_at"),
         "created_at": hook.get("created_at"),
@@ -91,7 +120,9 @@ def hook_view(hook: dict) -> dict:
 
 
 def _steps(run: dict, started: dict | None) -> list[dict]:
-    hooks = {h["seq"]: h for h in run["hooks"]}  # a hook step may have no hook (nothing to wait for)
+    hooks = {
+        h["seq"]: h for h in run["hooks"]
+    }  # a hook step may have no hook (nothing to wait for)
     steps = []
     for step in run["steps"]:
         state, note = STEP_STATES.get(step["status"], step["status"]), ""
@@ -109,12 +140,26 @@ def _steps(run: dict, started: dict | None) -> list[dict]:
             note = (step["error"] or {}).get("message", "")
         elif step["status"] == "retrying":
             note = "retrying after an error"
-        steps.append({"name": step["name"], "kind": step["kind"], "state": state, "note": note,
-                      "duration_ms": step["duration_ms"]})
+        steps.append(
+            {
+                "name": step["name"],
+                "kind": step["kind"],
+                "state": state,
+                "note": note,
+                "duration_ms": step["duration_ms"],
+            }
+        )
     last = max((s["seq"] for s in run["steps"]), default=-1)
     if started and run["status"] == "running" and int(started.get("seq", -1)) > last:
-        steps.append({"name": started.get("name", ""), "kind": "step", "state": "running", "note": "",
-                      "duration_ms": None})
+        steps.append(
+            {
+                "name": started.get("name", ""),
+                "kind": "step",
+                "state": "running",
+                "note": "",
+                "duration_ms": None,
+            }
+        )
     return steps
 
 
@@ -124,18 +169,27 @@ def _result(run: dict) -> dict | None:
         error = run.get("error") or {}
         return {"kind": "failed", "message": error.get("message") or "The run failed."}
     if run["status"] == "cancelled":
-        return {"kind": "cancelled", "message": (run.get("error") or {}).get("message") or "Cancelled."}
+        return {
+            "kind": "cancelled",
+            "message": (run.get("error") or {}).get("message") or "Cancelled.",
+        }
     if run["status"] != "completed" or not isinstance(output, dict):
         return None
     text = output.get("document") or output.get("article")
     if output.get("approved") is False or output.get("published") is False:
         why = "The review expired." if output.get("expired") else "Rejected: nothing was produced."
         return {"kind": "stopped", "message": why, "approved": False}
-    return {"kind": "document", "html": markdown_html(text, run.get("title")) if text else None, "title": output.get("title"),
-            "approved": True}
+    return {
+        "kind": "document",
+        "html": markdown_html(text, run.get("title")) if text else None,
+        "title": output.get("title"),
+        "approved": True,
+    }
 
 
-async def load_card(conn: AsyncConnection, run_id: UUID | str, owner_id: int, *, workflow: str | None = None) -> dict:
+async def load_card(
+    conn: AsyncConnection, run_id: UUID | str, owner_id: int, *, workflow: str | None = None
+) -> dict:
     """Everything a run card shows. Raises RunNotFound if the run is not `owner_id`'s, or (for a
     workflow's own page) not a run of `workflow`."""
     run = await get_run(conn, run_id, owner_id=owner_id, with_tokens=False)
@@ -146,7 +200,11 @@ async def load_card(conn: AsyncConnection, run_id: UUID | str, owner_id: int, *,
         row = await (await conn.execute(STARTED_STEP, {"run_id": run["id"]})).fetchone()
         started = row["data"] if row else None
     waiting = next((h for h in run["hooks"] if h["status"] == "waiting"), None)
-    hook = hook_view(waiting) if waiting and run["status"] == "waiting" and waiting["kind"] != "webhook" else None
+    hook = (
+        hook_view(waiting)
+        if waiting and run["status"] == "waiting" and waiting["kind"] != "webhook"
+        else None
+    )
     status = "expired" if hook and hook["state"] == "expired" else run["status"]
     return {
         "run": run,

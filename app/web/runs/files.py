@@ -29,7 +29,9 @@ SELECT id, run_id, name, content_type, size, data FROM artifacts WHERE id = %(id
 
 async def get_for_download(conn: AsyncConnection, artifact_id: UUID, owner_id: int) -> dict | None:
     """The file, only for its owner (anyone else gets None: answer 404)."""
-    return await (await conn.execute(DOWNLOAD, {"id": artifact_id, "owner_id": owner_id})).fetchone()
+    return await (
+        await conn.execute(DOWNLOAD, {"id": artifact_id, "owner_id": owner_id})
+    ).fetchone()
 
 
 def header_safe(name: str) -> str:
@@ -39,15 +41,21 @@ def header_safe(name: str) -> str:
 
 def file_response(found: dict) -> Response:
     """The file as an attachment (the browser's download and the API's)."""
-    return Response(bytes(found["data"]), media_type=found["content_type"], headers={
-        "Content-Disposition": f'attachment; filename="{header_safe(found["name"])}"',
-        "X-Content-Type-Options": "nosniff",
-        "Cache-Control": "private, no-store",
-    })
+    return Response(
+        bytes(found["data"]),
+        media_type=found["content_type"],
+        headers={
+            "Content-Disposition": f'attachment; filename="{header_safe(found["name"])}"',
+            "X-Content-Type-Options": "nosniff",
+            "Cache-Control": "private, no-store",
+        },
+    )
 
 
 @get("/{artifact_id:uuid}")
-async def download(request: Request, pool: NamedDependency[AsyncConnectionPool], artifact_id: FromPath[UUID]) -> Response:
+async def download(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], artifact_id: FromPath[UUID]
+) -> Response:
     async with pool.connection() as conn:
         found = await get_for_download(conn, artifact_id, request.user.id)
     if found is None:

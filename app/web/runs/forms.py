@@ -76,10 +76,19 @@ def form_fields(model: type[BaseModel], values: dict[str, str] | None = None) ->
             value = "on" if default else ""
         else:
             value = "" if default is None else str(default)
-        fields.append(FieldSpec(
-            name=name, label=prop.get("title") or name.replace("_", " ").capitalize(), widget=widget,
-            required=name in required and not nullable, value=value, hint=prop.get("description", ""),
-            options=[str(o) for o in prop.get("enum", [])], advanced=bool(prop.get("advanced")), attrs=attrs))
+        fields.append(
+            FieldSpec(
+                name=name,
+                label=prop.get("title") or name.replace("_", " ").capitalize(),
+                widget=widget,
+                required=name in required and not nullable,
+                value=value,
+                hint=prop.get("description", ""),
+                options=[str(o) for o in prop.get("enum", [])],
+                advanced=bool(prop.get("advanced")),
+                attrs=attrs,
+            )
+        )
     return fields
 
 

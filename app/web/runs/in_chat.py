@@ -40,16 +40,22 @@ def startable(name: str) -> WorkflowDef:
 
 def started_card(card: dict) -> Template:
     """The new run's card, appended to the conversation the form was opened from."""
-    return Template("partials/chat/run_started.html", context={"card": card, "note": None},
-                    headers={"HX-Retarget": "#messages", "HX-Reswap": "beforeend"})
+    return Template(
+        "partials/chat/run_started.html",
+        context={"card": card, "note": None},
+        headers={"HX-Retarget": "#messages", "HX-Reswap": "beforeend"},
+    )
 
 
 # -- the picker --------------------------------------------------------------------------------
 
+
 def _panel(request: Request, template: str, context: dict, status: int = 200) -> Template:
     if is_htmx(request):
         return Template(template, context=context, status_code=status)
-    return Template("pages/chat/workflows.html", context={**context, "inner": template}, status_code=status)
+    return Template(
+        "pages/chat/workflows.html", context={**context, "inner": template}, status_code=status
+    )
 
 
 PICKER_TEMPLATES = 30
@@ -62,36 +68,68 @@ async def picker_templates(conn, user_id: int) -> list[dict]:
 
 
 @get("/")
-async def picker(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                 conversation_id: FromQuery[int | None] = None) -> Template:
+async def picker(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    conversation_id: FromQuery[int | None] = None,
+) -> Template:
     async with pool.connection() as conn:
         templates = await picker_templates(conn, request.user.id)
-    return _panel(request, "partials/chat/workflow_picker.html",
-                  {"workflows": catalog(), "templates": templates, "conversation_id": conversation_id})
+    return _panel(
+        request,
+        "partials/chat/workflow_picker.html",
+        {"workflows": catalog(), "templates": templates, "conversation_id": conversation_id},
+    )
 
 
 @get("/{name:str}")
-async def workflow_form(request: Request, name: FromPath[str], conversation_id: FromQuery[int | None] = None) -> Template:
+async def workflow_form(
+    request: Request, name: FromPath[str], conversation_id: FromQuery[int | None] = None
+) -> Template:
     wf = startable(name)
-    return _panel(request, "partials/chat/workflow_form.html", {
-        "wf": wf, "fields": form_fields(wf.input_model), "errors": {}, "conversation_id": conversation_id})
+    return _panel(
+        request,
+        "partials/chat/workflow_form.html",
+        {
+            "wf": wf,
+            "fields": form_fields(wf.input_model),
+            "errors": {},
+            "conversation_id": conversation_id,
+        },
+    )
 
 
 @post("/{name:str}", request_max_body_size=BODY_LIMIT)
-async def start_from_form(request: Request, pool: NamedDependency[AsyncConnectionPool], name: FromPath[str]) -> Response:
+async def start_from_form(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], name: FromPath[str]
+) -> Response:
     wf = startable(name)
     form = {k: v for k, v in (await request.form()).items() if isinstance(v, str)}
-    conversation_id = int(form["conversation_id"]) if form.get("conversation_id", "").isdigit() else None
+    conversation_id = (
+        int(form["conversation_id"]) if form.get("conversation_id", "").isdigit() else None
+    )
     async with pool.connection() as conn:
-        outcome = await start.start_run(conn, workflow=wf.name, input=form_input(wf.input_model, form),
-                                        user_id=request.user.id, chat=start.InChat(conversation_id))
+        outcome = await start.start_run(
+            conn,
+            workflow=wf.name,
+            input=form_input(wf.input_model, form),
+            user_id=request.user.id,
+            chat=start.InChat(conversation_id),
+        )
         if isinstance(outcome, start.Refused):
             if outcome.reason == "no_chat":
                 raise NotFoundException()
-            return _panel(request, "partials/chat/workflow_form.html", {
-                "wf": wf, "fields": form_fields(wf.input_model, form),
-                "errors": outcome.fields or {"form": outcome.message}, "conversation_id": conversation_id},
-                status=422)
+            return _panel(
+                request,
+                "partials/chat/workflow_form.html",
+                {
+                    "wf": wf,
+                    "fields": form_fields(wf.input_model, form),
+                    "errors": outcome.fields or {"form": outcome.message},
+                    "conversation_id": conversation_id,
+                },
+                status=422,
+            )
         if conversation_id is None or not is_htmx(request):
             return navigate(request, f"/chat/{outcome.conversation_id}")
         return started_card(await load_card(conn, outcome.run_id, request.user.id))
@@ -99,15 +137,20 @@ async def start_from_form(request: Request, pool: NamedDependency[AsyncConnectio
 
 # -- run cards ---------------------------------------------------------------------------------
 
+
 @get("/{run_id:uuid}/card")
-async def run_card(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Template:
+async def run_card(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Template:
     async with pool.connection() as conn:
         card = await load_card(conn, run_id, request.user.id)
     return Template("partials/runs/card.html", context={"card": card})
 
 
 @post("/{run_id:uuid}/cancel")
-async def cancel(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
+async def cancel(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Response:
     notice = None
     async with pool.connection() as conn:
         try:
@@ -122,6 +165,9 @@ async def cancel(request: Request, pool: NamedDependency[AsyncConnectionPool], r
     return Template("partials/runs/card.html", context={"card": card, "notice": notice})
 
 
-picker_router = Router(path="/chat/workflows", guards=[requires_login],
-                       route_handlers=[picker, workflow_form, start_from_form])
+picker_router = Router(
+    path="/chat/workflows",
+    guards=[requires_login],
+    route_handlers=[picker, workflow_form, start_from_form],
+)
 cards_router = Router(path="/chat/runs", guards=[requires_login], route_handlers=[run_card, cancel])

@@ -24,8 +24,13 @@ def run_progress(run: dict) -> dict | None:
     label = progress.get("label") or ""
     if progress.get("span") and total > 1:
         label = f"{label} {done}/{total}".strip()
-    return {"done": done, "total": total, "percent": max(0, min(100, percent)), "label": label,
-            "wait": rate_wait(run, progress)}
+    return {
+        "done": done,
+        "total": total,
+        "percent": max(0, min(100, percent)),
+        "label": label,
+        "wait": rate_wait(run, progress),
+    }
 
 
 def rate_wait(run: dict, progress: dict) -> str | None:
@@ -36,6 +41,10 @@ def rate_wait(run: dict, progress: dict) -> str | None:
     left = (datetime.fromisoformat(wait["until"]) - datetime.now(UTC)).total_seconds()
     if left <= 0:
         return None
-    what = "the model rate limit" if str(wait.get("limit") or "").startswith("model") else "its rate limit"
+    what = (
+        "the model rate limit"
+        if str(wait.get("limit") or "").startswith("model")
+        else "its rate limit"
+    )
     when = f"{max(1, round(left))} s" if left <= 90 else describe_wait(left)
     return f"waiting for {what}, next call in {when}"

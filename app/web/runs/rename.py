@@ -36,26 +36,40 @@ def clean_title(text: str) -> tuple[str | None, str | None]:
 
 
 @post("/{run_id:uuid}/title")
-async def rename_run(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
+async def rename_run(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Response:
     form = await request.form()
     typed = form.get("title")
     title, error = clean_title(typed if isinstance(typed, str) else "")
     async with pool.connection() as conn, conn.transaction():
         if error:
-            run = await (await conn.execute(OWN_RUN, {"id": run_id, "owner_id": request.user.id})).fetchone()
+            run = await (
+                await conn.execute(OWN_RUN, {"id": run_id, "owner_id": request.user.id})
+            ).fetchone()
         else:
-            run = await (await conn.execute(RENAME_RUN, {"id": run_id, "owner_id": request.user.id,
-                                                         "title": title})).fetchone()
+            run = await (
+                await conn.execute(
+                    RENAME_RUN, {"id": run_id, "owner_id": request.user.id, "title": title}
+                )
+            ).fetchone()
             if run:
                 await publish(conn, request.user.id, "run.renamed", run_id=str(run_id))
     if run is None:
         raise RunNotFound("no such run")
     if not is_htmx(request) and error is None:
         return Redirect(f"/workflows/{run_id}", status_code=303)
-    context = {"run": {**run, "title": typed if error else run["title"]}, "rename_error": error, "renamed": not error}
+    context = {
+        "run": {**run, "title": typed if error else run["title"]},
+        "rename_error": error,
+        "renamed": not error,
+    }
     # An HTMX swap shows the message in place (a 4xx would not be swapped); a plain form gets a 422 page.
-    return Template("partials/runs/rename.html" if is_htmx(request) else "pages/runs/rename.html",
-                    context=context, status_code=422 if error and not is_htmx(request) else 200)
+    return Template(
+        "partials/runs/rename.html" if is_htmx(request) else "pages/runs/rename.html",
+        context=context,
+        status_code=422 if error and not is_htmx(request) else 200,
+    )
 
 
 router = Router(path="/workflows", guards=[requires_login], route_handlers=[rename_run])

@@ -54,11 +54,17 @@ async def _filters(conn, request: Request, values: dict[str, Any]) -> tuple[dict
     """The form's values as a replay filter, and the errors of its fields."""
     user = request.user
     errors: dict[str, str] = {}
-    statuses = [s for s in values.get("status", []) if isinstance(s, str)][:len(replays.STATUSES)] or ["failed"]
-    f = {"workflow": str(values.get("workflow") or "").strip()[:100], "statuses": statuses,
-         "from_step": str(values.get("from_step") or "failed"), "owner_id": user.id,
-         "since": _local(str(values.get("since") or ""), user.time_zone, "since", errors),
-         "until": _local(str(values.get("until") or ""), user.time_zone, "until", errors)}
+    statuses = [s for s in values.get("status", []) if isinstance(s, str)][
+        : len(replays.STATUSES)
+    ] or ["failed"]
+    f = {
+        "workflow": str(values.get("workflow") or "").strip()[:100],
+        "statuses": statuses,
+        "from_step": str(values.get("from_step") or "failed"),
+        "owner_id": user.id,
+        "since": _local(str(values.get("since") or ""), user.time_zone, "since", errors),
+        "until": _local(str(values.get("until") or ""), user.time_zone, "until", errors),
+    }
     owner = str(values.get("owner") or "").strip()[:320]
     if owner and user.is_admin:
         found = await user_id_by_email(conn, owner)
@@ -79,21 +85,35 @@ def _values(raw) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v not in (None, "")}
 
 
-async def _page(request: Request, pool: AsyncConnectionPool, raw, *, preview: bool) -> tuple[dict, int]:
+async def _page(
+    request: Request, pool: AsyncConnectionPool, raw, *, preview: bool
+) -> tuple[dict, int]:
     values = _values(raw)
     async with pool.connection() as conn:
         workflows = await store.user_workflows(conn, request.user.id)
-        context: dict[str, Any] = {"values": values, "errors": {}, "matches": None, "workflows": workflows,
-                                   "titles": {w.name: w.title for w in catalog(include_hidden=True)},
-                                   "statuses": replays.STATUSES, "from_steps": replays.FROM_STEPS,
-                                   "recent": await replays.list_replays(conn, request.user.id)}
+        context: dict[str, Any] = {
+            "values": values,
+            "errors": {},
+            "matches": None,
+            "workflows": workflows,
+            "titles": {w.name: w.title for w in catalog(include_hidden=True)},
+            "statuses": replays.STATUSES,
+            "from_steps": replays.FROM_STEPS,
+            "recent": await replays.list_replays(conn, request.user.id),
+        }
         if not preview:
             return context, 200
         f, errors = await _filters(conn, request, values)
         if not errors:
             try:
-                context["matches"] = await replays.select_runs(conn, workflow=f["workflow"], statuses=f["statuses"],
-                                                               owner_id=f["owner_id"], since=f["since"], until=f["until"])
+                context["matches"] = await replays.select_runs(
+                    conn,
+                    workflow=f["workflow"],
+                    statuses=f["statuses"],
+                    owner_id=f["owner_id"],
+                    since=f["since"],
+                    until=f["until"],
+                )
             except InputInvalid as exc:
                 errors = field_errors(exc.errors)
         context["errors"] = errors
@@ -102,7 +122,9 @@ async def _page(request: Request, pool: AsyncConnectionPool, raw, *, preview: bo
 
 
 @get("/replay")
-async def replay_form(request: Request, pool: NamedDependency[AsyncConnectionPool], preview: FromQuery[str] = "") -> Template:
+async def replay_form(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], preview: FromQuery[str] = ""
+) -> Template:
     """The filter; with `preview`, also how many and which runs it selects, and the button to replay them."""
     context, status = await _page(request, pool, request.query_params, preview=bool(preview))
     return Template("pages/runs/replay.html", context=context, status_code=status)
@@ -116,12 +138,25 @@ async def start_replay(request: Request, pool: NamedDependency[AsyncConnectionPo
         f, errors = await _filters(conn, request, values)
         if not errors:
             try:
-                selected = await replays.select_runs(conn, workflow=f["workflow"], statuses=f["statuses"],
-                                                     owner_id=f["owner_id"], since=f["since"], until=f["until"])
-                replay = await replays.create_replay(conn, requested_by=request.user.id, owner_id=f["owner_id"],
-                                                     workflow=f["workflow"], statuses=f["statuses"],
-                                                     from_step=f["from_step"], selected=selected,
-                                                     since=f["since"], until=f["until"])
+                selected = await replays.select_runs(
+                    conn,
+                    workflow=f["workflow"],
+                    statuses=f["statuses"],
+                    owner_id=f["owner_id"],
+                    since=f["since"],
+                    until=f["until"],
+                )
+                replay = await replays.create_replay(
+                    conn,
+                    requested_by=request.user.id,
+                    owner_id=f["owner_id"],
+                    workflow=f["workflow"],
+                    statuses=f["statuses"],
+                    from_step=f["from_step"],
+                    selected=selected,
+                    since=f["since"],
+                    until=f["until"],
+                )
                 return Redirect(f"/workflows/replays/{replay['id']}", status_code=303)
             except InputInvalid as exc:
                 errors = field_errors(exc.errors)
@@ -133,34 +168,62 @@ async def start_replay(request: Request, pool: NamedDependency[AsyncConnectionPo
 
 async def _replay_context(pool: AsyncConnectionPool, request: Request, replay_id: int) -> dict:
     async with pool.connection() as conn:
-        replay = await replays.get_replay(conn, replay_id, user_id=None if request.user.is_admin else request.user.id)
-        owner = await (await conn.execute(OWNER_EMAIL, {"id": replay["owner_id"]})).fetchone() if replay["owner_id"] else None
-    return {"replay": replay, "owner_email": owner and owner["email"],
-            "titles": {w.name: w.title for w in catalog(include_hidden=True)}, "error": None}
+        replay = await replays.get_replay(
+            conn, replay_id, user_id=None if request.user.is_admin else request.user.id
+        )
+        owner = (
+            await (await conn.execute(OWNER_EMAIL, {"id": replay["owner_id"]})).fetchone()
+            if replay["owner_id"]
+            else None
+        )
+    return {
+        "replay": replay,
+        "owner_email": owner and owner["email"],
+        "titles": {w.name: w.title for w in catalog(include_hidden=True)},
+        "error": None,
+    }
 
 
 @get("/replays/{replay_id:int}")
-async def replay_page(request: Request, pool: NamedDependency[AsyncConnectionPool], replay_id: FromPath[int],
-                      fragment: FromQuery[str] = "") -> Template:
+async def replay_page(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    replay_id: FromPath[int],
+    fragment: FromQuery[str] = "",
+) -> Template:
     context = await _replay_context(pool, request, replay_id)
-    return Template("partials/runs/replay_body.html" if fragment == "body" else "pages/runs/replay_progress.html",
-                    context=context)
+    return Template(
+        "partials/runs/replay_body.html"
+        if fragment == "body"
+        else "pages/runs/replay_progress.html",
+        context=context,
+    )
 
 
 @post("/replays/{replay_id:int}/cancel")
-async def cancel_replay(request: Request, pool: NamedDependency[AsyncConnectionPool], replay_id: FromPath[int]) -> Response:
+async def cancel_replay(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], replay_id: FromPath[int]
+) -> Response:
     error = None
     async with pool.connection() as conn:
         try:
-            await replays.cancel_replay(conn, replay_id, user_id=None if request.user.is_admin else request.user.id)
+            await replays.cancel_replay(
+                conn, replay_id, user_id=None if request.user.is_admin else request.user.id
+            )
         except InvalidState as exc:
             error = str(exc)
     if not is_htmx(request) and error is None:
         return Redirect(f"/workflows/replays/{replay_id}", status_code=303)
     context = await _replay_context(pool, request, replay_id) | {"error": error}
-    return Template("partials/runs/replay_body.html" if is_htmx(request) else "pages/runs/replay_progress.html",
-                    context=context, status_code=409 if error and not is_htmx(request) else 200)
+    return Template(
+        "partials/runs/replay_body.html" if is_htmx(request) else "pages/runs/replay_progress.html",
+        context=context,
+        status_code=409 if error and not is_htmx(request) else 200,
+    )
 
 
-router = Router(path="/workflows", guards=[requires_login],
-                route_handlers=[replay_form, start_replay, replay_page, cancel_replay])
+router = Router(
+    path="/workflows",
+    guards=[requires_login],
+    route_handlers=[replay_form, start_replay, replay_page, cancel_replay],
+)

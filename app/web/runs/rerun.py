@@ -37,7 +37,9 @@ async def source_of(conn, run: dict, owner_id: int) -> dict | None:
     """The run `run` reruns, as {id, title}, for the link on its page (None when it is gone)."""
     if not run.get("rerun_of"):
         return None
-    return await (await conn.execute(SOURCE_TITLE, {"id": run["rerun_of"], "owner_id": owner_id})).fetchone()
+    return await (
+        await conn.execute(SOURCE_TITLE, {"id": run["rerun_of"], "owner_id": owner_id})
+    ).fetchone()
 
 
 def _target(run: dict, seq: int | None) -> dict | None:
@@ -45,25 +47,39 @@ def _target(run: dict, seq: int | None) -> dict | None:
 
 
 def _context(run: dict, step: dict | None, form: dict[str, str], errors: dict[str, str]) -> dict:
-    return {"run": run, "step": step, "form": form, "errors": errors,
-            "editable": bool(step and step["kind"] == "step")}
+    return {
+        "run": run,
+        "step": step,
+        "form": form,
+        "errors": errors,
+        "editable": bool(step and step["kind"] == "step"),
+    }
 
 
 @get("/{run_id:uuid}/rerun")
-async def rerun_form(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID],
-                     step: FromQuery[int | None] = None) -> Template:
+async def rerun_form(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    run_id: FromPath[UUID],
+    step: FromQuery[int | None] = None,
+) -> Template:
     async with pool.connection() as conn:
         run = await commands.get_run(conn, run_id, owner_id=request.user.id, with_tokens=False)
     target = _target(run, step)
-    form = {"step": "" if target is None else str(target["seq"]), "input": _pretty(run["input"]),
-            "step_output": _pretty(target["output"]) if target and target["output"] is not None else "",
-            "edit_output": ""}
+    form = {
+        "step": "" if target is None else str(target["seq"]),
+        "input": _pretty(run["input"]),
+        "step_output": _pretty(target["output"]) if target and target["output"] is not None else "",
+        "edit_output": "",
+    }
     return Template("pages/runs/rerun.html", context=_context(run, target, form, {}))
 
 
 def _parse(text: str, field: str, errors: dict[str, str]) -> Any:
     if len(text) > VALUE_LIMIT:
-        errors[field] = f"At most {VALUE_LIMIT // 1024} KB of JSON ({len(text) // 1024} KB written)."
+        errors[field] = (
+            f"At most {VALUE_LIMIT // 1024} KB of JSON ({len(text) // 1024} KB written)."
+        )
         return None
     try:
         return json.loads(text)
@@ -73,16 +89,21 @@ def _parse(text: str, field: str, errors: dict[str, str]) -> Any:
 
 
 @post("/{run_id:uuid}/rerun")
-async def rerun(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
+async def rerun(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Response:
     raw = await request.form()
-    form = {k: (v if isinstance(v, str) else "") for k, v in ((k, raw.get(k)) for k in ("step", "input", "step_output", "edit_output"))}
+    form = {
+        k: (v if isinstance(v, str) else "")
+        for k, v in ((k, raw.get(k)) for k in ("step", "input", "step_output", "edit_output"))
+    }
     errors: dict[str, str] = {}
     seq = int(form["step"]) if form["step"].isdigit() and len(form["step"]) < 9 else None
     if form["step"] and seq is None:
         errors["from_step"] = "Choose a step of this run."
     new_input = _parse(form["input"], "input", errors) if form["input"].strip() else None
     if new_input is not None and not isinstance(new_input, dict):
-        errors["input"] = "The input is a JSON object: { \"field\": value, … }."
+        errors["input"] = 'The input is a JSON object: { "field": value, … }.'
     step_output = commands.NOT_EDITED
     if form["edit_output"]:
         step_output = _parse(form["step_output"], "step_output", errors)
@@ -90,8 +111,14 @@ async def rerun(request: Request, pool: NamedDependency[AsyncConnectionPool], ru
         run = await commands.get_run(conn, run_id, owner_id=request.user.id, with_tokens=False)
         outcome = None
         if not errors:
-            outcome = await rerun_run(conn, run_id, user_id=request.user.id, from_step=seq, input=new_input,
-                                      step_output=step_output)
+            outcome = await rerun_run(
+                conn,
+                run_id,
+                user_id=request.user.id,
+                from_step=seq,
+                input=new_input,
+                step_output=step_output,
+            )
     if outcome is not None and not isinstance(outcome, Refused):
         return Redirect(f"/workflows/{outcome.run_id}", status_code=303)
     if isinstance(outcome, Refused):
@@ -104,18 +131,32 @@ async def rerun(request: Request, pool: NamedDependency[AsyncConnectionPool], ru
 
 
 @get("/{run_id:uuid}/steps/{seq:int}/{part:str}")
-async def step_value(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID],
-                     seq: FromPath[int], part: FromPath[str]) -> Response:
+async def step_value(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    run_id: FromPath[UUID],
+    seq: FromPath[int],
+    part: FromPath[str],
+) -> Response:
     """A step's whole output (or the arguments its journal kept) as a JSON file."""
     if part not in PARTS or not 0 <= seq < 2**31:
         raise RunNotFound("no such step")
     async with pool.connection() as conn:
-        row = await (await conn.execute(STEP_VALUE, {"run_id": run_id, "seq": seq, "owner_id": request.user.id})).fetchone()
+        row = await (
+            await conn.execute(
+                STEP_VALUE, {"run_id": run_id, "seq": seq, "owner_id": request.user.id}
+            )
+        ).fetchone()
     if row is None:
         raise RunNotFound("no such step")
     name = f"run-{str(run_id)[:8]}-position-{seq}-{part}"
-    return Response(_pretty(row[PARTS[part]]), media_type="application/json",
-                    headers={"Content-Disposition": f'attachment; filename="{name}"'})
+    return Response(
+        _pretty(row[PARTS[part]]),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="{name}"'},
+    )
 
 
-router = Router(path="/workflows", guards=[requires_login], route_handlers=[rerun_form, rerun, step_value])
+router = Router(
+    path="/workflows", guards=[requires_login], route_handlers=[rerun_form, rerun, step_value]
+)

@@ -24,32 +24,61 @@ from app.web.runs.timeline import waterfall
 STATUSES = ("queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled")
 
 
-
 def _titles() -> dict[str, str]:
     return {w.name: w.title for w in catalog(include_hidden=True)}
 
 
 @get("/")
-async def runs_page(request: Request, pool: NamedDependency[AsyncConnectionPool], status: FromQuery[str] = "", workflow: FromQuery[str] = "",
-                    q: FromQuery[str] = "", cursor: FromQuery[str] = "", fragment: FromQuery[str] = "") -> Template:
-    filters = {"status": status if status in STATUSES else "", "workflow": workflow.strip()[:100],
-               "q": q.strip()[:200]}
+async def runs_page(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    status: FromQuery[str] = "",
+    workflow: FromQuery[str] = "",
+    q: FromQuery[str] = "",
+    cursor: FromQuery[str] = "",
+    fragment: FromQuery[str] = "",
+) -> Template:
+    filters = {
+        "status": status if status in STATUSES else "",
+        "workflow": workflow.strip()[:100],
+        "q": q.strip()[:200],
+    }
     async with pool.connection() as conn:
         try:
             runs, next_cursor = await store.user_runs(
-                conn, request.user.id, status=filters["status"] or None, workflow=filters["workflow"] or None,
-                q=filters["q"] or None, cursor=cursor or None)
+                conn,
+                request.user.id,
+                status=filters["status"] or None,
+                workflow=filters["workflow"] or None,
+                q=filters["q"] or None,
+                cursor=cursor or None,
+            )
         except InputInvalid:
-            runs, next_cursor, cursor = *(await store.user_runs(conn, request.user.id, status=None, workflow=None,
-                                                                q=None, cursor=None)), ""
+            runs, next_cursor, cursor = (
+                *(
+                    await store.user_runs(
+                        conn, request.user.id, status=None, workflow=None, q=None, cursor=None
+                    )
+                ),
+                "",
+            )
         workflows = await store.user_workflows(conn, request.user.id)
-    context = {"runs": runs, "next_cursor": next_cursor, "cursor": cursor, "filters": filters,
-               "statuses": STATUSES, "workflows": workflows, "titles": _titles()}
+    context = {
+        "runs": runs,
+        "next_cursor": next_cursor,
+        "cursor": cursor,
+        "filters": filters,
+        "statuses": STATUSES,
+        "workflows": workflows,
+        "titles": _titles(),
+    }
     template = "partials/dashboard/run_rows.html" if fragment == "rows" else "pages/runs/list.html"
     return Template(template, context=context)
 
 
-async def _run_or_404(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> tuple[dict, list[dict]]:
+async def _run_or_404(
+    pool: AsyncConnectionPool, user_id: int, run_id: UUID
+) -> tuple[dict, list[dict]]:
     async with pool.connection() as conn:
         run = await commands.get_run(conn, run_id, owner_id=user_id)
         events = await store.run_events(conn, run_id)
@@ -59,15 +88,30 @@ async def _run_or_404(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> 
 
 
 @get("/{run_id:uuid}")
-async def run_page(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID], fragment: FromQuery[str] = "") -> Template:
+async def run_page(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    run_id: FromPath[UUID],
+    fragment: FromQuery[str] = "",
+) -> Template:
     run, events = await _run_or_404(pool, request.user.id, run_id)
-    context = {"run": run, "events": events, "timeline": waterfall(run), "titles": _titles(), "error": None}
-    return Template("partials/dashboard/run_body.html" if fragment == "body" else "pages/runs/detail.html",
-                    context=context)
+    context = {
+        "run": run,
+        "events": events,
+        "timeline": waterfall(run),
+        "titles": _titles(),
+        "error": None,
+    }
+    return Template(
+        "partials/dashboard/run_body.html" if fragment == "body" else "pages/runs/detail.html",
+        context=context,
+    )
 
 
 @get("/{run_id:uuid}/cancel")
-async def confirm_cancel(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Template:
+async def confirm_cancel(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Template:
     """The confirmation step for browsers without JavaScript (with it, hx-confirm asks)."""
     run, _ = await _run_or_404(pool, request.user.id, run_id)
     return Template("pages/runs/confirm_cancel.html", context={"run": run})
@@ -87,20 +131,35 @@ async def _act(request: Request, pool: AsyncConnectionPool, run_id: UUID, action
     run, events = await _run_or_404(pool, request.user.id, run_id)
     template = "partials/dashboard/run_body.html" if is_htmx(request) else "pages/runs/detail.html"
     # An HTMX swap shows the message in place (a 4xx would not be swapped); a plain form gets a 409 page.
-    return Template(template, context={"run": run, "events": events, "timeline": waterfall(run), "titles": _titles(),
-                                             "error": message},
-                    status_code=409 if message and not is_htmx(request) else 200)
+    return Template(
+        template,
+        context={
+            "run": run,
+            "events": events,
+            "timeline": waterfall(run),
+            "titles": _titles(),
+            "error": message,
+        },
+        status_code=409 if message and not is_htmx(request) else 200,
+    )
 
 
 @post("/{run_id:uuid}/cancel")
-async def cancel(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
+async def cancel(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Response:
     return await _act(request, pool, run_id, commands.cancel_run)
 
 
 @post("/{run_id:uuid}/retry")
-async def retry(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
+async def retry(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Response:
     return await _act(request, pool, run_id, commands.retry_run)
 
 
-router = Router(path="/workflows", guards=[requires_login],
-                route_handlers=[runs_page, run_page, confirm_cancel, cancel, retry])
+router = Router(
+    path="/workflows",
+    guards=[requires_login],
+    route_handlers=[runs_page, run_page, confirm_cancel, cancel, retry],
+)

@@ -47,7 +47,9 @@ from app.templates.start import TemplateChoice, choose, start_template_run
 from app.templates.store import TemplateNotFound
 from app.web.runs.forms import field_errors
 
-NEW_CONVERSATION = "INSERT INTO conversations (user_id, title) VALUES (%(user_id)s, %(title)s) RETURNING id"
+NEW_CONVERSATION = (
+    "INSERT INTO conversations (user_id, title) VALUES (%(user_id)s, %(title)s) RETURNING id"
+)
 # A run started from the conversation's page is activity in it: the conversation moves to the top.
 TOUCH_CONVERSATION = """
 UPDATE conversations SET updated_at = now() WHERE id = %(id)s AND user_id = %(user_id)s RETURNING id
@@ -123,22 +125,31 @@ def _rerunnable(name: str, version: int | None) -> WorkflowDef | None:
     return None if wf.operator else wf
 
 
-async def _conversation(conn: AsyncConnection, user_id: int, chat: InChat | int | None, title: str) -> int | None:
+async def _conversation(
+    conn: AsyncConnection, user_id: int, chat: InChat | int | None, title: str
+) -> int | None:
     if chat is None:
         return None
     if isinstance(chat, int):  # linked only (the API, a proposal): it must be the user's
-        row = await (await conn.execute(OWN_CONVERSATION, {"id": chat, "user_id": user_id})).fetchone()
+        row = await (
+            await conn.execute(OWN_CONVERSATION, {"id": chat, "user_id": user_id})
+        ).fetchone()
     elif chat.conversation_id is None:
-        row = await (await conn.execute(NEW_CONVERSATION, {"user_id": user_id, "title": title})).fetchone()
+        row = await (
+            await conn.execute(NEW_CONVERSATION, {"user_id": user_id, "title": title})
+        ).fetchone()
     else:
-        row = await (await conn.execute(TOUCH_CONVERSATION, {"id": chat.conversation_id, "user_id": user_id})).fetchone()
+        row = await (
+            await conn.execute(TOUCH_CONVERSATION, {"id": chat.conversation_id, "user_id": user_id})
+        ).fetchone()
     if row is None:
         raise _NoChat
     return row["id"]
 
 
-async def choose_template(conn: AsyncConnection, user_id: int, slug: str | None = None,
-                          template_id: int | None = None) -> TemplateChoice | None:
+async def choose_template(
+    conn: AsyncConnection, user_id: int, slug: str | None = None, template_id: int | None = None
+) -> TemplateChoice | None:
     """The current version of a template the user may run, or None (start_run then refuses it)."""
     try:
         return await choose(conn, user_id=user_id, slug=slug, template_id=template_id)
@@ -146,10 +157,18 @@ async def choose_template(conn: AsyncConnection, user_id: int, slug: str | None 
         return None
 
 
-async def start_run(conn: AsyncConnection, *, workflow: str | None = None, input: dict[str, Any], user_id: int,
-                    chat: InChat | int | None = None, idempotency_key: str | None = None,
-                    title: str | None = None, template: TemplateChoice | None = None,
-                    rerun: commands.RerunFrom | None = None) -> Started | Refused:
+async def start_run(
+    conn: AsyncConnection,
+    *,
+    workflow: str | None = None,
+    input: dict[str, Any],
+    user_id: int,
+    chat: InChat | int | None = None,
+    idempotency_key: str | None = None,
+    title: str | None = None,
+    template: TemplateChoice | None = None,
+    rerun: commands.RerunFrom | None = None,
+) -> Started | Refused:
     """Start `workflow` (or the `template` version) for `user_id` with `input` (checked here, against
     the workflow's model or the template's inputs). `chat` links the run to a conversation: an
     `InChat` from the chat's page, or the id of one of the user's conversations. `title` defaults to
@@ -162,8 +181,11 @@ async def start_run(conn: AsyncConnection, *, workflow: str | None = None, input
     else:
         wf = user_workflow(workflow) if workflow else None
     if wf is None and template is None:
-        return Refused("no_workflow", f"There is no workflow named “{workflow}”.",
-                       WorkflowNotFound(f"no workflow named {workflow!r}"))
+        return Refused(
+            "no_workflow",
+            f"There is no workflow named “{workflow}”.",
+            WorkflowNotFound(f"no workflow named {workflow!r}"),
+        )
     # The new conversation is named as its run will be (the workflow's own titling of the input).
     chat_title = title or (template.run_title(input) if template else wf.run_title_for(input))
     try:
@@ -171,15 +193,34 @@ async def start_run(conn: AsyncConnection, *, workflow: str | None = None, input
             conversation_id = await _conversation(conn, user_id, chat, chat_title)
             note_id = None
             if isinstance(chat, InChat) and chat.note:
-                note_id = (await (await conn.execute(INSERT_NOTE, {"id": conversation_id, "content": chat.note})).fetchone())["id"]
+                note_id = (
+                    await (
+                        await conn.execute(
+                            INSERT_NOTE, {"id": conversation_id, "content": chat.note}
+                        )
+                    ).fetchone()
+                )["id"]
             if template is not None:
-                run, created = await start_template_run(conn, user_id=user_id, template=template, input=input,
-                                                        chat_id=conversation_id, idempotency_key=idempotency_key,
-                                                        title=title)
+                run, created = await start_template_run(
+                    conn,
+                    user_id=user_id,
+                    template=template,
+                    input=input,
+                    chat_id=conversation_id,
+                    idempotency_key=idempotency_key,
+                    title=title,
+                )
             else:
-                run, created = await commands.start_run(conn, owner_id=user_id, workflow=wf.name, input=input,
-                                                        chat_id=conversation_id, idempotency_key=idempotency_key,
-                                                        title=title, rerun=rerun)
+                run, created = await commands.start_run(
+                    conn,
+                    owner_id=user_id,
+                    workflow=wf.name,
+                    input=input,
+                    chat_id=conversation_id,
+                    idempotency_key=idempotency_key,
+                    title=title,
+                    rerun=rerun,
+                )
     except _NoChat:
         return Refused("no_chat", "No conversation of yours has this id.")
     except InputInvalid as exc:
@@ -190,17 +231,36 @@ async def start_run(conn: AsyncConnection, *, workflow: str | None = None, input
     return Started(run, created, conversation_id, note_id)
 
 
-async def rerun_run(conn: AsyncConnection, run_id: UUID | str, *, user_id: int, from_step: str | int | None = None,
-                    input: dict[str, Any] | None = None, step_output: Any = commands.NOT_EDITED) -> Started | Refused:
+async def rerun_run(
+    conn: AsyncConnection,
+    run_id: UUID | str,
+    *,
+    user_id: int,
+    from_step: str | int | None = None,
+    input: dict[str, Any] | None = None,
+    step_output: Any = commands.NOT_EDITED,
+) -> Started | Refused:
     """A new run of `user_id`'s run `run_id` that reuses its results before `from_step` (a name, a
     position, "failed" or None for the start), with an edited `input` and/or `step_output` (that
     step taken as done with it). Another user's run raises RunNotFound (a 404)."""
     try:
-        source, plan = await commands.plan_rerun(conn, run_id, owner_id=user_id, from_step=from_step, input=input,
-                                                 step_output=step_output)
+        source, plan = await commands.plan_rerun(
+            conn,
+            run_id,
+            owner_id=user_id,
+            from_step=from_step,
+            input=input,
+            step_output=step_output,
+        )
     except InputInvalid as exc:
         return Refused("invalid_input", "Check the rerun's fields.", exc, field_errors(exc.errors))
     except InvalidState as exc:
         return Refused("invalid_state", f"Cannot rerun from there: {exc}.", exc)
-    return await start_run(conn, workflow=source["workflow"], input=source["input"], user_id=user_id,
-                           title=source["title"], rerun=plan)
+    return await start_run(
+        conn,
+        workflow=source["workflow"],
+        input=source["input"],
+        user_id=user_id,
+        title=source["title"],
+        rerun=plan,
+    )

@@ -20,7 +20,9 @@ ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s
 """
 
-USER_WORKFLOWS = "SELECT DISTINCT workflow FROM runs WHERE owner_id = %(owner_id)s ORDER BY workflow"
+USER_WORKFLOWS = (
+    "SELECT DISTINCT workflow FROM runs WHERE owner_id = %(owner_id)s ORDER BY workflow"
+)
 
 RUN_ARTIFACTS = """
 SELECT id, name, content_type, size, created_at FROM artifacts
@@ -43,18 +45,39 @@ def _like_escape(text: str) -> str:
     return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
-async def user_runs(conn: AsyncConnection, owner_id: int, *, status: str | None, workflow: str | None,
-                    q: str | None, cursor: str | None, limit: int = 25) -> tuple[list[dict], str | None]:
+async def user_runs(
+    conn: AsyncConnection,
+    owner_id: int,
+    *,
+    status: str | None,
+    workflow: str | None,
+    q: str | None,
+    cursor: str | None,
+    limit: int = 25,
+) -> tuple[list[dict], str | None]:
     after_ts, after_id = decode_cursor(cursor)
-    rows = await (await conn.execute(USER_RUNS, {
-        "owner_id": owner_id, "status": status, "workflow": workflow, "q": _like_escape(q) if q else None,
-        "after_ts": after_ts, "after_id": after_id, "limit": limit + 1,
-    })).fetchall()
+    rows = await (
+        await conn.execute(
+            USER_RUNS,
+            {
+                "owner_id": owner_id,
+                "status": status,
+                "workflow": workflow,
+                "q": _like_escape(q) if q else None,
+                "after_ts": after_ts,
+                "after_id": after_id,
+                "limit": limit + 1,
+            },
+        )
+    ).fetchall()
     return rows[:limit], encode_cursor(rows[limit - 1]) if len(rows) > limit else None
 
 
 async def user_workflows(conn: AsyncConnection, owner_id: int) -> list[str]:
-    return [r["workflow"] for r in await (await conn.execute(USER_WORKFLOWS, {"owner_id": owner_id})).fetchall()]
+    return [
+        r["workflow"]
+        for r in await (await conn.execute(USER_WORKFLOWS, {"owner_id": owner_id})).fetchall()
+    ]
 
 
 async def run_events(conn: AsyncConnection, run_id, limit: int = 200) -> list[dict]:
@@ -63,7 +86,9 @@ async def run_events(conn: AsyncConnection, run_id, limit: int = 200) -> list[di
 
 async def run_artifacts(conn: AsyncConnection, run_id, owner_id: int) -> list[dict]:
     """The files the run produced (its outputs), for its owner only."""
-    return await (await conn.execute(RUN_ARTIFACTS, {"run_id": run_id, "owner_id": owner_id})).fetchall()
+    return await (
+        await conn.execute(RUN_ARTIFACTS, {"run_id": run_id, "owner_id": owner_id})
+    ).fetchall()
 
 
 async def count_waiting(conn: AsyncConnection, owner_id: int) -> int:

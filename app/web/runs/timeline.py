@@ -43,7 +43,9 @@ def _bounds(run: dict, steps: list[dict], now: datetime) -> tuple[datetime, date
     starts = [s["started_at"] for s in steps if s.get("started_at")]
     start = min([run.get("started_at") or run["created_at"], *starts])
     ends = [s.get("completed_at") for s in steps if s.get("completed_at")]
-    end = run.get("completed_at") or (now if run["status"] not in ("completed", "failed", "cancelled") else None)
+    end = run.get("completed_at") or (
+        now if run["status"] not in ("completed", "failed", "cancelled") else None
+    )
     end = max([e for e in (end, *ends) if e] or [start])
     return start, end
 
@@ -57,8 +59,15 @@ def _bar(start: datetime, end: datetime, t0: datetime, span: float) -> tuple[flo
 
 def _file(value: Any) -> dict | None:
     """A known file reference: {"artifact_id": …, "name": …} as stored by uploads and steps."""
-    if isinstance(value, dict) and isinstance(value.get("artifact_id"), str) and value.get("artifact_id"):
-        return {"id": value["artifact_id"], "name": str(value.get("name") or value.get("filename") or "file")}
+    if (
+        isinstance(value, dict)
+        and isinstance(value.get("artifact_id"), str)
+        and value.get("artifact_id")
+    ):
+        return {
+            "id": value["artifact_id"],
+            "name": str(value.get("name") or value.get("filename") or "file"),
+        }
     return None
 
 
@@ -79,7 +88,12 @@ def render_value(value: Any, depth: int = 0) -> dict | None:
         return None
     if isinstance(value, str):
         cut = len(value) > TEXT_LIMIT
-        return {"kind": "markdown", "html": render_markdown(value[:TEXT_LIMIT]), "cut": cut, "size": len(value)}
+        return {
+            "kind": "markdown",
+            "html": render_markdown(value[:TEXT_LIMIT]),
+            "cut": cut,
+            "size": len(value),
+        }
     if isinstance(value, bool | int | float):
         return {"kind": "scalar", "text": json.dumps(value)}
     if file := _file(value):
@@ -91,11 +105,17 @@ def render_value(value: Any, depth: int = 0) -> dict | None:
         for row in value[:TABLE_ROWS]:
             columns += [k for k in row if k not in columns]
         columns = columns[:TABLE_COLUMNS]
-        return {"kind": "table", "columns": columns,
-                "rows": [[_cell(row.get(c, "")) for c in columns] for row in value[:TABLE_ROWS]],
-                "more": max(0, len(value) - TABLE_ROWS)}
+        return {
+            "kind": "table",
+            "columns": columns,
+            "rows": [[_cell(row.get(c, "")) for c in columns] for row in value[:TABLE_ROWS]],
+            "more": max(0, len(value) - TABLE_ROWS),
+        }
     if isinstance(value, dict) and depth == 0 and 0 < len(value) <= FIELDS_LIMIT:
-        return {"kind": "fields", "fields": [(str(k), render_value(v, depth + 1)) for k, v in value.items()]}
+        return {
+            "kind": "fields",
+            "fields": [(str(k), render_value(v, depth + 1)) for k, v in value.items()],
+        }
     return _json(value)
 
 
@@ -105,7 +125,12 @@ def render_args(args: Any) -> dict | None:
     if not isinstance(args, dict):
         return None
     if args.get("truncated"):
-        return {"kind": "json", "text": str(args.get("preview", ""))[:JSON_LIMIT], "cut": True, "size": args.get("size")}
+        return {
+            "kind": "json",
+            "text": str(args.get("preview", ""))[:JSON_LIMIT],
+            "cut": True,
+            "size": args.get("size"),
+        }
     positional, named = args.get("args") or [], args.get("kwargs") or {}
     if named:
         return render_value({"args": positional, **named})
@@ -121,11 +146,17 @@ def reused_before(run: dict) -> int:
 
 
 def _hook_note(hook: dict) -> dict:
-    return {"id": hook["id"], "status": hook["status"],
-            "action": ACTION_WORDS.get(hook.get("action") or "", hook.get("action") or ""),
-            "decided_by": hook.get("decided_by"), "decided_at": hook.get("decided_at"),
-            "expires_at": hook.get("expires_at"), "feedback": (hook.get("response") or {}).get("feedback")
-            if isinstance(hook.get("response"), dict) else None}
+    return {
+        "id": hook["id"],
+        "status": hook["status"],
+        "action": ACTION_WORDS.get(hook.get("action") or "", hook.get("action") or ""),
+        "decided_by": hook.get("decided_by"),
+        "decided_at": hook.get("decided_at"),
+        "expires_at": hook.get("expires_at"),
+        "feedback": (hook.get("response") or {}).get("feedback")
+        if isinstance(hook.get("response"), dict)
+        else None,
+    }
 
 
 def waterfall(run: dict, now: datetime | None = None) -> dict:
@@ -148,18 +179,35 @@ def waterfall(run: dict, now: datetime | None = None) -> dict:
         end = _end_of(step, hook, now)
         offset, width = _bar(step["started_at"], end, t0, span)
         kind = step["kind"] if step["kind"] in ("sleep", "hook", "map") else "step"
-        rows.append({
-            "number": number, "name": step["name"], "kind": kind, "status": step["status"],
-            "attempts": step.get("attempts") or 1, "offset": offset, "width": width,
-            # The row reads as long as its bar (retries and backoff included); the body adds the
-            # journaled time of the last attempt when they differ.
-            "duration_ms": (end - step["started_at"]).total_seconds() * 1000, "ran_ms": step.get("duration_ms"),
-            "started_at": step["started_at"], "ended_at": step.get("completed_at"),
-            "wake_at": step.get("wake_at"), "error": (step.get("error") or {}).get("message") if step.get("error") else None,
-            "output": render_value(step.get("output")), "hook": _hook_note(hook) if hook else None,
-            "model": step.get("model"), "tokens_in": step.get("tokens_in"), "tokens_out": step.get("tokens_out"),
-            "cost_usd": step.get("cost_usd"), "seq": step["seq"], "input": render_args(step.get("args")),
-            "reused": step["seq"] < reused, "rerun_here": rerunnable, "editable": step["kind"] == "step",
-        })
+        rows.append(
+            {
+                "number": number,
+                "name": step["name"],
+                "kind": kind,
+                "status": step["status"],
+                "attempts": step.get("attempts") or 1,
+                "offset": offset,
+                "width": width,
+                # The row reads as long as its bar (retries and backoff included); the body adds the
+                # journaled time of the last attempt when they differ.
+                "duration_ms": (end - step["started_at"]).total_seconds() * 1000,
+                "ran_ms": step.get("duration_ms"),
+                "started_at": step["started_at"],
+                "ended_at": step.get("completed_at"),
+                "wake_at": step.get("wake_at"),
+                "error": (step.get("error") or {}).get("message") if step.get("error") else None,
+                "output": render_value(step.get("output")),
+                "hook": _hook_note(hook) if hook else None,
+                "model": step.get("model"),
+                "tokens_in": step.get("tokens_in"),
+                "tokens_out": step.get("tokens_out"),
+                "cost_usd": step.get("cost_usd"),
+                "seq": step["seq"],
+                "input": render_args(step.get("args")),
+                "reused": step["seq"] < reused,
+                "rerun_here": rerunnable,
+                "editable": step["kind"] == "step",
+            }
+        )
         rerunnable = rerunnable and step["status"] == "completed"
     return {"rows": rows, "start": t0, "end": t1, "total_ms": span * 1000, **values}

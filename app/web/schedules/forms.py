@@ -28,10 +28,17 @@ from app.web.runs.forms import form_input
 
 _INTERVAL = re.compile(r"^\s*(?:every\s+)?((?:\d+\s*[smhdSMHD]\s*)+)$")
 MAX_FIELD = 500
-OVERLAP_WORDS = {"skip": "Skip the new fire", "buffer-one": "Start it when the running one ends (one at most)",
-                 "allow-all": "Start it anyway", "cancel-previous": "Cancel the running one and start"}
-CATCH_UP_WORDS = {"latest": "Run the most recent missed fire", "all": "Run every missed fire (within a day)",
-                  "none": "Run none of them"}
+OVERLAP_WORDS = {
+    "skip": "Skip the new fire",
+    "buffer-one": "Start it when the running one ends (one at most)",
+    "allow-all": "Start it anyway",
+    "cancel-previous": "Cancel the running one and start",
+}
+CATCH_UP_WORDS = {
+    "latest": "Run the most recent missed fire",
+    "all": "Run every missed fire (within a day)",
+    "none": "Run none of them",
+}
 
 
 @dataclass(frozen=True)
@@ -41,7 +48,7 @@ class When:
 
 
 def split_when(text: str) -> When:
-    """"15m" / "every 6h" → an interval; anything else is read as a cron expression."""
+    """ "15m" / "every 6h" → an interval; anything else is read as a cron expression."""
     match = _INTERVAL.match(text or "")
     if match:
         return When(None, match.group(1))
@@ -53,7 +60,9 @@ def _text(form: Any, name: str) -> str:
     return value[:MAX_FIELD] if isinstance(value, str) else ""
 
 
-def _local_moment(text: str, zone: str | None, field: str, errors: dict[str, str]) -> datetime | None:
+def _local_moment(
+    text: str, zone: str | None, field: str, errors: dict[str, str]
+) -> datetime | None:
     """A `datetime-local` value read in the schedule's zone."""
     if not text.strip():
         return None
@@ -96,11 +105,22 @@ def read_form(form: Any, default_zone: str | None, template: TemplateChoice | No
         else:
             errors["sched_pause_after"] = "A whole number of failed runs, or empty."
     try:
-        draft = check_draft(name=_text(form, "sched_name"), workflow=workflow, template=template, template_slug=slug,
-                            input=data, cron=when.cron,
-                            every=when.every, time_zone=zone_text or None, default_zone=default_zone,
-                            starts_at=starts_at, ends_at=ends_at, overlap=_text(form, "sched_overlap") or None,
-                            catch_up=_text(form, "sched_catch_up") or None, pause_after_failures=pause_n)
+        draft = check_draft(
+            name=_text(form, "sched_name"),
+            workflow=workflow,
+            template=template,
+            template_slug=slug,
+            input=data,
+            cron=when.cron,
+            every=when.every,
+            time_zone=zone_text or None,
+            default_zone=default_zone,
+            starts_at=starts_at,
+            ends_at=ends_at,
+            overlap=_text(form, "sched_overlap") or None,
+            catch_up=_text(form, "sched_catch_up") or None,
+            pause_after_failures=pause_n,
+        )
     except DraftInvalid as exc:
         raise DraftInvalid(errors | {_form_field(k): v for k, v in exc.errors.items()}) from None
     if errors:
@@ -111,9 +131,18 @@ def read_form(form: Any, default_zone: str | None, template: TemplateChoice | No
 def _form_field(name: str) -> str:
     if name.startswith("input."):
         return name.removeprefix("input.").split(".")[0]
-    return {"spec": "sched_when", "time_zone": "sched_tz", "workflow": "sched_workflow", "name": "sched_name",
-            "overlap": "sched_overlap", "catch_up": "sched_catch_up", "ends_at": "sched_ends",
-            "pause_after_failures": "sched_pause_after", "input": "sched_workflow", "template": "sched_workflow"}.get(name, name)
+    return {
+        "spec": "sched_when",
+        "time_zone": "sched_tz",
+        "workflow": "sched_workflow",
+        "name": "sched_name",
+        "overlap": "sched_overlap",
+        "catch_up": "sched_catch_up",
+        "ends_at": "sched_ends",
+        "pause_after_failures": "sched_pause_after",
+        "input": "sched_workflow",
+        "template": "sched_workflow",
+    }.get(name, name)
 
 
 def _local_input(value: datetime | None, zone: str) -> str:
@@ -122,16 +151,33 @@ def _local_input(value: datetime | None, zone: str) -> str:
 
 def values_of(schedule: dict) -> dict[str, str]:
     """A saved schedule as form values (the edit form), its input fields under their own names."""
-    target = f"template:{schedule['template']}" if schedule.get("template_id") else schedule["workflow"] or ""
-    values = {"sched_name": schedule["name"], "sched_workflow": target,
-              "sched_when": schedule["cron"] or duration_text(schedule["every_s"] or 0), "sched_tz": schedule["time_zone"],
-              "sched_overlap": schedule["overlap"], "sched_catch_up": schedule["catch_up"],
-              "sched_starts": _local_input(schedule["starts_at"], schedule["time_zone"]),
-              "sched_ends": _local_input(schedule["ends_at"], schedule["time_zone"]),
-              "sched_pause_after": str(schedule["pause_after_failures"] or "")}
+    target = (
+        f"template:{schedule['template']}"
+        if schedule.get("template_id")
+        else schedule["workflow"] or ""
+    )
+    values = {
+        "sched_name": schedule["name"],
+        "sched_workflow": target,
+        "sched_when": schedule["cron"] or duration_text(schedule["every_s"] or 0),
+        "sched_tz": schedule["time_zone"],
+        "sched_overlap": schedule["overlap"],
+        "sched_catch_up": schedule["catch_up"],
+        "sched_starts": _local_input(schedule["starts_at"], schedule["time_zone"]),
+        "sched_ends": _local_input(schedule["ends_at"], schedule["time_zone"]),
+        "sched_pause_after": str(schedule["pause_after_failures"] or ""),
+    }
     for key, value in (schedule["input"] or {}).items():
         values[key] = ("on" if value else "") if isinstance(value, bool) else str(value)
     return values
 
 
-__all__ = ["CATCH_UPS", "CATCH_UP_WORDS", "OVERLAPS", "OVERLAP_WORDS", "read_form", "split_when", "values_of"]
+__all__ = [
+    "CATCH_UPS",
+    "CATCH_UP_WORDS",
+    "OVERLAPS",
+    "OVERLAP_WORDS",
+    "read_form",
+    "split_when",
+    "values_of",
+]

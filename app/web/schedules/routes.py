@@ -45,26 +45,54 @@ def _not_found(exc: Exception) -> NotFoundException:
     return NotFoundException("no such schedule")
 
 
-async def _form_context(conn, request: Request, values: dict[str, str], errors: dict[str, str],
-                        schedule: dict | None = None) -> dict:
+async def _form_context(
+    conn,
+    request: Request,
+    values: dict[str, str],
+    errors: dict[str, str],
+    schedule: dict | None = None,
+) -> dict:
     """The form: the target picker (workflows, then the templates the person may run), the chosen
     target's own input fields, the spec with its preview."""
     workflows = [w for w in catalog() if schedulable_workflow(w.name)]
     listed = await list_templates(conn, user_id=request.user.id)
-    templates = {t["slug"]: t for group in ("mine", "shared", "gallery") for t in listed.get(group, [])}
+    templates = {
+        t["slug"]: t for group in ("mine", "shared", "gallery") for t in listed.get(group, [])
+    }
     picked = values.get("sched_workflow", "")
-    template = await find_template(conn, request.user.id, picked.removeprefix(TEMPLATE)) \
-        if picked.startswith(TEMPLATE) else None
-    chosen = None if template else schedulable_workflow(picked) or (workflows[0] if workflows and not picked else None)
+    template = (
+        await find_template(conn, request.user.id, picked.removeprefix(TEMPLATE))
+        if picked.startswith(TEMPLATE)
+        else None
+    )
+    chosen = (
+        None
+        if template
+        else schedulable_workflow(picked) or (workflows[0] if workflows and not picked else None)
+    )
     model = template.input_model() if template else chosen.input_model if chosen else None
     values = {"sched_tz": request.user.time_zone or "UTC", **values}
-    target = {"title": template.title, "description": template.document.description or ""} if template else \
-        {"title": chosen.title, "description": chosen.description} if chosen else None
-    return {"values": values, "errors": errors, "workflows": workflows, "templates": list(templates.values()),
-            "picked": picked or (chosen.name if chosen else ""), "wf": target,
-            "fields": form_fields(model, values) if model else [], "zones": zone_names(),
-            "overlaps": OVERLAP_WORDS, "catch_ups": CATCH_UP_WORDS, "schedule": schedule,
-            "preview": _preview(values.get("sched_when", ""), values["sched_tz"])}
+    target = (
+        {"title": template.title, "description": template.document.description or ""}
+        if template
+        else {"title": chosen.title, "description": chosen.description}
+        if chosen
+        else None
+    )
+    return {
+        "values": values,
+        "errors": errors,
+        "workflows": workflows,
+        "templates": list(templates.values()),
+        "picked": picked or (chosen.name if chosen else ""),
+        "wf": target,
+        "fields": form_fields(model, values) if model else [],
+        "zones": zone_names(),
+        "overlaps": OVERLAP_WORDS,
+        "catch_ups": CATCH_UP_WORDS,
+        "schedule": schedule,
+        "preview": _preview(values.get("sched_when", ""), values["sched_tz"]),
+    }
 
 
 def _preview(text: str, zone_text: str) -> dict:
@@ -74,15 +102,23 @@ def _preview(text: str, zone_text: str) -> dict:
     try:
         zone = parse_zone(zone_text) or "UTC"
         when = split_when(text)
-        spec = make_spec(cron=when.cron, every=when.every, zone=zone,
-                         anchor=datetime.now(UTC).replace(microsecond=0))
+        spec = make_spec(
+            cron=when.cron,
+            every=when.every,
+            zone=zone,
+            anchor=datetime.now(UTC).replace(microsecond=0),
+        )
     except (BadSpec, BadTimeZone) as exc:
         return {"error": str(exc), "words": None, "fires": []}
     now = datetime.now(UTC)
-    return {"error": None, "words": describe(spec), "zone": spec.zone,
-            "fires": fires_between(spec, now, now + timedelta(days=3660), PREVIEW_COUNT),
-            # Fires seconds apart would read as five equal times without their seconds.
-            "style": "seconds" if spec.every_s and spec.every_s < 3600 else "weekday"}
+    return {
+        "error": None,
+        "words": describe(spec),
+        "zone": spec.zone,
+        "fires": fires_between(spec, now, now + timedelta(days=3660), PREVIEW_COUNT),
+        # Fires seconds apart would read as five equal times without their seconds.
+        "style": "seconds" if spec.every_s and spec.every_s < 3600 else "weekday",
+    }
 
 
 @get("/")
@@ -94,9 +130,13 @@ async def schedules_page(request: Request, pool: NamedDependency[AsyncConnection
 
 
 @get("/new")
-async def new_schedule(request: Request, pool: NamedDependency[AsyncConnectionPool], workflow: FromQuery[str] = "",
-                       sched_workflow: FromQuery[str] = "",
-                       fragment: FromQuery[str] = "") -> Template:
+async def new_schedule(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    workflow: FromQuery[str] = "",
+    sched_workflow: FromQuery[str] = "",
+    fragment: FromQuery[str] = "",
+) -> Template:
     chosen = (sched_workflow or workflow)[:120]
     values = {"sched_workflow": chosen} if chosen else {}
     async with pool.connection() as conn:
@@ -108,7 +148,10 @@ async def new_schedule(request: Request, pool: NamedDependency[AsyncConnectionPo
 
 @get("/preview")
 async def preview(sched_when: FromQuery[str] = "", sched_tz: FromQuery[str] = "") -> Template:
-    return Template("partials/schedules/preview.html", context={"preview": _preview(sched_when[:300], sched_tz[:64])})
+    return Template(
+        "partials/schedules/preview.html",
+        context={"preview": _preview(sched_when[:300], sched_tz[:64])},
+    )
 
 
 async def _save(request: Request, pool: AsyncConnectionPool, schedule_id: UUID | None) -> Response:
@@ -122,8 +165,11 @@ async def _save(request: Request, pool: AsyncConnectionPool, schedule_id: UUID |
                 raise _not_found(exc) from None
         try:
             picked = str(form.get("sched_workflow") or "")[:120]
-            template = await find_template(conn, request.user.id, picked.removeprefix(TEMPLATE)) \
-                if picked.startswith(TEMPLATE) else None
+            template = (
+                await find_template(conn, request.user.id, picked.removeprefix(TEMPLATE))
+                if picked.startswith(TEMPLATE)
+                else None
+            )
             draft = read_form(form, await store.owner_zone(conn, request.user.id), template)
         except DraftInvalid as exc:
             context = await _form_context(conn, request, form_values(form), exc.errors, existing)
@@ -141,11 +187,17 @@ async def create(request: Request, pool: NamedDependency[AsyncConnectionPool]) -
 
 
 @get("/{schedule_id:uuid}")
-async def schedule_page(request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID],
-                        fragment: FromQuery[str] = "") -> Template:
+async def schedule_page(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    schedule_id: FromPath[UUID],
+    fragment: FromQuery[str] = "",
+) -> Template:
     context = await _detail(pool, request.user.id, schedule_id)
-    return Template("partials/schedules/fires.html" if fragment == "fires" else "pages/schedules/detail.html",
-                    context=context)
+    return Template(
+        "partials/schedules/fires.html" if fragment == "fires" else "pages/schedules/detail.html",
+        context=context,
+    )
 
 
 async def _detail(pool: AsyncConnectionPool, user_id: int, schedule_id: UUID, **extra: Any) -> dict:
@@ -155,12 +207,21 @@ async def _detail(pool: AsyncConnectionPool, user_id: int, schedule_id: UUID, **
         except store.ScheduleNotFound as exc:
             raise _not_found(exc) from None
         fires = await store.recent_fires(conn, schedule_id, 20)
-    return {"schedule": schedule | {"words": describe(spec_of(schedule))}, "fires": fires,
-            "overlaps": OVERLAP_WORDS, "notice": None, "error": None, "backfill_errors": {}, **extra}
+    return {
+        "schedule": schedule | {"words": describe(spec_of(schedule))},
+        "fires": fires,
+        "overlaps": OVERLAP_WORDS,
+        "notice": None,
+        "error": None,
+        "backfill_errors": {},
+        **extra,
+    }
 
 
 @get("/{schedule_id:uuid}/edit")
-async def edit_schedule(request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]) -> Template:
+async def edit_schedule(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]
+) -> Template:
     async with pool.connection() as conn:
         try:
             schedule = await store.get_schedule(conn, schedule_id, request.user.id)
@@ -171,11 +232,15 @@ async def edit_schedule(request: Request, pool: NamedDependency[AsyncConnectionP
 
 
 @post("/{schedule_id:uuid}", request_max_body_size=BODY_LIMIT)
-async def update(request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]) -> Response:
+async def update(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]
+) -> Response:
     return await _save(request, pool, schedule_id)
 
 
-async def _act(request: Request, pool: AsyncConnectionPool, schedule_id: UUID, action, notice: str) -> Response:
+async def _act(
+    request: Request, pool: AsyncConnectionPool, schedule_id: UUID, action, notice: str
+) -> Response:
     async with pool.connection() as conn:
         try:
             outcome = await action(conn)
@@ -186,32 +251,62 @@ async def _act(request: Request, pool: AsyncConnectionPool, schedule_id: UUID, a
             outcome, error = None, str(exc)
     if error is None and not is_htmx(request):
         return Redirect(f"/schedules/{schedule_id}", status_code=303)
-    context = await _detail(pool, request.user.id, schedule_id, notice=None if error else notice(outcome), error=error)
-    return Template("partials/schedules/panel.html" if is_htmx(request) else "pages/schedules/detail.html",
-                    context=context, status_code=200 if error is None or is_htmx(request) else 409)
+    context = await _detail(
+        pool, request.user.id, schedule_id, notice=None if error else notice(outcome), error=error
+    )
+    return Template(
+        "partials/schedules/panel.html" if is_htmx(request) else "pages/schedules/detail.html",
+        context=context,
+        status_code=200 if error is None or is_htmx(request) else 409,
+    )
 
 
 @post("/{schedule_id:uuid}/pause", request_max_body_size=BODY_LIMIT)
-async def pause(request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]) -> Response:
+async def pause(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]
+) -> Response:
     note = (await request.form()).get("note")
-    return await _act(request, pool, schedule_id, lambda conn: store.pause_schedule(
-        conn, schedule_id, request.user.id, note if isinstance(note, str) else None), lambda _: "Paused.")
+    return await _act(
+        request,
+        pool,
+        schedule_id,
+        lambda conn: store.pause_schedule(
+            conn, schedule_id, request.user.id, note if isinstance(note, str) else None
+        ),
+        lambda _: "Paused.",
+    )
 
 
 @post("/{schedule_id:uuid}/resume", request_max_body_size=BODY_LIMIT)
-async def resume(request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]) -> Response:
-    return await _act(request, pool, schedule_id, lambda conn: store.resume_schedule(conn, schedule_id, request.user.id),
-                      lambda _: "Resumed.")
+async def resume(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]
+) -> Response:
+    return await _act(
+        request,
+        pool,
+        schedule_id,
+        lambda conn: store.resume_schedule(conn, schedule_id, request.user.id),
+        lambda _: "Resumed.",
+    )
 
 
 @post("/{schedule_id:uuid}/trigger", request_max_body_size=BODY_LIMIT)
-async def trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]) -> Response:
-    return await _act(request, pool, schedule_id, lambda conn: store.trigger_schedule(conn, schedule_id, request.user.id),
-                      lambda fired: "A run started now.")
+async def trigger(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]
+) -> Response:
+    return await _act(
+        request,
+        pool,
+        schedule_id,
+        lambda conn: store.trigger_schedule(conn, schedule_id, request.user.id),
+        lambda fired: "A run started now.",
+    )
 
 
 @post("/{schedule_id:uuid}/backfill", request_max_body_size=BODY_LIMIT)
-async def backfill(request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]) -> Response:
+async def backfill(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]
+) -> Response:
     form = await request.form()
     errors: dict[str, str] = {}
     async with pool.connection() as conn:
@@ -223,7 +318,9 @@ async def backfill(request: Request, pool: NamedDependency[AsyncConnectionPool],
     for field in ("start", "end"):
         text = form.get(field)
         try:
-            moments[field] = datetime.fromisoformat(str(text or "").strip()[:40]).replace(tzinfo=None)
+            moments[field] = datetime.fromisoformat(str(text or "").strip()[:40]).replace(
+                tzinfo=None
+            )
         except ValueError:
             errors[field] = "Give a date and time."
     overlap = str(form.get("overlap") or "")
@@ -231,8 +328,11 @@ async def backfill(request: Request, pool: NamedDependency[AsyncConnectionPool],
         errors["overlap"] = "Choose what happens while a run of this schedule still runs."
     if errors:
         context = await _detail(pool, request.user.id, schedule_id, backfill_errors=errors)
-        return Template("partials/schedules/panel.html" if is_htmx(request) else "pages/schedules/detail.html",
-                        context=context, status_code=200 if is_htmx(request) else 422)
+        return Template(
+            "partials/schedules/panel.html" if is_htmx(request) else "pages/schedules/detail.html",
+            context=context,
+            status_code=200 if is_htmx(request) else 422,
+        )
     zone = ZoneInfo(schedule["time_zone"])
     start, end = (moments[k].replace(tzinfo=zone) for k in ("start", "end"))
 
@@ -240,12 +340,21 @@ async def backfill(request: Request, pool: NamedDependency[AsyncConnectionPool],
         started = sum(1 for r in results if r.outcome == "started")
         return f"Backfill: {len(results)} fire{'s' if len(results) != 1 else ''}, {started} run{'s' if started != 1 else ''} started."
 
-    return await _act(request, pool, schedule_id, lambda conn: store.backfill_schedule(
-        conn, schedule_id, request.user.id, start=start, end=end, overlap=overlap), words)
+    return await _act(
+        request,
+        pool,
+        schedule_id,
+        lambda conn: store.backfill_schedule(
+            conn, schedule_id, request.user.id, start=start, end=end, overlap=overlap
+        ),
+        words,
+    )
 
 
 @post("/{schedule_id:uuid}/delete", request_max_body_size=BODY_LIMIT)
-async def delete(request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]) -> Response:
+async def delete(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]
+) -> Response:
     async with pool.connection() as conn:
         try:
             await store.delete_schedule(conn, schedule_id, request.user.id)
@@ -254,6 +363,21 @@ async def delete(request: Request, pool: NamedDependency[AsyncConnectionPool], s
     return navigate(request, "/schedules")
 
 
-router = Router(path="/schedules", guards=[requires_login], route_handlers=[
-    schedules_page, new_schedule, preview, create, schedule_page, edit_schedule, update, pause, resume, trigger,
-    backfill, delete])
+router = Router(
+    path="/schedules",
+    guards=[requires_login],
+    route_handlers=[
+        schedules_page,
+        new_schedule,
+        preview,
+        create,
+        schedule_page,
+        edit_schedule,
+        update,
+        pause,
+        resume,
+        trigger,
+        backfill,
+        delete,
+    ],
+)

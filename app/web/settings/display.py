@@ -47,11 +47,24 @@ class TimeZoneForm(BaseModel):
             raise ValueError(str(exc)) from None
 
 
-def _render(request: Request, *, time_zone: str | None, values: dict | None = None, errors: dict | None = None,
-            saved: bool = False, status: int = 200) -> Template:
-    context = {"time_zone": time_zone, "zones": local_time.zone_names(), "theme": request.user.theme,
-               "values": values or {"time_zone": time_zone or ""}, "errors": errors or {}, "saved": saved,
-               "now": datetime.now(UTC)}
+def _render(
+    request: Request,
+    *,
+    time_zone: str | None,
+    values: dict | None = None,
+    errors: dict | None = None,
+    saved: bool = False,
+    status: int = 200,
+) -> Template:
+    context = {
+        "time_zone": time_zone,
+        "zones": local_time.zone_names(),
+        "theme": request.user.theme,
+        "values": values or {"time_zone": time_zone or ""},
+        "errors": errors or {},
+        "saved": saved,
+        "now": datetime.now(UTC),
+    }
     return Template(SECTION if is_htmx(request) else PAGE, context=context, status_code=status)
 
 
@@ -64,15 +77,24 @@ async def display_page(request: Request) -> Template:
 async def save_time_zone(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     form = await parse_form(request, TimeZoneForm)
     if form.data is None:
-        return _render(request, time_zone=request.user.time_zone, values=form.values, errors=form.errors, status=422)
+        return _render(
+            request,
+            time_zone=request.user.time_zone,
+            values=form.values,
+            errors=form.errors,
+            status=422,
+        )
     async with pool.connection() as conn:
         await conn.execute(SET_TIME_ZONE, {"time_zone": form.data.time_zone, "id": request.user.id})
     return _render(request, time_zone=form.data.time_zone, saved=True)
 
 
 @post("/theme", request_max_body_size=BODY_LIMIT)
-async def choose_theme(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                       settings: NamedDependency[Settings]) -> Response:
+async def choose_theme(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> Response:
     """Anyone, signed in or not: a theme that is not one of the three is a clear 400."""
     form = await request.form()
     theme = form.get("theme")
@@ -83,8 +105,15 @@ async def choose_theme(request: Request, pool: NamedDependency[AsyncConnectionPo
         async with pool.connection() as conn:
             await conn.execute(SET_THEME, {"theme": chosen, "id": request.user.id})
     # The cookie too: the sign-in pages after a log-out keep the same look.
-    cookie = Cookie(key=THEME_COOKIE, value=chosen or "", path="/", httponly=True, samesite="lax",
-                    secure=settings.base_url.startswith("https://"), max_age=365 * 86400 if chosen else 0)
+    cookie = Cookie(
+        key=THEME_COOKIE,
+        value=chosen or "",
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=settings.base_url.startswith("https://"),
+        max_age=365 * 86400 if chosen else 0,
+    )
     return Redirect(safe_next(form.get("next")), status_code=303, cookies=[cookie])
 
 

@@ -30,6 +30,7 @@ Email = Literal["each", "digest", "off"]
 class NotificationsForm(BaseModel):
     """One `email_<kind>` select and one `in_app_<kind>` checkbox per kind (an unticked box is not
     sent, hence the False defaults)."""
+
     model_config = ConfigDict(extra="ignore")
     email_review_needed: Email
     email_reminder: Email
@@ -41,7 +42,10 @@ class NotificationsForm(BaseModel):
     in_app_run_failed: bool = False
 
     def prefs(self) -> dict[str, Pref]:
-        return {kind: Pref(getattr(self, f"email_{kind}"), getattr(self, f"in_app_{kind}")) for kind in KINDS}
+        return {
+            kind: Pref(getattr(self, f"email_{kind}"), getattr(self, f"in_app_{kind}"))
+            for kind in KINDS
+        }
 
 
 def _values(prefs: dict[str, Pref]) -> dict[str, str]:
@@ -49,23 +53,41 @@ def _values(prefs: dict[str, Pref]) -> dict[str, str]:
     return values | {f"in_app_{kind}": "on" for kind, pref in prefs.items() if pref.in_app}
 
 
-async def _render(request: Request, *, values: dict, errors: dict | None = None, saved: bool = False,
-                  status: int = 200, page: bool = False) -> Template:
-    context = {"kinds": KINDS, "choices": EMAIL_CHOICES, "values": values, "errors": errors or {}, "saved": saved,
-               "time_zone": request.user.time_zone}
-    return Template(SECTION if is_htmx(request) and not page else PAGE, context=context, status_code=status)
+async def _render(
+    request: Request,
+    *,
+    values: dict,
+    errors: dict | None = None,
+    saved: bool = False,
+    status: int = 200,
+    page: bool = False,
+) -> Template:
+    context = {
+        "kinds": KINDS,
+        "choices": EMAIL_CHOICES,
+        "values": values,
+        "errors": errors or {},
+        "saved": saved,
+        "time_zone": request.user.time_zone,
+    }
+    return Template(
+        SECTION if is_htmx(request) and not page else PAGE, context=context, status_code=status
+    )
 
 
 @get("/notifications")
-async def notifications_settings(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                                 saved: FromQuery[bool] = False) -> Template:
+async def notifications_settings(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], saved: FromQuery[bool] = False
+) -> Template:
     async with pool.connection() as conn:
         prefs = await prefs_for(conn, request.user.id)
     return await _render(request, values=_values(prefs), saved=saved, page=True)
 
 
 @post("/notifications", request_max_body_size=BODY_LIMIT)
-async def save_notifications_settings(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Response:
+async def save_notifications_settings(
+    request: Request, pool: NamedDependency[AsyncConnectionPool]
+) -> Response:
     form = await parse_form(request, NotificationsForm)
     if form.data is None:
         return await _render(request, values=form.values, errors=form.errors, status=422)

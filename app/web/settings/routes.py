@@ -41,16 +41,27 @@ class KeyForm(BaseModel):
         return value
 
 
-
-async def _render(request: Request, pool: AsyncConnectionPool, *, new_key: str | None = None,
-                  values: dict | None = None, errors: dict | None = None, status: int = 200,
-                  page: bool = False) -> Template:
+async def _render(
+    request: Request,
+    pool: AsyncConnectionPool,
+    *,
+    new_key: str | None = None,
+    values: dict | None = None,
+    errors: dict | None = None,
+    status: int = 200,
+    page: bool = False,
+) -> Template:
     async with pool.connection() as conn:
         rows = await keys.list_keys(conn, request.user.id)
     context = {"keys": rows, "new_key": new_key, "values": values or {}, "errors": errors or {}}
     # A page carrying a key that is shown only once must not be cached anywhere.
     headers = {"Cache-Control": "no-store"} if new_key else {}
-    return Template(SECTION if is_htmx(request) and not page else PAGE, context=context, status_code=status, headers=headers)
+    return Template(
+        SECTION if is_htmx(request) and not page else PAGE,
+        context=context,
+        status_code=status,
+        headers=headers,
+    )
 
 
 @get("/api-keys")
@@ -67,12 +78,16 @@ async def create_api_key(request: Request, pool: NamedDependency[AsyncConnection
         async with pool.connection() as conn:
             key, _ = await keys.create_key(conn, request.user.id, form.data.name)
     except keys.KeyLimitReached as exc:
-        return await _render(request, pool, values=form.values, errors={"name": str(exc)}, status=422)
+        return await _render(
+            request, pool, values=form.values, errors={"name": str(exc)}, status=422
+        )
     return await _render(request, pool, new_key=key)
 
 
 @post("/api-keys/{key_id:int}/revoke", request_max_body_size=BODY_LIMIT)
-async def revoke_api_key(request: Request, pool: NamedDependency[AsyncConnectionPool], key_id: FromPath[int]) -> Response:
+async def revoke_api_key(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], key_id: FromPath[int]
+) -> Response:
     async with pool.connection() as conn:
         if not await keys.revoke_key(conn, request.user.id, key_id):
             raise NotFoundException("No such API key.")
@@ -81,6 +96,14 @@ async def revoke_api_key(request: Request, pool: NamedDependency[AsyncConnection
     return await _render(request, pool)
 
 
-router = Router("/settings", route_handlers=[api_keys_page, create_api_key, revoke_api_key, notifications_settings,
-                                            save_notifications_settings],
-                guards=[requires_login])
+router = Router(
+    "/settings",
+    route_handlers=[
+        api_keys_page,
+        create_api_key,
+        revoke_api_key,
+        notifications_settings,
+        save_notifications_settings,
+    ],
+    guards=[requires_login],
+)

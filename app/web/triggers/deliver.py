@@ -62,12 +62,20 @@ def _status_of(exc: Exception) -> int:
 def _authenticate(trigger: dict, box: SecretBox, body: bytes, request: Request) -> None:
     if trigger["auth_mode"] == "hmac":
         secret = signing_secret(trigger["secret"], box)
-        if secret is None or not signature_valid(secret, body, request.headers.get(SIGNATURE_HEADER)):
-            raise ApiError("invalid_signature", f"Missing or wrong {SIGNATURE_HEADER} header "
-                                                "(sha256=<hex HMAC-SHA256 of the body with the trigger's secret>).")
+        if secret is None or not signature_valid(
+            secret, body, request.headers.get(SIGNATURE_HEADER)
+        ):
+            raise ApiError(
+                "invalid_signature",
+                f"Missing or wrong {SIGNATURE_HEADER} header "
+                "(sha256=<hex HMAC-SHA256 of the body with the trigger's secret>).",
+            )
     elif not bearer_valid(trigger["secret"], request.headers.get("authorization")):
-        raise ApiError("unauthorized", "Missing or wrong `Authorization: Bearer <token>` header.",
-                       headers={"WWW-Authenticate": "Bearer"})
+        raise ApiError(
+            "unauthorized",
+            "Missing or wrong `Authorization: Bearer <token>` header.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
 
 
 def _idempotency_key(trigger: dict, request: Request) -> str | None:
@@ -75,7 +83,9 @@ def _idempotency_key(trigger: dict, request: Request) -> str | None:
     if sent is None:
         return None
     if not IDEMPOTENCY_KEY.match(sent):
-        raise ApiError("bad_request", f"{IDEMPOTENCY_HEADER} must be 1 to 200 visible ASCII characters.")
+        raise ApiError(
+            "bad_request", f"{IDEMPOTENCY_HEADER} must be 1 to 200 visible ASCII characters."
+        )
     return f"trigger:{trigger['id']}:{sent}"
 
 
@@ -91,11 +101,15 @@ def _refusal(refused: Refused, sources: dict[str, str]) -> Exception:
     return refused.error or ApiError("bad_request", refused.message)
 
 
-async def _deliver(request: Request, pool: AsyncConnectionPool, box: SecretBox, trigger: dict) -> Response:
+async def _deliver(
+    request: Request, pool: AsyncConnectionPool, box: SecretBox, trigger: dict
+) -> Response:
     body = await request.body()
     _authenticate(trigger, box, body, request)
     async with pool.connection() as conn:
-        wait = await ratelimit.take(conn, ratelimit.trigger_deliveries(str(trigger["id"]), trigger["rate_per_minute"]))
+        wait = await ratelimit.take(
+            conn, ratelimit.trigger_deliveries(str(trigger["id"]), trigger["rate_per_minute"])
+        )
     if wait:
         raise RateLimited(wait)
     key = _idempotency_key(trigger, request)
@@ -104,24 +118,45 @@ async def _deliver(request: Request, pool: AsyncConnectionPool, box: SecretBox, 
     async with pool.connection() as conn, conn.transaction():
         template = None
         if trigger["template_id"] is not None:  # its current version, if the owner may still run it
-            template = await choose_template(conn, trigger["owner_id"], template_id=trigger["template_id"])
+            template = await choose_template(
+                conn, trigger["owner_id"], template_id=trigger["template_id"]
+            )
             if template is None:
                 raise WorkflowNotFound("The trigger's template is no longer available.")
-        outcome = await start_run(conn, workflow=trigger["workflow"], template=template, input=input,
-                                  user_id=trigger["owner_id"], idempotency_key=key)
+        outcome = await start_run(
+            conn,
+            workflow=trigger["workflow"],
+            template=template,
+            input=input,
+            user_id=trigger["owner_id"],
+            idempotency_key=key,
+        )
         if isinstance(outcome, Refused):
             raise _refusal(outcome, sources)
         if outcome.created:
             await store.mark_run(conn, outcome.run_id, trigger)
         status = 202 if outcome.created else 200
-        await store.record_delivery(conn, trigger["id"], status, run_id=outcome.run_id, replayed=not outcome.created)
-    return Response({"run_id": str(outcome.run_id), "status": outcome.run["status"], "replayed": not outcome.created,
-                     "trigger": trigger["name"]}, status_code=status)
+        await store.record_delivery(
+            conn, trigger["id"], status, run_id=outcome.run_id, replayed=not outcome.created
+        )
+    return Response(
+        {
+            "run_id": str(outcome.run_id),
+            "status": outcome.run["status"],
+            "replayed": not outcome.created,
+            "trigger": trigger["name"],
+        },
+        status_code=status,
+    )
 
 
 @post("/hooks/t/{trigger_id:str}", request_max_body_size=MAX_BODY, status_code=202)
-async def deliver(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings],
-                  trigger_id: FromPath[str]) -> Response:
+async def deliver(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+    trigger_id: FromPath[str],
+) -> Response:
     async with pool.connection() as conn:
         trigger = await store.trigger_for_delivery(conn, trigger_id)
     if trigger is None:
@@ -130,11 +165,15 @@ async def deliver(request: Request, pool: NamedDependency[AsyncConnectionPool], 
         return await _deliver(request, pool, SecretBox.from_settings(settings), trigger)
     except Exception as exc:
         # What the sender was answered, for the trigger's page; then the one error mapper answers.
-        if not isinstance(exc, psycopg.OperationalError):  # with the database away, nothing can be recorded
+        if not isinstance(
+            exc, psycopg.OperationalError
+        ):  # with the database away, nothing can be recorded
             message = exc.message if isinstance(exc, ApiError) else str(exc)
             async with pool.connection() as conn:
                 await store.record_delivery(conn, trigger["id"], _status_of(exc), message=message)
         raise
 
 
-router = Router("/", route_handlers=[deliver], exception_handlers=exception_handlers, include_in_schema=False)
+router = Router(
+    "/", route_handlers=[deliver], exception_handlers=exception_handlers, include_in_schema=False
+)

@@ -24,7 +24,9 @@ def _sample(name: str, prop: dict) -> Any:
         return prop["default"]
     if "enum" in prop:
         return prop["enum"][0]
-    kind = prop.get("type") or next((b.get("type") for b in prop.get("anyOf", []) if b.get("type") != "null"), "string")
+    kind = prop.get("type") or next(
+        (b.get("type") for b in prop.get("anyOf", []) if b.get("type") != "null"), "string"
+    )
     if kind == "integer":
         return max(1, prop.get("minimum", 1))
     if kind == "number":
@@ -72,44 +74,52 @@ def examples(url: str, auth_mode: str, body: str, secret: str | None) -> dict[st
     """The curl and Python examples (`secret` None: a placeholder, the secret having been shown once)."""
     secret_text = secret or SECRET_PLACEHOLDER
     if auth_mode == "hmac":
-        curl = "\n".join([
-            f"SECRET={shlex.quote(secret_text)}",
-            f"BODY={shlex.quote(body)}",
-            "SIG=$(printf '%s' \"$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\" -r | cut -d' ' -f1)",
-            f"curl -sS -X POST {shlex.quote(url)} \\",
-            "  -H 'Content-Type: application/json' \\",
-            "  -H \"X-Baton-Signature: sha256=$SIG\" \\",
-            "  -H \"Idempotency-Key: $(openssl rand -hex 16)\" \\",
-            "  --data-binary \"$BODY\"",
-        ])
-        python = "\n".join([
-            "import hashlib, hmac, uuid, urllib.request",
-            "",
-            f"secret = {secret_text!r}",
-            f"body = {body!r}.encode()",
-            "signature = 'sha256=' + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()",
-            f"request = urllib.request.Request({url!r}, data=body, method='POST', headers={{",
-            "    'Content-Type': 'application/json', 'X-Baton-Signature': signature,",
-            "    'Idempotency-Key': str(uuid.uuid4())})",
-            "print(urllib.request.urlopen(request).read().decode())",
-        ])
+        curl = "\n".join(
+            [
+                f"SECRET={shlex.quote(secret_text)}",
+                f"BODY={shlex.quote(body)}",
+                "SIG=$(printf '%s' \"$BODY\" | openssl dgst -sha256 -hmac \"$SECRET\" -r | cut -d' ' -f1)",
+                f"curl -sS -X POST {shlex.quote(url)} \\",
+                "  -H 'Content-Type: application/json' \\",
+                '  -H "X-Baton-Signature: sha256=$SIG" \\',
+                '  -H "Idempotency-Key: $(openssl rand -hex 16)" \\',
+                '  --data-binary "$BODY"',
+            ]
+        )
+        python = "\n".join(
+            [
+                "import hashlib, hmac, uuid, urllib.request",
+                "",
+                f"secret = {secret_text!r}",
+                f"body = {body!r}.encode()",
+                "signature = 'sha256=' + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()",
+                f"request = urllib.request.Request({url!r}, data=body, method='POST', headers={{",
+                "    'Content-Type': 'application/json', 'X-Baton-Signature': signature,",
+                "    'Idempotency-Key': str(uuid.uuid4())})",
+                "print(urllib.request.urlopen(request).read().decode())",
+            ]
+        )
     else:
-        curl = "\n".join([
-            f"TOKEN={shlex.quote(secret_text)}",
-            f"curl -sS -X POST {shlex.quote(url)} \\",
-            "  -H 'Content-Type: application/json' \\",
-            "  -H \"Authorization: Bearer $TOKEN\" \\",
-            "  -H \"Idempotency-Key: $(openssl rand -hex 16)\" \\",
-            f"  --data-binary {shlex.quote(body)}",
-        ])
-        python = "\n".join([
-            "import uuid, urllib.request",
-            "",
-            f"token = {secret_text!r}",
-            f"body = {body!r}.encode()",
-            f"request = urllib.request.Request({url!r}, data=body, method='POST', headers={{",
-            "    'Content-Type': 'application/json', 'Authorization': 'Bearer ' + token,",
-            "    'Idempotency-Key': str(uuid.uuid4())})",
-            "print(urllib.request.urlopen(request).read().decode())",
-        ])
+        curl = "\n".join(
+            [
+                f"TOKEN={shlex.quote(secret_text)}",
+                f"curl -sS -X POST {shlex.quote(url)} \\",
+                "  -H 'Content-Type: application/json' \\",
+                '  -H "Authorization: Bearer $TOKEN" \\',
+                '  -H "Idempotency-Key: $(openssl rand -hex 16)" \\',
+                f"  --data-binary {shlex.quote(body)}",
+            ]
+        )
+        python = "\n".join(
+            [
+                "import uuid, urllib.request",
+                "",
+                f"token = {secret_text!r}",
+                f"body = {body!r}.encode()",
+                f"request = urllib.request.Request({url!r}, data=body, method='POST', headers={{",
+                "    'Content-Type': 'application/json', 'Authorization': 'Bearer ' + token,",
+                "    'Idempotency-Key': str(uuid.uuid4())})",
+                "print(urllib.request.urlopen(request).read().decode())",
+            ]
+        )
     return {"curl": curl, "python": python}

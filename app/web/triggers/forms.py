@@ -66,15 +66,18 @@ class ParsedTrigger:
     retargeted: bool = False  # the target changed: show its mapping, save nothing yet
 
 
-def mapping_rows(target: Target | None, mapping: dict[str, str] | None,
-                 errors: dict[str, str] | None = None) -> list[MappingRow]:
+def mapping_rows(
+    target: Target | None, mapping: dict[str, str] | None, errors: dict[str, str] | None = None
+) -> list[MappingRow]:
     """One row per input field of the target, with its pointer (the default: the body's key of the same name)."""
     if target is None:
         return []
     pointers = default_mapping(target.input_model) if mapping is None else mapping
     errors = errors or {}
-    return [MappingRow(f, pointers.get(f.name, ""), errors.get(MAP_PREFIX + f.name, ""))
-            for f in input_fields(target.input_model)]
+    return [
+        MappingRow(f, pointers.get(f.name, ""), errors.get(MAP_PREFIX + f.name, ""))
+        for f in input_fields(target.input_model)
+    ]
 
 
 async def parse_trigger_form(request: Request, conn: AsyncConnection) -> ParsedTrigger:
@@ -94,7 +97,9 @@ async def parse_trigger_form(request: Request, conn: AsyncConnection) -> ParsedT
     mapping = {name: pointer for name, pointer in mapping.items() if pointer}
     problems = check_mapping(mapping, names)
     if problems:
-        return ParsedTrigger(None, target, None, form.values, {MAP_PREFIX + k: v for k, v in problems.items()})
+        return ParsedTrigger(
+            None, target, None, form.values, {MAP_PREFIX + k: v for k, v in problems.items()}
+        )
     return ParsedTrigger(form.data, target, mapping, form.values)
 
 

@@ -37,36 +37,63 @@ async def _own(pool: AsyncConnectionPool, trigger_id: str, user_id: int) -> dict
     return trigger
 
 
-async def _form(request: Request, pool: AsyncConnectionPool, *, trigger: dict | None, values: dict, errors: dict,
-                mapping: dict | None, status: int = 200, note: str = "") -> Template:
+async def _form(
+    request: Request,
+    pool: AsyncConnectionPool,
+    *,
+    trigger: dict | None,
+    values: dict,
+    errors: dict,
+    mapping: dict | None,
+    status: int = 200,
+    note: str = "",
+) -> Template:
     async with pool.connection() as conn:
         targets = await choices(conn, request.user.id)
         target = await resolve(conn, request.user.id, values.get("target", "")[:120])
     groups: dict[str, list] = {}
     for choice in targets:  # in order: the workflows, then the templates by whose they are
         groups.setdefault(choice.group, []).append(choice)
-    context = {"trigger": trigger, "values": values, "errors": errors, "target_groups": groups.items(), "target": target,
-               "rows": mapping_rows(target, mapping, errors), "pass_through": values.get("pass_through") == "on",
-               "auth_modes": AUTH_MODES, "note": note}
+    context = {
+        "trigger": trigger,
+        "values": values,
+        "errors": errors,
+        "target_groups": groups.items(),
+        "target": target,
+        "rows": mapping_rows(target, mapping, errors),
+        "pass_through": values.get("pass_through") == "on",
+        "auth_modes": AUTH_MODES,
+        "note": note,
+    }
     return Template("pages/triggers/form.html", context=context, status_code=status)
 
 
-async def _detail_context(pool: AsyncConnectionPool, settings: Settings, trigger: dict,
-                          secret: str | None = None) -> dict:
+async def _detail_context(
+    pool: AsyncConnectionPool, settings: Settings, trigger: dict, secret: str | None = None
+) -> dict:
     async with pool.connection() as conn:
         target = await target_of(conn, trigger)
     url = trigger_url(settings.base_url, trigger["id"])
     body = example_body(target.input_model if target else None, trigger["mapping"])
-    return {"trigger": trigger, "target": target, "url": url, "body": body,
-            "rows": mapping_rows(target, trigger["mapping"]),
-            "examples": examples(url, trigger["auth_mode"], body, secret), "secret": secret}
+    return {
+        "trigger": trigger,
+        "target": target,
+        "url": url,
+        "body": body,
+        "rows": mapping_rows(target, trigger["mapping"]),
+        "examples": examples(url, trigger["auth_mode"], body, secret),
+        "secret": secret,
+    }
 
 
-async def _secret_page(pool: AsyncConnectionPool, settings: Settings, trigger: dict, secret: str, *,
-                       created: bool) -> Template:
+async def _secret_page(
+    pool: AsyncConnectionPool, settings: Settings, trigger: dict, secret: str, *, created: bool
+) -> Template:
     context = await _detail_context(pool, settings, trigger, secret) | {"created": created}
     # A page carrying a secret shown once must not be cached anywhere.
-    return Template("pages/triggers/secret.html", context=context, headers={"Cache-Control": "no-store"})
+    return Template(
+        "pages/triggers/secret.html", context=context, headers={"Cache-Control": "no-store"}
+    )
 
 
 @get("/")
@@ -80,11 +107,18 @@ async def triggers_page(request: Request, pool: NamedDependency[AsyncConnectionP
 
 
 @get("/new")
-async def new_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], target: FromQuery[str] = "",
-                      workflow: FromQuery[str] = "") -> Template:
+async def new_trigger(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    target: FromQuery[str] = "",
+    workflow: FromQuery[str] = "",
+) -> Template:
     """`?target=template:12` (or `?workflow=<name>`) picks the target; else the first workflow."""
-    values = {"target": target or (workflow_key(workflow) if workflow else ""), "auth_mode": "hmac",
-              "rate_per_minute": str(store.DEFAULT_RATE)}
+    values = {
+        "target": target or (workflow_key(workflow) if workflow else ""),
+        "auth_mode": "hmac",
+        "rate_per_minute": str(store.DEFAULT_RATE),
+    }
     async with pool.connection() as conn:
         if await resolve(conn, request.user.id, values["target"][:120]) is None:
             first = next(iter(await choices(conn, request.user.id)), None)
@@ -93,101 +127,189 @@ async def new_trigger(request: Request, pool: NamedDependency[AsyncConnectionPoo
 
 
 @get("/mapping")
-async def mapping_fragment(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                           target: FromQuery[str] = "") -> Template:
+async def mapping_fragment(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], target: FromQuery[str] = ""
+) -> Template:
     """The mapping boxes of a target (the form's target picker swaps them in as it changes)."""
     async with pool.connection() as conn:
         chosen = await resolve(conn, request.user.id, target[:120])
-    return Template("partials/triggers/mapping.html",
-                    context={"target": chosen, "rows": mapping_rows(chosen, None), "errors": {}, "pass_through": False})
+    return Template(
+        "partials/triggers/mapping.html",
+        context={
+            "target": chosen,
+            "rows": mapping_rows(chosen, None),
+            "errors": {},
+            "pass_through": False,
+        },
+    )
 
 
 @post("/", request_max_body_size=BODY_LIMIT)
-async def create_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                         settings: NamedDependency[Settings]) -> Template:
+async def create_trigger(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> Template:
     async with pool.connection() as conn:
         parsed = await parse_trigger_form(request, conn)
     if parsed.retargeted:
-        return await _form(request, pool, trigger=None, values=parsed.values, errors={}, mapping=None,
-                           note="Check how the body maps onto this target's input, then create the trigger.")
+        return await _form(
+            request,
+            pool,
+            trigger=None,
+            values=parsed.values,
+            errors={},
+            mapping=None,
+            note="Check how the body maps onto this target's input, then create the trigger.",
+        )
     if parsed.data is None:
-        return await _form(request, pool, trigger=None, values=parsed.values, errors=parsed.errors,
-                           mapping=submitted_mapping(parsed.values), status=422)
+        return await _form(
+            request,
+            pool,
+            trigger=None,
+            values=parsed.values,
+            errors=parsed.errors,
+            mapping=submitted_mapping(parsed.values),
+            status=422,
+        )
     form, target = parsed.data, parsed.target
     try:
         async with pool.connection() as conn:
             trigger, secret = await store.create_trigger(
-                conn, request.user.id, SecretBox.from_settings(settings), name=form.name, workflow=target.workflow,
-                template_id=target.template_id, mapping=parsed.mapping, auth_mode=form.auth_mode,
-                rate_per_minute=form.rate_per_minute)
+                conn,
+                request.user.id,
+                SecretBox.from_settings(settings),
+                name=form.name,
+                workflow=target.workflow,
+                template_id=target.template_id,
+                mapping=parsed.mapping,
+                auth_mode=form.auth_mode,
+                rate_per_minute=form.rate_per_minute,
+            )
     except store.TriggerLimitReached as exc:
-        return await _form(request, pool, trigger=None, values=parsed.values, errors={"form": str(exc)},
-                           mapping=submitted_mapping(parsed.values), status=422)
+        return await _form(
+            request,
+            pool,
+            trigger=None,
+            values=parsed.values,
+            errors={"form": str(exc)},
+            mapping=submitted_mapping(parsed.values),
+            status=422,
+        )
     return await _secret_page(pool, settings, trigger, secret, created=True)
 
 
 @get("/{trigger_id:str}")
-async def trigger_page(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                       settings: NamedDependency[Settings], trigger_id: FromPath[str]) -> Template:
+async def trigger_page(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+    trigger_id: FromPath[str],
+) -> Template:
     trigger = await _own(pool, trigger_id, request.user.id)
     async with pool.connection() as conn:
         deliveries = await store.deliveries(conn, trigger["id"], DELIVERIES_SHOWN)
-    return Template("pages/triggers/detail.html",
-                    context=await _detail_context(pool, settings, trigger) | {"deliveries": deliveries})
+    return Template(
+        "pages/triggers/detail.html",
+        context=await _detail_context(pool, settings, trigger) | {"deliveries": deliveries},
+    )
 
 
 @get("/{trigger_id:str}/deliveries")
-async def deliveries_fragment(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                              trigger_id: FromPath[str]) -> Template:
+async def deliveries_fragment(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
+) -> Template:
     trigger = await _own(pool, trigger_id, request.user.id)
     async with pool.connection() as conn:
         deliveries = await store.deliveries(conn, trigger["id"], DELIVERIES_SHOWN)
-    return Template("partials/triggers/deliveries.html", context={"trigger": trigger, "deliveries": deliveries})
+    return Template(
+        "partials/triggers/deliveries.html", context={"trigger": trigger, "deliveries": deliveries}
+    )
 
 
 @get("/{trigger_id:str}/edit")
-async def edit_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Template:
+async def edit_trigger(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
+) -> Template:
     trigger = await _own(pool, trigger_id, request.user.id)
-    values = {"name": trigger["name"], "target": key_of(trigger), "auth_mode": trigger["auth_mode"],
-              "rate_per_minute": str(trigger["rate_per_minute"]), "pass_through": "on" if trigger["mapping"] is None else ""}
-    return await _form(request, pool, trigger=trigger, values=values, errors={}, mapping=trigger["mapping"])
+    values = {
+        "name": trigger["name"],
+        "target": key_of(trigger),
+        "auth_mode": trigger["auth_mode"],
+        "rate_per_minute": str(trigger["rate_per_minute"]),
+        "pass_through": "on" if trigger["mapping"] is None else "",
+    }
+    return await _form(
+        request, pool, trigger=trigger, values=values, errors={}, mapping=trigger["mapping"]
+    )
 
 
 @post("/{trigger_id:str}/edit", request_max_body_size=BODY_LIMIT)
-async def save_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Response:
+async def save_trigger(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
+) -> Response:
     trigger = await _own(pool, trigger_id, request.user.id)
     async with pool.connection() as conn:
         parsed = await parse_trigger_form(request, conn)
     if parsed.retargeted:
-        return await _form(request, pool, trigger=trigger, values=parsed.values, errors={}, mapping=None,
-                           note="Check how the body maps onto this target's input, then save.")
+        return await _form(
+            request,
+            pool,
+            trigger=trigger,
+            values=parsed.values,
+            errors={},
+            mapping=None,
+            note="Check how the body maps onto this target's input, then save.",
+        )
     if parsed.data is None:
-        return await _form(request, pool, trigger=trigger, values=parsed.values, errors=parsed.errors,
-                           mapping=submitted_mapping(parsed.values), status=422)
+        return await _form(
+            request,
+            pool,
+            trigger=trigger,
+            values=parsed.values,
+            errors=parsed.errors,
+            mapping=submitted_mapping(parsed.values),
+            status=422,
+        )
     form, target = parsed.data, parsed.target
     async with pool.connection() as conn:
-        saved = await store.update_trigger(conn, trigger["id"], request.user.id, name=form.name,
-                                           workflow=target.workflow, template_id=target.template_id,
-                                           mapping=parsed.mapping, rate_per_minute=form.rate_per_minute)
+        saved = await store.update_trigger(
+            conn,
+            trigger["id"],
+            request.user.id,
+            name=form.name,
+            workflow=target.workflow,
+            template_id=target.template_id,
+            mapping=parsed.mapping,
+            rate_per_minute=form.rate_per_minute,
+        )
     if saved is None:
         raise TriggerNotFound(NOT_YOURS)
     return navigate(request, f"/triggers/{trigger['id']}")
 
 
 @post("/{trigger_id:str}/rotate", request_max_body_size=BODY_LIMIT)
-async def rotate_secret(request: Request, pool: NamedDependency[AsyncConnectionPool],
-                        settings: NamedDependency[Settings], trigger_id: FromPath[str]) -> Template:
+async def rotate_secret(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+    trigger_id: FromPath[str],
+) -> Template:
     trigger = await _own(pool, trigger_id, request.user.id)
     mode = (await request.form()).get("auth_mode")
     mode = mode if mode in AUTH_MODES else trigger["auth_mode"]
     async with pool.connection() as conn:
-        rotated = await store.rotate_secret(conn, trigger["id"], request.user.id, SecretBox.from_settings(settings), mode)
+        rotated = await store.rotate_secret(
+            conn, trigger["id"], request.user.id, SecretBox.from_settings(settings), mode
+        )
     if rotated is None:
         raise TriggerNotFound(NOT_YOURS)
     return await _secret_page(pool, settings, rotated[0], rotated[1], created=False)
 
 
-async def _switch(request: Request, pool: AsyncConnectionPool, trigger_id: str, enabled: bool) -> Response:
+async def _switch(
+    request: Request, pool: AsyncConnectionPool, trigger_id: str, enabled: bool
+) -> Response:
     async with pool.connection() as conn:
         trigger = await store.set_enabled(conn, trigger_id, request.user.id, enabled)
     if trigger is None:
@@ -196,23 +318,44 @@ async def _switch(request: Request, pool: AsyncConnectionPool, trigger_id: str, 
 
 
 @post("/{trigger_id:str}/enable", request_max_body_size=BODY_LIMIT)
-async def enable_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Response:
+async def enable_trigger(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
+) -> Response:
     return await _switch(request, pool, trigger_id, True)
 
 
 @post("/{trigger_id:str}/disable", request_max_body_size=BODY_LIMIT)
-async def disable_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Response:
+async def disable_trigger(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
+) -> Response:
     return await _switch(request, pool, trigger_id, False)
 
 
 @post("/{trigger_id:str}/delete", request_max_body_size=BODY_LIMIT)
-async def delete_trigger(request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]) -> Response:
+async def delete_trigger(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
+) -> Response:
     async with pool.connection() as conn:
         if not await store.delete_trigger(conn, trigger_id, request.user.id):
             raise TriggerNotFound(NOT_YOURS)
     return navigate(request, "/triggers")
 
 
-router = Router("/triggers", guards=[requires_login], route_handlers=[
-    triggers_page, new_trigger, mapping_fragment, create_trigger, trigger_page, deliveries_fragment, edit_trigger,
-    save_trigger, rotate_secret, enable_trigger, disable_trigger, delete_trigger])
+router = Router(
+    "/triggers",
+    guards=[requires_login],
+    route_handlers=[
+        triggers_page,
+        new_trigger,
+        mapping_fragment,
+        create_trigger,
+        trigger_page,
+        deliveries_fragment,
+        edit_trigger,
+        save_trigger,
+        rotate_secret,
+        enable_trigger,
+        disable_trigger,
+        delete_trigger,
+    ],
+)

@@ -31,9 +31,17 @@ MB = 1024 * 1024
 NAME_CHARS = 120
 
 # Other formats people upload by mistake, told by their first bytes.
-SIGNATURES = ((b"%PDF-", "a PDF"), (b"PK\x03\x04", "a ZIP or Excel (.xlsx) file"), (b"\xd0\xcf\x11\xe0", "an Excel (.xls) or Word file"),
-              (b"\x89PNG", "a PNG image"), (b"\xff\xd8\xff", "a JPEG image"), (b"GIF8", "a GIF image"),
-              (b"\x1f\x8b", "a gzip archive"), (b"PAR1", "a Parquet file"), (b"SQLite format 3", "an SQLite database"))
+SIGNATURES = (
+    (b"%PDF-", "a PDF"),
+    (b"PK\x03\x04", "a ZIP or Excel (.xlsx) file"),
+    (b"\xd0\xcf\x11\xe0", "an Excel (.xls) or Word file"),
+    (b"\x89PNG", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"\x1f\x8b", "a gzip archive"),
+    (b"PAR1", "a Parquet file"),
+    (b"SQLite format 3", "an SQLite database"),
+)
 
 
 @dataclass(frozen=True)
@@ -45,7 +53,12 @@ class Limits:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
-        return cls(MAX_DOCUMENTS, settings.doc_max_file_mb * MB, settings.doc_max_total_mb * MB, settings.csv_max_mb * MB)
+        return cls(
+            MAX_DOCUMENTS,
+            settings.doc_max_file_mb * MB,
+            settings.doc_max_total_mb * MB,
+            settings.csv_max_mb * MB,
+        )
 
     @property
     def documents_body(self) -> int:
@@ -73,7 +86,9 @@ def display_name(raw: str | None, default: str = "document") -> str:
     """A file name fit to show and to cite: the last path part, printable, no brackets (citations
     are written [name p.N]), at most 120 characters with its extension kept."""
     name = re.split(r"[\\/]", raw or "")[-1]
-    name = "".join(ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C")
+    name = "".join(
+        ch for ch in unicodedata.normalize("NFC", name) if unicodedata.category(ch)[0] != "C"
+    )
     name = re.sub(r"[\[\]<>\"|?*:]", "_", name)
     name = " ".join(name.split()).strip(". ") or default
     if len(name) > NAME_CHARS:
@@ -107,25 +122,47 @@ async def read_capped(upload: UploadFile, cap: int) -> bytes:
 
 def kind_of(data: bytes) -> str | None:
     head = data[:1024]
-    return next((what for sig, what in SIGNATURES if head.startswith(sig) or (sig == b"%PDF-" and looks_like_pdf(head))), None)
+    return next(
+        (
+            what
+            for sig, what in SIGNATURES
+            if head.startswith(sig) or (sig == b"%PDF-" and looks_like_pdf(head))
+        ),
+        None,
+    )
 
 
-def check_pdfs(files: list[tuple[str, bytes]], limits: Limits) -> tuple[list[Accepted], list[Refused]]:
+def check_pdfs(
+    files: list[tuple[str, bytes]], limits: Limits
+) -> tuple[list[Accepted], list[Refused]]:
     accepted: list[Accepted] = []
     refused: list[Refused] = []
     total = 0
-    for name, data in zip(unique([display_name(n) for n, _ in files]), [d for _, d in files], strict=True):
+    for name, data in zip(
+        unique([display_name(n) for n, _ in files]), [d for _, d in files], strict=True
+    ):
         if not data:
             refused.append(Refused(name, "the file is empty"))
         elif len(data) > limits.max_file:
             refused.append(Refused(name, f"larger than {mb(limits.max_file)} (the limit per file)"))
         elif not looks_like_pdf(data[:1024]):
             other = kind_of(data)
-            refused.append(Refused(name, f"not a PDF ({other})" if other else "not a PDF (its content is not PDF)"))
+            refused.append(
+                Refused(
+                    name, f"not a PDF ({other})" if other else "not a PDF (its content is not PDF)"
+                )
+            )
         elif len(accepted) >= limits.max_files:
-            refused.append(Refused(name, f"more than {limits.max_files} files: only the first {limits.max_files} are read"))
+            refused.append(
+                Refused(
+                    name,
+                    f"more than {limits.max_files} files: only the first {limits.max_files} are read",
+                )
+            )
         elif total + len(data) > limits.max_total:
-            refused.append(Refused(name, f"over the {mb(limits.max_total)} limit for all files together"))
+            refused.append(
+                Refused(name, f"over the {mb(limits.max_total)} limit for all files together")
+            )
         else:
             total += len(data)
             accepted.append(Accepted(name, data))

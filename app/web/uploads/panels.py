@@ -14,7 +14,12 @@ from typing import Any
 from app.core.markdown import render_markdown
 from app.workflows import data_analysis, documents
 
-DOCUMENT_STATES = {"ok": "read", "no_text": "no text (image-only)", "encrypted": "encrypted", "corrupt": "corrupt"}
+DOCUMENT_STATES = {
+    "ok": "read",
+    "no_text": "no text (image-only)",
+    "encrypted": "encrypted",
+    "corrupt": "corrupt",
+}
 
 
 def _steps(run: dict) -> dict[str, dict]:
@@ -48,8 +53,15 @@ def _report(run: dict) -> dict | None:
 def _excluded_by_review(run: dict, extracted: list[dict]) -> list[str]:
     """The documents the reviewer excluded, from their decision as soon as it is made (the run's
     output says it only at the end)."""
-    review = next((h for h in run["hooks"] if h["name"] == "review summaries" and h["status"] == "resolved"), None)
-    excluded = {int(i) for i in ((review or {}).get("response") or {}).get("exclude") or [] if str(i).isdigit()}
+    review = next(
+        (h for h in run["hooks"] if h["name"] == "review summaries" and h["status"] == "resolved"),
+        None,
+    )
+    excluded = {
+        int(i)
+        for i in ((review or {}).get("response") or {}).get("exclude") or []
+        if str(i).isdigit()
+    }
     return [d["name"] for d in extracted if d.get("index") in excluded]
 
 
@@ -61,18 +73,24 @@ def documents_panel(run: dict) -> dict:
     output = run.get("output") if isinstance(run.get("output"), dict) else {}
     problems = [d for d in extracted if d["status"] != "ok"] + [
         {"name": s["name"], "message": f"The model could not summarise it: {s['error']}"}
-        for s in summaries if not s.get("summary")]
+        for s in summaries
+        if not s.get("summary")
+    ]
     excluded = output.get("excluded") or _excluded_by_review(run, extracted)
     return {
         "template": "partials/runs/document-processing.html",
         "decides": hook is not None,  # the card leaves the generic decision form out
         "counts": _counts(run),
-        "documents": [{**d, "state": DOCUMENT_STATES.get(d["status"], d["status"])} for d in extracted],
+        "documents": [
+            {**d, "state": DOCUMENT_STATES.get(d["status"], d["status"])} for d in extracted
+        ],
         "rejected": (run.get("input") or {}).get("rejected") or [],
         "review": [s for s in summaries if s.get("summary")] if hook else [],
         "problems": problems,
         "not_included": len(problems) + len(excluded),
-        "analysis_html": render_markdown(output["analysis"], top=5) if output.get("analysis") else None,
+        "analysis_html": render_markdown(output["analysis"], top=5)
+        if output.get("analysis")
+        else None,
         "excluded": excluded,
         "message": output.get("message"),
         "report": _report(run),
@@ -85,19 +103,30 @@ def data_panel(run: dict) -> dict:
     if profile and profile.get("error"):
         profile = None
     insights = _output(steps, data_analysis.INSIGHTS_STEP)
-    requests = {h["name"]: (h.get("response") or {}) for h in run["hooks"] if h["status"] == "resolved"}
+    requests = {
+        h["name"]: (h.get("response") or {}) for h in run["hooks"] if h["status"] == "resolved"
+    }
     columns = [c["name"] for c in profile["columns"]] if profile else []
     drills = []
     for n in range(1, data_analysis.MAX_DRILLS + 1):
         result = _output(steps, data_analysis.query_step(n))
         if result is None:
             continue
-        request = data_analysis.parse_request(requests.get(data_analysis.drill_hook(n), {}), columns)
+        request = data_analysis.parse_request(
+            requests.get(data_analysis.drill_hook(n), {}), columns
+        )
         proposal = _output(steps, data_analysis.propose_step(n)) or {}
         finding = _output(steps, data_analysis.explain_step(n))
-        drills.append({"round": n, "title": request["question"] or request["column"] or f"Query {n}",
-                       "filter": request["filter"], "proposal": proposal, "result": result,
-                       "finding_html": render_markdown(finding, top=5) if finding else None})
+        drills.append(
+            {
+                "round": n,
+                "title": request["question"] or request["column"] or f"Query {n}",
+                "filter": request["filter"],
+                "proposal": proposal,
+                "result": result,
+                "finding_html": render_markdown(finding, top=5) if finding else None,
+            }
+        )
     hook = _waiting_hook(run, data_analysis.NAME)
     return {
         "template": "partials/runs/data-analysis.html",
@@ -105,7 +134,9 @@ def data_panel(run: dict) -> dict:
         "profile": profile,
         "insights_html": render_markdown(insights, top=5) if insights else None,
         "drills": drills,
-        "ask": {"columns": columns, "round": (hook.get("show") or {}).get("round")} if hook else None,
+        "ask": {"columns": columns, "round": (hook.get("show") or {}).get("round")}
+        if hook
+        else None,
         "report": _report(run),
     }
 

@@ -54,7 +54,6 @@ DECISION_LIMIT = 512 * 1024
 MAX_SUMMARY = documents.MAX_SUMMARY_CHARS
 
 
-
 def _conversation(value: Any) -> int | None:
     return int(value) if isinstance(value, str) and value.isdigit() else None
 
@@ -64,21 +63,43 @@ def _form_page(request: Request, context: dict, status: int = 200) -> Template:
     context = {"limits": limits, "errors": {}, "values": {}, "refused": [], **context}
     if is_htmx(request):
         return Template(FORM, context=context, status_code=status)
-    return Template("pages/chat/workflows.html", context={**context, "inner": FORM}, status_code=status)
+    return Template(
+        "pages/chat/workflows.html", context={**context, "inner": FORM}, status_code=status
+    )
 
 
-async def _start(request: Request, pool: AsyncConnectionPool, wf_name: str, files: list[tuple[str, str, bytes]],
-                 data: dict, conversation_id: int | None, values: dict, refused: list) -> Response:
+async def _start(
+    request: Request,
+    pool: AsyncConnectionPool,
+    wf_name: str,
+    files: list[tuple[str, str, bytes]],
+    data: dict,
+    conversation_id: int | None,
+    values: dict,
+    refused: list,
+) -> Response:
     """Store the files and start the run in one transaction: a refusal leaves nothing behind."""
     wf = startable(wf_name)
     ref_key = "documents" if wf_name == documents.NAME else "file"
 
     def refs(ids: list[str]) -> list[dict]:
-        return [{"artifact_id": i, "name": n, "size": len(d)} for i, (n, _, d) in zip(ids, files, strict=True)]
+        return [
+            {"artifact_id": i, "name": n, "size": len(d)}
+            for i, (n, _, d) in zip(ids, files, strict=True)
+        ]
 
     def again(errors: dict[str, str]) -> Template:
-        return _form_page(request, {"wf": wf, "errors": errors, "values": values, "refused": refused,
-                                    "conversation_id": conversation_id}, status=422)
+        return _form_page(
+            request,
+            {
+                "wf": wf,
+                "errors": errors,
+                "values": values,
+                "refused": refused,
+                "conversation_id": conversation_id,
+            },
+            status=422,
+        )
 
     def with_refs(ids: list[str]) -> dict:
         found = refs(ids)
@@ -87,14 +108,31 @@ async def _start(request: Request, pool: AsyncConnectionPool, wf_name: str, file
     try:  # the input's own checks first, before storing megabytes
         wf.input_model.model_validate(with_refs([str(uuid4()) for _ in files]))
     except ValidationError as exc:
-        return again(field_errors([{"field": ".".join(str(p) for p in e["loc"]) or "input", "message": e["msg"]}
-                                   for e in exc.errors()]))
+        return again(
+            field_errors(
+                [
+                    {"field": ".".join(str(p) for p in e["loc"]) or "input", "message": e["msg"]}
+                    for e in exc.errors()
+                ]
+            )
+        )
     try:
         async with pool.connection() as conn, conn.transaction():
-            ids = await store_uploads(conn, request.user.id, [
-                {"name": f"input/{i + 1:02d}-{n}"[:200], "content_type": t, "data": d} for i, (n, t, d) in enumerate(files)])
-            started = await start.start_run(conn, workflow=wf.name, input=with_refs(ids), user_id=request.user.id,
-                                            chat=start.InChat(conversation_id))
+            ids = await store_uploads(
+                conn,
+                request.user.id,
+                [
+                    {"name": f"input/{i + 1:02d}-{n}"[:200], "content_type": t, "data": d}
+                    for i, (n, t, d) in enumerate(files)
+                ],
+            )
+            started = await start.start_run(
+                conn,
+                workflow=wf.name,
+                input=with_refs(ids),
+                user_id=request.user.id,
+                chat=start.InChat(conversation_id),
+            )
             if isinstance(started, start.Refused):
                 raise start.Refusal(started)  # the stored files go too
             await attach_uploads(conn, ids, started.run_id)
@@ -110,14 +148,21 @@ async def _start(request: Request, pool: AsyncConnectionPool, wf_name: str, file
 
 # -- start pages -------------------------------------------------------------------------------
 
+
 @get(f"/chat/workflows/{documents.NAME}")
-async def documents_form(request: Request, conversation_id: FromQuery[int | None] = None) -> Template:
-    return _form_page(request, {"wf": startable(documents.NAME), "conversation_id": conversation_id})
+async def documents_form(
+    request: Request, conversation_id: FromQuery[int | None] = None
+) -> Template:
+    return _form_page(
+        request, {"wf": startable(documents.NAME), "conversation_id": conversation_id}
+    )
 
 
 @get(f"/chat/workflows/{data_analysis.NAME}")
 async def data_form(request: Request, conversation_id: FromQuery[int | None] = None) -> Template:
-    return _form_page(request, {"wf": startable(data_analysis.NAME), "conversation_id": conversation_id})
+    return _form_page(
+        request, {"wf": startable(data_analysis.NAME), "conversation_id": conversation_id}
+    )
 
 
 def _text(form, name: str) -> str:
@@ -125,26 +170,62 @@ def _text(form, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-async def start_documents(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Response:
+async def start_documents(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> Response:
     limits = Limits.from_settings(settings)
     form = await request.form()
     values = {k: _text(form, k) for k in ("question", "model")}
     conversation_id = _conversation(form.get("conversation_id"))
-    uploads = [u for u in form.getall("files") if isinstance(u, UploadFile) and u.filename] if "files" in form else []
+    uploads = (
+        [u for u in form.getall("files") if isinstance(u, UploadFile) and u.filename]
+        if "files" in form
+        else []
+    )
     read = [(u.filename, await read_capped(u, limits.max_file)) for u in uploads]
     accepted, refused = check_pdfs(read, limits)
     if not accepted:
         wf = startable(documents.NAME)
-        errors = {"files": "Choose at least one PDF." if not read else "None of the files can be read: see why below."}
-        return _form_page(request, {"wf": wf, "errors": errors, "values": values, "refused": refused,
-                                    "conversation_id": conversation_id}, status=422)
-    data = {"question": values["question"], "model": values["model"],
-            "rejected": [{"name": r.name, "reason": r.reason} for r in refused]}
-    return await _start(request, pool, documents.NAME, [(a.name, "application/pdf", a.data) for a in accepted],
-                        data, conversation_id, values, refused)
+        errors = {
+            "files": "Choose at least one PDF."
+            if not read
+            else "None of the files can be read: see why below."
+        }
+        return _form_page(
+            request,
+            {
+                "wf": wf,
+                "errors": errors,
+                "values": values,
+                "refused": refused,
+                "conversation_id": conversation_id,
+            },
+            status=422,
+        )
+    data = {
+        "question": values["question"],
+        "model": values["model"],
+        "rejected": [{"name": r.name, "reason": r.reason} for r in refused],
+    }
+    return await _start(
+        request,
+        pool,
+        documents.NAME,
+        [(a.name, "application/pdf", a.data) for a in accepted],
+        data,
+        conversation_id,
+        values,
+        refused,
+    )
 
 
-async def start_data(request: Request, pool: NamedDependency[AsyncConnectionPool], settings: NamedDependency[Settings]) -> Response:
+async def start_data(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    settings: NamedDependency[Settings],
+) -> Response:
     limits = Limits.from_settings(settings)
     form = await request.form()
     values = {k: _text(form, k) for k in ("question", "model")}
@@ -152,54 +233,108 @@ async def start_data(request: Request, pool: NamedDependency[AsyncConnectionPool
     upload = form.get("file")
     wf = startable(data_analysis.NAME)
     if not isinstance(upload, UploadFile) or not upload.filename:
-        return _form_page(request, {"wf": wf, "errors": {"file": "Choose a CSV file."}, "values": values,
-                                    "conversation_id": conversation_id}, status=422)
+        return _form_page(
+            request,
+            {
+                "wf": wf,
+                "errors": {"file": "Choose a CSV file."},
+                "values": values,
+                "conversation_id": conversation_id,
+            },
+            status=422,
+        )
     name, raw = display_name(upload.filename, "data.csv"), await read_capped(upload, limits.max_csv)
     refusal = check_csv(name, raw, limits)
     if refusal:
-        return _form_page(request, {"wf": wf, "errors": {"file": f"{refusal.name}: {refusal.reason}"}, "values": values,
-                                    "conversation_id": conversation_id}, status=422)
+        return _form_page(
+            request,
+            {
+                "wf": wf,
+                "errors": {"file": f"{refusal.name}: {refusal.reason}"},
+                "values": values,
+                "conversation_id": conversation_id,
+            },
+            status=422,
+        )
     data = {"question": values["question"], "model": values["model"]}
-    return await _start(request, pool, data_analysis.NAME, [(name, "text/csv", raw)], data, conversation_id, values, [])
+    return await _start(
+        request,
+        pool,
+        data_analysis.NAME,
+        [(name, "text/csv", raw)],
+        data,
+        conversation_id,
+        values,
+        [],
+    )
 
 
 # -- deciding ----------------------------------------------------------------------------------
 
-async def _decided(request: Request, pool: AsyncConnectionPool, run_id: UUID, hook: dict, action: str,
-                   data: dict) -> Response:
+
+async def _decided(
+    request: Request, pool: AsyncConnectionPool, run_id: UUID, hook: dict, action: str, data: dict
+) -> Response:
     notice = None
     async with pool.connection() as conn:
         try:
-            await resolve_hook(conn, hook["token"], action, data, decided_by=request.user.email, owner_id=request.user.id)
+            await resolve_hook(
+                conn,
+                hook["token"],
+                action,
+                data,
+                decided_by=request.user.email,
+                owner_id=request.user.id,
+            )
         except (AlreadyDecided, HookExpired, InvalidState, HookNotFound, InvalidAction) as exc:
             notice = f"Nothing was changed: {exc}."
         card = await load_card(conn, run_id, request.user.id)
     if not is_htmx(request):
-        return Redirect(f"/chat/{card['run']['chat_id']}" if card["run"].get("chat_id") else "/approvals", status_code=303)
+        return Redirect(
+            f"/chat/{card['run']['chat_id']}" if card["run"].get("chat_id") else "/approvals",
+            status_code=303,
+        )
     return Template("partials/runs/card.html", context={"card": card, "notice": notice})
 
 
 @post("/runs/{run_id:uuid}/review", request_max_body_size=DECISION_LIMIT)
-async def review(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
+async def review(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Response:
     async with pool.connection() as conn:
         hook = await store.waiting_hook(conn, run_id, request.user.id, documents.NAME)
         summaries = await store.step_output(conn, run_id, "summarise documents") if hook else None
     if hook is None or summaries is None:
         raise NotFoundException()
     form = await request.form()
-    indices = {s["index"]: s for s in summaries if s.get("summary")}  # (a refused one was never shown)
-    exclude = sorted({int(v) for v in form.getall("exclude") if isinstance(v, str) and v.isdigit() and int(v) in indices}) \
-        if "exclude" in form else []
+    indices = {
+        s["index"]: s for s in summaries if s.get("summary")
+    }  # (a refused one was never shown)
+    exclude = (
+        sorted(
+            {
+                int(v)
+                for v in form.getall("exclude")
+                if isinstance(v, str) and v.isdigit() and int(v) in indices
+            }
+        )
+        if "exclude" in form
+        else []
+    )
     edits = {}
     for index, s in indices.items():
         text = _text(form, f"summary-{index}").replace("\r\n", "\n").strip()
         if text and text != s["summary"].strip():
             edits[str(index)] = text[:MAX_SUMMARY]
-    return await _decided(request, pool, run_id, hook, "continue", {"exclude": exclude, "edits": edits})
+    return await _decided(
+        request, pool, run_id, hook, "continue", {"exclude": exclude, "edits": edits}
+    )
 
 
 @post("/runs/{run_id:uuid}/drill", request_max_body_size=DECISION_LIMIT)
-async def drill(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
+async def drill(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Response:
     async with pool.connection() as conn:
         hook = await store.waiting_hook(conn, run_id, request.user.id, data_analysis.NAME)
     if hook is None:
@@ -209,12 +344,17 @@ async def drill(request: Request, pool: NamedDependency[AsyncConnectionPool], ru
     if action == "finish":
         return await _decided(request, pool, run_id, hook, "finish", {})
     columns = (hook.get("show") or {}).get("columns") or []
-    data = data_analysis.parse_request({k: _text(form, k) for k in ("question", "column", "filter")}, columns)
+    data = data_analysis.parse_request(
+        {k: _text(form, k) for k in ("question", "column", "filter")}, columns
+    )
     if action != "ask" or not (data["question"] or data["column"]):
         async with pool.connection() as conn:
             card = await load_card(conn, run_id, request.user.id)
-        return Template("partials/runs/card.html", status_code=422, context={
-            "card": card, "notice": "Ask a question or pick a column (or click Finish)."})
+        return Template(
+            "partials/runs/card.html",
+            status_code=422,
+            context={"card": card, "notice": "Ask a question or pick a column (or click Finish)."},
+        )
     return await _decided(request, pool, run_id, hook, "ask", data)
 
 
@@ -223,37 +363,60 @@ async def drill(request: Request, pool: NamedDependency[AsyncConnectionPool], ru
 # A report is our HTML with sanitized model text; served as its own sandboxed document all the same.
 REPORT_HEADERS = {
     "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src data:; sandbox",
-    "X-Content-Type-Options": "nosniff", "Cache-Control": "private, no-store", "Referrer-Policy": "no-referrer",
+    "X-Content-Type-Options": "nosniff",
+    "Cache-Control": "private, no-store",
+    "Referrer-Policy": "no-referrer",
 }
 
 
 @get("/runs/{run_id:uuid}/report")
-async def report(request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]) -> Response:
+async def report(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
+) -> Response:
     async with pool.connection() as conn:
         found = await store.report_html(conn, run_id, request.user.id)
     if found is None:
         raise NotFoundException()
-    return Response(bytes(found["data"]), media_type="text/html; charset=utf-8", headers=REPORT_HEADERS)
+    return Response(
+        bytes(found["data"]), media_type="text/html; charset=utf-8", headers=REPORT_HEADERS
+    )
 
 
 @get("/files/{artifact_id:uuid}")
-async def chart(request: Request, pool: NamedDependency[AsyncConnectionPool], artifact_id: FromPath[UUID]) -> Response:
+async def chart(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], artifact_id: FromPath[UUID]
+) -> Response:
     async with pool.connection() as conn:
         found = await read_for_view(conn, artifact_id, request.user.id)
     if found is None or found["content_type"] != "image/svg+xml":
         raise NotFoundException()
-    return Response(bytes(found["data"]), media_type="image/svg+xml", headers={
-        **REPORT_HEADERS, "Cache-Control": "private, max-age=3600"})
+    return Response(
+        bytes(found["data"]),
+        media_type="image/svg+xml",
+        headers={**REPORT_HEADERS, "Cache-Control": "private, max-age=3600"},
+    )
 
 
 def routers(settings: Settings) -> list[Router]:
     """The routes, with the request caps of this deployment's upload limits."""
     limits = Limits.from_settings(settings)
     starts = [
-        post(f"/chat/workflows/{documents.NAME}", request_max_body_size=limits.documents_body, name="start-documents")(start_documents),
-        post(f"/chat/workflows/{data_analysis.NAME}", request_max_body_size=limits.csv_body, name="start-data")(start_data),
+        post(
+            f"/chat/workflows/{documents.NAME}",
+            request_max_body_size=limits.documents_body,
+            name="start-documents",
+        )(start_documents),
+        post(
+            f"/chat/workflows/{data_analysis.NAME}",
+            request_max_body_size=limits.csv_body,
+            name="start-data",
+        )(start_data),
     ]
     return [
-        Router(path="/", guards=[requires_login], route_handlers=[documents_form, data_form, *starts]),
-        Router(path="/uploads", guards=[requires_login], route_handlers=[review, drill, report, chart]),
+        Router(
+            path="/", guards=[requires_login], route_handlers=[documents_form, data_form, *starts]
+        ),
+        Router(
+            path="/uploads", guards=[requires_login], route_handlers=[review, drill, report, chart]
+        ),
     ]

@@ -25,8 +25,12 @@ ORDER BY a.created_at DESC LIMIT 1
 """
 
 
-async def waiting_hook(conn: AsyncConnection, run_id: UUID, owner_id: int, form: str) -> dict | None:
-    return await (await conn.execute(WAITING_HOOK, {"run_id": run_id, "owner_id": owner_id, "form": form})).fetchone()
+async def waiting_hook(
+    conn: AsyncConnection, run_id: UUID, owner_id: int, form: str
+) -> dict | None:
+    return await (
+        await conn.execute(WAITING_HOOK, {"run_id": run_id, "owner_id": owner_id, "form": form})
+    ).fetchone()
 
 
 async def step_output(conn: AsyncConnection, run_id: UUID, name: str) -> Any:
@@ -35,4 +39,6 @@ async def step_output(conn: AsyncConnection, run_id: UUID, name: str) -> Any:
 
 
 async def report_html(conn: AsyncConnection, run_id: UUID, owner_id: int) -> dict | None:
-    return await (await conn.execute(REPORT_HTML, {"run_id": run_id, "owner_id": owner_id})).fetchone()
+    return await (
+        await conn.execute(REPORT_HTML, {"run_id": run_id, "owner_id": owner_id})
+    ).fetchone()

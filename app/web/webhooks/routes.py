@@ -39,8 +39,12 @@ FIND_HOOK = "SELECT kind, secret FROM hooks WHERE token = %(token)s"
 
 
 @post("/hooks/{token:str}", request_max_body_size=MAX_BODY, status_code=200)
-async def deliver(request: Request, pool: NamedDependency[AsyncConnectionPool], token: FromPath[str],
-                  action: Annotated[str, Parameter(max_length=50)] = "deliver") -> Response:
+async def deliver(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    token: FromPath[str],
+    action: Annotated[str, Parameter(max_length=50)] = "deliver",
+) -> Response:
     if not TOKEN.match(token):
         raise HookNotFound("no such hook")
     async with pool.connection() as conn:
@@ -48,14 +52,22 @@ async def deliver(request: Request, pool: NamedDependency[AsyncConnectionPool], 
     if hook is None or hook["kind"] != "webhook":
         raise HookNotFound("no such hook")
     body = await request.body()
-    if hook["secret"] and not signature_valid(hook["secret"], body, request.headers.get(SIGNATURE_HEADER)):
-        raise ApiError("invalid_signature", f"Missing or wrong {SIGNATURE_HEADER} header "
-                                            "(sha256=<hex HMAC-SHA256 of the body>).")
+    if hook["secret"] and not signature_valid(
+        hook["secret"], body, request.headers.get(SIGNATURE_HEADER)
+    ):
+        raise ApiError(
+            "invalid_signature",
+            f"Missing or wrong {SIGNATURE_HEADER} header (sha256=<hex HMAC-SHA256 of the body>).",
+        )
     data = json_object(body)
     async with pool.connection() as conn:
         decided = await resolve_hook(conn, token, action, data, decided_by=DECIDED_BY)
-    return Response({"status": decided["status"], "hook": decided["name"], "run_id": str(decided["run_id"])},
-                    status_code=200)
+    return Response(
+        {"status": decided["status"], "hook": decided["name"], "run_id": str(decided["run_id"])},
+        status_code=200,
+    )
 
 
-router = Router("/", route_handlers=[deliver], exception_handlers=exception_handlers, include_in_schema=False)
+router = Router(
+    "/", route_handlers=[deliver], exception_handlers=exception_handlers, include_in_schema=False
+)

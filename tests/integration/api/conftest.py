@@ -72,9 +72,12 @@ async def waiting_hook(pool, run_id, name: str | None = None, within_s: float = 
     deadline = time.monotonic() + within_s
     while True:
         async with pool.connection() as conn:
-            row = await (await conn.execute(
-                "SELECT * FROM hooks WHERE run_id = %s AND status = 'waiting' AND (%s::text IS NULL OR name = %s)",
-                (run_id, name, name))).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT * FROM hooks WHERE run_id = %s AND status = 'waiting' AND (%s::text IS NULL OR name = %s)",
+                    (run_id, name, name),
+                )
+            ).fetchone()
         if row:
             return row
         if time.monotonic() > deadline:
@@ -84,15 +87,25 @@ async def waiting_hook(pool, run_id, name: str | None = None, within_s: float = 
 
 async def events_of(pool, run_id) -> list[dict]:
     async with pool.connection() as conn:
-        return await (await conn.execute(
-            "SELECT id, kind, data FROM run_events WHERE run_id = %s ORDER BY id", (run_id,))).fetchall()
+        return await (
+            await conn.execute(
+                "SELECT id, kind, data FROM run_events WHERE run_id = %s ORDER BY id", (run_id,)
+            )
+        ).fetchall()
 
 
 async def baton(database_url, tmp_path, *args) -> SimpleNamespace:
     """Run the `baton` command without blocking the event loop (the in-process worker shares it)."""
     proc = await asyncio.create_subprocess_exec(
-        str(Path(sys.executable).with_name("baton")), *args,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        env=baton_env(DATABASE_URL=database_url, BATON_DATA_DIR=str(tmp_path), BATON_SECRET_KEY="cli-test-secret-key"))
+        str(Path(sys.executable).with_name("baton")),
+        *args,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=baton_env(
+            DATABASE_URL=database_url,
+            BATON_DATA_DIR=str(tmp_path),
+            BATON_SECRET_KEY="cli-test-secret-key",
+        ),
+    )
     out, err = await asyncio.wait_for(proc.communicate(), 120)
     return SimpleNamespace(returncode=proc.returncode, stdout=out.decode(), stderr=err.decode())

@@ -12,7 +12,9 @@ from tests.support.engine import wait_status
 
 async def test_create_read_version_export_and_run(api, pool, account, worker):
     h = account.headers
-    created = await api.post("/api/v1/templates", json={"document": REPORT, "slug": "api-report"}, headers=h)
+    created = await api.post(
+        "/api/v1/templates", json={"document": REPORT, "slug": "api-report"}, headers=h
+    )
     assert created.status_code == 201, created.text
     body = created.json()
     assert body["slug"] == "api-report" and body["version"] == 1 and body["mine"] is True
@@ -20,8 +22,14 @@ async def test_create_read_version_export_and_run(api, pool, account, worker):
 
     edited = copy.deepcopy(REPORT)
     edited["title"] = "Reviewed report, v2"
-    saved = await api.post("/api/v1/templates/api-report/versions", json={"document": edited}, headers=h)
-    assert saved.status_code == 201 and saved.json()["version"] == 2 and saved.json()["title"] == "Reviewed report, v2"
+    saved = await api.post(
+        "/api/v1/templates/api-report/versions", json={"document": edited}, headers=h
+    )
+    assert (
+        saved.status_code == 201
+        and saved.json()["version"] == 2
+        and saved.json()["title"] == "Reviewed report, v2"
+    )
     history = (await api.get("/api/v1/templates/api-report/versions", headers=h)).json()["versions"]
     assert [v["version"] for v in history] == [2, 1]
 
@@ -30,10 +38,16 @@ async def test_create_read_version_export_and_run(api, pool, account, worker):
     listed = (await api.get("/api/v1/templates", headers=h)).json()
     assert [t["slug"] for t in listed["mine"]] == ["api-report"]
 
-    started = await api.post("/api/v1/templates/api-report/runs", json={"input": {"topic": "owls"}}, headers=h)
+    started = await api.post(
+        "/api/v1/templates/api-report/runs", json={"input": {"topic": "owls"}}, headers=h
+    )
     assert started.status_code == 201, started.text
     run = started.json()
-    assert run["workflow"] == "template" and run["template"] == "api-report" and run["template_version"] == 2
+    assert (
+        run["workflow"] == "template"
+        and run["template"] == "api-report"
+        and run["template_version"] == 2
+    )
     await wait_status(pool, run["id"], "waiting")
     shown = (await api.get(f"/api/v1/runs/{run['id']}", headers=h)).json()
     assert shown["template"] == "api-report" and shown["steps"][0]["name"] == "load template"
@@ -48,24 +62,35 @@ async def test_bad_document_and_bad_input_are_422_with_every_problem(api, accoun
     assert refused.status_code == 422
     assert refused.json()["error"]["fields"] == [
         {"field": "blocks.0.prompt", "message": "Unknown input “inputs.nope”."},
-        {"field": "blocks.1.max_rounds", "message": "A review that jumps back needs a limit on rounds (it could loop forever)."},
+        {
+            "field": "blocks.1.max_rounds",
+            "message": "A review that jumps back needs a limit on rounds (it could loop forever).",
+        },
     ]
     assert (await api.get("/api/v1/templates", headers=h)).json()["mine"] == []
     await api.post("/api/v1/templates", json={"document": REPORT, "slug": "r"}, headers=h)
-    wrong = await api.post("/api/v1/templates/r/runs", json={"input": {"topic": 3, "x": 1}}, headers=h)
+    wrong = await api.post(
+        "/api/v1/templates/r/runs", json={"input": {"topic": 3, "x": 1}}, headers=h
+    )
     assert wrong.status_code == 422
     assert {f["field"] for f in wrong.json()["error"]["fields"]} == {"input.topic", "input.x"}
 
 
 async def test_another_users_private_template_is_404_everywhere(api, pool, account):
-    await api.post("/api/v1/templates", json={"document": REPORT, "slug": "mine-only"}, headers=account.headers)
+    await api.post(
+        "/api/v1/templates", json={"document": REPORT, "slug": "mine-only"}, headers=account.headers
+    )
     other = (await new_account(pool)).headers
-    for method, path, body in (("get", "/api/v1/templates/mine-only", None),
-                               ("get", "/api/v1/templates/mine-only/versions", None),
-                               ("get", "/api/v1/templates/mine-only/export", None),
-                               ("post", "/api/v1/templates/mine-only/versions", {"document": REPORT}),
-                               ("post", "/api/v1/templates/mine-only/runs", {"input": {"topic": "x"}})):
-        response = await getattr(api, method)(path, headers=other, **({"json": body} if body else {}))
+    for method, path, body in (
+        ("get", "/api/v1/templates/mine-only", None),
+        ("get", "/api/v1/templates/mine-only/versions", None),
+        ("get", "/api/v1/templates/mine-only/export", None),
+        ("post", "/api/v1/templates/mine-only/versions", {"document": REPORT}),
+        ("post", "/api/v1/templates/mine-only/runs", {"input": {"topic": "x"}}),
+    ):
+        response = await getattr(api, method)(
+            path, headers=other, **({"json": body} if body else {})
+        )
         assert response.status_code == 404, (method, path, response.text)
         assert response.json()["error"]["code"] == "not_found"
 
@@ -75,4 +100,6 @@ async def test_the_template_json_schema_is_in_the_api_docs(api):
     schemas = doc["components"]["schemas"]
     template = schemas["Template"]
     assert {"title", "inputs", "blocks"} <= set(template["properties"])
-    assert {"AskModel", "Review", "AskPerson", "Wait", "ForEach", "If", "Document", "Send"} <= set(schemas)
+    assert {"AskModel", "Review", "AskPerson", "Wait", "ForEach", "If", "Document", "Send"} <= set(
+        schemas
+    )

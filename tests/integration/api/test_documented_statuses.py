@@ -9,7 +9,13 @@ from psycopg_pool import AsyncConnectionPool
 
 from tests.integration.api.test_api_runs import error_of
 
-EVERY_ROUTE = {"400", "401", "429", "500", "503"}  # malformed request, the key, the rate limit, our failures
+EVERY_ROUTE = {
+    "400",
+    "401",
+    "429",
+    "500",
+    "503",
+}  # malformed request, the key, the rate limit, our failures
 # What each operation answers on success, and the errors of its own (from reading its handler):
 OPERATIONS = {
     ("/api/v1/workflows", "get"): ({"200"}, set()),
@@ -47,14 +53,19 @@ OPERATIONS = {
     ("/api/v1/templates/{slug}/versions", "get"): ({"200"}, {"404"}),
     ("/api/v1/templates/{slug}/versions", "post"): ({"201"}, {"404", "413", "415", "422"}),
     ("/api/v1/templates/{slug}/export", "get"): ({"200"}, {"404"}),
-    ("/api/v1/templates/{slug}/runs", "post"): ({"200", "201"}, {"402", "404", "413", "415", "422"}),
+    ("/api/v1/templates/{slug}/runs", "post"): (
+        {"200", "201"},
+        {"402", "404", "413", "415", "422"},
+    ),
 }
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
 
 
 async def test_every_operation_documents_every_status_it_can_answer(api):
     doc = (await api.get("/api/openapi.json")).json()
-    walked = {(path, method): op for path, item in doc["paths"].items() for method, op in item.items()}
+    walked = {
+        (path, method): op for path, item in doc["paths"].items() for method, op in item.items()
+    }
     assert set(walked) == set(OPERATIONS), "a route was added or removed: say here what it answers"
     for (path, method), op in walked.items():
         success, errors = OPERATIONS[(path, method)]
@@ -62,7 +73,11 @@ async def test_every_operation_documents_every_status_it_can_answer(api):
         assert set(responses) >= success | errors | EVERY_ROUTE, (path, method, sorted(responses))
         for status, response in responses.items():
             if int(status) >= 400:
-                assert response["content"]["application/json"]["schema"] == ERROR_BODY, (path, method, status)
+                assert response["content"]["application/json"]["schema"] == ERROR_BODY, (
+                    path,
+                    method,
+                    status,
+                )
                 assert response["description"], (path, method, status)
         # The success answer documented once: 201 and 200 both, for the idempotent start only.
         assert {s for s in responses if int(s) < 400} <= success | {"201"}, (path, method)
@@ -71,8 +86,14 @@ async def test_every_operation_documents_every_status_it_can_answer(api):
 
 async def test_a_database_that_cannot_be_reached_is_a_503_with_retry_after(api, account):
     services = api.app.state.services
-    unreachable = AsyncConnectionPool("postgresql://baton@127.0.0.1:9/nothing", open=False, timeout=1.0,
-                                      min_size=1, max_size=1, reconnect_timeout=2.0)
+    unreachable = AsyncConnectionPool(
+        "postgresql://baton@127.0.0.1:9/nothing",
+        open=False,
+        timeout=1.0,
+        min_size=1,
+        max_size=1,
+        reconnect_timeout=2.0,
+    )
     await unreachable.open(wait=False)
     api.app.state.services = dataclasses.replace(services, pool=unreachable)
     try:

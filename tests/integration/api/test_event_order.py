@@ -43,20 +43,37 @@ async def id_order_under_a_held_lock(pool, write) -> tuple[int, int]:
             await holder.execute("SELECT 1 FROM runs WHERE id = %s FOR UPDATE", (run_id,))
             writing = asyncio.create_task(write(writer, run_id, owner))
             await wait_until_blocked(pool, writer.info.backend_pid)
-            held = await (await holder.execute(
-                "INSERT INTO run_events (run_id, owner_id, kind) VALUES (%s, %s, 'cancel_requested') RETURNING id",
-                (run_id, owner))).fetchone()
+            held = await (
+                await holder.execute(
+                    "INSERT INTO run_events (run_id, owner_id, kind) VALUES (%s, %s, 'cancel_requested') RETURNING id",
+                    (run_id, owner),
+                )
+            ).fetchone()
         await writing
-        written = await (await holder.execute(
-            "SELECT id FROM run_events WHERE run_id = %s AND kind <> 'cancel_requested'", (run_id,))).fetchone()
+        written = await (
+            await holder.execute(
+                "SELECT id FROM run_events WHERE run_id = %s AND kind <> 'cancel_requested'",
+                (run_id,),
+            )
+        ).fetchone()
     return held["id"], written["id"]
 
 
 async def test_a_step_event_written_while_the_run_is_locked_gets_a_later_id(pool):
     async def write_step(conn, run_id, owner):
-        await journal.write_step(conn, run_id=run_id, owner_id=owner, seq=0, name="one", kind="step",
-                                 status="completed", attempts=1, done=1, event="step_completed",
-                                 event_data={"seq": 0, "name": "one"})
+        await journal.write_step(
+            conn,
+            run_id=run_id,
+            owner_id=owner,
+            seq=0,
+            name="one",
+            kind="step",
+            status="completed",
+            attempts=1,
+            done=1,
+            event="step_completed",
+            event_data={"seq": 0, "name": "one"},
+        )
 
     held, written = await id_order_under_a_held_lock(pool, write_step)
     assert written > held
@@ -64,8 +81,15 @@ async def test_a_step_event_written_while_the_run_is_locked_gets_a_later_id(pool
 
 async def test_a_step_started_announcement_waits_for_the_lock_too(pool):
     async def announce(conn, run_id, owner):
-        await conn.execute(journal.INSERT_EVENT, {"run_id": run_id, "owner_id": owner, "kind": "step_started",
-                                                  "data": Jsonb({"seq": 0, "name": "long"})})
+        await conn.execute(
+            journal.INSERT_EVENT,
+            {
+                "run_id": run_id,
+                "owner_id": owner,
+                "kind": "step_started",
+                "data": Jsonb({"seq": 0, "name": "long"}),
+            },
+        )
 
     held, written = await id_order_under_a_held_lock(pool, announce)
     assert written > held

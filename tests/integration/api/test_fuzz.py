@@ -49,9 +49,16 @@ def _openapi_document() -> dict:
     """What /api/openapi.json serves; it depends on the routes only (no database is touched)."""
     from app.web.app import create_app
 
-    settings = load_settings({"DATABASE_URL": "postgresql://unused/unused", "BATON_SECRET_KEY": "x" * 32,
-                              "BATON_DATA_DIR": tempfile.gettempdir()})
-    return create_app(settings, "postgresql://unused/unused", run_worker=False).openapi_schema.to_schema()
+    settings = load_settings(
+        {
+            "DATABASE_URL": "postgresql://unused/unused",
+            "BATON_SECRET_KEY": "x" * 32,
+            "BATON_DATA_DIR": tempfile.gettempdir(),
+        }
+    )
+    return create_app(
+        settings, "postgresql://unused/unused", run_worker=False
+    ).openapi_schema.to_schema()
 
 
 DOCUMENT = _openapi_document()
@@ -63,8 +70,20 @@ def test_the_fuzzed_schema_is_the_one_served(fuzz_server):
 
 
 @schema.parametrize()
-@settings(max_examples=MAX_EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=MAX_EXAMPLES,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[
+        HealthCheck.too_slow,
+        HealthCheck.filter_too_much,
+        HealthCheck.function_scoped_fixture,
+    ],
+)
 def test_no_input_makes_the_api_fail(case, fuzz_server):
-    case.call_and_validate(base_url=fuzz_server.url, headers={"Authorization": f"Bearer {fuzz_server.key}"},
-                           checks=[not_a_server_error, status_code_conformance], timeout=10)
+    case.call_and_validate(
+        base_url=fuzz_server.url,
+        headers={"Authorization": f"Bearer {fuzz_server.key}"},
+        checks=[not_a_server_error, status_code_conformance],
+        timeout=10,
+    )

@@ -20,9 +20,19 @@ def parse(body: str) -> list[dict]:
     """SSE text to [{id, event, data}] (comments and retry lines dropped)."""
     events = []
     for block in body.replace("\r\n", "\n").split("\n\n"):
-        fields = dict(line.split(": ", 1) for line in block.split("\n") if ": " in line and not line.startswith(":"))
+        fields = dict(
+            line.split(": ", 1)
+            for line in block.split("\n")
+            if ": " in line and not line.startswith(":")
+        )
         if "data" in fields:
-            events.append({"id": int(fields["id"]), "event": fields["event"], "data": json.loads(fields["data"])})
+            events.append(
+                {
+                    "id": int(fields["id"]),
+                    "event": fields["event"],
+                    "data": json.loads(fields["data"]),
+                }
+            )
     return events
 
 
@@ -30,7 +40,9 @@ async def test_a_finished_runs_stream_replays_every_event_and_ends(api, account,
     run = await start(pool, account, VISIBLE, topic="sse")
     await wait_for(pool, run["id"], "completed")
     response = await api.get(f"/api/v1/runs/{run['id']}/events", headers=account.headers)
-    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    assert response.status_code == 200 and response.headers["content-type"].startswith(
+        "text/event-stream"
+    )
     events = parse(response.text)
     stored = await events_of(pool, run["id"])
     assert [e["id"] for e in events] == [r["id"] for r in stored]
@@ -40,14 +52,32 @@ async def test_a_finished_runs_stream_replays_every_event_and_ends(api, account,
     assert "step_completed" in [e["event"] for e in events]
 
     middle = events[1]["id"]
-    resumed = parse((await api.get(f"/api/v1/runs/{run['id']}/events",
-                                   headers=account.headers | {"Last-Event-ID": str(middle)})).text)
+    resumed = parse(
+        (
+            await api.get(
+                f"/api/v1/runs/{run['id']}/events",
+                headers=account.headers | {"Last-Event-ID": str(middle)},
+            )
+        ).text
+    )
     assert resumed == events[2:]
-    at_the_end = parse((await api.get(f"/api/v1/runs/{run['id']}/events",
-                                      headers=account.headers | {"Last-Event-ID": str(events[-1]["id"])})).text)
+    at_the_end = parse(
+        (
+            await api.get(
+                f"/api/v1/runs/{run['id']}/events",
+                headers=account.headers | {"Last-Event-ID": str(events[-1]["id"])},
+            )
+        ).text
+    )
     assert at_the_end == []
-    junk = parse((await api.get(f"/api/v1/runs/{run['id']}/events",
-                                headers=account.headers | {"Last-Event-ID": "yesterday"})).text)
+    junk = parse(
+        (
+            await api.get(
+                f"/api/v1/runs/{run['id']}/events",
+                headers=account.headers | {"Last-Event-ID": "yesterday"},
+            )
+        ).text
+    )
     assert junk == events  # an id we did not send: start from the beginning
 
 
@@ -72,7 +102,8 @@ def live_server(settings, database_url) -> LiveServer:
 
 
 async def test_a_live_stream_resumes_after_a_disconnect_without_gaps_or_duplicates(
-        account, pool, worker, settings, database_url):
+    account, pool, worker, settings, database_url
+):
     server = await asyncio.to_thread(live_server, settings, database_url)
     try:
         run = await start(pool, account, WEBHOOK)
@@ -80,13 +111,19 @@ async def test_a_live_stream_resumes_after_a_disconnect_without_gaps_or_duplicat
         async with httpx.AsyncClient(timeout=10, headers=account.headers) as client:
             async with client.stream("GET", url) as stream:
                 assert stream.status_code == 200
-                first = await read_until(stream.aiter_lines(), lambda e: e["event"] == "hook_waiting")
+                first = await read_until(
+                    stream.aiter_lines(), lambda e: e["event"] == "hook_waiting"
+                )
             # Disconnected. Meanwhile the webhook arrives and the run goes on to the end.
             hook = await waiting_hook(pool, run["id"])
-            delivered = await client.post(f"{server.url}/hooks/{hook['token']}", json={"late": True})
+            delivered = await client.post(
+                f"{server.url}/hooks/{hook['token']}", json={"late": True}
+            )
             assert delivered.status_code == 200
             await asyncio.sleep(0.05)  # let some of the rest happen before reconnecting, some after
-            async with client.stream("GET", url, headers={"Last-Event-ID": str(first[-1]["id"])}) as stream:
+            async with client.stream(
+                "GET", url, headers={"Last-Event-ID": str(first[-1]["id"])}
+            ) as stream:
                 rest = await read_until(stream.aiter_lines(), lambda e: False)  # ends by itself
     finally:
         await asyncio.to_thread(server.stop)
@@ -97,17 +134,23 @@ async def test_a_live_stream_resumes_after_a_disconnect_without_gaps_or_duplicat
     assert {"hook_resolved", "progress"} <= {e["event"] for e in rest}
 
 
-async def test_a_stream_follows_a_waiting_run_live(api, account, pool, worker, settings, database_url):
+async def test_a_stream_follows_a_waiting_run_live(
+    api, account, pool, worker, settings, database_url
+):
     server = await asyncio.to_thread(live_server, settings, database_url)
     try:
         run = await start(pool, account, WEBHOOK)
         hook = await waiting_hook(pool, run["id"])
         url = f"{server.url}/api/v1/runs/{run['id']}/events"
-        async with httpx.AsyncClient(timeout=10, headers=account.headers) as client, \
-                client.stream("GET", url) as stream:
+        async with (
+            httpx.AsyncClient(timeout=10, headers=account.headers) as client,
+            client.stream("GET", url) as stream,
+        ):
             lines = stream.aiter_lines()
             before = await read_until(lines, lambda e: e["data"]["data"].get("status") == "waiting")
-            assert (await client.post(f"{server.url}/hooks/{hook['token']}", json={})).status_code == 200
+            assert (
+                await client.post(f"{server.url}/hooks/{hook['token']}", json={})
+            ).status_code == 200
             after = await read_until(lines, lambda e: False)
     finally:
         await asyncio.to_thread(server.stop)
@@ -120,19 +163,27 @@ async def test_the_events_of_another_users_run_are_404(api, account, pool):
 
     other = await new_account(pool)
     run = await start(pool, other, VISIBLE, topic="theirs")
-    error_of(await api.get(f"/api/v1/runs/{run['id']}/events", headers=account.headers), 404, "not_found")
+    error_of(
+        await api.get(f"/api/v1/runs/{run['id']}/events", headers=account.headers), 404, "not_found"
+    )
 
 
-async def test_open_streams_end_when_the_server_shuts_down(account, pool, worker, settings, database_url):
+async def test_open_streams_end_when_the_server_shuts_down(
+    account, pool, worker, settings, database_url
+):
     server = await asyncio.to_thread(live_server, settings, database_url)
     run = await start(pool, account, WEBHOOK)
     await waiting_hook(pool, run["id"])
-    async with httpx.AsyncClient(timeout=10, headers=account.headers) as client, \
-            client.stream("GET", f"{server.url}/api/v1/runs/{run['id']}/events") as stream:
+    async with (
+        httpx.AsyncClient(timeout=10, headers=account.headers) as client,
+        client.stream("GET", f"{server.url}/api/v1/runs/{run['id']}/events") as stream,
+    ):
         lines = stream.aiter_lines()
         await read_until(lines, lambda e: e["data"]["data"].get("status") == "waiting")
         stopping = asyncio.create_task(asyncio.to_thread(server.stop))
         began = time.monotonic()
-        assert await read_until(lines, lambda e: False) == []  # returns when the server closes the stream
+        assert (
+            await read_until(lines, lambda e: False) == []
+        )  # returns when the server closes the stream
         assert time.monotonic() - began < 3
         await stopping

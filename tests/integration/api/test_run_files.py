@@ -25,7 +25,9 @@ async def test_a_runs_files_are_listed_and_download_with_the_api_key(api, accoun
     refused = await api.get(listed["url"], headers=stranger.headers)
     assert refused.status_code == 404 and refused.json()["error"]["code"] == "not_found"
     other_run = await start(pool, account, FILES, topic="Other")
-    elsewhere = await api.get(f"/api/v1/runs/{other_run['id']}/files/{listed['id']}", headers=account.headers)
+    elsewhere = await api.get(
+        f"/api/v1/runs/{other_run['id']}/files/{listed['id']}", headers=account.headers
+    )
     assert elsewhere.status_code == 404
 
 

@@ -15,19 +15,28 @@ JSON = {"Content-Type": "application/json"}
 
 async def hook_state(pool, hook_id) -> dict:
     async with pool.connection() as conn:
-        return await (await conn.execute("SELECT status, action, response FROM hooks WHERE id = %s",
-                                         (hook_id,))).fetchone()
+        return await (
+            await conn.execute(
+                "SELECT status, action, response FROM hooks WHERE id = %s", (hook_id,)
+            )
+        ).fetchone()
 
 
 async def test_the_first_delivery_resumes_the_run_and_replays_get_409(api, account, pool, worker):
     run = await start(pool, account, WEBHOOK)
     hook = await waiting_hook(pool, run["id"])
     api.cookies.clear()  # no session, no CSRF token: the token in the URL is the credential
-    first = await api.post(f"/hooks/{hook['token']}", content=b'{"build": 17, "ok": true}', headers=JSON)
+    first = await api.post(
+        f"/hooks/{hook['token']}", content=b'{"build": 17, "ok": true}', headers=JSON
+    )
     assert first.status_code == 200, first.text
     assert first.json() == {"status": "resolved", "hook": "callback", "run_id": str(run["id"])}
     done = await wait_for(pool, run["id"], "completed")
-    assert done["output"] == {"action": "deliver", "data": {"build": 17, "ok": True}, "timed_out": False}
+    assert done["output"] == {
+        "action": "deliver",
+        "data": {"build": 17, "ok": True},
+        "timed_out": False,
+    }
 
     replay = await api.post(f"/hooks/{hook['token']}", content=b'{"build": 18}', headers=JSON)
     error_of(replay, 409, "already_decided")
@@ -40,16 +49,29 @@ async def test_a_signed_hook_refuses_missing_or_wrong_signatures(api, account, p
     url, body = f"/hooks/{hook['token']}", json.dumps({"paid": True}).encode()
     error_of(await api.post(url, content=body, headers=JSON), 401, "invalid_signature")
     wrong = signature("another secret", body)
-    error_of(await api.post(url, content=body, headers=JSON | {"X-Baton-Signature": wrong}), 401, "invalid_signature")
+    error_of(
+        await api.post(url, content=body, headers=JSON | {"X-Baton-Signature": wrong}),
+        401,
+        "invalid_signature",
+    )
     tampered = signature("s3cret", body)
-    error_of(await api.post(url, content=b'{"paid": false}', headers=JSON | {"X-Baton-Signature": tampered}),
-             401, "invalid_signature")
+    error_of(
+        await api.post(
+            url, content=b'{"paid": false}', headers=JSON | {"X-Baton-Signature": tampered}
+        ),
+        401,
+        "invalid_signature",
+    )
     assert (await hook_state(pool, hook["id"]))["status"] == "waiting"
 
-    good = await api.post(url, content=body, headers=JSON | {"X-Baton-Signature": signature("s3cret", body)})
+    good = await api.post(
+        url, content=body, headers=JSON | {"X-Baton-Signature": signature("s3cret", body)}
+    )
     assert good.status_code == 200, good.text
     assert (await wait_for(pool, run["id"], "completed"))["output"]["data"] == {"paid": True}
-    replayed = await api.post(url, content=body, headers=JSON | {"X-Baton-Signature": signature("s3cret", body)})
+    replayed = await api.post(
+        url, content=body, headers=JSON | {"X-Baton-Signature": signature("s3cret", body)}
+    )
     error_of(replayed, 409, "already_decided")
 
 
@@ -74,7 +96,9 @@ async def test_unknown_tokens_and_other_kinds_of_hook_are_404(api, account, pool
     error_of(await api.post("/hooks/x", content=b"{}", headers=JSON), 404, "not_found")
     run = await start(pool, account, WEBHOOK, gate=True)  # an approval hook first: not for webhooks
     gate = await waiting_hook(pool, run["id"], "gate")
-    error_of(await api.post(f"/hooks/{gate['token']}", content=b"{}", headers=JSON), 404, "not_found")
+    error_of(
+        await api.post(f"/hooks/{gate['token']}", content=b"{}", headers=JSON), 404, "not_found"
+    )
     assert (await hook_state(pool, gate["id"]))["status"] == "waiting"
     error_of(await api.get(f"/hooks/{gate['token']}"), 405, "method_not_allowed")
 
@@ -83,19 +107,31 @@ async def test_expired_and_ended_hooks_are_409(api, account, pool, worker):
     expiring = await start(pool, account, WEBHOOK, timeout_s=600)
     hook = await waiting_hook(pool, expiring["id"])
     async with pool.connection() as conn:
-        await conn.execute("UPDATE hooks SET expires_at = now() - interval '1 second' WHERE id = %s", (hook["id"],))
+        await conn.execute(
+            "UPDATE hooks SET expires_at = now() - interval '1 second' WHERE id = %s", (hook["id"],)
+        )
     error_of(await api.post(f"/hooks/{hook['token']}", content=b"{}", headers=JSON), 409, "expired")
 
     cancelled = await start(pool, account, WEBHOOK)
     hook = await waiting_hook(pool, cancelled["id"])
-    assert (await api.post(f"/api/v1/runs/{cancelled['id']}/cancel", headers=account.headers)).status_code == 200
-    error_of(await api.post(f"/hooks/{hook['token']}", content=b"{}", headers=JSON), 409, "invalid_state")
+    assert (
+        await api.post(f"/api/v1/runs/{cancelled['id']}/cancel", headers=account.headers)
+    ).status_code == 200
+    error_of(
+        await api.post(f"/hooks/{hook['token']}", content=b"{}", headers=JSON), 409, "invalid_state"
+    )
 
 
 async def test_a_workflow_may_name_its_own_webhook_actions(api, account, pool, worker):
     run = await start(pool, account, WEBHOOK, actions=["succeeded", "failed"])
     hook = await waiting_hook(pool, run["id"])
-    error_of(await api.post(f"/hooks/{hook['token']}", content=b"{}", headers=JSON), 422, "invalid_action")
-    chosen = await api.post(f"/hooks/{hook['token']}?action=failed", content=b'{"why": "tests"}', headers=JSON)
+    error_of(
+        await api.post(f"/hooks/{hook['token']}", content=b"{}", headers=JSON),
+        422,
+        "invalid_action",
+    )
+    chosen = await api.post(
+        f"/hooks/{hook['token']}?action=failed", content=b'{"why": "tests"}', headers=JSON
+    )
     assert chosen.status_code == 200
     assert (await wait_for(pool, run["id"], "completed"))["output"]["action"] == "failed"

@@ -26,7 +26,12 @@ def echo(topic: str, times: int) -> str:
     return " ".join([topic] * times)
 
 
-@workflow(name=VISIBLE, title="API test: echo", description="Repeats a topic (API tests).", input=EchoInput)
+@workflow(
+    name=VISIBLE,
+    title="API test: echo",
+    description="Repeats a topic (API tests).",
+    input=EchoInput,
+)
 async def echo_workflow(run: Run, inp: EchoInput) -> dict:
     return {"echo": await run.step("echo", echo, inp.topic, inp.times)}
 
@@ -42,14 +47,25 @@ def prepare() -> str:
     return "prepared"
 
 
-@workflow(name=WEBHOOK, title="API test: webhook", description="Waits for a webhook.", input=WebhookInput,
-          hidden=True)
+@workflow(
+    name=WEBHOOK,
+    title="API test: webhook",
+    description="Waits for a webhook.",
+    input=WebhookInput,
+    hidden=True,
+)
 async def webhook_workflow(run: Run, inp: WebhookInput) -> dict:
     await run.step("prepare", prepare)
     if inp.gate:
         await run.hook("gate", "approval")
-    delivery = await run.hook("callback", "webhook", secret=inp.secret, timeout=inp.timeout_s,
-                              actions=inp.actions, show={"what": "a callback"})
+    delivery = await run.hook(
+        "callback",
+        "webhook",
+        secret=inp.secret,
+        timeout=inp.timeout_s,
+        actions=inp.actions,
+        show={"what": "a callback"},
+    )
     await run.progress(1, 1, "delivered")
     await run.step("after", prepare)
     return {"action": delivery.action, "data": delivery.data, "timed_out": delivery.timed_out}
@@ -70,8 +86,13 @@ class Empty(BaseModel):
     pass
 
 
-@workflow(name=FAILS_ONCE, title="API test: fails once", description="Fails, then works on retry.", input=Empty,
-          hidden=True)
+@workflow(
+    name=FAILS_ONCE,
+    title="API test: fails once",
+    description="Fails, then works on retry.",
+    input=Empty,
+    hidden=True,
+)
 async def fails_once(run: Run, inp: Empty) -> str:
     return await run.step("flaky", fail_first_time, str(run.id))
 
@@ -82,10 +103,28 @@ FILES = "test-api-files"
 async def write_report(owner_id: int, run_id: str, text: str) -> str:
     from app.steps.run_files import write_bytes
 
-    return str(await write_bytes(owner_id=owner_id, run_id=run_id, name="report.md", content_type="text/markdown",
-                                 data=text.encode(), role="output"))
+    return str(
+        await write_bytes(
+            owner_id=owner_id,
+            run_id=run_id,
+            name="report.md",
+            content_type="text/markdown",
+            data=text.encode(),
+            role="output",
+        )
+    )
 
 
-@workflow(name=FILES, title="API test: files", description="Writes a report file.", input=EchoInput, hidden=True)
+@workflow(
+    name=FILES,
+    title="API test: files",
+    description="Writes a report file.",
+    input=EchoInput,
+    hidden=True,
+)
 async def files_workflow(run: Run, inp: EchoInput) -> dict:
-    return {"file": await run.step("write report", write_report, run.owner_id, str(run.id), f"# {inp.topic}\n")}
+    return {
+        "file": await run.step(
+            "write report", write_report, run.owner_id, str(run.id), f"# {inp.topic}\n"
+        )
+    }

@@ -29,10 +29,24 @@ FIXED = ADD + "module.exports.mul = (a, b) => a * b;\n"
 def review_reply(request):
     system = (request.body or {}).get("messages", [{}])[0].get("content", "")
     if "senior code reviewer" in system:
-        return Reply(json.dumps([
-            {"file": "calc.js", "line": 2, "severity": "issue", "comment": "mul adds instead of multiplying <b>!</b>"},
-            {"file": "nowhere.js", "line": 1, "severity": "nit", "comment": "not in the diff: dropped"},
-        ]))
+        return Reply(
+            json.dumps(
+                [
+                    {
+                        "file": "calc.js",
+                        "line": 2,
+                        "severity": "issue",
+                        "comment": "mul adds instead of multiplying <b>!</b>",
+                    },
+                    {
+                        "file": "nowhere.js",
+                        "line": 1,
+                        "severity": "nit",
+                        "comment": "not in the diff: dropped",
+                    },
+                ]
+            )
+        )
     return Reply("Echo")
 
 
@@ -49,9 +63,17 @@ async def worker_runtime(model_settings):
 
 
 def git(repo: Path, *args: str) -> str:
-    env = {"GIT_AUTHOR_NAME": "Dev", "GIT_AUTHOR_EMAIL": "dev@example.com", "GIT_COMMITTER_NAME": "Dev",
-           "GIT_COMMITTER_EMAIL": "dev@example.com", "HOME": str(repo), "PATH": "/usr/bin:/bin"}
-    return subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True).stdout.strip()
+    env = {
+        "GIT_AUTHOR_NAME": "Dev",
+        "GIT_AUTHOR_EMAIL": "dev@example.com",
+        "GIT_COMMITTER_NAME": "Dev",
+        "GIT_COMMITTER_EMAIL": "dev@example.com",
+        "HOME": str(repo),
+        "PATH": "/usr/bin:/bin",
+    }
+    return subprocess.run(
+        ["git", *args], cwd=repo, env=env, check=True, capture_output=True, text=True
+    ).stdout.strip()
 
 
 def commit(repo: Path, message: str, files: dict[str, str]) -> str:

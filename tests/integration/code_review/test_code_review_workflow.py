@@ -16,14 +16,22 @@ from tests.support.engine import make_user, start, wait_status
 
 async def steps(pool, run_id):
     async with pool.connection() as conn:
-        return await (await conn.execute("SELECT name, status, output FROM run_steps WHERE run_id = %s "
-                                          "AND kind NOT IN ('now', 'uuid') ORDER BY seq", (run_id,))).fetchall()
+        return await (
+            await conn.execute(
+                "SELECT name, status, output FROM run_steps WHERE run_id = %s "
+                "AND kind NOT IN ('now', 'uuid') ORDER BY seq",
+                (run_id,),
+            )
+        ).fetchall()
 
 
-async def test_fails_then_a_fix_delivered_by_the_webhook_is_approved(pool, worker, reviewer, calc_repo, app_client,
-                                                                     model_settings):
+async def test_fails_then_a_fix_delivered_by_the_webhook_is_approved(
+    pool, worker, reviewer, calc_repo, app_client, model_settings
+):
     user = await make_user(pool, "pro")
-    run = await start(pool, user, "code-review", repository=str(calc_repo), base="main", head="feature")
+    run = await start(
+        pool, user, "code-review", repository=str(calc_repo), base="main", head="feature"
+    )
     hook = await waiting_hook(pool, run["id"], "wait for fixes (1)", timeout=30)
     assert hook["kind"] == "webhook"
     first = {s["name"]: s for s in await steps(pool, run["id"])}
@@ -32,16 +40,25 @@ async def test_fails_then_a_fix_delivered_by_the_webhook_is_approved(pool, worke
     assert "FAIL mul: got 5, want 6" in first["run tests (1)"]["output"]["output"]
     assert first["run tests (1)"]["output"]["sandbox"] == "bwrap"
     comments = first["review diff"]["output"]
-    assert comments == [{"file": "calc.js", "line": 2, "severity": "issue",
-                         "comment": "mul adds instead of multiplying <b>!</b>"}]
+    assert comments == [
+        {
+            "file": "calc.js",
+            "line": 2,
+            "severity": "issue",
+            "comment": "mul adds instead of multiplying <b>!</b>",
+        }
+    ]
 
     fix = commit(calc_repo, "fix mul", {"calc.js": FIXED})
     body = json.dumps({"ref": "feature"}).encode()
     secret = SecretBox(model_settings.secret_key).derived_secret(f"code-review-webhook:{run['id']}")
     unsigned = await app_client.post(f"/hooks/{hook['token']}", content=body)
     assert unsigned.status_code == 401
-    delivered = await app_client.post(f"/hooks/{hook['token']}", content=body,
-                                      headers={"X-Baton-Signature": signature(secret, body)})
+    delivered = await app_client.post(
+        f"/hooks/{hook['token']}",
+        content=body,
+        headers={"X-Baton-Signature": signature(secret, body)},
+    )
     assert delivered.status_code == 200, delivered.text
 
     done = await wait_status(pool, run["id"], "completed", timeout=30)
@@ -50,21 +67,44 @@ async def test_fails_then_a_fix_delivered_by_the_webhook_is_approved(pool, worke
     assert [t["passed"] for t in output["tests"]] == [False, True]
     assert output["tests"][1]["commit"] == fix
     names = [s["name"] for s in await steps(pool, run["id"])]
-    for expected in ("review diff", "run tests (1)", "wait for fixes (1)", "fetch fixes (1)", "run tests (2)", "write report"):
+    for expected in (
+        "review diff",
+        "run tests (1)",
+        "wait for fixes (1)",
+        "fetch fixes (1)",
+        "run tests (2)",
+        "write report",
+    ):
         assert expected in names
-    assert names.index("run tests (1)") < names.index("wait for fixes (1)") < names.index("run tests (2)")
+    assert (
+        names.index("run tests (1)")
+        < names.index("wait for fixes (1)")
+        < names.index("run tests (2)")
+    )
     async with pool.connection() as conn:
-        files = await (await conn.execute("SELECT name, data FROM artifacts WHERE run_id = %s ORDER BY name",
-                                          (run["id"],))).fetchall()
+        files = await (
+            await conn.execute(
+                "SELECT name, data FROM artifacts WHERE run_id = %s ORDER BY name", (run["id"],)
+            )
+        ).fetchall()
     assert [f["name"].rsplit(".", 1)[1] for f in files] == ["html", "pdf"]
     html = bytes(files[0]["data"]).decode()
     assert "calc.js:2" in html and "&lt;b&gt;" in html and "Approved" in html
 
 
-async def test_a_wrong_ref_keeps_the_run_waiting_and_the_button_path_works(pool, worker, reviewer, calc_repo):
+async def test_a_wrong_ref_keeps_the_run_waiting_and_the_button_path_works(
+    pool, worker, reviewer, calc_repo
+):
     user = await make_user(pool, "pro")
-    run = await start(pool, user, "code-review", repository=str(calc_repo), base="main", head="feature",
-                      test_command="node test.js")
+    run = await start(
+        pool,
+        user,
+        "code-review",
+        repository=str(calc_repo),
+        base="main",
+        head="feature",
+        test_command="node test.js",
+    )
     hook = await waiting_hook(pool, run["id"], "wait for fixes (1)", timeout=30)
     async with pool.connection() as conn:
         await resolve_hook(conn, hook["token"], "deliver", {"ref": "no-such-branch"}, owner_id=user)
@@ -79,23 +119,33 @@ async def test_a_wrong_ref_keeps_the_run_waiting_and_the_button_path_works(pool,
     assert [s["name"] for s in failed] == ["fetch fixes (1)"]
 
 
-async def test_a_local_path_outside_the_allowed_roots_is_refused(pool, worker, reviewer, calc_repo, monkeypatch):
+async def test_a_local_path_outside_the_allowed_roots_is_refused(
+    pool, worker, reviewer, calc_repo, monkeypatch
+):
     monkeypatch.setenv("BATON_REPO_ROOTS", "/nonexistent-root")
     user = await make_user(pool, "pro")
-    run = await start(pool, user, "code-review", repository=str(calc_repo), base="main", head="feature")
+    run = await start(
+        pool, user, "code-review", repository=str(calc_repo), base="main", head="feature"
+    )
     done = await wait_status(pool, run["id"], "failed", timeout=20)
     assert "outside the directories allowed" in done["error"]["message"]
 
 
-async def test_without_a_sandbox_the_tests_are_refused_with_a_clear_message(pool, worker, reviewer, calc_repo,
-                                                                           monkeypatch):
+async def test_without_a_sandbox_the_tests_are_refused_with_a_clear_message(
+    pool, worker, reviewer, calc_repo, monkeypatch
+):
     from app.steps import sandbox
 
     monkeypatch.setattr(sandbox, "probe", lambda: "bwrap is not installed")
     user = await make_user(pool, "pro")
-    run = await start(pool, user, "code-review", repository=str(calc_repo), base="main", head="feature")
+    run = await start(
+        pool, user, "code-review", repository=str(calc_repo), base="main", head="feature"
+    )
     done = await wait_status(pool, run["id"], "failed", timeout=20)
-    assert "Tests were not run: no sandbox is available on this server (bwrap is not installed)" in done["error"]["message"]
+    assert (
+        "Tests were not run: no sandbox is available on this server (bwrap is not installed)"
+        in done["error"]["message"]
+    )
     assert "BATON_SANDBOX=unsafe-local" in done["error"]["message"]
 
 
@@ -110,7 +160,9 @@ PATCH = """diff --git a/calc.js b/calc.js
 
 async def test_a_patch_is_applied_on_the_base_and_tested(pool, worker, reviewer, calc_repo):
     user = await make_user(pool, "pro")
-    run = await start(pool, user, "code-review", repository=str(calc_repo), base="main", patch=PATCH)
+    run = await start(
+        pool, user, "code-review", repository=str(calc_repo), base="main", patch=PATCH
+    )
     done = await wait_status(pool, run["id"], "completed", timeout=30)
     assert done["output"]["approved"] is True and done["output"]["tests"][0]["passed"] is True
     assert done["output"]["comments"][0]["file"] == "calc.js"
@@ -120,17 +172,23 @@ async def test_a_patch_alone_is_reviewed_without_running_anything(pool, worker, 
     user = await make_user(pool, "pro")
     run = await start(pool, user, "code-review", patch=PATCH)
     done = await wait_status(pool, run["id"], "completed", timeout=30)
-    assert done["output"]["tests"] == [] and done["output"]["document"].startswith("**Reviewed**: no repository")
+    assert done["output"]["tests"] == [] and done["output"]["document"].startswith(
+        "**Reviewed**: no repository"
+    )
     names = [s["name"] for s in await steps(pool, run["id"])]
     assert "check sandbox" not in names and not any(n.startswith("run tests") for n in names)
 
 
-async def test_a_cancelled_review_leaves_no_mirror_behind(pool, worker, reviewer, calc_repo, model_settings):
+async def test_a_cancelled_review_leaves_no_mirror_behind(
+    pool, worker, reviewer, calc_repo, model_settings
+):
     from app.engine.commands import cancel_run
     from app.steps.git import mirror_path
 
     user = await make_user(pool, "pro")
-    run = await start(pool, user, "code-review", repository=str(calc_repo), base="main", head="feature")
+    run = await start(
+        pool, user, "code-review", repository=str(calc_repo), base="main", head="feature"
+    )
     await waiting_hook(pool, run["id"], "wait for fixes (1)", timeout=30)
     mirror = mirror_path(model_settings.data_dir, str(run["id"]))
     assert (mirror / "HEAD").exists()  # noqa: ASYNC240

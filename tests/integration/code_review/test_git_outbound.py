@@ -25,7 +25,9 @@ class Served:
     """A directory over HTTP on `address`, recording each request's path and Host header; with
     `redirect_to`, every request is answered 302 to that base URL instead."""
 
-    def __init__(self, root: Path, address: str = "127.0.0.1", port: int = 0, redirect_to: str | None = None):
+    def __init__(
+        self, root: Path, address: str = "127.0.0.1", port: int = 0, redirect_to: str | None = None
+    ):
         self.requests: list[tuple[str, str]] = []
         served = self
 
@@ -58,7 +60,9 @@ def www(calc_repo, tmp_path) -> Path:
     """calc_repo as a bare repository under www/calc.git, ready for git's dumb HTTP protocol."""
     root = tmp_path / "www"
     root.mkdir()
-    subprocess.run(["git", "clone", "-q", "--bare", str(calc_repo), str(root / "calc.git")], check=True)
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(calc_repo), str(root / "calc.git")], check=True
+    )
     subprocess.run(["git", "update-server-info"], cwd=root / "calc.git", check=True)
     return root
 
@@ -66,7 +70,10 @@ def www(calc_repo, tmp_path) -> Path:
 @pytest.fixture
 def allowing(model_settings):
     def runtime(value: str):
-        return model_runtime(dataclasses.replace(model_settings, connector_allow=Allowlist.parse(value)))
+        return model_runtime(
+            dataclasses.replace(model_settings, connector_allow=Allowlist.parse(value))
+        )
+
     return runtime
 
 
@@ -74,14 +81,23 @@ async def test_internal_git_urls_are_refused_before_git_runs(www, allowing, tmp_
     server = Served(www)
     try:
         async with allowing(""):
-            for url in (f"http://127.0.0.1:{server.port}/calc.git", f"http://localhost:{server.port}/calc.git",
-                        f"http://[::ffff:127.0.0.1]:{server.port}/calc.git", "http://169.254.169.254/calc.git",
-                        "http://[fd00:ec2::254]/calc.git", "https://100.100.100.200/calc.git",
-                        "http://[2002:a9fe:a9fe::1]/calc.git"):
+            for url in (
+                f"http://127.0.0.1:{server.port}/calc.git",
+                f"http://localhost:{server.port}/calc.git",
+                f"http://[::ffff:127.0.0.1]:{server.port}/calc.git",
+                "http://169.254.169.254/calc.git",
+                "http://[fd00:ec2::254]/calc.git",
+                "https://100.100.100.200/calc.git",
+                "http://[2002:a9fe:a9fe::1]/calc.git",
+            ):
                 with pytest.raises(git.SourceRefused, match="BATON_CONNECTOR_ALLOW"):
                     git.resolve(tmp_path / "data", "run-1", url, "main")
-            for url in ("ssh://127.0.0.1/calc.git", "git://127.0.0.1/calc.git", "git@127.0.0.1:calc.git",
-                        f"file://{www}/calc.git"):
+            for url in (
+                "ssh://127.0.0.1/calc.git",
+                "git://127.0.0.1/calc.git",
+                "git@127.0.0.1:calc.git",
+                f"file://{www}/calc.git",
+            ):
                 with pytest.raises(git.SourceRefused, match="https://"):
                     git.resolve(tmp_path / "data", "run-1", url, "main")
             # Names curl could spell differently from the check (and then resolve itself).
@@ -93,7 +109,9 @@ async def test_internal_git_urls_are_refused_before_git_runs(www, allowing, tmp_
     assert server.requests == []
 
 
-async def test_an_allowed_name_is_cloned_from_the_checked_address(www, calc_repo, allowing, tmp_path, monkeypatch):
+async def test_an_allowed_name_is_cloned_from_the_checked_address(
+    www, calc_repo, allowing, tmp_path, monkeypatch
+):
     """`repo.test` exists only for Baton's own lookup (first 127.0.0.1, then 127.0.0.2, where a
     second server waits). git cannot resolve it: the clone and the later fetch work only because
     git is pinned to the checked address, and the second server is never reached."""
@@ -120,7 +138,9 @@ async def test_an_allowed_name_is_cloned_from_the_checked_address(www, calc_repo
                 git.resolve(tmp_path / "data", "run-2", url, "feature", fetch=True)
         assert checked.requests and other.requests == []
         assert {host for _, host in checked.requests} == {f"repo.test:{checked.port}"}
-        async with allowing("127.0.0.0/8"):  # 127.0.0.2 allowed now: the fetch goes where it was checked
+        async with allowing(
+            "127.0.0.0/8"
+        ):  # 127.0.0.2 allowed now: the fetch goes where it was checked
             checked.requests.clear()
             git.resolve(tmp_path / "data", "run-2", url, "feature", fetch=True)
     finally:
@@ -136,7 +156,12 @@ async def test_git_follows_no_redirect(www, allowing, tmp_path):
     try:
         async with allowing("127.0.0.1"):
             with pytest.raises(git.SourceRefused, match="Could not read the repository"):
-                git.resolve(tmp_path / "data", "run-3", f"http://127.0.0.1:{redirecting.port}/calc.git", "main")
+                git.resolve(
+                    tmp_path / "data",
+                    "run-3",
+                    f"http://127.0.0.1:{redirecting.port}/calc.git",
+                    "main",
+                )
     finally:
         target.close()
         redirecting.close()
@@ -144,7 +169,11 @@ async def test_git_follows_no_redirect(www, allowing, tmp_path):
 
 
 def test_what_a_git_server_says_stays_in_the_log():
-    failure = git.GitFailed("remote: INTERNAL-SECRET db_password=x\nfatal: unable to access 'http://h/r.git/': "
-                            "The requested URL returned error: 403\nremote: more")
+    failure = git.GitFailed(
+        "remote: INTERNAL-SECRET db_password=x\nfatal: unable to access 'http://h/r.git/': "
+        "The requested URL returned error: 403\nremote: more"
+    )
     words = git._own_words(failure)
-    assert words == "fatal: unable to access 'http://h/r.git/': The requested URL returned error: 403"
+    assert (
+        words == "fatal: unable to access 'http://h/r.git/': The requested URL returned error: 403"
+    )

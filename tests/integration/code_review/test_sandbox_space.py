@@ -73,11 +73,15 @@ async def test_filling_tmp_stops_at_the_memory_limit_and_says_so(workdir):
     # 4 × 200 MB into /tmp with memory_mb=256: /tmp holds 256 MB at most; it then holds them a while.
     command = "python3 fill.py /tmp 4 200; sleep 1; exit 1"
     with PeakShmem() as shmem:
-        result = await run_sandboxed(workdir, command, limits=Limits(wall_s=60, cpu_s=30, memory_mb=256))
+        result = await run_sandboxed(
+            workdir, command, limits=Limits(wall_s=60, cpu_s=30, memory_mb=256)
+        )
     assert result.outcome == "disk_limit" and not result.passed
     assert "wrote 0" in result.output and "wrote 1" not in result.output
     assert "No space left on device" in result.output
-    assert result.output.endswith("Baton: the test run exceeded its /tmp limit of 256 MB or 65,536 files (/tmp is memory).")
+    assert result.output.endswith(
+        "Baton: the test run exceeded its /tmp limit of 256 MB or 65,536 files (/tmp is memory)."
+    )
     # The host paid for at most the limit (a margin for other processes on the machine; unlimited it was ~800).
     assert shmem.growth_mb < 256 + 150, shmem.growth_mb
 
@@ -85,7 +89,11 @@ async def test_filling_tmp_stops_at_the_memory_limit_and_says_so(workdir):
 async def test_tmp_is_also_capped_by_the_admin_setting_and_dev_shm_is_small(workdir):
     limits = Limits(wall_s=60, cpu_s=30, memory_mb=1024, tmp_mb=32)
     result = await run_sandboxed(workdir, "python3 fill.py /tmp 2 20", limits=limits)
-    assert result.outcome == "disk_limit" and "wrote 0" in result.output and "wrote 1" not in result.output
+    assert (
+        result.outcome == "disk_limit"
+        and "wrote 0" in result.output
+        and "wrote 1" not in result.output
+    )
     assert "its /tmp limit of 32 MB" in result.output
     shm = await run_sandboxed(workdir, "python3 fill.py /dev/shm 4 20", limits=limits)
     assert shm.outcome == "disk_limit" and "wrote 0" in shm.output and "wrote 1" not in shm.output
@@ -96,17 +104,24 @@ async def test_many_files_under_the_per_file_cap_stop_at_the_workspace_total(wor
     limits = Limits(wall_s=60, cpu_s=30, memory_mb=256, file_mb=16, disk_mb=64)
     result = await run_sandboxed(workdir, "python3 fill.py . 10 10", limits=limits)
     assert result.outcome == "disk_limit" and not result.passed
-    assert "wrote 5" in result.output and "wrote 6" not in result.output  # 6 × 10 MB fit, the 7th not
-    assert result.output.endswith("Baton: the test run exceeded its disk limit of 64 MB or 16,384 files "
-                                  "(all of /workspace).")
+    assert (
+        "wrote 5" in result.output and "wrote 6" not in result.output
+    )  # 6 × 10 MB fit, the 7th not
+    assert result.output.endswith(
+        "Baton: the test run exceeded its disk limit of 64 MB or 16,384 files (all of /workspace)."
+    )
 
 
 async def test_many_empty_files_stop_at_the_file_count_limit(workdir):
     # Empty files take no space but about 1 KB of kernel memory each: unlimited, 3 million took 3 GB.
-    make = ("import sys\nn = 0\ntry:\n    for n in range(50_000):\n        open(f'/tmp/e{n}', 'w').close()\n"
-            "except OSError as e:\n    print('made', n, e)\n    sys.exit(1)\n")
+    make = (
+        "import sys\nn = 0\ntry:\n    for n in range(50_000):\n        open(f'/tmp/e{n}', 'w').close()\n"
+        "except OSError as e:\n    print('made', n, e)\n    sys.exit(1)\n"
+    )
     (workdir / "many.py").write_text(make)  # noqa: ASYNC240
-    result = await run_sandboxed(workdir, "python3 many.py", limits=Limits(wall_s=60, cpu_s=30, tmp_mb=16))
+    result = await run_sandboxed(
+        workdir, "python3 many.py", limits=Limits(wall_s=60, cpu_s=30, tmp_mb=16)
+    )
     assert result.outcome == "disk_limit" and "No space left on device" in result.output
     made = int(result.output.split("made ")[1].split()[0])
     assert 4000 < made <= 4096
@@ -122,38 +137,54 @@ async def test_a_script_that_frees_the_space_before_exiting_is_still_told_it_ran
 
 async def test_writing_anywhere_else_fails_and_does_not_count_as_a_pass(workdir):
     paths = ["/", "/etc", "/dev", "/usr", "/run", "/run/checkout", "/proc"]
-    command = "; ".join(f"head -c 1048576 /dev/zero > {p}/big 2>/dev/null && echo 'WROTE {p}'" for p in paths)
+    command = "; ".join(
+        f"head -c 1048576 /dev/zero > {p}/big 2>/dev/null && echo 'WROTE {p}'" for p in paths
+    )
     result = await run_sandboxed(workdir, command + "; true", limits=Limits(wall_s=30, cpu_s=10))
     assert "WROTE" not in result.output, result.output
 
 
-@pytest.mark.parametrize(("disk_mb", "file_mb", "error"), [(2, 256, "data.bin': No space left on device"),
-                                                               (64, 1, "File size limit exceeded")])
-async def test_a_checkout_bigger_than_the_disk_limit_is_refused_clearly(workdir, disk_mb, file_mb, error):
+@pytest.mark.parametrize(
+    ("disk_mb", "file_mb", "error"),
+    [(2, 256, "data.bin': No space left on device"), (64, 1, "File size limit exceeded")],
+)
+async def test_a_checkout_bigger_than_the_disk_limit_is_refused_clearly(
+    workdir, disk_mb, file_mb, error
+):
     (workdir / "data.bin").write_bytes(b"y" * 3 * MB)
     limits = Limits(wall_s=30, cpu_s=10, disk_mb=disk_mb, file_mb=file_mb)
     result = await run_sandboxed(workdir, "echo TESTS-RAN", limits=limits)
     assert result.outcome == "disk_limit" and "TESTS-RAN" not in result.output
     assert error in result.output
-    assert result.output.endswith(f"Baton: the checkout does not fit in the test run's disk limit of {disk_mb} MB "
-                                  f"(and {file_mb} MB per file): the tests were not run.")
+    assert result.output.endswith(
+        f"Baton: the checkout does not fit in the test run's disk limit of {disk_mb} MB "
+        f"(and {file_mb} MB per file): the tests were not run."
+    )
 
 
 async def test_the_code_review_step_applies_the_admins_disk_limit(calc_repo, model_settings):
     head = git(calc_repo, "rev-parse", "feature")
     limits = {"wall_s": 30, "cpu_s": 30, "memory_mb": 256}
     async with model_runtime(dataclasses.replace(model_settings, sandbox_disk_mb=8)):
-        result = await CR.run_tests("00000000-0000-0000-0000-00000000d15c", str(calc_repo), head, None,
-                                    "head -c 20000000 /dev/zero > big", limits)
+        result = await CR.run_tests(
+            "00000000-0000-0000-0000-00000000d15c",
+            str(calc_repo),
+            head,
+            None,
+            "head -c 20000000 /dev/zero > big",
+            limits,
+        )
     assert result["outcome"] == "disk_limit" and not result["passed"]
     assert "exceeded its disk limit of 8 MB" in result["output"]
     assert CR.OUTCOME_WORDS[result["outcome"]] == "Stopped at the disk limit"
 
 
 async def test_the_code_cannot_mount_an_unlimited_tmpfs_in_a_namespace_of_its_own(workdir):
-    command = ("unshare --user --map-root-user --mount sh -c "
-               "'mount -t tmpfs none /workspace && echo MOUNTED' 2>&1; "
-               "python3 -c 'import os; os.unshare(os.CLONE_NEWUSER); print(\"UNSHARED\")' 2>&1; true")
+    command = (
+        "unshare --user --map-root-user --mount sh -c "
+        "'mount -t tmpfs none /workspace && echo MOUNTED' 2>&1; "
+        "python3 -c 'import os; os.unshare(os.CLONE_NEWUSER); print(\"UNSHARED\")' 2>&1; true"
+    )
     result = await run_sandboxed(workdir, command, limits=Limits(wall_s=30, cpu_s=10))
     assert "MOUNTED" not in result.output and "UNSHARED" not in result.output, result.output
 
@@ -167,4 +198,6 @@ def test_the_space_limits_are_settings_with_defaults():
     assert (chosen.sandbox_disk_mb, chosen.sandbox_tmp_mb) == (300, 64)
     with pytest.raises(ConfigError, match="BATON_SANDBOX_DISK_MB"):
         load_settings({"BATON_SANDBOX_DISK_MB": "lots"})
-    assert Limits(memory_mb=256, tmp_mb=512).tmp_size_mb == 256  # /tmp is memory: never above the run's limit
+    assert (
+        Limits(memory_mb=256, tmp_mb=512).tmp_size_mb == 256
+    )  # /tmp is memory: never above the run's limit

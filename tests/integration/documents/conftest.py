@@ -24,10 +24,15 @@ def doc_agents(request):
     prompt = request.last_user_message
     if "careful document analyst" in system:
         name = _DOC.search(prompt).group(1)
-        return Reply(f"The document {name} discusses growth [{name} p.2].", tokens_in=50, tokens_out=12)
+        return Reply(
+            f"The document {name} discusses growth [{name} p.2].", tokens_in=50, tokens_out=12
+        )
     if "research analyst comparing" in system:
         cites = " ".join(sorted(set(re.findall(r"\[[^\[\]]+ p\.\d+\]", prompt))))
-        return Reply(f"## Comparison\n\nThe documents agree on growth {cites}. Also [ghost.pdf p.9].", tokens_in=80)
+        return Reply(
+            f"## Comparison\n\nThe documents agree on growth {cites}. Also [ghost.pdf p.9].",
+            tokens_in=80,
+        )
     return Reply("Echo")
 
 
@@ -46,12 +51,23 @@ async def worker_runtime(model_settings):
         yield installed
 
 
-async def start_with_files(pool, user: int, workflow: str, files: list[tuple[str, str, bytes]], **input) -> dict:
+async def start_with_files(
+    pool, user: int, workflow: str, files: list[tuple[str, str, bytes]], **input
+) -> dict:
     """Store the files as uploads and start the run with their references, in one transaction."""
     async with pool.connection() as conn, conn.transaction():
-        ids = await store_uploads(conn, user, [{"name": f"input/{i + 1:02d}-{name}", "content_type": ctype, "data": data}
-                                               for i, (name, ctype, data) in enumerate(files)])
-        refs = [{"artifact_id": i, "name": name, "size": len(data)} for i, (name, _, data) in zip(ids, files, strict=True)]
+        ids = await store_uploads(
+            conn,
+            user,
+            [
+                {"name": f"input/{i + 1:02d}-{name}", "content_type": ctype, "data": data}
+                for i, (name, ctype, data) in enumerate(files)
+            ],
+        )
+        refs = [
+            {"artifact_id": i, "name": name, "size": len(data)}
+            for i, (name, _, data) in zip(ids, files, strict=True)
+        ]
         if workflow == "document-processing":
             input = {"documents": refs, **input}
         else:

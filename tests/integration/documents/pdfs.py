@@ -8,7 +8,26 @@ import zlib
 
 from fpdf import FPDF
 
-WORDS = ["revenue", "growth", "margin", "risk", "supply", "chain", "energy", "policy", "customers", "product", "market", "regulation", "forecast", "quarter", "cost", "capital", "labour", "demand"]
+WORDS = [
+    "revenue",
+    "growth",
+    "margin",
+    "risk",
+    "supply",
+    "chain",
+    "energy",
+    "policy",
+    "customers",
+    "product",
+    "market",
+    "regulation",
+    "forecast",
+    "quarter",
+    "cost",
+    "capital",
+    "labour",
+    "demand",
+]
 
 
 def text_pdf(title: str, pages: int = 3, words_per_page: int = 120) -> bytes:
@@ -18,18 +37,33 @@ def text_pdf(title: str, pages: int = 3, words_per_page: int = 120) -> bytes:
     for n in range(1, pages + 1):
         pdf.add_page()
         filler = " ".join(WORDS[(n * 7 + i) % len(WORDS)] for i in range(words_per_page))
-        pdf.multi_cell(0, 6, f"{title} page {n}. This page discusses {WORDS[n % len(WORDS)]}. {filler}.")
+        pdf.multi_cell(
+            0, 6, f"{title} page {n}. This page discusses {WORDS[n % len(WORDS)]}. {filler}."
+        )
     return bytes(pdf.output())
 
 
 def _png(width: int = 40, height: int = 20) -> bytes:
-    raw = b"".join(b"\x00" + b"".join(bytes((x * 6 % 256, 90, 160)) for x in range(width)) for _ in range(height))
+    raw = b"".join(
+        b"\x00" + b"".join(bytes((x * 6 % 256, 90, 160)) for x in range(width))
+        for _ in range(height)
+    )
 
     def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        return (
+            struct.pack(">I", len(data))
+            + kind
+            + data
+            + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+        )
 
     header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(raw))
+        + chunk(b"IEND", b"")
+    )
 
 
 def image_only_pdf(pages: int = 2) -> bytes:

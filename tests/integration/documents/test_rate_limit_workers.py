@@ -36,12 +36,25 @@ async def two_workers(fresh_database, tmp_path, model):
     url = fresh_database("baton_docs_rate")
     apply_migrations(url)
     pool = await open_pool(url, min_size=1, max_size=4)
-    env = baton_env(DATABASE_URL=url, BATON_DATA_DIR=str(tmp_path / "data"), BATON_SECRET_KEY="rate-test-secret-key",
-                    OPENAI_BASE_URL=model.url, OPENAI_API_KEY="test-key", BATON_MODEL="scripted-model",
-                    BATON_DOC_SUMMARY_RATE=f"{CALLS}/{WINDOW_S}s")
+    env = baton_env(
+        DATABASE_URL=url,
+        BATON_DATA_DIR=str(tmp_path / "data"),
+        BATON_SECRET_KEY="rate-test-secret-key",
+        OPENAI_BASE_URL=model.url,
+        OPENAI_API_KEY="test-key",
+        BATON_MODEL="scripted-model",
+        BATON_DOC_SUMMARY_RATE=f"{CALLS}/{WINDOW_S}s",
+    )
     logs = [tmp_path / f"worker-{i}.log" for i in range(2)]
-    procs = [subprocess.Popen([BATON, "worker", "--concurrency", "4"], env=env, stdout=log.open("w"),  # noqa: ASYNC220, SIM115
-                              stderr=subprocess.STDOUT) for log in logs]
+    procs = [
+        subprocess.Popen(  # noqa: ASYNC220
+            [BATON, "worker", "--concurrency", "4"],
+            env=env,
+            stdout=log.open("w"),  # noqa: SIM115
+            stderr=subprocess.STDOUT,
+        )
+        for log in logs
+    ]
     try:
         yield pool, logs
     finally:
@@ -75,18 +88,30 @@ async def test_the_summary_rate_limit_holds_across_two_worker_processes(two_work
     user = await make_user(pool)
     docs = [(f"doc-{i}.pdf", "application/pdf", text_pdf(f"Doc {i}", pages=2)) for i in range(7)]
     await wait_for_listeners(pool, 2)  # both workers up before the fan-out starts
-    run = await start_with_files(pool, user, "document-processing", docs, question="What do they say?")
-    hook = await wait_for(pool, run["id"], "SELECT token FROM hooks WHERE run_id = %s AND status = 'waiting'")
-    summaries = [r for r in model.requests if "careful document analyst" in r.body["messages"][0]["content"]]
+    run = await start_with_files(
+        pool, user, "document-processing", docs, question="What do they say?"
+    )
+    hook = await wait_for(
+        pool, run["id"], "SELECT token FROM hooks WHERE run_id = %s AND status = 'waiting'"
+    )
+    summaries = [
+        r for r in model.requests if "careful document analyst" in r.body["messages"][0]["content"]
+    ]
     assert len(summaries) == 7
     times = sorted(r.received_at for r in summaries)
     for i, t in enumerate(times):
         in_window = [u for u in times[i:] if u - t < WINDOW_S - SLACK_S]
         assert len(in_window) <= CALLS, f"{len(in_window)} calls within {WINDOW_S} s"
     assert times[-1] - times[0] >= 2 * WINDOW_S - SLACK_S  # seven calls need three windows of three
-    took = [sum("documents.summarised" in line for line in log.read_text().splitlines()) for log in logs]
+    took = [
+        sum("documents.summarised" in line for line in log.read_text().splitlines()) for log in logs
+    ]
     assert sum(took) == 7 and all(took), f"summaries per worker: {took}"  # both workers summarised
     async with pool.connection() as conn:
         await resolve_hook(conn, hook["token"], "continue", {}, decided_by="t", owner_id=user)
-    done = await wait_for(pool, run["id"], "SELECT status, error FROM runs WHERE id = %s AND status IN ('completed', 'failed')")
+    done = await wait_for(
+        pool,
+        run["id"],
+        "SELECT status, error FROM runs WHERE id = %s AND status IN ('completed', 'failed')",
+    )
     assert done["status"] == "completed", done["error"]

@@ -45,8 +45,13 @@ def deliver(tag: str) -> str:
     return "delivered"
 
 
-@workflow(name="test-rerun", title="Rerun test", description="three counted steps around an approval",
-          input=Tagged, hidden=True)
+@workflow(
+    name="test-rerun",
+    title="Rerun test",
+    description="three counted steps around an approval",
+    input=Tagged,
+    hidden=True,
+)
 async def rerun_workflow(run: Run, inp: Tagged) -> dict:
     first = await run.step("first", counted, "first", inp.tag, {"n": 1})
     await run.transaction("note", lambda conn: note(conn, inp.tag))
@@ -57,8 +62,13 @@ async def rerun_workflow(run: Run, inp: Tagged) -> dict:
     return {"n": last["n"], "tag": inp.tag}
 
 
-@workflow(name="test-replay", title="Replay test", description="a step that fails until it is fixed",
-          input=Tagged, hidden=True)
+@workflow(
+    name="test-replay",
+    title="Replay test",
+    description="a step that fails until it is fixed",
+    input=Tagged,
+    hidden=True,
+)
 async def replay_workflow(run: Run, inp: Tagged) -> dict:
     await run.step("prepare", counted, "prepare", inp.tag, {"ready": True})
     return {"result": await run.step("deliver", deliver, inp.tag)}

@@ -13,8 +13,12 @@ from tests.support.waiting import wait_for
 
 async def completed_children(pool, run_id) -> int:
     async with pool.connection() as conn:
-        row = await (await conn.execute(
-            "SELECT count(*) AS n FROM run_children WHERE run_id = %s AND status = 'completed'", (run_id,))).fetchone()
+        row = await (
+            await conn.execute(
+                "SELECT count(*) AS n FROM run_children WHERE run_id = %s AND status = 'completed'",
+                (run_id,),
+            )
+        ).fetchone()
     return row["n"]
 
 
@@ -25,7 +29,9 @@ async def at_least(pool, run_id, count: int) -> bool:
 async def test_cancel_while_children_finish_never_deadlocks(pool, worker, user):
     for _ in range(25):
         run = await start(pool, user, "test-map", items=80, concurrency=16, hold_s=0.0)
-        await wait_for(partial(at_least, pool, run["id"], 20), interval=0.005, what="20 children to complete")
+        await wait_for(
+            partial(at_least, pool, run["id"], 20), interval=0.005, what="20 children to complete"
+        )
         async with pool.connection() as conn:
             await cancel_run(conn, run["id"], owner_id=user)  # raised DeadlockDetected now and then
         await wait_status(pool, run["id"], "cancelled", timeout=10)

@@ -25,7 +25,7 @@ MODULE = "deploycheck_flows"
 
 # Three workflows that each journal two steps and then wait for an approval. `{draft}` is the
 # name of dc-beta's second step: the edit a careless deploy makes.
-FLOWS = '''
+FLOWS = """
 from pydantic import BaseModel
 from app.engine.registry import workflow
 
@@ -43,20 +43,22 @@ def write(sources):
 
 
 {workflows}
-'''
+"""
 
-ONE = '''
+ONE = """
 @workflow(name="{name}", title="{name}", description="test", input=Topic, version={version}, hidden=True)
 async def flow_{ident}_v{version}(run, inp):
     found = await run.step("gather", gather, inp.topic)
     text = await run.step("{draft}", write, found["sources"])
     decision = await run.hook("approve", show={{"text": text}})
     return {{"text": text, "action": decision.action}}
-'''
+"""
 
 
 def flows(*defs: tuple[str, int, str], extra_field: str = "") -> str:
-    body = "\n".join(ONE.format(name=n, ident=n.replace("-", "_"), version=v, draft=d) for n, v, d in defs)
+    body = "\n".join(
+        ONE.format(name=n, ident=n.replace("-", "_"), version=v, draft=d) for n, v, d in defs
+    )
     return FLOWS.format(workflows=body, extra_field=extra_field)
 
 
@@ -82,19 +84,25 @@ async def waiting_runs(tmp_path_factory, fresh_database):
     finally:
         sys.path.remove(str(path))
     with psycopg.connect(url, autocommit=True) as conn:
-        owner = conn.execute("INSERT INTO users (email, tier) VALUES ('deploy@example.test', 'enterprise') "
-                             "RETURNING id").fetchone()[0]
+        owner = conn.execute(
+            "INSERT INTO users (email, tier) VALUES ('deploy@example.test', 'enterprise') "
+            "RETURNING id"
+        ).fetchone()[0]
     pool = await open_pool(url, min_size=1, max_size=4, name="deploycheck-test")
     runs: dict[str, list[str]] = {}
     try:
         for name in ("dc-alpha", "dc-beta", "dc-gamma"):
             for topic in ("tides", "bridges"):
                 async with pool.connection() as conn:
-                    run, _ = await commands.start_run(conn, owner_id=owner, workflow=name, input={"topic": topic})
+                    run, _ = await commands.start_run(
+                        conn, owner_id=owner, workflow=name, input={"topic": topic}
+                    )
                 await advance(pool, str(run["id"]))  # the engine's own advance, as a worker runs it
                 runs.setdefault(name, []).append(str(run["id"]))
         async with pool.connection() as conn:
-            statuses = await (await conn.execute("SELECT status, count(*) AS n FROM runs GROUP BY status")).fetchall()
+            statuses = await (
+                await conn.execute("SELECT status, count(*) AS n FROM runs GROUP BY status")
+            ).fetchall()
             # The runs were advanced here, not by a worker: their queued wake-ups are spent, and a
             # worker started later (the last test) must find only the waiting runs.
             await conn.execute("DELETE FROM procrastinate_jobs")
@@ -105,10 +113,16 @@ async def waiting_runs(tmp_path_factory, fresh_database):
 
 
 def check(tmp_path: Path, url: str, source: str | None, *args: str):
-    env = {"DATABASE_URL": url, "BATON_DATA_DIR": str(tmp_path / "data"), "BATON_SECRET_KEY": "deploy-check-secret"}
+    env = {
+        "DATABASE_URL": url,
+        "BATON_DATA_DIR": str(tmp_path / "data"),
+        "BATON_SECRET_KEY": "deploy-check-secret",
+    }
     if source is not None:
-        env |= {"PYTHONPATH": str(module_dir(tmp_path, f"code{len(list(tmp_path.iterdir()))}", source)),
-                "BATON_WORKFLOW_MODULES": MODULE}
+        env |= {
+            "PYTHONPATH": str(module_dir(tmp_path, f"code{len(list(tmp_path.iterdir()))}", source)),
+            "BATON_WORKFLOW_MODULES": MODULE,
+        }
     return run_baton("check-deploy", *args, cwd=tmp_path, **env)
 
 
@@ -119,23 +133,36 @@ def test_unchanged_code_breaks_no_run(tmp_path, waiting_runs):
     result = json.loads(done.stdout)
     assert result["ok"] is True and result["runs_checked"] == 6 and result["runs"] == []
     text = check(tmp_path, url, ORIGINAL)
-    assert text.returncode == 0 and "6 runs in flight" in text.stdout and "none would break" in text.stdout
+    assert (
+        text.returncode == 0
+        and "6 runs in flight" in text.stdout
+        and "none would break" in text.stdout
+    )
 
 
 def test_a_renamed_step_reports_exactly_that_workflows_runs_and_the_step(tmp_path, waiting_runs):
     url, runs = waiting_runs
-    edited = flows(("dc-alpha", 1, "draft"), ("dc-beta", 1, "write draft"), ("dc-gamma", 1, "draft"))
+    edited = flows(
+        ("dc-alpha", 1, "draft"), ("dc-beta", 1, "write draft"), ("dc-gamma", 1, "draft")
+    )
     done = check(tmp_path, url, edited, "--json")
     assert done.returncode == 1, done.stderr
     result = json.loads(done.stdout)
     assert result["ok"] is False and result["runs_checked"] == 6 and result["runs_at_risk"] == 2
     assert sorted(r["run_id"] for r in result["runs"]) == sorted(runs["dc-beta"])
     for r in result["runs"]:
-        assert (r["workflow"], r["version"], r["status"], r["problem"], r["position"]) == \
-            ("dc-beta", 1, "waiting", "diverged", 1)
+        assert (r["workflow"], r["version"], r["status"], r["problem"], r["position"]) == (
+            "dc-beta",
+            1,
+            "waiting",
+            "diverged",
+            1,
+        )
         assert r["journal_step"] == {"name": "draft", "kind": "step"}
         assert r["code_step"] == {"name": "write draft", "kind": "step"}
-    assert result["versions"] == [{"workflow": "dc-beta", "version": 1, "problem": "diverged", "runs": 2}]
+    assert result["versions"] == [
+        {"workflow": "dc-beta", "version": 1, "problem": "diverged", "runs": 2}
+    ]
 
     text = check(tmp_path, url, edited)
     assert text.returncode == 1
@@ -146,8 +173,12 @@ def test_a_renamed_step_reports_exactly_that_workflows_runs_and_the_step(tmp_pat
 
 def test_the_same_change_as_version_2_breaks_nothing(tmp_path, waiting_runs):
     url, _ = waiting_runs
-    versioned = flows(("dc-alpha", 1, "draft"), ("dc-beta", 1, "draft"), ("dc-beta", 2, "write draft"),
-                      ("dc-gamma", 1, "draft"))
+    versioned = flows(
+        ("dc-alpha", 1, "draft"),
+        ("dc-beta", 1, "draft"),
+        ("dc-beta", 2, "write draft"),
+        ("dc-gamma", 1, "draft"),
+    )
     done = check(tmp_path, url, versioned, "--json")
     assert done.returncode == 0, done.stdout + done.stderr
     assert json.loads(done.stdout)["runs_at_risk"] == 0
@@ -155,7 +186,9 @@ def test_the_same_change_as_version_2_breaks_nothing(tmp_path, waiting_runs):
 
 def test_a_removed_workflow_and_a_stricter_input_are_reported(tmp_path, waiting_runs):
     url, runs = waiting_runs
-    changed = flows(("dc-alpha", 1, "draft"), ("dc-beta", 1, "draft"), extra_field="    audience: str\n")
+    changed = flows(
+        ("dc-alpha", 1, "draft"), ("dc-beta", 1, "draft"), extra_field="    audience: str\n"
+    )
     done = check(tmp_path, url, changed, "--json")
     assert done.returncode == 1, done.stderr
     by_run = {r["run_id"]: r for r in json.loads(done.stdout)["runs"]}
@@ -175,40 +208,78 @@ def test_usage_and_connection_errors_exit_2(tmp_path, waiting_runs):
 
 async def test_a_starting_worker_warns_and_admin_shows_the_runs_at_risk(tmp_path, waiting_runs):
     url, runs = waiting_runs
-    edited = flows(("dc-alpha", 1, "draft"), ("dc-beta", 1, "write draft"), ("dc-gamma", 1, "draft"))
+    edited = flows(
+        ("dc-alpha", 1, "draft"), ("dc-beta", 1, "write draft"), ("dc-gamma", 1, "draft")
+    )
     admin = "deploy-admin@example.test"
-    made = run_baton("user", "create", admin, "--password", "a long password", "--admin", cwd=tmp_path,
-                     DATABASE_URL=url, BATON_DATA_DIR=str(tmp_path / "data"))
+    made = run_baton(
+        "user",
+        "create",
+        admin,
+        "--password",
+        "a long password",
+        "--admin",
+        cwd=tmp_path,
+        DATABASE_URL=url,
+        BATON_DATA_DIR=str(tmp_path / "data"),
+    )
     assert made.returncode == 0, made.stderr
 
     def last_check():
         with psycopg.connect(url) as conn:
-            return conn.execute("SELECT runs_checked, runs_at_risk, versions FROM deploy_checks "
-                                "ORDER BY id DESC LIMIT 1").fetchone()
+            return conn.execute(
+                "SELECT runs_checked, runs_at_risk, versions FROM deploy_checks "
+                "ORDER BY id DESC LIMIT 1"
+            ).fetchone()
 
     code = module_dir(tmp_path, "edited", edited)
-    with baton_serve(tmp_path, DATABASE_URL=url, BATON_DATA_DIR=str(tmp_path / "data"), PYTHONPATH=str(code),
-                     BATON_WORKFLOW_MODULES=MODULE, BATON_SECRET_KEY="deploy-check-secret") as server:
+    with baton_serve(
+        tmp_path,
+        DATABASE_URL=url,
+        BATON_DATA_DIR=str(tmp_path / "data"),
+        PYTHONPATH=str(code),
+        BATON_WORKFLOW_MODULES=MODULE,
+        BATON_SECRET_KEY="deploy-check-secret",
+    ) as server:
         checked = await wait_for(last_check, timeout=60, what="the worker's deploy check")
-        assert checked == (6, 2, [{"workflow": "dc-beta", "version": 1, "problem": "diverged", "runs": 2}])
-        await wait_for(lambda: "deploy_check.runs_at_risk" in server.stderr(), what="the start-up warning")
-        warnings = [line for line in server.stderr().splitlines() if "deploy_check.runs_at_risk" in line]
+        assert checked == (
+            6,
+            2,
+            [{"workflow": "dc-beta", "version": 1, "problem": "diverged", "runs": 2}],
+        )
+        await wait_for(
+            lambda: "deploy_check.runs_at_risk" in server.stderr(), what="the start-up warning"
+        )
+        warnings = [
+            line for line in server.stderr().splitlines() if "deploy_check.runs_at_risk" in line
+        ]
         assert len(warnings) == 1 and "dc-beta" in warnings[0]
 
         async with httpx.AsyncClient(base_url=server.url) as web:
             login = await web.get("/login")
-            await web.post("/login", data={"email": admin, "password": "a long password",
-                                           "_csrf_token": csrf_of(login.text)})
+            await web.post(
+                "/login",
+                data={
+                    "email": admin,
+                    "password": "a long password",
+                    "_csrf_token": csrf_of(login.text),
+                },
+            )
             overview = await web.get("/admin")
             assert 'hx-get="/admin/deploy-check"' in overview.text
             card = await web.get("/admin/deploy-check", headers={"HX-Request": "true"})
         assert card.status_code == 200
-        assert "Runs at risk after the last deploy" in card.text and "2 runs would break" in card.text
+        assert (
+            "Runs at risk after the last deploy" in card.text and "2 runs would break" in card.text
+        )
         for run_id in runs["dc-beta"]:
             assert run_id in card.text
         for run_id in runs["dc-alpha"] + runs["dc-gamma"]:
             assert run_id not in card.text
-        assert "/admin/runs?user=deploy%40example.test&amp;workflow=dc-beta&amp;status=waiting" in card.text
+        assert (
+            "/admin/runs?user=deploy%40example.test&amp;workflow=dc-beta&amp;status=waiting"
+            in card.text
+        )
         assert "“draft”" in card.text and "“write draft”" in card.text
     with psycopg.connect(url) as conn:  # the check only read: the runs still wait
         assert conn.execute("SELECT count(*) FROM runs WHERE status = 'waiting'").fetchone()[0] == 6

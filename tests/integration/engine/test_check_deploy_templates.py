@@ -15,9 +15,19 @@ REVIEWED = {
     "title": "Reviewed note",
     "inputs": [{"name": "topic", "label": "Topic", "kind": "short_text"}],
     "blocks": [
-        {"id": "draft", "kind": "ask_model", "system": "You write notes.", "prompt": "A note on {{ inputs.topic }}."},
+        {
+            "id": "draft",
+            "kind": "ask_model",
+            "system": "You write notes.",
+            "prompt": "A note on {{ inputs.topic }}.",
+        },
         {"id": "check", "kind": "review", "content": "{{ draft }}"},
-        {"id": "report", "kind": "document", "doc_title": "On {{ inputs.topic }}", "markdown": "{{ draft }}"},
+        {
+            "id": "report",
+            "kind": "document",
+            "doc_title": "On {{ inputs.topic }}",
+            "markdown": "{{ draft }}",
+        },
     ],
 }
 
@@ -28,24 +38,38 @@ async def risks_of(pool, run_id):
     return [r for r in check.at_risk if r.run_id == str(run_id)]
 
 
-async def test_template_runs_are_checked_against_their_pinned_version(pool, worker, user, monkeypatch):
+async def test_template_runs_are_checked_against_their_pinned_version(
+    pool, worker, user, monkeypatch
+):
     async with pool.connection() as conn:
         tpl = await store.create_template(conn, owner_id=user, document=REVIEWED)
-        run, _ = await start_template_run(conn, user_id=user, slug=tpl["slug"], input={"topic": "herons"})
+        run, _ = await start_template_run(
+            conn, user_id=user, slug=tpl["slug"], input={"topic": "herons"}
+        )
     await wait_status(pool, run["id"], "waiting", timeout=20)
     assert await risks_of(pool, run["id"]) == []
 
     edited = copy.deepcopy(REVIEWED)  # the author reorders and renames: version 2
     edited["blocks"][0]["title"] = "Write the first draft"
-    edited["blocks"].insert(0, {"id": "outline", "kind": "ask_model", "system": "", "prompt": "Outline it."})
+    edited["blocks"].insert(
+        0, {"id": "outline", "kind": "ask_model", "system": "", "prompt": "Outline it."}
+    )
     async with pool.connection() as conn:
         saved = await store.save_version(conn, user_id=user, template_id=tpl["id"], document=edited)
     assert saved["current_version"] == 2
     assert await risks_of(pool, run["id"]) == []  # the run keeps version 1
 
     real_name = interpreter._name
-    monkeypatch.setattr(interpreter, "_name", lambda block, prefix, suffix="": "step " + real_name(block, prefix, suffix))
+    monkeypatch.setattr(
+        interpreter,
+        "_name",
+        lambda block, prefix, suffix="": "step " + real_name(block, prefix, suffix),
+    )
     [risk] = await risks_of(pool, run["id"])
-    assert (risk.workflow, risk.problem, risk.template) == ("template", "diverged", {"id": tpl["id"], "version": 1})
+    assert (risk.workflow, risk.problem, risk.template) == (
+        "template",
+        "diverged",
+        {"id": tpl["id"], "version": 1},
+    )
     assert risk.journal_step == {"name": "draft", "kind": "step"}
     assert risk.code_step == {"name": "step draft", "kind": "step"}

@@ -22,8 +22,22 @@ async def test_every_step_and_status_change_is_an_event_in_order(pool, worker, u
     run = await start(pool, user, "selftest", steps=3)
     await wait_status(pool, run["id"], "completed")
     async with pool.connection() as conn:
-        events = await (await conn.execute(
-            "SELECT kind, data FROM run_events WHERE run_id = %s ORDER BY id", (run["id"],))).fetchall()
+        events = await (
+            await conn.execute(
+                "SELECT kind, data FROM run_events WHERE run_id = %s ORDER BY id", (run["id"],)
+            )
+        ).fetchall()
     kinds = [e["kind"] for e in events]
-    assert kinds == ["status", "status", "step_completed", "step_completed", "step_completed", "status"]
-    assert [e["data"]["status"] for e in events if e["kind"] == "status"] == ["queued", "running", "completed"]
+    assert kinds == [
+        "status",
+        "status",
+        "step_completed",
+        "step_completed",
+        "step_completed",
+        "status",
+    ]
+    assert [e["data"]["status"] for e in events if e["kind"] == "status"] == [
+        "queued",
+        "running",
+        "completed",
+    ]

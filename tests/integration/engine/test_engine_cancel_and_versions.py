@@ -17,8 +17,11 @@ from tests.support.engine import effects, hook_token, make_user, run_row, start,
 
 async def jobs_of(pool, run_id) -> list[str]:
     async with pool.connection() as conn:
-        rows = await (await conn.execute(
-            "SELECT status FROM procrastinate_jobs WHERE queueing_lock = %s", (f"run:{run_id}",))).fetchall()
+        rows = await (
+            await conn.execute(
+                "SELECT status FROM procrastinate_jobs WHERE queueing_lock = %s", (f"run:{run_id}",)
+            )
+        ).fetchall()
     return [r["status"] for r in rows]
 
 
@@ -55,7 +58,9 @@ async def test_cancel_a_waiting_run_closes_its_hook(pool, worker, user):
         await cancel_run(conn, run["id"], owner_id=user)
         with pytest.raises(InvalidState):
             await resolve_hook(conn, token, "approve")
-        hook = await (await conn.execute("SELECT status FROM hooks WHERE token = %s", (token,))).fetchone()
+        hook = await (
+            await conn.execute("SELECT status FROM hooks WHERE token = %s", (token,))
+        ).fetchone()
     assert hook["status"] == "cancelled"
 
 
@@ -97,7 +102,14 @@ async def test_runs_keep_the_version_they_started_with(pool, worker, user):
     assert old["version"] == 1
     await wait_status(pool, old["id"], "waiting")
 
-    @workflow(name="test-versioned", title="Versioned", description="v2", input=Empty, version=2, hidden=True)
+    @workflow(
+        name="test-versioned",
+        title="Versioned",
+        description="v2",
+        input=Empty,
+        version=2,
+        hidden=True,
+    )
     async def versioned_v2(run, inp):
         return "v2"
 

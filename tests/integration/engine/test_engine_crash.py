@@ -39,11 +39,16 @@ class Workers:
         self.logs.append(log)
         proc = subprocess.Popen(
             [BATON, "worker", "--concurrency", str(concurrency)],
-            env=baton_env(DATABASE_URL=self.url, BATON_DATA_DIR=str(self.tmp / "data"),
-                          BATON_SECRET_KEY="crash-test-secret-key",
-                          BATON_WORKFLOW_MODULES="tests.integration.engine.workflows", BATON_TEST_DB=self.url,
-                          **self.env),
-            stdout=log, stderr=subprocess.STDOUT,
+            env=baton_env(
+                DATABASE_URL=self.url,
+                BATON_DATA_DIR=str(self.tmp / "data"),
+                BATON_SECRET_KEY="crash-test-secret-key",
+                BATON_WORKFLOW_MODULES="tests.integration.engine.workflows",
+                BATON_TEST_DB=self.url,
+                **self.env,
+            ),
+            stdout=log,
+            stderr=subprocess.STDOUT,
         )
         self.procs.append(proc)
         return proc
@@ -117,9 +122,13 @@ async def test_sigkill_mid_step(crash_env):
     assert_ran_once_except(counts, {"slow"})
     await check_journal(pool, run["id"])
     async with pool.connection() as conn:  # usage counts every step once, crash or not
-        billed = await (await conn.execute(
-            "SELECT u.steps, r.steps_done FROM usage_monthly u JOIN runs r ON r.owner_id = u.user_id "
-            "WHERE r.id = %s", (run["id"],))).fetchone()
+        billed = await (
+            await conn.execute(
+                "SELECT u.steps, r.steps_done FROM usage_monthly u JOIN runs r ON r.owner_id = u.user_id "
+                "WHERE r.id = %s",
+                (run["id"],),
+            )
+        ).fetchone()
     assert billed["steps"] == billed["steps_done"] == 6
 
 
@@ -127,7 +136,11 @@ async def test_sigkill_mid_step(crash_env):
 async def test_sigkill_while_suspended_or_fanning_out(crash_env, stage):
     pool, workers, user = crash_env
     proc = workers.start()
-    params = {"sleep": {"sleep_s": 3}, "hook": {"approval": True}, "fan-out": {"fan_out": 6, "child_hold_s": 0.4}}[stage]
+    params = {
+        "sleep": {"sleep_s": 3},
+        "hook": {"approval": True},
+        "fan-out": {"fan_out": 6, "child_hold_s": 0.4},
+    }[stage]
     run = await start(pool, user, "test-crashy", **params)
     if stage == "sleep":
         await wait_status(pool, run["id"], "sleeping", timeout=20)
@@ -163,12 +176,15 @@ async def test_two_workers_never_advance_one_run_at_once(crash_env):
                 await conn.execute(
                     "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args) "
                     "VALUES ('baton', 'baton.advance_run', %s, %s)",
-                    (f"run:{run['id']}", psycopg.types.json.Jsonb({"run_id": str(run["id"])})))
+                    (f"run:{run['id']}", psycopg.types.json.Jsonb({"run_id": str(run["id"])})),
+                )
             await asyncio.sleep(0.05)
     for run in runs:
         await wait_status(pool, run["id"], "completed", timeout=30)
         spans = sorted((e["at"], e["finished_at"]) for e in await effects(pool, run["id"]))
-        assert all(a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)), "overlapping advances"
+        assert all(
+            a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)
+        ), "overlapping advances"
         assert_ran_once_except(Counter(e["name"] for e in await effects(pool, run["id"])), set())
         await check_journal(pool, run["id"])
 
@@ -178,12 +194,28 @@ async def test_rate_limit_holds_across_two_workers(crash_env):
     workers.start()
     workers.start()
     await asyncio.sleep(1.5)  # both workers up before the fan-out starts
-    run = await start(pool, user, "test-map", items=12, concurrency=12, hold_s=0.05, limit_calls=4, limit_per_s=1.5)
+    run = await start(
+        pool,
+        user,
+        "test-map",
+        items=12,
+        concurrency=12,
+        hold_s=0.05,
+        limit_calls=4,
+        limit_per_s=1.5,
+    )
     done = await wait_status(pool, run["id"], "completed", timeout=30)
     assert done["output"] == list(range(12))
     async with pool.connection() as conn:
-        calls = [r["at"] for r in await (await conn.execute(
-            "SELECT at FROM rate_events WHERE bucket = %s ORDER BY at", (f"calls:test-{run['id']}",))).fetchall()]
+        calls = [
+            r["at"]
+            for r in await (
+                await conn.execute(
+                    "SELECT at FROM rate_events WHERE bucket = %s ORDER BY at",
+                    (f"calls:test-{run['id']}",),
+                )
+            ).fetchall()
+        ]
     # The slots taken, as the database recorded them under the limit's lock. (The items' own start
     # times trail their slots by however long a loaded machine takes to run them, so they are not
     # what the limit promises.)
@@ -200,9 +232,13 @@ async def test_sweep_requeues_a_run_whose_job_was_lost(crash_env):
     run = await start(pool, user, "selftest", steps=2, sleep_s=1)
     await wait_status(pool, run["id"], "sleeping", timeout=20)
     async with pool.connection() as conn:
-        await conn.execute("DELETE FROM procrastinate_jobs WHERE queueing_lock = %s", (f"run:{run['id']}",))
+        await conn.execute(
+            "DELETE FROM procrastinate_jobs WHERE queueing_lock = %s", (f"run:{run['id']}",)
+        )
         await asyncio.sleep(1.5)
-        assert (await wait_status(pool, run["id"], "sleeping"))["status"] == "sleeping"  # stuck without its job
+        assert (await wait_status(pool, run["id"], "sleeping"))[
+            "status"
+        ] == "sleeping"  # stuck without its job
         recovered = await sweep(conn, grace_s=0)
     assert recovered["orphans"] == 1
     await wait_status(pool, run["id"], "completed", timeout=10)

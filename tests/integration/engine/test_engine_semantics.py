@@ -13,8 +13,12 @@ from tests.support.engine import effects, hook_token, journal, start, wait_statu
 
 async def test_idempotent_start_returns_the_first_run(pool, worker, user):
     async with pool.connection() as conn:
-        first, created = await start_run(conn, owner_id=user, workflow="selftest", input={"steps": 1}, idempotency_key="k1")
-        again, created_again = await start_run(conn, owner_id=user, workflow="selftest", input={"steps": 1}, idempotency_key="k1")
+        first, created = await start_run(
+            conn, owner_id=user, workflow="selftest", input={"steps": 1}, idempotency_key="k1"
+        )
+        again, created_again = await start_run(
+            conn, owner_id=user, workflow="selftest", input={"steps": 1}, idempotency_key="k1"
+        )
     assert created and not created_again
     assert again["id"] == first["id"]
 
@@ -91,7 +95,9 @@ async def test_hook_timeout_returns_a_timed_out_result(pool, worker, user):
     assert done["output"] == {"action": None, "timed_out": True, "data": {}}
     token = None
     async with pool.connection() as conn:
-        row = await (await conn.execute("SELECT token, status FROM hooks WHERE run_id = %s", (run["id"],))).fetchone()
+        row = await (
+            await conn.execute("SELECT token, status FROM hooks WHERE run_id = %s", (run["id"],))
+        ).fetchone()
         token = row["token"]
         assert row["status"] == "expired"
         with pytest.raises(HookExpired):
@@ -142,7 +148,9 @@ async def test_remind_before_calls_the_reminder_callbacks_once(pool, worker, use
 
     signals.hook_reminder.append(remember)
     try:
-        run = await start(pool, user, "test-hook", timeout_s=2.0, remind_before_s=1.5, assignee="Boss@Example.com")
+        run = await start(
+            pool, user, "test-hook", timeout_s=2.0, remind_before_s=1.5, assignee="Boss@Example.com"
+        )
         await wait_status(pool, run["id"], "waiting")
         for _ in range(150):
             if reminded:

@@ -12,22 +12,33 @@ from tests.support.engine import start, wait_status
 
 async def hook_token(pool, run_id) -> str:
     async with pool.connection() as conn:
-        return (await (await conn.execute("SELECT token FROM hooks WHERE run_id = %s", (run_id,))).fetchone())["token"]
+        return (
+            await (
+                await conn.execute("SELECT token FROM hooks WHERE run_id = %s", (run_id,))
+            ).fetchone()
+        )["token"]
 
 
 async def stored_sizes(pool, run_id) -> list[int]:
     async with pool.connection() as conn:
-        rows = await (await conn.execute(
-            "SELECT pg_column_size(output) AS size FROM run_steps WHERE run_id = %s AND kind = 'step' ORDER BY seq",
-            (run_id,))).fetchall()
+        rows = await (
+            await conn.execute(
+                "SELECT pg_column_size(output) AS size FROM run_steps WHERE run_id = %s AND kind = 'step' ORDER BY seq",
+                (run_id,),
+            )
+        ).fetchall()
     return [r["size"] for r in rows]
 
 
 @pytest.mark.parametrize("cache", ["warm", "cold"])
-async def test_large_outputs_replay_as_journaled_from_the_cache_or_from_postgres(pool, worker, user, cache):
+async def test_large_outputs_replay_as_journaled_from_the_cache_or_from_postgres(
+    pool, worker, user, cache
+):
     run = await start(pool, user, "test-large-outputs")
     await wait_status(pool, run["id"], "waiting")
-    assert all(size > stored_outputs.LAZY_OUTPUT_BYTES for size in await stored_sizes(pool, run["id"]))
+    assert all(
+        size > stored_outputs.LAZY_OUTPUT_BYTES for size in await stored_sizes(pool, run["id"])
+    )
     if cache == "cold":  # as on a worker that did not run the first steps
         stored_outputs.cache = stored_outputs.OutputCache()
     async with pool.connection() as conn:
@@ -36,7 +47,9 @@ async def test_large_outputs_replay_as_journaled_from_the_cache_or_from_postgres
     assert done["output"] == {"text": True, "record": True, "items": 101}
 
 
-async def test_a_renamed_step_with_a_large_output_still_fails_the_determinism_check(pool, worker, user):
+async def test_a_renamed_step_with_a_large_output_still_fails_the_determinism_check(
+    pool, worker, user
+):
     run = await start(pool, user, "test-large-outputs")
     await wait_status(pool, run["id"], "waiting")
     wf.LARGE_NAME["value"] = "renamed"

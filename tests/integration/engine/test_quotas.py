@@ -16,8 +16,11 @@ async def test_last_month_s_runs_do_not_count_toward_this_month_s_quota(pool):
             await start_run(conn, owner_id=user, workflow="test-hook", input={})
         with pytest.raises(QuotaExceeded, match=r"\(10 on Pro\)"):
             await start_run(conn, owner_id=user, workflow="test-hook", input={})
-        await conn.execute("UPDATE runs SET created_at = date_trunc('month', now()) - interval '1 day' "
-                           "WHERE owner_id = %s", (user,))
+        await conn.execute(
+            "UPDATE runs SET created_at = date_trunc('month', now()) - interval '1 day' "
+            "WHERE owner_id = %s",
+            (user,),
+        )
         async with conn.transaction():
             owner = await quotas.lock_owner(conn, user)
             await quotas.check_run_quota(conn, owner, get_workflow("test-hook"))  # room again
@@ -31,7 +34,9 @@ async def test_an_unlimited_tier_and_an_operator_check_are_never_refused(pool):
         with pytest.raises(QuotaExceeded, match=r"^monthly workflow limit reached \(0 on Free\)$"):
             await quotas.check_run_quota(conn, free_owner, get_workflow("test-hook"))
         await quotas.check_run_quota(conn, free_owner, get_workflow("selftest"))
-        await quotas.check_run_quota(conn, await quotas.lock_owner(conn, enterprise), get_workflow("test-hook"))
+        await quotas.check_run_quota(
+            conn, await quotas.lock_owner(conn, enterprise), get_workflow("test-hook")
+        )
 
 
 async def test_an_unknown_owner_is_not_found(pool):

@@ -42,7 +42,9 @@ def seeded_url(fresh_database):
     url = fresh_database("baton_sweep_plan")
     apply_migrations(url)
     with psycopg.connect(url, autocommit=True) as conn:
-        owner = conn.execute("INSERT INTO users (email) VALUES ('sweep@example.test') RETURNING id").fetchone()[0]
+        owner = conn.execute(
+            "INSERT INTO users (email) VALUES ('sweep@example.test') RETURNING id"
+        ).fetchone()[0]
         conn.execute(SEED, {"owner": owner})
         conn.execute("ANALYZE")
     return url
@@ -54,13 +56,21 @@ def job_table_scanned_per_run(plan: dict) -> list[str]:
     found = []
 
     def scans_jobs(node: dict) -> bool:
-        return (node.get("Node Type") == "Seq Scan" and node.get("Relation Name") == "procrastinate_jobs") or any(
-            scans_jobs(child) for child in node.get("Plans", []))
+        return (
+            node.get("Node Type") == "Seq Scan"
+            and node.get("Relation Name") == "procrastinate_jobs"
+        ) or any(scans_jobs(child) for child in node.get("Plans", []))
 
     def walk(node: dict) -> None:
         children = node.get("Plans", [])
-        if node.get("Node Type") == "Nested Loop" and len(children) == 2 and scans_jobs(children[1]):
-            found.append(f"nested loop ({node.get('Join Type')}) over a seq scan of procrastinate_jobs")
+        if (
+            node.get("Node Type") == "Nested Loop"
+            and len(children) == 2
+            and scans_jobs(children[1])
+        ):
+            found.append(
+                f"nested loop ({node.get('Join Type')}) over a seq scan of procrastinate_jobs"
+            )
         for child in children:
             if child.get("Parent Relationship") == "SubPlan" and scans_jobs(child):
                 found.append(f"{child.get('Subplan Name')} scans procrastinate_jobs per row")
@@ -77,31 +87,45 @@ def plan_of(url: str, query: str) -> dict:
 
 
 def test_the_orphan_run_query_checks_jobs_through_their_indexes(seeded_url):
-    assert job_table_scanned_per_run(plan_of(seeded_url, QUADRATIC_ORPHAN_RUNS)), \
+    assert job_table_scanned_per_run(plan_of(seeded_url, QUADRATIC_ORPHAN_RUNS)), (
         "the check no longer recognises the quadratic plan"
+    )
     assert job_table_scanned_per_run(plan_of(seeded_url, ORPHAN_RUNS)) == []
 
 
-async def test_the_sweep_wakes_a_due_run_whose_job_was_lost_and_leaves_runs_with_jobs_alone(seeded_url):
+async def test_the_sweep_wakes_a_due_run_whose_job_was_lost_and_leaves_runs_with_jobs_alone(
+    seeded_url,
+):
     from app.core.db import open_pool
 
     pool = await open_pool(seeded_url, min_size=1, max_size=2)
     try:
         async with pool.connection() as conn:
-            lost = await (await conn.execute(
-                "DELETE FROM procrastinate_jobs WHERE id IN (SELECT j.id FROM procrastinate_jobs j "
-                "JOIN runs r ON j.queueing_lock = 'run:' || r.id WHERE r.wake_at < now() LIMIT 3) "
-                "RETURNING queueing_lock")).fetchall()
-            future = await (await conn.execute(
-                "DELETE FROM procrastinate_jobs WHERE id IN (SELECT j.id FROM procrastinate_jobs j "
-                "JOIN runs r ON j.queueing_lock = 'run:' || r.id WHERE r.wake_at > now() LIMIT 2) "
-                "RETURNING queueing_lock")).fetchall()
+            lost = await (
+                await conn.execute(
+                    "DELETE FROM procrastinate_jobs WHERE id IN (SELECT j.id FROM procrastinate_jobs j "
+                    "JOIN runs r ON j.queueing_lock = 'run:' || r.id WHERE r.wake_at < now() LIMIT 3) "
+                    "RETURNING queueing_lock"
+                )
+            ).fetchall()
+            future = await (
+                await conn.execute(
+                    "DELETE FROM procrastinate_jobs WHERE id IN (SELECT j.id FROM procrastinate_jobs j "
+                    "JOIN runs r ON j.queueing_lock = 'run:' || r.id WHERE r.wake_at > now() LIMIT 2) "
+                    "RETURNING queueing_lock"
+                )
+            ).fetchall()
             assert await requeue_orphans(conn) == 3
-            queued = await (await conn.execute(
-                "SELECT queueing_lock FROM procrastinate_jobs WHERE queueing_lock = ANY(%s) AND status = 'todo'",
-                ([row["queueing_lock"] for row in lost + future],))).fetchall()
+            queued = await (
+                await conn.execute(
+                    "SELECT queueing_lock FROM procrastinate_jobs WHERE queueing_lock = ANY(%s) AND status = 'todo'",
+                    ([row["queueing_lock"] for row in lost + future],),
+                )
+            ).fetchall()
             # A run due tomorrow needs its job tomorrow: the sweep on that day will find it.
-            assert sorted(r["queueing_lock"] for r in queued) == sorted(r["queueing_lock"] for r in lost)
+            assert sorted(r["queueing_lock"] for r in queued) == sorted(
+                r["queueing_lock"] for r in lost
+            )
             assert await requeue_orphans(conn) == 0
     finally:
         await pool.close()

@@ -26,7 +26,9 @@ async def db_now(pool):
         return (await (await conn.execute("SELECT clock_timestamp() AS t")).fetchone())["t"]
 
 
-@pytest.mark.parametrize("after_kill", ["a new worker starts at once", "a busy worker was already running"])
+@pytest.mark.parametrize(
+    "after_kill", ["a new worker starts at once", "a busy worker was already running"]
+)
 async def test_a_killed_workers_runs_are_taken_over_within_the_bound(crash_env, after_kill):  # noqa: F811
     pool, workers, user = crash_env
     doomed = workers.start(concurrency=RUNS)
@@ -36,7 +38,9 @@ async def test_a_killed_workers_runs_are_taken_over_within_the_bound(crash_env, 
     if after_kill == "a busy worker was already running":
         workers.start(concurrency=2)
         busy = await start(pool, user, "test-crashy", step_hold_s=120)
-        await wait_effect(pool, busy["id"], "slow", timeout=30)  # one of its two slots held for 2 min
+        await wait_effect(
+            pool, busy["id"], "slow", timeout=30
+        )  # one of its two slots held for 2 min
 
     workers.kill(doomed)
     killed_at = await db_now(pool)
@@ -45,12 +49,17 @@ async def test_a_killed_workers_runs_are_taken_over_within_the_bound(crash_env, 
 
     taken_over = []
     for run in runs:
-        await wait_status(pool, run["id"], "completed", timeout=STALLED_WORKER_TIMEOUT_S + SWEEP_INTERVAL_S + 30)
+        await wait_status(
+            pool, run["id"], "completed", timeout=STALLED_WORKER_TIMEOUT_S + SWEEP_INTERVAL_S + 30
+        )
         slow = [e["at"] for e in await effects(pool, run["id"]) if e["name"] == "slow"]
         assert len(slow) == 2, "the interrupted step runs again exactly once"
         taken_over.append((slow[1] - killed_at).total_seconds())
         counts = Counter(e["name"] for e in await effects(pool, run["id"]))
         assert all(n == 1 for name, n in counts.items() if name != "slow"), counts
         await check_journal(pool, run["id"])
-    print(f"\ntakeover after SIGKILL ({after_kill}): " + ", ".join(f"{s:.1f}s" for s in sorted(taken_over)))
+    print(
+        f"\ntakeover after SIGKILL ({after_kill}): "
+        + ", ".join(f"{s:.1f}s" for s in sorted(taken_over))
+    )
     assert max(taken_over) <= TARGET_S, f"taken over after {max(taken_over):.1f}s"

@@ -27,17 +27,28 @@ CREATE TABLE IF NOT EXISTS test_effects (
 async def record(run_id: str, name: str, *, hold_s: float = 0, hold_once: bool = False) -> None:
     """Record that a body started (and, after `hold_s`, that it finished). With `hold_once`, only
     the first execution holds: a crash test kills it there, and the re-execution runs through."""
-    async with await psycopg.AsyncConnection.connect(os.environ["BATON_TEST_DB"], autocommit=True) as conn:
+    async with await psycopg.AsyncConnection.connect(
+        os.environ["BATON_TEST_DB"], autocommit=True
+    ) as conn:
         if hold_once:
-            seen = await (await conn.execute(
-                "SELECT count(*) FROM test_effects WHERE run_id = %s AND name = %s", (run_id, name))).fetchone()
+            seen = await (
+                await conn.execute(
+                    "SELECT count(*) FROM test_effects WHERE run_id = %s AND name = %s",
+                    (run_id, name),
+                )
+            ).fetchone()
             hold_s = 0 if seen[0] else hold_s
-        row = await (await conn.execute(
-            "INSERT INTO test_effects (run_id, name, pid) VALUES (%s, %s, %s) RETURNING id",
-            (run_id, name, os.getpid()))).fetchone()
+        row = await (
+            await conn.execute(
+                "INSERT INTO test_effects (run_id, name, pid) VALUES (%s, %s, %s) RETURNING id",
+                (run_id, name, os.getpid()),
+            )
+        ).fetchone()
         if hold_s:
             await asyncio.sleep(hold_s)
-        await conn.execute("UPDATE test_effects SET finished_at = clock_timestamp() WHERE id = %s", (row[0],))
+        await conn.execute(
+            "UPDATE test_effects SET finished_at = clock_timestamp() WHERE id = %s", (row[0],)
+        )
 
 
 class CrashInput(BaseModel):
@@ -53,7 +64,13 @@ async def child(item: dict) -> int:
     return item["i"] * 10
 
 
-@workflow(name="test-crashy", title="Crash test", description="steps, sleep, hook, fan-out", input=CrashInput, hidden=True)
+@workflow(
+    name="test-crashy",
+    title="Crash test",
+    description="steps, sleep, hook, fan-out",
+    input=CrashInput,
+    hidden=True,
+)
 async def crashy(run: Run, inp: CrashInput) -> dict:
     rid = str(run.id)
     await run.step("one", record, rid, "one")
@@ -90,7 +107,9 @@ async def limited_child(item: dict) -> int:
 @workflow(name="test-map", title="Map test", description="fan-out", input=MapInput, hidden=True)
 async def map_workflow(run: Run, inp: MapInput) -> list:
     items = [{"run_id": str(run.id), "i": i, "hold_s": inp.hold_s} for i in range(inp.items)]
-    limit = RateLimit(f"test-{run.id}", inp.limit_calls, inp.limit_per_s) if inp.limit_calls else None
+    limit = (
+        RateLimit(f"test-{run.id}", inp.limit_calls, inp.limit_per_s) if inp.limit_calls else None
+    )
     return await run.map("items", limited_child, items, concurrency=inp.concurrency, limit=limit)
 
 
@@ -104,7 +123,9 @@ async def always_fails(kind: str) -> None:
     raise RuntimeError("flaky dependency down")
 
 
-@workflow(name="test-errors", title="Errors", description="failure paths", input=ErrorInput, hidden=True)
+@workflow(
+    name="test-errors", title="Errors", description="failure paths", input=ErrorInput, hidden=True
+)
 async def errors(run: Run, inp: ErrorInput) -> dict:
     policy = RetryPolicy(max_attempts=2, initial_s=0.05)
     if inp.mode == "handled":
@@ -112,7 +133,9 @@ async def errors(run: Run, inp: ErrorInput) -> dict:
             await run.step("doomed", always_fails, "retryable", retry=policy)
         except StepFailed as exc:
             return {"handled": exc.error["message"]}
-    await run.step("doomed", always_fails, "fatal" if inp.mode == "fatal" else "retryable", retry=policy)
+    await run.step(
+        "doomed", always_fails, "fatal" if inp.mode == "fatal" else "retryable", retry=policy
+    )
     return {}
 
 
@@ -120,15 +143,30 @@ class BlipInput(BaseModel):
     blips: int = 1
 
 
-@workflow(name="test-db-blip", title="Database blip", description="loses its connection once", input=BlipInput, hidden=True)
+@workflow(
+    name="test-db-blip",
+    title="Database blip",
+    description="loses its connection once",
+    input=BlipInput,
+    hidden=True,
+)
 async def db_blip(run: Run, inp: BlipInput) -> dict:
     rid = str(run.id)
     await run.step("before", record, rid, "before")
-    async with await psycopg.AsyncConnection.connect(os.environ["BATON_TEST_DB"], autocommit=True) as conn:
-        seen = (await (await conn.execute(
-            "SELECT count(*) FROM test_effects WHERE run_id = %s AND name = 'blip'", (rid,))).fetchone())[0]
+    async with await psycopg.AsyncConnection.connect(
+        os.environ["BATON_TEST_DB"], autocommit=True
+    ) as conn:
+        seen = (
+            await (
+                await conn.execute(
+                    "SELECT count(*) FROM test_effects WHERE run_id = %s AND name = 'blip'", (rid,)
+                )
+            ).fetchone()
+        )[0]
         if seen < inp.blips:
-            await conn.execute("INSERT INTO test_effects (run_id, name) VALUES (%s, 'blip')", (rid,))
+            await conn.execute(
+                "INSERT INTO test_effects (run_id, name) VALUES (%s, 'blip')", (rid,)
+            )
             raise psycopg.OperationalError("server closed the connection unexpectedly")
     await run.step("after", record, rid, "after")
     return {"blips": seen}
@@ -142,8 +180,14 @@ class HookInput(BaseModel):
 
 @workflow(name="test-hook", title="Hook", description="one approval", input=HookInput, hidden=True)
 async def hook_workflow(run: Run, inp: HookInput) -> dict:
-    result = await run.hook("approve it", "approval", show={"text": "Please approve"}, timeout=inp.timeout_s,
-                            remind_before=inp.remind_before_s, assignee=inp.assignee)
+    result = await run.hook(
+        "approve it",
+        "approval",
+        show={"text": "Please approve"},
+        timeout=inp.timeout_s,
+        remind_before=inp.remind_before_s,
+        assignee=inp.assignee,
+    )
     return {"action": result.action, "timed_out": result.timed_out, "data": result.data}
 
 
@@ -152,7 +196,9 @@ async def hook_workflow(run: Run, inp: HookInput) -> dict:
 STEP_NAME = {"value": "original"}
 
 
-@workflow(name="test-changing", title="Changing", description="code changes", input=HookInput, hidden=True)
+@workflow(
+    name="test-changing", title="Changing", description="code changes", input=HookInput, hidden=True
+)
 async def changing(run: Run, inp: HookInput) -> str:
     await run.step(STEP_NAME["value"], record, str(run.id), "changing")
     await run.hook("gate", "approval")
@@ -164,7 +210,9 @@ class Empty(BaseModel):
     pass
 
 
-@workflow(name="test-versioned", title="Versioned", description="v1", input=Empty, version=1, hidden=True)
+@workflow(
+    name="test-versioned", title="Versioned", description="v1", input=Empty, version=1, hidden=True
+)
 async def versioned_v1(run: Run, inp: Empty) -> str:
     await run.hook("gate", "approval")
     return "v1"
@@ -175,7 +223,13 @@ async def slow_step(run: Run, inp: Empty) -> None:
     await run.step("long", record, str(run.id), "long", hold_s=30)
 
 
-@workflow(name="test-values", title="Values", description="journaled now and uuid", input=Empty, hidden=True)
+@workflow(
+    name="test-values",
+    title="Values",
+    description="journaled now and uuid",
+    input=Empty,
+    hidden=True,
+)
 async def values(run: Run, inp: Empty) -> dict:
     first = {"now": run.now().isoformat(), "uuid": str(run.uuid())}
     await run.hook("gate", "approval")
@@ -183,20 +237,32 @@ async def values(run: Run, inp: Empty) -> dict:
 
 
 async def insert_effect(conn, run_id: str) -> int:
-    row = await (await conn.execute(
-        "INSERT INTO test_effects (run_id, name) VALUES (%s, 'transaction') RETURNING id", (run_id,))).fetchone()
+    row = await (
+        await conn.execute(
+            "INSERT INTO test_effects (run_id, name) VALUES (%s, 'transaction') RETURNING id",
+            (run_id,),
+        )
+    ).fetchone()
     return row["id"]
 
 
-@workflow(name="test-transaction", title="Tx", description="transaction step", input=Empty, hidden=True)
+@workflow(
+    name="test-transaction", title="Tx", description="transaction step", input=Empty, hidden=True
+)
 async def transaction(run: Run, inp: Empty) -> int:
     effect = await run.transaction("write", lambda conn: insert_effect(conn, str(run.id)))
     await run.hook("gate", "approval")
     return effect
 
 
-@workflow(name="test-deadline", title="Deadline", description="a short max duration", input=Empty, hidden=True,
-          max_duration=__import__("datetime").timedelta(seconds=1))
+@workflow(
+    name="test-deadline",
+    title="Deadline",
+    description="a short max duration",
+    input=Empty,
+    hidden=True,
+    max_duration=__import__("datetime").timedelta(seconds=1),
+)
 async def deadline(run: Run, inp: Empty) -> None:
     await run.hook("forever", "approval")
 
@@ -213,36 +279,65 @@ async def usage(run: Run, inp: Empty) -> str:
 
 async def fails_first_time(run_id: str) -> str:
     """Fails for good on its first execution; a retried run passes."""
-    async with await psycopg.AsyncConnection.connect(os.environ["BATON_TEST_DB"], autocommit=True) as conn:
-        seen = (await (await conn.execute(
-            "SELECT count(*) FROM test_effects WHERE run_id = %s AND name = 'flaky once'", (run_id,))).fetchone())[0]
+    async with await psycopg.AsyncConnection.connect(
+        os.environ["BATON_TEST_DB"], autocommit=True
+    ) as conn:
+        seen = (
+            await (
+                await conn.execute(
+                    "SELECT count(*) FROM test_effects WHERE run_id = %s AND name = 'flaky once'",
+                    (run_id,),
+                )
+            ).fetchone()
+        )[0]
     await record(run_id, "flaky once")
     if not seen:
         raise FatalError("the backend was down")
     return "recovered"
 
 
-@workflow(name="test-flaky-once", title="Flaky once", description="fails, then passes on retry", input=Empty,
-          hidden=True)
+@workflow(
+    name="test-flaky-once",
+    title="Flaky once",
+    description="fails, then passes on retry",
+    input=Empty,
+    hidden=True,
+)
 async def flaky_once(run: Run, inp: Empty) -> str:
     await run.step("prepare", record, str(run.id), "prepare")
     return await run.step("call backend", fails_first_time, str(run.id))
 
 
-@workflow(name="test-artifact", title="Artifact", description="stores a file", input=Empty, hidden=True)
+@workflow(
+    name="test-artifact", title="Artifact", description="stores a file", input=Empty, hidden=True
+)
 async def artifact(run: Run, inp: Empty) -> str:
     from app.steps.artifacts import save_artifact
 
-    return await run.transaction("save", lambda conn: save_artifact(
-        conn, owner_id=run.owner_id, run_id=run.id, name="notes.txt", content_type="text/plain", data=b"hello"))
+    return await run.transaction(
+        "save",
+        lambda conn: save_artifact(
+            conn,
+            owner_id=run.owner_id,
+            run_id=run.id,
+            name="notes.txt",
+            content_type="text/plain",
+            data=b"hello",
+        ),
+    )
 
 
 class WaitIfInput(BaseModel):
     wait: bool
 
 
-@workflow(name="test-wait-if", title="Wait if", description="a hook that waits only if needed", input=WaitIfInput,
-          hidden=True)
+@workflow(
+    name="test-wait-if",
+    title="Wait if",
+    description="a hook that waits only if needed",
+    input=WaitIfInput,
+    hidden=True,
+)
 async def wait_if_flow(run: Run, inp: WaitIfInput) -> dict:
     async def needed(conn) -> bool:
         await record(str(run.id), "checked")
@@ -269,13 +364,21 @@ async def large_record(seed: str) -> dict:
 LARGE_NAME = {"value": "text"}
 
 
-@workflow(name="test-large-outputs", title="Large outputs", description="outputs left in Postgres on resume",
-          input=Empty, hidden=True)
+@workflow(
+    name="test-large-outputs",
+    title="Large outputs",
+    description="outputs left in Postgres on resume",
+    input=Empty,
+    hidden=True,
+)
 async def large_outputs(run: Run, inp: Empty) -> dict:
     text = await run.step(LARGE_NAME["value"], large_text, str(run.id))
     record_ = await run.step("record", large_record, str(run.id)[:8])
     record_["items"].append("changed by the code")  # must not leak into the next replay
     await run.hook("gate", "approval")
     again = await run.step("record again", large_record, str(run.id)[:8])
-    return {"text": text == "".join(noise(str(run.id), 100)), "record": record_["items"][:100] == again["items"],
-            "items": len(record_["items"])}
+    return {
+        "text": text == "".join(noise(str(run.id), 100)),
+        "record": record_["items"][:100] == again["items"],
+        "items": len(record_["items"]),
+    }

@@ -20,7 +20,11 @@ def fresh(max_calls: int, per_seconds: float = 60.0) -> RateLimit:
 
 async def events(pool, bucket: str) -> list:
     async with pool.connection() as conn:
-        rows = await (await conn.execute("SELECT at FROM rate_events WHERE bucket = %s ORDER BY at", (bucket,))).fetchall()
+        rows = await (
+            await conn.execute(
+                "SELECT at FROM rate_events WHERE bucket = %s ORDER BY at", (bucket,)
+            )
+        ).fetchall()
     return [r["at"] for r in rows]
 
 
@@ -58,8 +62,11 @@ async def test_next_slot_names_the_database_time_the_oldest_call_leaves_the_wind
 async def test_calls_that_left_the_window_stop_counting_but_stay_an_hour_as_history(pool):
     limit = fresh(2, 60)
     async with pool.connection() as conn:
-        await conn.execute("INSERT INTO rate_events (bucket, at) VALUES (%(b)s, now() - interval '2 minutes'), "
-                           "(%(b)s, now() - interval '3 minutes'), (%(b)s, now() - interval '2 hours')", {"b": limit.name})
+        await conn.execute(
+            "INSERT INTO rate_events (bucket, at) VALUES (%(b)s, now() - interval '2 minutes'), "
+            "(%(b)s, now() - interval '3 minutes'), (%(b)s, now() - interval '2 hours')",
+            {"b": limit.name},
+        )
         assert await ratelimit.take(conn, limit) == 0
         assert await ratelimit.take(conn, limit) == 0
         assert await ratelimit.take(conn, limit) > 0
@@ -70,21 +77,30 @@ async def test_calls_that_left_the_window_stop_counting_but_stay_an_hour_as_hist
 async def test_a_lowered_limit_waits_until_enough_old_calls_have_left(pool):
     name = f"test:{secrets.token_hex(6)}"
     async with pool.connection() as conn:
-        await conn.execute("INSERT INTO rate_events (bucket, at) SELECT %s, now() - make_interval(secs => s) "
-                           "FROM generate_series(10, 50, 10) AS s", (name,))  # 5 calls, 10..50 s ago
+        await conn.execute(
+            "INSERT INTO rate_events (bucket, at) SELECT %s, now() - make_interval(secs => s) "
+            "FROM generate_series(10, 50, 10) AS s",
+            (name,),
+        )  # 5 calls, 10..50 s ago
         wait = await ratelimit.take(conn, RateLimit(name, 2, 60))
     # Under "2 a minute" a slot frees once 4 of the 5 have left: the one of 20 s ago, in ~40 s.
     assert 38 < wait <= 40
 
 
-@pytest.mark.parametrize(("limit", "column"), [(ratelimit.CHAT_MESSAGES, "chat_per_minute"),
-                                               (ratelimit.API_CALLS, "api_per_minute")])
+@pytest.mark.parametrize(
+    ("limit", "column"),
+    [(ratelimit.CHAT_MESSAGES, "chat_per_minute"), (ratelimit.API_CALLS, "api_per_minute")],
+)
 async def test_tier_limits_read_the_tier_s_number_when_counting(pool, limit, column):
     user = await make_user(pool, tier="free")
     async with pool.connection() as conn:
-        per_minute = (await (await conn.execute(f"SELECT {column} FROM tiers WHERE name = 'free'")).fetchone())[column]
-        await conn.execute("INSERT INTO rate_events (bucket) SELECT %s FROM generate_series(1, %s)",
-                           (limit.bucket(user), per_minute - 1))
+        per_minute = (
+            await (await conn.execute(f"SELECT {column} FROM tiers WHERE name = 'free'")).fetchone()
+        )[column]
+        await conn.execute(
+            "INSERT INTO rate_events (bucket) SELECT %s FROM generate_series(1, %s)",
+            (limit.bucket(user), per_minute - 1),
+        )
         assert await ratelimit.take_tier_slot(conn, limit, user, "free") == (0, per_minute)
         wait, shown = await ratelimit.take_tier_slot(conn, limit, user, "free")
         assert wait > 0 and shown == per_minute

@@ -36,12 +36,19 @@ async def offline_client(settings, database_url, pool):
     """The app on the offline demo model (no OPENAI_BASE_URL), as a fresh install runs it."""
     from app.web.app import create_app
 
-    await make_user(pool, new_email("first"))  # the install's first account is its admin; ours are not
+    await make_user(
+        pool, new_email("first")
+    )  # the install's first account is its admin; ours are not
 
     assert settings.offline_model
     forget_ip_limits(database_url)
     async with model_runtime(settings):  # the worker's steps use the offline model too
-        app = create_app(settings, database_url, run_worker=False, llm=LLM.from_settings(settings, offline_delay=0))
+        app = create_app(
+            settings,
+            database_url,
+            run_worker=False,
+            llm=LLM.from_settings(settings, offline_delay=0),
+        )
         async with AsyncTestClient(app) as client:
             client.follow_redirects = False
             yield client
@@ -61,42 +68,63 @@ async def test_the_checklist_ticks_each_step_as_a_new_account_does_it(offline_cl
     account = await make_user(pool, new_email("newcomer"), tier="pro")
     email = account.email
     await log_in(client, email)
-    assert await state(client) == {"Start a chat": False, "Run a reviewed report": False, "Approve it": False,
-                                   "Download the PDF": False}
+    assert await state(client) == {
+        "Start a chat": False,
+        "Run a reviewed report": False,
+        "Approve it": False,
+        "Download the PDF": False,
+    }
 
     conversation_id, _ = await start_chat(client, "What is Baton?")
     assert (await state(client))["Start a chat"] is True
 
-    started = await client.post(f"/chat/{conversation_id}/messages", data={"content": "/report tidal energy"},
-                                headers=htmx(await token(client)))
+    started = await client.post(
+        f"/chat/{conversation_id}/messages",
+        data={"content": "/report tidal energy"},
+        headers=htmx(await token(client)),
+    )
     assert started.status_code == 200, started.text
     assert (await state(client))["Run a reviewed report"] is True
     assert (await state(client))["Approve it"] is False
 
     async def waiting_hook():
         async with pool.connection() as conn:
-            return await (await conn.execute(
-                "SELECT h.id FROM hooks h JOIN users u ON u.id = h.owner_id JOIN runs r ON r.id = h.run_id "
-                "WHERE u.email = %s AND h.status = 'waiting' AND r.status = 'waiting'", (email,))).fetchone()
+            return await (
+                await conn.execute(
+                    "SELECT h.id FROM hooks h JOIN users u ON u.id = h.owner_id JOIN runs r ON r.id = h.run_id "
+                    "WHERE u.email = %s AND h.status = 'waiting' AND r.status = 'waiting'",
+                    (email,),
+                )
+            ).fetchone()
 
     hook = await wait_for(waiting_hook, timeout=30, what="the report to wait for its review")
     review = await client.get(f"/approvals/{hook['id']}")
-    decided = await client.post(f"/approvals/{hook['id']}", data={"action": "approve", "_csrf_token": csrf_of(review.text)})
+    decided = await client.post(
+        f"/approvals/{hook['id']}", data={"action": "approve", "_csrf_token": csrf_of(review.text)}
+    )
     assert decided.status_code == 303, decided.text
     assert (await state(client))["Approve it"] is True
 
     async def pdf():
         async with pool.connection() as conn:
-            return await (await conn.execute(
-                "SELECT a.id FROM artifacts a JOIN users u ON u.id = a.owner_id "
-                "WHERE u.email = %s AND a.content_type = 'application/pdf'", (email,))).fetchone()
+            return await (
+                await conn.execute(
+                    "SELECT a.id FROM artifacts a JOIN users u ON u.id = a.owner_id "
+                    "WHERE u.email = %s AND a.content_type = 'application/pdf'",
+                    (email,),
+                )
+            ).fetchone()
 
     artifact = await wait_for(pdf, timeout=60, what="the approved report's PDF")
     assert (await state(client))["Download the PDF"] is False  # produced is not downloaded
     download = await client.get(f"/artifacts/{artifact['id']}")
     assert download.status_code == 200 and download.content.startswith(b"%PDF-")
-    assert await state(client) == {"Start a chat": True, "Run a reviewed report": True, "Approve it": True,
-                                   "Download the PDF": True}
+    assert await state(client) == {
+        "Start a chat": True,
+        "Run a reviewed report": True,
+        "Approve it": True,
+        "Download the PDF": True,
+    }
     assert "4 of 4 done" in (await client.get("/onboarding/checklist")).text
 
 
@@ -104,13 +132,21 @@ async def test_a_download_by_someone_else_ticks_nothing(offline_client, pool):
     # Another account asking for the file gets 404 and does not mark it downloaded.
     owner = await make_user(pool, new_email("owner"), tier="pro")
     async with pool.connection() as conn:
-        row = await (await conn.execute(
-            "INSERT INTO artifacts (owner_id, name, content_type, size, data) VALUES (%s, 'a.pdf', "
-            "'application/pdf', 5, '%%PDF-') RETURNING id", (owner.id,))).fetchone()
+        row = await (
+            await conn.execute(
+                "INSERT INTO artifacts (owner_id, name, content_type, size, data) VALUES (%s, 'a.pdf', "
+                "'application/pdf', 5, '%%PDF-') RETURNING id",
+                (owner.id,),
+            )
+        ).fetchone()
     await sign_up(offline_client)
     assert (await offline_client.get(f"/artifacts/{row['id']}")).status_code == 404
     async with pool.connection() as conn:
-        seen = await (await conn.execute("SELECT first_downloaded_at FROM artifacts WHERE id = %s", (row["id"],))).fetchone()
+        seen = await (
+            await conn.execute(
+                "SELECT first_downloaded_at FROM artifacts WHERE id = %s", (row["id"],)
+            )
+        ).fetchone()
     assert seen["first_downloaded_at"] is None
 
 
@@ -120,7 +156,9 @@ async def test_dismissing_the_checklist_is_remembered_across_sessions(offline_cl
     page = await offline_client.get("/chat/")
     assert await state(offline_client) is not None
 
-    dismissed = await offline_client.post("/onboarding/dismiss", data={"_csrf_token": csrf_of(page.text)})
+    dismissed = await offline_client.post(
+        "/onboarding/dismiss", data={"_csrf_token": csrf_of(page.text)}
+    )
     assert dismissed.status_code == 303
     assert await state(offline_client) is None
 
@@ -136,7 +174,9 @@ async def test_admins_also_see_the_setup_items(offline_client, pool):
     assert items["Connect a model endpoint"] is False and items["Connect SMTP for mail"] is False
 
 
-async def test_a_plan_without_workflow_runs_is_told_so_instead_of_sent_to_a_refusing_form(offline_client, pool):
+async def test_a_plan_without_workflow_runs_is_told_so_instead_of_sent_to_a_refusing_form(
+    offline_client, pool
+):
     account = await make_user(pool, new_email("free"), tier="free")
     await log_in(offline_client, account.email)
     items = await state(offline_client)

@@ -19,7 +19,9 @@ async def test_help_lists_the_guide_every_workflow_and_every_slash_command(app_c
         assert f'href="/help/{p.slug}"' in text and p.title in text
     shown = [wf for wf in catalog() if f'id="wf-{wf.name}"' in text and wf.description in text]
     assert shown == catalog() and len(shown) >= 5
-    assert not [wf for wf in catalog(include_hidden=True) if wf.hidden and f'id="wf-{wf.name}"' in text]
+    assert not [
+        wf for wf in catalog(include_hidden=True) if wf.hidden and f'id="wf-{wf.name}"' in text
+    ]
     for command, (_, field) in COMMANDS.items():
         assert f"{command} <{field}>" in text
     assert "<code>/help</code>" in text
@@ -32,7 +34,9 @@ async def test_search_finds_the_sections_that_mention_a_word(app_client):
     assert "Reviews: approve, revise, reject" in html.unescape(page.text)
 
     nothing = await app_client.get("/help", params={"q": "xylophone"})
-    assert nothing.status_code == 200 and "Nothing in the help mentions" in html.unescape(nothing.text)
+    assert nothing.status_code == 200 and "Nothing in the help mentions" in html.unescape(
+        nothing.text
+    )
 
 
 async def test_a_guide_page_renders_its_markdown_with_links_between_pages(app_client):

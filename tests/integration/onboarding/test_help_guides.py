@@ -9,12 +9,16 @@ from app.web.help.pages import BOOKS, pages
 from tests.support.web import log_in, make_user, new_email
 
 
-async def test_an_admin_opens_every_page_of_both_guides_and_searches_the_admin_one(app_client, pool):
+async def test_an_admin_opens_every_page_of_both_guides_and_searches_the_admin_one(
+    app_client, pool
+):
     admin = await make_user(pool, new_email("admin"), is_admin=True, tier="enterprise")
     await log_in(app_client, admin.email)
     for book in BOOKS:
         named = BOOKS[book][1]
-        assert [p.slug for p in pages(book)][:len(named)] == list(named), f"{book}: a page named in BOOKS is missing"
+        assert [p.slug for p in pages(book)][: len(named)] == list(named), (
+            f"{book}: a page named in BOOKS is missing"
+        )
         for p in pages(book):
             page = await app_client.get(p.url)
             assert page.status_code == 200, p.url

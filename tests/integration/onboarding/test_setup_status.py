@@ -48,16 +48,23 @@ async def as_admin(client, pool):
     return admin
 
 
-async def test_the_card_reports_each_part_from_real_checks(model_settings, database_url, pool, model, worker):
+async def test_the_card_reports_each_part_from_real_checks(
+    model_settings, database_url, pool, model, worker
+):
     async with await client_for(model_settings, database_url) as client:
         await as_admin(client, pool)
         page = await client.get("/admin/setup")
         assert page.status_code == 200
         state, detail = check(page.text, "Model endpoint")
         assert state == "ok" and "answered with 1 model(s)" in detail
-        assert [r.path for r in model.requests if r.method == "GET"][-1].endswith("/models")  # a real request
+        assert [r.path for r in model.requests if r.method == "GET"][-1].endswith(
+            "/models"
+        )  # a real request
         assert check(page.text, "Mail (SMTP)")[0] == "warn"  # no SMTP_URL in these settings
-        assert check(page.text, "Backups") == ("unknown", "Not known to Baton: backups are taken outside the app.")
+        assert check(page.text, "Backups") == (
+            "unknown",
+            "Not known to Baton: backups are taken outside the app.",
+        )
         state, detail = check(page.text, "Workers")
         assert state == "ok" and "worker(s) alive" in detail
         assert check(page.text, "Code review sandbox")[0] in ("ok", "fail")  # as this machine is
@@ -83,9 +90,13 @@ async def test_the_offline_model_is_named_as_such(settings, database_url, pool):
         assert state == "warn" and detail.startswith("Offline demo model")
 
 
-async def test_a_test_mail_arrives_through_the_real_mail_path(model_settings, database_url, pool, model, smtp_server):
+async def test_a_test_mail_arrives_through_the_real_mail_path(
+    model_settings, database_url, pool, model, smtp_server
+):
     inbox, smtp_url = smtp_server
-    configured = dataclasses.replace(model_settings, smtp_url=smtp_url, mail_from="baton@baton.test")
+    configured = dataclasses.replace(
+        model_settings, smtp_url=smtp_url, mail_from="baton@baton.test"
+    )
     async with await client_for(configured, database_url) as client:
         admin = await as_admin(client, pool)
         page = await client.get("/admin/setup")
@@ -95,8 +106,12 @@ async def test_a_test_mail_arrives_through_the_real_mail_path(model_settings, da
         [mail] = await inbox.wait_for("Baton test mail")
         assert mail["To"] == admin.email and "Baton's mail works" in mail.get_content()
         async with pool.connection() as conn:
-            row = await (await conn.execute("SELECT status FROM mail_outbox WHERE kind = 'test' AND to_addr = %s",
-                                            (admin.email,))).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT status FROM mail_outbox WHERE kind = 'test' AND to_addr = %s",
+                    (admin.email,),
+                )
+            ).fetchone()
         assert row["status"] == "sent"  # through the outbox, like every other mail
 
 
@@ -106,7 +121,9 @@ async def test_a_failing_smtp_server_is_reported(model_settings, database_url, p
         await as_admin(client, pool)
         page = await client.get("/admin/setup")
         sent = await client.post("/admin/setup/test-mail", data={"_csrf_token": csrf_of(page.text)})
-        assert sent.status_code == 200 and "failed: ConnectionRefusedError" in html.unescape(sent.text)
+        assert sent.status_code == 200 and "failed: ConnectionRefusedError" in html.unescape(
+            sent.text
+        )
 
 
 async def test_setup_status_is_for_admins_only(model_settings, database_url, pool, model):
@@ -116,4 +133,6 @@ async def test_setup_status_is_for_admins_only(model_settings, database_url, poo
         await log_in(client, member.email)
         assert (await client.get("/admin/setup")).status_code == 403
         csrf = csrf_of((await client.get("/chat/")).text)
-        assert (await client.post("/admin/setup/test-mail", data={"_csrf_token": csrf})).status_code == 403
+        assert (
+            await client.post("/admin/setup/test-mail", data={"_csrf_token": csrf})
+        ).status_code == 403

@@ -52,22 +52,39 @@ async def worker_runtime(model_settings):
         yield installed
 
 
-async def add_connector(pool, settings, user: int, kind: str, url: str, secret: str, name: str | None = None) -> dict:
+async def add_connector(
+    pool, settings, user: int, kind: str, url: str, secret: str, name: str | None = None
+) -> dict:
     async with pool.connection() as conn:
-        row, _ = await create_connector(conn, SecretBox(settings.secret_key), user,
-                                        ConnectorForm(kind=kind, name=name or kind, url=url, secret=secret))
+        row, _ = await create_connector(
+            conn,
+            SecretBox(settings.secret_key),
+            user,
+            ConnectorForm(kind=kind, name=name or kind, url=url, secret=secret),
+        )
     return row
 
 
 def first_slot(seconds_ahead: float) -> dict:
     """start_date and post_time (UTC) for a first post `seconds_ahead` from now."""
     when = (datetime.now(UTC) + timedelta(seconds=seconds_ahead)).replace(microsecond=0)
-    return {"start_date": when.date().isoformat(), "post_time": when.strftime("%H:%M:%S"), "timezone": "UTC"}
+    return {
+        "start_date": when.date().isoformat(),
+        "post_time": when.strftime("%H:%M:%S"),
+        "timezone": "UTC",
+    }
 
 
 async def start_schedule(pool, user, *, posts=3, ahead=4.0, spacing="2s", **extra) -> dict:
-    params = {"brief": "Our product launch next week", "connector": "webhook", "posts": posts, "spacing": spacing,
-              "metrics_after": "1s", "retry_delay": "1s", **first_slot(ahead)}
+    params = {
+        "brief": "Our product launch next week",
+        "connector": "webhook",
+        "posts": posts,
+        "spacing": spacing,
+        "metrics_after": "1s",
+        "retry_delay": "1s",
+        **first_slot(ahead),
+    }
     return await start(pool, user, "scheduled-publishing", **params | extra)
 
 

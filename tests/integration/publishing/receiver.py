@@ -62,8 +62,15 @@ class Receiver:
                 if self.path.startswith("/api/v1/statuses/"):
                     remote_id = self.path.rsplit("/", 1)[1]
                     likes = receiver.likes.get(remote_id, 0)
-                    return self._answer(200, {"id": remote_id, "favourites_count": likes, "reblogs_count": 1,
-                                              "replies_count": 0})
+                    return self._answer(
+                        200,
+                        {
+                            "id": remote_id,
+                            "favourites_count": likes,
+                            "reblogs_count": 1,
+                            "replies_count": 0,
+                        },
+                    )
                 self._answer(404, {"error": "not found"})
 
             def do_POST(self):
@@ -73,33 +80,53 @@ class Receiver:
                     if self.headers.get("Authorization") != f"Bearer {receiver.token}":
                         return self._answer(401, {"error": "The access token is invalid"})
                     return self._publish(body.get("status"), body)
-                expected = "sha256=" + hmac.new(receiver.secret.encode(), raw, hashlib.sha256).hexdigest()
+                expected = (
+                    "sha256=" + hmac.new(receiver.secret.encode(), raw, hashlib.sha256).hexdigest()
+                )
                 if not hmac.compare_digest(self.headers.get("X-Baton-Signature", ""), expected):
                     receiver.bad_signatures += 1
                     return self._answer(401, {"error": "bad signature"})
                 if body.get("event") == "ping":
                     with receiver.lock:
                         receiver.pings.append(body)
-                        status, saying = receiver.failures.pop(0) if receiver.failures else (200, "")
+                        status, saying = (
+                            receiver.failures.pop(0) if receiver.failures else (200, "")
+                        )
                     return self._answer(status, {"ok": status == 200, "error": saying})
                 if body.get("event") == "metrics.request":
                     receiver.metrics_requests.append(body)
-                    return self._answer(200, {"metrics": {str(p["id"]): {"likes": receiver.likes.get(str(p["id"]), 0),
-                                                                         "shares": 2, "replies": 1}
-                                                          for p in body["posts"]}})
+                    return self._answer(
+                        200,
+                        {
+                            "metrics": {
+                                str(p["id"]): {
+                                    "likes": receiver.likes.get(str(p["id"]), 0),
+                                    "shares": 2,
+                                    "replies": 1,
+                                }
+                                for p in body["posts"]
+                            }
+                        },
+                    )
                 return self._publish(body["post"]["text"], body)
 
             def _publish(self, text, body):
                 key = self.headers.get("Idempotency-Key", "")
                 with receiver.lock:
-                    receiver.deliveries.append({"key": key, "text": text, "body": body, "at": time.time()})
+                    receiver.deliveries.append(
+                        {"key": key, "text": text, "body": body, "at": time.time()}
+                    )
                     status, saying = receiver.failures.pop(0) if receiver.failures else (200, "")
                     hold = receiver.holds.pop(0) if receiver.holds and status == 200 else 0
                     first = key not in receiver.published
                     if status == 200 and first:
                         remote_id = str(len(receiver.published) + 1)
-                        receiver.published[key] = {"id": remote_id, "url": f"https://social.example/@me/{remote_id}",
-                                                   "text": text, "at": time.time()}
+                        receiver.published[key] = {
+                            "id": remote_id,
+                            "url": f"https://social.example/@me/{remote_id}",
+                            "text": text,
+                            "at": time.time(),
+                        }
                 if hold:
                     receiver.received.set()
                     time.sleep(hold)

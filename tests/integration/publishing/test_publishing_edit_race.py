@@ -46,8 +46,12 @@ async def _approved_run(pool, model_settings, rx):
     await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET)
     run = await start_schedule(pool, user, posts=3, ahead=3600, spacing="1h")
     review = await waiting_hook(pool, run["id"], "review posts")
-    posts = [p["id"] for p in await rows(pool, "SELECT id FROM publishing_posts WHERE run_id = %s ORDER BY publish_at",
-                                         run["id"])]
+    posts = [
+        p["id"]
+        for p in await rows(
+            pool, "SELECT id FROM publishing_posts WHERE run_id = %s ORDER BY publish_at", run["id"]
+        )
+    ]
     return user, run, review, posts
 
 
@@ -57,14 +61,17 @@ async def _approve(pool, review):
 
 
 async def test_remaining_posts_cancelled_just_before_the_wait_end_the_run_at_once(
-        pool, worker, writer, model_settings, before_the_wait):
+    pool, worker, writer, model_settings, before_the_wait
+):
     with Receiver(secret=SECRET) as rx:
         user, run, review, _ = await _approved_run(pool, model_settings, rx)
         cancelled = []
 
         async def cancel():
             async with pool.connection() as conn:
-                cancelled.append(await S.cancel_remaining_by_owner(conn, run_id=run["id"], owner_id=user))
+                cancelled.append(
+                    await S.cancel_remaining_by_owner(conn, run_id=run["id"], owner_id=user)
+                )
 
         before_the_wait.append(cancel)
         await _approve(pool, review)
@@ -74,15 +81,22 @@ async def test_remaining_posts_cancelled_just_before_the_wait_end_the_run_at_onc
     assert rx.published == {}
 
 
-async def test_a_post_moved_to_now_just_before_the_wait_goes_out_now(pool, worker, writer, model_settings,
-                                                                      before_the_wait):
+async def test_a_post_moved_to_now_just_before_the_wait_goes_out_now(
+    pool, worker, writer, model_settings, before_the_wait
+):
     with Receiver(secret=SECRET) as rx:
         user, run, review, posts = await _approved_run(pool, model_settings, rx)
 
         async def edit():
             async with pool.connection() as conn:
-                await S.edit_post(conn, run_id=run["id"], owner_id=user, post_id=posts[2], body="Moved up",
-                                  publish_at=datetime.now(UTC) + timedelta(seconds=1))
+                await S.edit_post(
+                    conn,
+                    run_id=run["id"],
+                    owner_id=user,
+                    post_id=posts[2],
+                    body="Moved up",
+                    publish_at=datetime.now(UTC) + timedelta(seconds=1),
+                )
 
         before_the_wait.append(edit)
         await _approve(pool, review)
@@ -94,8 +108,9 @@ async def test_a_post_moved_to_now_just_before_the_wait_goes_out_now(pool, worke
         assert wait["name"].startswith("post 2 of 3 at ")
 
 
-async def test_a_post_deleted_just_before_the_wait_is_not_waited_for(pool, worker, writer, model_settings,
-                                                                     before_the_wait):
+async def test_a_post_deleted_just_before_the_wait_is_not_waited_for(
+    pool, worker, writer, model_settings, before_the_wait
+):
     with Receiver(secret=SECRET) as rx:
         user, run, review, posts = await _approved_run(pool, model_settings, rx)
 
@@ -109,9 +124,16 @@ async def test_a_post_deleted_just_before_the_wait_is_not_waited_for(pool, worke
         assert not before_the_wait
         # What the owner sees on the run: the wait is for the first of the two posts left.
         assert wait["name"].startswith("post 1 of 2 at ")
-        steps = await rows(pool, "SELECT name, status, output FROM run_steps WHERE run_id = %s AND kind = 'hook' "
-                                 "ORDER BY seq", run["id"])
-        assert steps[1]["name"].startswith("post 1 of 3 at ") and steps[1]["output"]["not_needed"] is True
+        steps = await rows(
+            pool,
+            "SELECT name, status, output FROM run_steps WHERE run_id = %s AND kind = 'hook' "
+            "ORDER BY seq",
+            run["id"],
+        )
+        assert (
+            steps[1]["name"].startswith("post 1 of 3 at ")
+            and steps[1]["output"]["not_needed"] is True
+        )
         assert rx.published == {}
 
 

@@ -8,7 +8,14 @@ from app.schedules.drafts import Draft
 
 
 def draft(**changes) -> Draft:
-    values = {"name": "tick", "workflow": "test-tick", "input": {}, "cron": None, "every_s": 1, "time_zone": "UTC"}
+    values = {
+        "name": "tick",
+        "workflow": "test-tick",
+        "input": {},
+        "cron": None,
+        "every_s": 1,
+        "time_zone": "UTC",
+    }
     return Draft(**(values | changes))
 
 
@@ -19,14 +26,21 @@ async def make_schedule(pool, owner_id: int, **changes) -> dict:
 
 async def fires(pool, schedule_id) -> list[dict]:
     async with pool.connection() as conn:
-        return await (await conn.execute(
-            "SELECT * FROM schedule_fires WHERE schedule_id = %s ORDER BY fire_at", (schedule_id,))).fetchall()
+        return await (
+            await conn.execute(
+                "SELECT * FROM schedule_fires WHERE schedule_id = %s ORDER BY fire_at",
+                (schedule_id,),
+            )
+        ).fetchall()
 
 
 async def runs_of(pool, schedule_id) -> list[dict]:
     async with pool.connection() as conn:
-        return await (await conn.execute(
-            "SELECT * FROM runs WHERE schedule_id = %s ORDER BY fire_at", (schedule_id,))).fetchall()
+        return await (
+            await conn.execute(
+                "SELECT * FROM runs WHERE schedule_id = %s ORDER BY fire_at", (schedule_id,)
+            )
+        ).fetchall()
 
 
 async def pause(pool, schedule_id) -> None:

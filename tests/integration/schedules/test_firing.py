@@ -33,9 +33,15 @@ async def test_a_lost_wake_up_job_is_rearmed_by_the_sweep(pool, worker):
     schedule = await make_schedule(pool, owner, every_s=2)
     await wait_for(lambda: _at_least(pool, schedule["id"], 1), timeout=20, what="a first fire")
     async with pool.connection() as conn:  # as a database restored without its queued jobs would be
-        await conn.execute("DELETE FROM procrastinate_jobs WHERE task_name = 'baton.schedules_due' AND status = 'todo'")
+        await conn.execute(
+            "DELETE FROM procrastinate_jobs WHERE task_name = 'baton.schedules_due' AND status = 'todo'"
+        )
         lost_at = (await (await conn.execute("SELECT now() AS t")).fetchone())["t"]
-    await wait_for(lambda: _fired_since(pool, schedule["id"], lost_at), timeout=40, what="fires again after the sweep")
+    await wait_for(
+        lambda: _fired_since(pool, schedule["id"], lost_at),
+        timeout=40,
+        what="fires again after the sweep",
+    )
     await pause(pool, schedule["id"])
     made = await fires(pool, schedule["id"])
     assert len({f["fire_at"] for f in made}) == len(made) and all(f["run_id"] for f in made)
@@ -55,9 +61,11 @@ async def test_an_interval_counts_from_its_start_date_and_old_fires_are_pruned(p
     schedule = await make_schedule(pool, owner, every_s=3600, starts_at=start)
     assert schedule["next_fire_at"] == start
     async with pool.connection() as conn:
-        await conn.execute("INSERT INTO schedule_fires (schedule_id, fire_at, kind, outcome, created_at) "
-                           "VALUES (%s, now() - interval '200 days', 'scheduled', 'skipped: quota', now() - interval '200 days')",
-                           (schedule["id"],))
+        await conn.execute(
+            "INSERT INTO schedule_fires (schedule_id, fire_at, kind, outcome, created_at) "
+            "VALUES (%s, now() - interval '200 days', 'scheduled', 'skipped: quota', now() - interval '200 days')",
+            (schedule["id"],),
+        )
         assert await prune_fires(conn, 90) >= 1
     assert await fires(pool, schedule["id"]) == []
 
@@ -69,12 +77,21 @@ async def test_one_broken_schedule_does_not_hold_back_the_others(pool):
     good = await make_schedule(pool, owner, every_s=3600, name="good")
     broken = await make_schedule(pool, owner, every_s=3600, name="broken")
     async with pool.connection() as conn:  # a spec no code can read any more, due first
-        await conn.execute("UPDATE schedules SET every_s = NULL, cron = 'not a cron', next_fire_at = now() - interval '2 s' "
-                           "WHERE id = %s", (broken["id"],))
-        await conn.execute("UPDATE schedules SET next_fire_at = now() - interval '1 s' WHERE id = %s", (good["id"],))
+        await conn.execute(
+            "UPDATE schedules SET every_s = NULL, cron = 'not a cron', next_fire_at = now() - interval '2 s' "
+            "WHERE id = %s",
+            (broken["id"],),
+        )
+        await conn.execute(
+            "UPDATE schedules SET next_fire_at = now() - interval '1 s' WHERE id = %s",
+            (good["id"],),
+        )
         await fire_due(conn)
-        left = await (await conn.execute("SELECT next_fire_at < now() AS due FROM schedules WHERE id = %s",
-                                         (broken["id"],))).fetchone()
+        left = await (
+            await conn.execute(
+                "SELECT next_fire_at < now() AS due FROM schedules WHERE id = %s", (broken["id"],)
+            )
+        ).fetchone()
     assert [f["outcome"] for f in await fires(pool, good["id"])] == ["started"]
     assert left["due"] and await fires(pool, broken["id"]) == []
     async with pool.connection() as conn:

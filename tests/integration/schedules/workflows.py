@@ -27,7 +27,13 @@ def fail_now() -> None:
     raise FatalError("told to fail")
 
 
-@workflow(name="test-tick", title="Schedule test", description="holds, or fails", input=TickInput, hidden=True)
+@workflow(
+    name="test-tick",
+    title="Schedule test",
+    description="holds, or fails",
+    input=TickInput,
+    hidden=True,
+)
 async def tick(run: Run, inp: TickInput) -> dict:
     if inp.hold_s:
         await run.step("hold", hold, inp.hold_s)

@@ -15,10 +15,20 @@ from tests.support.engine import wait_status
 PAST = "2020-01-01T09:00:00Z"
 INPUTS = {
     "reviewed-report": {"topic": "Why otters hold hands", "audience": "children"},
-    "research-team": {"question": "Is coffee healthy?", "sources": ["WHO report 2023", "a blog post"]},
-    "week-of-posts": {"theme": "Spring gardening", "times": [PAST, "2020-01-02T09:00:00Z"], "tone": "playful"},
-    "checklist-approval": {"request": "Buy 3 laptops", "checklist": ["has a budget line", "has a quote"],
-                           "amount": 4500},
+    "research-team": {
+        "question": "Is coffee healthy?",
+        "sources": ["WHO report 2023", "a blog post"],
+    },
+    "week-of-posts": {
+        "theme": "Spring gardening",
+        "times": [PAST, "2020-01-02T09:00:00Z"],
+        "tone": "playful",
+    },
+    "checklist-approval": {
+        "request": "Buy 3 laptops",
+        "checklist": ["has a budget line", "has a quote"],
+        "amount": 4500,
+    },
     "daily-digest": {"topics": ["weather", "markets"], "send_at": PAST},
 }
 
@@ -31,8 +41,12 @@ async def _answer_until_done(pool, run_id, first_action="revise") -> dict:
         if row["status"] != "waiting":
             return row
         async with pool.connection() as conn:
-            hook = await (await conn.execute(
-                "SELECT token, actions FROM hooks WHERE run_id = %s AND status = 'waiting'", (run_id,))).fetchone()
+            hook = await (
+                await conn.execute(
+                    "SELECT token, actions FROM hooks WHERE run_id = %s AND status = 'waiting'",
+                    (run_id,),
+                )
+            ).fetchone()
             if hook is None:
                 continue
             action = "approve"
@@ -55,7 +69,11 @@ async def test_starters_load_once_and_update_when_their_file_changes(pool, tmp_p
         changed = await load_starters(conn, tmp_path)
         assert changed["daily-digest"] == "updated" and changed["broken"] == "invalid"
         digest = await store.get_template(conn, user_id=None, slug="daily-digest")
-        assert digest["title"] == "Our digest" and digest["visibility"] == "gallery" and digest["owner_id"] is None
+        assert (
+            digest["title"] == "Our digest"
+            and digest["visibility"] == "gallery"
+            and digest["owner_id"] is None
+        )
         # put it back as shipped for the other tests
         assert (await load_starters(conn))["daily-digest"] == "updated"
 
@@ -63,12 +81,28 @@ async def test_starters_load_once_and_update_when_their_file_changes(pool, tmp_p
 async def test_each_starter_completes_on_the_offline_model(pool, worker, user):
     async with pool.connection() as conn:
         await load_starters(conn)
-        docs = await store_uploads(conn, user, [
-            {"name": "a.txt", "content_type": "text/plain", "data": b"Otters sleep holding hands."},
-            {"name": "b.txt", "content_type": "text/plain", "data": b"Sea otters use tools."}])
-    inputs = {**INPUTS, "summarise-documents": {
-        "documents": [{"artifact_id": docs[0], "name": "a.txt", "size": 27},
-                      {"artifact_id": docs[1], "name": "b.txt", "size": 21}], "focus": "behaviour"}}
+        docs = await store_uploads(
+            conn,
+            user,
+            [
+                {
+                    "name": "a.txt",
+                    "content_type": "text/plain",
+                    "data": b"Otters sleep holding hands.",
+                },
+                {"name": "b.txt", "content_type": "text/plain", "data": b"Sea otters use tools."},
+            ],
+        )
+    inputs = {
+        **INPUTS,
+        "summarise-documents": {
+            "documents": [
+                {"artifact_id": docs[0], "name": "a.txt", "size": 27},
+                {"artifact_id": docs[1], "name": "b.txt", "size": 21},
+            ],
+            "focus": "behaviour",
+        },
+    }
     for slug, values in inputs.items():
         async with pool.connection() as conn:
             run, _ = await start_template_run(conn, user_id=user, slug=slug, input=values)
@@ -77,7 +111,10 @@ async def test_each_starter_completes_on_the_offline_model(pool, worker, user):
         assert done["output"]["completed"] is True, (slug, done["output"])
         assert set(done["output"]["artifacts"]) == {"markdown", "pdf"}, slug
     async with pool.connection() as conn:
-        summary = await (await conn.execute(
-            "SELECT output FROM runs WHERE owner_id = %s AND template_id IS NOT NULL AND input ? 'documents'",
-            (user,))).fetchone()
+        summary = await (
+            await conn.execute(
+                "SELECT output FROM runs WHERE owner_id = %s AND template_id IS NOT NULL AND input ? 'documents'",
+                (user,),
+            )
+        ).fetchone()
     assert "Otters sleep holding hands" in json.dumps(summary["output"]["outputs"]["summaries"])

@@ -21,20 +21,45 @@ DOC = {
     "blocks": [
         {"id": "draft", "kind": "ask_model", "prompt": "About {{ inputs.topic }}"},
         {"id": "first", "kind": "document", "doc_title": "First", "markdown": "{{ draft }}"},
-        {"id": "mail_one", "kind": "send", "channel": "email", "to": "owner", "subject": "one", "body": "{{ draft }}"},
+        {
+            "id": "mail_one",
+            "kind": "send",
+            "channel": "email",
+            "to": "owner",
+            "subject": "one",
+            "body": "{{ draft }}",
+        },
         {"id": "pause", "kind": "wait", "duration": "3s"},
         {"id": "check", "kind": "review", "content": "{{ draft }}"},
-        {"id": "second", "kind": "document", "doc_title": "Second", "markdown": "{{ draft }} again"},
-        {"id": "mail_two", "kind": "send", "channel": "email", "to": "owner", "subject": "two", "body": "done"},
+        {
+            "id": "second",
+            "kind": "document",
+            "doc_title": "Second",
+            "markdown": "{{ draft }} again",
+        },
+        {
+            "id": "mail_two",
+            "kind": "send",
+            "channel": "email",
+            "to": "owner",
+            "subject": "two",
+            "body": "done",
+        },
     ],
 }
 
 
 async def _outcome(pool, run_id) -> tuple[Counter, Counter]:
     async with pool.connection() as conn:
-        mails = await (await conn.execute("SELECT subject FROM mail_outbox WHERE run_id = %s AND kind = 'template_send'",
-                                          (run_id,))).fetchall()
-        files = await (await conn.execute("SELECT name FROM artifacts WHERE run_id = %s", (run_id,))).fetchall()
+        mails = await (
+            await conn.execute(
+                "SELECT subject FROM mail_outbox WHERE run_id = %s AND kind = 'template_send'",
+                (run_id,),
+            )
+        ).fetchall()
+        files = await (
+            await conn.execute("SELECT name FROM artifacts WHERE run_id = %s", (run_id,))
+        ).fetchall()
     return Counter(m["subject"] for m in mails), Counter(f["name"] for f in files)
 
 
@@ -42,7 +67,9 @@ async def test_sigkill_while_sleeping_and_while_waiting_resumes_without_repeatin
     pool, workers, user = crash_env
     async with pool.connection() as conn:
         tpl = await store.create_template(conn, owner_id=user, document=DOC)
-        run, _ = await start_template_run(conn, user_id=user, slug=tpl["slug"], input={"topic": "otters"})
+        run, _ = await start_template_run(
+            conn, user_id=user, slug=tpl["slug"], input={"topic": "otters"}
+        )
     proc = workers.start()
     await wait_status(pool, run["id"], "sleeping", timeout=60)
     await recover_after_kill(pool, workers, proc)
@@ -58,6 +85,14 @@ async def test_sigkill_while_sleeping_and_while_waiting_resumes_without_repeatin
     assert files == Counter({"first.md": 1, "first.pdf": 1, "second.md": 1, "second.pdf": 1})
     entries = [e for e in await journal(pool, run["id"]) if e["kind"] not in ("now", "uuid")]
     assert all(e["attempts"] == 1 for e in entries), [(e["name"], e["attempts"]) for e in entries]
-    assert [e["name"] for e in entries] == ["load template", "draft", "first", "mail_one", "pause", "check", "second",
-                                            "mail_two"]
+    assert [e["name"] for e in entries] == [
+        "load template",
+        "draft",
+        "first",
+        "mail_one",
+        "pause",
+        "check",
+        "second",
+        "mail_two",
+    ]
     await check_journal(pool, run["id"])

@@ -17,11 +17,26 @@ REPORT = {
     "title": "Reviewed report",
     "inputs": [{"name": "topic", "label": "Topic", "kind": "long_text"}],
     "blocks": [
-        {"id": "draft", "kind": "ask_model", "system": "You are a report writer.",
-         "prompt": "Write about {{ inputs.topic }}.{% if check.feedback %} Apply: {{ check.feedback }}{% endif %}"},
-        {"id": "check", "kind": "review", "content": "{{ draft }}", "on_changes": "draft", "max_rounds": 2},
+        {
+            "id": "draft",
+            "kind": "ask_model",
+            "system": "You are a report writer.",
+            "prompt": "Write about {{ inputs.topic }}.{% if check.feedback %} Apply: {{ check.feedback }}{% endif %}",
+        },
+        {
+            "id": "check",
+            "kind": "review",
+            "content": "{{ draft }}",
+            "on_changes": "draft",
+            "max_rounds": 2,
+        },
         {"id": "pause", "kind": "wait", "duration": "1s"},
-        {"id": "report", "kind": "document", "doc_title": "On {{ inputs.topic }}", "markdown": "{{ draft }}"},
+        {
+            "id": "report",
+            "kind": "document",
+            "doc_title": "On {{ inputs.topic }}",
+            "markdown": "{{ draft }}",
+        },
     ],
 }
 
@@ -59,8 +74,11 @@ async def test_reviewed_report_revises_once_waits_and_makes_a_pdf(pool, worker, 
     assert names[:4] == ["load template", "draft", "check", "draft · round 2"]
     assert names[4:7] == ["check · round 2", "pause · round 2", "report · round 2"]
     async with pool.connection() as conn:
-        pdf = await (await conn.execute("SELECT content_type FROM artifacts WHERE id = %s",
-                                        (out["artifacts"]["pdf"],))).fetchone()
+        pdf = await (
+            await conn.execute(
+                "SELECT content_type FROM artifacts WHERE id = %s", (out["artifacts"]["pdf"],)
+            )
+        ).fetchone()
     assert pdf["content_type"] == "application/pdf"
 
 
@@ -93,29 +111,65 @@ async def test_reject_stops_the_run_completed_without_a_document(pool, worker, u
 async def test_every_other_block_kind_and_for_each_inside_if(pool, worker, user):
     doc = {
         "title": "All blocks",
-        "inputs": [{"name": "items", "label": "Items", "kind": "text_list"},
-                   {"name": "when", "label": "When", "kind": "datetime"},
-                   {"name": "go", "label": "Go?", "kind": "yes_no"}],
+        "inputs": [
+            {"name": "items", "label": "Items", "kind": "text_list"},
+            {"name": "when", "label": "When", "kind": "datetime"},
+            {"name": "go", "label": "Go?", "kind": "yes_no"},
+        ],
         "blocks": [
-            {"id": "ask", "kind": "ask_person", "message": "How many?",
-             "fields": [{"name": "count", "label": "Count", "kind": "number"}]},
-            {"id": "big", "kind": "if", "condition": {"var": "ask.count", "op": "greater_than", "value": 2},
-             "then": [
-                 {"id": "each", "kind": "for_each", "items": "inputs.items", "as": "thing", "concurrency": 2,
-                  "blocks": [{"id": "say", "kind": "ask_model", "prompt": "Describe {{ thing }}",
-                              "json_fields": ["summary"]}]},
-                 {"id": "slow", "kind": "for_each", "items": "inputs.items",
-                  "blocks": [{"id": "nap", "kind": "wait", "duration": "1s"},
-                             {"id": "note", "kind": "document", "markdown": "# {{ item }}"}]},
-             ],
-             "else": [{"id": "small", "kind": "ask_model", "prompt": "small"}]},
+            {
+                "id": "ask",
+                "kind": "ask_person",
+                "message": "How many?",
+                "fields": [{"name": "count", "label": "Count", "kind": "number"}],
+            },
+            {
+                "id": "big",
+                "kind": "if",
+                "condition": {"var": "ask.count", "op": "greater_than", "value": 2},
+                "then": [
+                    {
+                        "id": "each",
+                        "kind": "for_each",
+                        "items": "inputs.items",
+                        "as": "thing",
+                        "concurrency": 2,
+                        "blocks": [
+                            {
+                                "id": "say",
+                                "kind": "ask_model",
+                                "prompt": "Describe {{ thing }}",
+                                "json_fields": ["summary"],
+                            }
+                        ],
+                    },
+                    {
+                        "id": "slow",
+                        "kind": "for_each",
+                        "items": "inputs.items",
+                        "blocks": [
+                            {"id": "nap", "kind": "wait", "duration": "1s"},
+                            {"id": "note", "kind": "document", "markdown": "# {{ item }}"},
+                        ],
+                    },
+                ],
+                "else": [{"id": "small", "kind": "ask_model", "prompt": "small"}],
+            },
             {"id": "until", "kind": "wait", "until": "inputs.when"},
-            {"id": "mail", "kind": "send", "channel": "email", "to": "owner", "subject": "Done {{ run.date }}",
-             "body": "{% for s in each %}{{ s.summary }}\n{% endfor %}"},
+            {
+                "id": "mail",
+                "kind": "send",
+                "channel": "email",
+                "to": "owner",
+                "subject": "Done {{ run.date }}",
+                "body": "{% for s in each %}{{ s.summary }}\n{% endfor %}",
+            },
         ],
     }
     tpl = await make_template(pool, user, doc)
-    run = await start(pool, user, tpl["slug"], items=["apples", "pears"], when="2020-01-01T00:00:00Z", go=True)
+    run = await start(
+        pool, user, tpl["slug"], items=["apples", "pears"], when="2020-01-01T00:00:00Z", go=True
+    )
     await wait_status(pool, run["id"], "waiting")
     await decide(pool, run["id"], "submit", count="3")
     done = await wait_status(pool, run["id"], "completed", timeout=30)
@@ -128,8 +182,12 @@ async def test_every_other_block_kind_and_for_each_inside_if(pool, worker, user)
     names = [e["name"] for e in await journal(pool, run["id"]) if e["kind"] != "now"]
     assert "slow[2] nap" in names and "each" in names
     async with pool.connection() as conn:
-        mail = await (await conn.execute("SELECT subject, body_text FROM mail_outbox WHERE run_id = %s AND kind = %s",
-                                         (run["id"], "template_send"))).fetchall()
+        mail = await (
+            await conn.execute(
+                "SELECT subject, body_text FROM mail_outbox WHERE run_id = %s AND kind = %s",
+                (run["id"], "template_send"),
+            )
+        ).fetchall()
     assert len(mail) == 1 and "apples" in mail[0]["body_text"]
 
 
@@ -142,7 +200,9 @@ async def test_bad_input_is_refused_per_field_and_nothing_starts(pool, worker, u
 
 
 async def test_another_users_private_template_is_not_found(pool, worker, user):
-    tpl = await make_template(pool, user, REPORT, slug="only-mine")  # no gallery template has this slug
+    tpl = await make_template(
+        pool, user, REPORT, slug="only-mine"
+    )  # no gallery template has this slug
     other = await make_user(pool)
     with pytest.raises(store.TemplateNotFound):
         await start(pool, other, tpl["slug"], topic="x")
@@ -155,6 +215,7 @@ async def test_another_users_private_template_is_not_found(pool, worker, user):
 
 class _ProseModel:
     """A model endpoint that answers prose where the block asked for JSON."""
+
     offline = None
     model = "prose-model"
 
@@ -165,27 +226,48 @@ class _ProseModel:
         from app.core.llm import Completion
 
         self.calls += "exactly these fields: facts, source" in messages[-1]["content"]
-        return Completion("Sure! Here is a summary, in prose.", tokens_in=5, tokens_out=7, model=self.model)
+        return Completion(
+            "Sure! Here is a summary, in prose.", tokens_in=5, tokens_out=7, model=self.model
+        )
 
 
 async def test_an_answer_that_is_not_the_requested_json_is_retried_then_fails_the_block_readably(
-        pool, worker, user, monkeypatch):
+    pool, worker, user, monkeypatch
+):
     from app.core import runtime
     from app.engine.values import RetryPolicy
     from app.steps import model
 
-    monkeypatch.setattr(model, "MODEL_RETRY", RetryPolicy(max_attempts=3, initial_s=0.05, factor=1.0))
+    monkeypatch.setattr(
+        model, "MODEL_RETRY", RetryPolicy(max_attempts=3, initial_s=0.05, factor=1.0)
+    )
     fake = _ProseModel()
     previous = runtime.install(runtime.Runtime(runtime.current().settings, fake))
     try:
-        tpl = await make_template(pool, user, {"title": "JSON please", "blocks": [
-            {"id": "facts", "kind": "ask_model", "prompt": "Facts", "json_fields": ["facts", "source"]}]})
+        tpl = await make_template(
+            pool,
+            user,
+            {
+                "title": "JSON please",
+                "blocks": [
+                    {
+                        "id": "facts",
+                        "kind": "ask_model",
+                        "prompt": "Facts",
+                        "json_fields": ["facts", "source"],
+                    }
+                ],
+            },
+        )
         run = await start(pool, user, tpl["slug"])
         failed = await wait_status(pool, run["id"], "failed", timeout=30)
     finally:
         runtime.install(previous)
     assert fake.calls == 3
-    assert "the model's answer is not JSON (expected an object with facts, source)" in failed["error"]["message"]
+    assert (
+        "the model's answer is not JSON (expected an object with facts, source)"
+        in failed["error"]["message"]
+    )
     assert failed["error"].get("step") in (None, "facts")
     # Retry from the failed step, now with a model that answers (the offline one): the run completes.
     from app.engine.commands import retry_run
@@ -204,7 +286,9 @@ async def test_a_template_run_counts_against_the_quota(pool, worker, user):
     with pytest.raises(QuotaExceeded):
         await start(pool, free, tpl["slug"], topic="x")
     async with pool.connection() as conn:
-        count = await (await conn.execute("SELECT count(*) AS n FROM runs WHERE owner_id = %s", (free,))).fetchone()
+        count = await (
+            await conn.execute("SELECT count(*) AS n FROM runs WHERE owner_id = %s", (free,))
+        ).fetchone()
     assert count["n"] == 0
 
 
@@ -216,8 +300,9 @@ async def test_a_rerun_of_a_template_run_runs_the_same_pinned_version(pool, work
     await wait_status(pool, run["id"], "waiting")
     async with pool.connection() as conn:
         source, plan = await commands.plan_rerun(conn, run["id"], owner_id=user, from_step=None)
-        rerun, created = await commands.start_run(conn, owner_id=user, workflow=source["workflow"],
-                                                  input=source["input"], rerun=plan)
+        rerun, created = await commands.start_run(
+            conn, owner_id=user, workflow=source["workflow"], input=source["input"], rerun=plan
+        )
     assert created and rerun["template_id"] == tpl["id"] and rerun["template_version"] == 1
     waiting = await wait_status(pool, rerun["id"], "waiting")
     assert waiting["waiting_for"] == "check"

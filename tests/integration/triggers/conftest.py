@@ -29,19 +29,37 @@ def server(settings, database_url) -> Iterator[LiveServer]:
 
 @pytest.fixture
 def trigger(pool, settings):
-    async def make(owner_id: int, *, auth_mode: str = "hmac", mapping: dict | None = None, rate: int = 60,
-                   workflow: str = VISIBLE, name: str = "CMS posts") -> tuple[dict, str]:
+    async def make(
+        owner_id: int,
+        *,
+        auth_mode: str = "hmac",
+        mapping: dict | None = None,
+        rate: int = 60,
+        workflow: str = VISIBLE,
+        name: str = "CMS posts",
+    ) -> tuple[dict, str]:
         async with pool.connection() as conn:
-            return await store.create_trigger(conn, owner_id, SecretBox.from_settings(settings), name=name,
-                                              workflow=workflow, mapping=mapping, auth_mode=auth_mode,
-                                              rate_per_minute=rate)
+            return await store.create_trigger(
+                conn,
+                owner_id,
+                SecretBox.from_settings(settings),
+                name=name,
+                workflow=workflow,
+                mapping=mapping,
+                auth_mode=auth_mode,
+                rate_per_minute=rate,
+            )
+
     return make
 
 
 async def runs_of(pool, owner_id: int) -> list[dict]:
     async with pool.connection() as conn:
-        return await (await conn.execute("SELECT * FROM runs WHERE owner_id = %s ORDER BY created_at",
-                                         (owner_id,))).fetchall()
+        return await (
+            await conn.execute(
+                "SELECT * FROM runs WHERE owner_id = %s ORDER BY created_at", (owner_id,)
+            )
+        ).fetchall()
 
 
 async def deliveries_of(pool, trigger_id) -> list[dict]:

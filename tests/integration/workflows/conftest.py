@@ -18,9 +18,14 @@ from tests.support.live_server import free_port
 from tests.support.model_server import Reply
 
 # Which agent a request is for, from the system prompt of app/workflows/*.py.
-AGENTS = {"professional writer": "writer", "professional editor revising": "reviser", "research agent": "researcher",
-          "writer of a writing team": "team-writer", "editor of a writing team": "team-editor",
-          "fact-checker of a writing team": "fact-checker"}
+AGENTS = {
+    "professional writer": "writer",
+    "professional editor revising": "reviser",
+    "research agent": "researcher",
+    "writer of a writing team": "team-writer",
+    "editor of a writing team": "team-editor",
+    "fact-checker of a writing team": "fact-checker",
+}
 
 
 def agent_of(request) -> str:
@@ -39,10 +44,17 @@ def scripted_agents(request):
         feedback = prompt.split("The reviewer's feedback:\n<<<\n", 1)[-1].split("\n>>>", 1)[0]
         return Reply(f"## Revised\n\nThe revised document, applying: {feedback}", tokens_in=60)
     if agent == "researcher":
-        return Reply("Notes on the topic.\n\nSources:\n- https://example.org/one\n- https://example.org/two\n", tokens_in=30)
+        return Reply(
+            "Notes on the topic.\n\nSources:\n- https://example.org/one\n- https://example.org/two\n",
+            tokens_in=30,
+        )
     if agent == "team-writer":
         sources = prompt.split("Validated sources:\n", 1)[-1].split("\n\n", 1)[0].replace("\n", " ")
-        feedback = prompt.split("The reviewer's feedback to apply:\n<<<\n", 1)[-1].split("\n>>>", 1)[0] if "feedback to apply" in prompt else ""
+        feedback = (
+            prompt.split("The reviewer's feedback to apply:\n<<<\n", 1)[-1].split("\n>>>", 1)[0]
+            if "feedback to apply" in prompt
+            else ""
+        )
         return Reply(f"Article citing {sources}.{' Applied: ' + feedback if feedback else ''}")
     if agent == "team-editor":
         return Reply("Edited: " + prompt.split("Article:\n", 1)[-1])
@@ -69,11 +81,17 @@ async def waiting_hook(pool, run_id, name: str | None = None, timeout: float = 1
     deadline = time.monotonic() + timeout
     while True:
         async with pool.connection() as conn:
-            row = await (await conn.execute(
-                "SELECT h.*, r.status AS run_status, r.error AS run_error FROM hooks h JOIN runs r ON r.id = h.run_id "
-                "WHERE h.run_id = %s AND h.status = 'waiting' ORDER BY h.seq DESC LIMIT 1", (run_id,))).fetchone()
+            row = await (
+                await conn.execute(
+                    "SELECT h.*, r.status AS run_status, r.error AS run_error FROM hooks h JOIN runs r ON r.id = h.run_id "
+                    "WHERE h.run_id = %s AND h.status = 'waiting' ORDER BY h.seq DESC LIMIT 1",
+                    (run_id,),
+                )
+            ).fetchone()
             if row is None:
-                run = await (await conn.execute("SELECT status, error FROM runs WHERE id = %s", (run_id,))).fetchone()
+                run = await (
+                    await conn.execute("SELECT status, error FROM runs WHERE id = %s", (run_id,))
+                ).fetchone()
         if row and row["run_status"] == "waiting" and (name is None or row["name"] == name):
             return row
         if time.monotonic() > deadline:
@@ -83,6 +101,7 @@ async def waiting_hook(pool, run_id, name: str | None = None, timeout: float = 1
 
 
 # -- a real SMTP server (aiosmtpd) that the worker sends to ------------------------------------------
+
 
 class Inbox:
     def __init__(self):
@@ -99,7 +118,9 @@ class Inbox:
             if len(found) >= count:
                 return found
             if time.monotonic() > deadline:
-                raise AssertionError(f"no mail {subject_start!r}; got {[m['Subject'] for m in self.messages]}")
+                raise AssertionError(
+                    f"no mail {subject_start!r}; got {[m['Subject'] for m in self.messages]}"
+                )
             await asyncio.sleep(0.05)
 
 
@@ -108,8 +129,12 @@ async def smtp(model_settings):
     inbox = Inbox()
     controller = Controller(inbox, hostname="127.0.0.1", port=free_port())
     controller.start()
-    settings = dataclasses.replace(model_settings, smtp_url=f"smtp://127.0.0.1:{controller.port}",
-                                   base_url="http://baton.test", mail_from="baton@baton.test")
+    settings = dataclasses.replace(
+        model_settings,
+        smtp_url=f"smtp://127.0.0.1:{controller.port}",
+        base_url="http://baton.test",
+        mail_from="baton@baton.test",
+    )
     llm = make_test_llm(settings)
     previous = runtime.install(runtime.Runtime(settings, llm))
     yield inbox

@@ -14,18 +14,29 @@ from tests.support.fixtures import forget_ip_limits
 from tests.support.model_server import Call, Failure, Reply, ToolCalls
 from tests.support.web import htmx, parse_sse, start_chat, token
 
-PROPOSAL = Call("propose_workflow", {"workflow": "content-generation", "input": {"prompt": "A reviewed report on bees"},
-                                     "reason": "A report like this needs your review."})
+PROPOSAL = Call(
+    "propose_workflow",
+    {
+        "workflow": "content-generation",
+        "input": {"prompt": "A reviewed report on bees"},
+        "reason": "A report like this needs your review.",
+    },
+)
 
 
 async def message_row(pool, conversation_id):
     async with pool.connection() as conn:
-        return await (await conn.execute(
-            "SELECT id, content, proposal FROM messages WHERE conversation_id = %s AND role = 'assistant' ORDER BY id DESC LIMIT 1",
-            (conversation_id,))).fetchone()
+        return await (
+            await conn.execute(
+                "SELECT id, content, proposal FROM messages WHERE conversation_id = %s AND role = 'assistant' ORDER BY id DESC LIMIT 1",
+                (conversation_id,),
+            )
+        ).fetchone()
 
 
-async def test_a_proposed_workflow_starts_only_when_the_user_confirms_and_only_once(app_client, pool, model, worker):
+async def test_a_proposed_workflow_starts_only_when_the_user_confirms_and_only_once(
+    app_client, pool, model, worker
+):
     await signed_in(app_client, pool)
     model.script(ToolCalls([PROPOSAL], text="Shall I run a reviewed report?"))
     conversation_id, stream_url = await start_chat(app_client, "Write me a reviewed report on bees")
@@ -34,11 +45,19 @@ async def test_a_proposed_workflow_starts_only_when_the_user_confirms_and_only_o
     assert "A report like this needs your review." in end
     tools = model.requests[0].body["tools"]
     assert [t["function"]["name"] for t in tools] == ["propose_workflow"]
-    assert {"multi-agent", "content-generation"} <= set(tools[0]["function"]["parameters"]["properties"]["workflow"]["enum"])
+    assert {"multi-agent", "content-generation"} <= set(
+        tools[0]["function"]["parameters"]["properties"]["workflow"]["enum"]
+    )
     message = await message_row(pool, conversation_id)
     assert message["proposal"]["status"] == "pending"
     async with pool.connection() as conn:  # nothing started yet
-        assert (await (await conn.execute("SELECT count(*) AS n FROM runs WHERE chat_id = %s", (conversation_id,))).fetchone())["n"] == 0
+        assert (
+            await (
+                await conn.execute(
+                    "SELECT count(*) AS n FROM runs WHERE chat_id = %s", (conversation_id,)
+                )
+            ).fetchone()
+        )["n"] == 0
 
     csrf = await token(app_client)
     started = await app_client.post(f"/chat/proposals/{message['id']}/start", headers=htmx(csrf))
@@ -48,10 +67,25 @@ async def test_a_proposed_workflow_starts_only_when_the_user_confirms_and_only_o
     again = await app_client.post(f"/chat/proposals/{message['id']}/start", headers=htmx(csrf))
     assert "already answered" in again.text and run_ids(again.text) == []
     async with pool.connection() as conn:
-        runs = await (await conn.execute("SELECT id::text, workflow, input FROM runs WHERE chat_id = %s", (conversation_id,))).fetchall()
-    assert runs == [{"id": run_id, "workflow": "content-generation", "input": {
-        "prompt": "A reviewed report on bees", "title": None, "max_revisions": 5, "reviewer_email": None,
-        "review_timeout": "24h", "remind_before": "4h"}}]
+        runs = await (
+            await conn.execute(
+                "SELECT id::text, workflow, input FROM runs WHERE chat_id = %s", (conversation_id,)
+            )
+        ).fetchall()
+    assert runs == [
+        {
+            "id": run_id,
+            "workflow": "content-generation",
+            "input": {
+                "prompt": "A reviewed report on bees",
+                "title": None,
+                "max_revisions": 5,
+                "reviewer_email": None,
+                "review_timeout": "24h",
+                "remind_before": "4h",
+            },
+        }
+    ]
     page = await app_client.get(f"/chat/{conversation_id}")
     assert "its card is in the conversation" in page.text and run_ids(page.text) == [run_id]
 
@@ -62,26 +96,39 @@ async def test_dismiss_and_invalid_proposals(app_client, pool, model):
     conversation_id, stream_url = await start_chat(app_client, "Reviewed report please")
     await app_client.get(stream_url)
     message = await message_row(pool, conversation_id)
-    dismissed = await app_client.post(f"/chat/proposals/{message['id']}/dismiss", headers=htmx(await token(app_client)))
+    dismissed = await app_client.post(
+        f"/chat/proposals/{message['id']}/dismiss", headers=htmx(await token(app_client))
+    )
     assert "Not started." in dismissed.text
     assert (await message_row(pool, conversation_id))["proposal"]["status"] == "dismissed"
 
-    model.script(ToolCalls([Call("propose_workflow", {"workflow": "selftest", "input": {}})], text="Hmm."),
-                 ToolCalls([Call("propose_workflow", {"workflow": "content-generation", "input": {"prompt": ""}})]))
+    model.script(
+        ToolCalls([Call("propose_workflow", {"workflow": "selftest", "input": {}})], text="Hmm."),
+        ToolCalls(
+            [Call("propose_workflow", {"workflow": "content-generation", "input": {"prompt": ""}})]
+        ),
+    )
     for text in ("one", "two"):
         other_id, stream = await start_chat(app_client, text)
         await app_client.get(stream)
-        assert (await message_row(pool, other_id))["proposal"] is None  # not offered: hidden workflow, bad input
+        assert (await message_row(pool, other_id))[
+            "proposal"
+        ] is None  # not offered: hidden workflow, bad input
 
 
 async def test_an_endpoint_that_refuses_tools_is_asked_again_without_them(app_client, pool, model):
     await signed_in(app_client, pool)
+
     # Answered by content, not by order: a workflow still running from an earlier test may call the
     # shared model server meanwhile.
     def refuse_tools(request):
         if request.last_user_message != "Hello":
             return Reply("Echo")
-        return Failure(400, "tools are not supported") if "tools" in request.body else Reply("Plain answer.")
+        return (
+            Failure(400, "tools are not supported")
+            if "tools" in request.body
+            else Reply("Plain answer.")
+        )
 
     model.handler = refuse_tools
     conversation_id, stream_url = await start_chat(app_client, "Hello")
@@ -101,7 +148,9 @@ async def test_the_offline_model_proposes_on_a_clear_request(model_settings, dat
     async with AsyncTestClient(app) as client:
         client.follow_redirects = False
         await signed_in(client, pool)
-        conversation_id, stream_url = await start_chat(client, "Please write a reviewed report about urban bees")
+        conversation_id, stream_url = await start_chat(
+            client, "Please write a reviewed report about urban bees"
+        )
         end = parse_sse((await client.get(stream_url)).text)[-1][1]
         assert "Start workflow" in end and "That sounds like a job for a workflow" in end
         proposal = (await message_row(pool, conversation_id))["proposal"]

@@ -21,10 +21,21 @@ class HaikuInput(BaseModel):
 
 
 # hidden=True keeps a test workflow out of the picker, the API's catalog and the help page.
-@workflow(name="example-haiku", title="Haiku", description="A reviewed haiku.", input=HaikuInput, hidden=True)
+@workflow(
+    name="example-haiku",
+    title="Haiku",
+    description="A reviewed haiku.",
+    input=HaikuInput,
+    hidden=True,
+)
 async def haiku(run: Run, inp: HaikuInput) -> dict:
-    text = await run.step("write", generate, "You are a poet.", f"A haiku about {inp.topic}",
-                          retry=RetryPolicy(max_attempts=3, initial_s=0.1))
+    text = await run.step(
+        "write",
+        generate,
+        "You are a poet.",
+        f"A haiku about {inp.topic}",
+        retry=RetryPolicy(max_attempts=3, initial_s=0.1),
+    )
     decision = await run.hook("review", "approval", show={"content": text})
     return {"haiku": text, "approved": decision.action == "approve"}
 
@@ -44,4 +55,9 @@ async def test_the_haiku_is_written_retried_reviewed_and_returned(pool, worker, 
     assert done["output"] == {"haiku": "Old pond, a frog jumps in", "approved": True}
     assert [r.last_user_message for r in model.requests] == ["A haiku about frogs"] * 2
     write = (await journal(pool, run["id"]))[0]
-    assert (write["name"], write["attempts"], write["tokens_in"], write["tokens_out"]) == ("write", 2, 12, 7)
+    assert (write["name"], write["attempts"], write["tokens_in"], write["tokens_out"]) == (
+        "write",
+        2,
+        12,
+        7,
+    )

@@ -13,8 +13,11 @@ async def signed_in(client, pool, tier: str = "pro") -> tuple[str, int]:
     """A new account through the sign-up form, moved to `tier`; returns (email, user id)."""
     email = await sign_up(client)
     async with pool.connection() as conn:
-        row = await (await conn.execute("UPDATE users SET tier = %s WHERE email = %s RETURNING id",
-                                        (tier, email))).fetchone()
+        row = await (
+            await conn.execute(
+                "UPDATE users SET tier = %s WHERE email = %s RETURNING id", (tier, email)
+            )
+        ).fetchone()
     return email, row["id"]
 
 
