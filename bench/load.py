@@ -143,6 +143,7 @@ async def seed(url: str, cfg: dict) -> dict:
                         INSERT_RUN,
                         {
                             "owner_id": owner,
+                            "space_id": None,
                             "chat_id": None,
                             "workflow": "bench-load",
                             "version": 1,

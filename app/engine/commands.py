@@ -100,8 +100,11 @@ async def start_run(
     template_id: int | None = None,
     template_version: int | None = None,
     rerun: RerunFrom | None = None,
+    space_id: int | None = None,
 ) -> tuple[dict, bool]:
-    """Validate, check the quota (under the owner's row lock), insert, queue. Returns the run and
+    """Validate, check the quota (under the space's row lock), insert, queue. The run belongs to
+    `space_id` (default: the owner's personal space); the owner must be a member allowed to start
+    runs there (RunNotFound if not a member, policy.Forbidden for a viewer). Returns the run and
     whether it was created now (False: the idempotency key named an earlier run).
 
     A template run (app/templates) passes its version's input model, which replaces the workflow's
@@ -114,7 +117,7 @@ async def start_run(
     except ValidationError as exc:
         raise InputInvalid(_field_errors(exc)) from None
     async with conn.transaction():
-        owner = await quotas.lock_owner(conn, owner_id)
+        owner = await quotas.lock_space(conn, owner_id, space_id)
         if idempotency_key:
             existing = await (
                 await conn.execute(
@@ -129,6 +132,7 @@ async def start_run(
                 INSERT_RUN,
                 {
                     "owner_id": owner_id,
+                    "space_id": owner["space_id"],
                     "chat_id": chat_id,
                     "workflow": wf.name,
                     "version": wf.version,

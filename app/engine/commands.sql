@@ -9,9 +9,9 @@ SELECT * FROM runs WHERE owner_id = %(owner_id)s AND idempotency_key = %(key)s
 -- A new run, its 'queued' event and one more run in its owner's usage this month, in one statement.
 -- The usage CTE is usage_monthly SQL (all of it is indexed in app/engine/quotas.py).
 WITH ins AS (
-    INSERT INTO runs (owner_id, chat_id, workflow, version, title, input, idempotency_key, deadline_at,
-                      template_id, template_version, rerun_of, rerun_from)
-    VALUES (%(owner_id)s, %(chat_id)s, %(workflow)s, %(version)s, %(title)s, %(input)s, %(key)s,
+    INSERT INTO runs (owner_id, space_id, chat_id, workflow, version, title, input, idempotency_key,
+                      deadline_at, template_id, template_version, rerun_of, rerun_from)
+    VALUES (%(owner_id)s, %(space_id)s, %(chat_id)s, %(workflow)s, %(version)s, %(title)s, %(input)s, %(key)s,
             now() + %(max_duration)s, %(template_id)s, %(template_version)s, %(rerun_of)s, %(rerun_from)s)
     RETURNING *
 ), ev AS (

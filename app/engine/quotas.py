@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING
 
 from psycopg import AsyncConnection
 
+from app.core import policy
 from app.core.sql_queries import load_queries
 from app.engine.errors import QuotaExceeded, RunNotFound
 from app.engine.registry import catalog
@@ -32,28 +33,34 @@ if TYPE_CHECKING:
     from app.engine.registry import WorkflowDef
 
 SQL = load_queries(__file__)
-LOCK_OWNER = SQL["lock_owner"]
+LOCK_SPACE = SQL["lock_space"]
 RUNS_THIS_MONTH = SQL["runs_this_month"]
 
 
-async def lock_owner(conn: AsyncConnection, owner_id: int) -> dict:
-    """Lock the owner's row for the rest of the caller's transaction (one start at a time per
-    owner) and return their tier's quota. Raises RunNotFound for an unknown user."""
-    owner = await (await conn.execute(LOCK_OWNER, {"owner_id": owner_id})).fetchone()
+async def lock_space(conn: AsyncConnection, owner_id: int, space_id: int | None = None) -> dict:
+    """Lock the space a run starts in (default: the owner's personal space) for the rest of the
+    caller's transaction (one start at a time per space) and return its plan's quota and the
+    starter's role there. Raises RunNotFound for an unknown user or a space they are not a member
+    of, and policy.Forbidden when their role may not start runs (a viewer)."""
+    owner = await (
+        await conn.execute(LOCK_SPACE, {"owner_id": owner_id, "space_id": space_id})
+    ).fetchone()
     if owner is None:
-        raise RunNotFound("no such user")
+        raise RunNotFound("no such user or space")
+    if not policy.allows(owner["role"], policy.Action.START):
+        raise policy.Forbidden(f"A {owner['role']} may not start runs in this space.")
     return owner
 
 
 async def check_run_quota(conn: AsyncConnection, owner: dict, workflow: WorkflowDef) -> None:
-    """May this owner start a run of `workflow` now? Raises QuotaExceeded if not. Call it under
-    `lock_owner`, in the transaction that inserts the run."""
+    """May this space take a run of `workflow` now? Raises QuotaExceeded if not. Call it under
+    `lock_space`, in the transaction that inserts the run."""
     if owner["monthly_runs"] is None or workflow.operator:
         return
     exempt = [w.name for w in catalog(include_hidden=True) if w.operator]
     used = (
         await (
-            await conn.execute(RUNS_THIS_MONTH, {"owner_id": owner["id"], "exempt": exempt})
+            await conn.execute(RUNS_THIS_MONTH, {"space_id": owner["space_id"], "exempt": exempt})
         ).fetchone()
     )["used"]
     if used >= owner["monthly_runs"]:
@@ -65,13 +72,13 @@ async def check_run_quota(conn: AsyncConnection, owner: dict, workflow: Workflow
 MONTH_USAGE = SQL["month_usage"]
 
 
-async def month_usage(conn: AsyncConnection, owner_id: int) -> dict:
-    """Runs counted against the quota this month, the month's tokens, steps and cost, and the
-    date (UTC) the count starts again."""
+async def month_usage(conn: AsyncConnection, owner_id: int, space_id: int) -> dict:
+    """Runs counted against the space's quota this month, the owner's tokens, steps and cost this
+    month, and the date (UTC) the count starts again."""
     exempt = [w.name for w in catalog(include_hidden=True) if w.operator]
     used = (
         await (
-            await conn.execute(RUNS_THIS_MONTH, {"owner_id": owner_id, "exempt": exempt})
+            await conn.execute(RUNS_THIS_MONTH, {"space_id": space_id, "exempt": exempt})
         ).fetchone()
     )["used"]
     usage = await (await conn.execute(MONTH_USAGE, {"owner_id": owner_id})).fetchone()

@@ -1,18 +1,27 @@
 -- Queries of app/engine/quotas.py, loaded by app.core.sql_queries when the module is imported.
 -- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
 
--- lock_owner --
--- NO KEY UPDATE serialises one owner's starts without blocking the foreign-key checks (KEY SHARE)
--- of rows that reference the owner, such as a finishing run's notification (which would deadlock).
--- Held until the start's transaction commits, so concurrent starts cannot exceed the quota.
-SELECT u.id, t.name AS tier, t.title AS tier_title, t.monthly_runs
-FROM users u JOIN tiers t ON t.name = u.tier WHERE u.id = %(owner_id)s FOR NO KEY UPDATE OF u
+-- lock_space --
+-- The quota belongs to the space a run starts in (a team's plan, or a personal space's user's tier),
+-- and the starter must be a member of it (their role is checked by the caller). NO KEY UPDATE
+-- serialises one space's starts without blocking the foreign-key checks (KEY SHARE) of rows that
+-- reference the space, such as a run being inserted or finishing elsewhere (which would deadlock).
+-- Held until the start's transaction commits, so concurrent starts, by any number of members,
+-- cannot exceed the quota. NULL space: the owner's personal space.
+SELECT u.id, s.id AS space_id, s.kind AS space_kind, m.role, t.name AS tier,
+       t.title AS tier_title, t.monthly_runs
+FROM spaces s
+JOIN space_members m ON m.space_id = s.id AND m.user_id = %(owner_id)s
+JOIN users u ON u.id = m.user_id
+JOIN tiers t ON t.name = coalesce(s.tier, u.tier)
+WHERE s.id = coalesce(%(space_id)s::bigint, (SELECT id FROM spaces WHERE personal_of = %(owner_id)s))
+FOR NO KEY UPDATE OF s
 
 -- runs_this_month --
--- The quota counts the runs themselves, not usage_monthly.runs, because operator checks (selftest)
--- are usage but not quota. It resets by calendar month in UTC, as usage does.
+-- The quota counts the space's runs themselves, not usage_monthly.runs, because operator checks
+-- (selftest) are usage but not quota. It resets by calendar month in UTC, as usage does.
 SELECT count(*) AS used FROM runs
-WHERE owner_id = %(owner_id)s AND workflow <> ALL(%(exempt)s)
+WHERE space_id = %(space_id)s AND workflow <> ALL(%(exempt)s)
   AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
 
 -- month_usage --

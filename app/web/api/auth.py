@@ -49,8 +49,10 @@ async def requires_api_key(connection: ASGIConnection, _: BaseRouteHandler) -> N
                 headers={"WWW-Authenticate": "Bearer"},
             )
         wait, _ = await ratelimit.take_tier_slot(
-            conn, ratelimit.API_CALLS, owner.user_id, owner.tier
+            conn, ratelimit.API_CALLS, owner.user_id, owner.space.tier
         )
     if wait:
         raise RateLimited(wait)
-    connection.scope["user"] = CurrentUser(owner.user_id, owner.email, owner.tier, owner.is_admin)
+    connection.scope["user"] = CurrentUser(
+        owner.user_id, owner.email, owner.tier, owner.is_admin, space=owner.space
+    )

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 
 from psycopg import AsyncConnection
 
+from app.core.policy import Space
+from app.spaces.store import space_from
+
 KEY_PREFIX = "bk_"
 SHOWN_CHARS = 11  # "bk_" + 8: enough to recognise a key, far too little to guess the rest
 MAX_ACTIVE_KEYS = 50
@@ -37,6 +40,7 @@ class KeyOwner:
     email: str
     tier: str
     is_admin: bool
+    space: Space  # the space the key acts in, with its holder's role there now
 
 
 def hash_key(key: str) -> str:
@@ -109,10 +113,16 @@ async def revoke_key(conn: AsyncConnection, user_id: int, key_id: int) -> bool:
 
 
 # last_used_at is refreshed at most once a minute: reading runs should not write on every request.
+# A key acts in its space with its holder's current role there: a key of a removed member matches no
+# membership and stops working.
 AUTHENTICATE = """
 SELECT k.id AS key_id, u.id AS user_id, u.email, u.tier, u.is_admin,
-       k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale
+       k.last_used_at IS NULL OR k.last_used_at < now() - interval '1 minute' AS stale,
+       sp.id AS space_id, sp.kind AS space_kind, sp.name AS space_name, sp.slug AS space_slug,
+       m.role AS space_role, coalesce(sp.tier, u.tier) AS space_tier
 FROM api_keys k JOIN users u ON u.id = k.user_id
+JOIN space_members m ON m.space_id = k.space_id AND m.user_id = k.user_id
+JOIN spaces sp ON sp.id = k.space_id
 WHERE k.key_hash = %(hash)s AND k.revoked_at IS NULL AND u.disabled_at IS NULL
 """
 TOUCH = "UPDATE api_keys SET last_used_at = now() WHERE id = %(id)s"
@@ -127,4 +137,6 @@ async def authenticate(conn: AsyncConnection, key: str) -> KeyOwner | None:
         return None
     if row["stale"]:
         await conn.execute(TOUCH, {"id": row["key_id"]})
-    return KeyOwner(row["key_id"], row["user_id"], row["email"], row["tier"], row["is_admin"])
+    return KeyOwner(
+        row["key_id"], row["user_id"], row["email"], row["tier"], row["is_admin"], space_from(row)
+    )

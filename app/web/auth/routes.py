@@ -158,7 +158,7 @@ async def account_page(request: Request, pool: NamedDependency[AsyncConnectionPo
         tier = await (
             await conn.execute("SELECT * FROM tiers WHERE name = %s", (request.user.tier,))
         ).fetchone()
-        usage = await month_usage(conn, request.user.id)
+        usage = await month_usage(conn, request.user.id, request.user.space.id)
     return Template(
         "pages/auth/account.html",
         context={

@@ -8,6 +8,7 @@ import secrets
 
 from psycopg import AsyncConnection
 
+from app.spaces.store import space_from
 from app.web.auth.user import CurrentUser, SessionInfo
 
 COOKIE = "baton_session"
@@ -48,10 +49,20 @@ async def create_session(
     return token
 
 
+# The session's current space comes with the user, in the same query: the chosen one while the user
+# is still a member of it, else their personal space (a removed member is moved back, silently).
 LOAD = f"""
 SELECT u.id, u.email, u.tier, u.is_admin, u.time_zone, u.theme,
-       s.last_seen_at < now() - interval '{TOUCH_AFTER}' AS stale
+       s.last_seen_at < now() - interval '{TOUCH_AFTER}' AS stale,
+       sp.id AS space_id, sp.kind AS space_kind, sp.name AS space_name, sp.slug AS space_slug,
+       m.role AS space_role, coalesce(sp.tier, u.tier) AS space_tier
 FROM sessions s JOIN users u ON u.id = s.user_id
+JOIN LATERAL (
+    SELECT m.space_id, m.role FROM space_members m JOIN spaces x ON x.id = m.space_id
+    WHERE m.user_id = u.id AND (m.space_id = s.space_id OR x.personal_of = u.id)
+    ORDER BY x.personal_of IS NULL DESC LIMIT 1
+) m ON true
+JOIN spaces sp ON sp.id = m.space_id
 WHERE s.id = %(id)s AND s.expires_at > now() AND u.disabled_at IS NULL
 """
 TOUCH = """
@@ -69,7 +80,13 @@ async def load_session(conn: AsyncConnection, token: str) -> tuple[CurrentUser, 
         await conn.execute(TOUCH, {"id": sid, "days": LIFETIME_DAYS})
     return (
         CurrentUser(
-            row["id"], row["email"], row["tier"], row["is_admin"], row["time_zone"], row["theme"]
+            row["id"],
+            row["email"],
+            row["tier"],
+            row["is_admin"],
+            row["time_zone"],
+            row["theme"],
+            space_from(row),
         ),
         SessionInfo(sid),
     )

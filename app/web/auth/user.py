@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from app.core.policy import Space
+
 
 @dataclass(frozen=True, slots=True)
 class CurrentUser:
@@ -15,6 +17,9 @@ class CurrentUser:
         None  # IANA name; None: not set, dates shown in UTC (app/core/local_time.py)
     )
     theme: str | None = None  # "light" or "dark"; None: follow the system setting
+    # The space this request acts in, with the user's role there (app/core/policy.py). Set for every
+    # signed-in page and API request; None only on the bare objects made at sign-up and login.
+    space: Space | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,11 +25,12 @@ from tests.support.live_server import LiveServer
 
 MAX_EXAMPLES = 30
 
-CREATE_ACCOUNT = """
-WITH u AS (INSERT INTO users (email, tier) VALUES ('fuzz-' || gen_random_uuid() || '@example.test', 'enterprise')
-           RETURNING id)
-INSERT INTO api_keys (user_id, name, prefix, key_hash) SELECT id, 'fuzz', %s, %s FROM u
+# Two statements: the user's personal space (which the key belongs to) is made when the first ends.
+CREATE_USER = """
+INSERT INTO users (email, tier) VALUES ('fuzz-' || gen_random_uuid() || '@example.test', 'enterprise')
+RETURNING id
 """
+CREATE_KEY = "INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES (%s, 'fuzz', %s, %s)"
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +39,8 @@ def fuzz_server(settings, database_url):
 
     new = generate_key()
     with psycopg.connect(database_url, autocommit=True) as conn:
-        conn.execute(CREATE_ACCOUNT, (new.prefix, new.key_hash))
+        user_id = conn.execute(CREATE_USER).fetchone()[0]
+        conn.execute(CREATE_KEY, (user_id, new.prefix, new.key_hash))
     server = LiveServer(create_app(settings, database_url, run_worker=False)).start()
     server.key = new.key
     yield server

@@ -22,7 +22,7 @@ async def test_last_month_s_runs_do_not_count_toward_this_month_s_quota(pool):
             (user,),
         )
         async with conn.transaction():
-            owner = await quotas.lock_owner(conn, user)
+            owner = await quotas.lock_space(conn, user)
             await quotas.check_run_quota(conn, owner, get_workflow("test-hook"))  # room again
 
 
@@ -30,16 +30,16 @@ async def test_an_unlimited_tier_and_an_operator_check_are_never_refused(pool):
     user = await make_user(pool, tier="free")  # 0 runs a month
     enterprise = await make_user(pool, tier="enterprise")  # unlimited
     async with pool.connection() as conn, conn.transaction():
-        free_owner = await quotas.lock_owner(conn, user)
+        free_owner = await quotas.lock_space(conn, user)
         with pytest.raises(QuotaExceeded, match=r"^monthly workflow limit reached \(0 on Free\)$"):
             await quotas.check_run_quota(conn, free_owner, get_workflow("test-hook"))
         await quotas.check_run_quota(conn, free_owner, get_workflow("selftest"))
         await quotas.check_run_quota(
-            conn, await quotas.lock_owner(conn, enterprise), get_workflow("test-hook")
+            conn, await quotas.lock_space(conn, enterprise), get_workflow("test-hook")
         )
 
 
 async def test_an_unknown_owner_is_not_found(pool):
     async with pool.connection() as conn, conn.transaction():
         with pytest.raises(RunNotFound):
-            await quotas.lock_owner(conn, 2**62)
+            await quotas.lock_space(conn, 2**62)
