@@ -160,7 +160,7 @@ async def _scheduled_at_least(pool, schedule_id, n):
 
 WAITING_ON_LOCK = """
 SELECT count(*) AS n FROM pg_stat_activity
-WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%%FROM users%%'
+WHERE datname = current_database() AND wait_event_type = 'Lock' AND query LIKE '%%FROM spaces%%'
 """
 
 
@@ -171,9 +171,10 @@ async def test_a_worker_killed_while_starting_a_fire_loses_and_doubles_nothing(e
     await listening(pool, 1)
     s = await make_schedule(pool, owner, overlap="allow-all", catch_up="all")
     await wait_for(lambda: _count_at_least(pool, s["id"], 2), timeout=30, what="two fires")
-    # Hold the owner's row: the next fire's start waits on it inside its transaction.
+    # Hold the row of the space the runs start in (the owner's personal space): the next fire's
+    # start waits on it inside its transaction.
     async with await psycopg.AsyncConnection.connect(url) as blocker:
-        await blocker.execute("SELECT id FROM users WHERE id = %s FOR UPDATE", (owner,))
+        await blocker.execute("SELECT id FROM spaces WHERE personal_of = %s FOR UPDATE", (owner,))
         await wait_for(lambda: _waiting(pool), timeout=20, what="a fire blocked mid-start")
         workers.stop(doomed)  # SIGKILL, mid-fire
         await blocker.rollback()
