@@ -64,8 +64,10 @@ async def check_run_quota(conn: AsyncConnection, owner: dict, workflow: Workflow
         ).fetchone()
     )["used"]
     if used >= owner["monthly_runs"]:
+        # A team's quota is shared by its members: name the team whose plan it is.
+        whose = f"team {owner['space_name']}'s " if owner["space_kind"] == "team" else ""
         raise QuotaExceeded(
-            f"monthly workflow limit reached ({owner['monthly_runs']} on {owner['tier_title']})"
+            f"{whose}monthly workflow limit reached ({owner['monthly_runs']} on {owner['tier_title']})"
         )
 
 

@@ -8,7 +8,7 @@
 -- reference the space, such as a run being inserted or finishing elsewhere (which would deadlock).
 -- Held until the start's transaction commits, so concurrent starts, by any number of members,
 -- cannot exceed the quota. NULL space: the owner's personal space.
-SELECT u.id, s.id AS space_id, s.kind AS space_kind, m.role, t.name AS tier,
+SELECT u.id, s.id AS space_id, s.kind AS space_kind, s.name AS space_name, m.role, t.name AS tier,
        t.title AS tier_title, t.monthly_runs
 FROM spaces s
 JOIN space_members m ON m.space_id = s.id AND m.user_id = %(owner_id)s

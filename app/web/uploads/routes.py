@@ -38,7 +38,7 @@ from app.engine.errors import (
     InvalidState,
 )
 from app.engine.hooks import resolve_hook
-from app.steps.run_files import attach_uploads, read_for_view, store_uploads
+from app.steps.run_files import attach_uploads, store_uploads
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx, navigate
 from app.web.runs import start
@@ -132,6 +132,7 @@ async def _start(
                 input=with_refs(ids),
                 user_id=request.user.id,
                 chat=start.InChat(conversation_id),
+                space_id=request.user.space.id,
             )
             if isinstance(started, start.Refused):
                 raise start.Refusal(started)  # the stored files go too
@@ -374,7 +375,7 @@ async def report(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
 ) -> Response:
     async with pool.connection() as conn:
-        found = await store.report_html(conn, run_id, request.user.id)
+        found = await store.report_html(conn, run_id, request.user.space.id)
     if found is None:
         raise NotFoundException()
     return Response(
@@ -387,7 +388,7 @@ async def chart(
     request: Request, pool: NamedDependency[AsyncConnectionPool], artifact_id: FromPath[UUID]
 ) -> Response:
     async with pool.connection() as conn:
-        found = await read_for_view(conn, artifact_id, request.user.id)
+        found = await store.space_file(conn, artifact_id, request.user.space.id)
     if found is None or found["content_type"] != "image/svg+xml":
         raise NotFoundException()
     return Response(
