@@ -234,3 +234,20 @@ async def _drain(stream, quiet_s: float = 0.5) -> list[str]:
             names.append(await _next_name(stream, quiet_s))
     except TimeoutError:
         return names
+
+
+async def test_the_account_page_in_a_team_shows_the_teams_runs_against_its_plan(app_client, pool):
+    alice, bob = await _user(pool, "alice"), await _user(pool, "bob")  # enterprise themselves
+    team, _ = await make_team(pool, alice.id, tier="pro")  # the team's plan: 10 runs a month
+    await add_member(pool, team, bob.id, "member")
+    for user in (alice, alice, bob):
+        await start_in(pool, user.id, team, "test-hook")
+    await start_in(pool, bob.id, None, "test-hook")  # personal: not the team's
+    await _as(app_client, pool, bob, team)
+    page = await app_client.get("/account")
+    assert page.status_code == 200
+    assert "This month in team" in page.text and "Pro plan" in page.text
+    assert '<progress max="10" value="3">' in page.text
+    await _as(app_client, pool, bob, await _personal(pool, bob.id))
+    page = await app_client.get("/account")
+    assert "This month in team" not in page.text and "<progress" not in page.text  # unlimited
