@@ -85,7 +85,7 @@ async def _run_or_404(
     pool: AsyncConnectionPool, request: Request, run_id: UUID
 ) -> tuple[dict, list[dict]]:
     async with pool.connection() as conn:
-        run = await find_run(conn, request, run_id, with_tokens=True)
+        run = await find_run(conn, request, run_id)  # no hook tokens: the page never shows them
         events = await store.run_events(conn, run_id)
         run["artifacts"] = await store.run_artifacts(conn, run_id)
         run["source"] = await source_of(conn, run, space_id(request))
