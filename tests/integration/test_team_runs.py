@@ -26,13 +26,22 @@ async def _personal(pool, user_id: int) -> int:
     return row["id"]
 
 
+async def _settled(pool, *runs) -> None:
+    """Wait until the worker has taken each run to its approval: the test client blocks the loop
+    the in-process worker runs on, so no request may wait on a run the worker is advancing."""
+    for run in runs:
+        await wait_status(pool, run["id"], "waiting")
+
+
 async def _as(client, pool, user, space_id: int) -> None:
     """Sign the client in as `user`, working in `space_id`."""
     assert (await log_in(client, user.email)).status_code == 303
     await use_space(pool, user.id, space_id)
 
 
-async def test_team_members_see_each_others_team_runs_but_not_their_personal_runs(app_client, pool):
+async def test_team_members_see_each_others_team_runs_but_not_their_personal_runs(
+    app_client, pool, worker
+):
     alice, bob = await _user(pool, "alice"), await _user(pool, "bob")
     team, _ = await make_team(pool, alice.id)
     await add_member(pool, team, bob.id, "member")
@@ -40,6 +49,7 @@ async def test_team_members_see_each_others_team_runs_but_not_their_personal_run
     by_bob = await start_in(pool, bob.id, team, "test-hook")
     alice_own = await start_in(pool, alice.id, None, "test-hook")
     bob_own = await start_in(pool, bob.id, None, "test-hook")
+    await _settled(pool, by_alice, by_bob, alice_own, bob_own)
 
     await _as(app_client, pool, bob, team)
     page = await app_client.get("/workflows")
@@ -69,7 +79,7 @@ async def test_team_members_see_each_others_team_runs_but_not_their_personal_run
 
 
 async def test_a_viewer_reads_team_runs_but_gets_403_for_every_action_that_changes_one(
-    app_client, pool
+    app_client, pool, worker
 ):
     owner, viewer, member = (
         await _user(pool, "own"),
@@ -80,6 +90,7 @@ async def test_a_viewer_reads_team_runs_but_gets_403_for_every_action_that_chang
     await add_member(pool, team, viewer.id, "viewer")
     await add_member(pool, team, member.id, "member")
     run = await start_in(pool, owner.id, team, "test-hook")
+    await _settled(pool, run)
     await _as(app_client, pool, viewer, team)
     page = await app_client.get(f"/workflows/{run['id']}")
     assert page.status_code == 200 and "You are a viewer" in page.text
@@ -109,7 +120,7 @@ async def test_a_viewer_reads_team_runs_but_gets_403_for_every_action_that_chang
             await conn.execute("SELECT status, title FROM runs WHERE id = %s", (rid,))
         ).fetchone()
     assert row["title"] != "Mine now"
-    assert row["status"] in ("queued", "running", "waiting")  # no worker: nothing moved it
+    assert row["status"] == "waiting"  # still waiting for its approval: nothing changed it
 
     # A member of the team may: the colleague cancels the owner's run.
     await _as(app_client, pool, member, team)
@@ -123,7 +134,7 @@ async def test_a_viewer_reads_team_runs_but_gets_403_for_every_action_that_chang
     await wait_status(pool, rid, "cancelled")
 
 
-async def test_a_removed_member_and_another_teams_member_get_404(app_client, pool):
+async def test_a_removed_member_and_another_teams_member_get_404(app_client, pool, worker):
     alice, bob, carol = (
         await _user(pool, "alice"),
         await _user(pool, "bob"),
@@ -133,6 +144,7 @@ async def test_a_removed_member_and_another_teams_member_get_404(app_client, poo
     other, _ = await make_team(pool, carol.id)
     await add_member(pool, team, bob.id, "member")
     run = await start_in(pool, bob.id, team, "test-hook")
+    await _settled(pool, run)
     await _as(app_client, pool, carol, other)
     csrf = await token(app_client, "/workflows")
     for response in (
@@ -236,13 +248,15 @@ async def _drain(stream, quiet_s: float = 0.5) -> list[str]:
         return names
 
 
-async def test_the_account_page_in_a_team_shows_the_teams_runs_against_its_plan(app_client, pool):
+async def test_the_account_page_in_a_team_shows_the_teams_runs_against_its_plan(
+    app_client, pool, worker
+):
     alice, bob = await _user(pool, "alice"), await _user(pool, "bob")  # enterprise themselves
     team, _ = await make_team(pool, alice.id, tier="pro")  # the team's plan: 10 runs a month
     await add_member(pool, team, bob.id, "member")
-    for user in (alice, alice, bob):
-        await start_in(pool, user.id, team, "test-hook")
-    await start_in(pool, bob.id, None, "test-hook")  # personal: not the team's
+    runs = [await start_in(pool, user.id, team, "test-hook") for user in (alice, alice, bob)]
+    runs.append(await start_in(pool, bob.id, None, "test-hook"))  # personal: not the team's
+    await _settled(pool, *runs)
     await _as(app_client, pool, bob, team)
     page = await app_client.get("/account")
     assert page.status_code == 200
