@@ -346,6 +346,7 @@ async def rerun(args, pool) -> int:
         run, _ = await commands.start_run(
             conn,
             owner_id=source["owner_id"],
+            space_id=source["space_id"],  # a rerun belongs to its source's space
             workflow=source["workflow"],
             input=source["input"],
             title=source["title"],
