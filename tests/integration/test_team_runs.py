@@ -265,3 +265,48 @@ async def test_the_account_page_in_a_team_shows_the_teams_runs_against_its_plan(
     await _as(app_client, pool, bob, await _personal(pool, bob.id))
     page = await app_client.get("/account")
     assert "This month in team" not in page.text and "<progress" not in page.text  # unlimited
+
+
+async def test_a_run_started_from_a_chat_in_a_team_belongs_to_the_team_and_a_viewer_may_not_start(
+    app_client, pool
+):
+    alice, viewer = await _user(pool, "alice"), await _user(pool, "viewer")
+    team, _ = await make_team(pool, alice.id)
+    await add_member(pool, team, viewer.id, "viewer")
+    await _as(app_client, pool, alice, team)
+    csrf = await token(app_client, "/chat")
+    started = await app_client.post(
+        "/chat/workflows/content-generation", data={"_csrf_token": csrf, "prompt": "Team brief"}
+    )
+    assert started.status_code == 303, started.text
+    conversation_id = int(started.headers["location"].rsplit("/", 1)[1])
+    async with pool.connection() as conn:
+        run = await (
+            await conn.execute(
+                "SELECT r.id, r.space_id, r.owner_id, c.user_id AS chat_user FROM runs r"
+                " JOIN conversations c ON c.id = r.chat_id WHERE r.chat_id = %s",
+                (conversation_id,),
+            )
+        ).fetchone()
+    assert run["space_id"] == team and run["owner_id"] == alice.id
+    assert run["chat_user"] == alice.id  # the chat stays hers
+    card = await app_client.get(f"/chat/runs/{run['id']}/card")
+    assert card.status_code == 200 and "In team" in card.text
+
+    await _as(app_client, pool, viewer, team)
+    csrf = await token(app_client, "/chat")
+    refused = await app_client.post(
+        "/chat/workflows/content-generation", data={"_csrf_token": csrf, "prompt": "Not mine"}
+    )
+    assert refused.status_code == 403 and "viewer" in refused.text
+    in_place = await app_client.post(
+        "/chat/workflows/content-generation",
+        data={"prompt": "Not mine"},
+        headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+    )
+    assert in_place.status_code == 422 and "viewer" in in_place.text  # HTMX swaps it in place
+    async with pool.connection() as conn:
+        mine = await (
+            await conn.execute("SELECT count(*) AS n FROM runs WHERE owner_id = %s", (viewer.id,))
+        ).fetchone()
+    assert mine["n"] == 0

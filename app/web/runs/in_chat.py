@@ -132,7 +132,8 @@ async def start_from_form(
                     "errors": outcome.fields or {"form": outcome.message},
                     "conversation_id": conversation_id,
                 },
-                status=422,
+                # A viewer of the space: 403, shown in place for HTMX (which swaps only 2xx/422/429).
+                status=403 if outcome.reason == "forbidden" and not is_htmx(request) else 422,
             )
         if conversation_id is None or not is_htmx(request):
             return navigate(request, f"/chat/{outcome.conversation_id}")

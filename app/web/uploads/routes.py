@@ -88,7 +88,7 @@ async def _start(
             for i, (n, _, d) in zip(ids, files, strict=True)
         ]
 
-    def again(errors: dict[str, str]) -> Template:
+    def again(errors: dict[str, str], status: int = 422) -> Template:
         return _form_page(
             request,
             {
@@ -98,7 +98,7 @@ async def _start(
                 "refused": refused,
                 "conversation_id": conversation_id,
             },
-            status=422,
+            status=status,
         )
 
     def with_refs(ids: list[str]) -> dict:
@@ -140,7 +140,11 @@ async def _start(
     except start.Refusal as refusal:
         if refusal.refused.reason == "no_chat":
             raise NotFoundException() from None
-        return again(refusal.refused.fields or {"form": refusal.refused.message})
+        # A viewer of the space: 403, shown in place for HTMX (which swaps only 2xx/422/429).
+        forbidden = refusal.refused.reason == "forbidden" and not is_htmx(request)
+        return again(
+            refusal.refused.fields or {"form": refusal.refused.message}, 403 if forbidden else 422
+        )
     if conversation_id is None or not is_htmx(request):
         return navigate(request, f"/chat/{started.conversation_id}")
     async with pool.connection() as conn:
