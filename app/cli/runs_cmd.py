@@ -13,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from app.core import policy
 from app.core.config import load_settings, with_secret_key
 from app.core.database import database_url
 from app.core.db import open_pool
@@ -21,6 +22,7 @@ from app.core.titles import RUN_TITLE_MAX
 from app.engine import commands, replays
 from app.engine.errors import EngineError
 from app.engine.hooks import resolve_hook
+from app.spaces.store import team_by_slug
 from app.web.api.schemas import run_view
 from app.workflows.catalog import load_workflow_modules
 
@@ -30,6 +32,9 @@ WORKER_SEEN = """
 SELECT EXISTS (SELECT 1 FROM procrastinate_workers WHERE last_heartbeat > now() - interval '30 seconds') AS seen
 """
 SELFTEST_USER = "selftest@baton.invalid"
+# The operator's view of a team (`runs list/show --team SLUG` without `--as`): no membership needed.
+TEAM_ID = "SELECT id FROM spaces WHERE kind = 'team' AND slug = %(slug)s"
+PERSONAL_ID = "SELECT id FROM spaces WHERE personal_of = %(user_id)s"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -43,16 +48,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--create-user", action="store_true", help="create the owner if missing")
     p.add_argument("--idempotency-key")
     p.add_argument("--title", help="the run's title (default: made from the input)")
+    p.add_argument("--team", help="start it in this team's space (the --as user must be a member)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_sync(start))
-    p = runs.add_parser("show", help="a run with its steps and hooks")
+    p = runs.add_parser("show", help="a run with its steps and hooks (and its space)")
     p.add_argument("run_id")
+    p.add_argument(
+        "--as", dest="email", help="only within this user's space (with --team: a team's)"
+    )
+    p.add_argument("--team", help="only a run of this team's space")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_sync(show))
     p = runs.add_parser("list", help="runs, newest first")
     p.add_argument("--status")
     p.add_argument("--workflow")
     p.add_argument("--limit", type=int, default=50)
+    p.add_argument(
+        "--as", dest="email", help="only the runs of this user's space (with --team: a team's)"
+    )
+    p.add_argument("--team", help="only the runs of this team's space")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_sync(list_))
     for name, fn in (("cancel", cancel), ("retry", retry)):
@@ -124,6 +138,10 @@ class CommandFailed(Exception):
     pass
 
 
+class UnknownTeam(CommandFailed):
+    """`--team SLUG` names no team (of the `--as` user's): exit status 2, like a usage error."""
+
+
 def _sync(
     fn: Callable[[argparse.Namespace, Any], Awaitable[int]],
 ) -> Callable[[argparse.Namespace], int]:
@@ -146,7 +164,10 @@ def _sync(
         with database_url(settings) as url:
             try:
                 return asyncio.run(main(url))
-            except (EngineError, CommandFailed) as exc:
+            except UnknownTeam as exc:
+                print(f"baton: {exc}", file=sys.stderr)
+                return 2
+            except (EngineError, CommandFailed, policy.Forbidden) as exc:
                 raise CommandError(str(exc)) from None
 
     return run
@@ -187,28 +208,62 @@ async def _user_id(pool, email: str, create: bool) -> int:
     return row["id"]
 
 
+async def _space_id(
+    conn, team: str | None, user_id: int | None, *, personal: bool = True
+) -> int | None:
+    """The space `--team`/`--as` name: a team of the user's (any team for the operator, without
+    `--as`), else the user's personal space (`personal`), else None (every space)."""
+    if team:
+        if user_id is not None:
+            space = await team_by_slug(conn, user_id, team)
+            found = space.id if space else None
+        else:
+            row = await (await conn.execute(TEAM_ID, {"slug": team})).fetchone()
+            found = row["id"] if row else None
+        if found is None:
+            who = " of this user's" if user_id is not None else ""
+            raise UnknownTeam(f"no team{who} has the slug {team!r}")
+        return found
+    if user_id is not None and personal:
+        return (await (await conn.execute(PERSONAL_ID, {"user_id": user_id})).fetchone())["id"]
+    return None
+
+
 async def start(args, pool) -> int:
     owner = await _user_id(pool, args.email, args.create_user)
     async with pool.connection() as conn:
+        space_id = await _space_id(conn, args.team, owner, personal=False)
         run, _ = await commands.start_run(
             conn,
             owner_id=owner,
+            space_id=space_id,
             workflow=args.workflow,
             input=_json_arg(args.input, "--input"),
             idempotency_key=args.idempotency_key,
             title=args.title and " ".join(args.title.split())[:RUN_TITLE_MAX] or None,
         )
+        full = await commands.get_run(conn, run["id"], with_tokens=False)  # with its space
+    run = {k: v for k, v in full.items() if k not in ("steps", "hooks")}
     _print(run_view(run)) if args.json else print(run["id"])
     return 0
 
 
-async def show(args, pool) -> int:
+async def _scope(pool, args) -> int | None:
+    user = await _user_id(pool, args.email, False) if args.email else None
     async with pool.connection() as conn:
-        run = await commands.get_run(conn, args.run_id)
+        return await _space_id(conn, args.team, user)
+
+
+async def show(args, pool) -> int:
+    space_id = await _scope(pool, args)
+    async with pool.connection() as conn:
+        run = await commands.get_run(conn, args.run_id, space_id=space_id)
     if args.json:
         _print(run_view(run))
     else:
         print(f"{run['id']}  {run['workflow']} v{run['version']}  {run['status']}")
+        if run["space_kind"] == "team":
+            print(f"  in team {run['space_name']} ({run['space_slug']})")
         if run.get("rerun_of"):
             start = (run.get("rerun_from") or {}).get("step")
             print(
@@ -220,9 +275,15 @@ async def show(args, pool) -> int:
 
 
 async def list_(args, pool) -> int:
+    space_id = await _scope(pool, args)
     async with pool.connection() as conn:
         rows, _ = await commands.list_runs(
-            conn, owner_id=None, status=args.status, workflow=args.workflow, limit=args.limit
+            conn,
+            owner_id=None,
+            space_id=space_id,
+            status=args.status,
+            workflow=args.workflow,
+            limit=args.limit,
         )
     if args.json:
         _print([run_view(r) for r in rows])
@@ -285,6 +346,7 @@ async def rerun(args, pool) -> int:
         run, _ = await commands.start_run(
             conn,
             owner_id=source["owner_id"],
+            space_id=source["space_id"],  # a rerun belongs to its source's space
             workflow=source["workflow"],
             input=source["input"],
             title=source["title"],

@@ -180,6 +180,7 @@ async def plan_rerun(
     run_id: UUID | str,
     *,
     owner_id: int | None,
+    space_id: int | None = None,
     from_step: str | int | None = None,
     input: dict[str, Any] | None = None,
     step_output: Any = NOT_EDITED,
@@ -187,10 +188,10 @@ async def plan_rerun(
 ) -> tuple[dict, RerunFrom]:
     """Where a rerun of `run_id` starts: `from_step` is a step's name (its first position), its
     position (`seq`), "failed" (the first failed step, else the start), or None/"start". Raises
-    RunNotFound (another owner's run), InputInvalid (`from_step`, `step_output`) or InvalidState
+    RunNotFound (another owner's run, or another space's with `space_id`), InputInvalid (`from_step`, `step_output`) or InvalidState
     (an earlier step has not finished, or the journal was pruned). Returns the source run (with
     `input` replaced when given) and the plan for `start_run(..., rerun=plan)`."""
-    source = await get_run(conn, run_id, owner_id=owner_id, with_tokens=False)
+    source = await get_run(conn, run_id, owner_id=owner_id, space_id=space_id, with_tokens=False)
     rows = await (await conn.execute(JOURNAL_HEADS, {"run_id": source["id"]})).fetchall()
     steps = [r for r in rows if r["kind"] not in VALUES]
     target = None
@@ -256,13 +257,26 @@ async def plan_rerun(
     return (source | {"input": input} if input is not None else source), plan
 
 
-async def _lock_run(conn: AsyncConnection, run_id: UUID | str, owner_id: int | None) -> dict:
+def visible(run: dict | None, owner_id: int | None, space_id: int | None) -> bool:
+    """Is `run` there for the caller? Within `space_id` when given (the web, the API, the CLI's
+    `--as`: any member of the space sees its runs), else of `owner_id` when given; neither is the
+    operator's view (every run)."""
+    if run is None:
+        return False
+    if space_id is not None:
+        return run["space_id"] == space_id
+    return owner_id is None or run["owner_id"] == owner_id
+
+
+async def _lock_run(
+    conn: AsyncConnection, run_id: UUID | str, owner_id: int | None, space_id: int | None = None
+) -> dict:
     try:
         UUID(str(run_id))
     except ValueError:
         raise RunNotFound("no such run") from None
     run = await (await conn.execute(LOCK_RUN, {"run_id": run_id})).fetchone()
-    if run is None or (owner_id is not None and run["owner_id"] != owner_id):
+    if not visible(run, owner_id, space_id):
         raise RunNotFound("no such run")
     return run
 
@@ -272,12 +286,14 @@ async def cancel_run(
     run_id: UUID | str,
     *,
     owner_id: int | None = None,
+    space_id: int | None = None,
     reason: str = USER_CANCEL,
 ) -> dict:
     """Queued, sleeping and waiting runs stop at once; a running one at its next step boundary
-    (its job is aborted, which interrupts a long step)."""
+    (its job is aborted, which interrupts a long step). With `space_id`, only a run of that space
+    (else RunNotFound); the caller checks the member's role (policy.Action.OPERATE)."""
     async with conn.transaction():
-        run = await _lock_run(conn, run_id, owner_id)
+        run = await _lock_run(conn, run_id, owner_id, space_id)
         if run["status"] in FINAL:
             raise InvalidState(f"the run has already {run['status']}")
         await conn.execute(REQUEST_CANCEL, {"run_id": run["id"], "reason": reason})
@@ -293,11 +309,15 @@ async def cancel_run(
 
 
 async def retry_run(
-    conn: AsyncConnection, run_id: UUID | str, *, owner_id: int | None = None
+    conn: AsyncConnection,
+    run_id: UUID | str,
+    *,
+    owner_id: int | None = None,
+    space_id: int | None = None,
 ) -> dict:
     """Run a failed run again from its failed step; completed steps keep their results."""
     async with conn.transaction():
-        run = await _lock_run(conn, run_id, owner_id)
+        run = await _lock_run(conn, run_id, owner_id, space_id)
         if run["status"] != "failed":
             raise InvalidState("only a failed run can be retried")
         failed = (await (await conn.execute(FIRST_FAILED_STEP, {"run_id": run["id"]})).fetchone())[
@@ -316,15 +336,18 @@ async def get_run(
     run_id: UUID | str,
     *,
     owner_id: int | None = None,
+    space_id: int | None = None,
     with_tokens: bool = True,
 ) -> dict:
-    """The run with its steps and hooks (hook tokens only when `with_tokens`)."""
+    """The run with its steps and hooks (hook tokens only when `with_tokens`), and its space
+    (`space_kind`, `space_slug`, `space_name`). RunNotFound unless it is in `space_id` (when given)
+    or `owner_id`'s (when given)."""
     try:
         UUID(str(run_id))
     except ValueError:
         raise RunNotFound("no such run") from None
     run = await (await conn.execute(GET_RUN, {"run_id": run_id})).fetchone()
-    if run is None or (owner_id is not None and run["owner_id"] != owner_id):
+    if not visible(run, owner_id, space_id):
         raise RunNotFound("no such run")
     steps = await (await conn.execute(RUN_STEPS, {"run_id": run_id})).fetchall()
     hooks = await (await conn.execute(RUN_HOOKS, {"run_id": run_id})).fetchall()
@@ -354,18 +377,21 @@ async def list_runs(
     conn: AsyncConnection,
     *,
     owner_id: int | None,
+    space_id: int | None = None,
     status: str | None = None,
     workflow: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
 ) -> tuple[list[dict], str | None]:
-    """Newest first, keyset-paginated. Returns the page and the cursor of the next one."""
+    """Newest first, keyset-paginated: the runs of `space_id` (every member's) when given, else
+    `owner_id`'s (None: everyone's, the operator's view). Returns the page and the next cursor."""
     after_ts, after_id = decode_cursor(cursor)
     rows = await (
         await conn.execute(
             LIST_RUNS,
             {
-                "owner_id": owner_id,
+                "owner_id": None if space_id is not None else owner_id,
+                "space_id": space_id,
                 "status": status,
                 "workflow": workflow,
                 "after_ts": after_ts,

@@ -95,9 +95,12 @@ INSERT INTO run_events (run_id, owner_id, kind, data)
 SELECT id, owner_id, 'status', '{"status": "queued", "retry": true}' FROM upd
 
 -- get_run --
--- One run, with the name of the schedule that started it and the slug of the template it runs (if any).
-SELECT r.*, s.name AS schedule_name, t.slug AS template
+-- One run, with the name of the schedule that started it, the slug of the template it runs (if any)
+-- the space it belongs to (shown on its page and card, in `runs show --json` and the API) and who started it.
+SELECT r.*, s.name AS schedule_name, t.slug AS template,
+       sp.kind AS space_kind, sp.slug AS space_slug, sp.name AS space_name, u.email AS owner_email
 FROM runs r LEFT JOIN schedules s ON s.id = r.schedule_id LEFT JOIN templates t ON t.id = r.template_id
+JOIN spaces sp ON sp.id = r.space_id JOIN users u ON u.id = r.owner_id
 WHERE r.id = %(run_id)s
 
 -- run_steps --
@@ -114,12 +117,16 @@ FROM hooks WHERE run_id = %(run_id)s ORDER BY seq
 
 -- list_runs --
 -- Runs newest first, optionally filtered, keyset-paginated on (created_at, id) so pages never skip or repeat.
-SELECT id, workflow, version, title, status, waiting_for, progress, error, chat_id,
-       created_at, started_at, completed_at, steps_done, cost_usd, schedule_id, fire_at, rerun_of, rerun_from
-FROM runs
-WHERE (%(owner_id)s::bigint IS NULL OR owner_id = %(owner_id)s)
-  AND (%(status)s::text IS NULL OR status = %(status)s)
-  AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s)
-  AND (%(after_ts)s::timestamptz IS NULL OR (created_at, id) < (%(after_ts)s, %(after_id)s::uuid))
-ORDER BY created_at DESC, id DESC
+-- A space's runs (every member's; index runs_space_created) or an owner's, or everyone's for the operator.
+SELECT r.id, r.workflow, r.version, r.title, r.status, r.waiting_for, r.progress, r.error, r.chat_id,
+       r.created_at, r.started_at, r.completed_at, r.steps_done, r.cost_usd, r.schedule_id, r.fire_at,
+       r.rerun_of, r.rerun_from, r.owner_id, r.space_id,
+       sp.kind AS space_kind, sp.slug AS space_slug, sp.name AS space_name
+FROM runs r JOIN spaces sp ON sp.id = r.space_id
+WHERE (%(owner_id)s::bigint IS NULL OR r.owner_id = %(owner_id)s)
+  AND (%(space_id)s::bigint IS NULL OR r.space_id = %(space_id)s)
+  AND (%(status)s::text IS NULL OR r.status = %(status)s)
+  AND (%(workflow)s::text IS NULL OR r.workflow = %(workflow)s)
+  AND (%(after_ts)s::timestamptz IS NULL OR (r.created_at, r.id) < (%(after_ts)s, %(after_id)s::uuid))
+ORDER BY r.created_at DESC, r.id DESC
 LIMIT %(limit)s

@@ -76,7 +76,7 @@ WITH cost AS (
                     cost_usd = cost_usd + coalesce((SELECT usd FROM cost), 0),
                     updated_at = now()
     WHERE id = %(run_id)s
-    RETURNING cancel_requested
+    RETURNING cancel_requested, space_id
 ), ev AS (
     -- Reading `r` makes the run's row lock come before the event takes its id, so a run's events
     -- commit in id order (the API's event stream resumes by id; see INSERT_EVENT).
@@ -85,9 +85,11 @@ WITH cost AS (
     RETURNING id
 ), announce AS (
     -- step_completed is not announced by the table's trigger (see sql/0018): the caller decides.
+    -- With the run's space, so every member following it sees it (sql/0092).
     SELECT pg_notify('baton_events', json_build_object(
-        'kind', 'run.step_completed', 'event_id', ev.id, 'run_id', %(run_id)s::text, 'user_id', %(owner_id)s)::text)
-    FROM ev WHERE %(event)s = 'step_completed' AND %(announce)s
+        'kind', 'run.step_completed', 'event_id', ev.id, 'run_id', %(run_id)s::text, 'user_id', %(owner_id)s,
+        'space_id', r.space_id)::text)
+    FROM ev, r WHERE %(event)s = 'step_completed' AND %(announce)s
 ), usage AS (
     INSERT INTO usage_monthly AS u (user_id, month, tokens_in, tokens_out, cost_usd)
     SELECT %(owner_id)s, date_trunc('month', now() AT TIME ZONE 'UTC')::date,

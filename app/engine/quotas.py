@@ -64,22 +64,31 @@ async def check_run_quota(conn: AsyncConnection, owner: dict, workflow: Workflow
         ).fetchone()
     )["used"]
     if used >= owner["monthly_runs"]:
+        # A team's quota is shared by its members: name the team whose plan it is.
+        whose = f"team {owner['space_name']}'s " if owner["space_kind"] == "team" else ""
         raise QuotaExceeded(
-            f"monthly workflow limit reached ({owner['monthly_runs']} on {owner['tier_title']})"
+            f"{whose}monthly workflow limit reached ({owner['monthly_runs']} on {owner['tier_title']})"
         )
 
 
 MONTH_USAGE = SQL["month_usage"]
+SPACE_MONTH_USAGE = SQL["space_month_usage"]
 
 
-async def month_usage(conn: AsyncConnection, owner_id: int, space_id: int) -> dict:
-    """Runs counted against the space's quota this month, the owner's tokens, steps and cost this
-    month, and the date (UTC) the count starts again."""
+async def month_usage(
+    conn: AsyncConnection, owner_id: int, space_id: int, *, team: bool = False
+) -> dict:
+    """Runs counted against the space's quota this month, the tokens, steps and cost this month
+    (the owner's own; a `team`'s added up across its members' runs in it), and the date (UTC) the
+    count starts again."""
     exempt = [w.name for w in catalog(include_hidden=True) if w.operator]
     used = (
         await (
             await conn.execute(RUNS_THIS_MONTH, {"space_id": space_id, "exempt": exempt})
         ).fetchone()
     )["used"]
-    usage = await (await conn.execute(MONTH_USAGE, {"owner_id": owner_id})).fetchone()
+    if team:
+        usage = await (await conn.execute(SPACE_MONTH_USAGE, {"space_id": space_id})).fetchone()
+    else:
+        usage = await (await conn.execute(MONTH_USAGE, {"owner_id": owner_id})).fetchone()
     return {"runs": used, **usage}

@@ -8,7 +8,7 @@
 -- reference the space, such as a run being inserted or finishing elsewhere (which would deadlock).
 -- Held until the start's transaction commits, so concurrent starts, by any number of members,
 -- cannot exceed the quota. NULL space: the owner's personal space.
-SELECT u.id, s.id AS space_id, s.kind AS space_kind, m.role, t.name AS tier,
+SELECT u.id, s.id AS space_id, s.kind AS space_kind, s.name AS space_name, m.role, t.name AS tier,
        t.title AS tier_title, t.monthly_runs
 FROM spaces s
 JOIN space_members m ON m.space_id = s.id AND m.user_id = %(owner_id)s
@@ -32,3 +32,13 @@ SELECT coalesce(u.tokens_in, 0) AS tokens_in, coalesce(u.tokens_out, 0) AS token
        (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month')::date AS resets_on
 FROM (SELECT 1) one
 LEFT JOIN usage_monthly u ON u.user_id = %(owner_id)s AND u.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
+
+-- space_month_usage --
+-- A team's usage this calendar month (UTC) adds up across its members: the tokens, steps and cost of
+-- the team's runs started this month (index runs_space_created), for the account page in the team.
+SELECT coalesce(sum(tokens_in), 0)::bigint AS tokens_in, coalesce(sum(tokens_out), 0)::bigint AS tokens_out,
+       coalesce(sum(cost_usd), 0) AS cost_usd, coalesce(sum(steps_done), 0)::bigint AS steps,
+       (date_trunc('month', now() AT TIME ZONE 'UTC') + interval '1 month')::date AS resets_on
+FROM runs
+WHERE space_id = %(space_id)s
+  AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'

@@ -24,6 +24,7 @@ from typing import Any
 from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
+from app.core import policy
 from app.core.config import load_settings
 from app.core.queue import REPLAY_TICK, defer
 from app.core.sql_queries import load_queries
@@ -201,13 +202,17 @@ async def _start_one(conn: AsyncConnection, replay: dict, item: dict) -> None:
             run, _ = await commands.start_run(
                 conn,
                 owner_id=item["owner_id"],
+                space_id=source["space_id"],  # a replayed run stays in its source's space
                 workflow=source["workflow"],
                 input=source["input"],
                 title=source["title"],
                 rerun=plan,
             )
         state, new_run_id, message = "started", run["id"], None
-    except EngineError as exc:
+    except (
+        EngineError,
+        policy.Forbidden,
+    ) as exc:  # quota, gone, or no longer allowed to start there
         state, new_run_id, message = "refused", None, str(exc)[:500]
         log.info(
             "replay.refused",

@@ -80,6 +80,8 @@ def _error_page(request: Request, exc: Exception) -> Response:
         if isinstance(exc, HTTPException)
         else 404
         if isinstance(exc, NOT_FOUND)
+        else 403
+        if isinstance(exc, errors.FORBIDDEN)
         else 500
     )
     if status >= 500:
@@ -92,6 +94,8 @@ def _error_page(request: Request, exc: Exception) -> Response:
         else "pages/error.html"
     )
     detail = exc.detail if isinstance(exc, HTTPException) and status < 500 else ""
+    if isinstance(exc, errors.FORBIDDEN):  # the role may not: say so (app/web/errors.py)
+        detail = errors.forbidden_reason(exc)
     return Template(template, context={"status": status, "detail": detail}, status_code=status)
 
 

@@ -19,7 +19,7 @@ from litestar.openapi.datastructures import ResponseSpec
 from pydantic import BaseModel
 
 from app.engine.errors import EngineError, InputInvalid
-from app.web.errors import NotFound
+from app.web.errors import FORBIDDEN, NotFound, forbidden_reason
 
 log = logging.getLogger("baton.api")
 
@@ -134,6 +134,8 @@ def handle(request: Request, exc: Exception) -> Response:
         return error_response(exc.code, exc.message, headers=exc.headers)
     if isinstance(exc, NotFound):
         return error_response("not_found", str(exc) or "Not found.")
+    if isinstance(exc, FORBIDDEN):  # visible, but the key holder's role may not do this
+        return error_response("forbidden", forbidden_reason(exc))
     if isinstance(exc, ValidationException):
         fields = _validation_fields(exc)
         if fields:
@@ -184,6 +186,7 @@ def documented(*statuses: int) -> dict[int, ResponseSpec]:
     described = {
         400: "Malformed request: `bad_request`, or `invalid_json` for a body that is not JSON",
         401: "Missing, unknown or revoked API key",
+        403: "The key holder's role in the key's space may not do this (`forbidden`)",
         402: "Monthly workflow quota exhausted (`quota_exceeded`)",
         404: "Not found (or not yours)",
         409: "Conflict: `already_decided`, `expired` or `invalid_state`",

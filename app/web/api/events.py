@@ -63,13 +63,20 @@ def _concerns(event: dict, run_id: str) -> bool:
 
 
 async def run_events(
-    pool: AsyncConnectionPool, hub: LiveHub, *, user_id: int, run_id: str, last_event_id: int
+    pool: AsyncConnectionPool,
+    hub: LiveHub,
+    *,
+    user_id: int,
+    run_id: str,
+    last_event_id: int,
+    space_id: int | None = None,
 ) -> AsyncIterator[bytes]:
-    """The run must already be authorized for `user_id` (the hub delivers only their events)."""
+    """The run must already be authorized for `user_id` in its space `space_id` (the hub delivers
+    their own events and, with `space_id`, those of the space's runs, whoever started them)."""
     yield f"retry: {RETRY_MS}\n\n".encode()
     after = last_event_id
     try:
-        async with hub.subscribe(user_id) as events:
+        async with hub.subscribe(user_id, space_id=space_id) as events:
             while True:
                 status, rows = await _read(pool, run_id, after)
                 for row in rows:

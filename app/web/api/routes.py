@@ -1,6 +1,7 @@
 """The JSON API, v1: the workflow catalog, runs (start, list, read, cancel, retry, rerun, live
-events), bulk replays and hook decisions. Each handler parses (the body model, the query), authorizes (the caller's own
-runs and hooks only: anything else is a 404), calls one engine command and answers JSON."""
+events), bulk replays and hook decisions. Each handler parses (the body model, the query), authorizes (runs of the
+key's space only: anything else is a 404; cancel, retry and rerun need a role that may operate runs, else a 403
+`forbidden`), calls one engine command and answers JSON."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from litestar.params import FromPath, FromQuery, HeaderParameter, JSONBody, Para
 from litestar.response import Stream
 from psycopg_pool import AsyncConnectionPool
 
+from app.core import policy
+from app.core.policy import Action
 from app.engine import commands, replays
 from app.engine.errors import HookNotFound, InputInvalid, RunNotFound
 from app.engine.hooks import resolve_hook
@@ -45,6 +48,7 @@ from app.web.api.triggers import routes as trigger_routes
 from app.web.json_body import JsonRequest
 from app.web.json_errors import documented, exception_handlers
 from app.web.live import LiveHub, provide_hub
+from app.web.runs.access import find_run
 from app.web.runs.files import file_response, get_for_download
 from app.web.runs.replay import user_id_by_email
 from app.web.runs.start import Refused, rerun_run
@@ -67,11 +71,17 @@ def _in_input(field: str) -> str:
     return field if field == "input" else f"input.{field}"
 
 
-async def _detail(conn, run_id, user_id: int) -> RunDetail:
-    run = run_view(await commands.get_run(conn, run_id, owner_id=user_id))
+async def _detail(conn, run_id, request: Request) -> RunDetail:
+    """The run of the key's space (RunNotFound elsewhere). Hook tokens (which decide a hook) only
+    for the run's owner, as before spaces; its colleagues decide in their inbox."""
+    found = await find_run(conn, request, run_id, with_tokens=True)
+    if found["owner_id"] != request.user.id:
+        for hook in found["hooks"]:
+            hook.pop("token", None)
+    run = run_view(found)
     files = [
         {**f, "url": f"/api/v1/runs/{run['id']}/files/{f['id']}"}
-        for f in await run_artifacts(conn, run["id"], user_id)
+        for f in await run_artifacts(conn, run["id"])
     ]
     return RunDetail.model_validate({**run, "files": files})
 
@@ -102,7 +112,7 @@ REPLAYED = ResponseSpec(
     "/runs",
     tags=["runs"],
     status_code=201,
-    responses={200: REPLAYED, **documented(402, 404, 413, 415, 422)},
+    responses={200: REPLAYED, **documented(402, 403, 404, 413, 415, 422)},
 )
 async def start_run(
     request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[StartRun]
@@ -118,10 +128,11 @@ async def start_run(
             chat=data.chat_id,
             idempotency_key=data.idempotency_key,
             title=data.title and " ".join(data.title.split()) or None,
+            space_id=user.space.id,
         )
         if isinstance(outcome, Refused):
             raise _api_error(outcome)
-        detail = await _detail(conn, outcome.run_id, user.id)
+        detail = await _detail(conn, outcome.run_id, request)
     return Response(detail, status_code=201 if outcome.created else 200)
 
 
@@ -145,12 +156,14 @@ async def list_runs(
     cursor: Annotated[str | None, Parameter(max_length=200)] = None,
     limit: Annotated[int, Parameter(ge=1, le=100)] = 50,
 ) -> RunList:
-    """Your runs, newest first, `limit` at a time; pass `next_cursor` back as `cursor` for more."""
+    """The runs of the key's space (every member's in a team's), newest first, `limit` at a time;
+    pass `next_cursor` back as `cursor` for more."""
     workflow, cursor = _query_text(workflow, "workflow"), _query_text(cursor, "cursor")
     async with pool.connection() as conn:
         rows, next_cursor = await commands.list_runs(
             conn,
-            owner_id=request.user.id,
+            owner_id=None,
+            space_id=request.user.space.id,
             status=status,
             workflow=workflow,
             cursor=cursor,
@@ -163,9 +176,10 @@ async def list_runs(
 async def get_run(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]
 ) -> RunDetail:
-    """A run with its steps, hooks (hook tokens included: the run is yours) and files."""
+    """A run of the key's space with its steps, hooks (hook tokens included when the run is yours)
+    and files."""
     async with pool.connection() as conn:
-        return await _detail(conn, run_id, request.user.id)
+        return await _detail(conn, run_id, request)
 
 
 @get(
@@ -182,37 +196,43 @@ async def get_run_file(
 ) -> Response:
     """One of the run's files (a `url` of `GET /api/v1/runs/{id}`), as an attachment."""
     async with pool.connection() as conn:
-        found = await get_for_download(conn, file_id, request.user.id)
+        found = await get_for_download(conn, file_id, request.user.id, request.user.space.id)
     if found is None or found["run_id"] != run_id:
-        raise RunNotFound("No file of yours has this id in this run.")
+        raise RunNotFound("No file of this space has this id in this run.")
     return file_response(found)
 
 
-@post("/runs/{run_id:str}/cancel", tags=["runs"], status_code=200, responses=documented(404, 409))
+@post(
+    "/runs/{run_id:str}/cancel", tags=["runs"], status_code=200, responses=documented(403, 404, 409)
+)
 async def cancel_run(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]
 ) -> RunDetail:
     """Cancel a run: at once when it is queued, sleeping or waiting; at its next step when running."""
     async with pool.connection() as conn:
-        await commands.cancel_run(conn, run_id, owner_id=request.user.id)
-        return await _detail(conn, run_id, request.user.id)
+        await find_run(conn, request, run_id, Action.OPERATE)
+        await commands.cancel_run(conn, run_id, space_id=request.user.space.id)
+        return await _detail(conn, run_id, request)
 
 
-@post("/runs/{run_id:str}/retry", tags=["runs"], status_code=200, responses=documented(404, 409))
+@post(
+    "/runs/{run_id:str}/retry", tags=["runs"], status_code=200, responses=documented(403, 404, 409)
+)
 async def retry_run(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[str]
 ) -> RunDetail:
     """Run a failed run again from its failed step (completed steps keep their results)."""
     async with pool.connection() as conn:
-        await commands.retry_run(conn, run_id, owner_id=request.user.id)
-        return await _detail(conn, run_id, request.user.id)
+        await find_run(conn, request, run_id, Action.OPERATE)
+        await commands.retry_run(conn, run_id, space_id=request.user.space.id)
+        return await _detail(conn, run_id, request)
 
 
 @post(
     "/runs/{run_id:str}/rerun",
     tags=["runs"],
     status_code=201,
-    responses=documented(402, 404, 409, 413, 415, 422),
+    responses=documented(402, 403, 404, 409, 413, 415, 422),
 )
 async def rerun(
     request: Request,
@@ -227,10 +247,12 @@ async def rerun(
         data.step_output if "step_output" in data.model_fields_set else commands.NOT_EDITED
     )
     async with pool.connection() as conn:
+        await find_run(conn, request, run_id, Action.OPERATE)
         outcome = await rerun_run(
             conn,
             run_id,
             user_id=request.user.id,
+            space_id=request.user.space.id,
             from_step=data.from_step,
             input=data.input,
             step_output=step_output,
@@ -244,7 +266,7 @@ async def rerun(
                     ]
                 )
             raise _api_error(outcome)
-        return await _detail(conn, outcome.run_id, request.user.id)
+        return await _detail(conn, outcome.run_id, request)
 
 
 async def _replay_owner(conn, request: Request, owner: str | None) -> int:
@@ -268,7 +290,7 @@ async def _replay_owner(conn, request: Request, owner: str | None) -> int:
         200: ResponseSpec(
             ReplayStarted, description="A dry run: what would be replayed", generate_examples=False
         ),
-        **documented(409, 413, 415, 422),
+        **documented(403, 409, 413, 415, 422),
     },
 )
 async def start_replay(
@@ -277,6 +299,7 @@ async def start_replay(
     """Replay the runs of `workflow` with one of `statuses` created between `since` and `until` as
     new runs (at most 1,000), paced so they never hold more than a share of the workers. `201` with
     the replay (follow it with `GET /replays/{id}`), or `200` for a `dry_run`."""
+    policy.require(request.user.space, Action.OPERATE)  # a viewer's key may not replay (403)
     replays.check_filter(data.workflow, list(data.statuses), data.from_step, data.since, data.until)
     async with pool.connection() as conn:
         owner_id = await _replay_owner(conn, request, data.owner)
@@ -364,11 +387,12 @@ async def run_events_stream(
     `hook_waiting`, `hook_resolved`, ... Each has an `id:`; reconnect with `Last-Event-ID` to
     resume with nothing missed or repeated. Ends after the run's final status event."""
     async with pool.connection() as conn:
-        run = await commands.get_run(conn, run_id, owner_id=request.user.id, with_tokens=False)
+        run = await find_run(conn, request, run_id)
     events = run_events(
         pool,
         hub,
         user_id=request.user.id,
+        space_id=run["space_id"],
         run_id=str(run["id"]),
         last_event_id=parse_last_event_id(last_event_id),
     )

@@ -187,6 +187,15 @@ class HookOut(BaseModel):
     decided_at: datetime | None
 
 
+class SpaceOut(BaseModel):
+    id: int
+    kind: Literal["personal", "team"]
+    slug: str | None = Field(
+        description="A team's slug (`--team SLUG` in the CLI); null for personal."
+    )
+    name: str
+
+
 class RunOut(BaseModel):
     id: UUID
     workflow: str
@@ -226,6 +235,9 @@ class RunOut(BaseModel):
     template: str | None = Field(default=None, description="A template run: the template's slug.")
     template_version: int | None = Field(
         default=None, description="A template run: the version it runs."
+    )
+    space: SpaceOut | None = Field(
+        default=None, description="The space the run belongs to (a personal space or a team)."
     )
 
 
@@ -289,6 +301,17 @@ def run_view(run: dict) -> dict:
         "completed_at",
     )
     view = {k: run.get(k) for k in keys}
+    # The space the run belongs to (get_run and list_runs join it).
+    view["space"] = (
+        {
+            "id": run["space_id"],
+            "kind": run["space_kind"],
+            "slug": run.get("space_slug"),
+            "name": run["space_name"],
+        }
+        if run.get("space_kind")
+        else None
+    )
     # A template run: which template, at which version (null for a workflow's run, as the API's RunOut says).
     view["template"] = run.get("template") if run.get("template_id") is not None else None
     view["template_version"] = (

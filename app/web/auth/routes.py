@@ -158,12 +158,22 @@ async def account_page(request: Request, pool: NamedDependency[AsyncConnectionPo
         tier = await (
             await conn.execute("SELECT * FROM tiers WHERE name = %s", (request.user.tier,))
         ).fetchone()
-        usage = await month_usage(conn, request.user.id, request.user.space.id)
+        # In a team, "this month" is the team's: its runs against its plan's quota, its members'
+        # tokens and cost added up (app/engine/quotas.py).
+        space = request.user.space
+        usage = await month_usage(conn, request.user.id, space.id, team=space.is_team)
+        quota_tier = tier
+        if space.is_team:
+            quota_tier = await (
+                await conn.execute("SELECT * FROM tiers WHERE name = %s", (space.tier,))
+            ).fetchone()
     return Template(
         "pages/auth/account.html",
         context={
             "sessions": sessions,
             "tier": tier,
+            "quota_tier": quota_tier,
+            "team": space.name if space.is_team else None,
             "usage": usage,
             "current_session": request.auth.id,
         },

@@ -193,6 +193,7 @@ async def start(
                 chat=message.conversation_id,
                 title=proposal["title"],
                 idempotency_key=f"proposal:{message_id}",
+                space_id=user.space.id,  # the chat is the user's; the run, the current space's
             )
             if isinstance(outcome, Refused):
                 return await _respond(message, error=outcome.message, status=422)

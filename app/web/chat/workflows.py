@@ -32,6 +32,8 @@ CHAT_RUNS = """
 SELECT r.id, (SELECT max(m.id) FROM messages m
               WHERE m.conversation_id = r.chat_id AND m.created_at <= r.created_at) AS after_message_id
 FROM runs r WHERE r.chat_id = %(chat_id)s AND r.owner_id = %(owner_id)s
+  -- a run of a team the user has left is no longer theirs to see
+  AND EXISTS (SELECT 1 FROM space_members m WHERE m.space_id = r.space_id AND m.user_id = %(owner_id)s)
 ORDER BY r.created_at DESC LIMIT %(limit)s
 """
 
@@ -119,7 +121,11 @@ async def run_command(
     user = request.user
     async with pool.connection() as conn:
         outcome = await start.start_run(
-            conn, **target, user_id=user.id, chat=start.InChat(conversation_id, note=text)
+            conn,
+            **target,
+            user_id=user.id,
+            chat=start.InChat(conversation_id, note=text),
+            space_id=user.space.id,  # the chat is the user's; the run, the current space's
         )
         if isinstance(outcome, start.Refused):
             if outcome.reason in ("no_chat", "no_workflow"):

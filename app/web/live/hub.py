@@ -3,6 +3,8 @@
 Payload convention (channel `baton_events`): a JSON object with at least
     user_id  int  -- whose browser may see it; subscribers only get their own user's events
     kind     str  -- dotted name, area first: "chat.stop", "chat.progress", "run.step", ...
+    space_id int  -- optional: the event also reaches subscribers following that space (a run's
+                     events carry their run's space, so every member viewing a team sees them)
 plus whatever the kind needs (ids, a status). Keep payloads small (Postgres caps them at 8000
 bytes): say *what* changed and let the subscriber read the rows it renders.
 
@@ -11,8 +13,8 @@ an event before the data (NOTIFY is delivered at commit):
     SELECT pg_notify('baton_events', %s)        -- parameter: the JSON text
 or `await publish(conn, user_id, "kind", ...)` from web code.
 
-Subscribe from a handler:
-    async with hub.subscribe(user.id) as events:
+Subscribe from a handler (with `space_id`: also the events of that space; authorize it first):
+    async with hub.subscribe(user.id, space_id=user.space.id) as events:
         async for event in events: ...          # ends when the hub shuts down
         event = await events.next(timeout=15)   # None on timeout
 
@@ -58,8 +60,9 @@ async def publish(conn: psycopg.AsyncConnection, user_id: int, kind: str, **fiel
 
 
 class Subscription:
-    def __init__(self, hub: LiveHub, user_id: int):
+    def __init__(self, hub: LiveHub, user_id: int, space_id: int | None = None):
         self.user_id = user_id
+        self.space_id = space_id
         self._hub = hub
         self._queue: asyncio.Queue[dict | None] = asyncio.Queue(QUEUE_SIZE)
 
@@ -94,6 +97,14 @@ class Subscription:
                 return event
 
 
+def _forget(index: dict[int, set[Subscription]], key: int, sub: Subscription) -> None:
+    subs = index.get(key)
+    if subs is not None:
+        subs.discard(sub)
+        if not subs:
+            del index[key]
+
+
 class LiveHub:
     def __init__(self, url: str, *, channel: str = CHANNEL):
         self.url = url
@@ -101,6 +112,7 @@ class LiveHub:
         self.closing = asyncio.Event()
         self.connected = asyncio.Event()
         self._subscribers: dict[int, set[Subscription]] = {}
+        self._by_space: dict[int, set[Subscription]] = {}  # the same subscriptions, by space
         self._on_closing: list[Callable[[], None]] = []
         self._task: asyncio.Task | None = None
 
@@ -136,17 +148,21 @@ class LiveHub:
 
     # -- subscribers ---------------------------------------------------------------------------
     @asynccontextmanager
-    async def subscribe(self, user_id: int) -> AsyncIterator[Subscription]:
-        sub = Subscription(self, user_id)
+    async def subscribe(
+        self, user_id: int, *, space_id: int | None = None
+    ) -> AsyncIterator[Subscription]:
+        """The user's events, and with `space_id` also every event of that space (the caller has
+        checked the user is a member)."""
+        sub = Subscription(self, user_id, space_id)
         self._subscribers.setdefault(user_id, set()).add(sub)
+        if space_id is not None:
+            self._by_space.setdefault(space_id, set()).add(sub)
         try:
             yield sub
         finally:
-            subs = self._subscribers.get(user_id)
-            if subs is not None:
-                subs.discard(sub)
-                if not subs:
-                    del self._subscribers[user_id]
+            _forget(self._subscribers, user_id, sub)
+            if space_id is not None:
+                _forget(self._by_space, space_id, sub)
 
     def dispatch(self, payload: str) -> None:
         try:
@@ -157,6 +173,11 @@ class LiveHub:
             return
         for sub in self._subscribers.get(user_id, ()):
             sub._put(event)
+        space_id = event.get("space_id")
+        if space_id is not None:  # the space's other members (the user's own subs got it above)
+            for sub in self._by_space.get(space_id, ()):
+                if sub.user_id != user_id:
+                    sub._put(event)
 
     # -- the LISTEN connection -----------------------------------------------------------------
     async def _listen_forever(self) -> None:

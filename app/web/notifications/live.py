@@ -52,12 +52,15 @@ def names_for(event: dict) -> list[str]:
     return []
 
 
-async def page_events(hub: LiveHub, user_id: int, *, resume: bool) -> AsyncIterator[bytes]:
+async def page_events(
+    hub: LiveHub, user_id: int, *, resume: bool, space_id: int | None = None
+) -> AsyncIterator[bytes]:
     """Every connection starts with `resync`: whatever changed between rendering the page and this
-    subscription (or while a reconnecting browser, `resume`, was away) is re-read once."""
+    subscription (or while a reconnecting browser, `resume`, was away) is re-read once. With
+    `space_id` (the request's space), the runs of the space's other members are followed too."""
     yield b"retry: 2000\n\n"
     try:
-        async with hub.subscribe(user_id) as events:
+        async with hub.subscribe(user_id, space_id=space_id) as events:
             yield sse("resync")
             while True:
                 event = await events.next(timeout=PING_S)

@@ -24,7 +24,7 @@ async def live(
     page: FromQuery[str] = "/",
 ) -> Stream:
     resume = bool(request.headers.get("last-event-id"))
-    events = page_events(hub, request.user.id, resume=resume)
+    events = page_events(hub, request.user.id, resume=resume, space_id=request.user.space.id)
     return Stream(
         present_while_streaming(book, request.user.id, page, events),
         media_type="text/event-stream",

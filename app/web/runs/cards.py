@@ -188,11 +188,23 @@ def _result(run: dict) -> dict | None:
 
 
 async def load_card(
-    conn: AsyncConnection, run_id: UUID | str, owner_id: int, *, workflow: str | None = None
+    conn: AsyncConnection,
+    run_id: UUID | str,
+    owner_id: int | None,
+    *,
+    workflow: str | None = None,
+    space_id: int | None = None,
 ) -> dict:
-    """Everything a run card shows. Raises RunNotFound if the run is not `owner_id`'s, or (for a
-    workflow's own page) not a run of `workflow`."""
-    run = await get_run(conn, run_id, owner_id=owner_id, with_tokens=False)
+    """Everything a run card shows. Raises RunNotFound if the run is not in `space_id` (when given:
+    any member's run there) or else not `owner_id`'s, or (for a workflow's own page) not a run of
+    `workflow`. The card names the run's space when it is a team's (`space`)."""
+    run = await get_run(
+        conn,
+        run_id,
+        owner_id=None if space_id is not None else owner_id,
+        space_id=space_id,
+        with_tokens=False,
+    )
     if workflow is not None and run["workflow"] != workflow:
         raise RunNotFound("no such run")
     started = None
@@ -219,7 +231,8 @@ async def load_card(
         "waiting_for": run.get("waiting_for") if run["status"] in ("waiting", "sleeping") else None,
         "hook": hook,
         "result": _result(run),
-        "artifacts": await run_artifacts(conn, run["id"], owner_id),
+        "artifacts": await run_artifacts(conn, run["id"]),
+        "space": run["space_name"] if run.get("space_kind") == "team" else None,
         "can_cancel": run["status"] not in FINAL,
         "panel": await workflow_panel(conn, run),
     }

@@ -1,5 +1,5 @@
-"""Downloading a run's files (artifacts). Only the owner gets them; for anyone else they do not
-exist (404). Writes happen in the run (app/steps/artifacts.py); the list of a run's files is part
+"""Downloading a run's files (artifacts). The members of the run's space get them, within that
+space (the request's, or an API key's); for anyone else they do not exist (404). Writes happen in the run (app/steps/artifacts.py); the list of a run's files is part
 of the run's views (store.py `run_artifacts`). The browser's download and the API's share
 `get_for_download` and `file_response`."""
 
@@ -17,20 +17,27 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.web.auth import requires_login
 
-# The first download is remembered: the first-run checklist (app/web/onboarding) ticks "download the PDF".
+# A run's file, found within the space of its run. The first download by its owner is remembered: the
+# first-run checklist (app/web/onboarding) ticks "download the PDF".
 DOWNLOAD = """
-WITH first AS (
-    UPDATE artifacts SET first_downloaded_at = now()
-    WHERE id = %(id)s AND owner_id = %(owner_id)s AND first_downloaded_at IS NULL
+WITH found AS (
+    SELECT a.id, a.run_id, a.owner_id, a.name, a.content_type, a.size, a.data
+    FROM artifacts a JOIN runs r ON r.id = a.run_id
+    WHERE a.id = %(id)s AND r.space_id = %(space_id)s
+), first AS (
+    UPDATE artifacts a SET first_downloaded_at = now()
+    FROM found WHERE a.id = found.id AND found.owner_id = %(user_id)s AND a.first_downloaded_at IS NULL
 )
-SELECT id, run_id, name, content_type, size, data FROM artifacts WHERE id = %(id)s AND owner_id = %(owner_id)s
+SELECT id, run_id, name, content_type, size, data FROM found
 """
 
 
-async def get_for_download(conn: AsyncConnection, artifact_id: UUID, owner_id: int) -> dict | None:
-    """The file, only for its owner (anyone else gets None: answer 404)."""
+async def get_for_download(
+    conn: AsyncConnection, artifact_id: UUID, user_id: int, space_id: int
+) -> dict | None:
+    """The file, for a member of its run's space `space_id` (elsewhere None: answer 404)."""
     return await (
-        await conn.execute(DOWNLOAD, {"id": artifact_id, "owner_id": owner_id})
+        await conn.execute(DOWNLOAD, {"id": artifact_id, "user_id": user_id, "space_id": space_id})
     ).fetchone()
 
 
@@ -57,7 +64,7 @@ async def download(
     request: Request, pool: NamedDependency[AsyncConnectionPool], artifact_id: FromPath[UUID]
 ) -> Response:
     async with pool.connection() as conn:
-        found = await get_for_download(conn, artifact_id, request.user.id)
+        found = await get_for_download(conn, artifact_id, request.user.id, request.user.space.id)
     if found is None:
         raise NotFoundException()
     return file_response(found)

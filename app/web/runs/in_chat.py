@@ -3,7 +3,8 @@
 
 A run started here carries `chat_id`; the conversation shows its card after the message that was
 last when it started, updated live (partials/runs/live.html). Starting goes through the one start
-path (app/web/runs/start.py).
+path (app/web/runs/start.py). The chat is its user's; the run belongs to the request's space (a
+team's when the user's current space is a team), and its card says so.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
+from app.core.policy import Action
 from app.engine.commands import cancel_run
 from app.engine.errors import InvalidState
 from app.engine.registry import WorkflowDef, catalog
@@ -24,6 +26,7 @@ from app.templates import store as template_store
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx, navigate
 from app.web.runs import start
+from app.web.runs.access import find_chat_run, space_id
 from app.web.runs.cards import load_card
 from app.web.runs.forms import form_fields, form_input
 
@@ -115,6 +118,7 @@ async def start_from_form(
             input=form_input(wf.input_model, form),
             user_id=request.user.id,
             chat=start.InChat(conversation_id),
+            space_id=space_id(request),
         )
         if isinstance(outcome, start.Refused):
             if outcome.reason == "no_chat":
@@ -128,11 +132,12 @@ async def start_from_form(
                     "errors": outcome.fields or {"form": outcome.message},
                     "conversation_id": conversation_id,
                 },
-                status=422,
+                # A viewer of the space: 403, shown in place for HTMX (which swaps only 2xx/422/429).
+                status=403 if outcome.reason == "forbidden" and not is_htmx(request) else 422,
             )
         if conversation_id is None or not is_htmx(request):
             return navigate(request, f"/chat/{outcome.conversation_id}")
-        return started_card(await load_card(conn, outcome.run_id, request.user.id))
+        return started_card(await load_card(conn, outcome.run_id, None, space_id=space_id(request)))
 
 
 # -- run cards ---------------------------------------------------------------------------------
@@ -143,7 +148,8 @@ async def run_card(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
 ) -> Template:
     async with pool.connection() as conn:
-        card = await load_card(conn, run_id, request.user.id)
+        run = await find_chat_run(conn, request, run_id)
+        card = await load_card(conn, run_id, None, space_id=run["space_id"])
     return Template("partials/runs/card.html", context={"card": card})
 
 
@@ -153,12 +159,14 @@ async def cancel(
 ) -> Response:
     notice = None
     async with pool.connection() as conn:
+        # 404 for a run not shown to this user, 403 for a viewer of the run's space
+        found = await find_chat_run(conn, request, run_id, Action.OPERATE)
         try:
-            run = await cancel_run(conn, run_id, owner_id=request.user.id)
+            run = await cancel_run(conn, run_id, space_id=found["space_id"])
         except InvalidState as exc:
             notice = f"Nothing to cancel: {exc}."
             run = None
-        card = await load_card(conn, run_id, request.user.id)
+        card = await load_card(conn, run_id, None, space_id=found["space_id"])
     if not is_htmx(request):
         chat_id = (run or card["run"]).get("chat_id")
         return Redirect(f"/chat/{chat_id}" if chat_id else "/approvals", status_code=303)

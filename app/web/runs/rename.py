@@ -12,17 +12,18 @@ from litestar.params import FromPath
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
+from app.core.policy import Action
 from app.core.titles import RUN_TITLE_MAX
 from app.engine.errors import RunNotFound
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx
 from app.web.live import publish
+from app.web.runs.access import find_run
 
 RENAME_RUN = """
-UPDATE runs SET title = %(title)s WHERE id = %(id)s AND owner_id = %(owner_id)s
-RETURNING id, title
+UPDATE runs SET title = %(title)s WHERE id = %(id)s AND space_id = %(space_id)s
+RETURNING id, title, owner_id
 """
-OWN_RUN = "SELECT id, title FROM runs WHERE id = %(id)s AND owner_id = %(owner_id)s"
 
 
 def clean_title(text: str) -> tuple[str | None, str | None]:
@@ -42,19 +43,18 @@ async def rename_run(
     form = await request.form()
     typed = form.get("title")
     title, error = clean_title(typed if isinstance(typed, str) else "")
+    space = request.user.space
     async with pool.connection() as conn, conn.transaction():
-        if error:
+        # Another space's run is a 404; a viewer of this one gets a 403 (app/web/errors.py).
+        run = await find_run(conn, request, run_id, Action.OPERATE)
+        if not error:
             run = await (
-                await conn.execute(OWN_RUN, {"id": run_id, "owner_id": request.user.id})
-            ).fetchone()
-        else:
-            run = await (
-                await conn.execute(
-                    RENAME_RUN, {"id": run_id, "owner_id": request.user.id, "title": title}
-                )
+                await conn.execute(RENAME_RUN, {"id": run_id, "space_id": space.id, "title": title})
             ).fetchone()
             if run:
-                await publish(conn, request.user.id, "run.renamed", run_id=str(run_id))
+                await publish(
+                    conn, run["owner_id"], "run.renamed", run_id=str(run_id), space_id=space.id
+                )
     if run is None:
         raise RunNotFound("no such run")
     if not is_htmx(request) and error is None:

@@ -15,7 +15,9 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
+from app.core import policy
 from app.core.local_time import zone_of
+from app.core.policy import Action
 from app.core.sql_queries import load_queries
 from app.engine import replays
 from app.engine.errors import InputInvalid, InvalidState
@@ -90,7 +92,7 @@ async def _page(
 ) -> tuple[dict, int]:
     values = _values(raw)
     async with pool.connection() as conn:
-        workflows = await store.user_workflows(conn, request.user.id)
+        workflows = await store.owner_workflows(conn, request.user.id)
         context: dict[str, Any] = {
             "values": values,
             "errors": {},
@@ -132,6 +134,7 @@ async def replay_form(
 
 @post("/replay")
 async def start_replay(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Response:
+    policy.require(request.user.space, Action.OPERATE)  # a viewer may not replay (403)
     raw = await request.form()
     values = _values(raw)
     async with pool.connection() as conn:

@@ -1,7 +1,8 @@
 """Rerun from a step, from the run page: a form to edit the step's output and/or the run's input
 (as JSON, checked field by field), then a new run through the one start path (`rerun_run` in
 start.py) that reuses the original's results before that step. Also the download of a step's
-whole input or output when the page shows it cut. Another user's run is a 404."""
+whole input or output when the page shows it cut. Another space's run is a 404; rerunning
+needs a role that may operate runs (403 for a viewer)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,12 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
+from app.core.policy import Action
 from app.core.sql_queries import load_queries
 from app.engine import commands
 from app.engine.errors import RunNotFound
 from app.web.auth import requires_login
+from app.web.runs.access import find_run, space_id
 from app.web.runs.start import Refused, rerun_run
 
 SQL = load_queries(__file__)
@@ -33,12 +36,12 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
-async def source_of(conn, run: dict, owner_id: int) -> dict | None:
+async def source_of(conn, run: dict, space_id: int) -> dict | None:
     """The run `run` reruns, as {id, title}, for the link on its page (None when it is gone)."""
     if not run.get("rerun_of"):
         return None
     return await (
-        await conn.execute(SOURCE_TITLE, {"id": run["rerun_of"], "owner_id": owner_id})
+        await conn.execute(SOURCE_TITLE, {"id": run["rerun_of"], "space_id": space_id})
     ).fetchone()
 
 
@@ -64,7 +67,7 @@ async def rerun_form(
     step: FromQuery[int | None] = None,
 ) -> Template:
     async with pool.connection() as conn:
-        run = await commands.get_run(conn, run_id, owner_id=request.user.id, with_tokens=False)
+        run = await find_run(conn, request, run_id, Action.OPERATE)
     target = _target(run, step)
     form = {
         "step": "" if target is None else str(target["seq"]),
@@ -108,13 +111,14 @@ async def rerun(
     if form["edit_output"]:
         step_output = _parse(form["step_output"], "step_output", errors)
     async with pool.connection() as conn:
-        run = await commands.get_run(conn, run_id, owner_id=request.user.id, with_tokens=False)
+        run = await find_run(conn, request, run_id, Action.OPERATE)
         outcome = None
         if not errors:
             outcome = await rerun_run(
                 conn,
                 run_id,
                 user_id=request.user.id,
+                space_id=space_id(request),
                 from_step=seq,
                 input=new_input,
                 step_output=step_output,
@@ -144,7 +148,7 @@ async def step_value(
     async with pool.connection() as conn:
         row = await (
             await conn.execute(
-                STEP_VALUE, {"run_id": run_id, "seq": seq, "owner_id": request.user.id}
+                STEP_VALUE, {"run_id": run_id, "seq": seq, "space_id": space_id(request)}
             )
         ).fetchone()
     if row is None:

@@ -1,6 +1,7 @@
-"""The workflows dashboard: a user's runs, a run's detail, cancel and retry. Every page works as
-plain links and forms; the page's live channel (/live) tells them when to re-read. Another user's
-run is a 404."""
+"""The workflows dashboard: the runs of the request's space (every member's), a run's detail,
+cancel and retry. Every page works as plain links and forms; the page's live channel (/live) tells
+them when to re-read. Another space's run is a 404; cancel and retry need a role that may operate
+runs (a viewer gets a 403 saying so)."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
+from app.core.policy import Action
 from app.engine import commands
 from app.engine.errors import EngineError, InputInvalid, InvalidState, RunNotFound
 from app.engine.registry import catalog
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx
 from app.web.runs import store
+from app.web.runs.access import find_run, may, space_id
 from app.web.runs.rerun import source_of
 from app.web.runs.timeline import waterfall
 
@@ -47,7 +50,7 @@ async def runs_page(
         try:
             runs, next_cursor = await store.user_runs(
                 conn,
-                request.user.id,
+                space_id(request),
                 status=filters["status"] or None,
                 workflow=filters["workflow"] or None,
                 q=filters["q"] or None,
@@ -57,12 +60,12 @@ async def runs_page(
             runs, next_cursor, cursor = (
                 *(
                     await store.user_runs(
-                        conn, request.user.id, status=None, workflow=None, q=None, cursor=None
+                        conn, space_id(request), status=None, workflow=None, q=None, cursor=None
                     )
                 ),
                 "",
             )
-        workflows = await store.user_workflows(conn, request.user.id)
+        workflows = await store.user_workflows(conn, space_id(request))
     context = {
         "runs": runs,
         "next_cursor": next_cursor,
@@ -71,20 +74,33 @@ async def runs_page(
         "statuses": STATUSES,
         "workflows": workflows,
         "titles": _titles(),
+        # A team's dashboard says whose it is and who started each run.
+        "team": request.user.space.name if request.user.space.is_team else None,
     }
     template = "partials/dashboard/run_rows.html" if fragment == "rows" else "pages/runs/list.html"
     return Template(template, context=context)
 
 
 async def _run_or_404(
-    pool: AsyncConnectionPool, user_id: int, run_id: UUID
+    pool: AsyncConnectionPool, request: Request, run_id: UUID
 ) -> tuple[dict, list[dict]]:
     async with pool.connection() as conn:
-        run = await commands.get_run(conn, run_id, owner_id=user_id)
+        run = await find_run(conn, request, run_id)  # no hook tokens: the page never shows them
         events = await store.run_events(conn, run_id)
-        run["artifacts"] = await store.run_artifacts(conn, run_id, user_id)
-        run["source"] = await source_of(conn, run, user_id)
+        run["artifacts"] = await store.run_artifacts(conn, run_id)
+        run["source"] = await source_of(conn, run, space_id(request))
     return run, events
+
+
+def _context(request: Request, run: dict, events: list[dict], error: str | None) -> dict:
+    return {
+        "run": run,
+        "events": events,
+        "timeline": waterfall(run),
+        "titles": _titles(),
+        "error": error,
+        "can_operate": may(request, Action.OPERATE),
+    }
 
 
 @get("/{run_id:uuid}")
@@ -94,17 +110,10 @@ async def run_page(
     run_id: FromPath[UUID],
     fragment: FromQuery[str] = "",
 ) -> Template:
-    run, events = await _run_or_404(pool, request.user.id, run_id)
-    context = {
-        "run": run,
-        "events": events,
-        "timeline": waterfall(run),
-        "titles": _titles(),
-        "error": None,
-    }
+    run, events = await _run_or_404(pool, request, run_id)
     return Template(
         "partials/dashboard/run_body.html" if fragment == "body" else "pages/runs/detail.html",
-        context=context,
+        context=_context(request, run, events, None),
     )
 
 
@@ -113,33 +122,29 @@ async def confirm_cancel(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
 ) -> Template:
     """The confirmation step for browsers without JavaScript (with it, hx-confirm asks)."""
-    run, _ = await _run_or_404(pool, request.user.id, run_id)
+    async with pool.connection() as conn:
+        run = await find_run(conn, request, run_id, Action.OPERATE)
     return Template("pages/runs/confirm_cancel.html", context={"run": run})
 
 
 async def _act(request: Request, pool: AsyncConnectionPool, run_id: UUID, action) -> Response:
     async with pool.connection() as conn:
+        await find_run(conn, request, run_id, Action.OPERATE)  # 404 elsewhere, 403 for a viewer
         try:
-            await action(conn, run_id, owner_id=request.user.id)
+            await action(conn, run_id, space_id=space_id(request))
             message = None
         except RunNotFound:
-            raise  # a 404 page, like any run that is not yours
+            raise  # a 404 page, like any run that is not in this space
         except (InvalidState, EngineError) as exc:
             message = str(exc)
     if not is_htmx(request) and message is None:
         return Redirect(f"/workflows/{run_id}", status_code=303)
-    run, events = await _run_or_404(pool, request.user.id, run_id)
+    run, events = await _run_or_404(pool, request, run_id)
     template = "partials/dashboard/run_body.html" if is_htmx(request) else "pages/runs/detail.html"
     # An HTMX swap shows the message in place (a 4xx would not be swapped); a plain form gets a 409 page.
     return Template(
         template,
-        context={
-            "run": run,
-            "events": events,
-            "timeline": waterfall(run),
-            "titles": _titles(),
-            "error": message,
-        },
+        context=_context(request, run, events, message),
         status_code=409 if message and not is_htmx(request) else 200,
     )
 

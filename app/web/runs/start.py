@@ -34,6 +34,7 @@ from uuid import UUID
 
 from psycopg import AsyncConnection
 
+from app.core import policy
 from app.engine import commands
 from app.engine.errors import (
     EngineError,
@@ -88,7 +89,9 @@ class Refused:
     """Why nothing started. `message` is for a person; `fields` maps each wrong input field to
     its message (invalid_input); `error` is the engine's error (the API answers with its code)."""
 
-    reason: Literal["no_workflow", "no_chat", "invalid_input", "quota", "invalid_state"]
+    reason: Literal[
+        "no_workflow", "no_chat", "invalid_input", "quota", "invalid_state", "forbidden"
+    ]
     message: str
     error: EngineError | None = None
     fields: dict[str, str] = field(default_factory=dict)
@@ -168,12 +171,18 @@ async def start_run(
     title: str | None = None,
     template: TemplateChoice | None = None,
     rerun: commands.RerunFrom | None = None,
+    space_id: int | None = None,
 ) -> Started | Refused:
     """Start `workflow` (or the `template` version) for `user_id` with `input` (checked here, against
     the workflow's model or the template's inputs). `chat` links the run to a conversation: an
     `InChat` from the chat's page, or the id of one of the user's conversations. `title` defaults to
     the workflow's titling of the input. `rerun` (from `commands.plan_rerun`) makes the run a rerun
-    of another (use `rerun_run`)."""
+    of another (use `rerun_run`).
+
+    The run belongs to `space_id` — web callers pass the request's space (`request.user.space.id`);
+    None is the user's personal space. A chat stays its user's, whichever space its runs belong to.
+    A member whose role may not start runs there gets `policy.Forbidden` (a 403); a space the user
+    is not a member of, RunNotFound (a 404)."""
     if template is not None:
         wf = None
     elif rerun is not None:
@@ -214,6 +223,7 @@ async def start_run(
                 run, created = await commands.start_run(
                     conn,
                     owner_id=user_id,
+                    space_id=space_id,
                     workflow=wf.name,
                     input=input,
                     chat_id=conversation_id,
@@ -228,6 +238,8 @@ async def start_run(
         return Refused("invalid_input", f"Check the {what} input.", exc, field_errors(exc.errors))
     except QuotaExceeded as exc:
         return Refused("quota", f"Cannot start the workflow: {exc}.", exc)
+    except policy.Forbidden as exc:  # a viewer of the space (the API answers it as a 403)
+        return Refused("forbidden", f"Cannot start the workflow: {exc}", exc)
     return Started(run, created, conversation_id, note_id)
 
 
@@ -236,18 +248,21 @@ async def rerun_run(
     run_id: UUID | str,
     *,
     user_id: int,
+    space_id: int | None = None,
     from_step: str | int | None = None,
     input: dict[str, Any] | None = None,
     step_output: Any = commands.NOT_EDITED,
 ) -> Started | Refused:
-    """A new run of `user_id`'s run `run_id` that reuses its results before `from_step` (a name, a
-    position, "failed" or None for the start), with an edited `input` and/or `step_output` (that
-    step taken as done with it). Another user's run raises RunNotFound (a 404)."""
+    """A new run, started by `user_id`, of the run `run_id` of `space_id` (None: of `user_id`'s own
+    runs) that reuses its results before `from_step` (a name, a position, "failed" or None for the
+    start), with an edited `input` and/or `step_output` (that step taken as done with it). It
+    belongs to the same space. A run not found there raises RunNotFound (a 404)."""
     try:
         source, plan = await commands.plan_rerun(
             conn,
             run_id,
-            owner_id=user_id,
+            owner_id=None if space_id is not None else user_id,
+            space_id=space_id,
             from_step=from_step,
             input=input,
             step_output=step_output,
@@ -263,4 +278,5 @@ async def rerun_run(
         user_id=user_id,
         title=source["title"],
         rerun=plan,
+        space_id=source["space_id"],
     )

@@ -1,5 +1,5 @@
-"""The runs' reads for the web: a user's runs (filters, title search, keyset pages), a run's event
-log and the files it produced."""
+"""The runs' reads for the web: a space's runs (every member's; filters, title search, keyset
+pages), a run's event log and the files it produced."""
 
 from __future__ import annotations
 
@@ -9,9 +9,10 @@ from app.engine.commands import decode_cursor, encode_cursor
 
 USER_RUNS = """
 SELECT id, workflow, title, status, waiting_for, wake_at, progress, error, created_at, completed_at,
-       steps_done, cost_usd, rerun_of, rerun_from
+       steps_done, cost_usd, rerun_of, rerun_from, owner_id,
+       (SELECT email FROM users u WHERE u.id = runs.owner_id) AS owner_email
 FROM runs
-WHERE owner_id = %(owner_id)s
+WHERE space_id = %(space_id)s
   AND (%(status)s::text IS NULL OR status = %(status)s)
   AND (%(workflow)s::text IS NULL OR workflow = %(workflow)s)
   AND (%(q)s::text IS NULL OR title ILIKE '%%' || %(q)s || '%%')
@@ -21,12 +22,17 @@ LIMIT %(limit)s
 """
 
 USER_WORKFLOWS = (
+    "SELECT DISTINCT workflow FROM runs WHERE space_id = %(space_id)s ORDER BY workflow"
+)
+
+OWNER_WORKFLOWS = (
     "SELECT DISTINCT workflow FROM runs WHERE owner_id = %(owner_id)s ORDER BY workflow"
 )
 
 RUN_ARTIFACTS = """
 SELECT id, name, content_type, size, created_at FROM artifacts
-WHERE run_id = %(run_id)s AND owner_id = %(owner_id)s AND role = 'output' ORDER BY name
+WHERE run_id = %(run_id)s AND (%(owner_id)s::bigint IS NULL OR owner_id = %(owner_id)s)
+  AND role = 'output' ORDER BY name
 """
 
 # Decisions a person can take now (the header's badge): webhooks wait for machines, not people.
@@ -47,7 +53,7 @@ def _like_escape(text: str) -> str:
 
 async def user_runs(
     conn: AsyncConnection,
-    owner_id: int,
+    space_id: int,
     *,
     status: str | None,
     workflow: str | None,
@@ -60,7 +66,7 @@ async def user_runs(
         await conn.execute(
             USER_RUNS,
             {
-                "owner_id": owner_id,
+                "space_id": space_id,
                 "status": status,
                 "workflow": workflow,
                 "q": _like_escape(q) if q else None,
@@ -73,10 +79,19 @@ async def user_runs(
     return rows[:limit], encode_cursor(rows[limit - 1]) if len(rows) > limit else None
 
 
-async def user_workflows(conn: AsyncConnection, owner_id: int) -> list[str]:
+async def user_workflows(conn: AsyncConnection, space_id: int) -> list[str]:
+    """The workflows the space's runs ran (the dashboard's filter)."""
     return [
         r["workflow"]
-        for r in await (await conn.execute(USER_WORKFLOWS, {"owner_id": owner_id})).fetchall()
+        for r in await (await conn.execute(USER_WORKFLOWS, {"space_id": space_id})).fetchall()
+    ]
+
+
+async def owner_workflows(conn: AsyncConnection, owner_id: int) -> list[str]:
+    """The workflows the user's own runs ran (bulk replay selects the user's runs)."""
+    return [
+        r["workflow"]
+        for r in await (await conn.execute(OWNER_WORKFLOWS, {"owner_id": owner_id})).fetchall()
     ]
 
 
@@ -84,8 +99,9 @@ async def run_events(conn: AsyncConnection, run_id, limit: int = 200) -> list[di
     return await (await conn.execute(RUN_EVENTS, {"run_id": run_id, "limit": limit})).fetchall()
 
 
-async def run_artifacts(conn: AsyncConnection, run_id, owner_id: int) -> list[dict]:
-    """The files the run produced (its outputs), for its owner only."""
+async def run_artifacts(conn: AsyncConnection, run_id, owner_id: int | None = None) -> list[dict]:
+    """The files the run produced (its outputs). Call it for a run found in the reader's space
+    (every member reads its files: `owner_id` None), or with `owner_id` for its owner only."""
     return await (
         await conn.execute(RUN_ARTIFACTS, {"run_id": run_id, "owner_id": owner_id})
     ).fetchall()

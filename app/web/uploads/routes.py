@@ -38,7 +38,7 @@ from app.engine.errors import (
     InvalidState,
 )
 from app.engine.hooks import resolve_hook
-from app.steps.run_files import attach_uploads, read_for_view, store_uploads
+from app.steps.run_files import attach_uploads, store_uploads
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx, navigate
 from app.web.runs import start
@@ -88,7 +88,7 @@ async def _start(
             for i, (n, _, d) in zip(ids, files, strict=True)
         ]
 
-    def again(errors: dict[str, str]) -> Template:
+    def again(errors: dict[str, str], status: int = 422) -> Template:
         return _form_page(
             request,
             {
@@ -98,7 +98,7 @@ async def _start(
                 "refused": refused,
                 "conversation_id": conversation_id,
             },
-            status=422,
+            status=status,
         )
 
     def with_refs(ids: list[str]) -> dict:
@@ -132,6 +132,7 @@ async def _start(
                 input=with_refs(ids),
                 user_id=request.user.id,
                 chat=start.InChat(conversation_id),
+                space_id=request.user.space.id,
             )
             if isinstance(started, start.Refused):
                 raise start.Refusal(started)  # the stored files go too
@@ -139,7 +140,11 @@ async def _start(
     except start.Refusal as refusal:
         if refusal.refused.reason == "no_chat":
             raise NotFoundException() from None
-        return again(refusal.refused.fields or {"form": refusal.refused.message})
+        # A viewer of the space: 403, shown in place for HTMX (which swaps only 2xx/422/429).
+        forbidden = refusal.refused.reason == "forbidden" and not is_htmx(request)
+        return again(
+            refusal.refused.fields or {"form": refusal.refused.message}, 403 if forbidden else 422
+        )
     if conversation_id is None or not is_htmx(request):
         return navigate(request, f"/chat/{started.conversation_id}")
     async with pool.connection() as conn:
@@ -374,7 +379,7 @@ async def report(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
 ) -> Response:
     async with pool.connection() as conn:
-        found = await store.report_html(conn, run_id, request.user.id)
+        found = await store.report_html(conn, run_id, request.user.space.id)
     if found is None:
         raise NotFoundException()
     return Response(
@@ -387,7 +392,7 @@ async def chart(
     request: Request, pool: NamedDependency[AsyncConnectionPool], artifact_id: FromPath[UUID]
 ) -> Response:
     async with pool.connection() as conn:
-        found = await read_for_view(conn, artifact_id, request.user.id)
+        found = await store.space_file(conn, artifact_id, request.user.space.id)
     if found is None or found["content_type"] != "image/svg+xml":
         raise NotFoundException()
     return Response(

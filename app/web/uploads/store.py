@@ -1,5 +1,6 @@
 """SQL of the file workflows' pages: a run's waiting hook of one kind, a step's journaled output,
-the report page. Every query checks the run's owner (anyone else's run is None: answer 404)."""
+the report page and its charts. Deciding checks the run's owner; reading (the report, a chart)
+checks the run's space, so every member reads a team's files (elsewhere None: answer 404)."""
 
 from __future__ import annotations
 
@@ -19,9 +20,13 @@ SELECT output FROM run_steps WHERE run_id = %(run_id)s AND name = %(name)s AND s
 """
 REPORT_HTML = """
 SELECT a.data FROM artifacts a JOIN runs r ON r.id = a.run_id
-WHERE a.run_id = %(run_id)s AND r.owner_id = %(owner_id)s AND a.owner_id = %(owner_id)s
+WHERE a.run_id = %(run_id)s AND r.space_id = %(space_id)s
   AND a.role = 'output' AND a.content_type LIKE 'text/html%%'
 ORDER BY a.created_at DESC LIMIT 1
+"""
+SPACE_FILE = """
+SELECT a.name, a.content_type, a.data FROM artifacts a JOIN runs r ON r.id = a.run_id
+WHERE a.id = %(id)s AND r.space_id = %(space_id)s
 """
 
 
@@ -38,7 +43,14 @@ async def step_output(conn: AsyncConnection, run_id: UUID, name: str) -> Any:
     return row["output"] if row else None
 
 
-async def report_html(conn: AsyncConnection, run_id: UUID, owner_id: int) -> dict | None:
+async def report_html(conn: AsyncConnection, run_id: UUID, space_id: int) -> dict | None:
     return await (
-        await conn.execute(REPORT_HTML, {"run_id": run_id, "owner_id": owner_id})
+        await conn.execute(REPORT_HTML, {"run_id": run_id, "space_id": space_id})
+    ).fetchone()
+
+
+async def space_file(conn: AsyncConnection, artifact_id: UUID, space_id: int) -> dict | None:
+    """A file of one of the space's runs (a chart the report shows)."""
+    return await (
+        await conn.execute(SPACE_FILE, {"id": artifact_id, "space_id": space_id})
     ).fetchone()
