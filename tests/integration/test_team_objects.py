@@ -550,3 +550,66 @@ async def test_api_keys_are_made_and_listed_per_space(client, pool, team):
     assert (
         await client.get("/api/v1/schedules", headers={"Authorization": f"Bearer {key}"})
     ).status_code == 401
+
+
+# -- the CLI's --team --------------------------------------------------------------------------
+
+
+async def test_the_cli_acts_in_the_team_named_by_team(database_url, tmp_path, pool, team):
+    from tests.integration.engine.test_cli_runs import baton
+
+    email = f"cli-{secrets.token_hex(5)}@example.test"
+    async with pool.connection() as conn:
+        await conn.execute("UPDATE users SET email = %s WHERE id = %s", (email, team.a.user_id))
+    path = tmp_path / "team.json"
+    path.write_text(json.dumps(_document("CLI team report")))
+    slug = f"cli-team-{secrets.token_hex(3)}"
+    imported = await baton(
+        database_url, tmp_path, "templates", "import", str(path), "--as", email, "--team",
+        team.slug, "--slug", slug,
+    )  # fmt: skip
+    assert imported.returncode == 0 and imported.stdout.strip() == slug, imported.stderr
+    listed = await baton(
+        database_url, tmp_path, "templates", "list", "--as", email, "--team", team.slug, "--json"
+    )
+    assert slug in {t["slug"] for t in json.loads(listed.stdout)}
+    personal = await baton(database_url, tmp_path, "templates", "list", "--as", email, "--json")
+    assert slug not in {t["slug"] for t in json.loads(personal.stdout)}
+    ran = await baton(
+        database_url, tmp_path, "templates", "run", slug, "--as", email, "--team", team.slug,
+        "--input", '{"topic": "from the CLI"}',
+    )  # fmt: skip
+    assert ran.returncode == 0, ran.stderr
+    assert await _space_of_run(pool, ran.stdout.strip()) == team.id
+
+    created = await baton(
+        database_url, tmp_path, "schedules", "create", "--as", email, "--team", team.slug,
+        "--workflow", "content-generation", "--every", "1d", "--input", '{"prompt": "digest"}',
+    )  # fmt: skip
+    assert created.returncode == 0, created.stderr
+    async with pool.connection() as conn:
+        row = await (
+            await conn.execute(
+                "SELECT space_id FROM schedules WHERE id = %s", (created.stdout.strip(),)
+            )
+        ).fetchone()
+    assert row["space_id"] == team.id
+
+    key = await baton(database_url, tmp_path, "apikey", "create", email, "--team", team.slug)
+    assert key.returncode == 0 and team.slug in key.stdout, key.stderr
+    async with pool.connection() as conn:
+        spaces = await (
+            await conn.execute(
+                "SELECT space_id FROM api_keys WHERE user_id = %s AND name = 'CLI'",
+                (team.a.user_id,),
+            )
+        ).fetchall()
+    assert [r["space_id"] for r in spaces] == [team.id]
+
+    for args in (
+        ("templates", "list", "--as", email, "--team", "no-such-team"),
+        ("schedules", "list", "--as", email, "--team", "no-such-team"),
+        ("apikey", "list", email, "--team", "no-such-team"),
+    ):
+        refused = await baton(database_url, tmp_path, *args)
+        assert refused.returncode == 2 and "no team no-such-team" in refused.stderr, args
