@@ -79,16 +79,23 @@ def _command(fn):
     return run
 
 
+def _space_id(args) -> int | None:
+    """The space `--team` chose (set by `_command`); None: the personal space."""
+    space = getattr(args, "space", None)
+    return space.id if space is not None else None
+
+
 async def create(args, conn, user_id: int) -> int:
-    key, row = await keys.create_key(conn, user_id, args.name, space_id=args.space.id)
-    where = f" in team {args.space.slug}" if args.space.is_team else ""
+    key, row = await keys.create_key(conn, user_id, args.name, space_id=_space_id(args))
+    space = getattr(args, "space", None)
+    where = f" in team {space.slug}" if space is not None and space.is_team else ""
     print(f"created API key {row['id']} “{row['name']}” for {args.email}{where} (shown once):")
     print(key)
     return 0
 
 
 async def list_(args, conn, user_id: int) -> int:
-    for k in await keys.list_keys(conn, user_id, space_id=args.space.id):
+    for k in await keys.list_keys(conn, user_id, space_id=_space_id(args)):
         state = f"revoked {k['revoked_at']:%Y-%m-%d}" if k["revoked_at"] else "active"
         used = f"{k['last_used_at']:%Y-%m-%d %H:%M}" if k["last_used_at"] else "never"
         print(f"{k['id']:>6}  {k['prefix']}…  {state:<18} last used {used:<16}  {k['name']}")
@@ -96,7 +103,7 @@ async def list_(args, conn, user_id: int) -> int:
 
 
 async def revoke(args, conn, user_id: int) -> int:
-    if not await keys.revoke_key(conn, user_id, args.key_id, space_id=args.space.id):
+    if not await keys.revoke_key(conn, user_id, args.key_id, space_id=_space_id(args)):
         raise Failed(f"{args.email} has no API key {args.key_id}")
     print(f"revoked API key {args.key_id}")
     return 0
