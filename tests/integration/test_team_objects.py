@@ -613,3 +613,57 @@ async def test_the_cli_acts_in_the_team_named_by_team(database_url, tmp_path, po
     ):
         refused = await baton(database_url, tmp_path, *args)
         assert refused.returncode == 2 and "no team no-such-team" in refused.stderr, args
+
+
+async def test_a_due_fire_of_a_team_schedule_runs_in_the_team(pool, team):
+    from app.schedules import firing
+    from app.schedules.drafts import check_draft
+
+    draft = check_draft(
+        name="Due",
+        workflow=VISIBLE,
+        input={"topic": "due"},
+        cron=None,
+        every="1h",
+        time_zone="UTC",
+        default_zone="UTC",
+        overlap="allow-all",
+    )
+    async with pool.connection() as conn:
+        row = await schedules.create_schedule(conn, team.b.user_id, draft, space_id=team.id)
+        async with conn.transaction():
+            await conn.execute(
+                "UPDATE schedules SET next_fire_at = now() - interval '1 second',"
+                " anchor_at = now() - interval '1 hour 1 second' WHERE id = %s",
+                (row["id"],),
+            )
+            due = await (await conn.execute(firing.LOCK_SCHEDULE, {"id": row["id"]})).fetchone()
+            fired = await firing.fire_due_schedule(conn, due)
+    assert [f.outcome for f in fired] == ["started"]
+    assert await _space_of_run(pool, fired[0].run["id"]) == team.id
+
+
+async def test_a_delivery_to_a_removed_owners_trigger_is_refused(client, pool, team):
+    async with pool.connection() as conn:
+        template = await templates.create_template(
+            conn, owner_id=team.b.user_id, document=_document("Still here"), space_id=team.id
+        )
+    made = await client.post(
+        "/api/v1/triggers",
+        headers=team.a.team_key,
+        json={"name": "Left", "template_id": template["id"], "auth_mode": "bearer"},
+    )
+    assert made.status_code == 201, made.text
+    trigger = made.json()
+    async with pool.connection() as conn:
+        await conn.execute(
+            "DELETE FROM space_members WHERE space_id = %s AND user_id = %s",
+            (team.id, team.a.user_id),
+        )
+    delivered = await client.post(
+        f"/hooks/t/{trigger['id']}",
+        content=b'{"topic": "after"}',
+        headers=JSON | {"Authorization": f"Bearer {trigger['secret']}"},
+    )
+    assert delivered.status_code == 403, delivered.text
+    assert delivered.json()["error"]["code"] == "forbidden"
