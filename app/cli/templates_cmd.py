@@ -41,6 +41,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = tpl.add_parser("export", help="print a template's JSON document (what import takes)")
     p.add_argument("slug")
     p.add_argument("--as", dest="email", help="whose template, when several users use the slug")
+    add_team_argument(p)
     p.set_defaults(func=_sync(export))
     p = tpl.add_parser("import", help="validate a JSON document and save it as the user's template")
     p.add_argument("file")
@@ -108,7 +109,13 @@ async def export(args, pool) -> int:
     async with pool.connection() as conn:
         user_id = await _user(conn, args.email)
         try:
-            document = await store.export_document(conn, user_id=user_id, slug=args.slug)
+            space_id = await _space_id(conn, user_id, args)
+        except NoSuchTeam as exc:
+            return no_team(exc)
+        try:
+            document = await store.export_document(
+                conn, user_id=user_id, slug=args.slug, space_id=space_id
+            )
         except store.TemplateNotFound:
             raise CommandFailed(f"no template {args.slug}") from None
     print(json.dumps(document, indent=2, ensure_ascii=False))

@@ -573,6 +573,10 @@ async def test_the_cli_acts_in_the_team_named_by_team(database_url, tmp_path, po
         database_url, tmp_path, "templates", "list", "--as", email, "--team", team.slug, "--json"
     )
     assert slug in {t["slug"] for t in json.loads(listed.stdout)}
+    exported = await baton(
+        database_url, tmp_path, "templates", "export", slug, "--as", email, "--team", team.slug
+    )
+    assert json.loads(exported.stdout)["title"] == "CLI team report", exported.stderr
     personal = await baton(database_url, tmp_path, "templates", "list", "--as", email, "--json")
     assert slug not in {t["slug"] for t in json.loads(personal.stdout)}
     ran = await baton(
