@@ -252,6 +252,11 @@ async def test_builder_pages_scope_templates_to_the_current_space(client, pool, 
             )
         ).fetchall()
     assert copies == [{"space_id": team.id, "owner_id": team.b.user_id}]
+    shared_link = await client.post(
+        f"/templates/{shared['id']}/sharing", headers=headers, data={"visibility": "link"}
+    )
+    assert shared_link.status_code in (200, 303), shared_link.text
+    assert await _audited(pool, team.id, "template.share") == 1
 
     await _web_session(client, pool, team.viewer.user_id, team.id)
     assert (await client.get(f"/templates/{shared['id']}")).status_code == 200
