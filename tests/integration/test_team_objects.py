@@ -259,7 +259,9 @@ async def test_builder_pages_scope_templates_to_the_current_space(client, pool, 
     assert await _audited(pool, team.id, "template.share") == 1
 
     await _web_session(client, pool, team.viewer.user_id, team.id)
-    assert (await client.get(f"/templates/{shared['id']}")).status_code == 200
+    read = await client.get(f"/templates/{shared['id']}")
+    assert read.status_code == 200 and "read-only" in read.text and "/use" not in read.text
+    assert (await client.get("/templates/new")).status_code == 403
     headers = await _csrf(client, "/templates")
     for path in (
         f"/templates/{shared['id']}/check",

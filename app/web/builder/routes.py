@@ -22,6 +22,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from psycopg_pool import AsyncConnectionPool
 
+from app.core.policy import Action, require
 from app.web.auth import requires_login
 from app.web.builder import doc_form, editing, edits, formats, library, run_inputs
 from app.web.htmx import is_htmx, navigate
@@ -117,9 +118,23 @@ async def editor(
     key: FromPath[str],
     test_run: FromQuery[UUID | None] = None,
 ) -> Template:
-    """The editor; `test_run` shows that run's live card beside it (a test run of a new template)."""
+    """The editor; `test_run` shows that run's live card beside it (a test run of a new template).
+    A viewer of the template's team reads it instead (its inputs and blocks, read-only)."""
     async with pool.connection() as conn:
         t = await library.editable(conn, key, request.user, write=False)
+        if not request.user.space.allows(Action.EDIT):
+            if t["version"] is None:  # a new template: nothing to read
+                require(request.user.space, Action.EDIT)
+            return Template(
+                "pages/builder/shared.html",
+                context={
+                    "t": t,
+                    "token": None,
+                    "read_only_in": request.user.space.name,
+                    "inputs": t["doc"].get("inputs") or [],
+                    "outline": library.outline(t["doc"]),
+                },
+            )
         notice = "Your unsaved changes were kept." if t["draft_differs"] else None
         card = await load_card(conn, test_run, request.user.id) if test_run else None
         context = await _editor_context(
