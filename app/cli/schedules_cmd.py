@@ -1,6 +1,8 @@
 """`baton schedules …`: create, list, pause, resume, trigger and delete schedules. The contract
 (docs/schedules.md) is kept stable: `create` prints the new id, and an invalid spec, zone or input
-exits 2 with the problem on stderr."""
+exits 2 with the problem on stderr. `--team SLUG` (with --as) creates or lists a team's schedules
+(a team's schedule fires its runs in the team); an unknown team, or one the user is not a member
+of, exits 2."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import argparse
 import sys
 
 from app.cli.runs_cmd import CommandFailed, _json_arg, _print, _sync, _user_id
+from app.cli.team_arg import NoSuchTeam, add_team_argument, no_team, space_for
+from app.core.policy import Action, Forbidden, require
 from app.schedules import store
 from app.schedules.drafts import OVERLAPS, DraftInvalid, check_draft, find_template
 from app.schedules.views import schedule_view
@@ -31,10 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--input", default="{}", help="the run's input as a JSON object")
     p.add_argument("--overlap", choices=OVERLAPS, default="skip")
     p.add_argument("--name")
+    add_team_argument(p)
     p.set_defaults(func=_sync(create))
     p = schedules.add_parser("list", help="schedules with their next fire and last result")
-    p.add_argument("--as", dest="email", help="only this owner's")
+    p.add_argument("--as", dest="email", help="only this user's space's (personal, or --team)")
     p.add_argument("--json", action="store_true")
+    add_team_argument(p)
     p.set_defaults(func=_sync(list_))
     p = schedules.add_parser("pause", help="pause a schedule")
     p.add_argument("id")
@@ -62,7 +68,16 @@ async def create(args, pool) -> int:
         return _invalid(str(exc))
     owner = await _user_id(pool, args.email, False)
     async with pool.connection() as conn:
-        template = await find_template(conn, owner, args.template) if args.template else None
+        try:
+            space = await space_for(conn, owner, args.team)
+            require(space, Action.EDIT)
+        except NoSuchTeam as exc:
+            return no_team(exc)
+        except Forbidden as exc:
+            raise CommandFailed(str(exc)) from None
+        template = (
+            await find_template(conn, owner, args.template, space.id) if args.template else None
+        )
         try:
             draft = check_draft(
                 name=args.name or None,
@@ -80,7 +95,7 @@ async def create(args, pool) -> int:
             return _invalid(
                 "; ".join(f"{field}: {message}" for field, message in exc.errors.items())
             )
-        row = await store.create_schedule(conn, owner, draft)
+        row = await store.create_schedule(conn, owner, draft, space_id=space.id)
     print(row["id"])
     return 0
 
@@ -88,7 +103,13 @@ async def create(args, pool) -> int:
 async def list_(args, pool) -> int:
     owner = await _user_id(pool, args.email, False) if args.email else None
     async with pool.connection() as conn:
-        rows = await store.list_schedules(conn, owner)
+        try:
+            if args.team and owner is None:
+                raise NoSuchTeam("--team needs --as")
+            space_id = (await space_for(conn, owner, args.team)).id if owner else None
+        except NoSuchTeam as exc:
+            return no_team(exc)
+        rows = await store.list_schedules(conn, owner, space_id=space_id)
     views = [schedule_view(r) for r in rows]
     if args.json:
         _print(views)

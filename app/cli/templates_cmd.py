@@ -5,6 +5,8 @@ visibility, version and owner of each template that user sees (every template wi
 `export SLUG` prints the JSON document; `import FILE --as EMAIL [--slug NEW]` prints the new slug, or
 exits 2 with one `path: message` line per problem on stderr and saves nothing; `run SLUG --as EMAIL
 --input JSON [--json]` prints the run id (or the run as `baton runs show --json` prints it).
+`--team SLUG` (with --as) acts in that team's space: its templates, imported into it, run in it;
+an unknown team or one the user is not a member of exits 2.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ import sys
 from pathlib import Path
 
 from app.cli.runs_cmd import CommandFailed, _json_arg, _print, _sync
+from app.cli.team_arg import NoSuchTeam, add_team_argument, no_team, space_for
+from app.core.policy import Action, Forbidden, require
 from app.engine import commands
 from app.templates import store
 from app.templates.format import Problem
@@ -32,21 +36,25 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = tpl.add_parser("list", help="templates a user sees (all of them without --as)")
     p.add_argument("--as", dest="email", help="the user's email")
     p.add_argument("--json", action="store_true")
+    add_team_argument(p)
     p.set_defaults(func=_sync(list_))
     p = tpl.add_parser("export", help="print a template's JSON document (what import takes)")
     p.add_argument("slug")
     p.add_argument("--as", dest="email", help="whose template, when several users use the slug")
+    add_team_argument(p)
     p.set_defaults(func=_sync(export))
     p = tpl.add_parser("import", help="validate a JSON document and save it as the user's template")
     p.add_argument("file")
     p.add_argument("--as", dest="email", required=True)
     p.add_argument("--slug", help="the new template's slug (default: from its title)")
+    add_team_argument(p)
     p.set_defaults(func=_sync(import_))
     p = tpl.add_parser("run", help="start a run of a template; prints its id")
     p.add_argument("slug")
     p.add_argument("--as", dest="email", required=True)
     p.add_argument("--input", default="{}", help="the template's inputs as a JSON object")
     p.add_argument("--json", action="store_true")
+    add_team_argument(p)
     p.set_defaults(func=_sync(run))
 
 
@@ -70,10 +78,22 @@ def _row(t: dict) -> dict:
     }
 
 
+async def _space_id(conn, user_id: int | None, args) -> int | None:
+    if user_id is None:
+        if args.team:
+            raise NoSuchTeam("--team needs --as")
+        return None
+    return (await space_for(conn, user_id, args.team)).id
+
+
 async def list_(args, pool) -> int:
     async with pool.connection() as conn:
         user_id = await _user(conn, args.email)
-        groups = await store.list_templates(conn, user_id=user_id)
+        try:
+            space_id = await _space_id(conn, user_id, args)
+        except NoSuchTeam as exc:
+            return no_team(exc)
+        groups = await store.list_templates(conn, user_id=user_id, space_id=space_id)
     rows = [_row(t) for group in groups.values() for t in group]
     if args.json:
         _print(rows)
@@ -89,7 +109,13 @@ async def export(args, pool) -> int:
     async with pool.connection() as conn:
         user_id = await _user(conn, args.email)
         try:
-            document = await store.export_document(conn, user_id=user_id, slug=args.slug)
+            space_id = await _space_id(conn, user_id, args)
+        except NoSuchTeam as exc:
+            return no_team(exc)
+        try:
+            document = await store.export_document(
+                conn, user_id=user_id, slug=args.slug, space_id=space_id
+            )
         except store.TemplateNotFound:
             raise CommandFailed(f"no template {args.slug}") from None
     print(json.dumps(document, indent=2, ensure_ascii=False))
@@ -114,9 +140,15 @@ async def import_(args, pool) -> int:
     async with pool.connection() as conn:
         user_id = await _user(conn, args.email)
         try:
+            space = await space_for(conn, user_id, args.team)
+            require(space, Action.EDIT)
             row = await store.import_document(
-                conn, user_id=user_id, document=document, slug=args.slug
+                conn, user_id=user_id, document=document, slug=args.slug, space_id=space.id
             )
+        except NoSuchTeam as exc:
+            return no_team(exc)
+        except Forbidden as exc:
+            raise CommandFailed(str(exc)) from None
         except store.TemplateInvalid as exc:
             return _problems(exc.problems)
     print(row["slug"])
@@ -128,9 +160,14 @@ async def run(args, pool) -> int:
     async with pool.connection() as conn:
         user_id = await _user(conn, args.email)
         try:
+            space = await space_for(conn, user_id, args.team)
             started, _ = await start_template_run(
-                conn, user_id=user_id, slug=args.slug, input=values
+                conn, user_id=user_id, slug=args.slug, input=values, space_id=space.id
             )
+        except NoSuchTeam as exc:
+            return no_team(exc)
+        except Forbidden as exc:
+            raise CommandFailed(str(exc)) from None
         except store.TemplateNotFound:
             raise CommandFailed(f"no template {args.slug}") from None
         shown = await commands.get_run(conn, started["id"], owner_id=user_id) if args.json else None

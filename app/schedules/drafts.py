@@ -53,10 +53,12 @@ class Draft:
     template_id: int | None = None  # the target when `workflow` is None
 
 
-async def find_template(conn: AsyncConnection, user_id: int, slug: str) -> TemplateChoice | None:
-    """The current version of a template the user may run, by slug; None if there is none."""
+async def find_template(
+    conn: AsyncConnection, user_id: int, slug: str, space_id: int | None = None
+) -> TemplateChoice | None:
+    """The current version of a template the user may run in the space, by slug; None if none."""
     try:
-        return await choose(conn, user_id=user_id, slug=slug.strip()[:100])
+        return await choose(conn, user_id=user_id, slug=slug.strip()[:100], space_id=space_id)
     except TemplateNotFound:
         return None
 

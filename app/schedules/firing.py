@@ -20,8 +20,10 @@ Policies, applied at each fire (docs/schedules.md):
   `cancel-previous` (the earlier runs are cancelled, then the new one starts);
 - catch-up, when more than one fire fell due while nothing fired them (workers down): `latest` runs
   only the most recent, `all` every one within the window (at most MAX_CATCH_UP), `none` none;
-- the owner's monthly quota: a fire over it is "skipped: quota", and the owner hears of it once per
+- the space's monthly quota: a fire over it is "skipped: quota", and the owner hears of it once per
   schedule per month;
+- the run starts in the schedule's space as its owner; an owner who may no longer start runs there
+  (removed from the team, or now a viewer) makes the fire "skipped: no access", with the reason;
 - pause after N failed runs in a row (off unless set): the schedule pauses itself with a note and
   the owner is told.
 """
@@ -37,10 +39,11 @@ from typing import Any
 import psycopg
 from psycopg import AsyncConnection
 
+from app.core.policy import Forbidden
 from app.core.queue import SCHEDULE_RUN_ENDED, SCHEDULES_DUE, defer, defer_once
 from app.core.sql_queries import load_queries
 from app.engine import commands, signals
-from app.engine.errors import EngineError, InvalidState, QuotaExceeded
+from app.engine.errors import EngineError, InvalidState, QuotaExceeded, RunNotFound
 from app.schedules.spec import Spec, fires_between, last_fire_at_or_before, next_fire
 from app.templates.start import choose, start_template_run
 from app.templates.store import TemplateInvalid, TemplateNotFound
@@ -116,10 +119,16 @@ def idempotency_key(schedule_id: Any, fire_at: datetime) -> str:
     return f"schedule:{schedule_id}:{fire_at.isoformat()}"
 
 
+NO_ACCESS = (
+    "the schedule's owner may no longer start runs in its space (no longer a member of it, or a"
+    " viewer there)"
+)
+
+
 @dataclass
 class Fired:
     fire_at: datetime
-    outcome: str  # 'started', 'buffered', 'skipped: overlap', 'skipped: quota', 'skipped: buffer full', 'failed'
+    outcome: str  # 'started', 'buffered', 'skipped: overlap', 'skipped: quota', 'skipped: buffer full', 'skipped: no access', 'failed'
     run: dict | None = None
     detail: str | None = None
     duplicate: bool = False  # this fire had already been recorded: nothing was done
@@ -130,7 +139,10 @@ async def _start(conn: AsyncConnection, schedule: dict, fire_at: datetime) -> di
     key = idempotency_key(schedule["id"], fire_at)
     if schedule.get("template_id"):  # the template's current version, as its owner may run it now
         choice = await choose(
-            conn, user_id=schedule["owner_id"], template_id=schedule["template_id"]
+            conn,
+            user_id=schedule["owner_id"],
+            template_id=schedule["template_id"],
+            space_id=schedule.get("space_id"),
         )
         run, _ = await start_template_run(
             conn,
@@ -138,6 +150,7 @@ async def _start(conn: AsyncConnection, schedule: dict, fire_at: datetime) -> di
             input=schedule["input"],
             template=choice,
             idempotency_key=key,
+            space_id=schedule.get("space_id"),
         )
     else:
         run, _ = await commands.start_run(
@@ -146,6 +159,7 @@ async def _start(conn: AsyncConnection, schedule: dict, fire_at: datetime) -> di
             workflow=schedule["workflow"],
             input=schedule["input"],
             idempotency_key=key,
+            space_id=schedule.get("space_id"),
         )
     await conn.execute(
         LINK_RUN, {"schedule_id": schedule["id"], "fire_at": fire_at, "run_id": run["id"]}
@@ -168,6 +182,8 @@ async def _start_recorded(conn: AsyncConnection, schedule: dict, fire_at: dateti
                 url=f"/schedules/{schedule['id']}",
                 title=f"Schedule “{schedule['name']}” skipped a run: {exc} (said once this month)",
             )
+    except (Forbidden, RunNotFound):  # the owner left the space, or may no longer start runs in it
+        fired = Fired(fire_at, "skipped: no access", detail=NO_ACCESS)
     except (
         EngineError,
         TemplateNotFound,

@@ -1,6 +1,8 @@
-"""The schedules a person keeps: create, edit, pause and resume, run now, backfill, delete. Every
-function takes the acting owner (None: an operator, the CLI without --as) and treats another
-owner's schedule as missing (ScheduleNotFound: the web answers 404).
+"""The schedules of a space: create, edit, pause and resume, run now, backfill, delete. Every
+function takes the acting person (None: an operator, the CLI without --as) and the space they act in
+(`space_id`; None: their personal space), and treats another space's schedule as missing
+(ScheduleNotFound: the web answers 404). Roles are checked by the callers (app/core/policy.py);
+changes are recorded in the space's audit log, in their transaction.
 
 Each change is one transaction that also arms the next fire (firing.arm), so a saved schedule is
 never left without its wake-up.
@@ -15,6 +17,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from app.core import audit
 from app.core.sql_queries import load_queries
 from app.engine.errors import EngineError, InvalidState, QuotaExceeded
 from app.schedules.drafts import Draft
@@ -33,6 +36,7 @@ LIST_SCHEDULES = SQL["list_schedules"]
 RECENT_FIRES = SQL["recent_fires"]
 OWNER_ZONE = SQL["owner_zone"]
 SET_BUFFERED = SQL["set_buffered"]
+PERSONAL_SPACE = SQL["personal_space"]
 
 MAX_BACKFILL = 100
 
@@ -75,10 +79,33 @@ async def owner_zone(conn: AsyncConnection, owner_id: int) -> str | None:
     return row["time_zone"] if row else None
 
 
-async def _lock(conn: AsyncConnection, schedule_id: Any, owner_id: int | None) -> dict:
-    row = await (
-        await conn.execute(LOCK_OWN_SCHEDULE, {"id": _id(schedule_id), "owner_id": owner_id})
-    ).fetchone()
+async def _space(conn: AsyncConnection, owner_id: int | None, space_id: int | None) -> int | None:
+    """The space a call acts in: `space_id`, else the person's personal space (None: an operator)."""
+    if space_id is not None or owner_id is None:
+        return space_id
+    row = await (await conn.execute(PERSONAL_SPACE, {"owner_id": owner_id})).fetchone()
+    return row["id"] if row else -1
+
+
+async def _audit(
+    conn: AsyncConnection, row: dict, actor_id: int | None, action: str, **detail
+) -> None:
+    await audit.record(
+        conn,
+        space_id=row["space_id"],
+        actor_id=actor_id,
+        action=action,
+        object_kind="schedule",
+        object_id=row["id"],
+        detail={"name": row["name"], **detail},
+    )
+
+
+async def _lock(
+    conn: AsyncConnection, schedule_id: Any, owner_id: int | None, space_id: int | None = None
+) -> dict:
+    params = {"id": _id(schedule_id), "space_id": await _space(conn, owner_id, space_id)}
+    row = await (await conn.execute(LOCK_OWN_SCHEDULE, params)).fetchone()
     if row is None:
         raise ScheduleNotFound("no such schedule")
     return row
@@ -93,40 +120,52 @@ async def _rearm(conn: AsyncConnection, row: dict, now: datetime) -> dict:
     return row
 
 
-async def create_schedule(conn: AsyncConnection, owner_id: int, draft: Draft) -> dict:
+async def create_schedule(
+    conn: AsyncConnection, owner_id: int, draft: Draft, *, space_id: int | None = None
+) -> dict:
+    """A new schedule of the space (None: the owner's personal one); its fires run as `owner_id`."""
     async with conn.transaction():
         row = await (
-            await conn.execute(INSERT_SCHEDULE, {"owner_id": owner_id, **_values(draft)})
+            await conn.execute(
+                INSERT_SCHEDULE, {"owner_id": owner_id, "space_id": space_id, **_values(draft)}
+            )
         ).fetchone()
+        await _audit(conn, row, owner_id, "schedule.create")
         return await _rearm(conn, row, row["created_at"])
 
 
 async def update_schedule(
-    conn: AsyncConnection, schedule_id: Any, owner_id: int | None, draft: Draft
+    conn: AsyncConnection,
+    schedule_id: Any,
+    owner_id: int | None,
+    draft: Draft,
+    *,
+    space_id: int | None = None,
 ) -> dict:
     async with conn.transaction():
-        locked = await _lock(conn, schedule_id, owner_id)
+        locked = await _lock(conn, schedule_id, owner_id, space_id)
         row = await (
             await conn.execute(UPDATE_SCHEDULE, {"id": locked["id"], **_values(draft)})
         ).fetchone()
+        await _audit(conn, row, owner_id, "schedule.change")
         return await _rearm(conn, row, locked["db_now"])
 
 
-async def get_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int | None) -> dict:
-    row = await (
-        await conn.execute(GET_SCHEDULE, {"id": _id(schedule_id), "owner_id": owner_id})
-    ).fetchone()
+async def get_schedule(
+    conn: AsyncConnection, schedule_id: Any, owner_id: int | None, *, space_id: int | None = None
+) -> dict:
+    params = {"id": _id(schedule_id), "space_id": await _space(conn, owner_id, space_id)}
+    row = await (await conn.execute(GET_SCHEDULE, params)).fetchone()
     if row is None:
         raise ScheduleNotFound("no such schedule")
     return row
 
 
 async def list_schedules(
-    conn: AsyncConnection, owner_id: int | None, limit: int = 500
+    conn: AsyncConnection, owner_id: int | None, limit: int = 500, *, space_id: int | None = None
 ) -> list[dict]:
-    return await (
-        await conn.execute(LIST_SCHEDULES, {"owner_id": owner_id, "limit": limit})
-    ).fetchall()
+    params = {"space_id": await _space(conn, owner_id, space_id), "limit": limit}
+    return await (await conn.execute(LIST_SCHEDULES, params)).fetchall()
 
 
 async def recent_fires(conn: AsyncConnection, schedule_id: Any, limit: int = 20) -> list[dict]:
@@ -136,22 +175,31 @@ async def recent_fires(conn: AsyncConnection, schedule_id: Any, limit: int = 20)
 
 
 async def pause_schedule(
-    conn: AsyncConnection, schedule_id: Any, owner_id: int | None, note: str | None = None
+    conn: AsyncConnection,
+    schedule_id: Any,
+    owner_id: int | None,
+    note: str | None = None,
+    *,
+    space_id: int | None = None,
 ) -> dict:
     async with conn.transaction():
-        row = await _lock(conn, schedule_id, owner_id)
+        row = await _lock(conn, schedule_id, owner_id, space_id)
         note = " ".join((note or "").split())[:500] or None
-        return await (
+        row = await (
             await conn.execute(
                 SET_PAUSED, {"id": row["id"], "paused": True, "note": note, "next_fire_at": None}
             )
         ).fetchone()
+        await _audit(conn, row, owner_id, "schedule.pause", paused=True)
+        return row
 
 
-async def resume_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int | None) -> dict:
+async def resume_schedule(
+    conn: AsyncConnection, schedule_id: Any, owner_id: int | None, *, space_id: int | None = None
+) -> dict:
     """Fires resume from now on: what fell due while paused is not run."""
     async with conn.transaction():
-        row = await _lock(conn, schedule_id, owner_id)
+        row = await _lock(conn, schedule_id, owner_id, space_id)
         following = upcoming(row | {"paused": False}, row["db_now"])
         row = await (
             await conn.execute(
@@ -159,23 +207,29 @@ async def resume_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int
                 {"id": row["id"], "paused": False, "note": None, "next_fire_at": following},
             )
         ).fetchone()
+        await _audit(conn, row, owner_id, "schedule.pause", paused=False)
         await arm(conn, following)
         return row
 
 
-async def delete_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int | None) -> None:
-    row = await (
-        await conn.execute(DELETE_SCHEDULE, {"id": _id(schedule_id), "owner_id": owner_id})
-    ).fetchone()
-    if row is None:
-        raise ScheduleNotFound("no such schedule")
+async def delete_schedule(
+    conn: AsyncConnection, schedule_id: Any, owner_id: int | None, *, space_id: int | None = None
+) -> None:
+    params = {"id": _id(schedule_id), "space_id": await _space(conn, owner_id, space_id)}
+    async with conn.transaction():
+        row = await (await conn.execute(DELETE_SCHEDULE, params)).fetchone()
+        if row is None:
+            raise ScheduleNotFound("no such schedule")
+        await _audit(conn, row, owner_id, "schedule.delete")
 
 
-async def trigger_schedule(conn: AsyncConnection, schedule_id: Any, owner_id: int | None) -> Fired:
+async def trigger_schedule(
+    conn: AsyncConnection, schedule_id: Any, owner_id: int | None, *, space_id: int | None = None
+) -> Fired:
     """Run now: one fire at this moment, whatever the overlap policy (the person asked for a run).
     Raises the engine's error when no run starts (quota, a broken target), like any start."""
     async with conn.transaction():
-        row = await _lock(conn, schedule_id, owner_id)
+        row = await _lock(conn, schedule_id, owner_id, space_id)
         fired = await fire(conn, row, row["db_now"], kind="manual", overlap="allow-all")
     if fired.outcome == "skipped: quota":
         raise QuotaExceeded(fired.detail or "monthly workflow limit reached")
@@ -194,12 +248,13 @@ async def backfill_schedule(
     start: datetime,
     end: datetime,
     overlap: str,
+    space_id: int | None = None,
 ) -> list[Fired]:
     """The fires the spec had between `start` and `end` (both past), made now, oldest first, with
     `overlap` deciding what happens while one of them still runs. A fire already made is not
     repeated (its unique key)."""
     async with conn.transaction():
-        row = await _lock(conn, schedule_id, owner_id)
+        row = await _lock(conn, schedule_id, owner_id, space_id)
         if end <= start:
             raise BackfillInvalid("the end of a backfill is after its start")
         if end > row["db_now"]:

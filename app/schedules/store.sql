@@ -3,9 +3,9 @@
 
 -- insert_schedule --
 -- A new schedule; its first fire is set by the caller in the same transaction.
-INSERT INTO schedules (owner_id, name, workflow, template_id, input, cron, every_s, time_zone, starts_at, ends_at, overlap,
+INSERT INTO schedules (owner_id, space_id, name, workflow, template_id, input, cron, every_s, time_zone, starts_at, ends_at, overlap,
                        catch_up, catch_up_window_s, pause_after_failures)
-VALUES (%(owner_id)s, %(name)s, %(workflow)s, %(template_id)s, %(input)s, %(cron)s, %(every_s)s, %(time_zone)s, %(starts_at)s,
+VALUES (%(owner_id)s, %(space_id)s, %(name)s, %(workflow)s, %(template_id)s, %(input)s, %(cron)s, %(every_s)s, %(time_zone)s, %(starts_at)s,
         %(ends_at)s, %(overlap)s, %(catch_up)s, %(catch_up_window_s)s, %(pause_after_failures)s)
 RETURNING *
 
@@ -20,9 +20,9 @@ WHERE id = %(id)s
 RETURNING *
 
 -- lock_own_schedule --
--- A schedule locked for a change by its owner (or by an operator: owner_id NULL).
+-- A schedule locked for a change within its space (or by an operator: space_id NULL).
 SELECT s.*, now() AS db_now FROM schedules s
-WHERE s.id = %(id)s AND (%(owner_id)s::bigint IS NULL OR s.owner_id = %(owner_id)s)
+WHERE s.id = %(id)s AND (%(space_id)s::bigint IS NULL OR s.space_id = %(space_id)s)
 FOR UPDATE
 
 -- set_next --
@@ -39,11 +39,11 @@ RETURNING *
 
 -- delete_schedule --
 -- Gone with its fires; its runs stay, no longer linked (runs.schedule_id SET NULL).
-DELETE FROM schedules WHERE id = %(id)s AND (%(owner_id)s::bigint IS NULL OR owner_id = %(owner_id)s)
-RETURNING id
+DELETE FROM schedules WHERE id = %(id)s AND (%(space_id)s::bigint IS NULL OR space_id = %(space_id)s)
+RETURNING id, space_id, name
 
 -- get_schedule --
--- One schedule with its last fire and that fire's run, for its owner (owner_id NULL: an operator).
+-- One schedule with its last fire and that fire's run, within a space (space_id NULL: an operator).
 SELECT s.*, u.email AS owner_email, f.fire_at AS last_fire_at, f.outcome AS last_outcome, f.run_id AS last_run_id,
        r.status AS last_run_status, t.slug AS template, t.title AS template_title
 FROM schedules s
@@ -51,10 +51,10 @@ JOIN users u ON u.id = s.owner_id
 LEFT JOIN templates t ON t.id = s.template_id
 LEFT JOIN LATERAL (SELECT * FROM schedule_fires WHERE schedule_id = s.id ORDER BY fire_at DESC LIMIT 1) f ON true
 LEFT JOIN runs r ON r.id = f.run_id
-WHERE s.id = %(id)s AND (%(owner_id)s::bigint IS NULL OR s.owner_id = %(owner_id)s)
+WHERE s.id = %(id)s AND (%(space_id)s::bigint IS NULL OR s.space_id = %(space_id)s)
 
 -- list_schedules --
--- A person's schedules (or everyone's for an operator), each with its last fire and run, by name.
+-- A space's schedules (or everyone's for an operator), each with its last fire and run, by name.
 SELECT s.*, u.email AS owner_email, f.fire_at AS last_fire_at, f.outcome AS last_outcome, f.run_id AS last_run_id,
        r.status AS last_run_status, t.slug AS template, t.title AS template_title
 FROM schedules s
@@ -62,7 +62,7 @@ JOIN users u ON u.id = s.owner_id
 LEFT JOIN templates t ON t.id = s.template_id
 LEFT JOIN LATERAL (SELECT * FROM schedule_fires WHERE schedule_id = s.id ORDER BY fire_at DESC LIMIT 1) f ON true
 LEFT JOIN runs r ON r.id = f.run_id
-WHERE %(owner_id)s::bigint IS NULL OR s.owner_id = %(owner_id)s
+WHERE %(space_id)s::bigint IS NULL OR s.space_id = %(space_id)s
 ORDER BY lower(s.name), s.created_at
 LIMIT %(limit)s
 
@@ -82,3 +82,7 @@ SELECT time_zone FROM users WHERE id = %(owner_id)s
 -- set_buffered --
 -- A backfill under buffer-one left a fire waiting for the running run.
 UPDATE schedules SET buffered_fire_at = %(buffered_fire_at)s, updated_at = now() WHERE id = %(id)s
+
+-- personal_space --
+-- The user's personal space (a caller that names no space acts there).
+SELECT id FROM spaces WHERE personal_of = %(owner_id)s

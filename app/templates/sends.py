@@ -51,11 +51,13 @@ async def send(run: Run, block: Send, name: str, ctx: dict, meta: dict) -> dict:
     if block.channel == "publish":
 
         async def find(conn: AsyncConnection) -> dict | None:
-            return await find_connector(conn, run.owner_id, block.connector or "")
+            return await find_connector(conn, run.owner_id, block.connector or "", run_id=run.id)
 
         connector = await run.transaction(f"{name}: connector", find)
         if connector is None:
-            raise TemplateRunError(f"{block.id}: you have no connector named “{block.connector}”")
+            raise TemplateRunError(
+                f"{block.id}: this run's space has no connector named “{block.connector}”"
+            )
         post = {"id": 0, "number": 1, "body": body, "publish_at": None}
         result = await run.step(name, partial(_publish, run), connector["id"], post)
         return {"sent": True, "channel": "publish", **(result or {})}

@@ -30,6 +30,7 @@ class TemplateChoice:
     version: int
     slug: str
     document: Template
+    space_id: int | None = None  # the space the run starts in (None: the starter's personal space)
 
     @property
     def title(self) -> str:
@@ -60,12 +61,15 @@ async def choose(
     user_id: int | None,
     slug: str | None = None,
     template_id: int | None = None,
+    space_id: int | None = None,
 ) -> TemplateChoice:
-    """The current version of a template the user may run (their own, the gallery's, a shared one).
-    TemplateNotFound otherwise."""
-    row = await store.get_template(conn, user_id=user_id, slug=slug, template_id=template_id)
+    """The current version of a template the user may run in the space (the space's, the gallery's,
+    a shared one); its run starts in that space. TemplateNotFound otherwise."""
+    row = await store.get_template(
+        conn, user_id=user_id, slug=slug, template_id=template_id, space_id=space_id
+    )
     document = await store.get_document(conn, row)
-    return TemplateChoice(row["id"], row["current_version"], row["slug"], parse(document))
+    return TemplateChoice(row["id"], row["current_version"], row["slug"], parse(document), space_id)
 
 
 async def start_template_run(
@@ -78,10 +82,14 @@ async def start_template_run(
     chat_id: int | None = None,
     idempotency_key: str | None = None,
     title: str | None = None,
+    space_id: int | None = None,
 ) -> tuple[dict, bool]:
-    """Start a run of a template through the engine's start command. Raises TemplateNotFound,
-    InputInvalid (per-field errors against the template's inputs) or QuotaExceeded."""
-    chosen = template or await choose(conn, user_id=user_id, slug=slug)
+    """Start a run of a template through the engine's start command, in `space_id` (else the space
+    the template was chosen in, else the personal one). Raises TemplateNotFound, InputInvalid
+    (per-field errors against the template's inputs), QuotaExceeded or policy.Forbidden."""
+    chosen = template or await choose(conn, user_id=user_id, slug=slug, space_id=space_id)
+    if space_id is None:
+        space_id = chosen.space_id
     async with conn.transaction():
         run, created = await commands.start_run(
             conn,
@@ -94,6 +102,7 @@ async def start_template_run(
             input_model=chosen.input_model(),
             template_id=chosen.template_id,
             template_version=chosen.version,
+            space_id=space_id,
         )
         ids = file_ids(chosen.document.inputs, run["input"])
         if (

@@ -1,6 +1,9 @@
 """Templates in Postgres: create, save a version, restore, list, copy ("Use"), share, publish, export,
-import, drafts. Every function takes the acting user and answers `TemplateNotFound` for a template that
-user may not see (another user's private template is "not found" everywhere). Documents are validated
+import, drafts. Every function takes the acting user and the space it acts in (`space_id`; None: the
+user's personal space) and answers `TemplateNotFound` for a template not visible there (another
+space's template is "not found" everywhere; a team's templates are its members'). Roles are checked
+by the callers (app/core/policy.py: EDIT to change, START to run); changes are recorded in the
+space's audit log in their transaction. Documents are validated
 before anything is written, so a refused save leaves nothing behind.
 """
 
@@ -16,6 +19,7 @@ from psycopg import AsyncConnection
 from psycopg.errors import UniqueViolation
 from psycopg.types.json import Jsonb
 
+from app.core import audit
 from app.core.sql_queries import load_queries
 from app.templates.format import Problem, parse, validate_document
 
@@ -41,7 +45,8 @@ SOFT_DELETE = SQL["soft_delete"]
 GET_DRAFT = SQL["get_draft"]
 PUT_DRAFT = SQL["put_draft"]
 DELETE_DRAFT = SQL["delete_draft"]
-USER_CONNECTORS = SQL["user_connectors"]
+SPACE_CONNECTORS = SQL["space_connectors"]
+PERSONAL_SPACE = SQL["personal_space"]
 USER_BY_EMAIL = SQL["user_by_email"]
 RUN_TEMPLATE_VERSION = SQL["run_template_version"]
 ATTACH_UPLOADS = SQL["attach_uploads"]
@@ -68,22 +73,34 @@ def slugify(text: str) -> str:
     return slug or "template"
 
 
-async def _free_slug(conn: AsyncConnection, owner_id: int | None, wanted: str) -> str:
+async def space_of(conn: AsyncConnection, user_id: int | None, space_id: int | None) -> int | None:
+    """The space a call acts in: `space_id`, else the user's personal space (None for operators)."""
+    if space_id is not None or user_id is None:
+        return space_id
+    row = await (await conn.execute(PERSONAL_SPACE, {"user_id": user_id})).fetchone()
+    return row["id"] if row else None
+
+
+async def _free_slug(conn: AsyncConnection, space_id: int | None, wanted: str) -> str:
     base, n = wanted[:50], 1
     slug = base
-    while await (await conn.execute(SLUG_TAKEN, {"owner_id": owner_id, "slug": slug})).fetchone():
+    while await (await conn.execute(SLUG_TAKEN, {"space_id": space_id, "slug": slug})).fetchone():
         n += 1
         slug = f"{base}-{n}"
     return slug
 
 
-async def check_document(conn: AsyncConnection, user_id: int | None, document: Any) -> dict:
-    """The document normalised, or TemplateInvalid with every problem (connectors checked against the user's)."""
+async def check_document(
+    conn: AsyncConnection, user_id: int | None, document: Any, space_id: int | None = None
+) -> dict:
+    """The document normalised, or TemplateInvalid with every problem (connectors checked against
+    the space's: a template publishes only through a connector of its own space)."""
     names = set()
     if user_id is not None:
+        space_id = await space_of(conn, user_id, space_id)
         names = {
             r["name"]
-            for r in await (await conn.execute(USER_CONNECTORS, {"user_id": user_id})).fetchall()
+            for r in await (await conn.execute(SPACE_CONNECTORS, {"space_id": space_id})).fetchall()
         }
     problems = validate_document(
         document, connector_exists=(lambda n: n in names) if user_id is not None else None
@@ -101,9 +118,11 @@ async def create_template(
     slug: str | None = None,
     visibility: str = "private",
     copied_from: int | None = None,
+    space_id: int | None = None,
 ) -> dict:
-    """A new template (version 1). `slug` None: from the title, made unique among the owner's."""
-    doc = await check_document(conn, owner_id, document)
+    """A new template (version 1) in the space. `slug` None: from the title, made unique in the space."""
+    space_id = await space_of(conn, owner_id, space_id)
+    doc = await check_document(conn, owner_id, document, space_id)
     if slug is not None and not SLUG.match(slug):
         raise TemplateInvalid(
             [Problem("slug", "Use lower-case letters, digits and -, at most 60 characters.")]
@@ -112,18 +131,19 @@ async def create_template(
         if (
             slug is not None
             and await (
-                await conn.execute(SLUG_TAKEN, {"owner_id": owner_id, "slug": slug})
+                await conn.execute(SLUG_TAKEN, {"space_id": space_id, "slug": slug})
             ).fetchone()
         ):
             raise TemplateInvalid(
                 [Problem("slug", f"You already have a template called “{slug}”.")]
             )
-        slug = slug or await _free_slug(conn, owner_id, slugify(doc["title"]))
+        slug = slug or await _free_slug(conn, space_id, slugify(doc["title"]))
         row = await (
             await conn.execute(
                 INSERT_TEMPLATE,
                 {
                     "owner_id": owner_id,
+                    "space_id": space_id,
                     "slug": slug,
                     "title": doc["title"],
                     "category": doc.get("category", "General"),
@@ -135,12 +155,28 @@ async def create_template(
         ).fetchone()
         if owner_id is not None:
             await conn.execute(DELETE_DRAFT, {"user_id": owner_id, "template_id": None})
+            await _audit(conn, row, owner_id, "template.save", version=1)
     return row
 
 
-async def _own(conn: AsyncConnection, user_id: int, template_id: int) -> dict:
+async def _audit(conn: AsyncConnection, row: dict, user_id: int, action: str, **detail) -> None:
+    await audit.record(
+        conn,
+        space_id=row["space_id"],
+        actor_id=user_id,
+        action=action,
+        object_kind="template",
+        object_id=row["id"],
+        detail={"slug": row["slug"], **detail},
+    )
+
+
+async def _own(
+    conn: AsyncConnection, user_id: int, template_id: int, space_id: int | None = None
+) -> dict:
+    space_id = await space_of(conn, user_id, space_id)
     row = await (
-        await conn.execute(OWN_FOR_UPDATE, {"id": template_id, "user_id": user_id})
+        await conn.execute(OWN_FOR_UPDATE, {"id": template_id, "space_id": space_id})
     ).fetchone()
     if row is None:
         raise TemplateNotFound("no such template")
@@ -148,12 +184,18 @@ async def _own(conn: AsyncConnection, user_id: int, template_id: int) -> dict:
 
 
 async def save_version(
-    conn: AsyncConnection, *, user_id: int, template_id: int, document: Any
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    template_id: int,
+    document: Any,
+    space_id: int | None = None,
 ) -> dict:
-    """Save the document as the template's next version (the owner only)."""
-    doc = await check_document(conn, user_id, document)
+    """Save the document as the template's next version (a template of the space)."""
+    space_id = await space_of(conn, user_id, space_id)
+    doc = await check_document(conn, user_id, document, space_id)
     async with conn.transaction():
-        row = await _own(conn, user_id, template_id)
+        row = await _own(conn, user_id, template_id, space_id)
         row = await (
             await conn.execute(
                 INSERT_VERSION,
@@ -168,22 +210,33 @@ async def save_version(
             )
         ).fetchone()
         await conn.execute(DELETE_DRAFT, {"user_id": user_id, "template_id": template_id})
+        await _audit(conn, row, user_id, "template.save", version=row["current_version"])
     return row
 
 
 async def restore_version(
-    conn: AsyncConnection, *, user_id: int, template_id: int, version: int
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    template_id: int,
+    version: int,
+    space_id: int | None = None,
 ) -> dict:
     """An old version becomes current again, as a new version (history is never rewritten)."""
+    space_id = await space_of(conn, user_id, space_id)
     async with conn.transaction():
-        await _own(conn, user_id, template_id)
+        await _own(conn, user_id, template_id, space_id)
         old = await (
             await conn.execute(GET_VERSION, {"id": template_id, "version": version})
         ).fetchone()
         if old is None:
             raise TemplateNotFound("no such version")
         return await save_version(
-            conn, user_id=user_id, template_id=template_id, document=old["document"]
+            conn,
+            user_id=user_id,
+            template_id=template_id,
+            document=old["document"],
+            space_id=space_id,
         )
 
 
@@ -193,9 +246,17 @@ async def get_template(
     user_id: int | None,
     slug: str | None = None,
     template_id: int | None = None,
+    space_id: int | None = None,
 ) -> dict:
-    """A template the user may see, by slug or id (`user_id` None: an operator sees every one)."""
-    params = {"slug": slug, "id": template_id, "user_id": user_id, "operator": user_id is None}
+    """A template the user may see in the space, by slug or id (`user_id` None: an operator sees
+    every one)."""
+    params = {
+        "slug": slug,
+        "id": template_id,
+        "user_id": user_id,
+        "space_id": await space_of(conn, user_id, space_id),
+        "operator": user_id is None,
+    }
     row = await (
         await conn.execute(VISIBLE_BY_SLUG if slug is not None else VISIBLE_BY_ID, params)
     ).fetchone()
@@ -216,17 +277,20 @@ async def get_document(conn: AsyncConnection, template: dict, version: int | Non
 
 
 async def list_versions(
-    conn: AsyncConnection, *, user_id: int | None, template_id: int
+    conn: AsyncConnection, *, user_id: int | None, template_id: int, space_id: int | None = None
 ) -> list[dict]:
-    await get_template(conn, user_id=user_id, template_id=template_id)
+    await get_template(conn, user_id=user_id, template_id=template_id, space_id=space_id)
     return await (await conn.execute(LIST_VERSIONS, {"id": template_id})).fetchall()
 
 
-async def list_templates(conn: AsyncConnection, *, user_id: int | None) -> dict[str, list[dict]]:
-    """{"mine", "shared", "gallery"} for a user; {"all"} for an operator (user_id None)."""
+async def list_templates(
+    conn: AsyncConnection, *, user_id: int | None, space_id: int | None = None
+) -> dict[str, list[dict]]:
+    """{"mine" (the space's), "shared", "gallery"} for a user; {"all"} for an operator (user_id None)."""
     if user_id is None:
         return {"all": await (await conn.execute(LIST_ALL)).fetchall()}
-    params = {"user_id": user_id}
+    space_id = await space_of(conn, user_id, space_id)
+    params = {"user_id": user_id, "space_id": space_id}
     mine = await (await conn.execute(LIST_MINE, params)).fetchall()
     return {
         "mine": mine,
@@ -234,17 +298,24 @@ async def list_templates(conn: AsyncConnection, *, user_id: int | None) -> dict[
         "gallery": [
             r
             for r in await (await conn.execute(LIST_GALLERY)).fetchall()
-            if r["owner_id"] != user_id
+            if r["space_id"] is None or r["space_id"] != space_id
         ],
     }
 
 
-async def use_template(conn: AsyncConnection, *, user_id: int, template_id: int) -> dict:
-    """'Use': a private copy of a template the user may see; the author's later edits don't change it."""
-    source = await get_template(conn, user_id=user_id, template_id=template_id)
+async def use_template(
+    conn: AsyncConnection, *, user_id: int, template_id: int, space_id: int | None = None
+) -> dict:
+    """'Use': a private copy, in the space, of a template the user may see there; the author's later
+    edits don't change it."""
+    source = await get_template(conn, user_id=user_id, template_id=template_id, space_id=space_id)
     document = await get_document(conn, source)
     return await create_template(
-        conn, owner_id=user_id, document=strip_private(document), copied_from=source["id"]
+        conn,
+        owner_id=user_id,
+        document=strip_private(document),
+        copied_from=source["id"],
+        space_id=space_id,
     )
 
 
@@ -259,19 +330,26 @@ async def open_share_link(conn: AsyncConnection, *, user_id: int, token: str) ->
 
 
 async def set_visibility(
-    conn: AsyncConnection, *, user_id: int, template_id: int, visibility: str
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    template_id: int,
+    visibility: str,
+    space_id: int | None = None,
 ) -> dict:
-    """private, link (a new share token unless one exists) or gallery (published). Owner only."""
+    """private, link (a new share token unless one exists) or gallery (published). The space's only."""
     if visibility not in ("private", "link", "gallery"):
         raise TemplateInvalid([Problem("visibility", "Choose private, link or gallery.")])
     async with conn.transaction():
-        row = await _own(conn, user_id, template_id)
+        row = await _own(conn, user_id, template_id, space_id)
         token = (row["share_token"] or secrets.token_urlsafe(18)) if visibility == "link" else None
-        return await (
+        row = await (
             await conn.execute(
                 SET_SHARING, {"id": template_id, "visibility": visibility, "token": token}
             )
         ).fetchone()
+        await _audit(conn, row, user_id, "template.share", visibility=visibility)
+        return row
 
 
 async def unpublish(conn: AsyncConnection, *, template_id: int) -> dict:
@@ -282,12 +360,24 @@ async def unpublish(conn: AsyncConnection, *, template_id: int) -> dict:
     return row
 
 
-async def delete_template(conn: AsyncConnection, *, user_id: int, template_id: int) -> None:
-    if (
-        await (await conn.execute(SOFT_DELETE, {"id": template_id, "user_id": user_id})).fetchone()
-        is None
-    ):
-        raise TemplateNotFound("no such template")
+async def delete_template(
+    conn: AsyncConnection, *, user_id: int, template_id: int, space_id: int | None = None
+) -> None:
+    space_id = await space_of(conn, user_id, space_id)
+    async with conn.transaction():
+        row = await (
+            await conn.execute(SOFT_DELETE, {"id": template_id, "space_id": space_id})
+        ).fetchone()
+        if row is None:
+            raise TemplateNotFound("no such template")
+        await audit.record(
+            conn,
+            space_id=space_id,
+            actor_id=user_id,
+            action="template.delete",
+            object_kind="template",
+            object_id=template_id,
+        )
 
 
 def strip_private(document: dict) -> dict:
@@ -309,35 +399,52 @@ def strip_private(document: dict) -> dict:
     return doc
 
 
-async def export_document(conn: AsyncConnection, *, user_id: int | None, slug: str) -> dict:
-    template = await get_template(conn, user_id=user_id, slug=slug)
+async def export_document(
+    conn: AsyncConnection, *, user_id: int | None, slug: str, space_id: int | None = None
+) -> dict:
+    template = await get_template(conn, user_id=user_id, slug=slug, space_id=space_id)
     return strip_private(await get_document(conn, template))
 
 
 async def import_document(
-    conn: AsyncConnection, *, user_id: int, document: Any, slug: str | None = None
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    document: Any,
+    slug: str | None = None,
+    space_id: int | None = None,
 ) -> dict:
-    """Validated like a save; saved as the user's private template."""
-    return await create_template(conn, owner_id=user_id, document=document, slug=slug)
+    """Validated like a save; saved as a private template of the space."""
+    return await create_template(
+        conn, owner_id=user_id, document=document, slug=slug, space_id=space_id
+    )
 
 
-async def get_draft(conn: AsyncConnection, *, user_id: int, template_id: int | None) -> dict | None:
+async def get_draft(
+    conn: AsyncConnection, *, user_id: int, template_id: int | None, space_id: int | None = None
+) -> dict | None:
     if template_id is not None:
-        await get_template(conn, user_id=user_id, template_id=template_id)
+        await get_template(conn, user_id=user_id, template_id=template_id, space_id=space_id)
     return await (
         await conn.execute(GET_DRAFT, {"user_id": user_id, "template_id": template_id})
     ).fetchone()
 
 
 async def put_draft(
-    conn: AsyncConnection, *, user_id: int, template_id: int | None, document: Any
+    conn: AsyncConnection,
+    *,
+    user_id: int,
+    template_id: int | None,
+    document: Any,
+    space_id: int | None = None,
 ) -> dict:
-    """Autosave: any JSON object up to the size limit (drafts may be invalid; saving checks them)."""
+    """Autosave: any JSON object up to the size limit (drafts may be invalid; saving checks them).
+    Drafts are the user's own, of a template of the space."""
     if not isinstance(document, dict) or len(str(document)) > 300_000:
         raise TemplateInvalid([Problem("", "A draft is a JSON object of at most 256 KB.")])
     if template_id is not None:
         async with conn.transaction():
-            await _own(conn, user_id, template_id)
+            await _own(conn, user_id, template_id, space_id)
             return await (
                 await conn.execute(
                     PUT_DRAFT,
@@ -392,13 +499,17 @@ async def put_starter(conn: AsyncConnection, *, slug: str, document: dict) -> st
 async def _put_starter(conn: AsyncConnection, slug: str, doc: dict) -> str:
     async with conn.transaction():
         row = await (
-            await conn.execute(VISIBLE_BY_SLUG, {"slug": slug, "user_id": None, "operator": True})
+            await conn.execute(
+                VISIBLE_BY_SLUG,
+                {"slug": slug, "user_id": None, "space_id": None, "operator": True},
+            )
         ).fetchone()
         if row is None or row["owner_id"] is not None:
             await conn.execute(
                 INSERT_TEMPLATE,
                 {
                     "owner_id": None,
+                    "space_id": None,
                     "slug": slug,
                     "title": doc["title"],
                     "category": doc.get("category", "General"),

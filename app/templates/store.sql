@@ -2,26 +2,28 @@
 -- visibility is part of each WHERE, never checked after loading.
 
 -- visible_by_slug --
--- A template by slug as a user may see it: their own first, then the gallery (starters before copies).
+-- A template by slug as a user may see it in a space: the space's first, then the gallery (starters
+-- before copies).
 SELECT t.*, u.email AS owner_email FROM templates t LEFT JOIN users u ON u.id = t.owner_id
 WHERE t.slug = %(slug)s AND t.deleted_at IS NULL
-  AND (t.owner_id = %(user_id)s OR t.visibility = 'gallery' OR %(operator)s
+  AND (t.space_id = %(space_id)s OR t.visibility = 'gallery' OR %(operator)s
        OR (t.visibility = 'link' AND t.share_token IS NOT NULL
            AND EXISTS (SELECT 1 FROM template_link_views v WHERE v.template_id = t.id AND v.user_id = %(user_id)s)))
-ORDER BY (t.owner_id = %(user_id)s) DESC NULLS LAST, (t.owner_id IS NULL) DESC, t.id
+ORDER BY (t.space_id = %(space_id)s) DESC NULLS LAST, (t.owner_id IS NULL) DESC, t.id
 LIMIT 1
 
 -- visible_by_id --
--- A template by id as a user may see it (own, gallery, or a live share link they opened).
+-- A template by id as a user may see it in a space (the space's, the gallery, or a live share link
+-- they opened).
 SELECT t.*, u.email AS owner_email FROM templates t LEFT JOIN users u ON u.id = t.owner_id
 WHERE t.id = %(id)s AND t.deleted_at IS NULL
-  AND (t.owner_id = %(user_id)s OR t.visibility = 'gallery' OR %(operator)s
+  AND (t.space_id = %(space_id)s OR t.visibility = 'gallery' OR %(operator)s
        OR (t.visibility = 'link' AND t.share_token IS NOT NULL
            AND EXISTS (SELECT 1 FROM template_link_views v WHERE v.template_id = t.id AND v.user_id = %(user_id)s)))
 
 -- own_for_update --
--- The owner's template, locked: saves, restores and sharing changes are serialised per template.
-SELECT * FROM templates WHERE id = %(id)s AND owner_id = %(user_id)s AND deleted_at IS NULL FOR UPDATE
+-- The space's template, locked: saves, restores and sharing changes are serialised per template.
+SELECT * FROM templates WHERE id = %(id)s AND space_id = %(space_id)s AND deleted_at IS NULL FOR UPDATE
 
 -- by_share_token --
 -- The template a live share link names (a revoked link names nothing).
@@ -34,15 +36,15 @@ INSERT INTO template_link_views (template_id, user_id) VALUES (%(template_id)s, 
 ON CONFLICT (template_id, user_id) DO UPDATE SET seen_at = now()
 
 -- slug_taken --
--- Whether the owner (NULL: the starters) already has a live template with this slug.
-SELECT 1 FROM templates WHERE coalesce(owner_id, 0) = coalesce(%(owner_id)s::bigint, 0) AND slug = %(slug)s
+-- Whether the space (NULL: the starters) already has a live template with this slug.
+SELECT 1 FROM templates WHERE coalesce(space_id, 0) = coalesce(%(space_id)s::bigint, 0) AND slug = %(slug)s
   AND deleted_at IS NULL
 
 -- insert_template --
 -- A new template and its first version in one statement.
 WITH t AS (
-    INSERT INTO templates (owner_id, slug, title, category, visibility, copied_from, published_at)
-    VALUES (%(owner_id)s, %(slug)s, %(title)s, %(category)s, %(visibility)s, %(copied_from)s,
+    INSERT INTO templates (owner_id, space_id, slug, title, category, visibility, copied_from, published_at)
+    VALUES (%(owner_id)s, %(space_id)s, %(slug)s, %(title)s, %(category)s, %(visibility)s, %(copied_from)s,
             CASE WHEN %(visibility)s = 'gallery' THEN now() END)
     RETURNING *
 ), v AS (
@@ -81,15 +83,15 @@ SELECT v.version, v.created_at, u.email AS created_by FROM template_versions v
 LEFT JOIN users u ON u.id = v.created_by WHERE v.template_id = %(id)s ORDER BY v.version DESC
 
 -- list_mine --
--- The user's own templates, recently changed first.
+-- The space's templates (a team's are its members'), recently changed first.
 SELECT t.*, u.email AS owner_email FROM templates t LEFT JOIN users u ON u.id = t.owner_id
-WHERE t.owner_id = %(user_id)s AND t.deleted_at IS NULL ORDER BY t.updated_at DESC, t.id DESC
+WHERE t.space_id = %(space_id)s AND t.deleted_at IS NULL ORDER BY t.updated_at DESC, t.id DESC
 
 -- list_shared --
 -- Templates others shared by link that this user opened, while the link lives.
 SELECT t.*, u.email AS owner_email FROM templates t JOIN template_link_views v ON v.template_id = t.id
 LEFT JOIN users u ON u.id = t.owner_id
-WHERE v.user_id = %(user_id)s AND t.owner_id IS DISTINCT FROM %(user_id)s AND t.visibility = 'link'
+WHERE v.user_id = %(user_id)s AND t.space_id IS DISTINCT FROM %(space_id)s AND t.visibility = 'link'
   AND t.share_token IS NOT NULL AND t.deleted_at IS NULL ORDER BY v.seen_at DESC
 
 -- list_gallery --
@@ -118,7 +120,7 @@ WHERE id = %(id)s AND visibility = 'gallery' AND deleted_at IS NULL RETURNING *
 -- soft_delete --
 -- Deleting keeps the rows (runs still name their template) but hides it and frees the slug.
 UPDATE templates SET deleted_at = now(), share_token = NULL, visibility = 'private'
-WHERE id = %(id)s AND owner_id = %(user_id)s AND deleted_at IS NULL RETURNING id
+WHERE id = %(id)s AND space_id = %(space_id)s AND deleted_at IS NULL RETURNING id
 
 -- get_draft --
 -- The builder's autosaved draft for this template (NULL: a new one).
@@ -135,9 +137,13 @@ RETURNING updated_at
 -- A save (or "discard") drops the draft.
 DELETE FROM template_drafts WHERE user_id = %(user_id)s AND coalesce(template_id, 0) = coalesce(%(template_id)s::bigint, 0)
 
--- user_connectors --
--- The names of a user's connectors (validation checks publish blocks against them).
-SELECT name FROM connectors WHERE owner_id = %(user_id)s
+-- space_connectors --
+-- The names of a space's connectors (validation checks publish blocks against them).
+SELECT name FROM connectors WHERE space_id = %(space_id)s
+
+-- personal_space --
+-- The user's personal space (callers that name no space act there).
+SELECT id FROM spaces WHERE personal_of = %(user_id)s
 
 -- user_by_email --
 -- The user the CLI's --as names.

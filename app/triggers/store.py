@@ -1,5 +1,7 @@
 """Triggers and their deliveries in SQL (store.sql). Every function a page or the API calls takes
-the owner and finds only their triggers (None / False otherwise: the caller answers 404); only
+the acting person and the space they act in (`space_id`; None: their personal space) and finds only
+that space's triggers (None / False otherwise: the caller answers 404; roles are the caller's to
+check). Changes are recorded in the space's audit log in their transaction. Only
 `trigger_for_delivery` looks a trigger up by id alone, for the delivery endpoint, whose credential
 is the trigger's secret."""
 
@@ -11,6 +13,7 @@ from uuid import UUID
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from app.core import audit
 from app.core.secrets_box import SecretBox
 from app.core.sql_queries import load_queries
 from app.triggers.secrets import AuthMode, new_secret
@@ -53,6 +56,18 @@ def _mapping(mapping: dict[str, str] | None) -> Jsonb | None:
     return None if mapping is None else Jsonb(mapping)
 
 
+async def _audit(conn: AsyncConnection, row: dict, actor_id: int, action: str, **detail) -> None:
+    await audit.record(
+        conn,
+        space_id=row["space_id"],
+        actor_id=actor_id,
+        action=action,
+        object_kind="trigger",
+        object_id=row["id"],
+        detail={"name": row["name"], **detail},
+    )
+
+
 async def create_trigger(
     conn: AsyncConnection,
     owner_id: int,
@@ -64,6 +79,7 @@ async def create_trigger(
     auth_mode: AuthMode,
     template_id: int | None = None,
     rate_per_minute: int = DEFAULT_RATE,
+    space_id: int | None = None,
 ) -> tuple[dict, str]:
     """The new trigger and its secret (to show once). It starts `workflow`, or the template `template_id`."""
     secret = new_secret(auth_mode, box)
@@ -78,6 +94,7 @@ async def create_trigger(
                 INSERT_TRIGGER,
                 {
                     "owner_id": owner_id,
+                    "space_id": space_id,
                     "name": name,
                     "workflow": workflow,
                     "template_id": template_id,
@@ -89,18 +106,25 @@ async def create_trigger(
                 },
             )
         ).fetchone()
+        await _audit(conn, row, owner_id, "trigger.create")
     return row, secret.plain
 
 
-async def list_triggers(conn: AsyncConnection, owner_id: int) -> list[dict]:
-    return await (await conn.execute(LIST_TRIGGERS, {"owner_id": owner_id})).fetchall()
+async def list_triggers(
+    conn: AsyncConnection, owner_id: int, *, space_id: int | None = None
+) -> list[dict]:
+    params = {"owner_id": owner_id, "space_id": space_id}
+    return await (await conn.execute(LIST_TRIGGERS, params)).fetchall()
 
 
-async def get_trigger(conn: AsyncConnection, trigger_id: Any, owner_id: int) -> dict | None:
+async def get_trigger(
+    conn: AsyncConnection, trigger_id: Any, owner_id: int, *, space_id: int | None = None
+) -> dict | None:
     found = trigger_uuid(trigger_id)
     if found is None:
         return None
-    return await (await conn.execute(GET_TRIGGER, {"id": found, "owner_id": owner_id})).fetchone()
+    params = {"id": found, "owner_id": owner_id, "space_id": space_id}
+    return await (await conn.execute(GET_TRIGGER, params)).fetchone()
 
 
 async def trigger_for_delivery(conn: AsyncConnection, trigger_id: Any) -> dict | None:
@@ -120,68 +144,96 @@ async def update_trigger(
     mapping: dict[str, str] | None,
     rate_per_minute: int,
     template_id: int | None = None,
+    space_id: int | None = None,
 ) -> dict | None:
     found = trigger_uuid(trigger_id)
     if found is None:
         return None
-    return await (
-        await conn.execute(
-            UPDATE_TRIGGER,
-            {
-                "id": found,
-                "owner_id": owner_id,
-                "name": name,
-                "workflow": workflow,
-                "template_id": template_id,
-                "mapping": _mapping(mapping),
-                "rate_per_minute": rate_per_minute,
-            },
-        )
-    ).fetchone()
+    async with conn.transaction():
+        row = await (
+            await conn.execute(
+                UPDATE_TRIGGER,
+                {
+                    "id": found,
+                    "owner_id": owner_id,
+                    "space_id": space_id,
+                    "name": name,
+                    "workflow": workflow,
+                    "template_id": template_id,
+                    "mapping": _mapping(mapping),
+                    "rate_per_minute": rate_per_minute,
+                },
+            )
+        ).fetchone()
+        if row:
+            await _audit(conn, row, owner_id, "trigger.change")
+    return row
 
 
 async def set_enabled(
-    conn: AsyncConnection, trigger_id: Any, owner_id: int, enabled: bool
+    conn: AsyncConnection,
+    trigger_id: Any,
+    owner_id: int,
+    enabled: bool,
+    *,
+    space_id: int | None = None,
 ) -> dict | None:
     found = trigger_uuid(trigger_id)
     if found is None:
         return None
-    return await (
-        await conn.execute(SET_ENABLED, {"id": found, "owner_id": owner_id, "enabled": enabled})
-    ).fetchone()
+    params = {"id": found, "owner_id": owner_id, "space_id": space_id, "enabled": enabled}
+    async with conn.transaction():
+        row = await (await conn.execute(SET_ENABLED, params)).fetchone()
+        if row:
+            await _audit(conn, row, owner_id, "trigger.change", enabled=enabled)
+    return row
 
 
 async def rotate_secret(
-    conn: AsyncConnection, trigger_id: Any, owner_id: int, box: SecretBox, auth_mode: AuthMode
+    conn: AsyncConnection,
+    trigger_id: Any,
+    owner_id: int,
+    box: SecretBox,
+    auth_mode: AuthMode,
+    *,
+    space_id: int | None = None,
 ) -> tuple[dict, str] | None:
     """The trigger with a new secret (the old one stops working at once) and that secret, to show once."""
     found = trigger_uuid(trigger_id)
     if found is None:
         return None
     secret = new_secret(auth_mode, box)
-    row = await (
-        await conn.execute(
-            ROTATE_SECRET,
-            {
-                "id": found,
-                "owner_id": owner_id,
-                "auth_mode": auth_mode,
-                "secret": secret.stored,
-                "hint": secret.hint,
-            },
-        )
-    ).fetchone()
+    async with conn.transaction():
+        row = await (
+            await conn.execute(
+                ROTATE_SECRET,
+                {
+                    "id": found,
+                    "owner_id": owner_id,
+                    "space_id": space_id,
+                    "auth_mode": auth_mode,
+                    "secret": secret.stored,
+                    "hint": secret.hint,
+                },
+            )
+        ).fetchone()
+        if row:
+            await _audit(conn, row, owner_id, "trigger.change", secret="rotated")
     return (row, secret.plain) if row else None
 
 
-async def delete_trigger(conn: AsyncConnection, trigger_id: Any, owner_id: int) -> bool:
+async def delete_trigger(
+    conn: AsyncConnection, trigger_id: Any, owner_id: int, *, space_id: int | None = None
+) -> bool:
     found = trigger_uuid(trigger_id)
     if found is None:
         return False
-    return (
-        await (await conn.execute(DELETE_TRIGGER, {"id": found, "owner_id": owner_id})).fetchone()
-        is not None
-    )
+    params = {"id": found, "owner_id": owner_id, "space_id": space_id}
+    async with conn.transaction():
+        row = await (await conn.execute(DELETE_TRIGGER, params)).fetchone()
+        if row:
+            await _audit(conn, row, owner_id, "trigger.delete")
+    return row is not None
 
 
 async def record_delivery(

@@ -79,34 +79,39 @@ def workflow_target(name: str) -> Target | None:
     )
 
 
-async def template_target(conn: AsyncConnection, user_id: int, template_id: int) -> Target | None:
-    """The template's current version, if the user may run it."""
+async def template_target(
+    conn: AsyncConnection, user_id: int, template_id: int, space_id: int | None = None
+) -> Target | None:
+    """The template's current version, if the user may run it in the space (its run starts there)."""
     try:
-        chosen = await choose(conn, user_id=user_id, template_id=template_id)
+        chosen = await choose(conn, user_id=user_id, template_id=template_id, space_id=space_id)
     except templates.TemplateNotFound:
         return None
     return Target(f"{TEMPLATE}{template_id}", chosen.title, chosen.input_model(), template=chosen)
 
 
-async def resolve(conn: AsyncConnection, user_id: int, key: str) -> Target | None:
-    """The target a key names, if the user may start it."""
+async def resolve(
+    conn: AsyncConnection, user_id: int, key: str, space_id: int | None = None
+) -> Target | None:
+    """The target a key names, if the user may start it in the space (None: their personal one)."""
     if key.startswith(WORKFLOW):
         return workflow_target(key.removeprefix(WORKFLOW))
     digits = key.removeprefix(TEMPLATE)
     if key.startswith(TEMPLATE) and digits.isdigit() and 0 < int(digits) < 2**63:
-        return await template_target(conn, user_id, int(digits))
+        return await template_target(conn, user_id, int(digits), space_id)
     return None
 
 
 async def target_of(conn: AsyncConnection, trigger: dict) -> Target | None:
     """What a stored trigger starts now (None: its template was deleted or is no longer shared with its owner)."""
-    return await resolve(conn, trigger["owner_id"], key_of(trigger))
+    return await resolve(conn, trigger["owner_id"], key_of(trigger), trigger.get("space_id"))
 
 
-async def choices(conn: AsyncConnection, user_id: int) -> list[Choice]:
-    """Every target the user may pick: the workflows, then their templates, the shared ones, the gallery's."""
+async def choices(conn: AsyncConnection, user_id: int, space_id: int | None = None) -> list[Choice]:
+    """Every target the user may pick: the workflows, then the space's templates, the shared ones,
+    the gallery's."""
     found = [Choice(workflow_key(wf.name), wf.title, "Workflows") for wf in catalog()]
-    listed = await templates.list_templates(conn, user_id=user_id)
+    listed = await templates.list_templates(conn, user_id=user_id, space_id=space_id)
     for group, label in TEMPLATE_GROUPS:
         found += [Choice(f"{TEMPLATE}{t['id']}", t["title"], label) for t in listed.get(group, [])]
     return found

@@ -137,8 +137,8 @@ def review_summary(count: int, connector: str, first: str, last: str, timezone: 
     )
 
 
-async def _check_connector(conn, owner_id: int, name: str) -> dict | None:
-    return await find_connector(conn, owner_id, name)
+async def _check_connector(conn, owner_id: int, name: str, run_id: str) -> dict | None:
+    return await find_connector(conn, owner_id, name, run_id=run_id)
 
 
 async def publish_one(
@@ -249,7 +249,8 @@ async def scheduled_publishing(run: Run, inp: PublishingInput) -> dict:
 
 async def _scheduled_publishing(run: Run, inp: PublishingInput, *, record_failures: bool) -> dict:
     connector = await run.transaction(
-        "check connector", lambda conn: _check_connector(conn, run.owner_id, inp.connector)
+        "check connector",
+        lambda conn: _check_connector(conn, run.owner_id, inp.connector, str(run.id)),
     )
     if connector is None:
         raise ValueError(

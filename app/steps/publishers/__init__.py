@@ -13,7 +13,8 @@ from app.steps.publishers import clients
 from app.steps.publishers.connectors import Connector, load_connector
 
 
-async def _connector(owner_id: int, connector_id: int | None) -> Connector:
+async def _connector(owner_id: int, connector_id: int | None, run_id: str) -> Connector:
+    """The connector with its secret, only if it is in the run's space (checked at every use)."""
     pool = worker_pool.get()
     if pool is None:
         raise RuntimeError("publishing steps run inside a worker")
@@ -22,7 +23,7 @@ async def _connector(owner_id: int, connector_id: int | None) -> Connector:
             "the connector of this schedule was deleted; add it again on Settings → Connectors"
         )
     async with pool.connection() as conn:
-        connector = await load_connector(conn, secret_box(), owner_id, connector_id)
+        connector = await load_connector(conn, secret_box(), owner_id, connector_id, run_id=run_id)
     if connector is None:
         raise FatalError(
             "the connector of this schedule was deleted; add it again on Settings → Connectors"
@@ -33,12 +34,12 @@ async def _connector(owner_id: int, connector_id: int | None) -> Connector:
 async def publish_post(
     owner_id: int, connector_id: int | None, post: dict, idempotency_key: str, run_id: str
 ) -> dict:
-    connector = await _connector(owner_id, connector_id)
+    connector = await _connector(owner_id, connector_id, run_id)
     return await clients.publish(connector, post, idempotency_key=idempotency_key, run_id=run_id)
 
 
 async def fetch_metrics(
     owner_id: int, connector_id: int | None, posts: list[dict], run_id: str
 ) -> dict:
-    connector = await _connector(owner_id, connector_id)
+    connector = await _connector(owner_id, connector_id, run_id)
     return await clients.fetch_metrics(connector, posts, run_id=run_id)

@@ -1,11 +1,16 @@
-"""Connectors: where a user's posts go. Stored per user, secrets encrypted (app/core/secrets_box.py).
+"""Connectors: where a space's posts go. Stored per space (a team's are added and changed by its
+admins, used by its members' runs), secrets encrypted (app/core/secrets_box.py).
 
     webhook   POST JSON to `url`, signed `X-Baton-Signature: sha256=<HMAC-SHA256 of the body>` with
               the connector's signing secret
     mastodon  POST `<url>/api/v1/statuses` with `Authorization: Bearer <access token>`
 
 The settings page (app/web/connectors) creates and deletes them; the publishing workflow reads one
-(with its secret) inside a step, never putting the secret in the journal.
+(with its secret) inside a step, never putting the secret in the journal. A run finds only the
+connectors of its own space (`run_id`), checked at every use, so a connector of another space is
+never used, whatever a document names.
+
+Every function scopes by space: `space_id`, else the run's (`run_id`), else the owner's personal one.
 """
 
 from __future__ import annotations
@@ -13,35 +18,57 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core import audit
 from app.core.secrets_box import SecretBox
 
 KINDS = {"webhook": "Webhook (signed JSON POST)", "mastodon": "Mastodon-compatible"}
 MAX_CONNECTORS = 20
 NAME = re.compile(r"^[^\x00-\x1f\x7f]{1,80}$")
 
-LIST = """
-SELECT id, kind, name, url, created_at FROM connectors WHERE owner_id = %(owner_id)s ORDER BY name
+# The space a call acts in: the one named, else the run's, else the owner's personal space.
+SPACE = """coalesce(%(space_id)s::bigint, (SELECT space_id FROM runs WHERE id = %(run_id)s::uuid),
+                 (SELECT id FROM spaces WHERE personal_of = %(owner_id)s))"""
+LIST = (
+    "SELECT id, kind, name, url, created_at FROM connectors WHERE space_id = "
+    + SPACE
+    + " ORDER BY name"
+)
+COUNT = "SELECT count(*) AS n FROM connectors WHERE space_id = " + SPACE
+INSERT = (
+    """
+INSERT INTO connectors (owner_id, space_id, kind, name, url, secret_enc)
+VALUES (%(owner_id)s, """
+    + SPACE
+    + """, %(kind)s, %(name)s, %(url)s, %(secret_enc)s)
+ON CONFLICT (space_id, name) DO NOTHING
+RETURNING id, space_id, kind, name, url, created_at
 """
-COUNT = "SELECT count(*) AS n FROM connectors WHERE owner_id = %(owner_id)s"
-INSERT = """
-INSERT INTO connectors (owner_id, kind, name, url, secret_enc)
-VALUES (%(owner_id)s, %(kind)s, %(name)s, %(url)s, %(secret_enc)s)
-ON CONFLICT (owner_id, name) DO NOTHING
-RETURNING id, kind, name, url, created_at
-"""
-DELETE = "DELETE FROM connectors WHERE id = %(id)s AND owner_id = %(owner_id)s RETURNING id"
-# A connector by id or by name, only for its owner.
-FIND = """
+)
+DELETE = (
+    "DELETE FROM connectors WHERE id = %(id)s AND space_id = "
+    + SPACE
+    + " RETURNING id, space_id, name"
+)
+# A connector by id or by name, only within the space.
+FIND = (
+    """
 SELECT id, kind, name, url, secret_enc FROM connectors
-WHERE owner_id = %(owner_id)s AND (id = %(id)s OR name = %(name)s)
+WHERE space_id = """
+    + SPACE
+    + """ AND (id = %(id)s OR name = %(name)s)
 ORDER BY (id = %(id)s) DESC LIMIT 1
 """
-BY_ID = "SELECT id, kind, name, url, secret_enc FROM connectors WHERE id = %(id)s AND owner_id = %(owner_id)s"
+)
+BY_ID = (
+    "SELECT id, kind, name, url, secret_enc FROM connectors WHERE id = %(id)s AND space_id = "
+    + SPACE
+)
 
 
 class ConnectorLimit(Exception):
@@ -113,12 +140,35 @@ class Connector:
         return {"id": self.id, "kind": self.kind, "name": self.name}
 
 
-async def list_connectors(conn: AsyncConnection, owner_id: int) -> list[dict]:
-    return await (await conn.execute(LIST, {"owner_id": owner_id})).fetchall()
+def _where(owner_id: int, space_id: int | None, run_id: Any = None) -> dict:
+    return {"owner_id": owner_id, "space_id": space_id, "run_id": str(run_id) if run_id else None}
+
+
+async def _audit(conn: AsyncConnection, row: dict, actor_id: int, change: str) -> None:
+    await audit.record(
+        conn,
+        space_id=row["space_id"],
+        actor_id=actor_id,
+        action="connector.change",
+        object_kind="connector",
+        object_id=row["id"],
+        detail={"name": row["name"], "change": change},
+    )
+
+
+async def list_connectors(
+    conn: AsyncConnection, owner_id: int, *, space_id: int | None = None
+) -> list[dict]:
+    return await (await conn.execute(LIST, _where(owner_id, space_id))).fetchall()
 
 
 async def create_connector(
-    conn: AsyncConnection, box: SecretBox, owner_id: int, form: ConnectorForm
+    conn: AsyncConnection,
+    box: SecretBox,
+    owner_id: int,
+    form: ConnectorForm,
+    *,
+    space_id: int | None = None,
 ) -> tuple[dict | None, str | None]:
     """Returns (row, generated secret). A webhook without a secret gets a generated one, shown to
     the user once. Row None: the name is taken."""
@@ -129,14 +179,14 @@ async def create_connector(
     if not secret:
         secret = generated = secrets.token_urlsafe(32)
     async with conn.transaction():
-        count = (await (await conn.execute(COUNT, {"owner_id": owner_id})).fetchone())["n"]
+        count = (await (await conn.execute(COUNT, _where(owner_id, space_id))).fetchone())["n"]
         if count >= MAX_CONNECTORS:
             raise ConnectorLimit(f"At most {MAX_CONNECTORS} connectors; delete one first.")
         row = await (
             await conn.execute(
                 INSERT,
                 {
-                    "owner_id": owner_id,
+                    **_where(owner_id, space_id),
                     "kind": form.kind,
                     "name": form.name,
                     "url": form.url,
@@ -144,28 +194,50 @@ async def create_connector(
                 },
             )
         ).fetchone()
+        if row:
+            await _audit(conn, row, owner_id, "add")
     return row, (generated if row else None)
 
 
-async def delete_connector(conn: AsyncConnection, owner_id: int, connector_id: int) -> bool:
-    return (
-        await (await conn.execute(DELETE, {"id": connector_id, "owner_id": owner_id})).fetchone()
-    ) is not None
+async def delete_connector(
+    conn: AsyncConnection, owner_id: int, connector_id: int, *, space_id: int | None = None
+) -> bool:
+    async with conn.transaction():
+        row = await (
+            await conn.execute(DELETE, {"id": connector_id, **_where(owner_id, space_id)})
+        ).fetchone()
+        if row:
+            await _audit(conn, row, owner_id, "delete")
+    return row is not None
 
 
-async def find_connector(conn: AsyncConnection, owner_id: int, name_or_id: str) -> dict | None:
-    """By name (what a person types) or id; only the owner's. Without the secret."""
+async def find_connector(
+    conn: AsyncConnection,
+    owner_id: int,
+    name_or_id: str,
+    *,
+    space_id: int | None = None,
+    run_id: Any = None,
+) -> dict | None:
+    """By name (what a person types) or id; only the space's (a run's: `run_id`). Without the secret."""
     ident = int(name_or_id) if name_or_id.strip().isdigit() and len(name_or_id) < 18 else -1
-    row = await (
-        await conn.execute(FIND, {"owner_id": owner_id, "id": ident, "name": name_or_id.strip()})
-    ).fetchone()
+    params = {**_where(owner_id, space_id, run_id), "id": ident, "name": name_or_id.strip()}
+    row = await (await conn.execute(FIND, params)).fetchone()
     return row and {k: row[k] for k in ("id", "kind", "name", "url")}
 
 
 async def load_connector(
-    conn: AsyncConnection, box: SecretBox, owner_id: int, connector_id: int
+    conn: AsyncConnection,
+    box: SecretBox,
+    owner_id: int,
+    connector_id: int,
+    *,
+    space_id: int | None = None,
+    run_id: Any = None,
 ) -> Connector | None:
-    row = await (await conn.execute(BY_ID, {"id": connector_id, "owner_id": owner_id})).fetchone()
+    """With its secret; only the space's (a run's own: `run_id`, checked at every use)."""
+    params = {"id": connector_id, **_where(owner_id, space_id, run_id)}
+    row = await (await conn.execute(BY_ID, params)).fetchone()
     if row is None:
         return None
     return Connector(

@@ -14,6 +14,7 @@ from litestar.params import FromPath, JSONBody
 from psycopg_pool import AsyncConnectionPool
 from pydantic import AwareDatetime, BaseModel, Field
 
+from app.core.policy import Action, require
 from app.engine.errors import InputInvalid
 from app.schedules import store
 from app.schedules.drafts import DraftInvalid, check_draft, find_template
@@ -114,7 +115,7 @@ class FireOut(BaseModel):
     fire_at: datetime
     kind: Literal["scheduled", "catch-up", "manual", "backfill"]
     outcome: str = Field(
-        description="`started`, `buffered`, `skipped: overlap`, `skipped: quota`, `skipped: buffer full` or `failed`."
+        description="`started`, `buffered`, `skipped: overlap`, `skipped: quota`, `skipped: buffer full`, `skipped: no access` (the owner may no longer start runs in the schedule's space) or `failed`."
     )
     detail: str | None
     run_id: UUID | None
@@ -135,8 +136,10 @@ class BackfillOut(BaseModel):
     fires: list[FireOut]
 
 
-async def _draft(conn, data: ScheduleIn, user_id: int):
-    template = await find_template(conn, user_id, data.template) if data.template else None
+async def _draft(conn, data: ScheduleIn, user_id: int, space_id: int | None = None):
+    template = (
+        await find_template(conn, user_id, data.template, space_id) if data.template else None
+    )
     default_zone = await store.owner_zone(conn, user_id)
     try:
         return check_draft(
@@ -168,8 +171,19 @@ async def _draft(conn, data: ScheduleIn, user_id: int):
         ) from None
 
 
-async def _detail(conn, schedule_id, user_id: int) -> ScheduleDetail:
-    row = await store.get_schedule(conn, schedule_id, user_id)
+def _sid(request: Request) -> int:
+    """The key's space: schedules are those of the space the key acts in."""
+    return request.user.space.id
+
+
+async def _found(conn, request: Request, schedule_id, needs: Action) -> None:
+    """A 404 for another space's schedule, then a 403 when the key's role may not do this."""
+    await store.get_schedule(conn, schedule_id, request.user.id, space_id=_sid(request))
+    require(request.user.space, needs)
+
+
+async def _detail(conn, schedule_id, user_id: int, space_id: int | None = None) -> ScheduleDetail:
+    row = await store.get_schedule(conn, schedule_id, user_id, space_id=space_id)
     fires = [fire_view(f) for f in await store.recent_fires(conn, row["id"], 20)]
     return ScheduleDetail.model_validate(schedule_view(row) | {"fires": fires})
 
@@ -179,10 +193,11 @@ async def create_schedule(
     request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[ScheduleIn]
 ) -> ScheduleDetail:
     """Create a schedule; it fires from its next time on. A bad spec, zone or input is a `422` naming the field."""
+    require(request.user.space, Action.EDIT)
     async with pool.connection() as conn:
-        draft = await _draft(conn, data, request.user.id)
-        row = await store.create_schedule(conn, request.user.id, draft)
-        return await _detail(conn, row["id"], request.user.id)
+        draft = await _draft(conn, data, request.user.id, _sid(request))
+        row = await store.create_schedule(conn, request.user.id, draft, space_id=_sid(request))
+        return await _detail(conn, row["id"], request.user.id, _sid(request))
 
 
 @get("/schedules", tags=["schedules"], responses=documented())
@@ -191,7 +206,7 @@ async def list_schedules(
 ) -> ScheduleList:
     """Your schedules, by name, each with its next fire and its last fire's run."""
     async with pool.connection() as conn:
-        rows = await store.list_schedules(conn, request.user.id)
+        rows = await store.list_schedules(conn, request.user.id, space_id=_sid(request))
     return ScheduleList(schedules=[ScheduleOut.model_validate(schedule_view(r)) for r in rows])
 
 
@@ -201,7 +216,7 @@ async def get_schedule(
 ) -> ScheduleDetail:
     """A schedule with its last fires and their runs."""
     async with pool.connection() as conn:
-        return await _detail(conn, schedule_id, request.user.id)
+        return await _detail(conn, schedule_id, request.user.id, _sid(request))
 
 
 @patch("/schedules/{schedule_id:str}", tags=["schedules"], responses=documented(404, 413, 415, 422))
@@ -213,12 +228,12 @@ async def update_schedule(
 ) -> ScheduleDetail:
     """Replace a schedule's settings (send them all); its next fire is computed again from now."""
     async with pool.connection() as conn:
-        await store.get_schedule(
-            conn, schedule_id, request.user.id
-        )  # a 404 before a 422 for someone else's
-        draft = await _draft(conn, data, request.user.id)
-        await store.update_schedule(conn, schedule_id, request.user.id, draft)
-        return await _detail(conn, schedule_id, request.user.id)
+        await _found(conn, request, schedule_id, Action.EDIT)  # a 404 (403) before a 422
+        draft = await _draft(conn, data, request.user.id, _sid(request))
+        await store.update_schedule(
+            conn, schedule_id, request.user.id, draft, space_id=_sid(request)
+        )
+        return await _detail(conn, schedule_id, request.user.id, _sid(request))
 
 
 @post(
@@ -235,8 +250,11 @@ async def pause_schedule(
 ) -> ScheduleDetail:
     """Pause: no fire until resumed. The body is `{}` or `{"note": "why"}` (shown with the schedule)."""
     async with pool.connection() as conn:
-        await store.pause_schedule(conn, schedule_id, request.user.id, data.note)
-        return await _detail(conn, schedule_id, request.user.id)
+        await _found(conn, request, schedule_id, Action.EDIT)
+        await store.pause_schedule(
+            conn, schedule_id, request.user.id, data.note, space_id=_sid(request)
+        )
+        return await _detail(conn, schedule_id, request.user.id, _sid(request))
 
 
 @post(
@@ -250,8 +268,9 @@ async def resume_schedule(
 ) -> ScheduleDetail:
     """Resume from the next fire after now (what fell due while paused is not run)."""
     async with pool.connection() as conn:
-        await store.resume_schedule(conn, schedule_id, request.user.id)
-        return await _detail(conn, schedule_id, request.user.id)
+        await _found(conn, request, schedule_id, Action.EDIT)
+        await store.resume_schedule(conn, schedule_id, request.user.id, space_id=_sid(request))
+        return await _detail(conn, schedule_id, request.user.id, _sid(request))
 
 
 @post(
@@ -265,7 +284,10 @@ async def trigger_schedule(
 ) -> FireOut:
     """Run now: one fire at this moment, whatever the overlap policy. `402` over your monthly quota."""
     async with pool.connection() as conn:
-        fired = await store.trigger_schedule(conn, schedule_id, request.user.id)
+        await _found(conn, request, schedule_id, Action.START)
+        fired = await store.trigger_schedule(
+            conn, schedule_id, request.user.id, space_id=_sid(request)
+        )
     return FireOut(
         fire_at=fired.fire_at,
         kind="manual",
@@ -291,8 +313,15 @@ async def backfill_schedule(
     """Make now the fires the spec had between `start` and `end` (past, at most 100), oldest first;
     `overlap` decides what happens while one of them still runs."""
     async with pool.connection() as conn:
+        await _found(conn, request, schedule_id, Action.START)
         results = await store.backfill_schedule(
-            conn, schedule_id, request.user.id, start=data.start, end=data.end, overlap=data.overlap
+            conn,
+            schedule_id,
+            request.user.id,
+            start=data.start,
+            end=data.end,
+            overlap=data.overlap,
+            space_id=_sid(request),
         )
     return BackfillOut(
         fires=[
@@ -318,7 +347,8 @@ async def delete_schedule(
 ) -> Response[None]:
     """Delete a schedule; its runs stay (no longer linked to it)."""
     async with pool.connection() as conn:
-        await store.delete_schedule(conn, schedule_id, request.user.id)
+        await _found(conn, request, schedule_id, Action.EDIT)
+        await store.delete_schedule(conn, schedule_id, request.user.id, space_id=_sid(request))
     return Response(None, status_code=204)
 
 

@@ -15,13 +15,15 @@ from litestar.params import FromPath, JSONBody
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.core.policy import Action, require
 from app.engine import commands
 from app.engine.errors import InputInvalid
 from app.templates import store
 from app.templates.format import Template, parse
+from app.templates.start import choose
 from app.web.api.schemas import RunDetail, run_view
 from app.web.json_errors import ApiError, documented
-from app.web.runs.start import Refused, choose_template, start_run
+from app.web.runs.start import Refused, start_run
 
 # A path slug that cannot be one (bad characters, too long) names no template: 404, like any other miss.
 SLUG = str
@@ -78,7 +80,12 @@ class RunTemplate(BaseModel):
     idempotency_key: str | None = Field(None, min_length=1, max_length=200)
 
 
-def _out(row: dict, user_id: int) -> dict:
+def _sid(request: Request) -> int:
+    """The key's space: templates are those of the space the key acts in."""
+    return request.user.space.id
+
+
+def _out(row: dict, space_id: int) -> dict:
     return {
         "slug": row["slug"],
         "title": row["title"],
@@ -86,7 +93,7 @@ def _out(row: dict, user_id: int) -> dict:
         "visibility": row["visibility"],
         "version": row["current_version"],
         "owner": row.get("owner_email"),
-        "mine": row["owner_id"] == user_id,
+        "mine": row["space_id"] == space_id,
         "updated_at": row["updated_at"],
     }
 
@@ -97,31 +104,33 @@ def _invalid(exc: store.TemplateInvalid) -> InputInvalid:
     )
 
 
-async def _visible(conn, user_id: int, slug: str) -> dict:
+async def _visible(conn, request: Request, slug: str) -> dict:
     if not store.SLUG.match(slug):
         raise ApiError("not_found", "No template of yours (or shared with you) has this slug.")
     try:
-        return await store.get_template(conn, user_id=user_id, slug=slug)
+        return await store.get_template(
+            conn, user_id=request.user.id, slug=slug, space_id=_sid(request)
+        )
     except store.TemplateNotFound:
         raise ApiError(
             "not_found", "No template of yours (or shared with you) has this slug."
         ) from None
 
 
-async def _detail(conn, row: dict, user_id: int) -> TemplateDetail:
+async def _detail(conn, row: dict, space_id: int) -> TemplateDetail:
     document = await store.get_document(conn, row)
-    return TemplateDetail.model_validate({**_out(row, user_id), "document": parse(document)})
+    return TemplateDetail.model_validate({**_out(row, space_id), "document": parse(document)})
 
 
 @get("/templates", tags=["templates"], responses=documented())
 async def list_templates(
     request: Request, pool: NamedDependency[AsyncConnectionPool]
 ) -> TemplateList:
-    """Your templates, those shared with you, and the gallery."""
-    uid = request.user.id
+    """The key's space's templates ("mine"), those shared with you, and the gallery."""
+    uid, sid = request.user.id, _sid(request)
     async with pool.connection() as conn:
-        groups = await store.list_templates(conn, user_id=uid)
-    return TemplateList.model_validate({k: [_out(r, uid) for r in v] for k, v in groups.items()})
+        groups = await store.list_templates(conn, user_id=uid, space_id=sid)
+    return TemplateList.model_validate({k: [_out(r, sid) for r in v] for k, v in groups.items()})
 
 
 @get("/templates/{slug:str}", tags=["templates"], responses=documented(404))
@@ -130,23 +139,28 @@ async def get_template(
 ) -> TemplateDetail:
     """A template with its current document."""
     async with pool.connection() as conn:
-        return await _detail(conn, await _visible(conn, request.user.id, slug), request.user.id)
+        return await _detail(conn, await _visible(conn, request, slug), _sid(request))
 
 
 @post("/templates", tags=["templates"], status_code=201, responses=documented(413, 415, 422))
 async def create_template(
     request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[SaveTemplate]
 ) -> TemplateDetail:
-    """Create a template (version 1) from a document; also how an exported document is imported."""
+    """Create a template (version 1) from a document in the key's space; also how an exported
+    document is imported."""
+    require(request.user.space, Action.EDIT)
+    sid = _sid(request)
     async with pool.connection() as conn:
         try:
             row = await store.import_document(
-                conn, user_id=request.user.id, document=data.document, slug=data.slug
+                conn, user_id=request.user.id, document=data.document, slug=data.slug, space_id=sid
             )
         except store.TemplateInvalid as exc:
             raise _invalid(exc) from None
-        row = await store.get_template(conn, user_id=request.user.id, template_id=row["id"])
-        return await _detail(conn, row, request.user.id)
+        row = await store.get_template(
+            conn, user_id=request.user.id, template_id=row["id"], space_id=sid
+        )
+        return await _detail(conn, row, sid)
 
 
 @post(
@@ -161,20 +175,25 @@ async def save_version(
     slug: FromPath[SLUG],
     data: JSONBody[SaveTemplate],
 ) -> TemplateDetail:
-    """Save a new version of your template; runs in flight keep the version they started with."""
-    uid = request.user.id
+    """Save a new version of a template of the key's space; runs in flight keep the version they
+    started with."""
+    uid, sid = request.user.id, _sid(request)
     async with pool.connection() as conn:
-        row = await _visible(conn, uid, slug)
+        row = await _visible(conn, request, slug)
+        if row["space_id"] == sid:
+            require(request.user.space, Action.EDIT)
         try:
             await store.save_version(
-                conn, user_id=uid, template_id=row["id"], document=data.document
+                conn, user_id=uid, template_id=row["id"], document=data.document, space_id=sid
             )
         except store.TemplateInvalid as exc:
             raise _invalid(exc) from None
         except store.TemplateNotFound:
             raise ApiError("not_found", "No template of yours has this slug.") from None
         return await _detail(
-            conn, await store.get_template(conn, user_id=uid, template_id=row["id"]), uid
+            conn,
+            await store.get_template(conn, user_id=uid, template_id=row["id"], space_id=sid),
+            sid,
         )
 
 
@@ -184,12 +203,12 @@ async def list_versions(
 ) -> VersionList:
     """The template's versions, newest first."""
     async with pool.connection() as conn:
-        row = await _visible(conn, request.user.id, slug)
+        row = await _visible(conn, request, slug)
         return VersionList(
             versions=[
                 VersionOut.model_validate(v)
                 for v in await store.list_versions(
-                    conn, user_id=request.user.id, template_id=row["id"]
+                    conn, user_id=request.user.id, template_id=row["id"], space_id=_sid(request)
                 )
             ]
         )
@@ -201,7 +220,7 @@ async def export_template(
 ) -> dict[str, Any]:
     """The current document as a file to import elsewhere: webhook keys and e-mail addresses removed."""
     async with pool.connection() as conn:
-        row = await _visible(conn, request.user.id, slug)
+        row = await _visible(conn, request, slug)
         return store.strip_private(await store.get_document(conn, row))
 
 
@@ -228,9 +247,17 @@ async def run_template(
     `idempotency_key`). The run is then followed like any other under `/api/v1/runs`."""
     uid = request.user.id
     async with pool.connection() as conn:
-        chosen = await choose_template(conn, uid, slug) if store.SLUG.match(slug) else None
+        try:
+            chosen = (
+                await choose(conn, user_id=uid, slug=slug, space_id=_sid(request))
+                if store.SLUG.match(slug)
+                else None
+            )
+        except store.TemplateNotFound:
+            chosen = None
         if chosen is None:
             raise ApiError("not_found", "No template of yours (or shared with you) has this slug.")
+        require(request.user.space, Action.START)
         outcome = await start_run(
             conn,
             template=chosen,

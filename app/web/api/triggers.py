@@ -16,6 +16,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, Field
 
 from app.core.config import Settings
+from app.core.policy import Action, require
 from app.core.secrets_box import SecretBox
 from app.engine.errors import InputInvalid
 from app.triggers import store
@@ -118,7 +119,23 @@ def _out(row: dict, settings: Settings, secret: str | None = None) -> dict:
     return view | ({"secret": secret} if secret else {})
 
 
-async def _target(conn: AsyncConnection, user_id: int, data: NewTrigger) -> Target:
+def _sid(request: Request) -> int:
+    """The key's space: triggers are those of the space the key acts in."""
+    return request.user.space.id
+
+
+async def _found(conn: AsyncConnection, request: Request, trigger_id: str) -> dict:
+    """A trigger of the key's space (else 404) the key's role may change (else 403)."""
+    row = await store.get_trigger(conn, trigger_id, request.user.id, space_id=_sid(request))
+    if row is None:
+        raise TriggerNotFound("No trigger of yours has this id.")
+    require(request.user.space, Action.EDIT)
+    return row
+
+
+async def _target(
+    conn: AsyncConnection, user_id: int, data: NewTrigger, space_id: int | None = None
+) -> Target:
     """The body's target, checked with its mapping (InputInvalid by field otherwise)."""
     if (data.workflow is None) == (data.template_id is None):
         raise InputInvalid(
@@ -127,7 +144,8 @@ async def _target(conn: AsyncConnection, user_id: int, data: NewTrigger) -> Targ
     if data.workflow is not None:
         target, field = workflow_target(data.workflow), "workflow"
     else:
-        target, field = await template_target(conn, user_id, data.template_id), "template_id"
+        target = await template_target(conn, user_id, data.template_id, space_id)
+        field = "template_id"
     if target is None:
         raise InputInvalid(
             [{"field": field, "message": "nothing of yours to start has this name or id"}]
@@ -149,7 +167,7 @@ async def list_triggers(
 ) -> TriggerList:
     """Your triggers, newest first."""
     async with pool.connection() as conn:
-        rows = await store.list_triggers(conn, request.user.id)
+        rows = await store.list_triggers(conn, request.user.id, space_id=_sid(request))
     return TriggerList.model_validate({"triggers": [_out(r, settings) for r in rows]})
 
 
@@ -161,9 +179,10 @@ async def create_trigger(
     data: JSONBody[NewTrigger],
 ) -> TriggerWithSecret:
     """Make a trigger. The answer carries its secret, once; Baton keeps only what checks it."""
+    require(request.user.space, Action.EDIT)
     try:
         async with pool.connection() as conn:
-            target = await _target(conn, request.user.id, data)
+            target = await _target(conn, request.user.id, data, _sid(request))
             row, secret = await store.create_trigger(
                 conn,
                 request.user.id,
@@ -174,6 +193,7 @@ async def create_trigger(
                 mapping=data.mapping,
                 auth_mode=data.auth_mode,
                 rate_per_minute=data.rate_per_minute,
+                space_id=_sid(request),
             )
     except store.TriggerLimitReached as exc:
         raise ApiError("invalid_state", str(exc)) from None
@@ -189,7 +209,7 @@ async def get_trigger(
 ) -> TriggerOut:
     """One of your triggers."""
     async with pool.connection() as conn:
-        row = await store.get_trigger(conn, trigger_id, request.user.id)
+        row = await store.get_trigger(conn, trigger_id, request.user.id, space_id=_sid(request))
     if row is None:
         raise TriggerNotFound("No trigger of yours has this id.")
     return TriggerOut.model_validate(_out(row, settings))
@@ -199,7 +219,10 @@ async def _switch(
     request: Request, pool: AsyncConnectionPool, settings: Settings, trigger_id: str, enabled: bool
 ) -> TriggerOut:
     async with pool.connection() as conn:
-        row = await store.set_enabled(conn, trigger_id, request.user.id, enabled)
+        await _found(conn, request, trigger_id)
+        row = await store.set_enabled(
+            conn, trigger_id, request.user.id, enabled, space_id=_sid(request)
+        )
     if row is None:
         raise TriggerNotFound("No trigger of yours has this id.")
     return TriggerOut.model_validate(_out(row, settings))
@@ -252,13 +275,14 @@ async def rotate_trigger_secret(
 ) -> TriggerWithSecret:
     """A new secret (in this answer only); the old one stops working at once."""
     async with pool.connection() as conn:
-        row = await store.get_trigger(conn, trigger_id, request.user.id)
+        row = await _found(conn, request, trigger_id)
         rotated = row and await store.rotate_secret(
             conn,
             row["id"],
             request.user.id,
             SecretBox.from_settings(settings),
             data.auth_mode or row["auth_mode"],
+            space_id=_sid(request),
         )
     if not rotated:
         raise TriggerNotFound("No trigger of yours has this id.")
@@ -271,7 +295,10 @@ async def delete_trigger(
 ) -> None:
     """Delete a trigger and its deliveries; deliveries to it get 404. Its runs keep its name."""
     async with pool.connection() as conn:
-        if not await store.delete_trigger(conn, trigger_id, request.user.id):
+        await _found(conn, request, trigger_id)
+        if not await store.delete_trigger(
+            conn, trigger_id, request.user.id, space_id=_sid(request)
+        ):
             raise TriggerNotFound("No trigger of yours has this id.")
 
 

@@ -3,6 +3,9 @@
 A key is "bk_" + 43 URL-safe random characters (256 bits). Only its SHA-256 is stored; the first
 11 characters are kept in clear so people can tell their keys apart. Nothing is cached, so a
 revoked key is refused on its very next request, by every web process.
+
+A key belongs to one space (`space_id`; None: the holder's personal space) and acts there with its
+holder's current role; the settings page and `baton apikey` list and revoke the keys of one space.
 """
 
 from __future__ import annotations
@@ -56,16 +59,22 @@ ACTIVE_COUNT = (
     "SELECT count(*) AS n FROM api_keys WHERE user_id = %(user_id)s AND revoked_at IS NULL"
 )
 INSERT = """
-INSERT INTO api_keys (user_id, name, prefix, key_hash) VALUES (%(user_id)s, %(name)s, %(prefix)s, %(hash)s)
+INSERT INTO api_keys (user_id, space_id, name, prefix, key_hash)
+VALUES (%(user_id)s, %(space_id)s, %(name)s, %(prefix)s, %(hash)s)
 RETURNING id, name, prefix, created_at, last_used_at, revoked_at
 """
+# The space a call names, else the holder's personal space.
+SPACE = "coalesce(%(space_id)s::bigint, (SELECT id FROM spaces WHERE personal_of = %(user_id)s))"
 # Serialises one user's key creations, so the active-key limit holds under concurrent requests.
 # (NO KEY UPDATE: foreign-key checks of rows referencing the user must not wait on it.)
 LOCK_USER = "SELECT id FROM users WHERE id = %(user_id)s FOR NO KEY UPDATE"
 
 
-async def create_key(conn: AsyncConnection, user_id: int, name: str) -> tuple[str, dict]:
-    """Returns the key (to show once) and its row."""
+async def create_key(
+    conn: AsyncConnection, user_id: int, name: str, *, space_id: int | None = None
+) -> tuple[str, dict]:
+    """Returns the key (to show once) and its row. The caller checks the user's role there allows
+    API keys (policy Action.USE_API); the key then acts with that role."""
     name = name.strip()[:MAX_NAME] or "API key"
     new = generate_key()
     async with conn.transaction():
@@ -76,40 +85,59 @@ async def create_key(conn: AsyncConnection, user_id: int, name: str) -> tuple[st
         row = await (
             await conn.execute(
                 INSERT,
-                {"user_id": user_id, "name": name, "prefix": new.prefix, "hash": new.key_hash},
+                {
+                    "user_id": user_id,
+                    "space_id": space_id,
+                    "name": name,
+                    "prefix": new.prefix,
+                    "hash": new.key_hash,
+                },
             )
         ).fetchone()
     return new.key, row
 
 
-LIST = """
+LIST = (
+    """
 SELECT id, name, prefix, created_at, last_used_at, revoked_at FROM api_keys
-WHERE user_id = %(user_id)s ORDER BY revoked_at IS NOT NULL, created_at DESC LIMIT 200
+WHERE user_id = %(user_id)s AND space_id = """
+    + SPACE
+    + """
+ORDER BY revoked_at IS NOT NULL, created_at DESC LIMIT 200
 """
+)
 
 
-async def list_keys(conn: AsyncConnection, user_id: int) -> list[dict]:
-    """Active keys first, newest first; revoked ones stay listed as a record."""
-    return await (await conn.execute(LIST, {"user_id": user_id})).fetchall()
+async def list_keys(
+    conn: AsyncConnection, user_id: int, *, space_id: int | None = None
+) -> list[dict]:
+    """The user's keys of the space: active first, newest first; revoked ones stay as a record."""
+    return await (await conn.execute(LIST, {"user_id": user_id, "space_id": space_id})).fetchall()
 
 
-REVOKE = """
+REVOKE = (
+    """
 UPDATE api_keys SET revoked_at = now()
-WHERE id = %(id)s AND user_id = %(user_id)s AND revoked_at IS NULL RETURNING id
-"""
-KEY_OF = "SELECT id FROM api_keys WHERE id = %(id)s AND user_id = %(user_id)s"
+WHERE id = %(id)s AND user_id = %(user_id)s AND revoked_at IS NULL AND space_id = """
+    + SPACE
+    + " RETURNING id"
+)
+KEY_OF = (
+    "SELECT id FROM api_keys WHERE id = %(id)s AND user_id = %(user_id)s AND space_id = " + SPACE
+)
 
 
-async def revoke_key(conn: AsyncConnection, user_id: int, key_id: int) -> bool:
-    """True when the key is (now or already) revoked; False when the user has no such key."""
+async def revoke_key(
+    conn: AsyncConnection, user_id: int, key_id: int, *, space_id: int | None = None
+) -> bool:
+    """True when the key is (now or already) revoked; False when the user has no such key in the
+    space."""
     if not 0 < key_id < 2**63:
         return False
-    if await (await conn.execute(REVOKE, {"id": key_id, "user_id": user_id})).fetchone():
+    params = {"id": key_id, "user_id": user_id, "space_id": space_id}
+    if await (await conn.execute(REVOKE, params)).fetchone():
         return True
-    return (
-        await (await conn.execute(KEY_OF, {"id": key_id, "user_id": user_id})).fetchone()
-        is not None
-    )
+    return await (await conn.execute(KEY_OF, params)).fetchone() is not None
 
 
 # last_used_at is refreshed at most once a minute: reading runs should not write on every request.

@@ -3,6 +3,10 @@ pages show it (`view`), the editor's document (the draft if one is kept), the li
 categories, and the store's "not found" as the web's 404.
 
 A template that is not saved yet is `key` "new": its draft is the user's draft with no template.
+
+Every function takes the request's user (`user.id`, `user.space`): templates are those of the current
+space (a team's are shared by its members), changes need the role's EDIT (a viewer: 403), runs start
+in the current space.
 """
 
 from __future__ import annotations
@@ -11,10 +15,12 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
+from app.core.policy import Action, require
 from app.templates import store
+from app.templates.start import choose
 from app.templates.store import TemplateInvalid, TemplateNotFound
 from app.web.errors import NotFound
-from app.web.runs.start import InChat, Refused, choose_template, start_run
+from app.web.runs.start import InChat, Refused, start_run
 
 NEW = "new"
 BLANK = {"title": "", "description": "", "inputs": [], "blocks": []}
@@ -57,20 +63,33 @@ def view(row: dict | None, doc: dict, *, draft: dict | None = None) -> dict:
     }
 
 
-async def _own(conn: AsyncConnection, template_id: int, user_id: int) -> dict:
+def space_id(user: Any) -> int | None:
+    return user.space.id if user.space is not None else None
+
+
+async def _own(conn: AsyncConnection, template_id: int, user: Any, *, write: bool = True) -> dict:
+    """A template of the current space (another space's: 404); `write`: the role may EDIT (403)."""
     try:
-        row = await store.get_template(conn, user_id=user_id, template_id=template_id)
+        row = await store.get_template(
+            conn, user_id=user.id, template_id=template_id, space_id=space_id(user)
+        )
     except TemplateNotFound:
         raise NoSuchTemplate(template_id) from None
-    if row["owner_id"] != user_id:
+    if row["space_id"] != space_id(user):
         raise NoSuchTemplate(template_id)
+    if write and user.space is not None:
+        require(user.space, Action.EDIT)
     return row
 
 
-async def editable(conn: AsyncConnection, key: str, user_id: int) -> dict:
-    """The user's own template (or the new one) with its saved document and its draft."""
+async def editable(conn: AsyncConnection, key: str, user: Any, *, write: bool = True) -> dict:
+    """A template of the current space (or the new one) with its saved document and the user's
+    draft; `write` (all but the editor's page): the role must be allowed to EDIT (else 403)."""
+    user_id = user.id
     template_id = template_id_of(key)
-    row = await _own(conn, template_id, user_id) if template_id is not None else None
+    if template_id is None and write and user.space is not None:
+        require(user.space, Action.EDIT)
+    row = await _own(conn, template_id, user, write=write) if template_id is not None else None
     doc = await store.get_document(conn, row) if row else BLANK
     # Ownership is checked above: the draft's own query, without the store's second look-up.
     draft = await (
@@ -79,11 +98,13 @@ async def editable(conn: AsyncConnection, key: str, user_id: int) -> dict:
     return view(row, doc, draft=draft["document"] if draft else None)
 
 
-async def keep_draft(conn: AsyncConnection, key: str, user_id: int, doc: dict) -> dict:
+async def keep_draft(conn: AsyncConnection, key: str, user: Any, doc: dict) -> dict:
     template_id = template_id_of(key)
-    t = await editable(conn, key, user_id)
+    t = await editable(conn, key, user)
     try:
-        await store.put_draft(conn, user_id=user_id, template_id=template_id, document=doc)
+        await store.put_draft(
+            conn, user_id=user.id, template_id=template_id, document=doc, space_id=space_id(user)
+        )
     except TemplateNotFound:
         raise NoSuchTemplate(key) from None
     except TemplateInvalid:
@@ -91,24 +112,32 @@ async def keep_draft(conn: AsyncConnection, key: str, user_id: int, doc: dict) -
     return {**t, "draft": doc, "draft_differs": doc != t["doc"]}
 
 
-async def discard_draft(conn: AsyncConnection, key: str, user_id: int) -> dict:
-    t = await editable(conn, key, user_id)
-    await conn.execute(DISCARD_DRAFT, {"user_id": user_id, "template_id": template_id_of(key)})
+async def discard_draft(conn: AsyncConnection, key: str, user: Any) -> dict:
+    t = await editable(conn, key, user)
+    await conn.execute(DISCARD_DRAFT, {"user_id": user.id, "template_id": template_id_of(key)})
     return {**t, "draft": None, "draft_differs": False}
 
 
 async def save(
-    conn: AsyncConnection, key: str, user_id: int, doc: dict
+    conn: AsyncConnection, key: str, user: Any, doc: dict
 ) -> dict | list[tuple[str, str]]:
     """The template after saving `doc` as its next version (the first: it is created), or the problems."""
     template_id = template_id_of(key)
     try:
         if template_id is None:
-            row = await store.create_template(conn, owner_id=user_id, document=doc)
+            if user.space is not None:
+                require(user.space, Action.EDIT)
+            row = await store.create_template(
+                conn, owner_id=user.id, document=doc, space_id=space_id(user)
+            )
         else:
-            await _own(conn, template_id, user_id)
+            await _own(conn, template_id, user)
             row = await store.save_version(
-                conn, user_id=user_id, template_id=template_id, document=doc
+                conn,
+                user_id=user.id,
+                template_id=template_id,
+                document=doc,
+                space_id=space_id(user),
             )
     except TemplateInvalid as exc:
         return [(p.path, p.message) for p in exc.problems]
@@ -124,27 +153,35 @@ async def versions(conn: AsyncConnection, t: dict, user_id: int) -> list[dict]:
     return await (await conn.execute(store.LIST_VERSIONS, {"id": t["id"]})).fetchall()
 
 
-async def restore(conn: AsyncConnection, template_id: int, version: int, user_id: int) -> None:
-    await _own(conn, template_id, user_id)
+async def restore(conn: AsyncConnection, template_id: int, version: int, user: Any) -> None:
+    await _own(conn, template_id, user)
     try:
-        await store.restore_version(conn, user_id=user_id, template_id=template_id, version=version)
+        await store.restore_version(
+            conn,
+            user_id=user.id,
+            template_id=template_id,
+            version=version,
+            space_id=space_id(user),
+        )
     except TemplateNotFound:
         raise NoSuchTemplate(template_id) from None
 
 
-async def visible(conn: AsyncConnection, template_id: int, user_id: int) -> dict:
-    """A template the user may run or copy (own, gallery, or a share link they opened)."""
+async def visible(conn: AsyncConnection, template_id: int, user: Any) -> dict:
+    """A template the user may run or copy (the space's, gallery, or a share link they opened)."""
     try:
-        row = await store.get_template(conn, user_id=user_id, template_id=template_id)
+        row = await store.get_template(
+            conn, user_id=user.id, template_id=template_id, space_id=space_id(user)
+        )
     except TemplateNotFound:
         raise NoSuchTemplate(template_id) from None
     return view(row, await store.get_document(conn, row))
 
 
 async def listing(
-    conn: AsyncConnection, user_id: int, tab: str, *, q: str | None, category: str | None
+    conn: AsyncConnection, user: Any, tab: str, *, q: str | None, category: str | None
 ) -> list[dict]:
-    rows = (await store.list_templates(conn, user_id=user_id))[tab]
+    rows = (await store.list_templates(conn, user_id=user.id, space_id=space_id(user)))[tab]
     if category:
         rows = [r for r in rows if r["category"] == category]
     shown = []
@@ -156,17 +193,21 @@ async def listing(
     return shown
 
 
-async def categories(conn: AsyncConnection, user_id: int, tab: str) -> list[str]:
-    rows = (await store.list_templates(conn, user_id=user_id))[tab]
+async def categories(conn: AsyncConnection, user: Any, tab: str) -> list[str]:
+    rows = (await store.list_templates(conn, user_id=user.id, space_id=space_id(user)))[tab]
     return sorted({r["category"] for r in rows if r["category"]})
 
 
 async def set_visibility(
-    conn: AsyncConnection, template_id: int, user_id: int, visibility: str
+    conn: AsyncConnection, template_id: int, user: Any, visibility: str
 ) -> dict:
-    await _own(conn, template_id, user_id)
+    await _own(conn, template_id, user)
     return await store.set_visibility(
-        conn, user_id=user_id, template_id=template_id, visibility=visibility
+        conn,
+        user_id=user.id,
+        template_id=template_id,
+        visibility=visibility,
+        space_id=space_id(user),
     )
 
 
@@ -177,22 +218,27 @@ async def unpublish(conn: AsyncConnection, template_id: int) -> None:
         raise NoSuchTemplate(template_id) from None
 
 
-async def use(conn: AsyncConnection, template_id: int, user_id: int, *, token: str | None) -> int:
-    """'Use': a private copy in the user's templates. A share link's token lets its reader copy it."""
+async def use(conn: AsyncConnection, template_id: int, user: Any, *, token: str | None) -> int:
+    """'Use': a private copy in the current space's templates (EDIT there). A share link's token lets
+    its reader copy it."""
+    if user.space is not None:
+        require(user.space, Action.EDIT)
     try:
         if token:
-            row = await store.open_share_link(conn, user_id=user_id, token=token)
+            row = await store.open_share_link(conn, user_id=user.id, token=token)
             if row["id"] != template_id:
                 raise NoSuchTemplate(template_id)
-        copy = await store.use_template(conn, user_id=user_id, template_id=template_id)
+        copy = await store.use_template(
+            conn, user_id=user.id, template_id=template_id, space_id=space_id(user)
+        )
     except TemplateNotFound:
         raise NoSuchTemplate(template_id) from None
     return copy["id"]
 
 
-async def by_share_token(conn: AsyncConnection, token: str, user_id: int) -> dict:
+async def by_share_token(conn: AsyncConnection, token: str, user: Any) -> dict:
     try:
-        row = await store.open_share_link(conn, user_id=user_id, token=token)
+        row = await store.open_share_link(conn, user_id=user.id, token=token)
     except TemplateNotFound:
         raise NoSuchTemplate(token) from None
     return view(row, store.strip_private(await store.get_document(conn, row)))
@@ -206,16 +252,20 @@ def share_url(t: dict) -> str | None:
     )
 
 
-async def export(conn: AsyncConnection, template_id: int, user_id: int) -> tuple[dict, dict]:
-    t = await visible(conn, template_id, user_id)
+async def export(conn: AsyncConnection, template_id: int, user: Any) -> tuple[dict, dict]:
+    t = await visible(conn, template_id, user)
     return t, store.strip_private(t["doc"])
 
 
 async def import_document(
-    conn: AsyncConnection, user_id: int, document: Any
+    conn: AsyncConnection, user: Any, document: Any
 ) -> int | list[tuple[str, str]]:
+    if user.space is not None:
+        require(user.space, Action.EDIT)
     try:
-        row = await store.import_document(conn, user_id=user_id, document=document)
+        row = await store.import_document(
+            conn, user_id=user.id, document=document, space_id=space_id(user)
+        )
     except TemplateInvalid as exc:
         return [(p.path, p.message) for p in exc.problems]
     return row["id"]
@@ -247,22 +297,26 @@ def outline(doc: dict) -> list[dict]:
 
 
 async def start(
-    conn: AsyncConnection, t: dict, values: dict, user_id: int, *, chat: InChat | None = None
+    conn: AsyncConnection, t: dict, values: dict, user: Any, *, chat: InChat | None = None
 ):
-    """A run of the template's current version, through the one start path. Started or Refused."""
-    choice = await choose_template(conn, user_id, template_id=t["id"])
-    if choice is None:
-        raise NoSuchTemplate(t["id"])
-    return await start_run(conn, template=choice, input=values, user_id=user_id, chat=chat)
+    """A run of the template's current version in the current space, through the one start path.
+    Started or Refused (a viewer: policy.Forbidden, a 403)."""
+    if user.space is not None:
+        require(user.space, Action.START)
+    try:
+        choice = await choose(conn, user_id=user.id, template_id=t["id"], space_id=space_id(user))
+    except TemplateNotFound:
+        raise NoSuchTemplate(t["id"]) from None
+    return await start_run(conn, template=choice, input=values, user_id=user.id, chat=chat)
 
 
-async def start_test(conn: AsyncConnection, t: dict, doc: dict, values: dict, user_id: int):
+async def start_test(conn: AsyncConnection, t: dict, doc: dict, values: dict, user: Any):
     """A test run of what the editor shows. A run records the exact version it runs (runs never
     change under their feet), so changes not saved yet are saved as a version first; the notice
     says so. Returns (Started or Refused, the template after it)."""
     if t["version"] is None or t["draft_differs"]:
-        saved = await save(conn, t["key"], user_id, doc)
+        saved = await save(conn, t["key"], user, doc)
         if isinstance(saved, list):
             return Refused("invalid_input", "Fix the template's problems first."), t
         t = saved
-    return await start(conn, t, values, user_id), t
+    return await start(conn, t, values, user), t

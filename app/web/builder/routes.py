@@ -22,6 +22,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Template
 from psycopg_pool import AsyncConnectionPool
 
+from app.core.policy import Action, require
 from app.web.auth import requires_login
 from app.web.builder import doc_form, editing, edits, formats, library, run_inputs
 from app.web.htmx import is_htmx, navigate
@@ -52,9 +53,9 @@ async def list_page(
     q, category = q.strip()[:200], category.strip()[:60]
     async with pool.connection() as conn:
         templates = await library.listing(
-            conn, request.user.id, tab, q=q or None, category=category or None
+            conn, request.user, tab, q=q or None, category=category or None
         )
-        categories = await library.categories(conn, request.user.id, tab)
+        categories = await library.categories(conn, request.user, tab)
     return Template(
         "pages/builder/list.html",
         context={
@@ -117,9 +118,23 @@ async def editor(
     key: FromPath[str],
     test_run: FromQuery[UUID | None] = None,
 ) -> Template:
-    """The editor; `test_run` shows that run's live card beside it (a test run of a new template)."""
+    """The editor; `test_run` shows that run's live card beside it (a test run of a new template).
+    A viewer of the template's team reads it instead (its inputs and blocks, read-only)."""
     async with pool.connection() as conn:
-        t = await library.editable(conn, key, request.user.id)
+        t = await library.editable(conn, key, request.user, write=False)
+        if not request.user.space.allows(Action.EDIT):
+            if t["version"] is None:  # a new template: nothing to read
+                require(request.user.space, Action.EDIT)
+            return Template(
+                "pages/builder/shared.html",
+                context={
+                    "t": t,
+                    "token": None,
+                    "read_only_in": request.user.space.name,
+                    "inputs": t["doc"].get("inputs") or [],
+                    "outline": library.outline(t["doc"]),
+                },
+            )
         notice = "Your unsaved changes were kept." if t["draft_differs"] else None
         card = await load_card(conn, test_run, request.user.id) if test_run else None
         context = await _editor_context(
@@ -138,7 +153,7 @@ async def check(
     with editing.gc_paused():
         doc = doc_form.parse_form(items, formats.schema())
     async with pool.connection() as conn:
-        t = await library.keep_draft(conn, key, request.user.id, doc)
+        t = await library.keep_draft(conn, key, request.user, doc)
     with editing.gc_paused():
         view = editing.check_view(
             {name for name, _ in items if not name.startswith("_")}, formats.validate(doc)
@@ -164,7 +179,7 @@ async def variables(
 ) -> Template:
     """The variables a block may use (its picker, opened), from the editor's form as it is now."""
     async with pool.connection() as conn:
-        await library.editable(conn, key, request.user.id)  # a 404 for anyone else's
+        await library.editable(conn, key, request.user)  # a 404 for anyone else's
     doc = doc_form.parse_form(await _form_items(request), formats.schema())
     return Template(
         "partials/builder/variables.html", context={"names": formats.scope_at(doc, at[:300])}
@@ -183,7 +198,7 @@ async def add_menu(
     if not FLOW_PATH.match(at) or not 0 <= index <= 1000:
         raise NotFoundException()
     async with pool.connection() as conn:
-        await library.editable(conn, key, request.user.id)  # a 404 for anyone else's
+        await library.editable(conn, key, request.user)  # a 404 for anyone else's
     return Template(
         "partials/builder/add_menu.html",
         context={
@@ -205,9 +220,9 @@ async def edit(
     user_id = request.user.id
     async with pool.connection() as conn:
         if op == "save":
-            saved = await library.save(conn, key, user_id, doc)
+            saved = await library.save(conn, key, request.user, doc)
             if isinstance(saved, list):
-                t = await library.keep_draft(conn, key, user_id, doc)
+                t = await library.keep_draft(conn, key, request.user, doc)
                 context = await _editor_context(conn, user_id, t, doc, problems=saved, refused=True)
                 return _editor_answer(request, context, status=422)
             if key == library.NEW:
@@ -222,11 +237,11 @@ async def edit(
             )
             return _editor_answer(request, context, versions=True)
         if op == "discard":
-            t = await library.discard_draft(conn, key, user_id)
+            t = await library.discard_draft(conn, key, request.user)
             context = await _editor_context(conn, user_id, t, t["doc"], notice="Changes discarded.")
             return _editor_answer(request, context)
         doc, focus = edits.apply(doc, op, formats.new_block)
-        t = await library.keep_draft(conn, key, user_id, doc)
+        t = await library.keep_draft(conn, key, request.user, doc)
         context = await _editor_context(conn, user_id, t, doc, focus=focus)
     return _editor_answer(request, context)
 
@@ -254,7 +269,7 @@ async def restore(
     version: FromPath[int],
 ) -> Response:
     async with pool.connection() as conn:
-        await library.restore(conn, template_id, version, request.user.id)
+        await library.restore(conn, template_id, version, request.user)
     return navigate(request, f"/templates/{template_id}")
 
 
@@ -269,7 +284,7 @@ async def test_run(
     form = {k: v for k, v in await _form_items(request)}
     user_id = request.user.id
     async with pool.connection() as conn:
-        t = await library.editable(conn, key, user_id)
+        t = await library.editable(conn, key, request.user)
         doc = _shown(t)
         problems = formats.validate(doc)
         if problems:
@@ -279,7 +294,7 @@ async def test_run(
             }
             return await _test_answer(request, conn, t, doc, errors, form)
         outcome, saved = await library.start_test(
-            conn, t, doc, run_inputs.form_input(doc, form), user_id
+            conn, t, doc, run_inputs.form_input(doc, form), request.user
         )
         if isinstance(outcome, start.Refused):
             return await _test_answer(
@@ -323,7 +338,7 @@ async def run_form(
     conversation_id: FromQuery[int | None] = None,
 ) -> Template:
     async with pool.connection() as conn:
-        t = await library.visible(conn, template_id, request.user.id)
+        t = await library.visible(conn, template_id, request.user)
     return _run_panel(
         request,
         {
@@ -344,12 +359,12 @@ async def run(
         int(form["conversation_id"]) if form.get("conversation_id", "").isdigit() else None
     )
     async with pool.connection() as conn:
-        t = await library.visible(conn, template_id, request.user.id)
+        t = await library.visible(conn, template_id, request.user)
         outcome = await library.start(
             conn,
             t,
             run_inputs.form_input(t["doc"], form),
-            request.user.id,
+            request.user,
             chat=start.InChat(conversation_id),
         )
         if isinstance(outcome, start.Refused):
@@ -382,7 +397,7 @@ async def sharing(
     if visibility not in ("private", "link", "gallery"):
         raise NotFoundException()
     async with pool.connection() as conn:
-        await library.set_visibility(conn, template_id, request.user.id, visibility)
+        await library.set_visibility(conn, template_id, request.user, visibility)
     return navigate(request, f"/templates/{template_id}")
 
 
@@ -404,7 +419,7 @@ async def use(
     form = await request.form()
     token = form.get("token") if isinstance(form.get("token"), str) else None
     async with pool.connection() as conn:
-        new_id = await library.use(conn, template_id, request.user.id, token=token)
+        new_id = await library.use(conn, template_id, request.user, token=token)
     return navigate(request, f"/templates/{new_id}")
 
 
@@ -413,7 +428,7 @@ async def shared(
     request: Request, pool: NamedDependency[AsyncConnectionPool], token: FromPath[str]
 ) -> Template:
     async with pool.connection() as conn:
-        t = await library.by_share_token(conn, token[:100], request.user.id)
+        t = await library.by_share_token(conn, token[:100], request.user)
     return Template(
         "pages/builder/shared.html",
         context={
@@ -430,7 +445,7 @@ async def export(
     request: Request, pool: NamedDependency[AsyncConnectionPool], template_id: FromPath[int]
 ) -> Response:
     async with pool.connection() as conn:
-        t, document = await library.export(conn, template_id, request.user.id)
+        t, document = await library.export(conn, template_id, request.user)
     return Response(
         json.dumps(document, indent=2, ensure_ascii=False),
         media_type="application/json",
@@ -466,7 +481,7 @@ async def import_file(request: Request, pool: NamedDependency[AsyncConnectionPoo
                 errors["file"] = "This is not a JSON file."
     if document is not None:
         async with pool.connection() as conn:
-            outcome = await library.import_document(conn, request.user.id, document)
+            outcome = await library.import_document(conn, request.user, document)
         if isinstance(outcome, int):
             return navigate(request, f"/templates/{outcome}")
         problems = [

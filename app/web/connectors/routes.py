@@ -4,7 +4,8 @@ publishing connectors. Secrets are encrypted before they are stored and never sh
 
 Plain forms that also work with HTMX (an HTMX request gets the section back as a fragment, a plain
 one the whole page or a redirect). Signed-in users only; CSRF on every form (the middleware checks
-it); another user's connector is a 404. An address that resolves to an internal one is refused
+it); another space's connector is a 404. A team's connectors are listed to its members (who use
+them in runs) and added, checked and deleted by its admins only (Action.CONNECTORS; else 403). An address that resolves to an internal one is refused
 here already, so the user hears of it now rather than at the first post (every send checks again:
 app/core/outbound.py).
 """
@@ -22,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.core import outbound
 from app.core.config import Settings
+from app.core.policy import Action, require
 from app.core.secrets_box import SecretBox
 from app.steps.publishers import clients, connectors
 from app.web.auth import requires_login
@@ -46,8 +48,10 @@ async def _render(
     status: int = 200,
 ) -> Template:
     async with pool.connection() as conn:
-        rows = await connectors.list_connectors(conn, request.user.id)
+        rows = await connectors.list_connectors(conn, request.user.id, space_id=_sid(request))
     context = {
+        "space": request.user.space,
+        "may_change": request.user.space.allows(Action.CONNECTORS),
         "connectors": rows,
         "kinds": connectors.KINDS,
         "created": created,
@@ -60,6 +64,10 @@ async def _render(
     return Template(
         SECTION if is_htmx(request) else PAGE, context=context, status_code=status, headers=headers
     )
+
+
+def _sid(request: Request) -> int:
+    return request.user.space.id
 
 
 async def _refused(url: str, settings: Settings) -> str | None:
@@ -85,6 +93,7 @@ async def add_connector(
     pool: NamedDependency[AsyncConnectionPool],
     settings: NamedDependency[Settings],
 ) -> Template:
+    require(request.user.space, Action.CONNECTORS)
     form = await parse_form(request, connectors.ConnectorForm)
     if form.data is None:
         return await _render(request, pool, values=form.values, errors=form.errors, status=422)
@@ -93,7 +102,11 @@ async def add_connector(
     try:
         async with pool.connection() as conn:
             row, secret = await connectors.create_connector(
-                conn, SecretBox.from_settings(settings), request.user.id, form.data
+                conn,
+                SecretBox.from_settings(settings),
+                request.user.id,
+                form.data,
+                space_id=_sid(request),
             )
     except connectors.ConnectorLimit as exc:
         return await _render(
@@ -123,10 +136,15 @@ async def check_connector(
 ) -> Template:
     async with pool.connection() as conn:
         connector = await connectors.load_connector(
-            conn, SecretBox.from_settings(settings), request.user.id, connector_id
+            conn,
+            SecretBox.from_settings(settings),
+            request.user.id,
+            connector_id,
+            space_id=_sid(request),
         )
     if connector is None:
         raise NotFoundException("No such connector.")
+    require(request.user.space, Action.CONNECTORS)
     result = await clients.check_reachable(connector, settings.connector_allow)
     return await _render(
         request, pool, checked={"id": connector.id, "ok": result.ok, "message": result.message}
@@ -138,7 +156,15 @@ async def delete_connector(
     request: Request, pool: NamedDependency[AsyncConnectionPool], connector_id: FromPath[int]
 ) -> Response:
     async with pool.connection() as conn:
-        if not await connectors.delete_connector(conn, request.user.id, connector_id):
+        found = await connectors.find_connector(
+            conn, request.user.id, str(connector_id), space_id=_sid(request)
+        )
+        if found is None or found["id"] != connector_id:
+            raise NotFoundException("No such connector.")
+        require(request.user.space, Action.CONNECTORS)
+        if not await connectors.delete_connector(
+            conn, request.user.id, connector_id, space_id=_sid(request)
+        ):
             raise NotFoundException("No such connector.")
     if not is_htmx(request):
         return Redirect("/settings/connectors", status_code=303)

@@ -1,6 +1,6 @@
-"""/schedules: a person's schedules (list, create, edit, pause with a note, resume, run now,
+"""/schedules: the current space's schedules (list, create, edit, pause with a note, resume, run now,
 backfill, delete), with a live preview of the next fires as the spec is typed. Plain forms with
-CSRF tokens that HTMX enhances; another user's schedule is a 404."""
+CSRF tokens that HTMX enhances; another space's schedule is a 404, a change by a viewer a 403."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
 from app.core.local_time import BadTimeZone, parse_zone, zone_names
+from app.core.policy import Action, require
 from app.engine.errors import EngineError
 from app.engine.registry import catalog
 from app.schedules import store
@@ -45,6 +46,10 @@ def _not_found(exc: Exception) -> NotFoundException:
     return NotFoundException("no such schedule")
 
 
+def _sid(request: Request) -> int:
+    return request.user.space.id
+
+
 async def _form_context(
     conn,
     request: Request,
@@ -55,13 +60,13 @@ async def _form_context(
     """The form: the target picker (workflows, then the templates the person may run), the chosen
     target's own input fields, the spec with its preview."""
     workflows = [w for w in catalog() if schedulable_workflow(w.name)]
-    listed = await list_templates(conn, user_id=request.user.id)
+    listed = await list_templates(conn, user_id=request.user.id, space_id=_sid(request))
     templates = {
         t["slug"]: t for group in ("mine", "shared", "gallery") for t in listed.get(group, [])
     }
     picked = values.get("sched_workflow", "")
     template = (
-        await find_template(conn, request.user.id, picked.removeprefix(TEMPLATE))
+        await find_template(conn, request.user.id, picked.removeprefix(TEMPLATE), _sid(request))
         if picked.startswith(TEMPLATE)
         else None
     )
@@ -124,7 +129,7 @@ def _preview(text: str, zone_text: str) -> dict:
 @get("/")
 async def schedules_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     async with pool.connection() as conn:
-        rows = await store.list_schedules(conn, request.user.id)
+        rows = await store.list_schedules(conn, request.user.id, space_id=_sid(request))
     schedules = [row | {"words": describe(spec_of(row))} for row in rows]
     return Template("pages/schedules/list.html", context={"schedules": schedules})
 
@@ -138,6 +143,7 @@ async def new_schedule(
     fragment: FromQuery[str] = "",
 ) -> Template:
     chosen = (sched_workflow or workflow)[:120]
+    require(request.user.space, Action.EDIT)
     values = {"sched_workflow": chosen} if chosen else {}
     async with pool.connection() as conn:
         context = await _form_context(conn, request, values, {})
@@ -160,13 +166,18 @@ async def _save(request: Request, pool: AsyncConnectionPool, schedule_id: UUID |
         existing = None
         if schedule_id is not None:
             try:
-                existing = await store.get_schedule(conn, schedule_id, request.user.id)
+                existing = await store.get_schedule(
+                    conn, schedule_id, request.user.id, space_id=_sid(request)
+                )
             except store.ScheduleNotFound as exc:
                 raise _not_found(exc) from None
+        require(request.user.space, Action.EDIT)
         try:
             picked = str(form.get("sched_workflow") or "")[:120]
             template = (
-                await find_template(conn, request.user.id, picked.removeprefix(TEMPLATE))
+                await find_template(
+                    conn, request.user.id, picked.removeprefix(TEMPLATE), _sid(request)
+                )
                 if picked.startswith(TEMPLATE)
                 else None
             )
@@ -175,9 +186,11 @@ async def _save(request: Request, pool: AsyncConnectionPool, schedule_id: UUID |
             context = await _form_context(conn, request, form_values(form), exc.errors, existing)
             return Template("pages/schedules/form.html", context=context, status_code=422)
         if existing is None:
-            row = await store.create_schedule(conn, request.user.id, draft)
+            row = await store.create_schedule(conn, request.user.id, draft, space_id=_sid(request))
         else:
-            row = await store.update_schedule(conn, schedule_id, request.user.id, draft)
+            row = await store.update_schedule(
+                conn, schedule_id, request.user.id, draft, space_id=_sid(request)
+            )
     return navigate(request, f"/schedules/{row['id']}")
 
 
@@ -193,17 +206,21 @@ async def schedule_page(
     schedule_id: FromPath[UUID],
     fragment: FromQuery[str] = "",
 ) -> Template:
-    context = await _detail(pool, request.user.id, schedule_id)
+    context = await _detail(pool, request, schedule_id)
     return Template(
         "partials/schedules/fires.html" if fragment == "fires" else "pages/schedules/detail.html",
         context=context,
     )
 
 
-async def _detail(pool: AsyncConnectionPool, user_id: int, schedule_id: UUID, **extra: Any) -> dict:
+async def _detail(
+    pool: AsyncConnectionPool, request: Request, schedule_id: UUID, **extra: Any
+) -> dict:
     async with pool.connection() as conn:
         try:
-            schedule = await store.get_schedule(conn, schedule_id, user_id)
+            schedule = await store.get_schedule(
+                conn, schedule_id, request.user.id, space_id=_sid(request)
+            )
         except store.ScheduleNotFound as exc:
             raise _not_found(exc) from None
         fires = await store.recent_fires(conn, schedule_id, 20)
@@ -214,6 +231,7 @@ async def _detail(pool: AsyncConnectionPool, user_id: int, schedule_id: UUID, **
         "notice": None,
         "error": None,
         "backfill_errors": {},
+        "can_edit": request.user.space.allows(Action.EDIT),
         **extra,
     }
 
@@ -224,9 +242,12 @@ async def edit_schedule(
 ) -> Template:
     async with pool.connection() as conn:
         try:
-            schedule = await store.get_schedule(conn, schedule_id, request.user.id)
+            schedule = await store.get_schedule(
+                conn, schedule_id, request.user.id, space_id=_sid(request)
+            )
         except store.ScheduleNotFound as exc:
             raise _not_found(exc) from None
+        require(request.user.space, Action.EDIT)
         context = await _form_context(conn, request, values_of(schedule), {}, schedule)
     return Template("pages/schedules/form.html", context=context)
 
@@ -239,10 +260,18 @@ async def update(
 
 
 async def _act(
-    request: Request, pool: AsyncConnectionPool, schedule_id: UUID, action, notice: str
+    request: Request,
+    pool: AsyncConnectionPool,
+    schedule_id: UUID,
+    action,
+    notice: str,
+    *,
+    needs: Action = Action.EDIT,
 ) -> Response:
     async with pool.connection() as conn:
         try:
+            await store.get_schedule(conn, schedule_id, request.user.id, space_id=_sid(request))
+            require(request.user.space, needs)
             outcome = await action(conn)
             error = None
         except store.ScheduleNotFound as exc:
@@ -252,7 +281,7 @@ async def _act(
     if error is None and not is_htmx(request):
         return Redirect(f"/schedules/{schedule_id}", status_code=303)
     context = await _detail(
-        pool, request.user.id, schedule_id, notice=None if error else notice(outcome), error=error
+        pool, request, schedule_id, notice=None if error else notice(outcome), error=error
     )
     return Template(
         "partials/schedules/panel.html" if is_htmx(request) else "pages/schedules/detail.html",
@@ -271,7 +300,11 @@ async def pause(
         pool,
         schedule_id,
         lambda conn: store.pause_schedule(
-            conn, schedule_id, request.user.id, note if isinstance(note, str) else None
+            conn,
+            schedule_id,
+            request.user.id,
+            note if isinstance(note, str) else None,
+            space_id=_sid(request),
         ),
         lambda _: "Paused.",
     )
@@ -285,7 +318,9 @@ async def resume(
         request,
         pool,
         schedule_id,
-        lambda conn: store.resume_schedule(conn, schedule_id, request.user.id),
+        lambda conn: store.resume_schedule(
+            conn, schedule_id, request.user.id, space_id=_sid(request)
+        ),
         lambda _: "Resumed.",
     )
 
@@ -298,8 +333,11 @@ async def trigger(
         request,
         pool,
         schedule_id,
-        lambda conn: store.trigger_schedule(conn, schedule_id, request.user.id),
+        lambda conn: store.trigger_schedule(
+            conn, schedule_id, request.user.id, space_id=_sid(request)
+        ),
         lambda fired: "A run started now.",
+        needs=Action.START,
     )
 
 
@@ -311,9 +349,12 @@ async def backfill(
     errors: dict[str, str] = {}
     async with pool.connection() as conn:
         try:
-            schedule = await store.get_schedule(conn, schedule_id, request.user.id)
+            schedule = await store.get_schedule(
+                conn, schedule_id, request.user.id, space_id=_sid(request)
+            )
         except store.ScheduleNotFound as exc:
             raise _not_found(exc) from None
+    require(request.user.space, Action.START)
     moments = {}
     for field in ("start", "end"):
         text = form.get(field)
@@ -327,7 +368,7 @@ async def backfill(
     if overlap not in OVERLAPS:
         errors["overlap"] = "Choose what happens while a run of this schedule still runs."
     if errors:
-        context = await _detail(pool, request.user.id, schedule_id, backfill_errors=errors)
+        context = await _detail(pool, request, schedule_id, backfill_errors=errors)
         return Template(
             "partials/schedules/panel.html" if is_htmx(request) else "pages/schedules/detail.html",
             context=context,
@@ -345,9 +386,16 @@ async def backfill(
         pool,
         schedule_id,
         lambda conn: store.backfill_schedule(
-            conn, schedule_id, request.user.id, start=start, end=end, overlap=overlap
+            conn,
+            schedule_id,
+            request.user.id,
+            start=start,
+            end=end,
+            overlap=overlap,
+            space_id=_sid(request),
         ),
         words,
+        needs=Action.START,
     )
 
 
@@ -357,7 +405,9 @@ async def delete(
 ) -> Response:
     async with pool.connection() as conn:
         try:
-            await store.delete_schedule(conn, schedule_id, request.user.id)
+            await store.get_schedule(conn, schedule_id, request.user.id, space_id=_sid(request))
+            require(request.user.space, Action.EDIT)
+            await store.delete_schedule(conn, schedule_id, request.user.id, space_id=_sid(request))
         except store.ScheduleNotFound as exc:
             raise _not_found(exc) from None
     return navigate(request, "/schedules")

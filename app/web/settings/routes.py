@@ -2,7 +2,8 @@
 
 Plain forms that also work with HTMX: an HTMX request gets the keys section back as a fragment,
 a plain one the whole page (create) or a redirect to it (revoke). Signed-in users only; every
-form carries the CSRF token (the middleware checks it).
+form carries the CSRF token (the middleware checks it). Keys are those of the current space: a
+key made here acts in it, with its holder's role there; the page says which space.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.policy import Action, require
 from app.web.auth import api_keys as keys
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
@@ -52,8 +54,14 @@ async def _render(
     page: bool = False,
 ) -> Template:
     async with pool.connection() as conn:
-        rows = await keys.list_keys(conn, request.user.id)
-    context = {"keys": rows, "new_key": new_key, "values": values or {}, "errors": errors or {}}
+        rows = await keys.list_keys(conn, request.user.id, space_id=request.user.space.id)
+    context = {
+        "keys": rows,
+        "new_key": new_key,
+        "values": values or {},
+        "errors": errors or {},
+        "space": request.user.space,
+    }
     # A page carrying a key that is shown only once must not be cached anywhere.
     headers = {"Cache-Control": "no-store"} if new_key else {}
     return Template(
@@ -71,12 +79,15 @@ async def api_keys_page(request: Request, pool: NamedDependency[AsyncConnectionP
 
 @post("/api-keys", request_max_body_size=BODY_LIMIT)
 async def create_api_key(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
+    require(request.user.space, Action.USE_API)
     form = await parse_form(request, KeyForm)
     if form.data is None:
         return await _render(request, pool, values=form.values, errors=form.errors, status=422)
     try:
         async with pool.connection() as conn:
-            key, _ = await keys.create_key(conn, request.user.id, form.data.name)
+            key, _ = await keys.create_key(
+                conn, request.user.id, form.data.name, space_id=request.user.space.id
+            )
     except keys.KeyLimitReached as exc:
         return await _render(
             request, pool, values=form.values, errors={"name": str(exc)}, status=422
@@ -89,7 +100,7 @@ async def revoke_api_key(
     request: Request, pool: NamedDependency[AsyncConnectionPool], key_id: FromPath[int]
 ) -> Response:
     async with pool.connection() as conn:
-        if not await keys.revoke_key(conn, request.user.id, key_id):
+        if not await keys.revoke_key(conn, request.user.id, key_id, space_id=request.user.space.id):
             raise NotFoundException("No such API key.")
     if not is_htmx(request):
         return Redirect("/settings/api-keys", status_code=303)

@@ -24,6 +24,7 @@ the API) using the same key never collide.
 
 from __future__ import annotations
 
+import inspect
 import re
 
 import psycopg
@@ -35,13 +36,16 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.core import ratelimit
 from app.core.config import Settings
+from app.core.policy import Forbidden
 from app.core.secrets_box import SecretBox
-from app.engine.errors import EngineError, InputInvalid, WorkflowNotFound
+from app.engine.errors import EngineError, InputInvalid, RunNotFound, WorkflowNotFound
+from app.templates.start import choose
+from app.templates.store import TemplateNotFound
 from app.triggers import store
 from app.triggers.mapping import map_body
 from app.triggers.secrets import bearer_valid, signing_secret
 from app.web.json_errors import STATUS, ApiError, RateLimited, exception_handlers
-from app.web.runs.start import Refused, choose_template, start_run
+from app.web.runs.start import Refused, start_run
 from app.web.signed_json import SIGNATURE_HEADER, json_object, signature_valid
 from app.web.triggers.errors import TriggerNotFound
 
@@ -49,6 +53,12 @@ MAX_BODY = 1024 * 1024
 IDEMPOTENCY_HEADER = "Idempotency-Key"
 # Visible ASCII, as senders (Stripe, GitHub's delivery ids) use; long enough for any UUID or hash.
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+# A delivery's run starts in the trigger's space. A template's choice carries that space; a workflow's
+# start passes it when the web's start path takes it (app/web/runs/start.py, teams #20).
+_START_TAKES_SPACE = "space_id" in inspect.signature(start_run).parameters
+NO_ACCESS = "The trigger's owner may no longer start runs in its space."
 
 
 def _status_of(exc: Exception) -> int:
@@ -118,19 +128,28 @@ async def _deliver(
     async with pool.connection() as conn, conn.transaction():
         template = None
         if trigger["template_id"] is not None:  # its current version, if the owner may still run it
-            template = await choose_template(
-                conn, trigger["owner_id"], template_id=trigger["template_id"]
+            try:
+                template = await choose(
+                    conn,
+                    user_id=trigger["owner_id"],
+                    template_id=trigger["template_id"],
+                    space_id=trigger["space_id"],
+                )
+            except TemplateNotFound:
+                raise WorkflowNotFound("The trigger's template is no longer available.") from None
+        in_space = {"space_id": trigger["space_id"]} if _START_TAKES_SPACE else {}
+        try:
+            outcome = await start_run(
+                conn,
+                workflow=trigger["workflow"],
+                template=template,
+                input=input,
+                user_id=trigger["owner_id"],
+                idempotency_key=key,
+                **in_space,
             )
-            if template is None:
-                raise WorkflowNotFound("The trigger's template is no longer available.")
-        outcome = await start_run(
-            conn,
-            workflow=trigger["workflow"],
-            template=template,
-            input=input,
-            user_id=trigger["owner_id"],
-            idempotency_key=key,
-        )
+        except (Forbidden, RunNotFound):  # the owner left the space, or is a viewer there now
+            raise ApiError("forbidden", NO_ACCESS) from None
         if isinstance(outcome, Refused):
             raise _refusal(outcome, sources)
         if outcome.created:

@@ -82,7 +82,9 @@ def mapping_rows(
 
 async def parse_trigger_form(request: Request, conn: AsyncConnection) -> ParsedTrigger:
     form = await parse_form(request, TriggerForm)
-    target = await resolve(conn, request.user.id, form.values.get("target", "")[:120])
+    target = await resolve(
+        conn, request.user.id, form.values.get("target", "")[:120], request.user.space.id
+    )
     errors = dict(form.errors)
     if target is None:
         errors["target"] = "Choose what the trigger starts."

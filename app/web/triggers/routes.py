@@ -1,7 +1,7 @@
-"""`/triggers`: a person's triggers — list, create, edit, rotate the secret (shown once, with
+"""`/triggers`: the current space's triggers — list, create, edit, rotate the secret (shown once, with
 examples), enable/disable, delete — and each trigger's last deliveries.
 
-Signed-in users only; another person's trigger is a 404. Every form carries the CSRF token (the
+Signed-in users only; another space's trigger is a 404, a change by a viewer a 403. Every form carries the CSRF token (the
 middleware checks it); only the delivery endpoint (deliver.py, under /hooks/) takes none.
 """
 
@@ -14,6 +14,7 @@ from litestar.response import Template
 from psycopg_pool import AsyncConnectionPool
 
 from app.core.config import Settings
+from app.core.policy import Action, require
 from app.core.secrets_box import SecretBox
 from app.triggers import store
 from app.triggers.secrets import AUTH_MODES
@@ -29,11 +30,20 @@ DELIVERIES_SHOWN = 20
 NOT_YOURS = "No trigger of yours has this id."
 
 
-async def _own(pool: AsyncConnectionPool, trigger_id: str, user_id: int) -> dict:
+def _sid(request: Request) -> int:
+    return request.user.space.id
+
+
+async def _own(
+    pool: AsyncConnectionPool, trigger_id: str, request: Request, needs: Action | None = None
+) -> dict:
+    """A trigger of the current space (else 404); `needs`: the role must allow it (else 403)."""
     async with pool.connection() as conn:
-        trigger = await store.get_trigger(conn, trigger_id, user_id)
+        trigger = await store.get_trigger(conn, trigger_id, request.user.id, space_id=_sid(request))
     if trigger is None:
         raise TriggerNotFound(NOT_YOURS)
+    if needs is not None:
+        require(request.user.space, needs)
     return trigger
 
 
@@ -49,8 +59,8 @@ async def _form(
     note: str = "",
 ) -> Template:
     async with pool.connection() as conn:
-        targets = await choices(conn, request.user.id)
-        target = await resolve(conn, request.user.id, values.get("target", "")[:120])
+        targets = await choices(conn, request.user.id, _sid(request))
+        target = await resolve(conn, request.user.id, values.get("target", "")[:120], _sid(request))
     groups: dict[str, list] = {}
     for choice in targets:  # in order: the workflows, then the templates by whose they are
         groups.setdefault(choice.group, []).append(choice)
@@ -99,7 +109,7 @@ async def _secret_page(
 @get("/")
 async def triggers_page(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Template:
     async with pool.connection() as conn:
-        rows = await store.list_triggers(conn, request.user.id)
+        rows = await store.list_triggers(conn, request.user.id, space_id=_sid(request))
     for row in rows:
         wf = workflow_target(row["workflow"] or "")
         row["target_title"] = row["template_title"] or (wf.title if wf else row["workflow"])
@@ -119,9 +129,10 @@ async def new_trigger(
         "auth_mode": "hmac",
         "rate_per_minute": str(store.DEFAULT_RATE),
     }
+    require(request.user.space, Action.EDIT)
     async with pool.connection() as conn:
-        if await resolve(conn, request.user.id, values["target"][:120]) is None:
-            first = next(iter(await choices(conn, request.user.id)), None)
+        if await resolve(conn, request.user.id, values["target"][:120], _sid(request)) is None:
+            first = next(iter(await choices(conn, request.user.id, _sid(request))), None)
             values["target"] = first.key if first else ""
     return await _form(request, pool, trigger=None, values=values, errors={}, mapping=None)
 
@@ -132,7 +143,7 @@ async def mapping_fragment(
 ) -> Template:
     """The mapping boxes of a target (the form's target picker swaps them in as it changes)."""
     async with pool.connection() as conn:
-        chosen = await resolve(conn, request.user.id, target[:120])
+        chosen = await resolve(conn, request.user.id, target[:120], _sid(request))
     return Template(
         "partials/triggers/mapping.html",
         context={
@@ -150,6 +161,7 @@ async def create_trigger(
     pool: NamedDependency[AsyncConnectionPool],
     settings: NamedDependency[Settings],
 ) -> Template:
+    require(request.user.space, Action.EDIT)
     async with pool.connection() as conn:
         parsed = await parse_trigger_form(request, conn)
     if parsed.retargeted:
@@ -185,6 +197,7 @@ async def create_trigger(
                 mapping=parsed.mapping,
                 auth_mode=form.auth_mode,
                 rate_per_minute=form.rate_per_minute,
+                space_id=_sid(request),
             )
     except store.TriggerLimitReached as exc:
         return await _form(
@@ -206,12 +219,13 @@ async def trigger_page(
     settings: NamedDependency[Settings],
     trigger_id: FromPath[str],
 ) -> Template:
-    trigger = await _own(pool, trigger_id, request.user.id)
+    trigger = await _own(pool, trigger_id, request)
     async with pool.connection() as conn:
         deliveries = await store.deliveries(conn, trigger["id"], DELIVERIES_SHOWN)
     return Template(
         "pages/triggers/detail.html",
-        context=await _detail_context(pool, settings, trigger) | {"deliveries": deliveries},
+        context=await _detail_context(pool, settings, trigger)
+        | {"deliveries": deliveries, "can_edit": request.user.space.allows(Action.EDIT)},
     )
 
 
@@ -219,7 +233,7 @@ async def trigger_page(
 async def deliveries_fragment(
     request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
 ) -> Template:
-    trigger = await _own(pool, trigger_id, request.user.id)
+    trigger = await _own(pool, trigger_id, request)
     async with pool.connection() as conn:
         deliveries = await store.deliveries(conn, trigger["id"], DELIVERIES_SHOWN)
     return Template(
@@ -231,7 +245,7 @@ async def deliveries_fragment(
 async def edit_trigger(
     request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
 ) -> Template:
-    trigger = await _own(pool, trigger_id, request.user.id)
+    trigger = await _own(pool, trigger_id, request, Action.EDIT)
     values = {
         "name": trigger["name"],
         "target": key_of(trigger),
@@ -248,7 +262,7 @@ async def edit_trigger(
 async def save_trigger(
     request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
 ) -> Response:
-    trigger = await _own(pool, trigger_id, request.user.id)
+    trigger = await _own(pool, trigger_id, request, Action.EDIT)
     async with pool.connection() as conn:
         parsed = await parse_trigger_form(request, conn)
     if parsed.retargeted:
@@ -282,6 +296,7 @@ async def save_trigger(
             template_id=target.template_id,
             mapping=parsed.mapping,
             rate_per_minute=form.rate_per_minute,
+            space_id=_sid(request),
         )
     if saved is None:
         raise TriggerNotFound(NOT_YOURS)
@@ -295,12 +310,17 @@ async def rotate_secret(
     settings: NamedDependency[Settings],
     trigger_id: FromPath[str],
 ) -> Template:
-    trigger = await _own(pool, trigger_id, request.user.id)
+    trigger = await _own(pool, trigger_id, request, Action.EDIT)
     mode = (await request.form()).get("auth_mode")
     mode = mode if mode in AUTH_MODES else trigger["auth_mode"]
     async with pool.connection() as conn:
         rotated = await store.rotate_secret(
-            conn, trigger["id"], request.user.id, SecretBox.from_settings(settings), mode
+            conn,
+            trigger["id"],
+            request.user.id,
+            SecretBox.from_settings(settings),
+            mode,
+            space_id=_sid(request),
         )
     if rotated is None:
         raise TriggerNotFound(NOT_YOURS)
@@ -310,8 +330,11 @@ async def rotate_secret(
 async def _switch(
     request: Request, pool: AsyncConnectionPool, trigger_id: str, enabled: bool
 ) -> Response:
+    await _own(pool, trigger_id, request, Action.EDIT)
     async with pool.connection() as conn:
-        trigger = await store.set_enabled(conn, trigger_id, request.user.id, enabled)
+        trigger = await store.set_enabled(
+            conn, trigger_id, request.user.id, enabled, space_id=_sid(request)
+        )
     if trigger is None:
         raise TriggerNotFound(NOT_YOURS)
     return navigate(request, f"/triggers/{trigger['id']}")
@@ -335,8 +358,11 @@ async def disable_trigger(
 async def delete_trigger(
     request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
 ) -> Response:
+    await _own(pool, trigger_id, request, Action.EDIT)
     async with pool.connection() as conn:
-        if not await store.delete_trigger(conn, trigger_id, request.user.id):
+        if not await store.delete_trigger(
+            conn, trigger_id, request.user.id, space_id=_sid(request)
+        ):
             raise TriggerNotFound(NOT_YOURS)
     return navigate(request, "/triggers")
 
