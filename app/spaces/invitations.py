@@ -9,6 +9,7 @@ person without an account signs up through it with that address."""
 from __future__ import annotations
 
 import hashlib
+import re
 import secrets
 from dataclasses import dataclass
 
@@ -29,7 +30,7 @@ USE_INVITATION = SQL["use_invitation"]
 
 VALID_DAYS = 7
 INVITABLE_ROLES = ("admin", "member", "viewer")
-MAX_TOKEN = 100
+TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 
 UNUSABLE = {
     "used": "This invitation has already been used. Ask the team's admins for a new one.",
@@ -154,7 +155,7 @@ async def revoke(conn: AsyncConnection, team: Space, invitation_id: int, *, acto
 
 
 async def find(conn: AsyncConnection, token: str) -> Invitation | None:
-    if not token or len(token) > MAX_TOKEN:
+    if not TOKEN.match(token or ""):
         return None
     row = await (
         await conn.execute(INVITATION_BY_TOKEN, {"token_hash": token_hash(token)})

@@ -18,9 +18,10 @@ import psycopg
 from psycopg import AsyncConnection
 
 from app.core import audit
+from app.core.config import TIERS
 from app.core.policy import Forbidden, Space
 from app.core.sql_queries import load_queries
-from app.spaces.store import space_of
+from app.spaces.store import personal_space, space_of
 
 SQL = load_queries(__file__)
 USER_TIER = SQL["user_tier"]
@@ -37,6 +38,8 @@ SET_TEAM_TIER = SQL["set_team_tier"]
 ALL_TEAMS = SQL["all_teams"]
 TEAM_BY_SLUG_ANY = SQL["team_by_slug_any"]
 USAGE_BY_MEMBER = SQL["usage_by_member"]
+ACTIVE_RUNS = SQL["active_runs"]
+DELETE_TEAM = SQL["delete_team"]
 
 ROLES = ("owner", "admin", "member", "viewer")
 MAX_NAME = 100
@@ -56,7 +59,13 @@ class NotMember(TeamError):
     """The person is not (or no longer) a member of the team."""
 
 
+def valid_id(number: int) -> bool:
+    return 0 < number < 2**63
+
+
 def clean_name(name: str) -> str:
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in name or ""):
+        raise TeamError("A team's name cannot contain control characters.")
     name = " ".join((name or "").split())
     if not name:
         raise TeamError("Give the team a name.")
@@ -173,6 +182,8 @@ async def change_role(
     """Give a member another role; returns their previous role. Raises LastOwner when it would
     demote the only owner, NotMember when they are gone."""
     _check_role(role)
+    if not valid_id(user_id):
+        raise NotMember("This person is not a member of the team.")
     async with conn.transaction():
         await _lock(conn, team.id)
         row = await (
@@ -207,6 +218,8 @@ async def remove_member(
 ) -> str:
     """Remove a member (or, with `actor_id == user_id`, leave); returns the role they had. Raises
     LastOwner for the only owner, NotMember when they are not a member."""
+    if not valid_id(user_id):
+        raise NotMember("This person is not a member of the team.")
     async with conn.transaction():
         await _lock(conn, team.id)
         row = await (
@@ -256,6 +269,8 @@ async def rename_team(conn: AsyncConnection, team: Space, name: str, *, actor_id
 
 async def set_team_tier(conn: AsyncConnection, team: Space, tier: str, *, actor_id: int) -> None:
     """Move the team to another plan (an instance admin's decision; the caller checks that)."""
+    if tier not in TIERS:
+        raise TeamError(f"A plan is one of {', '.join(TIERS)}.")
     async with conn.transaction():
         try:
             await conn.execute(SET_TEAM_TIER, {"space_id": team.id, "tier": tier})
@@ -269,6 +284,29 @@ async def set_team_tier(conn: AsyncConnection, team: Space, tier: str, *, actor_
             object_kind="team",
             object_id=team.id,
             detail={"change": "tier", "from": team.tier, "to": tier},
+        )
+
+
+async def delete_team(conn: AsyncConnection, team: Space, *, actor_id: int) -> None:
+    """Delete the team and everything in it, unless runs are under way. The entry recording it goes
+    to the actor's personal audit log (the team's own goes with the team)."""
+    async with conn.transaction():
+        await _lock(conn, team.id)
+        active = (await (await conn.execute(ACTIVE_RUNS, {"space_id": team.id})).fetchone())["n"]
+        if active:
+            raise TeamError(
+                f"{active} run(s) of the team are under way: cancel them or let them finish first."
+            )
+        personal = await personal_space(conn, actor_id)
+        await conn.execute(DELETE_TEAM, {"space_id": team.id})
+        await audit.record(
+            conn,
+            space_id=personal.id,
+            actor_id=actor_id,
+            action="team.change",
+            object_kind="team",
+            object_id=team.id,
+            detail={"change": "delete", "name": team.name, "slug": team.slug},
         )
 
 

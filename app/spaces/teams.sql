@@ -104,3 +104,13 @@ FULL JOIN (SELECT user_id, role FROM space_members WHERE space_id = %(space_id)s
     ON m.user_id = p.owner_id
 JOIN users u ON u.id = coalesce(p.owner_id, m.user_id)
 ORDER BY coalesce(p.cost_usd, 0) DESC, coalesce(p.runs, 0) DESC, u.email
+
+-- active_runs --
+-- A team is not deleted while its runs are under way (they would vanish mid-step).
+SELECT count(*) AS n FROM runs
+WHERE space_id = %(space_id)s AND status IN ('queued', 'running', 'sleeping', 'waiting')
+
+-- delete_team --
+-- Deleting a team deletes everything in it (runs, templates, schedules, triggers, connectors, keys,
+-- invitations, its audit log); sessions working in it fall back to their personal space.
+DELETE FROM spaces WHERE id = %(space_id)s AND kind = 'team' RETURNING id

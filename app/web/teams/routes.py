@@ -8,6 +8,8 @@ redirects back to the team page (or re-renders it with the reason, 422)."""
 
 from __future__ import annotations
 
+import re
+
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException, PermissionDeniedException
@@ -25,6 +27,7 @@ from app.web.auth.forms import EMAIL, MAX_EMAIL
 from app.web.htmx import navigate
 
 BODY_LIMIT = 16 * 1024
+SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 LIST_PAGE = "pages/teams/index.html"
 TEAM_PAGE = "pages/teams/team.html"
 MENU = "partials/teams/switcher_menu.html"
@@ -40,7 +43,7 @@ def require(space: Space, action: Action) -> None:
 
 
 async def _team(conn, request: Request, slug: str) -> Space:
-    team = await team_by_slug(conn, request.user.id, slug[:60])
+    team = await team_by_slug(conn, request.user.id, slug) if SLUG.match(slug) else None
     if team is None:
         raise NotFoundException("no such team")
     return team
@@ -243,7 +246,7 @@ async def invite(
 ) -> Response:
     values = await _form(request)
     email, role = values.get("email", "").lower(), values.get("role", "member")
-    if not EMAIL.match(email) or len(email) > MAX_EMAIL:
+    if not EMAIL.match(email) or len(email) > MAX_EMAIL or "\x00" in email:
         async with pool.connection() as conn:
             require(await _team(conn, request, slug), Action.MEMBERS)
         errors = {"email": "Enter a valid email address, like name@example.com."}
@@ -305,6 +308,22 @@ async def set_tier(
     return await _change(request, pool, slug, Action.READ, change)
 
 
+@post("/{slug:str}/delete", request_max_body_size=BODY_LIMIT)
+async def delete_team(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], slug: FromPath[str]
+) -> Response:
+    """The owner deletes the team, after typing its name (everything in it goes with it)."""
+    confirm = (await _form(request)).get("confirm", "")
+
+    async def change(conn, team):
+        if confirm != team.name:
+            raise teams.TeamError("Type the team's name exactly to delete it.")
+        await teams.delete_team(conn, team, actor_id=request.user.id)
+        return "/teams"
+
+    return await _change(request, pool, slug, Action.PLAN, change)
+
+
 router = Router(
     "/teams",
     route_handlers=[
@@ -318,6 +337,7 @@ router = Router(
         revoke_invitation,
         rename_team,
         set_tier,
+        delete_team,
     ],
     guards=[requires_login],
 )

@@ -332,3 +332,80 @@ async def test_a_signed_in_invitee_joins_with_the_link_and_a_second_click_is_ans
     again = await post(app_client, f"{link}/accept")
     assert again.status_code == 410 and "already been used" in again.text
     assert owner
+
+
+async def test_the_owner_deletes_a_team_and_odd_input_is_answered_not_a_500(app_client, pool):
+    owner = await sign_up(app_client)
+    slug = await create_team(app_client, "Short Lived")
+    owner_id = await user_id(pool, owner)
+    from app.spaces import teams
+    from app.spaces.store import team_by_slug
+
+    admin = await make_user(pool)
+    async with pool.connection() as conn:
+        team = await team_by_slug(conn, owner_id, slug)
+        await teams.add_member(conn, team, admin.id, "admin", actor_id=owner_id)
+
+    for path, data in (
+        (f"/teams/{slug}/members/{2**63}/role", {"role": "member"}),
+        (f"/teams/{slug}/members/0/remove", {}),
+        (f"/teams/{slug}/members/{2**70}/remove", {}),
+        (f"/teams/{slug}/invitations/{2**63}/revoke", {}),
+        (f"/teams/{slug}/rename", {"name": "bad\x00name"}),
+        (f"/teams/{slug}/rename", {"name": "x" * 500}),
+        (f"/teams/{slug}/invitations", {"email": "a\x00b@example.com", "role": "member"}),
+        (f"/teams/{slug}/invitations", {"email": "a@example.com", "role": "owner"}),
+        (f"/teams/{slug}/tier", {"tier": "gold\x00"}),
+        ("/teams", {"name": "\x00"}),
+        ("/teams/Bad%00Slug/leave", {}),
+        ("/teams/" + "a" * 300 + "/leave", {}),
+    ):
+        response = await post(app_client, path, data)
+        assert response.status_code in (303, 403, 404, 422), (path, response.status_code)
+    for path in ("/teams/%00", "/teams/UPPER", "/invitations/%00", "/invitations/" + "a" * 500):
+        assert (await app_client.get(path)).status_code == 404, path
+
+    # An admin may not delete it; the owner must type its name.
+    await log_in(app_client, admin.email)
+    assert (
+        await post(app_client, f"/teams/{slug}/delete", {"confirm": "Short Lived"})
+    ).status_code == 403
+    await log_in(app_client, owner)
+    wrong = await post(app_client, f"/teams/{slug}/delete", {"confirm": "short lived"})
+    assert wrong.status_code == 422 and "exactly" in wrong.text
+    done = await post(app_client, f"/teams/{slug}/delete", {"confirm": "Short Lived"})
+    assert done.status_code == 303 and done.headers["location"] == "/teams"
+    assert (await app_client.get(f"/teams/{slug}")).status_code == 404
+    async with pool.connection() as conn:
+        row = await (
+            await conn.execute(
+                "SELECT a.detail->>'change' AS change FROM audit_log a "
+                "JOIN spaces s ON s.id = a.space_id AND s.personal_of = %s "
+                "WHERE a.action = 'team.change' ORDER BY a.id DESC LIMIT 1",
+                (owner_id,),
+            )
+        ).fetchone()
+    assert row["change"] == "delete"
+
+
+async def test_a_team_with_runs_under_way_is_not_deleted(pool):
+    from app.spaces import teams
+    from tests.support.engine import make_user as make_engine_user
+
+    owner = await make_engine_user(pool)
+    async with pool.connection() as conn:
+        team = await teams.create_team(conn, name="Busy", owner_id=owner)
+        await conn.execute(
+            "INSERT INTO runs (owner_id, space_id, workflow, version, title, input, status) "
+            "VALUES (%s, %s, 'noop', 1, 't', '{}', 'waiting')",
+            (owner, team.id),
+        )
+        try:
+            await teams.delete_team(conn, team, actor_id=owner)
+        except teams.TeamError as exc:
+            assert "under way" in str(exc)
+        else:
+            raise AssertionError("deleted a team with a waiting run")
+        assert await (
+            await conn.execute("SELECT id FROM spaces WHERE id = %s", (team.id,))
+        ).fetchone()
