@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from psycopg import AsyncConnection
 
-from app.core import audit
+from app.core import audit, ratelimit
 from app.core.mail import queue_mail, render_mail
 from app.core.policy import Space
 from app.core.sql_queries import load_queries
@@ -29,6 +29,8 @@ INVITATION_BY_TOKEN = SQL["invitation_by_token"]
 USE_INVITATION = SQL["use_invitation"]
 
 VALID_DAYS = 7
+# Invitations send mail to addresses an admin types: a team sends at most this many an hour.
+INVITATIONS_PER_HOUR = 50
 INVITABLE_ROLES = ("admin", "member", "viewer")
 TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 
@@ -60,6 +62,10 @@ class Invitation:
     expires_at: object
 
 
+def invitations_sent(space_id: int) -> ratelimit.RateLimit:
+    return ratelimit.RateLimit(f"invitations:{space_id}", INVITATIONS_PER_HOUR, 3600)
+
+
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -84,6 +90,12 @@ async def invite(
         raise TeamError(f"Invite as one of {', '.join(INVITABLE_ROLES)}.")
     token = secrets.token_urlsafe(32)
     async with conn.transaction():
+        wait = await ratelimit.take(conn, invitations_sent(team.id))
+        if wait:
+            raise TeamError(
+                f"This team has sent {INVITATIONS_PER_HOUR} invitations in the last hour. "
+                f"Try again in {ratelimit.describe_wait(wait)}."
+            )
         row = await (
             await conn.execute(
                 INSERT_INVITATION,

@@ -162,3 +162,32 @@ async def test_usage_per_member_counts_the_teams_runs_by_who_started_them(pool):
     assert (usage[owner]["runs"], usage[owner]["steps"], usage[owner]["tokens"]) == (2, 2, 300)
     assert str(usage[owner]["cost_usd"]) == "0.500000"
     assert (usage[colleague]["runs"], usage[colleague]["tokens"]) == (1, 150)
+
+
+async def test_a_team_sends_at_most_its_hourly_number_of_invitations(pool):
+    from app.spaces import invitations
+
+    owner = await make_user(pool)
+    team = await new_team(pool, owner, "Mailer")
+    async with pool.connection() as conn:
+        for i in range(invitations.INVITATIONS_PER_HOUR):
+            await invitations.invite(
+                conn,
+                team,
+                f"bulk-{i}-{team.id}@example.test",
+                "member",
+                actor_id=owner,
+                actor_email="owner@example.test",
+                base_url="http://baton.test",
+            )
+        with pytest.raises(teams.TeamError, match="in the last hour"):
+            await invitations.invite(
+                conn,
+                team,
+                f"one-too-many-{team.id}@example.test",
+                "member",
+                actor_id=owner,
+                actor_email="owner@example.test",
+                base_url="http://baton.test",
+            )
+        assert len(await invitations.pending(conn, team.id)) == invitations.INVITATIONS_PER_HOUR
