@@ -11,13 +11,23 @@ from app.cli import (
     runs_cmd,
     schedules_cmd,
     serve_cmd,
+    teams_cmd,
     templates_cmd,
     users_cmd,
 )
 from app.core.config import ConfigError
 from app.core.embedded_pg import EmbeddedPostgresError
 
-MODULES = [serve_cmd, runs_cmd, templates_cmd, schedules_cmd, users_cmd, apikey_cmd, deploy_cmd]
+MODULES = [
+    serve_cmd,
+    runs_cmd,
+    templates_cmd,
+    schedules_cmd,
+    users_cmd,
+    teams_cmd,
+    apikey_cmd,
+    deploy_cmd,
+]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,7 +31,7 @@ PAGE_POLICY = "; ".join(
     ]
 )
 JSON_POLICY = "default-src 'none'; frame-ancestors 'none'"
-TOKEN_IN_URL = ("/review/", "/admin/outbox")
+TOKEN_IN_URL = ("/review/", "/admin/outbox", "/invitations/")
 
 
 def headers_for(path: str, content_type: str) -> dict[str, str]:

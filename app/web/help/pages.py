@@ -27,6 +27,7 @@ BOOKS = {
             "schedules",
             "triggers",
             "rerun-and-replay",
+            "teams",
             "notifications",
             "troubleshooting",
         ),
