@@ -13,6 +13,9 @@ from enum import StrEnum
 
 ROLES = ("viewer", "member", "admin", "owner")  # lowest to highest
 RANK = {role: rank for rank, role in enumerate(ROLES)}
+# The roles a review or input can be assigned to ("any member", "any admin", the owners): each
+# admits that role and the ones above it. Viewers decide nothing, so they are not one of them.
+ASSIGNABLE_ROLES = ("member", "admin", "owner")
 
 
 class Action(StrEnum):

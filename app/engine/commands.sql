@@ -110,9 +110,12 @@ SELECT seq, name, kind, status, attempts, output, error, started_at, completed_a
 FROM run_steps WHERE run_id = %(run_id)s AND kind NOT IN ('now', 'uuid') ORDER BY seq
 
 -- run_hooks --
--- A run's approvals, in step order.
+-- A run's approvals, in step order, with who they are assigned to and each person's decision.
 SELECT id, seq, token, name, kind, status, actions, show, assignee, action, response, decided_by,
-       decided_at, expires_at, created_at
+       decided_at, expires_at, created_at, assigned_role, required,
+       (SELECT coalesce(jsonb_agg(jsonb_build_object('decided_by', d.decided_by, 'action', d.action,
+                                                     'decided_at', d.decided_at) ORDER BY d.id), '[]')
+        FROM hook_decisions d WHERE d.hook_id = hooks.id) AS decisions
 FROM hooks WHERE run_id = %(run_id)s ORDER BY seq
 
 -- list_runs --

@@ -3,6 +3,13 @@
 A hook is decided at most once: `resolve_hook` locks the hook row, and only a `waiting`, unexpired
 hook accepts an answer. The answer completes the journal entry and queues the run in the same
 transaction, so a decision can never be saved without the run resuming (or the reverse).
+
+Who a hook waits for (docs/teams.md, "Approvals"): a person by e-mail (`assignee`), a role of the
+run's team (`assign_role`: any member, any admin, the owners) or, by default, the run's owner. A
+review may need `required` approvals from different people. Every decision is a row of
+`hook_decisions` (one per person, written under the hook's lock, with its audit entry): an
+approval that is not yet the last one needed leaves the hook waiting (and the run asleep); the
+last approval, or any other answer (one rejection rejects), resolves it, once.
 """
 
 from __future__ import annotations
@@ -14,6 +21,8 @@ from typing import TYPE_CHECKING, Any
 from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
+from app.core import audit
+from app.core.policy import ASSIGNABLE_ROLES
 from app.core.sql_queries import load_queries
 from app.engine import signals
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
@@ -33,6 +42,12 @@ DECIDE_HOOK = SQL["decide_hook"]
 COMPLETE_HOOK_STEP = SQL["complete_hook_step"]
 QUEUE_RUN = SQL["queue_run"]
 GET_HOOK = SQL["get_hook"]
+RUN_SPACE_KIND = SQL["run_space_kind"]
+INSERT_DECISION = SQL["insert_decision"]
+COUNT_APPROVALS = SQL["count_approvals"]
+DECISION_EVENT = SQL["decision_event"]
+WAITING_FOR_USER = SQL["waiting_for_user"]
+MAX_REQUIRED = 20
 
 
 def new_token() -> str:
@@ -50,6 +65,26 @@ def _seconds(value: timedelta | float | None) -> timedelta | None:
     return value if isinstance(value, timedelta) else timedelta(seconds=float(value))
 
 
+def check_assignment(
+    kind: str, assignee: str | None, assign_role: str | None, required: int
+) -> None:
+    """Raise ValueError for an assignment that cannot work (before anything is written)."""
+    if assign_role is not None and assign_role not in ASSIGNABLE_ROLES:
+        raise ValueError(
+            f"unknown role {assign_role!r}: assign to one of {', '.join(ASSIGNABLE_ROLES)}"
+        )
+    if assignee and assign_role:
+        raise ValueError("assign a hook to a person (assignee) or to a role, not both")
+    if isinstance(required, bool) or not isinstance(required, int):
+        raise ValueError("required must be a whole number of approvals")
+    if not 1 <= required <= MAX_REQUIRED:
+        raise ValueError(f"required must be between 1 and {MAX_REQUIRED}")
+    if required > 1 and kind != "approval":
+        raise ValueError("only an approval can need several approvals (required)")
+    if required > 1 and not assign_role:
+        raise ValueError("several approvals (required) need a role to come from (assign_role)")
+
+
 async def create_hook(
     conn: AsyncConnection,
     run: Run,
@@ -63,9 +98,19 @@ async def create_hook(
     assignee,
     actions,
     secret,
+    assign_role: str | None = None,
+    required: int = 1,
 ) -> dict[str, Any]:
     if kind not in HOOK_ACTIONS:
         raise ValueError(f"hook kind must be one of {', '.join(HOOK_ACTIONS)}")
+    check_assignment(kind, assignee, assign_role, required)
+    if assign_role:
+        space = await (await conn.execute(RUN_SPACE_KIND, {"run_id": run.id})).fetchone()
+        if space is None or space["kind"] != "team":
+            raise ValueError(
+                f"this hook is assigned to a role (any {assign_role}), which needs a team's run; "
+                "this run is in a personal space"
+            )
     now = datetime.now(UTC)
     timeout, remind_before = _seconds(timeout), _seconds(remind_before)
     expires_at = now + timeout if timeout else None
@@ -85,6 +130,8 @@ async def create_hook(
                 "actions": list(actions or HOOK_ACTIONS[kind]),
                 "show": Jsonb(show) if show is not None else None,
                 "assignee": assignee.strip().lower() if assignee else None,
+                "assigned_role": assign_role,
+                "required": required,
                 "secret": secret,
                 "expires_at": expires_at,
                 "remind_at": remind_at,
@@ -154,9 +201,14 @@ async def resolve_hook(
     *,
     decided_by: str | None = None,
     owner_id: int | None = None,
+    user_id: int | None = None,
 ) -> dict[str, Any]:
-    """Decide a waiting hook exactly once and queue its run. With `owner_id`, a hook of another
-    user is reported as not found. Returns the decided hook row."""
+    """Record a decision on a waiting hook; resolve it exactly once and queue its run when it is
+    the last approval needed or any other answer. With `owner_id`, a hook of another user is
+    reported as not found. `decided_by` (an e-mail) names the person: one decision per person
+    (`AlreadyDecided` for a second); `user_id` is their account, when they have one. Who may
+    decide is the caller's question (app.core.policy.may_decide). Returns the hook row, with
+    `approvals` (so far) and `status` still `waiting` when more approvals are needed."""
     async with conn.transaction():
         hook = await (await conn.execute(LOCK_HOOK, {"token": token})).fetchone()
         if hook is None or (owner_id is not None and hook["owner_id"] != owner_id):
@@ -177,40 +229,126 @@ async def resolve_hook(
         if action not in hook["actions"]:
             raise InvalidAction(f"action must be one of {', '.join(hook['actions'])}")
         data = data or {}
+        decider = (decided_by or "").strip().lower()
+        final = await _record_decision(conn, hook, action, data, decider, user_id, now)
+        if final:
+            await _resolve(conn, hook, action, data, decided_by, now)
+    return await (await conn.execute(GET_HOOK, {"id": hook["id"]})).fetchone()
+
+
+async def _record_decision(
+    conn: AsyncConnection,
+    hook: dict,
+    action: str,
+    data: dict,
+    decider: str,
+    user_id: int | None,
+    now: datetime,
+) -> bool:
+    """One person's decision, with its audit entry, under the hook's lock. True when it resolves
+    the hook: any answer but an approval, or the last approval needed."""
+    recorded = await (
         await conn.execute(
-            DECIDE_HOOK,
+            INSERT_DECISION,
             {
-                "id": hook["id"],
+                "hook_id": hook["id"],
+                "user_id": user_id,
+                "decided_by": decider,
                 "action": action,
                 "data": Jsonb(data),
-                "decided_by": decided_by,
                 "decided_at": now,
             },
         )
-        result = HookResult(
-            action=action, data=data, decided_by=decided_by, decided_at=now, hook_id=hook["id"]
-        )
+    ).fetchone()
+    if recorded is None:
+        raise AlreadyDecided(f"{decider or 'this person'} already answered it (one answer each)")
+    approvals = 0
+    if action == "approve":
+        count = await (await conn.execute(COUNT_APPROVALS, {"hook_id": hook["id"]})).fetchone()
+        approvals = count["n"]
+    final = action != "approve" or approvals >= hook["required"]
+    event = {
+        "seq": hook["seq"],
+        "name": hook["name"],
+        "hook_id": hook["id"],
+        "action": action,
+        "decided_by": decider,
+        "approvals": approvals,
+        "required": hook["required"],
+    }
+    await audit.record(
+        conn,
+        space_id=hook["space_id"],
+        actor_id=user_id,
+        action="hook.decide",
+        object_kind="hook",
+        object_id=hook["id"],
+        detail={"run_id": str(hook["run_id"]), **event, "resolved": final},
+    )
+    if not final:
         await conn.execute(
-            COMPLETE_HOOK_STEP,
-            {"run_id": hook["run_id"], "seq": hook["seq"], "output": Jsonb(result.to_json())},
+            DECISION_EVENT,
+            {"run_id": hook["run_id"], "owner_id": hook["owner_id"], "event": Jsonb(event)},
         )
+    return final
+
+
+async def _resolve(
+    conn: AsyncConnection,
+    hook: dict,
+    action: str,
+    data: dict,
+    decided_by: str | None,
+    now: datetime,
+) -> None:
+    """The hook's answer: stored on the hook, completing its journal entry, queueing its run."""
+    await conn.execute(
+        DECIDE_HOOK,
+        {
+            "id": hook["id"],
+            "action": action,
+            "data": Jsonb(data),
+            "decided_by": decided_by,
+            "decided_at": now,
+        },
+    )
+    result = HookResult(
+        action=action, data=data, decided_by=decided_by, decided_at=now, hook_id=hook["id"]
+    )
+    await conn.execute(
+        COMPLETE_HOOK_STEP,
+        {"run_id": hook["run_id"], "seq": hook["seq"], "output": Jsonb(result.to_json())},
+    )
+    await conn.execute(
+        QUEUE_RUN,
+        {
+            "run_id": hook["run_id"],
+            "event": Jsonb(
+                {
+                    "seq": hook["seq"],
+                    "name": hook["name"],
+                    "hook_id": hook["id"],
+                    "action": action,
+                    "decided_by": decided_by,
+                }
+            ),
+        },
+    )
+    await wake_run(conn, hook["run_id"])
+
+
+async def waiting_for(
+    conn: AsyncConnection, user_id: int, email: str, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The hooks waiting for this person's decision, in every space (their inbox, the nav's
+    count): unassigned ones of their runs, those assigned to their e-mail, those assigned to a
+    role they hold in the run's space; not the ones they already approved."""
+    return await (
         await conn.execute(
-            QUEUE_RUN,
-            {
-                "run_id": hook["run_id"],
-                "event": Jsonb(
-                    {
-                        "seq": hook["seq"],
-                        "name": hook["name"],
-                        "hook_id": hook["id"],
-                        "action": action,
-                        "decided_by": decided_by,
-                    }
-                ),
-            },
+            WAITING_FOR_USER,
+            {"user_id": user_id, "email": (email or "").strip().lower(), "limit": limit},
         )
-        await wake_run(conn, hook["run_id"])
-    return await (await conn.execute(GET_HOOK, {"id": hook["id"]})).fetchone()
+    ).fetchall()
 
 
 async def send_hook_reminder(conn: AsyncConnection, hook_id: int) -> bool:

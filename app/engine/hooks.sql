@@ -3,10 +3,15 @@
 
 -- insert_hook --
 -- A new approval (its token is the link's secret); returned whole for the caller's notice.
-INSERT INTO hooks (run_id, seq, owner_id, token, name, kind, actions, show, assignee, secret, expires_at, remind_at)
+INSERT INTO hooks (run_id, seq, owner_id, token, name, kind, actions, show, assignee, assigned_role,
+                   required, secret, expires_at, remind_at)
 VALUES (%(run_id)s, %(seq)s, %(owner_id)s, %(token)s, %(name)s, %(kind)s, %(actions)s, %(show)s,
-        %(assignee)s, %(secret)s, %(expires_at)s, %(remind_at)s)
+        %(assignee)s, %(assigned_role)s, %(required)s, %(secret)s, %(expires_at)s, %(remind_at)s)
 RETURNING *
+
+-- run_space_kind --
+-- A hook assigned to a role needs a team: the kind of the run's space (personal or team).
+SELECT s.kind FROM runs r JOIN spaces s ON s.id = r.space_id WHERE r.id = %(run_id)s
 
 -- expire_hook --
 -- An approval that timed out, unless it was decided meanwhile.
@@ -18,8 +23,24 @@ SELECT status, output FROM run_steps WHERE run_id = %(run_id)s AND seq = %(seq)s
 
 -- lock_hook --
 -- A decision locks the hook and its run (cancel and retry take the run's row too), so it is decided once.
-SELECT h.*, r.status AS run_status, r.cancel_requested FROM hooks h JOIN runs r ON r.id = h.run_id
+SELECT h.*, r.status AS run_status, r.cancel_requested, r.space_id FROM hooks h JOIN runs r ON r.id = h.run_id
 WHERE h.token = %(token)s FOR UPDATE OF h, r
+
+-- insert_decision --
+-- One person's decision, under the hook's lock; nothing when they already decided (a person counts once).
+INSERT INTO hook_decisions (hook_id, user_id, decided_by, action, data, decided_at)
+VALUES (%(hook_id)s, %(user_id)s, %(decided_by)s, %(action)s, %(data)s, %(decided_at)s)
+ON CONFLICT (hook_id, decided_by) DO NOTHING
+RETURNING id
+
+-- count_approvals --
+-- How many different people approved the hook so far (under its lock, so the count is current).
+SELECT count(*) AS n FROM hook_decisions WHERE hook_id = %(hook_id)s AND action = 'approve'
+
+-- decision_event --
+-- One of several approvals needed came in: the run's page shows it (the run stays waiting).
+INSERT INTO run_events (run_id, owner_id, kind, data)
+VALUES (%(run_id)s, %(owner_id)s, 'hook_decision', %(event)s)
 
 -- decide_hook --
 -- Records the decision on the hook.
@@ -50,5 +71,34 @@ INSERT INTO run_events (run_id, owner_id, kind, data)
 SELECT id, owner_id, 'hook_resolved', %(event)s FROM upd
 
 -- get_hook --
--- One hook (for its reminder job).
-SELECT * FROM hooks WHERE id = %(id)s
+-- One hook (for its reminder job), with how many approvals it has.
+SELECT h.*, (SELECT count(*) FROM hook_decisions d WHERE d.hook_id = h.id AND d.action = 'approve') AS approvals
+FROM hooks h WHERE h.id = %(id)s
+
+-- waiting_for_user --
+-- The inbox: hooks waiting for this person in any space (not only the current one): unassigned
+-- ones of runs they started (while their role there may decide), those assigned to their e-mail,
+-- and those assigned to a role they hold in the run's space; not those they already approved.
+-- Hooks past their expiry are about to be closed by their run's wake-up: not listed.
+SELECT h.id, h.name, h.created_at, h.expires_at, h.show->>'heading' AS heading, h.show->>'state' AS state,
+       h.assignee, h.assigned_role, h.required, h.owner_id,
+       (SELECT count(*) FROM hook_decisions d WHERE d.hook_id = h.id AND d.action = 'approve') AS approvals,
+       r.id AS run_id, r.title AS run_title, r.workflow, r.version, r.chat_id, r.space_id,
+       s.kind AS space_kind, s.name AS space_name, m.role AS my_role
+FROM hooks h
+JOIN runs r ON r.id = h.run_id
+JOIN spaces s ON s.id = r.space_id
+LEFT JOIN space_members m ON m.space_id = r.space_id AND m.user_id = %(user_id)s
+WHERE h.status = 'waiting' AND h.kind <> 'webhook'
+  AND (h.expires_at IS NULL OR h.expires_at > now())
+  AND coalesce(m.role, 'member') <> 'viewer'
+  AND (
+        (h.assignee IS NULL AND h.assigned_role IS NULL AND h.owner_id = %(user_id)s AND m.role IS NOT NULL)
+     OR h.assignee = %(email)s
+     OR (h.assigned_role IS NOT NULL
+         AND array_position(ARRAY['viewer', 'member', 'admin', 'owner'], m.role)
+             >= array_position(ARRAY['viewer', 'member', 'admin', 'owner'], h.assigned_role))
+  )
+  AND NOT EXISTS (SELECT 1 FROM hook_decisions d WHERE d.hook_id = h.id AND d.decided_by = %(email)s)
+ORDER BY h.created_at DESC
+LIMIT %(limit)s

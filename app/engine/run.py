@@ -25,7 +25,7 @@ from app.core.logs import log_context
 from app.engine import journal as J
 from app.engine import stored_outputs
 from app.engine.errors import FatalError, NonDeterminism, RunCancelled, StepFailed, Suspend
-from app.engine.hooks import create_hook, expire_hook
+from app.engine.hooks import check_assignment, create_hook, expire_hook
 from app.engine.jobs import wake_run
 from app.engine.mapping import collect_children, start_children
 from app.engine.progress import overall_percent
@@ -475,6 +475,8 @@ class Run:
         actions: Sequence[str] | None = None,
         secret: str | None = None,
         wait_if: Callable[[AsyncConnection], Awaitable[bool]] | None = None,
+        assign_role: str | None = None,
+        required: int = 1,
     ) -> HookResult:
         """Wait for a person or an external system. Returns their answer, or a result with
         `timed_out=True` once `timeout` passes unanswered.
@@ -484,7 +486,13 @@ class Run:
         at once with `not_needed=True` (journaled like any answer). It closes the gap between
         reading some state and starting to wait on it: lock the row that the writer who resolves
         the hook also locks, and compare it with what the run read; a change committed before
-        the check is seen by it, a change after it finds the hook."""
+        the check is seen by it, a change after it finds the hook.
+
+        Who decides: `assignee` (an e-mail), or `assign_role` ("member", "admin" or "owner" of
+        the run's team: that role or above; team runs only), else the run's owner. An approval
+        with `required=N` (a role assignment) needs N different people to approve; one rejection
+        rejects. A bad assignment raises ValueError before anything is written."""
+        check_assignment(kind, assignee, assign_role, required)
         seq, entry = self._next(name, "hook")
         if entry and entry["status"] == "completed":
             return HookResult.from_json(await self._output(entry))
@@ -530,6 +538,8 @@ class Run:
                     assignee=assignee,
                     actions=actions,
                     secret=secret,
+                    assign_role=assign_role,
+                    required=required,
                 )
                 await self._suspend("waiting", name, J.parse_time(hook["expires_at"]))
                 result = None

@@ -143,6 +143,12 @@ class AskModel(_Block):
     )
 
 
+# Who a review or ask_person may be assigned to besides a person: a role of the run's team
+# (app.core.policy.ASSIGNABLE_ROLES); several approvals (`required`) come from such a role.
+AssignRole = Literal["member", "admin", "owner"]
+MAX_REQUIRED = 20
+
+
 class Review(_Block):
     kind: Literal["review"]
     content: TemplateText = Field(min_length=1, description="what the reviewer reads (Markdown)")
@@ -159,6 +165,12 @@ class Review(_Block):
     assignee: str | None = Field(
         None, max_length=254, description="reviewer's e-mail; empty: the owner"
     )
+    assign_role: AssignRole | None = Field(
+        None, description="a role of the run's team instead (that role or above; team runs only)"
+    )
+    required: int = Field(
+        1, ge=1, le=MAX_REQUIRED, description="approvals needed from different people"
+    )
 
 
 class AskPerson(_Block):
@@ -167,6 +179,7 @@ class AskPerson(_Block):
     fields: list[InputField] = Field(min_length=1, max_length=30)
     timeout: Duration = "24h"
     assignee: str | None = Field(None, max_length=254)
+    assign_role: AssignRole | None = None
 
 
 class Wait(_Block):
@@ -552,6 +565,17 @@ def _check_block(block: Any, path: str, problems: list[Problem], connector_exist
     ):
         problems.append(
             Problem(f"{path}.assignee", "Enter a valid email address, like name@example.com.")
+        )
+    if isinstance(block, Review | AskPerson) and block.assignee and block.assign_role:
+        problems.append(
+            Problem(f"{path}.assign_role", "Assign to a person or to a role, not both.")
+        )
+    if isinstance(block, Review) and block.required > 1 and not block.assign_role:
+        problems.append(
+            Problem(
+                f"{path}.required",
+                "Several approvals come from a role of the team: choose one (assign_role).",
+            )
         )
     if isinstance(block, Send):
         if block.channel == "email" and block.to != "owner" and not _looks_like_email(block.to):

@@ -175,6 +175,8 @@ class Interpreter:
             timeout=timeout,
             remind_before=remind if remind and remind < timeout else None,
             assignee=block.assignee,
+            assign_role=block.assign_role,
+            required=block.required,
         )
         verdict = (
             "expired"
@@ -201,6 +203,7 @@ class Interpreter:
             actions=["submit"],
             timeout=duration_seconds(block.timeout),
             assignee=block.assignee,
+            assign_role=block.assign_role,
             show={
                 **review_request(
                     title=self.meta["title"],

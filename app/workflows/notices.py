@@ -1,8 +1,11 @@
 """What people hear about runs, wired to the engine's signals: mail and the bell, as each person
 set it at /settings/notifications (app/core/notify_prefs.py).
 
-- a hook starts waiting → "review needed" to its assignee (or the run's owner): an email with a
-  link carrying the hook's token (GET shows it, POST decides), and a notification for the owner;
+- a hook starts waiting → "review needed" to the people it waits for: its assignee (an email with
+  a link carrying the hook's token: GET shows it, POST decides; and the bell, if they have an
+  account), each member of the run's team at the role it is assigned to or above (the bell, and an
+  email linking to /approvals/<id>: a role's members sign in, so each counts as themselves), or
+  the run's owner (email with the token link, and the bell);
 - a hook's reminder time comes, or a review expires → "reminder";
 - a run completes → "run finished"; fails or is stopped by the system → "run failed".
 
@@ -55,6 +58,15 @@ INSERT INTO notifications (user_id, kind, title, url, run_id, hook_id)
 VALUES (%(user_id)s, %(kind)s, %(title)s, %(url)s, %(run_id)s, %(hook_id)s)
 """
 WAITING_HOOK = "SELECT * FROM hooks WHERE id = %(id)s AND status = 'waiting'"
+# The members of the run's space who may decide a hook assigned to `role` (that role or above).
+ROLE_DECIDERS = """
+SELECT u.id, u.email, u.time_zone FROM runs r
+JOIN space_members m ON m.space_id = r.space_id JOIN users u ON u.id = m.user_id
+WHERE r.id = %(run_id)s
+  AND array_position(ARRAY['viewer', 'member', 'admin', 'owner'], m.role)
+      >= array_position(ARRAY['viewer', 'member', 'admin', 'owner'], %(role)s)
+ORDER BY u.id
+"""
 RECHECK_S = 120.0
 RECHECK_MAX_S = 3600.0
 INSERT_DIGEST_ITEM = """
@@ -156,11 +168,13 @@ async def _mail(
     hook_id: int | None = None,
     digest_title: str,
     recheck: dict | None = None,
+    app_path: str | None = None,
 ) -> None:
     """One notice by e-mail to `to` (`user` is its account, None for an outside reviewer): sent,
-    put in the digest, or left out, by the person's settings and presence."""
+    put in the digest, or left out, by the person's settings and presence. `app_path`: where the
+    mail's "open it in Baton" leads (default: the run, for its owner)."""
     settings = runtime.current().settings
-    app_link = settings.base_url + run_url(run)
+    app_link = settings.base_url + (app_path or run_url(run))
     pref = (await prefs_for(conn, user["id"]))[pref_kind] if user else DEFAULTS[pref_kind]
     if pref.email == "off":
         return
@@ -220,6 +234,29 @@ async def _hook_recipient(conn: AsyncConnection, hook: dict, run: dict) -> tuple
     }
 
 
+async def _role_deciders(conn: AsyncConnection, hook: dict) -> list[dict]:
+    """Everyone a hook assigned to a role waits for (none when it is not assigned to one)."""
+    if not hook.get("assigned_role"):
+        return []
+    params = {"run_id": hook["run_id"], "role": hook["assigned_role"]}
+    return await (await conn.execute(ROLE_DECIDERS, params)).fetchall()
+
+
+async def _bell_users(conn: AsyncConnection, hook: dict, run: dict) -> list[tuple[int, str]]:
+    """Whose bell a hook rings, and where it leads: the people it waits for who have an account
+    (the owner's leads to the run in its chat, the others' to /approvals/<id>)."""
+    own = run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}"
+    if hook.get("assigned_role"):
+        return [
+            (u["id"], own if u["id"] == run["owner_id"] else f"/approvals/{hook['id']}")
+            for u in await _role_deciders(conn, hook)
+        ]
+    _, user = await _hook_recipient(conn, hook, run)
+    if user is None:  # an outside reviewer: only the e-mail reaches them
+        return []
+    return [(user["id"], own if user["id"] == run["owner_id"] else f"/approvals/{hook['id']}")]
+
+
 async def _mail_for_hook(
     conn: AsyncConnection, hook: dict, run: dict, *, reminder: bool, wait_s: float | None = None
 ) -> None:
@@ -228,8 +265,36 @@ async def _mail_for_hook(
     template = (
         "hook_reminder" if reminder else ("review_expired" if expired_state else "hook_waiting")
     )
-    to, user = await _hook_recipient(conn, hook, run)
+    if hook.get("assigned_role"):
+        recipients = [
+            (u["email"], u, f"/approvals/{hook['id']}") for u in await _role_deciders(conn, hook)
+        ]
+    else:
+        to, user = await _hook_recipient(conn, hook, run)
+        recipients = [(to, user, None)]
+    for to, user, app_path in recipients:
+        await _mail_one_for_hook(
+            conn, hook, run, template, to, user, app_path, reminder=reminder, wait_s=wait_s
+        )
+
+
+async def _mail_one_for_hook(
+    conn: AsyncConnection,
+    hook: dict,
+    run: dict,
+    template: str,
+    to: str,
+    user: dict | None,
+    app_path: str | None,
+    *,
+    reminder: bool,
+    wait_s: float | None,
+) -> None:
+    show = hook.get("show") or {}
+    expired_state = show.get("state") == "expired"
     title = show.get("title") or run["title"]
+    settings = runtime.current().settings
+    link = settings.base_url + app_path if app_path else review_link(hook["token"])
     await _mail(
         conn,
         "reminder" if reminder or expired_state else "review_needed",
@@ -238,6 +303,7 @@ async def _mail_for_hook(
         template=template,
         run=run,
         hook_id=hook["id"],
+        app_path=app_path,
         recheck={"hook_id": hook["id"], "reminder": reminder, "wait_s": wait_s or RECHECK_S},
         digest_title=(
             f"Reminder: {title} is waiting for you ({hook['name']})"
@@ -252,7 +318,7 @@ async def _mail_for_hook(
             "hook_name": hook["name"],
             "heading": show.get("heading") or hook["name"],
             "preview": _preview(show),
-            "link": review_link(hook["token"]),
+            "link": link,
             "expires_at": _when(hook.get("expires_at"), user["time_zone"] if user else None),
         },
     )
@@ -266,20 +332,21 @@ async def on_hook_waiting(conn: AsyncConnection, hook: dict) -> None:
         return
     await _mail_for_hook(conn, hook, run, reminder=False)
     expired_state = (hook.get("show") or {}).get("state") == "expired"
-    await _bell(
-        conn,
-        "reminder" if expired_state else "review_needed",
-        user_id=hook["owner_id"],
-        kind="review_expired" if expired_state else "approval_needed",
-        title=(
-            f"Review expired: {run['title']}"
-            if expired_state
-            else f"Approval needed: {run['title']} ({hook['name']})"
-        ),
-        url=run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}",
-        run_id=run["id"],
-        hook_id=hook["id"],
-    )
+    for user_id, url in await _bell_users(conn, hook, run):
+        await _bell(
+            conn,
+            "reminder" if expired_state else "review_needed",
+            user_id=user_id,
+            kind="review_expired" if expired_state else "approval_needed",
+            title=(
+                f"Review expired: {run['title']}"
+                if expired_state
+                else f"Approval needed: {run['title']} ({hook['name']})"
+            ),
+            url=url,
+            run_id=run["id"],
+            hook_id=hook["id"],
+        )
 
 
 async def on_hook_reminder(conn: AsyncConnection, hook: dict) -> None:
@@ -289,16 +356,17 @@ async def on_hook_reminder(conn: AsyncConnection, hook: dict) -> None:
     if _operator_run(run):
         return
     await _mail_for_hook(conn, hook, run, reminder=True)
-    await _bell(
-        conn,
-        "reminder",
-        user_id=hook["owner_id"],
-        kind="review_reminder",
-        title=f"Reminder: {run['title']} is waiting ({hook['name']})",
-        url=run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}",
-        run_id=run["id"],
-        hook_id=hook["id"],
-    )
+    for user_id, url in await _bell_users(conn, hook, run):
+        await _bell(
+            conn,
+            "reminder",
+            user_id=user_id,
+            kind="review_reminder",
+            title=f"Reminder: {run['title']} is waiting ({hook['name']})",
+            url=url,
+            run_id=run["id"],
+            hook_id=hook["id"],
+        )
 
 
 async def on_run_finished(conn: AsyncConnection, run: dict) -> None:

@@ -5,6 +5,10 @@ offers, feedback is required for the actions the workflow marked (`feedback_for`
 editable list (`edit`, e.g. the sources) comes back as clean lines. `decide` then calls the
 engine's `resolve_hook`, which applies a decision exactly once; its refusals come back as an
 `Outcome` with a sentence for the person and the HTTP status to answer with.
+
+`refusal` says who may decide a hook found for a signed-in person (docs/teams.md, "Approvals"):
+the assignee by e-mail; for a role assignment, members of the run's space at that role or above
+(`app.core.policy.may_decide`); the run's owner for an unassigned hook; viewers never.
 """
 
 from __future__ import annotations
@@ -13,6 +17,7 @@ from dataclasses import dataclass, field
 
 from psycopg import AsyncConnection
 
+from app.core.policy import may_decide
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
 from app.engine.hooks import resolve_hook
 from app.web.runs.cards import ACTION_WORDS
@@ -68,17 +73,59 @@ class Outcome:
     status: int = 200
 
 
+def who_decides(hook: dict) -> str:
+    """Who the hook waits for, in words: "any admin of Acme", "ana@example.com", the owner."""
+    if hook.get("assigned_role"):
+        where = f" of {hook['space_name']}" if hook.get("space_name") else ""
+        role = "owner" if hook["assigned_role"] == "owner" else f"any {hook['assigned_role']}"
+        return f"{role}{where}"
+    return hook.get("assignee") or hook.get("owner_email") or "the run's owner"
+
+
+def refusal(hook: dict, user_id: int, email: str) -> str | None:
+    """Why this signed-in person may not decide the hook (None: they may). The hook comes from
+    `store.hook_for_user`, with their role in the run's space (`my_role`, None: not a member)."""
+    role = hook.get("my_role")
+    if role == "viewer":
+        return f"You are a viewer of {hook['space_name']}: viewers read runs and decide nothing."
+    if hook.get("assigned_role"):
+        if may_decide(role, assigned_role=hook["assigned_role"], is_assignee=False):
+            return None
+        return f"This is for {who_decides(hook)}; you are a {role or 'guest'} there."
+    if hook.get("assignee"):
+        mine = hook["assignee"] == email.strip().lower()
+        if mine and (role is None or may_decide(role, assigned_role=None, is_assignee=True)):
+            return None
+        return f"This is assigned to {hook['assignee']}."
+    if hook["owner_id"] == user_id and may_decide(role, assigned_role=None, is_assignee=True):
+        return None
+    return f"This is for {hook['owner_email']}, who started the run."
+
+
+def progress(hook: dict) -> str:
+    """ "1 of 2 approvals" for a hook that needs several, else ""."""
+    required = hook.get("required") or 1
+    return f"{hook.get('approvals') or 0} of {required} approvals" if required > 1 else ""
+
+
 async def decide(
-    conn: AsyncConnection, hook: dict, parsed: Parsed, *, decided_by: str, owner_id: int | None
+    conn: AsyncConnection,
+    hook: dict,
+    parsed: Parsed,
+    *,
+    decided_by: str,
+    owner_id: int | None,
+    user_id: int | None = None,
 ) -> Outcome:
     try:
-        await resolve_hook(
+        decided = await resolve_hook(
             conn,
             hook["token"],
             parsed.action,
             parsed.data,
             decided_by=decided_by,
             owner_id=owner_id,
+            user_id=user_id,
         )
     except HookNotFound:
         return Outcome(False, "Not found.", 404)
@@ -92,7 +139,10 @@ async def decide(
         return Outcome(False, "The run has ended: there is nothing left to decide.", 409)
     except InvalidAction as exc:
         return Outcome(False, str(exc), 422)
-    return Outcome(True, f"Thank you: {ACTION_WORDS.get(parsed.action, parsed.action)}.")
+    words = ACTION_WORDS.get(parsed.action, parsed.action)
+    if decided["status"] == "waiting":
+        return Outcome(True, f"Thank you: {words} ({progress(decided)}; waiting for the others).")
+    return Outcome(True, f"Thank you: {words}.")
 
 
 def is_reopened(hook: dict) -> bool:

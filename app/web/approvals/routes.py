@@ -1,6 +1,10 @@
 """Approvals: the inbox, a hook's review page, deciding; and the email link that needs no login.
 
-In the app (login): a hook is found by id *and* owner, so anyone else's is a 404. From an email:
+In the app (login): a hook is found by id for a member of its run's space or its assignee by
+e-mail, in any space (an approval reaches its person wherever they are working); anyone else gets
+404. Of those who find it, only the people it waits for may decide (`decide.refusal`: the
+assignee, the members at the assigned role or above, the owner of an unassigned one); the others
+are answered 403 with the reason. From an email:
 the hook's token in the URL is the credential — GET shows the content and the form and never
 decides; only POST decides. The POST also carries the usual CSRF token (bound to the browser's
 session, or to its anonymous cookie set by the GET), so a forged cross-site POST fails twice over:
@@ -18,7 +22,16 @@ from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
 from app.web.approvals import store
-from app.web.approvals.decide import decide, is_reopened, parse_decision, state_message
+from app.web.approvals.decide import (
+    Outcome,
+    decide,
+    is_reopened,
+    parse_decision,
+    progress,
+    refusal,
+    state_message,
+    who_decides,
+)
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx
 from app.web.runs.cards import FINAL, hook_view, load_card, workflow_title
@@ -28,11 +41,19 @@ PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Rob
 
 
 def _page_context(hook: dict, action_url: str, **extra) -> dict:
+    state = state_message(hook)
+    if state is None and hook.get("i_decided"):
+        state = f"You answered this. It waits for the others: {progress(hook)}."
+    if state is None and extra.get("refused"):
+        state = extra["refused"]
     return {
         "hook": hook_view(hook),
         "raw": hook,
         "action_url": action_url,
-        "state": state_message(hook),
+        "state": state,
+        "for_whom": who_decides(hook),
+        "mine": extra.pop("mine", True),
+        "progress": progress(hook),
         "reopening": is_reopened(hook),
         "run_open": hook["run_status"] not in FINAL,
         "workflow_title": workflow_title(hook["workflow"], hook["version"]),
@@ -53,8 +74,17 @@ async def inbox(
     request: Request, pool: NamedDependency[AsyncConnectionPool], rows: FromQuery[bool] = False
 ) -> Template:
     async with pool.connection() as conn:
-        waiting = await store.waiting_hooks(conn, request.user.id)
-    items = [{**h, "workflow_title": workflow_title(h["workflow"], h["version"])} for h in waiting]
+        waiting = await store.waiting_hooks(conn, request.user.id, request.user.email)
+    items = [
+        {
+            **h,
+            "workflow_title": workflow_title(h["workflow"], h["version"]),
+            "for_whom": who_decides(h) if h["owner_id"] != request.user.id else "",
+            "progress": progress(h),
+            "in_chat": h["chat_id"] and h["owner_id"] == request.user.id,
+        }
+        for h in waiting
+    ]
     if rows and is_htmx(request):
         return Template("partials/approvals/inbox_rows.html", context={"items": items})
     return Template(
@@ -66,15 +96,22 @@ async def inbox(
 async def review_page(
     request: Request, pool: NamedDependency[AsyncConnectionPool], hook_id: FromPath[int]
 ) -> Template:
+    user = request.user
     async with pool.connection() as conn:
-        hook = await store.hook_for_owner(conn, hook_id, request.user.id)
+        hook = await store.hook_for_user(conn, hook_id, user.id, user.email)
         if hook is None:
             raise NotFoundException()
         newer = await _replacement(conn, hook)
     if newer:
         return Redirect(f"/approvals/{newer['id']}", status_code=303)
     return Template(
-        "pages/approvals/review.html", context=_page_context(hook, f"/approvals/{hook_id}")
+        "pages/approvals/review.html",
+        context=_page_context(
+            hook,
+            f"/approvals/{hook_id}",
+            refused=refusal(hook, user.id, user.email),
+            mine=hook["owner_id"] == user.id,
+        ),
     )
 
 
@@ -84,17 +121,29 @@ async def decide_in_app(
 ) -> Response:
     user = request.user
     form = dict(await request.form())
-    as_card = form.get("view") == "card" and is_htmx(request)
     async with pool.connection() as conn:
-        hook = await store.hook_for_owner(conn, hook_id, user.id)
+        hook = await store.hook_for_user(conn, hook_id, user.id, user.email)
         if hook is None:
             raise NotFoundException()
+        refused = refusal(hook, user.id, user.email)
+        as_card = form.get("view") == "card" and is_htmx(request) and hook["owner_id"] == user.id
+        if refused and not as_card:
+            return Template(
+                "pages/approvals/review.html",
+                status_code=403,
+                context=_page_context(
+                    hook, f"/approvals/{hook_id}", refused=refused, mine=hook["owner_id"] == user.id
+                ),
+            )
         parsed = parse_decision(hook, form)
-        outcome = (
-            None
-            if parsed.errors
-            else await decide(conn, hook, parsed, decided_by=user.email, owner_id=user.id)
-        )
+        if refused:  # the run's owner, on their card, of a review that waits for someone else
+            parsed.errors, outcome = {}, Outcome(False, refused, 403)
+        elif parsed.errors:
+            outcome = None
+        else:
+            outcome = await decide(
+                conn, hook, parsed, decided_by=user.email, owner_id=None, user_id=user.id
+            )
         if as_card:
             card = await load_card(conn, hook["run_id"], user.id)
             if parsed.errors:

@@ -3,7 +3,8 @@ tells the page what changed, so the parts showing it re-read themselves. Events 
 
     run-<run id>    that run changed (its cards listen: hx-trigger="sse:run-<id>")
     runs            one of the user's runs changed (the /workflows list)
-    approvals       the set of waiting hooks may have changed (inbox, nav badge)
+    approvals       the set of waiting hooks may have changed (inbox, nav badge); also for people
+                    a hook is assigned to (`approval.changed`, sql/0095_hook_announce.sql)
     notifications   the bell changed
     replay-<id>     that bulk replay moved on (its page listens)
     resync          events may have been missed (the hub reconnected, or the browser did):
@@ -28,7 +29,13 @@ from app.web.live import HubClosed, LiveHub, PresenceBook
 
 PING_S = 15.0
 COALESCE_S = 0.12
-APPROVAL_KINDS = ("run.hook_waiting", "run.hook_resolved", "run.hook_expired", "run.status")
+APPROVAL_KINDS = (
+    "run.hook_waiting",
+    "run.hook_resolved",
+    "run.hook_expired",
+    "run.hook_decision",
+    "run.status",
+)
 _ids = itertools.count(1)
 
 
@@ -47,6 +54,8 @@ def names_for(event: dict) -> list[str]:
         return names
     if kind.startswith("notification."):
         return ["notifications"]
+    if kind.startswith("approval."):  # a hook assigned to this person changed (not their run)
+        return ["approvals"]
     if kind.startswith("replay."):  # a bulk replay moved on (app/engine/replays.py)
         return [f"replay-{event.get('replay_id')}"]
     return []

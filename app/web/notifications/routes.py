@@ -9,11 +9,11 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Stream, Template
 from psycopg_pool import AsyncConnectionPool
 
+from app.engine.hooks import waiting_for
 from app.web.auth import requires_login
 from app.web.live import LiveHub, PresenceBook, provide_hub, provide_presence
 from app.web.notifications import store
 from app.web.notifications.live import page_events, present_while_streaming
-from app.web.runs.store import count_waiting
 
 
 @get("/live", dependencies={"hub": Provide(provide_hub), "book": Provide(provide_presence)})
@@ -34,7 +34,9 @@ async def live(
 
 async def _nav(request: Request, pool: AsyncConnectionPool) -> Template:
     async with pool.connection() as conn:
-        waiting = await count_waiting(conn, request.user.id)
+        # What waits for this person's decision in any space: their runs, and what is assigned
+        # to them or to their role in a team (the same list as the /approvals inbox).
+        waiting = len(await waiting_for(conn, request.user.id, request.user.email))
         unread = await store.unread_count(conn, request.user.id)
         items = await store.recent(conn, request.user.id)
     return Template(

@@ -116,6 +116,13 @@ def hook_view(hook: dict) -> dict:
         "action": hook.get("action"),
         "decided_by": hook.get("decided_by"),
         "decided_at": hook.get("decided_at"),
+        # Who decides (docs/teams.md, "Approvals") and, for several approvals, how many so far.
+        "assignee": hook.get("assignee"),
+        "assigned_role": hook.get("assigned_role"),
+        "required": hook.get("required") or 1,
+        "approvals": hook["approvals"]
+        if "approvals" in hook
+        else sum(1 for d in hook.get("decisions") or () if d.get("action") == "approve"),
     }
 
 

@@ -145,8 +145,31 @@ def reused_before(run: dict) -> int:
     return int(rerun.get("seq") or 0) + (1 if rerun.get("edited_output") else 0)
 
 
+def _decisions(hook: dict) -> list[dict]:
+    """Each person's decision on the hook, in order, with the count of approvals it made
+    ("approved by ana@… 10:02, 1 of 2"); only a hook that needs several approvals lists them."""
+    required = hook.get("required") or 1
+    if required < 2:
+        return []
+    listed, approvals = [], 0
+    for d in hook.get("decisions") or ():
+        approvals += d.get("action") == "approve"
+        at = d.get("decided_at")
+        listed.append(
+            {
+                "action": ACTION_WORDS.get(d.get("action") or "", d.get("action") or ""),
+                "decided_by": d.get("decided_by") or "someone",
+                "decided_at": datetime.fromisoformat(at) if isinstance(at, str) else at,
+                "count": f"{approvals} of {required}" if d.get("action") == "approve" else "",
+            }
+        )
+    return listed
+
+
 def _hook_note(hook: dict) -> dict:
     return {
+        "decisions": _decisions(hook),
+        "required": hook.get("required") or 1,
         "id": hook["id"],
         "status": hook["status"],
         "action": ACTION_WORDS.get(hook.get("action") or "", hook.get("action") or ""),

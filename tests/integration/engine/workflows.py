@@ -191,6 +191,34 @@ async def hook_workflow(run: Run, inp: HookInput) -> dict:
     return {"action": result.action, "timed_out": result.timed_out, "data": result.data}
 
 
+class TeamReviewInput(BaseModel):
+    assign_role: str | None = None
+    assignee: str | None = None
+    required: int = 1
+
+
+@workflow(
+    name="test-team-review",
+    title="Team review",
+    description="one approval, assigned",
+    input=TeamReviewInput,
+    hidden=True,
+)
+async def team_review_workflow(run: Run, inp: TeamReviewInput) -> dict:
+    """A review assigned to a role of the run's team (or a person); the step after it records each
+    time it runs, so a test can see the run resumed exactly once."""
+    result = await run.hook(
+        "team review",
+        "approval",
+        show={"heading": "Approve the plan", "content": "The **plan**."},
+        assignee=inp.assignee,
+        assign_role=inp.assign_role,
+        required=inp.required,
+    )
+    await run.step("after review", record, str(run.id), "after review")
+    return {"action": result.action, "decided_by": result.decided_by}
+
+
 # Determinism: the step name comes from this module-level value, which a test changes under a
 # running run (as a deploy of new code would).
 STEP_NAME = {"value": "original"}
