@@ -92,6 +92,11 @@ async def test_an_owner_creates_a_team_adds_changes_and_removes_members(app_clie
     gone = await post(app_client, f"/teams/{slug}/members/{colleague.id}/remove")
     assert gone.status_code == 422
 
+    again = await post(app_client, f"/teams/{slug}/invitations", {"email": owner, "role": "member"})
+    assert again.status_code == 422 and "already a member" in again.text
+    assert "/help/teams" in (await app_client.get("/teams")).text
+    assert (await app_client.get("/help/teams")).status_code == 200
+
     renamed = await post(app_client, f"/teams/{slug}/rename", {"name": "Platform"})
     assert renamed.status_code == 303
     assert "<h1>Platform</h1>" in (await app_client.get(f"/teams/{slug}")).text
