@@ -171,6 +171,11 @@ def test_an_invited_colleague_signs_up_through_the_mail_switches_and_sees_the_te
             "button", name=re.compile(team_name)
         )
         expect(team_button).to_be_visible()
+        theirs.keyboard.press("Escape")  # closes, the focus back on the switcher
+        expect(team_button).to_be_hidden()
+        expect(theirs.locator("#space-switcher summary")).to_be_focused()
+        theirs.keyboard.press("Enter")
+        expect(team_button).to_be_visible()
         theirs.keyboard.press("Tab")
         theirs.keyboard.press("Tab")  # personal first, then the team
         expect(team_button).to_be_focused()
