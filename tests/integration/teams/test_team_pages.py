@@ -187,7 +187,7 @@ async def test_the_switcher_lists_my_spaces_switches_and_falls_back_when_removed
     menu = await app_client.get("/spaces/menu")
     assert "Switch Test" in menu.text and "Personal" in menu.text
     switched = await post(app_client, "/spaces/switch", {"space": str(team.id)})
-    assert switched.status_code == 303 and switched.headers["location"] == "/"
+    assert switched.status_code == 303 and switched.headers["location"] == "/workflows"
     assert await current_space(app_client) == "Switch Test"
 
     # A space the person is not a member of changes nothing; nonsense neither (no 500).
