@@ -27,6 +27,7 @@ PENDING_INVITATIONS = SQL["pending_invitations"]
 REVOKE_INVITATION = SQL["revoke_invitation"]
 INVITATION_BY_TOKEN = SQL["invitation_by_token"]
 USE_INVITATION = SQL["use_invitation"]
+ALREADY_MEMBER = SQL["already_member"]
 
 VALID_DAYS = 7
 # Invitations send mail to addresses an admin types: a team sends at most this many an hour.
@@ -90,6 +91,9 @@ async def invite(
         raise TeamError(f"Invite as one of {', '.join(INVITABLE_ROLES)}.")
     token = secrets.token_urlsafe(32)
     async with conn.transaction():
+        params = {"space_id": team.id, "email": email}
+        if await (await conn.execute(ALREADY_MEMBER, params)).fetchone():
+            raise TeamError(f"{email.lower()} is already a member of {team.name}.")
         wait = await ratelimit.take(conn, invitations_sent(team.id))
         if wait:
             raise TeamError(

@@ -38,3 +38,8 @@ UPDATE space_invitations SET accepted_at = now(), accepted_by = %(user_id)s
 WHERE token_hash = %(token_hash)s AND accepted_at IS NULL AND revoked_at IS NULL
   AND expires_at > now()
 RETURNING id, space_id, email, role
+
+-- already_member --
+-- Inviting someone who is already in the team would only send a useless link.
+SELECT 1 FROM space_members m JOIN users u ON u.id = m.user_id
+WHERE m.space_id = %(space_id)s AND u.email = lower(%(email)s)

@@ -157,12 +157,12 @@ def test_an_invited_colleague_signs_up_through_the_mail_switches_and_sees_the_te
         owner_usage = theirs.locator(".team-usage tbody tr", has_text=owner_email)
         expect(owner_usage.locator("td").nth(1)).to_have_text("1")
 
-        # The switcher, by mouse: to the personal space (the dashboard), then back, by keyboard.
+        # The switcher, by mouse: to the personal space (its dashboard), then back, by keyboard.
         theirs.locator("#space-switcher summary").click()
         menu = theirs.locator("#space-switcher .space-menu")
         expect(menu.get_by_role("button", name=re.compile(team_name))).to_be_visible()
         menu.get_by_role("button", name=re.compile("^Personal")).click()
-        expect(theirs).to_have_url(re.compile(r"/chat$"))
+        expect(theirs).to_have_url(re.compile(r"/workflows$"))
         expect(space_name_in_header(theirs)).to_have_text("Personal")
 
         theirs.locator("#space-switcher summary").focus()
@@ -171,18 +171,23 @@ def test_an_invited_colleague_signs_up_through_the_mail_switches_and_sees_the_te
             "button", name=re.compile(team_name)
         )
         expect(team_button).to_be_visible()
+        theirs.keyboard.press("Escape")  # closes, the focus back on the switcher
+        expect(team_button).to_be_hidden()
+        expect(theirs.locator("#space-switcher summary")).to_be_focused()
+        theirs.keyboard.press("Enter")
+        expect(team_button).to_be_visible()
         theirs.keyboard.press("Tab")
         theirs.keyboard.press("Tab")  # personal first, then the team
         expect(team_button).to_be_focused()
         theirs.keyboard.press("Enter")
-        expect(theirs).to_have_url(re.compile(r"/chat$"))
+        expect(theirs).to_have_url(re.compile(r"/workflows$"))
         expect(space_name_in_header(theirs)).to_have_text(team_name)
 
         used = page.goto(path)  # the owner's browser: the link is spent
         assert used.status == 410
         expect(page.get_by_role("alert")).to_contain_text("already been used")
 
-        theirs.goto("/workflows")
+        # Switching lands on the space's dashboard: the team's runs.
         if not RUNS_PAGES_SCOPED:
             pytest.xfail("the runs pages are not scoped to the current space on this branch")
         expect(theirs.get_by_text(run_title)).to_be_visible()

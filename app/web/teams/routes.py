@@ -31,7 +31,7 @@ SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,39}$")
 LIST_PAGE = "pages/teams/index.html"
 TEAM_PAGE = "pages/teams/team.html"
 MENU = "partials/teams/switcher_menu.html"
-DASHBOARD = "/"
+DASHBOARD = "/workflows"  # the runs of the space just chosen
 
 
 def require(space: Space, action: Action) -> None:

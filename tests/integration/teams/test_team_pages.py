@@ -92,6 +92,11 @@ async def test_an_owner_creates_a_team_adds_changes_and_removes_members(app_clie
     gone = await post(app_client, f"/teams/{slug}/members/{colleague.id}/remove")
     assert gone.status_code == 422
 
+    again = await post(app_client, f"/teams/{slug}/invitations", {"email": owner, "role": "member"})
+    assert again.status_code == 422 and "already a member" in again.text
+    assert "/help/teams" in (await app_client.get("/teams")).text
+    assert (await app_client.get("/help/teams")).status_code == 200
+
     renamed = await post(app_client, f"/teams/{slug}/rename", {"name": "Platform"})
     assert renamed.status_code == 303
     assert "<h1>Platform</h1>" in (await app_client.get(f"/teams/{slug}")).text
@@ -182,7 +187,7 @@ async def test_the_switcher_lists_my_spaces_switches_and_falls_back_when_removed
     menu = await app_client.get("/spaces/menu")
     assert "Switch Test" in menu.text and "Personal" in menu.text
     switched = await post(app_client, "/spaces/switch", {"space": str(team.id)})
-    assert switched.status_code == 303 and switched.headers["location"] == "/"
+    assert switched.status_code == 303 and switched.headers["location"] == "/workflows"
     assert await current_space(app_client) == "Switch Test"
 
     # A space the person is not a member of changes nothing; nonsense neither (no 500).

@@ -191,3 +191,34 @@ async def test_a_team_sends_at_most_its_hourly_number_of_invitations(pool):
                 base_url="http://baton.test",
             )
         assert len(await invitations.pending(conn, team.id)) == invitations.INVITATIONS_PER_HOUR
+
+
+async def test_an_invitation_accepted_twice_at_once_is_used_once(pool):
+    from app.spaces import invitations
+    from tests.support.web import make_user as make_account
+
+    owner = await make_user(pool)
+    team = await new_team(pool, owner, "Once")
+    invitee = await make_account(pool)
+    async with pool.connection() as conn:
+        token = await invitations.invite(
+            conn,
+            team,
+            invitee.email,
+            "member",
+            actor_id=owner,
+            actor_email="owner@example.test",
+            base_url="http://baton.test",
+        )
+
+    async def accept():
+        async with pool.connection() as conn:
+            try:
+                await invitations.accept(conn, token, user_id=invitee.id, email=invitee.email)
+                return "joined"
+            except invitations.InvitationUnusable as exc:
+                return exc.reason
+
+    assert sorted(await asyncio.gather(accept(), accept(), accept())) == ["joined", "used", "used"]
+    assert await role_of(pool, team.id, invitee.id) == "member"
+    assert [a for a, _ in await audit_actions(pool, team.id)].count("member.add") == 1
