@@ -203,6 +203,11 @@ async def test_a_team_runs_files_download_for_its_members_only(app_client, pool,
             )
         ).fetchone()
     assert first["first_downloaded_at"] is None  # a colleague's download is not the owner's
+    # The member who started it gets it from any space (its card in her chat links it) ...
+    await _as(app_client, pool, alice, await _personal(pool, alice.id))
+    assert (await app_client.get(url)).status_code == 200
+    await remove_member(pool, team, alice.id)  # ... while she is still a member of the team
+    assert (await app_client.get(url)).status_code == 404
 
 
 async def _next_name(stream, timeout: float = 5.0) -> str:

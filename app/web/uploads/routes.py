@@ -379,7 +379,7 @@ async def report(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
 ) -> Response:
     async with pool.connection() as conn:
-        found = await store.report_html(conn, run_id, request.user.space.id)
+        found = await store.report_html(conn, run_id, request.user.space.id, request.user.id)
     if found is None:
         raise NotFoundException()
     return Response(
@@ -392,7 +392,7 @@ async def chart(
     request: Request, pool: NamedDependency[AsyncConnectionPool], artifact_id: FromPath[UUID]
 ) -> Response:
     async with pool.connection() as conn:
-        found = await store.space_file(conn, artifact_id, request.user.space.id)
+        found = await store.space_file(conn, artifact_id, request.user.space.id, request.user.id)
     if found is None or found["content_type"] != "image/svg+xml":
         raise NotFoundException()
     return Response(

@@ -183,3 +183,54 @@ async def test_a_viewer_may_not_start_and_a_stranger_is_not_found(pool):
                 raise AssertionError("started")
             except error:
                 pass
+
+
+async def test_a_replayed_run_stays_in_its_sources_space(pool, worker):
+    from app.engine import replays
+    from app.engine.commands import cancel_run
+    from tests.support.engine import wait_status
+    from tests.support.waiting import wait_for
+
+    alice, bob = await make_user(pool), await make_user(pool)
+    team, _ = await make_team(pool, bob)
+    await add_member(pool, team, alice, "member")
+    async with pool.connection() as conn:
+        in_team, _ = await start_run(
+            conn, owner_id=alice, space_id=team, workflow="test-hook", input={}
+        )
+        own, _ = await start_run(conn, owner_id=alice, workflow="test-hook", input={})
+        for run in (in_team, own):
+            await cancel_run(conn, run["id"])
+    for run in (in_team, own):  # a run the worker was advancing stops at its next step
+        await wait_status(pool, run["id"], "cancelled")
+    async with pool.connection() as conn:
+        selected = await replays.select_runs(
+            conn, workflow="test-hook", statuses=["cancelled"], owner_id=alice
+        )
+        assert len(selected) == 2
+        replay = await replays.create_replay(
+            conn,
+            requested_by=alice,
+            owner_id=alice,
+            workflow="test-hook",
+            statuses=["cancelled"],
+            from_step="start",
+            selected=selected,
+        )
+
+    async def all_done():
+        async with pool.connection() as conn:
+            found = await replays.get_replay(conn, replay["id"], user_id=alice)
+        return found["status"] == "completed" and found
+
+    done = await wait_for(all_done, timeout=30, what="the replay to finish")
+    assert done["counts"]["started"] == 2, done["items"]
+    async with pool.connection() as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT rerun_of, space_id FROM runs WHERE rerun_of = ANY(%s)",
+                ([in_team["id"], own["id"]],),
+            )
+        ).fetchall()
+    spaces = {r["rerun_of"]: r["space_id"] for r in rows}
+    assert spaces == {in_team["id"]: team, own["id"]: own["space_id"]}
