@@ -443,10 +443,14 @@ def _in_scope(path: str, scope: dict[str, str], input_names: set[str]) -> bool:
 
 
 def validate_document(
-    doc: Any, *, connector_exists: Callable[[str], bool] | None = None
+    doc: Any,
+    *,
+    connector_exists: Callable[[str], bool] | None = None,
+    team: bool | None = None,
 ) -> list[Problem]:
     """Every problem with a template document, each at its path; [] means it may be saved and run.
-    `connector_exists(name)` answers whether the saving user has that connector (None: not checked)."""
+    `connector_exists(name)` answers whether the saving user has that connector (None: not checked);
+    `team` whether the template belongs to a team (a role assignment needs one; None: not checked)."""
     problems = _raw_shape_problems(doc)
     if problems:
         return problems
@@ -533,6 +537,13 @@ def validate_document(
                     )
                 )
         _check_block(block, path, problems, connector_exists)
+        if team is False and getattr(block, "assign_role", None):
+            problems.append(
+                Problem(
+                    f"{path}.assign_role",
+                    "Only a team's template can assign a review to a role: this one is personal.",
+                )
+            )
 
     _walk(template.blocks, "blocks", _base_scope(template), visit)
     _check_jumps(template.blocks, "blocks", problems)

@@ -244,7 +244,8 @@ async def _role_deciders(conn: AsyncConnection, hook: dict) -> list[dict]:
 
 async def _bell_users(conn: AsyncConnection, hook: dict, run: dict) -> list[tuple[int, str]]:
     """Whose bell a hook rings, and where it leads: the people it waits for who have an account
-    (the owner's leads to the run in its chat, the others' to /approvals/<id>)."""
+    (the owner's leads to the run in its chat, the others' to /approvals/<id>); for a reviewer
+    without an account, the owner's."""
     own = run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}"
     if hook.get("assigned_role"):
         return [
@@ -252,13 +253,19 @@ async def _bell_users(conn: AsyncConnection, hook: dict, run: dict) -> list[tupl
             for u in await _role_deciders(conn, hook)
         ]
     _, user = await _hook_recipient(conn, hook, run)
-    if user is None:  # an outside reviewer: only the e-mail reaches them
-        return []
+    if user is None:  # an outside reviewer (the e-mail reaches them): the owner's bell keeps track
+        return [(run["owner_id"], own)]
     return [(user["id"], own if user["id"] == run["owner_id"] else f"/approvals/{hook['id']}")]
 
 
 async def _mail_for_hook(
-    conn: AsyncConnection, hook: dict, run: dict, *, reminder: bool, wait_s: float | None = None
+    conn: AsyncConnection,
+    hook: dict,
+    run: dict,
+    *,
+    reminder: bool,
+    wait_s: float | None = None,
+    only_user: int | None = None,
 ) -> None:
     show = hook.get("show") or {}
     expired_state = show.get("state") == "expired"
@@ -267,7 +274,9 @@ async def _mail_for_hook(
     )
     if hook.get("assigned_role"):
         recipients = [
-            (u["email"], u, f"/approvals/{hook['id']}") for u in await _role_deciders(conn, hook)
+            (u["email"], u, f"/approvals/{hook['id']}")
+            for u in await _role_deciders(conn, hook)
+            if only_user is None or u["id"] == only_user
         ]
     else:
         to, user = await _hook_recipient(conn, hook, run)
@@ -304,7 +313,13 @@ async def _mail_one_for_hook(
         run=run,
         hook_id=hook["id"],
         app_path=app_path,
-        recheck={"hook_id": hook["id"], "reminder": reminder, "wait_s": wait_s or RECHECK_S},
+        recheck={
+            "hook_id": hook["id"],
+            "reminder": reminder,
+            "wait_s": wait_s or RECHECK_S,
+            # A role's member is asked again alone (the others had their mail).
+            **({"user_id": user["id"]} if app_path and user else {}),
+        },
         digest_title=(
             f"Reminder: {title} is waiting for you ({hook['name']})"
             if reminder
@@ -413,24 +428,37 @@ async def on_run_finished(conn: AsyncConnection, run: dict) -> None:
 
 
 async def recheck_hook_notice(
-    conn: AsyncConnection, hook_id: int, *, reminder: bool, wait_s: float
+    conn: AsyncConnection,
+    hook_id: int,
+    *,
+    reminder: bool,
+    wait_s: float,
+    user_id: int | None = None,
 ) -> None:
     """The mail held back while its person looked at the run: send it now if the hook still waits
-    and they have left (else look again, twice as late)."""
+    and they have left (else look again, twice as late). `user_id`: that one member of the role
+    the hook is assigned to."""
     async with conn.transaction():
         hook = await (await conn.execute(WAITING_HOOK, {"id": hook_id})).fetchone()
         if hook is None:  # decided or expired meanwhile: nothing left to say
             return
         run = await (await conn.execute(RUN_AND_OWNER, {"run_id": hook["run_id"]})).fetchone()
         await _mail_for_hook(
-            conn, hook, run, reminder=reminder, wait_s=min(wait_s * 2, RECHECK_MAX_S)
+            conn,
+            hook,
+            run,
+            reminder=reminder,
+            wait_s=min(wait_s * 2, RECHECK_MAX_S),
+            only_user=user_id,
         )
 
 
 @queue.task(name=NOTICE_RECHECK, pass_context=True)
-async def notice_recheck(context, hook_id: int, reminder: bool, wait_s: float) -> None:
+async def notice_recheck(
+    context, hook_id: int, reminder: bool, wait_s: float, user_id: int | None = None
+) -> None:
     async with context.app.connector.pool.connection() as conn:
-        await recheck_hook_notice(conn, hook_id, reminder=reminder, wait_s=wait_s)
+        await recheck_hook_notice(conn, hook_id, reminder=reminder, wait_s=wait_s, user_id=user_id)
 
 
 def connect() -> None:

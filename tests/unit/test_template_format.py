@@ -176,3 +176,28 @@ def test_the_json_schema_is_published_with_every_block_kind():
     schema = json.dumps(fmt.document_schema())
     for kind in ("ask_model", "review", "ask_person", "wait", "for_each", "if", "document", "send"):
         assert f'"{kind}"' in schema
+
+
+def _review_doc(**review) -> dict:
+    return {
+        "title": "Reviewed",
+        "inputs": [{"name": "topic", "label": "Topic"}],
+        "blocks": [
+            {"id": "draft", "kind": "ask_model", "prompt": "Write about {{ inputs.topic }}"},
+            {"id": "check", "kind": "review", "content": "{{ draft }}", **review},
+        ],
+    }
+
+
+def test_a_review_may_go_to_a_role_and_need_several_approvals_from_it():
+    from app.templates.format import validate_document
+
+    assert validate_document(_review_doc(assign_role="admin", required=2), team=True) == []
+    paths = {p.path: p.message for p in validate_document(_review_doc(assign_role="boss"))}
+    assert "blocks.1.assign_role" in paths
+    both = validate_document(_review_doc(assign_role="admin", assignee="a@example.com"))
+    assert [p.message for p in both] == ["Assign to a person or to a role, not both."]
+    alone = validate_document(_review_doc(required=2))
+    assert [p.path for p in alone] == ["blocks.1.required"]
+    personal = validate_document(_review_doc(assign_role="member"), team=False)
+    assert [p.path for p in personal] == ["blocks.1.assign_role"]

@@ -427,6 +427,7 @@ async def decide_hook(
             data.data,
             decided_by=request.user.email,
             owner_id=request.user.id,
+            user_id=request.user.id,
         )
     return DecidedHook.model_validate(hook)
 

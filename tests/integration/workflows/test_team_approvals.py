@@ -205,3 +205,17 @@ async def test_an_assignment_reaches_the_assignees_open_page_live(pool, worker, 
             while (await anext(lines)) != "event: approvals":
                 pass
             assert 'aria-label="0 waiting"' in (await browser.get("/notifications/nav")).text
+
+
+async def test_a_role_review_is_mailed_to_each_member_at_that_role_with_a_sign_in_link(
+    pool, worker, smtp, team
+):
+    hook = await start_review(pool, team["owner"].id, team["space"]["id"], assign_role="admin")
+    mails = await smtp.wait_for("Review needed", count=2)
+    assert sorted(m["To"] for m in mails) == sorted([team["owner"].email, team["admin"].email])
+    for mail in mails:
+        body = mail.get_body(("plain",)).get_content()
+        assert f"http://baton.test/approvals/{hook['id']}" in body
+        assert hook["token"] not in body  # each signs in and counts as themselves
+    for person, rings in (("owner", True), ("admin", True), ("member", False), ("viewer", False)):
+        assert ("approval_needed" in await bell_of(pool, team[person].id)) is rings
