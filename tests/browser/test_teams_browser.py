@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import email
-import inspect
 import re
 import secrets
 import threading
@@ -20,7 +19,6 @@ from aiosmtpd.controller import Controller
 from playwright.sync_api import Page, expect
 
 from app.core.config import Settings
-from app.web.runs import store as runs_store
 from tests.browser.accounts import sign_up_on
 from tests.browser.test_dashboard_browser import in_thread
 from tests.browser.test_themes_browser import CONTRAST
@@ -29,9 +27,6 @@ from tests.support.live_server import LiveServer, free_port
 from tests.support.web import PASSWORD, new_email
 
 LINK = re.compile(r"http://127\.0\.0\.1:\d+(/invitations/[A-Za-z0-9_-]+)")
-# Until the runs pages are scoped to the current space (the runs part of #20), a colleague cannot
-# see a run started by someone else; this names the step that depends on it.
-RUNS_PAGES_SCOPED = "space_id" in inspect.signature(runs_store.user_runs).parameters
 
 
 class Inbox:
@@ -188,8 +183,6 @@ def test_an_invited_colleague_signs_up_through_the_mail_switches_and_sees_the_te
         expect(page.get_by_role("alert")).to_contain_text("already been used")
 
         # Switching lands on the space's dashboard: the team's runs.
-        if not RUNS_PAGES_SCOPED:
-            pytest.xfail("the runs pages are not scoped to the current space on this branch")
         expect(theirs.get_by_text(run_title)).to_be_visible()
     finally:
         context.close()
