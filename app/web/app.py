@@ -10,7 +10,7 @@ from contextlib import asynccontextmanager
 import psycopg
 from litestar import Litestar, Request, Response
 from litestar.di import Provide
-from litestar.exceptions import HTTPException, NotFoundException, PermissionDeniedException
+from litestar.exceptions import HTTPException, NotFoundException
 from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.response import Template
 from litestar.static_files import create_static_files_router
@@ -21,7 +21,6 @@ from app.core.config import Settings
 from app.core.db import open_pool
 from app.core.llm import LLM
 from app.core.paths import STATIC_DIR, TEMPLATES_DIR
-from app.core.policy import Forbidden
 from app.engine.errors import HookNotFound, ReplayNotFound, RunNotFound, WorkflowNotFound
 from app.templates.starters import load_starters
 from app.web import (
@@ -62,11 +61,6 @@ from worker.supervisor import WorkerSupervisor
 
 log = logging.getLogger("baton.web")
 NOT_FOUND = (RunNotFound, HookNotFound, WorkflowNotFound, ReplayNotFound, errors.NotFound)
-
-
-def _forbidden(request: Request, exc: Exception) -> Response:
-    """A thing the person can see but their role may not change (app/core/policy.py): 403."""
-    return _error_page(request, PermissionDeniedException(detail=str(exc)))
 
 
 def _error_page(request: Request, exc: Exception) -> Response:
@@ -192,7 +186,6 @@ def create_app(
             HTTPException: _error_page,
             NotFoundException: _error_page,
             Exception: _error_page,
-            Forbidden: _forbidden,
             **auth.exception_handlers,
         },
         openapi_config=api.openapi_config(),

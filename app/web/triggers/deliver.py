@@ -24,7 +24,6 @@ the API) using the same key never collide.
 
 from __future__ import annotations
 
-import inspect
 import re
 
 import psycopg
@@ -57,7 +56,6 @@ IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,200}$")
 
 # A delivery's run starts in the trigger's space. A template's choice carries that space; a workflow's
 # start passes it when the web's start path takes it (app/web/runs/start.py, teams #20).
-_START_TAKES_SPACE = "space_id" in inspect.signature(start_run).parameters
 NO_ACCESS = "The trigger's owner may no longer start runs in its space."
 
 
@@ -137,7 +135,6 @@ async def _deliver(
                 )
             except TemplateNotFound:
                 raise WorkflowNotFound("The trigger's template is no longer available.") from None
-        in_space = {"space_id": trigger["space_id"]} if _START_TAKES_SPACE else {}
         try:
             outcome = await start_run(
                 conn,
@@ -146,7 +143,7 @@ async def _deliver(
                 input=input,
                 user_id=trigger["owner_id"],
                 idempotency_key=key,
-                **in_space,
+                space_id=trigger["space_id"],
             )
         except (Forbidden, RunNotFound):  # the owner left the space, or is a viewer there now
             raise ApiError("forbidden", NO_ACCESS) from None
