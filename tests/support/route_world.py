@@ -120,6 +120,16 @@ async def build_world(pool, client) -> World:
             input={"steps": 1},
             title=f"{marker} run",
         )
+        # A failed run too, so a replay of team A's failed runs has something to select.
+        failed, _ = await commands.start_run(
+            conn,
+            owner_id=owner.user_id,
+            space_id=a,
+            workflow="selftest",
+            input={"steps": 1},
+            title=f"{marker} failed run",
+        )
+        await conn.execute("UPDATE runs SET status = 'failed' WHERE id = %s", (failed["id"],))
     run_id = str(run["id"])
     hook_token = secrets.token_urlsafe(24)
     hook = await _one(
