@@ -17,12 +17,14 @@ has none, so a new route cannot land without saying who may reach it."""
 from __future__ import annotations
 
 import copy
+import json
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from litestar.testing import AsyncTestClient
 
+from tests.integration.documents.pdfs import text_pdf
 from tests.integration.templates.test_template_runs import REPORT
 from tests.support.fixtures import forget_ip_limits, make_test_llm
 from tests.support.route_world import Persona, World, build_world
@@ -46,6 +48,7 @@ class Case:
     skip: str = ""
     invitation: bool = False  # the revoked invitation's holder asks (and everyone gets `outsider`)
     admin_only: bool = False
+    files: tuple = ()  # (field, (name, bytes, type)) sent with the form as multipart
 
 
 def thing(url: str, viewer: int | None = None, body: dict | None = None) -> Case:
@@ -58,9 +61,11 @@ def write(url: str, body: dict | None = None) -> Case:
     return Case(url, 404, 403, body)
 
 
-def listing(url: str, viewer: int | None = None, body: dict | None = None) -> Case:
+def listing(
+    url: str, viewer: int | None = None, body: dict | None = None, files: tuple = ()
+) -> Case:
     """A page or list of the caller's current space: the outsider sees their own (never team A's)."""
-    return Case(url, ANY, viewer, body)
+    return Case(url, ANY, viewer, body, files=files)
 
 
 def admin(url: str, body: dict | None = None) -> Case:
@@ -185,10 +190,18 @@ ROUTES: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/chat/workflows/document-processing"): listing("/chat/workflows/document-processing"),
     ("POST", "/chat/workflows/document-processing"): listing(
-        "/chat/workflows/document-processing", 403, {}
+        "/chat/workflows/document-processing",
+        403,
+        {"question": "What changed?", "model": ""},
+        (("files", ("a.pdf", text_pdf("A"), "application/pdf")),),
     ),
     ("GET", "/chat/workflows/data-analysis"): listing("/chat/workflows/data-analysis"),
-    ("POST", "/chat/workflows/data-analysis"): listing("/chat/workflows/data-analysis", 403, {}),
+    ("POST", "/chat/workflows/data-analysis"): listing(
+        "/chat/workflows/data-analysis",
+        403,
+        {"question": "What is the total?", "model": ""},
+        (("file", ("a.csv", b"month,total\n1,10\n2,20\n", "text/csv")),),
+    ),
     ("GET", "/chat/runs/{run_id:uuid}/card"): thing("/chat/runs/{run}/card"),
     ("POST", "/chat/runs/{run_id:uuid}/cancel"): write("/chat/runs/{run}/cancel"),
     # Runs, their files and the pages of particular workflows (team A's run is a `selftest` run:
@@ -239,7 +252,12 @@ ROUTES: dict[tuple[str, str], Case] = {
     # Templates.
     ("GET", "/templates"): listing("/templates"),
     ("GET", "/templates/import"): listing("/templates/import"),
-    ("POST", "/templates/import"): listing("/templates/import", 403, {"document": "{}"}),
+    ("POST", "/templates/import"): listing(
+        "/templates/import",
+        403,
+        {},
+        (("file", ("t.json", json.dumps(REPORT).encode(), "application/json")),),
+    ),
     ("GET", "/templates/{key:str}"): thing("/templates/{template_id}"),
     ("POST", "/templates/{key:str}/check"): thing("/templates/{template_id}/check"),
     ("POST", "/templates/{key:str}/variables"): thing("/templates/{template_id}/variables"),
@@ -474,7 +492,7 @@ async def world(pool, client) -> World:
     return world
 
 
-async def ask(client, who: Persona, method: str, url: str, body: dict | None):
+async def ask(client, who: Persona, method: str, url: str, body: dict | None, files=()):
     client.cookies.clear()
     headers = {}
     if url.startswith("/api/v1/"):
@@ -488,6 +506,8 @@ async def ask(client, who: Persona, method: str, url: str, body: dict | None):
     kwargs = {}
     if body is not None and method != "GET":
         kwargs = {"json": body} if url.startswith("/api/") else {"data": body}
+    if files:
+        kwargs["files"] = list(files)
     return await client.request(method, url, headers=headers, **kwargs)
 
 
@@ -552,7 +572,7 @@ async def test_no_route_lets_anyone_outside_team_a_reach_its_things(client, worl
             if case.viewer is not None:
                 askers.append((world.viewer, case.viewer))
         for who, expected in askers:
-            response = await ask(client, who, method, url, body)
+            response = await ask(client, who, method, url, body, case.files)
             check(who.name, method, url, response, expected)
 
     async with pool.connection() as conn:
