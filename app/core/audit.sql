@@ -8,3 +8,17 @@ INSERT INTO audit_log (space_id, actor_id, actor_email, action, object_kind, obj
 VALUES (%(space_id)s, %(actor_id)s,
         coalesce((SELECT email FROM users WHERE id = %(actor_id)s), ''),
         %(action)s, %(object_kind)s, %(object_id)s, %(detail)s)
+
+-- entries --
+-- A page of a space's log, newest first, with the reader's filters (each NULL: any); keyset paging
+-- on (at, id) so a page deep in a long log costs what the first does (index audit_log_space_at).
+SELECT id, actor_id, actor_email, action, object_kind, object_id, detail, at
+FROM audit_log
+WHERE space_id = %(space_id)s
+  AND (%(action)s::text IS NULL OR action = %(action)s OR action LIKE %(action_prefix)s)
+  AND (%(actor)s::text IS NULL OR lower(actor_email) = %(actor)s)
+  AND (%(since)s::timestamptz IS NULL OR at >= %(since)s)
+  AND (%(until)s::timestamptz IS NULL OR at < %(until)s)
+  AND (%(after_at)s::timestamptz IS NULL OR (at, id) < (%(after_at)s, %(after_id)s))
+ORDER BY at DESC, id DESC
+LIMIT %(limit)s

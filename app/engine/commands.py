@@ -13,6 +13,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ValidationError
 
+from app.core import audit
 from app.core.sql_queries import load_queries
 from app.engine import quotas
 from app.engine.advance import USER_CANCEL, cancelled_error, finish_run
@@ -151,7 +152,33 @@ async def start_run(
         if rerun:
             await _copy_journal(conn, run["id"], rerun)
         await wake_run(conn, run["id"])
+        await _audit_start(conn, run, owner_id, idempotency_key, rerun)
     return run, True
+
+
+async def _audit_start(
+    conn: AsyncConnection, run: dict, owner_id: int, key: str | None, rerun: RerunFrom | None
+) -> None:
+    """run.start (run.rerun) in the start's transaction; the actor is the starter, who for a
+    schedule's fire or a trigger's delivery is its owner: the detail names which one (from the key)."""
+    detail: dict[str, Any] = {"workflow": run["workflow"], "title": run["title"]}
+    origin, _, rest = (key or "").partition(":")
+    if origin in ("schedule", "trigger") and rest:
+        detail[f"{origin}_id"] = rest.partition(":")[0]
+    if rerun:
+        detail |= {"rerun_of": str(rerun.source_id), "from_step": rerun.step}
+        if rerun.replay_id:
+            detail["replay_id"] = rerun.replay_id
+    action = "run.rerun" if rerun else "run.start"
+    await audit.record(
+        conn,
+        space_id=run["space_id"],
+        actor_id=owner_id,
+        action=action,
+        object_kind="run",
+        object_id=run["id"],
+        detail=detail,
+    )
 
 
 async def _copy_journal(conn: AsyncConnection, run_id: UUID, rerun: RerunFrom) -> None:
@@ -166,6 +193,21 @@ async def _copy_journal(conn: AsyncConnection, run_id: UUID, rerun: RerunFrom) -
             {"run_id": run_id, "seq": rerun.seq, "output": Jsonb(rerun.step_output)},
         )
     await conn.execute(COUNT_REUSED, {"run_id": run_id})
+
+
+async def _audit(
+    conn: AsyncConnection, run: dict, action: str, actor_id: int | None, detail: dict
+) -> None:
+    detail = {"workflow": run["workflow"], "title": run["title"]} | detail
+    await audit.record(
+        conn,
+        space_id=run["space_id"],
+        actor_id=actor_id,
+        action=action,
+        object_kind="run",
+        object_id=run["id"],
+        detail=detail,
+    )
 
 
 def _reruns_from_steps(run: dict) -> bool:
@@ -288,15 +330,18 @@ async def cancel_run(
     owner_id: int | None = None,
     space_id: int | None = None,
     reason: str = USER_CANCEL,
+    actor_id: int | None = None,
 ) -> dict:
     """Queued, sleeping and waiting runs stop at once; a running one at its next step boundary
     (its job is aborted, which interrupts a long step). With `space_id`, only a run of that space
-    (else RunNotFound); the caller checks the member's role (policy.Action.OPERATE)."""
+    (else RunNotFound); the caller checks the member's role (policy.Action.OPERATE). Audited as
+    run.cancel by `actor_id` (default `owner_id`; neither: the system)."""
     async with conn.transaction():
         run = await _lock_run(conn, run_id, owner_id, space_id)
         if run["status"] in FINAL:
             raise InvalidState(f"the run has already {run['status']}")
         await conn.execute(REQUEST_CANCEL, {"run_id": run["id"], "reason": reason})
+        await _audit(conn, run, "run.cancel", actor_id or owner_id, {"reason": reason})
         # Only a run that is really executing needs its job aborted: a waiting or sleeping run whose
         # job is just finishing (or was just fetched, and waits on our row lock) stops here and now.
         if run["status"] == "running" and await advance_is_running(conn, run["id"]):
@@ -314,12 +359,15 @@ async def retry_run(
     *,
     owner_id: int | None = None,
     space_id: int | None = None,
+    actor_id: int | None = None,
 ) -> dict:
-    """Run a failed run again from its failed step; completed steps keep their results."""
+    """Run a failed run again from its failed step; completed steps keep their results. Audited
+    as run.retry by `actor_id` (default `owner_id`)."""
     async with conn.transaction():
         run = await _lock_run(conn, run_id, owner_id, space_id)
         if run["status"] != "failed":
             raise InvalidState("only a failed run can be retried")
+        await _audit(conn, run, "run.retry", actor_id or owner_id, {})
         failed = (await (await conn.execute(FIRST_FAILED_STEP, {"run_id": run["id"]})).fetchone())[
             "seq"
         ]

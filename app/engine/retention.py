@@ -1,5 +1,6 @@
 """Retention: drop the journal and event log of runs finished longer ago than the retention
-period (BATON_RETENTION_DAYS, default 90). Runs, hooks and artifacts stay."""
+period (BATON_RETENTION_DAYS, default 90), and audit log entries older than it. Runs, hooks and
+artifacts stay."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ PRUNE_BATCH = SQL["prune_batch"]
 
 
 PRUNE_JOBS = SQL["prune_jobs"]
+PRUNE_AUDIT = SQL["prune_audit"]
 
 
 async def prune_finished_jobs(conn: AsyncConnection) -> int:
@@ -33,4 +35,19 @@ async def prune_finished_runs(
             break
     if pruned:
         log.info("retention.pruned", extra={"runs": pruned, "days": days})
+    return pruned
+
+
+async def prune_audit_log(
+    conn: AsyncConnection, days: int, *, batch: int = 5000, max_batches: int = 200
+) -> int:
+    """Delete audit entries older than `days` (every space's), a batch per statement."""
+    pruned = 0
+    for _ in range(max_batches):
+        cur = await conn.execute(PRUNE_AUDIT, {"days": days, "limit": batch})
+        pruned += cur.rowcount
+        if cur.rowcount < batch:
+            break
+    if pruned:
+        log.info("retention.audit_pruned", extra={"entries": pruned, "days": days})
     return pruned

@@ -21,3 +21,11 @@ UPDATE runs SET journal_pruned_at = now() WHERE id IN (SELECT id FROM batch)
 DELETE FROM procrastinate_jobs j
 WHERE j.status IN ('succeeded', 'failed', 'cancelled', 'aborted')
   AND NOT EXISTS (SELECT 1 FROM procrastinate_events e WHERE e.job_id = j.id AND e.at > now() - interval '7 days')
+
+-- prune_audit --
+-- The audit log is kept as long as runs' journals (the retention setting), in batches for the
+-- same reason; index audit_log_at finds the oldest entries.
+DELETE FROM audit_log WHERE id IN (
+    SELECT id FROM audit_log WHERE at < now() - make_interval(days => %(days)s)
+    ORDER BY at LIMIT %(limit)s
+)

@@ -15,7 +15,7 @@ from app.engine.advance import advance
 from app.engine.hooks import send_hook_reminder
 from app.engine.mapping import run_child
 from app.engine.replays import tick as replay_tick
-from app.engine.retention import prune_finished_jobs, prune_finished_runs
+from app.engine.retention import prune_audit_log, prune_finished_jobs, prune_finished_runs
 
 
 @queue.task(name=ADVANCE_RUN, pass_context=True)
@@ -48,4 +48,5 @@ async def replay_tick_task(context, replay_id: int, tick: int) -> None:
 async def periodic_retention(context, timestamp: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         await prune_finished_runs(conn, load_settings().retention_days)
+        await prune_audit_log(conn, load_settings().retention_days)
         await prune_finished_jobs(conn)

@@ -23,6 +23,7 @@ from app.engine.errors import HookNotFound, InputInvalid, RunNotFound
 from app.engine.hooks import resolve_hook
 from app.engine.registry import catalog
 from app.web.api import schedules
+from app.web.api.audit import list_audit
 from app.web.api.auth import SECURITY_SCHEME, requires_api_key
 from app.web.api.events import parse_last_event_id, run_events
 from app.web.api.schemas import (
@@ -451,6 +452,7 @@ router = Router(
         *trigger_routes,
         *schedules.routes,
         *TEMPLATE_HANDLERS,
+        list_audit,
     ],
     guards=[requires_api_key],
     dependencies={"hub": Provide(provide_hub)},

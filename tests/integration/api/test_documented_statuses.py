@@ -53,6 +53,7 @@ OPERATIONS = {
     ("/api/v1/templates/{slug}/versions", "get"): ({"200"}, {"404"}),
     ("/api/v1/templates/{slug}/versions", "post"): ({"201"}, {"404", "413", "415", "422"}),
     ("/api/v1/templates/{slug}/export", "get"): ({"200"}, {"404"}),
+    ("/api/v1/audit", "get"): ({"200"}, {"403", "422"}),
     ("/api/v1/templates/{slug}/runs", "post"): (
         {"200", "201"},
         {"402", "404", "413", "415", "422"},

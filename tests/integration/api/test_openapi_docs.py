@@ -39,6 +39,7 @@ async def test_the_schema_documents_only_the_api_with_bearer_keys(api):
         "/api/v1/templates/{slug}/versions",
         "/api/v1/templates/{slug}/export",
         "/api/v1/templates/{slug}/runs",
+        "/api/v1/audit",
     }
     assert doc["components"]["securitySchemes"]["BearerKey"] | {"description": ""} == {
         "type": "http",
@@ -48,8 +49,8 @@ async def test_the_schema_documents_only_the_api_with_bearer_keys(api):
     }
     operations = [op for item in doc["paths"].values() for op in item.values()]
     assert (
-        len(operations) == 9 + 7 + 9 + 4 + 7
-    )  # runs, hooks and workflows; triggers; schedules; rerun and replays; templates
+        len(operations) == 9 + 7 + 9 + 4 + 7 + 1
+    )  # runs, hooks and workflows; triggers; schedules; rerun and replays; templates; audit
     for op in operations:
         assert op["security"] == [{"BearerKey": []}]
         assert op["responses"]["401"]["content"]["application/json"]["schema"] == {

@@ -12,7 +12,7 @@ from app.engine.commands import start_run
 from app.engine.errors import AlreadyDecided
 from app.engine.hooks import check_assignment, resolve_hook, waiting_for
 from tests.support.engine import effects, make_user, wait_status
-from tests.support.teams import make_team
+from tests.support.teams import make_team_of
 
 
 async def email_of(pool, user_id: int) -> str:
@@ -48,7 +48,7 @@ async def rows(pool, sql: str, *args) -> list[dict]:
 async def team(pool):
     owner, a1, a2, a3, member = [await make_user(pool) for _ in range(5)]
     roles = {owner: "owner", a1: "admin", a2: "admin", a3: "admin", member: "member"}
-    space = await make_team(pool, roles)
+    space = await make_team_of(pool, roles)
     return {"space": space, "owner": owner, "admins": [a1, a2, a3], "member": member}
 
 

@@ -19,7 +19,7 @@ from tests.integration.workflows.test_notification_settings import bell_of
 from tests.support.engine import effects, wait_status
 from tests.support.fixtures import make_test_llm
 from tests.support.live_server import LiveServer
-from tests.support.teams import make_team
+from tests.support.teams import make_team_of
 from tests.support.web import csrf_of, log_in, new_email
 from tests.support.web import make_user as make_account
 
@@ -48,7 +48,7 @@ async def team(pool):
         role: await make_account(pool, tier="pro")
         for role in ("owner", "admin", "member", "viewer")
     }
-    space = await make_team(pool, {people[r].id: r for r in people}, name="Acme")
+    space = await make_team_of(pool, {people[r].id: r for r in people}, name="Acme")
     return {"space": space, **people}
 
 
@@ -180,7 +180,7 @@ async def live_web(model_settings, database_url):
 
 async def test_an_assignment_reaches_the_assignees_open_page_live(pool, worker, live_web):
     owner, admin = await make_account(pool, tier="pro"), await make_account(pool, tier="pro")
-    space = await make_team(pool, {owner.id: "owner", admin.id: "admin"})
+    space = await make_team_of(pool, {owner.id: "owner", admin.id: "admin"})
     async with httpx.AsyncClient(base_url=live_web.url, timeout=10) as browser:
         assert (await log_in(browser, admin.email)).status_code == 303
         async with browser.stream("GET", "/live", params={"page": "/approvals"}) as stream:
