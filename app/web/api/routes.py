@@ -212,7 +212,9 @@ async def cancel_run(
     """Cancel a run: at once when it is queued, sleeping or waiting; at its next step when running."""
     async with pool.connection() as conn:
         await find_run(conn, request, run_id, Action.OPERATE)
-        await commands.cancel_run(conn, run_id, space_id=request.user.space.id)
+        await commands.cancel_run(
+            conn, run_id, space_id=request.user.space.id, actor_id=request.user.id
+        )
         return await _detail(conn, run_id, request)
 
 
@@ -225,7 +227,9 @@ async def retry_run(
     """Run a failed run again from its failed step (completed steps keep their results)."""
     async with pool.connection() as conn:
         await find_run(conn, request, run_id, Action.OPERATE)
-        await commands.retry_run(conn, run_id, space_id=request.user.space.id)
+        await commands.retry_run(
+            conn, run_id, space_id=request.user.space.id, actor_id=request.user.id
+        )
         return await _detail(conn, run_id, request)
 
 

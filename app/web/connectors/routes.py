@@ -24,7 +24,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.core import outbound
 from app.core.config import Settings
 from app.core.policy import Action, require
-from app.core.secrets_box import SecretBox
+from app.core.secrets_box import SecretBox, SecretUnreadable
 from app.steps.publishers import clients, connectors
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
@@ -135,13 +135,19 @@ async def check_connector(
     connector_id: FromPath[int],
 ) -> Template:
     async with pool.connection() as conn:
-        connector = await connectors.load_connector(
-            conn,
-            SecretBox.from_settings(settings),
-            request.user.id,
-            connector_id,
-            space_id=_sid(request),
-        )
+        try:
+            connector = await connectors.load_connector(
+                conn,
+                SecretBox.from_settings(settings),
+                request.user.id,
+                connector_id,
+                space_id=_sid(request),
+            )
+        except SecretUnreadable as exc:  # the instance's secret key changed since it was saved
+            require(request.user.space, Action.CONNECTORS)
+            return await _render(
+                request, pool, checked={"id": connector_id, "ok": False, "message": str(exc)}
+            )
     if connector is None:
         raise NotFoundException("No such connector.")
     require(request.user.space, Action.CONNECTORS)

@@ -162,7 +162,9 @@ async def cancel(
         # 404 for a run not shown to this user, 403 for a viewer of the run's space
         found = await find_chat_run(conn, request, run_id, Action.OPERATE)
         try:
-            run = await cancel_run(conn, run_id, space_id=found["space_id"])
+            run = await cancel_run(
+                conn, run_id, space_id=found["space_id"], actor_id=request.user.id
+            )
         except InvalidState as exc:
             notice = f"Nothing to cancel: {exc}."
             run = None

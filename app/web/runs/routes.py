@@ -131,7 +131,7 @@ async def _act(request: Request, pool: AsyncConnectionPool, run_id: UUID, action
     async with pool.connection() as conn:
         await find_run(conn, request, run_id, Action.OPERATE)  # 404 elsewhere, 403 for a viewer
         try:
-            await action(conn, run_id, space_id=space_id(request))
+            await action(conn, run_id, space_id=space_id(request), actor_id=request.user.id)
             message = None
         except RunNotFound:
             raise  # a 404 page, like any run that is not in this space

@@ -120,11 +120,15 @@ async def space_menu(request: Request, pool: NamedDependency[AsyncConnectionPool
 
 @post("/switch", request_max_body_size=BODY_LIMIT)
 async def switch_space(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Response:
-    """Work in another space from now on (this browser only); a space the person is not a member of
-    changes nothing. Then to the dashboard, which shows the chosen space."""
+    """Work in another space from now on (this browser only), then to the dashboard, which shows
+    the chosen space. A space the person is not a member of is not found (404) and changes nothing."""
     values = await _form(request)
     async with pool.connection() as conn:
-        await set_current_space(conn, request.auth.id, request.user.id, _int(values.get("space")))
+        switched = await set_current_space(
+            conn, request.auth.id, request.user.id, _int(values.get("space"))
+        )
+    if not switched:
+        raise NotFoundException("no such space")
     return Redirect(DASHBOARD, status_code=303)
 
 

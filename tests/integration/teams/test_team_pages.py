@@ -190,11 +190,11 @@ async def test_the_switcher_lists_my_spaces_switches_and_falls_back_when_removed
     assert switched.status_code == 303 and switched.headers["location"] == "/workflows"
     assert await current_space(app_client) == "Switch Test"
 
-    # A space the person is not a member of changes nothing; nonsense neither (no 500).
+    # A space the person is not a member of is not found and changes nothing; nonsense neither (no 500).
     async with pool.connection() as conn:
         other = await teams.create_team(conn, name="Not yours", owner_id=owner_id)
     for value in (str(other.id), "999999999999", "-1", "abc", "9" * 40):
-        assert (await post(app_client, "/spaces/switch", {"space": value})).status_code == 303
+        assert (await post(app_client, "/spaces/switch", {"space": value})).status_code == 404
         assert await current_space(app_client) == "Switch Test"
 
     async with pool.connection() as conn:
