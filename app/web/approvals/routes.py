@@ -89,7 +89,7 @@ async def decide_in_app(
         hook = await store.hook_for_owner(conn, hook_id, user.id)
         if hook is None:
             raise NotFoundException()
-        parsed = parse_decision(hook, form)
+        parsed = parse_decision(hook, form, user.time_zone)
         outcome = (
             None
             if parsed.errors
