@@ -176,3 +176,20 @@ def test_the_json_schema_is_published_with_every_block_kind():
     schema = json.dumps(fmt.document_schema())
     for kind in ("ask_model", "review", "ask_person", "wait", "for_each", "if", "document", "send"):
         assert f'"{kind}"' in schema
+
+
+def test_an_ask_person_form_cannot_ask_for_files():
+    doc = {
+        "title": "x",
+        "blocks": [
+            {
+                "id": "ask",
+                "kind": "ask_person",
+                "message": "Send it",
+                "fields": [{"name": "doc", "label": "Doc", "kind": "file"}],
+            }
+        ],
+    }
+    assert problems(doc) == [
+        "blocks.0.fields: A person answering mid-run cannot upload files: use an input instead."
+    ]
