@@ -364,7 +364,18 @@ async def run_template_version(conn: AsyncConnection, run_id: Any) -> dict:
         "document": row["document"],
         "template_id": row["template_id"],
         "version": row["template_version"],
+        "draft": row["draft"],
     }
+
+
+async def put_test_run(
+    conn: AsyncConnection, *, run_id: Any, template_id: int | None, document: dict
+) -> None:
+    """Keep the draft a test run runs (not a version: the history does not list it)."""
+    await conn.execute(
+        SQL["put_test_run"],
+        {"run_id": run_id, "template_id": template_id, "document": Jsonb(document)},
+    )
 
 
 async def attach_uploads(

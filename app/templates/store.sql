@@ -145,9 +145,19 @@ SELECT id, email, is_admin FROM users WHERE email = lower(%(email)s)
 
 -- run_template_version --
 -- The template version a run started with (the interpreter loads it; versions never change).
-SELECT v.document, r.template_id, r.template_version FROM runs r
-JOIN template_versions v ON v.template_id = r.template_id AND v.version = r.template_version
-WHERE r.id = %(run_id)s
+-- A test run (template_test_runs, or its rerun's source) runs its kept draft instead.
+SELECT coalesce(t.document, s.document, v.document) AS document, r.template_id, r.template_version,
+       (t.run_id IS NOT NULL OR s.run_id IS NOT NULL) AS draft
+FROM runs r
+LEFT JOIN template_test_runs t ON t.run_id = r.id
+LEFT JOIN template_test_runs s ON s.run_id = r.rerun_of
+LEFT JOIN template_versions v ON v.template_id = r.template_id AND v.version = r.template_version
+WHERE r.id = %(run_id)s AND coalesce(t.document, s.document, v.document) IS NOT NULL
+
+-- put_test_run --
+-- The draft a builder's test run runs (it is not a version; the run loads it).
+INSERT INTO template_test_runs (run_id, template_id, document)
+VALUES (%(run_id)s, %(template_id)s, %(document)s) ON CONFLICT (run_id) DO NOTHING
 
 -- attach_uploads --
 -- A template run's file inputs become its files: only the starter's own uploads not yet used by a run.

@@ -12,6 +12,8 @@ from typing import Any
 from psycopg import AsyncConnection
 
 from app.templates import store
+from app.templates.format import parse
+from app.templates.start import TemplateChoice
 from app.templates.store import TemplateInvalid, TemplateNotFound
 from app.web.errors import NotFound
 from app.web.runs.start import InChat, Refused, choose_template, start_run
@@ -257,12 +259,14 @@ async def start(
 
 
 async def start_test(conn: AsyncConnection, t: dict, doc: dict, values: dict, user_id: int):
-    """A test run of what the editor shows. A run records the exact version it runs (runs never
-    change under their feet), so changes not saved yet are saved as a version first; the notice
-    says so. Returns (Started or Refused, the template after it)."""
-    if t["version"] is None or t["draft_differs"]:
-        saved = await save(conn, t["key"], user_id, doc)
-        if isinstance(saved, list):
-            return Refused("invalid_input", "Fix the template's problems first."), t
-        t = saved
-    return await start(conn, t, values, user_id), t
+    """A test run of what the editor shows, saved or not, through the one start path (it counts
+    for the quota). No version is made: the run keeps the exact draft it runs beside itself
+    (app.templates.store.put_test_run), so a resumed run loads the same document. Returns (Started or
+    Refused, the template)."""
+    try:
+        checked = await store.check_document(conn, user_id, doc)
+    except TemplateInvalid:
+        return Refused("invalid_input", "Fix the template's problems first."), t
+    template_id = template_id_of(t["key"])
+    choice = TemplateChoice(template_id, None, t["slug"] or "draft", parse(checked), draft=checked)
+    return await start_run(conn, template=choice, input=values, user_id=user_id), t
