@@ -365,6 +365,8 @@ async def run_template_version(conn: AsyncConnection, run_id: Any) -> dict:
         "template_id": row["template_id"],
         "version": row["template_version"],
         "draft": row["draft"],
+        # The run's `run.date`, journaled with the document (one journal entry per run fewer).
+        "loaded_at": row["loaded_at"].isoformat(),
     }
 
 

@@ -147,7 +147,7 @@ SELECT id, email, is_admin FROM users WHERE email = lower(%(email)s)
 -- The template version a run started with (the interpreter loads it; versions never change).
 -- A test run (template_test_runs, or its rerun's source) runs its kept draft instead.
 SELECT coalesce(t.document, s.document, v.document) AS document, r.template_id, r.template_version,
-       (t.run_id IS NOT NULL OR s.run_id IS NOT NULL) AS draft
+       (t.run_id IS NOT NULL OR s.run_id IS NOT NULL) AS draft, now() AS loaded_at
 FROM runs r
 LEFT JOIN template_test_runs t ON t.run_id = r.id
 LEFT JOIN template_test_runs s ON s.run_id = r.rerun_of
