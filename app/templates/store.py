@@ -44,6 +44,7 @@ DELETE_DRAFT = SQL["delete_draft"]
 USER_CONNECTORS = SQL["user_connectors"]
 USER_BY_EMAIL = SQL["user_by_email"]
 RUN_TEMPLATE_VERSION = SQL["run_template_version"]
+PUT_TEST_RUN = SQL["put_test_run"]
 ATTACH_UPLOADS = SQL["attach_uploads"]
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
@@ -375,7 +376,7 @@ async def put_test_run(
 ) -> None:
     """Keep the draft a test run runs (not a version: the history does not list it)."""
     await conn.execute(
-        SQL["put_test_run"],
+        PUT_TEST_RUN,
         {"run_id": run_id, "template_id": template_id, "document": Jsonb(document)},
     )
 
