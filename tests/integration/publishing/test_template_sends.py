@@ -10,6 +10,7 @@ import hashlib
 import hmac
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
@@ -26,9 +27,11 @@ HOOK_KEY = "template-webhook-key"
 class WebhookSink:
     """Records each POST (headers, body, whether its signature is right); answers `fail` first."""
 
-    def __init__(self, *fail: int):
+    def __init__(self, *fail: int, hold_first: float = 0.0):
         self.requests: list[dict] = []
         self.fail = list(fail)
+        self.hold_first = hold_first  # the first request is recorded, then held before its answer
+        self.received = threading.Event()
         sink = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -47,6 +50,9 @@ class WebhookSink:
                         "body": json.loads(raw),
                     }
                 )
+                sink.received.set()
+                if len(sink.requests) == 1 and sink.hold_first:
+                    time.sleep(sink.hold_first)
                 status = sink.fail.pop(0) if sink.fail else 200
                 self.send_response(status)
                 self.send_header("Content-Length", "2")
@@ -54,6 +60,7 @@ class WebhookSink:
                 self.wfile.write(b"{}")
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True  # a held answer does not keep the test waiting
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
     @property
