@@ -8,7 +8,7 @@ import copy
 
 from app.templates import store
 from app.web.builder import library
-from app.web.runs.start import Started
+from app.web.runs.start import Started, rerun_run
 from tests.integration.templates.test_template_runs import make_template
 from tests.support.engine import wait_status
 
@@ -72,3 +72,23 @@ async def test_an_invalid_draft_is_refused_without_a_run(pool, user):
             await conn.execute("SELECT count(*) AS n FROM runs WHERE owner_id = %s", (user,))
         ).fetchone()
     assert outcome.reason == "invalid_input" and runs["n"] == 0
+
+
+async def test_a_rerun_of_a_test_run_and_its_rerun_run_the_same_draft(pool, worker, user):
+    tpl = await make_template(pool, user, DOC)
+    draft = {
+        **DOC,
+        "blocks": [{"id": "out", "kind": "document", "markdown": "Draft {{ inputs.topic }}"}],
+    }
+    async with pool.connection() as conn:
+        t = library.view(tpl, await store.get_document(conn, tpl), draft=draft)
+        outcome, _ = await library.start_test(conn, t, draft, {"topic": "moles"}, user)
+    run_id = outcome.run_id
+    for _ in range(2):  # a rerun, then a rerun of that rerun
+        await wait_status(pool, run_id, "completed", timeout=20)
+        async with pool.connection() as conn:
+            again = await rerun_run(conn, run_id, user_id=user)
+        assert isinstance(again, Started)
+        run_id = again.run_id
+        done = await wait_status(pool, run_id, "completed", timeout=20)
+        assert done["output"]["document"].strip() == "Draft moles"
