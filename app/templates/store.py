@@ -303,11 +303,28 @@ def strip_private(document: dict) -> dict:
                 block.pop("assignee")
             if block.get("kind") == "send" and block.get("to", "owner") != "owner":
                 block["to"] = "owner"
+            if block.get("kind") == "ask_person":
+                defaults(block.get("fields") or [])
             for key in ("blocks", "then", "else"):
                 walk(block.get(key) or [])
 
+    def defaults(fields: list) -> None:
+        for field in fields:
+            if isinstance(field, dict) and _has_email(field.get("default")):
+                field.pop("default")
+
     walk(doc.get("blocks") or [])
+    defaults(doc.get("inputs") or [])
     return doc
+
+
+EMAIL = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+")
+
+
+def _has_email(value: Any) -> bool:
+    """A default (text or list of texts) that holds an e-mail address."""
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and EMAIL.search(v) for v in values)
 
 
 async def export_document(conn: AsyncConnection, *, user_id: int | None, slug: str) -> dict:
