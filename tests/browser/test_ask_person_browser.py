@@ -47,7 +47,7 @@ def import_template(page: Page, database_url: str, user_id: int) -> int:
         {"name": "trip.json", "mimeType": "application/json", "buffer": json.dumps(TRIP).encode()}
     )
     page.get_by_role("button", name="Import").click()
-    expect(page).not_to_have_url(re.compile(r"/templates/import$"))
+    expect(page).not_to_have_url(re.compile(r"/templates/import$"), timeout=LIVE_MS)
     with psycopg.connect(database_url, autocommit=True) as conn:
         return conn.execute(
             "SELECT id FROM templates WHERE owner_id = %s ORDER BY id DESC LIMIT 1", (user_id,)
@@ -57,7 +57,7 @@ def import_template(page: Page, database_url: str, user_id: int) -> int:
 def start_run(page: Page, template_id: int) -> None:
     page.goto(f"/templates/{template_id}/run")
     page.get_by_role("button", name="Start").click()
-    expect(page).to_have_url(re.compile(r"/chat/\d+$"))
+    expect(page).to_have_url(re.compile(r"/chat/\d+$"), timeout=LIVE_MS)
 
 
 def answer_badly_then_well(form: Locator, city: str) -> None:
@@ -68,8 +68,8 @@ def answer_badly_then_well(form: Locator, city: str) -> None:
     expect(form.locator(".field.has-error")).to_have_count(2, timeout=LIVE_MS)  # city, nights
     city_field = form.locator(".field", has_text="City")
     expect(city_field.locator(".field-error")).to_have_text("Fill this in.")  # beside the field
-    expect(form.get_by_label("Seat")).to_have_value("window")  # nothing lost
-    expect(form.get_by_label("Notes")).to_have_value("keep me")
+    expect(form.get_by_label("Seat")).to_have_value("window", timeout=LIVE_MS)  # nothing lost
+    expect(form.get_by_label("Notes")).to_have_value("keep me", timeout=LIVE_MS)
     form.get_by_label("City").fill(city)
     form.get_by_label("Nights").fill("3")
     form.get_by_label("By train").check()
@@ -106,7 +106,7 @@ def test_ask_person_in_the_chat_card_the_approvals_page_and_the_email_link(
     expect(page.locator(".run-live").last.get_by_label("City")).to_be_visible(timeout=LIVE_MS)
     page.goto("/approvals")
     page.get_by_role("link", name="Review").first.click()
-    expect(page).to_have_url(re.compile(r"/approvals/\d+$"))
+    expect(page).to_have_url(re.compile(r"/approvals/\d+$"), timeout=LIVE_MS)
     answer_badly_then_well(page.locator("form.decision-form"), "Porto")
     expect(page.get_by_text(re.compile("already decided|Thank you"))).to_be_visible(timeout=LIVE_MS)
 
