@@ -148,13 +148,27 @@ async def main(args) -> None:
             print(
                 f"{'blocks':>6} {'runs':>4} {'python ms/block':>16} {'template ms/block':>18} {'ratio':>6}"
             )
+            medians = []
             for n in args.blocks:
                 python, template = await measure(pool, user, n, args.runs)
+                medians.append((n, statistics.median(python), statistics.median(template)))
                 py_block = statistics.median(python) / n * 1000
                 tpl_block = statistics.median(template) / n * 1000
                 ratio = tpl_block / py_block
                 print(
                     f"{n:>6} {args.runs:>4} {py_block:>16.2f} {tpl_block:>18.2f} {ratio:>5.2f}× {mark(ratio <= TARGET)}"
+                )
+            if len(medians) >= 2:
+                # The cost of one more block (the slope between the smallest and largest size): the
+                # per-block overhead without the run's fixed costs (a template loads its document once).
+                (n0, py0, tpl0), (n1, py1, tpl1) = medians[0], medians[-1]
+                py_marginal = (py1 - py0) / (n1 - n0) * 1000
+                tpl_marginal = (tpl1 - tpl0) / (n1 - n0) * 1000
+                fixed = ((tpl0 - py0) - (n0 * (tpl_marginal - py_marginal)) / 1000) * 1000
+                ratio = tpl_marginal / py_marginal
+                print(
+                    f"per extra block ({n0}→{n1}): python {py_marginal:.2f} ms, template {tpl_marginal:.2f} ms,"
+                    f" {ratio:.2f}× {mark(ratio <= TARGET)}; template's fixed extra per run {fixed:.1f} ms"
                 )
         finally:
             await pool.close()

@@ -181,6 +181,15 @@ class AskPerson(_Block):
     assignee: str | None = Field(None, max_length=254)
     assign_role: AssignRole | None = None
 
+    @field_validator("fields")
+    @classmethod
+    def _no_uploads(cls, value: list[InputField]) -> list[InputField]:
+        if any(f.kind in ("file", "files") for f in value):
+            raise ValueError(
+                "A person answering mid-run cannot upload files: use an input instead."
+            )
+        return value
+
 
 class Wait(_Block):
     kind: Literal["wait"]

@@ -15,7 +15,7 @@ Step names are the block's title (or id), with " · round N" after a review's ju
 from __future__ import annotations
 
 import contextlib
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, ValidationError
@@ -358,6 +358,14 @@ async def _pure(blocks: list, ctx: dict) -> None:
             ctx[block.id] = results
 
 
+def _started(run: Run, loaded: dict) -> datetime:
+    """When the run loaded its template (journaled with it); a run that loaded it before this was
+    kept journals a `now` entry next, so it still makes that call when it resumes."""
+    if loaded.get("loaded_at"):
+        return datetime.fromisoformat(loaded["loaded_at"]).astimezone(UTC)
+    return run.now()
+
+
 @workflow(
     name=TEMPLATE_WORKFLOW,
     title="Template",
@@ -390,7 +398,7 @@ async def run_template(run: Run, inp: TemplateValues) -> dict:
             values[field.name] = read[0] if field.kind == "file" else read
     ctx: dict[str, Any] = {
         "inputs": values,
-        "run": {"date": run.now().strftime("%-d %B %Y"), "title": template.title},
+        "run": {"date": _started(run, loaded).strftime("%-d %B %Y"), "title": template.title},
     }
     interpreter = Interpreter(run, template, meta)
     out: dict[str, Any] = {"template": template.title, "template_version": loaded["version"]}

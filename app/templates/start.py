@@ -26,11 +26,12 @@ from app.templates.interpreter import TEMPLATE_WORKFLOW
 class TemplateChoice:
     """A template version chosen for a run: what the start path needs to check and record it."""
 
-    template_id: int
-    version: int
+    template_id: int | None  # None: a test run of a template never saved
+    version: int | None  # None: a test run of the editor's draft (`draft` is what it runs)
     slug: str
     document: Template
     space_id: int | None = None  # the space the run starts in (None: the starter's personal space)
+    draft: dict | None = None
 
     @property
     def title(self) -> str:
@@ -104,6 +105,10 @@ async def start_template_run(
             template_version=chosen.version,
             space_id=space_id,
         )
+        if created and chosen.draft is not None:
+            await store.put_test_run(
+                conn, run_id=run["id"], template_id=chosen.template_id, document=chosen.draft
+            )
         ids = file_ids(chosen.document.inputs, run["input"])
         if (
             created

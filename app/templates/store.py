@@ -49,6 +49,7 @@ SPACE_CONNECTORS = SQL["space_connectors"]
 PERSONAL_SPACE = SQL["personal_space"]
 USER_BY_EMAIL = SQL["user_by_email"]
 RUN_TEMPLATE_VERSION = SQL["run_template_version"]
+PUT_TEST_RUN = SQL["put_test_run"]
 ATTACH_UPLOADS = SQL["attach_uploads"]
 
 SLUG = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
@@ -392,11 +393,28 @@ def strip_private(document: dict) -> dict:
                 block.pop("assignee")
             if block.get("kind") == "send" and block.get("to", "owner") != "owner":
                 block["to"] = "owner"
+            if block.get("kind") == "ask_person":
+                defaults(block.get("fields") or [])
             for key in ("blocks", "then", "else"):
                 walk(block.get(key) or [])
 
+    def defaults(fields: list) -> None:
+        for field in fields:
+            if isinstance(field, dict) and _has_email(field.get("default")):
+                field.pop("default")
+
     walk(doc.get("blocks") or [])
+    defaults(doc.get("inputs") or [])
     return doc
+
+
+EMAIL = re.compile(r"[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+")
+
+
+def _has_email(value: Any) -> bool:
+    """A default (text or list of texts) that holds an e-mail address."""
+    values = value if isinstance(value, list) else [value]
+    return any(isinstance(v, str) and EMAIL.search(v) for v in values)
 
 
 async def export_document(
@@ -471,7 +489,20 @@ async def run_template_version(conn: AsyncConnection, run_id: Any) -> dict:
         "document": row["document"],
         "template_id": row["template_id"],
         "version": row["template_version"],
+        "draft": row["draft"],
+        # The run's `run.date`, journaled with the document (one journal entry per run fewer).
+        "loaded_at": row["loaded_at"].isoformat(),
     }
+
+
+async def put_test_run(
+    conn: AsyncConnection, *, run_id: Any, template_id: int | None, document: dict
+) -> None:
+    """Keep the draft a test run runs (not a version: the history does not list it)."""
+    await conn.execute(
+        PUT_TEST_RUN,
+        {"run_id": run_id, "template_id": template_id, "document": Jsonb(document)},
+    )
 
 
 async def attach_uploads(

@@ -151,9 +151,27 @@ SELECT id, email, is_admin FROM users WHERE email = lower(%(email)s)
 
 -- run_template_version --
 -- The template version a run started with (the interpreter loads it; versions never change).
-SELECT v.document, r.template_id, r.template_version FROM runs r
-JOIN template_versions v ON v.template_id = r.template_id AND v.version = r.template_version
-WHERE r.id = %(run_id)s
+-- A test run (template_test_runs) runs its kept draft instead; so does a rerun of one, however many
+-- reruns deep (the nearest run up the rerun_of chain that kept a draft).
+WITH RECURSIVE chain AS (
+    SELECT id, rerun_of, 0 AS depth FROM runs WHERE id = %(run_id)s
+    UNION ALL
+    SELECT r.id, r.rerun_of, c.depth + 1 FROM runs r JOIN chain c ON r.id = c.rerun_of
+    WHERE c.depth < 100
+), kept AS (
+    SELECT t.document FROM chain c JOIN template_test_runs t ON t.run_id = c.id
+    ORDER BY c.depth LIMIT 1
+)
+SELECT coalesce((SELECT document FROM kept), v.document) AS document, r.template_id,
+       r.template_version, EXISTS (SELECT 1 FROM kept) AS draft, now() AS loaded_at
+FROM runs r
+LEFT JOIN template_versions v ON v.template_id = r.template_id AND v.version = r.template_version
+WHERE r.id = %(run_id)s AND coalesce((SELECT document FROM kept), v.document) IS NOT NULL
+
+-- put_test_run --
+-- The draft a builder's test run runs (it is not a version; the run loads it).
+INSERT INTO template_test_runs (run_id, template_id, document)
+VALUES (%(run_id)s, %(template_id)s, %(document)s) ON CONFLICT (run_id) DO NOTHING
 
 -- attach_uploads --
 -- A template run's file inputs become its files: only the starter's own uploads not yet used by a run.

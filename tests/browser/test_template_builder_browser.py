@@ -90,7 +90,9 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     expect(page.locator("#editor-status")).to_have_text("Saved as version 1")
     expect(page.locator(".version")).to_have_count(1)
 
-    # Test run, beside the editor.
+    # Test run, beside the editor, of the draft: an unsaved edit runs, and no version is made.
+    page.get_by_label("Title", exact=True).fill("Fox notes draft")
+    expect(page.locator("#editor-status")).to_contain_text("Draft kept")
     test = page.get_by_role("form", name="Test run")
     test.get_by_label("What about?").fill("urban foxes")
     test.get_by_role("button", name="Test run").click()
@@ -103,6 +105,7 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
     expect(card).to_contain_text("Applied: Mention their dens", timeout=LIVE_MS)
     card.get_by_role("button", name="Approve").click()
     expect(card.locator(".run-status")).to_have_text("Completed", timeout=LIVE_MS)
+    expect(card).to_contain_text("Fox notes draft")  # the draft ran
 
     with page.expect_download() as download:
         card.get_by_role("link", name="Download PDF").click()
@@ -113,6 +116,8 @@ def test_build_save_test_run_review_pdf_and_versions(page: Page, model, database
         ["pdftotext", "-", "-"], input=pdf, capture_output=True, check=True
     ).stdout.decode()
     assert "urban foxes" in text and "Applied: Mention their dens" in text
+    page.reload()
+    expect(page.locator(".version")).to_have_count(1)  # the test run made no version
 
     # An edit makes version 2; the history lists both, who saved them and when.
     page.get_by_label("Title", exact=True).fill("Fox notes, second edition")

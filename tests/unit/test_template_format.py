@@ -201,3 +201,43 @@ def test_a_review_may_go_to_a_role_and_need_several_approvals_from_it():
     assert [p.path for p in alone] == ["blocks.1.required"]
     personal = validate_document(_review_doc(assign_role="member"), team=False)
     assert [p.path for p in personal] == ["blocks.1.assign_role"]
+
+
+def test_an_ask_person_form_cannot_ask_for_files():
+    doc = {
+        "title": "x",
+        "blocks": [
+            {
+                "id": "ask",
+                "kind": "ask_person",
+                "message": "Send it",
+                "fields": [{"name": "doc", "label": "Doc", "kind": "file"}],
+            }
+        ],
+    }
+    assert problems(doc) == [
+        "blocks.0.fields: A person answering mid-run cannot upload files: use an input instead."
+    ]
+
+
+def test_export_drops_defaults_holding_email_addresses():
+    doc = {
+        "title": "x",
+        "inputs": [
+            {"name": "to", "label": "To", "default": "Ann <ann@corp.example>"},
+            {"name": "cc", "label": "Cc", "kind": "text_list", "default": ["a", "b@corp.example"]},
+            {"name": "topic", "label": "Topic", "default": "otters"},
+        ],
+        "blocks": [
+            {
+                "id": "ask",
+                "kind": "ask_person",
+                "message": "Who?",
+                "fields": [{"name": "who", "label": "Who", "default": "bob@corp.example"}],
+            }
+        ],
+    }
+    stripped = strip_private(doc)
+    assert "corp.example" not in json.dumps(stripped)
+    assert stripped["inputs"][2]["default"] == "otters"
+    assert "default" in doc["inputs"][0]  # the owner's own document is untouched

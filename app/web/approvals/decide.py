@@ -21,6 +21,7 @@ from app.core.policy import may_decide
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
 from app.engine.hooks import resolve_hook
 from app.web.runs.cards import ACTION_WORDS
+from app.web.runs.hook_fields import parse_hook_fields
 
 MAX_FEEDBACK = 4000
 MAX_LINES = 20
@@ -35,7 +36,8 @@ class Parsed:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def parse_decision(hook: dict, form: dict[str, str]) -> Parsed:
+def parse_decision(hook: dict, form: dict[str, str], zone: str | None = None) -> Parsed:
+    """`zone`: the decider's time zone, for a date-time field given without one."""
     show = hook.get("show") if isinstance(hook.get("show"), dict) else {}
     values = {k: v for k, v in form.items() if isinstance(v, str) and not k.startswith("_")}
     action = values.get("action", "")
@@ -63,6 +65,10 @@ def parse_decision(hook: dict, form: dict[str, str]) -> Parsed:
             errors[name] = f"Each line at most {MAX_LINE} characters."
         else:
             data[name] = lines
+    if action not in ("reject", "cancel"):
+        answers, problems = parse_hook_fields(hook, values, zone)
+        errors.update(problems)
+        data.update(answers)
     return Parsed(action if not errors else None, data, values, errors)
 
 

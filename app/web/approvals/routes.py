@@ -135,7 +135,7 @@ async def decide_in_app(
                     hook, f"/approvals/{hook_id}", refused=refused, mine=hook["owner_id"] == user.id
                 ),
             )
-        parsed = parse_decision(hook, form)
+        parsed = parse_decision(hook, form, user.time_zone)
         if refused:  # the run's owner, on their card, of a review that waits for someone else
             parsed.errors, outcome = {}, Outcome(False, refused, 403)
         elif parsed.errors:

@@ -17,7 +17,8 @@ from psycopg import AsyncConnection
 
 from app.core.policy import Action, require
 from app.templates import store
-from app.templates.start import choose
+from app.templates.format import parse
+from app.templates.start import TemplateChoice, choose
 from app.templates.store import TemplateInvalid, TemplateNotFound
 from app.web.errors import NotFound
 from app.web.runs.start import InChat, Refused, start_run
@@ -311,12 +312,22 @@ async def start(
 
 
 async def start_test(conn: AsyncConnection, t: dict, doc: dict, values: dict, user: Any):
-    """A test run of what the editor shows. A run records the exact version it runs (runs never
-    change under their feet), so changes not saved yet are saved as a version first; the notice
-    says so. Returns (Started or Refused, the template after it)."""
-    if t["version"] is None or t["draft_differs"]:
-        saved = await save(conn, t["key"], user, doc)
-        if isinstance(saved, list):
-            return Refused("invalid_input", "Fix the template's problems first."), t
-        t = saved
-    return await start(conn, t, values, user), t
+    """A test run of what the editor shows, saved or not, in the current space, through the one
+    start path (it counts for the quota; a viewer: policy.Forbidden, a 403). No version is made:
+    the run keeps the exact draft it runs beside itself (app.templates.store.put_test_run), so a
+    resumed run loads the same document. Returns (Started or Refused, the template)."""
+    if user.space is not None:
+        require(user.space, Action.START)
+    try:
+        checked = await store.check_document(conn, user.id, doc, space_id(user))
+    except TemplateInvalid:
+        return Refused("invalid_input", "Fix the template's problems first."), t
+    choice = TemplateChoice(
+        template_id_of(t["key"]),
+        None,
+        t["slug"] or "draft",
+        parse(checked),
+        space_id=space_id(user),
+        draft=checked,
+    )
+    return await start_run(conn, template=choice, input=values, user_id=user.id), t

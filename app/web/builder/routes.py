@@ -280,7 +280,8 @@ async def restore(
 async def test_run(
     request: Request, pool: NamedDependency[AsyncConnectionPool], key: FromPath[str]
 ) -> Response:
-    """Runs what is in the editor now (the kept draft, else the saved version) with sample inputs."""
+    """Runs what is in the editor now (the kept draft, else the saved version) with sample inputs,
+    without saving a version; the run's card shows beside the editor."""
     form = {k: v for k, v in await _form_items(request)}
     user_id = request.user.id
     async with pool.connection() as conn:
@@ -293,25 +294,19 @@ async def test_run(
                 + "; ".join(m for _, m in problems[:3])
             }
             return await _test_answer(request, conn, t, doc, errors, form)
-        outcome, saved = await library.start_test(
+        outcome, t = await library.start_test(
             conn, t, doc, run_inputs.form_input(doc, form), request.user
         )
         if isinstance(outcome, start.Refused):
             return await _test_answer(
-                request, conn, saved, doc, outcome.fields or {"form": outcome.message}, form
+                request, conn, t, doc, outcome.fields or {"form": outcome.message}, form
             )
         card = await load_card(conn, outcome.run_id, user_id)
-        notice = (
-            f"Saved as version {saved['version']} for this test run." if saved is not t else None
-        )
-        context = await _editor_context(conn, user_id, saved, doc, card=card, notice=notice)
-    if saved["key"] != key:  # the first save of a new template: its own page, the run's card in it
-        return navigate(request, f"/templates/{saved['id']}?test_run={outcome.run_id}")
+        context = await _editor_context(conn, user_id, t, doc, card=card)
     if not is_htmx(request):
         return Template("pages/builder/editor.html", context=context)
     return Template(
-        "partials/builder/test_swap.html",
-        context={**context, "oob": True, "with_versions": saved is not t},
+        "partials/builder/test_swap.html", context={**context, "oob": True, "with_versions": False}
     )
 
 

@@ -25,6 +25,7 @@ from app.core.markdown import render_markdown
 from app.engine.commands import get_run
 from app.engine.errors import RunNotFound, WorkflowNotFound
 from app.engine.registry import get_workflow
+from app.web.runs.hook_fields import hook_fields
 from app.web.runs.panels import workflow_panel
 from app.web.runs.progress import run_progress
 from app.web.runs.store import run_artifacts
@@ -102,7 +103,8 @@ def hook_view(hook: dict) -> dict:
         "note": show.get("note") or "",
         "state": show.get("state") or "review",
         "content_html": markdown_html(show.get("content")) if show.get("content") else Markup(""),
-        "extra": None if show.get("content") or not show else show,  # any other JSON, shown as is
+        "extra": None if show.get("content") or show.get("form") or not show else show,
+        "fields": hook_fields(hook),  # any other JSON, shown as is
         "edit": edit
         and {
             "name": edit.get("name", "lines"),

@@ -3,14 +3,17 @@ block runs again (each mail is queued once, each document saved once, each journ
 
 from __future__ import annotations
 
+import asyncio
 from collections import Counter
 
 import pytest
 
 from app.engine.hooks import resolve_hook
 from app.templates import store
-from app.templates.start import start_template_run
+from app.templates.format import parse
+from app.templates.start import TemplateChoice, start_template_run
 from tests.integration.engine.test_engine_crash import check_journal, crash_env, recover_after_kill  # noqa: F401
+from tests.integration.publishing.test_template_sends import HOOK_KEY, WebhookSink
 from tests.support.engine import hook_token, journal, wait_status
 
 pytestmark = pytest.mark.slow
@@ -95,4 +98,51 @@ async def test_sigkill_while_sleeping_and_while_waiting_resumes_without_repeatin
         "second",
         "mail_two",
     ]
+    await check_journal(pool, run["id"])
+
+
+async def test_sigkill_mid_webhook_of_a_draft_test_run_sends_once_and_keeps_the_draft(crash_env):  # noqa: F811
+    """A builder's test run (the draft, no version) whose worker dies while its webhook POST is in
+    flight: the next worker loads the same draft and repeats the POST with the same Idempotency-Key."""
+    pool, workers, user = crash_env
+    workers.env["BATON_CONNECTOR_ALLOW"] = "127.0.0.1"
+    with WebhookSink(hold_first=30) as sink:
+        saved = {
+            "title": "Saved",
+            "inputs": [{"name": "topic", "label": "Topic", "kind": "short_text"}],
+            "blocks": [{"id": "doc", "kind": "document", "markdown": "saved {{ inputs.topic }}"}],
+        }
+        draft = {
+            **saved,
+            "title": "Draft",
+            "blocks": [
+                {"id": "doc", "kind": "document", "markdown": "draft {{ inputs.topic }}"},
+                {
+                    "id": "hook",
+                    "kind": "send",
+                    "channel": "webhook",
+                    "url": sink.url,
+                    "secret": HOOK_KEY,
+                    "body": "{{ doc }}",
+                },
+            ],
+        }
+        async with pool.connection() as conn:
+            tpl = await store.create_template(conn, owner_id=user, document=saved)
+            checked = await store.check_document(conn, user, draft)
+            choice = TemplateChoice(tpl["id"], None, tpl["slug"], parse(checked), draft=checked)
+            run, _ = await start_template_run(
+                conn, user_id=user, template=choice, input={"topic": "otters"}
+            )
+        proc = workers.start()
+        await asyncio.to_thread(sink.received.wait, 60)
+        await recover_after_kill(pool, workers, proc)
+        done = await wait_status(pool, run["id"], "completed", timeout=60)
+    assert done["output"]["template"] == "Draft" and done["template_version"] is None
+    assert done["output"]["document"].strip() == "draft otters"
+    assert len(sink.requests) == 2 and len({r["key"] for r in sink.requests}) == 1
+    assert all(r["signed"] for r in sink.requests)
+    async with pool.connection() as conn:
+        versions = await store.list_versions(conn, user_id=user, template_id=tpl["id"])
+    assert [v["version"] for v in versions] == [1]
     await check_journal(pool, run["id"])
