@@ -50,7 +50,10 @@ async def waiting_hook(pool, run_id, user) -> dict:
                 "SELECT id FROM hooks WHERE run_id = %s AND status = 'waiting'", (run_id,)
             )
         ).fetchone()
-        return await approvals.hook_for_owner(conn, row["id"], user)
+        email = (
+            await (await conn.execute("SELECT email FROM users WHERE id = %s", (user,))).fetchone()
+        )["email"]
+        return await approvals.hook_for_user(conn, row["id"], user, email)
 
 
 async def test_ask_person_fields_are_shown_checked_per_field_and_become_the_output(

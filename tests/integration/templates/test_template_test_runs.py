@@ -5,12 +5,19 @@ other (the start path's quota counts it)."""
 from __future__ import annotations
 
 import copy
+from types import SimpleNamespace
 
 from app.templates import store
 from app.web.builder import library
 from app.web.runs.start import Started, rerun_run
 from tests.integration.templates.test_template_runs import make_template
 from tests.support.engine import wait_status
+
+
+def signed_in(user_id: int) -> SimpleNamespace:
+    """The request's user as the builder reads it, working in their personal space."""
+    return SimpleNamespace(id=user_id, space=None)
+
 
 DOC = {
     "title": "Notes",
@@ -26,7 +33,7 @@ async def test_a_test_run_runs_the_draft_and_makes_no_version(pool, worker, user
     draft["blocks"][0]["markdown"] = "Draft: {{ inputs.topic }}"
     async with pool.connection() as conn:
         t = library.view(tpl, await store.get_document(conn, tpl), draft=draft)
-        outcome, _ = await library.start_test(conn, t, draft, {"topic": "owls"}, user)
+        outcome, _ = await library.start_test(conn, t, draft, {"topic": "owls"}, signed_in(user))
     assert isinstance(outcome, Started)
     done = await wait_status(pool, outcome.run_id, "completed", timeout=20)
     assert done["output"]["document"].strip() == "Draft: owls"
@@ -53,7 +60,7 @@ async def test_a_test_run_runs_the_draft_and_makes_no_version(pool, worker, user
 async def test_a_template_never_saved_can_be_test_run(pool, worker, user):
     async with pool.connection() as conn:
         t = library.view(None, DOC, draft=DOC)
-        outcome, _ = await library.start_test(conn, t, DOC, {"topic": "bats"}, user)
+        outcome, _ = await library.start_test(conn, t, DOC, {"topic": "bats"}, signed_in(user))
         assert isinstance(outcome, Started)
         templates = await (
             await conn.execute("SELECT count(*) AS n FROM templates WHERE owner_id = %s", (user,))
@@ -67,7 +74,7 @@ async def test_an_invalid_draft_is_refused_without_a_run(pool, user):
     bad = {**DOC, "blocks": [{"id": "out", "kind": "document", "markdown": "{{ nope }}"}]}
     async with pool.connection() as conn:
         t = library.view(None, bad, draft=bad)
-        outcome, _ = await library.start_test(conn, t, bad, {"topic": "x"}, user)
+        outcome, _ = await library.start_test(conn, t, bad, {"topic": "x"}, signed_in(user))
         runs = await (
             await conn.execute("SELECT count(*) AS n FROM runs WHERE owner_id = %s", (user,))
         ).fetchone()
@@ -82,7 +89,7 @@ async def test_a_rerun_of_a_test_run_and_its_rerun_run_the_same_draft(pool, work
     }
     async with pool.connection() as conn:
         t = library.view(tpl, await store.get_document(conn, tpl), draft=draft)
-        outcome, _ = await library.start_test(conn, t, draft, {"topic": "moles"}, user)
+        outcome, _ = await library.start_test(conn, t, draft, {"topic": "moles"}, signed_in(user))
     run_id = outcome.run_id
     for _ in range(2):  # a rerun, then a rerun of that rerun
         await wait_status(pool, run_id, "completed", timeout=20)
