@@ -49,6 +49,7 @@ import bench.workflows  # noqa: E402,F401  (start_run validates inputs against t
 from app.core.migrations import apply_migrations  # noqa: E402
 from bench.chaos import Proc, _csrf, _free_port  # noqa: E402
 from bench.support import pct  # noqa: E402
+from tests.support.model_server import ModelServer, Reply  # noqa: E402
 from tests.support.pg_cluster import PgCluster, pg_cluster  # noqa: E402
 
 SECRET_KEY = "load-test-secret-key-0123456789abc"
@@ -73,13 +74,21 @@ SCALES = {
     ),
 }
 MIX = {
-    "dashboard": 30,
-    "run_page": 20,
-    "inbox": 15,
-    "run_list": 10,
-    "api_start": 10,
+    "dashboard": 25,
+    "run_page": 15,
+    "inbox": 12,
+    "run_list": 8,
+    "api_start": 7,
+    "ui_start": 6,
     "decision": 15,
+    "chat": 12,
 }
+# What the chat request records besides its own time (the POST and the page): the streamed reply.
+CHAT_FIGURES = ("chat first token", "chat reply done")
+# The scripted model answers at about a hosted model's pace: 60 words at 40 words/s, after 0.3 s.
+TOKENS_PER_S = 40
+REPLY = " ".join(f"word{i}" for i in range(60))
+STREAM_LINK = re.compile(r'sse-connect="(/chat/\d+/messages/\d+/stream)"')
 
 
 @dataclass
@@ -322,6 +331,16 @@ async def request(kind: str, person: Person, tokens: list[str], stage: Stage) ->
                 if person.runs
                 else None
             )
+        elif kind == "ui_start":
+            # As a browser does: open the workflow's form (its CSRF token), post it.
+            form = await person.client.get("/chat/workflows/bench-load")
+            r = await person.client.post(
+                "/chat/workflows/bench-load",
+                data={"steps": "5", "timeout_s": "86400", "_csrf_token": _csrf(form.text)},
+            )
+            r = r if r.status_code != 303 else await person.client.get(r.headers["location"])
+        elif kind == "chat":
+            r = await chat(person, stage)
         elif kind == "api_start":
             r = await person.api.post(
                 "/api/v1/runs", json={"workflow": "bench-load", "input": {"steps": 5}}
@@ -332,12 +351,46 @@ async def request(kind: str, person: Person, tokens: list[str], stage: Stage) ->
             r = await person.api.post(f"/api/v1/hooks/{tokens.pop()}", json={"action": "approve"})
             answered = time.monotonic()
             asyncio.get_running_loop().call_later(2.0, record_lateness, person, answered, stage)
-        ok = r is not None and r.status_code < 400 or (kind == "decision" and r.status_code == 409)
+        ok = r is not None and (
+            r.status_code < 400 or (kind == "decision" and r.status_code == 409)
+        )
     except httpx.HTTPError:
         ok = False
     stage.latencies[kind].append((time.monotonic() - t0) * 1000)
     if not ok:
         stage.errors[kind] += 1
+
+
+async def chat(person: Person, stage: Stage) -> httpx.Response:
+    """A message in a new chat, as a browser sends it: the composer's form with its CSRF token,
+    the chat page it lands on, then the reply's stream until its `end` event (first token and
+    whole reply timed from the POST)."""
+    page = await person.client.get("/chat")
+    t0 = time.monotonic()
+    sent = await person.client.post(
+        "/chat", data={"content": "How is the load test going?", "_csrf_token": _csrf(page.text)}
+    )
+    if sent.status_code != 303:
+        return sent
+    r = await person.client.get(sent.headers["location"])
+    link = STREAM_LINK.search(r.text)
+    if r.status_code >= 400 or not link:
+        return r
+    first, event = None, ""
+    async with person.client.stream("GET", link[1], timeout=60) as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            # The stream opens with the text so far (`text`, empty at first), then `token`s.
+            elif first is None and event in ("text", "token") and line.strip() not in ("data:", ""):
+                first = time.monotonic()
+            if line.startswith("event: end"):
+                done = time.monotonic()
+                stage.latencies[CHAT_FIGURES[0]].append(((first or done) - t0) * 1000)
+                stage.latencies[CHAT_FIGURES[1]].append((done - t0) * 1000)
+                return r
+    stage.errors[CHAT_FIGURES[1]] += 1
+    return r
 
 
 def record_lateness(person: Person, answered: float, stage: Stage) -> None:
@@ -356,7 +409,8 @@ async def run_stage(
     end = stage.started_at + duration
     while (now := time.monotonic()) < end:
         person = random.choice(people)
-        kind = random.choices(kinds, weights)[0]
+        # Every kind once first, so even a short stage (the smoke test) has each.
+        kind = kinds[len(tasks)] if len(tasks) < len(kinds) else random.choices(kinds, weights)[0]
         tasks.append(
             asyncio.create_task(request(kind, person, tokens_of[person.user["id"]], stage))
         )
@@ -418,6 +472,40 @@ async def decision_to_next_step(url: str, since_s: float) -> list[float]:
     return [float(r["ms"]) for r in rows]
 
 
+# What /metrics read on every scrape before sql/0087 (every run, every journal row, every hook).
+METRICS_BEFORE = (
+    "SELECT status, count(*) FROM runs GROUP BY status",
+    "SELECT count(*) FILTER (WHERE duration_ms / 1000.0 <= 0.1), count(*), sum(duration_ms) "
+    "FROM run_steps WHERE kind = 'step' AND status = 'completed' AND duration_ms IS NOT NULL",
+    "SELECT count(*) FILTER (WHERE decided_at - created_at <= interval '1 hour'), count(*) "
+    "FROM hooks WHERE status = 'resolved'",
+)
+
+
+async def metrics_cost(url: str, base: str) -> str:
+    """Milliseconds of a /metrics scrape now (median of 5, after the first that folds) beside the
+    full-table counts it used to run, on the same database."""
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        t0 = time.perf_counter()
+        assert (await client.get("/metrics")).status_code == 200
+        first = (time.perf_counter() - t0) * 1000
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            await client.get("/metrics")
+            times.append((time.perf_counter() - t0) * 1000)
+    before = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for sql in METRICS_BEFORE:
+            await query(url, sql)
+        before.append((time.perf_counter() - t0) * 1000)
+    return (
+        f"/metrics scrape {pct(times, 50):.1f} ms (first, folding every seeded run: {first:.0f} ms); "
+        f"the pre-0087 full counts alone {pct(before, 50):.1f} ms"
+    )
+
+
 def line(kind: str, values: list[float], errors: int, seconds: float) -> str:
     if not values:
         return f"    {kind:<22} -"
@@ -442,13 +530,8 @@ async def main() -> int:
         return await drive(cluster, cfg, args)
 
 
-async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
-    with psycopg.connect(cluster.url, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE load")
-    url = cluster.url_for("load")
-    apply_migrations(url)
-    await query(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    workdir = Path(tempfile.mkdtemp(prefix="baton-load-"))
+def baton_env(url: str, workdir: Path, **extra: str) -> dict:
+    """The environment of the `baton` processes: this cluster, the bench workflows, nothing else."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -463,7 +546,21 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             "PYTHONPATH": str(ROOT),
             "BATON_LOG_FORMAT": "text",
         }
+        | extra
     )
+    return env
+
+
+async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
+    with psycopg.connect(cluster.url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE load")
+    url = cluster.url_for("load")
+    apply_migrations(url)
+    await query(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    workdir = Path(tempfile.mkdtemp(prefix="baton-load-"))
+    model = ModelServer().start()
+    model.handler = lambda request: Reply(REPLY, delay=1 / TOKENS_PER_S, first_delay=0.3)
+    env = baton_env(url, workdir, OPENAI_BASE_URL=model.url, OPENAI_API_KEY="load-test")
     port = _free_port()
     web = Proc("web", ["serve", "--no-worker", "--port", str(port)], env, workdir)
     workers = [
@@ -503,7 +600,13 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             f"storage: {sizes['bytes'] / max(1, sizes['runs']):,.0f} B per finished run, "
             f"{sizes['bytes'] / max(1, sizes['steps']):,.0f} B per step (runs, journal, events, hooks, indexes)"
         )
+        # Seeded runs finished seconds ago; /metrics folds runs finished over a minute ago.
+        await query(
+            url,
+            "UPDATE runs SET completed_at = completed_at - interval '2 minutes' WHERE status = 'completed'",
+        )
         await query(url, "VACUUM ANALYZE")
+        print(await metrics_cost(url, base))
         await wait_jobs_done(
             url, cfg["idle_s"] * 6
         )  # the seeding's own aftermath (approval mails, wake-ups) is not idle
@@ -534,6 +637,7 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
         tokens = await open_tokens(url)
         procs = {"web": web, **{w.name: w for w in workers}}
         knee = None
+        previous = None
         for rate in cfg["rates"]:
             stage = Stage(rate)
             before = {name: cpu_rss(p.proc.pid) for name, p in procs.items()}
@@ -554,7 +658,7 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             print(
                 f"stage {rate:g} req/s offered for {seconds:.0f} s (open loop), {cfg['live']} live pages:"
             )
-            for kind in MIX:
+            for kind in [*MIX, *CHAT_FIGURES]:
                 print(line(kind, stage.latencies[kind], stage.errors[kind], seconds))
             print(line("decision -> next step", resumed, 0, seconds))
             print(line("live event lateness", stage.lateness, 0, seconds))
@@ -571,9 +675,10 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             if (dash and pct(dash, 99) > 1000) or (resumed and pct(resumed, 99) > 1000):
                 knee = rate
                 break
+            previous = rate
         errors = sum(sum(s.errors.values()) for s in [stage])
         print(
-            f"knee: {'p99 passed 1 s at ' + format(knee, 'g') + ' req/s' if knee else 'not reached'}"
+            f"knee: {'p99 passed 1 s at ' + format(knee, 'g') + ' req/s, the stage before: ' + format(previous or 0, 'g') + ' req/s' if knee else 'not reached'}"
             f" (rates tried: {cfg['rates']}); errors in the last stage: {errors}; load average {os.getloadavg()}"
         )
         return 1 if errors and not knee else 0
@@ -585,6 +690,7 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             await p.close()
         for proc in [web, *workers]:
             proc.stop()
+        model.stop()
 
 
 async def wait_up(base: str, url: str, web: Proc, n_workers: int, timeout: float = 120) -> None:
