@@ -2,6 +2,7 @@
 
     uv run python bench/load.py --scale smoke      # seconds; the test suite runs it
     uv run python bench/load.py --scale moderate   # a few minutes
+    uv run python bench/load.py --scale large      # ~15 minutes; 50,000 finished runs
 
 It owns a throwaway PostgreSQL cluster (tests/support/pg_cluster.py, `fsync=off`, with
 pg_stat_statements), seeds it through the engine's own SQL (finished runs: `insert_run`, `write_step`
@@ -11,16 +12,19 @@ open-loop mix (Poisson arrivals at a stated rate, so latency under overload show
 rising rate until the dashboard's or decision -> next step's p99 passes 1 s:
 
     dashboard (GET /), a run page, the inbox (GET /approvals), a run list page, starts through the
-    API (POST /api/runs), decisions through the API (POST /api/hooks/<token>), with `--live` open
-    live pages (GET /live, SSE) on the web process whose first event after a decision is timed.
-    Runs waiting with a short timeout expire during the stage (timeouts firing).
+    API (POST /api/v1/runs) and through the chat's workflow form (GET the form, POST it with its
+    CSRF token, as a browser does), decisions through the API (POST /api/v1/hooks/<token>), chat
+    messages (the composer's form, then the reply's SSE stream from the scripted model server at
+    TOKENS_PER_S until its `end`), with `live` open live pages (GET /live, SSE) on the web process
+    whose first event after a decision is timed. Runs waiting with a short timeout expire during
+    the stage (timeouts firing).
 
 Figures: per request kind throughput, p50/p95/p99, errors; decision -> next step started (from
 the journal); live event lateness (decision answered -> first event on each of the user's open
 pages: an upper bound of commit -> receipt); steps/s; database bytes per finished run and per
 step; WAL per step; CPU and RSS of each process; idle queries per second from pg_stat_statements
-before and after seeding. Not driven yet: chat messages with streamed replies, starts through
-the UI's forms (docs/benchmarks.md says what is not covered).
+before and after seeding; the cost of a /metrics scrape. 2,000 live pages on one process:
+bench/live_fanout.py; CPU per step and cost per 1,000 steps: bench/step_cost.py.
 """
 
 from __future__ import annotations
@@ -70,6 +74,17 @@ SCALES = {
         live=200,
         stage_s=30,
         rates=[5, 10, 20, 40, 80],
+        idle_s=20,
+    ),
+    # The largest run here (about 1/7 of the month's finished and 1/3 of its waiting runs): run once.
+    "large": dict(
+        users=300,
+        finished=50000,
+        waiting=10000,
+        sleeping=2000,
+        live=500,
+        stage_s=30,
+        rates=[10, 20, 40, 80],
         idle_s=20,
     ),
 }
