@@ -84,7 +84,7 @@ SCALES = {
         sleeping=2000,
         live=500,
         stage_s=30,
-        rates=[10, 20, 40, 80],
+        rates=[20, 40, 80, 160],
         idle_s=20,
     ),
 }
@@ -422,14 +422,18 @@ async def run_stage(
     tasks: list[asyncio.Task] = []
     stage.started_at = time.monotonic()
     end = stage.started_at + duration
-    while (now := time.monotonic()) < end:
+    arrival = stage.started_at
+    while time.monotonic() < end:
         person = random.choice(people)
         # Every kind once first, so even a short stage (the smoke test) has each.
         kind = kinds[len(tasks)] if len(tasks) < len(kinds) else random.choices(kinds, weights)[0]
         tasks.append(
             asyncio.create_task(request(kind, person, tokens_of[person.user["id"]], stage))
         )
-        await asyncio.sleep(min(random.expovariate(stage.rate), max(0.0, end - now)))
+        # Arrivals on the clock, not after the previous one: a busy client loop sends a burst to
+        # catch up instead of quietly lowering the offered rate.
+        arrival += random.expovariate(stage.rate)
+        await asyncio.sleep(max(0.0, min(arrival, end) - time.monotonic()))
     await asyncio.gather(*tasks)
     stage.ended_at = time.monotonic()
 
