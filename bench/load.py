@@ -112,6 +112,8 @@ class Stage:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     lateness: list[float] = field(default_factory=list)
+    # What each failed request answered ("429", "ReadTimeout", ...): printed under the stage.
+    failures: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     started_at: float = 0
     ended_at: float = 0
 
@@ -369,11 +371,12 @@ async def request(kind: str, person: Person, tokens: list[str], stage: Stage) ->
         ok = r is not None and (
             r.status_code < 400 or (kind == "decision" and r.status_code == 409)
         )
-    except httpx.HTTPError:
-        ok = False
+    except httpx.HTTPError as exc:
+        ok, r = False, type(exc).__name__
     stage.latencies[kind].append((time.monotonic() - t0) * 1000)
     if not ok:
         stage.errors[kind] += 1
+        stage.failures[kind].append(r if isinstance(r, str) else str(getattr(r, "status_code", r)))
 
 
 async def chat(person: Person, stage: Stage) -> httpx.Response:
@@ -679,6 +682,8 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             )
             for kind in [*MIX, *CHAT_FIGURES]:
                 print(line(kind, stage.latencies[kind], stage.errors[kind], seconds))
+            for kind, answers in stage.failures.items():
+                print(f"    failed {kind}: {', '.join(answers[:10])}")
             print(line("decision -> next step", resumed, 0, seconds))
             print(line("live event lateness", stage.lateness, 0, seconds))
             print(
