@@ -49,3 +49,5 @@ async def test_a_scrape_reads_finished_runs_through_the_index_from_the_fold_on(p
         ).fetchall()
     text = "\n".join(r["QUERY PLAN"] for r in plan)
     assert "runs_completed_at" in text, text
+    # Steps and hooks are looked up per run, never hashed from a scan of the whole table.
+    assert "run_steps_pkey" in text and "Seq Scan on run_steps" not in text, text
