@@ -541,10 +541,14 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", choices=list(SCALES), default="smoke")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--web", type=int, default=1, help="baton serve processes")
+    parser.add_argument("--rates", type=float, nargs="+", help="stages' offered req/s")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
-    cfg = SCALES[args.scale]
-    print(f"load test, scale {args.scale}: {cfg}")
+    cfg = SCALES[args.scale] | ({"rates": args.rates} if args.rates else {})
+    print(
+        f"load test, scale {args.scale}: {cfg}, {args.web} web and {args.workers} worker processes"
+    )
     with load_cluster() as cluster:
         print(
             f"PostgreSQL: {cluster.bin}, pg_stat_statements {'on' if cluster.statements else 'unavailable'}"
@@ -583,20 +587,30 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
     model = ModelServer().start()
     model.handler = lambda request: Reply(REPLY, delay=1 / TOKENS_PER_S, first_delay=0.3)
     env = baton_env(url, workdir, OPENAI_BASE_URL=model.url, OPENAI_API_KEY="load-test")
-    port = _free_port()
-    web = Proc("web", ["serve", "--no-worker", "--port", str(port)], env, workdir)
+    ports = [_free_port() for _ in range(args.web)]
+    webs = [
+        Proc(
+            "web" if args.web == 1 else f"web-{i + 1}",
+            ["serve", "--no-worker", "--port", str(port)],
+            env,
+            workdir,
+        )
+        for i, port in enumerate(ports)
+    ]
     workers = [
         Proc(f"worker-{i + 1}", ["worker", "--concurrency", "8"], env, workdir)
         for i in range(args.workers)
     ]
-    base = f"http://127.0.0.1:{port}"
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    base = bases[0]
     stop_live = asyncio.Event()
     people: list[Person] = []
     live: list[asyncio.Task] = []
     try:
-        for proc in [web, *workers]:
+        for proc in [*webs, *workers]:
             proc.start()
-        await wait_up(base, url, web, len(workers))
+        for web, address in zip(webs, bases, strict=True):
+            await wait_up(address, url, web, len(workers))
         if cluster.statements:
             idle_before, _ = await idle_queries(url, cfg["idle_s"])
             print(f"idle statements/s, empty database: {idle_before:.1f}")
@@ -639,7 +653,9 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
                 + "; ".join(f"{r['calls']}x {r['q']}" for r in busiest[:4])
             )
 
-        people = [Person(base, user, n) for n, user in enumerate(seeded["users"])]
+        # Each person on one web process (as a sticky load balancer would: chat replies stream from
+        # the process that started them).
+        people = [Person(bases[n % len(bases)], user, n) for n, user in enumerate(seeded["users"])]
         # A few at a time: each log-in is an argon2 hash (~0.1-0.5 s of CPU); 200 at once took over
         # 30 s on the busy machine, and people do not all log in in the same second.
         gate = asyncio.Semaphore(4)
@@ -657,7 +673,7 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             for i in range(cfg["live"])
         ]
         tokens = await open_tokens(url)
-        procs = {"web": web, **{w.name: w for w in workers}}
+        procs = {**{w.name: w for w in webs}, **{w.name: w for w in workers}}
         knee = None
         previous = None
         for rate in cfg["rates"]:
@@ -712,7 +728,7 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             task.cancel()
         for p in people:
             await p.close()
-        for proc in [web, *workers]:
+        for proc in [*webs, *workers]:
             proc.stop()
         model.stop()
 
