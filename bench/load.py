@@ -679,6 +679,7 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
         for rate in cfg["rates"]:
             stage = Stage(rate)
             before = {name: cpu_rss(p.proc.pid) for name, p in procs.items()}
+            client_before = cpu_rss(os.getpid())
             [lsn] = await query(
                 url, "SELECT pg_current_wal_lsn() AS lsn, (SELECT count(*) FROM run_steps) AS steps"
             )
@@ -711,6 +712,11 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
                 print(
                     f"    {name:<10} CPU {(cpu - before[name][0]) / seconds:5.0%}  RSS {rss / 2**20:6.0f} MB"
                 )
+            client, client_rss = cpu_rss(os.getpid())
+            print(
+                f"    {'this client':<10} CPU {(client - client_before[0]) / seconds:5.0%}  RSS "
+                f"{client_rss / 2**20:6.0f} MB (the load generator, one Python process)"
+            )
             dash = stage.latencies["dashboard"]
             if (dash and pct(dash, 99) > 1000) or (resumed and pct(resumed, 99) > 1000):
                 knee = rate
