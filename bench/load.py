@@ -2,6 +2,7 @@
 
     uv run python bench/load.py --scale smoke      # seconds; the test suite runs it
     uv run python bench/load.py --scale moderate   # a few minutes
+    uv run python bench/load.py --scale large      # ~15 minutes; 50,000 finished runs
 
 It owns a throwaway PostgreSQL cluster (tests/support/pg_cluster.py, `fsync=off`, with
 pg_stat_statements), seeds it through the engine's own SQL (finished runs: `insert_run`, `write_step`
@@ -11,16 +12,19 @@ open-loop mix (Poisson arrivals at a stated rate, so latency under overload show
 rising rate until the dashboard's or decision -> next step's p99 passes 1 s:
 
     dashboard (GET /), a run page, the inbox (GET /approvals), a run list page, starts through the
-    API (POST /api/runs), decisions through the API (POST /api/hooks/<token>), with `--live` open
-    live pages (GET /live, SSE) on the web process whose first event after a decision is timed.
-    Runs waiting with a short timeout expire during the stage (timeouts firing).
+    API (POST /api/v1/runs) and through the chat's workflow form (GET the form, POST it with its
+    CSRF token, as a browser does), decisions through the API (POST /api/v1/hooks/<token>), chat
+    messages (the composer's form, then the reply's SSE stream from the scripted model server at
+    TOKENS_PER_S until its `end`), with `live` open live pages (GET /live, SSE) on the web process
+    whose first event after a decision is timed. Runs waiting with a short timeout expire during
+    the stage (timeouts firing).
 
 Figures: per request kind throughput, p50/p95/p99, errors; decision -> next step started (from
 the journal); live event lateness (decision answered -> first event on each of the user's open
 pages: an upper bound of commit -> receipt); steps/s; database bytes per finished run and per
 step; WAL per step; CPU and RSS of each process; idle queries per second from pg_stat_statements
-before and after seeding. Not driven yet: chat messages with streamed replies, starts through
-the UI's forms (docs/benchmarks.md says what is not covered).
+before and after seeding; the cost of a /metrics scrape. 2,000 live pages on one process:
+bench/live_fanout.py; CPU per step and cost per 1,000 steps: bench/step_cost.py.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ import bench.workflows  # noqa: E402,F401  (start_run validates inputs against t
 from app.core.migrations import apply_migrations  # noqa: E402
 from bench.chaos import Proc, _csrf, _free_port  # noqa: E402
 from bench.support import pct  # noqa: E402
+from tests.support.model_server import ModelServer, Reply  # noqa: E402
 from tests.support.pg_cluster import PgCluster, pg_cluster  # noqa: E402
 
 SECRET_KEY = "load-test-secret-key-0123456789abc"
@@ -71,15 +76,34 @@ SCALES = {
         rates=[5, 10, 20, 40, 80],
         idle_s=20,
     ),
+    # The largest run here (about 1/7 of the month's finished and 1/3 of its waiting runs): run once.
+    "large": dict(
+        users=300,
+        finished=50000,
+        waiting=10000,
+        sleeping=2000,
+        live=500,
+        stage_s=30,
+        rates=[20, 40, 80, 160],
+        idle_s=20,
+    ),
 }
 MIX = {
-    "dashboard": 30,
-    "run_page": 20,
-    "inbox": 15,
-    "run_list": 10,
-    "api_start": 10,
+    "dashboard": 25,
+    "run_page": 15,
+    "inbox": 12,
+    "run_list": 8,
+    "api_start": 7,
+    "ui_start": 6,
     "decision": 15,
+    "chat": 12,
 }
+# What the chat request records besides its own time (the POST and the page): the streamed reply.
+CHAT_FIGURES = ("chat first token", "chat reply done")
+# The scripted model answers at about a hosted model's pace: 60 words at 40 words/s, after 0.3 s.
+TOKENS_PER_S = 40
+REPLY = " ".join(f"word{i}" for i in range(60))
+STREAM_LINK = re.compile(r'sse-connect="(/chat/\d+/messages/\d+/stream)"')
 
 
 @dataclass
@@ -88,6 +112,8 @@ class Stage:
     latencies: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     errors: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     lateness: list[float] = field(default_factory=list)
+    # What each failed request answered ("429", "ReadTimeout", ...): printed under the stage.
+    failures: dict[str, list[str]] = field(default_factory=lambda: defaultdict(list))
     started_at: float = 0
     ended_at: float = 0
 
@@ -322,6 +348,16 @@ async def request(kind: str, person: Person, tokens: list[str], stage: Stage) ->
                 if person.runs
                 else None
             )
+        elif kind == "ui_start":
+            # As a browser does: open the workflow's form (its CSRF token), post it.
+            form = await person.client.get("/chat/workflows/bench-load")
+            r = await person.client.post(
+                "/chat/workflows/bench-load",
+                data={"steps": "5", "timeout_s": "86400", "_csrf_token": _csrf(form.text)},
+            )
+            r = r if r.status_code != 303 else await person.client.get(r.headers["location"])
+        elif kind == "chat":
+            r = await chat(person, stage)
         elif kind == "api_start":
             r = await person.api.post(
                 "/api/v1/runs", json={"workflow": "bench-load", "input": {"steps": 5}}
@@ -332,12 +368,47 @@ async def request(kind: str, person: Person, tokens: list[str], stage: Stage) ->
             r = await person.api.post(f"/api/v1/hooks/{tokens.pop()}", json={"action": "approve"})
             answered = time.monotonic()
             asyncio.get_running_loop().call_later(2.0, record_lateness, person, answered, stage)
-        ok = r is not None and r.status_code < 400 or (kind == "decision" and r.status_code == 409)
-    except httpx.HTTPError:
-        ok = False
+        ok = r is not None and (
+            r.status_code < 400 or (kind == "decision" and r.status_code == 409)
+        )
+    except httpx.HTTPError as exc:
+        ok, r = False, type(exc).__name__
     stage.latencies[kind].append((time.monotonic() - t0) * 1000)
     if not ok:
         stage.errors[kind] += 1
+        stage.failures[kind].append(r if isinstance(r, str) else str(getattr(r, "status_code", r)))
+
+
+async def chat(person: Person, stage: Stage) -> httpx.Response:
+    """A message in a new chat, as a browser sends it: the composer's form with its CSRF token,
+    the chat page it lands on, then the reply's stream until its `end` event (first token and
+    whole reply timed from the POST)."""
+    page = await person.client.get("/chat")
+    t0 = time.monotonic()
+    sent = await person.client.post(
+        "/chat", data={"content": "How is the load test going?", "_csrf_token": _csrf(page.text)}
+    )
+    if sent.status_code != 303:
+        return sent
+    r = await person.client.get(sent.headers["location"])
+    link = STREAM_LINK.search(r.text)
+    if r.status_code >= 400 or not link:
+        return r
+    first, event = None, ""
+    async with person.client.stream("GET", link[1], timeout=60) as stream:
+        async for line in stream.aiter_lines():
+            if line.startswith("event: "):
+                event = line[7:]
+            # The stream opens with the text so far (`text`, empty at first), then `token`s.
+            elif first is None and event in ("text", "token") and line.strip() not in ("data:", ""):
+                first = time.monotonic()
+            if line.startswith("event: end"):
+                done = time.monotonic()
+                stage.latencies[CHAT_FIGURES[0]].append(((first or done) - t0) * 1000)
+                stage.latencies[CHAT_FIGURES[1]].append((done - t0) * 1000)
+                return r
+    stage.errors[CHAT_FIGURES[1]] += 1
+    return r
 
 
 def record_lateness(person: Person, answered: float, stage: Stage) -> None:
@@ -354,13 +425,18 @@ async def run_stage(
     tasks: list[asyncio.Task] = []
     stage.started_at = time.monotonic()
     end = stage.started_at + duration
-    while (now := time.monotonic()) < end:
+    arrival = stage.started_at
+    while time.monotonic() < end:
         person = random.choice(people)
-        kind = random.choices(kinds, weights)[0]
+        # Every kind once first, so even a short stage (the smoke test) has each.
+        kind = kinds[len(tasks)] if len(tasks) < len(kinds) else random.choices(kinds, weights)[0]
         tasks.append(
             asyncio.create_task(request(kind, person, tokens_of[person.user["id"]], stage))
         )
-        await asyncio.sleep(min(random.expovariate(stage.rate), max(0.0, end - now)))
+        # Arrivals on the clock, not after the previous one: a busy client loop sends a burst to
+        # catch up instead of quietly lowering the offered rate.
+        arrival += random.expovariate(stage.rate)
+        await asyncio.sleep(max(0.0, min(arrival, end) - time.monotonic()))
     await asyncio.gather(*tasks)
     stage.ended_at = time.monotonic()
 
@@ -418,6 +494,40 @@ async def decision_to_next_step(url: str, since_s: float) -> list[float]:
     return [float(r["ms"]) for r in rows]
 
 
+# What /metrics read on every scrape before sql/0087 (every run, every journal row, every hook).
+METRICS_BEFORE = (
+    "SELECT status, count(*) FROM runs GROUP BY status",
+    "SELECT count(*) FILTER (WHERE duration_ms / 1000.0 <= 0.1), count(*), sum(duration_ms) "
+    "FROM run_steps WHERE kind = 'step' AND status = 'completed' AND duration_ms IS NOT NULL",
+    "SELECT count(*) FILTER (WHERE decided_at - created_at <= interval '1 hour'), count(*) "
+    "FROM hooks WHERE status = 'resolved'",
+)
+
+
+async def metrics_cost(url: str, base: str) -> str:
+    """Milliseconds of a /metrics scrape now (median of 5, after the first that folds) beside the
+    full-table counts it used to run, on the same database."""
+    async with httpx.AsyncClient(base_url=base, timeout=60) as client:
+        t0 = time.perf_counter()
+        assert (await client.get("/metrics")).status_code == 200
+        first = (time.perf_counter() - t0) * 1000
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            await client.get("/metrics")
+            times.append((time.perf_counter() - t0) * 1000)
+    before = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        for sql in METRICS_BEFORE:
+            await query(url, sql)
+        before.append((time.perf_counter() - t0) * 1000)
+    return (
+        f"/metrics scrape {pct(times, 50):.1f} ms (first, folding every seeded run: {first:.0f} ms); "
+        f"the pre-0087 full counts alone {pct(before, 50):.1f} ms"
+    )
+
+
 def line(kind: str, values: list[float], errors: int, seconds: float) -> str:
     if not values:
         return f"    {kind:<22} -"
@@ -431,10 +541,14 @@ async def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--scale", choices=list(SCALES), default="smoke")
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--web", type=int, default=1, help="baton serve processes")
+    parser.add_argument("--rates", type=float, nargs="+", help="stages' offered req/s")
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
-    cfg = SCALES[args.scale]
-    print(f"load test, scale {args.scale}: {cfg}")
+    cfg = SCALES[args.scale] | ({"rates": args.rates} if args.rates else {})
+    print(
+        f"load test, scale {args.scale}: {cfg}, {args.web} web and {args.workers} worker processes"
+    )
     with load_cluster() as cluster:
         print(
             f"PostgreSQL: {cluster.bin}, pg_stat_statements {'on' if cluster.statements else 'unavailable'}"
@@ -442,13 +556,8 @@ async def main() -> int:
         return await drive(cluster, cfg, args)
 
 
-async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
-    with psycopg.connect(cluster.url, autocommit=True) as conn:
-        conn.execute("CREATE DATABASE load")
-    url = cluster.url_for("load")
-    apply_migrations(url)
-    await query(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
-    workdir = Path(tempfile.mkdtemp(prefix="baton-load-"))
+def baton_env(url: str, workdir: Path, **extra: str) -> dict:
+    """The environment of the `baton` processes: this cluster, the bench workflows, nothing else."""
     env = {
         k: v
         for k, v in os.environ.items()
@@ -463,21 +572,45 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             "PYTHONPATH": str(ROOT),
             "BATON_LOG_FORMAT": "text",
         }
+        | extra
     )
-    port = _free_port()
-    web = Proc("web", ["serve", "--no-worker", "--port", str(port)], env, workdir)
+    return env
+
+
+async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
+    with psycopg.connect(cluster.url, autocommit=True) as conn:
+        conn.execute("CREATE DATABASE load")
+    url = cluster.url_for("load")
+    apply_migrations(url)
+    await query(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+    workdir = Path(tempfile.mkdtemp(prefix="baton-load-"))
+    model = ModelServer().start()
+    model.handler = lambda request: Reply(REPLY, delay=1 / TOKENS_PER_S, first_delay=0.3)
+    env = baton_env(url, workdir, OPENAI_BASE_URL=model.url, OPENAI_API_KEY="load-test")
+    ports = [_free_port() for _ in range(args.web)]
+    webs = [
+        Proc(
+            "web" if args.web == 1 else f"web-{i + 1}",
+            ["serve", "--no-worker", "--port", str(port)],
+            env,
+            workdir,
+        )
+        for i, port in enumerate(ports)
+    ]
     workers = [
         Proc(f"worker-{i + 1}", ["worker", "--concurrency", "8"], env, workdir)
         for i in range(args.workers)
     ]
-    base = f"http://127.0.0.1:{port}"
+    bases = [f"http://127.0.0.1:{port}" for port in ports]
+    base = bases[0]
     stop_live = asyncio.Event()
     people: list[Person] = []
     live: list[asyncio.Task] = []
     try:
-        for proc in [web, *workers]:
+        for proc in [*webs, *workers]:
             proc.start()
-        await wait_up(base, url, web, len(workers))
+        for web, address in zip(webs, bases, strict=True):
+            await wait_up(address, url, web, len(workers))
         if cluster.statements:
             idle_before, _ = await idle_queries(url, cfg["idle_s"])
             print(f"idle statements/s, empty database: {idle_before:.1f}")
@@ -503,7 +636,13 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             f"storage: {sizes['bytes'] / max(1, sizes['runs']):,.0f} B per finished run, "
             f"{sizes['bytes'] / max(1, sizes['steps']):,.0f} B per step (runs, journal, events, hooks, indexes)"
         )
+        # Seeded runs finished seconds ago; /metrics folds runs finished over a minute ago.
+        await query(
+            url,
+            "UPDATE runs SET completed_at = completed_at - interval '2 minutes' WHERE status = 'completed'",
+        )
         await query(url, "VACUUM ANALYZE")
+        print(await metrics_cost(url, base))
         await wait_jobs_done(
             url, cfg["idle_s"] * 6
         )  # the seeding's own aftermath (approval mails, wake-ups) is not idle
@@ -514,7 +653,9 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
                 + "; ".join(f"{r['calls']}x {r['q']}" for r in busiest[:4])
             )
 
-        people = [Person(base, user, n) for n, user in enumerate(seeded["users"])]
+        # Each person on one web process (as a sticky load balancer would: chat replies stream from
+        # the process that started them).
+        people = [Person(bases[n % len(bases)], user, n) for n, user in enumerate(seeded["users"])]
         # A few at a time: each log-in is an argon2 hash (~0.1-0.5 s of CPU); 200 at once took over
         # 30 s on the busy machine, and people do not all log in in the same second.
         gate = asyncio.Semaphore(4)
@@ -532,11 +673,13 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             for i in range(cfg["live"])
         ]
         tokens = await open_tokens(url)
-        procs = {"web": web, **{w.name: w for w in workers}}
+        procs = {**{w.name: w for w in webs}, **{w.name: w for w in workers}}
         knee = None
+        previous = None
         for rate in cfg["rates"]:
             stage = Stage(rate)
             before = {name: cpu_rss(p.proc.pid) for name, p in procs.items()}
+            client_before = cpu_rss(os.getpid())
             [lsn] = await query(
                 url, "SELECT pg_current_wal_lsn() AS lsn, (SELECT count(*) FROM run_steps) AS steps"
             )
@@ -554,8 +697,10 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             print(
                 f"stage {rate:g} req/s offered for {seconds:.0f} s (open loop), {cfg['live']} live pages:"
             )
-            for kind in MIX:
+            for kind in [*MIX, *CHAT_FIGURES]:
                 print(line(kind, stage.latencies[kind], stage.errors[kind], seconds))
+            for kind, answers in stage.failures.items():
+                print(f"    failed {kind}: {', '.join(answers[:10])}")
             print(line("decision -> next step", resumed, 0, seconds))
             print(line("live event lateness", stage.lateness, 0, seconds))
             print(
@@ -567,13 +712,19 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
                 print(
                     f"    {name:<10} CPU {(cpu - before[name][0]) / seconds:5.0%}  RSS {rss / 2**20:6.0f} MB"
                 )
+            client, client_rss = cpu_rss(os.getpid())
+            print(
+                f"    {'this client':<10} CPU {(client - client_before[0]) / seconds:5.0%}  RSS "
+                f"{client_rss / 2**20:6.0f} MB (the load generator, one Python process)"
+            )
             dash = stage.latencies["dashboard"]
             if (dash and pct(dash, 99) > 1000) or (resumed and pct(resumed, 99) > 1000):
                 knee = rate
                 break
+            previous = rate
         errors = sum(sum(s.errors.values()) for s in [stage])
         print(
-            f"knee: {'p99 passed 1 s at ' + format(knee, 'g') + ' req/s' if knee else 'not reached'}"
+            f"knee: {'p99 passed 1 s at ' + format(knee, 'g') + ' req/s, the stage before: ' + format(previous or 0, 'g') + ' req/s' if knee else 'not reached'}"
             f" (rates tried: {cfg['rates']}); errors in the last stage: {errors}; load average {os.getloadavg()}"
         )
         return 1 if errors and not knee else 0
@@ -583,8 +734,9 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             task.cancel()
         for p in people:
             await p.close()
-        for proc in [web, *workers]:
+        for proc in [*webs, *workers]:
             proc.stop()
+        model.stop()
 
 
 async def wait_up(base: str, url: str, web: Proc, n_workers: int, timeout: float = 120) -> None:

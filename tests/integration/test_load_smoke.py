@@ -33,7 +33,10 @@ def test_the_load_test_drives_every_request_kind_without_errors():
         "inbox",
         "run_list",
         "api_start",
+        "ui_start",
         "decision",
+        "chat",
+        "chat reply done",
         "decision -> next step",
     ):
         figures = re.search(
@@ -43,3 +46,4 @@ def test_the_load_test_drives_every_request_kind_without_errors():
         assert figures[2] == "0", f"{kind} had errors:\n{done.stdout}"
     assert re.search(r"^    live event lateness\s+[\d.]+/s", done.stdout, re.M), done.stdout
     assert "B per step" in done.stdout and "RSS" in done.stdout
+    assert "/metrics scrape" in done.stdout
