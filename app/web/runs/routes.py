@@ -110,7 +110,18 @@ async def run_page(
     run_id: FromPath[UUID],
     fragment: FromQuery[str] = "",
 ) -> Template:
-    run, events = await _run_or_404(pool, request, run_id)
+    try:
+        run, events = await _run_or_404(pool, request, run_id)
+    except RunNotFound:
+        # A link (a mail, a colleague's message) to a run of another of the reader's spaces: say
+        # where it is and offer to switch, rather than "not found". Anyone else: not found.
+        async with pool.connection() as conn:
+            elsewhere = await store.run_space_of_member(conn, run_id, request.user.id)
+        if elsewhere is None or fragment:
+            raise
+        return Template(
+            "pages/runs/other_space.html", context={"space": elsewhere, "run_id": run_id}
+        )
     return Template(
         "partials/dashboard/run_body.html" if fragment == "body" else "pages/runs/detail.html",
         context=_context(request, run, events, None),

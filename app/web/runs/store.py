@@ -21,6 +21,14 @@ ORDER BY created_at DESC, id DESC
 LIMIT %(limit)s
 """
 
+# A run of another of the user's spaces: its page offers to switch there instead of "not found".
+RUN_SPACE_OF_MEMBER = """
+SELECT s.id, s.name FROM runs r
+JOIN space_members m ON m.space_id = r.space_id AND m.user_id = %(user_id)s
+JOIN spaces s ON s.id = r.space_id
+WHERE r.id = %(run_id)s
+"""
+
 USER_WORKFLOWS = (
     "SELECT DISTINCT workflow FROM runs WHERE space_id = %(space_id)s ORDER BY workflow"
 )
@@ -110,3 +118,9 @@ async def run_artifacts(conn: AsyncConnection, run_id, owner_id: int | None = No
 async def count_waiting(conn: AsyncConnection, owner_id: int) -> int:
     """How many of the user's runs wait for their decision."""
     return (await (await conn.execute(COUNT_WAITING, {"owner_id": owner_id})).fetchone())["n"]
+
+
+async def run_space_of_member(conn: AsyncConnection, run_id, user_id: int) -> dict | None:
+    """The space of a run if the user is a member of it (id and name), else None."""
+    params = {"run_id": run_id, "user_id": user_id}
+    return await (await conn.execute(RUN_SPACE_OF_MEMBER, params)).fetchone()

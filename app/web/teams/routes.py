@@ -24,6 +24,7 @@ from app.spaces import invitations, teams
 from app.spaces.store import set_current_space, team_by_slug, user_spaces
 from app.web.auth import requires_login
 from app.web.auth.forms import EMAIL, MAX_EMAIL
+from app.web.auth.guards import safe_next
 from app.web.htmx import navigate
 
 BODY_LIMIT = 16 * 1024
@@ -121,7 +122,8 @@ async def space_menu(request: Request, pool: NamedDependency[AsyncConnectionPool
 @post("/switch", request_max_body_size=BODY_LIMIT)
 async def switch_space(request: Request, pool: NamedDependency[AsyncConnectionPool]) -> Response:
     """Work in another space from now on (this browser only), then to the dashboard, which shows
-    the chosen space. A space the person is not a member of is not found (404) and changes nothing."""
+    the chosen space, or to `next` (a local path: the run page that offered the switch). A space
+    the person is not a member of is not found (404) and changes nothing."""
     values = await _form(request)
     async with pool.connection() as conn:
         switched = await set_current_space(
@@ -129,7 +131,8 @@ async def switch_space(request: Request, pool: NamedDependency[AsyncConnectionPo
         )
     if not switched:
         raise NotFoundException("no such space")
-    return Redirect(DASHBOARD, status_code=303)
+    target = values.get("next")
+    return Redirect(safe_next(target) if target else DASHBOARD, status_code=303)
 
 
 # -- a team's page --------------------------------------------------------------------------------
