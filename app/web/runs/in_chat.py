@@ -64,9 +64,10 @@ def _panel(request: Request, template: str, context: dict, status: int = 200) ->
 PICKER_TEMPLATES = 30
 
 
-async def picker_templates(conn, user_id: int) -> list[dict]:
-    """The saved templates the picker offers: the user's own, then the gallery's (app/templates)."""
-    found = await template_store.list_templates(conn, user_id=user_id)
+async def picker_templates(conn, user_id: int, space_id: int | None = None) -> list[dict]:
+    """The saved templates the picker offers in `space_id` (None: the user's personal space): the
+    space's, then the gallery's (app/templates)."""
+    found = await template_store.list_templates(conn, user_id=user_id, space_id=space_id)
     return (found["mine"] + found["gallery"])[:PICKER_TEMPLATES]
 
 
@@ -77,7 +78,7 @@ async def picker(
     conversation_id: FromQuery[int | None] = None,
 ) -> Template:
     async with pool.connection() as conn:
-        templates = await picker_templates(conn, request.user.id)
+        templates = await picker_templates(conn, request.user.id, space_id(request))
     return _panel(
         request,
         "partials/chat/workflow_picker.html",

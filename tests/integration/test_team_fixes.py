@@ -1,0 +1,107 @@
+"""Issue 20, the holes left after the teams work: a saved template started from the chat (slash
+command, model proposal, picker) while a team is the current space runs in the team; the code
+review, publishing, builder and approvals pages find a colleague's team run; every way to decide a
+hook (web, API, CLI) applies the same assignment rules; bulk replay selects the space's runs; a
+role assignment in a personal space is refused at save time."""
+
+from __future__ import annotations
+
+import json
+
+from app.templates import store as templates
+from app.templates.starters import SHIPPED
+from tests.support.team_runs import add_member, make_team, use_space
+from tests.support.web import htmx, log_in, make_user, new_email
+
+
+def _document(title: str) -> dict:
+    document = json.loads((SHIPPED / "reviewed-report.json").read_text())
+    return document | {"title": title}
+
+
+async def _team_template(pool, owner_id: int, team: int, title: str) -> dict:
+    async with pool.connection() as conn:
+        return await templates.create_template(
+            conn, owner_id=owner_id, document=_document(title), space_id=team
+        )
+
+
+async def _as(client, pool, user, space_id: int) -> None:
+    assert (await log_in(client, user.email)).status_code == 303
+    await use_space(pool, user.id, space_id)
+
+
+async def _run_of_chat(pool, conversation_id: int) -> dict:
+    async with pool.connection() as conn:
+        return await (
+            await conn.execute(
+                "SELECT id, space_id, owner_id, template_id FROM runs WHERE chat_id = %s",
+                (conversation_id,),
+            )
+        ).fetchone()
+
+
+async def test_a_team_template_started_by_its_slash_command_runs_in_the_team(app_client, pool):
+    alice = await make_user(pool, new_email("slash"), tier="enterprise")
+    team, _ = await make_team(pool, alice.id)
+    template = await _team_template(pool, alice.id, team, "Team notes")
+    await _as(app_client, pool, alice, team)
+    page = await app_client.get("/chat")
+    from tests.support.web import csrf_of
+
+    csrf = csrf_of(page.text)
+    response = await app_client.post(
+        "/chat", data={"content": f"/{template['slug']} otters", "_csrf_token": csrf}
+    )
+    assert response.status_code == 303, response.text
+    run = await _run_of_chat(pool, int(response.headers["location"].rsplit("/", 1)[1]))
+    assert run is not None, "the team's template was not found from the team"
+    assert run["template_id"] == template["id"] and run["space_id"] == team
+
+    picker = await app_client.get("/chat/workflows/")
+    assert picker.status_code == 200 and "Team notes" in picker.text
+
+
+async def test_a_team_template_proposed_by_the_model_runs_in_the_team(app_client, pool, model):
+    from tests.support.model_server import Call, ToolCalls
+    from tests.support.web import csrf_of, parse_sse, start_chat
+
+    alice = await make_user(pool, new_email("prop"), tier="enterprise")
+    team, _ = await make_team(pool, alice.id)
+    template = await _team_template(pool, alice.id, team, "Team otters")
+    await _as(app_client, pool, alice, team)
+    csrf = csrf_of((await app_client.get("/chat")).text)
+    model.script(
+        ToolCalls(
+            [
+                Call(
+                    "propose_workflow",
+                    {
+                        "workflow": f"template:{template['slug']}",
+                        "input": {"topic": "otters"},
+                        "reason": "The team's template fits.",
+                    },
+                )
+            ],
+            text="Use the team's template?",
+        )
+    )
+    conversation_id, stream_url = await start_chat(app_client, "Notes on otters please")
+    parse_sse((await app_client.get(stream_url)).text)
+    enum = model.requests[-1].body["tools"][0]["function"]["parameters"]["properties"]["workflow"][
+        "enum"
+    ]
+    assert f"template:{template['slug']}" in enum
+    async with pool.connection() as conn:
+        message_id = (
+            await (
+                await conn.execute(
+                    "SELECT id FROM messages WHERE conversation_id = %s AND role = 'assistant'",
+                    (conversation_id,),
+                )
+            ).fetchone()
+        )["id"]
+    started = await app_client.post(f"/chat/proposals/{message_id}/start", headers=htmx(csrf))
+    assert started.status_code == 200, started.text
+    run = await _run_of_chat(pool, conversation_id)
+    assert run["template_id"] == template["id"] and run["space_id"] == team
