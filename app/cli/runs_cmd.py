@@ -20,8 +20,8 @@ from app.core.db import open_pool
 from app.core.logs import configure_logging
 from app.core.titles import RUN_TITLE_MAX
 from app.engine import commands, replays
-from app.engine.errors import EngineError
-from app.engine.hooks import resolve_hook
+from app.engine.errors import EngineError, HookNotFound
+from app.engine.hooks import hook_for_decider, refusal, resolve_hook
 from app.spaces.store import team_by_slug
 from app.web.api.schemas import run_view
 from app.workflows.catalog import load_workflow_modules
@@ -117,6 +117,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--action", required=True, choices=["approve", "revise", "reject", "submit", "deliver"]
     )
     p.add_argument("--data", default="{}", help="response data as a JSON object")
+    p.add_argument(
+        "--as",
+        dest="email",
+        help="decide as this user, under the approvals page's rules (assignee, role, owner);"
+        " without it the operator decides",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_sync(resolve))
 
@@ -436,9 +442,23 @@ async def _wait_replay(pool, replay_id: int) -> dict:
 
 
 async def resolve(args, pool) -> int:
+    """Decide a hook by its token. `--as EMAIL` applies the rules of the approvals page (the
+    engine's `refusal`): not found unless a member of the run's space or its assignee, refused
+    (policy.Forbidden) unless the one it waits for. Without `--as`, the operator decides."""
+    data = _json_arg(args.data, "--data")
+    user_id, decided_by = None, "cli"
+    if args.email:
+        user_id, decided_by = await _user_id(pool, args.email, create=False), args.email.lower()
     async with pool.connection() as conn:
+        if user_id is not None:
+            found = await hook_for_decider(conn, args.token, user_id)
+            if found is None or (found["my_role"] is None and found["assignee"] != decided_by):
+                raise HookNotFound("no such hook")
+            refused = refusal(found, user_id, decided_by)
+            if refused:
+                raise policy.Forbidden(refused)
         hook = await resolve_hook(
-            conn, args.token, args.action, _json_arg(args.data, "--data"), decided_by="cli"
+            conn, args.token, args.action, data, decided_by=decided_by, user_id=user_id
         )
     view = {
         "hook_id": hook["id"],

@@ -20,7 +20,7 @@ from app.core import policy
 from app.core.policy import Action
 from app.engine import commands, replays
 from app.engine.errors import HookNotFound, InputInvalid, RunNotFound
-from app.engine.hooks import resolve_hook
+from app.engine.hooks import hook_for_decider, refusal, resolve_hook
 from app.engine.registry import catalog
 from app.web.api import schedules
 from app.web.api.auth import SECURITY_SCHEME, requires_api_key
@@ -407,7 +407,7 @@ async def run_events_stream(
     "/hooks/{token:str}",
     tags=["hooks"],
     status_code=200,
-    responses=documented(404, 409, 413, 415, 422),
+    responses=documented(403, 404, 409, 413, 415, 422),
 )
 async def decide_hook(
     request: Request,
@@ -415,19 +415,31 @@ async def decide_hook(
     token: FromPath[str],
     data: JSONBody[DecideHook],
 ) -> DecidedHook:
-    """Answer a hook of one of your runs, once: later answers get `409` (`already_decided`,
-    `expired`, or `invalid_state` when the run has ended)."""
+    """Answer a hook, once: later answers get `409` (`already_decided`, `expired`, or
+    `invalid_state` when the run has ended). The rules are the approvals page's: a hook is found
+    by a member of its run's space or its assignee (else `404`); it is decided by its assignee,
+    by the members at its assigned role or above, or (unassigned) by the run's owner; anyone else,
+    and a viewer, gets `403` (`forbidden`) with the reason."""
     if not HOOK_TOKEN.match(token):
         raise HookNotFound("no such hook")
+    user = request.user
     async with pool.connection() as conn:
+        found = await hook_for_decider(conn, token, user.id)
+        if found is None or (
+            found["my_role"] is None and found["assignee"] != user.email.strip().lower()
+        ):
+            raise HookNotFound("no such hook")
+        refused = refusal(found, user.id, user.email)
+        if refused:
+            raise policy.Forbidden(refused)
         hook = await resolve_hook(
             conn,
             token,
             data.action,
             data.data,
-            decided_by=request.user.email,
-            owner_id=request.user.id,
-            user_id=request.user.id,
+            decided_by=user.email,
+            owner_id=None,
+            user_id=user.id,
         )
     return DecidedHook.model_validate(hook)
 
