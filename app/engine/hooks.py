@@ -85,12 +85,12 @@ def refusal(hook: dict, user_id: int, email: str) -> str | None:
 
 
 async def hook_for_decider(
-    conn: AsyncConnection, token: str, user_id: int | None
+    conn: AsyncConnection, token: str | None, user_id: int | None, *, hook_id: int | None = None
 ) -> dict[str, Any] | None:
-    """The hook of `token` with what `refusal` needs for `user_id` (None if there is no such hook)."""
-    return await (
-        await conn.execute(HOOK_FOR_DECIDER, {"token": token, "user_id": user_id})
-    ).fetchone()
+    """The hook of `token` (or `hook_id`) with what `refusal` needs for `user_id` (`my_role`,
+    `my_email`); None if there is no such hook."""
+    params = {"token": token, "hook_id": hook_id, "user_id": user_id}
+    return await (await conn.execute(HOOK_FOR_DECIDER, params)).fetchone()
 
 
 def new_token() -> str:

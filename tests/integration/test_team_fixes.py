@@ -105,3 +105,62 @@ async def test_a_team_template_proposed_by_the_model_runs_in_the_team(app_client
     assert started.status_code == 200, started.text
     run = await _run_of_chat(pool, conversation_id)
     assert run["template_id"] == template["id"] and run["space_id"] == team
+
+
+async def _queued(pool, owner_id: int, space_id: int, workflow: str, input: dict) -> dict:
+    """A run of the team that nobody works on (no worker): its pages show its card as queued."""
+    from app.engine.commands import start_run
+
+    async with pool.connection() as conn:
+        run, _ = await start_run(
+            conn, owner_id=owner_id, workflow=workflow, input=input, space_id=space_id
+        )
+    return run
+
+
+async def test_a_colleague_finds_the_team_runs_code_review_publishing_and_test_run_pages(
+    app_client, pool
+):
+    alice = await make_user(pool, new_email("cr-a"), tier="enterprise")
+    bob = await make_user(pool, new_email("cr-b"), tier="enterprise")
+    viewer = await make_user(pool, new_email("cr-v"), tier="enterprise")
+    outsider = await make_user(pool, new_email("cr-o"), tier="enterprise")
+    team, _ = await make_team(pool, alice.id)
+    await add_member(pool, team, bob.id, "member")
+    await add_member(pool, team, viewer.id, "viewer")
+    review = await _queued(
+        pool, alice.id, team, "code-review", {"patch": "--- a/x\n+++ b/x\n@@ -1 +1 @@\n-a\n+b\n"}
+    )
+    template = await _team_template(pool, alice.id, team, "Team test run")
+    test_run = await _queued(pool, alice.id, team, "test-hook", {})
+
+    await _as(app_client, pool, bob, team)
+    page = await app_client.get(f"/code-review/{review['id']}")
+    assert page.status_code == 200, page.text[:300]
+    editor = await app_client.get(f"/templates/{template['id']}?test_run={test_run['id']}")
+    assert editor.status_code == 200, editor.text[:300]
+
+    await _as(app_client, pool, viewer, team)
+    assert (await app_client.get(f"/code-review/{review['id']}")).status_code == 200
+    from tests.support.web import csrf_of
+
+    csrf = csrf_of((await app_client.get("/chat")).text)
+    fixes = await app_client.post(
+        f"/code-review/{review['id']}/fixes", data={"_csrf_token": csrf, "ref": "main"}
+    )
+    assert fixes.status_code == 403 and "viewer" in fixes.text
+    publish = await app_client.post(
+        f"/publishing/{review['id']}/cancel-remaining", data={"_csrf_token": csrf}
+    )
+    assert publish.status_code == 403  # a viewer may not change a team's run
+
+    await _as(app_client, pool, outsider, await _personal(pool, outsider.id))
+    assert (await app_client.get(f"/code-review/{review['id']}")).status_code == 404
+
+
+async def _personal(pool, user_id: int) -> int:
+    async with pool.connection() as conn:
+        row = await (
+            await conn.execute("SELECT id FROM spaces WHERE personal_of = %s", (user_id,))
+        ).fetchone()
+    return row["id"]

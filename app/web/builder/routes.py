@@ -136,7 +136,13 @@ async def editor(
                 },
             )
         notice = "Your unsaved changes were kept." if t["draft_differs"] else None
-        card = await load_card(conn, test_run, request.user.id) if test_run else None
+        card = (  # a test run of the request's space, whichever member started it
+            await load_card(
+                conn, test_run, None, space_id=request.user.space.id, viewer_id=request.user.id
+            )
+            if test_run
+            else None
+        )
         context = await _editor_context(
             conn, request.user.id, t, _shown(t), notice=notice, card=card
         )
@@ -300,7 +306,9 @@ async def test_run(
             return await _test_answer(
                 request, conn, saved, doc, outcome.fields or {"form": outcome.message}, form
             )
-        card = await load_card(conn, outcome.run_id, user_id)
+        card = await load_card(
+            conn, outcome.run_id, None, space_id=request.user.space.id, viewer_id=request.user.id
+        )
         notice = (
             f"Saved as version {saved['version']} for this test run." if saved is not t else None
         )
@@ -382,7 +390,15 @@ async def run(
             )
         if conversation_id is None or not is_htmx(request):
             return navigate(request, f"/chat/{outcome.conversation_id}")
-        return started_card(await load_card(conn, outcome.run_id, request.user.id))
+        return started_card(
+            await load_card(
+                conn,
+                outcome.run_id,
+                None,
+                space_id=request.user.space.id,
+                viewer_id=request.user.id,
+            )
+        )
 
 
 # -- sharing, copies, export and import --------------------------------------------------------

@@ -138,7 +138,11 @@ async def start_from_form(
             )
         if conversation_id is None or not is_htmx(request):
             return navigate(request, f"/chat/{outcome.conversation_id}")
-        return started_card(await load_card(conn, outcome.run_id, None, space_id=space_id(request)))
+        return started_card(
+            await load_card(
+                conn, outcome.run_id, None, space_id=space_id(request), viewer_id=request.user.id
+            )
+        )
 
 
 # -- run cards ---------------------------------------------------------------------------------
@@ -150,7 +154,9 @@ async def run_card(
 ) -> Template:
     async with pool.connection() as conn:
         run = await find_chat_run(conn, request, run_id)
-        card = await load_card(conn, run_id, None, space_id=run["space_id"])
+        card = await load_card(
+            conn, run_id, None, space_id=run["space_id"], viewer_id=request.user.id
+        )
     return Template("partials/runs/card.html", context={"card": card})
 
 
@@ -167,7 +173,9 @@ async def cancel(
         except InvalidState as exc:
             notice = f"Nothing to cancel: {exc}."
             run = None
-        card = await load_card(conn, run_id, None, space_id=found["space_id"])
+        card = await load_card(
+            conn, run_id, None, space_id=found["space_id"], viewer_id=request.user.id
+        )
     if not is_htmx(request):
         chat_id = (run or card["run"]).get("chat_id")
         return Redirect(f"/chat/{chat_id}" if chat_id else "/approvals", status_code=303)

@@ -81,3 +81,44 @@ async def test_the_cli_as_a_user_applies_the_same_rules(pool, worker, database_u
     decided = resolve(boss.email)
     assert decided.returncode == 0, decided.stderr
     assert await _status(pool, hook["id"]) == "resolved"
+
+
+async def test_the_owners_card_says_who_a_hook_assigned_to_someone_else_waits_for(
+    app_client, pool, worker
+):
+    from tests.support.web import log_in
+
+    owner, boss = await make_account(pool, tier="pro"), await make_account(pool, tier="pro")
+    hook = await start_review(pool, owner.id, assignee=boss.email)
+    assert (await log_in(app_client, owner.email)).status_code == 303
+    card = await app_client.get(f"/chat/runs/{hook['run_id']}/card")
+    assert card.status_code == 200, card.text[:300]
+    assert 'name="action"' not in card.text  # no form for someone it does not wait for
+    assert f"Waits for <strong>{boss.email}</strong>" in card.text
+    assert f'href="/approvals/{hook["id"]}"' in card.text
+
+    unassigned = await start_review(pool, owner.id)  # the owner's own: the form, as before
+    mine = await app_client.get(f"/chat/runs/{unassigned['run_id']}/card")
+    assert 'name="action"' in mine.text
+
+
+async def test_an_admin_decides_a_team_review_from_the_runs_card(app_client, pool, worker):
+    from tests.support.team_runs import use_space
+    from tests.support.web import csrf_of, log_in
+
+    people = {r: await make_account(pool, tier="pro") for r in ("owner", "admin", "member")}
+    space = await make_team(pool, {people[r].id: r for r in people}, name="Acme")
+    hook = await start_review(pool, people["member"].id, space["id"], assign_role="admin")
+    assert (await log_in(app_client, people["admin"].email)).status_code == 303
+    await use_space(pool, people["admin"].id, space["id"])
+    card = await app_client.get(f"/chat/runs/{hook['run_id']}/card")
+    assert card.status_code == 200 and 'name="action"' in card.text
+    csrf = csrf_of((await app_client.get("/chat")).text)
+    decided = await app_client.post(
+        f"/approvals/{hook['id']}",
+        data={"action": "approve", "view": "card"},
+        headers={"HX-Request": "true", "X-CSRF-Token": csrf},
+    )
+    assert decided.status_code == 200, decided.text[:300]
+    assert 'class="run-card' in decided.text or "run-steps" in decided.text  # the card, updated
+    assert await _status(pool, hook["id"]) == "resolved"
