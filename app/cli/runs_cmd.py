@@ -18,11 +18,12 @@ from app.core.config import load_settings, with_secret_key
 from app.core.database import database_url
 from app.core.db import open_pool
 from app.core.logs import configure_logging
+from app.core.policy import Action
 from app.core.titles import RUN_TITLE_MAX
 from app.engine import commands, replays
 from app.engine.errors import EngineError, HookNotFound
 from app.engine.hooks import hook_for_decider, refusal, resolve_hook
-from app.spaces.store import team_by_slug
+from app.spaces.store import member_space, team_by_slug
 from app.web.api.schemas import run_view
 from app.workflows.catalog import load_workflow_modules
 
@@ -98,7 +99,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="failed",
         help="failed: from each run's failed step (else its start); start: from the start",
     )
-    p.add_argument("--as", dest="email", help="only this user's runs (default: every owner's)")
+    p.add_argument(
+        "--as",
+        dest="email",
+        help="the runs of this user's space, any member's (default: every space's)",
+    )
+    p.add_argument("--team", help="the runs of this team (with --as: a team the user may operate)")
     p.add_argument(
         "--dry-run", action="store_true", help="print what would be replayed; change nothing"
     )
@@ -368,11 +374,18 @@ async def replay(args, pool) -> int:
     since, until = _iso(args.since, "--since"), _iso(args.until, "--until")
     replays.check_filter(args.workflow, statuses, args.from_step, since, until)
     async with pool.connection() as conn:
+        space_id = await _space_id(conn, args.team, owner)
+        if owner is not None and space_id is not None:  # the user's role there may replay?
+            space = await member_space(conn, owner, space_id)
+            if space is None:
+                raise UnknownTeam(f"no team of this user's has the slug {args.team!r}")
+            policy.require(space, Action.OPERATE)
         selected = await replays.select_runs(
             conn,
             workflow=args.workflow,
             statuses=statuses,
-            owner_id=owner,
+            owner_id=None,
+            space_id=space_id,
             since=since,
             until=until,
         )

@@ -164,3 +164,34 @@ async def _personal(pool, user_id: int) -> int:
             await conn.execute("SELECT id FROM spaces WHERE personal_of = %s", (user_id,))
         ).fetchone()
     return row["id"]
+
+
+async def test_bulk_replay_selects_the_current_spaces_runs_of_every_member(app_client, pool):
+    from app.web.auth import api_keys as keys
+
+    alice = await make_user(pool, new_email("rp-a"), tier="enterprise")
+    bob = await make_user(pool, new_email("rp-b"), tier="enterprise")
+    team, _ = await make_team(pool, alice.id)
+    await add_member(pool, team, bob.id, "member")
+    by_bob = await _queued(pool, bob.id, team, "test-hook", {})
+    alice_own = await _queued(pool, alice.id, await _personal(pool, alice.id), "test-hook", {})
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE runs SET status = 'failed', completed_at = now() WHERE id = ANY(%s)",
+            ([by_bob["id"], alice_own["id"]],),
+        )
+        key, _ = await keys.create_key(conn, alice.id, "replay", space_id=team)
+    body = {"workflow": "test-hook", "statuses": ["failed"], "dry_run": True}
+    dry = await app_client.post(
+        "/api/v1/replays", json=body, headers={"Authorization": f"Bearer {key}"}
+    )
+    assert dry.status_code == 200, dry.text
+    selected = {r["id"] for r in dry.json()["selected"]}
+    assert str(by_bob["id"]) in selected and str(alice_own["id"]) not in selected
+
+    await _as(app_client, pool, alice, team)
+    preview = await app_client.get(
+        "/workflows/replay", params={"preview": "1", "workflow": "test-hook", "status": "failed"}
+    )
+    assert preview.status_code == 200, preview.text[:300]
+    assert str(by_bob["id"]) in preview.text and str(alice_own["id"]) not in preview.text

@@ -50,6 +50,7 @@ from app.web.json_errors import documented, exception_handlers
 from app.web.live import LiveHub, provide_hub
 from app.web.runs.access import find_run
 from app.web.runs.files import file_response, get_for_download
+from app.web.runs.replay import selection as replay_selection
 from app.web.runs.replay import user_id_by_email
 from app.web.runs.start import Refused, rerun_run
 from app.web.runs.start import start_run as start_run_from_web
@@ -307,9 +308,9 @@ async def start_replay(
             conn,
             workflow=data.workflow,
             statuses=list(data.statuses),
-            owner_id=owner_id,
             since=data.since,
             until=data.until,
+            **replay_selection(request, owner_id),  # the key's space's runs, any member's
         )
         shown = [ReplayRun.model_validate(r) for r in selected]
         if data.dry_run:
