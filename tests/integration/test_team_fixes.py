@@ -195,3 +195,22 @@ async def test_bulk_replay_selects_the_current_spaces_runs_of_every_member(app_c
     )
     assert preview.status_code == 200, preview.text[:300]
     assert str(by_bob["id"]) in preview.text and str(alice_own["id"]) not in preview.text
+
+
+async def test_a_role_assignment_is_refused_at_save_time_in_a_personal_space(pool):
+    import pytest
+
+    alice = await make_user(pool, new_email("role-tpl"), tier="enterprise")
+    team, _ = await make_team(pool, alice.id)
+    document = _document("Role review")
+    document["blocks"][1] = document["blocks"][1] | {"assign_role": "admin"}
+    async with pool.connection() as conn:
+        with pytest.raises(templates.TemplateInvalid) as refused:
+            await templates.create_template(conn, owner_id=alice.id, document=document)
+    fields = {p.path: p.message for p in refused.value.problems}
+    assert "blocks.1.assign_role" in fields and "personal" in fields["blocks.1.assign_role"]
+    async with pool.connection() as conn:  # in the team it is saved
+        saved = await templates.create_template(
+            conn, owner_id=alice.id, document=document, space_id=team
+        )
+    assert saved["space_id"] == team
