@@ -18,11 +18,12 @@ from app.core.config import load_settings, with_secret_key
 from app.core.database import database_url
 from app.core.db import open_pool
 from app.core.logs import configure_logging
+from app.core.policy import Action
 from app.core.titles import RUN_TITLE_MAX
 from app.engine import commands, replays
-from app.engine.errors import EngineError
-from app.engine.hooks import resolve_hook
-from app.spaces.store import team_by_slug
+from app.engine.errors import EngineError, HookNotFound
+from app.engine.hooks import hook_for_decider, refusal, resolve_hook
+from app.spaces.store import member_space, team_by_slug
 from app.web.api.schemas import run_view
 from app.workflows.catalog import load_workflow_modules
 
@@ -98,7 +99,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         default="failed",
         help="failed: from each run's failed step (else its start); start: from the start",
     )
-    p.add_argument("--as", dest="email", help="only this user's runs (default: every owner's)")
+    p.add_argument(
+        "--as",
+        dest="email",
+        help="the runs of this user's space, any member's (default: every space's)",
+    )
+    p.add_argument("--team", help="the runs of this team (with --as: a team the user may operate)")
     p.add_argument(
         "--dry-run", action="store_true", help="print what would be replayed; change nothing"
     )
@@ -117,6 +123,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--action", required=True, choices=["approve", "revise", "reject", "submit", "deliver"]
     )
     p.add_argument("--data", default="{}", help="response data as a JSON object")
+    p.add_argument(
+        "--as",
+        dest="email",
+        help="decide as this user, under the approvals page's rules (assignee, role, owner);"
+        " without it the operator decides",
+    )
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=_sync(resolve))
 
@@ -362,11 +374,18 @@ async def replay(args, pool) -> int:
     since, until = _iso(args.since, "--since"), _iso(args.until, "--until")
     replays.check_filter(args.workflow, statuses, args.from_step, since, until)
     async with pool.connection() as conn:
+        space_id = await _space_id(conn, args.team, owner)
+        if owner is not None and space_id is not None:  # the user's role there may replay?
+            space = await member_space(conn, owner, space_id)
+            if space is None:
+                raise UnknownTeam(f"no team of this user's has the slug {args.team!r}")
+            policy.require(space, Action.OPERATE)
         selected = await replays.select_runs(
             conn,
             workflow=args.workflow,
             statuses=statuses,
-            owner_id=owner,
+            owner_id=None,
+            space_id=space_id,
             since=since,
             until=until,
         )
@@ -436,9 +455,23 @@ async def _wait_replay(pool, replay_id: int) -> dict:
 
 
 async def resolve(args, pool) -> int:
+    """Decide a hook by its token. `--as EMAIL` applies the rules of the approvals page (the
+    engine's `refusal`): not found unless a member of the run's space or its assignee, refused
+    (policy.Forbidden) unless the one it waits for. Without `--as`, the operator decides."""
+    data = _json_arg(args.data, "--data")
+    user_id, decided_by = None, "cli"
+    if args.email:
+        user_id, decided_by = await _user_id(pool, args.email, create=False), args.email.lower()
     async with pool.connection() as conn:
+        if user_id is not None:
+            found = await hook_for_decider(conn, args.token, user_id)
+            if found is None or (found["my_role"] is None and found["assignee"] != decided_by):
+                raise HookNotFound("no such hook")
+            refused = refusal(found, user_id, decided_by)
+            if refused:
+                raise policy.Forbidden(refused)
         hook = await resolve_hook(
-            conn, args.token, args.action, _json_arg(args.data, "--data"), decided_by="cli"
+            conn, args.token, args.action, data, decided_by=decided_by, user_id=user_id
         )
     view = {
         "hook_id": hook["id"],

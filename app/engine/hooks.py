@@ -22,7 +22,7 @@ from psycopg import AsyncConnection
 from psycopg.types.json import Jsonb
 
 from app.core import audit
-from app.core.policy import ASSIGNABLE_ROLES
+from app.core.policy import ASSIGNABLE_ROLES, may_decide
 from app.core.sql_queries import load_queries
 from app.engine import signals
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
@@ -46,8 +46,51 @@ RUN_SPACE_KIND = SQL["run_space_kind"]
 INSERT_DECISION = SQL["insert_decision"]
 COUNT_APPROVALS = SQL["count_approvals"]
 DECISION_EVENT = SQL["decision_event"]
+HOOK_FOR_DECIDER = SQL["hook_for_decider"]
 WAITING_FOR_USER = SQL["waiting_for_user"]
 MAX_REQUIRED = 20
+
+
+def who_decides(hook: dict) -> str:
+    """Who the hook waits for, in words: "any admin of Acme", "ana@example.com", the owner."""
+    if hook.get("assigned_role"):
+        where = f" of {hook['space_name']}" if hook.get("space_name") else ""
+        role = "owner" if hook["assigned_role"] == "owner" else f"any {hook['assigned_role']}"
+        return f"{role}{where}"
+    return hook.get("assignee") or hook.get("owner_email") or "the run's owner"
+
+
+def refusal(hook: dict, user_id: int, email: str) -> str | None:
+    """Why this signed-in person may not decide the hook (None: they may): the one rule for the
+    web (app/web/approvals), the API and the CLI (docs/teams.md, "Approvals"). The assignee by
+    e-mail; for a role assignment, members of the run's space at that role or above
+    (`app.core.policy.may_decide`); the run's owner for an unassigned hook; viewers never. The hook
+    carries the person's role in the run's space (`my_role`, None: not a member), `space_name` and
+    `owner_email` (`hook_for_decider`, app/web/approvals/store.py `hook_for_user`)."""
+    role = hook.get("my_role")
+    if role == "viewer":
+        return f"You are a viewer of {hook['space_name']}: viewers read runs and decide nothing."
+    if hook.get("assigned_role"):
+        if may_decide(role, assigned_role=hook["assigned_role"], is_assignee=False):
+            return None
+        return f"This is for {who_decides(hook)}; you are a {role or 'guest'} there."
+    if hook.get("assignee"):
+        mine = hook["assignee"] == email.strip().lower()
+        if mine and (role is None or may_decide(role, assigned_role=None, is_assignee=True)):
+            return None
+        return f"This is assigned to {hook['assignee']}."
+    if hook["owner_id"] == user_id and may_decide(role, assigned_role=None, is_assignee=True):
+        return None
+    return f"This is for {hook['owner_email']}, who started the run."
+
+
+async def hook_for_decider(
+    conn: AsyncConnection, token: str | None, user_id: int | None, *, hook_id: int | None = None
+) -> dict[str, Any] | None:
+    """The hook of `token` (or `hook_id`) with what `refusal` needs for `user_id` (`my_role`,
+    `my_email`); None if there is no such hook."""
+    params = {"token": token, "hook_id": hook_id, "user_id": user_id}
+    return await (await conn.execute(HOOK_FOR_DECIDER, params)).fetchone()
 
 
 def new_token() -> str:

@@ -102,3 +102,13 @@ WHERE h.status = 'waiting' AND h.kind <> 'webhook'
   AND NOT EXISTS (SELECT 1 FROM hook_decisions d WHERE d.hook_id = h.id AND d.decided_by = %(email)s)
 ORDER BY h.created_at DESC
 LIMIT %(limit)s
+
+-- hook_for_decider --
+-- A hook by token (or id) with what the assignment rules need (`refusal`): the person's role in
+-- its run's space (NULL: not a member) and e-mail, the space's name and the run owner's e-mail.
+SELECT h.*, r.space_id, u.email AS owner_email, s.name AS space_name, m.role AS my_role,
+       (SELECT me.email FROM users me WHERE me.id = %(user_id)s) AS my_email
+FROM hooks h JOIN runs r ON r.id = h.run_id JOIN users u ON u.id = h.owner_id
+JOIN spaces s ON s.id = r.space_id
+LEFT JOIN space_members m ON m.space_id = r.space_id AND m.user_id = %(user_id)s
+WHERE h.token = %(token)s OR h.id = %(hook_id)s

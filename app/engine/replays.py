@@ -86,9 +86,10 @@ async def select_runs(
     owner_id: int | None,
     since: datetime | None = None,
     until: datetime | None = None,
+    space_id: int | None = None,
 ) -> list[dict]:
-    """The runs a replay with this filter takes (`owner_id` None: every owner's, operators only).
-    Raises InputInvalid past MAX_RUNS."""
+    """The runs a replay with this filter takes: of `space_id` (any member's; None: every space)
+    and of `owner_id` (None: every owner's, operators only). Raises InputInvalid past MAX_RUNS."""
     rows = await (
         await conn.execute(
             SELECT_RUNS,
@@ -96,6 +97,7 @@ async def select_runs(
                 "workflow": workflow,
                 "statuses": list(statuses),
                 "owner_id": owner_id,
+                "space_id": space_id,
                 "since": since,
                 "until": until,
                 "limit": MAX_RUNS + 1,

@@ -8,6 +8,7 @@ SELECT id, owner_id, workflow, version, title, status, error, created_at
 FROM runs
 WHERE workflow = %(workflow)s AND status = ANY(%(statuses)s::text[])
   AND (%(owner_id)s::bigint IS NULL OR owner_id = %(owner_id)s)
+  AND (%(space_id)s::bigint IS NULL OR space_id = %(space_id)s)
   AND (%(since)s::timestamptz IS NULL OR created_at >= %(since)s)
   AND (%(until)s::timestamptz IS NULL OR created_at < %(until)s)
 ORDER BY created_at, id

@@ -47,6 +47,7 @@ PUT_DRAFT = SQL["put_draft"]
 DELETE_DRAFT = SQL["delete_draft"]
 SPACE_CONNECTORS = SQL["space_connectors"]
 PERSONAL_SPACE = SQL["personal_space"]
+SPACE_KIND = SQL["space_kind"]
 USER_BY_EMAIL = SQL["user_by_email"]
 RUN_TEMPLATE_VERSION = SQL["run_template_version"]
 PUT_TEST_RUN = SQL["put_test_run"]
@@ -95,16 +96,23 @@ async def check_document(
     conn: AsyncConnection, user_id: int | None, document: Any, space_id: int | None = None
 ) -> dict:
     """The document normalised, or TemplateInvalid with every problem (connectors checked against
-    the space's: a template publishes only through a connector of its own space)."""
+    the space's: a template publishes only through a connector of its own space; a review assigned
+    to a role only in a team's template)."""
     names = set()
+    team = None  # not checked: an instance starter (no space)
     if user_id is not None:
         space_id = await space_of(conn, user_id, space_id)
         names = {
             r["name"]
             for r in await (await conn.execute(SPACE_CONNECTORS, {"space_id": space_id})).fetchall()
         }
+    if space_id is not None:
+        row = await (await conn.execute(SPACE_KIND, {"space_id": space_id})).fetchone()
+        team = row["kind"] == "team" if row else None
     problems = validate_document(
-        document, connector_exists=(lambda n: n in names) if user_id is not None else None
+        document,
+        connector_exists=(lambda n: n in names) if user_id is not None else None,
+        team=team,
     )
     if problems:
         raise TemplateInvalid(problems)

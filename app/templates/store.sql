@@ -145,6 +145,10 @@ SELECT name FROM connectors WHERE space_id = %(space_id)s
 -- The user's personal space (callers that name no space act there).
 SELECT id FROM spaces WHERE personal_of = %(user_id)s
 
+-- space_kind --
+-- Whether a template's space is a team's (a role assignment needs one).
+SELECT kind FROM spaces WHERE id = %(space_id)s
+
 -- user_by_email --
 -- The user the CLI's --as names.
 SELECT id, email, is_admin FROM users WHERE email = lower(%(email)s)

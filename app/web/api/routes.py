@@ -20,7 +20,7 @@ from app.core import policy
 from app.core.policy import Action
 from app.engine import commands, replays
 from app.engine.errors import HookNotFound, InputInvalid, RunNotFound
-from app.engine.hooks import resolve_hook
+from app.engine.hooks import hook_for_decider, refusal, resolve_hook
 from app.engine.registry import catalog
 from app.web.api import schedules
 from app.web.api.audit import list_audit
@@ -51,6 +51,7 @@ from app.web.json_errors import documented, exception_handlers
 from app.web.live import LiveHub, provide_hub
 from app.web.runs.access import find_run
 from app.web.runs.files import file_response, get_for_download
+from app.web.runs.replay import selection as replay_selection
 from app.web.runs.replay import user_id_by_email
 from app.web.runs.start import Refused, rerun_run
 from app.web.runs.start import start_run as start_run_from_web
@@ -312,9 +313,9 @@ async def start_replay(
             conn,
             workflow=data.workflow,
             statuses=list(data.statuses),
-            owner_id=owner_id,
             since=data.since,
             until=data.until,
+            **replay_selection(request, owner_id),  # the key's space's runs, any member's
         )
         shown = [ReplayRun.model_validate(r) for r in selected]
         if data.dry_run:
@@ -412,7 +413,7 @@ async def run_events_stream(
     "/hooks/{token:str}",
     tags=["hooks"],
     status_code=200,
-    responses=documented(404, 409, 413, 415, 422),
+    responses=documented(403, 404, 409, 413, 415, 422),
 )
 async def decide_hook(
     request: Request,
@@ -420,19 +421,31 @@ async def decide_hook(
     token: FromPath[str],
     data: JSONBody[DecideHook],
 ) -> DecidedHook:
-    """Answer a hook of one of your runs, once: later answers get `409` (`already_decided`,
-    `expired`, or `invalid_state` when the run has ended)."""
+    """Answer a hook, once: later answers get `409` (`already_decided`, `expired`, or
+    `invalid_state` when the run has ended). The rules are the approvals page's: a hook is found
+    by a member of its run's space or its assignee (else `404`); it is decided by its assignee,
+    by the members at its assigned role or above, or (unassigned) by the run's owner; anyone else,
+    and a viewer, gets `403` (`forbidden`) with the reason."""
     if not HOOK_TOKEN.match(token):
         raise HookNotFound("no such hook")
+    user = request.user
     async with pool.connection() as conn:
+        found = await hook_for_decider(conn, token, user.id)
+        if found is None or (
+            found["my_role"] is None and found["assignee"] != user.email.strip().lower()
+        ):
+            raise HookNotFound("no such hook")
+        refused = refusal(found, user.id, user.email)
+        if refused:
+            raise policy.Forbidden(refused)
         hook = await resolve_hook(
             conn,
             token,
             data.action,
             data.data,
-            decided_by=request.user.email,
-            owner_id=request.user.id,
-            user_id=request.user.id,
+            decided_by=user.email,
+            owner_id=None,
+            user_id=user.id,
         )
     return DecidedHook.model_validate(hook)
 

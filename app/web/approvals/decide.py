@@ -8,7 +8,8 @@ engine's `resolve_hook`, which applies a decision exactly once; its refusals com
 
 `refusal` says who may decide a hook found for a signed-in person (docs/teams.md, "Approvals"):
 the assignee by e-mail; for a role assignment, members of the run's space at that role or above
-(`app.core.policy.may_decide`); the run's owner for an unassigned hook; viewers never.
+(`app.core.policy.may_decide`); the run's owner for an unassigned hook; viewers never. It is the
+engine's (app/engine/hooks.py), the one rule the API and the CLI apply too.
 """
 
 from __future__ import annotations
@@ -17,9 +18,8 @@ from dataclasses import dataclass, field
 
 from psycopg import AsyncConnection
 
-from app.core.policy import may_decide
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
-from app.engine.hooks import resolve_hook
+from app.engine.hooks import refusal, resolve_hook, who_decides  # noqa: F401 (the pages')
 from app.web.runs.cards import ACTION_WORDS
 from app.web.runs.hook_fields import parse_hook_fields
 
@@ -77,35 +77,6 @@ class Outcome:
     ok: bool
     message: str
     status: int = 200
-
-
-def who_decides(hook: dict) -> str:
-    """Who the hook waits for, in words: "any admin of Acme", "ana@example.com", the owner."""
-    if hook.get("assigned_role"):
-        where = f" of {hook['space_name']}" if hook.get("space_name") else ""
-        role = "owner" if hook["assigned_role"] == "owner" else f"any {hook['assigned_role']}"
-        return f"{role}{where}"
-    return hook.get("assignee") or hook.get("owner_email") or "the run's owner"
-
-
-def refusal(hook: dict, user_id: int, email: str) -> str | None:
-    """Why this signed-in person may not decide the hook (None: they may). The hook comes from
-    `store.hook_for_user`, with their role in the run's space (`my_role`, None: not a member)."""
-    role = hook.get("my_role")
-    if role == "viewer":
-        return f"You are a viewer of {hook['space_name']}: viewers read runs and decide nothing."
-    if hook.get("assigned_role"):
-        if may_decide(role, assigned_role=hook["assigned_role"], is_assignee=False):
-            return None
-        return f"This is for {who_decides(hook)}; you are a {role or 'guest'} there."
-    if hook.get("assignee"):
-        mine = hook["assignee"] == email.strip().lower()
-        if mine and (role is None or may_decide(role, assigned_role=None, is_assignee=True)):
-            return None
-        return f"This is assigned to {hook['assignee']}."
-    if hook["owner_id"] == user_id and may_decide(role, assigned_role=None, is_assignee=True):
-        return None
-    return f"This is for {hook['owner_email']}, who started the run."
 
 
 def progress(hook: dict) -> str:

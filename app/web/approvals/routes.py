@@ -126,7 +126,13 @@ async def decide_in_app(
         if hook is None:
             raise NotFoundException()
         refused = refusal(hook, user.id, user.email)
-        as_card = form.get("view") == "card" and is_htmx(request) and hook["owner_id"] == user.id
+        # From a run card (in a chat or on the run's page): the run's owner, or a member of its
+        # space, gets the card back; anyone else the review page.
+        as_card = (
+            form.get("view") == "card"
+            and is_htmx(request)
+            and (hook["owner_id"] == user.id or hook["my_role"] is not None)
+        )
         if refused and not as_card:
             return Template(
                 "pages/approvals/review.html",
@@ -136,7 +142,7 @@ async def decide_in_app(
                 ),
             )
         parsed = parse_decision(hook, form, user.time_zone)
-        if refused:  # the run's owner, on their card, of a review that waits for someone else
+        if refused:  # a card's reader, of a review that waits for someone else
             parsed.errors, outcome = {}, Outcome(False, refused, 403)
         elif parsed.errors:
             outcome = None
@@ -145,7 +151,9 @@ async def decide_in_app(
                 conn, hook, parsed, decided_by=user.email, owner_id=None, user_id=user.id
             )
         if as_card:
-            card = await load_card(conn, hook["run_id"], user.id)
+            card = await load_card(
+                conn, hook["run_id"], None, space_id=hook["space_id"], viewer_id=user.id
+            )
             if parsed.errors:
                 return Template(
                     "partials/runs/card.html",

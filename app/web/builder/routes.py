@@ -136,7 +136,13 @@ async def editor(
                 },
             )
         notice = "Your unsaved changes were kept." if t["draft_differs"] else None
-        card = await load_card(conn, test_run, request.user.id) if test_run else None
+        card = (  # a test run of the request's space, whichever member started it
+            await load_card(
+                conn, test_run, None, space_id=request.user.space.id, viewer_id=request.user.id
+            )
+            if test_run
+            else None
+        )
         context = await _editor_context(
             conn, request.user.id, t, _shown(t), notice=notice, card=card
         )
@@ -301,7 +307,9 @@ async def test_run(
             return await _test_answer(
                 request, conn, t, doc, outcome.fields or {"form": outcome.message}, form
             )
-        card = await load_card(conn, outcome.run_id, user_id)
+        card = await load_card(
+            conn, outcome.run_id, None, space_id=request.user.space.id, viewer_id=request.user.id
+        )
         context = await _editor_context(conn, user_id, t, doc, card=card)
     if not is_htmx(request):
         return Template("pages/builder/editor.html", context=context)
@@ -377,7 +385,15 @@ async def run(
             )
         if conversation_id is None or not is_htmx(request):
             return navigate(request, f"/chat/{outcome.conversation_id}")
-        return started_card(await load_card(conn, outcome.run_id, request.user.id))
+        return started_card(
+            await load_card(
+                conn,
+                outcome.run_id,
+                None,
+                space_id=request.user.space.id,
+                viewer_id=request.user.id,
+            )
+        )
 
 
 # -- sharing, copies, export and import --------------------------------------------------------

@@ -34,12 +34,15 @@ TEMPLATE_PREFIX = "template:"  # a saved template offered as `template:<slug>`
 PROPOSED_TEMPLATES = 20
 
 
-async def proposable_templates(conn, user_id: int) -> list[TemplateChoice]:
-    """The saved templates the model may offer this user: their own, then the gallery's."""
-    found = await template_store.list_templates(conn, user_id=user_id)
+async def proposable_templates(
+    conn, user_id: int, space_id: int | None = None
+) -> list[TemplateChoice]:
+    """The saved templates the model may offer this user in `space_id` (None: their personal
+    space): the space's, then the gallery's."""
+    found = await template_store.list_templates(conn, user_id=user_id, space_id=space_id)
     chosen = []
     for row in (found["mine"] + found["gallery"])[:PROPOSED_TEMPLATES]:
-        choice = await choose_template(conn, user_id, template_id=row["id"])
+        choice = await choose_template(conn, user_id, template_id=row["id"], space_id=space_id)
         if choice is not None:
             chosen.append(choice)
     return chosen
@@ -180,7 +183,10 @@ async def start(
                 "template_id"
             ):  # a saved template: its current version, if still the user's to run
                 choice = await choose_template(
-                    conn, user.id, template_id=int(proposal["template_id"])
+                    conn,
+                    user.id,
+                    template_id=int(proposal["template_id"]),
+                    space_id=user.space.id,
                 )
                 target = {"template": choice} if choice else {"workflow": proposal["workflow"]}
             else:

@@ -46,8 +46,11 @@ CLOSED = object()  # handed to listeners when the process stops
 class LiveReply:
     """A reply being written in this process, and the SSE responses listening to it."""
 
-    def __init__(self, user_id: int, conversation_id: int, message_id: int):
+    def __init__(
+        self, user_id: int, conversation_id: int, message_id: int, space_id: int | None = None
+    ):
         self.user_id = user_id
+        self.space_id = space_id  # the space whose templates the model may offer (None: personal)
         self.conversation_id = conversation_id
         self.message_id = message_id
         self.parts: list[str] = []
@@ -136,11 +139,16 @@ class Replies:
         return self._live.get(message_id)
 
     def start(
-        self, user_id: int, conversation_id: int, message_id: int, history: list[dict] | None = None
+        self,
+        user_id: int,
+        conversation_id: int,
+        message_id: int,
+        history: list[dict] | None = None,
+        space_id: int | None = None,
     ) -> LiveReply:
         """Write the reply in a task of this process. `history` is the conversation before it
         (`store.load_context`), if the caller has it at hand; otherwise it is read here."""
-        reply = LiveReply(user_id, conversation_id, message_id)
+        reply = LiveReply(user_id, conversation_id, message_id, space_id)
         self._live[message_id] = reply
         reply.task = asyncio.create_task(self._write(reply, history), name=f"reply-{message_id}")
         return reply
@@ -194,7 +202,7 @@ class Replies:
         """The model's reply, token by token, into `reply`; it may propose a workflow (a tool
         call). An endpoint that refuses tools (some local models do) is asked again without them."""
         async with self.pool.connection() as conn:
-            reply.templates = await proposable_templates(conn, reply.user_id)
+            reply.templates = await proposable_templates(conn, reply.user_id, reply.space_id)
         tools = proposal_tools(reply.templates)
         while True:
             try:

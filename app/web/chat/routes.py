@@ -112,7 +112,9 @@ async def _send(
             form.errors.get("content", "Check the message."),
             422,
         )
-    template = await chat_workflows.template_command(pool, request.user.id, form.data.content)
+    template = await chat_workflows.template_command(
+        pool, request.user.id, form.data.content, request.user.space.id
+    )
     if template is not None or chat_workflows.is_command(
         form.data.content
     ):  # /report, /help, /<template>: no model reply
@@ -136,7 +138,9 @@ async def _send(
                 model=llm.model,
             )
             history = await store.load_context(conn, exchange.conversation.id, exchange.reply.id)
-            replies.start(user.id, exchange.conversation.id, exchange.reply.id, history)
+            replies.start(
+                user.id, exchange.conversation.id, exchange.reply.id, history, user.space.id
+            )
             if conversation_id is None or not is_htmx(request):
                 return navigate(request, f"/chat/{exchange.conversation.id}")
             # The sidebar is sent again only when this chat moved to the top.
@@ -268,7 +272,7 @@ async def regenerate(
             history = await store.load_context(conn, conversation_id, reply.id)
     except ChatError as exc:
         return _flash(exc.message, 429 if exc.status_code == 429 else 422)
-    replies.start(user.id, conversation_id, reply.id, history)
+    replies.start(user.id, conversation_id, reply.id, history, user.space.id)
     if not is_htmx(request):
         return Redirect(f"/chat/{conversation_id}", status_code=303)
     return Template(

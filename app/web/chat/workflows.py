@@ -72,17 +72,17 @@ def is_command(text: str) -> bool:
 
 
 async def template_command(
-    pool: AsyncConnectionPool, user_id: int, text: str
+    pool: AsyncConnectionPool, user_id: int, text: str, space_id: int | None = None
 ) -> start.TemplateChoice | None:
-    """`/<slug> …` naming a saved template the user may run (their own first, then the gallery's);
-    None for anything else, which goes to the model as a message."""
+    """`/<slug> …` naming a saved template the user may run in `space_id` (the space's first, then
+    the gallery's); None for anything else, which goes to the model as a message."""
     if not text.startswith("/") or is_command(text):
         return None
     slug = text.split(maxsplit=1)[0][1:].lower()
     if not TEMPLATE_SLUG.match(slug):
         return None
     async with pool.connection() as conn:
-        return await start.choose_template(conn, user_id, slug=slug)
+        return await start.choose_template(conn, user_id, slug=slug, space_id=space_id)
 
 
 def _template_input(choice: start.TemplateChoice, rest: str) -> dict:

@@ -1,7 +1,7 @@
 """Delivering fixes to a code review that waits for them.
 
-- `POST /code-review/<run id>/fixes` — the "Fixes pushed" button (signed-in owner, CSRF, form field
-  `ref`); answered with the card (HTMX) or a redirect to `/code-review/<run id>`.
+- `POST /code-review/<run id>/fixes` — the "Fixes pushed" button (a member of the run's space whose
+  role may operate runs, CSRF, form field `ref`); answered with the card (HTMX) or a redirect to `/code-review/<run id>`.
 - `POST /hooks/code-review/<run id>` — for a git hook or CI: a stable URL for the whole review (the
   engine's `/hooks/<token>` changes with every wait). No session: the body must be signed,
   `X-Baton-Signature: sha256=<hex HMAC-SHA256 of the body>`, with the run's webhook secret (shown
@@ -23,6 +23,7 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.core.config import Settings
+from app.core.policy import Action
 from app.engine.errors import EngineError, RunNotFound
 from app.engine.hooks import resolve_hook
 from app.steps.git import SourceRefused, check_ref
@@ -31,6 +32,7 @@ from app.web.auth.forms import parse_form
 from app.web.code_review.panel import webhook_secret
 from app.web.htmx import is_htmx
 from app.web.json_errors import ApiError, exception_handlers
+from app.web.runs.access import find_run, space_id
 from app.web.runs.cards import load_card
 from app.web.signed_json import SIGNATURE_HEADER, json_object, signature_valid
 from app.workflows.code_review import NAME
@@ -78,18 +80,19 @@ async def deliver_fixes(
     )
 
 
-async def _card(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> dict:
+async def _card(pool: AsyncConnectionPool, request: Request, run_id: UUID) -> dict:
+    """The review's card, for any member of the run's space (the request's): 404 otherwise."""
     async with pool.connection() as conn:
-        return await load_card(conn, run_id, user_id, workflow=NAME)
+        return await load_card(
+            conn, run_id, None, workflow=NAME, space_id=space_id(request), viewer_id=request.user.id
+        )
 
 
 @get("/{run_id:uuid}")
 async def review_page(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
 ) -> Template:
-    return Template(
-        PAGE, context={"card": await _card(pool, request.user.id, run_id), "notice": None}
-    )
+    return Template(PAGE, context={"card": await _card(pool, request, run_id), "notice": None})
 
 
 @post("/{run_id:uuid}/fixes", request_max_body_size=BODY_LIMIT)
@@ -103,20 +106,22 @@ async def fixes_pushed(
     else:
         try:
             async with pool.connection() as conn:
+                # 404 outside the request's space, 403 for a viewer (app/core/policy.py)
+                run = await find_run(conn, request, run_id, Action.OPERATE)
                 await deliver_fixes(
                     conn,
                     run_id,
                     form.data.ref,
-                    owner_id=request.user.id,
+                    owner_id=run["owner_id"],
                     decided_by=request.user.email,
                 )
         except RunNotFound:
-            raise  # a 404 page, like any run that is not yours
+            raise  # a 404 page, like any run not in the request's space
         except (NotWaiting, EngineError) as exc:
             notice = f"Nothing was changed: {exc}"
     if not is_htmx(request) and notice is None:
         return Redirect(f"/code-review/{run_id}", status_code=303)
-    card = await _card(pool, request.user.id, run_id)
+    card = await _card(pool, request, run_id)
     if is_htmx(request):
         return Template(
             CARD,

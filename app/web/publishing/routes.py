@@ -1,6 +1,8 @@
 """Editing a publishing run's schedule: `/publishing/<run id>` (the run's card on a page of its own)
 and its actions. Each is a plain form that works without JavaScript (answered by a redirect to the
-page) and with HTMX (answered by the re-rendered card). Another user's run is a 404; a post that is
+page) and with HTMX (answered by the re-rendered card). The run is found in the request's space (any
+member's run there; another space's is a 404) and changing it needs a role that may operate runs
+(a viewer gets 403, app/core/policy.py); a post that is
 being published or already went out can't be changed (the card says so).
 
 Every change goes through app/steps/publishers/schedule.py, which bumps the schedule's version and
@@ -21,11 +23,13 @@ from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.core.policy import Action
 from app.steps.posts import clean_post
 from app.steps.publishers import schedule as S
 from app.web.auth import requires_login
 from app.web.auth.forms import parse_form
 from app.web.htmx import is_htmx
+from app.web.runs.access import find_run, space_id
 from app.web.runs.cards import load_card
 from app.workflows.publishing import NAME
 
@@ -74,9 +78,20 @@ class MoveForm(BaseModel):
         return value
 
 
-async def _card(pool: AsyncConnectionPool, user_id: int, run_id: UUID) -> dict:
+async def _card(pool: AsyncConnectionPool, request: Request, run_id: UUID) -> dict:
     async with pool.connection() as conn:
-        return await load_card(conn, run_id, user_id, workflow=NAME)
+        return await load_card(
+            conn, run_id, None, workflow=NAME, space_id=space_id(request), viewer_id=request.user.id
+        )
+
+
+async def _starter(conn, request: Request, run_id: UUID) -> int:
+    """Who started the run of the request's space that the member may operate (the schedule is
+    theirs); RunNotFound (404) outside the space, policy.Forbidden (403) for a viewer."""
+    run = await find_run(conn, request, run_id, Action.OPERATE)
+    if run["workflow"] != NAME:
+        raise NotFoundException()
+    return run["owner_id"]
 
 
 async def _answer(
@@ -90,7 +105,7 @@ async def _answer(
     gets a redirect to the page, or the page with the notice and an error status."""
     if not is_htmx(request) and notice is None:
         return Redirect(f"/publishing/{run_id}", status_code=303)
-    card = await _card(pool, request.user.id, run_id)
+    card = await _card(pool, request, run_id)
     if is_htmx(request):
         return Template(CARD, context={"card": card, "notice": notice})
     return Template(PAGE, context={"card": card, "notice": notice}, status_code=status)
@@ -100,15 +115,14 @@ async def _answer(
 async def schedule_page(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
 ) -> Template:
-    return Template(
-        PAGE, context={"card": await _card(pool, request.user.id, run_id), "notice": None}
-    )
+    return Template(PAGE, context={"card": await _card(pool, request, run_id), "notice": None})
 
 
 async def _change(request: Request, pool: AsyncConnectionPool, run_id: UUID, change) -> Response:
+    """`change(conn, owner_id)` on the run's schedule, once the member may operate the run."""
     try:
         async with pool.connection() as conn:
-            await change(conn)
+            await change(conn, await _starter(conn, request, run_id))
     except LookupError:
         raise NotFoundException() from None
     except S.ScheduleLocked as exc:
@@ -128,8 +142,9 @@ async def edit_post(
         first = next(iter(form.errors.values()))
         return await _answer(request, pool, run_id, f"Post not saved: {first}", status=422)
     async with pool.connection() as conn:
+        starter = await _starter(conn, request, run_id)
         schedule = await S.get_schedule(conn, run_id)
-    if schedule is None or schedule["owner_id"] != request.user.id:
+    if schedule is None or schedule["owner_id"] != starter:
         raise NotFoundException()
     when = datetime.fromisoformat(form.data.publish_at).replace(
         tzinfo=ZoneInfo(schedule["timezone"])
@@ -147,10 +162,10 @@ async def edit_post(
         request,
         pool,
         run_id,
-        lambda conn: S.edit_post(
+        lambda conn, owner_id: S.edit_post(
             conn,
             run_id=run_id,
-            owner_id=request.user.id,
+            owner_id=owner_id,
             post_id=post_id,
             body=form.data.body,
             publish_at=when,
@@ -169,7 +184,9 @@ async def delete_post(
         request,
         pool,
         run_id,
-        lambda conn: S.delete_post(conn, run_id=run_id, owner_id=request.user.id, post_id=post_id),
+        lambda conn, owner_id: S.delete_post(
+            conn, run_id=run_id, owner_id=owner_id, post_id=post_id
+        ),
     )
 
 
@@ -187,10 +204,10 @@ async def move_post(
         request,
         pool,
         run_id,
-        lambda conn: S.move_post(
+        lambda conn, owner_id: S.move_post(
             conn,
             run_id=run_id,
-            owner_id=request.user.id,
+            owner_id=owner_id,
             post_id=post_id,
             up=form.data.direction == "up",
         ),
@@ -205,7 +222,7 @@ async def cancel_remaining(
         request,
         pool,
         run_id,
-        lambda conn: S.cancel_remaining_by_owner(conn, run_id=run_id, owner_id=request.user.id),
+        lambda conn, owner_id: S.cancel_remaining_by_owner(conn, run_id=run_id, owner_id=owner_id),
     )
 
 

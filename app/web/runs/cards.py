@@ -24,6 +24,7 @@ from psycopg import AsyncConnection
 from app.core.markdown import render_markdown
 from app.engine.commands import get_run
 from app.engine.errors import RunNotFound, WorkflowNotFound
+from app.engine.hooks import hook_for_decider, refusal, who_decides
 from app.engine.registry import get_workflow
 from app.web.runs.hook_fields import hook_fields
 from app.web.runs.panels import workflow_panel
@@ -203,10 +204,14 @@ async def load_card(
     *,
     workflow: str | None = None,
     space_id: int | None = None,
+    viewer_id: int | None = None,
 ) -> dict:
     """Everything a run card shows. Raises RunNotFound if the run is not in `space_id` (when given:
     any member's run there) or else not `owner_id`'s, or (for a workflow's own page) not a run of
-    `workflow`. The card names the run's space when it is a team's (`space`)."""
+    `workflow`. The card names the run's space when it is a team's (`space`). A hook assigned to a
+    person or a role shows its form only to `viewer_id` (default `owner_id`) when they may decide
+    it (app/engine/hooks.py `refusal`); otherwise the card says who it waits for (`hook.refused`,
+    `hook.for_whom`)."""
     run = await get_run(
         conn,
         run_id,
@@ -226,6 +231,15 @@ async def load_card(
         if waiting and run["status"] == "waiting" and waiting["kind"] != "webhook"
         else None
     )
+    if hook and (waiting.get("assignee") or waiting.get("assigned_role")):
+        viewer = viewer_id if viewer_id is not None else owner_id
+        found = await hook_for_decider(conn, None, viewer, hook_id=waiting["id"])
+        hook["for_whom"] = who_decides(found) if found else hook.get("assignee") or ""
+        hook["refused"] = (
+            refusal(found, viewer, found["my_email"] or "")
+            if found and viewer is not None
+            else f"This is for {hook['for_whom']}."
+        )
     status = "expired" if hook and hook["state"] == "expired" else run["status"]
     return {
         "run": run,

@@ -64,9 +64,10 @@ def _panel(request: Request, template: str, context: dict, status: int = 200) ->
 PICKER_TEMPLATES = 30
 
 
-async def picker_templates(conn, user_id: int) -> list[dict]:
-    """The saved templates the picker offers: the user's own, then the gallery's (app/templates)."""
-    found = await template_store.list_templates(conn, user_id=user_id)
+async def picker_templates(conn, user_id: int, space_id: int | None = None) -> list[dict]:
+    """The saved templates the picker offers in `space_id` (None: the user's personal space): the
+    space's, then the gallery's (app/templates)."""
+    found = await template_store.list_templates(conn, user_id=user_id, space_id=space_id)
     return (found["mine"] + found["gallery"])[:PICKER_TEMPLATES]
 
 
@@ -77,7 +78,7 @@ async def picker(
     conversation_id: FromQuery[int | None] = None,
 ) -> Template:
     async with pool.connection() as conn:
-        templates = await picker_templates(conn, request.user.id)
+        templates = await picker_templates(conn, request.user.id, space_id(request))
     return _panel(
         request,
         "partials/chat/workflow_picker.html",
@@ -137,7 +138,11 @@ async def start_from_form(
             )
         if conversation_id is None or not is_htmx(request):
             return navigate(request, f"/chat/{outcome.conversation_id}")
-        return started_card(await load_card(conn, outcome.run_id, None, space_id=space_id(request)))
+        return started_card(
+            await load_card(
+                conn, outcome.run_id, None, space_id=space_id(request), viewer_id=request.user.id
+            )
+        )
 
 
 # -- run cards ---------------------------------------------------------------------------------
@@ -149,7 +154,9 @@ async def run_card(
 ) -> Template:
     async with pool.connection() as conn:
         run = await find_chat_run(conn, request, run_id)
-        card = await load_card(conn, run_id, None, space_id=run["space_id"])
+        card = await load_card(
+            conn, run_id, None, space_id=run["space_id"], viewer_id=request.user.id
+        )
     return Template("partials/runs/card.html", context={"card": card})
 
 
@@ -168,7 +175,9 @@ async def cancel(
         except InvalidState as exc:
             notice = f"Nothing to cancel: {exc}."
             run = None
-        card = await load_card(conn, run_id, None, space_id=found["space_id"])
+        card = await load_card(
+            conn, run_id, None, space_id=found["space_id"], viewer_id=request.user.id
+        )
     if not is_htmx(request):
         chat_id = (run or card["run"]).get("chat_id")
         return Redirect(f"/chat/{chat_id}" if chat_id else "/approvals", status_code=303)

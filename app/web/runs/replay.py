@@ -112,15 +112,23 @@ async def _page(
                     conn,
                     workflow=f["workflow"],
                     statuses=f["statuses"],
-                    owner_id=f["owner_id"],
                     since=f["since"],
                     until=f["until"],
+                    **selection(request, f["owner_id"]),
                 )
             except InputInvalid as exc:
                 errors = field_errors(exc.errors)
         context["errors"] = errors
         context["shown"] = SHOWN
     return context, 422 if errors else 200
+
+
+def selection(request, owner_id: int) -> dict:
+    """Whose runs a replay selects: the request's space's (any member's) for one's own replay; an
+    admin's replay on another user's behalf, that user's runs."""
+    if owner_id == request.user.id:
+        return {"owner_id": None, "space_id": request.user.space.id}
+    return {"owner_id": owner_id, "space_id": None}
 
 
 @get("/replay")
@@ -145,9 +153,9 @@ async def start_replay(request: Request, pool: NamedDependency[AsyncConnectionPo
                     conn,
                     workflow=f["workflow"],
                     statuses=f["statuses"],
-                    owner_id=f["owner_id"],
                     since=f["since"],
                     until=f["until"],
+                    **selection(request, f["owner_id"]),
                 )
                 replay = await replays.create_replay(
                     conn,

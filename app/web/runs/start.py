@@ -151,11 +151,18 @@ async def _conversation(
 
 
 async def choose_template(
-    conn: AsyncConnection, user_id: int, slug: str | None = None, template_id: int | None = None
+    conn: AsyncConnection,
+    user_id: int,
+    slug: str | None = None,
+    template_id: int | None = None,
+    space_id: int | None = None,
 ) -> TemplateChoice | None:
-    """The current version of a template the user may run, or None (start_run then refuses it)."""
+    """The current version of a template the user may run in `space_id` (None: their personal
+    space), its run starting there; or None (start_run then refuses it)."""
     try:
-        return await choose(conn, user_id=user_id, slug=slug, template_id=template_id)
+        return await choose(
+            conn, user_id=user_id, slug=slug, template_id=template_id, space_id=space_id
+        )
     except TemplateNotFound:
         return None
 

@@ -29,6 +29,7 @@ from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
+from app.core import policy
 from app.core.config import Settings
 from app.engine.errors import (
     AlreadyDecided,
@@ -37,11 +38,12 @@ from app.engine.errors import (
     InvalidAction,
     InvalidState,
 )
-from app.engine.hooks import resolve_hook
+from app.engine.hooks import hook_for_decider, refusal, resolve_hook
 from app.steps.run_files import attach_uploads, store_uploads
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx, navigate
 from app.web.runs import start
+from app.web.runs.access import find_chat_run
 from app.web.runs.cards import load_card
 from app.web.runs.forms import field_errors
 from app.web.runs.in_chat import startable, started_card
@@ -277,8 +279,36 @@ async def start_data(
 # -- deciding ----------------------------------------------------------------------------------
 
 
+async def _waiting(
+    request: Request, pool: AsyncConnectionPool, run_id: UUID, form: str
+) -> tuple[dict, dict]:
+    """The run (as its chat card finds it: 404 otherwise) and its waiting hook of `form`, once this
+    person may decide it under the approvals page's rules (policy.Forbidden, 403, otherwise)."""
+    async with pool.connection() as conn:
+        run = await find_chat_run(conn, request, run_id)
+        hook = await store.waiting_hook(conn, run_id, form)
+        if hook is None:
+            raise NotFoundException()
+        found = await hook_for_decider(conn, hook["token"], request.user.id)
+        refused = refusal(found, request.user.id, request.user.email) if found else "Not found."
+    if refused:
+        raise policy.Forbidden(refused)
+    return run, hook
+
+
+async def _card(conn, request: Request, run: dict) -> dict:
+    return await load_card(
+        conn, run["id"], None, space_id=run["space_id"], viewer_id=request.user.id
+    )
+
+
 async def _decided(
-    request: Request, pool: AsyncConnectionPool, run_id: UUID, hook: dict, action: str, data: dict
+    request: Request,
+    pool: AsyncConnectionPool,
+    run: dict,
+    hook: dict,
+    action: str,
+    data: dict,
 ) -> Response:
     notice = None
     async with pool.connection() as conn:
@@ -289,11 +319,11 @@ async def _decided(
                 action,
                 data,
                 decided_by=request.user.email,
-                owner_id=request.user.id,
+                user_id=request.user.id,
             )
         except (AlreadyDecided, HookExpired, InvalidState, HookNotFound, InvalidAction) as exc:
             notice = f"Nothing was changed: {exc}."
-        card = await load_card(conn, run_id, request.user.id)
+        card = await _card(conn, request, run)
     if not is_htmx(request):
         return Redirect(
             f"/chat/{card['run']['chat_id']}" if card["run"].get("chat_id") else "/approvals",
@@ -306,10 +336,10 @@ async def _decided(
 async def review(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
 ) -> Response:
+    run, hook = await _waiting(request, pool, run_id, documents.NAME)
     async with pool.connection() as conn:
-        hook = await store.waiting_hook(conn, run_id, request.user.id, documents.NAME)
-        summaries = await store.step_output(conn, run_id, "summarise documents") if hook else None
-    if hook is None or summaries is None:
+        summaries = await store.step_output(conn, run_id, "summarise documents")
+    if summaries is None:
         raise NotFoundException()
     form = await request.form()
     indices = {
@@ -332,7 +362,7 @@ async def review(
         if text and text != s["summary"].strip():
             edits[str(index)] = text[:MAX_SUMMARY]
     return await _decided(
-        request, pool, run_id, hook, "continue", {"exclude": exclude, "edits": edits}
+        request, pool, run, hook, "continue", {"exclude": exclude, "edits": edits}
     )
 
 
@@ -340,27 +370,24 @@ async def review(
 async def drill(
     request: Request, pool: NamedDependency[AsyncConnectionPool], run_id: FromPath[UUID]
 ) -> Response:
-    async with pool.connection() as conn:
-        hook = await store.waiting_hook(conn, run_id, request.user.id, data_analysis.NAME)
-    if hook is None:
-        raise NotFoundException()
+    run, hook = await _waiting(request, pool, run_id, data_analysis.NAME)
     form = await request.form()
     action = _text(form, "action")
     if action == "finish":
-        return await _decided(request, pool, run_id, hook, "finish", {})
+        return await _decided(request, pool, run, hook, "finish", {})
     columns = (hook.get("show") or {}).get("columns") or []
     data = data_analysis.parse_request(
         {k: _text(form, k) for k in ("question", "column", "filter")}, columns
     )
     if action != "ask" or not (data["question"] or data["column"]):
         async with pool.connection() as conn:
-            card = await load_card(conn, run_id, request.user.id)
+            card = await _card(conn, request, run)
         return Template(
             "partials/runs/card.html",
             status_code=422,
             context={"card": card, "notice": "Ask a question or pick a column (or click Finish)."},
         )
-    return await _decided(request, pool, run_id, hook, "ask", data)
+    return await _decided(request, pool, run, hook, "ask", data)
 
 
 # -- viewing -----------------------------------------------------------------------------------

@@ -19,6 +19,7 @@ from tests.integration.workflows.test_notification_settings import bell_of
 from tests.support.engine import effects, wait_status
 from tests.support.fixtures import make_test_llm
 from tests.support.live_server import LiveServer
+from tests.support.team_runs import use_space
 from tests.support.teams import make_team_of
 from tests.support.web import csrf_of, log_in, new_email
 from tests.support.web import make_user as make_account
@@ -102,6 +103,7 @@ async def test_any_admin_admits_admins_and_owners_refuses_a_member_and_hides_fro
     await wait_status(pool, hook["run_id"], "completed")
     assert [e["name"] for e in await effects(pool, hook["run_id"])] == ["after review"]
 
+    await use_space(pool, team["owner"].id, team["space"]["id"])  # the run page is the team's
     run_page = await app_client.get(f"/workflows/{hook['run_id']}")
     assert run_page.status_code == 200
     deciders = re.findall(
