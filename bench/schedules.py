@@ -304,4 +304,9 @@ if __name__ == "__main__":
         "--fires", type=int, default=40, help="fires of the single schedule (and sleeps)"
     )
     parser.add_argument("--idle-s", type=float, default=20.0, help="the idle window")
-    sys.exit(asyncio.run(main(parser.parse_args())))
+    parser.add_argument(
+        "--owners", type=int, default=OWNERS, help="owners the schedules are spread over (1: one)"
+    )
+    parsed = parser.parse_args()
+    OWNERS = parsed.owners
+    sys.exit(asyncio.run(main(parsed)))
