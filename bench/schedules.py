@@ -256,7 +256,7 @@ async def main(args) -> int:
 
             # (b) single-schedule lateness, and the sleep baseline.
             late = await single_lateness(pool, owners[0], args.fires)
-            sleeps = await sleep_lateness(pool, owners[1], args.fires)
+            sleeps = await sleep_lateness(pool, owners[-1], args.fires)
             print(
                 f"(b) one 1-second schedule, {len(late)} fires: lateness p50 {pct(late, 50):.1f} ms, "
                 f"p99 {pct(late, 99):.1f} ms [{mark(pct(late, 50) <= 50)} p50 ≤ 50, {mark(pct(late, 99) <= 250)} p99 ≤ 250]",
