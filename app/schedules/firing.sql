@@ -2,14 +2,14 @@
 -- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
 
 -- claim_due --
--- The next due schedule no other process is firing, locked until this fire commits; the index
+-- The next due schedules (up to `batch`) no other process is firing, locked until their fires commit; the index
 -- schedules_due makes this cost one index probe however many schedules are not due.
 -- `skip`: schedules whose fire failed unexpectedly in this job, so one broken schedule cannot hold
 -- back the others (the sweep brings it back later).
 SELECT s.*, now() AS db_now FROM schedules s
 WHERE s.next_fire_at <= now() AND NOT (s.id = ANY(%(skip)s::uuid[]))
 ORDER BY s.next_fire_at
-LIMIT 1
+LIMIT %(batch)s
 FOR UPDATE SKIP LOCKED
 
 -- count_due --

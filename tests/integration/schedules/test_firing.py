@@ -96,3 +96,40 @@ async def test_one_broken_schedule_does_not_hold_back_the_others(pool):
     assert left["due"] and await fires(pool, broken["id"]) == []
     async with pool.connection() as conn:
         await conn.execute("DELETE FROM schedules WHERE id = %s", (broken["id"],))
+
+
+async def test_many_due_at_once_fire_once_each_from_concurrent_batched_jobs(pool):
+    """Fires are batched per transaction; four jobs racing over 90 schedules of three owners
+    (quota locks taken in owner order: no deadlock) start exactly one run per schedule."""
+    import asyncio
+
+    from app.schedules.firing import fire_due
+
+    owners = [await make_user(pool) for _ in range(3)]
+    made = [
+        await make_schedule(pool, owners[i % 3], every_s=3600, name=f"burst {i}") for i in range(90)
+    ]
+    ids = [s["id"] for s in made]
+    async with pool.connection() as conn:
+        await conn.execute(
+            "UPDATE schedules SET next_fire_at = now() - interval '1 s' WHERE id = ANY(%s)", (ids,)
+        )
+
+    async def job() -> int:
+        async with pool.connection() as conn:
+            return await fire_due(conn)
+
+    await asyncio.gather(*[job() for _ in range(4)])
+    async with pool.connection() as conn:
+        rows = await (
+            await conn.execute(
+                "SELECT schedule_id, count(*) AS n, count(run_id) AS runs FROM schedule_fires "
+                "WHERE schedule_id = ANY(%s) GROUP BY schedule_id",
+                (ids,),
+            )
+        ).fetchall()
+        started = await (
+            await conn.execute("SELECT count(*) AS n FROM runs WHERE schedule_id = ANY(%s)", (ids,))
+        ).fetchone()
+    assert len(rows) == 90 and all(r["n"] == 1 and r["runs"] == 1 for r in rows)
+    assert started["n"] == 90
