@@ -63,8 +63,11 @@ async def test_team_members_see_each_others_team_runs_but_not_their_personal_run
     assert body.status_code == 200 and "<html" not in body.text
     card = await app_client.get(f"/chat/runs/{by_alice['id']}/card")
     assert card.status_code == 200 and "In team" in card.text
-    for foreign in (alice_own, bob_own):
-        assert (await app_client.get(f"/workflows/{foreign['id']}")).status_code in (404,)
+    assert (await app_client.get(f"/workflows/{alice_own['id']}")).status_code == 404
+    # Bob's own personal run, opened while he works in the team: where it is, not its contents.
+    own = await app_client.get(f"/workflows/{bob_own['id']}")
+    assert own.status_code == 200 and "This run is in Personal" in own.text
+    assert (await app_client.get(f"/workflows/{bob_own['id']}?fragment=body")).status_code == 404
     assert (await app_client.get(f"/workflows/{alice_own['id']}?fragment=body")).status_code == 404
     assert (await app_client.get(f"/chat/runs/{alice_own['id']}/card")).status_code == 404
 
@@ -73,7 +76,10 @@ async def test_team_members_see_each_others_team_runs_but_not_their_personal_run
     page = await app_client.get("/workflows")
     assert str(bob_own["id"]) in page.text
     assert str(by_alice["id"]) not in page.text and str(by_bob["id"]) not in page.text
-    assert (await app_client.get(f"/workflows/{by_alice['id']}")).status_code == 404
+    # The team's run, opened from the personal space: where it is, not its contents.
+    elsewhere = await app_client.get(f"/workflows/{by_alice['id']}")
+    assert elsewhere.status_code == 200 and "This run is in" in elsewhere.text
+    assert by_alice["title"] not in elsewhere.text
     assert (await app_client.get(f"/chat/runs/{by_bob['id']}/card")).status_code == 200
     assert (await app_client.get(f"/chat/runs/{by_alice['id']}/card")).status_code == 404
 

@@ -225,8 +225,10 @@ ROUTES: dict[tuple[str, str], Case] = {
         "/workflows/replay", 403, {"workflow": "selftest", "statuses": "failed"}
     ),
     ("GET", "/workflows/replays/{replay_id:int}"): thing("/workflows/replays/{replay}"),
-    ("POST", "/workflows/replays/{replay_id:int}/cancel"): write(
-        "/workflows/replays/{replay}/cancel"
+    # A bulk replay is its requester's own job (over the space's runs): another member does not
+    # find it, whatever their role.
+    ("POST", "/workflows/replays/{replay_id:int}/cancel"): thing(
+        "/workflows/replays/{replay}/cancel", viewer=404
     ),
     ("GET", "/artifacts/{artifact_id:uuid}"): thing("/artifacts/{artifact}"),
     ("POST", "/uploads/runs/{run_id:uuid}/review"): thing("/uploads/runs/{run}/review"),
@@ -406,7 +408,9 @@ ROUTES: dict[tuple[str, str], Case] = {
         "/api/v1/replays", 403, {"workflow": "selftest", "statuses": ["failed"]}
     ),
     ("GET", "/api/v1/replays/{replay_id:int}"): thing("/api/v1/replays/{replay}"),
-    ("POST", "/api/v1/replays/{replay_id:int}/cancel"): write("/api/v1/replays/{replay}/cancel"),
+    ("POST", "/api/v1/replays/{replay_id:int}/cancel"): thing(
+        "/api/v1/replays/{replay}/cancel", viewer=404
+    ),
     ("POST", "/api/v1/hooks/{token:str}"): write(
         "/api/v1/hooks/{hook_token}", {"action": "approve"}
     ),
@@ -598,6 +602,8 @@ async def test_no_route_lets_anyone_outside_team_a_reach_its_things(client, worl
     )
     if members != expected_members:
         failures.append(f"team A's members changed: {members}")
-    if run["status"] != "queued" or world.marker not in run["title"]:
+    # Not cancelled nor renamed by anyone probing (a worker of another test in the shared database
+    # may have run it meanwhile: that is no one's doing here).
+    if run["status"] == "cancelled" or world.marker not in run["title"]:
         failures.append(f"team A's run was changed: {run}")
     assert not failures, f"{len(failures)} authorization failures:\n" + "\n".join(failures)
