@@ -192,7 +192,8 @@ def _node(s: Schema, name: str, raw: dict, value: Any, path: str, required: bool
         value = prop.get("default")
     if "enum" in prop or "const" in prop:
         options = [str(o) for o in prop.get("enum", [prop.get("const")])]
-        blank = [] if required or "default" in prop else [""]
+        # A choice that may be left unset (no default, or a null one) offers "—" first.
+        blank = [] if required or prop.get("default") is not None else [""]
         return Node(
             "select",
             path,
