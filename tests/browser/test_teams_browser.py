@@ -101,6 +101,29 @@ def start_team_run(database_url: str, owner_id: int, space_id: int, title: str) 
     return in_thread(go)
 
 
+def start_team_review(database_url: str, owner_id: int, space_id: int) -> str:
+    """A run whose review waits for any member of the team (tests/integration/engine/workflows.py)."""
+    from app.core.db import open_pool
+    from app.engine.commands import start_run
+
+    async def go():
+        pool = await open_pool(database_url, min_size=1, max_size=1)
+        try:
+            async with pool.connection() as conn:
+                run, _ = await start_run(
+                    conn,
+                    owner_id=owner_id,
+                    workflow="test-team-review",
+                    input={"assign_role": "member"},
+                    space_id=space_id,
+                )
+            return str(run["id"])
+        finally:
+            await pool.close()
+
+    return in_thread(go)
+
+
 def assert_fits(page: Page) -> None:
     sizes = page.evaluate("() => [document.scrollingElement.scrollWidth, window.innerWidth]")
     assert sizes[0] <= sizes[1], f"{page.url} is {sizes[0]} px wide in {sizes[1]}"
@@ -110,7 +133,7 @@ def space_name_in_header(page: Page):
     return page.locator("#space-switcher .space-name")
 
 
-def test_an_invited_colleague_signs_up_through_the_mail_switches_and_sees_the_teams_run(
+def test_an_invited_colleague_signs_up_sees_the_teams_run_and_approves_its_review(
     page: Page, browser, live_server, database_url, inbox
 ):
     owner_email, owner_id = sign_up_on(page, database_url, tier="enterprise", prefix="owner")
@@ -184,8 +207,26 @@ def test_an_invited_colleague_signs_up_through_the_mail_switches_and_sees_the_te
 
         # Switching lands on the space's dashboard: the team's runs.
         expect(theirs.get_by_text(run_title)).to_be_visible()
+
+        # A review for "any member" of the team reaches the colleague's own inbox, live; they
+        # approve it there.
+        review_id = start_team_review(database_url, owner_id, space_id)
+        theirs.goto("/approvals")
+        row = theirs.locator("#approval-rows tr").filter(has_text="team review")
+        expect(row).to_contain_text(f"For any member of {team_name}")
+        row.get_by_role("link", name="Review").click()
+        theirs.get_by_role("button", name="Approve").click()
+        expect(theirs.locator(".review-state")).to_contain_text(f"approved by {colleague}")
     finally:
         context.close()
+
+    # The owner, still in their personal space, follows a link to the run: Baton says it is the
+    # team's and switches there to open it, and the timeline shows who approved.
+    page.goto(f"/workflows/{review_id}")
+    page.get_by_role("button", name=f"Switch to {team_name} and open it").click()
+    expect(space_name_in_header(page)).to_have_text(team_name)
+    expect(page.locator(".run-status-line")).to_contain_text("Completed", timeout=15_000)
+    expect(page.locator(".wf-who")).to_contain_text(f"approved by {colleague}")
 
 
 def test_the_switcher_fits_a_phone_beside_menu_and_reads_well_in_dark_mode(
