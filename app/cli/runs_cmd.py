@@ -18,6 +18,7 @@ from app.core.config import load_settings, with_secret_key
 from app.core.database import database_url
 from app.core.db import open_pool
 from app.core.logs import configure_logging
+from app.core.migrations import apply_migrations
 from app.core.policy import Action
 from app.core.titles import RUN_TITLE_MAX
 from app.engine import commands, replays
@@ -174,6 +175,9 @@ def _sync(
                 await pool.close()
 
         with database_url(settings) as url:
+            # As `baton user` and `baton teams` do: a first command on a new (embedded) database
+            # finds its tables instead of a traceback.
+            apply_migrations(url)
             try:
                 return asyncio.run(main(url))
             except UnknownTeam as exc:
