@@ -8,15 +8,23 @@ import secrets
 from tests.support.web import log_in, make_user
 
 
-async def make_team(pool, owner_id: int, members: dict[int, str] | None = None) -> dict:
-    """A team owned by `owner_id` with `members` ({user id: role}); returns its row."""
+async def make_team(
+    pool,
+    owner_id: int,
+    members: dict[int, str] | None = None,
+    *,
+    tier: str = "enterprise",
+    name: str | None = None,
+) -> dict:
+    """A team created by `owner_id` (its owner, unless `members` gives them another role) with
+    `members` ({user id: role}) on the plan `tier`; returns its row."""
     slug = f"t-{secrets.token_hex(5)}"
     async with pool.connection() as conn, conn.transaction():
         team = await (
             await conn.execute(
                 "INSERT INTO spaces (kind, name, slug, tier, created_by) "
-                "VALUES ('team', %s, %s, 'enterprise', %s) RETURNING *",
-                (f"Team {slug}", slug, owner_id),
+                "VALUES ('team', %s, %s, %s, %s) RETURNING *",
+                (name or f"Team {slug}", slug, tier, owner_id),
             )
         ).fetchone()
         for user_id, role in {owner_id: "owner", **(members or {})}.items():
@@ -62,20 +70,6 @@ async def space_key(pool, user_id: int, space_id: int) -> str:
 
 
 async def make_team_of(pool, members: dict[int, str], *, name: str = "Acme") -> dict:
-    """A team space with these members (user id → role; the first is its creator); returns
-    {"id", "slug", "name"}."""
-    slug = f"team-{secrets.token_hex(4)}"
-    async with pool.connection() as conn:
-        space = await (
-            await conn.execute(
-                "INSERT INTO spaces (kind, name, slug, tier, created_by) "
-                "VALUES ('team', %s, %s, 'enterprise', %s) RETURNING id, slug, name",
-                (name, slug, next(iter(members))),
-            )
-        ).fetchone()
-        for user_id, role in members.items():
-            await conn.execute(
-                "INSERT INTO space_members (space_id, user_id, role) VALUES (%s, %s, %s)",
-                (space["id"], user_id, role),
-            )
-    return space
+    """A team with exactly these members (user id → role; the first is its creator)."""
+    creator = next(iter(members))
+    return await make_team(pool, creator, members, name=name)
