@@ -155,6 +155,29 @@ async def mapping_fragment(
     )
 
 
+async def _form_again(request, pool, trigger, parsed, then: str) -> Template:
+    """The form once more: to check the mapping after the target changed, or with the errors (422)."""
+    if parsed.retargeted:
+        return await _form(
+            request,
+            pool,
+            trigger=trigger,
+            values=parsed.values,
+            errors={},
+            mapping=None,
+            note=f"Check how the body maps onto this target's input, {then}.",
+        )
+    return await _form(
+        request,
+        pool,
+        trigger=trigger,
+        values=parsed.values,
+        errors=parsed.errors,
+        mapping=submitted_mapping(parsed.values),
+        status=422,
+    )
+
+
 @post("/", request_max_body_size=BODY_LIMIT)
 async def create_trigger(
     request: Request,
@@ -164,26 +187,8 @@ async def create_trigger(
     require(request.user.space, Action.EDIT)
     async with pool.connection() as conn:
         parsed = await parse_trigger_form(request, conn)
-    if parsed.retargeted:
-        return await _form(
-            request,
-            pool,
-            trigger=None,
-            values=parsed.values,
-            errors={},
-            mapping=None,
-            note="Check how the body maps onto this target's input, then create the trigger.",
-        )
     if parsed.data is None:
-        return await _form(
-            request,
-            pool,
-            trigger=None,
-            values=parsed.values,
-            errors=parsed.errors,
-            mapping=submitted_mapping(parsed.values),
-            status=422,
-        )
+        return await _form_again(request, pool, None, parsed, "then create the trigger")
     form, target = parsed.data, parsed.target
     try:
         async with pool.connection() as conn:
@@ -265,26 +270,8 @@ async def save_trigger(
     trigger = await _own(pool, trigger_id, request, Action.EDIT)
     async with pool.connection() as conn:
         parsed = await parse_trigger_form(request, conn)
-    if parsed.retargeted:
-        return await _form(
-            request,
-            pool,
-            trigger=trigger,
-            values=parsed.values,
-            errors={},
-            mapping=None,
-            note="Check how the body maps onto this target's input, then save.",
-        )
     if parsed.data is None:
-        return await _form(
-            request,
-            pool,
-            trigger=trigger,
-            values=parsed.values,
-            errors=parsed.errors,
-            mapping=submitted_mapping(parsed.values),
-            status=422,
-        )
+        return await _form_again(request, pool, trigger, parsed, "then save")
     form, target = parsed.data, parsed.target
     async with pool.connection() as conn:
         saved = await store.update_trigger(
