@@ -4,12 +4,13 @@ the job it needs, so a crash cannot separate "saved" from "queued"."""
 from __future__ import annotations
 
 import base64
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 from psycopg import AsyncConnection
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ValidationError
 
@@ -20,6 +21,7 @@ from app.engine.advance import USER_CANCEL, cancelled_error, finish_run
 from app.engine.errors import InputInvalid, InvalidState, RunNotFound, WorkflowNotFound
 from app.engine.jobs import abort_advance, advance_is_running, wake_run
 from app.engine.registry import get_workflow
+from app.engine.rows import Hook, Run, RunSummary, Step
 
 SQL = load_queries(__file__)
 BY_IDEMPOTENCY_KEY = SQL["by_idempotency_key"]
@@ -41,6 +43,7 @@ EDIT_STEP_OUTPUT = SQL["edit_step_output"]
 COUNT_REUSED = SQL["count_reused"]
 
 FINAL = ("completed", "failed", "cancelled")
+T = TypeVar("T")
 
 
 class _NotEdited:
@@ -210,9 +213,9 @@ async def _audit(
     )
 
 
-def _reruns_from_steps(run: dict) -> bool:
+def _reruns_from_steps(run: Run) -> bool:
     try:
-        return get_workflow(run["workflow"], run["version"]).rerun_from_steps
+        return get_workflow(run.workflow, run.version).rerun_from_steps
     except WorkflowNotFound:
         return True  # the start refuses it anyway, saying so
 
@@ -227,14 +230,14 @@ async def plan_rerun(
     input: dict[str, Any] | None = None,
     step_output: Any = NOT_EDITED,
     replay_id: int | None = None,
-) -> tuple[dict, RerunFrom]:
+) -> tuple[Run, RerunFrom]:
     """Where a rerun of `run_id` starts: `from_step` is a step's name (its first position), its
     position (`seq`), "failed" (the first failed step, else the start), or None/"start". Raises
     RunNotFound (another owner's run, or another space's with `space_id`), InputInvalid (`from_step`, `step_output`) or InvalidState
     (an earlier step has not finished, or the journal was pruned). Returns the source run (with
     `input` replaced when given) and the plan for `start_run(..., rerun=plan)`."""
     source = await get_run(conn, run_id, owner_id=owner_id, space_id=space_id, with_tokens=False)
-    rows = await (await conn.execute(JOURNAL_HEADS, {"run_id": source["id"]})).fetchall()
+    rows = await (await conn.execute(JOURNAL_HEADS, {"run_id": source.id})).fetchall()
     steps = [r for r in rows if r["kind"] not in VALUES]
     target = None
     if isinstance(from_step, int):
@@ -281,33 +284,37 @@ async def plan_rerun(
         raise InvalidState(
             f"“{unfinished['name']}” before that step has not finished: rerun from it instead"
         )
-    if seq and source["journal_pruned_at"]:
+    if seq and source.journal_pruned_at:
         raise InvalidState(
             "this run's steps were removed by the retention policy: it can only be rerun from the start"
         )
     plan = RerunFrom(
-        source_id=source["id"],
+        source_id=source.id,
         seq=seq,
         step=target["name"] if target else None,
-        version=source["version"] if seq or edited else None,
+        version=source.version if seq or edited else None,
         step_output=step_output,
-        edited_input=input is not None and input != source["input"],
+        edited_input=input is not None and input != source.input,
         replay_id=replay_id,
-        template_id=source.get("template_id"),
-        template_version=source.get("template_version"),
+        template_id=source.template_id,
+        template_version=source.template_version,
     )
-    return (source | {"input": input} if input is not None else source), plan
+    return (replace(source, input=input) if input is not None else source), plan
 
 
-def visible(run: dict | None, owner_id: int | None, space_id: int | None) -> bool:
-    """Is `run` there for the caller? Within `space_id` when given (the web, the API, the CLI's
-    `--as`: any member of the space sees its runs), else of `owner_id` when given; neither is the
-    operator's view (every run)."""
+def visible(run: dict | Run | None, owner_id: int | None, space_id: int | None) -> bool:
+    """Is `run` (a locked row, or a `Run`) there for the caller? Within `space_id` when given (the
+    web, the API, the CLI's `--as`: any member of the space sees its runs), else of `owner_id` when
+    given; neither is the operator's view (every run)."""
     if run is None:
         return False
+    if isinstance(run, dict):
+        run_space, run_owner = run["space_id"], run["owner_id"]
+    else:
+        run_space, run_owner = run.space_id, run.owner_id
     if space_id is not None:
-        return run["space_id"] == space_id
-    return owner_id is None or run["owner_id"] == owner_id
+        return run_space == space_id
+    return owner_id is None or run_owner == owner_id
 
 
 async def _lock_run(
@@ -331,7 +338,7 @@ async def cancel_run(
     space_id: int | None = None,
     reason: str = USER_CANCEL,
     actor_id: int | None = None,
-) -> dict:
+) -> Run:
     """Queued, sleeping and waiting runs stop at once; a running one at its next step boundary
     (its job is aborted, which interrupts a long step). With `space_id`, only a run of that space
     (else RunNotFound); the caller checks the member's role (policy.Action.OPERATE). Audited as
@@ -350,7 +357,7 @@ async def cancel_run(
             await wake_run(conn, run["id"])
         else:
             await finish_run(conn, run["id"], "cancelled", error=cancelled_error(reason))
-    return await (await conn.execute(GET_RUN, {"run_id": run["id"]})).fetchone()
+    return await _fetch_run(conn, run["id"])
 
 
 async def retry_run(
@@ -360,7 +367,7 @@ async def retry_run(
     owner_id: int | None = None,
     space_id: int | None = None,
     actor_id: int | None = None,
-) -> dict:
+) -> Run:
     """Run a failed run again from its failed step; completed steps keep their results. Audited
     as run.retry by `actor_id` (default `owner_id`)."""
     async with conn.transaction():
@@ -376,7 +383,7 @@ async def retry_run(
             await conn.execute(FORGET_FROM, {"run_id": run["id"], "seq": failed})
         await conn.execute(REQUEUE, {"run_id": run["id"]})
         await wake_run(conn, run["id"])
-    return await (await conn.execute(GET_RUN, {"run_id": run["id"]})).fetchone()
+    return await _fetch_run(conn, run["id"])
 
 
 async def get_run(
@@ -386,7 +393,7 @@ async def get_run(
     owner_id: int | None = None,
     space_id: int | None = None,
     with_tokens: bool = True,
-) -> dict:
+) -> Run:
     """The run with its steps and hooks (hook tokens only when `with_tokens`), and its space
     (`space_kind`, `space_slug`, `space_name`). RunNotFound unless it is in `space_id` (when given)
     or `owner_id`'s (when given)."""
@@ -394,15 +401,24 @@ async def get_run(
         UUID(str(run_id))
     except ValueError:
         raise RunNotFound("no such run") from None
-    run = await (await conn.execute(GET_RUN, {"run_id": run_id})).fetchone()
-    if not visible(run, owner_id, space_id):
+    run = await _fetch_run(conn, run_id)
+    if run is None or not visible(run, owner_id, space_id):
         raise RunNotFound("no such run")
-    steps = await (await conn.execute(RUN_STEPS, {"run_id": run_id})).fetchall()
-    hooks = await (await conn.execute(RUN_HOOKS, {"run_id": run_id})).fetchall()
+    steps = await _fetch(conn, Step, RUN_STEPS, run_id)
+    hooks = await _fetch(conn, Hook, RUN_HOOKS, run_id)
     if not with_tokens:
-        for hook in hooks:
-            hook.pop("token")
-    return run | {"steps": steps, "hooks": hooks}
+        hooks = [replace(hook, token=None) for hook in hooks]
+    return replace(run, steps=tuple(steps), hooks=tuple(hooks))
+
+
+async def _fetch_run(conn: AsyncConnection, run_id: UUID | str) -> Run | None:
+    cur = conn.cursor(row_factory=class_row(Run))
+    return await (await cur.execute(GET_RUN, {"run_id": run_id})).fetchone()
+
+
+async def _fetch(conn: AsyncConnection, row: type[T], query: str, run_id: UUID | str) -> list[T]:
+    cur = conn.cursor(row_factory=class_row(row))
+    return await (await cur.execute(query, {"run_id": run_id})).fetchall()
 
 
 def encode_cursor(row: dict) -> str:
@@ -430,12 +446,13 @@ async def list_runs(
     workflow: str | None = None,
     cursor: str | None = None,
     limit: int = 50,
-) -> tuple[list[dict], str | None]:
+) -> tuple[list[RunSummary], str | None]:
     """Newest first, keyset-paginated: the runs of `space_id` (every member's) when given, else
     `owner_id`'s (None: everyone's, the operator's view). Returns the page and the next cursor."""
     after_ts, after_id = decode_cursor(cursor)
+    cur = conn.cursor(row_factory=class_row(RunSummary))
     rows = await (
-        await conn.execute(
+        await cur.execute(
             LIST_RUNS,
             {
                 "owner_id": None if space_id is not None else owner_id,
@@ -448,5 +465,6 @@ async def list_runs(
             },
         )
     ).fetchall()
-    next_cursor = encode_cursor(rows[limit - 1]) if len(rows) > limit else None
+    last = rows[limit - 1] if len(rows) > limit else None
+    next_cursor = encode_cursor({"created_at": last.created_at, "id": last.id}) if last else None
     return rows[:limit], next_cursor

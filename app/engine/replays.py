@@ -204,10 +204,10 @@ async def _start_one(conn: AsyncConnection, replay: dict, item: dict) -> None:
             run, _ = await commands.start_run(
                 conn,
                 owner_id=item["owner_id"],
-                space_id=source["space_id"],  # a replayed run stays in its source's space
-                workflow=source["workflow"],
-                input=source["input"],
-                title=source["title"],
+                space_id=source.space_id,  # a replayed run stays in its source's space
+                workflow=source.workflow,
+                input=source.input,
+                title=source.title,
                 rerun=plan,
             )
         state, new_run_id, message = "started", run["id"], None

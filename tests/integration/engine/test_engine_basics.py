@@ -13,7 +13,7 @@ async def test_selftest_runs_steps_to_completion(pool, worker, user):
     assert all(e["status"] == "completed" and e["attempts"] == 1 for e in entries)
     async with pool.connection() as conn:
         shown = await get_run(conn, run["id"], owner_id=user)
-    assert [s["name"] for s in shown["steps"]] == [e["name"] for e in entries]
+    assert [s.name for s in shown.steps] == [e["name"] for e in entries]
 
 
 async def test_every_step_and_status_change_is_an_event_in_order(pool, worker, user):

@@ -35,7 +35,7 @@ async def test_cancel_a_queued_run(fresh_database):
         assert (await run_row(pool, run["id"]))["status"] == "queued"
         async with pool.connection() as conn:
             cancelled = await cancel_run(conn, run["id"], owner_id=user)
-        assert cancelled["status"] == "cancelled"
+        assert cancelled.status == "cancelled"
         assert await jobs_of(pool, run["id"]) == ["cancelled"]
     finally:
         await pool.close()

@@ -132,7 +132,7 @@ async def test_get_run_hides_hook_tokens_when_asked(pool, worker, user):
     await wait_status(pool, run["id"], "waiting")
     async with pool.connection() as conn:
         shown = await get_run(conn, run["id"], owner_id=user, with_tokens=False)
-        assert "token" not in shown["hooks"][0]
+        assert shown.hooks[0].token is None
         await cancel_run(conn, run["id"], owner_id=user)
         with pytest.raises(InvalidState):
             await cancel_run(conn, run["id"], owner_id=user)

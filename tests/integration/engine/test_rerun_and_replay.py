@@ -40,10 +40,10 @@ async def rerun(pool, run_id, owner, **kwargs):
         source, plan = await commands.plan_rerun(conn, run_id, owner_id=owner, **kwargs)
         run, _ = await commands.start_run(
             conn,
-            owner_id=source["owner_id"],
-            workflow=source["workflow"],
-            input=source["input"],
-            title=source["title"],
+            owner_id=source.owner_id,
+            workflow=source.workflow,
+            input=source.input,
+            title=source.title,
             rerun=plan,
         )
     return run

@@ -120,19 +120,19 @@ async def test_engine_reads_take_a_space(pool):
             conn, owner_id=bob, space_id=team, workflow="test-hook", input={}
         )
         own, _ = await start_run(conn, owner_id=bob, workflow="test-hook", input={})
-        assert (await get_run(conn, in_team["id"], space_id=team))["space_kind"] == "team"
+        assert (await get_run(conn, in_team["id"], space_id=team)).space_kind == "team"
         try:
             await get_run(conn, own["id"], space_id=team)
             raise AssertionError("a personal run was found in the team")
         except RunNotFound:
             pass
         rows, _ = await list_runs(conn, owner_id=None, space_id=team)
-        assert [r["id"] for r in rows] == [in_team["id"]]
+        assert [r.id for r in rows] == [in_team["id"]]
         # owner_id keeps its meaning: the runs the user started, wherever they live
         rows, _ = await list_runs(conn, owner_id=bob)
-        assert {r["id"] for r in rows} == {in_team["id"], own["id"]}
+        assert {r.id for r in rows} == {in_team["id"], own["id"]}
         rows, _ = await list_runs(conn, owner_id=None, limit=1000)
-        assert in_team["id"] in {r["id"] for r in rows}
+        assert in_team["id"] in {r.id for r in rows}
 
 
 async def _start_many(database_url: str, user_id: int, team: int, n: int) -> tuple[int, int]:

@@ -1,0 +1,168 @@
+"""Typed rows: a run, its journal entries and its hooks as they leave the engine.
+
+The web, the API, the CLI, templates and schedules read `run.status`, not `run["status"]`: a
+typo or a column that a query stopped selecting fails where it is read (and in the type
+checker), not as a `KeyError` on one page. Each class has exactly the columns of the query that
+fills it (`psycopg.rows.class_row`), named in its docstring; change both together. Rows a module
+only uses inside itself stay dicts. The JSON shapes of the API and `baton runs ... --json` are
+made from these in one place, app/web/api/schemas.py `run_view`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Step:
+    """A journal entry as people see it (commands.sql `run_steps`): a step, sleep, hook, map or
+    transaction; journaled values (run.now, run.uuid) are not steps."""
+
+    seq: int
+    name: str
+    kind: str
+    status: str
+    attempts: int
+    output: Any
+    error: dict | None
+    started_at: datetime
+    completed_at: datetime | None
+    duration_ms: float | None
+    model: str | None
+    tokens_in: int | None
+    tokens_out: int | None
+    cost_usd: Decimal | None
+    wake_at: datetime | None
+    args: Any
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Hook:
+    """A hook as its run lists it (commands.sql `run_hooks`), with each person's decision
+    (`decisions`: [{decided_by, action, decided_at}]). `token` is None when it was withheld
+    (`get_run(..., with_tokens=False)`: pages that never show it)."""
+
+    id: int
+    seq: int
+    token: str | None
+    name: str
+    kind: str
+    status: str
+    actions: list[str]
+    show: Any
+    assignee: str | None
+    action: str | None
+    response: Any
+    decided_by: str | None
+    decided_at: datetime | None
+    expires_at: datetime | None
+    created_at: datetime
+    assigned_role: str | None
+    required: int
+    decisions: list[dict]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run:
+    """One run (commands.sql `get_run`): every column of `runs`, the name of the schedule that
+    started it, the slug of its template, its space and who started it. `steps` and `hooks` are
+    its journal and hooks when `get_run` loaded them, None when not (cancel, retry)."""
+
+    id: UUID
+    owner_id: int
+    chat_id: int | None
+    workflow: str
+    version: int
+    title: str
+    status: str
+    input: Any
+    output: Any
+    error: dict | None
+    idempotency_key: str | None
+    waiting_for: str | None
+    wake_at: datetime | None
+    progress: dict | None
+    cancel_requested: bool
+    steps_done: int
+    tokens_in: int
+    tokens_out: int
+    cost_usd: Decimal
+    created_at: datetime
+    started_at: datetime | None
+    updated_at: datetime
+    completed_at: datetime | None
+    deadline_at: datetime | None
+    cancel_reason: str | None
+    journal_pruned_at: datetime | None
+    steps_failed: int
+    steps_billed: int
+    template_id: int | None
+    template_version: int | None
+    schedule_id: UUID | None
+    fire_at: datetime | None
+    trigger_id: UUID | None
+    trigger_name: str | None
+    rerun_of: UUID | None
+    rerun_from: dict | None
+    space_id: int
+    schedule_name: str | None
+    template: str | None
+    space_kind: str
+    space_slug: str | None
+    space_name: str
+    owner_email: str
+    steps: tuple[Step, ...] | None = None
+    hooks: tuple[Hook, ...] | None = None
+
+    def without_journal(self) -> Run:
+        """The run alone (what `runs start --json` prints: no steps, no hooks)."""
+        return replace(self, steps=None, hooks=None)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunSummary:
+    """A run in a list (commands.sql `list_runs`): no input, output or journal."""
+
+    id: UUID
+    workflow: str
+    version: int
+    title: str
+    status: str
+    waiting_for: str | None
+    progress: dict | None
+    error: dict | None
+    chat_id: int | None
+    created_at: datetime
+    started_at: datetime | None
+    completed_at: datetime | None
+    steps_done: int
+    cost_usd: Decimal
+    schedule_id: UUID | None
+    fire_at: datetime | None
+    rerun_of: UUID | None
+    rerun_from: dict | None
+    owner_id: int
+    space_id: int
+    space_kind: str
+    space_slug: str | None
+    space_name: str
+
+
+def as_dict(row: Run | RunSummary | Step | Hook) -> dict[str, Any]:
+    """The row as a plain dict of its columns, the shape the engine returned before these classes:
+    for JSON (app/web/api/schemas.py `run_view`). A run's journal and hooks become lists of dicts
+    (left out when not loaded), and a withheld hook token is left out, not null."""
+    out = {f.name: getattr(row, f.name) for f in fields(row)}
+    if isinstance(row, Run):
+        for key in ("steps", "hooks"):
+            if out[key] is None:
+                del out[key]
+            else:
+                out[key] = [as_dict(item) for item in out[key]]
+    if isinstance(row, Hook) and row.token is None:
+        del out["token"]
+    return out
