@@ -77,10 +77,7 @@ async def _detail(conn, run_id, request: Request) -> RunDetail:
     """The run of the key's space (RunNotFound elsewhere). Hook tokens (which decide a hook) only
     for the run's owner, as before spaces; its colleagues decide in their inbox."""
     found = await find_run(conn, request, run_id, with_tokens=True)
-    if found["owner_id"] != request.user.id:
-        for hook in found["hooks"]:
-            hook.pop("token", None)
-    run = run_view(found)
+    run = run_view(found, with_tokens=found.owner_id == request.user.id)
     files = [
         {**f, "url": f"/api/v1/runs/{run['id']}/files/{f['id']}"}
         for f in await run_artifacts(conn, run["id"])
@@ -398,8 +395,8 @@ async def run_events_stream(
         pool,
         hub,
         user_id=request.user.id,
-        space_id=run["space_id"],
-        run_id=str(run["id"]),
+        space_id=run.space_id,
+        run_id=str(run.id),
         last_event_id=parse_last_event_id(last_event_id),
     )
     return Stream(

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from app.engine.rows import Run, RunSummary, as_dict
 from app.web.json_values import storable_json
 
 RunStatus = Literal["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"]
@@ -276,8 +277,11 @@ class DecidedHook(BaseModel):
     decided_at: datetime | None
 
 
-def run_view(run: dict) -> dict:
-    """The shape `baton runs show --json` and the API print."""
+def run_view(row: Run | RunSummary | dict, *, with_tokens: bool = True) -> dict:
+    """The shape `baton runs show --json` and the API print, of a `Run` (`get_run`), a
+    `RunSummary` (`list_runs`) or the row `start_run` returns. Without `with_tokens`, no hook
+    carries its token (another member's run on the API)."""
+    run = row if isinstance(row, dict) else as_dict(row)
     keys = (
         "id",
         "workflow",
@@ -351,7 +355,7 @@ def run_view(run: dict) -> dict:
                     "decided_by",
                     "decided_at",
                 )
-                if k in h
+                if k in h and (with_tokens or k != "token")
             }
             for h in run["hooks"]
         ]
