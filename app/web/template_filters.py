@@ -7,7 +7,7 @@ from decimal import Decimal
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from app.core import local_time
-from app.web.runs.progress import run_progress
+from app.web.runs.progress import progress_bar
 
 
 def money(amount: Decimal | float | int | None) -> str:
@@ -28,6 +28,6 @@ def money(amount: Decimal | float | int | None) -> str:
 
 def register(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["money"] = money
-    engine.engine.filters["run_progress"] = run_progress
+    engine.engine.filters["run_progress"] = progress_bar
     # Every date on a page goes through these (in the reader's time zone, named).
     engine.engine.filters.update(local_time.FILTERS)

@@ -112,7 +112,7 @@ async def fixes_pushed(
                     conn,
                     run_id,
                     form.data.ref,
-                    owner_id=run["owner_id"],
+                    owner_id=run.owner_id,
                     decided_by=request.user.email,
                 )
         except RunNotFound:

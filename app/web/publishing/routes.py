@@ -89,9 +89,9 @@ async def _starter(conn, request: Request, run_id: UUID) -> int:
     """Who started the run of the request's space that the member may operate (the schedule is
     theirs); RunNotFound (404) outside the space, policy.Forbidden (403) for a viewer."""
     run = await find_run(conn, request, run_id, Action.OPERATE)
-    if run["workflow"] != NAME:
+    if run.workflow != NAME:
         raise NotFoundException()
-    return run["owner_id"]
+    return run.owner_id
 
 
 async def _answer(

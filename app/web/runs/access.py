@@ -13,6 +13,7 @@ from app.core import policy
 from app.core.policy import Action
 from app.engine import commands
 from app.engine.errors import RunNotFound
+from app.engine.rows import Run
 from app.spaces.store import member_space
 
 
@@ -32,7 +33,7 @@ async def find_run(
     action: Action = Action.READ,
     *,
     with_tokens: bool = False,
-) -> dict:
+) -> Run:
     """The run of the request's space (RunNotFound otherwise), once the caller's role may `action`."""
     run = await commands.get_run(conn, run_id, space_id=space_id(request), with_tokens=with_tokens)
     policy.require(request.user.space, action)
@@ -41,16 +42,16 @@ async def find_run(
 
 async def find_chat_run(
     conn: AsyncConnection, request, run_id: UUID | str, action: Action = Action.READ
-) -> dict:
+) -> Run:
     """A run shown in a chat. A chat is its user's own and may hold runs of several spaces (each run
     belongs to the space that was current when it started), so its card is there for any member of
     the request's space, and for the person who started it from any space while they are still a
     member of the run's (with their role there). Anyone else: RunNotFound."""
     run = await commands.get_run(conn, run_id, with_tokens=False)
-    if run["space_id"] == space_id(request):
+    if run.space_id == space_id(request):
         space = request.user.space
-    elif run["owner_id"] == request.user.id:
-        space = await member_space(conn, request.user.id, run["space_id"])
+    elif run.owner_id == request.user.id:
+        space = await member_space(conn, request.user.id, run.space_id)
     else:
         space = None
     if space is None:

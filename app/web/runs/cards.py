@@ -26,9 +26,10 @@ from app.engine.commands import get_run
 from app.engine.errors import RunNotFound, WorkflowNotFound
 from app.engine.hooks import hook_for_decider, refusal, who_decides
 from app.engine.registry import get_workflow
+from app.engine.rows import Run, as_dict
 from app.web.runs.hook_fields import hook_fields
 from app.web.runs.panels import workflow_panel
-from app.web.runs.progress import run_progress
+from app.web.runs.progress import progress_bar
 from app.web.runs.store import run_artifacts
 
 FINAL = ("completed", "failed", "cancelled")
@@ -82,7 +83,8 @@ def markdown_html(text: Any, title: str | None = None) -> Markup:
 
 
 def hook_view(hook: dict) -> dict:
-    """A hook as the decision form shows it (any page: card, inbox, review page, email link)."""
+    """A hook as the decision form shows it (any page: card, inbox, review page, email link), from
+    a row of the approvals' own queries or a run's `Hook` as a dict (`rows.as_dict`)."""
     show = hook.get("show") if isinstance(hook.get("show"), dict) else {}
     labels = show.get("labels") or {}
     edit = show.get("edit") if isinstance(show.get("edit"), dict) else None
@@ -129,38 +131,36 @@ def hook_view(hook: dict) -> dict:
     }
 
 
-def _steps(run: dict, started: dict | None) -> list[dict]:
-    hooks = {
-        h["seq"]: h for h in run["hooks"]
-    }  # a hook step may have no hook (nothing to wait for)
+def _steps(run: Run, started: dict | None) -> list[dict]:
+    hooks = {h.seq: h for h in run.hooks}  # a hook step may have no hook (nothing to wait for)
     steps = []
-    for step in run["steps"]:
-        state, note = STEP_STATES.get(step["status"], step["status"]), ""
-        hook = hooks.get(step["seq"]) if step["kind"] == "hook" else None
+    for step in run.steps:
+        state, note = STEP_STATES.get(step.status, step.status), ""
+        hook = hooks.get(step.seq) if step.kind == "hook" else None
         if hook:
-            if hook["status"] == "expired" or (step["output"] or {}).get("timed_out"):
+            if hook.status == "expired" or (step.output or {}).get("timed_out"):
                 state, note = "expired", "expired unanswered"
-            elif hook["status"] == "resolved":
-                note = ACTION_WORDS.get(hook["action"], hook["action"] or "")
-                if hook["decided_by"]:
-                    note += f" by {hook['decided_by']}"
-            elif hook["status"] == "cancelled":
+            elif hook.status == "resolved":
+                note = ACTION_WORDS.get(hook.action, hook.action or "")
+                if hook.decided_by:
+                    note += f" by {hook.decided_by}"
+            elif hook.status == "cancelled":
                 state = "cancelled"
-        elif step["status"] == "failed":
-            note = (step["error"] or {}).get("message", "")
-        elif step["status"] == "retrying":
+        elif step.status == "failed":
+            note = (step.error or {}).get("message", "")
+        elif step.status == "retrying":
             note = "retrying after an error"
         steps.append(
             {
-                "name": step["name"],
-                "kind": step["kind"],
+                "name": step.name,
+                "kind": step.kind,
                 "state": state,
                 "note": note,
-                "duration_ms": step["duration_ms"],
+                "duration_ms": step.duration_ms,
             }
         )
-    last = max((s["seq"] for s in run["steps"]), default=-1)
-    if started and run["status"] == "running" and int(started.get("seq", -1)) > last:
+    last = max((s.seq for s in run.steps), default=-1)
+    if started and run.status == "running" and int(started.get("seq", -1)) > last:
         steps.append(
             {
                 "name": started.get("name", ""),
@@ -173,17 +173,17 @@ def _steps(run: dict, started: dict | None) -> list[dict]:
     return steps
 
 
-def _result(run: dict) -> dict | None:
-    output = run.get("output")
-    if run["status"] == "failed":
-        error = run.get("error") or {}
+def _result(run: Run) -> dict | None:
+    output = run.output
+    if run.status == "failed":
+        error = run.error or {}
         return {"kind": "failed", "message": error.get("message") or "The run failed."}
-    if run["status"] == "cancelled":
+    if run.status == "cancelled":
         return {
             "kind": "cancelled",
-            "message": (run.get("error") or {}).get("message") or "Cancelled.",
+            "message": (run.error or {}).get("message") or "Cancelled.",
         }
-    if run["status"] != "completed" or not isinstance(output, dict):
+    if run.status != "completed" or not isinstance(output, dict):
         return None
     text = output.get("document") or output.get("article")
     if output.get("approved") is False or output.get("published") is False:
@@ -191,7 +191,7 @@ def _result(run: dict) -> dict | None:
         return {"kind": "stopped", "message": why, "approved": False}
     return {
         "kind": "document",
-        "html": markdown_html(text, run.get("title")) if text else None,
+        "html": markdown_html(text, run.title) if text else None,
         "title": output.get("title"),
         "approved": True,
     }
@@ -219,43 +219,43 @@ async def load_card(
         space_id=space_id,
         with_tokens=False,
     )
-    if workflow is not None and run["workflow"] != workflow:
+    if workflow is not None and run.workflow != workflow:
         raise RunNotFound("no such run")
     started = None
-    if run["status"] == "running":
-        row = await (await conn.execute(STARTED_STEP, {"run_id": run["id"]})).fetchone()
+    if run.status == "running":
+        row = await (await conn.execute(STARTED_STEP, {"run_id": run.id})).fetchone()
         started = row["data"] if row else None
-    waiting = next((h for h in run["hooks"] if h["status"] == "waiting"), None)
+    waiting = next((h for h in run.hooks if h.status == "waiting"), None)
     hook = (
-        hook_view(waiting)
-        if waiting and run["status"] == "waiting" and waiting["kind"] != "webhook"
+        hook_view(as_dict(waiting))
+        if waiting and run.status == "waiting" and waiting.kind != "webhook"
         else None
     )
-    if hook and (waiting.get("assignee") or waiting.get("assigned_role")):
+    if hook and (waiting.assignee or waiting.assigned_role):
         viewer = viewer_id if viewer_id is not None else owner_id
-        found = await hook_for_decider(conn, None, viewer, hook_id=waiting["id"])
+        found = await hook_for_decider(conn, None, viewer, hook_id=waiting.id)
         hook["for_whom"] = who_decides(found) if found else hook.get("assignee") or ""
         hook["refused"] = (
             refusal(found, viewer, found["my_email"] or "")
             if found and viewer is not None
             else f"This is for {hook['for_whom']}."
         )
-    status = "expired" if hook and hook["state"] == "expired" else run["status"]
+    status = "expired" if hook and hook["state"] == "expired" else run.status
     return {
         "run": run,
-        "id": str(run["id"]),
-        "title": run["title"],
-        "workflow_title": workflow_title(run["workflow"], run["version"]),
+        "id": str(run.id),
+        "title": run.title,
+        "workflow_title": workflow_title(run.workflow, run.version),
         "status": status,
         "status_label": STATUS_LABELS.get(status, status),
-        "final": run["status"] in FINAL,
+        "final": run.status in FINAL,
         "steps": _steps(run, started),
-        "progress": run_progress(run),
-        "waiting_for": run.get("waiting_for") if run["status"] in ("waiting", "sleeping") else None,
+        "progress": progress_bar(run.status, run.progress),
+        "waiting_for": run.waiting_for if run.status in ("waiting", "sleeping") else None,
         "hook": hook,
         "result": _result(run),
-        "artifacts": await run_artifacts(conn, run["id"]),
-        "space": run["space_name"] if run.get("space_kind") == "team" else None,
-        "can_cancel": run["status"] not in FINAL,
+        "artifacts": await run_artifacts(conn, run.id),
+        "space": run.space_name if run.space_kind == "team" else None,
+        "can_cancel": run.status not in FINAL,
         "panel": await workflow_panel(conn, run),
     }

@@ -154,9 +154,7 @@ async def run_card(
 ) -> Template:
     async with pool.connection() as conn:
         run = await find_chat_run(conn, request, run_id)
-        card = await load_card(
-            conn, run_id, None, space_id=run["space_id"], viewer_id=request.user.id
-        )
+        card = await load_card(conn, run_id, None, space_id=run.space_id, viewer_id=request.user.id)
     return Template("partials/runs/card.html", context={"card": card})
 
 
@@ -169,17 +167,15 @@ async def cancel(
         # 404 for a run not shown to this user, 403 for a viewer of the run's space
         found = await find_chat_run(conn, request, run_id, Action.OPERATE)
         try:
-            run = await cancel_run(
-                conn, run_id, space_id=found["space_id"], actor_id=request.user.id
-            )
+            run = await cancel_run(conn, run_id, space_id=found.space_id, actor_id=request.user.id)
         except InvalidState as exc:
             notice = f"Nothing to cancel: {exc}."
             run = None
         card = await load_card(
-            conn, run_id, None, space_id=found["space_id"], viewer_id=request.user.id
+            conn, run_id, None, space_id=found.space_id, viewer_id=request.user.id
         )
     if not is_htmx(request):
-        chat_id = (run or card["run"]).get("chat_id")
+        chat_id = (run or card["run"]).chat_id
         return Redirect(f"/chat/{chat_id}" if chat_id else "/approvals", status_code=303)
     return Template("partials/runs/card.html", context={"card": card, "notice": notice})
 

@@ -1,6 +1,7 @@
 """The workflow-specific sections of the run card ("panels"), registered explicitly.
 
-A panel is a function of the run (as `get_run` returns it) giving {"template": a partial included
+A panel is a function of the run (`get_run`'s `Run` as a dict, app/engine/rows.py `as_dict`: the
+panels index its steps and hooks by name, and are tested on plain dicts) giving {"template": a partial included
 in the card, "decides": True when it renders its own decision form for the waiting hook, ...what
 the partial shows}. A panel that needs the database (e.g. a publishing schedule) returns `load`: an
 async function of the connection whose dict is merged in.
@@ -17,6 +18,8 @@ from collections.abc import Callable, Mapping
 
 from psycopg import AsyncConnection
 
+from app.engine.rows import Run, as_dict
+
 Panel = Callable[[dict], dict]
 _PANELS: dict[str, Panel] = {}
 
@@ -30,10 +33,10 @@ def register_panels(*groups: Mapping[str, Panel]) -> None:
                 raise ValueError(f"two run-card panels for the workflow {workflow!r}")
 
 
-async def workflow_panel(conn: AsyncConnection, run: dict) -> dict | None:
+async def workflow_panel(conn: AsyncConnection, run: Run) -> dict | None:
     """The run's panel, if its workflow registered one."""
-    make = _PANELS.get(run["workflow"])
-    panel = make(run) if make else None
+    make = _PANELS.get(run.workflow)
+    panel = make(as_dict(run)) if make else None
     if panel and "load" in panel:
         panel = {k: v for k, v in panel.items() if k != "load"} | await panel["load"](conn)
     return panel

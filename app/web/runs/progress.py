@@ -11,12 +11,13 @@ from app.core.ratelimit import describe_wait
 STOPPED = ("failed", "cancelled")
 
 
-def run_progress(run: dict) -> dict | None:
-    """{done, total, percent, label, wait} for partials/runs/progress.html, or None: no bar."""
-    progress = run.get("progress") or None
-    if run["status"] == "completed":
+def progress_bar(status: str, progress: dict | None) -> dict | None:
+    """{done, total, percent, label, wait} for partials/runs/progress.html of a run with this
+    `status` and `progress` (the column), or None: no bar. In templates: `run.status|run_progress(run.progress)`."""
+    progress = progress or None
+    if status == "completed":
         return {"done": 1, "total": 1, "percent": 100, "label": "Done", "wait": None}
-    if not progress or not progress.get("total") or run["status"] in STOPPED:
+    if not progress or not progress.get("total") or status in STOPPED:
         return None  # a run that stopped is not part-way through anything any more
     done, total = int(progress.get("done") or 0), int(progress["total"])
     percent = progress.get("percent")
@@ -29,14 +30,14 @@ def run_progress(run: dict) -> dict | None:
         "total": total,
         "percent": max(0, min(100, percent)),
         "label": label,
-        "wait": rate_wait(run, progress),
+        "wait": rate_wait(status, progress),
     }
 
 
-def rate_wait(run: dict, progress: dict) -> str | None:
+def rate_wait(status: str, progress: dict) -> str | None:
     """'waiting for the model rate limit, next call in 12 s', while the run's fan-out is held back."""
     wait = progress.get("rate_wait") or {}
-    if run["status"] != "running" or not wait.get("until"):
+    if status != "running" or not wait.get("until"):
         return None
     left = (datetime.fromisoformat(wait["until"]) - datetime.now(UTC)).total_seconds()
     if left <= 0:

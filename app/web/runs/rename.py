@@ -46,7 +46,8 @@ async def rename_run(
     space = request.user.space
     async with pool.connection() as conn, conn.transaction():
         # Another space's run is a 404; a viewer of this one gets a 403 (app/web/errors.py).
-        run = await find_run(conn, request, run_id, Action.OPERATE)
+        found = await find_run(conn, request, run_id, Action.OPERATE)
+        run = {"id": found.id, "title": found.title, "owner_id": found.owner_id}
         if not error:
             run = await (
                 await conn.execute(RENAME_RUN, {"id": run_id, "space_id": space.id, "title": title})

@@ -20,6 +20,7 @@ from app.core.policy import Action
 from app.core.sql_queries import load_queries
 from app.engine import commands
 from app.engine.errors import RunNotFound
+from app.engine.rows import Run, Step
 from app.web.auth import requires_login
 from app.web.runs.access import find_run, space_id
 from app.web.runs.start import Refused, rerun_run
@@ -36,26 +37,26 @@ def _pretty(value: Any) -> str:
     return json.dumps(value, indent=2, ensure_ascii=False, default=str)
 
 
-async def source_of(conn, run: dict, space_id: int) -> dict | None:
+async def source_of(conn, run: Run, space_id: int) -> dict | None:
     """The run `run` reruns, as {id, title}, for the link on its page (None when it is gone)."""
-    if not run.get("rerun_of"):
+    if not run.rerun_of:
         return None
     return await (
-        await conn.execute(SOURCE_TITLE, {"id": run["rerun_of"], "space_id": space_id})
+        await conn.execute(SOURCE_TITLE, {"id": run.rerun_of, "space_id": space_id})
     ).fetchone()
 
 
-def _target(run: dict, seq: int | None) -> dict | None:
-    return next((s for s in run["steps"] if s["seq"] == seq), None) if seq is not None else None
+def _target(run: Run, seq: int | None) -> Step | None:
+    return next((s for s in run.steps if s.seq == seq), None) if seq is not None else None
 
 
-def _context(run: dict, step: dict | None, form: dict[str, str], errors: dict[str, str]) -> dict:
+def _context(run: Run, step: Step | None, form: dict[str, str], errors: dict[str, str]) -> dict:
     return {
         "run": run,
         "step": step,
         "form": form,
         "errors": errors,
-        "editable": bool(step and step["kind"] == "step"),
+        "editable": bool(step and step.kind == "step"),
     }
 
 
@@ -70,9 +71,9 @@ async def rerun_form(
         run = await find_run(conn, request, run_id, Action.OPERATE)
     target = _target(run, step)
     form = {
-        "step": "" if target is None else str(target["seq"]),
-        "input": _pretty(run["input"]),
-        "step_output": _pretty(target["output"]) if target and target["output"] is not None else "",
+        "step": "" if target is None else str(target.seq),
+        "input": _pretty(run.input),
+        "step_output": _pretty(target.output) if target and target.output is not None else "",
         "edit_output": "",
     }
     return Template("pages/runs/rerun.html", context=_context(run, target, form, {}))

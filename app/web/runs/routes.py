@@ -81,21 +81,21 @@ async def runs_page(
     return Template(template, context=context)
 
 
-async def _run_or_404(
-    pool: AsyncConnectionPool, request: Request, run_id: UUID
-) -> tuple[dict, list[dict]]:
+async def _run_or_404(pool: AsyncConnectionPool, request: Request, run_id: UUID) -> dict:
+    """The run page's context: the run, its events, files and the run it reran (`source`)."""
     async with pool.connection() as conn:
         run = await find_run(conn, request, run_id)  # no hook tokens: the page never shows them
-        events = await store.run_events(conn, run_id)
-        run["artifacts"] = await store.run_artifacts(conn, run_id)
-        run["source"] = await source_of(conn, run, space_id(request))
-    return run, events
+        return {
+            "run": run,
+            "events": await store.run_events(conn, run_id),
+            "artifacts": await store.run_artifacts(conn, run_id),
+            "source": await source_of(conn, run, space_id(request)),
+        }
 
 
-def _context(request: Request, run: dict, events: list[dict], error: str | None) -> dict:
-    return {
-        "run": run,
-        "events": events,
+def _context(request: Request, found: dict, error: str | None) -> dict:
+    run = found["run"]
+    return found | {
         "timeline": waterfall(run),
         "titles": _titles(),
         "error": error,
@@ -111,7 +111,7 @@ async def run_page(
     fragment: FromQuery[str] = "",
 ) -> Template:
     try:
-        run, events = await _run_or_404(pool, request, run_id)
+        found = await _run_or_404(pool, request, run_id)
     except RunNotFound:
         # A link (a mail, a colleague's message) to a run of another of the reader's spaces: say
         # where it is and offer to switch, rather than "not found". Anyone else: not found.
@@ -124,7 +124,7 @@ async def run_page(
         )
     return Template(
         "partials/dashboard/run_body.html" if fragment == "body" else "pages/runs/detail.html",
-        context=_context(request, run, events, None),
+        context=_context(request, found, None),
     )
 
 
@@ -150,12 +150,12 @@ async def _act(request: Request, pool: AsyncConnectionPool, run_id: UUID, action
             message = str(exc)
     if not is_htmx(request) and message is None:
         return Redirect(f"/workflows/{run_id}", status_code=303)
-    run, events = await _run_or_404(pool, request, run_id)
+    found = await _run_or_404(pool, request, run_id)
     template = "partials/dashboard/run_body.html" if is_htmx(request) else "pages/runs/detail.html"
     # An HTMX swap shows the message in place (a 4xx would not be swapped); a plain form gets a 409 page.
     return Template(
         template,
-        context=_context(request, run, events, message),
+        context=_context(request, found, message),
         status_code=409 if message and not is_htmx(request) else 200,
     )
 

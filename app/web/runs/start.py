@@ -280,10 +280,10 @@ async def rerun_run(
         return Refused("invalid_state", f"Cannot rerun from there: {exc}.", exc)
     return await start_run(
         conn,
-        workflow=source["workflow"],
-        input=source["input"],
+        workflow=source.workflow,
+        input=source.input,
         user_id=user_id,
-        title=source["title"],
+        title=source.title,
         rerun=plan,
-        space_id=source["space_id"],
+        space_id=source.space_id,
     )

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from app.core.markdown import render_markdown
+from app.engine.rows import Hook, Run, Step
 from app.web.runs.cards import ACTION_WORDS
 
 MIN_WIDTH = 0.6  # percent: an instant step still shows as a visible tick
@@ -31,20 +32,20 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _end_of(step: dict, hook: dict | None, now: datetime) -> datetime:
-    if step.get("completed_at"):
-        return step["completed_at"]
-    if hook and hook.get("decided_at"):
-        return hook["decided_at"]
+def _end_of(step: Step, hook: Hook | None, now: datetime) -> datetime:
+    if step.completed_at:
+        return step.completed_at
+    if hook and hook.decided_at:
+        return hook.decided_at
     return now  # still running, sleeping or waiting: the bar grows to now
 
 
-def _bounds(run: dict, steps: list[dict], now: datetime) -> tuple[datetime, datetime]:
-    starts = [s["started_at"] for s in steps if s.get("started_at")]
-    start = min([run.get("started_at") or run["created_at"], *starts])
-    ends = [s.get("completed_at") for s in steps if s.get("completed_at")]
-    end = run.get("completed_at") or (
-        now if run["status"] not in ("completed", "failed", "cancelled") else None
+def _bounds(run: Run, steps: list[Step], now: datetime) -> tuple[datetime, datetime]:
+    starts = [s.started_at for s in steps if s.started_at]
+    start = min([run.started_at or run.created_at, *starts])
+    ends = [s.completed_at for s in steps if s.completed_at]
+    end = run.completed_at or (
+        now if run.status not in ("completed", "failed", "cancelled") else None
     )
     end = max([e for e in (end, *ends) if e] or [start])
     return start, end
@@ -137,22 +138,22 @@ def render_args(args: Any) -> dict | None:
     return render_value(positional[0] if len(positional) == 1 else positional)
 
 
-def reused_before(run: dict) -> int:
+def reused_before(run: Run) -> int:
     """Positions below this one were reused from the run this one reruns (none: 0)."""
-    rerun = run.get("rerun_from") or {}
-    if not run.get("rerun_of") and not rerun:
+    rerun = run.rerun_from or {}
+    if not run.rerun_of and not rerun:
         return 0
     return int(rerun.get("seq") or 0) + (1 if rerun.get("edited_output") else 0)
 
 
-def _decisions(hook: dict) -> list[dict]:
+def _decisions(hook: Hook) -> list[dict]:
     """Each person's decision on the hook, in order, with the count of approvals it made
     ("approved by ana@… 10:02, 1 of 2"); only a hook that needs several approvals lists them."""
-    required = hook.get("required") or 1
+    required = hook.required or 1
     if required < 2:
         return []
     listed, approvals = [], 0
-    for d in hook.get("decisions") or ():
+    for d in hook.decisions or ():
         approvals += d.get("action") == "approve"
         at = d.get("decided_at")
         listed.append(
@@ -166,29 +167,29 @@ def _decisions(hook: dict) -> list[dict]:
     return listed
 
 
-def _hook_note(hook: dict) -> dict:
+def _hook_note(hook: Hook) -> dict:
     return {
         "decisions": _decisions(hook),
-        "required": hook.get("required") or 1,
-        "id": hook["id"],
-        "status": hook["status"],
-        "action": ACTION_WORDS.get(hook.get("action") or "", hook.get("action") or ""),
-        "decided_by": hook.get("decided_by"),
-        "decided_at": hook.get("decided_at"),
-        "expires_at": hook.get("expires_at"),
-        "feedback": (hook.get("response") or {}).get("feedback")
-        if isinstance(hook.get("response"), dict)
+        "required": hook.required or 1,
+        "id": hook.id,
+        "status": hook.status,
+        "action": ACTION_WORDS.get(hook.action or "", hook.action or ""),
+        "decided_by": hook.decided_by,
+        "decided_at": hook.decided_at,
+        "expires_at": hook.expires_at,
+        "feedback": (hook.response or {}).get("feedback")
+        if isinstance(hook.response, dict)
         else None,
     }
 
 
-def waterfall(run: dict, now: datetime | None = None) -> dict:
+def waterfall(run: Run, now: datetime | None = None) -> dict:
     """The rows of the run page's timeline, its axis (start, end, total ms) and the run's own
     input and output rendered the same way as the steps'."""
     now = now or _now()
-    steps = [s for s in run["steps"] if s.get("started_at")]
-    hooks = {h["seq"]: h for h in run.get("hooks") or []}
-    values = {"input": render_value(run.get("input")), "output": render_value(run.get("output"))}
+    steps = [s for s in run.steps if s.started_at]
+    hooks = {h.seq: h for h in run.hooks or ()}
+    values = {"input": render_value(run.input), "output": render_value(run.output)}
     if not steps:
         return {"rows": [], "start": None, "end": None, "total_ms": 0, **values}
     t0, t1 = _bounds(run, steps, now)
@@ -196,41 +197,41 @@ def waterfall(run: dict, now: datetime | None = None) -> dict:
     rows = []
     reused = reused_before(run)
     # A rerun may start at a step when every step before it has finished (and the journal is kept).
-    rerunnable = not run.get("journal_pruned_at")
+    rerunnable = not run.journal_pruned_at
     for number, step in enumerate(steps, start=1):
-        hook = hooks.get(step["seq"]) if step["kind"] == "hook" else None
+        hook = hooks.get(step.seq) if step.kind == "hook" else None
         end = _end_of(step, hook, now)
-        offset, width = _bar(step["started_at"], end, t0, span)
-        kind = step["kind"] if step["kind"] in ("sleep", "hook", "map") else "step"
+        offset, width = _bar(step.started_at, end, t0, span)
+        kind = step.kind if step.kind in ("sleep", "hook", "map") else "step"
         rows.append(
             {
                 "number": number,
-                "name": step["name"],
+                "name": step.name,
                 "kind": kind,
-                "status": step["status"],
-                "attempts": step.get("attempts") or 1,
+                "status": step.status,
+                "attempts": step.attempts or 1,
                 "offset": offset,
                 "width": width,
                 # The row reads as long as its bar (retries and backoff included); the body adds the
                 # journaled time of the last attempt when they differ.
-                "duration_ms": (end - step["started_at"]).total_seconds() * 1000,
-                "ran_ms": step.get("duration_ms"),
-                "started_at": step["started_at"],
-                "ended_at": step.get("completed_at"),
-                "wake_at": step.get("wake_at"),
-                "error": (step.get("error") or {}).get("message") if step.get("error") else None,
-                "output": render_value(step.get("output")),
+                "duration_ms": (end - step.started_at).total_seconds() * 1000,
+                "ran_ms": step.duration_ms,
+                "started_at": step.started_at,
+                "ended_at": step.completed_at,
+                "wake_at": step.wake_at,
+                "error": (step.error or {}).get("message") if step.error else None,
+                "output": render_value(step.output),
                 "hook": _hook_note(hook) if hook else None,
-                "model": step.get("model"),
-                "tokens_in": step.get("tokens_in"),
-                "tokens_out": step.get("tokens_out"),
-                "cost_usd": step.get("cost_usd"),
-                "seq": step["seq"],
-                "input": render_args(step.get("args")),
-                "reused": step["seq"] < reused,
+                "model": step.model,
+                "tokens_in": step.tokens_in,
+                "tokens_out": step.tokens_out,
+                "cost_usd": step.cost_usd,
+                "seq": step.seq,
+                "input": render_args(step.args),
+                "reused": step.seq < reused,
                 "rerun_here": rerunnable,
-                "editable": step["kind"] == "step",
+                "editable": step.kind == "step",
             }
         )
-        rerunnable = rerunnable and step["status"] == "completed"
+        rerunnable = rerunnable and step.status == "completed"
     return {"rows": rows, "start": t0, "end": t1, "total_ms": span * 1000, **values}

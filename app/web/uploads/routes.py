@@ -39,6 +39,7 @@ from app.engine.errors import (
     InvalidState,
 )
 from app.engine.hooks import hook_for_decider, refusal, resolve_hook
+from app.engine.rows import Run
 from app.steps.run_files import attach_uploads, store_uploads
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx, navigate
@@ -281,7 +282,7 @@ async def start_data(
 
 async def _waiting(
     request: Request, pool: AsyncConnectionPool, run_id: UUID, form: str
-) -> tuple[dict, dict]:
+) -> tuple[Run, dict]:
     """The run (as its chat card finds it: 404 otherwise) and its waiting hook of `form`, once this
     person may decide it under the approvals page's rules (policy.Forbidden, 403, otherwise)."""
     async with pool.connection() as conn:
@@ -296,16 +297,14 @@ async def _waiting(
     return run, hook
 
 
-async def _card(conn, request: Request, run: dict) -> dict:
-    return await load_card(
-        conn, run["id"], None, space_id=run["space_id"], viewer_id=request.user.id
-    )
+async def _card(conn, request: Request, run: Run) -> dict:
+    return await load_card(conn, run.id, None, space_id=run.space_id, viewer_id=request.user.id)
 
 
 async def _decided(
     request: Request,
     pool: AsyncConnectionPool,
-    run: dict,
+    run: Run,
     hook: dict,
     action: str,
     data: dict,
@@ -326,7 +325,7 @@ async def _decided(
         card = await _card(conn, request, run)
     if not is_htmx(request):
         return Redirect(
-            f"/chat/{card['run']['chat_id']}" if card["run"].get("chat_id") else "/approvals",
+            f"/chat/{card['run'].chat_id}" if card["run"].chat_id else "/approvals",
             status_code=303,
         )
     return Template("partials/runs/card.html", context={"card": card, "notice": notice})
