@@ -259,8 +259,7 @@ async def start(args, pool) -> int:
             title=args.title and " ".join(args.title.split())[:RUN_TITLE_MAX] or None,
         )
         full = await commands.get_run(conn, run["id"], with_tokens=False)  # with its space
-    run = {k: v for k, v in full.items() if k not in ("steps", "hooks")}
-    _print(run_view(run)) if args.json else print(run["id"])
+    _print(run_view(full.without_journal())) if args.json else print(full.id)
     return 0
 
 
@@ -277,16 +276,16 @@ async def show(args, pool) -> int:
     if args.json:
         _print(run_view(run))
     else:
-        print(f"{run['id']}  {run['workflow']} v{run['version']}  {run['status']}")
-        if run["space_kind"] == "team":
-            print(f"  in team {run['space_name']} ({run['space_slug']})")
-        if run.get("rerun_of"):
-            start = (run.get("rerun_from") or {}).get("step")
+        print(f"{run.id}  {run.workflow} v{run.version}  {run.status}")
+        if run.space_kind == "team":
+            print(f"  in team {run.space_name} ({run.space_slug})")
+        if run.rerun_of:
+            start = (run.rerun_from or {}).get("step")
             print(
-                f"  rerun of {run['rerun_of']}, from {'step ' + repr(start) if start else 'the start'}"
+                f"  rerun of {run.rerun_of}, from {'step ' + repr(start) if start else 'the start'}"
             )
-        for step in run["steps"]:
-            print(f"  {step['seq']:>4}  {step['kind']:<11} {step['status']:<9} {step['name']}")
+        for step in run.steps:
+            print(f"  {step.seq:>4}  {step.kind:<11} {step.status:<9} {step.name}")
     return 0
 
 
@@ -306,7 +305,7 @@ async def list_(args, pool) -> int:
     else:
         for r in rows:
             print(
-                f"{r['id']}  {r['status']:<9} {r['workflow']:<20} {r['created_at']:%Y-%m-%d %H:%M}  {r['title']}"
+                f"{r.id}  {r.status:<9} {r.workflow:<20} {r.created_at:%Y-%m-%d %H:%M}  {r.title}"
             )
     return 0
 
@@ -314,14 +313,14 @@ async def list_(args, pool) -> int:
 async def cancel(args, pool) -> int:
     async with pool.connection() as conn:
         run = await commands.cancel_run(conn, args.run_id)
-    _print(run_view(run)) if args.json else print(f"{run['id']} {run['status']}")
+    _print(run_view(run)) if args.json else print(f"{run.id} {run.status}")
     return 0
 
 
 async def retry(args, pool) -> int:
     async with pool.connection() as conn:
         run = await commands.retry_run(conn, args.run_id)
-    _print(run_view(run)) if args.json else print(f"{run['id']} {run['status']}")
+    _print(run_view(run)) if args.json else print(f"{run.id} {run.status}")
     return 0
 
 
@@ -361,11 +360,11 @@ async def rerun(args, pool) -> int:
         )
         run, _ = await commands.start_run(
             conn,
-            owner_id=source["owner_id"],
-            space_id=source["space_id"],  # a rerun belongs to its source's space
-            workflow=source["workflow"],
-            input=source["input"],
-            title=source["title"],
+            owner_id=source.owner_id,
+            space_id=source.space_id,  # a rerun belongs to its source's space
+            workflow=source.workflow,
+            input=source.input,
+            title=source.title,
             rerun=plan,
         )
     _print(run_view(run)) if args.json else print(run["id"])
