@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import re
+from types import SimpleNamespace
 
 from pypdf import PdfReader
 
@@ -36,11 +37,11 @@ def test_the_reviewed_content_card_shows_the_title_once_and_no_larger_than_its_o
             "document": "# Quarterly plan\n\nBody text.\n\n## Goals\n\nGrow.",
         },
     }
-    html = str(_result(run)["html"])
+    html = str(_result(SimpleNamespace(**run))["html"])
     assert "Quarterly plan" not in html  # the card's title already says it
     assert "<h4>Goals</h4>" in html and not re.search(r"<h[1-3]>", html)
     titled = str(
-        _result({**run, "title": "Reviewed content"})["html"]
+        _result(SimpleNamespace(**{**run, "title": "Reviewed content"}))["html"]
     )  # a card titled otherwise keeps it, demoted
     assert "<h4>Quarterly plan</h4>" in titled and "<h5>Goals</h5>" in titled
 

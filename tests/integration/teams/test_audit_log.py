@@ -64,8 +64,8 @@ async def test_run_commands_record_who_did_what_in_the_runs_space(pool):
             conn,
             owner_id=owner.id,
             space_id=team["id"],
-            workflow=source["workflow"],
-            input=source["input"],
+            workflow=source.workflow,
+            input=source.input,
             rerun=plan,
         )
         fired, _ = await commands.start_run(

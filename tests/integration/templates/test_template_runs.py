@@ -301,7 +301,7 @@ async def test_a_rerun_of_a_template_run_runs_the_same_pinned_version(pool, work
     async with pool.connection() as conn:
         source, plan = await commands.plan_rerun(conn, run["id"], owner_id=user, from_step=None)
         rerun, created = await commands.start_run(
-            conn, owner_id=user, workflow=source["workflow"], input=source["input"], rerun=plan
+            conn, owner_id=user, workflow=source.workflow, input=source.input, rerun=plan
         )
     assert created and rerun["template_id"] == tpl["id"] and rerun["template_version"] == 1
     waiting = await wait_status(pool, rerun["id"], "waiting")
