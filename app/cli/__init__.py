@@ -8,8 +8,10 @@ import sys
 from app.cli import (
     apikey_cmd,
     deploy_cmd,
+    hooks_cmd,
     runs_cmd,
     schedules_cmd,
+    selftest_cmd,
     serve_cmd,
     teams_cmd,
     templates_cmd,
@@ -21,6 +23,8 @@ from app.core.embedded_pg import EmbeddedPostgresError
 MODULES = [
     serve_cmd,
     runs_cmd,
+    hooks_cmd,
+    selftest_cmd,
     templates_cmd,
     schedules_cmd,
     users_cmd,

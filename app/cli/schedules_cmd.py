@@ -9,7 +9,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from app.cli.runs_cmd import CommandFailed, _json_arg, _print, _sync, _user_id
+from app.cli.common import CommandFailed, _json_arg, _print, _sync, _user_id
 from app.cli.team_arg import NoSuchTeam, add_team_argument, no_team, space_for
 from app.core.policy import Action, Forbidden, require
 from app.schedules import store

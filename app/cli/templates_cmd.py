@@ -17,7 +17,7 @@ import json
 import sys
 from pathlib import Path
 
-from app.cli.runs_cmd import CommandFailed, _json_arg, _print, _sync
+from app.cli.common import CommandFailed, _json_arg, _print, _sync
 from app.cli.team_arg import NoSuchTeam, add_team_argument, no_team, space_for
 from app.core.policy import Action, Forbidden, require
 from app.engine import commands
