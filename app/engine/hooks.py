@@ -19,6 +19,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 
 from app.core import audit
@@ -28,6 +29,7 @@ from app.engine import signals
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
 from app.engine.jobs import defer_hook_reminder, wake_run
 from app.engine.journal import write_step
+from app.engine.rows import HookAfterDecision
 from app.engine.values import HOOK_ACTIONS, HookResult
 
 if TYPE_CHECKING:
@@ -245,12 +247,12 @@ async def resolve_hook(
     decided_by: str | None = None,
     owner_id: int | None = None,
     user_id: int | None = None,
-) -> dict[str, Any]:
+) -> HookAfterDecision:
     """Record a decision on a waiting hook; resolve it exactly once and queue its run when it is
     the last approval needed or any other answer. With `owner_id`, a hook of another user is
     reported as not found. `decided_by` (an e-mail) names the person: one decision per person
     (`AlreadyDecided` for a second); `user_id` is their account, when they have one. Who may
-    decide is the caller's question (app.core.policy.may_decide). Returns the hook row, with
+    decide is the caller's question (app.core.policy.may_decide). Returns the hook, with
     `approvals` (so far) and `status` still `waiting` when more approvals are needed."""
     async with conn.transaction():
         hook = await (await conn.execute(LOCK_HOOK, {"token": token})).fetchone()
@@ -276,7 +278,8 @@ async def resolve_hook(
         final = await _record_decision(conn, hook, action, data, decider, user_id, now)
         if final:
             await _resolve(conn, hook, action, data, decided_by, now)
-    return await (await conn.execute(GET_HOOK, {"id": hook["id"]})).fetchone()
+    cur = conn.cursor(row_factory=class_row(HookAfterDecision))
+    return await (await cur.execute(GET_HOOK, {"id": hook["id"]})).fetchone()
 
 
 async def _record_decision(

@@ -71,8 +71,12 @@ INSERT INTO run_events (run_id, owner_id, kind, data)
 SELECT id, owner_id, 'hook_resolved', %(event)s FROM upd
 
 -- get_hook --
--- One hook (for its reminder job), with how many approvals it has.
-SELECT h.*, (SELECT count(*) FROM hook_decisions d WHERE d.hook_id = h.id AND d.action = 'approve') AS approvals
+-- One hook as a decision left it, with how many approvals it has; the columns of
+-- app/engine/rows.py `HookAfterDecision` (change both together).
+SELECT h.id, h.run_id, h.seq, h.owner_id, h.token, h.name, h.kind, h.status, h.actions, h.show, h.assignee,
+       h.assigned_role, h.required, h.action, h.response, h.decided_by, h.decided_at, h.expires_at,
+       h.remind_at, h.reminded_at, h.created_at,
+       (SELECT count(*) FROM hook_decisions d WHERE d.hook_id = h.id AND d.action = 'approve') AS approvals
 FROM hooks h WHERE h.id = %(id)s
 
 -- waiting_for_user --

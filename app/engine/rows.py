@@ -67,6 +67,36 @@ class Hook:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HookAfterDecision:
+    """A hook as a decision left it (hooks.sql `get_hook`, what `resolve_hook` returns): `status`
+    is still "waiting" when more approvals are needed, `approvals` counts them so far. Its
+    `secret` is not selected: no caller needs it."""
+
+    id: int
+    run_id: UUID
+    seq: int
+    owner_id: int
+    token: str
+    name: str
+    kind: str
+    status: str
+    actions: list[str]
+    show: Any
+    assignee: str | None
+    assigned_role: str | None
+    required: int
+    action: str | None
+    response: Any
+    decided_by: str | None
+    decided_at: datetime | None
+    expires_at: datetime | None
+    remind_at: datetime | None
+    reminded_at: datetime | None
+    created_at: datetime
+    approvals: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class Run:
     """One run (commands.sql `get_run`): every column of `runs`, the name of the schedule that
     started it, the slug of its template, its space and who started it. `steps` and `hooks` are
