@@ -49,11 +49,6 @@ async def resolve(args, pool) -> int:
         hook = await resolve_hook(
             conn, args.token, args.action, data, decided_by=decided_by, user_id=user_id
         )
-    view = {
-        "hook_id": hook["id"],
-        "run_id": hook["run_id"],
-        "status": hook["status"],
-        "action": hook["action"],
-    }
-    _print(view) if args.json else print(f"{hook['name']}: {hook['action']}")
+    view = {"hook_id": hook.id, "run_id": hook.run_id, "status": hook.status, "action": hook.action}
+    _print(view) if args.json else print(f"{hook.name}: {hook.action}")
     return 0

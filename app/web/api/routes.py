@@ -444,7 +444,7 @@ async def decide_hook(
             owner_id=None,
             user_id=user.id,
         )
-    return DecidedHook.model_validate(hook)
+    return DecidedHook.model_validate(hook, from_attributes=True)
 
 
 router = Router(

@@ -81,8 +81,11 @@ class Outcome:
 
 def progress(hook: dict) -> str:
     """ "1 of 2 approvals" for a hook that needs several, else ""."""
-    required = hook.get("required") or 1
-    return f"{hook.get('approvals') or 0} of {required} approvals" if required > 1 else ""
+    return approvals_so_far(hook.get("approvals") or 0, hook.get("required") or 1)
+
+
+def approvals_so_far(approvals: int, required: int) -> str:
+    return f"{approvals} of {required} approvals" if required > 1 else ""
 
 
 async def decide(
@@ -117,8 +120,9 @@ async def decide(
     except InvalidAction as exc:
         return Outcome(False, str(exc), 422)
     words = ACTION_WORDS.get(parsed.action, parsed.action)
-    if decided["status"] == "waiting":
-        return Outcome(True, f"Thank you: {words} ({progress(decided)}; waiting for the others).")
+    if decided.status == "waiting":
+        so_far = approvals_so_far(decided.approvals, decided.required)
+        return Outcome(True, f"Thank you: {words} ({so_far}; waiting for the others).")
     return Outcome(True, f"Thank you: {words}.")
 
 

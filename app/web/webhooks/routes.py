@@ -63,7 +63,7 @@ async def deliver(
     async with pool.connection() as conn:
         decided = await resolve_hook(conn, token, action, data, decided_by=DECIDED_BY)
     return Response(
-        {"status": decided["status"], "hook": decided["name"], "run_id": str(decided["run_id"])},
+        {"status": decided.status, "hook": decided.name, "run_id": str(decided.run_id)},
         status_code=200,
     )
 

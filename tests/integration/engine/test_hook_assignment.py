@@ -106,7 +106,7 @@ async def test_a_person_counts_once_and_a_rejection_after_one_approval_rejects(p
         first = await resolve_hook(
             conn, hook["token"], "approve", decided_by=await email_of(pool, a1), user_id=a1
         )
-        assert first["status"] == "waiting" and first["approvals"] == 1
+        assert first.status == "waiting" and first.approvals == 1
         with pytest.raises(AlreadyDecided, match="one answer each"):
             await resolve_hook(
                 conn, hook["token"], "approve", decided_by=await email_of(pool, a1), user_id=a1
@@ -114,7 +114,7 @@ async def test_a_person_counts_once_and_a_rejection_after_one_approval_rejects(p
         rejected = await resolve_hook(
             conn, hook["token"], "reject", decided_by=await email_of(pool, a2), user_id=a2
         )
-    assert rejected["status"] == "resolved" and rejected["action"] == "reject"
+    assert rejected.status == "resolved" and rejected.action == "reject"
     done = await wait_status(pool, run["id"], "completed")
     assert done["output"] == {"action": "reject", "decided_by": await email_of(pool, a2)}
 
