@@ -106,6 +106,15 @@ async def test_a_viewer_still_reads_a_template_and_is_not_offered_to_run_it(clie
     assert f'href="/templates/{template}/run"' not in viewers
 
 
+async def test_a_viewer_opening_a_template_reads_it_and_is_told_why_they_cannot_change_it(
+    client, world
+):
+    viewers = await page(client, world.viewer, f"/templates/{world.ids['template_id']}")
+    assert "read-only" in viewers
+    assert f"You are a viewer of {world.team_a['name']}: {WHY_EDIT} here." in viewers
+    assert "/use" not in viewers and offers(viewers, "Save", "Run") == set()
+
+
 async def test_a_review_assigned_to_a_viewer_offers_no_decision_but_says_why(client, world, pool):
     async with pool.connection() as conn:
         await conn.execute(
