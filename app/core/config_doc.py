@@ -53,7 +53,8 @@ MEANINGS = {
     "BATON_WORKFLOW_MODULES": "Comma-separated Python modules with a deployment's own workflows "
     "(`@workflow(...)` functions), loaded by every web and worker process.",
     "BATON_RETENTION_DAYS": "Days to keep the step journal and event log of finished runs (the run itself, "
-    "its hooks and artifacts stay).",
+    "its hooks and artifacts stay), audit log entries, and team invitations after they were used, revoked "
+    "or expired.",
     "BATON_METRICS_TOKEN": "Bearer token for `GET /metrics`; without it, only requests from localhost may read "
     "the metrics. See [Monitoring](monitoring.md).",
     "BATON_DOC_SUMMARY_RATE": "Model calls for document summaries, per window, shared by every worker and run "

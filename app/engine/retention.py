@@ -1,6 +1,6 @@
 """Retention: drop the journal and event log of runs finished longer ago than the retention
-period (BATON_RETENTION_DAYS, default 90), and audit log entries older than it. Runs, hooks and
-artifacts stay."""
+period (BATON_RETENTION_DAYS, default 90), and audit log entries and team invitations that ended
+longer ago than it. Runs, hooks and artifacts stay."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ PRUNE_BATCH = SQL["prune_batch"]
 
 PRUNE_JOBS = SQL["prune_jobs"]
 PRUNE_AUDIT = SQL["prune_audit"]
+PRUNE_INVITATIONS = SQL["prune_invitations"]
 
 
 async def prune_finished_jobs(conn: AsyncConnection) -> int:
@@ -50,4 +51,17 @@ async def prune_audit_log(
             break
     if pruned:
         log.info("retention.audit_pruned", extra={"entries": pruned, "days": days})
+    return pruned
+
+
+async def prune_invitations(conn: AsyncConnection, days: int, *, batch: int = 5000) -> int:
+    """Delete team invitations used, revoked or expired more than `days` ago (every team's)."""
+    pruned = 0
+    while True:
+        cur = await conn.execute(PRUNE_INVITATIONS, {"days": days, "limit": batch})
+        pruned += cur.rowcount
+        if cur.rowcount < batch:
+            break
+    if pruned:
+        log.info("retention.invitations_pruned", extra={"invitations": pruned, "days": days})
     return pruned

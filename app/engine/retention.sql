@@ -29,3 +29,12 @@ DELETE FROM audit_log WHERE id IN (
     SELECT id FROM audit_log WHERE at < now() - make_interval(days => %(days)s)
     ORDER BY at LIMIT %(limit)s
 )
+
+-- prune_invitations --
+-- Team invitations that stopped being usable (used, revoked or replaced, expired) longer ago than the
+-- retention setting: until then their link still says which it was; after, it is "not valid".
+DELETE FROM space_invitations WHERE id IN (
+    SELECT id FROM space_invitations
+    WHERE coalesce(accepted_at, revoked_at, expires_at) < now() - make_interval(days => %(days)s)
+    ORDER BY coalesce(accepted_at, revoked_at, expires_at) LIMIT %(limit)s
+)

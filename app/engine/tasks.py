@@ -15,7 +15,12 @@ from app.engine.advance import advance
 from app.engine.hooks import send_hook_reminder
 from app.engine.mapping import run_child
 from app.engine.replays import tick as replay_tick
-from app.engine.retention import prune_audit_log, prune_finished_jobs, prune_finished_runs
+from app.engine.retention import (
+    prune_audit_log,
+    prune_finished_jobs,
+    prune_finished_runs,
+    prune_invitations,
+)
 
 
 @queue.task(name=ADVANCE_RUN, pass_context=True)
@@ -49,4 +54,5 @@ async def periodic_retention(context, timestamp: int) -> None:
     async with context.app.connector.pool.connection() as conn:
         await prune_finished_runs(conn, load_settings().retention_days)
         await prune_audit_log(conn, load_settings().retention_days)
+        await prune_invitations(conn, load_settings().retention_days)
         await prune_finished_jobs(conn)

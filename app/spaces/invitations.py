@@ -25,6 +25,7 @@ SQL = load_queries(__file__)
 INSERT_INVITATION = SQL["insert_invitation"]
 PENDING_INVITATIONS = SQL["pending_invitations"]
 REVOKE_INVITATION = SQL["revoke_invitation"]
+REPLACE_PENDING = SQL["replace_pending"]
 INVITATION_BY_TOKEN = SQL["invitation_by_token"]
 USE_INVITATION = SQL["use_invitation"]
 ALREADY_MEMBER = SQL["already_member"]
@@ -38,6 +39,8 @@ TOKEN = re.compile(r"^[A-Za-z0-9_-]{20,100}$")
 UNUSABLE = {
     "used": "This invitation has already been used. Ask the team's admins for a new one.",
     "revoked": "This invitation was revoked by the team's admins.",
+    "replaced": "This invitation was replaced by a newer one to the same address: "
+    "use the link in the latest invitation e-mail.",
     "expired": f"This invitation has expired (links are good for {VALID_DAYS} days). "
     "Ask the team's admins for a new one.",
     "unknown": "This invitation link is not valid. Check that you copied all of it.",
@@ -59,7 +62,7 @@ class Invitation:
     role: str
     team_name: str
     team_slug: str
-    status: str  # pending, used, revoked, expired
+    status: str  # pending, used, replaced, revoked, expired
     expires_at: object
 
 
@@ -86,7 +89,9 @@ async def invite(
     base_url: str,
 ) -> str:
     """Store the invitation, queue its mail and write the audit log, in one transaction; returns
-    the link's token (for tests and the CLI: it is not stored)."""
+    the link's token (for tests and the CLI: it is not stored). An earlier pending invitation of the
+    team to the same address is revoked as replaced by this one (the team's invitations are
+    serialised by the rate limit's lock, so two at once cannot both stay pending)."""
     if role not in INVITABLE_ROLES:
         raise TeamError(f"Invite as one of {', '.join(INVITABLE_ROLES)}.")
     token = secrets.token_urlsafe(32)
@@ -113,6 +118,12 @@ async def invite(
                 },
             )
         ).fetchone()
+        replaced = await (
+            await conn.execute(
+                REPLACE_PENDING,
+                {"space_id": team.id, "email": email, "new_id": row["id"], "actor_id": actor_id},
+            )
+        ).fetchall()
         mail = render_mail(
             "team_invitation",
             team_name=team.name,
@@ -136,7 +147,8 @@ async def invite(
             action="invitation.send",
             object_kind="invitation",
             object_id=row["id"],
-            detail={"email": row["email"], "role": role},
+            detail={"email": row["email"], "role": role}
+            | ({"replaces": [r["id"] for r in replaced]} if replaced else {}),
         )
     return token
 

@@ -8,6 +8,15 @@ VALUES (%(space_id)s, lower(%(email)s), %(role)s, %(token_hash)s, %(actor_id)s,
         now() + make_interval(days => %(days)s))
 RETURNING id, email, role, expires_at
 
+-- replace_pending --
+-- A new invitation to an address revokes the team's earlier pending ones to it, pointing them at
+-- the new one; one link per address is usable at a time.
+UPDATE space_invitations
+SET revoked_at = now(), revoked_by = %(actor_id)s, replaced_by = %(new_id)s
+WHERE space_id = %(space_id)s AND email = lower(%(email)s) AND id <> %(new_id)s
+  AND accepted_at IS NULL AND revoked_at IS NULL AND expires_at > now()
+RETURNING id
+
 -- pending_invitations --
 -- The team page: invitations not yet used, revoked or expired, newest first.
 SELECT i.id, i.email, i.role, i.created_at, i.expires_at, u.email AS invited_by
@@ -26,6 +35,7 @@ RETURNING id, email, role
 -- What the link shows: the team and role, and whether the link can still be used (and why not).
 SELECT i.id, i.space_id, i.email, i.role, i.expires_at, s.name AS team_name, s.slug AS team_slug,
        CASE WHEN i.accepted_at IS NOT NULL THEN 'used'
+            WHEN i.replaced_by IS NOT NULL THEN 'replaced'
             WHEN i.revoked_at IS NOT NULL THEN 'revoked'
             WHEN i.expires_at <= now() THEN 'expired'
             ELSE 'pending' END AS status

@@ -37,6 +37,8 @@ RENAME_TEAM = SQL["rename_team"]
 SET_TEAM_TIER = SQL["set_team_tier"]
 ALL_TEAMS = SQL["all_teams"]
 TEAM_BY_SLUG_ANY = SQL["team_by_slug_any"]
+TEAMS_FOR_ADMIN = SQL["teams_for_admin"]
+TEAM_BY_ID_ANY = SQL["team_by_id_any"]
 USAGE_BY_MEMBER = SQL["usage_by_member"]
 ACTIVE_RUNS = SQL["active_runs"]
 DELETE_TEAM = SQL["delete_team"]
@@ -317,6 +319,29 @@ async def all_teams(conn: AsyncConnection) -> list[dict]:
 async def team_by_slug_any(conn: AsyncConnection, slug: str) -> Space | None:
     """A team by slug, seen as its operator (the CLI): role "owner"."""
     row = await (await conn.execute(TEAM_BY_SLUG_ANY, {"slug": slug})).fetchone()
+    return space_of(row) if row else None
+
+
+async def teams_for_admin(
+    conn: AsyncConnection,
+    q: str = "",
+    page: int = 1,
+    *,
+    team_id: int | None = None,
+    per_page: int = 50,
+) -> tuple[list[dict], bool]:
+    """One page of the instance's teams matching `q` (name or slug), or the team `team_id`, with
+    their members and runs this month, and whether another page follows."""
+    params = {"q": q, "id": team_id, "limit": per_page + 1, "offset": (page - 1) * per_page}
+    rows = await (await conn.execute(TEAMS_FOR_ADMIN, params)).fetchall()
+    return rows[:per_page], len(rows) > per_page
+
+
+async def team_by_id_any(conn: AsyncConnection, team_id: int) -> Space | None:
+    """A team by id, seen as the instance's operator (the admin pages): role "owner"."""
+    if not valid_id(team_id):
+        return None
+    row = await (await conn.execute(TEAM_BY_ID_ANY, {"id": team_id})).fetchone()
     return space_of(row) if row else None
 
 

@@ -114,3 +114,22 @@ WHERE space_id = %(space_id)s AND status IN ('queued', 'running', 'sleeping', 'w
 -- Deleting a team deletes everything in it (runs, templates, schedules, triggers, connectors, keys,
 -- invitations, its audit log); sessions working in it fall back to their personal space.
 DELETE FROM spaces WHERE id = %(space_id)s AND kind = 'team' RETURNING id
+
+-- teams_for_admin --
+-- The instance admin's list of teams (/admin/teams): a page of them whose name or slug contains
+-- the search (position(): `%` and `_` typed are literal), with how many members they have and how
+-- many runs they started this calendar month (UTC), the month their plan's quota counts; or the
+-- one team `id` (its row again after a change).
+SELECT s.id, s.slug, s.name, s.tier, s.created_at,
+       (SELECT count(*) FROM space_members m WHERE m.space_id = s.id) AS members,
+       (SELECT count(*) FROM runs r
+        WHERE r.space_id = s.id
+          AND r.created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC') AS month_runs
+FROM spaces s
+WHERE s.kind = 'team' AND (%(id)s::bigint IS NULL OR s.id = %(id)s)
+  AND (%(q)s = '' OR position(lower(%(q)s) IN lower(s.name)) > 0 OR position(lower(%(q)s) IN s.slug) > 0)
+ORDER BY s.name, s.id LIMIT %(limit)s OFFSET %(offset)s
+
+-- team_by_id_any --
+-- The instance admin acts on a team by its id, whoever its members are (as its operator: "owner").
+SELECT id, kind, name, slug, 'owner' AS role, tier FROM spaces WHERE id = %(id)s AND kind = 'team'

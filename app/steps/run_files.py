@@ -20,7 +20,7 @@ from psycopg import AsyncConnection
 from psycopg_pool import AsyncConnectionPool
 
 from app.core.queue import worker_pool
-from app.engine.errors import FatalError
+from app.engine.errors import FatalError, InputInvalid
 
 ROLES = ("output", "input", "internal")
 
@@ -29,7 +29,13 @@ INSERT INTO artifacts (owner_id, run_id, name, content_type, size, data, role)
 VALUES (%(owner_id)s, NULL, %(name)s, %(content_type)s, %(size)s, %(data)s, 'input')
 RETURNING id
 """
-ATTACH = "UPDATE artifacts SET run_id = %(run_id)s WHERE id = ANY(%(ids)s) AND run_id IS NULL"
+# Only the run's owner's own uploads, not yet used by a run: an id of someone else's upload (or of
+# another run's file) attaches nothing.
+ATTACH = """
+UPDATE artifacts a SET run_id = r.id FROM runs r
+WHERE r.id = %(run_id)s AND a.id = ANY(%(ids)s) AND a.owner_id = r.owner_id AND a.run_id IS NULL
+RETURNING a.id
+"""
 UPSERT = """
 INSERT INTO artifacts (owner_id, run_id, name, content_type, size, data, role)
 VALUES (%(owner_id)s, %(run_id)s, %(name)s, %(content_type)s, %(size)s, %(data)s, %(role)s)
@@ -82,7 +88,16 @@ async def store_uploads(
 
 
 async def attach_uploads(conn: AsyncConnection, ids: list[str], run_id: Any) -> None:
-    await conn.execute(ATTACH, {"ids": [UUID(i) for i in ids], "run_id": run_id})
+    """Attach the uploads `ids` to the run: all of them, or none and InputInvalid when one is not an
+    unused upload of the run's owner (another user's id, or a file already used by a run)."""
+    async with conn.transaction():  # a savepoint in the caller's: undone whole on a refusal
+        attached = await (
+            await conn.execute(ATTACH, {"ids": [UUID(i) for i in ids], "run_id": run_id})
+        ).fetchall()
+        if len(attached) != len(set(ids)):
+            raise InputInvalid(
+                [{"field": "input", "message": "A file is not one of your new uploads."}]
+            )
 
 
 async def read_bytes(artifact_id: str, *, owner_id: int, run_id: str) -> bytes:

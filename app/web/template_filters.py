@@ -7,6 +7,7 @@ from decimal import Decimal
 from litestar.plugins.jinja import JinjaTemplateEngine
 
 from app.core import local_time
+from app.web import template_policy
 from app.web.runs.progress import progress_bar
 
 
@@ -31,3 +32,5 @@ def register(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["run_progress"] = progress_bar
     # Every date on a page goes through these (in the reader's time zone, named).
     engine.engine.filters.update(local_time.FILTERS)
+    # may("edit") / why_not("edit"): actions offered by the reader's role (app/core/policy.py).
+    template_policy.register(engine)

@@ -1,4 +1,5 @@
-"""Admin pages: users (search, tier, disable) and the tiers' limits. Admins only."""
+"""Admin pages: users (search, tier, disable), teams (app/web/admin/teams.py) and the tiers'
+limits. Admins only."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from psycopg_pool import AsyncConnectionPool
 from app.web.admin import store
 from app.web.admin.deploy_check import deploy_check_card
 from app.web.admin.forms import TierChoice, TierLimits
+from app.web.admin.teams import change_team_tier, teams_page
 from app.web.auth import requires_admin
 from app.web.auth.accounts import set_disabled, set_tier
 from app.web.auth.forms import parse_form
@@ -144,6 +146,8 @@ router = Router(
         change_tier,
         disable_user,
         enable_user,
+        teams_page,
+        change_team_tier,
         tiers_page,
         save_tier,
         deploy_check_card,

@@ -188,7 +188,7 @@ async def _detail(conn, schedule_id, user_id: int, space_id: int | None = None) 
     return ScheduleDetail.model_validate(schedule_view(row) | {"fires": fires})
 
 
-@post("/schedules", tags=["schedules"], status_code=201, responses=documented(413, 415, 422))
+@post("/schedules", tags=["schedules"], status_code=201, responses=documented(403, 413, 415, 422))
 async def create_schedule(
     request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[ScheduleIn]
 ) -> ScheduleDetail:
@@ -219,7 +219,11 @@ async def get_schedule(
         return await _detail(conn, schedule_id, request.user.id, _sid(request))
 
 
-@patch("/schedules/{schedule_id:str}", tags=["schedules"], responses=documented(404, 413, 415, 422))
+@patch(
+    "/schedules/{schedule_id:str}",
+    tags=["schedules"],
+    responses=documented(403, 404, 413, 415, 422),
+)
 async def update_schedule(
     request: Request,
     pool: NamedDependency[AsyncConnectionPool],
@@ -240,7 +244,7 @@ async def update_schedule(
     "/schedules/{schedule_id:str}/pause",
     tags=["schedules"],
     status_code=200,
-    responses=documented(404, 413, 415, 422),
+    responses=documented(403, 404, 413, 415, 422),
 )
 async def pause_schedule(
     request: Request,
@@ -261,7 +265,7 @@ async def pause_schedule(
     "/schedules/{schedule_id:str}/resume",
     tags=["schedules"],
     status_code=200,
-    responses=documented(404),
+    responses=documented(403, 404),
 )
 async def resume_schedule(
     request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[str]
@@ -277,7 +281,7 @@ async def resume_schedule(
     "/schedules/{schedule_id:str}/trigger",
     tags=["schedules"],
     status_code=201,
-    responses=documented(402, 404, 409),
+    responses=documented(402, 403, 404, 409),
 )
 async def trigger_schedule(
     request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[str]
@@ -302,7 +306,7 @@ async def trigger_schedule(
     "/schedules/{schedule_id:str}/backfill",
     tags=["schedules"],
     status_code=200,
-    responses=documented(404, 413, 415, 422),
+    responses=documented(403, 404, 413, 415, 422),
 )
 async def backfill_schedule(
     request: Request,
@@ -340,7 +344,10 @@ async def backfill_schedule(
 
 
 @delete(
-    "/schedules/{schedule_id:str}", tags=["schedules"], status_code=204, responses=documented(404)
+    "/schedules/{schedule_id:str}",
+    tags=["schedules"],
+    status_code=204,
+    responses=documented(403, 404),
 )
 async def delete_schedule(
     request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[str]

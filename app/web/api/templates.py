@@ -142,7 +142,7 @@ async def get_template(
         return await _detail(conn, await _visible(conn, request, slug), _sid(request))
 
 
-@post("/templates", tags=["templates"], status_code=201, responses=documented(413, 415, 422))
+@post("/templates", tags=["templates"], status_code=201, responses=documented(403, 413, 415, 422))
 async def create_template(
     request: Request, pool: NamedDependency[AsyncConnectionPool], data: JSONBody[SaveTemplate]
 ) -> TemplateDetail:
@@ -167,7 +167,7 @@ async def create_template(
     "/templates/{slug:str}/versions",
     tags=["templates"],
     status_code=201,
-    responses=documented(404, 413, 415, 422),
+    responses=documented(403, 404, 413, 415, 422),
 )
 async def save_version(
     request: Request,
@@ -234,7 +234,7 @@ async def export_template(
             description="The earlier run of the same `idempotency_key`",
             generate_examples=False,
         ),
-        **documented(402, 404, 413, 415, 422),
+        **documented(402, 403, 404, 413, 415, 422),
     },
 )
 async def run_template(

@@ -171,7 +171,9 @@ async def list_triggers(
     return TriggerList.model_validate({"triggers": [_out(r, settings) for r in rows]})
 
 
-@post("/triggers", tags=["triggers"], status_code=201, responses=documented(409, 413, 415, 422))
+@post(
+    "/triggers", tags=["triggers"], status_code=201, responses=documented(403, 409, 413, 415, 422)
+)
 async def create_trigger(
     request: Request,
     pool: NamedDependency[AsyncConnectionPool],
@@ -232,7 +234,7 @@ async def _switch(
     "/triggers/{trigger_id:str}/enable",
     tags=["triggers"],
     status_code=200,
-    responses=documented(404),
+    responses=documented(403, 404),
 )
 async def enable_trigger(
     request: Request,
@@ -248,7 +250,7 @@ async def enable_trigger(
     "/triggers/{trigger_id:str}/disable",
     tags=["triggers"],
     status_code=200,
-    responses=documented(404),
+    responses=documented(403, 404),
 )
 async def disable_trigger(
     request: Request,
@@ -264,7 +266,7 @@ async def disable_trigger(
     "/triggers/{trigger_id:str}/rotate",
     tags=["triggers"],
     status_code=200,
-    responses=documented(404, 413, 415, 422),
+    responses=documented(403, 404, 413, 415, 422),
 )
 async def rotate_trigger_secret(
     request: Request,
@@ -289,7 +291,9 @@ async def rotate_trigger_secret(
     return TriggerWithSecret.model_validate(_out(rotated[0], settings, rotated[1]))
 
 
-@delete("/triggers/{trigger_id:str}", tags=["triggers"], status_code=204, responses=documented(404))
+@delete(
+    "/triggers/{trigger_id:str}", tags=["triggers"], status_code=204, responses=documented(403, 404)
+)
 async def delete_trigger(
     request: Request, pool: NamedDependency[AsyncConnectionPool], trigger_id: FromPath[str]
 ) -> None:

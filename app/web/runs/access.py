@@ -21,11 +21,6 @@ def space_id(request) -> int:
     return request.user.space.id
 
 
-def may(request, action: Action) -> bool:
-    """Whether the page should offer `action` (its route checks again)."""
-    return request.user.space.allows(action)
-
-
 async def find_run(
     conn: AsyncConnection,
     request,

@@ -20,7 +20,7 @@ from app.engine.registry import catalog
 from app.web.auth import requires_login
 from app.web.htmx import is_htmx
 from app.web.runs import store
-from app.web.runs.access import find_run, may, space_id
+from app.web.runs.access import find_run, space_id
 from app.web.runs.rerun import source_of
 from app.web.runs.timeline import waterfall
 
@@ -99,7 +99,6 @@ def _context(request: Request, found: dict, error: str | None) -> dict:
         "timeline": waterfall(run),
         "titles": _titles(),
         "error": error,
-        "can_operate": may(request, Action.OPERATE),
     }
 
 

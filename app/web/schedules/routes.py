@@ -231,7 +231,6 @@ async def _detail(
         "notice": None,
         "error": None,
         "backfill_errors": {},
-        "can_edit": request.user.space.allows(Action.EDIT),
         **extra,
     }
 

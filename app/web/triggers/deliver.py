@@ -25,6 +25,7 @@ the API) using the same key never collide.
 from __future__ import annotations
 
 import re
+import secrets
 
 import psycopg
 from litestar import Request, Response, Router, post
@@ -86,10 +87,13 @@ def _authenticate(trigger: dict, box: SecretBox, body: bytes, request: Request) 
         )
 
 
-def _idempotency_key(trigger: dict, request: Request) -> str | None:
+def _idempotency_key(trigger: dict, request: Request) -> str:
+    """The run's key: the sender's `Idempotency-Key` within this trigger; without one, a key of this
+    delivery alone, so that every delivery's run still names its trigger (the audit log's
+    `run.start` reads it from the key, app/engine/commands._audit_start) and none is replayed."""
     sent = request.headers.get(IDEMPOTENCY_HEADER)
     if sent is None:
-        return None
+        return f"trigger:{trigger['id']}:~delivery~{secrets.token_hex(16)}"
     if not IDEMPOTENCY_KEY.match(sent):
         raise ApiError(
             "bad_request", f"{IDEMPOTENCY_HEADER} must be 1 to 200 visible ASCII characters."

@@ -229,8 +229,7 @@ async def trigger_page(
         deliveries = await store.deliveries(conn, trigger["id"], DELIVERIES_SHOWN)
     return Template(
         "pages/triggers/detail.html",
-        context=await _detail_context(pool, settings, trigger)
-        | {"deliveries": deliveries, "can_edit": request.user.space.allows(Action.EDIT)},
+        context=await _detail_context(pool, settings, trigger) | {"deliveries": deliveries},
     )
 
 

@@ -4,10 +4,12 @@ body; and the statuses every route shares (a database that cannot be reached: 50
 from __future__ import annotations
 
 import dataclasses
+import re
 
 from psycopg_pool import AsyncConnectionPool
 
 from tests.integration.api.test_api_runs import error_of
+from tests.integration.teams.test_route_authorization import ROUTES
 
 EVERY_ROUTE = {
     "400",
@@ -16,47 +18,60 @@ EVERY_ROUTE = {
     "500",
     "503",
 }  # malformed request, the key, the rate limit, our failures
-# What each operation answers on success, and the errors of its own (from reading its handler):
+# What each operation answers on success, and the errors of its own (from reading its handler; a 403
+# wherever a viewer's key is refused, which the route walk proves, see the test below):
 OPERATIONS = {
     ("/api/v1/workflows", "get"): ({"200"}, set()),
-    ("/api/v1/runs", "post"): ({"200", "201"}, {"402", "404", "413", "415", "422"}),
+    ("/api/v1/runs", "post"): ({"200", "201"}, {"402", "403", "404", "413", "415", "422"}),
     ("/api/v1/runs", "get"): ({"200"}, {"422"}),
     ("/api/v1/runs/{run_id}", "get"): ({"200"}, {"404"}),
-    ("/api/v1/runs/{run_id}/cancel", "post"): ({"200"}, {"404", "409"}),
-    ("/api/v1/runs/{run_id}/retry", "post"): ({"200"}, {"404", "409"}),
+    ("/api/v1/runs/{run_id}/cancel", "post"): ({"200"}, {"403", "404", "409"}),
+    ("/api/v1/runs/{run_id}/retry", "post"): ({"200"}, {"403", "404", "409"}),
     ("/api/v1/runs/{run_id}/events", "get"): ({"200"}, {"404"}),
     ("/api/v1/runs/{run_id}/files/{file_id}", "get"): ({"200"}, {"404"}),
-    ("/api/v1/hooks/{token}", "post"): ({"200"}, {"404", "409", "413", "415", "422"}),
+    ("/api/v1/hooks/{token}", "post"): ({"200"}, {"403", "404", "409", "413", "415", "422"}),
     ("/api/v1/triggers", "get"): ({"200"}, set()),
-    ("/api/v1/triggers", "post"): ({"201"}, {"409", "413", "415", "422"}),
+    ("/api/v1/triggers", "post"): ({"201"}, {"403", "409", "413", "415", "422"}),
     ("/api/v1/triggers/{trigger_id}", "get"): ({"200"}, {"404"}),
-    ("/api/v1/triggers/{trigger_id}", "delete"): ({"204"}, {"404"}),
-    ("/api/v1/triggers/{trigger_id}/enable", "post"): ({"200"}, {"404"}),
-    ("/api/v1/triggers/{trigger_id}/disable", "post"): ({"200"}, {"404"}),
-    ("/api/v1/triggers/{trigger_id}/rotate", "post"): ({"200"}, {"404", "413", "415", "422"}),
-    ("/api/v1/schedules", "post"): ({"201"}, {"413", "415", "422"}),
+    ("/api/v1/triggers/{trigger_id}", "delete"): ({"204"}, {"403", "404"}),
+    ("/api/v1/triggers/{trigger_id}/enable", "post"): ({"200"}, {"403", "404"}),
+    ("/api/v1/triggers/{trigger_id}/disable", "post"): ({"200"}, {"403", "404"}),
+    ("/api/v1/triggers/{trigger_id}/rotate", "post"): (
+        {"200"},
+        {"403", "404", "413", "415", "422"},
+    ),
+    ("/api/v1/schedules", "post"): ({"201"}, {"403", "413", "415", "422"}),
     ("/api/v1/schedules", "get"): ({"200"}, set()),
     ("/api/v1/schedules/{schedule_id}", "get"): ({"200"}, {"404"}),
-    ("/api/v1/schedules/{schedule_id}", "patch"): ({"200"}, {"404", "413", "415", "422"}),
-    ("/api/v1/schedules/{schedule_id}", "delete"): ({"204"}, {"404"}),
-    ("/api/v1/schedules/{schedule_id}/pause", "post"): ({"200"}, {"404", "413", "415", "422"}),
-    ("/api/v1/schedules/{schedule_id}/resume", "post"): ({"200"}, {"404"}),
-    ("/api/v1/schedules/{schedule_id}/trigger", "post"): ({"201"}, {"402", "404", "409"}),
-    ("/api/v1/schedules/{schedule_id}/backfill", "post"): ({"200"}, {"404", "413", "415", "422"}),
-    ("/api/v1/runs/{run_id}/rerun", "post"): ({"201"}, {"402", "404", "409", "413", "415", "422"}),
-    ("/api/v1/replays", "post"): ({"200", "201"}, {"409", "413", "415", "422"}),
+    ("/api/v1/schedules/{schedule_id}", "patch"): ({"200"}, {"403", "404", "413", "415", "422"}),
+    ("/api/v1/schedules/{schedule_id}", "delete"): ({"204"}, {"403", "404"}),
+    ("/api/v1/schedules/{schedule_id}/pause", "post"): (
+        {"200"},
+        {"403", "404", "413", "415", "422"},
+    ),
+    ("/api/v1/schedules/{schedule_id}/resume", "post"): ({"200"}, {"403", "404"}),
+    ("/api/v1/schedules/{schedule_id}/trigger", "post"): ({"201"}, {"402", "403", "404", "409"}),
+    ("/api/v1/schedules/{schedule_id}/backfill", "post"): (
+        {"200"},
+        {"403", "404", "413", "415", "422"},
+    ),
+    ("/api/v1/runs/{run_id}/rerun", "post"): (
+        {"201"},
+        {"402", "403", "404", "409", "413", "415", "422"},
+    ),
+    ("/api/v1/replays", "post"): ({"200", "201"}, {"403", "409", "413", "415", "422"}),
     ("/api/v1/replays/{replay_id}", "get"): ({"200"}, {"404"}),
     ("/api/v1/replays/{replay_id}/cancel", "post"): ({"200"}, {"404", "409"}),
     ("/api/v1/templates", "get"): ({"200"}, set()),
-    ("/api/v1/templates", "post"): ({"201"}, {"413", "415", "422"}),
+    ("/api/v1/templates", "post"): ({"201"}, {"403", "413", "415", "422"}),
     ("/api/v1/templates/{slug}", "get"): ({"200"}, {"404"}),
     ("/api/v1/templates/{slug}/versions", "get"): ({"200"}, {"404"}),
-    ("/api/v1/templates/{slug}/versions", "post"): ({"201"}, {"404", "413", "415", "422"}),
+    ("/api/v1/templates/{slug}/versions", "post"): ({"201"}, {"403", "404", "413", "415", "422"}),
     ("/api/v1/templates/{slug}/export", "get"): ({"200"}, {"404"}),
     ("/api/v1/audit", "get"): ({"200"}, {"403", "422"}),
     ("/api/v1/templates/{slug}/runs", "post"): (
         {"200", "201"},
-        {"402", "404", "413", "415", "422"},
+        {"402", "403", "404", "413", "415", "422"},
     ),
 }
 ERROR_BODY = {"$ref": "#/components/schemas/ErrorBody"}
@@ -83,6 +98,18 @@ async def test_every_operation_documents_every_status_it_can_answer(api):
         # The success answer documented once: 201 and 200 both, for the idempotent start only.
         assert {s for s in responses if int(s) < 400} <= success | {"201"}, (path, method)
     assert doc["components"]["schemas"]["ErrorBody"]["properties"]["error"]
+
+
+def test_403_is_documented_exactly_where_a_viewers_key_is_refused():
+    """The route walk (tests/integration/teams/test_route_authorization.py) asks every API route
+    with a team viewer's key: the routes it expects a 403 from are the ones listed with a 403 here."""
+    refused = {
+        (re.sub(r":\w+\}", "}", path), method.lower())
+        for (method, path), case in ROUTES.items()
+        if path.startswith("/api/v1/") and case.viewer == 403
+    }
+    documented = {op for op, (_, errors) in OPERATIONS.items() if "403" in errors}
+    assert documented == refused
 
 
 async def test_a_database_that_cannot_be_reached_is_a_503_with_retry_after(api, account):

@@ -350,6 +350,10 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/admin/users/{user_id:int}/tier"): admin("/admin/users/{owner_id}/tier"),
     ("POST", "/admin/users/{user_id:int}/disable"): admin("/admin/users/{owner_id}/disable"),
     ("POST", "/admin/users/{user_id:int}/enable"): admin("/admin/users/{owner_id}/enable"),
+    ("GET", "/admin/teams"): admin("/admin/teams"),
+    ("POST", "/admin/teams/{team_id:int}/tier"): admin(
+        "/admin/teams/{team_id}/tier", {"tier": "enterprise"}
+    ),
     ("GET", "/admin/tiers"): admin("/admin/tiers"),
     ("POST", "/admin/tiers/{name:str}"): admin("/admin/tiers/free"),
     ("GET", "/admin/deploy-check"): admin("/admin/deploy-check"),
