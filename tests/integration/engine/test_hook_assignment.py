@@ -11,6 +11,7 @@ import pytest
 from app.engine.commands import start_run
 from app.engine.errors import AlreadyDecided
 from app.engine.hooks import check_assignment, resolve_hook, waiting_for
+from app.engine.rows import HookAfterDecision
 from tests.support.engine import effects, make_user, wait_status
 from tests.support.teams import make_team_of
 
@@ -70,7 +71,8 @@ async def test_two_of_three_concurrent_approvals_record_two_and_resume_the_run_o
     refused = [o for o in outcomes if isinstance(o, Exception)]
     assert len(refused) == 1 and isinstance(refused[0], AlreadyDecided), outcomes
     assert "already decided (approve)" in str(refused[0])
-    assert sorted(o["status"] for o in outcomes if isinstance(o, dict)) == ["resolved", "waiting"]
+    decided = [o.status for o in outcomes if isinstance(o, HookAfterDecision)]
+    assert sorted(decided) == ["resolved", "waiting"]
 
     done = await wait_status(pool, run["id"], "completed")
     assert done["output"]["action"] == "approve"
