@@ -25,6 +25,7 @@ from app.engine import commands, replays
 from app.engine.errors import EngineError, HookNotFound
 from app.engine.hooks import hook_for_decider, refusal, resolve_hook
 from app.spaces.store import member_space, team_by_slug
+from app.templates.answers import checked_data
 from app.web.api.schemas import run_view
 from app.workflows.catalog import load_workflow_modules
 
@@ -467,13 +468,15 @@ async def resolve(args, pool) -> int:
     if args.email:
         user_id, decided_by = await _user_id(pool, args.email, create=False), args.email.lower()
     async with pool.connection() as conn:
+        found = await hook_for_decider(conn, args.token, user_id)
         if user_id is not None:
-            found = await hook_for_decider(conn, args.token, user_id)
             if found is None or (found["my_role"] is None and found["assignee"] != decided_by):
                 raise HookNotFound("no such hook")
             refused = refusal(found, user_id, decided_by)
             if refused:
                 raise policy.Forbidden(refused)
+        if found is not None:  # an ask_person's fields, checked as every decision path checks them
+            data = checked_data(found, args.action, data)
         hook = await resolve_hook(
             conn, args.token, args.action, data, decided_by=decided_by, user_id=user_id
         )

@@ -222,7 +222,8 @@ class Interpreter:
         if answer.timed_out:
             raise Stop(block.id, "expired")
         data = {k: v for k, v in answer.data.items() if k in {f.name for f in block.fields}}
-        # A hand-made answer keeps what it sent; the form checks its fields before submitting.
+        # Every decision path checks the fields first (app/templates/answers.py); an answer given
+        # before that check existed keeps what it sent.
         with contextlib.suppress(ValidationError):
             data = input_model(block.fields).model_validate(data).model_dump(mode="json")
         ctx[block.id] = data

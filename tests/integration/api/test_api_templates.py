@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 
-from tests.integration.api.conftest import new_account
+from tests.integration.api.conftest import new_account, waiting_hook
+from tests.integration.api.test_api_runs import error_of
+from tests.integration.templates.test_ask_person_form import FORM
 from tests.integration.templates.test_template_runs import REPORT
 from tests.support.engine import wait_status
 
@@ -103,3 +105,58 @@ async def test_the_template_json_schema_is_in_the_api_docs(api):
     assert {"AskModel", "Review", "AskPerson", "Wait", "ForEach", "If", "Document", "Send"} <= set(
         schemas
     )
+
+
+async def test_an_ask_person_answer_through_the_api_is_checked_like_the_form(
+    api, pool, account, worker
+):
+    h = account.headers
+    await api.post("/api/v1/templates", json={"document": FORM, "slug": "trip"}, headers=h)
+    run = (await api.post("/api/v1/templates/trip/runs", json={"input": {}}, headers=h)).json()
+    hook = await waiting_hook(pool, run["id"])
+    url = f"/api/v1/hooks/{hook['token']}"
+    wrong = {
+        "city": "Lyon",
+        "nights": "a few",
+        "by_train": "perhaps",
+        "class": "third",
+        "leave": "2026-05-04T09:00:00",
+        "bags": "one bag",
+    }
+    refused = error_of(
+        await api.post(url, json={"action": "submit", "data": wrong}, headers=h),
+        422,
+        "invalid_input",
+    )
+    problems = {f["field"]: f["message"] for f in refused["fields"]}
+    assert set(problems) == {
+        "data.nights",
+        "data.by_train",
+        "data.class",
+        "data.leave",
+        "data.bags",
+    }
+    assert "number" in problems["data.nights"] and "timezone" in problems["data.leave"]
+    missing = error_of(
+        await api.post(url, json={"action": "submit", "data": {"city": "Lyon"}}, headers=h),
+        422,
+        "invalid_input",
+    )
+    assert {"field": "data.nights", "message": "Fill this in."} in missing["fields"]
+    assert (await waiting_hook(pool, run["id"]))["status"] == "waiting"  # nothing decided
+
+    right = {
+        "city": "Lyon",
+        "nights": 3,
+        "by_train": True,
+        "class": "second",
+        "leave": "2026-05-04T09:00:00+02:00",
+        "bags": ["rucksack"],
+        "note": "kept as sent",
+    }
+    decided = await api.post(url, json={"action": "submit", "data": right}, headers=h)
+    assert decided.status_code == 200, decided.text
+    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    answer = done["output"]["outputs"]["ask"]
+    assert answer["nights"] == 3 and answer["by_train"] is True and answer["bags"] == ["rucksack"]
+    assert done["output"]["document"] == "Lyon for 3.0"
