@@ -160,3 +160,45 @@ async def test_an_ask_person_answer_through_the_api_is_checked_like_the_form(
     answer = done["output"]["outputs"]["ask"]
     assert answer["nights"] == 3 and answer["by_train"] is True and answer["bags"] == ["rucksack"]
     assert done["output"]["document"] == "Lyon for 3.0"
+
+
+async def test_export_leaves_out_webhook_addresses_and_the_import_asks_for_them(api, account):
+    h = account.headers
+    notify = {
+        "id": "notify",
+        "kind": "send",
+        "channel": "webhook",
+        "url": "https://hooks.example.com/T0/B1/xoxb-secret-token",
+        "secret": "s3cret",
+        "body": "{{ draft }}",
+    }
+    original = {**REPORT, "blocks": [*REPORT["blocks"], notify]}
+    created = await api.post(
+        "/api/v1/templates", json={"document": original, "slug": "hooked"}, headers=h
+    )
+    assert created.status_code == 201, created.text
+    exported = (await api.get("/api/v1/templates/hooked/export", headers=h)).json()
+    assert "xoxb" not in str(exported) and "s3cret" not in str(exported)
+    assert exported["blocks"][4] == {
+        "id": "notify",
+        "kind": "send",
+        "channel": "webhook",
+        "body": "{{ draft }}",
+    }
+
+    refused = error_of(
+        await api.post("/api/v1/templates", json={"document": exported}, headers=h),
+        422,
+        "invalid_input",
+    )
+    assert refused["fields"] == [
+        {"field": "blocks.4.url", "message": "Give the http(s) URL to send the webhook to."}
+    ]
+    exported["blocks"][4]["url"] = "https://hooks.example.com/mine"
+    imported = await api.post(
+        "/api/v1/templates", json={"document": exported, "slug": "hooked-again"}, headers=h
+    )
+    assert imported.status_code == 201, imported.text
+    again = (await api.get("/api/v1/templates/hooked-again/export", headers=h)).json()
+    del exported["blocks"][4]["url"]
+    assert again == exported  # the round trip keeps everything but the private values
