@@ -69,6 +69,8 @@ async def test_the_live_check_shows_each_problem_beside_its_field_and_keeps_the_
     # The draft is kept: reopening the editor shows what was typed.
     page = await app_client.get("/templates/new")
     assert "Notes on {{ nowhere }}" in page.text and "Your unsaved changes were kept." in page.text
+    # A test run takes the draft as it is (app/web/builder/library.start_test makes no version).
+    assert "unsaved changes included" in page.text and "No version is saved." in page.text
 
 
 async def test_saving_is_refused_with_the_list_of_problems(app_client, pool):
