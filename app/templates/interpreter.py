@@ -7,8 +7,9 @@ retry-from-the-failed-step, quotas, costs and the live run card need nothing spe
 loaded by the first, journaled, call: a run keeps the version it started with whatever the template
 becomes. The start path writes that journal entry with the run itself (`journal_load`, in the start's
 transaction), so a run's first advance replays it instead of committing it: a template run makes no
-journal commit a Python workflow of the same steps would not. Rendering is pure (the sandboxed Jinja of app/templates/render.py), so a replay renders the
-same texts and asks the journal for the same calls in the same order.
+journal commit a Python workflow of the same steps would not. Rendering is pure (the sandboxed Jinja
+of app/templates/render.py), so a replay renders the same texts and asks the journal for the same
+calls in the same order.
 
 Step names are the block's title (or id), with " · round N" after a review's jump-back and
 "<for_each>[i] " before a nested block, so the run card reads like the template.
