@@ -8,6 +8,7 @@ from app.cli.common import _json_arg, _print, _sync, _user_id
 from app.core import policy
 from app.engine.errors import HookNotFound
 from app.engine.hooks import hook_for_decider, refusal, resolve_hook
+from app.templates.answers import checked_data
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -39,13 +40,15 @@ async def resolve(args, pool) -> int:
     if args.email:
         user_id, decided_by = await _user_id(pool, args.email, create=False), args.email.lower()
     async with pool.connection() as conn:
+        found = await hook_for_decider(conn, args.token, user_id)
         if user_id is not None:
-            found = await hook_for_decider(conn, args.token, user_id)
             if found is None or (found["my_role"] is None and found["assignee"] != decided_by):
                 raise HookNotFound("no such hook")
             refused = refusal(found, user_id, decided_by)
             if refused:
                 raise policy.Forbidden(refused)
+        if found is not None:  # an ask_person's fields, checked as every decision path checks them
+            data = checked_data(found, args.action, data)
         hook = await resolve_hook(
             conn, args.token, args.action, data, decided_by=decided_by, user_id=user_id
         )

@@ -3,7 +3,9 @@ command exactly like a built-in workflow's (same refusals, same per-field messag
 
 from __future__ import annotations
 
+import json
 from datetime import datetime
+from functools import lru_cache
 from typing import Any, Literal
 from uuid import UUID
 
@@ -59,7 +61,15 @@ def _annotation(field: InputField) -> Any:
 
 def input_model(fields: list[InputField], name: str = "TemplateInput") -> type[BaseModel]:
     """The model of a start form (or an ask_person form): required fields must be given; optional ones
-    default to the field's default, else empty."""
+    default to the field's default, else empty. Built once per distinct list of fields: building a
+    pydantic model costs about a millisecond, which every start and every answer would pay."""
+    key = json.dumps([f.model_dump(mode="json") for f in fields], sort_keys=True)
+    return _built_model(key, name)
+
+
+@lru_cache(maxsize=512)
+def _built_model(fields_json: str, name: str) -> type[BaseModel]:
+    fields = [InputField.model_validate(raw) for raw in json.loads(fields_json)]
     spec: dict[str, Any] = {}
     for field in fields:
         annotation, constraints = _annotation(field)

@@ -5,8 +5,11 @@ publishing), `run.hook` (review, ask_person), `run.sleep`/`run.sleep_until` (wai
 whose blocks only ask the model), `run.transaction` (documents, e-mail) — so crash-resume, cancel,
 retry-from-the-failed-step, quotas, costs and the live run card need nothing special. The version is
 loaded by the first, journaled, call: a run keeps the version it started with whatever the template
-becomes. Rendering is pure (the sandboxed Jinja of app/templates/render.py), so a replay renders the
-same texts and asks the journal for the same calls in the same order.
+becomes. The start path writes that journal entry with the run itself (`journal_load`, in the start's
+transaction), so a run's first advance replays it instead of committing it: a template run makes no
+journal commit a Python workflow of the same steps would not. Rendering is pure (the sandboxed Jinja
+of app/templates/render.py), so a replay renders the same texts and asks the journal for the same
+calls in the same order.
 
 Step names are the block's title (or id), with " · round N" after a review's jump-back and
 "<for_each>[i] " before a nested block, so the run card reads like the template.
@@ -18,10 +21,12 @@ import contextlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from psycopg import AsyncConnection
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from app.core import runtime
 from app.engine.errors import StepFailed
+from app.engine.journal import write_step
 from app.engine.registry import workflow
 from app.engine.run import Run
 from app.engine.values import RateLimit
@@ -52,6 +57,7 @@ from app.workflows.inputs import duration_seconds
 
 TEMPLATE_WORKFLOW = "template"
 MAX_ITEMS = 500
+LOAD_STEP = "load template"  # the run's first journal entry: the document it runs
 MODEL_LIMIT = "model:templates"  # one window for every template run and worker
 PURE_KINDS = {"ask_model", "if", "for_each"}  # blocks a for_each may run as parallel map children
 
@@ -217,7 +223,8 @@ class Interpreter:
         if answer.timed_out:
             raise Stop(block.id, "expired")
         data = {k: v for k, v in answer.data.items() if k in {f.name for f in block.fields}}
-        # A hand-made answer keeps what it sent; the form checks its fields before submitting.
+        # Every decision path checks the fields first (app/templates/answers.py); an answer given
+        # before that check existed keeps what it sent.
         with contextlib.suppress(ValidationError):
             data = input_model(block.fields).model_validate(data).model_dump(mode="json")
         ctx[block.id] = data
@@ -366,6 +373,31 @@ def _started(run: Run, loaded: dict) -> datetime:
     return run.now()
 
 
+async def journal_load(conn: AsyncConnection, run: dict) -> None:
+    """The run's `load template` entry, written by the start path in the run's own transaction: the
+    same query, output and journal row the interpreter's first call would make, so the first advance
+    replays it (no commit of its own) and a resume, a rerun's journal copy and `baton check-deploy`
+    see an ordinary journaled transaction. A run started without it (a rerun from the start) makes
+    the call itself."""
+    loaded = await store.run_template_version(conn, run["id"])
+    await write_step(
+        conn,
+        run_id=run["id"],
+        owner_id=run["owner_id"],
+        seq=0,
+        name=LOAD_STEP,
+        kind="transaction",
+        status="completed",
+        attempts=1,
+        output=loaded,
+        completed_at=datetime.now(UTC),
+        done=1,
+        event="step_completed",
+        event_data={"seq": 0, "name": LOAD_STEP},
+        announce=False,  # the run's queued status is announced; watchers re-read its steps
+    )
+
+
 @workflow(
     name=TEMPLATE_WORKFLOW,
     title="Template",
@@ -375,9 +407,7 @@ def _started(run: Run, loaded: dict) -> datetime:
     max_duration=timedelta(days=30),
 )
 async def run_template(run: Run, inp: TemplateValues) -> dict:
-    loaded = await run.transaction(
-        "load template", lambda conn: store.run_template_version(conn, run.id)
-    )
+    loaded = await run.transaction(LOAD_STEP, lambda conn: store.run_template_version(conn, run.id))
     template = parse(loaded["document"])
     meta = {
         "title": template.title,

@@ -69,8 +69,10 @@ async def send(run: Run, block: Send, name: str, ctx: dict, meta: dict) -> dict:
         "subject": subject,
         "body": body,
     }
+    # The address and key are bound, not passed: a step's arguments are journaled and shown on the
+    # run's timeline to whoever sees the run, and neither may leave the template's owner.
     result = await run.step(
-        name, partial(post_webhook, run), block.url, block.secret or "", payload
+        name, partial(post_webhook, run, block.url, block.secret or ""), payload
     )
     return {"sent": True, "channel": "webhook", **result}
 

@@ -19,7 +19,7 @@ from app.engine.errors import InputInvalid
 from app.templates import store
 from app.templates.format import Template, parse
 from app.templates.inputs import file_ids, input_model
-from app.templates.interpreter import TEMPLATE_WORKFLOW
+from app.templates.interpreter import TEMPLATE_WORKFLOW, journal_load
 
 
 @dataclass(frozen=True)
@@ -109,6 +109,8 @@ async def start_template_run(
             await store.put_test_run(
                 conn, run_id=run["id"], template_id=chosen.template_id, document=chosen.draft
             )
+        if created:
+            await journal_load(conn, run)
         ids = file_ids(chosen.document.inputs, run["input"])
         if (
             created

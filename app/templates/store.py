@@ -70,6 +70,14 @@ class TemplateInvalid(Exception):
         super().__init__("; ".join(str(p) for p in problems[:5]))
 
 
+class CopyNeedsEdits(TemplateInvalid):
+    """'Use' cannot save the copy as it is: `document` (private values removed) has `problems`."""
+
+    def __init__(self, problems: list[Problem], document: dict):
+        super().__init__(problems)
+        self.document = document
+
+
 def slugify(text: str) -> str:
     slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:50].strip("-")
     return slug or "template"
@@ -316,16 +324,16 @@ async def use_template(
     conn: AsyncConnection, *, user_id: int, template_id: int, space_id: int | None = None
 ) -> dict:
     """'Use': a private copy, in the space, of a template the user may see there; the author's later
-    edits don't change it."""
+    edits don't change it. A copy that needs the user's own values first (a webhook's URL is not
+    copied; a connector the user lacks) raises CopyNeedsEdits with the document to edit."""
     source = await get_template(conn, user_id=user_id, template_id=template_id, space_id=space_id)
-    document = await get_document(conn, source)
-    return await create_template(
-        conn,
-        owner_id=user_id,
-        document=strip_private(document),
-        copied_from=source["id"],
-        space_id=space_id,
-    )
+    document = strip_private(await get_document(conn, source))
+    try:
+        return await create_template(
+            conn, owner_id=user_id, document=document, copied_from=source["id"], space_id=space_id
+        )
+    except TemplateInvalid as exc:
+        raise CopyNeedsEdits(exc.problems, document) from None
 
 
 async def open_share_link(conn: AsyncConnection, *, user_id: int, token: str) -> dict:
@@ -390,13 +398,17 @@ async def delete_template(
 
 
 def strip_private(document: dict) -> dict:
-    """The document without what must not leave its owner: webhook signing keys and e-mail addresses
-    (reviewers, people asked, recipients). Connectors stay named; their secrets never were in it."""
+    """The document without what must not leave its owner: webhook URLs (they often carry a token)
+    and signing keys, and e-mail addresses (reviewers, people asked, recipients). Connectors stay
+    named; their secrets never were in it. A webhook without its URL does not validate, so whoever
+    imports or copies the document is asked for it (`blocks.N.url`)."""
     doc = copy.deepcopy(document)
 
     def walk(blocks: list) -> None:
         for block in blocks:
             block.pop("secret", None)
+            if block.get("kind") == "send" and block.get("channel") == "webhook":
+                block.pop("url", None)
             if "assignee" in block:
                 block.pop("assignee")
             if block.get("kind") == "send" and block.get("to", "owner") != "owner":

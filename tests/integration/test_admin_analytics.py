@@ -145,7 +145,8 @@ async def test_overview_counts_template_runs_and_the_share_of_users_who_share(
     app_client, admin, pool, worker
 ):
     from app.templates import store
-    from app.templates.start import start_template_run
+    from app.templates.format import parse
+    from app.templates.start import TemplateChoice, start_template_run
     from tests.integration.templates.test_template_runs import REPORT
 
     author = await make_user(pool, new_email("author"), tier="enterprise")
@@ -162,6 +163,9 @@ async def test_overview_counts_template_runs_and_the_share_of_users_who_share(
             reuser.id,
         ):  # the gallery's template, run by its author and by someone else
             await start_template_run(conn, user_id=who, slug="shared-report", input={"topic": "t"})
+        # The builder's test run of a draft is shown apart, not counted as a run of the template.
+        draft = TemplateChoice(tpl["id"], None, "shared-report", parse(REPORT), draft=REPORT)
+        await start_template_run(conn, user_id=author.id, template=draft, input={"topic": "t"})
         users = (
             await (
                 await conn.execute("SELECT count(*) AS n FROM users WHERE disabled_at IS NULL")
@@ -170,7 +174,8 @@ async def test_overview_counts_template_runs_and_the_share_of_users_who_share(
     page = (await app_client.get("/admin?days=7")).text
     assert "Workflow templates" in page
     row = page[page.index("(shared-report)") :][:200]
-    assert "<td>2</td>" in row
+    assert "<td>2</td><td>0</td><td>1</td>" in row  # runs, completed, test runs
+    assert "Test runs" in page
     assert (
         f"/ {users}</span>" in page
     )  # at least the author and the re-user share; exact count varies with the suite

@@ -69,6 +69,8 @@ async def test_the_live_check_shows_each_problem_beside_its_field_and_keeps_the_
     # The draft is kept: reopening the editor shows what was typed.
     page = await app_client.get("/templates/new")
     assert "Notes on {{ nowhere }}" in page.text and "Your unsaved changes were kept." in page.text
+    # A test run takes the draft as it is (app/web/builder/library.start_test makes no version).
+    assert "unsaved changes included" in page.text and "No version is saved." in page.text
 
 
 async def test_saving_is_refused_with_the_list_of_problems(app_client, pool):
@@ -421,3 +423,41 @@ async def test_the_help_link_leads_to_the_guide(app_client, pool):
     assert 'href="/help/templates"' in page.text
     guide = await app_client.get("/help/templates")
     assert guide.status_code == 200 and "Building templates" in guide.text
+
+
+async def test_use_of_a_template_with_a_webhook_asks_for_the_address_instead_of_copying_it(
+    app_client, pool
+):
+    from app.templates import store
+
+    author = await make_user(pool, new_email("hooks"), tier="pro")
+    document = {
+        "title": "Notify on notes",
+        "blocks": [
+            {"id": "draft", "kind": "ask_model", "prompt": "Notes"},
+            {
+                "id": "notify",
+                "kind": "send",
+                "channel": "webhook",
+                "url": "https://hooks.example.com/services/xoxb-author-token",
+                "body": "{{ draft }}",
+            },
+        ],
+    }
+    async with pool.connection() as conn:
+        template = await store.create_template(conn, owner_id=author.id, document=document)
+        await store.set_visibility(
+            conn, user_id=author.id, template_id=template["id"], visibility="gallery"
+        )
+    await signed_in(app_client, pool)
+    gallery = await app_client.get("/templates?tab=gallery")
+    assert "Notify on notes" in gallery.text and "xoxb" not in gallery.text
+    used = await app_client.post(
+        f"/templates/{template['id']}/use", data={"_csrf_token": csrf_of(gallery.text)}
+    )
+    assert used.status_code == 303 and used.headers["location"] == "/templates/new?copy=1"
+    editor = await app_client.get(used.headers["location"])
+    assert editor.status_code == 200 and "xoxb" not in editor.text
+    assert "Your copy is not saved yet" in editor.text
+    assert "Give the http(s) URL to send the webhook to." in editor.text
+    assert "Notify on notes" in editor.text

@@ -22,6 +22,7 @@ from app.engine import commands, replays
 from app.engine.errors import HookNotFound, InputInvalid, RunNotFound
 from app.engine.hooks import hook_for_decider, refusal, resolve_hook
 from app.engine.registry import catalog
+from app.templates.answers import checked_data
 from app.web.api import schedules
 from app.web.api.audit import list_audit
 from app.web.api.auth import SECURITY_SCHEME, requires_api_key
@@ -422,7 +423,10 @@ async def decide_hook(
     `invalid_state` when the run has ended). The rules are the approvals page's: a hook is found
     by a member of its run's space or its assignee (else `404`); it is decided by its assignee,
     by the members at its assigned role or above, or (unassigned) by the run's owner; anyone else,
-    and a viewer, gets `403` (`forbidden`) with the reason."""
+    and a viewer, gets `403` (`forbidden`) with the reason. A hook that asks for fields (a
+    template's `ask_person`) checks `data` against them as its web form does: a missing or wrong
+    value is `422` (`invalid_input`, one `fields` entry per field, `data.<name>`) and nothing is
+    decided."""
     if not HOOK_TOKEN.match(token):
         raise HookNotFound("no such hook")
     user = request.user
@@ -439,7 +443,7 @@ async def decide_hook(
             conn,
             token,
             data.action,
-            data.data,
+            checked_data(found, data.action, data.data),
             decided_by=user.email,
             owner_id=None,
             user_id=user.id,

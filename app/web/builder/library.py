@@ -219,9 +219,12 @@ async def unpublish(conn: AsyncConnection, template_id: int) -> None:
         raise NoSuchTemplate(template_id) from None
 
 
-async def use(conn: AsyncConnection, template_id: int, user: Any, *, token: str | None) -> int:
-    """'Use': a private copy in the current space's templates (EDIT there). A share link's token lets
-    its reader copy it."""
+async def use(
+    conn: AsyncConnection, template_id: int, user: Any, *, token: str | None
+) -> int | str:
+    """'Use': a private copy in the current space's templates (EDIT there), by its id; "new" when the
+    copy waits in the new template's editor for the user's own values. A share link's token lets its
+    reader copy it."""
     if user.space is not None:
         require(user.space, Action.EDIT)
     try:
@@ -234,6 +237,17 @@ async def use(conn: AsyncConnection, template_id: int, user: Any, *, token: str 
         )
     except TemplateNotFound:
         raise NoSuchTemplate(template_id) from None
+    except store.CopyNeedsEdits as exc:
+        # Opened as a new template's draft: the editor shows what to fill in (e.g. a webhook's URL)
+        # beside its field, and saving makes it the user's own.
+        await store.put_draft(
+            conn,
+            user_id=user.id,
+            template_id=None,
+            document=exc.document,
+            space_id=space_id(user),
+        )
+        return "new"
     return copy["id"]
 
 

@@ -117,8 +117,10 @@ async def editor(
     pool: NamedDependency[AsyncConnectionPool],
     key: FromPath[str],
     test_run: FromQuery[UUID | None] = None,
+    copy: FromQuery[bool] = False,
 ) -> Template:
-    """The editor; `test_run` shows that run's live card beside it (a test run of a new template).
+    """The editor; `test_run` shows that run's live card beside it (a test run of a new template);
+    `copy`: a "Use" whose copy needs the user's own values first (it is this new template's draft).
     A viewer of the template's team reads it instead (its inputs and blocks, read-only)."""
     async with pool.connection() as conn:
         t = await library.editable(conn, key, request.user, write=False)
@@ -135,7 +137,13 @@ async def editor(
                     "outline": library.outline(t["doc"]),
                 },
             )
-        notice = "Your unsaved changes were kept." if t["draft_differs"] else None
+        notice = (
+            "Your copy is not saved yet: fill in what it left out (a webhook's address, say), then save."
+            if copy and t["draft_differs"]
+            else "Your unsaved changes were kept."
+            if t["draft_differs"]
+            else None
+        )
         card = (  # a test run of the request's space, whichever member started it
             await load_card(
                 conn, test_run, None, space_id=request.user.space.id, viewer_id=request.user.id
@@ -431,7 +439,7 @@ async def use(
     token = form.get("token") if isinstance(form.get("token"), str) else None
     async with pool.connection() as conn:
         new_id = await library.use(conn, template_id, request.user, token=token)
-    return navigate(request, f"/templates/{new_id}")
+    return navigate(request, f"/templates/{new_id}" + ("?copy=1" if new_id == "new" else ""))
 
 
 @get("/shared/{token:str}")

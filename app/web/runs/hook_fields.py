@@ -5,8 +5,9 @@ specs = hook_fields(hook)                   # the fields as the decision form re
 data, errors = parse_hook_fields(hook, form, zone)  # the submitted strings, checked per field
 
 The form's names are prefixed (`field-<name>`) so a field called `action` or `feedback` cannot clash
-with the decision form's own inputs. Values are checked with the same pydantic model a template's start
-form uses (app.templates.inputs), so a hook answer obeys exactly the rules of the block's fields.
+with the decision form's own inputs. The strings are turned into values here and checked by
+app.templates.answers `check_answer`, the check the JSON API and the CLI apply too, so a hook answer
+obeys exactly the rules of the block's fields whichever way it arrives.
 """
 
 from __future__ import annotations
@@ -14,11 +15,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from app.core.local_time import zone_of
+from app.templates.answers import answer_fields, check_answer
 from app.templates.format import InputField
-from app.templates.inputs import input_model, json_values
 
 PREFIX = "field-"
 TRUE = {"on", "true", "yes", "1"}
@@ -35,16 +34,7 @@ HINTS = {"text_list": "One a line.", "datetime": "Your time zone unless you give
 
 
 def _fields(hook: dict) -> list[InputField]:
-    show = hook.get("show") if isinstance(hook.get("show"), dict) else {}
-    fields = []
-    for raw in show.get("form") or []:
-        try:
-            field = InputField.model_validate(raw)
-        except ValidationError:
-            continue  # a hand-made hook with a malformed field: nothing to render for it
-        if field.kind in WIDGETS:  # files are not asked mid-run (there is no upload on this form)
-            fields.append(field)
-    return fields
+    return answer_fields(hook.get("show"))
 
 
 def _default(field: InputField) -> str:
@@ -105,16 +95,7 @@ def parse_hook_fields(
             data[f.name] = _datetime(raw.strip(), zone)
         else:
             data[f.name] = raw.strip()
-    try:
-        validated = input_model(fields, "HookAnswer").model_validate(data)
-    except ValidationError as exc:
-        errors: dict[str, str] = {}
-        for problem in exc.errors():
-            loc = problem.get("loc") or ()
-            name = PREFIX + str(loc[0]) if loc else "form"
-            message = str(problem.get("msg", "Not valid."))
-            if problem.get("type") == "missing":
-                message = "Fill this in."
-            errors.setdefault(name, message.removeprefix("Value error, "))
-        return {}, errors
-    return json_values(validated), {}
+    values, problems = check_answer(fields, data)
+    return values, {
+        (PREFIX + name if name != "form" else name): message for name, message in problems.items()
+    }

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import copy
 
-from tests.integration.api.conftest import new_account
+from tests.integration.api.conftest import new_account, waiting_hook
+from tests.integration.api.test_api_runs import error_of
+from tests.integration.templates.test_ask_person_form import FORM
 from tests.integration.templates.test_template_runs import REPORT
 from tests.support.engine import wait_status
 
@@ -103,3 +105,100 @@ async def test_the_template_json_schema_is_in_the_api_docs(api):
     assert {"AskModel", "Review", "AskPerson", "Wait", "ForEach", "If", "Document", "Send"} <= set(
         schemas
     )
+
+
+async def test_an_ask_person_answer_through_the_api_is_checked_like_the_form(
+    api, pool, account, worker
+):
+    h = account.headers
+    await api.post("/api/v1/templates", json={"document": FORM, "slug": "trip"}, headers=h)
+    run = (await api.post("/api/v1/templates/trip/runs", json={"input": {}}, headers=h)).json()
+    hook = await waiting_hook(pool, run["id"])
+    url = f"/api/v1/hooks/{hook['token']}"
+    wrong = {
+        "city": "Lyon",
+        "nights": "a few",
+        "by_train": "perhaps",
+        "class": "third",
+        "leave": "2026-05-04T09:00:00",
+        "bags": "one bag",
+    }
+    refused = error_of(
+        await api.post(url, json={"action": "submit", "data": wrong}, headers=h),
+        422,
+        "invalid_input",
+    )
+    problems = {f["field"]: f["message"] for f in refused["fields"]}
+    assert set(problems) == {
+        "data.nights",
+        "data.by_train",
+        "data.class",
+        "data.leave",
+        "data.bags",
+    }
+    assert "number" in problems["data.nights"] and "timezone" in problems["data.leave"]
+    missing = error_of(
+        await api.post(url, json={"action": "submit", "data": {"city": "Lyon"}}, headers=h),
+        422,
+        "invalid_input",
+    )
+    assert {"field": "data.nights", "message": "Fill this in."} in missing["fields"]
+    assert (await waiting_hook(pool, run["id"]))["status"] == "waiting"  # nothing decided
+
+    right = {
+        "city": "Lyon",
+        "nights": 3,
+        "by_train": True,
+        "class": "second",
+        "leave": "2026-05-04T09:00:00+02:00",
+        "bags": ["rucksack"],
+        "note": "kept as sent",
+    }
+    decided = await api.post(url, json={"action": "submit", "data": right}, headers=h)
+    assert decided.status_code == 200, decided.text
+    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    answer = done["output"]["outputs"]["ask"]
+    assert answer["nights"] == 3 and answer["by_train"] is True and answer["bags"] == ["rucksack"]
+    assert done["output"]["document"] == "Lyon for 3.0"
+
+
+async def test_export_leaves_out_webhook_addresses_and_the_import_asks_for_them(api, account):
+    h = account.headers
+    notify = {
+        "id": "notify",
+        "kind": "send",
+        "channel": "webhook",
+        "url": "https://hooks.example.com/T0/B1/xoxb-secret-token",
+        "secret": "s3cret",
+        "body": "{{ draft }}",
+    }
+    original = {**REPORT, "blocks": [*REPORT["blocks"], notify]}
+    created = await api.post(
+        "/api/v1/templates", json={"document": original, "slug": "hooked"}, headers=h
+    )
+    assert created.status_code == 201, created.text
+    exported = (await api.get("/api/v1/templates/hooked/export", headers=h)).json()
+    assert "xoxb" not in str(exported) and "s3cret" not in str(exported)
+    assert exported["blocks"][4] == {
+        "id": "notify",
+        "kind": "send",
+        "channel": "webhook",
+        "body": "{{ draft }}",
+    }
+
+    refused = error_of(
+        await api.post("/api/v1/templates", json={"document": exported}, headers=h),
+        422,
+        "invalid_input",
+    )
+    assert refused["fields"] == [
+        {"field": "blocks.4.url", "message": "Give the http(s) URL to send the webhook to."}
+    ]
+    exported["blocks"][4]["url"] = "https://hooks.example.com/mine"
+    imported = await api.post(
+        "/api/v1/templates", json={"document": exported, "slug": "hooked-again"}, headers=h
+    )
+    assert imported.status_code == 201, imported.text
+    again = (await api.get("/api/v1/templates/hooked-again/export", headers=h)).json()
+    del exported["blocks"][4]["url"]
+    assert again == exported  # the round trip keeps everything but the private values

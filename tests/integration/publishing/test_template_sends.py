@@ -115,6 +115,16 @@ async def test_a_signed_webhook_is_sent_once_even_when_retried(pool, worker, use
     assert body["event"] == "template.send" and body["run_id"] == str(run["id"])
     assert body["subject"] == "On otters" and "About otters" in body["body"]
     assert done["output"]["outputs"]["out"]["status"] == 200
+    # The run's timeline shows each step's inputs to whoever sees the run (a shared template's
+    # runner, a team): the webhook's address and key stay out of them.
+    async with pool.connection() as conn:
+        shown = await (
+            await conn.execute(
+                "SELECT detail::text AS d FROM run_steps WHERE run_id = %s", (run["id"],)
+            )
+        ).fetchall()
+    assert all(sink.url not in (r["d"] or "") and HOOK_KEY not in (r["d"] or "") for r in shown)
+    assert any("About otters" in (r["d"] or "") for r in shown)  # the payload is still shown
 
 
 async def test_a_publish_through_a_connector_is_published_once(pool, worker, user, model_settings):

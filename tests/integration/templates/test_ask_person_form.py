@@ -4,6 +4,8 @@ answers become the block's output variable, read by the next block."""
 
 from __future__ import annotations
 
+import json
+
 from app.web.approvals import store as approvals
 from app.web.approvals.decide import decide, parse_decision
 from app.web.runs.cards import hook_view
@@ -123,3 +125,49 @@ async def test_ask_person_fields_are_shown_checked_per_field_and_become_the_outp
         "bags": ["red", "blue"],
         "action": "hi",
     }
+
+
+async def test_the_cli_checks_an_answer_like_the_form_and_decides_nothing_wrong(
+    pool, worker, user, database_url, tmp_path
+):
+    from tests.integration.engine.test_cli_runs import baton
+
+    tpl = await make_template(pool, user, FORM)
+    run = await start(pool, user, tpl["slug"])
+    await wait_status(pool, run["id"], "waiting")
+    hook = await waiting_hook(pool, run["id"], user)
+    answer = {
+        "city": "Lyon",
+        "nights": "many",
+        "by_train": False,
+        "class": "second",
+        "leave": "2026-12-24T18:00Z",
+    }
+    refused = await baton(
+        database_url,
+        tmp_path,
+        "hooks",
+        "resolve",
+        hook["token"],
+        "--action",
+        "submit",
+        "--data",
+        json.dumps(answer),
+    )
+    assert refused.returncode != 0 and "data.nights" in refused.stderr, refused.stderr
+    assert (await waiting_hook(pool, run["id"], user))["status"] == "waiting"
+    answer["nights"] = 2
+    decided = await baton(
+        database_url,
+        tmp_path,
+        "hooks",
+        "resolve",
+        hook["token"],
+        "--action",
+        "submit",
+        "--data",
+        json.dumps(answer),
+    )
+    assert decided.returncode == 0, decided.stderr
+    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    assert done["output"]["outputs"]["ask"]["nights"] == 2.0

@@ -98,6 +98,31 @@ async def test_a_run_keeps_its_version_when_the_template_is_edited_mid_run(pool,
     assert newer["template_version"] == 2
 
 
+async def test_the_version_a_run_loads_is_journaled_with_the_run_itself(pool, worker, user):
+    """The start writes the run's `load template` entry in its own transaction, so the worker replays
+    it instead of committing it; the run still loads exactly the version it started with."""
+    tpl = await make_template(pool, user, REPORT)
+    async with pool.connection() as conn, conn.transaction():
+        run, _ = await start_template_run(
+            conn, user_id=user, slug=tpl["slug"], input={"topic": "moles"}
+        )
+        first = await (
+            await conn.execute("SELECT * FROM run_steps WHERE run_id = %s", (run["id"],))
+        ).fetchall()
+    assert [(e["seq"], e["name"], e["status"]) for e in first] == [
+        (0, "load template", "completed")
+    ]
+    assert first[0]["output"]["version"] == 1
+    assert first[0]["output"]["document"] == {"format_version": 1, **REPORT}
+    await wait_status(pool, run["id"], "waiting")
+    await decide(pool, run["id"], "approve")
+    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    entries = await journal(pool, run["id"])
+    assert [e["name"] for e in entries].count("load template") == 1
+    assert entries[0]["started_at"] < done["started_at"]  # written before a worker took the run
+    assert done["output"]["title"] == "On moles" and done["template_version"] == 1
+
+
 async def test_reject_stops_the_run_completed_without_a_document(pool, worker, user):
     tpl = await make_template(pool, user, REPORT)
     run = await start(pool, user, tpl["slug"], topic="x")
