@@ -90,6 +90,23 @@ RUNS_UPDATES = (
 )
 
 
+# Decision -> next step started, and its parts: the decision's commit (an upper bound: the bench
+# stamps it one round trip later), the run loaded by the worker (its `running` status event, stamped
+# when the load statement starts: the commit, NOTIFY, job fetch and pool checkout lie before it),
+# and load + replay up to the step's start.
+RESUME_PARTS = """
+SELECT extract(epoch FROM s.started_at - h.decided_at) * 1000 AS ms,
+       extract(epoch FROM l.created_at - h.decided_at) * 1000 AS to_load,
+       extract(epoch FROM s.started_at - l.created_at) * 1000 AS load_to_step,
+       extract(epoch FROM h.committed - h.decided_at) * 1000 AS to_commit
+FROM (SELECT h.*, (SELECT at FROM bench_commits c WHERE c.run_id = h.run_id) AS committed
+      FROM hooks h WHERE h.run_id = ANY(%s)) h
+JOIN run_steps s ON s.run_id = h.run_id AND s.name = 'after'
+JOIN LATERAL (SELECT created_at FROM run_events e WHERE e.run_id = h.run_id AND e.kind = 'status'
+              AND e.data->>'status' = 'running' ORDER BY e.id DESC LIMIT 1) l ON true
+"""
+
+
 async def timed(conn, query: str, params: dict, repeat: int = 5) -> float:
     best = float("inf")
     for _ in range(repeat):
@@ -199,7 +216,7 @@ async def in_process_ms(pool, run_id) -> tuple[float, float]:
     return query, replay
 
 
-async def resume_scale(pool, user: int) -> None:
+async def resume_scale(pool, user: int, runs: int) -> None:
     for before, output_bytes, target in (
         (1000, 0, 10),
         (5000, 0, 25),
@@ -207,18 +224,24 @@ async def resume_scale(pool, user: int) -> None:
         (5000, 2048, 25),
     ):
         ids = await start_many(
-            pool, user, "bench-resume", 3, before=before, output_bytes=output_bytes
+            pool, user, "bench-resume", runs, before=before, output_bytes=output_bytes
         )
         from bench.engine import wait_status
 
         await wait_status(pool, ids, "waiting")
         query, replay = await in_process_ms(pool, ids[0])
-        lat = await resume_latency_of(pool, ids)
+        parts = await resume_latency_of(pool, ids)
+        lat = [p[0] for p in parts]
         size = f"{output_bytes // 1024} kB outputs" if output_bytes else "null outputs"
         print(
             f"(f) resume, {before:>5}-step journal, {size:<13} decision -> next step p50 {pct(lat, 50):6.1f} ms"
             f" max {max(lat):6.1f} ms  {mark(pct(lat, 50) <= target)} target <= {target} ms"
             f"   (in process: load query {query:.1f} ms, with replay {replay:.1f} ms)"
+        )
+        print(
+            f"    p50 parts: decision committed <= {pct([p[3] for p in parts], 50):.1f} ms,"
+            f" run loaded by the worker {pct([p[1] for p in parts], 50):.1f} ms,"
+            f" load + replay to the step {pct([p[2] for p in parts], 50):.1f} ms"
         )
 
 
@@ -228,6 +251,7 @@ async def resume_latency_of(pool, ids) -> list[float]:
 
     await wait_jobs_idle(pool)
     async with pool.connection() as conn:
+        await conn.execute("CREATE TABLE IF NOT EXISTS bench_commits (run_id uuid, at timestamptz)")
         for run_id in ids:
             token = (
                 await (
@@ -235,15 +259,15 @@ async def resume_latency_of(pool, ids) -> list[float]:
                 ).fetchone()
             )["token"]
             await resolve_hook(conn, token, "approve")
-            await wait_done(pool, [run_id])
-        rows = await (
             await conn.execute(
-                "SELECT extract(epoch FROM s.started_at - h.decided_at) * 1000 AS ms FROM hooks h "
-                "JOIN run_steps s ON s.run_id = h.run_id AND s.name = 'after' WHERE h.run_id = ANY(%s)",
-                (ids,),
-            )
-        ).fetchall()
-    return [float(r["ms"]) for r in rows]
+                "INSERT INTO bench_commits VALUES (%s, clock_timestamp())", (run_id,)
+            )  # an upper bound of the decision's commit: one round trip after it
+            await wait_done(pool, [run_id])
+        rows = await (await conn.execute(RESUME_PARTS, (ids,))).fetchall()
+    return [
+        (float(r["ms"]), float(r["to_load"]), float(r["load_to_step"]), float(r["to_commit"]))
+        for r in rows
+    ]
 
 
 async def main() -> None:
@@ -252,6 +276,7 @@ async def main() -> None:
     parser.add_argument("--sizes", default="1000,2000,4000,10000,30000,100000")
     parser.add_argument("--steps", type=int, default=2000, help="steps of the long run (WAL, HOT)")
     parser.add_argument("--only", choices=["wal", "resume", "sweep"], help="one part only")
+    parser.add_argument("--runs", type=int, default=3, help="runs per journal size (resume)")
     args = parser.parse_args()
     with pg_cluster() as cluster:
         with psycopg.connect(cluster.url, autocommit=True) as conn:
@@ -273,7 +298,7 @@ async def main() -> None:
             if args.only in (None, "wal"):
                 await wal_per_step(pool, user, workers, args.steps)
             if args.only in (None, "resume"):
-                await resume_scale(pool, user)
+                await resume_scale(pool, user, args.runs)
             workers.stop()
             if args.only in (None, "sweep"):
                 await sweep_scale(pool, user, [int(s) for s in args.sizes.split(",")])

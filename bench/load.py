@@ -629,7 +629,7 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             SELECT (SELECT count(*) FROM runs WHERE status = 'completed') AS runs,
                    (SELECT count(*) FROM run_steps) AS steps,
                    pg_total_relation_size('runs') + pg_total_relation_size('run_steps')
-                   + pg_total_relation_size('run_events') + pg_total_relation_size('hooks') AS bytes""",
+                   + pg_total_relation_size('run_event_rows') + pg_total_relation_size('hooks') AS bytes""",
             )
         )[0]
         print(

@@ -27,7 +27,7 @@ from app.core.policy import ASSIGNABLE_ROLES, may_decide
 from app.core.sql_queries import load_queries
 from app.engine import signals
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
-from app.engine.jobs import defer_hook_reminder, wake_run
+from app.engine.jobs import defer_hook_reminder
 from app.engine.journal import write_step
 from app.engine.rows import HookAfterDecision
 from app.engine.values import HOOK_ACTIONS, HookResult
@@ -40,13 +40,10 @@ INSERT_HOOK = SQL["insert_hook"]
 EXPIRE_HOOK = SQL["expire_hook"]
 JOURNAL_ENTRY = SQL["journal_entry"]
 LOCK_HOOK = SQL["lock_hook"]
-DECIDE_HOOK = SQL["decide_hook"]
-COMPLETE_HOOK_STEP = SQL["complete_hook_step"]
 QUEUE_RUN = SQL["queue_run"]
 GET_HOOK = SQL["get_hook"]
 RUN_SPACE_KIND = SQL["run_space_kind"]
 INSERT_DECISION = SQL["insert_decision"]
-COUNT_APPROVALS = SQL["count_approvals"]
 DECISION_EVENT = SQL["decision_event"]
 HOOK_FOR_DECIDER = SQL["hook_for_decider"]
 WAITING_FOR_USER = SQL["waiting_for_user"]
@@ -308,10 +305,7 @@ async def _record_decision(
     ).fetchone()
     if recorded is None:
         raise AlreadyDecided(f"{decider or 'this person'} already answered it (one answer each)")
-    approvals = 0
-    if action == "approve":
-        count = await (await conn.execute(COUNT_APPROVALS, {"hook_id": hook["id"]})).fetchone()
-        approvals = count["n"]
+    approvals = recorded["approvals"] if action == "approve" else 0
     final = action != "approve" or approvals >= hook["required"]
     event = {
         "seq": hook["seq"],
@@ -347,28 +341,22 @@ async def _resolve(
     decided_by: str | None,
     now: datetime,
 ) -> None:
-    """The hook's answer: stored on the hook, completing its journal entry, queueing its run."""
+    """The hook's answer: stored on the hook, completing its journal entry, queueing its run
+    (one statement)."""
+    result = HookResult(
+        action=action, data=data, decided_by=decided_by, decided_at=now, hook_id=hook["id"]
+    )
     await conn.execute(
-        DECIDE_HOOK,
+        QUEUE_RUN,
         {
             "id": hook["id"],
             "action": action,
             "data": Jsonb(data),
             "decided_by": decided_by,
             "decided_at": now,
-        },
-    )
-    result = HookResult(
-        action=action, data=data, decided_by=decided_by, decided_at=now, hook_id=hook["id"]
-    )
-    await conn.execute(
-        COMPLETE_HOOK_STEP,
-        {"run_id": hook["run_id"], "seq": hook["seq"], "output": Jsonb(result.to_json())},
-    )
-    await conn.execute(
-        QUEUE_RUN,
-        {
             "run_id": hook["run_id"],
+            "seq": hook["seq"],
+            "output": Jsonb(result.to_json()),
             "event": Jsonb(
                 {
                     "seq": hook["seq"],
@@ -380,7 +368,6 @@ async def _resolve(
             ),
         },
     )
-    await wake_run(conn, hook["run_id"])
 
 
 async def waiting_for(

@@ -27,37 +27,40 @@ SELECT h.*, r.status AS run_status, r.cancel_requested, r.space_id FROM hooks h 
 WHERE h.token = %(token)s FOR UPDATE OF h, r
 
 -- insert_decision --
--- One person's decision, under the hook's lock; nothing when they already decided (a person counts once).
-INSERT INTO hook_decisions (hook_id, user_id, decided_by, action, data, decided_at)
-VALUES (%(hook_id)s, %(user_id)s, %(decided_by)s, %(action)s, %(data)s, %(decided_at)s)
-ON CONFLICT (hook_id, decided_by) DO NOTHING
-RETURNING id
-
--- count_approvals --
--- How many different people approved the hook so far (under its lock, so the count is current).
-SELECT count(*) AS n FROM hook_decisions WHERE hook_id = %(hook_id)s AND action = 'approve'
+-- One person's decision, under the hook's lock, with how many different people have approved the
+-- hook now (this one included: the count reads the rows as they were before the insert); nothing
+-- when they already decided (a person counts once).
+WITH ins AS (
+    INSERT INTO hook_decisions (hook_id, user_id, decided_by, action, data, decided_at)
+    VALUES (%(hook_id)s, %(user_id)s, %(decided_by)s, %(action)s, %(data)s, %(decided_at)s)
+    ON CONFLICT (hook_id, decided_by) DO NOTHING
+    RETURNING id, action
+)
+SELECT id, (SELECT count(*) FROM hook_decisions WHERE hook_id = %(hook_id)s AND action = 'approve')
+           + CASE WHEN action = 'approve' THEN 1 ELSE 0 END AS approvals
+FROM ins
 
 -- decision_event --
 -- One of several approvals needed came in: the run's page shows it (the run stays waiting).
 INSERT INTO run_events (run_id, owner_id, kind, data)
 VALUES (%(run_id)s, %(owner_id)s, 'hook_decision', %(event)s)
 
--- decide_hook --
--- Records the decision on the hook.
-UPDATE hooks SET status = 'resolved', action = %(action)s, response = %(data)s,
-                 decided_by = %(decided_by)s, decided_at = %(decided_at)s
-WHERE id = %(id)s
-
--- complete_hook_step --
--- The hook's step completes with the decision as its output, outside any advance.
-UPDATE run_steps SET status = 'completed', output = %(output)s, completed_at = now(), attempts = 1,
-                     duration_ms = extract(epoch FROM now() - started_at) * 1000
-WHERE run_id = %(run_id)s AND seq = %(seq)s AND status = 'waiting'
-
 -- queue_run --
--- A decided hook requeues its run (if it was waiting), counts and bills its step, with an event.
+-- A decided hook, in one statement (one round trip of the decision's transaction: each one is
+-- time between the decision and the run's next step, issue 14): the answer stored on the hook, its
+-- journal entry completed with it, the run requeued (if it was waiting), its step counted and
+-- billed, with an event, and its advance job queued at once (NOTIFY on commit).
 -- The usage CTE is usage_monthly SQL (all of it is indexed in app/engine/quotas.py).
-WITH upd AS (
+WITH decided AS (
+    UPDATE hooks SET status = 'resolved', action = %(action)s, response = %(data)s,
+                     decided_by = %(decided_by)s, decided_at = %(decided_at)s
+    WHERE id = %(id)s
+), step AS (
+    -- The hook's step completes with the decision as its output, outside any advance.
+    UPDATE run_steps SET status = 'completed', output = %(output)s, completed_at = now(), attempts = 1,
+                         duration_ms = extract(epoch FROM now() - started_at) * 1000
+    WHERE run_id = %(run_id)s AND seq = %(seq)s AND status = 'waiting'
+), upd AS (
     UPDATE runs SET status = CASE WHEN status = 'waiting' THEN 'queued' ELSE status END,
                     waiting_for = NULL, wake_at = NULL, updated_at = now(),
                     steps_done = steps_done + 1, steps_billed = steps_billed + 1
@@ -66,9 +69,11 @@ WITH upd AS (
     INSERT INTO usage_monthly AS u (user_id, month, steps)
     SELECT owner_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1 FROM upd
     ON CONFLICT (user_id, month) DO UPDATE SET steps = u.steps + 1
+), ev AS (
+    INSERT INTO run_events (run_id, owner_id, kind, data)
+    SELECT id, owner_id, 'hook_resolved', %(event)s FROM upd
 )
-INSERT INTO run_events (run_id, owner_id, kind, data)
-SELECT id, owner_id, 'hook_resolved', %(event)s FROM upd
+SELECT baton_wake_run(%(run_id)s, NULL) AS job
 
 -- get_hook --
 -- One hook as a decision left it, with how many approvals it has; the columns of

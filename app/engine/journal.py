@@ -2,7 +2,8 @@
 
 Writing a finished step is one statement (one round trip, one commit): the journal row, its event
 and the run's counters, returning whether the run was asked to cancel meanwhile — which makes every
-step boundary a cancellation point at no extra cost.
+step boundary a cancellation point at no extra cost. A completed step's event is its journal row
+(`event_id`; the `run_events` view, sql/0097), not a second row.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.errors import UniqueViolation
+from psycopg.pq import TransactionStatus
 from psycopg.types.json import Jsonb
 
 from app.core.sql_queries import load_queries
@@ -20,6 +23,7 @@ SQL = load_queries(__file__)
 LOAD_RUN = SQL["load_run"]
 
 WRITE_STEP = SQL["write_step"]
+WRITE_NEW_STEP = SQL["write_new_step"]
 WRITE_VALUE = SQL["write_value"]
 SUSPEND_RUN = SQL["suspend_run"]
 FINISH_RUN = SQL["finish_run"]
@@ -63,7 +67,10 @@ def parse_time(value: str | datetime | None) -> datetime | None:
     return datetime.fromisoformat(value)
 
 
-async def write_step(conn: AsyncConnection, **fields: Any) -> dict:
+async def write_step(conn: AsyncConnection, *, new: bool = False, **fields: Any) -> dict:
+    """Write a journal position. `new`: the journal held nothing there when the run was loaded;
+    outside a transaction such a step (without model usage) is a plain INSERT (WRITE_NEW_STEP),
+    and should a row be there after all (a second writer), the upsert decides as it always did."""
     params = {
         "output": None,
         "error": None,
@@ -83,4 +90,10 @@ async def write_step(conn: AsyncConnection, **fields: Any) -> dict:
     } | fields
     for key in ("output", "error", "detail", "event_data"):
         params[key] = jsonb(params[key]) if key != "event_data" else Jsonb(params[key])
+    plain = all(params[k] is None for k in ("model", "tokens_in", "tokens_out", "cost_usd"))
+    if new and plain and conn.info.transaction_status == TransactionStatus.IDLE:
+        try:
+            return await (await conn.execute(WRITE_NEW_STEP, params)).fetchone()
+        except UniqueViolation:
+            pass  # autocommit: the failed statement changed nothing
     return await (await conn.execute(WRITE_STEP, params)).fetchone()

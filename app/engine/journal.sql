@@ -11,7 +11,7 @@ WITH old AS (
     WHERE r.id = old.id AND old.status IN ('queued', 'running', 'sleeping', 'waiting') AND NOT r.cancel_requested
     RETURNING r.id
 ), ev AS (
-    INSERT INTO run_events (run_id, owner_id, kind, data)
+    INSERT INTO run_event_rows (run_id, owner_id, kind, data)
     SELECT r.id, r.owner_id, 'status', '{"status": "running"}'
     FROM runs r JOIN old ON old.id = r.id JOIN upd ON upd.id = r.id
     WHERE old.status <> 'running'
@@ -53,43 +53,53 @@ WITH cost AS (
                             + coalesce(%(tokens_out)s, 0) / 1000.0 * output_per_1k
                      FROM model_prices WHERE model = %(model)s),
                     CASE WHEN %(model)s::text IS NULL THEN NULL ELSE 0 END) AS usd
+), r AS (
+    -- The run's row first: its lock comes before the step's event takes its id, so a run's events
+    -- commit in id order (the API's event stream resumes by id; see INSERT_EVENT). A failed step
+    -- counts once: not when its position was already final (a second writer's late write).
+    UPDATE runs SET steps_done = steps_done + %(done)s,
+                    steps_failed = steps_failed + CASE WHEN %(status)s = 'failed' AND NOT EXISTS (
+                        SELECT 1 FROM run_steps WHERE run_id = %(run_id)s AND seq = %(seq)s
+                                                  AND status IN ('completed', 'failed')) THEN 1 ELSE 0 END,
+                    tokens_in = tokens_in + coalesce(%(tokens_in)s, 0),
+                    tokens_out = tokens_out + coalesce(%(tokens_out)s, 0),
+                    cost_usd = cost_usd + coalesce((SELECT usd FROM cost), 0),
+                    -- At most once a second: a new time in the middle of the row made every step's
+                    -- update ~50 B more WAL; the stuck-run gauge and the sweep read it in seconds.
+                    updated_at = CASE WHEN updated_at < now() - interval '1 second' THEN now() ELSE updated_at END
+    WHERE id = %(run_id)s
+    RETURNING cancel_requested, space_id
 ), step AS (
+    -- A completed step's event is its journal row (the run_events view, sql/0097): the row takes
+    -- the event's id from the events' sequence, and no second row is written.
     INSERT INTO run_steps (run_id, seq, name, kind, status, attempts, output, error, detail, wake_at,
-                           started_at, completed_at, duration_ms, model, tokens_in, tokens_out, cost_usd)
-    VALUES (%(run_id)s, %(seq)s, %(name)s, %(kind)s, %(status)s, %(attempts)s, %(output)s, %(error)s,
-            %(detail)s, %(wake_at)s, coalesce(%(started_at)s, now()), %(completed_at)s, %(duration_ms)s,
-            %(model)s, %(tokens_in)s, %(tokens_out)s, (SELECT usd FROM cost))
+                           started_at, completed_at, duration_ms, model, tokens_in, tokens_out, cost_usd,
+                           event_id)
+    SELECT %(run_id)s, %(seq)s, %(name)s, %(kind)s, %(status)s, %(attempts)s, %(output)s, %(error)s,
+           %(detail)s, %(wake_at)s, coalesce(%(started_at)s, now()), %(completed_at)s, %(duration_ms)s,
+           %(model)s, %(tokens_in)s, %(tokens_out)s, (SELECT usd FROM cost),
+           CASE WHEN %(event)s = 'step_completed' THEN nextval('run_event_ids') END
+    FROM r
     ON CONFLICT (run_id, seq) DO UPDATE SET
         status = EXCLUDED.status, attempts = EXCLUDED.attempts, output = EXCLUDED.output,
         error = EXCLUDED.error, detail = coalesce(EXCLUDED.detail, run_steps.detail),
         wake_at = EXCLUDED.wake_at, completed_at = EXCLUDED.completed_at,
         duration_ms = EXCLUDED.duration_ms, model = EXCLUDED.model, tokens_in = EXCLUDED.tokens_in,
-        tokens_out = EXCLUDED.tokens_out, cost_usd = EXCLUDED.cost_usd
+        tokens_out = EXCLUDED.tokens_out, cost_usd = EXCLUDED.cost_usd, event_id = EXCLUDED.event_id
     WHERE run_steps.status NOT IN ('completed', 'failed')
-    RETURNING seq, xmin::text AS version, pg_column_size(output) AS stored_bytes
-), r AS (
-    UPDATE runs SET steps_done = steps_done + %(done)s,
-                    steps_failed = steps_failed + CASE WHEN %(status)s = 'failed' AND (SELECT count(*) FROM step) = 1
-                                                       THEN 1 ELSE 0 END,
-                    tokens_in = tokens_in + coalesce(%(tokens_in)s, 0),
-                    tokens_out = tokens_out + coalesce(%(tokens_out)s, 0),
-                    cost_usd = cost_usd + coalesce((SELECT usd FROM cost), 0),
-                    updated_at = now()
-    WHERE id = %(run_id)s
-    RETURNING cancel_requested, space_id
+    RETURNING seq, event_id, xmin::text AS version, pg_column_size(output) AS stored_bytes
 ), ev AS (
-    -- Reading `r` makes the run's row lock come before the event takes its id, so a run's events
-    -- commit in id order (the API's event stream resumes by id; see INSERT_EVENT).
-    INSERT INTO run_events (run_id, owner_id, kind, data)
-    SELECT %(run_id)s, %(owner_id)s, %(event)s, %(event_data)s FROM step, r
-    RETURNING id
+    -- Every other kind of step event is a row (the table behind the run_events view).
+    INSERT INTO run_event_rows (run_id, owner_id, kind, data)
+    SELECT %(run_id)s, %(owner_id)s, %(event)s, %(event_data)s FROM step
+    WHERE %(event)s <> 'step_completed'
 ), announce AS (
-    -- step_completed is not announced by the table's trigger (see sql/0018): the caller decides.
-    -- With the run's space, so every member following it sees it (sql/0092).
+    -- step_completed is announced by the caller's choice (at most every 100 ms per run), never by
+    -- a trigger: it has no row. With the run's space, so every member following it sees it (sql/0092).
     SELECT pg_notify('baton_events', json_build_object(
-        'kind', 'run.step_completed', 'event_id', ev.id, 'run_id', %(run_id)s::text, 'user_id', %(owner_id)s,
-        'space_id', r.space_id)::text)
-    FROM ev, r WHERE %(event)s = 'step_completed' AND %(announce)s
+        'kind', 'run.step_completed', 'event_id', step.event_id, 'run_id', %(run_id)s::text,
+        'user_id', %(owner_id)s, 'space_id', r.space_id)::text)
+    FROM step, r WHERE step.event_id IS NOT NULL AND %(announce)s
 ), usage AS (
     INSERT INTO usage_monthly AS u (user_id, month, tokens_in, tokens_out, cost_usd)
     SELECT %(owner_id)s, date_trunc('month', now() AT TIME ZONE 'UTC')::date,
@@ -98,6 +108,40 @@ WITH cost AS (
     ON CONFLICT (user_id, month) DO UPDATE SET
         tokens_in = u.tokens_in + EXCLUDED.tokens_in,
         tokens_out = u.tokens_out + EXCLUDED.tokens_out, cost_usd = u.cost_usd + EXCLUDED.cost_usd
+)
+SELECT (SELECT count(*) FROM step) AS written, (SELECT cancel_requested FROM r) AS cancel_requested,
+       (SELECT count(*) FROM announce) AS announced, (SELECT version FROM step) AS version,
+       (SELECT stored_bytes FROM step) AS stored_bytes
+
+-- write_new_step --
+-- write_step's common case: a step (not a model's) at a position the journal does not hold yet,
+-- written outside a transaction. A plain INSERT: ON CONFLICT's speculative insertion cost 48 B of
+-- WAL per step (issue 14). A row already there (a second writer of the position) makes it fail
+-- with unique_violation, and the caller writes with write_step instead, which decides as before.
+WITH r AS (
+    -- The run's row first, as in write_step (its lock before the event's id).
+    UPDATE runs SET steps_done = steps_done + %(done)s,
+                    steps_failed = steps_failed + CASE WHEN %(status)s = 'failed' THEN 1 ELSE 0 END,
+                    updated_at = CASE WHEN updated_at < now() - interval '1 second' THEN now() ELSE updated_at END
+    WHERE id = %(run_id)s
+    RETURNING cancel_requested, space_id
+), step AS (
+    INSERT INTO run_steps (run_id, seq, name, kind, status, attempts, output, error, detail,
+                           started_at, completed_at, duration_ms, event_id)
+    SELECT %(run_id)s, %(seq)s, %(name)s, %(kind)s, %(status)s, %(attempts)s, %(output)s, %(error)s,
+           %(detail)s, coalesce(%(started_at)s, now()), %(completed_at)s, %(duration_ms)s,
+           CASE WHEN %(event)s = 'step_completed' THEN nextval('run_event_ids') END
+    FROM r
+    RETURNING seq, event_id, xmin::text AS version, pg_column_size(output) AS stored_bytes
+), ev AS (
+    INSERT INTO run_event_rows (run_id, owner_id, kind, data)
+    SELECT %(run_id)s, %(owner_id)s, %(event)s, %(event_data)s FROM step
+    WHERE %(event)s <> 'step_completed'
+), announce AS (
+    SELECT pg_notify('baton_events', json_build_object(
+        'kind', 'run.step_completed', 'event_id', step.event_id, 'run_id', %(run_id)s::text,
+        'user_id', %(owner_id)s, 'space_id', r.space_id)::text)
+    FROM step, r WHERE step.event_id IS NOT NULL AND %(announce)s
 )
 SELECT (SELECT count(*) FROM step) AS written, (SELECT cancel_requested FROM r) AS cancel_requested,
        (SELECT count(*) FROM announce) AS announced, (SELECT version FROM step) AS version,
@@ -128,7 +172,7 @@ WITH upd AS (
     WHERE steps > 0 AND EXISTS (SELECT 1 FROM upd)
     ON CONFLICT (user_id, month) DO UPDATE SET steps = u.steps + EXCLUDED.steps
 ), ev AS (
-    INSERT INTO run_events (run_id, owner_id, kind, data)
+    INSERT INTO run_event_rows (run_id, owner_id, kind, data)
     SELECT id, owner_id, 'status', jsonb_build_object('status', %(status)s::text, 'waiting_for', %(waiting_for)s::text,
                                                      'wake_at', %(wake_at)s::timestamptz)
     FROM upd WHERE %(announce)s
@@ -157,7 +201,7 @@ WITH upd AS (
     WHERE steps > 0 AND EXISTS (SELECT 1 FROM upd)
     ON CONFLICT (user_id, month) DO UPDATE SET steps = u.steps + EXCLUDED.steps
 ), ev AS (
-    INSERT INTO run_events (run_id, owner_id, kind, data)
+    INSERT INTO run_event_rows (run_id, owner_id, kind, data)
     SELECT id, owner_id, 'status', jsonb_build_object('status', status, 'error', error) FROM upd
 )
 SELECT * FROM upd
@@ -167,7 +211,7 @@ SELECT * FROM upd
 -- of the run the insert reads from), so a run's events commit in the order of their ids: a reader
 -- that has seen id N never sees a smaller id of that run appear later (the API's event stream
 -- resumes from the last id it sent).
-INSERT INTO run_events (run_id, owner_id, kind, data)
+INSERT INTO run_event_rows (run_id, owner_id, kind, data)
 SELECT %(run_id)s, %(owner_id)s, %(kind)s, %(data)s
 WHERE EXISTS (SELECT 1 FROM runs WHERE id = %(run_id)s FOR NO KEY UPDATE)
 
@@ -181,6 +225,6 @@ WITH upd AS (
     WHERE id = %(run_id)s
     RETURNING id, owner_id, cancel_requested, progress
 ), ev AS (
-    INSERT INTO run_events (run_id, owner_id, kind, data) SELECT id, owner_id, 'progress', progress FROM upd
+    INSERT INTO run_event_rows (run_id, owner_id, kind, data) SELECT id, owner_id, 'progress', progress FROM upd
 )
 SELECT cancel_requested FROM upd

@@ -117,7 +117,6 @@ async def start_children(
             completed_at=datetime.now(UTC),
             done=1,
             event="step_completed",
-            event_data={"seq": seq, "name": name},
         )
         return []
     await write_step(
@@ -183,7 +182,6 @@ async def collect_children(conn: AsyncConnection, run: Run, seq: int, name: str)
         attempts=1,
         done=1,
         event="step_completed",
-        event_data={"seq": seq, "name": name, "total": len(rows)},
     )
     return output
 

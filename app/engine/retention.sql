@@ -11,7 +11,7 @@ WITH batch AS (
 ), steps AS (
     DELETE FROM run_steps WHERE run_id IN (SELECT id FROM batch)
 ), events AS (
-    DELETE FROM run_events WHERE run_id IN (SELECT id FROM batch)
+    DELETE FROM run_event_rows WHERE run_id IN (SELECT id FROM batch)
 )
 UPDATE runs SET journal_pruned_at = now() WHERE id IN (SELECT id FROM batch)
 

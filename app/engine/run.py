@@ -140,12 +140,12 @@ class Run:
             async with self._conn.cursor() as cur:
                 await cur.executemany(J.WRITE_VALUE, pending)
 
-    async def _write(self, **fields: Any) -> None:
+    async def _write(self, *, new: bool = False, **fields: Any) -> None:
         await self._flush_values()
         now = time.monotonic()
         announce = now - self._announced_at >= ANNOUNCE_EVERY_S
         row = await J.write_step(
-            self._conn, run_id=self.id, owner_id=self.owner_id, announce=announce, **fields
+            self._conn, new=new, run_id=self.id, owner_id=self.owner_id, announce=announce, **fields
         )
         stored_outputs.remember(
             self._key, fields["seq"], row["version"], row["stored_bytes"], fields.get("output")
@@ -285,6 +285,7 @@ class Run:
             self._step_seq = None
         duration = (time.perf_counter() - t0) * 1000
         await self._write(
+            new=entry is None,
             seq=seq,
             name=name,
             kind="step",
@@ -301,7 +302,6 @@ class Run:
             tokens_out=usage.tokens_out if usage else None,
             cost_usd=usage.cost_usd if usage else None,
             event="step_completed",
-            event_data={"seq": seq, "name": name, "duration_ms": round(duration, 2)},
         )
         self._check_cancelled()
         return value
@@ -359,7 +359,6 @@ class Run:
                 completed_at=utcnow(),
                 done=1,
                 event="step_completed",
-                event_data={"seq": seq, "name": name},
             )
         self._check_cancelled()
         return value
@@ -396,7 +395,6 @@ class Run:
                 completed_at=utcnow(),
                 done=1,
                 event="step_completed",
-                event_data={"seq": seq, "name": name},
             )
             self._check_cancelled()
             return
@@ -523,7 +521,6 @@ class Run:
                     completed_at=utcnow(),
                     done=1,
                     event="step_completed",
-                    event_data={"seq": seq, "name": name},
                 )
             else:
                 hook = await create_hook(

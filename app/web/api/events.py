@@ -1,4 +1,4 @@
-"""A run's events as server-sent events, from the `run_events` table, resumable with Last-Event-ID.
+"""A run's events as server-sent events, from the `run_events` view, resumable with Last-Event-ID.
 
     id: 1234            the run_events id (send it back as Last-Event-ID to resume after it)
     event: status       the event kind: status, step_started, step_completed, progress, hook_waiting, ...
@@ -8,7 +8,9 @@ No gaps, no duplicates: the stream subscribes to the live hub first, then reads 
 id > last sent, and after every notification (or a quiet interval, or a hub reconnect) reads them
 again by id. The table is the source of truth; a notification only says "read again", so one that
 arrives between the read and the wait is not lost, and one that was missed costs a delay, not an
-event. Rows appear in id order per run (the engine writes a run's events under its row lock).
+event. A run's events appear in id order: the engine gives each one its id under the run's row lock,
+the rows of `run_event_rows` and the completed steps of the journal alike (a `step_completed` is
+its journal row, with an id from the same sequence: sql/0097).
 
 The stream ends after the run's final status event (completed, failed, cancelled), or when the
 server shuts down (the hub closes).

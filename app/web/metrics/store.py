@@ -36,8 +36,9 @@ SELECT coalesce(max(extract(epoch FROM now() - coalesce(
 FROM procrastinate_jobs j
 WHERE j.status = 'todo' AND (j.scheduled_at IS NULL OR j.scheduled_at <= now())
 """
-# Stuck runs: every journaled step and status change sets updated_at, so a queued or running run
-# whose updated_at stays old is not moving (its job is lost, or one step hangs).
+# Stuck runs: every status change sets updated_at, and journaled steps at least once a second
+# (journal.sql), so a queued or running run whose updated_at stays old is not moving (its job is
+# lost, or one step hangs).
 UNCHANGED_RUNS = """
 SELECT status, extract(epoch FROM now() - min(updated_at)) AS seconds
 FROM runs WHERE status IN ('queued', 'running') GROUP BY status

@@ -93,3 +93,25 @@ async def test_a_step_started_announcement_waits_for_the_lock_too(pool):
 
     held, written = await id_order_under_a_held_lock(pool, announce)
     assert written > held
+
+
+async def test_a_new_steps_event_written_while_the_run_is_locked_gets_a_later_id(pool):
+    """The same for a step at a position the journal did not hold (a plain INSERT)."""
+
+    async def write_step(conn, run_id, owner):
+        await journal.write_step(
+            conn,
+            new=True,
+            run_id=run_id,
+            owner_id=owner,
+            seq=0,
+            name="one",
+            kind="step",
+            status="completed",
+            attempts=1,
+            done=1,
+            event="step_completed",
+        )
+
+    held, written = await id_order_under_a_held_lock(pool, write_step)
+    assert written > held
