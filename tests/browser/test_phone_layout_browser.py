@@ -291,6 +291,12 @@ def test_the_main_pages_fit_and_are_readable_at_360_px_in_light_and_dark(
     review = page.locator("#approval-rows").get_by_role("link", name="Review")
     expect(review).to_be_visible(timeout=LIVE_MS)
     ids["review"] = review.get_attribute("href")
+    # The run's title lines up under its workflow's name, not pushed right beside it.
+    workflow_left, title_left = page.locator("#approval-rows td").first.evaluate(
+        """(td) => { const title = document.createRange(); title.selectNode(td.lastChild);
+                     return [td.firstElementChild.getBoundingClientRect().left, title.getBoundingClientRect().left]; }"""
+    )
+    assert abs(workflow_left - title_left) < 1, (workflow_left, title_left)
     page.goto(f"/workflows/{ids['done']}")
     expect(page.locator(".run-status-line")).to_contain_text("Completed", timeout=LIVE_MS)
 
