@@ -315,3 +315,13 @@ def test_the_main_pages_fit_and_are_readable_at_360_px_in_light_and_dark(
             page.goto(url)
             assert_fits(page)
             assert_readable(page, scheme)
+
+
+def test_a_help_page_opens_with_its_text_on_a_phone(phone: Page):
+    page = phone
+    page.goto("/help/getting-started")
+    expect(page.get_by_role("search").get_by_role("searchbox")).to_be_in_viewport()
+    expect(page.get_by_role("heading", name="Getting started", level=1)).to_be_in_viewport()
+    # The list of every help page comes after the page, not as 25 links before it.
+    expect(page.get_by_role("navigation", name="Help pages")).not_to_be_in_viewport()
+    assert_fits(page)
