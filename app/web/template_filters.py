@@ -27,8 +27,44 @@ def money(amount: Decimal | float | int | None) -> str:
     return f"{sign}${value:.4f}"
 
 
+# (marker in the User-Agent, name): the first match wins, so the browsers built on Chrome come first.
+BROWSERS = (
+    ("Edg/", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("HeadlessChrome", "Headless Chrome"),
+    ("Chrome/", "Chrome"),
+    ("Chromium/", "Chromium"),
+    ("Safari/", "Safari"),
+    ("curl/", "curl"),
+)
+SYSTEMS = (
+    ("iPhone", "iPhone"),
+    ("iPad", "iPad"),
+    ("Android", "Android"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("CrOS", "ChromeOS"),
+    ("Linux", "Linux"),
+)
+
+
+def browser_name(user_agent: str | None) -> str:
+    """ "Firefox on Windows" for a session's User-Agent header, which people do not read; the start
+    of the header itself when neither is recognised, "Unknown" when there is none."""
+    agent = (user_agent or "").strip()
+    if not agent:
+        return "Unknown"
+    browser = next((name for marker, name in BROWSERS if marker in agent), None)
+    system = next((name for marker, name in SYSTEMS if marker in agent), None)
+    if browser and system:
+        return f"{browser} on {system}"
+    return browser or system or agent[:40]
+
+
 def register(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["money"] = money
+    engine.engine.filters["browser_name"] = browser_name
     engine.engine.filters["run_progress"] = progress_bar
     # Every date on a page goes through these (in the reader's time zone, named).
     engine.engine.filters.update(local_time.FILTERS)

@@ -91,3 +91,15 @@ document.addEventListener("click", (e) => {
     setTimeout(() => { button.textContent = label; }, 1500);
   });
 });
+
+// A conversation opens at its latest message (a long one used to open at its first, so a run card
+// just started or a reply at the end was out of sight); a link to #run-<id> opens at that card.
+function batonOpenConversation(root) {
+  const scroller = root.querySelector && root.querySelector(".messages-scroll");
+  if (!scroller) return;
+  const target = location.hash.length > 1 && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  if (target && scroller.contains(target)) target.scrollIntoView({ block: "start" });
+  else scroller.scrollTop = scroller.scrollHeight;
+}
+document.addEventListener("DOMContentLoaded", () => batonOpenConversation(document));
+document.addEventListener("htmx:load", (e) => batonOpenConversation(e.target)); // a boosted visit swaps the page in

@@ -148,3 +148,26 @@ def test_the_workflow_picker_leaves_the_conversation_in_view(page: Page, model):
     )  # the conversation stays readable
     assert panel["y"] >= messages["y"] + messages["height"] - 1  # below it, never on top of it
     expect(page.locator("article.msg-user").last).to_be_in_viewport()
+
+
+def test_a_long_conversation_opens_at_its_latest_message(page: Page, model):
+    sign_up(page)
+    model.script(Reply(words(400)), Reply("The latest answer."))
+    send(page, "A long first question")
+    expect(page.locator("article.msg-assistant").last).to_contain_text("w399", timeout=15_000)
+    send(page, "And a second one")
+    expect(page.locator("article.msg-assistant").last).to_contain_text("The latest answer.")
+    conversation = page.url
+
+    page.goto(conversation)  # a full load
+    expect(page.locator("article.msg-assistant").last).to_be_in_viewport()
+    expect(page.locator("article.msg-user").first).not_to_be_in_viewport()
+
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Workflows").click()
+    expect(page.get_by_role("heading", name="Workflows", exact=True)).to_be_visible()
+    page.get_by_role("navigation", name="Main").get_by_role("link", name="Chat").click()
+    page.get_by_role("navigation", name="Your chats").get_by_role(
+        "link", name="A long first question"
+    ).click()  # boosted visits too
+    expect(page).to_have_url(conversation)
+    expect(page.locator("article.msg-assistant").last).to_be_in_viewport()

@@ -78,3 +78,16 @@ def test_the_notification_settings_work_at_phone_width(page: Page, database_url)
     # The digest's time zone is the one set under Display, linked from here.
     page.get_by_role("link", name="your display settings").click()
     expect(page.get_by_label("Your time zone")).to_be_visible()
+
+
+def test_an_open_bell_stays_open_while_a_new_approval_arrives(page: Page, database_url):
+    from tests.browser.test_dashboard_browser import start
+
+    user_id = sign_up_enterprise(page, database_url)
+    page.goto("/workflows")
+    expect(page.locator("#approvals-badge")).to_be_hidden()
+    page.locator(".bell-button").click()
+    expect(page.locator(".bell-menu")).to_be_visible()
+    start(database_url, user_id, "test-hook")  # the nav's live parts update
+    expect(page.locator("#approvals-badge")).to_have_text("1")
+    expect(page.locator(".bell-menu")).to_be_visible()  # it used to snap shut under the reader

@@ -196,6 +196,16 @@ async def test_log_out_everywhere_ends_every_session(app_client, model_settings,
     assert (await app_client.get("/chat")).status_code == 303
 
 
+async def test_the_account_page_names_each_browser_and_its_times(app_client):
+    app_client.headers["user-agent"] = (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:133.0) Gecko/20100101 Firefox/133.0"
+    )
+    await sign_up(app_client)
+    page = (await app_client.get("/account")).text
+    assert "Firefox on Windows" in page and "this browser" in page
+    assert page.count("<time datetime=") >= 2  # since, last seen
+
+
 @pytest.mark.parametrize("path", ["/signup", "/login", "/chat", "/logout"])
 async def test_a_form_post_without_the_csrf_token_is_rejected(app_client, path):
     await sign_up(app_client) if path in ("/chat", "/logout") else None

@@ -40,6 +40,24 @@ async def test_runs_list_filters_searches_and_pages(app_client, pool, worker):
     assert str(done["id"]) in second.text and str(done["id"]) not in first.text
 
 
+async def test_an_empty_dashboard_says_where_to_start_one(app_client, pool):
+    await signed_in(app_client, pool)
+    page = (await app_client.get("/workflows")).text
+    assert '<a href="/chat">Start one from a chat</a>' in page
+    filtered = (await app_client.get("/workflows?status=failed")).text
+    assert '<a href="/workflows">Show every run</a>' in filtered
+
+
+async def test_a_waiting_runs_page_links_to_its_review(app_client, pool, worker):
+    user = await signed_in(app_client, pool)
+    waiting = await start(pool, user.id, "test-hook")
+    await wait_status(pool, waiting["id"], "waiting")
+    page = (await app_client.get(f"/workflows/{waiting['id']}")).text
+    review = re.search(r'<a class="[^"]*" href="(/approvals/\d+)">Review</a>', page)
+    assert review, page[page.find("run-status-line") :][:600]
+    assert "approve it" in (await app_client.get(review.group(1))).text
+
+
 async def test_run_detail_shows_steps_hooks_and_events(app_client, pool, worker):
     user = await signed_in(app_client, pool)
     run = await start(pool, user.id, "test-usage")

@@ -94,6 +94,8 @@ async def test_inbox_lists_waiting_hooks_with_a_count_and_a_review_page(
 
     review = await app_client.get(f"/approvals/{hook['id']}")
     assert "Review: Inbox item" in review.text and "The first draft of the document." in review.text
+    # The page says what it is.
+    assert '<h1 class="decision-heading">Review: Inbox item' in review.text
     form = {"_csrf_token": csrf_of(review.text), "view": "page", "action": "approve"}
     decided = await app_client.post(f"/approvals/{hook['id']}", data=form)
     assert decided.status_code == 303 and decided.headers["location"] == f"/approvals/{hook['id']}"
