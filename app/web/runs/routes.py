@@ -5,11 +5,12 @@ runs (a viewer gets a 403 saying so)."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -92,11 +93,25 @@ async def _run_or_404(
     return run, events
 
 
-def _context(request: Request, run: dict, events: list[dict], error: str | None) -> dict:
+def _open_steps(value: str) -> frozenset[int]:
+    """`?open=3,7`: the steps shown open with their values (a link without JavaScript; the live
+    re-read keeps the ones the reader opened). Anything else is ignored."""
+    return frozenset(
+        int(n) for n in value.split(",")[:50] if n.isascii() and n.isdigit() and len(n) < 9
+    )
+
+
+def _context(
+    request: Request,
+    run: dict,
+    events: list[dict],
+    error: str | None,
+    open_steps: frozenset[int] = frozenset(),
+) -> dict:
     return {
         "run": run,
         "events": events,
-        "timeline": waterfall(run),
+        "timeline": waterfall(run, open_steps=open_steps),
         "titles": _titles(),
         "error": error,
         "can_operate": may(request, Action.OPERATE),
@@ -109,6 +124,7 @@ async def run_page(
     pool: NamedDependency[AsyncConnectionPool],
     run_id: FromPath[UUID],
     fragment: FromQuery[str] = "",
+    open_steps: Annotated[str, QueryParameter(name="open")] = "",
 ) -> Template:
     try:
         run, events = await _run_or_404(pool, request, run_id)
@@ -124,7 +140,7 @@ async def run_page(
         )
     return Template(
         "partials/dashboard/run_body.html" if fragment == "body" else "pages/runs/detail.html",
-        context=_context(request, run, events, None),
+        context=_context(request, run, events, None, _open_steps(open_steps)),
     )
 
 

@@ -182,9 +182,19 @@ def _hook_note(hook: dict) -> dict:
     }
 
 
-def waterfall(run: dict, now: datetime | None = None) -> dict:
+def step_values(step: dict) -> dict:
+    """What a step was given and returned, rendered for reading (`r.input`, `r.output` of
+    partials/runs/step_values.html)."""
+    return {"input": render_args(step.get("args")), "output": render_value(step.get("output"))}
+
+
+def waterfall(
+    run: dict, now: datetime | None = None, open_steps: frozenset[int] = frozenset()
+) -> dict:
     """The rows of the run page's timeline, its axis (start, end, total ms) and the run's own
-    input and output rendered the same way as the steps'."""
+    input and output rendered the same way as the steps'. A step's own input and output are
+    rendered only for the steps in `open_steps` (shown open); the others load theirs when the
+    reader opens them (a 20-step run's page was 29 KB, mostly values nobody had asked to see)."""
     now = now or _now()
     steps = [s for s in run["steps"] if s.get("started_at")]
     hooks = {h["seq"]: h for h in run.get("hooks") or []}
@@ -219,14 +229,15 @@ def waterfall(run: dict, now: datetime | None = None) -> dict:
                 "ended_at": step.get("completed_at"),
                 "wake_at": step.get("wake_at"),
                 "error": (step.get("error") or {}).get("message") if step.get("error") else None,
-                "output": render_value(step.get("output")),
+                "has_values": step.get("output") is not None or isinstance(step.get("args"), dict),
+                "open": step["seq"] in open_steps,
                 "hook": _hook_note(hook) if hook else None,
                 "model": step.get("model"),
                 "tokens_in": step.get("tokens_in"),
                 "tokens_out": step.get("tokens_out"),
                 "cost_usd": step.get("cost_usd"),
                 "seq": step["seq"],
-                "input": render_args(step.get("args")),
+                **(step_values(step) if step["seq"] in open_steps else {}),
                 "reused": step["seq"] < reused,
                 "rerun_here": rerunnable,
                 "editable": step["kind"] == "step",
