@@ -345,11 +345,9 @@ async def request(kind: str, person: Person, tokens: list[str], stage: Stage) ->
         elif kind == "run_page":
             if not person.runs:
                 person.runs = RUN_LINK.findall((await person.client.get("/workflows")).text)[:20]
-            r = (
-                await person.client.get(f"/workflows/{random.choice(person.runs)}")
-                if person.runs
-                else None
-            )
+            if not person.runs:  # more people than seeded runs (--users): nothing to open
+                return
+            r = await person.client.get(f"/workflows/{random.choice(person.runs)}")
         elif kind == "ui_start":
             # As a browser does: open the workflow's form (its CSRF token), post it.
             form = await person.client.get("/chat/workflows/bench-load")
@@ -500,7 +498,7 @@ def py_spy() -> list[str] | None:
     return ["uv", "tool", "run", "py-spy"] if shutil.which("uv") else None
 
 
-def profile_summary(path: Path, expected: float, n: int = 12) -> list[str]:
+def profile_summary(path: Path, expected: float, n: int = 16) -> list[str]:
     """The web process's samples of a stage (py-spy's collapsed stacks) folded into the share of
     samples under each of Baton's functions and templates (inclusive, each counted once per stack)
     and the leaf functions that used the most (self)."""
@@ -520,7 +518,10 @@ def profile_summary(path: Path, expected: float, n: int = 12) -> list[str]:
             continue
         leaf[frames[-1]] += int(count)
         for frame in set(frames):
-            if ("(app/" in frame or ".html" in frame) and "(app/cli/" not in frame:
+            # The middleware wraps every request: leave it out, so what remains is where time went.
+            if ("(app/" in frame or ".html" in frame) and not any(
+                skip in frame for skip in ("(app/cli/", "middleware.py")
+            ):
                 inclusive[frame] += int(count)
     # py-spy leaves out idle threads' samples: what it kept over what it took is the busy share.
     out = [
