@@ -34,6 +34,8 @@ import asyncio
 import os
 import random
 import re
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -343,11 +345,9 @@ async def request(kind: str, person: Person, tokens: list[str], stage: Stage) ->
         elif kind == "run_page":
             if not person.runs:
                 person.runs = RUN_LINK.findall((await person.client.get("/workflows")).text)[:20]
-            r = (
-                await person.client.get(f"/workflows/{random.choice(person.runs)}")
-                if person.runs
-                else None
-            )
+            if not person.runs:  # more people than seeded runs (--users): nothing to open
+                return
+            r = await person.client.get(f"/workflows/{random.choice(person.runs)}")
         elif kind == "ui_start":
             # As a browser does: open the workflow's form (its CSRF token), post it.
             form = await person.client.get("/chat/workflows/bench-load")
@@ -446,10 +446,16 @@ async def run_stage(
 
 def cpu_rss(pid: int) -> tuple[float, int]:
     """CPU seconds (user + system) and RSS bytes of a process and its children's threads."""
+    user, system, rss = cpu_split(pid)
+    return user + system, rss
+
+
+def cpu_split(pid: int) -> tuple[float, float, int]:
+    """User and system CPU seconds and RSS bytes of a process (all its threads)."""
     stat = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     ticks = os.sysconf("SC_CLK_TCK")
     rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
-    return (int(stat[11]) + int(stat[12])) / ticks, rss
+    return int(stat[11]) / ticks, int(stat[12]) / ticks, rss
 
 
 async def query(url: str, sql: str, params=()) -> list[dict]:
@@ -470,6 +476,65 @@ async def idle_queries(url: str, seconds: float) -> tuple[float, list[dict]]:
         "FROM pg_stat_statements WHERE query NOT LIKE '%%pg_stat_statements%%' ORDER BY calls DESC",
     )
     return sum(r["calls"] for r in rows) / seconds, rows[:5]
+
+
+async def stage_statements(url: str, n: int = 6) -> tuple[float, list[dict]]:
+    """What the database spent since the last reset: total execution ms of every statement, and
+    the top `n` by total time (the stage's pg_stat_statements delta: reset before each stage)."""
+    rows = await query(
+        url,
+        "SELECT calls, total_exec_time AS ms, rows, "
+        "left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q FROM pg_stat_statements "
+        "WHERE query NOT LIKE '%%pg_stat_statements%%' ORDER BY total_exec_time DESC",
+    )
+    return sum(r["ms"] for r in rows), rows[:n]
+
+
+def py_spy() -> list[str] | None:
+    """The sampling profiler's command, if this machine has it (`--profile`)."""
+    found = shutil.which("py-spy")
+    if found:
+        return [found]
+    return ["uv", "tool", "run", "py-spy"] if shutil.which("uv") else None
+
+
+def profile_summary(path: Path, expected: float, n: int = 16) -> list[str]:
+    """The web process's samples of a stage (py-spy's collapsed stacks) folded into the share of
+    samples under each of Baton's functions and templates (inclusive, each counted once per stack)
+    and the leaf functions that used the most (self)."""
+    if not path.exists():
+        return ["(no profile written)"]
+    inclusive: dict[str, int] = defaultdict(int)
+    leaf: dict[str, int] = defaultdict(int)
+    total = idle = 0
+    for row in path.read_text().splitlines():
+        stack, _, count = row.rpartition(" ")
+        if not count.isdigit():
+            continue
+        frames = stack.split(";")
+        total += int(count)
+        if "select (selectors.py" in frames[-1] or "_run_once" in frames[-1]:
+            idle += int(count)
+            continue
+        leaf[frames[-1]] += int(count)
+        for frame in set(frames):
+            # The middleware wraps every request: leave it out, so what remains is where time went.
+            if ("(app/" in frame or ".html" in frame) and not any(
+                skip in frame for skip in ("(app/cli/", "middleware.py")
+            ):
+                inclusive[frame] += int(count)
+    # py-spy leaves out idle threads' samples: what it kept over what it took is the busy share.
+    out = [
+        f"{total} samples of {expected:.0f} ({total / max(1, expected):.0%} busy),"
+        f" of which the event loop's own {idle / max(1, total):.0%}"
+    ]
+    top = sorted(inclusive.items(), key=lambda kv: -kv[1])[:n]
+    out += [f"  {c / max(1, total):5.1%} in  {f[:120]}" for f, c in top]
+    out += [
+        f"  {c / max(1, total):5.1%} self {f[:120]}"
+        for f, c in sorted(leaf.items(), key=lambda kv: -kv[1])[:n]
+    ]
+    return out
 
 
 async def open_tokens(url: str) -> dict[int, list[str]]:
@@ -543,9 +608,21 @@ async def main() -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--web", type=int, default=1, help="baton serve processes")
     parser.add_argument("--rates", type=float, nargs="+", help="stages' offered req/s")
+    # One thing at a time (the knee's cause): a scale's data with another number of people or
+    # live pages, or of waiting runs.
+    for name in ("users", "finished", "waiting", "sleeping", "live", "stage_s"):
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, help=f"override the {name}")
+    parser.add_argument(
+        "--profile",
+        action="store_true",
+        help="sample the (first) web process with py-spy during each stage",
+    )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
     cfg = SCALES[args.scale] | ({"rates": args.rates} if args.rates else {})
+    for name in ("users", "finished", "waiting", "sleeping", "live", "stage_s"):
+        if getattr(args, name) is not None:
+            cfg[name] = getattr(args, name)
     print(
         f"load test, scale {args.scale}: {cfg}, {args.web} web and {args.workers} worker processes"
     )
@@ -678,13 +755,37 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
         previous = None
         for rate in cfg["rates"]:
             stage = Stage(rate)
-            before = {name: cpu_rss(p.proc.pid) for name, p in procs.items()}
+            before = {name: cpu_split(p.proc.pid) for name, p in procs.items()}
             client_before = cpu_rss(os.getpid())
+            load_before = os.getloadavg()[0]
+            if cluster.statements:
+                await query(url, "SELECT pg_stat_statements_reset()")
+            spy = None
+            if args.profile and (command := py_spy()):
+                profile = workdir / f"web-{rate:g}.txt"
+                spy = await asyncio.create_subprocess_exec(
+                    *command,
+                    "record",
+                    "--pid",
+                    str(webs[0].proc.pid),
+                    "--duration",
+                    str(int(cfg["stage_s"])),
+                    "--rate",
+                    "50",
+                    "--format",
+                    "raw",
+                    "--nonblocking",
+                    "--output",
+                    str(profile),
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                )
             [lsn] = await query(
                 url, "SELECT pg_current_wal_lsn() AS lsn, (SELECT count(*) FROM run_steps) AS steps"
             )
             await run_stage(stage, people, tokens, cfg["stage_s"])
             seconds = stage.ended_at - stage.started_at
+            statements = await stage_statements(url) if cluster.statements else None
             await asyncio.sleep(2.5)  # decisions' next steps and the live pages' last events
             [wal] = await query(
                 url,
@@ -695,7 +796,8 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
             steps = wal["steps"] - lsn["steps"]
             resumed = await decision_to_next_step(url, seconds + 3)
             print(
-                f"stage {rate:g} req/s offered for {seconds:.0f} s (open loop), {cfg['live']} live pages:"
+                f"stage {rate:g} req/s offered for {seconds:.0f} s (open loop), {cfg['live']} live "
+                f"pages, load average {load_before:.1f} -> {os.getloadavg()[0]:.1f}:"
             )
             for kind in [*MIX, *CHAT_FIGURES]:
                 print(line(kind, stage.latencies[kind], stage.errors[kind], seconds))
@@ -708,15 +810,33 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
                 "(everything written: runs, events, sessions, jobs)"
             )
             for name, p in procs.items():
-                cpu, rss = cpu_rss(p.proc.pid)
+                user, system, rss = cpu_split(p.proc.pid)
+                user, system = user - before[name][0], system - before[name][1]
                 print(
-                    f"    {name:<10} CPU {(cpu - before[name][0]) / seconds:5.0%}  RSS {rss / 2**20:6.0f} MB"
+                    f"    {name:<10} CPU {(user + system) / seconds:5.0%} (user {user / seconds:.0%}, "
+                    f"system {system / seconds:.0%})  RSS {rss / 2**20:6.0f} MB"
                 )
             client, client_rss = cpu_rss(os.getpid())
             print(
                 f"    {'this client':<10} CPU {(client - client_before[0]) / seconds:5.0%}  RSS "
                 f"{client_rss / 2**20:6.0f} MB (the load generator, one Python process)"
             )
+            if statements:
+                spent, top = statements
+                print(
+                    f"    database: {spent:,.0f} ms of statements in the stage "
+                    f"({spent / seconds / 10:.0f} % of one core); top by total time:"
+                )
+                for r in top:
+                    print(
+                        f"      {r['ms']:8.0f} ms {r['calls']:6d}x {r['ms'] / max(1, r['calls']):6.2f} ms"
+                        f"  {r['q']}"
+                    )
+            if spy:
+                await asyncio.wait_for(spy.wait(), 30)
+                print("    web process profile (py-spy):")
+                for row in profile_summary(profile, 50 * int(cfg["stage_s"])):
+                    print(f"      {row}")
             dash = stage.latencies["dashboard"]
             if (dash and pct(dash, 99) > 1000) or (resumed and pct(resumed, 99) > 1000):
                 knee = rate

@@ -103,3 +103,11 @@ function batonOpenConversation(root) {
 }
 document.addEventListener("DOMContentLoaded", () => batonOpenConversation(document));
 document.addEventListener("htmx:load", (e) => batonOpenConversation(e.target)); // a boosted visit swaps the page in
+// The run page's body re-reads itself on live events (templates/partials/dashboard/run_body.html): the
+// steps the reader opened come back open, with their values, instead of closing under them.
+document.addEventListener("htmx:configRequest", (e) => {
+  const body = e.detail.elt;
+  if (!body || body.id !== "run-body" || e.detail.verb !== "get") return;
+  const open = [...body.querySelectorAll("details.wf-details[open][data-seq]")].map((d) => d.dataset.seq);
+  if (open.length) e.detail.parameters.open = open.join(",");
+});

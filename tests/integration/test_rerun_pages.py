@@ -40,8 +40,10 @@ async def test_rerun_from_a_step_with_an_edited_output_from_the_run_page(app_cli
 
     page = await app_client.get(f"/workflows/{original['id']}")
     assert page.status_code == 200
-    assert page.text.count("Rerun from here") == 4 and "Given" in page.text
+    assert page.text.count("Rerun from here") == 4
     seq = await middle_seq(pool, original["id"])
+    opened = await app_client.get(f"/workflows/{original['id']}/steps/{seq}")  # the step, opened
+    assert "Given" in opened.text and tag in opened.text
     form = await app_client.get(f"/workflows/{original['id']}/rerun?step={seq}")
     assert form.status_code == 200 and "Rerun from “middle”" in form.text
     csrf = csrf_of(form.text)
@@ -93,6 +95,7 @@ async def test_rerun_from_a_step_with_an_edited_output_from_the_run_page(app_cli
     for path in (
         f"/workflows/{original['id']}/rerun",
         f"/workflows/{original['id']}/steps/{seq}/output.json",
+        f"/workflows/{original['id']}/steps/{seq}",
     ):
         assert (await app_client.get(path)).status_code == 404
     token = csrf_of((await app_client.get("/workflows")).text)

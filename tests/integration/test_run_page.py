@@ -98,7 +98,13 @@ async def test_step_outputs_render_readably_and_hostile_html_is_inert(app_client
     assert (await log_in(app_client, user.email)).status_code == 303
     run = await start(pool, user.id, "test-run-page")
     await wait_status(pool, run["id"], "completed")
-    html = (await app_client.get(f"/workflows/{run['id']}")).text
+    page = (await app_client.get(f"/workflows/{run['id']}")).text
+    # Each step's values come when the reader opens it: the fragment htmx fetches on opening, and
+    # without JavaScript the step's link renders the page with that step open.
+    opened = re.findall(r'hx-get="(/workflows/[^"]+/steps/\d+)"', page)
+    links = re.findall(r'href="(/workflows/[^"?]+\?open=\d+)#step-\d+"', page)
+    assert len(opened) == len(links) == 3
+    html = "".join([(await app_client.get(path)).text for path in opened])
     assert "<h1>Findings</h1>" in html or re.search(r"<h\d[^>]*>Findings</h\d>", html)
     assert "<strong>summary</strong>" in html
     assert "<script>alert" not in html and not re.search(
@@ -107,3 +113,8 @@ async def test_step_outputs_render_readably_and_hostile_html_is_inert(app_client
     assert "&lt;script&gt;alert" in html
     assert re.search(r"<th>file</th><th>rows</th>.*<td>a.csv</td><td>180</td>", html, re.S)
     assert "Cut at 4000 of" in html  # a big JSON output is shortened, with a note
+    for path in links:
+        without_js = (await app_client.get(path)).text
+        assert without_js.count('<details class="wf-details"') == 3
+        assert without_js.count(" open>") == 1 and 'class="wf-output"' in without_js
+    assert "<h1>Findings</h1>" not in page  # the page itself no longer carries every value

@@ -1,7 +1,8 @@
 """Rerun from a step, from the run page: a form to edit the step's output and/or the run's input
 (as JSON, checked field by field), then a new run through the one start path (`rerun_run` in
 start.py) that reuses the original's results before that step. Also the download of a step's
-whole input or output when the page shows it cut. Another space's run is a 404; rerunning
+whole input or output when the page shows it cut, and a step's values rendered when the reader
+opens that step on the run page. Another space's run is a 404; rerunning
 needs a role that may operate runs (403 for a viewer)."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.engine import commands
 from app.engine.errors import RunNotFound
 from app.engine.rows import Run, Step
 from app.web.auth import requires_login
+from app.web.runs import timeline
 from app.web.runs.access import find_run, space_id
 from app.web.runs.start import Refused, rerun_run
 
@@ -135,6 +137,33 @@ async def rerun(
     return Template("pages/runs/rerun.html", context=context, status_code=422)
 
 
+@get("/{run_id:uuid}/steps/{seq:int}")
+async def step_values(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    run_id: FromPath[UUID],
+    seq: FromPath[int],
+) -> Template:
+    """What one step was given and returned, as the run page shows it once the step is opened."""
+    if not 0 <= seq < 2**31:
+        raise RunNotFound("no such step")
+    async with pool.connection() as conn:
+        row = await (
+            await conn.execute(
+                STEP_VALUE, {"run_id": run_id, "seq": seq, "space_id": space_id(request)}
+            )
+        ).fetchone()
+    if row is None:
+        raise RunNotFound("no such step")
+    return Template(
+        "partials/runs/step_values.html",
+        context={
+            "run": {"id": run_id},
+            "r": {"seq": seq, **timeline.step_values(row.get("args"), row.get("output"))},
+        },
+    )
+
+
 @get("/{run_id:uuid}/steps/{seq:int}/{part:str}")
 async def step_value(
     request: Request,
@@ -163,5 +192,7 @@ async def step_value(
 
 
 router = Router(
-    path="/workflows", guards=[requires_login], route_handlers=[rerun_form, rerun, step_value]
+    path="/workflows",
+    guards=[requires_login],
+    route_handlers=[rerun_form, rerun, step_values, step_value],
 )

@@ -5,11 +5,12 @@ runs (a viewer gets a 403 saying so)."""
 
 from __future__ import annotations
 
+from typing import Annotated
 from uuid import UUID
 
 from litestar import Request, Response, Router, get, post
 from litestar.di import NamedDependency
-from litestar.params import FromPath, FromQuery
+from litestar.params import FromPath, FromQuery, QueryParameter
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
@@ -93,10 +94,20 @@ async def _run_or_404(pool: AsyncConnectionPool, request: Request, run_id: UUID)
         }
 
 
-def _context(request: Request, found: dict, error: str | None) -> dict:
+def _open_steps(value: str) -> frozenset[int]:
+    """`?open=3,7`: the steps shown open with their values (a link without JavaScript; the live
+    re-read keeps the ones the reader opened). Anything else is ignored."""
+    return frozenset(
+        int(n) for n in value.split(",")[:50] if n.isascii() and n.isdigit() and len(n) < 9
+    )
+
+
+def _context(
+    request: Request, found: dict, error: str | None, open_steps: frozenset[int] = frozenset()
+) -> dict:
     run = found["run"]
     return found | {
-        "timeline": waterfall(run),
+        "timeline": waterfall(run, open_steps=open_steps),
         "titles": _titles(),
         "error": error,
     }
@@ -108,6 +119,7 @@ async def run_page(
     pool: NamedDependency[AsyncConnectionPool],
     run_id: FromPath[UUID],
     fragment: FromQuery[str] = "",
+    open_steps: Annotated[str, QueryParameter(name="open")] = "",
 ) -> Template:
     try:
         found = await _run_or_404(pool, request, run_id)
@@ -123,7 +135,7 @@ async def run_page(
         )
     return Template(
         "partials/dashboard/run_body.html" if fragment == "body" else "pages/runs/detail.html",
-        context=_context(request, found, None),
+        context=_context(request, found, None, _open_steps(open_steps)),
     )
 
 

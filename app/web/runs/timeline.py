@@ -183,9 +183,19 @@ def _hook_note(hook: Hook) -> dict:
     }
 
 
-def waterfall(run: Run, now: datetime | None = None) -> dict:
+def step_values(args: Any, output: Any) -> dict:
+    """What a step was given and returned, rendered for reading (`r.input`, `r.output` of
+    partials/runs/step_values.html)."""
+    return {"input": render_args(args), "output": render_value(output)}
+
+
+def waterfall(
+    run: Run, now: datetime | None = None, open_steps: frozenset[int] = frozenset()
+) -> dict:
     """The rows of the run page's timeline, its axis (start, end, total ms) and the run's own
-    input and output rendered the same way as the steps'."""
+    input and output rendered the same way as the steps'. A step's own input and output are
+    rendered only for the steps in `open_steps` (shown open); the others load theirs when the
+    reader opens them (a 20-step run's page was 29 KB, mostly values nobody had asked to see)."""
     now = now or _now()
     steps = [s for s in run.steps if s.started_at]
     hooks = {h.seq: h for h in run.hooks or ()}
@@ -220,14 +230,15 @@ def waterfall(run: Run, now: datetime | None = None) -> dict:
                 "ended_at": step.completed_at,
                 "wake_at": step.wake_at,
                 "error": (step.error or {}).get("message") if step.error else None,
-                "output": render_value(step.output),
+                "has_values": step.output is not None or isinstance(step.args, dict),
+                "open": step.seq in open_steps,
                 "hook": _hook_note(hook) if hook else None,
                 "model": step.model,
                 "tokens_in": step.tokens_in,
                 "tokens_out": step.tokens_out,
                 "cost_usd": step.cost_usd,
                 "seq": step.seq,
-                "input": render_args(step.args),
+                **(step_values(step.args, step.output) if step.seq in open_steps else {}),
                 "reused": step.seq < reused,
                 "rerun_here": rerunnable,
                 "editable": step.kind == "step",
