@@ -94,13 +94,14 @@ LOW_CONTRAST = """() => {
   return found.slice(0, 8);
 }"""
 
-# Times a reader cannot read: <time> without its moment, and ISO timestamps in the visible text.
+# Times a reader cannot read: <time> without its moment, and ISO timestamps in the visible text
+# (not in text people or a template wrote, marked data-user-text, such as a mail's subject).
 UNREADABLE_TIMES = """() => {
   const found = [...document.querySelectorAll("time:not([datetime])")].map((t) => "<time> without datetime: " + t.textContent.trim());
   const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
   for (let node; (node = walker.nextNode());) {
     const el = node.parentElement;
-    if (!el.checkVisibility() || el.closest("textarea, pre, code, input, select")) continue;
+    if (!el.checkVisibility() || el.closest("textarea, pre, code, input, select, [data-user-text]")) continue;
     const iso = node.textContent.match(/\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d/);
     if (iso) found.push("raw timestamp: " + node.textContent.trim().slice(0, 60));
   }

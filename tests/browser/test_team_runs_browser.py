@@ -65,6 +65,6 @@ def test_a_viewer_sees_a_colleagues_team_run_appear_and_finish_live(page: Page, 
     expect(row.locator(".run-status")).to_have_text("Completed", timeout=15_000)
     row.get_by_role("link").first.click()
     expect(page.locator(".run-space")).to_contain_text("In team Field Ops")
-    expect(page.get_by_text("You are a viewer of this team")).to_be_visible()
+    expect(page.get_by_text("You are a viewer of Field Ops")).to_be_visible()
     expect(page.get_by_role("link", name="Rerun…")).to_have_count(0)
     expect(page.get_by_role("button", name="Cancel")).to_have_count(0)

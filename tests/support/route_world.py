@@ -130,6 +130,13 @@ async def build_world(pool, client) -> World:
             title=f"{marker} failed run",
         )
         await conn.execute("UPDATE runs SET status = 'failed' WHERE id = %s", (failed["id"],))
+        # The run waits on the hook below and no worker of another test in this database may
+        # advance it (it would end, and its review would have nothing left to decide).
+        await conn.execute(
+            "DELETE FROM procrastinate_jobs WHERE queueing_lock = %(key)s OR lock = %(key)s",
+            {"key": f"run:{run['id']}"},
+        )
+        await conn.execute("UPDATE runs SET status = 'waiting' WHERE id = %s", (run["id"],))
     run_id = str(run["id"])
     hook_token = secrets.token_urlsafe(24)
     hook = await _one(

@@ -217,6 +217,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("POST", "/workflows/{run_id:uuid}/rerun"): write(
         "/workflows/{run}/rerun", {"from_step": "start"}
     ),
+    ("GET", "/workflows/{run_id:uuid}/steps/{seq:int}"): thing("/workflows/{run}/steps/0"),
     ("GET", "/workflows/{run_id:uuid}/steps/{seq:int}/{part:str}"): thing(
         "/workflows/{run}/steps/0/output"
     ),

@@ -74,7 +74,7 @@ LISTS = [
     ("/triggers", ("New trigger",), WHY_EDIT),
     ("/triggers/{trigger}", ("Edit", "Disable", "Rotate secret", "Delete"), WHY_EDIT),
     ("/workflows", ("Replay runs…",), WHY_OPERATE),
-    ("/workflows/{run}", ("Cancel", "Save title"), WHY_OPERATE),
+    ("/workflows/{run}", ("Cancel run", "Save title"), WHY_OPERATE),
     ("/workflows/{failed}", ("Rerun…", "Retry from failed step"), WHY_OPERATE),
 ]
 
