@@ -13,8 +13,8 @@ VALUES (%(space_id)s, %(actor_id)s,
 -- Many entries in one statement, as `record` writes each (a batch of runs started together).
 INSERT INTO audit_log (space_id, actor_id, actor_email, action, object_kind, object_id, detail)
 SELECT e.space_id, e.actor_id, coalesce(u.email, ''), e.action, e.object_kind, e.object_id, e.detail
-FROM unnest(%(space_ids)s::bigint[], %(actor_ids)s::bigint[], %(actions)s::text[],
-            %(object_kinds)s::text[], %(object_ids)s::text[], %(details)s::jsonb[])
+FROM unnest(%(space_ids)b::bigint[], %(actor_ids)b::bigint[], %(actions)b::text[],
+            %(object_kinds)b::text[], %(object_ids)b::text[], %(details)b::jsonb[])
      AS e(space_id, actor_id, action, object_kind, object_id, detail)
 LEFT JOIN users u ON u.id = e.actor_id
 

@@ -16,12 +16,12 @@ JOIN unnest(%(owner_ids)s::bigint[], %(keys)s::text[]) AS k(owner_id, key)
 -- app/engine/quotas.py); the counts are added up per row first, as one statement may not update
 -- a row twice.
 WITH new AS (
-    SELECT * FROM unnest(%(ids)s::uuid[], %(owner_ids)s::bigint[], %(space_ids)s::bigint[],
-                         %(chat_ids)s::bigint[], %(workflows)s::text[], %(versions)s::int[],
-                         %(titles)s::text[], %(inputs)s::jsonb[], %(keys)s::text[],
-                         %(max_durations)s::interval[], %(template_ids)s::bigint[],
-                         %(template_versions)s::int[], %(rerun_ofs)s::uuid[], %(rerun_froms)s::jsonb[],
-                         %(schedule_ids)s::uuid[], %(fire_ats)s::timestamptz[], %(counted)s::bool[])
+    SELECT * FROM unnest(%(ids)b::uuid[], %(owner_ids)b::bigint[], %(space_ids)b::bigint[],
+                         %(chat_ids)b::bigint[], %(workflows)b::text[], %(versions)b::int[],
+                         %(titles)b::text[], %(inputs)b::jsonb[], %(keys)b::text[],
+                         %(max_durations)b::interval[], %(template_ids)b::bigint[],
+                         %(template_versions)b::int[], %(rerun_ofs)b::uuid[], %(rerun_froms)b::jsonb[],
+                         %(schedule_ids)b::uuid[], %(fire_ats)b::timestamptz[], %(counted)b::bool[])
         AS n(id, owner_id, space_id, chat_id, workflow, version, title, input, key, max_duration,
              template_id, template_version, rerun_of, rerun_from, schedule_id, fire_at, counted)
 ), ins AS (
