@@ -142,43 +142,52 @@ class Fired:
     duplicate: bool = False  # this fire had already been recorded: nothing was done
 
 
-async def _start(conn: AsyncConnection, schedule: dict, fire_at: datetime) -> dict:
-    """Start the schedule's target through the engine's one start command; raises EngineError."""
+async def _start(
+    conn: AsyncConnection, schedule: dict, fire_at: datetime, starter_id: int | None = None
+) -> dict:
+    """Start the schedule's target through the engine's one start command, as `starter_id` (a
+    member who clicked "Run now") or else the schedule's owner; raises EngineError."""
     key = idempotency_key(schedule["id"], fire_at)
-    if schedule.get("template_id"):  # the template's current version, as its owner may run it now
+    starter = starter_id or schedule["owner_id"]
+    if schedule.get("template_id"):  # the template's current version, as the starter may run it now
         choice = await choose(
             conn,
-            user_id=schedule["owner_id"],
+            user_id=starter,
             template_id=schedule["template_id"],
             space_id=schedule.get("space_id"),
         )
         run, _ = await start_template_run(
             conn,
-            user_id=schedule["owner_id"],
+            user_id=starter,
             input=schedule["input"],
             template=choice,
             idempotency_key=key,
             space_id=schedule.get("space_id"),
         )
+        # The template's start takes no schedule: the run is linked to its fire here.
+        await conn.execute(
+            LINK_RUN, {"schedule_id": schedule["id"], "fire_at": fire_at, "run_id": run["id"]}
+        )
     else:
         run, _ = await commands.start_run(
             conn,
-            owner_id=schedule["owner_id"],
+            owner_id=starter,
             workflow=schedule["workflow"],
             input=schedule["input"],
             idempotency_key=key,
             space_id=schedule.get("space_id"),
+            schedule_id=schedule["id"],
+            fire_at=fire_at,
         )
-    await conn.execute(
-        LINK_RUN, {"schedule_id": schedule["id"], "fire_at": fire_at, "run_id": run["id"]}
-    )
     return run | {"schedule_id": schedule["id"], "fire_at": fire_at}
 
 
-async def _start_recorded(conn: AsyncConnection, schedule: dict, fire_at: datetime) -> Fired:
+async def _start_recorded(
+    conn: AsyncConnection, schedule: dict, fire_at: datetime, starter_id: int | None = None
+) -> Fired:
     """Start the run of a recorded fire and record what happened (quota, a broken target)."""
     try:
-        run = await _start(conn, schedule, fire_at)
+        run = await _start(conn, schedule, fire_at, starter_id)
         fired = Fired(fire_at, "started", run)
     except QuotaExceeded as exc:
         fired = Fired(fire_at, "skipped: quota", detail=str(exc))
@@ -234,9 +243,11 @@ async def fire(
     kind: str,
     overlap: str,
     buffered: datetime | None = None,
+    starter_id: int | None = None,
 ) -> Fired:
-    """One fire of a schedule locked by the caller's transaction. Returns what happened; a fire
-    already recorded does nothing (`duplicate`)."""
+    """One fire of a schedule locked by the caller's transaction, its run started as `starter_id`
+    (default: the schedule's owner). Returns what happened; a fire already recorded does nothing
+    (`duplicate`)."""
     inserted = await (
         await conn.execute(
             INSERT_FIRE,
@@ -279,7 +290,7 @@ async def fire(
             },
         )
         return Fired(fire_at, held)
-    return await _start_recorded(conn, schedule, fire_at)
+    return await _start_recorded(conn, schedule, fire_at, starter_id)
 
 
 def due_fires(schedule: dict, now: datetime) -> list[tuple[datetime, str]]:

@@ -227,10 +227,15 @@ async def trigger_schedule(
     conn: AsyncConnection, schedule_id: Any, owner_id: int | None, *, space_id: int | None = None
 ) -> Fired:
     """Run now: one fire at this moment, whatever the overlap policy (the person asked for a run).
-    Raises the engine's error when no run starts (quota, a broken target), like any start."""
+    The run is the clicker's (`owner_id`: its owner, the actor of its run.start entry, and the
+    one whose role must allow starting runs), not the schedule owner's; the operator's CLI
+    (`owner_id` None) starts it as the schedule's owner. Raises the engine's error when no run
+    starts (quota, a broken target), like any start."""
     async with conn.transaction():
         row = await _lock(conn, schedule_id, owner_id, space_id)
-        fired = await fire(conn, row, row["db_now"], kind="manual", overlap="allow-all")
+        fired = await fire(
+            conn, row, row["db_now"], kind="manual", overlap="allow-all", starter_id=owner_id
+        )
     if fired.outcome == "skipped: quota":
         raise QuotaExceeded(fired.detail or "monthly workflow limit reached")
     if fired.outcome != "started":

@@ -1,0 +1,31 @@
+"""Team schedules: "Run now" by another member starts the run as that member (its owner, and the
+actor in the team's audit log), still as a fire of the schedule."""
+
+import tests.integration.schedules.workflows  # noqa: F401  (registers test-tick)
+from app.schedules import store
+from tests.integration.schedules.helpers import draft, fires
+from tests.support.engine import make_user
+from tests.support.teams import make_team
+
+
+async def test_run_now_by_another_member_is_that_member_s_run_and_audit_entry(pool):
+    alice, bob = await make_user(pool), await make_user(pool)
+    team = await make_team(pool, alice, {bob: "member"})
+    async with pool.connection() as conn:
+        s = await store.create_schedule(
+            conn, alice, draft(name="digest", every_s=86400), space_id=team["id"]
+        )
+        fired = await store.trigger_schedule(conn, s["id"], bob, space_id=team["id"])
+        run = await (
+            await conn.execute("SELECT * FROM runs WHERE id = %s", (fired.run["id"],))
+        ).fetchone()
+        entry = await (
+            await conn.execute(
+                "SELECT actor_id, detail FROM audit_log WHERE action = 'run.start' AND object_id = %s",
+                (str(run["id"]),),
+            )
+        ).fetchone()
+    assert run["owner_id"] == bob and run["space_id"] == team["id"]
+    assert run["schedule_id"] == s["id"] and run["fire_at"] == fired.fire_at
+    assert entry["actor_id"] == bob and entry["detail"]["schedule_id"] == str(s["id"])
+    assert [(f["kind"], f["run_id"]) for f in await fires(pool, s["id"])] == [("manual", run["id"])]
