@@ -83,7 +83,7 @@ HELPER_EVERY = 50
 MAX_HELPERS = 8
 # Due schedules claimed per transaction: one commit, and one statement per kind of write, for many
 # fires when many are due at once (a batch's spaces stay locked until its commit).
-FIRE_BATCH = 500
+FIRE_BATCH = 200
 CANCELLED_BY_NEWER = (
     "cancelled: a newer fire of its schedule started (overlap: cancel the previous run)"
 )

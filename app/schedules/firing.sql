@@ -5,10 +5,12 @@
 -- The next due schedules (up to `batch`) no other process is firing, locked until their fires commit; the index
 -- schedules_due makes this cost one index probe however many schedules are not due.
 -- `skip`: schedules whose fire failed unexpectedly in this job, so one broken schedule cannot hold
--- back the others (the sweep brings it back later).
+-- back the others (the sweep brings it back later). Among schedules due at the same moment, a space's
+-- come together, so that concurrent jobs claim batches of different spaces and fire them in parallel
+-- instead of queueing on each other's space locks.
 SELECT s.*, now() AS db_now FROM schedules s
 WHERE s.next_fire_at <= now() AND NOT (s.id = ANY(%(skip)s::uuid[]))
-ORDER BY s.next_fire_at
+ORDER BY s.next_fire_at, s.space_id
 LIMIT %(batch)s
 FOR UPDATE SKIP LOCKED
 

@@ -155,12 +155,24 @@ async def test_a_crowded_second_applies_the_quota_per_fire_and_tells_each_schedu
             (owner,),
         )
         for round_ in range(2):
-            await conn.execute(
-                "UPDATE schedules SET next_fire_at = now() - make_interval(secs => %s) "
-                "WHERE id = ANY(%s)",
-                (1 + round_, ids),
+            await conn.execute(  # a fire of the (re-anchored) hourly spec, distinct each round
+                "UPDATE schedules SET anchor_at = now() - make_interval(secs => %s), "
+                "next_fire_at = now() - make_interval(secs => %s) WHERE id = ANY(%s)",
+                (10 * (1 + round_), 10 * (1 + round_), ids),
             )
-            assert await fire_due(conn) >= 5
+            await fire_due(conn)  # (a worker left by an earlier test may fire some of them)
+
+            async def recorded(n=5 * (round_ + 1)) -> bool:
+                async with pool.connection() as c:
+                    row = await (
+                        await c.execute(
+                            "SELECT count(*) AS n FROM schedule_fires WHERE schedule_id = ANY(%s)",
+                            (ids,),
+                        )
+                    ).fetchone()
+                return row["n"] >= n
+
+            await wait_for(recorded, what=f"round {round_ + 1} of fires")
         outcomes = await (
             await conn.execute(
                 "SELECT outcome, count(*) AS n FROM schedule_fires WHERE schedule_id = ANY(%s) "
