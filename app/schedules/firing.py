@@ -70,6 +70,7 @@ SCHEDULES_WITH_ACTIVE_RUNS = SQL["schedules_with_active_runs"]
 SET_FIRE_OUTCOMES = SQL["set_fire_outcomes"]
 SET_NEXT_FIRES = SQL["set_next_fires"]
 QUOTA_NOTICES_DUE = SQL["quota_notices_due"]
+PAUSE_OWNER_LEFT = SQL["pause_owner_left"]
 
 # A single fire later than this, when catch-up is `none`, counts as missed (it was due while down).
 LATE_GRACE_S = 60.0
@@ -127,6 +128,10 @@ def idempotency_key(schedule_id: Any, fire_at: datetime) -> str:
     return f"schedule:{schedule_id}:{fire_at.isoformat()}"
 
 
+OWNER_LEFT = (
+    "Paused: its owner may no longer start runs in this team (they left it, or are now a viewer)."
+    " A team admin can take it over."
+)
 NO_ACCESS = (
     "the schedule's owner may no longer start runs in its space (no longer a member of it, or a"
     " viewer there)"
@@ -212,6 +217,13 @@ async def _start_recorded(
         },
     )
     return fired
+
+
+async def _pause_owner_left(conn: AsyncConnection, schedule_ids: list) -> None:
+    """A schedule whose owner may no longer start runs in its space pauses itself, saying so on
+    /schedules, instead of skipping every fire unnoticed (a team admin can take it over)."""
+    if schedule_ids:
+        await conn.execute(PAUSE_OWNER_LEFT, {"ids": schedule_ids, "note": OWNER_LEFT})
 
 
 async def _quota_notice(conn: AsyncConnection, schedule: dict, reason: str) -> None:
@@ -325,6 +337,9 @@ async def fire_due_schedule(conn: AsyncConnection, schedule: dict) -> list[Fired
         if result.outcome == "buffered":
             buffered = fire_at
         fired.append(result)
+    if any(f.outcome == "skipped: no access" for f in fired):
+        await _pause_owner_left(conn, [schedule["id"]])
+        schedule = schedule | {"paused": True}
     following = upcoming(schedule, now)
     await conn.execute(
         SET_NEXT_FIRE,
@@ -430,7 +445,9 @@ async def fire_batch(
     if over:
         for row in await (await conn.execute(QUOTA_NOTICES_DUE, {"ids": list(over)})).fetchall():
             await _quota_notice(conn, row, over[row["id"]])
-    following = {s["id"]: upcoming(s, s["db_now"]) for s, _ in batch}
+    left = [s["id"] for s, f in recorded if f.outcome == "skipped: no access"]
+    await _pause_owner_left(conn, left)
+    following = {s["id"]: None if s["id"] in left else upcoming(s, s["db_now"]) for s, _ in batch}
     await conn.execute(
         SET_NEXT_FIRES,
         {

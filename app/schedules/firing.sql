@@ -112,3 +112,10 @@ UPDATE schedules SET quota_noticed_month = date_trunc('month', now() AT TIME ZON
 WHERE id = ANY(%(ids)s::uuid[])
   AND quota_noticed_month IS DISTINCT FROM date_trunc('month', now() AT TIME ZONE 'UTC')::date
 RETURNING id, owner_id, name
+
+-- pause_owner_left --
+-- A schedule whose owner may no longer start runs in its space (left the team, now a viewer) pauses
+-- itself with a note that says so, rather than skip every fire where nobody looks.
+UPDATE schedules SET paused = true, paused_note = %(note)s, next_fire_at = NULL, buffered_fire_at = NULL,
+                     updated_at = now()
+WHERE id = ANY(%(ids)s::uuid[]) AND NOT paused

@@ -29,3 +29,31 @@ async def test_run_now_by_another_member_is_that_member_s_run_and_audit_entry(po
     assert run["schedule_id"] == s["id"] and run["fire_at"] == fired.fire_at
     assert entry["actor_id"] == bob and entry["detail"]["schedule_id"] == str(s["id"])
     assert [(f["kind"], f["run_id"]) for f in await fires(pool, s["id"])] == [("manual", run["id"])]
+
+
+async def test_a_schedule_whose_owner_left_the_team_pauses_itself_saying_so(pool):
+    """Its next fire is skipped ("no access") and the schedule pauses with a note that /schedules
+    shows, instead of skipping every fire where nobody looks."""
+    from app.schedules.firing import fire_due
+
+    alice, bob = await make_user(pool), await make_user(pool)
+    team = await make_team(pool, alice, {bob: "member"})
+    async with pool.connection() as conn:
+        s = await store.create_schedule(
+            conn, bob, draft(name="bob's digest", every_s=3600), space_id=team["id"]
+        )
+        await conn.execute(
+            "DELETE FROM space_members WHERE space_id = %s AND user_id = %s", (team["id"], bob)
+        )
+        await conn.execute(
+            "UPDATE schedules SET anchor_at = now() - interval '10 s', "
+            "next_fire_at = now() - interval '10 s' WHERE id = %s",
+            (s["id"],),
+        )
+        await fire_due(conn)
+        row = await (
+            await conn.execute("SELECT * FROM schedules WHERE id = %s", (s["id"],))
+        ).fetchone()
+    assert [f["outcome"] for f in await fires(pool, s["id"])] == ["skipped: no access"]
+    assert row["paused"] and row["next_fire_at"] is None
+    assert "owner may no longer start runs in this team" in row["paused_note"]
