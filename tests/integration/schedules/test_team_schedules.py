@@ -57,3 +57,56 @@ async def test_a_schedule_whose_owner_left_the_team_pauses_itself_saying_so(pool
     assert [f["outcome"] for f in await fires(pool, s["id"])] == ["skipped: no access"]
     assert row["paused"] and row["next_fire_at"] is None
     assert "owner may no longer start runs in this team" in row["paused_note"]
+
+
+async def test_a_team_admin_takes_over_a_schedule_whose_owner_left_and_a_member_may_not(
+    pool, app_client
+):
+    from tests.support.teams import signed_in_user, work_in
+    from tests.support.web import csrf_of
+
+    admin = await signed_in_user(pool, app_client)
+    admin_cookie = app_client.cookies["baton_session"]
+    member = await signed_in_user(pool, app_client)
+    member_cookie = app_client.cookies["baton_session"]
+    leaver = await make_user(pool)
+    team = await make_team(pool, admin.id, {member.id: "member", leaver: "member"})
+    async with pool.connection() as conn:
+        s = await store.create_schedule(
+            conn, leaver, draft(name="orphan", every_s=3600), space_id=team["id"]
+        )
+        await conn.execute(
+            "DELETE FROM space_members WHERE space_id = %s AND user_id = %s", (team["id"], leaver)
+        )
+        await store.pause_schedule(conn, s["id"], None, "owner left")
+    for user in (admin, member):
+        await work_in(pool, user.id, team["id"])
+
+    app_client.cookies.set("baton_session", member_cookie)
+    page = await app_client.get(f"/schedules/{s['id']}")
+    assert "Take it over" not in page.text
+    refused = await app_client.post(
+        f"/schedules/{s['id']}/take-over", headers={"X-CSRF-Token": csrf_of(page.text)}
+    )
+    assert refused.status_code == 403
+
+    app_client.cookies.set("baton_session", admin_cookie)
+    page = await app_client.get(f"/schedules/{s['id']}")
+    assert "Take it over" in page.text
+    taken = await app_client.post(
+        f"/schedules/{s['id']}/take-over", headers={"X-CSRF-Token": csrf_of(page.text)}
+    )
+    assert taken.status_code == 303
+    async with pool.connection() as conn:
+        row = await (
+            await conn.execute("SELECT owner_id FROM schedules WHERE id = %s", (s["id"],))
+        ).fetchone()
+        entry = await (
+            await conn.execute(
+                "SELECT actor_id, detail FROM audit_log WHERE object_id = %s "
+                "AND action = 'schedule.change'",
+                (str(s["id"]),),
+            )
+        ).fetchone()
+    assert row["owner_id"] == admin.id
+    assert entry["actor_id"] == admin.id and entry["detail"]["taken_over_from"] == leaver
