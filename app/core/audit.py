@@ -22,6 +22,7 @@ from app.core.sql_queries import load_queries
 
 SQL = load_queries(__file__)
 RECORD = SQL["record"]
+RECORD_MANY = SQL["record_many"]
 ENTRIES = SQL["entries"]
 
 ACTION_FILTER = re.compile(r"^[a-z_]{1,40}(\.[a-z_]{1,40})?$")  # "run" (every run.*) or "run.start"
@@ -72,6 +73,35 @@ async def record(
             "object_kind": object_kind,
             "object_id": str(object_id),
             "detail": Jsonb(detail or {}),
+        },
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One entry for `record_many` (the fields of `record`)."""
+
+    space_id: int
+    actor_id: int | None
+    action: str
+    object_kind: str
+    object_id: Any
+    detail: dict[str, Any]
+
+
+async def record_many(conn: AsyncConnection, entries: list[Entry]) -> None:
+    """`record` for many entries in one statement (a batch of runs started together)."""
+    if not entries:
+        return
+    await conn.execute(
+        RECORD_MANY,
+        {
+            "space_ids": [e.space_id for e in entries],
+            "actor_ids": [e.actor_id for e in entries],
+            "actions": [e.action for e in entries],
+            "object_kinds": [e.object_kind for e in entries],
+            "object_ids": [str(e.object_id) for e in entries],
+            "details": [Jsonb(e.detail) for e in entries],
         },
     )
 

@@ -9,6 +9,15 @@ VALUES (%(space_id)s, %(actor_id)s,
         coalesce((SELECT email FROM users WHERE id = %(actor_id)s), ''),
         %(action)s, %(object_kind)s, %(object_id)s, %(detail)s)
 
+-- record_many --
+-- Many entries in one statement, as `record` writes each (a batch of runs started together).
+INSERT INTO audit_log (space_id, actor_id, actor_email, action, object_kind, object_id, detail)
+SELECT e.space_id, e.actor_id, coalesce(u.email, ''), e.action, e.object_kind, e.object_id, e.detail
+FROM unnest(%(space_ids)b::bigint[], %(actor_ids)b::bigint[], %(actions)b::text[],
+            %(object_kinds)b::text[], %(object_ids)b::text[], %(details)b::jsonb[])
+     AS e(space_id, actor_id, action, object_kind, object_id, detail)
+LEFT JOIN users u ON u.id = e.actor_id
+
 -- entries --
 -- A page of a space's log, newest first, with the reader's filters (each NULL: any); keyset paging
 -- on (at, id) so a page deep in a long log costs what the first does (index audit_log_space_at).

@@ -7,25 +7,32 @@ import base64
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
 from psycopg.types.json import Jsonb
 from pydantic import BaseModel, ValidationError
 
-from app.core import audit
+from app.core import audit, policy
 from app.core.sql_queries import load_queries
 from app.engine import quotas
 from app.engine.advance import USER_CANCEL, cancelled_error, finish_run
-from app.engine.errors import InputInvalid, InvalidState, RunNotFound, WorkflowNotFound
-from app.engine.jobs import abort_advance, advance_is_running, wake_run
-from app.engine.registry import get_workflow
+from app.engine.errors import (
+    EngineError,
+    InputInvalid,
+    InvalidState,
+    QuotaExceeded,
+    RunNotFound,
+    WorkflowNotFound,
+)
+from app.engine.jobs import abort_advance, advance_is_running, wake_run, wake_runs
+from app.engine.registry import WorkflowDef, get_workflow
 from app.engine.rows import Hook, Run, RunSummary, Step
 
 SQL = load_queries(__file__)
-BY_IDEMPOTENCY_KEY = SQL["by_idempotency_key"]
-INSERT_RUN = SQL["insert_run"]
+BY_IDEMPOTENCY_KEYS = SQL["by_idempotency_keys"]
+INSERT_RUNS = SQL["insert_runs"]
 LOCK_RUN = SQL["lock_run"]
 REQUEST_CANCEL = SQL["request_cancel"]
 FIRST_FAILED_STEP = SQL["first_failed_step"]
@@ -91,93 +98,186 @@ def _field_errors(exc: ValidationError) -> list[dict]:
     ]
 
 
-async def start_run(
-    conn: AsyncConnection,
-    *,
-    owner_id: int,
-    workflow: str,
-    input: dict[str, Any],
-    chat_id: int | None = None,
-    idempotency_key: str | None = None,
-    title: str | None = None,
-    input_model: type[BaseModel] | None = None,
-    template_id: int | None = None,
-    template_version: int | None = None,
-    rerun: RerunFrom | None = None,
-    space_id: int | None = None,
-) -> tuple[dict, bool]:
+@dataclass(frozen=True)
+class Start:
+    """One run to start (the arguments of `start_run`). A schedule's fire also names the schedule
+    and the fire time the run is started for, which the run records as it is inserted."""
+
+    owner_id: int
+    workflow: str
+    input: dict[str, Any]
+    chat_id: int | None = None
+    idempotency_key: str | None = None
+    title: str | None = None
+    input_model: type[BaseModel] | None = None
+    template_id: int | None = None
+    template_version: int | None = None
+    rerun: RerunFrom | None = None
+    space_id: int | None = None
+    schedule_id: UUID | None = None
+    fire_at: datetime | None = None
+
+
+async def start_run(conn: AsyncConnection, **start: Any) -> tuple[dict, bool]:
     """Validate, check the quota (under the space's row lock), insert, queue. The run belongs to
     `space_id` (default: the owner's personal space); the owner must be a member allowed to start
     runs there (RunNotFound if not a member, policy.Forbidden for a viewer). Returns the run and
-    whether it was created now (False: the idempotency key named an earlier run).
+    whether it was created now (False: the idempotency key named an earlier run). The arguments
+    are those of `Start`; this is `start_runs` for a batch of one, raising its refusal.
 
     A template run (app/templates) passes its version's input model, which replaces the workflow's
     own, and the template id and version the run records and keeps however the template changes.
     A `rerun` (from `plan_rerun`) also copies the reused part of the original's journal, in the same
     transaction: a rerun is a start like any other, counted against the quota."""
-    wf = get_workflow(workflow, rerun.version if rerun else None)
-    try:
-        validated = (input_model or wf.input_model).model_validate(input)
-    except ValidationError as exc:
-        raise InputInvalid(_field_errors(exc)) from None
+    (result,) = await start_runs(conn, [Start(**start)])
+    if isinstance(result, Exception):
+        raise result
+    return result
+
+
+Refusal = EngineError | policy.Forbidden
+
+
+async def start_runs(
+    conn: AsyncConnection, starts: list[Start]
+) -> list[tuple[dict, bool] | Refusal]:
+    """The one start path, for any number of runs at once (a schedule's crowded second starts
+    hundreds): for each start, in order, the run and whether it was created now, or why it was
+    refused (InputInvalid, WorkflowNotFound, RunNotFound, policy.Forbidden, QuotaExceeded), exactly
+    as `start_run` would raise it. One transaction (a savepoint in the caller's) whatever the
+    number: the spaces are locked together (`quotas.lock_spaces`), the quota is applied to each
+    start in order, counting the batch's earlier runs, and the runs, their events, usage, quota
+    count, first jobs and audit entries are written with a statement each."""
+    results: list[tuple[dict, bool] | Refusal | None] = [None] * len(starts)
+    valid: list[tuple[int, Start, WorkflowDef, BaseModel]] = []
+    for i, start in enumerate(starts):
+        try:
+            wf = get_workflow(start.workflow, start.rerun.version if start.rerun else None)
+            validated = (start.input_model or wf.input_model).model_validate(start.input)
+        except ValidationError as exc:
+            results[i] = InputInvalid(_field_errors(exc))
+            continue
+        except EngineError as exc:
+            results[i] = exc
+            continue
+        valid.append((i, start, wf, validated))
+    if not valid:
+        return results  # type: ignore[return-value]
     async with conn.transaction():
-        owner = await quotas.lock_space(conn, owner_id, space_id)
-        if idempotency_key:
-            existing = await (
-                await conn.execute(
-                    BY_IDEMPOTENCY_KEY, {"owner_id": owner_id, "key": idempotency_key}
-                )
-            ).fetchone()
-            if existing:
-                return existing, False
-        await quotas.check_run_quota(conn, owner, wf)
-        run = await (
-            await conn.execute(
-                INSERT_RUN,
-                {
-                    "owner_id": owner_id,
-                    "space_id": owner["space_id"],
-                    "chat_id": chat_id,
-                    "workflow": wf.name,
-                    "version": wf.version,
-                    "title": (title or wf.run_title(validated))[:200],
-                    "input": Jsonb(validated.model_dump(mode="json")),
-                    "key": idempotency_key,
-                    "max_duration": wf.max_duration,
-                    "template_id": template_id or (rerun.template_id if rerun else None),
-                    "template_version": template_version
-                    or (rerun.template_version if rerun else None),
-                    "rerun_of": rerun.source_id if rerun else None,
-                    "rerun_from": Jsonb(rerun.summary()) if rerun else None,
-                },
-            )
-        ).fetchone()
-        if rerun:
-            await _copy_journal(conn, run["id"], rerun)
-        await wake_run(conn, run["id"])
-        await _audit_start(conn, run, owner_id, idempotency_key, rerun)
-    return run, True
+        owners = await quotas.lock_spaces(conn, [(s.owner_id, s.space_id) for _, s, _, _ in valid])
+        keyed = [(s.owner_id, s.idempotency_key) for _, s, _, _ in valid if s.idempotency_key]
+        existing = await _by_idempotency_keys(conn, keyed)
+        used = await quotas.runs_used(conn, [o["space_id"] for o in owners.values()])
+        rows: list[tuple[int, Start, WorkflowDef, BaseModel, dict]] = []
+        firsts: dict[tuple[int, str], int] = {}  # a key repeated within the batch: its first start
+        repeats: list[tuple[int, int]] = []
+        for i, start, wf, validated in valid:
+            owner = owners.get((start.owner_id, start.space_id))
+            try:
+                quotas.may_start(owner)
+            except (EngineError, policy.Forbidden) as exc:
+                results[i] = exc
+                continue
+            key = (start.owner_id, start.idempotency_key)
+            if start.idempotency_key and key in existing:
+                results[i] = (existing[key], False)
+                continue
+            if start.idempotency_key and key in firsts:
+                repeats.append((i, firsts[key]))
+                continue
+            try:
+                await quotas.check_run_quota(conn, owner, wf, used)
+            except QuotaExceeded as exc:
+                results[i] = exc
+                continue
+            if start.idempotency_key:
+                firsts[key] = i
+            rows.append((i, start, wf, validated, owner))
+        inserted = await _insert_runs(conn, rows)
+        for (i, start, _, _, _), run in zip(rows, inserted, strict=True):
+            results[i] = (run, True)
+            if start.rerun:
+                await _copy_journal(conn, run["id"], start.rerun)
+        for i, first in repeats:
+            results[i] = (results[first][0], False) if isinstance(results[first], tuple) else None
+        await wake_runs(conn, [run["id"] for run in inserted])
+        await audit.record_many(
+            conn,
+            [
+                _audit_start(run, start)
+                for (_, start, _, _, _), run in zip(rows, inserted, strict=True)
+            ],
+        )
+    return results  # type: ignore[return-value]
 
 
-async def _audit_start(
-    conn: AsyncConnection, run: dict, owner_id: int, key: str | None, rerun: RerunFrom | None
-) -> None:
+async def _by_idempotency_keys(
+    conn: AsyncConnection, keyed: list[tuple[int, str]]
+) -> dict[tuple[int, str], dict]:
+    if not keyed:
+        return {}
+    rows = await (
+        await conn.execute(
+            BY_IDEMPOTENCY_KEYS,
+            {"owner_ids": [o for o, _ in keyed], "keys": [k for _, k in keyed]},
+        )
+    ).fetchall()
+    return {(r["owner_id"], r["idempotency_key"]): r for r in rows}
+
+
+async def _insert_runs(
+    conn: AsyncConnection, rows: list[tuple[int, Start, WorkflowDef, BaseModel, dict]]
+) -> list[dict]:
+    """Insert the admitted runs; returns them in the order given."""
+    if not rows:
+        return []
+    ids = [uuid4() for _ in rows]
+    values = []
+    for _, start, wf, validated, owner in rows:
+        rerun = start.rerun
+        values.append(
+            {
+                "owner_ids": start.owner_id,
+                "space_ids": owner["space_id"],
+                "chat_ids": start.chat_id,
+                "workflows": wf.name,
+                "versions": wf.version,
+                "titles": (start.title or wf.run_title(validated))[:200],
+                "inputs": Jsonb(validated.model_dump(mode="json")),
+                "keys": start.idempotency_key,
+                "max_durations": wf.max_duration,
+                "template_ids": start.template_id or (rerun.template_id if rerun else None),
+                "template_versions": start.template_version
+                or (rerun.template_version if rerun else None),
+                "rerun_ofs": rerun.source_id if rerun else None,
+                "rerun_froms": Jsonb(rerun.summary()) if rerun else None,
+                "schedule_ids": start.schedule_id,
+                "fire_ats": start.fire_at,
+                "counted": quotas.counts_toward_quota(wf),
+            }
+        )
+    cols = {name: [v[name] for v in values] for name in values[0]}
+    runs = await (await conn.execute(INSERT_RUNS, {"ids": ids, **cols})).fetchall()
+    by_id = {run["id"]: run for run in runs}
+    return [by_id[run_id] for run_id in ids]
+
+
+def _audit_start(run: dict, start: Start) -> audit.Entry:
     """run.start (run.rerun) in the start's transaction; the actor is the starter, who for a
     schedule's fire or a trigger's delivery is its owner: the detail names which one (from the key)."""
     detail: dict[str, Any] = {"workflow": run["workflow"], "title": run["title"]}
-    origin, _, rest = (key or "").partition(":")
+    origin, _, rest = (start.idempotency_key or "").partition(":")
     if origin in ("schedule", "trigger") and rest:
         detail[f"{origin}_id"] = rest.partition(":")[0]
+    rerun = start.rerun
     if rerun:
         detail |= {"rerun_of": str(rerun.source_id), "from_step": rerun.step}
         if rerun.replay_id:
             detail["replay_id"] = rerun.replay_id
-    action = "run.rerun" if rerun else "run.start"
-    await audit.record(
-        conn,
+    return audit.Entry(
         space_id=run["space_id"],
-        actor_id=owner_id,
-        action=action,
+        actor_id=start.owner_id,
+        action="run.rerun" if rerun else "run.start",
         object_kind="run",
         object_id=run["id"],
         detail=detail,

@@ -1,26 +1,48 @@
 -- Queries of app/engine/commands.py, loaded by app.core.sql_queries when the module is imported.
 -- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
 
--- by_idempotency_key --
--- The run an earlier start with the same idempotency key created, if any (a retried POST returns it).
-SELECT * FROM runs WHERE owner_id = %(owner_id)s AND idempotency_key = %(key)s
+-- by_idempotency_keys --
+-- The runs earlier starts with the same (owner, idempotency key) created, if any (a retried POST,
+-- a fire started twice, returns the first run).
+SELECT r.* FROM runs r
+JOIN unnest(%(owner_ids)s::bigint[], %(keys)s::text[]) AS k(owner_id, key)
+  ON r.owner_id = k.owner_id AND r.idempotency_key = k.key
 
--- insert_run --
--- A new run, its 'queued' event and one more run in its owner's usage this month, in one statement.
--- The usage CTE is usage_monthly SQL (all of it is indexed in app/engine/quotas.py).
-WITH ins AS (
-    INSERT INTO runs (owner_id, space_id, chat_id, workflow, version, title, input, idempotency_key,
-                      deadline_at, template_id, template_version, rerun_of, rerun_from)
-    VALUES (%(owner_id)s, %(space_id)s, %(chat_id)s, %(workflow)s, %(version)s, %(title)s, %(input)s, %(key)s,
-            now() + %(max_duration)s, %(template_id)s, %(template_version)s, %(rerun_of)s, %(rerun_from)s)
+-- insert_runs --
+-- New runs (ids chosen by the caller), each with its 'queued' event, counted in their owners'
+-- usage this month and, unless `counted` is false (an operator check), in their space's monthly
+-- run count (space_month_runs: the quota's count, read under the space's lock): one statement for
+-- any number of runs. The usage CTE is usage_monthly SQL (all of it is indexed in
+-- app/engine/quotas.py); the counts are added up per row first, as one statement may not update
+-- a row twice.
+WITH new AS (
+    SELECT * FROM unnest(%(ids)b::uuid[], %(owner_ids)b::bigint[], %(space_ids)b::bigint[],
+                         %(chat_ids)b::bigint[], %(workflows)b::text[], %(versions)b::int[],
+                         %(titles)b::text[], %(inputs)b::jsonb[], %(keys)b::text[],
+                         %(max_durations)b::interval[], %(template_ids)b::bigint[],
+                         %(template_versions)b::int[], %(rerun_ofs)b::uuid[], %(rerun_froms)b::jsonb[],
+                         %(schedule_ids)b::uuid[], %(fire_ats)b::timestamptz[], %(counted)b::bool[])
+        AS n(id, owner_id, space_id, chat_id, workflow, version, title, input, key, max_duration,
+             template_id, template_version, rerun_of, rerun_from, schedule_id, fire_at, counted)
+), ins AS (
+    INSERT INTO runs (id, owner_id, space_id, chat_id, workflow, version, title, input, idempotency_key,
+                      deadline_at, template_id, template_version, rerun_of, rerun_from, schedule_id, fire_at)
+    SELECT id, owner_id, space_id, chat_id, workflow, version, title, input, key, now() + max_duration,
+           template_id, template_version, rerun_of, rerun_from, schedule_id, fire_at
+    FROM new
     RETURNING *
 ), ev AS (
     INSERT INTO run_events (run_id, owner_id, kind, data)
     SELECT id, owner_id, 'status', '{"status": "queued"}' FROM ins
 ), usage AS (
     INSERT INTO usage_monthly AS u (user_id, month, runs)
-    SELECT owner_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 1 FROM ins
-    ON CONFLICT (user_id, month) DO UPDATE SET runs = u.runs + 1
+    SELECT owner_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, count(*) FROM new GROUP BY owner_id
+    ON CONFLICT (user_id, month) DO UPDATE SET runs = u.runs + excluded.runs
+), quota AS (
+    INSERT INTO space_month_runs AS c (space_id, month, runs)
+    SELECT space_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, count(*) FROM new
+    WHERE counted GROUP BY space_id
+    ON CONFLICT (space_id, month) DO UPDATE SET runs = c.runs + excluded.runs
 )
 SELECT * FROM ins
 

@@ -19,6 +19,7 @@ from app.core.sql_queries import load_queries
 
 SQL = load_queries(__file__)
 WAKE_RUN = SQL["wake_run"]
+WAKE_RUNS = SQL["wake_runs"]
 CANCEL_RUN_JOBS = SQL["cancel_run_jobs"]
 ABORT_ADVANCE = SQL["abort_advance"]
 ADVANCE_RUNNING = SQL["advance_running"]
@@ -27,6 +28,12 @@ ADVANCE_RUNNING = SQL["advance_running"]
 async def wake_run(conn: AsyncConnection, run_id: UUID | str, at: datetime | None = None) -> None:
     """Make sure the run's advance job is queued for `at` (None: now), or sooner if already so."""
     await conn.execute(WAKE_RUN, {"run_id": run_id, "at": at})
+
+
+async def wake_runs(conn: AsyncConnection, run_ids: list[UUID]) -> None:
+    """`wake_run` (now) for many runs at once."""
+    if run_ids:
+        await conn.execute(WAKE_RUNS, {"run_ids": run_ids})
 
 
 async def defer_children(

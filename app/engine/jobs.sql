@@ -5,6 +5,10 @@
 -- Queue the run's advance job for `at` (NULL: now), or move its queued one sooner: one job per run (sql/0005).
 SELECT baton_wake_run(%(run_id)s, %(at)s)
 
+-- wake_runs --
+-- `wake_run` (now) for many runs in one statement: a batch of runs started together.
+SELECT baton_wake_run(id, NULL) FROM unnest(%(run_ids)s::uuid[]) AS id
+
 -- cancel_run_jobs --
 -- The jobs of a finished run: its pending advance job and its children's; a running child is asked
 -- to abort (which cancels its asyncio task).

@@ -6,7 +6,9 @@ Usage is written in the same statement as the work it counts, so it can never dr
 and steps it describes (one round trip per step). Those statements live with the work, in the
 `.sql` file of the module that runs it, each with a `usage` CTE; these are all of them
 (tests/unit/test_sql_queries.py fails on a query that writes `usage_monthly` and is not listed here):
-- a run's start counts one run: `insert_run` (commands.sql);
+- a run's start counts one run: `insert_runs` (commands.sql), which also counts it in the quota's
+  own per-space monthly count (`space_month_runs`, read by `runs_used`) unless it is an operator
+  check;
 - a model step adds its tokens and cost as it is journaled: `write_step` (journal.sql);
 - steps are billed when the run suspends or finishes, not per step: `suspend_run` and `finish_run`
   (journal.sql; `runs.steps_billed` says how many are already counted), so a run's steps do not
@@ -27,48 +29,82 @@ from psycopg import AsyncConnection
 from app.core import policy
 from app.core.sql_queries import load_queries
 from app.engine.errors import QuotaExceeded, RunNotFound
-from app.engine.registry import catalog
 
 if TYPE_CHECKING:
     from app.engine.registry import WorkflowDef
 
 SQL = load_queries(__file__)
-LOCK_SPACE = SQL["lock_space"]
+LOCK_SPACES = SQL["lock_spaces"]
 RUNS_THIS_MONTH = SQL["runs_this_month"]
 
 
-async def lock_space(conn: AsyncConnection, owner_id: int, space_id: int | None = None) -> dict:
-    """Lock the space a run starts in (default: the owner's personal space) for the rest of the
-    caller's transaction (one start at a time per space) and return its plan's quota and the
-    starter's role there. Raises RunNotFound for an unknown user or a space they are not a member
-    of, and policy.Forbidden when their role may not start runs (a viewer)."""
-    owner = await (
-        await conn.execute(LOCK_SPACE, {"owner_id": owner_id, "space_id": space_id})
-    ).fetchone()
+def counts_toward_quota(workflow: WorkflowDef) -> bool:
+    """Operator checks (selftest) are usage but not quota."""
+    return not workflow.operator
+
+
+async def lock_spaces(
+    conn: AsyncConnection, starters: list[tuple[int, int | None]]
+) -> dict[tuple[int, int | None], dict]:
+    """Lock the spaces a batch of runs starts in, for the rest of the caller's transaction (one
+    start, or batch, at a time per space), in one statement and in space order. `starters` are
+    (owner id, space id or None for the owner's personal space); the answer maps each of them that
+    exists and is a member to the space's plan quota and the starter's role there (a missing key:
+    an unknown user, or not a member). The caller checks the role (policy.Action.START)."""
+    if not starters:
+        return {}
+    rows = await (
+        await conn.execute(
+            LOCK_SPACES,
+            {"owner_ids": [o for o, _ in starters], "space_ids": [s for _, s in starters]},
+        )
+    ).fetchall()
+    return {(r["id"], r["asked_space_id"]): r for r in rows}
+
+
+def may_start(owner: dict | None) -> None:
+    """Raises RunNotFound for an unknown user or a space they are not a member of, and
+    policy.Forbidden when their role there may not start runs (a viewer)."""
     if owner is None:
         raise RunNotFound("no such user or space")
     if not policy.allows(owner["role"], policy.Action.START):
         raise policy.Forbidden(f"A {owner['role']} may not start runs in this space.")
+
+
+async def lock_space(conn: AsyncConnection, owner_id: int, space_id: int | None = None) -> dict:
+    """`lock_spaces` for one start, checked with `may_start`."""
+    owner = (await lock_spaces(conn, [(owner_id, space_id)])).get((owner_id, space_id))
+    may_start(owner)
     return owner
 
 
-async def check_run_quota(conn: AsyncConnection, owner: dict, workflow: WorkflowDef) -> None:
+async def runs_used(conn: AsyncConnection, space_ids: list[int]) -> dict[int, int]:
+    """Runs counted against each space's quota this month: one indexed row per space, however many
+    runs it has (the start command keeps the count, sql/0100)."""
+    rows = await (
+        await conn.execute(RUNS_THIS_MONTH, {"space_ids": sorted(set(space_ids))})
+    ).fetchall()
+    return {r["space_id"]: r["used"] for r in rows}
+
+
+async def check_run_quota(
+    conn: AsyncConnection, owner: dict, workflow: WorkflowDef, used: dict[int, int] | None = None
+) -> None:
     """May this space take a run of `workflow` now? Raises QuotaExceeded if not. Call it under
-    `lock_space`, in the transaction that inserts the run."""
-    if owner["monthly_runs"] is None or workflow.operator:
+    `lock_space(s)`, in the transaction that inserts the run. A batch passes `used` (from
+    `runs_used`, for its spaces), which this counts each admitted run into, so the batch's own
+    runs count against the quota of its later ones."""
+    if owner["monthly_runs"] is None or not counts_toward_quota(workflow):
         return
-    exempt = [w.name for w in catalog(include_hidden=True) if w.operator]
-    used = (
-        await (
-            await conn.execute(RUNS_THIS_MONTH, {"space_id": owner["space_id"], "exempt": exempt})
-        ).fetchone()
-    )["used"]
-    if used >= owner["monthly_runs"]:
+    if used is None:
+        used = await runs_used(conn, [owner["space_id"]])
+    if used[owner["space_id"]] >= owner["monthly_runs"]:
         # A team's quota is shared by its members: name the team whose plan it is.
         whose = f"team {owner['space_name']}'s " if owner["space_kind"] == "team" else ""
         raise QuotaExceeded(
             f"{whose}monthly workflow limit reached ({owner['monthly_runs']} on {owner['tier_title']})"
         )
+    used[owner["space_id"]] += 1
 
 
 MONTH_USAGE = SQL["month_usage"]
@@ -81,12 +117,7 @@ async def month_usage(
     """Runs counted against the space's quota this month, the tokens, steps and cost this month
     (the owner's own; a `team`'s added up across its members' runs in it), and the date (UTC) the
     count starts again."""
-    exempt = [w.name for w in catalog(include_hidden=True) if w.operator]
-    used = (
-        await (
-            await conn.execute(RUNS_THIS_MONTH, {"space_id": space_id, "exempt": exempt})
-        ).fetchone()
-    )["used"]
+    used = (await runs_used(conn, [space_id]))[space_id]
     if team:
         usage = await (await conn.execute(SPACE_MONTH_USAGE, {"space_id": space_id})).fetchone()
     else:

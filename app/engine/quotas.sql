@@ -1,28 +1,37 @@
 -- Queries of app/engine/quotas.py, loaded by app.core.sql_queries when the module is imported.
 -- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
 
--- lock_space --
+-- lock_spaces --
 -- The quota belongs to the space a run starts in (a team's plan, or a personal space's user's tier),
 -- and the starter must be a member of it (their role is checked by the caller). NO KEY UPDATE
 -- serialises one space's starts without blocking the foreign-key checks (KEY SHARE) of rows that
 -- reference the space, such as a run being inserted or finishing elsewhere (which would deadlock).
 -- Held until the start's transaction commits, so concurrent starts, by any number of members,
--- cannot exceed the quota. NULL space: the owner's personal space.
-SELECT u.id, s.id AS space_id, s.kind AS space_kind, s.name AS space_name, m.role, t.name AS tier,
-       t.title AS tier_title, t.monthly_runs
-FROM spaces s
-JOIN space_members m ON m.space_id = s.id AND m.user_id = %(owner_id)s
+-- cannot exceed the quota. A batch of starts locks all of its spaces in one statement, in space id
+-- order, so two batches (or a batch and a single start) never wait on each other in a cycle.
+-- NULL space: the owner's personal space. One row per (owner, asked space) that exists.
+WITH asked AS (
+    SELECT DISTINCT a.owner_id, a.space_id AS asked_space_id,
+           coalesce(a.space_id, (SELECT id FROM spaces WHERE personal_of = a.owner_id)) AS space_id
+    FROM unnest(%(owner_ids)s::bigint[], %(space_ids)s::bigint[]) AS a(owner_id, space_id)
+)
+SELECT u.id, a.asked_space_id, s.id AS space_id, s.kind AS space_kind, s.name AS space_name, m.role,
+       t.name AS tier, t.title AS tier_title, t.monthly_runs
+FROM asked a
+JOIN spaces s ON s.id = a.space_id
+JOIN space_members m ON m.space_id = s.id AND m.user_id = a.owner_id
 JOIN users u ON u.id = m.user_id
 JOIN tiers t ON t.name = coalesce(s.tier, u.tier)
-WHERE s.id = coalesce(%(space_id)s::bigint, (SELECT id FROM spaces WHERE personal_of = %(owner_id)s))
+ORDER BY s.id
 FOR NO KEY UPDATE OF s
 
 -- runs_this_month --
--- The quota counts the space's runs themselves, not usage_monthly.runs, because operator checks
--- (selftest) are usage but not quota. It resets by calendar month in UTC, as usage does.
-SELECT count(*) AS used FROM runs
-WHERE space_id = %(space_id)s AND workflow <> ALL(%(exempt)s)
-  AND created_at >= date_trunc('month', now() AT TIME ZONE 'UTC') AT TIME ZONE 'UTC'
+-- The quota's count: the space's runs started this calendar month (UTC), operator checks (selftest)
+-- excepted, as kept by the start command (space_month_runs, sql/0100). One row per space asked about.
+SELECT s.space_id, coalesce(c.runs, 0) AS used
+FROM unnest(%(space_ids)s::bigint[]) AS s(space_id)
+LEFT JOIN space_month_runs c
+       ON c.space_id = s.space_id AND c.month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
 
 -- month_usage --
 -- What the owner has used this calendar month (UTC), for their account page: the quota's own count

@@ -42,7 +42,7 @@ from psycopg import AsyncConnection
 from app.core.policy import Forbidden
 from app.core.queue import SCHEDULE_RUN_ENDED, SCHEDULES_DUE, defer, defer_once
 from app.core.sql_queries import load_queries
-from app.engine import commands, signals
+from app.engine import commands, quotas, signals
 from app.engine.errors import EngineError, InvalidState, QuotaExceeded, RunNotFound
 from app.schedules.spec import Spec, fires_between, last_fire_at_or_before, next_fire
 from app.templates.start import choose, start_template_run
@@ -65,6 +65,12 @@ RUN_ENDED = SQL["run_ended"]
 PAUSE_FOR_FAILURES = SQL["pause_for_failures"]
 OVERDUE_SCHEDULES = SQL["overdue_schedules"]
 PRUNE_FIRES = SQL["prune_fires"]
+INSERT_FIRES = SQL["insert_fires"]
+SCHEDULES_WITH_ACTIVE_RUNS = SQL["schedules_with_active_runs"]
+SET_FIRE_OUTCOMES = SQL["set_fire_outcomes"]
+SET_NEXT_FIRES = SQL["set_next_fires"]
+QUOTA_NOTICES_DUE = SQL["quota_notices_due"]
+PAUSE_OWNER_LEFT = SQL["pause_owner_left"]
 
 # A single fire later than this, when catch-up is `none`, counts as missed (it was due while down).
 LATE_GRACE_S = 60.0
@@ -76,8 +82,9 @@ SWEEP_GRACE_S = 5.0
 # processes) that fire the rest in parallel.
 HELPER_EVERY = 50
 MAX_HELPERS = 8
-# Due schedules fired per transaction: one commit for many fires when many are due at once.
-FIRE_BATCH = 25
+# Due schedules claimed per transaction: one commit, and one statement per kind of write, for many
+# fires when many are due at once (a batch's spaces stay locked until its commit).
+FIRE_BATCH = 200
 CANCELLED_BY_NEWER = (
     "cancelled: a newer fire of its schedule started (overlap: cancel the previous run)"
 )
@@ -121,6 +128,10 @@ def idempotency_key(schedule_id: Any, fire_at: datetime) -> str:
     return f"schedule:{schedule_id}:{fire_at.isoformat()}"
 
 
+OWNER_LEFT = (
+    "Paused: its owner may no longer start runs in this team (they left it, or are now a viewer)."
+    " A team admin can take it over."
+)
 NO_ACCESS = (
     "the schedule's owner may no longer start runs in its space (no longer a member of it, or a"
     " viewer there)"
@@ -136,54 +147,57 @@ class Fired:
     duplicate: bool = False  # this fire had already been recorded: nothing was done
 
 
-async def _start(conn: AsyncConnection, schedule: dict, fire_at: datetime) -> dict:
-    """Start the schedule's target through the engine's one start command; raises EngineError."""
+async def _start(
+    conn: AsyncConnection, schedule: dict, fire_at: datetime, starter_id: int | None = None
+) -> dict:
+    """Start the schedule's target through the engine's one start command, as `starter_id` (a
+    member who clicked "Run now") or else the schedule's owner; raises EngineError."""
     key = idempotency_key(schedule["id"], fire_at)
-    if schedule.get("template_id"):  # the template's current version, as its owner may run it now
+    starter = starter_id or schedule["owner_id"]
+    if schedule.get("template_id"):  # the template's current version, as the starter may run it now
         choice = await choose(
             conn,
-            user_id=schedule["owner_id"],
+            user_id=starter,
             template_id=schedule["template_id"],
             space_id=schedule.get("space_id"),
         )
         run, _ = await start_template_run(
             conn,
-            user_id=schedule["owner_id"],
+            user_id=starter,
             input=schedule["input"],
             template=choice,
             idempotency_key=key,
             space_id=schedule.get("space_id"),
         )
+        # The template's start takes no schedule: the run is linked to its fire here.
+        await conn.execute(
+            LINK_RUN, {"schedule_id": schedule["id"], "fire_at": fire_at, "run_id": run["id"]}
+        )
     else:
         run, _ = await commands.start_run(
             conn,
-            owner_id=schedule["owner_id"],
+            owner_id=starter,
             workflow=schedule["workflow"],
             input=schedule["input"],
             idempotency_key=key,
             space_id=schedule.get("space_id"),
+            schedule_id=schedule["id"],
+            fire_at=fire_at,
         )
-    await conn.execute(
-        LINK_RUN, {"schedule_id": schedule["id"], "fire_at": fire_at, "run_id": run["id"]}
-    )
     return run | {"schedule_id": schedule["id"], "fire_at": fire_at}
 
 
-async def _start_recorded(conn: AsyncConnection, schedule: dict, fire_at: datetime) -> Fired:
+async def _start_recorded(
+    conn: AsyncConnection, schedule: dict, fire_at: datetime, starter_id: int | None = None
+) -> Fired:
     """Start the run of a recorded fire and record what happened (quota, a broken target)."""
     try:
-        run = await _start(conn, schedule, fire_at)
+        run = await _start(conn, schedule, fire_at, starter_id)
         fired = Fired(fire_at, "started", run)
     except QuotaExceeded as exc:
         fired = Fired(fire_at, "skipped: quota", detail=str(exc))
         if await (await conn.execute(QUOTA_NOTICE_DUE, {"id": schedule["id"]})).fetchone():
-            await notify(
-                conn,
-                user_id=schedule["owner_id"],
-                kind="run_failed",
-                url=f"/schedules/{schedule['id']}",
-                title=f"Schedule “{schedule['name']}” skipped a run: {exc} (said once this month)",
-            )
+            await _quota_notice(conn, schedule, str(exc))
     except (Forbidden, RunNotFound):  # the owner left the space, or may no longer start runs in it
         fired = Fired(fire_at, "skipped: no access", detail=NO_ACCESS)
     except (
@@ -205,6 +219,34 @@ async def _start_recorded(conn: AsyncConnection, schedule: dict, fire_at: dateti
     return fired
 
 
+async def _pause_owner_left(conn: AsyncConnection, schedule_ids: list) -> None:
+    """A schedule whose owner may no longer start runs in its space pauses itself, saying so on
+    /schedules, instead of skipping every fire unnoticed (a team admin can take it over)."""
+    if schedule_ids:
+        await conn.execute(PAUSE_OWNER_LEFT, {"ids": schedule_ids, "note": OWNER_LEFT})
+
+
+async def _quota_notice(conn: AsyncConnection, schedule: dict, reason: str) -> None:
+    await notify(
+        conn,
+        user_id=schedule["owner_id"],
+        kind="run_failed",
+        url=f"/schedules/{schedule['id']}",
+        title=f"Schedule “{schedule['name']}” skipped a run: {reason} (said once this month)",
+    )
+
+
+def _outcome(fire_at: datetime, result: tuple[dict, bool] | Exception) -> Fired:
+    """What a start's result (from commands.start_runs) makes of a fire."""
+    if isinstance(result, tuple):
+        return Fired(fire_at, "started", result[0])
+    if isinstance(result, QuotaExceeded):
+        return Fired(fire_at, "skipped: quota", detail=str(result))
+    if isinstance(result, Forbidden | RunNotFound):
+        return Fired(fire_at, "skipped: no access", detail=NO_ACCESS)
+    return Fired(fire_at, "failed", detail=str(result)[:500])
+
+
 async def fire(
     conn: AsyncConnection,
     schedule: dict,
@@ -213,9 +255,11 @@ async def fire(
     kind: str,
     overlap: str,
     buffered: datetime | None = None,
+    starter_id: int | None = None,
 ) -> Fired:
-    """One fire of a schedule locked by the caller's transaction. Returns what happened; a fire
-    already recorded does nothing (`duplicate`)."""
+    """One fire of a schedule locked by the caller's transaction, its run started as `starter_id`
+    (default: the schedule's owner). Returns what happened; a fire already recorded does nothing
+    (`duplicate`)."""
     inserted = await (
         await conn.execute(
             INSERT_FIRE,
@@ -258,7 +302,7 @@ async def fire(
             },
         )
         return Fired(fire_at, held)
-    return await _start_recorded(conn, schedule, fire_at)
+    return await _start_recorded(conn, schedule, fire_at, starter_id)
 
 
 def due_fires(schedule: dict, now: datetime) -> list[tuple[datetime, str]]:
@@ -293,6 +337,9 @@ async def fire_due_schedule(conn: AsyncConnection, schedule: dict) -> list[Fired
         if result.outcome == "buffered":
             buffered = fire_at
         fired.append(result)
+    if any(f.outcome == "skipped: no access" for f in fired):
+        await _pause_owner_left(conn, [schedule["id"]])
+        schedule = schedule | {"paused": True}
     following = upcoming(schedule, now)
     await conn.execute(
         SET_NEXT_FIRE,
@@ -302,11 +349,125 @@ async def fire_due_schedule(conn: AsyncConnection, schedule: dict) -> list[Fired
     return fired
 
 
+def _due_or_none(schedule: dict) -> list[tuple[datetime, str]] | None:
+    """`due_fires`, or None for a schedule whose spec no longer reads (it fires alone, where its
+    error is logged and it is left to the sweep)."""
+    try:
+        return due_fires(schedule, schedule["db_now"])
+    except Exception:
+        return None
+
+
+def batchable(schedule: dict, due: list[tuple[datetime, str]] | None) -> bool:
+    """Fired with the others of its batch (`fire_batch`): a built-in workflow's schedule with at most
+    one fire due whose overlap policy cancels nothing. The rest (a template's, catch-up of several
+    fires, cancel-previous) fire one by one (`fire_due_schedule`)."""
+    return (
+        due is not None
+        and not schedule.get("template_id")
+        and schedule["overlap"] != "cancel-previous"
+        and len(due) <= 1
+    )
+
+
+async def fire_batch(
+    conn: AsyncConnection, batch: list[tuple[dict, list[tuple[datetime, str]]]]
+) -> list[tuple[dict, list[Fired]]]:
+    """Fire `batchable` due schedules (locked by the caller's transaction) together, with what
+    `fire_due_schedule` does one by one done in a statement each: record the fires (the unique key
+    (schedule, fire time) as before), apply the overlap policy, start the runs through the engine's
+    start command in one call (`commands.start_runs`: the quota per fire, in order), record the
+    outcomes, tell owners of a quota skip once a month, and move each schedule on."""
+    due = [(s, d[0]) for s, d in batch if d]
+    new = {
+        r["schedule_id"]
+        for r in await (
+            await conn.execute(
+                INSERT_FIRES,
+                {
+                    "schedule_ids": [s["id"] for s, _ in due],
+                    "fire_ats": [t for _, (t, _) in due],
+                    "kinds": [k for _, (_, k) in due],
+                    "outcomes": ["started"] * len(due),
+                },
+            )
+        ).fetchall()
+    }
+    active = {
+        r["schedule_id"]
+        for r in await (
+            await conn.execute(SCHEDULES_WITH_ACTIVE_RUNS, {"schedule_ids": list(new)})
+        ).fetchall()
+    }
+    fired: dict[Any, Fired] = {}
+    buffered = {s["id"]: s["buffered_fire_at"] for s, _ in batch}
+    starts: list[tuple[dict, datetime]] = []
+    for schedule, (fire_at, _) in due:
+        sid = schedule["id"]
+        if sid not in new:
+            fired[sid] = Fired(fire_at, "started", duplicate=True)
+        elif sid in active and schedule["overlap"] == "skip":
+            fired[sid] = Fired(fire_at, "skipped: overlap")
+        elif sid in active and schedule["overlap"] == "buffer-one":
+            fired[sid] = Fired(fire_at, "skipped: buffer full" if buffered[sid] else "buffered")
+            buffered[sid] = buffered[sid] or fire_at
+        else:
+            starts.append((schedule, fire_at))
+    results = await commands.start_runs(
+        conn,
+        [
+            commands.Start(
+                owner_id=s["owner_id"],
+                workflow=s["workflow"],
+                input=s["input"],
+                idempotency_key=idempotency_key(s["id"], t),
+                space_id=s.get("space_id"),
+                schedule_id=s["id"],
+                fire_at=t,
+            )
+            for s, t in starts
+        ],
+    )
+    for (schedule, fire_at), result in zip(starts, results, strict=True):
+        fired[schedule["id"]] = _outcome(fire_at, result)
+    recorded = [(s, fired[s["id"]]) for s, _ in due if not fired[s["id"]].duplicate]
+    await conn.execute(
+        SET_FIRE_OUTCOMES,
+        {
+            "schedule_ids": [s["id"] for s, _ in recorded],
+            "fire_ats": [f.fire_at for _, f in recorded],
+            "outcomes": [f.outcome for _, f in recorded],
+            "run_ids": [f.run["id"] if f.run else None for _, f in recorded],
+            "details": [f.detail for _, f in recorded],
+        },
+    )
+    over = {s["id"]: f.detail for s, f in recorded if f.outcome == "skipped: quota"}
+    if over:
+        for row in await (await conn.execute(QUOTA_NOTICES_DUE, {"ids": list(over)})).fetchall():
+            await _quota_notice(conn, row, over[row["id"]])
+    left = [s["id"] for s, f in recorded if f.outcome == "skipped: no access"]
+    await _pause_owner_left(conn, left)
+    following = {s["id"]: None if s["id"] in left else upcoming(s, s["db_now"]) for s, _ in batch}
+    await conn.execute(
+        SET_NEXT_FIRES,
+        {
+            "ids": list(following),
+            "next_fire_ats": list(following.values()),
+            "buffered_fire_ats": [buffered[sid] for sid in following],
+        },
+    )
+    for at in sorted({t for t in following.values() if t is not None}):
+        await arm(conn, at)
+    return [(s, [fired[s["id"]]] if s["id"] in fired else []) for s, _ in batch]
+
+
 async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
     """Fire every due schedule, skipping those another process is firing. Up to FIRE_BATCH due
-    schedules are claimed and fired in one transaction (a savepoint each, so one broken schedule
-    rolls back alone), in owner order so that the quota locks of concurrent batches are always
-    taken in the same order. Returns how many schedules it fired."""
+    schedules are claimed per transaction, and all of their spaces locked at once (in space order,
+    so that concurrent batches never wait on each other in a cycle). The batchable ones are fired
+    together (`fire_batch`, in a savepoint); if that fails unexpectedly they are fired one by one
+    like the rest, in a savepoint each, so one broken schedule rolls back alone. Returns how many
+    schedules it fired."""
     done, skip = 0, []
     while limit is None or done < limit:
         batch = FIRE_BATCH if limit is None else min(FIRE_BATCH, limit - done)
@@ -317,12 +478,25 @@ async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
             ).fetchall()
             if not claimed:
                 return done
-            for schedule in sorted(claimed, key=lambda s: (s["owner_id"], s["next_fire_at"])):
+            plans = [(s, _due_or_none(s)) for s in claimed]
+            together = [(s, d) for s, d in plans if batchable(s, d)]
+            alone = [s for s, d in plans if not batchable(s, d)]
+            await quotas.lock_spaces(conn, [(s["owner_id"], s.get("space_id")) for s in claimed])
+            if together:
+                try:
+                    async with conn.transaction():
+                        fired_now += await fire_batch(conn, together)
+                except psycopg.OperationalError:
+                    raise  # the database went away: the job fails, the sweep re-arms what is due
+                except Exception:
+                    log.exception("schedule.batch_failed", extra={"schedules": len(together)})
+                    alone += [s for s, _ in together]
+            for schedule in sorted(alone, key=lambda s: (s["owner_id"], s["next_fire_at"])):
                 try:
                     async with conn.transaction():
                         fired_now.append((schedule, await fire_due_schedule(conn, schedule)))
                 except psycopg.OperationalError:
-                    raise  # the database went away: the job fails, the sweep re-arms what is due
+                    raise
                 except Exception:
                     # Rolled back: this fire is still due. Leave it to the sweep, fire the others.
                     log.exception(

@@ -5,10 +5,12 @@
 -- The next due schedules (up to `batch`) no other process is firing, locked until their fires commit; the index
 -- schedules_due makes this cost one index probe however many schedules are not due.
 -- `skip`: schedules whose fire failed unexpectedly in this job, so one broken schedule cannot hold
--- back the others (the sweep brings it back later).
+-- back the others (the sweep brings it back later). Among schedules due at the same moment, a space's
+-- come together, so that concurrent jobs claim batches of different spaces and fire them in parallel
+-- instead of queueing on each other's space locks.
 SELECT s.*, now() AS db_now FROM schedules s
 WHERE s.next_fire_at <= now() AND NOT (s.id = ANY(%(skip)s::uuid[]))
-ORDER BY s.next_fire_at
+ORDER BY s.next_fire_at, s.space_id
 LIMIT %(batch)s
 FOR UPDATE SKIP LOCKED
 
@@ -76,3 +78,44 @@ SELECT min(next_fire_at) AS due FROM schedules WHERE next_fire_at < now() - make
 -- Fires older than the retention period, a batch at a time (their runs are pruned by then too).
 DELETE FROM schedule_fires WHERE ctid IN (
     SELECT ctid FROM schedule_fires WHERE created_at < now() - make_interval(days => %(days)s) LIMIT %(limit)s)
+
+-- insert_fires --
+-- `insert_fire` for a batch of due schedules (one fire each): the fires that were not recorded yet.
+INSERT INTO schedule_fires (schedule_id, fire_at, kind, outcome)
+SELECT * FROM unnest(%(schedule_ids)s::uuid[], %(fire_ats)s::timestamptz[], %(kinds)s::text[], %(outcomes)s::text[])
+ON CONFLICT (schedule_id, fire_at) DO NOTHING
+RETURNING schedule_id
+
+-- schedules_with_active_runs --
+-- `active_runs` for a batch: which of these schedules have a run that has not ended (index runs_schedule).
+SELECT DISTINCT schedule_id FROM runs
+WHERE schedule_id = ANY(%(schedule_ids)s::uuid[]) AND status IN ('queued', 'running', 'sleeping', 'waiting')
+
+-- set_fire_outcomes --
+-- `set_fire_outcome` for a batch of fires, in the transaction that inserted them.
+UPDATE schedule_fires f SET outcome = o.outcome, run_id = o.run_id, detail = o.detail
+FROM unnest(%(schedule_ids)s::uuid[], %(fire_ats)s::timestamptz[], %(outcomes)s::text[], %(run_ids)s::uuid[],
+            %(details)s::text[]) AS o(schedule_id, fire_at, outcome, run_id, detail)
+WHERE f.schedule_id = o.schedule_id AND f.fire_at = o.fire_at
+
+-- set_next_fires --
+-- `set_next_fire` for a batch of schedules.
+UPDATE schedules s SET next_fire_at = n.next_fire_at, buffered_fire_at = n.buffered_fire_at, updated_at = now()
+FROM unnest(%(ids)s::uuid[], %(next_fire_ats)s::timestamptz[], %(buffered_fire_ats)s::timestamptz[])
+     AS n(id, next_fire_at, buffered_fire_at)
+WHERE s.id = n.id
+
+-- quota_notices_due --
+-- `quota_notice_due` for a batch: the schedules whose owner has not yet heard this month of a fire
+-- skipped for the quota.
+UPDATE schedules SET quota_noticed_month = date_trunc('month', now() AT TIME ZONE 'UTC')::date
+WHERE id = ANY(%(ids)s::uuid[])
+  AND quota_noticed_month IS DISTINCT FROM date_trunc('month', now() AT TIME ZONE 'UTC')::date
+RETURNING id, owner_id, name
+
+-- pause_owner_left --
+-- A schedule whose owner may no longer start runs in its space (left the team, now a viewer) pauses
+-- itself with a note that says so, rather than skip every fire where nobody looks.
+UPDATE schedules SET paused = true, paused_note = %(note)s, next_fire_at = NULL, buffered_fire_at = NULL,
+                     updated_at = now()
+WHERE id = ANY(%(ids)s::uuid[]) AND NOT paused

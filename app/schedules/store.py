@@ -37,6 +37,7 @@ RECENT_FIRES = SQL["recent_fires"]
 OWNER_ZONE = SQL["owner_zone"]
 SET_BUFFERED = SQL["set_buffered"]
 PERSONAL_SPACE = SQL["personal_space"]
+TAKE_OVER = SQL["take_over"]
 
 MAX_BACKFILL = 100
 
@@ -227,10 +228,15 @@ async def trigger_schedule(
     conn: AsyncConnection, schedule_id: Any, owner_id: int | None, *, space_id: int | None = None
 ) -> Fired:
     """Run now: one fire at this moment, whatever the overlap policy (the person asked for a run).
-    Raises the engine's error when no run starts (quota, a broken target), like any start."""
+    The run is the clicker's (`owner_id`: its owner, the actor of its run.start entry, and the
+    one whose role must allow starting runs), not the schedule owner's; the operator's CLI
+    (`owner_id` None) starts it as the schedule's owner. Raises the engine's error when no run
+    starts (quota, a broken target), like any start."""
     async with conn.transaction():
         row = await _lock(conn, schedule_id, owner_id, space_id)
-        fired = await fire(conn, row, row["db_now"], kind="manual", overlap="allow-all")
+        fired = await fire(
+            conn, row, row["db_now"], kind="manual", overlap="allow-all", starter_id=owner_id
+        )
     if fired.outcome == "skipped: quota":
         raise QuotaExceeded(fired.detail or "monthly workflow limit reached")
     if fired.outcome != "started":
@@ -238,6 +244,23 @@ async def trigger_schedule(
             f"no run started: {fired.outcome}" + (f" ({fired.detail})" if fired.detail else "")
         )
     return fired
+
+
+async def take_over_schedule(
+    conn: AsyncConnection, schedule_id: Any, admin_id: int, *, space_id: int
+) -> dict:
+    """A team admin makes a schedule of the team theirs (the caller checks the admin's role):
+    for a schedule whose owner left the team, which paused itself (app/schedules/firing.py).
+    Audited as schedule.change, naming the previous owner."""
+    async with conn.transaction():
+        locked = await _lock(conn, schedule_id, admin_id, space_id)
+        if locked["owner_id"] == admin_id:
+            return locked
+        row = await (
+            await conn.execute(TAKE_OVER, {"id": locked["id"], "owner_id": admin_id})
+        ).fetchone()
+        await _audit(conn, row, admin_id, "schedule.change", taken_over_from=locked["owner_id"])
+        return row
 
 
 async def backfill_schedule(

@@ -86,3 +86,8 @@ UPDATE schedules SET buffered_fire_at = %(buffered_fire_at)s, updated_at = now()
 -- personal_space --
 -- The user's personal space (a caller that names no space acts there).
 SELECT id FROM spaces WHERE personal_of = %(owner_id)s
+
+-- take_over --
+-- A team admin takes a schedule over (its owner left the team, or may no longer start runs there):
+-- its fires start as the admin from now on. It stays paused until someone resumes it.
+UPDATE schedules SET owner_id = %(owner_id)s, updated_at = now() WHERE id = %(id)s RETURNING *

@@ -231,6 +231,9 @@ async def _detail(
         "notice": None,
         "error": None,
         "backfill_errors": {},
+        "can_take_over": request.user.space.kind == "team"
+        and request.user.space.allows(Action.MEMBERS)
+        and schedule["owner_id"] != request.user.id,
         **extra,
     }
 
@@ -340,6 +343,25 @@ async def trigger(
     )
 
 
+@post("/{schedule_id:uuid}/take-over", request_max_body_size=BODY_LIMIT)
+async def take_over(
+    request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]
+) -> Response:
+    """A team admin takes over a schedule (its owner left the team): its fires start as them."""
+    if request.user.space.kind != "team":
+        raise _not_found(store.ScheduleNotFound("no such schedule"))
+    return await _act(
+        request,
+        pool,
+        schedule_id,
+        lambda conn: store.take_over_schedule(
+            conn, schedule_id, request.user.id, space_id=_sid(request)
+        ),
+        lambda _: "It is yours now: its runs start as you. Resume it when it should fire again.",
+        needs=Action.MEMBERS,
+    )
+
+
 @post("/{schedule_id:uuid}/backfill", request_max_body_size=BODY_LIMIT)
 async def backfill(
     request: Request, pool: NamedDependency[AsyncConnectionPool], schedule_id: FromPath[UUID]
@@ -426,6 +448,7 @@ router = Router(
         pause,
         resume,
         trigger,
+        take_over,
         backfill,
         delete,
     ],

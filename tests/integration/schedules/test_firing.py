@@ -133,3 +133,68 @@ async def test_many_due_at_once_fire_once_each_from_concurrent_batched_jobs(pool
         ).fetchone()
     assert len(rows) == 90 and all(r["n"] == 1 and r["runs"] == 1 for r in rows)
     assert started["n"] == 90
+
+
+async def test_a_crowded_second_applies_the_quota_per_fire_and_tells_each_schedule_once(pool):
+    """Five schedules of one owner due at once are fired as one batch: the quota is applied fire by
+    fire (Pro: 10 a month, 8 used), so two start and three are "skipped: quota"; each skipped
+    schedule tells its owner once, and its next skip this month tells nobody again."""
+    from app.schedules.firing import fire_due
+
+    owner = await make_user(pool, tier="pro")
+    made = [
+        await make_schedule(pool, owner, every_s=3600, name=f"crowd {i}", overlap="allow-all")
+        for i in range(5)
+    ]
+    ids = [s["id"] for s in made]
+    async with pool.connection() as conn:
+        await conn.execute(  # eight runs already started this month
+            "INSERT INTO space_month_runs (space_id, month, runs) "
+            "SELECT id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, 8 "
+            "FROM spaces WHERE personal_of = %s",
+            (owner,),
+        )
+        for round_ in range(2):
+            await conn.execute(  # a fire of the (re-anchored) hourly spec, distinct each round
+                "UPDATE schedules SET anchor_at = now() - make_interval(secs => %s), "
+                "next_fire_at = now() - make_interval(secs => %s) WHERE id = ANY(%s)",
+                (10 * (1 + round_), 10 * (1 + round_), ids),
+            )
+            await fire_due(conn)  # (a worker left by an earlier test may fire some of them)
+
+            async def recorded(n=5 * (round_ + 1)) -> bool:
+                async with pool.connection() as c:
+                    row = await (
+                        await c.execute(
+                            "SELECT count(*) AS n FROM schedule_fires WHERE schedule_id = ANY(%s)",
+                            (ids,),
+                        )
+                    ).fetchone()
+                return row["n"] >= n
+
+            await wait_for(recorded, what=f"round {round_ + 1} of fires")
+        outcomes = await (
+            await conn.execute(
+                "SELECT outcome, count(*) AS n FROM schedule_fires WHERE schedule_id = ANY(%s) "
+                "GROUP BY outcome",
+                (ids,),
+            )
+        ).fetchall()
+        told = await (
+            await conn.execute(
+                "SELECT url, count(*) AS n FROM notifications WHERE user_id = %s GROUP BY url",
+                (owner,),
+            )
+        ).fetchall()
+        started = await (
+            await conn.execute(
+                "SELECT count(*) AS n FROM runs WHERE schedule_id = ANY(%s) AND fire_at IS NOT NULL",
+                (ids,),
+            )
+        ).fetchone()
+    # Round one: two start, three skip; round two: all five skip (the quota is used up).
+    assert {r["outcome"]: r["n"] for r in outcomes} == {"started": 2, "skipped: quota": 8}
+    assert started["n"] == 2
+    assert (
+        all(r["n"] == 1 for r in told) and len(told) == 5
+    )  # the two that started skip in round two
