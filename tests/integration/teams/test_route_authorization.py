@@ -294,6 +294,7 @@ ROUTES: dict[tuple[str, str], Case] = {
     ("GET", "/schedules/{schedule_id:uuid}/edit"): thing("/schedules/{schedule}/edit"),
     ("POST", "/schedules/{schedule_id:uuid}/pause"): write("/schedules/{schedule}/pause"),
     ("POST", "/schedules/{schedule_id:uuid}/resume"): write("/schedules/{schedule}/resume"),
+    ("POST", "/schedules/{schedule_id:uuid}/take-over"): write("/schedules/{schedule}/take-over"),
     ("POST", "/schedules/{schedule_id:uuid}/trigger"): write("/schedules/{schedule}/trigger"),
     ("POST", "/schedules/{schedule_id:uuid}/backfill"): write(
         "/schedules/{schedule}/backfill", {"start": "2026-11-01T00:00", "end": "2026-11-02T00:00"}
