@@ -137,14 +137,8 @@ async def rerun(
     return Template("pages/runs/rerun.html", context=context, status_code=422)
 
 
-@get("/{run_id:uuid}/steps/{seq:int}")
-async def step_values(
-    request: Request,
-    pool: NamedDependency[AsyncConnectionPool],
-    run_id: FromPath[UUID],
-    seq: FromPath[int],
-) -> Template:
-    """What one step was given and returned, as the run page shows it once the step is opened."""
+async def _step_row(request: Request, pool: AsyncConnectionPool, run_id: UUID, seq: int) -> dict:
+    """One journaled step of a run of the reader's space (its args and output), or 404."""
     if not 0 <= seq < 2**31:
         raise RunNotFound("no such step")
     async with pool.connection() as conn:
@@ -155,6 +149,18 @@ async def step_values(
         ).fetchone()
     if row is None:
         raise RunNotFound("no such step")
+    return row
+
+
+@get("/{run_id:uuid}/steps/{seq:int}")
+async def step_values(
+    request: Request,
+    pool: NamedDependency[AsyncConnectionPool],
+    run_id: FromPath[UUID],
+    seq: FromPath[int],
+) -> Template:
+    """What one step was given and returned, as the run page shows it once the step is opened."""
+    row = await _step_row(request, pool, run_id, seq)
     return Template(
         "partials/runs/step_values.html",
         context={
@@ -173,16 +179,9 @@ async def step_value(
     part: FromPath[str],
 ) -> Response:
     """A step's whole output (or the arguments its journal kept) as a JSON file."""
-    if part not in PARTS or not 0 <= seq < 2**31:
+    if part not in PARTS:
         raise RunNotFound("no such step")
-    async with pool.connection() as conn:
-        row = await (
-            await conn.execute(
-                STEP_VALUE, {"run_id": run_id, "seq": seq, "space_id": space_id(request)}
-            )
-        ).fetchone()
-    if row is None:
-        raise RunNotFound("no such step")
+    row = await _step_row(request, pool, run_id, seq)
     name = f"run-{str(run_id)[:8]}-position-{seq}-{part}"
     return Response(
         _pretty(row[PARTS[part]]),
