@@ -39,8 +39,10 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -145,8 +147,9 @@ def load_cluster():
 
 
 async def seed(url: str, cfg: dict) -> dict:
-    from app.engine.commands import INSERT_RUN, start_run
+    from app.engine.commands import INSERT_RUNS, start_run
     from app.engine.journal import FINISH_RUN, WRITE_STEP
+    from app.spaces.store import personal_space
     from app.web.auth.accounts import create_account
     from app.web.auth.api_keys import create_key
     from app.web.auth.passwords import hash_password
@@ -161,44 +164,39 @@ async def seed(url: str, cfg: dict) -> dict:
                 conn, f"user{i}@load.test", hashed, tier="enterprise", explicit_tier=True
             )
             key, _ = await create_key(conn, user.id, "load")
-            users.append({"id": user.id, "email": f"user{i}@load.test", "key": key})
+            space = await personal_space(conn, user.id)
+            users.append(
+                {"id": user.id, "space": space.id, "email": f"user{i}@load.test", "key": key}
+            )
         t0 = time.perf_counter()
-        for n in range(cfg["finished"]):
-            owner = users[n % len(users)]["id"]
+        for first in range(0, cfg["finished"], SEED_BATCH):
+            batch = range(first, min(first + SEED_BATCH, cfg["finished"]))
+            owners = [users[n % len(users)] for n in batch]
             async with conn.transaction():
-                run = await (
-                    await conn.execute(
-                        INSERT_RUN,
-                        {
-                            "owner_id": owner,
-                            "space_id": None,
-                            "chat_id": None,
-                            "workflow": "bench-load",
-                            "version": 1,
-                            "title": f"Seeded run {n}",
-                            "input": Jsonb({"steps": 20}),
-                            "key": None,
-                            "max_duration": "30 days",
-                            "template_id": None,
-                            "template_version": None,
-                            "rerun_of": None,
-                            "rerun_from": None,
-                        },
-                    )
-                ).fetchone()
+                runs = await (
+                    await conn.execute(INSERT_RUNS, finished_rows(batch, owners))
+                ).fetchall()
                 async with conn.cursor() as cur:
                     await cur.executemany(
-                        WRITE_STEP, [step_params(run["id"], owner, seq) for seq in range(20)]
+                        WRITE_STEP,
+                        [
+                            step_params(r["id"], r["owner_id"], seq)
+                            for r in runs
+                            for seq in range(20)
+                        ],
                     )
-                await conn.execute(
-                    FINISH_RUN,
-                    {
-                        "run_id": run["id"],
-                        "status": "completed",
-                        "output": Jsonb({"approved": True}),
-                        "error": None,
-                    },
-                )
+                    await cur.executemany(
+                        FINISH_RUN,
+                        [
+                            {
+                                "run_id": r["id"],
+                                "status": "completed",
+                                "output": Jsonb({"approved": True}),
+                                "error": None,
+                            }
+                            for r in runs
+                        ],
+                    )
         finished_s = time.perf_counter() - t0
         waiting = []
         async with conn.transaction():
@@ -220,6 +218,33 @@ async def seed(url: str, cfg: dict) -> dict:
                     input={"steps": 2, "sleep_s": 86400},
                 )
     return {"users": users, "waiting": waiting, "finished_s": finished_s}
+
+
+SEED_BATCH = 500
+
+
+def finished_rows(batch: range, owners: list[dict]) -> dict:
+    """insert_runs' arrays for a batch of seeded runs (app/engine/commands.sql)."""
+    n = len(batch)
+    return {
+        "ids": [uuid.uuid4() for _ in batch],
+        "owner_ids": [o["id"] for o in owners],
+        "space_ids": [o["space"] for o in owners],
+        "chat_ids": [None] * n,
+        "workflows": ["bench-load"] * n,
+        "versions": [1] * n,
+        "titles": [f"Seeded run {i}" for i in batch],
+        "inputs": [Jsonb({"steps": 20})] * n,
+        "keys": [None] * n,
+        "max_durations": [timedelta(days=30)] * n,
+        "template_ids": [None] * n,
+        "template_versions": [None] * n,
+        "rerun_ofs": [None] * n,
+        "rerun_froms": [None] * n,
+        "schedule_ids": [None] * n,
+        "fire_ats": [None] * n,
+        "counted": [True] * n,
+    }
 
 
 def step_params(run_id, owner: int, seq: int) -> dict:
