@@ -111,7 +111,9 @@ async def build_world(pool, client) -> World:
     )
 
     owner_api = {"Authorization": f"Bearer {owner.key}"}
-    async with pool.connection() as conn:
+    # One transaction: the runs' jobs are deleted before any worker of another test in this
+    # database can see them (a worker that took the waiting run's job would end it).
+    async with pool.connection() as conn, conn.transaction():
         run, _ = await commands.start_run(
             conn,
             owner_id=owner.user_id,
@@ -130,11 +132,11 @@ async def build_world(pool, client) -> World:
             title=f"{marker} failed run",
         )
         await conn.execute("UPDATE runs SET status = 'failed' WHERE id = %s", (failed["id"],))
-        # The run waits on the hook below and no worker of another test in this database may
-        # advance it (it would end, and its review would have nothing left to decide).
+        # The run waits on the hook below and no worker may advance either run (the waiting one
+        # would end, and its review would have nothing left to decide).
         await conn.execute(
-            "DELETE FROM procrastinate_jobs WHERE queueing_lock = %(key)s OR lock = %(key)s",
-            {"key": f"run:{run['id']}"},
+            "DELETE FROM procrastinate_jobs WHERE queueing_lock = ANY(%s)",
+            ([f"run:{run['id']}", f"run:{failed['id']}"],),
         )
         await conn.execute("UPDATE runs SET status = 'waiting' WHERE id = %s", (run["id"],))
     run_id = str(run["id"])
