@@ -88,6 +88,21 @@ async def wait_effect(pool, run_id, name: str, timeout: float = 20) -> None:
         await asyncio.sleep(0.05)
 
 
+async def wait_workers(pool, n: int, timeout: float = 30) -> None:
+    """Until n worker processes have registered with Procrastinate (each inserts its row once
+    it is ready to take jobs)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        async with pool.connection() as conn:
+            row = await (
+                await conn.execute("SELECT count(*) AS n FROM procrastinate_workers")
+            ).fetchone()
+        if row["n"] >= n:
+            return
+        assert time.monotonic() < deadline, f"{row['n']} of {n} workers up"
+        await asyncio.sleep(0.05)
+
+
 async def recover_after_kill(pool, workers, proc) -> None:
     workers.kill(proc)
     await asyncio.sleep(1.2)  # the dead worker's heartbeat goes stale
@@ -193,7 +208,7 @@ async def test_rate_limit_holds_across_two_workers(crash_env):
     pool, workers, user = crash_env
     workers.start()
     workers.start()
-    await asyncio.sleep(1.5)  # both workers up before the fan-out starts
+    await wait_workers(pool, 2)  # both workers up before the fan-out starts
     run = await start(
         pool,
         user,
