@@ -8,6 +8,8 @@ tabs) starts one run: the second sees the proposal already started.
 from __future__ import annotations
 
 import logging
+from collections import OrderedDict
+from dataclasses import dataclass
 
 from litestar import Request, Response, Router, post
 from litestar.di import NamedDependency
@@ -17,9 +19,12 @@ from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
 from app.core.llm import Completion
+from app.core.sql_queries import load_queries
 from app.engine.errors import WorkflowNotFound
 from app.engine.registry import catalog, get_workflow
-from app.templates import store as template_store
+from app.templates.format import Template as TemplateDocument
+from app.templates.format import parse
+from app.templates.inputs import input_model
 from app.web.auth import requires_login
 from app.web.chat import store
 from app.web.runs.cards import load_card
@@ -32,20 +37,36 @@ TOOL_NAME = "propose_workflow"
 
 TEMPLATE_PREFIX = "template:"  # a saved template offered as `template:<slug>`
 PROPOSED_TEMPLATES = 20
+# Parsed documents kept per process, by a hash of their content: a version's document is parsed and
+# its input model built once, not with every reply. Keyed by content, an entry can never answer for
+# another document (another database's template with the same id and version, a version rewritten).
+PARSED_DOCUMENTS = 256
+
+SQL = load_queries(__file__)
+OFFERABLE = SQL["offerable"]
+OFFERED_DOCUMENTS = SQL["offered_documents"]
 
 
-async def proposable_templates(
-    conn, user_id: int, space_id: int | None = None
-) -> list[TemplateChoice]:
-    """The saved templates the model may offer this user in `space_id` (None: their personal
-    space): the space's, then the gallery's."""
-    found = await template_store.list_templates(conn, user_id=user_id, space_id=space_id)
-    chosen = []
-    for row in (found["mine"] + found["gallery"])[:PROPOSED_TEMPLATES]:
-        choice = await choose_template(conn, user_id, template_id=row["id"], space_id=space_id)
-        if choice is not None:
-            chosen.append(choice)
-    return chosen
+@dataclass(frozen=True)
+class Offer:
+    """A saved template offered to the model with a reply: the version a confirmed proposal runs,
+    and how the tool's description presents it."""
+
+    choice: TemplateChoice
+    summary: str  # "(title: description) takes topic, notes (optional)"
+
+    @property
+    def slug(self) -> str:
+        return self.choice.slug
+
+
+@dataclass(frozen=True)
+class _Parsed:
+    document: TemplateDocument
+    summary: str
+
+
+_parsed: OrderedDict[str, _Parsed] = OrderedDict()
 
 
 def _takes(model) -> str:
@@ -56,7 +77,53 @@ def _takes(model) -> str:
     )
 
 
-def proposal_tools(templates: list[TemplateChoice] = ()) -> list[dict]:
+def _remember(key: str, raw: dict) -> _Parsed | None:
+    # A version this code no longer reads is not offered; the chat still answers.
+    try:
+        document = parse(raw)
+    except ValidationError:
+        log.warning("chat.template_unreadable", extra={"document_key": key})
+        return None
+    takes = _takes(input_model(document.inputs))
+    summary = f"({document.title}: {document.description[:200]}) takes {takes}"
+    _parsed[key] = parsed = _Parsed(document, summary)
+    while len(_parsed) > PARSED_DOCUMENTS:
+        _parsed.popitem(last=False)
+    return parsed
+
+
+async def proposable_templates(conn, user_id: int, space_id: int | None = None) -> list[Offer]:
+    """The saved templates the model may offer this user in `space_id` (None: their personal
+    space): the space's, then the gallery's. One query when every current version was parsed
+    before (the usual case); a second fetches the documents of those that were not."""
+    rows = await (
+        await conn.execute(
+            OFFERABLE, {"user_id": user_id, "space_id": space_id, "limit": PROPOSED_TEMPLATES}
+        )
+    ).fetchall()
+    known = {r["document_key"]: _parsed.get(r["document_key"]) for r in rows}
+    if missing := [r for r in rows if known[r["document_key"]] is None]:
+        fetched = await (
+            await conn.execute(
+                OFFERED_DOCUMENTS,
+                {"ids": [r["id"] for r in missing], "versions": [r["version"] for r in missing]},
+            )
+        ).fetchall()
+        known |= {r["document_key"]: _remember(r["document_key"], r["document"]) for r in fetched}
+    offers = []
+    for row in rows:
+        # None: unreadable, or rewritten between the two queries (offered with the next reply)
+        if (parsed := known.get(row["document_key"])) is not None:
+            if row["document_key"] in _parsed:
+                _parsed.move_to_end(row["document_key"])
+            choice = TemplateChoice(
+                row["id"], row["version"], row["slug"], parsed.document, space_id
+            )
+            offers.append(Offer(choice, parsed.summary))
+    return offers
+
+
+def proposal_tools(templates: list[Offer] = ()) -> list[dict]:
     """The tool the chat model may call to offer a workflow or one of the user's saved templates
     (OpenAI tool format)."""
     workflows = catalog()
@@ -65,10 +132,7 @@ def proposal_tools(templates: list[TemplateChoice] = ()) -> list[dict]:
             f"{wf.name} ({wf.title}: {wf.description}) takes {_takes(wf.input_model)}"
             for wf in workflows
         ]
-        + [
-            f"{TEMPLATE_PREFIX}{t.slug} ({t.title}: {t.document.description[:200]}) takes {_takes(t.input_model())}"
-            for t in templates
-        ]
+        + [f"{TEMPLATE_PREFIX}{t.slug} {t.summary}" for t in templates]
     )
     return [
         {
@@ -105,9 +169,9 @@ def proposal_tools(templates: list[TemplateChoice] = ()) -> list[dict]:
     ]
 
 
-def _template_proposal(args: dict, templates: list[TemplateChoice]) -> dict | None:
+def _template_proposal(args: dict, templates: list[Offer]) -> dict | None:
     slug = str(args.get("workflow"))[len(TEMPLATE_PREFIX) :]
-    choice = next((t for t in templates if t.slug == slug), None)
+    choice = next((t.choice for t in templates if t.slug == slug), None)
     if choice is None or not isinstance(args.get("input"), dict):
         raise ValueError("not one of the user's templates")
     data = choice.input_model().model_validate(args["input"]).model_dump(mode="json")
@@ -123,9 +187,7 @@ def _template_proposal(args: dict, templates: list[TemplateChoice]) -> dict | No
     }
 
 
-def proposal_from(
-    completion: Completion | None, templates: list[TemplateChoice] = ()
-) -> dict | None:
+def proposal_from(completion: Completion | None, templates: list[Offer] = ()) -> dict | None:
     """The first valid `propose_workflow` call of a reply, as stored on the message (or None:
     an unknown workflow or an input the workflow refuses is not offered to the user)."""
     for call in completion.tool_calls if completion else ():

@@ -61,7 +61,7 @@ class LiveReply:
             None  # the final Message (or CLOSED), for listeners who come late
         )
         self.completion: Completion | None = None  # what the model sent, also after a stop
-        self.templates: list = []  # the saved templates offered to the model (app/web/chat/proposals.py)
+        self.templates: list = []  # the saved templates offered to the model (proposals.Offer)
 
     @property
     def text(self) -> str:
