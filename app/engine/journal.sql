@@ -31,15 +31,13 @@ FROM runs r CROSS JOIN LATERAL (
     SELECT coalesce(array_agg(s.seq), '{}') AS journal_seqs,
            coalesce(array_agg(s.name), '{}') AS journal_names,
            coalesce(array_agg(s.kind), '{}') AS journal_kinds,
-           coalesce(json_agg(CASE WHEN pg_column_size(s.output) <= %(lazy_bytes)s THEN s.output END), '[]')
-               AS journal_outputs,
-           coalesce(array_agg(s.seq) FILTER (WHERE pg_column_size(s.output) > %(lazy_bytes)s), '{}')
-               AS journal_stored_seqs,
-           coalesce(array_agg(s.xmin::text) FILTER (WHERE pg_column_size(s.output) > %(lazy_bytes)s), '{}')
-               AS journal_stored_versions,
+           coalesce(json_agg(CASE WHEN NOT s.large THEN s.output END), '[]') AS journal_outputs,
+           coalesce(array_agg(s.seq) FILTER (WHERE s.large), '{}') AS journal_stored_seqs,
+           coalesce(array_agg(s.xmin::text) FILTER (WHERE s.large), '{}') AS journal_stored_versions,
            coalesce(json_agg(json_build_array(s.seq, s.status, s.attempts, s.error, s.wake_at))
                     FILTER (WHERE s.status <> 'completed'), '[]') AS journal_open
-    FROM (SELECT seq, name, kind, status, attempts, output, error, wake_at, xmin
+    FROM (SELECT seq, name, kind, status, attempts, output, error, wake_at, xmin,
+                 coalesce(pg_column_size(output) > %(lazy_bytes)s, false) AS large
           FROM run_steps WHERE run_id = r.id ORDER BY seq) s
 ) j
 WHERE r.id = %(run_id)s
