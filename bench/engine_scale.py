@@ -13,7 +13,9 @@ serves other people too. Baselines are measured in the same run:
 (h) WAL written per step (pg_current_wal_lsn deltas) beside the floor (one-row INSERT+COMMIT), and
     the share of the `runs` table's updates that were HOT over a long run;
 (f) resuming a run after a hook decision with a 1,000- and a 5,000-step journal (decision -> next
-    step started, through a `baton worker`), and the same with 2 kB step outputs.
+    step started, through a `baton worker`), and the same with 2 kB step outputs; beside it one
+    resume in this process (load query + replay to the hook): best wall times, and the CPU time
+    of Python and of its Postgres backend per resume, which the machine's load hardly inflates.
 """
 
 from __future__ import annotations
