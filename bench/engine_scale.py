@@ -13,7 +13,9 @@ serves other people too. Baselines are measured in the same run:
 (h) WAL written per step (pg_current_wal_lsn deltas) beside the floor (one-row INSERT+COMMIT), and
     the share of the `runs` table's updates that were HOT over a long run;
 (f) resuming a run after a hook decision with a 1,000- and a 5,000-step journal (decision -> next
-    step started, through a `baton worker`), and the same with 2 kB step outputs.
+    step started, through a `baton worker`), and the same with 2 kB step outputs; beside it one
+    resume in this process (load query + replay to the hook): best wall times, and the CPU time
+    of Python and of its Postgres backend per resume, which the machine's load hardly inflates.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import os
 import sys
 import time
 from pathlib import Path
@@ -190,30 +193,45 @@ async def wal_per_step(pool, user: int, workers: Workers, steps: int) -> None:
     )
 
 
-async def in_process_ms(pool, run_id) -> tuple[float, float]:
-    """The resume query alone, and query + replay of the workflow to its hook, in this process
-    (rolled back: loading marks the run running). Best of five."""
+def backend_cpu_ms(pid: int) -> float:
+    """CPU time (user + system) of a Postgres backend so far: the bench owns the cluster, on this
+    machine. Unlike wall time it hardly grows with the machine's load (other engineers' work)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
+
+
+async def in_process_ms(pool, run_id, repeat: int = 40) -> tuple[float, float, float, float]:
+    """One resume in this process (rolled back: loading marks the run running), `repeat` times:
+    the load query alone and query + replay of the workflow to its hook (best wall times), and
+    the CPU time per resume of this process and of its Postgres backend (means; the clock ticks
+    in 10 ms, hence the repeats)."""
     from app.engine.errors import Suspend
     from app.engine.journal import LOAD_RUN
     from app.engine.registry import get_workflow
     from app.engine.run import Run
 
     wf = get_workflow("bench-resume")
-    query = replay = float("inf")
+    params = {"run_id": run_id, "lazy_bytes": 1024}
+
+    async def resume(conn) -> tuple[float, float]:
+        async with conn.transaction(force_rollback=True):
+            t0 = time.perf_counter()
+            row = await (await conn.execute(LOAD_RUN, params, prepare=True)).fetchone()
+            t1 = time.perf_counter()
+            inp = wf.input_model.model_validate(row["input"])
+            with contextlib.suppress(Suspend):
+                await wf.fn(Run(conn, row, inp), inp)
+            t2 = time.perf_counter()
+        return (t1 - t0) * 1000, (t2 - t0) * 1000
+
     async with pool.connection() as conn:
-        for _ in range(5):
-            async with conn.transaction(force_rollback=True):
-                t0 = time.perf_counter()
-                row = await (
-                    await conn.execute(LOAD_RUN, {"run_id": run_id, "lazy_bytes": 1024})
-                ).fetchone()
-                t1 = time.perf_counter()
-                inp = wf.input_model.model_validate(row["input"])
-                with contextlib.suppress(Suspend):
-                    await wf.fn(Run(conn, row, inp), inp)
-                t2 = time.perf_counter()
-            query, replay = min(query, (t1 - t0) * 1000), min(replay, (t2 - t0) * 1000)
-    return query, replay
+        await resume(conn)  # prepared, and large outputs in this process's cache as on its worker
+        pid = conn.info.backend_pid
+        server0, client0 = backend_cpu_ms(pid), time.process_time()
+        times = [await resume(conn) for _ in range(repeat)]
+        server = (backend_cpu_ms(pid) - server0) / repeat
+        client = (time.process_time() - client0) * 1000 / repeat
+    return min(t[0] for t in times), min(t[1] for t in times), client, server
 
 
 async def resume_scale(pool, user: int, runs: int) -> None:
@@ -229,7 +247,7 @@ async def resume_scale(pool, user: int, runs: int) -> None:
         from bench.engine import wait_status
 
         await wait_status(pool, ids, "waiting")
-        query, replay = await in_process_ms(pool, ids[0])
+        query, replay, client_cpu, server_cpu = await in_process_ms(pool, ids[0])
         parts = await resume_latency_of(pool, ids)
         lat = [p[0] for p in parts]
         size = f"{output_bytes // 1024} kB outputs" if output_bytes else "null outputs"
@@ -237,6 +255,11 @@ async def resume_scale(pool, user: int, runs: int) -> None:
             f"(f) resume, {before:>5}-step journal, {size:<13} decision -> next step p50 {pct(lat, 50):6.1f} ms"
             f" max {max(lat):6.1f} ms  {mark(pct(lat, 50) <= target)} target <= {target} ms"
             f"   (in process: load query {query:.1f} ms, with replay {replay:.1f} ms)"
+        )
+        print(
+            f"    in process, CPU per resume: {client_cpu + server_cpu:.1f} ms"
+            f" = Python {client_cpu:.1f} ms + its Postgres backend {server_cpu:.1f} ms;"
+            f" load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
         print(
             f"    p50 parts: decision committed <= {pct([p[3] for p in parts], 50):.1f} ms,"

@@ -17,27 +17,28 @@ WITH old AS (
     WHERE old.status <> 'running'
 )
 -- The journal comes as one array per field (a few Python lists, not an object per position: on a
--- long journal the garbage collector's passes over those had cost as much as the query). Outputs
--- stored larger than %(lazy_bytes)s come as NULL beside their row version (`journal_stored`): the
--- run fetches them only if its code reaches them (app/engine/stored_outputs.py). Names and kinds
--- come for every position: the determinism check reads them all. Attempts, errors and wake times
--- matter only at positions not completed (`journal_open`).
+-- long journal the garbage collector's passes over those had cost as much as the query). Names and
+-- kinds come for every position: the determinism check reads them all. Outputs stored larger than
+-- %(lazy_bytes)s come as NULL, their positions and row versions apart (`journal_stored_*`): the run
+-- fetches them only if its code reaches them (app/engine/stored_outputs.py). Status, attempts,
+-- errors and wake times come only for positions not completed (`journal_open`): most are.
 SELECT r.*, (SELECT count(*) FROM upd) = 1 AS advancing, j.*,
        (SELECT coalesce(jsonb_agg(to_jsonb(h)), '[]') FROM hooks h
          WHERE h.run_id = r.id AND h.status = 'waiting') AS waiting_hooks
 FROM runs r CROSS JOIN LATERAL (
-    -- One plain aggregate over the positions in order (no GROUP BY, so nothing re-sorts them).
+    -- One plain aggregate over the positions in order (no GROUP BY, so nothing re-sorts them), of
+    -- only the columns it reads: `SELECT *` here had carried every column (arguments, times) along.
     SELECT coalesce(array_agg(s.seq), '{}') AS journal_seqs,
            coalesce(array_agg(s.name), '{}') AS journal_names,
            coalesce(array_agg(s.kind), '{}') AS journal_kinds,
-           coalesce(array_agg(s.status), '{}') AS journal_statuses,
-           coalesce(json_agg(CASE WHEN pg_column_size(s.output) <= %(lazy_bytes)s THEN s.output END), '[]')
-               AS journal_outputs,
-           coalesce(array_agg(CASE WHEN pg_column_size(s.output) > %(lazy_bytes)s THEN s.xmin::text END), '{}')
-               AS journal_stored,
-           coalesce(json_agg(json_build_array(s.seq, s.attempts, s.error, s.wake_at))
+           coalesce(json_agg(CASE WHEN NOT s.large THEN s.output END), '[]') AS journal_outputs,
+           coalesce(array_agg(s.seq) FILTER (WHERE s.large), '{}') AS journal_stored_seqs,
+           coalesce(array_agg(s.xmin::text) FILTER (WHERE s.large), '{}') AS journal_stored_versions,
+           coalesce(json_agg(json_build_array(s.seq, s.status, s.attempts, s.error, s.wake_at))
                     FILTER (WHERE s.status <> 'completed'), '[]') AS journal_open
-    FROM (SELECT *, xmin FROM run_steps WHERE run_id = r.id ORDER BY seq) s
+    FROM (SELECT seq, name, kind, status, attempts, output, error, wake_at, xmin,
+                 coalesce(pg_column_size(output) > %(lazy_bytes)s, false) AS large
+          FROM run_steps WHERE run_id = r.id ORDER BY seq) s
 ) j
 WHERE r.id = %(run_id)s
 

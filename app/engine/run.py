@@ -24,9 +24,10 @@ from psycopg import AsyncConnection
 from app.core.logs import log_context
 from app.engine import journal as J
 from app.engine import stored_outputs
-from app.engine.errors import FatalError, NonDeterminism, RunCancelled, StepFailed, Suspend
+from app.engine.errors import FatalError, RunCancelled, StepFailed, Suspend
 from app.engine.hooks import check_assignment, create_hook, expire_hook
 from app.engine.jobs import wake_run
+from app.engine.loaded_journal import NOT_AT_HAND, LoadedJournal
 from app.engine.mapping import collect_children, start_children
 from app.engine.progress import overall_percent
 from app.engine.values import DEFAULT_RETRY, HookResult, RateLimit, RetryPolicy, StepOutput
@@ -57,17 +58,9 @@ class Run:
         self.version: int = row["version"]
         self.chat_id = row["chat_id"]
         self.input = input
-        # The journal, one list per field (journal.sql, load_run); entries are built as reached.
-        self._positions = {seq: i for i, seq in enumerate(row["journal_seqs"])}
-        self._names, self._kinds = row["journal_names"], row["journal_kinds"]
-        self._statuses, self._outputs, self._stored = (
-            row["journal_statuses"],
-            row["journal_outputs"],
-            row["journal_stored"],
-        )
-        self._open = {e[0]: e for e in row["journal_open"]}  # [seq, attempts, error, wake_at]
-        self._fetched: dict[int, Any] = {}  # large outputs fetched by this advance, until reached
         self._key = str(self.id)
+        self._journal = LoadedJournal(row, self._key)
+        self._fetched: dict[int, Any] = {}  # large outputs fetched by this advance, until reached
         self._hooks: dict[int, dict] = {h["seq"]: h for h in row["waiting_hooks"]}
         self._seq = 0
         self._pending_values: list[dict] = []
@@ -80,51 +73,38 @@ class Run:
     def _next(self, name: str, kind: str) -> tuple[int, dict | None]:
         seq = self._seq
         self._seq += 1
-        i = self._positions.get(seq)
-        if i is None:
-            return seq, None
-        if self._names[i] != name or self._kinds[i] != kind:
-            raise NonDeterminism(
-                f"workflow code changed under a running run: at position {seq} the journal holds "
-                f"{self._kinds[i]} {self._names[i]!r} but the code now asks for {kind} {name!r}"
-            )
-        _, attempts, error, wake_at = self._open.get(seq) or (seq, None, None, None)
-        return seq, {
-            "seq": seq,
-            "name": name,
-            "kind": kind,
-            "status": self._statuses[i],
-            "attempts": attempts,
-            "output": self._outputs[i],
-            "stored": self._stored[i],
-            "error": error,
-            "wake_at": wake_at,
-        }
+        return seq, self._journal.entry(seq, name, kind)
 
     async def _output(self, entry: dict) -> Any:
         """A journaled output; one stored large was left in Postgres by the load: from this
         process's cache, else fetched with every other such output of the run (one query)."""
-        if entry["stored"] is None:
+        version = entry["stored"]
+        if version is None:
             return entry["output"]
         seq = entry["seq"]
-        if seq not in self._fetched:
-            found, value = stored_outputs.cache.get(
-                stored_outputs.key(self._key, seq, entry["stored"])
+        if seq in self._fetched:
+            return self._fetched.pop(seq)
+        found, value = stored_outputs.cache.get(stored_outputs.key(self._key, seq, version))
+        if found:
+            return value
+        fetched = await stored_outputs.fetch(self._conn, self._key, self._stored_from(seq))
+        value = fetched.pop(seq)
+        # The cache now holds the others, unless it could not keep them (larger than it allows).
+        self._fetched.update(
+            (s, v)
+            for s, v in fetched.items()
+            if not stored_outputs.cache.has(
+                stored_outputs.key(self._key, s, self._journal.stored[s])
             )
-            if found:
-                return value
-            self._fetched.update(
-                await stored_outputs.fetch(self._conn, self._key, self._stored_from(seq))
-            )
-        return self._fetched.pop(seq)  # the cache holds its own copy
+        )
+        return value
 
     def _stored_from(self, seq: int) -> list[int]:
         """Positions from `seq` on whose outputs were left in Postgres and are not at hand."""
         return [
             s
-            for s, version in zip(self._positions, self._stored, strict=True)
-            if version is not None
-            and s >= seq
+            for s, version in self._journal.stored.items()
+            if s >= seq
             and s not in self._fetched
             and not stored_outputs.cache.has(stored_outputs.key(self._key, s, version))
         ]
@@ -197,13 +177,17 @@ class Run:
         timeout: float | None = None,
         **kwargs: Any,
     ) -> Any:
+        # The common replay, a completed step with its output at hand: nothing built, no await
+        # (a large output not in this process's cache goes the long way, and is fetched).
+        output = self._journal.replayed(self._seq, name, "step")
+        if output is not NOT_AT_HAND:
+            self._seq += 1
+            return output
         seq, entry = self._next(name, "step")
         attempts = 0
         if entry:
-            if (
-                entry["status"] == "completed"
-            ):  # the common replay: no coroutine for an output at hand
-                return entry["output"] if entry["stored"] is None else await self._output(entry)
+            if entry["status"] == "completed":
+                return await self._output(entry)
             if entry["status"] == "failed":
                 raise StepFailed(name, entry["error"])
             attempts = entry["attempts"]
