@@ -63,7 +63,8 @@ async def nudge_scheduled_jobs(pool: AsyncConnectionPool, stop: asyncio.Event) -
 
 def waker_interval_s(horizon_s: float) -> float:
     """A tenth of the horizon, between 0.5 and 30 s: a wake-up is queued at least nine tenths of
-    the horizon before it is due (4.5 minutes by default), which leaves the nudger time to see it."""
+    the horizon before it is due (4.5 minutes by default; half of it for a horizon under 5 s),
+    which leaves the nudger time to see it."""
     return min(max(horizon_s / 10, 0.5), 30.0)
 
 
