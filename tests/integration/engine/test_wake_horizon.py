@@ -14,6 +14,7 @@ from app.core.db import open_pool
 from app.core.migrations import apply_migrations
 from app.engine import jobs
 from app.engine.jobs import defer_hook_reminder, queue_due_wakeups, wake_run
+from app.engine.recovery import requeue_orphans
 from tests.integration.engine.test_recovery_plan import job_table_scanned_per_run
 from tests.support.engine import job_listeners, journal, make_user, start, wait_status
 from tests.support.waiting import wait_for
@@ -91,6 +92,9 @@ async def near(conn, table: str, column: str, seconds: float) -> dict:
 async def test_far_wakeups_are_not_jobs_until_within_the_horizon(seeded):
     pool, _ = seeded
     assert await todo_jobs(pool) == {}, "a wake-up a day away was queued as a job"
+    async with pool.connection() as conn:
+        # The recovery sweep agrees: a run not yet due lost nothing by having no job.
+        assert await requeue_orphans(conn, grace_s=0) == 0
 
     async with pool.connection() as conn:
         soon = await near(conn, "runs", "wake_at", 2)
