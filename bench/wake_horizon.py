@@ -12,7 +12,7 @@ plan goes quadratic on a table that was empty when planned), then measures:
   (most fetches of an idle or lightly used worker: its poll every 5 s, each nudge) and when one
   job queued after the suspended ones is ready;
 - a minute of one idle `baton worker`: statements per second and database time per second
-  (pg_stat_statements), the busiest statements;
+  (pg_stat_statements), the busiest statements (also before seeding, on the empty database);
 
 then applies the change as an upgrade does (migration 0110's DELETEs: far-off jobs leave the job
 table), times the waker's pass, and measures the same again.
@@ -132,6 +132,8 @@ async def main() -> None:
         with psycopg.connect(url, autocommit=True) as conn:
             if cluster.statements:
                 conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await measure("no suspended runs", url, args.idle_s)
+        with psycopg.connect(url, autocommit=True) as conn:
             owner = conn.execute(
                 "INSERT INTO users (email, tier) VALUES ('bench@example.test', 'enterprise') RETURNING id"
             ).fetchone()[0]
