@@ -1,7 +1,7 @@
 """Run a Procrastinate worker inside an asyncio program (the `baton serve` lifespan or `baton worker`).
 
 One `WorkerHandle` is one incarnation: it sweeps, starts the Procrastinate worker with the
-wake-up nudger and the recovery sweeper beside it, and ends when that worker ends. Procrastinate
+wake-up nudger, the waker and the recovery sweeper beside it, and ends when that worker ends. Procrastinate
 stops a worker for good when one of its side tasks fails (the LISTEN connection, the heartbeat),
 which is what a database restart does; worker/supervisor.py starts a new incarnation.
 
@@ -23,7 +23,7 @@ from app.core.queue import queue, worker_pool
 from app.engine.recovery import STALLED_WORKER_TIMEOUT_S, release_workers, sweep
 from worker.deploy_check import check_deploy_in_background
 from worker.sweeper import sweep_on_schedule
-from worker.wakeups import nudge_scheduled_jobs
+from worker.wakeups import nudge_scheduled_jobs, queue_wakeups_on_schedule
 
 log = logging.getLogger("baton.worker")
 
@@ -97,6 +97,9 @@ class WorkerHandle:
                     nudge_scheduled_jobs(self.pool, self._stop), name="baton-nudger"
                 ),
                 asyncio.create_task(sweep_on_schedule(self.pool, self._stop), name="baton-sweeper"),
+                asyncio.create_task(
+                    queue_wakeups_on_schedule(self.pool, self._stop), name="baton-waker"
+                ),
                 asyncio.create_task(
                     check_deploy_in_background(self.pool, self.name), name="baton-deploy-check"
                 ),

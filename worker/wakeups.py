@@ -1,4 +1,5 @@
-"""Wake workers when a scheduled job falls due, instead of waiting for the next poll.
+"""Wake workers when a scheduled job falls due, instead of waiting for the next poll; and queue
+the jobs of wake-ups that came within the horizon (the waker, app/engine/jobs.py).
 
 Procrastinate learns about new jobs from NOTIFY at insert time, but a job scheduled for later is
 only noticed by polling (`fetch_job_polling_interval`, 5 s by default). Polling fast would cost a
@@ -15,6 +16,8 @@ import logging
 from datetime import UTC, datetime, timedelta
 
 from psycopg_pool import AsyncConnectionPool
+
+from app.engine.jobs import queue_due_wakeups, wake_horizon_s
 
 log = logging.getLogger("baton.wakeups")
 
@@ -56,3 +59,24 @@ async def nudge_scheduled_jobs(pool: AsyncConnectionPool, stop: asyncio.Event) -
             backoff = min(backoff * 2, RETRY_MAX_S)
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), LOOKAHEAD_S)
+
+
+def waker_interval_s(horizon_s: float) -> float:
+    """A tenth of the horizon, between 0.5 and 30 s: a wake-up is queued at least nine tenths of
+    the horizon before it is due (4.5 minutes by default; half of it for a horizon under 5 s),
+    which leaves the nudger time to see it."""
+    return min(max(horizon_s / 10, 0.5), 30.0)
+
+
+async def queue_wakeups_on_schedule(pool: AsyncConnectionPool, stop: asyncio.Event) -> None:
+    """The waker: every few seconds, queue the runs and hook reminders due within the horizon.
+    Every worker process runs one; they agree through the runs' queueing locks."""
+    while not stop.is_set():
+        horizon_s = wake_horizon_s()
+        try:
+            async with pool.connection(timeout=5) as conn:
+                await queue_due_wakeups(conn, horizon_s)
+        except Exception:  # the database may be restarting; the next pass tries again
+            log.warning("waker.error", exc_info=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), waker_interval_s(horizon_s))

@@ -60,6 +60,9 @@ class Settings:
     # its runs; the slots are live workers × the concurrency they run with (`--concurrency`).
     replay_worker_share: float = 0.25
     worker_concurrency: int = 8
+    # A run's wake-up further away than this is not queued as a job until it comes this close
+    # (app/engine/jobs.py): sleeping and waiting runs then cost the workers' job fetch nothing.
+    wake_horizon_s: float = 300.0
 
     @property
     def embedded_db(self) -> bool:
@@ -223,6 +226,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         base_url_configured=bool(env.get("BATON_BASE_URL", "").strip()),
         replay_worker_share=_share(env, "BATON_REPLAY_WORKER_SHARE", 0.25),
         worker_concurrency=_positive_int(env, "BATON_WORKER_CONCURRENCY", 8),
+        wake_horizon_s=_duration(env, "BATON_WAKE_HORIZON", 300.0),
     )
 
 

@@ -27,6 +27,7 @@ SHOWN_DEFAULTS = {
     "SMTP_URL": "*(unset: admin outbox)*",
     "BATON_DOC_SUMMARY_RATE": "`20/min`",
     "BATON_DB_OUTAGE_MAX": "`5min`",
+    "BATON_WAKE_HORIZON": "`5min`",
 }
 
 MEANINGS = {
@@ -88,6 +89,11 @@ MEANINGS = {
     "unreachable before it exits with status 1 for its supervisor (systemd, Docker, "
     "Kubernetes) to restart it (`300`, `90s`, `5min`; 1 s to 24 h). `baton serve` never "
     "gives up: its `/healthz` answers 503 meanwhile.",
+    "BATON_WAKE_HORIZON": "How long before its time a sleeping or waiting run's wake-up (and a hook's "
+    "reminder) is queued as a job; until then it is only on the run's row, so suspended runs cost the "
+    "job queue nothing (`300`, `90s`, `5min`; 1 s to 24 h). Each worker looks for wake-ups coming "
+    "within it every tenth of it (at most every 30 s). See the engine guide, "
+    "[Wake-ups](../engine.md).",
 }
 
 VARIABLE = re.compile(r"^[A-Z][A-Z0-9_]+$")

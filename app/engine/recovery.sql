@@ -27,8 +27,9 @@ SELECT procrastinate_unregister_worker_v1(%(id)s)
 
 -- orphan_runs --
 -- Unfinished runs with no pending or running advance job. A suspended run needs its job only once
--- it is due, so only due ones are checked: the cost follows the runs that are due, not the tens of
--- thousands that wait for a person. One NOT EXISTS per partial unique index of procrastinate_jobs
+-- it is due (until it comes within the wake horizon it has none: the waker queues it, jobs.sql
+-- `due_wakeups`), so only due ones are checked: the cost follows the runs that are due, not the
+-- tens of thousands that wait for a person. One NOT EXISTS per partial unique index of procrastinate_jobs
 -- (a queued job holds the queueing lock, a running one the lock): an OR of the two keys used
 -- neither index and made the query quadratic in suspended runs (issue 14).
 SELECT r.id, r.status, r.wake_at FROM runs r
