@@ -8,7 +8,7 @@
 WITH space AS (
     SELECT coalesce(%(space_id)s::bigint,
                     (SELECT id FROM spaces WHERE personal_of = %(user_id)s)) AS id
-), chosen AS (
+), ranked AS (
     SELECT t.id, t.slug, t.current_version,
            row_number() OVER (ORDER BY coalesce(t.space_id = s.id, false) DESC,
                               CASE WHEN t.space_id = s.id THEN t.updated_at END DESC,
@@ -16,6 +16,12 @@ WITH space AS (
                               (t.owner_id IS NULL) DESC, t.published_at DESC NULLS LAST, t.id) AS place
     FROM templates t CROSS JOIN space s
     WHERE t.deleted_at IS NULL AND (t.space_id = s.id OR t.visibility = 'gallery')
+), chosen AS (
+    -- The model names a template by its slug: a gallery template with the slug of one of the
+    -- space's (or of an earlier gallery one) could never be chosen, so it is not offered.
+    SELECT * FROM (SELECT r.*, row_number() OVER (PARTITION BY r.slug ORDER BY r.place) AS nth
+                   FROM ranked r) firsts
+    WHERE nth = 1
     ORDER BY place LIMIT %(limit)s
 )
 SELECT c.id, c.slug, c.current_version AS version,
