@@ -34,6 +34,8 @@ LONG_TEXT = {
     "feedback_prompt",
     "note",
 }
+# Fields of these names stay on one line however long they may be (an address is one line).
+ONE_LINE = {"url"}
 MAX_FORM_ITEMS = 20_000
 
 
@@ -233,7 +235,9 @@ def _node(s: Schema, name: str, raw: dict, value: Any, path: str, required: bool
         )
     if "maxLength" in prop:
         attrs["maxlength"] = prop["maxLength"]
-    long = name in LONG_TEXT or prop.get("maxLength", 0) > 500 or prop.get("widget") == "textarea"
+    long = name not in ONE_LINE and (
+        name in LONG_TEXT or prop.get("maxLength", 0) > 500 or prop.get("widget") == "textarea"
+    )
     text = "" if value is None else value if isinstance(value, str) else str(value)
     return Node("textarea" if long else "text", path, label, text, hint, required, attrs=attrs)
 

@@ -210,10 +210,10 @@ async def load_card(
 ) -> dict:
     """Everything a run card shows. Raises RunNotFound if the run is not in `space_id` (when given:
     any member's run there) or else not `owner_id`'s, or (for a workflow's own page) not a run of
-    `workflow`. The card names the run's space when it is a team's (`space`). A hook assigned to a
-    person or a role, or a run someone else started, shows its form only to `viewer_id` (default
-    `owner_id`) when they may decide it (app/engine/hooks.py `refusal`); otherwise the card says who it waits for (`hook.refused`,
-    `hook.for_whom`)."""
+    `workflow`. The card names the run's space when it is a team's (`space`) and carries the
+    reader's membership there (`reader`). A waiting hook shows its form only to `viewer_id`
+    (default `owner_id`) when they may decide it (app/engine/hooks.py `refusal`); otherwise the
+    card says who it waits for (`hook.refused`, `hook.for_whom`)."""
     run = await get_run(
         conn,
         run_id,
@@ -237,7 +237,7 @@ async def load_card(
     # The reader's role where the run is (a chat holds runs of several spaces): the card offers
     # only what that role may do, as `may(action, card.reader)` (app/web/template_policy.py).
     reader = await member_space(conn, viewer, run.space_id) if viewer is not None else None
-    if hook and (waiting.assignee or waiting.assigned_role or viewer != run.owner_id):
+    if hook:  # the one rule (hooks.refusal): a viewer, even the run's starter, decides nothing
         found = await hook_for_decider(conn, None, viewer, hook_id=waiting.id)
         hook["for_whom"] = who_decides(found) if found else hook.get("assignee") or ""
         hook["refused"] = (
