@@ -53,6 +53,7 @@ import json
 import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Annotated, Any, Literal
 
@@ -285,7 +286,23 @@ class Variable:
     label: str  # what it is, for the picker
 
 
+def people_time(value: Any) -> str:
+    """`{{ slot|when }}`: an ISO date-time as people read it, in the zone it was written in
+    ("Mon 4 May 2026, 09:00 UTC+02:00"; without a zone, UTC); anything else as it is."""
+    try:
+        when = (
+            value
+            if isinstance(value, datetime)
+            else datetime.fromisoformat(str(value).strip().replace("Z", "+00:00"))
+        )
+    except ValueError:
+        return str(value)
+    when = when if when.tzinfo else when.replace(tzinfo=UTC)
+    return f"{when:%a %-d %b %Y, %H:%M} {when.tzname()}"
+
+
 ENV = SandboxedEnvironment(autoescape=False, keep_trailing_newline=True)
+ENV.filters["when"] = people_time
 
 
 def document_schema() -> dict:

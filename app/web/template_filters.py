@@ -8,6 +8,7 @@ from litestar.plugins.jinja import JinjaTemplateEngine
 
 from app.core import local_time
 from app.web import template_policy
+from app.web.runs.bookkeeping import steps_shown
 from app.web.runs.progress import progress_bar
 
 
@@ -66,6 +67,7 @@ def register(engine: JinjaTemplateEngine) -> None:
     engine.engine.filters["money"] = money
     engine.engine.filters["browser_name"] = browser_name
     engine.engine.filters["run_progress"] = progress_bar
+    engine.engine.filters["steps_shown"] = steps_shown
     # Every date on a page goes through these (in the reader's time zone, named).
     engine.engine.filters.update(local_time.FILTERS)
     # may("edit") / why_not("edit"): actions offered by the reader's role (app/core/policy.py).

@@ -31,16 +31,18 @@ def _space(context) -> Space | None:
 
 
 @pass_context
-def may(context, action: str) -> bool:
-    """Whether the reader's role in the page's space may take `action` (a `policy.Action` value)."""
-    space = _space(context)
+def may(context, action: str, space: Space | None = None) -> bool:
+    """Whether the reader's role in the page's space may take `action` (a `policy.Action` value).
+    A thing of another space (a chat's run card started in a team) passes the reader's membership
+    there as `space` (the card's `reader`)."""
+    space = space or _space(context)
     return space is not None and allows(space.role, Action(action))
 
 
 @pass_context
-def why_not(context, action: str) -> str:
+def why_not(context, action: str, space: Space | None = None) -> str:
     """The sentence a page shows where it leaves out an action; empty when the reader may take it."""
-    space = _space(context)
+    space = space or _space(context)
     action = Action(action)
     if space is None or allows(space.role, action):
         return ""

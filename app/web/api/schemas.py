@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from app.engine.rows import Run, RunSummary, as_dict
 from app.web.json_values import storable_json
+from app.web.runs.bookkeeping import is_bookkeeping
 
 RunStatus = Literal["queued", "running", "sleeping", "waiting", "completed", "failed", "cancelled"]
 
@@ -340,6 +341,7 @@ def run_view(row: Run | RunSummary | dict, *, with_tokens: bool = True) -> dict:
                 )
             }
             for s in run["steps"]
+            if not is_bookkeeping(run["workflow"], s["seq"], s["name"])
         ]
         view["hooks"] = [
             {

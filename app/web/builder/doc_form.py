@@ -34,6 +34,8 @@ LONG_TEXT = {
     "feedback_prompt",
     "note",
 }
+# Fields of these names stay on one line however long they may be (an address is one line).
+ONE_LINE = {"url"}
 MAX_FORM_ITEMS = 20_000
 
 
@@ -49,6 +51,9 @@ class Node:
     value: Any = ""
     hint: str = ""
     required: bool = False
+    # A field another one makes necessary ("the channel is webhook"; app/web/builder/formats.py
+    # REQUIRED_WHEN): required while it holds, and labelled so whatever the other's value.
+    required_when: str = ""
     options: list[str] = field(default_factory=list)
     children: list[Node] = field(default_factory=list)
     block_kind: str = ""  # a block's kind; a blocks list: the kinds it can hold in `options`
@@ -70,10 +75,16 @@ def label_of(name: str, prop: dict) -> str:
 class Schema:
     """The JSON Schema of the document model with its $defs resolved on demand."""
 
-    def __init__(self, schema: dict, labels: dict[str, str] | None = None):
+    def __init__(
+        self,
+        schema: dict,
+        labels: dict[str, str] | None = None,
+        required_when: dict[str, dict[str, str]] | None = None,
+    ):
         self.root = schema
         self.defs = schema.get("$defs", {})
         self.labels = labels or {}
+        self.required_when = required_when or {}
 
     def resolve(self, prop: dict) -> tuple[dict, bool]:
         """The property's own schema ($ref followed, an Optional's non-null branch) and whether null is allowed."""
@@ -147,8 +158,16 @@ def _object_nodes(
             continue
         node = _node(s, name, raw, value.get(name), _join(path, name), name in required)
         if node:
+            _when(node, s.required_when.get(name) or {}, value)
             nodes.append(node)
     return nodes
+
+
+def _when(node: Node, when: dict[str, str], siblings: dict) -> None:
+    """A field required only when a sibling has a value (a webhook send's URL)."""
+    for other, wanted in when.items():
+        node.required_when = f"the {other.replace('_', ' ')} is {wanted}"
+        node.required = node.required or siblings.get(other) == wanted
 
 
 def _node(s: Schema, name: str, raw: dict, value: Any, path: str, required: bool) -> Node | None:
@@ -216,7 +235,9 @@ def _node(s: Schema, name: str, raw: dict, value: Any, path: str, required: bool
         )
     if "maxLength" in prop:
         attrs["maxlength"] = prop["maxLength"]
-    long = name in LONG_TEXT or prop.get("maxLength", 0) > 500 or prop.get("widget") == "textarea"
+    long = name not in ONE_LINE and (
+        name in LONG_TEXT or prop.get("maxLength", 0) > 500 or prop.get("widget") == "textarea"
+    )
     text = "" if value is None else value if isinstance(value, str) else str(value)
     return Node("textarea" if long else "text", path, label, text, hint, required, attrs=attrs)
 

@@ -33,6 +33,9 @@ STARTERS: dict[str, dict[str, Any]] = {
     "if": {"condition": {"op": "equals"}},
 }
 
+# Fields a send needs for one channel only: the editor marks them required for it (the format's
+# check, app/templates/format.py, says so beside the field when one is missing).
+REQUIRED_WHEN = {"url": {"channel": "webhook"}, "connector": {"channel": "publish"}}
 
 # Field names as the editor labels them (the schema's own titles are the field names capitalised).
 LABELS = {
@@ -67,6 +70,7 @@ def schema() -> Schema:
     return Schema(
         {**full, "properties": {k: v for k, v in full["properties"].items() if k not in HIDDEN}},
         LABELS,
+        REQUIRED_WHEN,
     )
 
 

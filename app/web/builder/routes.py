@@ -151,8 +151,17 @@ async def editor(
             if test_run
             else None
         )
+        doc = _shown(t)
+        # A new template opens clean: what it still lacks (a title, a block) is said once the
+        # person edits it or tries to save or run it, not before they did anything.
         context = await _editor_context(
-            conn, request.user.id, t, _shown(t), notice=notice, card=card
+            conn,
+            request.user.id,
+            t,
+            doc,
+            notice=notice,
+            card=card,
+            problems=[] if doc == library.BLANK else None,
         )
     return Template("pages/builder/editor.html", context=context)
 

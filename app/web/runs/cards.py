@@ -27,6 +27,8 @@ from app.engine.errors import RunNotFound, WorkflowNotFound
 from app.engine.hooks import hook_for_decider, refusal, who_decides
 from app.engine.registry import get_workflow
 from app.engine.rows import Run, as_dict
+from app.spaces.store import member_space
+from app.web.runs.bookkeeping import people_steps
 from app.web.runs.hook_fields import hook_fields
 from app.web.runs.panels import workflow_panel
 from app.web.runs.progress import progress_bar
@@ -134,7 +136,7 @@ def hook_view(hook: dict) -> dict:
 def _steps(run: Run, started: dict | None) -> list[dict]:
     hooks = {h.seq: h for h in run.hooks}  # a hook step may have no hook (nothing to wait for)
     steps = []
-    for step in run.steps:
+    for step in people_steps(run):
         state, note = STEP_STATES.get(step.status, step.status), ""
         hook = hooks.get(step.seq) if step.kind == "hook" else None
         if hook:
@@ -208,10 +210,10 @@ async def load_card(
 ) -> dict:
     """Everything a run card shows. Raises RunNotFound if the run is not in `space_id` (when given:
     any member's run there) or else not `owner_id`'s, or (for a workflow's own page) not a run of
-    `workflow`. The card names the run's space when it is a team's (`space`). A hook assigned to a
-    person or a role shows its form only to `viewer_id` (default `owner_id`) when they may decide
-    it (app/engine/hooks.py `refusal`); otherwise the card says who it waits for (`hook.refused`,
-    `hook.for_whom`)."""
+    `workflow`. The card names the run's space when it is a team's (`space`) and carries the
+    reader's membership there (`reader`). A waiting hook shows its form only to `viewer_id`
+    (default `owner_id`) when they may decide it (app/engine/hooks.py `refusal`); otherwise the
+    card says who it waits for (`hook.refused`, `hook.for_whom`)."""
     run = await get_run(
         conn,
         run_id,
@@ -231,8 +233,11 @@ async def load_card(
         if waiting and run.status == "waiting" and waiting.kind != "webhook"
         else None
     )
-    if hook and (waiting.assignee or waiting.assigned_role):
-        viewer = viewer_id if viewer_id is not None else owner_id
+    viewer = viewer_id if viewer_id is not None else owner_id
+    # The reader's role where the run is (a chat holds runs of several spaces): the card offers
+    # only what that role may do, as `may(action, card.reader)` (app/web/template_policy.py).
+    reader = await member_space(conn, viewer, run.space_id) if viewer is not None else None
+    if hook:  # the one rule (hooks.refusal): a viewer, even the run's starter, decides nothing
         found = await hook_for_decider(conn, None, viewer, hook_id=waiting.id)
         hook["for_whom"] = who_decides(found) if found else hook.get("assignee") or ""
         hook["refused"] = (
@@ -256,6 +261,7 @@ async def load_card(
         "result": _result(run),
         "artifacts": await run_artifacts(conn, run.id),
         "space": run.space_name if run.space_kind == "team" else None,
+        "reader": reader,
         "can_cancel": run.status not in FINAL,
         "panel": await workflow_panel(conn, run),
     }

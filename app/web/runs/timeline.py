@@ -17,6 +17,7 @@ from typing import Any
 
 from app.core.markdown import render_markdown
 from app.engine.rows import Hook, Run, Step
+from app.web.runs.bookkeeping import people_steps
 from app.web.runs.cards import ACTION_WORDS
 
 MIN_WIDTH = 0.6  # percent: an instant step still shows as a visible tick
@@ -197,7 +198,7 @@ def waterfall(
     rendered only for the steps in `open_steps` (shown open); the others load theirs when the
     reader opens them (a 20-step run's page was 29 KB, mostly values nobody had asked to see)."""
     now = now or _now()
-    steps = [s for s in run.steps if s.started_at]
+    steps = [s for s in people_steps(run) if s.started_at]
     hooks = {h.seq: h for h in run.hooks or ()}
     values = {"input": render_value(run.input), "output": render_value(run.output)}
     if not steps:

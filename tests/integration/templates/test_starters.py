@@ -118,3 +118,17 @@ async def test_each_starter_completes_on_the_offline_model(pool, worker, user):
             )
         ).fetchone()
     assert "Otters sleep holding hands" in json.dumps(summary["output"]["outputs"]["summaries"])
+    # The week of posts writes its times as people read them, not as the ISO text typed in.
+    async with pool.connection() as conn:
+        subjects = [
+            r["subject"]
+            for r in await (
+                await conn.execute(
+                    "SELECT subject FROM mail_outbox WHERE user_id = %s AND kind = 'template_send'"
+                    " ORDER BY id",
+                    (user,),
+                )
+            ).fetchall()
+        ]
+    assert "Post for Wed 1 Jan 2020, 09:00 UTC: Spring gardening" in subjects
+    assert not any("2020-01-01T09" in s for s in subjects)

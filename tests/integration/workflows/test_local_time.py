@@ -82,9 +82,12 @@ async def test_the_zone_is_edited_in_settings_and_used_on_every_page(
         and " UTC<" not in dashboard.text
     )
     run_page = await app_client.get(f"/workflows/{run_id}")
-    assert re.search(r"started \d{1,2} \w{3} \d{4}, \d\d:\d\d JST", run_page.text)
+    # Each in a <time datetime> (the instant itself), read in the reader's zone.
+    at = r'<time datetime="[^"]+">'
+    assert re.search(rf"started {at}\d{{1,2}} \w{{3}} \d{{4}}, \d\d:\d\d JST</time>", run_page.text)
     assert re.search(
-        r"expires \d{1,2} \w{3} \d{4}, \d\d:\d\d JST \(in 2[34] h\)", run_page.text
+        rf"expires {at}\d{{1,2}} \w{{3}} \d{{4}}, \d\d:\d\d JST</time> \(in 2[34] h\)",
+        run_page.text,
     )  # and how long is left
     assert (
         " UTC<" not in run_page.text
