@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import subprocess
 import sys
 import time
 from datetime import timedelta
@@ -304,7 +305,11 @@ async def main(args) -> int:
                 f"(the burst: {args.burst / max(result['last'], 1e-9):.0f} fires/s)"
             )
         finally:
-            workers.stop()
+            try:
+                workers.stop()
+            except subprocess.TimeoutExpired:  # still advancing the burst's runs: not measured
+                for proc in workers.procs:
+                    proc.kill()
             await pool.close()
     print("machine load averages at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0

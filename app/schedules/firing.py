@@ -71,6 +71,7 @@ SET_FIRE_OUTCOMES = SQL["set_fire_outcomes"]
 SET_NEXT_FIRES = SQL["set_next_fires"]
 QUOTA_NOTICES_DUE = SQL["quota_notices_due"]
 PAUSE_OWNER_LEFT = SQL["pause_owner_left"]
+ARMED = SQL["armed"]
 
 # A single fire later than this, when catch-up is `none`, counts as missed (it was due while down).
 LATE_GRACE_S = 60.0
@@ -122,6 +123,18 @@ async def arm(conn: AsyncConnection, at: datetime | None) -> None:
             queueing_lock=f"schedules:{at.isoformat()}",
             at=at,
         )
+
+
+async def arm_many(conn: AsyncConnection, times: list[datetime | None]) -> None:
+    """`arm` for the next fires of a batch. A time already armed (committed) is skipped first: every
+    concurrent batch of a crowded second arms the same next time, and inserting the queueing lock
+    another open transaction inserted waits for that transaction to end."""
+    locks = {f"schedules:{at.isoformat()}": at for at in times if at is not None}
+    if not locks:
+        return
+    armed = await (await conn.execute(ARMED, {"locks": list(locks)})).fetchall()
+    for lock in sorted(locks.keys() - {r["queueing_lock"] for r in armed}):
+        await arm(conn, locks[lock])
 
 
 def idempotency_key(schedule_id: Any, fire_at: datetime) -> str:
@@ -413,6 +426,19 @@ async def fire_batch(
             buffered[sid] = buffered[sid] or fire_at
         else:
             starts.append((schedule, fire_at))
+    # Each schedule moves on before the starts: what follows takes the spaces' locks
+    # (commands.start_runs), so the less that is left to write after them, the sooner another batch
+    # of the same space may start. An owner found to have left pauses the schedule below. The
+    # wake-ups are queued last (`arm_many`).
+    following = {s["id"]: upcoming(s, s["db_now"]) for s, _ in batch}
+    await conn.execute(
+        SET_NEXT_FIRES,
+        {
+            "ids": list(following),
+            "next_fire_ats": list(following.values()),
+            "buffered_fire_ats": [buffered[sid] for sid in following],
+        },
+    )
     results = await commands.start_runs(
         conn,
         [
@@ -445,26 +471,17 @@ async def fire_batch(
     if over:
         for row in await (await conn.execute(QUOTA_NOTICES_DUE, {"ids": list(over)})).fetchall():
             await _quota_notice(conn, row, over[row["id"]])
-    left = [s["id"] for s, f in recorded if f.outcome == "skipped: no access"]
-    await _pause_owner_left(conn, left)
-    following = {s["id"]: None if s["id"] in left else upcoming(s, s["db_now"]) for s, _ in batch}
-    await conn.execute(
-        SET_NEXT_FIRES,
-        {
-            "ids": list(following),
-            "next_fire_ats": list(following.values()),
-            "buffered_fire_ats": [buffered[sid] for sid in following],
-        },
+    await _pause_owner_left(
+        conn, [s["id"] for s, f in recorded if f.outcome == "skipped: no access"]
     )
-    for at in sorted({t for t in following.values() if t is not None}):
-        await arm(conn, at)
+    await arm_many(conn, list(following.values()))
     return [(s, [fired[s["id"]]] if s["id"] in fired else []) for s, _ in batch]
 
 
 async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
     """Fire every due schedule, skipping those another process is firing. Up to FIRE_BATCH due
-    schedules are claimed per transaction, and all of their spaces locked at once (in space order,
-    so that concurrent batches never wait on each other in a cycle). The batchable ones are fired
+    schedules are claimed per transaction, and their spaces locked at once (in space order, so that
+    concurrent batches never wait on each other in a cycle). The batchable ones are fired
     together (`fire_batch`, in a savepoint); if that fails unexpectedly they are fired one by one
     like the rest, in a savepoint each, so one broken schedule rolls back alone. Returns how many
     schedules it fired."""
@@ -481,7 +498,12 @@ async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
             plans = [(s, _due_or_none(s)) for s in claimed]
             together = [(s, d) for s, d in plans if batchable(s, d)]
             alone = [s for s, d in plans if not batchable(s, d)]
-            await quotas.lock_spaces(conn, [(s["owner_id"], s.get("space_id")) for s in claimed])
+            # Fired one by one, each start locking its space: all of the batch's spaces are locked
+            # first, in order. The batchable ones alone leave that to commands.start_runs, which
+            # locks them in one statement only once their fires are recorded.
+            spaces = [(s["owner_id"], s.get("space_id")) for s in claimed]
+            if alone:
+                await quotas.lock_spaces(conn, spaces)
             if together:
                 try:
                     async with conn.transaction():
@@ -490,6 +512,8 @@ async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
                     raise  # the database went away: the job fails, the sweep re-arms what is due
                 except Exception:
                     log.exception("schedule.batch_failed", extra={"schedules": len(together)})
+                    if not alone:  # the batch's savepoint, and its locks, are gone
+                        await quotas.lock_spaces(conn, spaces)
                     alone += [s for s, _ in together]
             for schedule in sorted(alone, key=lambda s: (s["owner_id"], s["next_fire_at"])):
                 try:
