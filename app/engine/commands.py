@@ -32,6 +32,7 @@ from app.engine.rows import Hook, Run, RunSummary, Step
 
 SQL = load_queries(__file__)
 BY_IDEMPOTENCY_KEYS = SQL["by_idempotency_keys"]
+LOCK_IDEMPOTENCY_KEYS = SQL["lock_idempotency_keys"]
 INSERT_RUNS = SQL["insert_runs"]
 QUEUE_NEW_RUNS = SQL["queue_new_runs"]
 COUNT_RUNS = SQL["count_runs"]
@@ -221,12 +222,9 @@ async def _by_idempotency_keys(
 ) -> dict[tuple[int, str], dict]:
     if not keyed:
         return {}
-    rows = await (
-        await conn.execute(
-            BY_IDEMPOTENCY_KEYS,
-            {"owner_ids": [o for o, _ in keyed], "keys": [k for _, k in keyed]},
-        )
-    ).fetchall()
+    params = {"owner_ids": [o for o, _ in keyed], "keys": [k for _, k in keyed]}
+    await conn.execute(LOCK_IDEMPOTENCY_KEYS, params)
+    rows = await (await conn.execute(BY_IDEMPOTENCY_KEYS, params)).fetchall()
     return {(r["owner_id"], r["idempotency_key"]): r for r in rows}
 
 

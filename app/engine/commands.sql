@@ -1,6 +1,16 @@
 -- Queries of app/engine/commands.py, loaded by app.core.sql_queries when the module is imported.
 -- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
 
+-- lock_idempotency_keys --
+-- Starts with the same (owner, idempotency key) take turns until their transactions end, so that the
+-- second finds the first's run (`by_idempotency_keys`) instead of failing on the unique key: a
+-- space without a quota no longer serialises its starts (app/engine/quotas.py `lock_spaces`). In
+-- key order, so batches never wait on each other in a cycle.
+SELECT pg_advisory_xact_lock(k)
+FROM (SELECT DISTINCT hashtextextended('run_key:' || o || ':' || key, 0) AS k
+      FROM unnest(%(owner_ids)s::bigint[], %(keys)s::text[]) AS a(o, key)) keys
+ORDER BY k
+
 -- by_idempotency_keys --
 -- The runs earlier starts with the same (owner, idempotency key) created, if any (a retried POST,
 -- a fire started twice, returns the first run).
