@@ -71,7 +71,6 @@ SET_FIRE_OUTCOMES = SQL["set_fire_outcomes"]
 SET_NEXT_FIRES = SQL["set_next_fires"]
 QUOTA_NOTICES_DUE = SQL["quota_notices_due"]
 PAUSE_OWNER_LEFT = SQL["pause_owner_left"]
-ARMED = SQL["armed"]
 
 # A single fire later than this, when catch-up is `none`, counts as missed (it was due while down).
 LATE_GRACE_S = 60.0
@@ -123,18 +122,6 @@ async def arm(conn: AsyncConnection, at: datetime | None) -> None:
             queueing_lock=f"schedules:{at.isoformat()}",
             at=at,
         )
-
-
-async def arm_many(conn: AsyncConnection, times: list[datetime | None]) -> None:
-    """`arm` for the next fires of a batch. A time already armed (committed) is skipped first: every
-    concurrent batch of a crowded second arms the same next time, and inserting the queueing lock
-    another open transaction inserted waits for that transaction to end."""
-    locks = {f"schedules:{at.isoformat()}": at for at in times if at is not None}
-    if not locks:
-        return
-    armed = await (await conn.execute(ARMED, {"locks": list(locks)})).fetchall()
-    for lock in sorted(locks.keys() - {r["queueing_lock"] for r in armed}):
-        await arm(conn, locks[lock])
 
 
 def idempotency_key(schedule_id: Any, fire_at: datetime) -> str:
@@ -429,7 +416,8 @@ async def fire_batch(
     # Each schedule moves on before the starts: what follows takes the spaces' locks
     # (commands.start_runs), so the less that is left to write after them, the sooner another batch
     # of the same space may start. An owner found to have left pauses the schedule below. The
-    # wake-ups are queued last (`arm_many`).
+    # wake-ups are queued last: every batch of a crowded second arms the same next time, and
+    # inserting the queueing lock another open transaction inserted waits for its commit.
     following = {s["id"]: upcoming(s, s["db_now"]) for s, _ in batch}
     await conn.execute(
         SET_NEXT_FIRES,
@@ -474,7 +462,8 @@ async def fire_batch(
     await _pause_owner_left(
         conn, [s["id"] for s, f in recorded if f.outcome == "skipped: no access"]
     )
-    await arm_many(conn, list(following.values()))
+    for at in sorted({t for t in following.values() if t is not None}):
+        await arm(conn, at)
     return [(s, [fired[s["id"]]] if s["id"] in fired else []) for s, _ in batch]
 
 

@@ -120,7 +120,3 @@ UPDATE schedules SET paused = true, paused_note = %(note)s, next_fire_at = NULL,
                      updated_at = now()
 WHERE id = ANY(%(ids)s::uuid[]) AND NOT paused
 
--- armed --
--- Which of these wake-ups (`schedules_due` jobs, by queueing lock) are queued and committed already
--- (index procrastinate_jobs_queueing_lock_idx_v1, on the 'todo' jobs).
-SELECT queueing_lock FROM procrastinate_jobs WHERE queueing_lock = ANY(%(locks)s::text[]) AND status = 'todo'
