@@ -147,7 +147,7 @@ def load_cluster():
 
 
 async def seed(url: str, cfg: dict) -> dict:
-    from app.engine.commands import INSERT_RUNS, start_run
+    from app.engine.commands import COUNT_RUNS, INSERT_RUNS, start_run
     from app.engine.journal import FINISH_RUN, WRITE_STEP
     from app.spaces.store import personal_space
     from app.web.auth.accounts import create_account
@@ -173,9 +173,9 @@ async def seed(url: str, cfg: dict) -> dict:
             batch = range(first, min(first + SEED_BATCH, cfg["finished"]))
             owners = [users[n % len(users)] for n in batch]
             async with conn.transaction():
-                runs = await (
-                    await conn.execute(INSERT_RUNS, finished_rows(batch, owners))
-                ).fetchall()
+                rows = finished_rows(batch, owners)
+                runs = await (await conn.execute(INSERT_RUNS, rows)).fetchall()
+                await conn.execute(COUNT_RUNS, rows)
                 async with conn.cursor() as cur:
                     await cur.executemany(
                         WRITE_STEP,

@@ -2,6 +2,7 @@
 
     uv run python bench/schedules.py            # BENCH_DATABASE_URL / TEST_DATABASE_URL, else embedded
     uv run python bench/schedules.py --burst 2000 --fires 20 --idle-s 20    # a quicker pass
+    uv run python bench/schedules.py --statements   # also where the burst's time goes (pg_stat_statements)
 
 (a) N schedules (100 owners) due at the same second: when each fire's run was started (the
     spread, and whether all are within 10 s), by the runs' created_at (their transaction's start)
@@ -19,11 +20,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
+import subprocess
 import sys
 import time
 from datetime import timedelta
 from pathlib import Path
+
+import psycopg
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -237,12 +242,36 @@ async def idle_schedules(pool, owners: list[int], n: int) -> int:
         )["n"]
 
 
+TOP_STATEMENTS = """
+SELECT calls, round(total_exec_time::numeric) AS ms, round((total_exec_time / calls)::numeric, 1) AS per_call,
+       rows, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS q
+FROM pg_stat_statements WHERE query NOT LIKE '%%pg_stat_statements%%' ORDER BY total_exec_time DESC LIMIT 15
+"""
+
+
+async def print_statements(pool) -> None:
+    """The burst's statements by total time (waits for locks included), from pg_stat_statements."""
+    async with pool.connection() as conn:
+        rows = await (await conn.execute(TOP_STATEMENTS)).fetchall()
+    print("    the burst's statements by total time: calls, total ms, ms per call, rows, query")
+    for r in rows:
+        print(f"    {r['calls']:>6} {r['ms']:>8} {r['per_call']:>8} {r['rows']:>7}  {r['q']}")
+
+
 async def main(args) -> int:
     print(
         "machine load averages (1, 5, 15 min): " + ", ".join(f"{x:.2f}" for x in os.getloadavg()),
         flush=True,
     )
-    with bench_database("baton_bench_sched") as url:
+    with contextlib.ExitStack() as stack:
+        if args.statements:  # a throwaway cluster with pg_stat_statements, as bench/load.py
+            from bench.load import load_cluster
+
+            os.environ["BENCH_DATABASE_URL"] = stack.enter_context(load_cluster()).url
+        url = stack.enter_context(bench_database("baton_bench_sched"))
+        if args.statements:
+            with psycopg.connect(url, autocommit=True) as conn:
+                conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
         pool = await open_pool(url, min_size=2, max_size=10)
         workers = Workers(url, modules="bench.schedule_workflows,bench.workflows")
         try:
@@ -287,6 +316,9 @@ async def main(args) -> int:
             sample = min(args.burst, 1000)
             direct_s = await baseline_starts(pool, owners, sample)
             await asyncio.sleep(3)  # the baseline's advance jobs drain before the burst
+            if args.statements:
+                async with pool.connection() as conn:
+                    await conn.execute("SELECT pg_stat_statements_reset()")
             result = await burst(pool, owners, args.burst, lead_s=args.lead_s)
             print(
                 f"(a) {args.burst} schedules due at the same second ({OWNERS} owners): runs started "
@@ -303,8 +335,14 @@ async def main(args) -> int:
                 f"    baseline: {sample} runs started directly, one connection: {sample / direct_s:.0f} starts/s "
                 f"(the burst: {args.burst / max(result['last'], 1e-9):.0f} fires/s)"
             )
+            if args.statements:
+                await print_statements(pool)
         finally:
-            workers.stop()
+            try:
+                workers.stop()
+            except subprocess.TimeoutExpired:  # still advancing the burst's runs: not measured
+                for proc in workers.procs:
+                    proc.kill()
             await pool.close()
     print("machine load averages at the end: " + ", ".join(f"{x:.2f}" for x in os.getloadavg()))
     return 0
@@ -326,6 +364,11 @@ if __name__ == "__main__":
     parser.add_argument("--idle-s", type=float, default=20.0, help="the idle window")
     parser.add_argument(
         "--owners", type=int, default=OWNERS, help="owners the schedules are spread over (1: one)"
+    )
+    parser.add_argument(
+        "--statements",
+        action="store_true",
+        help="on a throwaway cluster with pg_stat_statements: print the burst's top statements",
     )
     parsed = parser.parse_args()
     OWNERS = parsed.owners

@@ -26,13 +26,16 @@ from app.engine.errors import (
     RunNotFound,
     WorkflowNotFound,
 )
-from app.engine.jobs import abort_advance, advance_is_running, wake_run, wake_runs
+from app.engine.jobs import abort_advance, advance_is_running, wake_run
 from app.engine.registry import WorkflowDef, get_workflow
 from app.engine.rows import Hook, Run, RunSummary, Step
 
 SQL = load_queries(__file__)
 BY_IDEMPOTENCY_KEYS = SQL["by_idempotency_keys"]
+LOCK_IDEMPOTENCY_KEYS = SQL["lock_idempotency_keys"]
 INSERT_RUNS = SQL["insert_runs"]
+QUEUE_NEW_RUNS = SQL["queue_new_runs"]
+COUNT_RUNS = SQL["count_runs"]
 LOCK_RUN = SQL["lock_run"]
 REQUEST_CANCEL = SQL["request_cancel"]
 FIRST_FAILED_STEP = SQL["first_failed_step"]
@@ -146,8 +149,9 @@ async def start_runs(
     refused (InputInvalid, WorkflowNotFound, RunNotFound, policy.Forbidden, QuotaExceeded), exactly
     as `start_run` would raise it. One transaction (a savepoint in the caller's) whatever the
     number: the spaces are locked together (`quotas.lock_spaces`), the quota is applied to each
-    start in order, counting the batch's earlier runs, and the runs, their events, usage, quota
-    count, first jobs and audit entries are written with a statement each."""
+    start in order, counting the batch's earlier runs, and the runs, their events, first jobs,
+    audit entries and usage and quota counts are written with a statement each (the counts last:
+    their rows are shared by all of a space's starts, and stay locked until the commit)."""
     results: list[tuple[dict, bool] | Refusal | None] = [None] * len(starts)
     valid: list[tuple[int, Start, WorkflowDef, BaseModel]] = []
     for i, start in enumerate(starts):
@@ -200,7 +204,8 @@ async def start_runs(
                 await _copy_journal(conn, run["id"], start.rerun)
         for i, first in repeats:
             results[i] = (results[first][0], False) if isinstance(results[first], tuple) else None
-        await wake_runs(conn, [run["id"] for run in inserted])
+        if inserted:
+            await conn.execute(QUEUE_NEW_RUNS, {"run_ids": [run["id"] for run in inserted]})
         await audit.record_many(
             conn,
             [
@@ -208,6 +213,7 @@ async def start_runs(
                 for (_, start, _, _, _), run in zip(rows, inserted, strict=True)
             ],
         )
+        await _count_runs(conn, rows)  # last: see count_runs
     return results  # type: ignore[return-value]
 
 
@@ -216,12 +222,9 @@ async def _by_idempotency_keys(
 ) -> dict[tuple[int, str], dict]:
     if not keyed:
         return {}
-    rows = await (
-        await conn.execute(
-            BY_IDEMPOTENCY_KEYS,
-            {"owner_ids": [o for o, _ in keyed], "keys": [k for _, k in keyed]},
-        )
-    ).fetchall()
+    params = {"owner_ids": [o for o, _ in keyed], "keys": [k for _, k in keyed]}
+    await conn.execute(LOCK_IDEMPOTENCY_KEYS, params)
+    rows = await (await conn.execute(BY_IDEMPOTENCY_KEYS, params)).fetchall()
     return {(r["owner_id"], r["idempotency_key"]): r for r in rows}
 
 
@@ -253,13 +256,26 @@ async def _insert_runs(
                 "rerun_froms": Jsonb(rerun.summary()) if rerun else None,
                 "schedule_ids": start.schedule_id,
                 "fire_ats": start.fire_at,
-                "counted": quotas.counts_toward_quota(wf),
             }
         )
     cols = {name: [v[name] for v in values] for name in values[0]}
     runs = await (await conn.execute(INSERT_RUNS, {"ids": ids, **cols})).fetchall()
     by_id = {run["id"]: run for run in runs}
     return [by_id[run_id] for run_id in ids]
+
+
+async def _count_runs(
+    conn: AsyncConnection, rows: list[tuple[int, Start, WorkflowDef, BaseModel, dict]]
+) -> None:
+    if rows:
+        await conn.execute(
+            COUNT_RUNS,
+            {
+                "owner_ids": [start.owner_id for _, start, _, _, _ in rows],
+                "space_ids": [owner["space_id"] for _, _, _, _, owner in rows],
+                "counted": [quotas.counts_toward_quota(wf) for _, _, wf, _, _ in rows],
+            },
+        )
 
 
 def _audit_start(run: dict, start: Start) -> audit.Entry:

@@ -1,6 +1,16 @@
 -- Queries of app/engine/commands.py, loaded by app.core.sql_queries when the module is imported.
 -- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
 
+-- lock_idempotency_keys --
+-- Starts with the same (owner, idempotency key) take turns until their transactions end, so that the
+-- second finds the first's run (`by_idempotency_keys`) instead of failing on the unique key: a
+-- space without a quota no longer serialises its starts (app/engine/quotas.py `lock_spaces`). In
+-- key order, so batches never wait on each other in a cycle.
+SELECT pg_advisory_xact_lock(k)
+FROM (SELECT DISTINCT hashtextextended('run_key:' || o || ':' || key, 0) AS k
+      FROM unnest(%(owner_ids)s::bigint[], %(keys)s::text[]) AS a(o, key)) keys
+ORDER BY k
+
 -- by_idempotency_keys --
 -- The runs earlier starts with the same (owner, idempotency key) created, if any (a retried POST,
 -- a fire started twice, returns the first run).
@@ -9,21 +19,18 @@ JOIN unnest(%(owner_ids)s::bigint[], %(keys)s::text[]) AS k(owner_id, key)
   ON r.owner_id = k.owner_id AND r.idempotency_key = k.key
 
 -- insert_runs --
--- New runs (ids chosen by the caller), each with its 'queued' event, counted in their owners'
--- usage this month and, unless `counted` is false (an operator check), in their space's monthly
--- run count (space_month_runs: the quota's count, read under the space's lock): one statement for
--- any number of runs. The usage CTE is usage_monthly SQL (all of it is indexed in
--- app/engine/quotas.py); the counts are added up per row first, as one statement may not update
--- a row twice.
+-- New runs (ids chosen by the caller), each with its 'queued' event: one statement for any number
+-- of runs. Their first jobs are `queue_new_runs`, their count in the month's usage and quota
+-- `count_runs`, written last in the start's transaction (see there).
 WITH new AS (
     SELECT * FROM unnest(%(ids)b::uuid[], %(owner_ids)b::bigint[], %(space_ids)b::bigint[],
                          %(chat_ids)b::bigint[], %(workflows)b::text[], %(versions)b::int[],
                          %(titles)b::text[], %(inputs)b::jsonb[], %(keys)b::text[],
                          %(max_durations)b::interval[], %(template_ids)b::bigint[],
                          %(template_versions)b::int[], %(rerun_ofs)b::uuid[], %(rerun_froms)b::jsonb[],
-                         %(schedule_ids)b::uuid[], %(fire_ats)b::timestamptz[], %(counted)b::bool[])
+                         %(schedule_ids)b::uuid[], %(fire_ats)b::timestamptz[])
         AS n(id, owner_id, space_id, chat_id, workflow, version, title, input, key, max_duration,
-             template_id, template_version, rerun_of, rerun_from, schedule_id, fire_at, counted)
+             template_id, template_version, rerun_of, rerun_from, schedule_id, fire_at)
 ), ins AS (
     INSERT INTO runs (id, owner_id, space_id, chat_id, workflow, version, title, input, idempotency_key,
                       deadline_at, template_id, template_version, rerun_of, rerun_from, schedule_id, fire_at)
@@ -34,17 +41,36 @@ WITH new AS (
 ), ev AS (
     INSERT INTO run_events (run_id, owner_id, kind, data)
     SELECT id, owner_id, 'status', '{"status": "queued"}' FROM ins
-), usage AS (
-    INSERT INTO usage_monthly AS u (user_id, month, runs)
-    SELECT owner_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, count(*) FROM new GROUP BY owner_id
-    ON CONFLICT (user_id, month) DO UPDATE SET runs = u.runs + excluded.runs
-), quota AS (
-    INSERT INTO space_month_runs AS c (space_id, month, runs)
-    SELECT space_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, count(*) FROM new
-    WHERE counted GROUP BY space_id
-    ON CONFLICT (space_id, month) DO UPDATE SET runs = c.runs + excluded.runs
 )
 SELECT * FROM ins
+
+-- queue_new_runs --
+-- The first advance job of each run just inserted, in one statement (sql/0115: `baton_wake_run`
+-- takes a subtransaction per run, which made a batch of fires spend as long queueing as inserting).
+SELECT baton_queue_new_runs(%(run_ids)s::uuid[])
+
+-- count_runs --
+-- The started runs counted in their owners' usage this month and, unless `counted` is false (an
+-- operator check), in their space's monthly run count (space_month_runs: the quota's count, read
+-- under the space's lock). The usage CTE is usage_monthly SQL (all of it is indexed in
+-- app/engine/quotas.py); the counts are added up per row first, as one statement may not update a
+-- row twice. The last write of a start: these rows are shared by every start of the owner and the
+-- space (and the owner's finishing runs bill their steps to the usage row), and are locked from
+-- here to the commit, so the start holds them as briefly as it can; in id order, so that two
+-- batches of overlapping owners do not lock them in a cycle.
+WITH new AS (
+    SELECT * FROM unnest(%(owner_ids)s::bigint[], %(space_ids)s::bigint[], %(counted)s::bool[])
+        AS n(owner_id, space_id, counted)
+), usage AS (
+    INSERT INTO usage_monthly AS u (user_id, month, runs)
+    SELECT owner_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, count(*) FROM new
+    GROUP BY owner_id ORDER BY owner_id
+    ON CONFLICT (user_id, month) DO UPDATE SET runs = u.runs + excluded.runs
+)
+INSERT INTO space_month_runs AS c (space_id, month, runs)
+SELECT space_id, date_trunc('month', now() AT TIME ZONE 'UTC')::date, count(*) FROM new
+WHERE counted GROUP BY space_id ORDER BY space_id
+ON CONFLICT (space_id, month) DO UPDATE SET runs = c.runs + excluded.runs
 
 -- journal_heads --
 -- Where a rerun may start: every journal position of the run with its name, kind and state.

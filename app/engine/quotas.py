@@ -6,9 +6,9 @@ Usage is written in the same statement as the work it counts, so it can never dr
 and steps it describes (one round trip per step). Those statements live with the work, in the
 `.sql` file of the module that runs it, each with a `usage` CTE; these are all of them
 (tests/unit/test_sql_queries.py fails on a query that writes `usage_monthly` and is not listed here):
-- a run's start counts one run: `insert_runs` (commands.sql), which also counts it in the quota's
-  own per-space monthly count (`space_month_runs`, read by `runs_used`) unless it is an operator
-  check;
+- a run's start counts one run: `count_runs` (commands.sql, the last write of a start, so its
+  shared rows stay locked briefly), which also counts it in the quota's own per-space monthly count
+  (`space_month_runs`, read by `runs_used`) unless it is an operator check;
 - a model step adds its tokens and cost as it is journaled: `write_step` (journal.sql);
 - steps are billed when the run suspends or finishes, not per step: `suspend_run` and `finish_run`
   (journal.sql; `runs.steps_billed` says how many are already counted), so a run's steps do not
@@ -34,7 +34,9 @@ if TYPE_CHECKING:
     from app.engine.registry import WorkflowDef
 
 SQL = load_queries(__file__)
-LOCK_SPACES = SQL["lock_spaces"]
+SPACE_PLANS = SQL["space_plans"]
+LOCK_SPACES_FOR_QUOTA = SQL["lock_spaces_for_quota"]
+SHARE_SPACES = SQL["share_spaces"]
 RUNS_THIS_MONTH = SQL["runs_this_month"]
 
 
@@ -46,20 +48,30 @@ def counts_toward_quota(workflow: WorkflowDef) -> bool:
 async def lock_spaces(
     conn: AsyncConnection, starters: list[tuple[int, int | None]]
 ) -> dict[tuple[int, int | None], dict]:
-    """Lock the spaces a batch of runs starts in, for the rest of the caller's transaction (one
-    start, or batch, at a time per space), in one statement and in space order. `starters` are
-    (owner id, space id or None for the owner's personal space); the answer maps each of them that
-    exists and is a member to the space's plan quota and the starter's role there (a missing key:
-    an unknown user, or not a member). The caller checks the role (policy.Action.START)."""
+    """Lock the spaces a batch of runs starts in, for the rest of the caller's transaction: a space
+    with a monthly quota takes one start, or batch, at a time (its quota is counted under that
+    lock); one without takes any number side by side. `starters` are (owner id, space id or None
+    for the owner's personal space); the answer maps each of them that exists and is a member to
+    the space's plan quota and the starter's role there (a missing key: an unknown user, or not a
+    member). The caller checks the role (policy.Action.START)."""
     if not starters:
         return {}
-    rows = await (
-        await conn.execute(
-            LOCK_SPACES,
-            {"owner_ids": [o for o, _ in starters], "space_ids": [s for _, s in starters]},
-        )
-    ).fetchall()
-    return {(r["id"], r["asked_space_id"]): r for r in rows}
+    params = {"owner_ids": [o for o, _ in starters], "space_ids": [s for _, s in starters]}
+    plans = await (await conn.execute(SPACE_PLANS, params)).fetchall()
+    limited = sorted({r["space_id"] for r in plans if r["monthly_runs"] is not None})
+    shared = sorted({r["space_id"] for r in plans} - set(limited))
+    if limited:
+        await conn.execute(LOCK_SPACES_FOR_QUOTA, {"ids": limited})
+    if shared:
+        await conn.execute(SHARE_SPACES, {"ids": shared})
+    if limited:  # their plan and the starters' roles as they are now, under the lock
+        plans = [
+            r | {"monthly_runs": None} if r["space_id"] in shared else r
+            for r in await (await conn.execute(SPACE_PLANS, params)).fetchall()
+        ]
+    # A space that was given a quota since it was read starts this batch as it was read (as if it
+    # had started just before): the next start there waits for it in `lock_spaces_for_quota`.
+    return {(r["id"], r["asked_space_id"]): r for r in plans}
 
 
 def may_start(owner: dict | None) -> None:

@@ -1,15 +1,12 @@
 -- Queries of app/engine/quotas.py, loaded by app.core.sql_queries when the module is imported.
 -- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
 
--- lock_spaces --
+-- space_plans --
 -- The quota belongs to the space a run starts in (a team's plan, or a personal space's user's tier),
--- and the starter must be a member of it (their role is checked by the caller). NO KEY UPDATE
--- serialises one space's starts without blocking the foreign-key checks (KEY SHARE) of rows that
--- reference the space, such as a run being inserted or finishing elsewhere (which would deadlock).
--- Held until the start's transaction commits, so concurrent starts, by any number of members,
--- cannot exceed the quota. A batch of starts locks all of its spaces in one statement, in space id
--- order, so two batches (or a batch and a single start) never wait on each other in a cycle.
--- NULL space: the owner's personal space. One row per (owner, asked space) that exists.
+-- and the starter must be a member of it (their role is checked by the caller). Read before the
+-- spaces are locked (to choose each one's lock, `lock_spaces_for_quota` or `share_spaces`) and again
+-- under the locks when a space has a quota. NULL space: the owner's personal space. One row per
+-- (owner, asked space) that exists and where the owner is a member.
 WITH asked AS (
     SELECT DISTINCT a.owner_id, a.space_id AS asked_space_id,
            coalesce(a.space_id, (SELECT id FROM spaces WHERE personal_of = a.owner_id)) AS space_id
@@ -23,7 +20,22 @@ JOIN space_members m ON m.space_id = s.id AND m.user_id = a.owner_id
 JOIN users u ON u.id = m.user_id
 JOIN tiers t ON t.name = coalesce(s.tier, u.tier)
 ORDER BY s.id
-FOR NO KEY UPDATE OF s
+
+-- lock_spaces_for_quota --
+-- A space with a monthly quota takes one start (or batch) at a time, until its transaction commits,
+-- so concurrent starts, by any number of members, cannot exceed the quota. NO KEY UPDATE
+-- serialises them without blocking the foreign-key checks (KEY SHARE) of rows that reference the
+-- space, such as a run being inserted or finishing elsewhere (which would deadlock). In space id
+-- order (and before `share_spaces`), so two batches (or a batch and a single start) never wait on
+-- each other in a cycle.
+SELECT id FROM spaces WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR NO KEY UPDATE
+
+-- share_spaces --
+-- A space with no quota lets its starts run side by side (a crowded second of one owner's schedules
+-- fires in parallel batches); SHARE still makes a start that finds the space now has a quota (its
+-- tier was just changed) wait in `lock_spaces_for_quota` until these starts have committed, so it
+-- counts them. In space id order.
+SELECT id FROM spaces WHERE id = ANY(%(ids)s::bigint[]) ORDER BY id FOR SHARE
 
 -- runs_this_month --
 -- The quota's count: the space's runs started this calendar month (UTC), operator checks (selftest)

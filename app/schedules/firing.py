@@ -413,6 +413,20 @@ async def fire_batch(
             buffered[sid] = buffered[sid] or fire_at
         else:
             starts.append((schedule, fire_at))
+    # Each schedule moves on before the starts: what follows takes the spaces' locks
+    # (commands.start_runs), so the less that is left to write after them, the sooner another batch
+    # of the same space may start. An owner found to have left pauses the schedule below. The
+    # wake-ups are queued last: every batch of a crowded second arms the same next time, and
+    # inserting the queueing lock another open transaction inserted waits for its commit.
+    following = {s["id"]: upcoming(s, s["db_now"]) for s, _ in batch}
+    await conn.execute(
+        SET_NEXT_FIRES,
+        {
+            "ids": list(following),
+            "next_fire_ats": list(following.values()),
+            "buffered_fire_ats": [buffered[sid] for sid in following],
+        },
+    )
     results = await commands.start_runs(
         conn,
         [
@@ -445,16 +459,8 @@ async def fire_batch(
     if over:
         for row in await (await conn.execute(QUOTA_NOTICES_DUE, {"ids": list(over)})).fetchall():
             await _quota_notice(conn, row, over[row["id"]])
-    left = [s["id"] for s, f in recorded if f.outcome == "skipped: no access"]
-    await _pause_owner_left(conn, left)
-    following = {s["id"]: None if s["id"] in left else upcoming(s, s["db_now"]) for s, _ in batch}
-    await conn.execute(
-        SET_NEXT_FIRES,
-        {
-            "ids": list(following),
-            "next_fire_ats": list(following.values()),
-            "buffered_fire_ats": [buffered[sid] for sid in following],
-        },
+    await _pause_owner_left(
+        conn, [s["id"] for s, f in recorded if f.outcome == "skipped: no access"]
     )
     for at in sorted({t for t in following.values() if t is not None}):
         await arm(conn, at)
@@ -463,8 +469,8 @@ async def fire_batch(
 
 async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
     """Fire every due schedule, skipping those another process is firing. Up to FIRE_BATCH due
-    schedules are claimed per transaction, and all of their spaces locked at once (in space order,
-    so that concurrent batches never wait on each other in a cycle). The batchable ones are fired
+    schedules are claimed per transaction, and their spaces locked at once (in space order, so that
+    concurrent batches never wait on each other in a cycle). The batchable ones are fired
     together (`fire_batch`, in a savepoint); if that fails unexpectedly they are fired one by one
     like the rest, in a savepoint each, so one broken schedule rolls back alone. Returns how many
     schedules it fired."""
@@ -481,7 +487,12 @@ async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
             plans = [(s, _due_or_none(s)) for s in claimed]
             together = [(s, d) for s, d in plans if batchable(s, d)]
             alone = [s for s, d in plans if not batchable(s, d)]
-            await quotas.lock_spaces(conn, [(s["owner_id"], s.get("space_id")) for s in claimed])
+            # Fired one by one, each start locking its space: all of the batch's spaces are locked
+            # first, in order. The batchable ones alone leave that to commands.start_runs, which
+            # locks them in one statement only once their fires are recorded.
+            spaces = [(s["owner_id"], s.get("space_id")) for s in claimed]
+            if alone:
+                await quotas.lock_spaces(conn, spaces)
             if together:
                 try:
                     async with conn.transaction():
@@ -490,6 +501,8 @@ async def fire_due(conn: AsyncConnection, *, limit: int | None = None) -> int:
                     raise  # the database went away: the job fails, the sweep re-arms what is due
                 except Exception:
                     log.exception("schedule.batch_failed", extra={"schedules": len(together)})
+                    if not alone:  # the batch's savepoint, and its locks, are gone
+                        await quotas.lock_spaces(conn, spaces)
                     alone += [s for s, _ in together]
             for schedule in sorted(alone, key=lambda s: (s["owner_id"], s["next_fire_at"])):
                 try:

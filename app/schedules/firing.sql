@@ -119,3 +119,4 @@ RETURNING id, owner_id, name
 UPDATE schedules SET paused = true, paused_note = %(note)s, next_fire_at = NULL, buffered_fire_at = NULL,
                      updated_at = now()
 WHERE id = ANY(%(ids)s::uuid[]) AND NOT paused
+
