@@ -3,10 +3,12 @@
     uv run python bench/load.py --scale smoke      # seconds; the test suite runs it
     uv run python bench/load.py --scale moderate   # a few minutes
     uv run python bench/load.py --scale large      # ~15 minutes; 50,000 finished runs
+    uv run python bench/load.py --scale month      # the mid-month state, then the pages (--pages)
 
 It owns a throwaway PostgreSQL cluster (tests/support/pg_cluster.py, `fsync=off`, with
-pg_stat_statements), seeds it through the engine's own SQL (finished runs: `insert_run`, `write_step`
-x20, `finish_run`; waiting and sleeping runs: started with `start_run` and driven there by the
+pg_stat_statements), seeds it through the engine's own SQL (finished runs: `insert_runs`, their
+journals a batch at a time (bench/load.sql; `--seed step`: `write_step` x20), `finish_run`; waiting
+and sleeping runs: started with `start_runs` and driven there by the
 workers), starts real `baton serve --no-worker` and `baton worker` processes, then drives an
 open-loop mix (Poisson arrivals at a stated rate, so latency under overload shows) in stages of
 rising rate until the dashboard's or decision -> next step's p99 passes 1 s:
@@ -53,12 +55,15 @@ from psycopg.types.json import Jsonb
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-import bench.workflows  # noqa: E402,F401  (start_run validates inputs against them)
+import bench.workflows  # noqa: E402,F401  (start_runs validates inputs against them)
 from app.core.migrations import apply_migrations  # noqa: E402
+from app.core.sql_queries import load_queries  # noqa: E402
 from bench.chaos import Proc, _csrf, _free_port  # noqa: E402
 from bench.support import pct  # noqa: E402
 from tests.support.model_server import ModelServer, Reply  # noqa: E402
 from tests.support.pg_cluster import PgCluster, pg_cluster  # noqa: E402
+
+SQL = load_queries(__file__)
 
 SECRET_KEY = "load-test-secret-key-0123456789abc"
 PASSWORD = "correct horse battery staple"
@@ -91,7 +96,27 @@ SCALES = {
         rates=[20, 40, 80, 160],
         idle_s=20,
     ),
+    # The middle of the brief's month (50,000 users x 15 runs of 20 steps, so 375,000 finished by
+    # mid-month) with the users scaled to 10,000 across the paying tiers (TIER_MIX): seeded, then
+    # the idle statements and the interactive pages at a low rate (`pages`), no traffic stages.
+    "month": dict(
+        users=10000,
+        finished=375000,
+        waiting=30000,
+        sleeping=5000,
+        live=0,
+        stage_s=30,
+        rates=[],
+        idle_s=30,
+        pages=True,
+        tiers=True,
+    ),
 }
+# The month's users by tier (of every 20: 10 pro, 7 premium, 3 enterprise) and the finished runs
+# each holds by mid-month, under its tier's monthly limit (pro 10, premium 50; enterprise unlimited
+# takes the rest); waiting and sleeping runs go to premium and enterprise users, who have room left.
+TIER_MIX = ["pro"] * 10 + ["premium"] * 7 + ["enterprise"] * 3
+TIER_RUNS = {"pro": 5, "premium": 30}
 MIX = {
     "dashboard": 25,
     "run_page": 15,
@@ -147,7 +172,7 @@ def load_cluster():
 
 
 async def seed(url: str, cfg: dict) -> dict:
-    from app.engine.commands import COUNT_RUNS, INSERT_RUNS, start_run
+    from app.engine.commands import COUNT_RUNS, INSERT_RUNS, Start, start_runs
     from app.engine.journal import FINISH_RUN, WRITE_STEP
     from app.spaces.store import personal_space
     from app.web.auth.accounts import create_account
@@ -156,35 +181,54 @@ async def seed(url: str, cfg: dict) -> dict:
 
     hashed = await hash_password(PASSWORD)
     users = []
+    t_users = time.perf_counter()
     async with await psycopg.AsyncConnection.connect(
         url, row_factory=dict_row, autocommit=True
     ) as conn:
         for i in range(cfg["users"]):
+            # The first account is the admin (analytics pages), on enterprise.
+            tier = TIER_MIX[i % len(TIER_MIX)] if cfg.get("tiers") and i else "enterprise"
             user = await create_account(
-                conn, f"user{i}@load.test", hashed, tier="enterprise", explicit_tier=True
+                conn, f"user{i}@load.test", hashed, tier=tier, explicit_tier=True
             )
             key, _ = await create_key(conn, user.id, "load")
             space = await personal_space(conn, user.id)
             users.append(
-                {"id": user.id, "space": space.id, "email": f"user{i}@load.test", "key": key}
+                {
+                    "id": user.id,
+                    "space": space.id,
+                    "email": f"user{i}@load.test",
+                    "key": key,
+                    "tier": tier,
+                }
             )
+        print(f"  {len(users):,} users in {time.perf_counter() - t_users:.0f} s")
+        finished_owners = owners_of_finished(users, cfg["finished"])
+        suspended = [u for u in users if u["tier"] not in TIER_RUNS] or users
         t0 = time.perf_counter()
-        for first in range(0, cfg["finished"], SEED_BATCH):
-            batch = range(first, min(first + SEED_BATCH, cfg["finished"]))
-            owners = [users[n % len(users)] for n in batch]
+        batch_size = SEED_BATCH[cfg.get("seed", "set")]
+        for first in range(0, cfg["finished"], batch_size):
+            batch = range(first, min(first + batch_size, cfg["finished"]))
+            owners = [finished_owners[n] for n in batch]
             async with conn.transaction():
                 rows = finished_rows(batch, owners)
                 runs = await (await conn.execute(INSERT_RUNS, rows)).fetchall()
                 await conn.execute(COUNT_RUNS, rows)
                 async with conn.cursor() as cur:
-                    await cur.executemany(
-                        WRITE_STEP,
-                        [
-                            step_params(r["id"], r["owner_id"], seq)
-                            for r in runs
-                            for seq in range(20)
-                        ],
-                    )
+                    if cfg.get("seed", "set") == "set":
+                        await cur.execute(
+                            SQL["write_journals"],
+                            {"run_ids": [r["id"] for r in runs], "steps": STEPS},
+                        )
+                    else:  # write_step per step, as a worker writes them
+                        await cur.executemany(
+                            WRITE_STEP,
+                            [
+                                step_params(r["id"], r["owner_id"], seq)
+                                for r in runs
+                                for seq in range(STEPS)
+                            ],
+                        )
                     await cur.executemany(
                         FINISH_RUN,
                         [
@@ -197,30 +241,64 @@ async def seed(url: str, cfg: dict) -> dict:
                             for r in runs
                         ],
                     )
+            if first // batch_size % 20 == 19:
+                done = batch.stop
+                print(
+                    f"  seeded {done:,} finished runs in {time.perf_counter() - t0:.0f} s "
+                    f"(load average {os.getloadavg()[0]:.1f})"
+                )
         finished_s = time.perf_counter() - t0
+        # The engine's one start path, a batch at a time (start_run per run: ~18 ms each at load
+        # 10, 35,000 of them ~10 min; the batch writes each table with one statement).
+        starts = [
+            # One in four expires after 2-60 s: timeouts fire during the stages.
+            Start(
+                owner_id=suspended[n % len(suspended)]["id"],
+                workflow="bench-load",
+                input={"steps": 3, "timeout_s": random.uniform(2, 60) if n % 4 == 0 else 86400},
+            )
+            for n in range(cfg["waiting"])
+        ] + [
+            Start(
+                owner_id=suspended[-1 - n % len(suspended)]["id"],
+                workflow="bench-load",
+                input={"steps": 2, "sleep_s": 86400},
+            )
+            for n in range(cfg["sleeping"])
+        ]
+        t_start = time.perf_counter()
         waiting = []
-        async with conn.transaction():
-            for n in range(cfg["waiting"]):
-                # One in four expires after 2-60 s: timeouts fire during the stages.
-                timeout = random.uniform(2, 60) if n % 4 == 0 else 86400
-                run, _ = await start_run(
-                    conn,
-                    owner_id=users[n % len(users)]["id"],
-                    workflow="bench-load",
-                    input={"steps": 3, "timeout_s": timeout},
-                )
-                waiting.append(run["id"])
-            for n in range(cfg["sleeping"]):
-                await start_run(
-                    conn,
-                    owner_id=users[n % len(users)]["id"],
-                    workflow="bench-load",
-                    input={"steps": 2, "sleep_s": 86400},
-                )
+        for first in range(0, len(starts), START_BATCH):
+            for n, result in enumerate(
+                await start_runs(conn, starts[first : first + START_BATCH]), first
+            ):
+                assert isinstance(result, tuple), f"seeded start refused: {result!r}"
+                if n < cfg["waiting"]:
+                    waiting.append(result[0]["id"])
+        if starts:
+            print(
+                f"  {len(starts):,} waiting and sleeping runs started in "
+                f"{time.perf_counter() - t_start:.0f} s"
+            )
     return {"users": users, "waiting": waiting, "finished_s": finished_s}
 
 
-SEED_BATCH = 500
+# Runs per transaction: `set` writes a batch's journals in one statement (bench/load.sql), `step`
+# with write_step per step (the engine's statement, 20 per run; 307 s for 50,000 runs one run per
+# transaction, the large run below).
+SEED_BATCH = {"set": 2000, "step": 500}
+START_BATCH = 1000
+STEPS = 20
+
+
+def owners_of_finished(users: list[dict], n: int) -> list[dict]:
+    """The owner of each finished run: TIER_RUNS each for pro and premium users, round robin over
+    the others for the rest (every user alike without tiers)."""
+    owners = [u for u in users for _ in range(TIER_RUNS.get(u["tier"], 0))][:n]
+    rest = [u for u in users if u["tier"] not in TIER_RUNS]
+    owners += [rest[i % len(rest)] for i in range(n - len(owners))]
+    random.Random(14).shuffle(owners)
+    return owners
 
 
 def finished_rows(batch: range, owners: list[dict]) -> dict:
@@ -274,7 +352,7 @@ def step_params(run_id, owner: int, seq: int) -> dict:
     }
 
 
-async def wait_for_suspended(url: str, timeout: float = 900) -> None:
+async def wait_for_suspended(url: str, timeout: float = 1800) -> None:
     """Until the workers have driven every seeded run to its hook or sleep (or, for a short timeout,
     past it): no run queued or running."""
     deadline = time.monotonic() + timeout
@@ -361,7 +439,9 @@ async def request(kind: str, person: Person, tokens: list[str], stage: Stage) ->
     ok = True
     try:
         if kind == "dashboard":
-            r = await person.client.get("/")
+            # What a browser loads: / answers a redirect to the chat page (before 21:30 on
+            # 2026-12-04 only the 303 was timed).
+            r = await person.client.get("/", follow_redirects=True)
         elif kind == "inbox":
             r = await person.client.get("/approvals")
         elif kind == "run_list":
@@ -618,6 +698,45 @@ async def metrics_cost(url: str, base: str) -> str:
     )
 
 
+# The interactive pages timed at a low rate on the seeded database (`pages`): as the admin, an
+# enterprise user with a share of the finished runs and of the waiting ones.
+PAGES = {
+    "landing (/ -> /chat)": "/",
+    "workflows dashboard": "/workflows",
+    "run page": None,  # one of the admin's finished runs, from the dashboard
+    "inbox": "/approvals",
+    "admin analytics 30 days": "/admin?days=30",
+    "admin analytics 365 days": "/admin?days=365",
+}
+
+
+async def page_latencies(base: str, admin: dict, samples: int, gap_s: float = 0.5) -> None:
+    """Each page `samples` times, one request at a time `gap_s` apart (about 2 requests/s), after
+    one unmeasured request (templates and plans warm): p50/p95 with the load average."""
+    person = Person(base, admin, 0)
+    try:
+        await person.log_in()
+        runs = RUN_LINK.findall((await person.client.get("/workflows")).text)
+        for name, path in PAGES.items():
+            path = path or f"/workflows/{runs[0]}"
+            answer = await person.client.get(path, follow_redirects=True)
+            assert answer.status_code == 200, f"{path} answered {answer.status_code}"
+            load = os.getloadavg()[0]
+            times = []
+            for _ in range(samples):
+                t0 = time.monotonic()
+                answer = await person.client.get(path, follow_redirects=True)
+                times.append((time.monotonic() - t0) * 1000)
+                assert answer.status_code == 200, f"{path} answered {answer.status_code}"
+                await asyncio.sleep(gap_s)
+            print(
+                f"    {name:<26} {path:<50} p50 {pct(times, 50):7.1f}  p95 {pct(times, 95):7.1f} ms"
+                f"  ({samples} at ~{1 / gap_s:g}/s; load average {load:.1f} -> {os.getloadavg()[0]:.1f})"
+            )
+    finally:
+        await person.close()
+
+
 def line(kind: str, values: list[float], errors: int, seconds: float) -> str:
     if not values:
         return f"    {kind:<22} -"
@@ -638,13 +757,29 @@ async def main() -> int:
     for name in ("users", "finished", "waiting", "sleeping", "live", "stage_s"):
         parser.add_argument(f"--{name.replace('_', '-')}", type=int, help=f"override the {name}")
     parser.add_argument(
+        "--pages",
+        action="store_true",
+        help="after seeding, time the interactive pages at a low rate instead of the stages",
+    )
+    parser.add_argument(
+        "--hold", action="store_true", help="with --pages: keep everything up afterwards"
+    )
+    parser.add_argument(
+        "--seed",
+        choices=list(SEED_BATCH),
+        default="set",
+        help="finished runs' journals: one statement per batch, or write_step per step",
+    )
+    parser.add_argument(
         "--profile",
         action="store_true",
         help="sample the (first) web process with py-spy during each stage",
     )
     args = parser.parse_args()
     sys.stdout.reconfigure(line_buffering=True)
-    cfg = SCALES[args.scale] | ({"rates": args.rates} if args.rates else {})
+    cfg = SCALES[args.scale] | ({"rates": args.rates} if args.rates else {}) | {"seed": args.seed}
+    if args.pages:
+        cfg["pages"] = True
     for name in ("users", "finished", "waiting", "sleeping", "live", "stage_s"):
         if getattr(args, name) is not None:
             cfg[name] = getattr(args, name)
@@ -754,6 +889,17 @@ async def drive(cluster: LoadCluster, cfg: dict, args) -> int:
                 f"idle statements/s, seeded: {idle_after:.1f}; busiest in {cfg['idle_s']} s: "
                 + "; ".join(f"{r['calls']}x {r['q']}" for r in busiest[:4])
             )
+
+        if cfg.get("pages"):
+            await page_latencies(base, seeded["users"][0], cfg.get("page_samples", 30))
+            if args.hold:
+                # The seeded cluster and processes stay up (EXPLAIN ANALYZE, a migration, the pages
+                # again) until this file is created.
+                stop = workdir / "stop"
+                print(f"holding: database {url}, web {base}; touch {stop} to end", flush=True)
+                while not stop.exists():
+                    await asyncio.sleep(1)
+            return 0
 
         # Each person on one web process (as a sticky load balancer would: chat replies stream from
         # the process that started them).
