@@ -236,7 +236,7 @@ async def load_card(
         found = await hook_for_decider(conn, None, viewer, hook_id=waiting.id)
         hook["for_whom"] = who_decides(found) if found else hook.get("assignee") or ""
         hook["refused"] = (
-            refusal(found, viewer, found["my_email"] or "")
+            refusal(found, viewer, found.my_email or "")
             if found and viewer is not None
             else f"This is for {hook['for_whom']}."
         )

@@ -38,9 +38,7 @@ async def test_a_killed_workers_runs_are_taken_over_within_the_bound(crash_env, 
     if after_kill == "a busy worker was already running":
         workers.start(concurrency=2)
         busy = await start(pool, user, "test-crashy", step_hold_s=120)
-        await wait_effect(
-            pool, busy["id"], "slow", timeout=30
-        )  # one of its two slots held for 2 min
+        await wait_effect(pool, busy.id, "slow", timeout=30)  # one of its two slots held for 2 min
 
     workers.kill(doomed)
     killed_at = await db_now(pool)

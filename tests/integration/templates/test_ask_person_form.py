@@ -63,8 +63,8 @@ async def test_ask_person_fields_are_shown_checked_per_field_and_become_the_outp
 ):
     tpl = await make_template(pool, user, FORM)
     run = await start(pool, user, tpl["slug"])
-    await wait_status(pool, run["id"], "waiting")
-    hook = await waiting_hook(pool, run["id"], user)
+    await wait_status(pool, run.id, "waiting")
+    hook = await waiting_hook(pool, run.id, user)
 
     shown = hook_view(hook)["fields"]
     assert [f["name"] for f in shown] == [
@@ -114,7 +114,7 @@ async def test_ask_person_fields_are_shown_checked_per_field_and_become_the_outp
     async with pool.connection() as conn:
         outcome = await decide(conn, hook, good, decided_by="me@example.test", owner_id=user)
     assert outcome.ok
-    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    done = await wait_status(pool, run.id, "completed", timeout=20)
     assert done["output"]["document"].strip() == "Lyon for 3.0"
     assert done["output"]["outputs"]["ask"] == {
         "city": "Lyon",
@@ -134,8 +134,8 @@ async def test_the_cli_checks_an_answer_like_the_form_and_decides_nothing_wrong(
 
     tpl = await make_template(pool, user, FORM)
     run = await start(pool, user, tpl["slug"])
-    await wait_status(pool, run["id"], "waiting")
-    hook = await waiting_hook(pool, run["id"], user)
+    await wait_status(pool, run.id, "waiting")
+    hook = await waiting_hook(pool, run.id, user)
     answer = {
         "city": "Lyon",
         "nights": "many",
@@ -155,7 +155,7 @@ async def test_the_cli_checks_an_answer_like_the_form_and_decides_nothing_wrong(
         json.dumps(answer),
     )
     assert refused.returncode != 0 and "data.nights" in refused.stderr, refused.stderr
-    assert (await waiting_hook(pool, run["id"], user))["status"] == "waiting"
+    assert (await waiting_hook(pool, run.id, user))["status"] == "waiting"
     answer["nights"] = 2
     decided = await baton(
         database_url,
@@ -169,5 +169,5 @@ async def test_the_cli_checks_an_answer_like_the_form_and_decides_nothing_wrong(
         json.dumps(answer),
     )
     assert decided.returncode == 0, decided.stderr
-    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    done = await wait_status(pool, run.id, "completed", timeout=20)
     assert done["output"]["outputs"]["ask"]["nights"] == 2.0
