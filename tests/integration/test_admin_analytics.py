@@ -22,7 +22,7 @@ async def test_overview_shows_the_periods_figures_and_a_chart(app_client, admin,
     priced = [await start(pool, owner.id, "test-usage") for _ in range(5)]
     failed = await start(pool, owner.id, "test-errors", mode="fatal")
     for done in priced:
-        await wait_status(pool, done["id"], "completed")
+        await wait_status(pool, done.id, "completed")
     await wait_status(pool, failed.id, "failed")
     page = await app_client.get("/admin?days=7")
     assert page.status_code == 200

@@ -143,9 +143,9 @@ async def scenario(cluster: PgCluster, url: str, effects_pool, health: HealthWat
         ) as conn:  # the test's own pool reconnects like Baton's
             await resolve_hook(conn, await hook_token(pool, waiting.id), "approve")
         for run in (mid_step, sleeping, waiting):
-            await wait_status(pool, run["id"], "completed", timeout=RESUME_S + 30)
+            await wait_status(pool, run.id, "completed", timeout=RESUME_S + 30)
         for run in (mid_step, sleeping, waiting):
-            counts = Counter(e["name"] for e in await effects(effects_pool, run["id"]))
+            counts = Counter(e["name"] for e in await effects(effects_pool, run.id))
             for (
                 name,
                 n,
@@ -154,7 +154,7 @@ async def scenario(cluster: PgCluster, url: str, effects_pool, health: HealthWat
                     f"{name} ran {n} times"
                 )
             assert counts["last"] == 1
-            entries = await journal(pool, run["id"])
+            entries = await journal(pool, run.id)
             assert [e["seq"] for e in entries] == list(range(len(entries)))
             assert all(e["status"] == "completed" for e in entries)
         # Resumed in time: the interrupted step started again within RESUME_S of the database

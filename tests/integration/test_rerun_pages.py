@@ -116,7 +116,7 @@ async def test_bulk_replay_page_previews_then_replays_and_cancels(
         for _ in range(6)
     ]
     for run in runs:
-        await wait_status(pool, run["id"], "failed", timeout=30)
+        await wait_status(pool, run.id, "failed", timeout=30)
 
     assert (await app_client.get("/workflows/replay")).status_code == 200
     empty = await app_client.get("/workflows/replay?preview=1")

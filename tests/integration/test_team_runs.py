@@ -30,7 +30,7 @@ async def _settled(pool, *runs) -> None:
     """Wait until the worker has taken each run to its approval: the test client blocks the loop
     the in-process worker runs on, so no request may wait on a run the worker is advancing."""
     for run in runs:
-        await wait_status(pool, run["id"], "waiting")
+        await wait_status(pool, run.id, "waiting")
 
 
 async def _as(client, pool, user, space_id: int) -> None:

@@ -84,7 +84,7 @@ def markdown_html(text: Any, title: str | None = None) -> Markup:
 
 def hook_view(hook: dict) -> dict:
     """A hook as the decision form shows it (any page: card, inbox, review page, email link), from
-    a row of the approvals' own queries or a run's `Hook` as a dict (`rows.as_dict`)."""
+    a `ReviewHook` (the approvals pages) or a run's `Hook`, as a dict (`rows.as_dict`)."""
     show = hook.get("show") if isinstance(hook.get("show"), dict) else {}
     labels = show.get("labels") or {}
     edit = show.get("edit") if isinstance(show.get("edit"), dict) else None

@@ -49,7 +49,7 @@ async def test_api_replay_dry_run_then_replay_and_follow(api, pool, worker, acco
         for _ in range(3)
     ]
     for run in runs:
-        await wait_status(pool, run["id"], "failed", timeout=30)
+        await wait_status(pool, run.id, "failed", timeout=30)
     dry = await api.post(
         "/api/v1/replays",
         headers=account.headers,
@@ -93,7 +93,7 @@ async def test_an_admin_replays_a_users_runs_on_their_behalf(api, pool, worker, 
         for _ in range(2)
     ]
     for run in runs:
-        await wait_status(pool, run["id"], "failed", timeout=30)
+        await wait_status(pool, run.id, "failed", timeout=30)
     admin = await new_account(pool)
     async with pool.connection() as conn:
         await conn.execute("UPDATE users SET is_admin = true WHERE id = %s", (admin.user_id,))

@@ -146,7 +146,7 @@ async def test_listing_pages_with_a_cursor_and_filters(api, account, pool, worke
     echoes = [await start(pool, account, VISIBLE, topic=f"t{i}") for i in range(5)]
     waiting = await start(pool, account, WEBHOOK)
     for run in echoes:
-        await wait_for(pool, run["id"], "completed")
+        await wait_for(pool, run.id, "completed")
     await wait_for(pool, waiting.id, "waiting")
     seen, cursor = [], None
     while True:

@@ -15,7 +15,7 @@ async def test_a_team_key_lists_and_reads_the_teams_runs_only(api, pool, worker)
     by_alice = await start_in(pool, alice.user_id, team, VISIBLE, topic="a", times=1)
     personal = await start_in(pool, bob.user_id, None, VISIBLE, topic="b", times=1)
     for run in (by_alice, personal):  # settled before requests (the test client blocks the loop)
-        await wait_for(pool, run["id"], "completed")
+        await wait_for(pool, run.id, "completed")
     headers = await space_key(pool, bob.user_id, team)
 
     started = await api.post(

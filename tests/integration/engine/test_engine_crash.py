@@ -191,17 +191,17 @@ async def test_two_workers_never_advance_one_run_at_once(crash_env):
                 await conn.execute(
                     "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args) "
                     "VALUES ('baton', 'baton.advance_run', %s, %s)",
-                    (f"run:{run['id']}", psycopg.types.json.Jsonb({"run_id": str(run["id"])})),
+                    (f"run:{run.id}", psycopg.types.json.Jsonb({"run_id": str(run.id)})),
                 )
             await asyncio.sleep(0.05)
     for run in runs:
-        await wait_status(pool, run["id"], "completed", timeout=30)
-        spans = sorted((e["at"], e["finished_at"]) for e in await effects(pool, run["id"]))
+        await wait_status(pool, run.id, "completed", timeout=30)
+        spans = sorted((e["at"], e["finished_at"]) for e in await effects(pool, run.id))
         assert all(
             a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)
         ), "overlapping advances"
-        assert_ran_once_except(Counter(e["name"] for e in await effects(pool, run["id"])), set())
-        await check_journal(pool, run["id"])
+        assert_ran_once_except(Counter(e["name"] for e in await effects(pool, run.id)), set())
+        await check_journal(pool, run.id)
 
 
 async def test_rate_limit_holds_across_two_workers(crash_env):

@@ -179,14 +179,14 @@ async def test_bulk_replay_of_50_failed_runs_after_the_fix_completes_them_all(
     tags = [f"r-{secrets.token_hex(4)}-{i}" for i in range(50)]
     originals = [await start(pool, owner, "test-replay", tag=t) for t in tags]
     for run in originals:
-        await wait_status(pool, run["id"], "failed", timeout=60)
+        await wait_status(pool, run.id, "failed", timeout=60)
     args = ("runs", "replay", "--workflow", "test-replay", "--status", "failed", "--as", email)
 
     dry = await baton(database_url, tmp_path, *args, "--dry-run", "--json", modules=MODULES)
     assert dry.returncode == 0, dry.stderr
     shown = json.loads(dry.stdout)
-    assert shown["replay_id"] is None and {r["id"] for r in shown["selected"]} == {
-        str(r["id"]) for r in originals
+    assert shown["replay_id"] is None and {r.id for r in shown["selected"]} == {
+        str(r.id) for r in originals
     }
     async with pool.connection() as conn:
         counts = await (
@@ -236,7 +236,7 @@ async def test_a_replay_is_paced_and_can_be_cancelled_midway(pool, worker, monke
         await start(pool, owner, "test-replay", tag=f"c-{secrets.token_hex(4)}") for _ in range(30)
     ]
     for run in originals:
-        await wait_status(pool, run["id"], "failed", timeout=60)
+        await wait_status(pool, run.id, "failed", timeout=60)
     # One slot for replays: at most one replayed run queued or running at a time.
     monkeypatch.setenv("BATON_REPLAY_WORKER_SHARE", "0.01")
     async with pool.connection() as conn:

@@ -200,9 +200,9 @@ async def test_a_replayed_run_stays_in_its_sources_space(pool, worker):
         )
         own, _ = await start_run(conn, owner_id=alice, workflow="test-hook", input={})
         for run in (in_team, own):
-            await cancel_run(conn, run["id"])
+            await cancel_run(conn, run.id)
     for run in (in_team, own):  # a run the worker was advancing stops at its next step
-        await wait_status(pool, run["id"], "cancelled")
+        await wait_status(pool, run.id, "cancelled")
     async with pool.connection() as conn:
         selected = await replays.select_runs(
             conn, workflow="test-hook", statuses=["cancelled"], owner_id=alice
