@@ -131,7 +131,7 @@ async def test_the_inbox_lists_a_role_hook_for_the_role_and_above_until_they_ans
     async def inbox(user_id: int) -> list[int]:
         async with pool.connection() as conn:
             found = await waiting_for(conn, user_id, await email_of(pool, user_id))
-        return [h["id"] for h in found]
+        return [h.id for h in found]
 
     a1 = team["admins"][0]
     assert hook["id"] in await inbox(a1) and hook["id"] in await inbox(team["owner"])

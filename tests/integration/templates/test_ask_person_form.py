@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from app.engine.rows import ReviewHook, as_dict
 from app.web.approvals import store as approvals
 from app.web.approvals.decide import decide, parse_decision
 from app.web.runs.cards import hook_view
@@ -45,7 +46,7 @@ FORM = {
 }
 
 
-async def waiting_hook(pool, run_id, user) -> dict:
+async def waiting_hook(pool, run_id, user) -> ReviewHook:
     async with pool.connection() as conn:
         row = await (
             await conn.execute(
@@ -66,7 +67,7 @@ async def test_ask_person_fields_are_shown_checked_per_field_and_become_the_outp
     await wait_status(pool, run.id, "waiting")
     hook = await waiting_hook(pool, run.id, user)
 
-    shown = hook_view(hook)["fields"]
+    shown = hook_view(as_dict(hook))["fields"]
     assert [f["name"] for f in shown] == [
         "field-city",
         "field-nights",
@@ -148,21 +149,21 @@ async def test_the_cli_checks_an_answer_like_the_form_and_decides_nothing_wrong(
         tmp_path,
         "hooks",
         "resolve",
-        hook["token"],
+        hook.token,
         "--action",
         "submit",
         "--data",
         json.dumps(answer),
     )
     assert refused.returncode != 0 and "data.nights" in refused.stderr, refused.stderr
-    assert (await waiting_hook(pool, run.id, user))["status"] == "waiting"
+    assert (await waiting_hook(pool, run.id, user)).status == "waiting"
     answer["nights"] = 2
     decided = await baton(
         database_url,
         tmp_path,
         "hooks",
         "resolve",
-        hook["token"],
+        hook.token,
         "--action",
         "submit",
         "--data",
