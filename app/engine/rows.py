@@ -1,4 +1,5 @@
-"""Typed rows: a run, its journal entries and its hooks as they leave the engine.
+"""Typed rows: a run, its journal entries and its hooks as they leave the engine (and the
+approvals pages' own hook rows, `ReviewHook`, which the engine's `hooks.refusal` reads too).
 
 The web, the API, the CLI, templates and schedules read `run.status`, not `run["status"]`: a
 typo or a column that a query stopped selecting fails where it is read (and in the type
