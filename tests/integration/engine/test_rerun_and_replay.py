@@ -185,7 +185,7 @@ async def test_bulk_replay_of_50_failed_runs_after_the_fix_completes_them_all(
     dry = await baton(database_url, tmp_path, *args, "--dry-run", "--json", modules=MODULES)
     assert dry.returncode == 0, dry.stderr
     shown = json.loads(dry.stdout)
-    assert shown["replay_id"] is None and {r.id for r in shown["selected"]} == {
+    assert shown["replay_id"] is None and {r["id"] for r in shown["selected"]} == {
         str(r.id) for r in originals
     }
     async with pool.connection() as conn:
