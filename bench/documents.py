@@ -147,14 +147,14 @@ async def extraction(
                 "question": "What do the reports say about growth?",
             },
         )
-        await attach_uploads(conn, ids, run["id"])
+        await attach_uploads(conn, ids, run.id)
     deadline = time.monotonic() + 600
     async with pool.connection() as conn:
         while True:
             row = await (
                 await conn.execute(
                     "SELECT status FROM run_steps WHERE run_id = %s AND name = 'extract text'",
-                    (run["id"],),
+                    (run.id,),
                 )
             ).fetchone()
             if row and row["status"] == "completed":
@@ -167,19 +167,19 @@ async def extraction(
                 "SELECT extract(epoch FROM max(c.completed_at) - min(c.started_at)) AS s, count(*) AS n "
                 "FROM run_children c JOIN run_steps s ON s.run_id = c.run_id AND s.seq = c.seq "
                 "WHERE c.run_id = %s AND s.name = 'extract text' AND c.status = 'completed'",
-                (run["id"],),
+                (run.id,),
             )
         ).fetchone()
         while (
             await (
-                await conn.execute("SELECT status FROM runs WHERE id = %s", (run["id"],))
+                await conn.execute("SELECT status FROM runs WHERE id = %s", (run.id,))
             ).fetchone()
         )["status"] != "waiting":
             assert time.monotonic() < deadline, "the summaries did not finish"
             await asyncio.sleep(
                 0.1
             )  # (cancelling mid fan-out can deadlock with a finishing child: see the report)
-        await cancel_run(conn, run["id"], owner_id=user)
+        await cancel_run(conn, run.id, owner_id=user)
     assert span["n"] == DOCS, f"{span['n']} of {DOCS} documents extracted"
     busy = (after[0] - before[0]) / max(1, after[1] - before[1])
     workers_cores = (after[2] - before[2]) / os.sysconf("SC_CLK_TCK") / wall

@@ -70,7 +70,7 @@ async def start_many(pool, user, workflow, n, **input) -> list:
     async with pool.connection() as conn, conn.transaction():
         for _ in range(n):
             run, _ = await start_run(conn, owner_id=user, workflow=workflow, input=input)
-            ids.append(run["id"])
+            ids.append(run.id)
     return ids
 
 
@@ -173,7 +173,7 @@ async def wake_lateness(pool, user, n=100) -> list[float]:
             run, _ = await start_run(
                 conn, owner_id=user, workflow="bench-resume", input={"sleep_s": 1 + (i % 20) * 0.1}
             )
-            ids.append(run["id"])
+            ids.append(run.id)
     await wait_done(pool, ids)
     async with pool.connection() as conn:
         rows = await (

@@ -274,7 +274,7 @@ async def seed(url: str, cfg: dict) -> dict:
             ):
                 assert isinstance(result, tuple), f"seeded start refused: {result!r}"
                 if n < cfg["waiting"]:
-                    waiting.append(result[0]["id"])
+                    waiting.append(result[0].id)
         if starts:
             print(
                 f"  {len(starts):,} waiting and sleeping runs started in "

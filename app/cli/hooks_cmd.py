@@ -42,7 +42,7 @@ async def resolve(args, pool) -> int:
     async with pool.connection() as conn:
         found = await hook_for_decider(conn, args.token, user_id)
         if user_id is not None:
-            if found is None or (found["my_role"] is None and found["assignee"] != decided_by):
+            if found is None or (found.my_role is None and found.assignee != decided_by):
                 raise HookNotFound("no such hook")
             refused = refusal(found, user_id, decided_by)
             if refused:

@@ -101,7 +101,7 @@ async def rerun(args, pool) -> int:
             title=source.title,
             rerun=plan,
         )
-    _print(run_view(run)) if args.json else print(run["id"])
+    _print(run_view(run)) if args.json else print(run.id)
     return 0
 
 

@@ -65,7 +65,7 @@ async def start(args, pool) -> int:
             idempotency_key=args.idempotency_key,
             title=args.title and " ".join(args.title.split())[:RUN_TITLE_MAX] or None,
         )
-        full = await commands.get_run(conn, run["id"], with_tokens=False)  # with its space
+        full = await commands.get_run(conn, run.id, with_tokens=False)  # with its space
     _print(run_view(full.without_journal())) if args.json else print(full.id)
     return 0
 

@@ -146,7 +146,7 @@ async def resume(args, pool) -> int:
 async def trigger(args, pool) -> int:
     async with pool.connection() as conn:
         fired = await store.trigger_schedule(conn, args.id, None)
-    print(fired.run["id"])
+    print(fired.run.id)
     return 0
 
 

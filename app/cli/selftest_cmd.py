@@ -58,7 +58,7 @@ async def selftest(args, pool) -> int:
                     "fan_out": args.fan_out,
                 },
             )
-        run = await _follow(pool, run["id"], args.timeout)
+        run = await _follow(pool, run.id, args.timeout)
         wall_ms = (time.perf_counter() - started) * 1000
     finally:
         if local:

@@ -170,6 +170,6 @@ async def run(args, pool) -> int:
             raise CommandFailed(str(exc)) from None
         except store.TemplateNotFound:
             raise CommandFailed(f"no template {args.slug}") from None
-        shown = await commands.get_run(conn, started["id"], owner_id=user_id) if args.json else None
-    _print(run_view(shown)) if args.json else print(started["id"])
+        shown = await commands.get_run(conn, started.id, owner_id=user_id) if args.json else None
+    _print(run_view(shown)) if args.json else print(started.id)
     return 0

@@ -28,7 +28,7 @@ from app.engine.errors import (
 )
 from app.engine.jobs import abort_advance, advance_is_running, wake_run
 from app.engine.registry import WorkflowDef, get_workflow
-from app.engine.rows import Hook, Run, RunSummary, Step
+from app.engine.rows import Hook, Run, RunSummary, StartedRun, Step
 
 SQL = load_queries(__file__)
 BY_IDEMPOTENCY_KEYS = SQL["by_idempotency_keys"]
@@ -121,7 +121,7 @@ class Start:
     fire_at: datetime | None = None
 
 
-async def start_run(conn: AsyncConnection, **start: Any) -> tuple[dict, bool]:
+async def start_run(conn: AsyncConnection, **start: Any) -> tuple[StartedRun, bool]:
     """Validate, check the quota (under the space's row lock), insert, queue. The run belongs to
     `space_id` (default: the owner's personal space); the owner must be a member allowed to start
     runs there (RunNotFound if not a member, policy.Forbidden for a viewer). Returns the run and
@@ -143,7 +143,7 @@ Refusal = EngineError | policy.Forbidden
 
 async def start_runs(
     conn: AsyncConnection, starts: list[Start]
-) -> list[tuple[dict, bool] | Refusal]:
+) -> list[tuple[StartedRun, bool] | Refusal]:
     """The one start path, for any number of runs at once (a schedule's crowded second starts
     hundreds): for each start, in order, the run and whether it was created now, or why it was
     refused (InputInvalid, WorkflowNotFound, RunNotFound, policy.Forbidden, QuotaExceeded), exactly
@@ -152,7 +152,7 @@ async def start_runs(
     start in order, counting the batch's earlier runs, and the runs, their events, first jobs,
     audit entries and usage and quota counts are written with a statement each (the counts last:
     their rows are shared by all of a space's starts, and stay locked until the commit)."""
-    results: list[tuple[dict, bool] | Refusal | None] = [None] * len(starts)
+    results: list[tuple[StartedRun, bool] | Refusal | None] = [None] * len(starts)
     valid: list[tuple[int, Start, WorkflowDef, BaseModel]] = []
     for i, start in enumerate(starts):
         try:
@@ -201,11 +201,11 @@ async def start_runs(
         for (i, start, _, _, _), run in zip(rows, inserted, strict=True):
             results[i] = (run, True)
             if start.rerun:
-                await _copy_journal(conn, run["id"], start.rerun)
+                await _copy_journal(conn, run.id, start.rerun)
         for i, first in repeats:
             results[i] = (results[first][0], False) if isinstance(results[first], tuple) else None
         if inserted:
-            await conn.execute(QUEUE_NEW_RUNS, {"run_ids": [run["id"] for run in inserted]})
+            await conn.execute(QUEUE_NEW_RUNS, {"run_ids": [run.id for run in inserted]})
         await audit.record_many(
             conn,
             [
@@ -219,18 +219,19 @@ async def start_runs(
 
 async def _by_idempotency_keys(
     conn: AsyncConnection, keyed: list[tuple[int, str]]
-) -> dict[tuple[int, str], dict]:
+) -> dict[tuple[int, str], StartedRun]:
     if not keyed:
         return {}
     params = {"owner_ids": [o for o, _ in keyed], "keys": [k for _, k in keyed]}
     await conn.execute(LOCK_IDEMPOTENCY_KEYS, params)
-    rows = await (await conn.execute(BY_IDEMPOTENCY_KEYS, params)).fetchall()
-    return {(r["owner_id"], r["idempotency_key"]): r for r in rows}
+    cur = conn.cursor(row_factory=class_row(StartedRun))
+    rows = await (await cur.execute(BY_IDEMPOTENCY_KEYS, params)).fetchall()
+    return {(r.owner_id, r.idempotency_key): r for r in rows}
 
 
 async def _insert_runs(
     conn: AsyncConnection, rows: list[tuple[int, Start, WorkflowDef, BaseModel, dict]]
-) -> list[dict]:
+) -> list[StartedRun]:
     """Insert the admitted runs; returns them in the order given."""
     if not rows:
         return []
@@ -259,8 +260,9 @@ async def _insert_runs(
             }
         )
     cols = {name: [v[name] for v in values] for name in values[0]}
-    runs = await (await conn.execute(INSERT_RUNS, {"ids": ids, **cols})).fetchall()
-    by_id = {run["id"]: run for run in runs}
+    cur = conn.cursor(row_factory=class_row(StartedRun))
+    runs = await (await cur.execute(INSERT_RUNS, {"ids": ids, **cols})).fetchall()
+    by_id = {run.id: run for run in runs}
     return [by_id[run_id] for run_id in ids]
 
 
@@ -278,10 +280,10 @@ async def _count_runs(
         )
 
 
-def _audit_start(run: dict, start: Start) -> audit.Entry:
+def _audit_start(run: StartedRun, start: Start) -> audit.Entry:
     """run.start (run.rerun) in the start's transaction; the actor is the starter, who for a
     schedule's fire or a trigger's delivery is its owner: the detail names which one (from the key)."""
-    detail: dict[str, Any] = {"workflow": run["workflow"], "title": run["title"]}
+    detail: dict[str, Any] = {"workflow": run.workflow, "title": run.title}
     origin, _, rest = (start.idempotency_key or "").partition(":")
     if origin in ("schedule", "trigger") and rest:
         detail[f"{origin}_id"] = rest.partition(":")[0]
@@ -291,11 +293,11 @@ def _audit_start(run: dict, start: Start) -> audit.Entry:
         if rerun.replay_id:
             detail["replay_id"] = rerun.replay_id
     return audit.Entry(
-        space_id=run["space_id"],
+        space_id=run.space_id,
         actor_id=start.owner_id,
         action="run.rerun" if rerun else "run.start",
         object_kind="run",
-        object_id=run["id"],
+        object_id=run.id,
         detail=detail,
     )
 

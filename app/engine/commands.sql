@@ -13,15 +13,23 @@ ORDER BY k
 
 -- by_idempotency_keys --
 -- The runs earlier starts with the same (owner, idempotency key) created, if any (a retried POST,
--- a fire started twice, returns the first run).
-SELECT r.* FROM runs r
+-- a fire started twice, returns the first run). The columns of app/engine/rows.py `StartedRun`, as
+-- insert_runs returns them (change the three together).
+SELECT r.id, r.owner_id, r.chat_id, r.workflow, r.version, r.title, r.status, r.input, r.output, r.error,
+       r.idempotency_key, r.waiting_for, r.wake_at, r.progress, r.cancel_requested, r.steps_done,
+       r.tokens_in, r.tokens_out, r.cost_usd, r.created_at, r.started_at, r.updated_at, r.completed_at,
+       r.deadline_at, r.cancel_reason, r.journal_pruned_at, r.steps_failed, r.steps_billed, r.template_id,
+       r.template_version, r.schedule_id, r.fire_at, r.trigger_id, r.trigger_name, r.rerun_of, r.rerun_from,
+       r.space_id
+FROM runs r
 JOIN unnest(%(owner_ids)s::bigint[], %(keys)s::text[]) AS k(owner_id, key)
   ON r.owner_id = k.owner_id AND r.idempotency_key = k.key
 
 -- insert_runs --
 -- New runs (ids chosen by the caller), each with its 'queued' event: one statement for any number
 -- of runs. Their first jobs are `queue_new_runs`, their count in the month's usage and quota
--- `count_runs`, written last in the start's transaction (see there).
+-- `count_runs`, written last in the start's transaction (see there). Returns the columns of app/engine/rows.py `StartedRun`
+-- (every column of runs, named, as by_idempotency_keys selects them).
 WITH new AS (
     SELECT * FROM unnest(%(ids)b::uuid[], %(owner_ids)b::bigint[], %(space_ids)b::bigint[],
                          %(chat_ids)b::bigint[], %(workflows)b::text[], %(versions)b::int[],
@@ -37,7 +45,11 @@ WITH new AS (
     SELECT id, owner_id, space_id, chat_id, workflow, version, title, input, key, now() + max_duration,
            template_id, template_version, rerun_of, rerun_from, schedule_id, fire_at
     FROM new
-    RETURNING *
+    RETURNING id, owner_id, chat_id, workflow, version, title, status, input, output, error, idempotency_key,
+              waiting_for, wake_at, progress, cancel_requested, steps_done, tokens_in, tokens_out, cost_usd,
+              created_at, started_at, updated_at, completed_at, deadline_at, cancel_reason, journal_pruned_at,
+              steps_failed, steps_billed, template_id, template_version, schedule_id, fire_at, trigger_id,
+              trigger_name, rerun_of, rerun_from, space_id
 ), ev AS (
     INSERT INTO run_events (run_id, owner_id, kind, data)
     SELECT id, owner_id, 'status', '{"status": "queued"}' FROM ins

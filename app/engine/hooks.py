@@ -29,7 +29,7 @@ from app.engine import signals
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
 from app.engine.jobs import defer_hook_reminder
 from app.engine.journal import write_step
-from app.engine.rows import HookAfterDecision
+from app.engine.rows import HookAfterDecision, HookToDecide, ReviewHook, WaitingHook
 from app.engine.values import HOOK_ACTIONS, HookResult
 
 if TYPE_CHECKING:
@@ -50,46 +50,47 @@ WAITING_FOR_USER = SQL["waiting_for_user"]
 MAX_REQUIRED = 20
 
 
-def who_decides(hook: dict) -> str:
+def who_decides(hook: HookToDecide | ReviewHook | WaitingHook) -> str:
     """Who the hook waits for, in words: "any admin of Acme", "ana@example.com", the owner."""
-    if hook.get("assigned_role"):
-        where = f" of {hook['space_name']}" if hook.get("space_name") else ""
-        role = "owner" if hook["assigned_role"] == "owner" else f"any {hook['assigned_role']}"
+    if hook.assigned_role:
+        where = f" of {hook.space_name}" if hook.space_name else ""
+        role = "owner" if hook.assigned_role == "owner" else f"any {hook.assigned_role}"
         return f"{role}{where}"
-    return hook.get("assignee") or hook.get("owner_email") or "the run's owner"
+    return hook.assignee or hook.owner_email or "the run's owner"
 
 
-def refusal(hook: dict, user_id: int, email: str) -> str | None:
+def refusal(hook: HookToDecide | ReviewHook, user_id: int, email: str) -> str | None:
     """Why this signed-in person may not decide the hook (None: they may): the one rule for the
     web (app/web/approvals), the API and the CLI (docs/teams.md, "Approvals"). The assignee by
     e-mail; for a role assignment, members of the run's space at that role or above
     (`app.core.policy.may_decide`); the run's owner for an unassigned hook; viewers never. The hook
     carries the person's role in the run's space (`my_role`, None: not a member), `space_name` and
     `owner_email` (`hook_for_decider`, app/web/approvals/store.py `hook_for_user`)."""
-    role = hook.get("my_role")
+    role = hook.my_role
     if role == "viewer":
-        return f"You are a viewer of {hook['space_name']}: viewers read runs and decide nothing."
-    if hook.get("assigned_role"):
-        if may_decide(role, assigned_role=hook["assigned_role"], is_assignee=False):
+        return f"You are a viewer of {hook.space_name}: viewers read runs and decide nothing."
+    if hook.assigned_role:
+        if may_decide(role, assigned_role=hook.assigned_role, is_assignee=False):
             return None
         return f"This is for {who_decides(hook)}; you are a {role or 'guest'} there."
-    if hook.get("assignee"):
-        mine = hook["assignee"] == email.strip().lower()
+    if hook.assignee:
+        mine = hook.assignee == email.strip().lower()
         if mine and (role is None or may_decide(role, assigned_role=None, is_assignee=True)):
             return None
-        return f"This is assigned to {hook['assignee']}."
-    if hook["owner_id"] == user_id and may_decide(role, assigned_role=None, is_assignee=True):
+        return f"This is assigned to {hook.assignee}."
+    if hook.owner_id == user_id and may_decide(role, assigned_role=None, is_assignee=True):
         return None
-    return f"This is for {hook['owner_email']}, who started the run."
+    return f"This is for {hook.owner_email}, who started the run."
 
 
 async def hook_for_decider(
     conn: AsyncConnection, token: str | None, user_id: int | None, *, hook_id: int | None = None
-) -> dict[str, Any] | None:
+) -> HookToDecide | None:
     """The hook of `token` (or `hook_id`) with what `refusal` needs for `user_id` (`my_role`,
     `my_email`); None if there is no such hook."""
     params = {"token": token, "hook_id": hook_id, "user_id": user_id}
-    return await (await conn.execute(HOOK_FOR_DECIDER, params)).fetchone()
+    cur = conn.cursor(row_factory=class_row(HookToDecide))
+    return await (await cur.execute(HOOK_FOR_DECIDER, params)).fetchone()
 
 
 def new_token() -> str:
@@ -372,12 +373,13 @@ async def _resolve(
 
 async def waiting_for(
     conn: AsyncConnection, user_id: int, email: str, limit: int = 100
-) -> list[dict[str, Any]]:
+) -> list[WaitingHook]:
     """The hooks waiting for this person's decision, in every space (their inbox, the nav's
     count): unassigned ones of their runs, those assigned to their e-mail, those assigned to a
     role they hold in the run's space; not the ones they already approved."""
+    cur = conn.cursor(row_factory=class_row(WaitingHook))
     return await (
-        await conn.execute(
+        await cur.execute(
             WAITING_FOR_USER,
             {"user_id": user_id, "email": (email or "").strip().lower(), "limit": limit},
         )

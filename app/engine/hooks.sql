@@ -89,14 +89,16 @@ FROM hooks h WHERE h.id = %(id)s
 -- ones of runs they started (while their role there may decide), those assigned to their e-mail,
 -- and those assigned to a role they hold in the run's space; not those they already approved.
 -- Hooks past their expiry are about to be closed by their run's wake-up: not listed.
+-- The columns of app/engine/rows.py `WaitingHook` (change both together).
 SELECT h.id, h.name, h.created_at, h.expires_at, h.show->>'heading' AS heading, h.show->>'state' AS state,
-       h.assignee, h.assigned_role, h.required, h.owner_id,
+       h.assignee, h.assigned_role, h.required, h.owner_id, u.email AS owner_email,
        (SELECT count(*) FROM hook_decisions d WHERE d.hook_id = h.id AND d.action = 'approve') AS approvals,
        r.id AS run_id, r.title AS run_title, r.workflow, r.version, r.chat_id, r.space_id,
        s.kind AS space_kind, s.name AS space_name, m.role AS my_role
 FROM hooks h
 JOIN runs r ON r.id = h.run_id
 JOIN spaces s ON s.id = r.space_id
+JOIN users u ON u.id = h.owner_id
 LEFT JOIN space_members m ON m.space_id = r.space_id AND m.user_id = %(user_id)s
 WHERE h.status = 'waiting' AND h.kind <> 'webhook'
   AND (h.expires_at IS NULL OR h.expires_at > now())
@@ -115,7 +117,9 @@ LIMIT %(limit)s
 -- hook_for_decider --
 -- A hook by token (or id) with what the assignment rules need (`refusal`): the person's role in
 -- its run's space (NULL: not a member) and e-mail, the space's name and the run owner's e-mail.
-SELECT h.*, r.space_id, u.email AS owner_email, s.name AS space_name, m.role AS my_role,
+-- The columns of app/engine/rows.py `HookToDecide` (change both together).
+SELECT h.id, h.run_id, h.token, h.name, h.kind, h.status, h.actions, h.show, h.assignee, h.assigned_role,
+       h.required, h.owner_id, r.space_id, u.email AS owner_email, s.name AS space_name, m.role AS my_role,
        (SELECT me.email FROM users me WHERE me.id = %(user_id)s) AS my_email
 FROM hooks h JOIN runs r ON r.id = h.run_id JOIN users u ON u.id = h.owner_id
 JOIN spaces s ON s.id = r.space_id

@@ -27,7 +27,6 @@ from app.core.sql_queries import load_queries
 
 SQL = load_queries(__file__)
 WAKE_RUN = SQL["wake_run"]
-WAKE_RUNS = SQL["wake_runs"]
 CANCEL_RUN_JOBS = SQL["cancel_run_jobs"]
 ABORT_ADVANCE = SQL["abort_advance"]
 ADVANCE_RUNNING = SQL["advance_running"]
@@ -45,12 +44,6 @@ async def wake_run(conn: AsyncConnection, run_id: UUID | str, at: datetime | Non
     """Make sure the run's advance job is queued for `at` (None: now), or sooner if already so.
     A time beyond the horizon is left to the waker: the caller has recorded it as runs.wake_at."""
     await conn.execute(WAKE_RUN, {"run_id": run_id, "at": at, "horizon_s": wake_horizon_s()})
-
-
-async def wake_runs(conn: AsyncConnection, run_ids: list[UUID]) -> None:
-    """`wake_run` (now) for many runs at once."""
-    if run_ids:
-        await conn.execute(WAKE_RUNS, {"run_ids": run_ids})
 
 
 async def defer_children(

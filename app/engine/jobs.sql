@@ -9,10 +9,6 @@
 SELECT baton_wake_run(%(run_id)s, %(at)s)
 WHERE %(at)s::timestamptz IS NULL OR %(at)s::timestamptz <= now() + make_interval(secs => %(horizon_s)s)
 
--- wake_runs --
--- `wake_run` (now) for many runs in one statement: a batch of runs started together.
-SELECT baton_wake_run(id, NULL) FROM unnest(%(run_ids)s::uuid[]) AS id
-
 -- cancel_run_jobs --
 -- The jobs of a finished run: its pending advance job and its children's; a running child is asked
 -- to abort (which cancels its asyncio task).

@@ -210,7 +210,7 @@ async def _start_one(conn: AsyncConnection, replay: dict, item: dict) -> None:
                 title=source.title,
                 rerun=plan,
             )
-        state, new_run_id, message = "started", run["id"], None
+        state, new_run_id, message = "started", run.id, None
     except (
         EngineError,
         policy.Forbidden,

@@ -32,7 +32,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -44,6 +44,7 @@ from app.core.queue import SCHEDULE_RUN_ENDED, SCHEDULES_DUE, defer, defer_once
 from app.core.sql_queries import load_queries
 from app.engine import commands, quotas, signals
 from app.engine.errors import EngineError, InvalidState, QuotaExceeded, RunNotFound
+from app.engine.rows import StartedRun
 from app.schedules.spec import Spec, fires_between, last_fire_at_or_before, next_fire
 from app.templates.start import choose, start_template_run
 from app.templates.store import TemplateInvalid, TemplateNotFound
@@ -142,14 +143,14 @@ NO_ACCESS = (
 class Fired:
     fire_at: datetime
     outcome: str  # 'started', 'buffered', 'skipped: overlap', 'skipped: quota', 'skipped: buffer full', 'skipped: no access', 'failed'
-    run: dict | None = None
+    run: StartedRun | None = None
     detail: str | None = None
     duplicate: bool = False  # this fire had already been recorded: nothing was done
 
 
 async def _start(
     conn: AsyncConnection, schedule: dict, fire_at: datetime, starter_id: int | None = None
-) -> dict:
+) -> StartedRun:
     """Start the schedule's target through the engine's one start command, as `starter_id` (a
     member who clicked "Run now") or else the schedule's owner; raises EngineError."""
     key = idempotency_key(schedule["id"], fire_at)
@@ -171,7 +172,7 @@ async def _start(
         )
         # The template's start takes no schedule: the run is linked to its fire here.
         await conn.execute(
-            LINK_RUN, {"schedule_id": schedule["id"], "fire_at": fire_at, "run_id": run["id"]}
+            LINK_RUN, {"schedule_id": schedule["id"], "fire_at": fire_at, "run_id": run.id}
         )
     else:
         run, _ = await commands.start_run(
@@ -184,7 +185,7 @@ async def _start(
             schedule_id=schedule["id"],
             fire_at=fire_at,
         )
-    return run | {"schedule_id": schedule["id"], "fire_at": fire_at}
+    return replace(run, schedule_id=schedule["id"], fire_at=fire_at)
 
 
 async def _start_recorded(
@@ -212,7 +213,7 @@ async def _start_recorded(
             "schedule_id": schedule["id"],
             "fire_at": fire_at,
             "outcome": fired.outcome,
-            "run_id": fired.run["id"] if fired.run else None,
+            "run_id": fired.run.id if fired.run else None,
             "detail": fired.detail,
         },
     )
@@ -236,7 +237,7 @@ async def _quota_notice(conn: AsyncConnection, schedule: dict, reason: str) -> N
     )
 
 
-def _outcome(fire_at: datetime, result: tuple[dict, bool] | Exception) -> Fired:
+def _outcome(fire_at: datetime, result: tuple[StartedRun, bool] | Exception) -> Fired:
     """What a start's result (from commands.start_runs) makes of a fire."""
     if isinstance(result, tuple):
         return Fired(fire_at, "started", result[0])
@@ -451,7 +452,7 @@ async def fire_batch(
             "schedule_ids": [s["id"] for s, _ in recorded],
             "fire_ats": [f.fire_at for _, f in recorded],
             "outcomes": [f.outcome for _, f in recorded],
-            "run_ids": [f.run["id"] if f.run else None for _, f in recorded],
+            "run_ids": [f.run.id if f.run else None for _, f in recorded],
             "details": [f.detail for _, f in recorded],
         },
     )

@@ -5,7 +5,7 @@ API and the CLI pass the JSON they were given through `checked_data`.
 
     fields = answer_fields(hook["show"])          # the block's fields, as the hook carries them
     values, problems = check_answer(fields, {"amount": "a lot"})   # {}, {"amount": "Input should be a valid number…"}
-    data = checked_data(hook, "submit", {"amount": 12})  # or InputInvalid, one entry per field
+    data = checked_data(hook, "submit", {"amount": 12})  # a HookToDecide; or InputInvalid, per field
 
 The rules are the template start form's (app/templates/inputs.py `input_model`), so an answer obeys
 exactly what the block's fields say, whichever way it arrives.
@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.engine.errors import InputInvalid
+from app.engine.rows import HookToDecide
 from app.templates.format import InputField
 from app.templates.inputs import input_model, json_values
 
@@ -63,11 +64,11 @@ def check_answer(
     return json_values(validated), {}
 
 
-def checked_data(hook: dict, action: str, data: dict[str, Any] | None) -> dict[str, Any]:
+def checked_data(hook: HookToDecide, action: str, data: dict[str, Any] | None) -> dict[str, Any]:
     """`data` with the hook's fields checked and cleaned (the other keys, e.g. feedback, kept), for
     a decision given as JSON. InputInvalid (`data.<field>`: message, one per field) if any is wrong."""
     data = dict(data or {})
-    fields = answer_fields(hook.get("show"))
+    fields = answer_fields(hook.show)
     if not fields or action in DECLINING:
         return data
     values, problems = check_answer(fields, data)

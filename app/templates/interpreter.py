@@ -28,6 +28,7 @@ from app.core import runtime
 from app.engine.errors import StepFailed
 from app.engine.journal import write_step
 from app.engine.registry import workflow
+from app.engine.rows import StartedRun
 from app.engine.run import Run
 from app.engine.values import RateLimit
 from app.steps import model
@@ -373,17 +374,17 @@ def _started(run: Run, loaded: dict) -> datetime:
     return run.now()
 
 
-async def journal_load(conn: AsyncConnection, run: dict) -> None:
+async def journal_load(conn: AsyncConnection, run: StartedRun) -> None:
     """The run's `load template` entry, written by the start path in the run's own transaction: the
     same query, output and journal row the interpreter's first call would make, so the first advance
     replays it (no commit of its own) and a resume, a rerun's journal copy and `baton check-deploy`
     see an ordinary journaled transaction. A run started without it (a rerun from the start) makes
     the call itself."""
-    loaded = await store.run_template_version(conn, run["id"])
+    loaded = await store.run_template_version(conn, run.id)
     await write_step(
         conn,
-        run_id=run["id"],
-        owner_id=run["owner_id"],
+        run_id=run.id,
+        owner_id=run.owner_id,
         seq=0,
         name=LOAD_STEP,
         kind="transaction",

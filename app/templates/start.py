@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from app.engine import commands
 from app.engine.errors import InputInvalid
+from app.engine.rows import StartedRun
 from app.templates import store
 from app.templates.format import Template, parse
 from app.templates.inputs import file_ids, input_model
@@ -84,7 +85,7 @@ async def start_template_run(
     idempotency_key: str | None = None,
     title: str | None = None,
     space_id: int | None = None,
-) -> tuple[dict, bool]:
+) -> tuple[StartedRun, bool]:
     """Start a run of a template through the engine's start command, in `space_id` (else the space
     the template was chosen in, else the personal one). Raises TemplateNotFound, InputInvalid
     (per-field errors against the template's inputs), QuotaExceeded or policy.Forbidden."""
@@ -107,15 +108,15 @@ async def start_template_run(
         )
         if created and chosen.draft is not None:
             await store.put_test_run(
-                conn, run_id=run["id"], template_id=chosen.template_id, document=chosen.draft
+                conn, run_id=run.id, template_id=chosen.template_id, document=chosen.draft
             )
         if created:
             await journal_load(conn, run)
-        ids = file_ids(chosen.document.inputs, run["input"])
+        ids = file_ids(chosen.document.inputs, run.input)
         if (
             created
             and ids
-            and await store.attach_uploads(conn, owner_id=user_id, run_id=run["id"], ids=ids)
+            and await store.attach_uploads(conn, owner_id=user_id, run_id=run.id, ids=ids)
             != len(ids)
         ):
             raise InputInvalid(

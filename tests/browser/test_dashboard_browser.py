@@ -30,7 +30,7 @@ def start(database_url: str, user_id: int, workflow: str, **input) -> str:
         try:
             async with pool.connection() as conn:
                 run, _ = await start_run(conn, owner_id=user_id, workflow=workflow, input=input)
-            return str(run["id"])
+            return str(run.id)
         finally:
             await pool.close()
 

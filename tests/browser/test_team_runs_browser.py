@@ -41,7 +41,7 @@ def _start_in(database_url: str, user_id: int, space_id: int) -> str:
                     workflow="selftest",
                     input={"steps": 6, "step_ms": 300},
                 )
-            return str(run["id"])
+            return str(run.id)
         finally:
             await pool.close()
 

@@ -94,7 +94,7 @@ def start_team_run(database_url: str, owner_id: int, space_id: int, title: str) 
                     title=title,
                     space_id=space_id,
                 )
-            return str(run["id"])
+            return str(run.id)
         finally:
             await pool.close()
 
@@ -117,7 +117,7 @@ def start_team_review(database_url: str, owner_id: int, space_id: int) -> str:
                     input={"assign_role": "member"},
                     space_id=space_id,
                 )
-            return str(run["id"])
+            return str(run.id)
         finally:
             await pool.close()
 

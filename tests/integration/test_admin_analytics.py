@@ -22,8 +22,8 @@ async def test_overview_shows_the_periods_figures_and_a_chart(app_client, admin,
     priced = [await start(pool, owner.id, "test-usage") for _ in range(5)]
     failed = await start(pool, owner.id, "test-errors", mode="fatal")
     for done in priced:
-        await wait_status(pool, done["id"], "completed")
-    await wait_status(pool, failed["id"], "failed")
+        await wait_status(pool, done.id, "completed")
+    await wait_status(pool, failed.id, "failed")
     page = await app_client.get("/admin?days=7")
     assert page.status_code == 200
     html = page.text
@@ -66,13 +66,13 @@ async def test_admin_pages_are_for_admins_only(app_client, pool):
 async def test_all_runs_filter_by_user_status_and_workflow(app_client, admin, pool, worker):
     owner = await make_user(pool, new_email("filtered"), tier="enterprise")
     run = await start(pool, owner.id, "test-errors", mode="fatal")
-    await wait_status(pool, run["id"], "failed")
+    await wait_status(pool, run.id, "failed")
     page = await app_client.get(
         f"/admin/runs?user={owner.email}&status=failed&workflow=test-errors"
     )
-    assert str(run["id"]) in page.text
+    assert str(run.id) in page.text
     assert (
-        str(run["id"])
+        str(run.id)
         not in (await app_client.get(f"/admin/runs?user={owner.email}&status=completed")).text
     )
 
@@ -114,12 +114,12 @@ async def test_money_reads_the_same_on_every_admin_page(app_client, admin, pool,
 
     owner = await make_user(pool, new_email("cents"), tier="enterprise")
     run = await start(pool, owner.id, "test-usage")
-    await wait_status(pool, run["id"], "completed")
+    await wait_status(pool, run.id, "completed")
     async with pool.connection() as conn:
         cost = (
             await (
                 await conn.execute(
-                    "SELECT sum(cost_usd) AS c FROM run_steps WHERE run_id = %s", (run["id"],)
+                    "SELECT sum(cost_usd) AS c FROM run_steps WHERE run_id = %s", (run.id,)
                 )
             ).fetchone()
         )["c"]

@@ -118,11 +118,11 @@ async def scenario(cluster: PgCluster, url: str, effects_pool, health: HealthWat
         waiting = await start(pool, user, "test-crashy", approval=True)
 
         async def slow_started() -> bool:
-            return any(e["name"] == "slow" for e in await effects(effects_pool, mid_step["id"]))
+            return any(e["name"] == "slow" for e in await effects(effects_pool, mid_step.id))
 
         await until(slow_started, 30, "the slow step to start")
-        await wait_status(pool, sleeping["id"], "sleeping", timeout=30)
-        await wait_status(pool, waiting["id"], "waiting", timeout=30)
+        await wait_status(pool, sleeping.id, "sleeping", timeout=30)
+        await wait_status(pool, waiting.id, "waiting", timeout=30)
 
         await asyncio.to_thread(cluster.stop)
         if health:
@@ -141,11 +141,11 @@ async def scenario(cluster: PgCluster, url: str, effects_pool, health: HealthWat
         async with pool.connection(
             timeout=30
         ) as conn:  # the test's own pool reconnects like Baton's
-            await resolve_hook(conn, await hook_token(pool, waiting["id"]), "approve")
+            await resolve_hook(conn, await hook_token(pool, waiting.id), "approve")
         for run in (mid_step, sleeping, waiting):
-            await wait_status(pool, run["id"], "completed", timeout=RESUME_S + 30)
+            await wait_status(pool, run.id, "completed", timeout=RESUME_S + 30)
         for run in (mid_step, sleeping, waiting):
-            counts = Counter(e["name"] for e in await effects(effects_pool, run["id"]))
+            counts = Counter(e["name"] for e in await effects(effects_pool, run.id))
             for (
                 name,
                 n,
@@ -154,14 +154,14 @@ async def scenario(cluster: PgCluster, url: str, effects_pool, health: HealthWat
                     f"{name} ran {n} times"
                 )
             assert counts["last"] == 1
-            entries = await journal(pool, run["id"])
+            entries = await journal(pool, run.id)
             assert [e["seq"] for e in entries] == list(range(len(entries)))
             assert all(e["status"] == "completed" for e in entries)
         # Resumed in time: the interrupted step started again within RESUME_S of the database
         # accepting connections.
-        rerun = [
-            e["at"] for e in await effects(effects_pool, mid_step["id"]) if e["name"] == "slow"
-        ][1]
+        rerun = [e["at"] for e in await effects(effects_pool, mid_step.id) if e["name"] == "slow"][
+            1
+        ]
         assert (rerun - back_at).total_seconds() <= RESUME_S, (
             f"resumed {rerun - back_at} after the restart"
         )

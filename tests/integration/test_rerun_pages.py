@@ -36,20 +36,20 @@ async def test_rerun_from_a_step_with_an_edited_output_from_the_run_page(app_cli
     assert (await log_in(app_client, user.email)).status_code == 303
     tag = f"web-{secrets.token_hex(4)}"
     original = await start(pool, user.id, "test-rerun", tag=tag)
-    await wait_status(pool, original["id"], "completed")
+    await wait_status(pool, original.id, "completed")
 
-    page = await app_client.get(f"/workflows/{original['id']}")
+    page = await app_client.get(f"/workflows/{original.id}")
     assert page.status_code == 200
     assert page.text.count("Rerun from here") == 4
-    seq = await middle_seq(pool, original["id"])
-    opened = await app_client.get(f"/workflows/{original['id']}/steps/{seq}")  # the step, opened
+    seq = await middle_seq(pool, original.id)
+    opened = await app_client.get(f"/workflows/{original.id}/steps/{seq}")  # the step, opened
     assert "Given" in opened.text and tag in opened.text
-    form = await app_client.get(f"/workflows/{original['id']}/rerun?step={seq}")
+    form = await app_client.get(f"/workflows/{original.id}/rerun?step={seq}")
     assert form.status_code == 200 and "Rerun from “middle”" in form.text
     csrf = csrf_of(form.text)
 
     bad = await app_client.post(
-        f"/workflows/{original['id']}/rerun",
+        f"/workflows/{original.id}/rerun",
         data={
             "_csrf_token": csrf,
             "step": str(seq),
@@ -61,13 +61,13 @@ async def test_rerun_from_a_step_with_an_edited_output_from_the_run_page(app_cli
     assert bad.status_code == 422
     assert "Not valid JSON" in bad.text and "The input is a JSON object" in bad.text
     wrong = await app_client.post(
-        f"/workflows/{original['id']}/rerun",
+        f"/workflows/{original.id}/rerun",
         data={"_csrf_token": csrf, "step": str(seq), "input": json.dumps({"tag": 5})},
     )
     assert wrong.status_code == 422 and re.search(r"<code>tag</code>: .*string", wrong.text)
 
     done = await app_client.post(
-        f"/workflows/{original['id']}/rerun",
+        f"/workflows/{original.id}/rerun",
         data={
             "_csrf_token": csrf,
             "step": str(seq),
@@ -80,7 +80,7 @@ async def test_rerun_from_a_step_with_an_edited_output_from_the_run_page(app_cli
     new_id = done.headers["location"].rsplit("/", 1)[-1]
     assert (await wait_status(pool, new_id, "completed"))["output"] == {"n": 11, "tag": tag}
     shown = await app_client.get(f"/workflows/{new_id}")
-    assert f'href="/workflows/{original["id"]}"' in shown.text
+    assert f'href="/workflows/{original.id}"' in shown.text
     assert "from step “middle” (its output edited)" in shown.text
     assert shown.text.count(">reused<") == 3  # "first", "note" and the edited "middle"
     listed = await app_client.get("/workflows")
@@ -93,14 +93,14 @@ async def test_rerun_from_a_step_with_an_edited_output_from_the_run_page(app_cli
     other = await make_user(pool, new_email("other"), tier="enterprise")
     assert (await log_in(app_client, other.email)).status_code == 303
     for path in (
-        f"/workflows/{original['id']}/rerun",
-        f"/workflows/{original['id']}/steps/{seq}/output.json",
-        f"/workflows/{original['id']}/steps/{seq}",
+        f"/workflows/{original.id}/rerun",
+        f"/workflows/{original.id}/steps/{seq}/output.json",
+        f"/workflows/{original.id}/steps/{seq}",
     ):
         assert (await app_client.get(path)).status_code == 404
     token = csrf_of((await app_client.get("/workflows")).text)
     stolen = await app_client.post(
-        f"/workflows/{original['id']}/rerun", data={"_csrf_token": token, "step": str(seq)}
+        f"/workflows/{original.id}/rerun", data={"_csrf_token": token, "step": str(seq)}
     )
     assert stolen.status_code == 404
 
@@ -116,7 +116,7 @@ async def test_bulk_replay_page_previews_then_replays_and_cancels(
         for _ in range(6)
     ]
     for run in runs:
-        await wait_status(pool, run["id"], "failed", timeout=30)
+        await wait_status(pool, run.id, "failed", timeout=30)
 
     assert (await app_client.get("/workflows/replay")).status_code == 200
     empty = await app_client.get("/workflows/replay?preview=1")

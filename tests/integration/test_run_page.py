@@ -55,10 +55,10 @@ async def test_run_page_numbers_steps_draws_bars_and_shows_retries_and_decisions
     run = await start(
         pool, user.id, "selftest", steps=3, step_ms=20, fail_attempts=1, sleep_s=0.3, approval=True
     )
-    await wait_status(pool, run["id"], "waiting")
+    await wait_status(pool, run.id, "waiting")
     async with pool.connection() as conn:
         hook = await (
-            await conn.execute("SELECT id FROM hooks WHERE run_id = %s", (run["id"],))
+            await conn.execute("SELECT id FROM hooks WHERE run_id = %s", (run.id,))
         ).fetchone()
     review = await app_client.get(f"/approvals/{hook['id']}")
     decided = await app_client.post(
@@ -66,9 +66,9 @@ async def test_run_page_numbers_steps_draws_bars_and_shows_retries_and_decisions
         data={"_csrf_token": csrf_of(review.text), "view": "page", "action": "approve"},
     )
     assert decided.status_code == 303
-    await wait_status(pool, run["id"], "completed")
+    await wait_status(pool, run.id, "completed")
 
-    page = await app_client.get(f"/workflows/{run['id']}")
+    page = await app_client.get(f"/workflows/{run.id}")
     assert page.status_code == 200
     html = page.text
     numbers = [int(n) for n in re.findall(r'<span class="wf-num">(\d+)</span>', html)]
@@ -97,8 +97,8 @@ async def test_step_outputs_render_readably_and_hostile_html_is_inert(app_client
     user = await make_user(pool, new_email("runpage"), tier="enterprise")
     assert (await log_in(app_client, user.email)).status_code == 303
     run = await start(pool, user.id, "test-run-page")
-    await wait_status(pool, run["id"], "completed")
-    page = (await app_client.get(f"/workflows/{run['id']}")).text
+    await wait_status(pool, run.id, "completed")
+    page = (await app_client.get(f"/workflows/{run.id}")).text
     # Each step's values come when the reader opens it: the fragment htmx fetches on opening, and
     # without JavaScript the step's link renders the page with that step open.
     opened = re.findall(r'hx-get="(/workflows/[^"]+/steps/\d+)"', page)

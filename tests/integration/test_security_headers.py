@@ -69,7 +69,7 @@ async def test_pages_fragments_and_error_pages_get_the_page_policy(client):
 async def test_the_review_page_by_token_sends_no_referer(client, pool, worker):
     account = await new_account(pool)
     run = await start(pool, account, WEBHOOK, gate=True)
-    hook = await waiting_hook(pool, run["id"], "gate")
+    hook = await waiting_hook(pool, run.id, "gate")
     page = await client.get(f"/review/{hook['token']}")
     assert page.status_code == 200
     assert page.headers["referrer-policy"] == "no-referrer"

@@ -135,27 +135,27 @@ async def test_a_colleague_finds_the_team_runs_code_review_publishing_and_test_r
     test_run = await _queued(pool, alice.id, team, "test-hook", {})
 
     await _as(app_client, pool, bob, team)
-    page = await app_client.get(f"/code-review/{review['id']}")
+    page = await app_client.get(f"/code-review/{review.id}")
     assert page.status_code == 200, page.text[:300]
-    editor = await app_client.get(f"/templates/{template['id']}?test_run={test_run['id']}")
+    editor = await app_client.get(f"/templates/{template['id']}?test_run={test_run.id}")
     assert editor.status_code == 200, editor.text[:300]
 
     await _as(app_client, pool, viewer, team)
-    assert (await app_client.get(f"/code-review/{review['id']}")).status_code == 200
+    assert (await app_client.get(f"/code-review/{review.id}")).status_code == 200
     from tests.support.web import csrf_of
 
     csrf = csrf_of((await app_client.get("/chat")).text)
     fixes = await app_client.post(
-        f"/code-review/{review['id']}/fixes", data={"_csrf_token": csrf, "ref": "main"}
+        f"/code-review/{review.id}/fixes", data={"_csrf_token": csrf, "ref": "main"}
     )
     assert fixes.status_code == 403 and "viewer" in fixes.text
     publish = await app_client.post(
-        f"/publishing/{review['id']}/cancel-remaining", data={"_csrf_token": csrf}
+        f"/publishing/{review.id}/cancel-remaining", data={"_csrf_token": csrf}
     )
     assert publish.status_code == 403  # a viewer may not change a team's run
 
     await _as(app_client, pool, outsider, await _personal(pool, outsider.id))
-    assert (await app_client.get(f"/code-review/{review['id']}")).status_code == 404
+    assert (await app_client.get(f"/code-review/{review.id}")).status_code == 404
 
 
 async def _personal(pool, user_id: int) -> int:
@@ -178,7 +178,7 @@ async def test_bulk_replay_selects_the_current_spaces_runs_of_every_member(app_c
     async with pool.connection() as conn:
         await conn.execute(
             "UPDATE runs SET status = 'failed', completed_at = now() WHERE id = ANY(%s)",
-            ([by_bob["id"], alice_own["id"]],),
+            ([by_bob.id, alice_own.id],),
         )
         key, _ = await keys.create_key(conn, alice.id, "replay", space_id=team)
     body = {"workflow": "test-hook", "statuses": ["failed"], "dry_run": True}
@@ -187,14 +187,14 @@ async def test_bulk_replay_selects_the_current_spaces_runs_of_every_member(app_c
     )
     assert dry.status_code == 200, dry.text
     selected = {r["id"] for r in dry.json()["selected"]}
-    assert str(by_bob["id"]) in selected and str(alice_own["id"]) not in selected
+    assert str(by_bob.id) in selected and str(alice_own.id) not in selected
 
     await _as(app_client, pool, alice, team)
     preview = await app_client.get(
         "/workflows/replay", params={"preview": "1", "workflow": "test-hook", "status": "failed"}
     )
     assert preview.status_code == 200, preview.text[:300]
-    assert str(by_bob["id"]) in preview.text and str(alice_own["id"]) not in preview.text
+    assert str(by_bob.id) in preview.text and str(alice_own.id) not in preview.text
 
 
 async def test_a_role_assignment_is_refused_at_save_time_in_a_personal_space(pool):

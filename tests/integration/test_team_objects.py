@@ -488,22 +488,22 @@ async def test_connectors_are_changed_by_admins_and_used_only_in_their_space(
         personal_run, _ = await start_run(
             conn, owner_id=team.b.user_id, workflow=VISIBLE, input={"topic": "p"}
         )
-        found = await connectors.find_connector(conn, team.b.user_id, "blog", run_id=team_run["id"])
+        found = await connectors.find_connector(conn, team.b.user_id, "blog", run_id=team_run.id)
         assert found and found["id"] == row["id"]
         assert (
-            await connectors.find_connector(conn, team.b.user_id, "blog", run_id=personal_run["id"])
+            await connectors.find_connector(conn, team.b.user_id, "blog", run_id=personal_run.id)
             is None
         )
         assert (
             await connectors.load_connector(
-                conn, box, team.b.user_id, row["id"], run_id=personal_run["id"]
+                conn, box, team.b.user_id, row["id"], run_id=personal_run.id
             )
             is None
         )
         # A's own "blog" is not the team's, even for A's runs in the team.
         assert (
             await connectors.load_connector(
-                conn, box, team.a.user_id, own["id"], run_id=team_run["id"]
+                conn, box, team.a.user_id, own["id"], run_id=team_run.id
             )
             is None
         )
@@ -657,7 +657,7 @@ async def test_a_due_fire_of_a_team_schedule_runs_in_the_team(pool, team):
             due = await (await conn.execute(firing.LOCK_SCHEDULE, {"id": row["id"]})).fetchone()
             fired = await firing.fire_due_schedule(conn, due)
     assert [f.outcome for f in fired] == ["started"]
-    assert await _space_of_run(pool, fired[0].run["id"]) == team.id
+    assert await _space_of_run(pool, fired[0].run.id) == team.id
 
 
 async def test_a_delivery_to_a_removed_owners_trigger_is_refused(client, pool, team):

@@ -30,7 +30,7 @@ async def _settled(pool, *runs) -> None:
     """Wait until the worker has taken each run to its approval: the test client blocks the loop
     the in-process worker runs on, so no request may wait on a run the worker is advancing."""
     for run in runs:
-        await wait_status(pool, run["id"], "waiting")
+        await wait_status(pool, run.id, "waiting")
 
 
 async def _as(client, pool, user, space_id: int) -> None:
@@ -54,34 +54,34 @@ async def test_team_members_see_each_others_team_runs_but_not_their_personal_run
     await _as(app_client, pool, bob, team)
     page = await app_client.get("/workflows")
     assert page.status_code == 200
-    assert str(by_alice["id"]) in page.text and str(by_bob["id"]) in page.text
-    assert str(alice_own["id"]) not in page.text and str(bob_own["id"]) not in page.text
+    assert str(by_alice.id) in page.text and str(by_bob.id) in page.text
+    assert str(alice_own.id) not in page.text and str(bob_own.id) not in page.text
     assert f"by {alice.email}" in page.text  # a team's dashboard says who started each run
-    detail = await app_client.get(f"/workflows/{by_alice['id']}")
+    detail = await app_client.get(f"/workflows/{by_alice.id}")
     assert detail.status_code == 200 and "In team" in detail.text and alice.email in detail.text
-    body = await app_client.get(f"/workflows/{by_alice['id']}?fragment=body")
+    body = await app_client.get(f"/workflows/{by_alice.id}?fragment=body")
     assert body.status_code == 200 and "<html" not in body.text
-    card = await app_client.get(f"/chat/runs/{by_alice['id']}/card")
+    card = await app_client.get(f"/chat/runs/{by_alice.id}/card")
     assert card.status_code == 200 and "In team" in card.text
-    assert (await app_client.get(f"/workflows/{alice_own['id']}")).status_code == 404
+    assert (await app_client.get(f"/workflows/{alice_own.id}")).status_code == 404
     # Bob's own personal run, opened while he works in the team: where it is, not its contents.
-    own = await app_client.get(f"/workflows/{bob_own['id']}")
+    own = await app_client.get(f"/workflows/{bob_own.id}")
     assert own.status_code == 200 and "This run is in Personal" in own.text
-    assert (await app_client.get(f"/workflows/{bob_own['id']}?fragment=body")).status_code == 404
-    assert (await app_client.get(f"/workflows/{alice_own['id']}?fragment=body")).status_code == 404
-    assert (await app_client.get(f"/chat/runs/{alice_own['id']}/card")).status_code == 404
+    assert (await app_client.get(f"/workflows/{bob_own.id}?fragment=body")).status_code == 404
+    assert (await app_client.get(f"/workflows/{alice_own.id}?fragment=body")).status_code == 404
+    assert (await app_client.get(f"/chat/runs/{alice_own.id}/card")).status_code == 404
 
     # Back in his personal space, Bob sees his own runs only (his team run stays in his chat's card).
     await use_space(pool, bob.id, await _personal(pool, bob.id))
     page = await app_client.get("/workflows")
-    assert str(bob_own["id"]) in page.text
-    assert str(by_alice["id"]) not in page.text and str(by_bob["id"]) not in page.text
+    assert str(bob_own.id) in page.text
+    assert str(by_alice.id) not in page.text and str(by_bob.id) not in page.text
     # The team's run, opened from the personal space: where it is, not its contents.
-    elsewhere = await app_client.get(f"/workflows/{by_alice['id']}")
+    elsewhere = await app_client.get(f"/workflows/{by_alice.id}")
     assert elsewhere.status_code == 200 and "This run is in" in elsewhere.text
-    assert by_alice["title"] not in elsewhere.text
-    assert (await app_client.get(f"/chat/runs/{by_bob['id']}/card")).status_code == 200
-    assert (await app_client.get(f"/chat/runs/{by_alice['id']}/card")).status_code == 404
+    assert by_alice.title not in elsewhere.text
+    assert (await app_client.get(f"/chat/runs/{by_bob.id}/card")).status_code == 200
+    assert (await app_client.get(f"/chat/runs/{by_alice.id}/card")).status_code == 404
 
 
 async def test_a_viewer_reads_team_runs_but_gets_403_for_every_action_that_changes_one(
@@ -98,12 +98,12 @@ async def test_a_viewer_reads_team_runs_but_gets_403_for_every_action_that_chang
     run = await start_in(pool, owner.id, team, "test-hook")
     await _settled(pool, run)
     await _as(app_client, pool, viewer, team)
-    page = await app_client.get(f"/workflows/{run['id']}")
+    page = await app_client.get(f"/workflows/{run.id}")
     assert page.status_code == 200 and "You are a viewer" in page.text
-    assert f'action="/workflows/{run["id"]}/cancel"' not in page.text
+    assert f'action="/workflows/{run.id}/cancel"' not in page.text
     csrf = await token(app_client, "/workflows")
     form = {"_csrf_token": csrf}
-    rid = run["id"]
+    rid = run.id
     refused = [
         await app_client.get(f"/workflows/{rid}/cancel"),
         await app_client.post(f"/workflows/{rid}/cancel", data=form),
@@ -154,25 +154,25 @@ async def test_a_removed_member_and_another_teams_member_get_404(app_client, poo
     await _as(app_client, pool, carol, other)
     csrf = await token(app_client, "/workflows")
     for response in (
-        await app_client.get(f"/workflows/{run['id']}"),
-        await app_client.get(f"/chat/runs/{run['id']}/card"),
-        await app_client.post(f"/workflows/{run['id']}/cancel", data={"_csrf_token": csrf}),
-        await app_client.get(f"/workflows/{run['id']}/steps/0/output.json"),
+        await app_client.get(f"/workflows/{run.id}"),
+        await app_client.get(f"/chat/runs/{run.id}/card"),
+        await app_client.post(f"/workflows/{run.id}/cancel", data={"_csrf_token": csrf}),
+        await app_client.get(f"/workflows/{run.id}/steps/0/output.json"),
     ):
         assert response.status_code == 404, response.request.url
-    assert str(run["id"]) not in (await app_client.get("/workflows")).text
+    assert str(run.id) not in (await app_client.get("/workflows")).text
 
     await _as(app_client, pool, bob, team)
-    assert (await app_client.get(f"/workflows/{run['id']}")).status_code == 200
+    assert (await app_client.get(f"/workflows/{run.id}")).status_code == 200
     await remove_member(pool, team, bob.id)  # his session falls back to his personal space
     csrf = await token(app_client, "/workflows")
     for response in (
-        await app_client.get(f"/workflows/{run['id']}"),
-        await app_client.get(f"/chat/runs/{run['id']}/card"),  # even the run he started
-        await app_client.post(f"/workflows/{run['id']}/cancel", data={"_csrf_token": csrf}),
+        await app_client.get(f"/workflows/{run.id}"),
+        await app_client.get(f"/chat/runs/{run.id}/card"),  # even the run he started
+        await app_client.post(f"/workflows/{run.id}/cancel", data={"_csrf_token": csrf}),
     ):
         assert response.status_code == 404, response.request.url
-    assert str(run["id"]) not in (await app_client.get("/workflows")).text
+    assert str(run.id) not in (await app_client.get("/workflows")).text
 
 
 async def test_a_team_runs_files_download_for_its_members_only(app_client, pool, worker):
@@ -185,15 +185,15 @@ async def test_a_team_runs_files_download_for_its_members_only(app_client, pool,
     other, _ = await make_team(pool, carol.id)
     await add_member(pool, team, bob.id, "viewer")
     run = await start_in(pool, alice.id, team, FILES, topic="Team notes")
-    await wait_status(pool, run["id"], "completed")
+    await wait_status(pool, run.id, "completed")
     async with pool.connection() as conn:
         artifact = await (
-            await conn.execute("SELECT id FROM artifacts WHERE run_id = %s", (run["id"],))
+            await conn.execute("SELECT id FROM artifacts WHERE run_id = %s", (run.id,))
         ).fetchone()
     url = f"/artifacts/{artifact['id']}"
 
     await _as(app_client, pool, bob, team)  # a viewer reads the team's files
-    page = await app_client.get(f"/workflows/{run['id']}")
+    page = await app_client.get(f"/workflows/{run.id}")
     assert url in page.text
     download = await app_client.get(url)
     assert download.status_code == 200 and download.content == b"# Team notes\n"
@@ -242,8 +242,8 @@ async def test_a_colleagues_run_appears_live_on_a_members_dashboard(database_url
             assert await _next_name(stream) == "resync"
         run = await start_in(pool, alice.id, team, "test-hook")  # Alice starts one in the team
         names = {await _next_name(bobs), await _next_name(bobs)}
-        assert names == {f"run-{run['id']}", "runs"}
-        assert f"run-{run['id']}" not in await _drain(carols)  # another team hears nothing of it
+        assert names == {f"run-{run.id}", "runs"}
+        assert f"run-{run.id}" not in await _drain(carols)  # another team hears nothing of it
     finally:
         await bobs.aclose()
         await carols.aclose()

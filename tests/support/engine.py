@@ -13,6 +13,7 @@ import pytest
 
 import tests.integration.engine.workflows as test_workflows
 import worker.tasks  # noqa: F401  (registers tasks and workflows)
+from app.engine.rows import StartedRun
 from tests.support.waiting import wait_for
 from worker.runner import WorkerHandle
 
@@ -77,7 +78,7 @@ async def user(pool) -> int:
     return await make_user(pool)
 
 
-async def start(pool, user, workflow, **input) -> dict:
+async def start(pool, user, workflow, **input) -> StartedRun:
     from app.engine.commands import start_run
 
     async with pool.connection() as conn:

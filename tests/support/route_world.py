@@ -131,15 +131,15 @@ async def build_world(pool, client) -> World:
             input={"steps": 1},
             title=f"{marker} failed run",
         )
-        await conn.execute("UPDATE runs SET status = 'failed' WHERE id = %s", (failed["id"],))
+        await conn.execute("UPDATE runs SET status = 'failed' WHERE id = %s", (failed.id,))
         # The run waits on the hook below and no worker may advance either run (the waiting one
         # would end, and its review would have nothing left to decide).
         await conn.execute(
             "DELETE FROM procrastinate_jobs WHERE queueing_lock = ANY(%s)",
-            ([f"run:{run['id']}", f"run:{failed['id']}"],),
+            ([f"run:{run.id}", f"run:{failed.id}"],),
         )
-        await conn.execute("UPDATE runs SET status = 'waiting' WHERE id = %s", (run["id"],))
-    run_id = str(run["id"])
+        await conn.execute("UPDATE runs SET status = 'waiting' WHERE id = %s", (run.id,))
+    run_id = str(run.id)
     hook_token = secrets.token_urlsafe(24)
     hook = await _one(
         pool,

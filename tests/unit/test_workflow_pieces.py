@@ -3,6 +3,8 @@ names, what the model's proposals may contain, the offline model's trigger."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import pytest
 
 from app.core.llm import Completion, ToolCall
@@ -72,10 +74,11 @@ def test_generated_form_fields_follow_the_input_model():
     ) == {"topic": "This field is required.", "review_timeout": "Write a duration"}
 
 
-HOOK = {
-    "actions": ["approve", "revise", "reject"],
-    "show": {"feedback_for": ["revise"], "edit": {"name": "sources", "lines": ["a"]}},
-}
+# What parse_decision reads of a hook (a ReviewHook on the approvals pages): its actions and `show`.
+HOOK = SimpleNamespace(
+    actions=["approve", "revise", "reject"],
+    show={"feedback_for": ["revise"], "edit": {"name": "sources", "lines": ["a"]}},
+)
 
 
 def test_decisions_are_checked_against_the_hook():

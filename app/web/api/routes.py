@@ -433,7 +433,7 @@ async def decide_hook(
     async with pool.connection() as conn:
         found = await hook_for_decider(conn, token, user.id)
         if found is None or (
-            found["my_role"] is None and found["assignee"] != user.email.strip().lower()
+            found.my_role is None and found.assignee != user.email.strip().lower()
         ):
             raise HookNotFound("no such hook")
         refused = refusal(found, user.id, user.email)

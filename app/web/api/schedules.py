@@ -297,8 +297,8 @@ async def trigger_schedule(
         kind="manual",
         outcome=fired.outcome,
         detail=fired.detail,
-        run_id=fired.run["id"],
-        run_status=fired.run["status"],
+        run_id=fired.run.id,
+        run_status=fired.run.status,
     )
 
 
@@ -334,8 +334,8 @@ async def backfill_schedule(
                 kind="backfill",
                 outcome=r.outcome,
                 detail=r.detail,
-                run_id=r.run["id"] if r.run else None,
-                run_status=r.run["status"] if r.run else None,
+                run_id=r.run.id if r.run else None,
+                run_status=r.run.status if r.run else None,
             )
             for r in results
             if not r.duplicate

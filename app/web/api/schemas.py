@@ -9,7 +9,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.engine.rows import Run, RunSummary, as_dict
+from app.engine.rows import Run, RunSummary, StartedRun, as_dict
 from app.web.json_values import storable_json
 from app.web.runs.bookkeeping import is_bookkeeping
 
@@ -278,11 +278,11 @@ class DecidedHook(BaseModel):
     decided_at: datetime | None
 
 
-def run_view(row: Run | RunSummary | dict, *, with_tokens: bool = True) -> dict:
+def run_view(row: Run | RunSummary | StartedRun, *, with_tokens: bool = True) -> dict:
     """The shape `baton runs show --json` and the API print, of a `Run` (`get_run`), a
-    `RunSummary` (`list_runs`) or the row `start_run` returns. Without `with_tokens`, no hook
+    `RunSummary` (`list_runs`) or a `StartedRun` (`start_run`). Without `with_tokens`, no hook
     carries its token (another member's run on the API)."""
-    run = row if isinstance(row, dict) else as_dict(row)
+    run = as_dict(row)
     keys = (
         "id",
         "workflow",

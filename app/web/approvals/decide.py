@@ -20,6 +20,7 @@ from psycopg import AsyncConnection
 
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
 from app.engine.hooks import refusal, resolve_hook, who_decides  # noqa: F401 (the pages')
+from app.engine.rows import ReviewHook, WaitingHook
 from app.web.runs.cards import ACTION_WORDS
 from app.web.runs.hook_fields import parse_hook_fields
 
@@ -36,14 +37,14 @@ class Parsed:
     errors: dict[str, str] = field(default_factory=dict)
 
 
-def parse_decision(hook: dict, form: dict[str, str], zone: str | None = None) -> Parsed:
+def parse_decision(hook: ReviewHook, form: dict[str, str], zone: str | None = None) -> Parsed:
     """`zone`: the decider's time zone, for a date-time field given without one."""
-    show = hook.get("show") if isinstance(hook.get("show"), dict) else {}
+    show = hook.show if isinstance(hook.show, dict) else {}
     values = {k: v for k, v in form.items() if isinstance(v, str) and not k.startswith("_")}
     action = values.get("action", "")
     errors: dict[str, str] = {}
     data: dict = {}
-    if action not in hook["actions"]:
+    if action not in hook.actions:
         errors["form"] = "Choose one of the buttons."
         return Parsed(None, data, values, errors)
     feedback = values.get("feedback", "").strip()
@@ -66,7 +67,7 @@ def parse_decision(hook: dict, form: dict[str, str], zone: str | None = None) ->
         else:
             data[name] = lines
     if action not in ("reject", "cancel"):
-        answers, problems = parse_hook_fields(hook, values, zone)
+        answers, problems = parse_hook_fields(hook.show, values, zone)
         errors.update(problems)
         data.update(answers)
     return Parsed(action if not errors else None, data, values, errors)
@@ -79,9 +80,9 @@ class Outcome:
     status: int = 200
 
 
-def progress(hook: dict) -> str:
+def progress(hook: ReviewHook | WaitingHook) -> str:
     """ "1 of 2 approvals" for a hook that needs several, else ""."""
-    return approvals_so_far(hook.get("approvals") or 0, hook.get("required") or 1)
+    return approvals_so_far(hook.approvals or 0, hook.required or 1)
 
 
 def approvals_so_far(approvals: int, required: int) -> str:
@@ -90,7 +91,7 @@ def approvals_so_far(approvals: int, required: int) -> str:
 
 async def decide(
     conn: AsyncConnection,
-    hook: dict,
+    hook: ReviewHook,
     parsed: Parsed,
     *,
     decided_by: str,
@@ -100,7 +101,7 @@ async def decide(
     try:
         decided = await resolve_hook(
             conn,
-            hook["token"],
+            hook.token,
             parsed.action,
             parsed.data,
             decided_by=decided_by,
@@ -126,23 +127,23 @@ async def decide(
     return Outcome(True, f"Thank you: {words}.")
 
 
-def is_reopened(hook: dict) -> bool:
-    return hook["status"] == "resolved" and hook.get("action") == "reopen"
+def is_reopened(hook: ReviewHook) -> bool:
+    return hook.status == "resolved" and hook.action == "reopen"
 
 
-def state_message(hook: dict) -> str | None:
+def state_message(hook: ReviewHook) -> str | None:
     """What a page says instead of the form when the hook no longer waits (None: it waits)."""
-    if is_reopened(hook) and hook.get("run_status") not in ("completed", "failed", "cancelled"):
+    if is_reopened(hook) and hook.run_status not in ("completed", "failed", "cancelled"):
         return "Reopened: the new review is being prepared, and opens here as soon as it is ready."
-    if hook["status"] == "resolved":
-        who = f" by {hook['decided_by']}" if hook.get("decided_by") else ""
-        when = f" on {hook['decided_at']:%-d %b %Y at %H:%M UTC}" if hook.get("decided_at") else ""
-        return f"This request was already decided: {ACTION_WORDS.get(hook['action'], hook['action'])}{who}{when}."
-    if hook["status"] == "expired" or (
-        hook["status"] == "waiting" and hook.get("expires_at") and _past(hook["expires_at"])
+    if hook.status == "resolved":
+        who = f" by {hook.decided_by}" if hook.decided_by else ""
+        when = f" on {hook.decided_at:%-d %b %Y at %H:%M UTC}" if hook.decided_at else ""
+        return f"This request was already decided: {ACTION_WORDS.get(hook.action, hook.action)}{who}{when}."
+    if hook.status == "expired" or (
+        hook.status == "waiting" and hook.expires_at and _past(hook.expires_at)
     ):
         return "This request expired before anyone answered it. It can no longer be decided."
-    if hook["status"] == "cancelled" or hook.get("run_status") in (
+    if hook.status == "cancelled" or hook.run_status in (
         "completed",
         "failed",
         "cancelled",

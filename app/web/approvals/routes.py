@@ -21,6 +21,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Template
 from psycopg_pool import AsyncConnectionPool
 
+from app.engine.rows import ReviewHook, as_dict
 from app.web.approvals import store
 from app.web.approvals.decide import (
     Outcome,
@@ -40,14 +41,14 @@ BODY_LIMIT = 64 * 1024
 PRIVATE = {"Referrer-Policy": "no-referrer", "Cache-Control": "no-store", "X-Robots-Tag": "noindex"}
 
 
-def _page_context(hook: dict, action_url: str, **extra) -> dict:
+def _page_context(hook: ReviewHook, action_url: str, **extra) -> dict:
     state = state_message(hook)
-    if state is None and hook.get("i_decided"):
+    if state is None and hook.i_decided:
         state = f"You answered this. It waits for the others: {progress(hook)}."
     if state is None and extra.get("refused"):
         state = extra["refused"]
     return {
-        "hook": hook_view(hook),
+        "hook": hook_view(as_dict(hook)),
         "raw": hook,
         "action_url": action_url,
         "state": state,
@@ -55,13 +56,13 @@ def _page_context(hook: dict, action_url: str, **extra) -> dict:
         "mine": extra.pop("mine", True),
         "progress": progress(hook),
         "reopening": is_reopened(hook),
-        "run_open": hook["run_status"] not in FINAL,
-        "workflow_title": workflow_title(hook["workflow"], hook["version"]),
+        "run_open": hook.run_status not in FINAL,
+        "workflow_title": workflow_title(hook.workflow, hook.version),
         **extra,
     }
 
 
-async def _replacement(conn, hook: dict) -> dict | None:
+async def _replacement(conn, hook: ReviewHook) -> dict | None:
     """A reopened review's page leads to the review that replaced it, once the run has asked it."""
     return await store.newer_waiting_hook(conn, hook) if is_reopened(hook) else None
 
@@ -77,11 +78,11 @@ async def inbox(
         waiting = await store.waiting_hooks(conn, request.user.id, request.user.email)
     items = [
         {
-            **h,
-            "workflow_title": workflow_title(h["workflow"], h["version"]),
-            "for_whom": who_decides(h) if h["owner_id"] != request.user.id else "",
+            **as_dict(h),
+            "workflow_title": workflow_title(h.workflow, h.version),
+            "for_whom": who_decides(h) if h.owner_id != request.user.id else "",
             "progress": progress(h),
-            "in_chat": h["chat_id"] and h["owner_id"] == request.user.id,
+            "in_chat": h.chat_id and h.owner_id == request.user.id,
         }
         for h in waiting
     ]
@@ -110,7 +111,7 @@ async def review_page(
             hook,
             f"/approvals/{hook_id}",
             refused=refusal(hook, user.id, user.email),
-            mine=hook["owner_id"] == user.id,
+            mine=hook.owner_id == user.id,
         ),
     )
 
@@ -131,14 +132,14 @@ async def decide_in_app(
         as_card = (
             form.get("view") == "card"
             and is_htmx(request)
-            and (hook["owner_id"] == user.id or hook["my_role"] is not None)
+            and (hook.owner_id == user.id or hook.my_role is not None)
         )
         if refused and not as_card:
             return Template(
                 "pages/approvals/review.html",
                 status_code=403,
                 context=_page_context(
-                    hook, f"/approvals/{hook_id}", refused=refused, mine=hook["owner_id"] == user.id
+                    hook, f"/approvals/{hook_id}", refused=refused, mine=hook.owner_id == user.id
                 ),
             )
         parsed = parse_decision(hook, form, user.time_zone)
@@ -152,7 +153,7 @@ async def decide_in_app(
             )
         if as_card:
             card = await load_card(
-                conn, hook["run_id"], None, space_id=hook["space_id"], viewer_id=user.id
+                conn, hook.run_id, None, space_id=hook.space_id, viewer_id=user.id
             )
             if parsed.errors:
                 return Template(
@@ -230,7 +231,7 @@ async def decide_by_link(
                 ),
             )
         outcome = await decide(
-            conn, hook, parsed, decided_by=hook["assignee"] or hook["owner_email"], owner_id=None
+            conn, hook, parsed, decided_by=hook.assignee or hook.owner_email, owner_id=None
         )
         if outcome.ok:
             hook = await store.hook_for_token(conn, token)

@@ -86,7 +86,7 @@ def markdown_html(text: Any, title: str | None = None) -> Markup:
 
 def hook_view(hook: dict) -> dict:
     """A hook as the decision form shows it (any page: card, inbox, review page, email link), from
-    a row of the approvals' own queries or a run's `Hook` as a dict (`rows.as_dict`)."""
+    a `ReviewHook` (the approvals pages) or a run's `Hook`, as a dict (`rows.as_dict`)."""
     show = hook.get("show") if isinstance(hook.get("show"), dict) else {}
     labels = show.get("labels") or {}
     edit = show.get("edit") if isinstance(show.get("edit"), dict) else None
@@ -241,7 +241,7 @@ async def load_card(
         found = await hook_for_decider(conn, None, viewer, hook_id=waiting.id)
         hook["for_whom"] = who_decides(found) if found else hook.get("assignee") or ""
         hook["refused"] = (
-            refusal(found, viewer, found["my_email"] or "")
+            refusal(found, viewer, found.my_email or "")
             if found and viewer is not None
             else f"This is for {hook['for_whom']}."
         )

@@ -2,7 +2,7 @@
 `show["form"]`, in the template format's input-field shape), on every page that decides hooks:
 
 specs = hook_fields(hook)                   # the fields as the decision form renders them
-data, errors = parse_hook_fields(hook, form, zone)  # the submitted strings, checked per field
+data, errors = parse_hook_fields(hook.show, form, zone)  # the submitted strings, checked per field
 
 The form's names are prefixed (`field-<name>`) so a field called `action` or `feedback` cannot clash
 with the decision form's own inputs. The strings are turned into values here and checked by
@@ -76,10 +76,11 @@ def _datetime(raw: str, zone: str | None) -> str:
 
 
 def parse_hook_fields(
-    hook: dict, form: dict[str, Any], zone: str | None
+    show: Any, form: dict[str, Any], zone: str | None
 ) -> tuple[dict[str, Any], dict[str, str]]:
-    """The answers (JSON values by field name) and the problems (by form name); empty without fields."""
-    fields = _fields(hook)
+    """The answers (JSON values by field name) and the problems (by form name), from the hook's
+    `show`; empty without fields."""
+    fields = answer_fields(show)
     if not fields:
         return {}, {}
     data: dict[str, Any] = {}

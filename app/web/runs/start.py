@@ -44,6 +44,7 @@ from app.engine.errors import (
     WorkflowNotFound,
 )
 from app.engine.registry import WorkflowDef, get_workflow
+from app.engine.rows import StartedRun
 from app.templates.start import TemplateChoice, choose, start_template_run
 from app.templates.store import TemplateNotFound
 from app.web.runs.forms import field_errors
@@ -74,14 +75,14 @@ class InChat:
 
 @dataclass(frozen=True)
 class Started:
-    run: dict
+    run: StartedRun
     created: bool  # False: the idempotency key named an earlier run, returned as it is
     conversation_id: int | None
     note_id: int | None = None  # the message recorded from InChat.note
 
     @property
     def run_id(self) -> UUID:
-        return self.run["id"]
+        return self.run.id
 
 
 @dataclass(frozen=True)

@@ -162,7 +162,7 @@ async def _deliver(
     return Response(
         {
             "run_id": str(outcome.run_id),
-            "status": outcome.run["status"],
+            "status": outcome.run.status,
             "replayed": not outcome.created,
             "trigger": trigger["name"],
         },

@@ -20,6 +20,7 @@ import pytest
 from litestar.testing import AsyncTestClient
 
 import tests.integration.api.workflows  # noqa: F401  (registers the test workflows)
+from app.engine.rows import StartedRun
 from app.web.auth import api_keys as keys
 from tests.conftest import baton_env
 from tests.support.engine import make_user, wait_status
@@ -56,7 +57,7 @@ async def api(settings, database_url) -> AsyncIterator[AsyncTestClient]:
         yield client
 
 
-async def start(pool, account: Account, workflow: str, **input) -> dict:
+async def start(pool, account: Account, workflow: str, **input) -> StartedRun:
     from app.engine.commands import start_run
 
     async with pool.connection() as conn:

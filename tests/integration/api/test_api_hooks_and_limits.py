@@ -12,14 +12,14 @@ from tests.integration.api.workflows import WEBHOOK
 
 async def test_a_hook_is_decided_once_then_409_already_decided(api, account, pool, worker):
     run = await start(pool, account, WEBHOOK)
-    hook = await waiting_hook(pool, run["id"])
+    hook = await waiting_hook(pool, run.id)
     url = f"/api/v1/hooks/{hook['token']}"
     decided = await api.post(
         url, headers=account.headers, json={"action": "deliver", "data": {"n": 1}}
     )
     assert decided.status_code == 200, decided.text
     assert decided.json() | {"decided_at": None} == {
-        "run_id": str(run["id"]),
+        "run_id": str(run.id),
         "name": "callback",
         "kind": "webhook",
         "status": "resolved",
@@ -32,14 +32,14 @@ async def test_a_hook_is_decided_once_then_409_already_decided(api, account, poo
         409,
         "already_decided",
     )
-    done = await wait_for(pool, run["id"], "completed")
+    done = await wait_for(pool, run.id, "completed")
     assert done["output"]["data"] == {"n": 1}
 
 
 async def test_hooks_of_others_unknown_tokens_and_bad_actions(api, account, pool, worker):
     other = await new_account(pool)
     run = await start(pool, other, WEBHOOK)
-    hook = await waiting_hook(pool, run["id"])
+    hook = await waiting_hook(pool, run.id)
     body = {"action": "deliver", "data": {}}
     error_of(
         await api.post(f"/api/v1/hooks/{hook['token']}", headers=account.headers, json=body),
@@ -63,12 +63,12 @@ async def test_hooks_of_others_unknown_tokens_and_bad_actions(api, account, pool
         422,
         "invalid_input",
     )
-    assert (await waiting_hook(pool, run["id"]))["status"] == "waiting"  # nothing above decided it
+    assert (await waiting_hook(pool, run.id))["status"] == "waiting"  # nothing above decided it
 
 
 async def test_an_expired_hook_is_409_expired(api, account, pool, worker):
     run = await start(pool, account, WEBHOOK, timeout_s=600)
-    hook = await waiting_hook(pool, run["id"])
+    hook = await waiting_hook(pool, run.id)
     async with pool.connection() as conn:  # as if the ten minutes had passed
         await conn.execute(
             "UPDATE hooks SET expires_at = now() - interval '1 second' WHERE id = %s", (hook["id"],)

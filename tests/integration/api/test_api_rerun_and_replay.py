@@ -12,25 +12,25 @@ from tests.support.waiting import wait_for
 async def test_api_rerun_with_an_edited_output_and_its_refusals(api, pool, worker, account):
     tag = f"api-{secrets.token_hex(4)}"
     original = await start(pool, account, "test-rerun", tag=tag)
-    await wait_status(pool, original["id"], "completed")
+    await wait_status(pool, original.id, "completed")
     made = await api.post(
-        f"/api/v1/runs/{original['id']}/rerun",
+        f"/api/v1/runs/{original.id}/rerun",
         headers=account.headers,
         json={"from_step": "middle", "step_output": {"n": 5}},
     )
     assert made.status_code == 201, made.text
     body = made.json()
-    assert body["rerun_of"] == str(original["id"]) and body["rerun_from"]["step"] == "middle"
+    assert body["rerun_of"] == str(original.id) and body["rerun_from"]["step"] == "middle"
     assert (await wait_status(pool, body["id"], "completed"))["output"] == {"n": 6, "tag": tag}
 
     missing = await api.post(
-        f"/api/v1/runs/{original['id']}/rerun", headers=account.headers, json={"from_step": "nope"}
+        f"/api/v1/runs/{original.id}/rerun", headers=account.headers, json={"from_step": "nope"}
     )
     assert (
         missing.status_code == 422 and missing.json()["error"]["fields"][0]["field"] == "from_step"
     )
     bad_input = await api.post(
-        f"/api/v1/runs/{original['id']}/rerun", headers=account.headers, json={"input": {"tag": 1}}
+        f"/api/v1/runs/{original.id}/rerun", headers=account.headers, json={"input": {"tag": 1}}
     )
     assert (
         bad_input.status_code == 422
@@ -38,7 +38,7 @@ async def test_api_rerun_with_an_edited_output_and_its_refusals(api, pool, worke
     )
     other = await new_account(pool)
     assert (
-        await api.post(f"/api/v1/runs/{original['id']}/rerun", headers=other.headers, json={})
+        await api.post(f"/api/v1/runs/{original.id}/rerun", headers=other.headers, json={})
     ).status_code == 404
 
 
@@ -49,7 +49,7 @@ async def test_api_replay_dry_run_then_replay_and_follow(api, pool, worker, acco
         for _ in range(3)
     ]
     for run in runs:
-        await wait_status(pool, run["id"], "failed", timeout=30)
+        await wait_status(pool, run.id, "failed", timeout=30)
     dry = await api.post(
         "/api/v1/replays",
         headers=account.headers,
@@ -93,7 +93,7 @@ async def test_an_admin_replays_a_users_runs_on_their_behalf(api, pool, worker, 
         for _ in range(2)
     ]
     for run in runs:
-        await wait_status(pool, run["id"], "failed", timeout=30)
+        await wait_status(pool, run.id, "failed", timeout=30)
     admin = await new_account(pool)
     async with pool.connection() as conn:
         await conn.execute("UPDATE users SET is_admin = true WHERE id = %s", (admin.user_id,))

@@ -146,8 +146,8 @@ async def test_listing_pages_with_a_cursor_and_filters(api, account, pool, worke
     echoes = [await start(pool, account, VISIBLE, topic=f"t{i}") for i in range(5)]
     waiting = await start(pool, account, WEBHOOK)
     for run in echoes:
-        await wait_for(pool, run["id"], "completed")
-    await wait_for(pool, waiting["id"], "waiting")
+        await wait_for(pool, run.id, "completed")
+    await wait_for(pool, waiting.id, "waiting")
     seen, cursor = [], None
     while True:
         params = {"workflow": VISIBLE, "limit": 2} | ({"cursor": cursor} if cursor else {})
@@ -168,7 +168,7 @@ async def test_listing_pages_with_a_cursor_and_filters(api, account, pool, worke
     only_waiting = (
         await api.get("/api/v1/runs", headers=account.headers, params={"status": "waiting"})
     ).json()
-    assert [r["id"] for r in only_waiting["runs"]] == [str(waiting["id"])]
+    assert [r["id"] for r in only_waiting["runs"]] == [str(waiting.id)]
     assert (
         await api.get("/api/v1/runs", headers=account.headers, params={"status": "failed"})
     ).json()["runs"] == []
@@ -196,18 +196,18 @@ async def test_runs_of_other_users_do_not_exist_for_you(api, account, pool):
     assert (await api.get("/api/v1/runs", headers=account.headers)).json()["runs"] == []
     for method, path in (("GET", ""), ("POST", "/cancel"), ("POST", "/retry"), ("GET", "/events")):
         response = await api.request(
-            method, f"/api/v1/runs/{theirs['id']}{path}", headers=account.headers
+            method, f"/api/v1/runs/{theirs.id}{path}", headers=account.headers
         )
         error_of(response, 404, "not_found")
     error_of(await api.get("/api/v1/runs/not-a-uuid", headers=account.headers), 404, "not_found")
-    mine = await api.get(f"/api/v1/runs/{theirs['id']}", headers=other.headers)
-    assert mine.status_code == 200 and mine.json()["id"] == str(theirs["id"])
+    mine = await api.get(f"/api/v1/runs/{theirs.id}", headers=other.headers)
+    assert mine.status_code == 200 and mine.json()["id"] == str(theirs.id)
 
 
 async def test_a_run_read_back_has_its_steps_and_hooks_with_tokens(api, account, pool, worker):
     run = await start(pool, account, WEBHOOK)
-    hook = await waiting_hook(pool, run["id"])
-    body = (await api.get(f"/api/v1/runs/{run['id']}", headers=account.headers)).json()
+    hook = await waiting_hook(pool, run.id)
+    body = (await api.get(f"/api/v1/runs/{run.id}", headers=account.headers)).json()
     assert body["status"] == "waiting" and body["waiting_for"] == "callback"
     assert [s["name"] for s in body["steps"]] == ["prepare", "callback"]
     [shown] = body["hooks"]
@@ -220,11 +220,11 @@ async def test_a_run_read_back_has_its_steps_and_hooks_with_tokens(api, account,
 
 async def test_cancel_stops_a_waiting_run_once(api, account, pool, worker):
     run = await start(pool, account, WEBHOOK)
-    await waiting_hook(pool, run["id"])
-    cancelled = await api.post(f"/api/v1/runs/{run['id']}/cancel", headers=account.headers)
+    await waiting_hook(pool, run.id)
+    cancelled = await api.post(f"/api/v1/runs/{run.id}/cancel", headers=account.headers)
     assert cancelled.status_code == 200 and cancelled.json()["status"] == "cancelled"
     error_of(
-        await api.post(f"/api/v1/runs/{run['id']}/cancel", headers=account.headers),
+        await api.post(f"/api/v1/runs/{run.id}/cancel", headers=account.headers),
         409,
         "invalid_state",
     )
@@ -232,13 +232,13 @@ async def test_cancel_stops_a_waiting_run_once(api, account, pool, worker):
 
 async def test_retry_runs_a_failed_run_again(api, account, pool, worker):
     run = await start(pool, account, FAILS_ONCE)
-    await wait_for(pool, run["id"], "failed")
-    retried = await api.post(f"/api/v1/runs/{run['id']}/retry", headers=account.headers)
+    await wait_for(pool, run.id, "failed")
+    retried = await api.post(f"/api/v1/runs/{run.id}/retry", headers=account.headers)
     assert retried.status_code == 200 and retried.json()["status"] == "queued"
-    done = await wait_for(pool, run["id"], "completed")
+    done = await wait_for(pool, run.id, "completed")
     assert done["output"] == "second time lucky"
     error_of(
-        await api.post(f"/api/v1/runs/{run['id']}/retry", headers=account.headers),
+        await api.post(f"/api/v1/runs/{run.id}/retry", headers=account.headers),
         409,
         "invalid_state",
     )

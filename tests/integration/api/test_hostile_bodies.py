@@ -107,7 +107,7 @@ async def documented(api):
 
 async def _api_hook_token(pool, account) -> str:
     run = await start(pool, account, WEBHOOK, gate=True)
-    return (await waiting_hook(pool, run["id"], "gate"))["token"]
+    return (await waiting_hook(pool, run.id, "gate"))["token"]
 
 
 async def test_hostile_bodies_to_start_a_run_get_typed_errors(api, account, documented):
@@ -159,7 +159,7 @@ async def test_valid_json_is_accepted_whatever_its_keys_and_json_media_type(api,
 
 async def test_hostile_bodies_to_a_webhook_are_refused_and_lose_nothing(api, account, pool, worker):
     run = await start(pool, account, WEBHOOK)
-    hook = await waiting_hook(pool, run["id"])
+    hook = await waiting_hook(pool, run.id)
     url = f"/hooks/{hook['token']}"
     not_storable = [
         row
@@ -190,8 +190,8 @@ async def test_a_malformed_or_long_last_event_id_is_ignored_as_documented(
     api, account, pool, worker, documented
 ):
     run = await start(pool, account, VISIBLE, topic="events")
-    await wait_for(pool, run["id"], "completed")
-    url = f"/api/v1/runs/{run['id']}/events"
+    await wait_for(pool, run.id, "completed")
+    url = f"/api/v1/runs/{run.id}/events"
     whole = (await api.get(url, headers=account.headers)).text
     assert whole.count("event: status") >= 2
     for bad in ("1" * 41, "9" * 5000, "abc", "-5", "1.5", str(2**63), "٣".encode()):

@@ -38,13 +38,13 @@ def parse(body: str) -> list[dict]:
 
 async def test_a_finished_runs_stream_replays_every_event_and_ends(api, account, pool, worker):
     run = await start(pool, account, VISIBLE, topic="sse")
-    await wait_for(pool, run["id"], "completed")
-    response = await api.get(f"/api/v1/runs/{run['id']}/events", headers=account.headers)
+    await wait_for(pool, run.id, "completed")
+    response = await api.get(f"/api/v1/runs/{run.id}/events", headers=account.headers)
     assert response.status_code == 200 and response.headers["content-type"].startswith(
         "text/event-stream"
     )
     events = parse(response.text)
-    stored = await events_of(pool, run["id"])
+    stored = await events_of(pool, run.id)
     assert [e["id"] for e in events] == [r["id"] for r in stored]
     assert [e["event"] for e in events] == [r["kind"] for r in stored]
     assert events[0]["data"]["data"] == {"status": "queued"}
@@ -55,7 +55,7 @@ async def test_a_finished_runs_stream_replays_every_event_and_ends(api, account,
     resumed = parse(
         (
             await api.get(
-                f"/api/v1/runs/{run['id']}/events",
+                f"/api/v1/runs/{run.id}/events",
                 headers=account.headers | {"Last-Event-ID": str(middle)},
             )
         ).text
@@ -64,7 +64,7 @@ async def test_a_finished_runs_stream_replays_every_event_and_ends(api, account,
     at_the_end = parse(
         (
             await api.get(
-                f"/api/v1/runs/{run['id']}/events",
+                f"/api/v1/runs/{run.id}/events",
                 headers=account.headers | {"Last-Event-ID": str(events[-1]["id"])},
             )
         ).text
@@ -73,7 +73,7 @@ async def test_a_finished_runs_stream_replays_every_event_and_ends(api, account,
     junk = parse(
         (
             await api.get(
-                f"/api/v1/runs/{run['id']}/events",
+                f"/api/v1/runs/{run.id}/events",
                 headers=account.headers | {"Last-Event-ID": "yesterday"},
             )
         ).text
@@ -107,7 +107,7 @@ async def test_a_live_stream_resumes_after_a_disconnect_without_gaps_or_duplicat
     server = await asyncio.to_thread(live_server, settings, database_url)
     try:
         run = await start(pool, account, WEBHOOK)
-        url = f"{server.url}/api/v1/runs/{run['id']}/events"
+        url = f"{server.url}/api/v1/runs/{run.id}/events"
         async with httpx.AsyncClient(timeout=10, headers=account.headers) as client:
             async with client.stream("GET", url) as stream:
                 assert stream.status_code == 200
@@ -115,7 +115,7 @@ async def test_a_live_stream_resumes_after_a_disconnect_without_gaps_or_duplicat
                     stream.aiter_lines(), lambda e: e["event"] == "hook_waiting"
                 )
             # Disconnected. Meanwhile the webhook arrives and the run goes on to the end.
-            hook = await waiting_hook(pool, run["id"])
+            hook = await waiting_hook(pool, run.id)
             delivered = await client.post(
                 f"{server.url}/hooks/{hook['token']}", json={"late": True}
             )
@@ -128,7 +128,7 @@ async def test_a_live_stream_resumes_after_a_disconnect_without_gaps_or_duplicat
     finally:
         await asyncio.to_thread(server.stop)
     received = [e["id"] for e in first + rest]
-    stored = await events_of(pool, run["id"])
+    stored = await events_of(pool, run.id)
     assert received == [r["id"] for r in stored]  # everything, once, in order
     assert rest[-1]["event"] == "status" and rest[-1]["data"]["data"]["status"] == "completed"
     assert {"hook_resolved", "progress"} <= {e["event"] for e in rest}
@@ -140,8 +140,8 @@ async def test_a_stream_follows_a_waiting_run_live(
     server = await asyncio.to_thread(live_server, settings, database_url)
     try:
         run = await start(pool, account, WEBHOOK)
-        hook = await waiting_hook(pool, run["id"])
-        url = f"{server.url}/api/v1/runs/{run['id']}/events"
+        hook = await waiting_hook(pool, run.id)
+        url = f"{server.url}/api/v1/runs/{run.id}/events"
         async with (
             httpx.AsyncClient(timeout=10, headers=account.headers) as client,
             client.stream("GET", url) as stream,
@@ -155,7 +155,7 @@ async def test_a_stream_follows_a_waiting_run_live(
     finally:
         await asyncio.to_thread(server.stop)
     assert [e["event"] for e in after][0] == "hook_resolved"
-    assert [e["id"] for e in before + after] == [r["id"] for r in await events_of(pool, run["id"])]
+    assert [e["id"] for e in before + after] == [r["id"] for r in await events_of(pool, run.id)]
 
 
 async def test_the_events_of_another_users_run_are_404(api, account, pool):
@@ -164,7 +164,7 @@ async def test_the_events_of_another_users_run_are_404(api, account, pool):
     other = await new_account(pool)
     run = await start(pool, other, VISIBLE, topic="theirs")
     error_of(
-        await api.get(f"/api/v1/runs/{run['id']}/events", headers=account.headers), 404, "not_found"
+        await api.get(f"/api/v1/runs/{run.id}/events", headers=account.headers), 404, "not_found"
     )
 
 
@@ -173,10 +173,10 @@ async def test_open_streams_end_when_the_server_shuts_down(
 ):
     server = await asyncio.to_thread(live_server, settings, database_url)
     run = await start(pool, account, WEBHOOK)
-    await waiting_hook(pool, run["id"])
+    await waiting_hook(pool, run.id)
     async with (
         httpx.AsyncClient(timeout=10, headers=account.headers) as client,
-        client.stream("GET", f"{server.url}/api/v1/runs/{run['id']}/events") as stream,
+        client.stream("GET", f"{server.url}/api/v1/runs/{run.id}/events") as stream,
     ):
         lines = stream.aiter_lines()
         await read_until(lines, lambda e: e["data"]["data"].get("status") == "waiting")

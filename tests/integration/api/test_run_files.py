@@ -7,13 +7,13 @@ from tests.integration.api.workflows import FILES
 
 async def test_a_runs_files_are_listed_and_download_with_the_api_key(api, account, pool, worker):
     run = await start(pool, account, FILES, topic="Harvest notes")
-    await wait_for(pool, run["id"], "completed")
-    detail = await api.get(f"/api/v1/runs/{run['id']}", headers=account.headers)
+    await wait_for(pool, run.id, "completed")
+    detail = await api.get(f"/api/v1/runs/{run.id}", headers=account.headers)
     assert detail.status_code == 200, detail.text
     [listed] = detail.json()["files"]
     assert listed["name"] == "report.md" and listed["content_type"] == "text/markdown"
     assert listed["size"] == len(b"# Harvest notes\n")
-    assert listed["url"] == f"/api/v1/runs/{run['id']}/files/{listed['id']}"
+    assert listed["url"] == f"/api/v1/runs/{run.id}/files/{listed['id']}"
 
     download = await api.get(listed["url"], headers=account.headers)
     assert download.status_code == 200 and download.content == b"# Harvest notes\n"
@@ -26,7 +26,7 @@ async def test_a_runs_files_are_listed_and_download_with_the_api_key(api, accoun
     assert refused.status_code == 404 and refused.json()["error"]["code"] == "not_found"
     other_run = await start(pool, account, FILES, topic="Other")
     elsewhere = await api.get(
-        f"/api/v1/runs/{other_run['id']}/files/{listed['id']}", headers=account.headers
+        f"/api/v1/runs/{other_run.id}/files/{listed['id']}", headers=account.headers
     )
     assert elsewhere.status_code == 404
 

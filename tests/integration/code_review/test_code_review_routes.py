@@ -19,8 +19,8 @@ async def test_the_card_and_the_fixes_pushed_button(app_client, pool, worker, re
     run = await start(
         pool, user, "code-review", repository=str(calc_repo), base="main", head="feature"
     )
-    await waiting_hook(pool, run["id"], "wait for fixes (1)", timeout=30)
-    page = await app_client.get(f"/code-review/{run['id']}")
+    await waiting_hook(pool, run.id, "wait for fixes (1)", timeout=30)
+    page = await app_client.get(f"/code-review/{run.id}")
     assert page.status_code == 200
     assert '<code class="review-anchor">calc.js:2</code>' in page.text
     assert "mul adds instead of multiplying &lt;b&gt;!&lt;/b&gt;" in page.text  # model text escaped
@@ -29,21 +29,21 @@ async def test_the_card_and_the_fixes_pushed_button(app_client, pool, worker, re
         "Test run 1: <strong>Tests failed</strong>" in page.text
         and "FAIL mul: got 5, want 6" in page.text
     )
-    assert "Fixes pushed" in page.text and f"/hooks/code-review/{run['id']}" in page.text
+    assert "Fixes pushed" in page.text and f"/hooks/code-review/{run.id}" in page.text
 
-    csrf = await token(app_client, f"/code-review/{run['id']}")
+    csrf = await token(app_client, f"/code-review/{run.id}")
     bad = await app_client.post(
-        f"/code-review/{run['id']}/fixes", headers=htmx(csrf), data={"ref": "--upload-pack=x"}
+        f"/code-review/{run.id}/fixes", headers=htmx(csrf), data={"ref": "--upload-pack=x"}
     )
     assert "Not a git ref" in bad.text
     commit(calc_repo, "fix mul", {"calc.js": FIXED})
     pushed = await app_client.post(
-        f"/code-review/{run['id']}/fixes", headers=htmx(csrf), data={"ref": "feature"}
+        f"/code-review/{run.id}/fixes", headers=htmx(csrf), data={"ref": "feature"}
     )
     assert pushed.status_code == 200 and "running the tests again" in pushed.text
-    done = await wait_status(pool, run["id"], "completed", timeout=30)
+    done = await wait_status(pool, run.id, "completed", timeout=30)
     assert done["output"]["approved"] is True
-    final = await app_client.get(f"/code-review/{run['id']}")
+    final = await app_client.get(f"/code-review/{run.id}")
     assert (
         "Test run 2: <strong>Tests passed</strong>" in final.text
         and "Fixes pushed" not in final.text
@@ -51,9 +51,9 @@ async def test_the_card_and_the_fixes_pushed_button(app_client, pool, worker, re
     assert "Download PDF" in final.text
 
     await signed_in(app_client, pool)  # someone else
-    assert (await app_client.get(f"/code-review/{run['id']}")).status_code == 404
+    assert (await app_client.get(f"/code-review/{run.id}")).status_code == 404
     other = await app_client.post(
-        f"/code-review/{run['id']}/fixes",
+        f"/code-review/{run.id}/fixes",
         headers=htmx(await token(app_client)),
         data={"ref": "main"},
     )
@@ -67,9 +67,9 @@ async def test_the_signed_ci_endpoint_delivers_fixes(
     run = await start(
         pool, user, "code-review", repository=str(calc_repo), base="main", head="feature"
     )
-    await waiting_hook(pool, run["id"], "wait for fixes (1)", timeout=30)
-    url = f"/hooks/code-review/{run['id']}"
-    secret = SecretBox(model_settings.secret_key).derived_secret(f"code-review-webhook:{run['id']}")
+    await waiting_hook(pool, run.id, "wait for fixes (1)", timeout=30)
+    url = f"/hooks/code-review/{run.id}"
+    secret = SecretBox(model_settings.secret_key).derived_secret(f"code-review-webhook:{run.id}")
     fix = commit(calc_repo, "fix mul", {"calc.js": FIXED})
     body = json.dumps({"ref": fix}).encode()
     assert (await app_client.post(url, content=body)).status_code == 401
@@ -87,7 +87,7 @@ async def test_the_signed_ci_endpoint_delivers_fixes(
         url, content=body, headers={"X-Baton-Signature": signature(secret, body)}
     )
     assert ok.status_code == 200 and ok.json()["ref"] == fix
-    done = await wait_status(pool, run["id"], "completed", timeout=30)
+    done = await wait_status(pool, run.id, "completed", timeout=30)
     assert done["output"]["tests"][-1] == {"commit": fix, "outcome": "passed", "passed": True}
     late = await app_client.post(
         url, content=body, headers={"X-Baton-Signature": signature(secret, body)}
@@ -109,9 +109,9 @@ async def test_a_test_tool_missing_in_the_sandbox_is_a_setup_error_not_failing_t
         head="feature",
         test_command="pytest -q",
     )
-    done = await wait_status(pool, run["id"], "completed", "waiting", timeout=30)
+    done = await wait_status(pool, run.id, "completed", "waiting", timeout=30)
     assert done["status"] == "completed"  # no waiting days for fixes that cannot help
-    page = await app_client.get(f"/code-review/{run['id']}")
+    page = await app_client.get(f"/code-review/{run.id}")
     assert "Tests failed" not in page.text and "Fixes pushed" not in page.text
     assert "Test run 1: <strong>Test tool not found (setup error)</strong>" in page.text
     assert "could not start the test command" in page.text and "/workspace/.venv/bin" in page.text
@@ -143,8 +143,8 @@ async def test_a_review_answer_that_cannot_be_read_is_said_and_shown_as_written(
         test_command="node test.js",
         max_iterations=1,
     )
-    await wait_status(pool, run["id"], "completed", timeout=30)
-    page = await app_client.get(f"/code-review/{run['id']}")
+    await wait_status(pool, run.id, "completed", timeout=30)
+    page = await app_client.get(f"/code-review/{run.id}")
     assert "No comments yet." not in page.text
     assert "The model's answer could not be read as review comments" in page.text
     assert "mul() adds instead of multiplying." in page.text

@@ -32,9 +32,9 @@ async def test_fails_then_a_fix_delivered_by_the_webhook_is_approved(
     run = await start(
         pool, user, "code-review", repository=str(calc_repo), base="main", head="feature"
     )
-    hook = await waiting_hook(pool, run["id"], "wait for fixes (1)", timeout=30)
+    hook = await waiting_hook(pool, run.id, "wait for fixes (1)", timeout=30)
     assert hook["kind"] == "webhook"
-    first = {s["name"]: s for s in await steps(pool, run["id"])}
+    first = {s["name"]: s for s in await steps(pool, run.id)}
     assert first["run tests (1)"]["output"]["passed"] is False
     assert first["run tests (1)"]["output"]["command"] == "npm test"  # detected from package.json
     assert "FAIL mul: got 5, want 6" in first["run tests (1)"]["output"]["output"]
@@ -51,7 +51,7 @@ async def test_fails_then_a_fix_delivered_by_the_webhook_is_approved(
 
     fix = commit(calc_repo, "fix mul", {"calc.js": FIXED})
     body = json.dumps({"ref": "feature"}).encode()
-    secret = SecretBox(model_settings.secret_key).derived_secret(f"code-review-webhook:{run['id']}")
+    secret = SecretBox(model_settings.secret_key).derived_secret(f"code-review-webhook:{run.id}")
     unsigned = await app_client.post(f"/hooks/{hook['token']}", content=body)
     assert unsigned.status_code == 401
     delivered = await app_client.post(
@@ -61,12 +61,12 @@ async def test_fails_then_a_fix_delivered_by_the_webhook_is_approved(
     )
     assert delivered.status_code == 200, delivered.text
 
-    done = await wait_status(pool, run["id"], "completed", timeout=30)
+    done = await wait_status(pool, run.id, "completed", timeout=30)
     output = done["output"]
     assert output["approved"] is True
     assert [t["passed"] for t in output["tests"]] == [False, True]
     assert output["tests"][1]["commit"] == fix
-    names = [s["name"] for s in await steps(pool, run["id"])]
+    names = [s["name"] for s in await steps(pool, run.id)]
     for expected in (
         "review diff",
         "run tests (1)",
@@ -84,7 +84,7 @@ async def test_fails_then_a_fix_delivered_by_the_webhook_is_approved(
     async with pool.connection() as conn:
         files = await (
             await conn.execute(
-                "SELECT name, data FROM artifacts WHERE run_id = %s ORDER BY name", (run["id"],)
+                "SELECT name, data FROM artifacts WHERE run_id = %s ORDER BY name", (run.id,)
             )
         ).fetchall()
     assert [f["name"].rsplit(".", 1)[1] for f in files] == ["html", "pdf"]
@@ -105,17 +105,17 @@ async def test_a_wrong_ref_keeps_the_run_waiting_and_the_button_path_works(
         head="feature",
         test_command="node test.js",
     )
-    hook = await waiting_hook(pool, run["id"], "wait for fixes (1)", timeout=30)
+    hook = await waiting_hook(pool, run.id, "wait for fixes (1)", timeout=30)
     async with pool.connection() as conn:
         await resolve_hook(conn, hook["token"], "deliver", {"ref": "no-such-branch"}, owner_id=user)
-    again = await waiting_hook(pool, run["id"], "wait for fixes (1)", timeout=30)
+    again = await waiting_hook(pool, run.id, "wait for fixes (1)", timeout=30)
     assert again["id"] != hook["id"]
     fix = commit(calc_repo, "fix mul", {"calc.js": FIXED})
     async with pool.connection() as conn:
         await resolve_hook(conn, again["token"], "deliver", {"ref": fix}, owner_id=user)
-    done = await wait_status(pool, run["id"], "completed", timeout=30)
+    done = await wait_status(pool, run.id, "completed", timeout=30)
     assert done["output"]["approved"] is True
-    failed = [s for s in await steps(pool, run["id"]) if s["status"] == "failed"]
+    failed = [s for s in await steps(pool, run.id) if s["status"] == "failed"]
     assert [s["name"] for s in failed] == ["fetch fixes (1)"]
 
 
@@ -127,7 +127,7 @@ async def test_a_local_path_outside_the_allowed_roots_is_refused(
     run = await start(
         pool, user, "code-review", repository=str(calc_repo), base="main", head="feature"
     )
-    done = await wait_status(pool, run["id"], "failed", timeout=20)
+    done = await wait_status(pool, run.id, "failed", timeout=20)
     assert "outside the directories allowed" in done["error"]["message"]
 
 
@@ -141,7 +141,7 @@ async def test_without_a_sandbox_the_tests_are_refused_with_a_clear_message(
     run = await start(
         pool, user, "code-review", repository=str(calc_repo), base="main", head="feature"
     )
-    done = await wait_status(pool, run["id"], "failed", timeout=20)
+    done = await wait_status(pool, run.id, "failed", timeout=20)
     assert (
         "Tests were not run: no sandbox is available on this server (bwrap is not installed)"
         in done["error"]["message"]
@@ -163,7 +163,7 @@ async def test_a_patch_is_applied_on_the_base_and_tested(pool, worker, reviewer,
     run = await start(
         pool, user, "code-review", repository=str(calc_repo), base="main", patch=PATCH
     )
-    done = await wait_status(pool, run["id"], "completed", timeout=30)
+    done = await wait_status(pool, run.id, "completed", timeout=30)
     assert done["output"]["approved"] is True and done["output"]["tests"][0]["passed"] is True
     assert done["output"]["comments"][0]["file"] == "calc.js"
 
@@ -171,11 +171,11 @@ async def test_a_patch_is_applied_on_the_base_and_tested(pool, worker, reviewer,
 async def test_a_patch_alone_is_reviewed_without_running_anything(pool, worker, reviewer):
     user = await make_user(pool, "pro")
     run = await start(pool, user, "code-review", patch=PATCH)
-    done = await wait_status(pool, run["id"], "completed", timeout=30)
+    done = await wait_status(pool, run.id, "completed", timeout=30)
     assert done["output"]["tests"] == [] and done["output"]["document"].startswith(
         "**Reviewed**: no repository"
     )
-    names = [s["name"] for s in await steps(pool, run["id"])]
+    names = [s["name"] for s in await steps(pool, run.id)]
     assert "check sandbox" not in names and not any(n.startswith("run tests") for n in names)
 
 
@@ -189,9 +189,9 @@ async def test_a_cancelled_review_leaves_no_mirror_behind(
     run = await start(
         pool, user, "code-review", repository=str(calc_repo), base="main", head="feature"
     )
-    await waiting_hook(pool, run["id"], "wait for fixes (1)", timeout=30)
-    mirror = mirror_path(model_settings.data_dir, str(run["id"]))
+    await waiting_hook(pool, run.id, "wait for fixes (1)", timeout=30)
+    mirror = mirror_path(model_settings.data_dir, str(run.id))
     assert (mirror / "HEAD").exists()  # noqa: ASYNC240
     async with pool.connection() as conn:
-        await cancel_run(conn, run["id"], owner_id=user)
+        await cancel_run(conn, run.id, owner_id=user)
     assert not mirror.exists()  # noqa: ASYNC240

@@ -11,6 +11,7 @@ import pytest
 import app.workflows.data_analysis  # noqa: F401  (registers the workflows)
 import app.workflows.documents  # noqa: F401
 from app.engine.commands import start_run
+from app.engine.rows import StartedRun
 from app.steps.run_files import attach_uploads, store_uploads
 from tests.support.fixtures import model_runtime
 from tests.support.model_server import Reply
@@ -53,7 +54,7 @@ async def worker_runtime(model_settings):
 
 async def start_with_files(
     pool, user: int, workflow: str, files: list[tuple[str, str, bytes]], **input
-) -> dict:
+) -> StartedRun:
     """Store the files as uploads and start the run with their references, in one transaction."""
     async with pool.connection() as conn, conn.transaction():
         ids = await store_uploads(
@@ -73,5 +74,5 @@ async def start_with_files(
         else:
             input = {"file": refs[0], **input}
         run, _ = await start_run(conn, owner_id=user, workflow=workflow, input=input)
-        await attach_uploads(conn, ids, run["id"])
+        await attach_uploads(conn, ids, run.id)
     return run

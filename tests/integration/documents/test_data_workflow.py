@@ -47,9 +47,9 @@ async def test_csv_profile_insights_drill_downs_and_report(pool, worker, user, m
     run = await start_with_files(
         pool, user, "data-analysis", [("sales.csv", CSV, data)], question="Where is it dearest?"
     )
-    first = await waiting_hook(pool, run["id"], "drill-down 1", timeout=20)
+    first = await waiting_hook(pool, run.id, "drill-down 1", timeout=20)
     profile = next(
-        s["output"] for s in await journal(pool, run["id"]) if s["name"] == "load and validate"
+        s["output"] for s in await journal(pool, run.id) if s["name"] == "load and validate"
     )
     assert (profile["rows"], profile["column_count"], profile["duplicates"]) == (302, 4, 2)
     assert (profile["encoding"], profile["delimiter"]) == ("CP1252", "semicolon")
@@ -75,31 +75,29 @@ async def test_csv_profile_insights_drill_downs_and_report(pool, worker, user, m
         "day",
     ]
 
-    await decide(pool, run["id"], "drill-down 1", "ask", {"question": "read a file"}, user)
-    second = await decide(
-        pool, run["id"], "drill-down 2", "ask", {"feedback": "write a file"}, user
-    )
+    await decide(pool, run.id, "drill-down 1", "ask", {"question": "read a file"}, user)
+    second = await decide(pool, run.id, "drill-down 2", "ask", {"feedback": "write a file"}, user)
     assert (
         "Refused: The query may read only the table “data”: read_csv() is not allowed"
         in second["show"]["content"]
     )
     third = await decide(
-        pool, run["id"], "drill-down 3", "ask", {"question": "average price per city"}, user
+        pool, run.id, "drill-down 3", "ask", {"question": "average price per city"}, user
     )
     assert "Refused: Only SELECT queries are allowed, not COPY" in third["show"]["content"]
     fourth = await decide(
-        pool, run["id"], "drill-down 4", "ask", {"column": "city", "filter": "qty > 4"}, user
+        pool, run.id, "drill-down 4", "ask", {"column": "city", "filter": "qty > 4"}, user
     )
     assert (
         "| Málaga |" in fourth["show"]["content"]
         and "Málaga has the highest average price." in fourth["show"]["content"]
     )
-    await decide(pool, run["id"], "drill-down 5", "finish", {}, user)
+    await decide(pool, run.id, "drill-down 5", "finish", {}, user)
 
-    done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
+    done = await wait_status(pool, run.id, "completed", "failed", timeout=30)
     assert done["status"] == "completed", done["error"]
     assert done["output"]["drill_downs"] == 4
-    steps = {s["name"]: s["output"] for s in await journal(pool, run["id"])}
+    steps = {s["name"]: s["output"] for s in await journal(pool, run.id)}
     assert steps["run query 1"]["refused"] and steps["run query 2"]["refused"]
     picked = steps["run query 4"]
     assert (
@@ -118,7 +116,7 @@ async def test_csv_profile_insights_drill_downs_and_report(pool, worker, user, m
         rows = await (
             await conn.execute(
                 "SELECT name, role, content_type, data FROM artifacts WHERE run_id = %s",
-                (run["id"],),
+                (run.id,),
             )
         ).fetchall()
     by_name = {r["name"]: r for r in rows}
@@ -155,7 +153,7 @@ async def test_files_that_are_not_tables_fail_with_a_clear_reason(pool, worker, 
     cases["prose.csv"] = (cases["prose.csv"], "No column separator")
     for name, (data, reason) in cases.items():
         run = await start_with_files(pool, user, "data-analysis", [(name, CSV, data)])
-        done = await wait_status(pool, run["id"], "completed", "failed", timeout=20)
+        done = await wait_status(pool, run.id, "completed", "failed", timeout=20)
         assert done["status"] == "failed" and done["error"]["message"].startswith(f"{name}: "), (
             done["error"]
         )
@@ -167,9 +165,9 @@ async def test_a_latin1_file_with_bytes_utf8_cannot_read_is_detected(pool, worke
         "latin-1"
     )
     run = await start_with_files(pool, user, "data-analysis", [("people.csv", CSV, data)])
-    await waiting_hook(pool, run["id"], "drill-down 1", timeout=20)
+    await waiting_hook(pool, run.id, "drill-down 1", timeout=20)
     profile = next(
-        s["output"] for s in await journal(pool, run["id"]) if s["name"] == "load and validate"
+        s["output"] for s in await journal(pool, run.id) if s["name"] == "load and validate"
     )
     cities = {v for v, _ in next(c for c in profile["columns"] if c["name"] == "city")["top"]}
     assert {"São Paulo", "Genève", "Düsseldorf"} <= cities
@@ -178,4 +176,4 @@ async def test_a_latin1_file_with_bytes_utf8_cannot_read_is_detected(pool, worke
     from app.engine.commands import cancel_run
 
     async with pool.connection() as conn:
-        await cancel_run(conn, run["id"], owner_id=user)
+        await cancel_run(conn, run.id, owner_id=user)

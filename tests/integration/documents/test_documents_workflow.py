@@ -51,7 +51,7 @@ async def test_documents_extract_summarise_review_and_report(pool, worker, user,
         question="How do they see growth?",
         rejected=[{"name": "huge.pdf", "reason": "larger than 20 MB"}],
     )
-    hook = await waiting_hook(pool, run["id"], "review summaries", timeout=20)
+    hook = await waiting_hook(pool, run.id, "review summaries", timeout=20)
     show = hook["show"]
     assert [d["name"] for d in show["documents"]] == ["alpha.pdf", "beta.pdf", "gamma.pdf"]
     assert "[alpha.pdf p.2]" in show["content"]
@@ -81,7 +81,7 @@ async def test_documents_extract_summarise_review_and_report(pool, worker, user,
             for e in await (
                 await conn.execute(
                     "SELECT data FROM run_events WHERE run_id = %s AND kind = 'progress' ORDER BY id",
-                    (run["id"],),
+                    (run.id,),
                 )
             ).fetchall()
         ]
@@ -99,7 +99,7 @@ async def test_documents_extract_summarise_review_and_report(pool, worker, user,
     percents = [float(e["percent"]) for e in progress]
     assert percents == sorted(percents) and percents[-1] > 50  # forward only, across the phases
 
-    done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
+    done = await wait_status(pool, run.id, "completed", "failed", timeout=30)
     assert done["status"] == "completed", done["error"]
     out = done["output"]
     assert out["kept"] == ["alpha.pdf", "beta.pdf"] and out["excluded"] == ["gamma.pdf"]
@@ -118,7 +118,7 @@ async def test_documents_extract_summarise_review_and_report(pool, worker, user,
     assert "gamma.pdf" not in analyst.last_user_message
     assert "[alpha.pdf p.3]" in out["analysis"] and "[beta.pdf p.2]" in out["analysis"]
 
-    files_by_name = await artifacts(pool, run["id"])
+    files_by_name = await artifacts(pool, run.id)
     html = bytes(files_by_name["document-analysis-report.html"]["data"]).decode()
     pdf = bytes(files_by_name["document-analysis-report.pdf"]["data"])
     assert (
@@ -144,7 +144,7 @@ async def test_documents_extract_summarise_review_and_report(pool, worker, user,
     assert {r["role"] for n, r in files_by_name.items() if n.startswith("text/")} == {"internal"}
     async with pool.connection() as conn:
         totals = await (
-            await conn.execute("SELECT tokens_in, tokens_out FROM runs WHERE id = %s", (run["id"],))
+            await conn.execute("SELECT tokens_in, tokens_out FROM runs WHERE id = %s", (run.id,))
         ).fetchone()
     assert (
         totals["tokens_in"] >= 3 * 50 + 80
@@ -161,7 +161,7 @@ async def test_a_run_whose_documents_are_all_unreadable_fails_with_the_reasons(
         [("scan.pdf", PDF, image_only_pdf()), ("broken.pdf", PDF, corrupt_pdf())],
         question="Anything?",
     )
-    done = await wait_status(pool, run["id"], "completed", "failed", timeout=20)
+    done = await wait_status(pool, run.id, "completed", "failed", timeout=20)
     assert done["status"] == "failed"
     assert (
         "scan.pdf: No extractable text" in done["error"]["message"]
@@ -186,14 +186,14 @@ async def test_with_the_offline_demo_model_summaries_are_labelled_extracts(
             [("alpha.pdf", PDF, text_pdf("Alpha", pages=2))],
             question="What is it about?",
         )
-        hook = await waiting_hook(pool, run["id"], "review summaries", timeout=20)
+        hook = await waiting_hook(pool, run.id, "review summaries", timeout=20)
         assert (
             "Offline demo model" in hook["show"]["content"]
             and "- This page discusses growth. [alpha.pdf p.1]" in hook["show"]["content"]
         )
         async with pool.connection() as conn:
             await resolve_hook(conn, hook["token"], "continue", {}, decided_by="t", owner_id=user)
-        done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
+        done = await wait_status(pool, run.id, "completed", "failed", timeout=30)
     finally:
         runtime.install(previous)
     assert done["status"] == "completed", done["error"]
@@ -224,7 +224,7 @@ async def test_a_document_the_model_refuses_is_reported_and_the_others_go_on(
         [("alpha.pdf", PDF, text_pdf("Alpha")), ("beta.pdf", PDF, text_pdf("Beta"))],
         question="Growth?",
     )
-    hook = await waiting_hook(pool, run["id"], "review summaries", timeout=20)
+    hook = await waiting_hook(pool, run.id, "review summaries", timeout=20)
     assert [d["name"] for d in hook["show"]["documents"]] == ["alpha.pdf"]
     assert (
         "**beta.pdf**: The model could not summarise it: The model endpoint refused the request (400)."

@@ -92,7 +92,7 @@ async def test_the_summary_rate_limit_holds_across_two_worker_processes(two_work
         pool, user, "document-processing", docs, question="What do they say?"
     )
     hook = await wait_for(
-        pool, run["id"], "SELECT token FROM hooks WHERE run_id = %s AND status = 'waiting'"
+        pool, run.id, "SELECT token FROM hooks WHERE run_id = %s AND status = 'waiting'"
     )
     summaries = [
         r for r in model.requests if "careful document analyst" in r.body["messages"][0]["content"]
@@ -111,7 +111,7 @@ async def test_the_summary_rate_limit_holds_across_two_worker_processes(two_work
         await resolve_hook(conn, hook["token"], "continue", {}, decided_by="t", owner_id=user)
     done = await wait_for(
         pool,
-        run["id"],
+        run.id,
         "SELECT status, error FROM runs WHERE id = %s AND status IN ('completed', 'failed')",
     )
     assert done["status"] == "completed", done["error"]

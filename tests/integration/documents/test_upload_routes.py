@@ -215,25 +215,25 @@ async def test_another_users_run_report_and_charts_are_not_found(app_client, poo
             await conn.execute(
                 "INSERT INTO artifacts (owner_id, run_id, name, content_type, size, data, role) "
                 "VALUES (%s, %s, 'chart/x.svg', 'image/svg+xml', 5, '<svg/>', 'internal') RETURNING id",
-                (owner, run["id"]),
+                (owner, run.id),
             )
         ).fetchone()
         await conn.execute(
             "INSERT INTO artifacts (owner_id, run_id, name, content_type, size, data, role) "
             "VALUES (%s, %s, 'r.html', 'text/html; charset=utf-8', 4, '<p>', 'output')",
-            (owner, run["id"]),
+            (owner, run.id),
         )
     mine = await app_client.get(f"/uploads/files/{svg['id']}")
     assert mine.status_code == 200 and mine.headers["content-type"].startswith("image/svg+xml")
-    report = await app_client.get(f"/uploads/runs/{run['id']}/report")
+    report = await app_client.get(f"/uploads/runs/{run.id}/report")
     assert report.status_code == 200 and "sandbox" in report.headers["content-security-policy"]
     await signed_in(app_client, pool)  # someone else
     csrf = await token(app_client)
     assert (await app_client.get(f"/uploads/files/{svg['id']}")).status_code == 404
-    assert (await app_client.get(f"/uploads/runs/{run['id']}/report")).status_code == 404
+    assert (await app_client.get(f"/uploads/runs/{run.id}/report")).status_code == 404
     for action in ("review", "drill"):
         answer = await app_client.post(
-            f"/uploads/runs/{run['id']}/{action}", headers=htmx(csrf), data={"action": "finish"}
+            f"/uploads/runs/{run.id}/{action}", headers=htmx(csrf), data={"action": "finish"}
         )
         assert answer.status_code == 404
 
@@ -279,13 +279,13 @@ async def test_the_review_form_excludes_and_edits_then_the_run_goes_on(
         [(f"{n}.pdf", PDF, text_pdf(n.title())) for n in ("a", "b", "c")],
         question="What grows?",
     )
-    await waiting_hook(pool, run["id"], "review summaries", timeout=20)
-    card = await app_client.get(f"/chat/runs/{run['id']}/card")
+    await waiting_hook(pool, run.id, "review summaries", timeout=20)
+    card = await app_client.get(f"/chat/runs/{run.id}/card")
     assert 'name="summary-1"' in card.text and 'name="exclude" value="2"' in card.text
     assert 'action="/approvals/' not in card.text  # the panel's own form, not the generic one
     csrf = await token(app_client)
     answer = await app_client.post(
-        f"/uploads/runs/{run['id']}/review",
+        f"/uploads/runs/{run.id}/review",
         headers=htmx(csrf),
         data={
             "exclude": ["2", "99", "x"],
@@ -295,24 +295,24 @@ async def test_the_review_form_excludes_and_edits_then_the_run_goes_on(
         },
     )
     assert answer.status_code == 200 and "run-card" in answer.text
-    done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
+    done = await wait_status(pool, run.id, "completed", "failed", timeout=30)
     assert done["status"] == "completed", done["error"]
     assert done["output"]["kept"] == ["a.pdf", "b.pdf"] and done["output"]["excluded"] == ["c.pdf"]
-    final = await app_client.get(f"/chat/runs/{run['id']}/card")
+    final = await app_client.get(f"/chat/runs/{run.id}/card")
     assert (
         "3 documents · 1 not included</summary>" in final.text
         and "Excluded by the review: c.pdf." in final.text
     )
     async with pool.connection() as conn:
         hook = await (
-            await conn.execute("SELECT response FROM hooks WHERE run_id = %s", (run["id"],))
+            await conn.execute("SELECT response FROM hooks WHERE run_id = %s", (run.id,))
         ).fetchone()
     assert hook["response"] == {
         "exclude": [2],
         "edits": {"1": "Edited b [b.pdf p.1]."},
     }  # unchanged text is no edit
     again = await app_client.post(
-        f"/uploads/runs/{run['id']}/review", headers=htmx(csrf), data={"action": "continue"}
+        f"/uploads/runs/{run.id}/review", headers=htmx(csrf), data={"action": "continue"}
     )
     assert again.status_code == 404  # nothing waits any more
 
@@ -327,31 +327,31 @@ async def test_the_drill_form_needs_a_question_or_a_known_column_and_finish_ends
     run = await start_with_files(
         pool, owner, "data-analysis", [("s.csv", "text/csv", sales_csv(rows=40))]
     )
-    await waiting_hook(pool, run["id"], "drill-down 1", timeout=20)
+    await waiting_hook(pool, run.id, "drill-down 1", timeout=20)
     csrf = await token(app_client)
     empty = await app_client.post(
-        f"/uploads/runs/{run['id']}/drill",
+        f"/uploads/runs/{run.id}/drill",
         headers=htmx(csrf),
         data={"action": "ask", "question": " ", "column": "no-such-column"},
     )
     assert empty.status_code == 422 and "Ask a question or pick a column" in empty.text
     picked = await app_client.post(
-        f"/uploads/runs/{run['id']}/drill",
+        f"/uploads/runs/{run.id}/drill",
         headers=htmx(csrf),
         data={"action": "ask", "column": "qty", "filter": "city = 'Köln'"},
     )
     assert picked.status_code == 200
-    await waiting_hook(pool, run["id"], "drill-down 2", timeout=20)
-    card = await app_client.get(f"/chat/runs/{run['id']}/card")
+    await waiting_hook(pool, run.id, "drill-down 2", timeout=20)
+    card = await app_client.get(f"/chat/runs/{run.id}/card")
     assert (
         "max(&#34;qty&#34;) AS max FROM data WHERE city = &#39;Köln&#39;" in card.text
         and 'src="/uploads/files/' in card.text
     )
     finish = await app_client.post(
-        f"/uploads/runs/{run['id']}/drill", headers=htmx(csrf), data={"action": "finish"}
+        f"/uploads/runs/{run.id}/drill", headers=htmx(csrf), data={"action": "finish"}
     )
     assert finish.status_code == 200
-    done = await wait_status(pool, run["id"], "completed", "failed", timeout=30)
+    done = await wait_status(pool, run.id, "completed", "failed", timeout=30)
     assert done["status"] == "completed" and done["output"]["drill_downs"] == 1
 
 
@@ -376,16 +376,16 @@ async def test_a_run_held_back_by_the_model_rate_limit_says_so_with_its_progress
             assert time.monotonic() < deadline, card[-3000:]
             await asyncio.sleep(0.1)
             card = (
-                await app_client.get(f"/chat/runs/{run['id']}/card", headers={"HX-Request": "true"})
+                await app_client.get(f"/chat/runs/{run.id}/card", headers={"HX-Request": "true"})
             ).text
         assert re.search(r"waiting for the model rate limit, next call in \d+ s<", card)
         assert re.search(r'class="run-progress-label">summarise documents [0-2]/3 · \d+%<', card)
-        dashboard = (await app_client.get(f"/workflows/{run['id']}")).text
+        dashboard = (await app_client.get(f"/workflows/{run.id}")).text
         assert "waiting for the model rate limit, next call in" in dashboard
         csrf = await token(app_client)
         await app_client.post(
-            f"/chat/runs/{run['id']}/cancel",
+            f"/chat/runs/{run.id}/cancel",
             data={"_csrf_token": csrf},
             headers={"HX-Request": "true"},
         )
-        await wait_status(pool, run["id"], "cancelled", timeout=20)
+        await wait_status(pool, run.id, "cancelled", timeout=20)

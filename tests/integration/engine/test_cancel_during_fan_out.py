@@ -30,8 +30,8 @@ async def test_cancel_while_children_finish_never_deadlocks(pool, worker, user):
     for _ in range(25):
         run = await start(pool, user, "test-map", items=80, concurrency=16, hold_s=0.0)
         await wait_for(
-            partial(at_least, pool, run["id"], 20), interval=0.005, what="20 children to complete"
+            partial(at_least, pool, run.id, 20), interval=0.005, what="20 children to complete"
         )
         async with pool.connection() as conn:
-            await cancel_run(conn, run["id"], owner_id=user)  # raised DeadlockDetected now and then
-        await wait_status(pool, run["id"], "cancelled", timeout=10)
+            await cancel_run(conn, run.id, owner_id=user)  # raised DeadlockDetected now and then
+        await wait_status(pool, run.id, "cancelled", timeout=10)

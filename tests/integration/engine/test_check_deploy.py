@@ -97,8 +97,8 @@ async def waiting_runs(tmp_path_factory, fresh_database):
                     run, _ = await commands.start_run(
                         conn, owner_id=owner, workflow=name, input={"topic": topic}
                     )
-                await advance(pool, str(run["id"]))  # the engine's own advance, as a worker runs it
-                runs.setdefault(name, []).append(str(run["id"]))
+                await advance(pool, str(run.id))  # the engine's own advance, as a worker runs it
+                runs.setdefault(name, []).append(str(run.id))
         async with pool.connection() as conn:
             statuses = await (
                 await conn.execute("SELECT status, count(*) AS n FROM runs GROUP BY status")

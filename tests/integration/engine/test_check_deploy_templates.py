@@ -46,8 +46,8 @@ async def test_template_runs_are_checked_against_their_pinned_version(
         run, _ = await start_template_run(
             conn, user_id=user, slug=tpl["slug"], input={"topic": "herons"}
         )
-    await wait_status(pool, run["id"], "waiting", timeout=20)
-    assert await risks_of(pool, run["id"]) == []
+    await wait_status(pool, run.id, "waiting", timeout=20)
+    assert await risks_of(pool, run.id) == []
 
     edited = copy.deepcopy(REVIEWED)  # the author reorders and renames: version 2
     edited["blocks"][0]["title"] = "Write the first draft"
@@ -57,7 +57,7 @@ async def test_template_runs_are_checked_against_their_pinned_version(
     async with pool.connection() as conn:
         saved = await store.save_version(conn, user_id=user, template_id=tpl["id"], document=edited)
     assert saved["current_version"] == 2
-    assert await risks_of(pool, run["id"]) == []  # the run keeps version 1
+    assert await risks_of(pool, run.id) == []  # the run keeps version 1
 
     real_name = interpreter._name
     monkeypatch.setattr(
@@ -65,7 +65,7 @@ async def test_template_runs_are_checked_against_their_pinned_version(
         "_name",
         lambda block, prefix, suffix="": "step " + real_name(block, prefix, suffix),
     )
-    [risk] = await risks_of(pool, run["id"])
+    [risk] = await risks_of(pool, run.id)
     assert (risk.workflow, risk.problem, risk.template) == (
         "template",
         "diverged",

@@ -129,19 +129,19 @@ async def test_sigkill_mid_step(crash_env):
     pool, workers, user = crash_env
     proc = workers.start()
     run = await start(pool, user, "test-crashy", step_hold_s=30)
-    await wait_effect(pool, run["id"], "slow")
+    await wait_effect(pool, run.id, "slow")
     await recover_after_kill(pool, workers, proc)
-    await wait_status(pool, run["id"], "completed", timeout=30)
-    counts = Counter(e["name"] for e in await effects(pool, run["id"]))
+    await wait_status(pool, run.id, "completed", timeout=30)
+    counts = Counter(e["name"] for e in await effects(pool, run.id))
     assert counts["slow"] == 2  # the body died mid-step, so it ran again: at least once
     assert_ran_once_except(counts, {"slow"})
-    await check_journal(pool, run["id"])
+    await check_journal(pool, run.id)
     async with pool.connection() as conn:  # usage counts every step once, crash or not
         billed = await (
             await conn.execute(
                 "SELECT u.steps, r.steps_done FROM usage_monthly u JOIN runs r ON r.owner_id = u.user_id "
                 "WHERE r.id = %s",
-                (run["id"],),
+                (run.id,),
             )
         ).fetchone()
     assert billed["steps"] == billed["steps_done"] == 6
@@ -158,21 +158,21 @@ async def test_sigkill_while_suspended_or_fanning_out(crash_env, stage):
     }[stage]
     run = await start(pool, user, "test-crashy", **params)
     if stage == "sleep":
-        await wait_status(pool, run["id"], "sleeping", timeout=20)
+        await wait_status(pool, run.id, "sleeping", timeout=20)
     elif stage == "hook":
-        await wait_status(pool, run["id"], "waiting", timeout=20)
+        await wait_status(pool, run.id, "waiting", timeout=20)
     else:
-        await wait_effect(pool, run["id"], "child 1")
+        await wait_effect(pool, run.id, "child 1")
     await recover_after_kill(pool, workers, proc)
     if stage == "hook":
         async with pool.connection() as conn:
-            await resolve_hook(conn, await hook_token(pool, run["id"]), "approve")
-    done = await wait_status(pool, run["id"], "completed", timeout=30)
-    counts = Counter(e["name"] for e in await effects(pool, run["id"]))
+            await resolve_hook(conn, await hook_token(pool, run.id), "approve")
+    done = await wait_status(pool, run.id, "completed", timeout=30)
+    counts = Counter(e["name"] for e in await effects(pool, run.id))
     interrupted = {f"child {i}" for i in range(6)} if stage == "fan-out" else set()
     assert_ran_once_except(counts, interrupted)
     assert counts["last"] == 1
-    await check_journal(pool, run["id"])
+    await check_journal(pool, run.id)
     if stage == "fan-out":
         assert done["output"]["children"] == [i * 10 for i in range(6)]
     if stage == "hook":
@@ -191,17 +191,17 @@ async def test_two_workers_never_advance_one_run_at_once(crash_env):
                 await conn.execute(
                     "INSERT INTO procrastinate_jobs (queue_name, task_name, lock, args) "
                     "VALUES ('baton', 'baton.advance_run', %s, %s)",
-                    (f"run:{run['id']}", psycopg.types.json.Jsonb({"run_id": str(run["id"])})),
+                    (f"run:{run.id}", psycopg.types.json.Jsonb({"run_id": str(run.id)})),
                 )
             await asyncio.sleep(0.05)
     for run in runs:
-        await wait_status(pool, run["id"], "completed", timeout=30)
-        spans = sorted((e["at"], e["finished_at"]) for e in await effects(pool, run["id"]))
+        await wait_status(pool, run.id, "completed", timeout=30)
+        spans = sorted((e["at"], e["finished_at"]) for e in await effects(pool, run.id))
         assert all(
             a_end <= b_start for (_, a_end), (b_start, _) in zip(spans, spans[1:], strict=False)
         ), "overlapping advances"
-        assert_ran_once_except(Counter(e["name"] for e in await effects(pool, run["id"])), set())
-        await check_journal(pool, run["id"])
+        assert_ran_once_except(Counter(e["name"] for e in await effects(pool, run.id)), set())
+        await check_journal(pool, run.id)
 
 
 async def test_rate_limit_holds_across_two_workers(crash_env):
@@ -219,7 +219,7 @@ async def test_rate_limit_holds_across_two_workers(crash_env):
         limit_calls=4,
         limit_per_s=1.5,
     )
-    done = await wait_status(pool, run["id"], "completed", timeout=30)
+    done = await wait_status(pool, run.id, "completed", timeout=30)
     assert done["output"] == list(range(12))
     async with pool.connection() as conn:
         calls = [
@@ -227,7 +227,7 @@ async def test_rate_limit_holds_across_two_workers(crash_env):
             for r in await (
                 await conn.execute(
                     "SELECT at FROM rate_events WHERE bucket = %s ORDER BY at",
-                    (f"calls:test-{run['id']}",),
+                    (f"calls:test-{run.id}",),
                 )
             ).fetchall()
         ]
@@ -238,22 +238,22 @@ async def test_rate_limit_holds_across_two_workers(crash_env):
     for i, t in enumerate(calls):
         assert len([u for u in calls[i:] if (u - t).total_seconds() < 1.5]) <= 4
     assert (calls[-1] - calls[0]).total_seconds() >= 3.0  # three windows of four
-    assert len({e["pid"] for e in await effects(pool, run["id"])}) == 2  # both workers took items
+    assert len({e["pid"] for e in await effects(pool, run.id)}) == 2  # both workers took items
 
 
 async def test_sweep_requeues_a_run_whose_job_was_lost(crash_env):
     pool, workers, user = crash_env
     workers.start()
     run = await start(pool, user, "selftest", steps=2, sleep_s=1)
-    await wait_status(pool, run["id"], "sleeping", timeout=20)
+    await wait_status(pool, run.id, "sleeping", timeout=20)
     async with pool.connection() as conn:
         await conn.execute(
-            "DELETE FROM procrastinate_jobs WHERE queueing_lock = %s", (f"run:{run['id']}",)
+            "DELETE FROM procrastinate_jobs WHERE queueing_lock = %s", (f"run:{run.id}",)
         )
         await asyncio.sleep(1.5)
-        assert (await wait_status(pool, run["id"], "sleeping"))[
+        assert (await wait_status(pool, run.id, "sleeping"))[
             "status"
         ] == "sleeping"  # stuck without its job
         recovered = await sweep(conn, grace_s=0)
     assert recovered["orphans"] == 1
-    await wait_status(pool, run["id"], "completed", timeout=10)
+    await wait_status(pool, run.id, "completed", timeout=10)

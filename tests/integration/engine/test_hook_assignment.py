@@ -29,7 +29,7 @@ async def team_run(pool, owner: int, space_id: int | None, **input) -> dict:
         run, _ = await start_run(
             conn, owner_id=owner, workflow="test-team-review", input=input, space_id=space_id
         )
-    await wait_status(pool, run["id"], "waiting")
+    await wait_status(pool, run.id, "waiting")
     return run
 
 
@@ -57,7 +57,7 @@ async def test_two_of_three_concurrent_approvals_record_two_and_resume_the_run_o
     pool, worker, team
 ):
     run = await team_run(pool, team["owner"], team["space"]["id"], assign_role="admin", required=2)
-    hook = await the_hook(pool, run["id"])
+    hook = await the_hook(pool, run.id)
     assert (hook["assigned_role"], hook["required"]) == ("admin", 2)
 
     async def approve(user_id: int):
@@ -74,7 +74,7 @@ async def test_two_of_three_concurrent_approvals_record_two_and_resume_the_run_o
     decided = [o.status for o in outcomes if isinstance(o, HookAfterDecision)]
     assert sorted(decided) == ["resolved", "waiting"]
 
-    done = await wait_status(pool, run["id"], "completed")
+    done = await wait_status(pool, run.id, "completed")
     assert done["output"]["action"] == "approve"
     decisions = await rows(
         pool, "SELECT user_id, action FROM hook_decisions WHERE hook_id = %s", hook["id"]
@@ -84,10 +84,10 @@ async def test_two_of_three_concurrent_approvals_record_two_and_resume_the_run_o
     resolved = await rows(
         pool,
         "SELECT kind FROM run_events WHERE run_id = %s AND kind IN ('hook_resolved', 'hook_decision')",
-        run["id"],
+        run.id,
     )
     assert sorted(e["kind"] for e in resolved) == ["hook_decision", "hook_resolved"]
-    assert [e["name"] for e in await effects(pool, run["id"])] == ["after review"]
+    assert [e["name"] for e in await effects(pool, run.id)] == ["after review"]
     audit = await rows(
         pool,
         "SELECT actor_id, detail FROM audit_log WHERE space_id = %s AND action = 'hook.decide' "
@@ -102,7 +102,7 @@ async def test_two_of_three_concurrent_approvals_record_two_and_resume_the_run_o
 
 async def test_a_person_counts_once_and_a_rejection_after_one_approval_rejects(pool, worker, team):
     run = await team_run(pool, team["owner"], team["space"]["id"], assign_role="admin", required=2)
-    hook = await the_hook(pool, run["id"])
+    hook = await the_hook(pool, run.id)
     a1, a2, _ = team["admins"]
     async with pool.connection() as conn:
         first = await resolve_hook(
@@ -117,7 +117,7 @@ async def test_a_person_counts_once_and_a_rejection_after_one_approval_rejects(p
             conn, hook["token"], "reject", decided_by=await email_of(pool, a2), user_id=a2
         )
     assert rejected.status == "resolved" and rejected.action == "reject"
-    done = await wait_status(pool, run["id"], "completed")
+    done = await wait_status(pool, run.id, "completed")
     assert done["output"] == {"action": "reject", "decided_by": await email_of(pool, a2)}
 
 
@@ -125,13 +125,13 @@ async def test_the_inbox_lists_a_role_hook_for_the_role_and_above_until_they_ans
     pool, worker, team
 ):
     run = await team_run(pool, team["owner"], team["space"]["id"], assign_role="admin", required=2)
-    hook = await the_hook(pool, run["id"])
+    hook = await the_hook(pool, run.id)
     outsider = await make_user(pool)
 
     async def inbox(user_id: int) -> list[int]:
         async with pool.connection() as conn:
             found = await waiting_for(conn, user_id, await email_of(pool, user_id))
-        return [h["id"] for h in found]
+        return [h.id for h in found]
 
     a1 = team["admins"][0]
     assert hook["id"] in await inbox(a1) and hook["id"] in await inbox(team["owner"])
@@ -149,7 +149,7 @@ async def test_a_role_assignment_needs_a_team_run(pool, worker, user):
         run, _ = await start_run(
             conn, owner_id=user, workflow="test-team-review", input={"assign_role": "admin"}
         )
-    failed = await wait_status(pool, run["id"], "failed")
+    failed = await wait_status(pool, run.id, "failed")
     assert "needs a team's run" in failed["error"]["message"]
 
 

@@ -26,30 +26,28 @@ async def test_a_hook_with_nothing_to_wait_for_returns_at_once_and_replays_the_s
     pool, worker, user
 ):
     run = await start(pool, user, "test-wait-if", wait=False)
-    done = await _finish(
-        pool, run["id"]
-    )  # the run waits only on "then wait", then replays to the end
+    done = await _finish(pool, run.id)  # the run waits only on "then wait", then replays to the end
     first = done["output"]["first"]
     assert first["not_needed"] is True and first["action"] is None and first["timed_out"] is False
-    assert [h["name"] for h in await _hooks(pool, run["id"])] == [
+    assert [h["name"] for h in await _hooks(pool, run.id)] == [
         "then wait"
     ]  # no hook row for the first
-    assert [e["name"] for e in await effects(pool, run["id"])] == [
+    assert [e["name"] for e in await effects(pool, run.id)] == [
         "checked"
     ]  # checked once, not on replay
-    entry = (await journal(pool, run["id"]))[0]
+    entry = (await journal(pool, run.id))[0]
     assert (entry["name"], entry["kind"], entry["status"]) == ("maybe wait", "hook", "completed")
 
 
 async def test_a_hook_whose_check_says_wait_is_an_ordinary_wait(pool, worker, user):
     run = await start(pool, user, "test-wait-if", wait=True)
-    await wait_status(pool, run["id"], "waiting")
-    assert await _hooks(pool, run["id"]) == [{"name": "maybe wait", "status": "waiting"}]
+    await wait_status(pool, run.id, "waiting")
+    assert await _hooks(pool, run.id) == [{"name": "maybe wait", "status": "waiting"}]
     async with pool.connection() as conn:
-        await resolve_hook(conn, await hook_token(pool, run["id"]), "approve")
-    done = await _finish(pool, run["id"])
+        await resolve_hook(conn, await hook_token(pool, run.id), "approve")
+    done = await _finish(pool, run.id)
     assert (
         done["output"]["first"]["action"] == "approve"
         and done["output"]["first"]["not_needed"] is False
     )
-    assert len(await effects(pool, run["id"])) == 1
+    assert len(await effects(pool, run.id)) == 1

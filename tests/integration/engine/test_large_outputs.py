@@ -35,15 +35,13 @@ async def test_large_outputs_replay_as_journaled_from_the_cache_or_from_postgres
     pool, worker, user, cache
 ):
     run = await start(pool, user, "test-large-outputs")
-    await wait_status(pool, run["id"], "waiting")
-    assert all(
-        size > stored_outputs.LAZY_OUTPUT_BYTES for size in await stored_sizes(pool, run["id"])
-    )
+    await wait_status(pool, run.id, "waiting")
+    assert all(size > stored_outputs.LAZY_OUTPUT_BYTES for size in await stored_sizes(pool, run.id))
     if cache == "cold":  # as on a worker that did not run the first steps
         stored_outputs.cache = stored_outputs.OutputCache()
     async with pool.connection() as conn:
-        await resolve_hook(conn, await hook_token(pool, run["id"]), "approve")
-    done = await wait_status(pool, run["id"], "completed")
+        await resolve_hook(conn, await hook_token(pool, run.id), "approve")
+    done = await wait_status(pool, run.id, "completed")
     assert done["output"] == {"text": True, "record": True, "items": 101}
 
 
@@ -51,12 +49,12 @@ async def test_a_renamed_step_with_a_large_output_still_fails_the_determinism_ch
     pool, worker, user
 ):
     run = await start(pool, user, "test-large-outputs")
-    await wait_status(pool, run["id"], "waiting")
+    await wait_status(pool, run.id, "waiting")
     wf.LARGE_NAME["value"] = "renamed"
     try:
         async with pool.connection() as conn:
-            await resolve_hook(conn, await hook_token(pool, run["id"]), "approve")
-        failed = await wait_status(pool, run["id"], "failed")
+            await resolve_hook(conn, await hook_token(pool, run.id), "approve")
+        failed = await wait_status(pool, run.id, "failed")
     finally:
         wf.LARGE_NAME["value"] = "text"
     assert failed["error"]["type"] == "NonDeterminism"

@@ -9,18 +9,18 @@ from tests.support.engine import make_user, start, wait_status
 async def test_a_run_finished_a_while_ago_is_folded_once_and_still_counted(pool, worker):
     user = await make_user(pool)
     run = await start(pool, user, "selftest", steps=3)
-    await wait_status(pool, run["id"], "completed")
+    await wait_status(pool, run.id, "completed")
     async with pool.connection() as conn:
         await conn.execute(
             "UPDATE runs SET completed_at = now() - %s WHERE id = %s",
-            (timedelta(minutes=5), run["id"]),
+            (timedelta(minutes=5), run.id),
         )
         await snapshot(conn)  # folds it (and whatever else finished over a minute ago)
         rollup = await (
             await conn.execute("SELECT rolled_at, rolled_id FROM metrics_rollup")
         ).fetchone()
         mine = await (
-            await conn.execute("SELECT completed_at, id FROM runs WHERE id = %s", (run["id"],))
+            await conn.execute("SELECT completed_at, id FROM runs WHERE id = %s", (run.id,))
         ).fetchone()
         assert (rollup["rolled_at"], str(rollup["rolled_id"])) >= (
             mine["completed_at"],

@@ -18,9 +18,9 @@ async def test_metrics_need_the_token_off_localhost_and_report_the_engine(
 ):
     user = await make_user(pool)
     done = await start(pool, user, "selftest", steps=3)
-    await wait_status(pool, done["id"], "completed")
+    await wait_status(pool, done.id, "completed")
     waiting = await start(pool, user, "test-hook")
-    await wait_status(pool, waiting["id"], "waiting")
+    await wait_status(pool, waiting.id, "waiting")
     app = create_app(
         dataclasses.replace(settings, metrics_token="s3cret-metrics"),
         database_url,
@@ -50,37 +50,37 @@ async def test_retention_prunes_journals_of_old_finished_runs_only(pool, worker)
     user = await make_user(pool)
     old = await start(pool, user, "selftest", steps=2)
     recent = await start(pool, user, "selftest", steps=2)
-    await wait_status(pool, old["id"], "completed")
-    await wait_status(pool, recent["id"], "completed")
+    await wait_status(pool, old.id, "completed")
+    await wait_status(pool, recent.id, "completed")
     async with pool.connection() as conn:
         await conn.execute(
             "UPDATE runs SET completed_at = now() - %s WHERE id = %s",
-            (timedelta(days=91), old["id"]),
+            (timedelta(days=91), old.id),
         )
         pruned = await prune_finished_runs(conn, 90)
         row = await (
             await conn.execute(
-                "SELECT journal_pruned_at, output FROM runs WHERE id = %s", (old["id"],)
+                "SELECT journal_pruned_at, output FROM runs WHERE id = %s", (old.id,)
             )
         ).fetchone()
     assert pruned >= 1
-    assert await journal(pool, old["id"]) == [] and row["journal_pruned_at"] is not None
+    assert await journal(pool, old.id) == [] and row["journal_pruned_at"] is not None
     assert row["output"] == {"steps": 2}  # the run itself stays
-    assert len(await journal(pool, recent["id"])) == 2
+    assert len(await journal(pool, recent.id)) == 2
 
 
 async def test_log_lines_inside_a_step_carry_run_workflow_and_step(pool, worker, caplog):
     user = await make_user(pool)
     with caplog.at_level(logging.INFO):
         run = await start(pool, user, "test-errors", mode="fatal")
-        await wait_status(pool, run["id"], "failed")
+        await wait_status(pool, run.id, "failed")
     finished = [
-        r for r in caplog.records if r.getMessage() == "run.finished" and r.run_id == str(run["id"])
+        r for r in caplog.records if r.getMessage() == "run.finished" and r.run_id == str(run.id)
     ]
     assert finished
     line = json.loads(JsonFormatter().format(finished[0]))
     assert (
-        line["run_id"] == str(run["id"])
+        line["run_id"] == str(run.id)
         and line["workflow"] == "test-errors"
         and line["status"] == "failed"
     )
@@ -91,15 +91,15 @@ async def test_finished_queue_jobs_older_than_a_week_are_pruned(pool, worker):
 
     user = await make_user(pool)
     run = await start(pool, user, "selftest", steps=1, sleep_s=60)
-    await wait_status(pool, run["id"], "sleeping")
+    await wait_status(pool, run.id, "sleeping")
     async with pool.connection() as conn:
         from app.engine.commands import cancel_run
 
-        await cancel_run(conn, run["id"])
+        await cancel_run(conn, run.id)
         job = await (
             await conn.execute(
                 "SELECT id FROM procrastinate_jobs WHERE queueing_lock = %s AND status = 'cancelled'",
-                (f"run:{run['id']}",),
+                (f"run:{run.id}",),
             )
         ).fetchone()
         assert job is not None

@@ -40,13 +40,13 @@ async def test_free_tier_cannot_start_but_operator_selftest_is_exempt(pool, work
         except QuotaExceeded as exc:
             assert str(exc) == "monthly workflow limit reached (0 on Free)"
         run, _ = await start_run(conn, owner_id=user, workflow="selftest", input={"steps": 1})
-    await wait_status(pool, run["id"], "completed")
+    await wait_status(pool, run.id, "completed")
 
 
 async def test_model_steps_are_priced_and_usage_is_counted(pool, worker):
     user = await make_user(pool)
     run = await start(pool, user, "test-usage")
-    done = await wait_status(pool, run["id"], "completed")
+    done = await wait_status(pool, run.id, "completed")
     # gpt-4o: $0.0025 per 1k in, $0.01 per 1k out -> 2 * 0.0025 + 1 * 0.01
     assert (
         done["cost_usd"] == Decimal("0.015")
@@ -61,7 +61,7 @@ async def test_model_steps_are_priced_and_usage_is_counted(pool, worker):
         step = await (
             await conn.execute(
                 "SELECT model, cost_usd FROM run_steps WHERE run_id = %s AND name = 'model'",
-                (run["id"],),
+                (run.id,),
             )
         ).fetchone()
     assert (usage["runs"], usage["steps"], usage["tokens_in"], usage["tokens_out"]) == (
@@ -89,14 +89,14 @@ async def past_deadline(pool, run_id) -> bool:
 async def test_runs_past_their_maximum_duration_are_cancelled_with_a_reason(pool, worker):
     user = await make_user(pool)
     run = await start(pool, user, "test-deadline")
-    await wait_status(pool, run["id"], "waiting")
+    await wait_status(pool, run.id, "waiting")
     await wait_for(
-        lambda: past_deadline(pool, run["id"]), timeout=5, what="the run's deadline to pass"
+        lambda: past_deadline(pool, run.id), timeout=5, what="the run's deadline to pass"
     )
     async with pool.connection() as conn:
         result = await sweep(conn)
     assert result["overdue"] >= 1
-    done = await wait_status(pool, run["id"], "cancelled")
+    done = await wait_status(pool, run.id, "cancelled")
     assert (
         done["error"]["message"] == "cancelled: the run exceeded its maximum duration of 1 seconds"
     )
@@ -104,8 +104,8 @@ async def test_runs_past_their_maximum_duration_are_cancelled_with_a_reason(pool
         notice = await (
             await conn.execute(
                 "SELECT kind, title, url FROM notifications WHERE run_id = %s AND kind <> 'approval_needed'",
-                (run["id"],),
+                (run.id,),
             )
         ).fetchone()
     assert notice["kind"] == "run_stopped" and "maximum duration of 1 seconds" in notice["title"]
-    assert notice["url"] == f"/workflows/{run['id']}"
+    assert notice["url"] == f"/workflows/{run.id}"

@@ -58,25 +58,25 @@ async def test_rerun_from_a_middle_step_with_an_edited_output_reuses_earlier_ste
     pool, worker, user, tag
 ):
     original = await start(pool, user, "test-rerun", tag=tag, approval=True)
-    await wait_status(pool, original["id"], "waiting")
+    await wait_status(pool, original.id, "waiting")
     async with pool.connection() as conn:
         from app.engine.hooks import resolve_hook
 
         await resolve_hook(
-            conn, await hook_token(pool, original["id"]), "approve", {}, decided_by="boss"
+            conn, await hook_token(pool, original.id), "approve", {}, decided_by="boss"
         )
-    done = await wait_status(pool, original["id"], "completed")
+    done = await wait_status(pool, original.id, "completed")
     assert done["output"] == {"n": 3, "tag": tag}
-    before = await journal(pool, original["id"])
+    before = await journal(pool, original.id)
     assert await calls(pool, tag) == {"first": 1, "note": 1, "middle": 1, "last": 1}
 
-    again = await rerun(pool, original["id"], user, from_step="middle", step_output={"n": 10})
-    finished = await wait_status(pool, again["id"], "completed")
+    again = await rerun(pool, original.id, user, from_step="middle", step_output={"n": 10})
+    finished = await wait_status(pool, again.id, "completed")
     # "first", the transaction "note" and the approval are reused (no new call, no second effect,
     # no new wait), "middle" takes the edited output, "last" runs again on it.
     assert finished["output"] == {"n": 11, "tag": tag}
     assert await calls(pool, tag) == {"first": 1, "note": 1, "middle": 1, "last": 2}
-    assert finished["rerun_of"] == original["id"]
+    assert finished["rerun_of"] == original.id
     assert (
         finished["rerun_from"]["step"] == "middle"
         and finished["rerun_from"]["edited_output"] is True
@@ -84,70 +84,70 @@ async def test_rerun_from_a_middle_step_with_an_edited_output_reuses_earlier_ste
     async with pool.connection() as conn:
         hooks = await (
             await conn.execute(
-                "SELECT status, action, decided_by FROM hooks WHERE run_id = %s", (again["id"],)
+                "SELECT status, action, decided_by FROM hooks WHERE run_id = %s", (again.id,)
             )
         ).fetchall()
     assert hooks == [{"status": "resolved", "action": "approve", "decided_by": "boss"}]
     # The journal shows what each step was given.
-    steps = {s["name"]: s for s in await journal(pool, again["id"])}
+    steps = {s["name"]: s for s in await journal(pool, again.id)}
     assert steps["last"]["detail"]["args"]["args"] == ["last", tag, {"n": 11}]
     # The original is untouched.
-    assert await journal(pool, original["id"]) == before
-    assert (await run_row(pool, original["id"]))["output"] == {"n": 3, "tag": tag}
+    assert await journal(pool, original.id) == before
+    assert (await run_row(pool, original.id))["output"] == {"n": 3, "tag": tag}
 
 
 async def test_rerun_from_a_hook_waits_again_and_from_the_start_runs_everything(
     pool, worker, user, tag
 ):
     original = await start(pool, user, "test-rerun", tag=tag, approval=True)
-    await wait_status(pool, original["id"], "waiting")
+    await wait_status(pool, original.id, "waiting")
     async with pool.connection() as conn:
         from app.engine.hooks import resolve_hook
 
         await resolve_hook(
-            conn, await hook_token(pool, original["id"]), "approve", {}, decided_by="boss"
+            conn, await hook_token(pool, original.id), "approve", {}, decided_by="boss"
         )
-    await wait_status(pool, original["id"], "completed")
+    await wait_status(pool, original.id, "completed")
 
-    waits = await rerun(pool, original["id"], user, from_step="approve")
-    await wait_status(pool, waits["id"], "waiting")
+    waits = await rerun(pool, original.id, user, from_step="approve")
+    await wait_status(pool, waits.id, "waiting")
     assert await calls(pool, tag) == {"first": 1, "note": 1, "middle": 1, "last": 1}
 
-    edited = await rerun(pool, original["id"], user, input={"tag": tag, "approval": False})
-    done = await wait_status(pool, edited["id"], "completed")
+    edited = await rerun(pool, original.id, user, input={"tag": tag, "approval": False})
+    done = await wait_status(pool, edited.id, "completed")
     assert done["output"] == {"n": 3, "tag": tag} and done["rerun_from"]["edited_input"] is True
     assert await calls(pool, tag) == {"first": 2, "note": 2, "middle": 2, "last": 2}
 
 
 async def test_rerun_refuses_another_users_run_and_impossible_plans(pool, worker, user, tag):
     original = await start(pool, user, "test-rerun", tag=tag, approval=True)
-    await wait_status(pool, original["id"], "waiting")
+    await wait_status(pool, original.id, "waiting")
     other = await make_user(pool)
     async with pool.connection() as conn:
         with pytest.raises(RunNotFound):
-            await commands.plan_rerun(conn, original["id"], owner_id=other)
+            await commands.plan_rerun(conn, original.id, owner_id=other)
         with pytest.raises(InputInvalid) as missing:
-            await commands.plan_rerun(conn, original["id"], owner_id=user, from_step="no such step")
+            await commands.plan_rerun(conn, original.id, owner_id=user, from_step="no such step")
         assert missing.value.errors[0]["field"] == "from_step"
         with pytest.raises(InputInvalid) as hook_output:
             await commands.plan_rerun(
-                conn, original["id"], owner_id=user, from_step="approve", step_output={}
+                conn, original.id, owner_id=user, from_step="approve", step_output={}
             )
         assert hook_output.value.errors[0]["field"] == "step_output"
     with pytest.raises(InputInvalid):  # "middle" is not reached yet: the approval still waits
-        await rerun(pool, original["id"], user, from_step="middle")
+        await rerun(pool, original.id, user, from_step="middle")
     with pytest.raises(InputInvalid):  # the edited input is validated like any start's
-        await rerun(pool, original["id"], user, input={"approval": "maybe"})
+        await rerun(pool, original.id, user, input={"approval": "maybe"})
 
 
 async def test_cli_rerun_prints_the_new_run_and_refuses_another_owner(
     pool, worker, user, tag, database_url, tmp_path
 ):
     original = await start(pool, user, "test-rerun", tag=tag)
-    await wait_status(pool, original["id"], "completed")
+    await wait_status(pool, original.id, "completed")
     env = ("--from-step", "last", "--step-output", '{"n": 42}')
     done = await baton(
-        database_url, tmp_path, "runs", "rerun", str(original["id"]), *env, modules=MODULES
+        database_url, tmp_path, "runs", "rerun", str(original.id), *env, modules=MODULES
     )
     assert done.returncode == 0, done.stderr
     new_id = done.stdout.strip()
@@ -162,7 +162,7 @@ async def test_cli_rerun_prints_the_new_run_and_refuses_another_owner(
             ).fetchone()
         )["email"]
     refused = await baton(
-        database_url, tmp_path, "runs", "rerun", str(original["id"]), "--as", email, modules=MODULES
+        database_url, tmp_path, "runs", "rerun", str(original.id), "--as", email, modules=MODULES
     )
     assert refused.returncode == 1 and "no such run" in refused.stderr
 
@@ -179,14 +179,14 @@ async def test_bulk_replay_of_50_failed_runs_after_the_fix_completes_them_all(
     tags = [f"r-{secrets.token_hex(4)}-{i}" for i in range(50)]
     originals = [await start(pool, owner, "test-replay", tag=t) for t in tags]
     for run in originals:
-        await wait_status(pool, run["id"], "failed", timeout=60)
+        await wait_status(pool, run.id, "failed", timeout=60)
     args = ("runs", "replay", "--workflow", "test-replay", "--status", "failed", "--as", email)
 
     dry = await baton(database_url, tmp_path, *args, "--dry-run", "--json", modules=MODULES)
     assert dry.returncode == 0, dry.stderr
     shown = json.loads(dry.stdout)
     assert shown["replay_id"] is None and {r["id"] for r in shown["selected"]} == {
-        str(r["id"]) for r in originals
+        str(r.id) for r in originals
     }
     async with pool.connection() as conn:
         counts = await (
@@ -236,7 +236,7 @@ async def test_a_replay_is_paced_and_can_be_cancelled_midway(pool, worker, monke
         await start(pool, owner, "test-replay", tag=f"c-{secrets.token_hex(4)}") for _ in range(30)
     ]
     for run in originals:
-        await wait_status(pool, run["id"], "failed", timeout=60)
+        await wait_status(pool, run.id, "failed", timeout=60)
     # One slot for replays: at most one replayed run queued or running at a time.
     monkeypatch.setenv("BATON_REPLAY_WORKER_SHARE", "0.01")
     async with pool.connection() as conn:

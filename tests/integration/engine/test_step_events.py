@@ -24,17 +24,17 @@ async def rows(pool, query: str, *args) -> list[dict]:
 
 async def test_step_events_come_from_the_journal_with_their_data(pool, worker, user):
     run = await start(pool, user, "test-map", items=3, hold_s=0)
-    await wait_status(pool, run["id"], "completed")
+    await wait_status(pool, run.id, "completed")
     plain = await start(pool, user, "selftest", steps=2)
-    await wait_status(pool, plain["id"], "completed")
+    await wait_status(pool, plain.id, "completed")
 
-    steps = [e for e in await rows(pool, EVENTS, plain["id"]) if e["kind"] == "step_completed"]
+    steps = [e for e in await rows(pool, EVENTS, plain.id) if e["kind"] == "step_completed"]
     assert [e["data"]["name"] for e in steps] == ["step 1", "step 2"]
     assert [e["data"]["seq"] for e in steps] == [0, 1]
     assert all(e["data"]["duration_ms"] >= 0 for e in steps)
-    [mapped] = [e for e in await rows(pool, EVENTS, run["id"]) if e["kind"] == "step_completed"]
+    [mapped] = [e for e in await rows(pool, EVENTS, run.id) if e["kind"] == "step_completed"]
     assert mapped["data"] == {"seq": 0, "name": "items", "total": 3}
-    for run_id in (run["id"], plain["id"]):
+    for run_id in (run.id, plain.id):
         assert (await rows(pool, STORED_STEP_EVENTS, run_id))[0]["n"] == 0
 
 

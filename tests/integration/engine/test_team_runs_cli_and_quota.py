@@ -120,19 +120,19 @@ async def test_engine_reads_take_a_space(pool):
             conn, owner_id=bob, space_id=team, workflow="test-hook", input={}
         )
         own, _ = await start_run(conn, owner_id=bob, workflow="test-hook", input={})
-        assert (await get_run(conn, in_team["id"], space_id=team)).space_kind == "team"
+        assert (await get_run(conn, in_team.id, space_id=team)).space_kind == "team"
         try:
-            await get_run(conn, own["id"], space_id=team)
+            await get_run(conn, own.id, space_id=team)
             raise AssertionError("a personal run was found in the team")
         except RunNotFound:
             pass
         rows, _ = await list_runs(conn, owner_id=None, space_id=team)
-        assert [r.id for r in rows] == [in_team["id"]]
+        assert [r.id for r in rows] == [in_team.id]
         # owner_id keeps its meaning: the runs the user started, wherever they live
         rows, _ = await list_runs(conn, owner_id=bob)
-        assert {r.id for r in rows} == {in_team["id"], own["id"]}
+        assert {r.id for r in rows} == {in_team.id, own.id}
         rows, _ = await list_runs(conn, owner_id=None, limit=1000)
-        assert in_team["id"] in {r.id for r in rows}
+        assert in_team.id in {r.id for r in rows}
 
 
 async def _start_many(database_url: str, user_id: int, team: int, n: int) -> tuple[int, int]:
@@ -169,7 +169,7 @@ async def test_concurrent_starts_by_three_members_never_exceed_the_teams_quota(d
     # each member's personal space keeps its own (unlimited) plan
     async with pool.connection() as conn:
         run, _ = await start_run(conn, owner_id=members[1], workflow="test-hook", input={})
-    assert run["space_id"] != team
+    assert run.space_id != team
 
 
 async def test_a_viewer_may_not_start_and_a_stranger_is_not_found(pool):
@@ -200,9 +200,9 @@ async def test_a_replayed_run_stays_in_its_sources_space(pool, worker):
         )
         own, _ = await start_run(conn, owner_id=alice, workflow="test-hook", input={})
         for run in (in_team, own):
-            await cancel_run(conn, run["id"])
+            await cancel_run(conn, run.id)
     for run in (in_team, own):  # a run the worker was advancing stops at its next step
-        await wait_status(pool, run["id"], "cancelled")
+        await wait_status(pool, run.id, "cancelled")
     async with pool.connection() as conn:
         selected = await replays.select_runs(
             conn, workflow="test-hook", statuses=["cancelled"], owner_id=alice
@@ -229,8 +229,8 @@ async def test_a_replayed_run_stays_in_its_sources_space(pool, worker):
         rows = await (
             await conn.execute(
                 "SELECT rerun_of, space_id FROM runs WHERE rerun_of = ANY(%s)",
-                ([in_team["id"], own["id"]],),
+                ([in_team.id, own.id],),
             )
         ).fetchall()
     spaces = {r["rerun_of"]: r["space_id"] for r in rows}
-    assert spaces == {in_team["id"]: team, own["id"]: own["space_id"]}
+    assert spaces == {in_team.id: team, own.id: own.space_id}

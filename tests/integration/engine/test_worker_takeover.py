@@ -34,13 +34,11 @@ async def test_a_killed_workers_runs_are_taken_over_within_the_bound(crash_env, 
     doomed = workers.start(concurrency=RUNS)
     runs = [await start(pool, user, "test-crashy", step_hold_s=120) for _ in range(RUNS)]
     for run in runs:  # all mid-step on the doomed worker (its slots are full)
-        await wait_effect(pool, run["id"], "slow", timeout=30)
+        await wait_effect(pool, run.id, "slow", timeout=30)
     if after_kill == "a busy worker was already running":
         workers.start(concurrency=2)
         busy = await start(pool, user, "test-crashy", step_hold_s=120)
-        await wait_effect(
-            pool, busy["id"], "slow", timeout=30
-        )  # one of its two slots held for 2 min
+        await wait_effect(pool, busy.id, "slow", timeout=30)  # one of its two slots held for 2 min
 
     workers.kill(doomed)
     killed_at = await db_now(pool)
@@ -50,14 +48,14 @@ async def test_a_killed_workers_runs_are_taken_over_within_the_bound(crash_env, 
     taken_over = []
     for run in runs:
         await wait_status(
-            pool, run["id"], "completed", timeout=STALLED_WORKER_TIMEOUT_S + SWEEP_INTERVAL_S + 30
+            pool, run.id, "completed", timeout=STALLED_WORKER_TIMEOUT_S + SWEEP_INTERVAL_S + 30
         )
-        slow = [e["at"] for e in await effects(pool, run["id"]) if e["name"] == "slow"]
+        slow = [e["at"] for e in await effects(pool, run.id) if e["name"] == "slow"]
         assert len(slow) == 2, "the interrupted step runs again exactly once"
         taken_over.append((slow[1] - killed_at).total_seconds())
-        counts = Counter(e["name"] for e in await effects(pool, run["id"]))
+        counts = Counter(e["name"] for e in await effects(pool, run.id))
         assert all(n == 1 for name, n in counts.items() if name != "slow"), counts
-        await check_journal(pool, run["id"])
+        await check_journal(pool, run.id)
     print(
         f"\ntakeover after SIGKILL ({after_kill}): "
         + ", ".join(f"{s:.1f}s" for s in sorted(taken_over))

@@ -65,13 +65,13 @@ async def test_sigkill_right_after_the_publish_call_publishes_each_post_once(cra
             retry_delay="1s",
             **first_slot(6),
         )
-        review = await waiting_hook(pool, run["id"], "review posts", timeout=30)
+        review = await waiting_hook(pool, run.id, "review posts", timeout=30)
         rx.hold_next(3.0)  # post 1: recorded by the receiver, then no answer for 3 s
         async with pool.connection() as conn:
             await resolve_hook(conn, review["token"], "approve", {})
         assert await asyncio.to_thread(rx.received.wait, 30), "the publish call never arrived"
         await recover_after_kill(pool, workers, proc)  # SIGKILL while the call is in flight
-        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
+        done = await wait_status(pool, run.id, "completed", timeout=FINISH_S)
 
     first_key = rx.deliveries[0]["key"]
     assert [d["key"] for d in rx.deliveries].count(
@@ -82,13 +82,13 @@ async def test_sigkill_right_after_the_publish_call_publishes_each_post_once(cra
     posts = await rows(
         pool,
         "SELECT status, idempotency_key FROM publishing_posts WHERE run_id = %s ORDER BY publish_at",
-        run["id"],
+        run.id,
     )
     assert [p["status"] for p in posts] == ["published"] * 3
     assert posts[0]["idempotency_key"] == first_key
     assert done["output"]["published"] == 3
     journal = await rows(
-        pool, "SELECT seq, status FROM run_steps WHERE run_id = %s ORDER BY seq", run["id"]
+        pool, "SELECT seq, status FROM run_steps WHERE run_id = %s ORDER BY seq", run.id
     )
     assert [e["seq"] for e in journal] == list(range(len(journal))) and {
         e["status"] for e in journal

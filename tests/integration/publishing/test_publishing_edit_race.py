@@ -45,11 +45,11 @@ async def _approved_run(pool, model_settings, rx):
     user = await make_user(pool, "pro")
     await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET)
     run = await start_schedule(pool, user, posts=3, ahead=3600, spacing="1h")
-    review = await waiting_hook(pool, run["id"], "review posts")
+    review = await waiting_hook(pool, run.id, "review posts")
     posts = [
         p["id"]
         for p in await rows(
-            pool, "SELECT id FROM publishing_posts WHERE run_id = %s ORDER BY publish_at", run["id"]
+            pool, "SELECT id FROM publishing_posts WHERE run_id = %s ORDER BY publish_at", run.id
         )
     ]
     return user, run, review, posts

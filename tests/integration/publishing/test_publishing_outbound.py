@@ -166,9 +166,9 @@ async def test_a_refusal_body_with_a_secret_reaches_the_log_only(
             from app.engine.hooks import resolve_hook
 
             await resolve_hook(
-                conn, (await waiting_hook(pool, run["id"], "review posts"))["token"], "approve", {}
+                conn, (await waiting_hook(pool, run.id, "review posts"))["token"], "approve", {}
             )
-        failed = await waiting_hook(pool, run["id"], "post 1 failed", timeout=20)
+        failed = await waiting_hook(pool, run.id, "post 1 failed", timeout=20)
     assert "refused with 400 Bad Request" in failed["show"]["content"]
     seen = {
         "hook": json.dumps(failed["show"]),
@@ -178,18 +178,18 @@ async def test_a_refusal_body_with_a_secret_reaches_the_log_only(
                 for r in await rows(
                     pool,
                     "SELECT name, output, error, detail FROM run_steps WHERE run_id = %s",
-                    run["id"],
+                    run.id,
                 )
             ],
             default=str,
         ),
-        "run page": (await app_client.get(f"/workflows/{run['id']}")).text,
+        "run page": (await app_client.get(f"/workflows/{run.id}")).text,
         "card": (
-            await app_client.get(f"/chat/runs/{run['id']}/card", headers={"HX-Request": "true"})
+            await app_client.get(f"/chat/runs/{run.id}/card", headers={"HX-Request": "true"})
         ).text,
         "api": (
             await app_client.get(
-                f"/api/v1/runs/{run['id']}", headers={"Authorization": f"Bearer {key}"}
+                f"/api/v1/runs/{run.id}", headers={"Authorization": f"Bearer {key}"}
             )
         ).text,
     }

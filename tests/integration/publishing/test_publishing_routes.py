@@ -101,7 +101,7 @@ async def test_the_review_list_edits_reorders_deletes_and_reschedules(
             spacing="1d",
             **slot,
         )
-        run_id = run["id"]
+        run_id = run.id
         hook = await waiting_hook(pool, run_id, "review posts")
         page = await app_client.get(f"/publishing/{run_id}")
         assert page.status_code == 200
@@ -280,20 +280,20 @@ async def test_a_post_that_failed_says_failed_with_why_until_the_owner_decides(
         async with pool.connection() as conn:
             await resolve_hook(
                 conn,
-                (await waiting_hook(pool, run["id"], "review posts"))["token"],
+                (await waiting_hook(pool, run.id, "review posts"))["token"],
                 "approve",
                 {},
                 owner_id=user,
             )
-        failed = await waiting_hook(pool, run["id"], "post 1 failed", timeout=20)
-        card = await app_client.get(f"/publishing/{run['id']}")
+        failed = await waiting_hook(pool, run.id, "post 1 failed", timeout=20)
+        card = await app_client.get(f"/publishing/{run.id}")
         assert _badges(card) == [("failed", "Failed")]
         assert "refused with 400 Bad Request" in card.text
 
         async with pool.connection() as conn:  # retried: publishing again, then published
             await resolve_hook(conn, failed["token"], "retry", {}, owner_id=user)
-        await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
-        card = await app_client.get(f"/publishing/{run['id']}")
+        await wait_status(pool, run.id, "completed", timeout=FINISH_S)
+        card = await app_client.get(f"/publishing/{run.id}")
         assert _badges(card) == [("published", "Published")]
         assert (
             "400" not in card.text.split('<ol class="post-list">', 1)[1].split("</ol>", 1)[0]
@@ -322,17 +322,17 @@ async def test_a_post_left_publishing_when_the_run_is_cancelled_says_not_publish
         async with pool.connection() as conn:
             await resolve_hook(
                 conn,
-                (await waiting_hook(pool, run["id"], "review posts"))["token"],
+                (await waiting_hook(pool, run.id, "review posts"))["token"],
                 "approve",
                 {},
                 owner_id=user,
             )
         await wait_until(lambda: _delivered(rx), timeout=20, what="the first attempt")
-        await wait_status(pool, run["id"], "sleeping", timeout=20)  # waiting for its retry
+        await wait_status(pool, run.id, "sleeping", timeout=20)  # waiting for its retry
         async with pool.connection() as conn:
-            await cancel_run(conn, run["id"], owner_id=user)
-        await wait_status(pool, run["id"], "cancelled", timeout=20)
-        card = await app_client.get(f"/publishing/{run['id']}")
+            await cancel_run(conn, run.id, owner_id=user)
+        await wait_status(pool, run.id, "cancelled", timeout=20)
+        card = await app_client.get(f"/publishing/{run.id}")
         assert _badges(card) == [("unpublished", "Not published")]
 
 

@@ -26,7 +26,7 @@ async def start_on_version_1(pool, user) -> dict:
     }
     async with pool.connection() as conn, conn.transaction():
         run, _ = await start_run(conn, owner_id=user, workflow="scheduled-publishing", input=params)
-        await conn.execute("UPDATE runs SET version = 1 WHERE id = %s", (run["id"],))
+        await conn.execute("UPDATE runs SET version = 1 WHERE id = %s", (run.id,))
     return run
 
 
@@ -39,16 +39,14 @@ async def test_a_version_1_run_takes_its_failure_path_without_nondeterminism(
         await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET)
         rx.fail_next(400)
         run = await start_on_version_1(pool, user)
-        await decide(pool, await waiting_hook(pool, run["id"], "review posts"), "approve")
-        await decide(
-            pool, await waiting_hook(pool, run["id"], "post 1 failed", timeout=20), "retry"
-        )
-        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
+        await decide(pool, await waiting_hook(pool, run.id, "review posts"), "approve")
+        await decide(pool, await waiting_hook(pool, run.id, "post 1 failed", timeout=20), "retry")
+        done = await wait_status(pool, run.id, "completed", timeout=FINISH_S)
     assert done["version"] == 1 and done["output"]["published"] == 1
     steps = [
         s["name"]
         for s in await rows(
-            pool, "SELECT name FROM run_steps WHERE run_id = %s ORDER BY seq", run["id"]
+            pool, "SELECT name FROM run_steps WHERE run_id = %s ORDER BY seq", run.id
         )
     ]
     assert "post 1 failed" in steps and "publish post 1 (try 2)" in steps
@@ -63,12 +61,12 @@ async def test_a_publishing_run_is_rerun_from_the_start_only(pool, worker, write
     with Receiver(secret=SECRET) as rx:
         await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET)
         run = await start_on_version_1(pool, user)
-        await waiting_hook(pool, run["id"], "review posts")
+        await waiting_hook(pool, run.id, "review posts")
     async with pool.connection() as conn:
         try:
-            await plan_rerun(conn, run["id"], owner_id=user, from_step="write posts")
+            await plan_rerun(conn, run.id, owner_id=user, from_step="write posts")
             raise AssertionError("a rerun from a later step was planned")
         except InvalidState as exc:
             assert "only be rerun from the start" in str(exc)
-        _, plan = await plan_rerun(conn, run["id"], owner_id=user, from_step="failed")
+        _, plan = await plan_rerun(conn, run.id, owner_id=user, from_step="failed")
         assert plan.seq == 0 and plan.version is None

@@ -34,13 +34,13 @@ async def test_posts_go_out_at_their_times_signed_once_then_the_report(
     with Receiver(secret=SECRET) as rx:
         await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET)
         run = await start_schedule(pool, user, posts=3, ahead=4, spacing="2s")
-        review = await waiting_hook(pool, run["id"], "review posts")
+        review = await waiting_hook(pool, run.id, "review posts")
         assert review["actions"] == ["approve", "reject"]
         await decide(pool, review, "approve")
-        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
+        done = await wait_status(pool, run.id, "completed", timeout=FINISH_S)
 
     posts = await rows(
-        pool, "SELECT * FROM publishing_posts WHERE run_id = %s ORDER BY publish_at", run["id"]
+        pool, "SELECT * FROM publishing_posts WHERE run_id = %s ORDER BY publish_at", run.id
     )
     assert [p["status"] for p in posts] == ["published"] * 3
     assert rx.bad_signatures == 0
@@ -50,7 +50,7 @@ async def test_posts_go_out_at_their_times_signed_once_then_the_report(
         late = sent["at"] - post["publish_at"].timestamp()
         assert -0.05 <= late < 2.0, f"published {late:.2f}s after its time"
     keys = [d["key"] for d in rx.deliveries]
-    assert all(k.startswith(f"{run['id']}:") for k in keys) and len(set(keys)) == 3
+    assert all(k.startswith(f"{run.id}:") for k in keys) and len(set(keys)) == 3
     assert rx.deliveries[0]["body"]["idempotency_key"] == keys[0]
 
     output = done["output"]
@@ -59,7 +59,7 @@ async def test_posts_go_out_at_their_times_signed_once_then_the_report(
     files = await rows(
         pool,
         "SELECT name, content_type, data FROM artifacts WHERE run_id = %s ORDER BY name",
-        run["id"],
+        run.id,
     )
     assert [f["content_type"] for f in files] == ["text/html; charset=utf-8", "application/pdf"]
     html = bytes(files[0]["data"]).decode()
@@ -75,7 +75,7 @@ async def test_posts_go_out_at_their_times_signed_once_then_the_report(
     steps = [
         s["name"]
         for s in await rows(
-            pool, "SELECT name FROM run_steps WHERE run_id = %s ORDER BY seq", run["id"]
+            pool, "SELECT name FROM run_steps WHERE run_id = %s ORDER BY seq", run.id
         )
     ]
     assert any(name.startswith("post 1 of 3 at ") for name in steps)
@@ -88,27 +88,27 @@ async def test_a_500_then_200_is_retried_with_the_same_key(pool, worker, writer,
         await add_connector(pool, model_settings, user, "mastodon", rx.base, TOKEN, name="masto")
         rx.fail_next(500)
         run = await start_schedule(pool, user, posts=1, ahead=1, connector="masto")
-        await decide(pool, await waiting_hook(pool, run["id"], "review posts"), "approve")
-        await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
+        await decide(pool, await waiting_hook(pool, run.id, "review posts"), "approve")
+        await wait_status(pool, run.id, "completed", timeout=FINISH_S)
     assert [d["key"] for d in rx.deliveries] == [rx.deliveries[0]["key"]] * 2  # retried, same key
     assert len(rx.published) == 1
     step = (
         await rows(
             pool,
             "SELECT attempts, status FROM run_steps WHERE run_id = %s AND name = 'publish post 1'",
-            run["id"],
+            run.id,
         )
     )[0]
     assert step == {"attempts": 2, "status": "completed"}
     events = await rows(
-        pool, "SELECT kind FROM run_events WHERE run_id = %s AND kind = 'step_retrying'", run["id"]
+        pool, "SELECT kind FROM run_events WHERE run_id = %s AND kind = 'step_retrying'", run.id
     )
     assert len(events) == 1
     post = (
         await rows(
             pool,
             "SELECT remote_id, remote_url, metrics FROM publishing_posts WHERE run_id = %s",
-            run["id"],
+            run.id,
         )
     )[0]
     assert post["remote_id"] == "1" and post["remote_url"].startswith("https://")
@@ -123,18 +123,18 @@ async def test_when_retries_run_out_the_owner_skips_and_the_schedule_goes_on(
         await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET)
         rx.fail_next(503, 503, 503)
         run = await start_schedule(pool, user, posts=2, ahead=1, spacing="1s")
-        await decide(pool, await waiting_hook(pool, run["id"], "review posts"), "approve")
-        failed = await waiting_hook(pool, run["id"], "post 1 failed", timeout=20)
+        await decide(pool, await waiting_hook(pool, run.id, "review posts"), "approve")
+        failed = await waiting_hook(pool, run.id, "post 1 failed", timeout=20)
         assert failed["actions"] == ["retry", "skip", "cancel"]
         assert "503" in failed["show"]["content"]
         await decide(pool, failed, "skip")
-        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
+        done = await wait_status(pool, run.id, "completed", timeout=FINISH_S)
     statuses = [
         r["status"]
         for r in await rows(
             pool,
             "SELECT status FROM publishing_posts WHERE run_id = %s ORDER BY publish_at",
-            run["id"],
+            run.id,
         )
     ]
     assert statuses == ["skipped", "published"]
@@ -148,17 +148,17 @@ async def test_edits_while_waiting_take_effect_at_once(pool, worker, writer, mod
     with Receiver(secret=SECRET) as rx:
         await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET)
         run = await start_schedule(pool, user, posts=3, ahead=3600, spacing="1h")
-        await decide(pool, await waiting_hook(pool, run["id"], "review posts"), "approve")
-        wait = await waiting_hook(pool, run["id"])
+        await decide(pool, await waiting_hook(pool, run.id, "review posts"), "approve")
+        wait = await waiting_hook(pool, run.id)
         assert wait["name"].startswith("post 1 of 3 at ") and wait["kind"] == "webhook"
         posts = await rows(
-            pool, "SELECT id FROM publishing_posts WHERE run_id = %s ORDER BY publish_at", run["id"]
+            pool, "SELECT id FROM publishing_posts WHERE run_id = %s ORDER BY publish_at", run.id
         )
         async with pool.connection() as conn:
             soon = datetime.fromtimestamp(datetime.now().timestamp() + 1).astimezone()
             await S.edit_post(
                 conn,
-                run_id=run["id"],
+                run_id=run.id,
                 owner_id=user,
                 post_id=posts[1]["id"],
                 body="Edited second post",
@@ -167,15 +167,15 @@ async def test_edits_while_waiting_take_effect_at_once(pool, worker, writer, mod
         await wait_until(lambda: _published(rx), what="the edited post")
         assert [p["text"] for p in rx.published.values()] == ["Edited second post"]
         async with pool.connection() as conn:
-            assert await S.cancel_remaining_by_owner(conn, run_id=run["id"], owner_id=user) == 2
-        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
+            assert await S.cancel_remaining_by_owner(conn, run_id=run.id, owner_id=user) == 2
+        done = await wait_status(pool, run.id, "completed", timeout=FINISH_S)
     assert done["output"]["published"] == 1 and done["output"]["totals"]["cancelled"] == 2
     versions = [
         r["output"]["version"]
         for r in await rows(
             pool,
             "SELECT output FROM run_steps WHERE run_id = %s AND name LIKE 'read schedule%%' ORDER BY seq",
-            run["id"],
+            run.id,
         )
     ]
     assert (
@@ -195,25 +195,23 @@ async def test_after_a_failure_the_owner_can_retry_or_cancel_the_rest(
         await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET)
         rx.fail_next(500, 500, 500)
         run = await start_schedule(pool, user, posts=1, ahead=1)
-        await decide(pool, await waiting_hook(pool, run["id"], "review posts"), "approve")
-        await decide(
-            pool, await waiting_hook(pool, run["id"], "post 1 failed", timeout=20), "retry"
-        )
-        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
+        await decide(pool, await waiting_hook(pool, run.id, "review posts"), "approve")
+        await decide(pool, await waiting_hook(pool, run.id, "post 1 failed", timeout=20), "retry")
+        done = await wait_status(pool, run.id, "completed", timeout=FINISH_S)
         assert done["output"]["published"] == 1 and len(rx.published) == 1
         steps = [
             s["name"]
             for s in await rows(
-                pool, "SELECT name FROM run_steps WHERE run_id = %s ORDER BY seq", run["id"]
+                pool, "SELECT name FROM run_steps WHERE run_id = %s ORDER BY seq", run.id
             )
         ]
         assert "publish post 1" in steps and "publish post 1 (try 2)" in steps
 
         rx.fail_next(400)  # a refusal is not retried: the owner is asked at once
         run = await start_schedule(pool, user, posts=3, ahead=1, spacing="1h")
-        await decide(pool, await waiting_hook(pool, run["id"], "review posts"), "approve")
-        failed = await waiting_hook(pool, run["id"], "post 1 failed", timeout=20)
+        await decide(pool, await waiting_hook(pool, run.id, "review posts"), "approve")
+        failed = await waiting_hook(pool, run.id, "post 1 failed", timeout=20)
         assert "refused with 400" in failed["show"]["content"]
         await decide(pool, failed, "cancel")
-        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
+        done = await wait_status(pool, run.id, "completed", timeout=FINISH_S)
     assert done["output"]["published"] == 0 and done["output"]["totals"]["cancelled"] == 3

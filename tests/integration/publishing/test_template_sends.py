@@ -107,12 +107,12 @@ async def test_a_signed_webhook_is_sent_once_even_when_retried(pool, worker, use
         run = await run_template(
             pool, user, doc({"channel": "webhook", "url": sink.url, "secret": HOOK_KEY})
         )
-        done = await wait_status(pool, run["id"], "completed", timeout=30)
+        done = await wait_status(pool, run.id, "completed", timeout=30)
     assert len(sink.requests) == 2  # the 500, then the retry
     assert all(r["signed"] for r in sink.requests)
     assert len({r["key"] for r in sink.requests}) == 1  # one send: the retry says so
     body = sink.requests[-1]["body"]
-    assert body["event"] == "template.send" and body["run_id"] == str(run["id"])
+    assert body["event"] == "template.send" and body["run_id"] == str(run.id)
     assert body["subject"] == "On otters" and "About otters" in body["body"]
     assert done["output"]["outputs"]["out"]["status"] == 200
     # The run's timeline shows each step's inputs to whoever sees the run (a shared template's
@@ -120,7 +120,7 @@ async def test_a_signed_webhook_is_sent_once_even_when_retried(pool, worker, use
     async with pool.connection() as conn:
         shown = await (
             await conn.execute(
-                "SELECT detail::text AS d FROM run_steps WHERE run_id = %s", (run["id"],)
+                "SELECT detail::text AS d FROM run_steps WHERE run_id = %s", (run.id,)
             )
         ).fetchall()
     assert all(sink.url not in (r["d"] or "") and HOOK_KEY not in (r["d"] or "") for r in shown)
@@ -132,7 +132,7 @@ async def test_a_publish_through_a_connector_is_published_once(pool, worker, use
         await add_connector(pool, model_settings, user, "webhook", rx.url, SECRET, name="blog")
         rx.fail_next(503)
         run = await run_template(pool, user, doc({"channel": "publish", "connector": "blog"}))
-        done = await wait_status(pool, run["id"], "completed", timeout=30)
+        done = await wait_status(pool, run.id, "completed", timeout=30)
     assert len(rx.deliveries) == 2 and len({d["key"] for d in rx.deliveries}) == 1
     assert len(rx.published) == 1
     (published,) = rx.published.values()
@@ -144,12 +144,12 @@ async def test_the_ssrf_guard_refuses_an_address_not_allowed(pool, worker, user)
     run = await run_template(
         pool, user, doc({"channel": "webhook", "url": "http://169.254.169.254/latest/meta-data"})
     )
-    failed = await wait_status(pool, run["id"], "failed", timeout=30)
+    failed = await wait_status(pool, run.id, "failed", timeout=30)
     async with pool.connection() as conn:
         steps = await (
             await conn.execute(
                 "SELECT name, attempts FROM run_steps WHERE run_id = %s AND name = 'out'",
-                (run["id"],),
+                (run.id,),
             )
         ).fetchall()
     assert failed["error"]["step"] == "out"

@@ -17,7 +17,7 @@ async def test_run_now_by_another_member_is_that_member_s_run_and_audit_entry(po
         )
         fired = await store.trigger_schedule(conn, s["id"], bob, space_id=team["id"])
         run = await (
-            await conn.execute("SELECT * FROM runs WHERE id = %s", (fired.run["id"],))
+            await conn.execute("SELECT * FROM runs WHERE id = %s", (fired.run.id,))
         ).fetchone()
         entry = await (
             await conn.execute(

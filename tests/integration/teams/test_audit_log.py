@@ -55,11 +55,11 @@ async def test_run_commands_record_who_did_what_in_the_runs_space(pool):
         run, _ = await commands.start_run(
             conn, owner_id=member.id, space_id=team["id"], workflow="selftest", input={"steps": 1}
         )
-        await commands.cancel_run(conn, run["id"], actor_id=owner.id)
-        await conn.execute("UPDATE runs SET status = 'failed' WHERE id = %s", (run["id"],))
-        await commands.retry_run(conn, run["id"], actor_id=member.id)
-        await commands.cancel_run(conn, run["id"], actor_id=member.id)
-        source, plan = await commands.plan_rerun(conn, run["id"], owner_id=None)
+        await commands.cancel_run(conn, run.id, actor_id=owner.id)
+        await conn.execute("UPDATE runs SET status = 'failed' WHERE id = %s", (run.id,))
+        await commands.retry_run(conn, run.id, actor_id=member.id)
+        await commands.cancel_run(conn, run.id, actor_id=member.id)
+        source, plan = await commands.plan_rerun(conn, run.id, owner_id=None)
         rerun, _ = await commands.start_run(
             conn,
             owner_id=owner.id,
@@ -84,20 +84,20 @@ async def test_run_commands_record_who_did_what_in_the_runs_space(pool):
             input={"steps": 1},
             idempotency_key="schedule:4711:2026-12-04T10:00:00+00:00",
         )
-    assert not created and again["id"] == fired["id"]
+    assert not created and again.id == fired.id
     got = [
         (e["action"], e["actor_email"], e["object_id"]) for e in await _entries(pool, team["id"])
     ]
     assert got == [
-        ("run.start", member.email, str(run["id"])),
-        ("run.cancel", owner.email, str(run["id"])),
-        ("run.retry", member.email, str(run["id"])),
-        ("run.cancel", member.email, str(run["id"])),
-        ("run.rerun", owner.email, str(rerun["id"])),
-        ("run.start", owner.email, str(fired["id"])),
+        ("run.start", member.email, str(run.id)),
+        ("run.cancel", owner.email, str(run.id)),
+        ("run.retry", member.email, str(run.id)),
+        ("run.cancel", member.email, str(run.id)),
+        ("run.rerun", owner.email, str(rerun.id)),
+        ("run.start", owner.email, str(fired.id)),
     ]
     entries = await _entries(pool, team["id"])
-    assert entries[4]["detail"]["rerun_of"] == str(run["id"])
+    assert entries[4]["detail"]["rerun_of"] == str(run.id)
     assert entries[5]["detail"]["schedule_id"] == "4711"
     assert await _entries(pool, await personal_space_id(pool, member.id)) == []
 
@@ -112,9 +112,9 @@ async def test_a_refused_start_records_nothing(pool):
         run, _ = await commands.start_run(
             conn, owner_id=owner.id, workflow="selftest", input={"steps": 1}
         )
-        await commands.cancel_run(conn, run["id"], owner_id=owner.id)
+        await commands.cancel_run(conn, run.id, owner_id=owner.id)
         with pytest.raises(commands.InvalidState):
-            await commands.cancel_run(conn, run["id"], owner_id=owner.id)
+            await commands.cancel_run(conn, run.id, owner_id=owner.id)
     personal = await personal_space_id(pool, owner.id)
     assert [e["action"] for e in await _entries(pool, personal)] == ["run.start", "run.cancel"]
 

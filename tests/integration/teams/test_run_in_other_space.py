@@ -16,18 +16,18 @@ async def test_a_run_of_another_of_my_spaces_offers_to_switch_there(pool, app_cl
         run, _ = await commands.start_run(
             conn, owner_id=owner.id, space_id=team["id"], workflow="selftest", input={"steps": 1}
         )
-    url = f"/workflows/{run['id']}"
+    url = f"/workflows/{run.id}"
 
     page = await app_client.get(url)  # the member works in their personal space
     assert page.status_code == 200
-    assert f"This run is in {team['name']}" in page.text and run["title"] not in page.text
+    assert f"This run is in {team['name']}" in page.text and run.title not in page.text
     switched = await app_client.post(
         "/spaces/switch",
         data={"_csrf_token": csrf_of(page.text), "space": str(team["id"]), "next": url},
     )
     assert switched.status_code == 303 and switched.headers["location"] == url
     opened = await app_client.get(url)
-    assert opened.status_code == 200 and run["title"] in opened.text
+    assert opened.status_code == 200 and run.title in opened.text
 
     # Nowhere else than a local path, whatever `next` says.
     away = await app_client.post(

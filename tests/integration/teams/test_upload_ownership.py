@@ -40,7 +40,7 @@ async def test_another_users_upload_attaches_nothing_and_says_why(pool):
             conn, owner_id=bob.id, workflow="selftest", input={"steps": 1}
         )
         with pytest.raises(InputInvalid) as refused:
-            await attach_uploads(conn, [bobs, anas], run["id"])
+            await attach_uploads(conn, [bobs, anas], run.id)
     assert refused.value.errors == [
         {"field": "input", "message": "A file is not one of your new uploads."}
     ]
@@ -48,13 +48,13 @@ async def test_another_users_upload_attaches_nothing_and_says_why(pool):
 
     # The owner's own upload attaches as before.
     async with pool.connection() as conn:
-        await attach_uploads(conn, [bobs], run["id"])
-    assert await files_of(pool, [bobs]) == {bobs: (bob.id, run["id"])}
+        await attach_uploads(conn, [bobs], run.id)
+    assert await files_of(pool, [bobs]) == {bobs: (bob.id, run.id)}
     # Once used by a run, an upload is not attached to another.
     async with pool.connection() as conn:
         again, _ = await commands.start_run(
             conn, owner_id=bob.id, workflow="selftest", input={"steps": 1}
         )
         with pytest.raises(InputInvalid):
-            await attach_uploads(conn, [bobs], again["id"])
-    assert await files_of(pool, [bobs]) == {bobs: (bob.id, run["id"])}
+            await attach_uploads(conn, [bobs], again.id)
+    assert await files_of(pool, [bobs]) == {bobs: (bob.id, run.id)}

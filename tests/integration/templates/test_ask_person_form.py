@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 
+from app.engine.rows import ReviewHook, as_dict
 from app.web.approvals import store as approvals
 from app.web.approvals.decide import decide, parse_decision
 from app.web.runs.cards import hook_view
@@ -45,7 +46,7 @@ FORM = {
 }
 
 
-async def waiting_hook(pool, run_id, user) -> dict:
+async def waiting_hook(pool, run_id, user) -> ReviewHook:
     async with pool.connection() as conn:
         row = await (
             await conn.execute(
@@ -63,10 +64,10 @@ async def test_ask_person_fields_are_shown_checked_per_field_and_become_the_outp
 ):
     tpl = await make_template(pool, user, FORM)
     run = await start(pool, user, tpl["slug"])
-    await wait_status(pool, run["id"], "waiting")
-    hook = await waiting_hook(pool, run["id"], user)
+    await wait_status(pool, run.id, "waiting")
+    hook = await waiting_hook(pool, run.id, user)
 
-    shown = hook_view(hook)["fields"]
+    shown = hook_view(as_dict(hook))["fields"]
     assert [f["name"] for f in shown] == [
         "field-city",
         "field-nights",
@@ -114,7 +115,7 @@ async def test_ask_person_fields_are_shown_checked_per_field_and_become_the_outp
     async with pool.connection() as conn:
         outcome = await decide(conn, hook, good, decided_by="me@example.test", owner_id=user)
     assert outcome.ok
-    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    done = await wait_status(pool, run.id, "completed", timeout=20)
     assert done["output"]["document"].strip() == "Lyon for 3.0"
     assert done["output"]["outputs"]["ask"] == {
         "city": "Lyon",
@@ -134,8 +135,8 @@ async def test_the_cli_checks_an_answer_like_the_form_and_decides_nothing_wrong(
 
     tpl = await make_template(pool, user, FORM)
     run = await start(pool, user, tpl["slug"])
-    await wait_status(pool, run["id"], "waiting")
-    hook = await waiting_hook(pool, run["id"], user)
+    await wait_status(pool, run.id, "waiting")
+    hook = await waiting_hook(pool, run.id, user)
     answer = {
         "city": "Lyon",
         "nights": "many",
@@ -148,26 +149,26 @@ async def test_the_cli_checks_an_answer_like_the_form_and_decides_nothing_wrong(
         tmp_path,
         "hooks",
         "resolve",
-        hook["token"],
+        hook.token,
         "--action",
         "submit",
         "--data",
         json.dumps(answer),
     )
     assert refused.returncode != 0 and "data.nights" in refused.stderr, refused.stderr
-    assert (await waiting_hook(pool, run["id"], user))["status"] == "waiting"
+    assert (await waiting_hook(pool, run.id, user)).status == "waiting"
     answer["nights"] = 2
     decided = await baton(
         database_url,
         tmp_path,
         "hooks",
         "resolve",
-        hook["token"],
+        hook.token,
         "--action",
         "submit",
         "--data",
         json.dumps(answer),
     )
     assert decided.returncode == 0, decided.stderr
-    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    done = await wait_status(pool, run.id, "completed", timeout=20)
     assert done["output"]["outputs"]["ask"]["nights"] == 2.0

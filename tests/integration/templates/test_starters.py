@@ -106,7 +106,7 @@ async def test_each_starter_completes_on_the_offline_model(pool, worker, user):
     for slug, values in inputs.items():
         async with pool.connection() as conn:
             run, _ = await start_template_run(conn, user_id=user, slug=slug, input=values)
-        done = await _answer_until_done(pool, run["id"])
+        done = await _answer_until_done(pool, run.id)
         assert done["status"] == "completed", (slug, done["error"])
         assert done["output"]["completed"] is True, (slug, done["output"])
         assert set(done["output"]["artifacts"]) == {"markdown", "pdf"}, slug

@@ -74,19 +74,19 @@ async def test_sigkill_while_sleeping_and_while_waiting_resumes_without_repeatin
             conn, user_id=user, slug=tpl["slug"], input={"topic": "otters"}
         )
     proc = workers.start()
-    await wait_status(pool, run["id"], "sleeping", timeout=60)
+    await wait_status(pool, run.id, "sleeping", timeout=60)
     await recover_after_kill(pool, workers, proc)
-    await wait_status(pool, run["id"], "waiting", timeout=60)
+    await wait_status(pool, run.id, "waiting", timeout=60)
     proc = workers.procs[-1]
     await recover_after_kill(pool, workers, proc)
     async with pool.connection() as conn:
-        await resolve_hook(conn, await hook_token(pool, run["id"]), "approve")
-    done = await wait_status(pool, run["id"], "completed", timeout=60)
+        await resolve_hook(conn, await hook_token(pool, run.id), "approve")
+    done = await wait_status(pool, run.id, "completed", timeout=60)
     assert done["output"]["completed"] is True and done["output"]["title"] == "Second"
-    mails, files = await _outcome(pool, run["id"])
+    mails, files = await _outcome(pool, run.id)
     assert mails == Counter({"one": 1, "two": 1})
     assert files == Counter({"first.md": 1, "first.pdf": 1, "second.md": 1, "second.pdf": 1})
-    entries = [e for e in await journal(pool, run["id"]) if e["kind"] not in ("now", "uuid")]
+    entries = [e for e in await journal(pool, run.id) if e["kind"] not in ("now", "uuid")]
     assert all(e["attempts"] == 1 for e in entries), [(e["name"], e["attempts"]) for e in entries]
     assert [e["name"] for e in entries] == [
         "load template",
@@ -98,7 +98,7 @@ async def test_sigkill_while_sleeping_and_while_waiting_resumes_without_repeatin
         "second",
         "mail_two",
     ]
-    await check_journal(pool, run["id"])
+    await check_journal(pool, run.id)
 
 
 async def test_sigkill_mid_webhook_of_a_draft_test_run_sends_once_and_keeps_the_draft(crash_env):  # noqa: F811
@@ -137,7 +137,7 @@ async def test_sigkill_mid_webhook_of_a_draft_test_run_sends_once_and_keeps_the_
         proc = workers.start()
         await asyncio.to_thread(sink.received.wait, 60)
         await recover_after_kill(pool, workers, proc)
-        done = await wait_status(pool, run["id"], "completed", timeout=60)
+        done = await wait_status(pool, run.id, "completed", timeout=60)
     assert done["output"]["template"] == "Draft" and done["template_version"] is None
     assert done["output"]["document"].strip() == "draft otters"
     assert len(sink.requests) == 2 and len({r["key"] for r in sink.requests}) == 1
@@ -145,4 +145,4 @@ async def test_sigkill_mid_webhook_of_a_draft_test_run_sends_once_and_keeps_the_
     async with pool.connection() as conn:
         versions = await store.list_versions(conn, user_id=user, template_id=tpl["id"])
     assert [v["version"] for v in versions] == [1]
-    await check_journal(pool, run["id"])
+    await check_journal(pool, run.id)

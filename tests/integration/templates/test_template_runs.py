@@ -9,6 +9,7 @@ import pytest
 
 from app.engine.errors import InputInvalid
 from app.engine.hooks import resolve_hook
+from app.engine.rows import StartedRun
 from app.templates import store
 from app.templates.start import start_template_run
 from tests.support.engine import hook_token, journal, make_user, wait_status
@@ -46,7 +47,7 @@ async def make_template(pool, user, document, **kw) -> dict:
         return await store.create_template(conn, owner_id=user, document=document, **kw)
 
 
-async def start(pool, user, slug, **values) -> dict:
+async def start(pool, user, slug, **values) -> StartedRun:
     async with pool.connection() as conn:
         run, _ = await start_template_run(conn, user_id=user, slug=slug, input=values)
     return run
@@ -60,17 +61,17 @@ async def decide(pool, run_id, action, **data):
 async def test_reviewed_report_revises_once_waits_and_makes_a_pdf(pool, worker, user):
     tpl = await make_template(pool, user, REPORT)
     run = await start(pool, user, tpl["slug"], topic="otters")
-    assert run["template_id"] == tpl["id"] and run["template_version"] == 1
-    await wait_status(pool, run["id"], "waiting")
-    await decide(pool, run["id"], "revise", feedback="shorter please")
-    await wait_status(pool, run["id"], "waiting")
-    await decide(pool, run["id"], "approve")
-    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    assert run.template_id == tpl["id"] and run.template_version == 1
+    await wait_status(pool, run.id, "waiting")
+    await decide(pool, run.id, "revise", feedback="shorter please")
+    await wait_status(pool, run.id, "waiting")
+    await decide(pool, run.id, "approve")
+    done = await wait_status(pool, run.id, "completed", timeout=20)
     out = done["output"]
     assert out["completed"] and out["title"] == "On otters"
     assert "shorter please" in out["document"]
     assert set(out["artifacts"]) == {"markdown", "pdf"}
-    names = [e["name"] for e in await journal(pool, run["id"]) if e["kind"] != "now"]
+    names = [e["name"] for e in await journal(pool, run.id) if e["kind"] != "now"]
     assert names[:4] == ["load template", "draft", "check", "draft · round 2"]
     assert names[4:7] == ["check · round 2", "pause · round 2", "report · round 2"]
     async with pool.connection() as conn:
@@ -85,17 +86,17 @@ async def test_reviewed_report_revises_once_waits_and_makes_a_pdf(pool, worker, 
 async def test_a_run_keeps_its_version_when_the_template_is_edited_mid_run(pool, worker, user):
     tpl = await make_template(pool, user, REPORT)
     run = await start(pool, user, tpl["slug"], topic="bees")
-    await wait_status(pool, run["id"], "waiting")
+    await wait_status(pool, run.id, "waiting")
     edited = copy.deepcopy(REPORT)
     edited["blocks"][3]["doc_title"] = "EDITED {{ inputs.topic }}"
     async with pool.connection() as conn:
         saved = await store.save_version(conn, user_id=user, template_id=tpl["id"], document=edited)
     assert saved["current_version"] == 2
-    await decide(pool, run["id"], "approve")
-    done = await wait_status(pool, run["id"], "completed", timeout=20)
+    await decide(pool, run.id, "approve")
+    done = await wait_status(pool, run.id, "completed", timeout=20)
     assert done["output"]["title"] == "On bees" and done["template_version"] == 1
     newer = await start(pool, user, tpl["slug"], topic="bees")
-    assert newer["template_version"] == 2
+    assert newer.template_version == 2
 
 
 async def test_the_version_a_run_loads_is_journaled_with_the_run_itself(pool, worker, user):
@@ -107,17 +108,17 @@ async def test_the_version_a_run_loads_is_journaled_with_the_run_itself(pool, wo
             conn, user_id=user, slug=tpl["slug"], input={"topic": "moles"}
         )
         first = await (
-            await conn.execute("SELECT * FROM run_steps WHERE run_id = %s", (run["id"],))
+            await conn.execute("SELECT * FROM run_steps WHERE run_id = %s", (run.id,))
         ).fetchall()
     assert [(e["seq"], e["name"], e["status"]) for e in first] == [
         (0, "load template", "completed")
     ]
     assert first[0]["output"]["version"] == 1
     assert first[0]["output"]["document"] == {"format_version": 1, **REPORT}
-    await wait_status(pool, run["id"], "waiting")
-    await decide(pool, run["id"], "approve")
-    done = await wait_status(pool, run["id"], "completed", timeout=20)
-    entries = await journal(pool, run["id"])
+    await wait_status(pool, run.id, "waiting")
+    await decide(pool, run.id, "approve")
+    done = await wait_status(pool, run.id, "completed", timeout=20)
+    entries = await journal(pool, run.id)
     assert [e["name"] for e in entries].count("load template") == 1
     assert entries[0]["started_at"] < done["started_at"]  # written before a worker took the run
     assert done["output"]["title"] == "On moles" and done["template_version"] == 1
@@ -126,9 +127,9 @@ async def test_the_version_a_run_loads_is_journaled_with_the_run_itself(pool, wo
 async def test_reject_stops_the_run_completed_without_a_document(pool, worker, user):
     tpl = await make_template(pool, user, REPORT)
     run = await start(pool, user, tpl["slug"], topic="x")
-    await wait_status(pool, run["id"], "waiting")
-    await decide(pool, run["id"], "reject")
-    done = await wait_status(pool, run["id"], "completed")
+    await wait_status(pool, run.id, "waiting")
+    await decide(pool, run.id, "reject")
+    done = await wait_status(pool, run.id, "completed")
     assert done["output"]["completed"] is False and done["output"]["stopped_at"] == "check"
     assert "document" not in done["output"]
 
@@ -195,22 +196,22 @@ async def test_every_other_block_kind_and_for_each_inside_if(pool, worker, user)
     run = await start(
         pool, user, tpl["slug"], items=["apples", "pears"], when="2020-01-01T00:00:00Z", go=True
     )
-    await wait_status(pool, run["id"], "waiting")
-    await decide(pool, run["id"], "submit", count="3")
-    done = await wait_status(pool, run["id"], "completed", timeout=30)
+    await wait_status(pool, run.id, "waiting")
+    await decide(pool, run.id, "submit", count="3")
+    done = await wait_status(pool, run.id, "completed", timeout=30)
     outputs = done["output"]["outputs"]
     assert outputs["ask"] == {"count": 3.0}
     assert outputs["big"] == {"branch": "then"} and outputs["small"] is None
     assert [sorted(s) for s in outputs["each"]] == [["summary"], ["summary"]]
     assert "apples" in outputs["each"][0]["summary"]
     assert [n["title"] for n in outputs["slow"]] == ["All blocks", "All blocks"]
-    names = [e["name"] for e in await journal(pool, run["id"]) if e["kind"] != "now"]
+    names = [e["name"] for e in await journal(pool, run.id) if e["kind"] != "now"]
     assert "slow[2] nap" in names and "each" in names
     async with pool.connection() as conn:
         mail = await (
             await conn.execute(
                 "SELECT subject, body_text FROM mail_outbox WHERE run_id = %s AND kind = %s",
-                (run["id"], "template_send"),
+                (run.id, "template_send"),
             )
         ).fetchall()
     assert len(mail) == 1 and "apples" in mail[0]["body_text"]
@@ -285,7 +286,7 @@ async def test_an_answer_that_is_not_the_requested_json_is_retried_then_fails_th
             },
         )
         run = await start(pool, user, tpl["slug"])
-        failed = await wait_status(pool, run["id"], "failed", timeout=30)
+        failed = await wait_status(pool, run.id, "failed", timeout=30)
     finally:
         runtime.install(previous)
     assert fake.calls == 3
@@ -298,8 +299,8 @@ async def test_an_answer_that_is_not_the_requested_json_is_retried_then_fails_th
     from app.engine.commands import retry_run
 
     async with pool.connection() as conn:
-        await retry_run(conn, run["id"], owner_id=user)
-    done = await wait_status(pool, run["id"], "completed", timeout=30)
+        await retry_run(conn, run.id, owner_id=user)
+    done = await wait_status(pool, run.id, "completed", timeout=30)
     assert sorted(done["output"]["outputs"]["facts"]) == ["facts", "source"]
 
 
@@ -322,12 +323,12 @@ async def test_a_rerun_of_a_template_run_runs_the_same_pinned_version(pool, work
 
     tpl = await make_template(pool, user, REPORT)
     run = await start(pool, user, tpl["slug"], topic="owls")
-    await wait_status(pool, run["id"], "waiting")
+    await wait_status(pool, run.id, "waiting")
     async with pool.connection() as conn:
-        source, plan = await commands.plan_rerun(conn, run["id"], owner_id=user, from_step=None)
+        source, plan = await commands.plan_rerun(conn, run.id, owner_id=user, from_step=None)
         rerun, created = await commands.start_run(
             conn, owner_id=user, workflow=source.workflow, input=source.input, rerun=plan
         )
-    assert created and rerun["template_id"] == tpl["id"] and rerun["template_version"] == 1
-    waiting = await wait_status(pool, rerun["id"], "waiting")
+    assert created and rerun.template_id == tpl["id"] and rerun.template_version == 1
+    waiting = await wait_status(pool, rerun.id, "waiting")
     assert waiting["waiting_for"] == "check"

@@ -46,7 +46,7 @@ async def test_the_mailed_link_shows_on_get_decides_on_post_once_and_a_reminder_
         review_timeout="12s",
         remind_before="10s",
     )
-    hook = await waiting_hook(pool, run["id"], "review draft")
+    hook = await waiting_hook(pool, run.id, "review draft")
     [mail] = await smtp.wait_for("Review needed: Quarterly summary")
     assert mail["To"].endswith("@example.test") and "baton@baton.test" in mail["From"]
     assert mail.get_body(("html",)) is not None
@@ -83,7 +83,7 @@ async def test_the_mailed_link_shows_on_get_decides_on_post_once_and_a_reminder_
         path, data={"_csrf_token": csrf, "action": "reject", "view": "page"}
     )
     assert again.status_code == 409 and "already decided" in again.text
-    done = await wait_status(pool, run["id"], "completed")
+    done = await wait_status(pool, run.id, "completed")
     assert done["output"]["approved"] is True and done["output"]["decided_by"].endswith(
         "@example.test"
     )
@@ -96,7 +96,7 @@ async def test_the_mailed_link_shows_on_get_decides_on_post_once_and_a_reminder_
     async with pool.connection() as conn:
         sent = await (
             await conn.execute(
-                "SELECT kind, status FROM mail_outbox WHERE run_id = %s ORDER BY id", (run["id"],)
+                "SELECT kind, status FROM mail_outbox WHERE run_id = %s ORDER BY id", (run.id,)
             )
         ).fetchall()
     assert sent == [
@@ -110,9 +110,9 @@ async def test_an_expired_link_says_so_and_the_next_mail_reopens_the_review(
 ):
     user = await make_user(pool, "pro")
     run = await start(pool, user, "content-generation", prompt="Too slow", review_timeout="1s")
-    first = await waiting_hook(pool, run["id"], "review draft")
+    first = await waiting_hook(pool, run.id, "review draft")
     [mail] = await smtp.wait_for("Review needed: Too slow")
-    await waiting_hook(pool, run["id"], "review expired", timeout=8)
+    await waiting_hook(pool, run.id, "review expired", timeout=8)
     app_client.cookies.clear()
     page = await app_client.get(link_in(mail))
     assert (
@@ -133,7 +133,7 @@ async def test_an_expired_link_says_so_and_the_next_mail_reopens_the_review(
         link_in(expired_mail), data={"_csrf_token": csrf_of(reopen_page.text), "action": "reopen"}
     )
     assert reopened.status_code == 200 and "Thank you: reopened." in reopened.text
-    fresh = await waiting_hook(pool, run["id"], "review draft (reopened)")
+    fresh = await waiting_hook(pool, run.id, "review draft (reopened)")
     old, new = await smtp.wait_for("Review needed: Too slow", count=2)
     assert old is mail and link_in(new) == f"/review/{fresh['token']}"
 
@@ -141,7 +141,7 @@ async def test_an_expired_link_says_so_and_the_next_mail_reopens_the_review(
 async def test_without_smtp_the_mail_is_held_for_admins(app_client, pool, worker, agents):
     user = await make_user(pool, "pro")
     run = await start(pool, user, "content-generation", prompt="Nobody mails this")
-    hook = await waiting_hook(pool, run["id"], "review draft")
+    hook = await waiting_hook(pool, run.id, "review draft")
     deadline = time.monotonic() + 5
     while True:
         async with pool.connection() as conn:

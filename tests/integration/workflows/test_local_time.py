@@ -116,7 +116,7 @@ async def test_a_reviewers_mail_names_the_deadline_in_their_zone(pool, worker, a
             await (await conn.execute("SELECT email FROM users WHERE id = %s", (user,))).fetchone()
         )["email"]
     run = await start(pool, user, "content-generation", prompt="Zoned mail")
-    hook = await waiting_hook(pool, run["id"], "review draft")
+    hook = await waiting_hook(pool, run.id, "review draft")
     async with pool.connection() as conn:
         mail = await (
             await conn.execute("SELECT * FROM mail_outbox WHERE hook_id = %s", (hook["id"],))

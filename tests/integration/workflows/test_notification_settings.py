@@ -186,9 +186,9 @@ async def test_with_review_mail_off_no_mail_is_sent_and_the_bell_still_rings(
     assert (await save_settings(app_client, csrf, email_review_needed="off")).status_code == 303
 
     run = await start(pool, account.id, "content-generation", prompt="Quiet please")
-    await waiting_hook(pool, run["id"], "review draft")
+    await waiting_hook(pool, run.id, "review draft")
     # The mail decision is made in the transaction that starts the wait: by now it is final.
-    assert await outbox_of(pool, run["id"]) == []
+    assert await outbox_of(pool, run.id) == []
     assert "approval_needed" in await bell_of(pool, account.id)
     assert not [m for m in smtp.messages if "Quiet please" in m["Subject"]]
 
@@ -201,17 +201,17 @@ async def test_a_run_that_finishes_is_mailed_only_to_who_asked_for_it(
     csrf = csrf_of((await app_client.get("/settings/notifications")).text)
     await save_settings(app_client, csrf, email_review_needed="off", email_run_finished="each")
     run = await start(pool, account.id, "content-generation", prompt="Tell me when done")
-    hook = await waiting_hook(pool, run["id"], "review draft")
+    hook = await waiting_hook(pool, run.id, "review draft")
     review = await app_client.get(f"/review/{hook['token']}")
     decided = await app_client.post(
         f"/review/{hook['token']}",
         data={"_csrf_token": csrf_of(review.text), "action": "approve", "view": "page"},
     )
     assert decided.status_code == 200
-    [mail] = await smtp.wait_for(f"Completed: {run['title']}", timeout=15)
-    assert "completed." in text_of(mail) and f"/workflows/{run['id']}" in text_of(mail)
+    [mail] = await smtp.wait_for(f"Completed: {run.title}", timeout=15)
+    assert "completed." in text_of(mail) and f"/workflows/{run.id}" in text_of(mail)
     assert mail["List-Unsubscribe"].startswith("<http://baton.test/unsubscribe/")
-    assert [row["kind"] for row in await outbox_of(pool, run["id"])] == ["run_finished"]
+    assert [row["kind"] for row in await outbox_of(pool, run.id)] == ["run_finished"]
 
 
 # -- presence: no mail about what you are looking at --------------------------------------------
@@ -269,8 +269,8 @@ async def test_no_review_mail_while_the_chat_is_open_on_a_live_page_and_one_once
             ]
 
             watched = await start_in_chat(pool, account.id, chat_id, "Watched closely")
-            hook = await waiting_hook(pool, watched["id"], "review draft")
-            assert await outbox_of(pool, watched["id"]) == []  # looking at it: no mail
+            hook = await waiting_hook(pool, watched.id, "review draft")
+            assert await outbox_of(pool, watched.id) == []  # looking at it: no mail
             assert "approval_needed" in await bell_of(
                 pool, account.id
             )  # the card and the bell show it
@@ -278,10 +278,10 @@ async def test_no_review_mail_while_the_chat_is_open_on_a_live_page_and_one_once
             await wait_until(
                 lambda: rechecked_while_present(pool, hook["id"]), "a recheck of the held-back mail"
             )
-            assert await outbox_of(pool, watched["id"]) == []
+            assert await outbox_of(pool, watched.id) == []
 
             elsewhere = await start(pool, account.id, "content-generation", prompt="Not on screen")
-            await waiting_hook(pool, elsewhere["id"], "review draft")
+            await waiting_hook(pool, elsewhere.id, "review draft")
             await smtp.wait_for(
                 "Review needed: Not on screen"
             )  # a run that page does not show is mailed
@@ -292,7 +292,7 @@ async def test_no_review_mail_while_the_chat_is_open_on_a_live_page_and_one_once
         [held_back] = await smtp.wait_for("Review needed: Watched closely", timeout=20)
         assert f"/review/{hook['token']}" in text_of(held_back)
         after = await start_in_chat(pool, account.id, chat_id, "After closing")
-        await waiting_hook(pool, after["id"], "review draft")
+        await waiting_hook(pool, after.id, "review draft")
         [mail] = await smtp.wait_for("Review needed: After closing")
         assert mail["To"] == account.email
 
@@ -311,7 +311,7 @@ async def test_presence_left_behind_by_a_dead_process_expires(pool, worker, agen
             (account.id, f"/chat/{chat_id}"),
         )
     run = await start_in_chat(pool, account.id, chat_id, "Stale presence")
-    await waiting_hook(pool, run["id"], "review draft")
+    await waiting_hook(pool, run.id, "review draft")
     await smtp.wait_for("Review needed: Stale presence")
 
 
@@ -331,9 +331,9 @@ async def test_the_digest_collects_the_days_notices_and_goes_out_once_per_local_
         )
     first = await start(pool, account.id, "content-generation", prompt="Digest one")
     second = await start(pool, account.id, "content-generation", prompt="Digest two")
-    await waiting_hook(pool, first["id"], "review draft")
-    await waiting_hook(pool, second["id"], "review draft")
-    assert await outbox_of(pool, first["id"]) == [] and await outbox_of(pool, second["id"]) == []
+    await waiting_hook(pool, first.id, "review draft")
+    await waiting_hook(pool, second.id, "review draft")
+    assert await outbox_of(pool, first.id) == [] and await outbox_of(pool, second.id) == []
 
     # 18:00 UTC is 07:00 next morning in Auckland (NZDT, +13): not yet; 20:00 UTC is 09:00 there.
     early, due = datetime(2026, 12, 4, 18, 0, tzinfo=UTC), datetime(2026, 12, 4, 20, 0, tzinfo=UTC)
@@ -361,7 +361,7 @@ async def test_the_digest_collects_the_days_notices_and_goes_out_once_per_local_
 
     # A notice after today's digest waits for tomorrow's.
     third = await start(pool, account.id, "content-generation", prompt="Digest three")
-    await waiting_hook(pool, third["id"], "review draft")
+    await waiting_hook(pool, third.id, "review draft")
     async with pool.connection() as conn:
         await send_due_digests(conn, due)
         await send_due_digests(conn, datetime(2026, 12, 5, 19, 30, tzinfo=UTC))
@@ -378,7 +378,7 @@ async def test_a_digest_turned_off_before_it_went_out_sends_nothing(
     csrf = csrf_of((await app_client.get("/settings/notifications")).text)
     await save_settings(app_client, csrf, email_review_needed="digest")
     run = await start(pool, account.id, "content-generation", prompt="Never digested")
-    await waiting_hook(pool, run["id"], "review draft")
+    await waiting_hook(pool, run.id, "review draft")
     settings = runtime.current().settings
     app_client.cookies.clear()
     off = await app_client.post(
@@ -406,7 +406,7 @@ async def test_the_unsubscribe_link_of_a_received_mail_works_without_a_session_a
     async with pool.connection() as conn:
         await conn.execute("UPDATE users SET time_zone = 'Asia/Tokyo' WHERE id = %s", (account.id,))
     run = await start(pool, account.id, "content-generation", prompt="Unsubscribe me")
-    hook = await waiting_hook(pool, run["id"], "review draft")
+    hook = await waiting_hook(pool, run.id, "review draft")
     [mail] = await smtp.wait_for("Review needed: Unsubscribe me")
     tokyo = hook["expires_at"].astimezone(ZoneInfo("Asia/Tokyo")).strftime("%-d %b %Y, %H:%M")
     assert f"Decide before {tokyo} JST." in text_of(mail)  # dates in the recipient's zone
@@ -469,5 +469,5 @@ async def test_the_unsubscribe_link_of_a_received_mail_works_without_a_session_a
         )
     ).status_code == 200
     later = await start(pool, account.id, "content-generation", prompt="After unsubscribing")
-    await waiting_hook(pool, later["id"], "review draft")
-    assert await outbox_of(pool, later["id"]) == []
+    await waiting_hook(pool, later.id, "review draft")
+    assert await outbox_of(pool, later.id) == []

@@ -21,7 +21,7 @@ def test_sources_are_read_from_the_researchers_list():
 async def test_edited_sources_reach_the_writer_and_iterate_feeds_back(pool, worker, agents):
     user = await make_user(pool, "premium")
     run = await start(pool, user, "multi-agent", topic="Urban beekeeping", audience="city councils")
-    sources = await waiting_hook(pool, run["id"], "validate sources")
+    sources = await waiting_hook(pool, run.id, "validate sources")
     assert sources["show"]["edit"]["lines"] == [
         "https://example.org/one",
         "https://example.org/two",
@@ -31,7 +31,7 @@ async def test_edited_sources_reach_the_writer_and_iterate_feeds_back(pool, work
         pool, sources, "approve", sources=["https://example.org/two", "Council report 2024"]
     )
 
-    review = await waiting_hook(pool, run["id"], "final review")
+    review = await waiting_hook(pool, run.id, "final review")
     article = review["show"]["content"]
     assert article.startswith(
         "Checked: Edited: Article citing - https://example.org/two - Council report 2024."
@@ -41,13 +41,13 @@ async def test_edited_sources_reach_the_writer_and_iterate_feeds_back(pool, work
     assert agents_called == ["researcher", "team-writer", "team-editor", "fact-checker"]
     await decide(pool, review, "iterate", feedback="Add a safety section")
 
-    again = await waiting_hook(pool, run["id"], "final review (2)")
+    again = await waiting_hook(pool, run.id, "final review (2)")
     assert "Applied: Add a safety section" in again["show"]["content"]
     await decide(pool, again, "approve")
-    done = await wait_status(pool, run["id"], "completed")
+    done = await wait_status(pool, run.id, "completed")
     assert done["output"]["published"] is True and done["output"]["iterations"] == 1
     files = await rows(
-        pool, "SELECT name, content_type FROM artifacts WHERE run_id = %s ORDER BY name", run["id"]
+        pool, "SELECT name, content_type FROM artifacts WHERE run_id = %s ORDER BY name", run.id
     )
     assert [f["name"] for f in files] == ["urban-beekeeping.md", "urban-beekeeping.pdf"]
     steps = [
@@ -55,7 +55,7 @@ async def test_edited_sources_reach_the_writer_and_iterate_feeds_back(pool, work
         for r in await rows(
             pool,
             "SELECT name FROM run_steps WHERE run_id = %s AND kind <> 'now' ORDER BY seq",
-            run["id"],
+            run.id,
         )
     ]
     assert steps == [
@@ -76,8 +76,8 @@ async def test_edited_sources_reach_the_writer_and_iterate_feeds_back(pool, work
 async def test_rejecting_the_sources_stops_the_team(pool, worker, agents):
     user = await make_user(pool, "premium")
     run = await start(pool, user, "multi-agent", topic="Nothing good")
-    await decide(pool, await waiting_hook(pool, run["id"], "validate sources"), "reject")
-    done = await wait_status(pool, run["id"], "completed")
+    await decide(pool, await waiting_hook(pool, run.id, "validate sources"), "reject")
+    done = await wait_status(pool, run.id, "completed")
     assert done["output"] == {
         "published": False,
         "stopped_at": "validate sources",

@@ -30,7 +30,7 @@ async def start_review(pool, owner_id: int, space_id: int | None = None, **input
         run, _ = await start_run(
             conn, owner_id=owner_id, workflow="test-team-review", input=input, space_id=space_id
         )
-    return await waiting_hook(pool, run["id"], "team review")
+    return await waiting_hook(pool, run.id, "team review")
 
 
 async def decide(client, hook_id: int, action: str = "approve") -> httpx.Response:

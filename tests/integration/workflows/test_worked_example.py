@@ -46,15 +46,15 @@ async def test_the_haiku_is_written_retried_reviewed_and_returned(pool, worker, 
     owner = await make_user(pool)
     run = await start(pool, owner, "example-haiku", topic="frogs")
 
-    hook = await waiting_hook(pool, run["id"], "review")  # the run is suspended: no worker holds it
+    hook = await waiting_hook(pool, run.id, "review")  # the run is suspended: no worker holds it
     assert hook["show"]["content"] == "Old pond, a frog jumps in"
     async with pool.connection() as conn:
         await resolve_hook(conn, hook["token"], "approve", {}, decided_by="reviewer@example.test")
 
-    done = await wait_status(pool, run["id"], "completed")
+    done = await wait_status(pool, run.id, "completed")
     assert done["output"] == {"haiku": "Old pond, a frog jumps in", "approved": True}
     assert [r.last_user_message for r in model.requests] == ["A haiku about frogs"] * 2
-    write = (await journal(pool, run["id"]))[0]
+    write = (await journal(pool, run.id))[0]
     assert (write["name"], write["attempts"], write["tokens_in"], write["tokens_out"]) == (
         "write",
         2,
