@@ -1,46 +1,65 @@
-"""`baton` — one command, one subcommand module per area. Each module exposes `register(sub)`."""
+"""`baton` — one command, one subcommand module per area. Each module exposes `register(sub)`.
+
+Only the chosen command's module is imported: importing every module costs seconds of CPU (they
+reach the web app, the model client and the workflow catalog), and an operator's `baton teams list`
+should answer at once. `COMMANDS` keeps each top-level command's one-line help so `baton --help`
+lists them all without importing any; tests/unit/test_cli_startup.py checks it matches the modules.
+"""
 
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 
-from app.cli import (
-    apikey_cmd,
-    deploy_cmd,
-    hooks_cmd,
-    runs_cmd,
-    schedules_cmd,
-    selftest_cmd,
-    serve_cmd,
-    teams_cmd,
-    templates_cmd,
-    users_cmd,
-)
 from app.core.config import ConfigError
 from app.core.embedded_pg import EmbeddedPostgresError
 
-MODULES = [
-    serve_cmd,
-    runs_cmd,
-    hooks_cmd,
-    selftest_cmd,
-    templates_cmd,
-    schedules_cmd,
-    users_cmd,
-    teams_cmd,
-    apikey_cmd,
-    deploy_cmd,
-]
+# Top-level command -> (module that registers it, its one-line help), in `baton --help` order.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "serve": ("app.cli.serve_cmd", "run the web app (and a worker, unless --no-worker)"),
+    "worker": ("app.cli.serve_cmd", "run a worker process"),
+    "migrate": ("app.cli.serve_cmd", "apply pending SQL migrations"),
+    "runs": ("app.cli.runs_cmd", "start, inspect, cancel and retry workflow runs"),
+    "hooks": ("app.cli.hooks_cmd", "answer a waiting hook"),
+    "selftest": (
+        "app.cli.selftest_cmd",
+        "run one self-test workflow end to end and report timings",
+    ),
+    "templates": ("app.cli.templates_cmd", "list, export, import and run workflow templates"),
+    "schedules": ("app.cli.schedules_cmd", "workflows that start themselves on a schedule"),
+    "user": ("app.cli.users_cmd", "create accounts and change their tier"),
+    "teams": ("app.cli.teams_cmd", "create teams and manage their members"),
+    "apikey": ("app.cli.apikey_cmd", "create, list and revoke API keys"),
+    "check-deploy": (
+        "app.cli.deploy_cmd",
+        "replay every run in flight against this code; exit 1 if any would break",
+    ),
+}
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> argparse.ArgumentParser:
+    return argparse.ArgumentParser(
         prog="baton", description="Baton: AI chat with durable workflows"
     )
+
+
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for one command (importing only its module), or for all of them by default."""
+    parser = _parser()
     sub = parser.add_subparsers(dest="command", required=True)
-    for module in MODULES:
-        module.register(sub)
+    names = list(COMMANDS) if command is None else [command]
+    for module in dict.fromkeys(COMMANDS[name][0] for name in names):
+        importlib.import_module(module).register(sub)
+    return parser
+
+
+def _menu() -> argparse.ArgumentParser:
+    """Every command with its help and nothing behind it: for `baton`, `baton --help`, typos."""
+    parser = _parser()
+    sub = parser.add_subparsers(dest="command", required=True)
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text)
     return parser
 
 
@@ -49,7 +68,12 @@ class CommandError(Exception):
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    # The top-level parser has no options but --help, so the first word names the command.
+    command = argv[0] if argv else None
+    if command not in COMMANDS:
+        _menu().parse_args(argv)  # prints usage or help and exits
+    args = build_parser(command).parse_args(argv)
     try:
         return args.func(args) or 0
     except ConfigError as exc:

@@ -29,7 +29,6 @@ from app.web import (
     api,
     approvals,
     audit,
-    auth,
     builder,
     chat,
     code_review,
@@ -48,6 +47,7 @@ from app.web import (
     uploads,
     webhooks,
 )
+from app.web.auth import mount as auth
 from app.web.health.routes import healthz
 from app.web.home.routes import home
 from app.web.json_errors import UNAVAILABLE_RETRY_S

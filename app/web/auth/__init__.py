@@ -1,5 +1,7 @@
 """Accounts and access: sessions, CSRF, guards, sign-up/login pages.
 
+The web app mounts `app.web.auth.mount` (routes, middleware, exception handlers).
+
 For other areas:
     from app.web.auth import CurrentUser, requires_login, requires_admin
     router = Router("/runs", route_handlers=[...], guards=[requires_login])
@@ -9,14 +11,34 @@ Rate limits: `app.core.ratelimit` (the one limiter for chat, API, login and engi
 API keys: `app.web.auth.api_keys` (create, list, revoke; `authenticate` for the JSON API).
 """
 
-from app.web.auth.guards import LoginRequired, login_redirect, requires_admin, requires_login
-from app.web.auth.middleware import CSRFMiddleware, SessionMiddleware
-from app.web.auth.routes import routes
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from app.web.auth.user import CurrentUser, SessionInfo
 
-# Order matters: the CSRF token of a signed-in browser is derived from its session.
-middleware = [SessionMiddleware, CSRFMiddleware]
-exception_handlers = {LoginRequired: login_redirect}
+if TYPE_CHECKING:
+    from app.web.auth.guards import LoginRequired, requires_admin, requires_login
+    from app.web.auth.middleware import CSRFMiddleware, SessionMiddleware
+
+# The guards and middleware load on first use: this package is also the parent of the light
+# modules `baton` commands import (passwords, accounts, api_keys), which must not pay for the web
+# framework on every invocation.
+_LAZY = {
+    "LoginRequired": "app.web.auth.guards",
+    "requires_admin": "app.web.auth.guards",
+    "requires_login": "app.web.auth.guards",
+    "CSRFMiddleware": "app.web.auth.middleware",
+    "SessionMiddleware": "app.web.auth.middleware",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "CSRFMiddleware",
@@ -24,9 +46,6 @@ __all__ = [
     "LoginRequired",
     "SessionInfo",
     "SessionMiddleware",
-    "exception_handlers",
-    "middleware",
     "requires_admin",
     "requires_login",
-    "routes",
 ]

@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import TYPE_CHECKING, Generic, TypeVar
 
-from litestar import Request
 from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
 
 from app.core import local_time
+
+if TYPE_CHECKING:
+    from litestar import Request
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -10,14 +10,23 @@ from pwdlib.hashers.argon2 import Argon2Hasher
 
 _hasher = PasswordHash((Argon2Hasher(),))
 # Verified against when the email is unknown, so a wrong email costs as long as a wrong password.
-_DUMMY_HASH = _hasher.hash("baton-dummy-password")
+# Made on first need, not at import: a hash costs ~0.5 s of CPU, which every `baton` command that
+# imports this module would otherwise pay.
+_dummy_hash: str | None = None
 
 
 def use_hasher(hasher: PasswordHash) -> None:
     """Swap the hasher (tests use cheaper argon2 parameters); existing hashes keep verifying."""
-    global _hasher, _DUMMY_HASH
+    global _hasher, _dummy_hash
     _hasher = hasher
-    _DUMMY_HASH = hasher.hash("baton-dummy-password")
+    _dummy_hash = None
+
+
+def _verify_dummy(password: str) -> None:
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash("baton-dummy-password")
+    _hasher.verify(password, _dummy_hash)
 
 
 async def hash_password(password: str) -> str:
@@ -27,6 +36,6 @@ async def hash_password(password: str) -> str:
 async def verify_password(password: str, password_hash: str | None) -> bool:
     """False for a missing hash too, after the same amount of work."""
     if not password_hash:
-        await asyncio.to_thread(_hasher.verify, password, _DUMMY_HASH)
+        await asyncio.to_thread(_verify_dummy, password)
         return False
     return await asyncio.to_thread(_hasher.verify, password, password_hash)
