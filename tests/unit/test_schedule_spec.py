@@ -209,3 +209,12 @@ def test_a_draft_defaults_to_the_owners_zone():
         default_zone="Europe/Paris",
     )
     assert draft.time_zone == "Europe/Paris" and draft.name
+
+
+def test_a_fire_handled_a_moment_late_is_on_time_not_caught_up():
+    # A busy worker reaches a 1-second schedule 1.5 s after its fire: the next fire is already
+    # due, but nothing was down. Each fire runs in turn, none as a catch-up.
+    first = datetime(2026, 12, 4, 10, 0, 0, tzinfo=UTC)
+    now = first + timedelta(seconds=1, milliseconds=500)
+    for policy in ("latest", "all", "none"):
+        assert due_fires(_schedule(policy, first), now) == [(first, "scheduled")]
