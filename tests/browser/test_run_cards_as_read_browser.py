@@ -62,7 +62,7 @@ def _start_report(database_url: str, user_id: int, chat_id: int, space_id: int |
                     chat_id=chat_id,
                     space_id=space_id,
                 )
-            return str(run["id"])
+            return str(run.id)
         finally:
             await pool.close()
 

@@ -75,4 +75,4 @@ async def test_concurrent_starts_with_one_idempotency_key_make_one_run(pool):
             assert "pg_advisory_xact_lock" in await _blocked_in(pool)
             assert not second.done()
         again, created_again = await asyncio.wait_for(second, timeout=30)
-    assert created and not created_again and again["id"] == run["id"]
+    assert created and not created_again and again.id == run.id

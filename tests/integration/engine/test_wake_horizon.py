@@ -179,27 +179,27 @@ async def test_a_short_sleep_and_a_timeout_beyond_the_horizon_wake_on_time(horiz
     # Expires 12 s on, reminds 4 s before: both well beyond the 3 s horizon when the run waits.
     waiter = await start(pool, user, "test-hook", timeout_s=12, remind_before_s=4)
 
-    waiting = await wait_status(pool, waiter["id"], "waiting", timeout=30)
+    waiting = await wait_status(pool, waiter.id, "waiting", timeout=30)
     async with pool.connection() as conn:
         hook = await (
             await conn.execute(
                 "SELECT id, remind_at, expires_at, now() AS now FROM hooks WHERE run_id = %s",
-                (waiter["id"],),
+                (waiter.id,),
             )
         ).fetchone()
     if (hook["remind_at"] - hook["now"]).total_seconds() > HORIZON_S + 1:
         # Not queued at suspension: neither the timeout nor the reminder.
         queued = await todo_jobs(pool)
-        assert f"run:{waiter['id']}" not in queued
+        assert f"run:{waiter.id}" not in queued
         assert f"hook-reminder:{hook['id']}" not in queued
 
-    done = await wait_status(pool, napper["id"], "completed", timeout=30)
-    steps = {s["name"]: s for s in await journal(pool, napper["id"])}
+    done = await wait_status(pool, napper.id, "completed", timeout=30)
+    steps = {s["name"]: s for s in await journal(pool, napper.id)}
     woke_late = (steps["after nap"]["started_at"] - steps["nap"]["wake_at"]).total_seconds()
     assert 0 <= woke_late < 1.5, steps["nap"]
     assert done["status"] == "completed"
 
-    done = await wait_status(pool, waiter["id"], "completed", timeout=40)
+    done = await wait_status(pool, waiter.id, "completed", timeout=40)
     assert done["output"]["timed_out"] is True
     async with pool.connection() as conn:
         hook = await (
