@@ -359,7 +359,7 @@ class Soak:
                     conn.transaction(),
                 ):
                     run, _ = await start_run(conn, owner_id=user, workflow=workflow, input=inp)
-                self.report.runs[str(run["id"])] = kind
+                self.report.runs[str(run.id)] = kind
                 n += 1
             except psycopg.OperationalError:
                 self.report.start_errors += (

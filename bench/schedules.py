@@ -191,7 +191,7 @@ async def sleep_lateness(pool, owner: int, n: int) -> list[float]:
             run, _ = await start_run(
                 conn, owner_id=owner, workflow="bench-resume", input={"sleep_s": 1 + (i % 10) / 10}
             )
-            ids.append(run["id"])
+            ids.append(run.id)
             await asyncio.sleep(1.0)  # the count scans the burst's runs: not too often
     await wait_count(
         pool,

@@ -87,7 +87,7 @@ async def measure(pool, user, n: int, runs: int) -> tuple[list[float], list[floa
                         conn, user_id=user, slug=tpl["slug"], input={"topic": "otters"}
                     )
             starts[kind].append(time.perf_counter() - began)
-            (python if kind == "python" else template).append(await run_seconds(pool, run["id"]))
+            (python if kind == "python" else template).append(await run_seconds(pool, run.id))
     return python, template, starts
 
 

@@ -70,12 +70,12 @@ async def test_remaining_posts_cancelled_just_before_the_wait_end_the_run_at_onc
         async def cancel():
             async with pool.connection() as conn:
                 cancelled.append(
-                    await S.cancel_remaining_by_owner(conn, run_id=run["id"], owner_id=user)
+                    await S.cancel_remaining_by_owner(conn, run_id=run.id, owner_id=user)
                 )
 
         before_the_wait.append(cancel)
         await _approve(pool, review)
-        done = await wait_status(pool, run["id"], "completed", timeout=FINISH_S)
+        done = await wait_status(pool, run.id, "completed", timeout=FINISH_S)
     assert cancelled == [3] and not before_the_wait  # the edit ran, at that moment
     assert done["output"]["published"] == 0 and done["output"]["totals"]["cancelled"] == 3
     assert rx.published == {}
@@ -91,7 +91,7 @@ async def test_a_post_moved_to_now_just_before_the_wait_goes_out_now(
             async with pool.connection() as conn:
                 await S.edit_post(
                     conn,
-                    run_id=run["id"],
+                    run_id=run.id,
                     owner_id=user,
                     post_id=posts[2],
                     body="Moved up",
@@ -104,7 +104,7 @@ async def test_a_post_moved_to_now_just_before_the_wait_goes_out_now(
         assert not before_the_wait
         assert [p["text"] for p in rx.published.values()] == ["Moved up"]
         # The run now waits for the next post at its own time, not for the one it had read.
-        wait = await waiting_hook(pool, run["id"])
+        wait = await waiting_hook(pool, run.id)
         assert wait["name"].startswith("post 2 of 3 at ")
 
 
@@ -116,11 +116,11 @@ async def test_a_post_deleted_just_before_the_wait_is_not_waited_for(
 
         async def delete():
             async with pool.connection() as conn:
-                await S.delete_post(conn, run_id=run["id"], owner_id=user, post_id=posts[0])
+                await S.delete_post(conn, run_id=run.id, owner_id=user, post_id=posts[0])
 
         before_the_wait.append(delete)
         await _approve(pool, review)
-        wait = await waiting_hook(pool, run["id"])
+        wait = await waiting_hook(pool, run.id)
         assert not before_the_wait
         # What the owner sees on the run: the wait is for the first of the two posts left.
         assert wait["name"].startswith("post 1 of 2 at ")
@@ -128,7 +128,7 @@ async def test_a_post_deleted_just_before_the_wait_is_not_waited_for(
             pool,
             "SELECT name, status, output FROM run_steps WHERE run_id = %s AND kind = 'hook' "
             "ORDER BY seq",
-            run["id"],
+            run.id,
         )
         assert (
             steps[1]["name"].startswith("post 1 of 3 at ")
