@@ -192,63 +192,6 @@ class ReviewHook:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class Run:
-    """One run (commands.sql `get_run`): every column of `runs`, the name of the schedule that
-    started it, the slug of its template, its space and who started it. `steps` and `hooks` are
-    its journal and hooks when `get_run` loaded them, None when not (cancel, retry)."""
-
-    id: UUID
-    owner_id: int
-    chat_id: int | None
-    workflow: str
-    version: int
-    title: str
-    status: str
-    input: Any
-    output: Any
-    error: dict | None
-    idempotency_key: str | None
-    waiting_for: str | None
-    wake_at: datetime | None
-    progress: dict | None
-    cancel_requested: bool
-    steps_done: int
-    tokens_in: int
-    tokens_out: int
-    cost_usd: Decimal
-    created_at: datetime
-    started_at: datetime | None
-    updated_at: datetime
-    completed_at: datetime | None
-    deadline_at: datetime | None
-    cancel_reason: str | None
-    journal_pruned_at: datetime | None
-    steps_failed: int
-    steps_billed: int
-    template_id: int | None
-    template_version: int | None
-    schedule_id: UUID | None
-    fire_at: datetime | None
-    trigger_id: UUID | None
-    trigger_name: str | None
-    rerun_of: UUID | None
-    rerun_from: dict | None
-    space_id: int
-    schedule_name: str | None
-    template: str | None
-    space_kind: str
-    space_slug: str | None
-    space_name: str
-    owner_email: str
-    steps: tuple[Step, ...] | None = None
-    hooks: tuple[Hook, ...] | None = None
-
-    def without_journal(self) -> Run:
-        """The run alone (what `runs start --json` prints: no steps, no hooks)."""
-        return replace(self, steps=None, hooks=None)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
 class StartedRun:
     """A run as the start path returns it (commands.sql `insert_runs`, and `by_idempotency_keys`
     for a key's earlier run: both select these columns, every column of `runs`): `start_run`,
@@ -292,6 +235,27 @@ class StartedRun:
     rerun_of: UUID | None
     rerun_from: dict | None
     space_id: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Run(StartedRun):
+    """One run (commands.sql `get_run`): every column of `runs` (those of `StartedRun`), the name
+    of the schedule that started it, the slug of its template, its space and who started it.
+    `steps` and `hooks` are its journal and hooks when `get_run` loaded them, None when not
+    (cancel, retry)."""
+
+    schedule_name: str | None
+    template: str | None
+    space_kind: str
+    space_slug: str | None
+    space_name: str
+    owner_email: str
+    steps: tuple[Step, ...] | None = None
+    hooks: tuple[Hook, ...] | None = None
+
+    def without_journal(self) -> Run:
+        """The run alone (what `runs start --json` prints: no steps, no hooks)."""
+        return replace(self, steps=None, hooks=None)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
