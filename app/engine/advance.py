@@ -11,6 +11,7 @@ import logging
 from typing import Any
 
 from psycopg import AsyncConnection, OperationalError
+from psycopg.rows import class_row
 from psycopg_pool import AsyncConnectionPool
 from pydantic import ValidationError
 
@@ -21,6 +22,7 @@ from app.engine.errors import NonDeterminism, RunCancelled, StepFailed, Suspend,
 from app.engine.jobs import cancel_run_jobs
 from app.engine.journal import FINISH_RUN, LOAD_RUN, jsonb, to_json
 from app.engine.registry import get_workflow
+from app.engine.rows import StartedRun
 from app.engine.run import Run, error_json
 from app.engine.stored_outputs import LAZY_OUTPUT_BYTES
 
@@ -46,11 +48,11 @@ async def finish_run(
     *,
     output: Any = None,
     error: dict | None = None,
-) -> dict | None:
+) -> StartedRun | None:
     """Move a run to a final state once (a finished run is never reopened by a late advance)."""
     async with conn.transaction():
         row = await (
-            await conn.execute(
+            await conn.cursor(row_factory=class_row(StartedRun)).execute(
                 FINISH_RUN,
                 {
                     "run_id": run_id,
@@ -69,7 +71,7 @@ async def finish_run(
     if row:
         log.info(
             "run.finished",
-            extra={"run_id": str(run_id), "workflow": row["workflow"], "status": status},
+            extra={"run_id": str(run_id), "workflow": row.workflow, "status": status},
         )
     return row
 

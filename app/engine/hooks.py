@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from psycopg import AsyncConnection
 from psycopg.rows import class_row
@@ -29,7 +29,7 @@ from app.engine import signals
 from app.engine.errors import AlreadyDecided, HookExpired, HookNotFound, InvalidAction, InvalidState
 from app.engine.jobs import defer_hook_reminder
 from app.engine.journal import write_step
-from app.engine.rows import HookAfterDecision, HookToDecide, ReviewHook, WaitingHook
+from app.engine.rows import HookAfterDecision, HookRow, HookToDecide, ReviewHook, WaitingHook
 from app.engine.values import HOOK_ACTIONS, HookResult
 
 if TYPE_CHECKING:
@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 
 SQL = load_queries(__file__)
 INSERT_HOOK = SQL["insert_hook"]
+CLAIM_REMINDER = SQL["claim_reminder"]
 EXPIRE_HOOK = SQL["expire_hook"]
 JOURNAL_ENTRY = SQL["journal_entry"]
 LOCK_HOOK = SQL["lock_hook"]
@@ -143,7 +144,7 @@ async def create_hook(
     secret,
     assign_role: str | None = None,
     required: int = 1,
-) -> dict[str, Any]:
+) -> HookRow:
     if kind not in HOOK_ACTIONS:
         raise ValueError(f"hook kind must be one of {', '.join(HOOK_ACTIONS)}")
     check_assignment(kind, assignee, assign_role, required)
@@ -161,7 +162,7 @@ async def create_hook(
     if remind_at and remind_at <= now:
         remind_at = None
     hook = await (
-        await conn.execute(
+        await conn.cursor(row_factory=class_row(HookRow)).execute(
             INSERT_HOOK,
             {
                 "run_id": run.id,
@@ -189,18 +190,18 @@ async def create_hook(
         name=name,
         kind="hook",
         status="waiting",
-        detail={"hook_id": hook["id"]},
+        detail={"hook_id": hook.id},
         wake_at=expires_at,
         event="hook_waiting",
         event_data={
             "seq": seq,
             "name": name,
-            "hook_id": hook["id"],
+            "hook_id": hook.id,
             "expires_at": expires_at.isoformat() if expires_at else None,
         },
     )
     if remind_at:
-        await defer_hook_reminder(conn, hook["id"], remind_at)
+        await defer_hook_reminder(conn, hook.id, remind_at)
     await signals.emit(signals.hook_waiting, conn, hook)
     return hook
 
@@ -390,10 +391,8 @@ async def send_hook_reminder(conn: AsyncConnection, hook_id: int) -> bool:
     """Run the reminder callbacks once, if the hook is still waiting."""
     async with conn.transaction():
         hook = await (
-            await conn.execute(
-                "UPDATE hooks SET reminded_at = now() WHERE id = %(id)s AND status = 'waiting' "
-                "AND reminded_at IS NULL RETURNING *",
-                {"id": hook_id},
+            await conn.cursor(row_factory=class_row(HookRow)).execute(
+                CLAIM_REMINDER, {"id": hook_id}
             )
         ).fetchone()
         if hook:

@@ -2,12 +2,22 @@
 -- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
 
 -- insert_hook --
--- A new approval (its token is the link's secret); returned whole for the caller's notice.
+-- A new approval (its token is the link's secret); returned whole for the caller's notice: the
+-- columns of app/engine/rows.py `HookRow` (every column of hooks; `claim_reminder` too).
 INSERT INTO hooks (run_id, seq, owner_id, token, name, kind, actions, show, assignee, assigned_role,
                    required, secret, expires_at, remind_at)
 VALUES (%(run_id)s, %(seq)s, %(owner_id)s, %(token)s, %(name)s, %(kind)s, %(actions)s, %(show)s,
         %(assignee)s, %(assigned_role)s, %(required)s, %(secret)s, %(expires_at)s, %(remind_at)s)
-RETURNING *
+RETURNING id, run_id, seq, owner_id, token, name, kind, status, actions, show, assignee, secret, action, response,
+          decided_by, decided_at, expires_at, remind_at, reminded_at, created_at, assigned_role, required
+
+-- claim_reminder --
+-- The hook, once, if it still waits and was not reminded: the reminder callbacks run with it
+-- (the columns of `HookRow`, as insert_hook returns them).
+UPDATE hooks SET reminded_at = now()
+WHERE id = %(id)s AND status = 'waiting' AND reminded_at IS NULL
+RETURNING id, run_id, seq, owner_id, token, name, kind, status, actions, show, assignee, secret, action, response,
+          decided_by, decided_at, expires_at, remind_at, reminded_at, created_at, assigned_role, required
 
 -- run_space_kind --
 -- A hook assigned to a role needs a team: the kind of the run's space (personal or team).

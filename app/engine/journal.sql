@@ -205,7 +205,13 @@ WITH upd AS (
     INSERT INTO run_event_rows (run_id, owner_id, kind, data)
     SELECT id, owner_id, 'status', jsonb_build_object('status', status, 'error', error) FROM upd
 )
-SELECT * FROM upd
+-- The columns of app/engine/rows.py `StartedRun` (every column of runs): the `run_finished` signal's row.
+SELECT id, owner_id, chat_id, workflow, version, title, status, input, output, error, idempotency_key,
+       waiting_for, wake_at, progress, cancel_requested, steps_done, tokens_in, tokens_out, cost_usd,
+       created_at, started_at, updated_at, completed_at, deadline_at, cancel_reason, journal_pruned_at,
+       steps_failed, steps_billed, template_id, template_version, schedule_id, fire_at, trigger_id,
+       trigger_name, rerun_of, rerun_from, space_id
+FROM upd
 
 -- insert_event --
 -- Every run event is inserted under the run's row lock (here explicitly; elsewhere by the UPDATE

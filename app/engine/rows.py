@@ -192,9 +192,40 @@ class ReviewHook:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
+class HookRow:
+    """A hook as the engine's signals pass it (hooks.sql `insert_hook` for `hook_waiting`,
+    `claim_reminder` for `hook_reminder`): every column of `hooks`, the secret and token included,
+    for the mail and the bell of app/workflows/notices.py."""
+
+    id: int
+    run_id: UUID
+    seq: int
+    owner_id: int
+    token: str
+    name: str
+    kind: str
+    status: str
+    actions: list[str]
+    show: Any
+    assignee: str | None
+    secret: str | None
+    action: str | None
+    response: Any
+    decided_by: str | None
+    decided_at: datetime | None
+    expires_at: datetime | None
+    remind_at: datetime | None
+    reminded_at: datetime | None
+    created_at: datetime
+    assigned_role: str | None
+    required: int
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
 class StartedRun:
     """A run as the start path returns it (commands.sql `insert_runs`, and `by_idempotency_keys`
-    for a key's earlier run: both select these columns, every column of `runs`): `start_run`,
+    for a key's earlier run: both select these columns, every column of `runs`), and as it ended
+    (journal.sql `finish_run`: the `run_finished` signal's row): `start_run`,
     `start_runs`, app/web/runs/start.py `Started.run`, app/templates/start.py. No space names, no
     journal: `get_run` has those."""
 
@@ -292,6 +323,7 @@ Row = (
     | RunSummary
     | StartedRun
     | Step
+    | HookRow
     | Hook
     | HookAfterDecision
     | HookToDecide

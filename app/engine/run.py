@@ -522,7 +522,7 @@ class Run:
                     assign_role=assign_role,
                     required=required,
                 )
-                await self._suspend("waiting", name, J.parse_time(hook["expires_at"]))
+                await self._suspend("waiting", name, J.parse_time(hook.expires_at))
                 result = None
         if result is None:
             raise Suspend()

@@ -9,13 +9,16 @@ from typing import Any
 
 from psycopg import AsyncConnection
 
-Callback = Callable[[AsyncConnection, dict[str, Any]], Awaitable[None]]
+from app.engine.rows import HookRow, StartedRun
 
-hook_waiting: list[Callback] = []  # (conn, hook row) once a hook starts waiting
-hook_reminder: list[Callback] = []  # (conn, hook row) at remind_before the expiry
-run_finished: list[Callback] = []  # (conn, run row) once completed, failed or cancelled
+HookCallback = Callable[[AsyncConnection, HookRow], Awaitable[None]]
+RunCallback = Callable[[AsyncConnection, StartedRun], Awaitable[None]]
+
+hook_waiting: list[HookCallback] = []  # once a hook starts waiting
+hook_reminder: list[HookCallback] = []  # at remind_before the expiry
+run_finished: list[RunCallback] = []  # once completed, failed or cancelled
 
 
-async def emit(callbacks: list[Callback], conn: AsyncConnection, row: dict[str, Any]) -> None:
+async def emit(callbacks: list[Any], conn: AsyncConnection, row: HookRow | StartedRun) -> None:
     for callback in callbacks:
         await callback(conn, row)

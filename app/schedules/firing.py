@@ -554,14 +554,14 @@ async def rearm_overdue(conn: AsyncConnection, grace_s: float = SWEEP_GRACE_S) -
     return True
 
 
-async def on_run_finished(conn: AsyncConnection, run: dict) -> None:
+async def on_run_finished(conn: AsyncConnection, run: StartedRun) -> None:
     """Engine signal, inside the finishing transaction: only queue the follow-up, so the run's
     end never waits on (or deadlocks with) a fire holding the schedule's lock."""
-    if run.get("schedule_id"):
+    if run.schedule_id:
         await defer(
             conn,
             SCHEDULE_RUN_ENDED,
-            {"schedule_id": str(run["schedule_id"]), "status": run["status"]},
+            {"schedule_id": str(run.schedule_id), "status": run.status},
         )
 
 

@@ -20,6 +20,7 @@ from app.core.secrets_box import secret_box
 from app.engine import signals
 from app.engine.errors import StepFailed
 from app.engine.registry import workflow
+from app.engine.rows import StartedRun
 from app.engine.run import Run
 from app.engine.values import RetryPolicy
 from app.steps import code_review as CR
@@ -346,15 +347,13 @@ def _read_diff(
     return {"text": found.text, "files": found.files, "truncated": found.truncated}
 
 
-async def _forget_mirror(conn, run: dict) -> None:
+async def _forget_mirror(conn, run: StartedRun) -> None:
     """However a review ends (approved, failed, cancelled), its git mirror goes: the one in the
     data dir of the process that ends it (the worker, or the web process for a cancel)."""
-    if run["workflow"] == NAME:
+    if run.workflow == NAME:
         import asyncio
 
-        await asyncio.to_thread(
-            git.remove_mirror, runtime.current().settings.data_dir, str(run["id"])
-        )
+        await asyncio.to_thread(git.remove_mirror, runtime.current().settings.data_dir, str(run.id))
 
 
 if _forget_mirror not in signals.run_finished:

@@ -26,10 +26,12 @@ the notification exist exactly when the state change they announce does.
 from __future__ import annotations
 
 import logging
+from dataclasses import fields
 from datetime import datetime
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.rows import class_row
 
 from app.core import runtime
 from app.core.local_time import format_local
@@ -42,6 +44,7 @@ from app.engine import signals
 from app.engine.advance import USER_CANCEL
 from app.engine.errors import WorkflowNotFound
 from app.engine.registry import get_workflow
+from app.engine.rows import HookRow, StartedRun, as_dict
 from app.workflows import digest  # noqa: F401  (registers the daily digest's periodic task with the worker)
 
 log = logging.getLogger("baton.notices")
@@ -57,7 +60,11 @@ INSERT_NOTIFICATION = """
 INSERT INTO notifications (user_id, kind, title, url, run_id, hook_id)
 VALUES (%(user_id)s, %(kind)s, %(title)s, %(url)s, %(run_id)s, %(hook_id)s)
 """
-WAITING_HOOK = "SELECT * FROM hooks WHERE id = %(id)s AND status = 'waiting'"
+# The columns of HookRow, as the engine's signals pass a hook.
+WAITING_HOOK = (
+    f"SELECT {', '.join(f.name for f in fields(HookRow))} FROM hooks "
+    "WHERE id = %(id)s AND status = 'waiting'"
+)
 # The members of the run's space who may decide a hook assigned to `role` (that role or above).
 ROLE_DECIDERS = """
 SELECT u.id, u.email, u.time_zone FROM runs r
@@ -220,13 +227,15 @@ async def _mail(
     )
 
 
-async def _hook_recipient(conn: AsyncConnection, hook: dict, run: dict) -> tuple[str, dict | None]:
+async def _hook_recipient(
+    conn: AsyncConnection, hook: HookRow, run: dict
+) -> tuple[str, dict | None]:
     """Who the hook's mail goes to: its assignee (an account, or an outside address) or the owner."""
-    if hook.get("assignee"):
+    if hook.assignee:
         user = await (
-            await conn.execute(USER_BY_EMAIL, {"email": hook["assignee"].strip()})
+            await conn.execute(USER_BY_EMAIL, {"email": hook.assignee.strip()})
         ).fetchone()
-        return hook["assignee"], user
+        return hook.assignee, user
     return run["owner_email"], {
         "id": run["owner_id"],
         "email": run["owner_email"],
@@ -234,47 +243,47 @@ async def _hook_recipient(conn: AsyncConnection, hook: dict, run: dict) -> tuple
     }
 
 
-async def _role_deciders(conn: AsyncConnection, hook: dict) -> list[dict]:
+async def _role_deciders(conn: AsyncConnection, hook: HookRow) -> list[dict]:
     """Everyone a hook assigned to a role waits for (none when it is not assigned to one)."""
-    if not hook.get("assigned_role"):
+    if not hook.assigned_role:
         return []
-    params = {"run_id": hook["run_id"], "role": hook["assigned_role"]}
+    params = {"run_id": hook.run_id, "role": hook.assigned_role}
     return await (await conn.execute(ROLE_DECIDERS, params)).fetchall()
 
 
-async def _bell_users(conn: AsyncConnection, hook: dict, run: dict) -> list[tuple[int, str]]:
+async def _bell_users(conn: AsyncConnection, hook: HookRow, run: dict) -> list[tuple[int, str]]:
     """Whose bell a hook rings, and where it leads: the people it waits for who have an account
     (the owner's leads to the run in its chat, the others' to /approvals/<id>); for a reviewer
     without an account, the owner's."""
-    own = run_url(run) if run["chat_id"] else f"/approvals/{hook['id']}"
-    if hook.get("assigned_role"):
+    own = run_url(run) if run["chat_id"] else f"/approvals/{hook.id}"
+    if hook.assigned_role:
         return [
-            (u["id"], own if u["id"] == run["owner_id"] else f"/approvals/{hook['id']}")
+            (u["id"], own if u["id"] == run["owner_id"] else f"/approvals/{hook.id}")
             for u in await _role_deciders(conn, hook)
         ]
     _, user = await _hook_recipient(conn, hook, run)
     if user is None:  # an outside reviewer (the e-mail reaches them): the owner's bell keeps track
         return [(run["owner_id"], own)]
-    return [(user["id"], own if user["id"] == run["owner_id"] else f"/approvals/{hook['id']}")]
+    return [(user["id"], own if user["id"] == run["owner_id"] else f"/approvals/{hook.id}")]
 
 
 async def _mail_for_hook(
     conn: AsyncConnection,
-    hook: dict,
+    hook: HookRow,
     run: dict,
     *,
     reminder: bool,
     wait_s: float | None = None,
     only_user: int | None = None,
 ) -> None:
-    show = hook.get("show") or {}
+    show = hook.show or {}
     expired_state = show.get("state") == "expired"
     template = (
         "hook_reminder" if reminder else ("review_expired" if expired_state else "hook_waiting")
     )
-    if hook.get("assigned_role"):
+    if hook.assigned_role:
         recipients = [
-            (u["email"], u, f"/approvals/{hook['id']}")
+            (u["email"], u, f"/approvals/{hook.id}")
             for u in await _role_deciders(conn, hook)
             if only_user is None or u["id"] == only_user
         ]
@@ -289,7 +298,7 @@ async def _mail_for_hook(
 
 async def _mail_one_for_hook(
     conn: AsyncConnection,
-    hook: dict,
+    hook: HookRow,
     run: dict,
     template: str,
     to: str,
@@ -299,11 +308,11 @@ async def _mail_one_for_hook(
     reminder: bool,
     wait_s: float | None,
 ) -> None:
-    show = hook.get("show") or {}
+    show = hook.show or {}
     expired_state = show.get("state") == "expired"
     title = show.get("title") or run["title"]
     settings = runtime.current().settings
-    link = settings.base_url + app_path if app_path else review_link(hook["token"])
+    link = settings.base_url + app_path if app_path else review_link(hook.token)
     await _mail(
         conn,
         "reminder" if reminder or expired_state else "review_needed",
@@ -311,42 +320,42 @@ async def _mail_one_for_hook(
         user=user,
         template=template,
         run=run,
-        hook_id=hook["id"],
+        hook_id=hook.id,
         app_path=app_path,
         recheck={
-            "hook_id": hook["id"],
+            "hook_id": hook.id,
             "reminder": reminder,
             "wait_s": wait_s or RECHECK_S,
             # A role's member is asked again alone (the others had their mail).
             **({"user_id": user["id"]} if app_path and user else {}),
         },
         digest_title=(
-            f"Reminder: {title} is waiting for you ({hook['name']})"
+            f"Reminder: {title} is waiting for you ({hook.name})"
             if reminder
             else f"Review expired: {title}"
             if expired_state
-            else f"Review needed: {title} ({hook['name']})"
+            else f"Review needed: {title} ({hook.name})"
         ),
         context={
             "run_title": title,
             "workflow_title": workflow_title(run),
-            "hook_name": hook["name"],
-            "heading": show.get("heading") or hook["name"],
+            "hook_name": hook.name,
+            "heading": show.get("heading") or hook.name,
             "preview": _preview(show),
             "link": link,
-            "expires_at": _when(hook.get("expires_at"), user["time_zone"] if user else None),
+            "expires_at": _when(hook.expires_at, user["time_zone"] if user else None),
         },
     )
 
 
-async def on_hook_waiting(conn: AsyncConnection, hook: dict) -> None:
-    if hook["kind"] == "webhook":  # answered by a system, not a person
+async def on_hook_waiting(conn: AsyncConnection, hook: HookRow) -> None:
+    if hook.kind == "webhook":  # answered by a system, not a person
         return
-    run = await (await conn.execute(RUN_AND_OWNER, {"run_id": hook["run_id"]})).fetchone()
+    run = await (await conn.execute(RUN_AND_OWNER, {"run_id": hook.run_id})).fetchone()
     if _operator_run(run):
         return
     await _mail_for_hook(conn, hook, run, reminder=False)
-    expired_state = (hook.get("show") or {}).get("state") == "expired"
+    expired_state = (hook.show or {}).get("state") == "expired"
     for user_id, url in await _bell_users(conn, hook, run):
         await _bell(
             conn,
@@ -356,18 +365,18 @@ async def on_hook_waiting(conn: AsyncConnection, hook: dict) -> None:
             title=(
                 f"Review expired: {run['title']}"
                 if expired_state
-                else f"Approval needed: {run['title']} ({hook['name']})"
+                else f"Approval needed: {run['title']} ({hook.name})"
             ),
             url=url,
             run_id=run["id"],
-            hook_id=hook["id"],
+            hook_id=hook.id,
         )
 
 
-async def on_hook_reminder(conn: AsyncConnection, hook: dict) -> None:
-    if hook["kind"] == "webhook":
+async def on_hook_reminder(conn: AsyncConnection, hook: HookRow) -> None:
+    if hook.kind == "webhook":
         return
-    run = await (await conn.execute(RUN_AND_OWNER, {"run_id": hook["run_id"]})).fetchone()
+    run = await (await conn.execute(RUN_AND_OWNER, {"run_id": hook.run_id})).fetchone()
     if _operator_run(run):
         return
     await _mail_for_hook(conn, hook, run, reminder=True)
@@ -377,14 +386,16 @@ async def on_hook_reminder(conn: AsyncConnection, hook: dict) -> None:
             "reminder",
             user_id=user_id,
             kind="review_reminder",
-            title=f"Reminder: {run['title']} is waiting ({hook['name']})",
+            title=f"Reminder: {run['title']} is waiting ({hook.name})",
             url=url,
             run_id=run["id"],
-            hook_id=hook["id"],
+            hook_id=hook.id,
         )
 
 
-async def on_run_finished(conn: AsyncConnection, run: dict) -> None:
+async def on_run_finished(conn: AsyncConnection, finished: StartedRun) -> None:
+    # The helpers and the mail read a run as the dict RUN_AND_OWNER gives them elsewhere.
+    run = as_dict(finished)
     if _operator_run(run):
         return
     if run["status"] == "cancelled":
@@ -439,10 +450,12 @@ async def recheck_hook_notice(
     and they have left (else look again, twice as late). `user_id`: that one member of the role
     the hook is assigned to."""
     async with conn.transaction():
-        hook = await (await conn.execute(WAITING_HOOK, {"id": hook_id})).fetchone()
+        hook = await (
+            await conn.cursor(row_factory=class_row(HookRow)).execute(WAITING_HOOK, {"id": hook_id})
+        ).fetchone()
         if hook is None:  # decided or expired meanwhile: nothing left to say
             return
-        run = await (await conn.execute(RUN_AND_OWNER, {"run_id": hook["run_id"]})).fetchone()
+        run = await (await conn.execute(RUN_AND_OWNER, {"run_id": hook.run_id})).fetchone()
         await _mail_for_hook(
             conn,
             hook,

@@ -144,7 +144,7 @@ async def test_remind_before_calls_the_reminder_callbacks_once(pool, worker, use
     reminded = []
 
     async def remember(conn, hook):
-        reminded.append((hook["name"], hook["assignee"]))
+        reminded.append((hook.name, hook.assignee))
 
     signals.hook_reminder.append(remember)
     try:
