@@ -38,6 +38,7 @@ from app.templates.starters import load_starters  # noqa: E402
 from app.web.chat import proposals, replies  # noqa: E402
 from app.web.live import LiveHub  # noqa: E402
 from app.web.runs.start import choose_template  # noqa: E402
+from bench.support import bench_user  # noqa: E402
 from tests.integration.templates.test_template_runs import REPORT  # noqa: E402
 
 REPLIES = 60
@@ -94,13 +95,7 @@ async def main() -> None:
         await hub.start()
         async with pool.connection() as conn:
             await load_starters(conn)
-            user = (
-                await (
-                    await conn.execute(
-                        "INSERT INTO users (email, tier) VALUES ('bench@example.test', 'enterprise') RETURNING id"
-                    )
-                ).fetchone()
-            )["id"]
+            user = await bench_user(conn)
             for n in range(14):
                 doc = copy.deepcopy(REPORT)
                 doc["title"] = f"Report {n}"

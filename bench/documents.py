@@ -36,6 +36,7 @@ from app.core.embedded_pg import EmbeddedPostgres  # noqa: E402
 from app.core.migrations import apply_migrations  # noqa: E402
 from app.engine.commands import cancel_run, start_run  # noqa: E402
 from app.steps.run_files import attach_uploads, store_uploads  # noqa: E402
+from bench.support import bench_user  # noqa: E402
 
 BATON = str(Path(sys.executable).with_name("baton"))
 DOCS, PAGES, ROWS = 50, 10, 1_000_000
@@ -242,13 +243,7 @@ async def main() -> None:
     print(f"    machine: {os.cpu_count()} cores, load average {load:.1f} before the run")
     try:
         async with pool.connection() as conn:
-            user = (
-                await (
-                    await conn.execute(
-                        "INSERT INTO users (email, tier) VALUES ('bench@example.test', 'enterprise') RETURNING id"
-                    )
-                ).fetchone()
-            )["id"]
+            user = await bench_user(conn)
         t0 = time.perf_counter()
         distinct = [
             ten_page_pdf(i) for i in range(10)

@@ -23,7 +23,7 @@ import bench.workflows  # noqa: E402,F401
 from app.core.db import open_pool  # noqa: E402
 from app.engine.commands import start_run  # noqa: E402
 from app.engine.hooks import resolve_hook  # noqa: E402
-from bench.support import Workers, bench_database, mark, pct  # noqa: E402
+from bench.support import Workers, bench_database, bench_user, mark, pct  # noqa: E402
 
 
 async def wait_done(pool, run_ids, timeout=60) -> None:
@@ -196,13 +196,7 @@ async def run_all(url: str) -> None:
     workers = Workers(url)
     try:
         async with pool.connection() as conn:
-            user = (
-                await (
-                    await conn.execute(
-                        "INSERT INTO users (email, tier) VALUES ('bench@example.test', 'enterprise') RETURNING id"
-                    )
-                ).fetchone()
-            )["id"]
+            user = await bench_user(conn)
         floor = await floor_ms(pool)
         print(f"(a) floor: single-row INSERT+COMMIT            {floor:.3f} ms")
         workers.start(1)

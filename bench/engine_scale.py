@@ -38,7 +38,7 @@ from app.core.db import open_pool  # noqa: E402
 from app.core.migrations import apply_migrations  # noqa: E402
 from app.engine.recovery import ORPHAN_RUNS, sweep  # noqa: E402
 from bench.engine import floor_ms, start_many, wait_done  # noqa: E402
-from bench.support import Workers, mark, pct  # noqa: E402
+from bench.support import Workers, bench_user, mark, pct  # noqa: E402
 from tests.support.pg_cluster import pg_cluster  # noqa: E402
 
 # The orphan-run query before issue 14: the OR keeps Postgres from using either partial unique
@@ -310,13 +310,7 @@ async def main() -> None:
         workers = Workers(url)
         try:
             async with pool.connection() as conn:
-                user = (
-                    await (
-                        await conn.execute(
-                            "INSERT INTO users (email, tier) VALUES ('bench@example.test', 'enterprise') RETURNING id"
-                        )
-                    ).fetchone()
-                )["id"]
+                user = await bench_user(conn)
             workers.start(1)
             if args.only in (None, "wal"):
                 await wal_per_step(pool, user, workers, args.steps)

@@ -26,7 +26,7 @@ from app.engine import journal  # noqa: E402
 from app.engine.registry import workflow  # noqa: E402
 from app.engine.run import Run  # noqa: E402
 from bench.engine import start_many, wait_done  # noqa: E402
-from bench.support import bench_database  # noqa: E402
+from bench.support import bench_database, bench_user  # noqa: E402
 from worker.runner import WorkerHandle  # noqa: E402
 
 STEPS = 200
@@ -77,13 +77,7 @@ async def run_all(url: str) -> None:
     kept = journal.step_args
     try:
         async with pool.connection() as conn:
-            user = (
-                await (
-                    await conn.execute(
-                        "INSERT INTO users (email, tier) VALUES ('bench@example.test', 'enterprise') RETURNING id"
-                    )
-                ).fetchone()
-            )["id"]
+            user = await bench_user(conn)
         await per_step(pool, user, False)  # warm-up
         figures: dict[tuple[str, bool], list[float]] = {}
         for _ in range(ROUNDS):

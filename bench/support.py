@@ -99,3 +99,13 @@ def pct(values: list[float], p: float) -> float:
 
 def mark(ok: bool) -> str:
     return "ok " if ok else "MISS"
+
+
+async def bench_user(conn) -> int:
+    """The benchmark's one user, on the enterprise tier (no quota in the way), in a fresh database."""
+    row = await (
+        await conn.execute(
+            "INSERT INTO users (email, tier) VALUES ('bench@example.test', 'enterprise') RETURNING id"
+        )
+    ).fetchone()
+    return row["id"]
