@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 from app.core.llm import LLM
 from tests.integration.workflows.web import run_ids, signed_in
 from tests.support.fixtures import forget_ip_limits
-from tests.support.model_server import Call, Failure, Reply, ToolCalls
+from tests.support.model_server import Call, Failure, Reply, ToolCalls, echo
 from tests.support.web import htmx, parse_sse, start_chat, token
 
 PROPOSAL = Call(
@@ -28,7 +28,7 @@ async def message_row(pool, conversation_id):
     async with pool.connection() as conn:
         return await (
             await conn.execute(
-                "SELECT id, content, proposal FROM messages WHERE conversation_id = %s AND role = 'assistant' ORDER BY id DESC LIMIT 1",
+                "SELECT id, content, status, error, proposal FROM messages WHERE conversation_id = %s AND role = 'assistant' ORDER BY id DESC LIMIT 1",
                 (conversation_id,),
             )
         ).fetchone()
@@ -92,10 +92,18 @@ async def test_a_proposed_workflow_starts_only_when_the_user_confirms_and_only_o
 
 async def test_dismiss_and_invalid_proposals(app_client, pool, model):
     await signed_in(app_client, pool)
-    model.script(ToolCalls([PROPOSAL], text="Maybe a workflow?"))
+    # Only the chat's request offers tools: a model call of some other run in the shared test
+    # database cannot take this answer first.
+    model.handler = lambda request: (
+        ToolCalls([PROPOSAL], text="Maybe a workflow?")
+        if (request.body or {}).get("tools")
+        else echo(request)
+    )
     conversation_id, stream_url = await start_chat(app_client, "Reviewed report please")
     await app_client.get(stream_url)
     message = await message_row(pool, conversation_id)
+    assert message["proposal"] is not None, message  # its status and error say why not
+    model.handler = echo
     dismissed = await app_client.post(
         f"/chat/proposals/{message['id']}/dismiss", headers=htmx(await token(app_client))
     )
