@@ -12,10 +12,12 @@ serves other people too. Baselines are measured in the same run:
     a few seconds;
 (h) WAL written per step (pg_current_wal_lsn deltas) beside the floor (one-row INSERT+COMMIT), and
     the share of the `runs` table's updates that were HOT over a long run;
-(f) resuming a run after a hook decision with a 1,000- and a 5,000-step journal (decision -> next
-    step started, through a `baton worker`), and the same with 2 kB step outputs; beside it one
-    resume in this process (load query + replay to the hook): best wall times, and the CPU time
-    of Python and of its Postgres backend per resume, which the machine's load hardly inflates.
+(f) resuming a run after a hook decision with a 1,000- and a 5,000-step journal (through a
+    `baton worker`: load + replay up to the next step's start, and decision -> next step), and the
+    same with 2 kB step outputs; beside it one resume in this process (load query + replay to the
+    hook), with the whole journal loaded and with the journal kept since the run suspended: best
+    wall times, and the CPU time of Python and of its Postgres backend per resume, which the
+    machine's load hardly inflates.
 """
 
 from __future__ import annotations
@@ -200,38 +202,47 @@ def backend_cpu_ms(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) * 1000 / os.sysconf("SC_CLK_TCK")
 
 
-async def in_process_ms(pool, run_id, repeat: int = 40) -> tuple[float, float, float, float]:
-    """One resume in this process (rolled back: loading marks the run running), `repeat` times:
-    the load query alone and query + replay of the workflow to its hook (best wall times), and
-    the CPU time per resume of this process and of its Postgres backend (means; the clock ticks
-    in 10 ms, hence the repeats)."""
+async def in_process_ms(pool, run_id, repeat: int = 40) -> dict[str, tuple[float, ...]]:
+    """One resume in this process (rolled back: loading marks the run running), `repeat` times,
+    two ways: "loaded", the whole journal from Postgres (a worker that did not run the steps), and
+    "kept", only what follows the journal kept when the run suspended (the worker that ran them).
+    Each: the load query alone and query + replay of the workflow to its hook (best wall times),
+    and the CPU time per resume of this process and of its Postgres backend (means; the clock
+    ticks in 10 ms, hence the repeats)."""
+    from app.engine.advance import load_params
     from app.engine.errors import Suspend
     from app.engine.journal import LOAD_RUN
     from app.engine.registry import get_workflow
     from app.engine.run import Run
 
     wf = get_workflow("bench-resume")
-    params = {"run_id": run_id, "lazy_bytes": 1024}
 
-    async def resume(conn) -> tuple[float, float]:
+    async def resume(conn, kept) -> tuple[float, float, object]:
         async with conn.transaction(force_rollback=True):
             t0 = time.perf_counter()
-            row = await (await conn.execute(LOAD_RUN, params, prepare=True)).fetchone()
+            row = await (
+                await conn.execute(LOAD_RUN, load_params(run_id, kept), prepare=True)
+            ).fetchone()
             t1 = time.perf_counter()
             inp = wf.input_model.model_validate(row["input"])
+            run = Run(conn, row, inp, kept)
             with contextlib.suppress(Suspend):
-                await wf.fn(Run(conn, row, inp), inp)
+                await wf.fn(run, inp)
             t2 = time.perf_counter()
-        return (t1 - t0) * 1000, (t2 - t0) * 1000
+        return (t1 - t0) * 1000, (t2 - t0) * 1000, run.kept()
 
+    figures = {}
     async with pool.connection() as conn:
-        await resume(conn)  # prepared, and large outputs in this process's cache as on its worker
+        # Prepared, large outputs in this process's cache as on a worker, and the journal kept.
+        *_, kept = await resume(conn, None)
         pid = conn.info.backend_pid
-        server0, client0 = backend_cpu_ms(pid), time.process_time()
-        times = [await resume(conn) for _ in range(repeat)]
-        server = (backend_cpu_ms(pid) - server0) / repeat
-        client = (time.process_time() - client0) * 1000 / repeat
-    return min(t[0] for t in times), min(t[1] for t in times), client, server
+        for way, known in (("loaded", None), ("kept", kept)):
+            server0, client0 = backend_cpu_ms(pid), time.process_time()
+            times = [await resume(conn, known) for _ in range(repeat)]
+            server = (backend_cpu_ms(pid) - server0) / repeat
+            client = (time.process_time() - client0) * 1000 / repeat
+            figures[way] = (min(t[0] for t in times), min(t[1] for t in times), client, server)
+    return figures
 
 
 async def resume_scale(pool, user: int, runs: int) -> None:
@@ -247,24 +258,26 @@ async def resume_scale(pool, user: int, runs: int) -> None:
         from bench.engine import wait_status
 
         await wait_status(pool, ids, "waiting")
-        query, replay, client_cpu, server_cpu = await in_process_ms(pool, ids[0])
+        figures = await in_process_ms(pool, ids[0])
         parts = await resume_latency_of(pool, ids)
         lat = [p[0] for p in parts]
+        resume = pct([p[2] for p in parts], 50)
         size = f"{output_bytes // 1024} kB outputs" if output_bytes else "null outputs"
         print(
-            f"(f) resume, {before:>5}-step journal, {size:<13} decision -> next step p50 {pct(lat, 50):6.1f} ms"
-            f" max {max(lat):6.1f} ms  {mark(pct(lat, 50) <= target)} target <= {target} ms"
-            f"   (in process: load query {query:.1f} ms, with replay {replay:.1f} ms)"
+            f"(f) resume, {before:>5}-step journal, {size:<13} worker: load + replay to the step"
+            f" p50 {resume:6.1f} ms  {mark(resume <= target)} target <= {target} ms;"
+            f" decision -> next step p50 {pct(lat, 50):6.1f} ms max {max(lat):6.1f} ms"
         )
-        print(
-            f"    in process, CPU per resume: {client_cpu + server_cpu:.1f} ms"
-            f" = Python {client_cpu:.1f} ms + its Postgres backend {server_cpu:.1f} ms;"
-            f" load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
-        )
+        for way, (query, replay, client_cpu, server_cpu) in figures.items():
+            print(
+                f"    in process, journal {way:<6}: load query {query:.1f} ms, with replay"
+                f" {replay:.1f} ms; CPU per resume {client_cpu + server_cpu:.1f} ms"
+                f" = Python {client_cpu:.1f} ms + its Postgres backend {server_cpu:.1f} ms"
+            )
         print(
             f"    p50 parts: decision committed <= {pct([p[3] for p in parts], 50):.1f} ms,"
-            f" run loaded by the worker {pct([p[1] for p in parts], 50):.1f} ms,"
-            f" load + replay to the step {pct([p[2] for p in parts], 50):.1f} ms"
+            f" run loaded by the worker {pct([p[1] for p in parts], 50):.1f} ms;"
+            f" load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}"
         )
 
 

@@ -22,6 +22,10 @@ from app.core.embedded_pg import EmbeddedPostgres
 from app.core.migrations import apply_migrations
 
 BATON = str(Path(sys.executable).with_name("baton"))
+# The tree this bench runs from: its workers import `app` from it too. `.venv/bin/baton` would
+# otherwise import the venv's editable install (the worktree that ran `uv sync`), so a copy of
+# main's tree measured with the same venv would time the worktree's worker.
+TREE = str(Path(__file__).resolve().parents[1])
 
 
 @contextmanager
@@ -61,6 +65,7 @@ class Workers:
             "BATON_DATA_DIR": self.tmp,
             "BATON_SECRET_KEY": "bench-secret-key-000",
             "BATON_WORKFLOW_MODULES": self.modules,
+            "PYTHONPATH": os.pathsep.join(filter(None, [TREE, os.environ.get("PYTHONPATH")])),
         }
         with psycopg.connect(self.url, autocommit=True) as conn:
             before = conn.execute("SELECT count(*) FROM procrastinate_workers").fetchone()[0]

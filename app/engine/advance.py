@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from app.core.logs import log_context
 from app.core.sql_queries import load_queries
-from app.engine import signals
+from app.engine import journal_cache, signals
 from app.engine.errors import NonDeterminism, RunCancelled, StepFailed, Suspend, WorkflowNotFound
 from app.engine.jobs import cancel_run_jobs
 from app.engine.journal import FINISH_RUN, LOAD_RUN, jsonb, to_json
@@ -76,19 +76,30 @@ async def finish_run(
     return row
 
 
+def load_params(run_id: Any, kept: journal_cache.Kept | None) -> dict:
+    """LOAD_RUN's parameters: the whole journal, or the positions after those kept."""
+    return {
+        "run_id": run_id,
+        "lazy_bytes": LAZY_OUTPUT_BYTES,
+        "known": len(kept) if kept else 0,
+        "known_version": kept.version if kept else -1,
+    }
+
+
 async def advance(pool: AsyncConnectionPool, run_id: str) -> None:
     with log_context(run_id=str(run_id)):
         await _advance(pool, run_id)
 
 
 async def _advance(pool: AsyncConnectionPool, run_id: str) -> None:
+    # What this worker kept of the journal when the run last suspended here: taken out, and put
+    # back only if this advance suspends cleanly (app/engine/journal_cache.py).
+    kept = journal_cache.cache.take(str(run_id))
     async with pool.connection() as conn:
         # Prepared on a connection's first resume, not its fifth (psycopg's default): planning
         # this query is 0.5-2 ms of every resume otherwise, and a worker has several connections.
         row = await (
-            await conn.execute(
-                LOAD_RUN, {"run_id": run_id, "lazy_bytes": LAZY_OUTPUT_BYTES}, prepare=True
-            )
+            await conn.execute(LOAD_RUN, load_params(run_id, kept), prepare=True)
         ).fetchone()
         if row is None or row["status"] in ("completed", "failed", "cancelled"):
             return
@@ -101,7 +112,7 @@ async def _advance(pool: AsyncConnectionPool, run_id: str) -> None:
         except (WorkflowNotFound, ValidationError) as exc:
             await finish_run(conn, run_id, "failed", error=error_json(exc))
             return
-        run = Run(conn, row, workflow_input)
+        run = Run(conn, row, workflow_input, kept)
         try:
             with log_context(workflow=wf.name):
                 result = await wf.fn(run, workflow_input)
@@ -110,6 +121,7 @@ async def _advance(pool: AsyncConnectionPool, run_id: str) -> None:
                 result.model_dump(mode="json") if hasattr(result, "model_dump") else result
             )
         except Suspend:
+            journal_cache.cache.keep(str(run_id), run.kept())
             return
         except RunCancelled:
             reason = (await (await conn.execute(CANCEL_FLAG, {"run_id": run_id})).fetchone())[

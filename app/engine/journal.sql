@@ -2,7 +2,7 @@
 -- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
 
 -- load_run --
--- Loads the run, marks it running and returns its whole journal, in one round trip.
+-- Loads the run, marks it running and returns its journal (what this worker did not keep), in one round trip.
 WITH old AS (
     SELECT id, status FROM runs WHERE id = %(run_id)s FOR UPDATE
 ), upd AS (
@@ -21,24 +21,37 @@ WITH old AS (
 -- kinds come for every position: the determinism check reads them all. Outputs stored larger than
 -- %(lazy_bytes)s come as NULL, their positions and row versions apart (`journal_stored_*`): the run
 -- fetches them only if its code reaches them (app/engine/stored_outputs.py). Status, attempts,
--- errors and wake times come only for positions not completed (`journal_open`): most are.
-SELECT r.*, (SELECT count(*) FROM upd) = 1 AS advancing, j.*,
+-- errors and wake times come only for positions not completed (`journal_open`): most are. An
+-- object or array output comes as its JSON text, its position in `journal_encoded`: decoded at each
+-- use, so workflow code that mutates a value cannot change what a later replay sees, and the
+-- journal can be kept between advances (app/engine/journal_cache.py).
+-- A worker that kept the first %(known)s positions of this run at journal version
+-- %(known_version)s is sent only the positions after them, unless the journal was rewritten since
+-- (sql/0116); `journal_from` says from where the positions were sent.
+SELECT r.*, (SELECT count(*) FROM upd) = 1 AS advancing, f.journal_from, j.*,
        (SELECT coalesce(jsonb_agg(to_jsonb(h)), '[]') FROM hooks h
          WHERE h.run_id = r.id AND h.status = 'waiting') AS waiting_hooks
 FROM runs r CROSS JOIN LATERAL (
+    SELECT CASE WHEN r.journal_version = %(known_version)s THEN %(known)s::int ELSE 0 END AS journal_from
+) f CROSS JOIN LATERAL (
     -- One plain aggregate over the positions in order (no GROUP BY, so nothing re-sorts them), of
     -- only the columns it reads: `SELECT *` here had carried every column (arguments, times) along.
     SELECT coalesce(array_agg(s.seq), '{}') AS journal_seqs,
            coalesce(array_agg(s.name), '{}') AS journal_names,
            coalesce(array_agg(s.kind), '{}') AS journal_kinds,
-           coalesce(json_agg(CASE WHEN NOT s.large THEN s.output END), '[]') AS journal_outputs,
+           coalesce(json_agg(CASE WHEN s.large THEN NULL WHEN s.encoded THEN to_jsonb(s.output::text)
+                                  ELSE s.output END), '[]') AS journal_outputs,
+           coalesce(array_agg(s.seq) FILTER (WHERE s.encoded AND NOT s.large), '{}') AS journal_encoded,
            coalesce(array_agg(s.seq) FILTER (WHERE s.large), '{}') AS journal_stored_seqs,
            coalesce(array_agg(s.xmin::text) FILTER (WHERE s.large), '{}') AS journal_stored_versions,
            coalesce(json_agg(json_build_array(s.seq, s.status, s.attempts, s.error, s.wake_at))
                     FILTER (WHERE s.status <> 'completed'), '[]') AS journal_open
     FROM (SELECT seq, name, kind, status, attempts, output, error, wake_at, xmin,
-                 coalesce(pg_column_size(output) > %(lazy_bytes)s, false) AS large
-          FROM run_steps WHERE run_id = r.id ORDER BY seq) s
+                 coalesce(pg_column_size(output) > %(lazy_bytes)s, false) AS large,
+                 -- (jsonb_typeof reads the whole value: not of the large ones, left in TOAST)
+                 CASE WHEN pg_column_size(output) > %(lazy_bytes)s THEN false
+                      ELSE coalesce(jsonb_typeof(output) IN ('object', 'array'), false) END AS encoded
+          FROM run_steps WHERE run_id = r.id AND seq >= f.journal_from ORDER BY seq) s
 ) j
 WHERE r.id = %(run_id)s
 
@@ -88,7 +101,7 @@ WITH cost AS (
         duration_ms = EXCLUDED.duration_ms, model = EXCLUDED.model, tokens_in = EXCLUDED.tokens_in,
         tokens_out = EXCLUDED.tokens_out, cost_usd = EXCLUDED.cost_usd, event_id = EXCLUDED.event_id
     WHERE run_steps.status NOT IN ('completed', 'failed')
-    RETURNING seq, event_id, xmin::text AS version, pg_column_size(output) AS stored_bytes
+    RETURNING seq, event_id
 ), ev AS (
     -- Every other kind of step event is a row (the table behind the run_events view).
     INSERT INTO run_event_rows (run_id, owner_id, kind, data)
@@ -111,8 +124,7 @@ WITH cost AS (
         tokens_out = u.tokens_out + EXCLUDED.tokens_out, cost_usd = u.cost_usd + EXCLUDED.cost_usd
 )
 SELECT (SELECT count(*) FROM step) AS written, (SELECT cancel_requested FROM r) AS cancel_requested,
-       (SELECT count(*) FROM announce) AS announced, (SELECT version FROM step) AS version,
-       (SELECT stored_bytes FROM step) AS stored_bytes
+       (SELECT count(*) FROM announce) AS announced
 
 -- write_new_step --
 -- write_step's common case: a step (not a model's) at a position the journal does not hold yet,
@@ -133,7 +145,7 @@ WITH r AS (
            %(detail)s, coalesce(%(started_at)s, now()), %(completed_at)s, %(duration_ms)s,
            CASE WHEN %(event)s = 'step_completed' THEN nextval('run_event_ids') END
     FROM r
-    RETURNING seq, event_id, xmin::text AS version, pg_column_size(output) AS stored_bytes
+    RETURNING seq, event_id
 ), ev AS (
     INSERT INTO run_event_rows (run_id, owner_id, kind, data)
     SELECT %(run_id)s, %(owner_id)s, %(event)s, %(event_data)s FROM step
@@ -145,14 +157,15 @@ WITH r AS (
     FROM step, r WHERE step.event_id IS NOT NULL AND %(announce)s
 )
 SELECT (SELECT count(*) FROM step) AS written, (SELECT cancel_requested FROM r) AS cancel_requested,
-       (SELECT count(*) FROM announce) AS announced, (SELECT version FROM step) AS version,
-       (SELECT stored_bytes FROM step) AS stored_bytes
+       (SELECT count(*) FROM announce) AS announced
 
 -- write_value --
 -- Journaled values (run.now, run.uuid) are buffered and written ahead of the next durable write.
+-- Returns the position if this statement wrote it (the worker keeps what it wrote: journal_cache.py).
 INSERT INTO run_steps (run_id, seq, name, kind, status, attempts, output, completed_at)
 VALUES (%(run_id)s, %(seq)s, %(name)s, %(kind)s, 'completed', 1, %(output)s, now())
 ON CONFLICT (run_id, seq) DO NOTHING
+RETURNING seq
 
 -- suspend_run --
 -- A suspended run: its status, what it waits for and when it is due. Returns the cancel flag so

@@ -15,11 +15,13 @@ import asyncio
 import inspect
 import time
 import uuid as uuidlib
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from psycopg import AsyncConnection
+from psycopg.pq import TransactionStatus
 
 from app.core.logs import log_context
 from app.engine import journal as J
@@ -27,6 +29,7 @@ from app.engine import stored_outputs
 from app.engine.errors import FatalError, RunCancelled, StepFailed, Suspend
 from app.engine.hooks import check_assignment, create_hook, expire_hook
 from app.engine.jobs import wake_run
+from app.engine.journal_cache import Kept, as_loaded
 from app.engine.loaded_journal import NOT_AT_HAND, LoadedJournal
 from app.engine.mapping import collect_children, start_children
 from app.engine.progress import overall_percent
@@ -50,7 +53,7 @@ def utcnow() -> datetime:
 
 
 class Run:
-    def __init__(self, conn: AsyncConnection, row: dict, input: Any):
+    def __init__(self, conn: AsyncConnection, row: dict, input: Any, kept: Kept | None = None):
         self._conn = conn
         self.id = row["id"]
         self.owner_id: int = row["owner_id"]
@@ -59,7 +62,12 @@ class Run:
         self.chat_id = row["chat_id"]
         self.input = input
         self._key = str(self.id)
-        self._journal = LoadedJournal(row, self._key)
+        self._journal = LoadedJournal(row, self._key, kept)
+        self._journal_version: int = row["journal_version"]
+        # Completed positions this advance wrote and committed: seq -> (name, kind, output as a
+        # load would hold it, held as JSON text). Kept with the journal when the advance suspends.
+        self._written: dict[int, tuple[str, str, Any, bool]] = {}
+        self._in_transaction: dict[int, tuple[str, str, Any, bool]] = {}  # until it commits
         self._fetched: dict[int, Any] = {}  # large outputs fetched by this advance, until reached
         self._hooks: dict[int, dict] = {h["seq"]: h for h in row["waiting_hooks"]}
         self._seq = 0
@@ -117,19 +125,56 @@ class Run:
         """Write journaled values (now/uuid) before anything that might depend on them."""
         if self._pending_values:
             pending, self._pending_values = self._pending_values, []
+            committed = self._committed_alone()
             async with self._conn.cursor() as cur:
-                await cur.executemany(J.WRITE_VALUE, pending)
+                await cur.executemany(J.WRITE_VALUE, pending, returning=True)
+                written = set()
+                while True:
+                    written.update(r["seq"] for r in await cur.fetchall())
+                    if not cur.nextset():
+                        break
+            kept = self._written if committed else self._in_transaction
+            for p in pending:
+                if p["seq"] in written:
+                    kept[p["seq"]] = (p["name"], p["kind"], p["output"].obj, False)
+
+    def _committed_alone(self) -> bool:
+        """Whether a statement run now commits by itself (no transaction open that might still
+        roll back): only such writes are kept with the journal (app/engine/journal_cache.py)."""
+        return self._conn.info.transaction_status == TransactionStatus.IDLE
+
+    @asynccontextmanager
+    async def _atomic(self) -> AsyncIterator[None]:
+        """A transaction; the positions written in it are kept once it has committed."""
+        outermost = self._committed_alone()
+        if outermost:
+            self._in_transaction.clear()
+        try:
+            async with self._conn.transaction():
+                yield
+            if outermost:
+                self._written.update(self._in_transaction)
+        finally:
+            if outermost:
+                self._in_transaction.clear()
+
+    def kept(self) -> Kept | None:
+        """What this worker keeps of the journal once this advance has suspended."""
+        return self._journal.kept(self._journal_version, self._written)
 
     async def _write(self, *, new: bool = False, **fields: Any) -> None:
         await self._flush_values()
         now = time.monotonic()
         announce = now - self._announced_at >= ANNOUNCE_EVERY_S
+        committed = self._committed_alone()
         row = await J.write_step(
             self._conn, new=new, run_id=self.id, owner_id=self.owner_id, announce=announce, **fields
         )
-        stored_outputs.remember(
-            self._key, fields["seq"], row["version"], row["stored_bytes"], fields.get("output")
-        )
+        if row["written"] and fields["status"] == "completed":
+            keepable, output, as_json = as_loaded(fields.get("output"))
+            if keepable:
+                written = self._written if committed else self._in_transaction
+                written[fields["seq"]] = (fields["name"], fields["kind"], output, as_json)
         if row["announced"]:
             self._announced_at = now
         self._cancel_requested = bool(row["cancel_requested"])
@@ -193,7 +238,7 @@ class Run:
             attempts = entry["attempts"]
             wake_at = J.parse_time(entry["wake_at"])
             if entry["status"] == "retrying" and wake_at and wake_at > utcnow():
-                async with self._conn.transaction():
+                async with self._atomic():
                     await self._suspend("sleeping", f"retry of {name}", wake_at, announce=False)
                 raise Suspend()
         self._check_cancelled()
@@ -239,7 +284,7 @@ class Run:
                 )
                 raise StepFailed(name, error) from exc
             wake_at = utcnow() + policy.delay(attempts)
-            async with self._conn.transaction():
+            async with self._atomic():
                 await self._write(
                     seq=seq,
                     name=name,
@@ -330,7 +375,7 @@ class Run:
             return await self._output(entry)
         self._check_cancelled()
         started = utcnow()
-        async with self._conn.transaction():
+        async with self._atomic():
             value = J.to_json(await fn(self._conn))
             await self._write(
                 seq=seq,
@@ -383,7 +428,7 @@ class Run:
             self._check_cancelled()
             return
         self._check_cancelled()
-        async with self._conn.transaction():
+        async with self._atomic():
             if entry is None:
                 await self._write(
                     seq=seq,
@@ -485,13 +530,13 @@ class Run:
                 result = await expire_hook(self._conn, self, seq, name, hook)
                 self._check_cancelled()
                 return result
-            async with self._conn.transaction():
+            async with self._atomic():
                 await self._suspend("waiting", name, expires_at, announce=False)
             raise Suspend()
         self._check_cancelled()
         await self._flush_values()
         started = utcnow()
-        async with self._conn.transaction():
+        async with self._atomic():
             if wait_if is not None and not await wait_if(self._conn):
                 result = HookResult(action=None, not_needed=True)
                 await self._write(
@@ -549,7 +594,7 @@ class Run:
         if entry is None:
             self._check_cancelled()
             await self._flush_values()
-            async with self._conn.transaction():
+            async with self._atomic():
                 finished = await start_children(
                     self._conn,
                     self,

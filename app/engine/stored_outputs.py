@@ -8,8 +8,9 @@ cache is keyed by (run id, position, row version): `xmin` changes if a retry for
 and the step is journaled again, and a copied journal belongs to another run id. Workflow code that
 mutates a value must not change what the next replay sees: a value is decoded afresh at each use, except text, which is immutable.
 
-A step's output is put in the cache as it is journaled, so a run that resumes on the worker that
-ran its steps reads no output again; on another worker it reads them once per advance.
+A run that resumes on the worker that ran its steps finds their outputs in the journal that worker
+kept (app/engine/journal_cache.py); this cache serves a run whose journal was loaded from Postgres:
+on another worker it reads them once per advance.
 """
 
 from __future__ import annotations
@@ -50,6 +51,10 @@ class OutputCache:
         is_json, payload = item
         return True, json.loads(payload) if is_json else payload
 
+    def held(self, key: Key) -> tuple[bool, Any] | None:
+        """(is JSON text, the text or value) as held, without decoding; None if not held."""
+        return self._items.get(key)
+
     def has(self, key: Key) -> bool:
         return key in self._items
 
@@ -72,14 +77,6 @@ cache = OutputCache()
 
 def key(run_id: str, seq: int, version: str) -> Key:
     return (run_id, seq, version)
-
-
-def remember(
-    run_id: str, seq: int, version: str | None, stored_bytes: int | None, value: Any
-) -> None:
-    """A step's output as it is journaled, if loading the run will leave it in Postgres."""
-    if version and stored_bytes and stored_bytes > LAZY_OUTPUT_BYTES and value is not None:
-        cache.put(key(run_id, seq, version), value)
 
 
 async def fetch(conn: AsyncConnection, run_id: str, wanted: list[int]) -> dict[int, Any]:

@@ -8,8 +8,10 @@ from app.engine.errors import NonDeterminism
 from app.engine.loaded_journal import NOT_AT_HAND, LoadedJournal
 
 
-def row(seqs, names, kinds, outputs, stored=(), open_=()):
+def row(seqs, names, kinds, outputs, stored=(), open_=(), encoded=(), journal_from=0):
     return {
+        "journal_from": journal_from,
+        "journal_encoded": list(encoded),
         "journal_seqs": seqs,
         "journal_names": names,
         "journal_kinds": kinds,
@@ -21,8 +23,13 @@ def row(seqs, names, kinds, outputs, stored=(), open_=()):
 
 
 def test_completed_steps_replay_their_outputs_and_new_positions_are_not_at_hand():
-    j = LoadedJournal(row([0, 1], ["a", "b"], ["step", "step"], [{"x": 1}, None]), "run")
-    assert j.replayed(0, "a", "step") == {"x": 1}
+    j = LoadedJournal(
+        row([0, 1], ["a", "b"], ["step", "step"], ['{"x": 1}', None], encoded=[0]), "run"
+    )
+    first = j.replayed(0, "a", "step")
+    assert first == {"x": 1}
+    first["x"] = 2  # the code mutating what it got does not change the next replay
+    assert j.replayed(0, "a", "step") == {"x": 1} == j.entry(0, "a", "step")["output"]
     assert j.replayed(1, "b", "step") is None  # a step that returned None
     assert j.replayed(2, "c", "step") is NOT_AT_HAND
     assert j.entry(2, "c", "step") is None

@@ -5,7 +5,7 @@ the determinism check still covers every position."""
 import pytest
 
 import tests.integration.engine.workflows as wf
-from app.engine import stored_outputs
+from app.engine import journal_cache, stored_outputs
 from app.engine.hooks import resolve_hook
 from tests.support.engine import start, wait_status
 
@@ -39,6 +39,7 @@ async def test_large_outputs_replay_as_journaled_from_the_cache_or_from_postgres
     assert all(size > stored_outputs.LAZY_OUTPUT_BYTES for size in await stored_sizes(pool, run.id))
     if cache == "cold":  # as on a worker that did not run the first steps
         stored_outputs.cache = stored_outputs.OutputCache()
+        assert journal_cache.cache.take(str(run.id)) is not None
     async with pool.connection() as conn:
         await resolve_hook(conn, await hook_token(pool, run.id), "approve")
     done = await wait_status(pool, run.id, "completed")

@@ -410,3 +410,45 @@ async def large_outputs(run: Run, inp: Empty) -> dict:
         "record": record_["items"][:100] == again["items"],
         "items": len(record_["items"]),
     }
+
+
+# Set by a test: the step after the first hook fails (the run can then be retried from it).
+KEPT_FAILS = {"value": False}
+
+
+async def echo(value):
+    return value
+
+
+async def fail_if_asked() -> str:
+    if KEPT_FAILS["value"]:
+        raise FatalError("asked to fail")
+    return "passed"
+
+
+@workflow(
+    name="test-kept-journal",
+    title="Kept journal",
+    description="steps, a hook, steps, a hook: resumed from what its worker kept",
+    input=Empty,
+    hidden=True,
+)
+async def kept_journal(run: Run, inp: Empty) -> dict:
+    first = [await run.step(f"a{i}", echo, i) for i in range(5)]
+    stamp = run.uuid()
+    record_ = await run.step("record", echo, {"zeta": [1, 2], "b": 0.5, "alpha": None})
+    record_["zeta"].append("changed by the code")  # must not leak into the next replay
+    await run.hook("one", "approval")
+    second = [await run.step(f"b{i}", echo, 10 + i) for i in range(3)]
+    checked = await run.step("check", fail_if_asked)
+    await run.hook("two", "approval")
+    last = await run.step("c", echo, 100)
+    return {
+        "first": first,
+        "second": second,
+        "checked": checked,
+        "last": last,
+        "uuid": str(stamp),
+        "record": record_,
+        "keys": list(record_),
+    }
