@@ -16,6 +16,8 @@ from app.core.sql_queries import load_queries
 SQL = load_queries(__file__)
 # The period's totals, days, workflows and top users: rows tagged by `g`.
 RUN_GROUPS = SQL["run_groups"]
+ONE_SNAPSHOT = SQL["one_snapshot"]
+ROLLUP_POSITION = SQL["rollup_position"]
 
 EMAILS = "SELECT id, email FROM users WHERE id = ANY(%(ids)s)"
 
@@ -105,7 +107,10 @@ def _midnight(at: datetime, *, up: bool) -> datetime:
 
 
 async def analytics(conn: AsyncConnection, period: Period) -> dict:
-    groups = await (await conn.execute(RUN_GROUPS, period.rollup_params)).fetchall()
+    async with conn.transaction():
+        await conn.execute(ONE_SNAPSHOT)
+        position = await (await conn.execute(ROLLUP_POSITION)).fetchone()
+        groups = await (await conn.execute(RUN_GROUPS, period.rollup_params | position)).fetchall()
     hooks = await (await conn.execute(HOOKS, period.params)).fetchone()
     total = next(g for g in groups if g["g"] == "total")
     by_day = {g["day"]: g["runs"] for g in groups if g["g"] == "day"}

@@ -1,15 +1,22 @@
 -- Queries of app/web/analytics/store.py, loaded by app.core.sql_queries when the module is imported.
 -- Each query: a `-- name --` line, at least one `-- why` line, then the query (bound parameters only).
 
+-- one_snapshot --
+-- The fold's position and the figures are read in one snapshot: a fold or a retry committing in
+-- between is seen whole or not at all (first statement of the transaction).
+SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY
+
+-- rollup_position --
+-- Every finished run up to this keyset position is in the rollup (app/engine/analytics_fold.py).
+SELECT rolled_at, rolled_id FROM analytics_rollup
+
 -- run_groups --
--- The period's totals, days, workflows and top users in one statement (one snapshot, so a fold
--- or a retry committing meanwhile is seen whole or not at all). The period's whole UTC days come
--- from the rollup of finished runs (sql/0133) plus, live, their runs the rollup does not hold:
--- unfinished (runs_unfinished_created) and finished after the fold's position (runs_completed_at).
--- The runs of a partial edge day (a period starting or ending mid-day) are read live, whole.
-WITH pos AS (
-    SELECT rolled_at, rolled_id FROM analytics_rollup
-), live AS MATERIALIZED (
+-- The period's totals, days, workflows and top users. The period's whole UTC days come from the
+-- rollup of finished runs (sql/0133) plus, live, their runs the rollup does not hold: unfinished
+-- (runs_unfinished_created) and finished after the fold's position (runs_completed_at; the
+-- position is a parameter so the planner sees how few runs are past it). The runs of a partial
+-- edge day (a period starting or ending mid-day) are read live, whole.
+WITH live AS MATERIALIZED (
     SELECT created_at, workflow, owner_id, status, steps_done, steps_failed, cost_usd,
            tokens_in + tokens_out AS tokens
     FROM runs WHERE created_at >= %(start)s AND created_at < %(full_start)s AND created_at < %(end)s
@@ -24,8 +31,9 @@ WITH pos AS (
     UNION ALL
     SELECT r.created_at, r.workflow, r.owner_id, r.status, r.steps_done, r.steps_failed, r.cost_usd,
            r.tokens_in + r.tokens_out
-    FROM pos JOIN runs r ON r.completed_at IS NOT NULL AND (r.completed_at, r.id) > (pos.rolled_at, pos.rolled_id)
-    WHERE r.created_at >= %(full_start)s AND r.created_at < %(full_end)s
+    FROM runs r
+    WHERE r.completed_at IS NOT NULL AND (r.completed_at, r.id) > (%(rolled_at)s, %(rolled_id)s)
+      AND r.created_at >= %(full_start)s AND r.created_at < %(full_end)s
 ), facts AS (
     SELECT day, workflow, runs, completed, failed, cancelled, steps, steps_failed, cost_usd, tokens
     FROM analytics_days WHERE day >= %(first_day)s AND day < %(end_day)s
