@@ -128,8 +128,9 @@ async def run_all(url: str) -> None:
         )
         # The reader owns as many runs as a typical user (100): re-home one user's runs.
         await conn.execute(
-            "UPDATE runs SET owner_id = %s WHERE owner_id = (SELECT id FROM users WHERE email = 'user1@bench.test')",
-            (user.id,),
+            "UPDATE runs SET owner_id = %(id)s, space_id = (SELECT id FROM spaces WHERE personal_of = %(id)s) "
+            "WHERE owner_id = (SELECT id FROM users WHERE email = 'user1@bench.test')",
+            {"id": user.id},
         )
         run_id = (
             await (
