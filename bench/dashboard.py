@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 import psycopg
+from psycopg.rows import dict_row
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
@@ -24,6 +25,7 @@ from litestar.testing import AsyncTestClient  # noqa: E402
 
 from app.core.config import load_settings  # noqa: E402
 from app.core.db import open_pool  # noqa: E402
+from app.engine.analytics_fold import fold  # noqa: E402
 from app.web.app import create_app  # noqa: E402
 from app.web.auth.accounts import create_account  # noqa: E402
 from app.web.auth.passwords import hash_password  # noqa: E402
@@ -104,6 +106,12 @@ async def run_all(url: str) -> None:
         counts = conn.execute(
             "SELECT (SELECT count(*) FROM runs), (SELECT count(*) FROM run_steps)"
         ).fetchone()
+    # The workers' sweep folds finished runs into the analytics' rollup; here, once, all of them.
+    async with await psycopg.AsyncConnection.connect(
+        url, autocommit=True, row_factory=dict_row
+    ) as aconn:
+        await fold(aconn, fold_after="0 seconds", batches=1_000)
+        await aconn.execute("ANALYZE")
     print(
         f"seeded {counts[0]:,} runs, {counts[1]:,} journal rows, {USERS:,} users in {time.perf_counter() - t0:.0f} s"
     )
@@ -120,8 +128,9 @@ async def run_all(url: str) -> None:
         )
         # The reader owns as many runs as a typical user (100): re-home one user's runs.
         await conn.execute(
-            "UPDATE runs SET owner_id = %s WHERE owner_id = (SELECT id FROM users WHERE email = 'user1@bench.test')",
-            (user.id,),
+            "UPDATE runs SET owner_id = %(id)s, space_id = (SELECT id FROM spaces WHERE personal_of = %(id)s) "
+            "WHERE owner_id = (SELECT id FROM users WHERE email = 'user1@bench.test')",
+            {"id": user.id},
         )
         run_id = (
             await (
