@@ -110,6 +110,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     except psycopg.OperationalError as exc:
         print(f"baton: {database_error(exc)}", file=sys.stderr)
-        return 1
+        # Like `baton serve` and `migrate` with an unreachable DATABASE_URL: a configuration error.
+        return 2 if _CONNECT_FAILED.search(str(exc)) else 1
     except KeyboardInterrupt:
         return 130

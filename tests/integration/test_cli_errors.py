@@ -1,5 +1,5 @@
 """`baton` as an operator runs it: a database that refuses the connection is one clear line on
-stderr and exit status 1 (as every other command error), never a traceback; a usage error lists
+stderr and exit status 2 (as `baton serve` with an unreachable DATABASE_URL), never a traceback; a usage error lists
 every command, even after only the chosen command's module was loaded."""
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ def baton(*argv: str, database_url: str = REFUSED) -> subprocess.CompletedProces
     "argv",
     [("teams", "list"), ("apikey", "list", "someone@example.com"), ("runs", "list")],
 )
-def test_a_refused_database_connection_is_one_line_and_exit_1(argv) -> None:
+def test_a_refused_database_connection_is_one_line_and_exit_2(argv) -> None:
     done = baton(*argv)
-    assert done.returncode == 1, done.stderr
+    assert done.returncode == 2, done.stderr
     assert done.stderr.strip() == (
         "baton: cannot connect to the database at 127.0.0.1:1: connection refused"
     )
