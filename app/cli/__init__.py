@@ -10,7 +10,10 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
+
+import psycopg
 
 from app.core.config import ConfigError
 from app.core.embedded_pg import EmbeddedPostgresError
@@ -45,22 +48,45 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser for one command (importing only its module), or for all of them by default."""
-    parser = _parser()
-    sub = parser.add_subparsers(dest="command", required=True)
-    names = list(COMMANDS) if command is None else [command]
-    for module in dict.fromkeys(COMMANDS[name][0] for name in names):
-        importlib.import_module(module).register(sub)
-    return parser
+    """The parser for one command (importing only its module), or for all of them by default.
+    The other commands are there as stubs with their help, so a usage line lists every command."""
+    return _parser_of(set(COMMANDS) if command is None else {command})
 
 
 def _menu() -> argparse.ArgumentParser:
     """Every command with its help and nothing behind it: for `baton`, `baton --help`, typos."""
+    return _parser_of(set())
+
+
+def _parser_of(commands: set[str]) -> argparse.ArgumentParser:
     parser = _parser()
     sub = parser.add_subparsers(dest="command", required=True)
-    for name, (_, help_text) in COMMANDS.items():
-        sub.add_parser(name, help=help_text)
+    modules = {COMMANDS[name][0] for name in commands}
+    for name, (module, help_text) in COMMANDS.items():
+        if name in sub.choices:
+            continue  # registered with an earlier command of its module
+        if module in modules:
+            importlib.import_module(module).register(sub)
+        else:
+            sub.add_parser(name, help=help_text)
     return parser
+
+
+# libpq's "connection to server at "HOST" (ADDR), port PORT failed: REASON" (or "on socket …").
+_CONNECT_FAILED = re.compile(
+    r'connection to server (?:at "(?P<host>[^"]*)"(?: \([^)]*\))?, port (?P<port>\d+)'
+    r'|on socket "(?P<socket>[^"]*)") failed: (?P<reason>[^\n]*)'
+)
+
+
+def database_error(exc: psycopg.OperationalError) -> str:
+    """One line for an operator instead of a traceback: where Baton tried to connect, and why not."""
+    found = _CONNECT_FAILED.search(str(exc))
+    if found is None:
+        return f"database error: {str(exc).strip().splitlines()[0] if str(exc).strip() else exc!r}"
+    where = found["socket"] or f"{found['host']}:{found['port']}"
+    reason = re.sub(r"^(FATAL|ERROR):\s*", "", found["reason"].strip()).rstrip(".")
+    return f"cannot connect to the database at {where}: {reason[:1].lower() + reason[1:]}"
 
 
 class CommandError(Exception):
@@ -82,5 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     except (EmbeddedPostgresError, CommandError) as exc:
         print(f"baton: {exc}", file=sys.stderr)
         return 1
+    except psycopg.OperationalError as exc:
+        print(f"baton: {database_error(exc)}", file=sys.stderr)
+        # Like `baton serve` and `migrate` with an unreachable DATABASE_URL: a configuration error.
+        return 2 if _CONNECT_FAILED.search(str(exc)) else 1
     except KeyboardInterrupt:
         return 130

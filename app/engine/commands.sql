@@ -158,14 +158,17 @@ SELECT id, owner_id, 'status', '{"status": "queued", "retry": true}' FROM upd
 -- One run, with the name of the schedule that started it, the slug of the template it runs (if any)
 -- the space it belongs to (shown on its page and card, in `runs show --json` and the API) and who started it.
 -- Its columns are those of app/engine/rows.py `Run` (every column of runs, named: a new one is added to both).
+-- `schedule_id` and `trigger_id` are null once that schedule or trigger is deleted (runs keep the
+-- ids without a foreign key, sql/0137, so a delete never waits on a run being worked on).
 SELECT r.id, r.owner_id, r.chat_id, r.workflow, r.version, r.title, r.status, r.input, r.output, r.error,
        r.idempotency_key, r.waiting_for, r.wake_at, r.progress, r.cancel_requested, r.steps_done,
        r.tokens_in, r.tokens_out, r.cost_usd, r.created_at, r.started_at, r.updated_at, r.completed_at,
        r.deadline_at, r.cancel_reason, r.journal_pruned_at, r.steps_failed, r.steps_billed, r.template_id,
-       r.template_version, r.schedule_id, r.fire_at, r.trigger_id, r.trigger_name, r.rerun_of, r.rerun_from,
-       r.space_id, s.name AS schedule_name, t.slug AS template,
+       r.template_version, s.id AS schedule_id, r.fire_at, tr.id AS trigger_id, r.trigger_name, r.rerun_of,
+       r.rerun_from, r.space_id, s.name AS schedule_name, t.slug AS template,
        sp.kind AS space_kind, sp.slug AS space_slug, sp.name AS space_name, u.email AS owner_email
 FROM runs r LEFT JOIN schedules s ON s.id = r.schedule_id LEFT JOIN templates t ON t.id = r.template_id
+LEFT JOIN triggers tr ON tr.id = r.trigger_id
 JOIN spaces sp ON sp.id = r.space_id JOIN users u ON u.id = r.owner_id
 WHERE r.id = %(run_id)s
 

@@ -17,10 +17,12 @@ UPDATE runs SET journal_pruned_at = now() WHERE id IN (SELECT id FROM batch)
 
 -- prune_jobs --
 -- Finished queue jobs (cancelled wake-ups, superseded or failed jobs; successful ones are deleted
--- at once) are only history: keep a week of them for debugging.
+-- at once) are only history: nothing in Baton reads them (/metrics and recovery read 'todo' and
+-- 'doing' jobs; a run's failure is on the run). Procrastinate's fetch scans the whole table, so keep
+-- only a day of them, for debugging.
 DELETE FROM procrastinate_jobs j
 WHERE j.status IN ('succeeded', 'failed', 'cancelled', 'aborted')
-  AND NOT EXISTS (SELECT 1 FROM procrastinate_events e WHERE e.job_id = j.id AND e.at > now() - interval '7 days')
+  AND NOT EXISTS (SELECT 1 FROM procrastinate_events e WHERE e.job_id = j.id AND e.at > now() - interval '1 day')
 
 -- prune_audit --
 -- The audit log is kept as long as runs' journals (the retention setting), in batches for the

@@ -38,7 +38,7 @@ WHERE id = %(id)s
 RETURNING *
 
 -- delete_schedule --
--- Gone with its fires; its runs stay, no longer linked (runs.schedule_id SET NULL).
+-- Gone with its fires; its runs stay, keeping its id (no foreign key, sql/0137: get_run shows it deleted).
 DELETE FROM schedules WHERE id = %(id)s AND (%(space_id)s::bigint IS NULL OR space_id = %(space_id)s)
 RETURNING id, space_id, name
 

@@ -86,29 +86,46 @@ async def test_log_lines_inside_a_step_carry_run_workflow_and_step(pool, worker,
     )
 
 
-async def test_finished_queue_jobs_older_than_a_week_are_pruned(pool, worker):
+async def test_finished_queue_jobs_older_than_a_day_are_pruned_and_no_other(pool, worker):
+    from app.engine.commands import cancel_run
     from app.engine.retention import prune_finished_jobs
 
     user = await make_user(pool)
-    run = await start(pool, user, "selftest", steps=1, sleep_s=60)
-    await wait_status(pool, run.id, "sleeping")
-    async with pool.connection() as conn:
-        from app.engine.commands import cancel_run
+    old, recent, sleeping = [
+        await start(pool, user, "selftest", steps=1, sleep_s=120) for _ in range(3)
+    ]
+    for run in (old, recent, sleeping):
+        await wait_status(pool, run.id, "sleeping")
 
-        await cancel_run(conn, run.id)
-        job = await (
+    async def job_of(conn, run, status: str) -> int:
+        row = await (
             await conn.execute(
-                "SELECT id FROM procrastinate_jobs WHERE queueing_lock = %s AND status = 'cancelled'",
-                (f"run:{run.id}",),
+                "SELECT id FROM procrastinate_jobs WHERE queueing_lock = %s AND status = %s",
+                (f"run:{run.id}", status),
             )
         ).fetchone()
-        assert job is not None
+        assert row is not None
+        return row["id"]
+
+    async with pool.connection() as conn:
+        await cancel_run(conn, old.id)
+        await cancel_run(conn, recent.id)
+        jobs = {
+            "old": await job_of(conn, old, "cancelled"),
+            "recent": await job_of(conn, recent, "cancelled"),
+            "sleeping": await job_of(conn, sleeping, "todo"),
+        }
         await conn.execute(
-            "UPDATE procrastinate_events SET at = now() - interval '8 days' WHERE job_id = %s",
-            (job["id"],),
+            "UPDATE procrastinate_events SET at = now() - interval '25 hours' WHERE job_id = ANY(%s)",
+            ([jobs["old"], jobs["sleeping"]],),
         )
         assert await prune_finished_jobs(conn) >= 1
-        gone = await (
-            await conn.execute("SELECT 1 FROM procrastinate_jobs WHERE id = %s", (job["id"],))
-        ).fetchone()
-    assert gone is None
+        kept = {
+            r["id"]
+            for r in await (
+                await conn.execute(
+                    "SELECT id FROM procrastinate_jobs WHERE id = ANY(%s)", (list(jobs.values()),)
+                )
+            ).fetchall()
+        }
+    assert kept == {jobs["recent"], jobs["sleeping"]}  # an unfinished job is never pruned
