@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from psycopg_pool import AsyncConnectionPool
 
 from app.engine.recovery import next_sweep_at, sweep
-from app.schedules.firing import rearm_overdue
+from app.schedules.jobs import rearm_overdue
 from worker.wakeups import NUDGE
 
 log = logging.getLogger("baton.sweeper")
