@@ -18,7 +18,7 @@ from psycopg_pool import AsyncConnectionPool
 
 from app.engine.analytics_fold import fold
 from app.engine.recovery import next_sweep_at, sweep
-from app.schedules.firing import rearm_overdue
+from app.schedules.jobs import rearm_overdue
 from worker.wakeups import NUDGE
 
 log = logging.getLogger("baton.sweeper")

@@ -4,6 +4,7 @@ the job it needs, so a crash cannot separate "saved" from "queued"."""
 from __future__ import annotations
 
 import base64
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any, TypeVar
@@ -142,7 +143,9 @@ Refusal = EngineError | policy.Forbidden
 
 
 async def start_runs(
-    conn: AsyncConnection, starts: list[Start]
+    conn: AsyncConnection,
+    starts: list[Start],
+    then: Callable[[list[tuple[StartedRun, bool] | Refusal]], Awaitable[None]] | None = None,
 ) -> list[tuple[StartedRun, bool] | Refusal]:
     """The one start path, for any number of runs at once (a schedule's crowded second starts
     hundreds): for each start, in order, the run and whether it was created now, or why it was
@@ -151,7 +154,10 @@ async def start_runs(
     number: the spaces are locked together (`quotas.lock_spaces`), the quota is applied to each
     start in order, counting the batch's earlier runs, and the runs, their events, first jobs,
     audit entries and usage and quota counts are written with a statement each (the counts last:
-    their rows are shared by all of a space's starts, and stay locked until the commit)."""
+    their rows are shared by all of an owner's and a space's starts, and stay locked until the
+    commit). `then`, given the results, writes what the caller has to write in the same
+    transaction (a schedule's fire outcomes, its next wake-up) before the counts, so that
+    concurrent batches of one owner queue on those rows only for the count and the commit."""
     results: list[tuple[StartedRun, bool] | Refusal | None] = [None] * len(starts)
     valid: list[tuple[int, Start, WorkflowDef, BaseModel]] = []
     for i, start in enumerate(starts):
@@ -166,6 +172,8 @@ async def start_runs(
             continue
         valid.append((i, start, wf, validated))
     if not valid:
+        if then is not None:
+            await then(results)  # type: ignore[arg-type]
         return results  # type: ignore[return-value]
     async with conn.transaction():
         owners = await quotas.lock_spaces(conn, [(s.owner_id, s.space_id) for _, s, _, _ in valid])
@@ -213,6 +221,8 @@ async def start_runs(
                 for (_, start, _, _, _), run in zip(rows, inserted, strict=True)
             ],
         )
+        if then is not None:
+            await then(results)  # type: ignore[arg-type]
         await _count_runs(conn, rows)  # last: see count_runs
     return results  # type: ignore[return-value]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from app.core.config import load_settings
 from app.core.queue import SCHEDULE_FIRES_RETENTION, SCHEDULE_RUN_ENDED, SCHEDULES_DUE, queue
-from app.schedules.firing import call_helpers, fire_due, prune_fires, run_ended
+from app.schedules.jobs import call_helpers, fire_due, prune_fires, run_ended
 
 
 @queue.task(name=SCHEDULES_DUE, pass_context=True)

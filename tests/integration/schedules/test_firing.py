@@ -54,7 +54,7 @@ async def _fired_since(pool, schedule_id, moment):
 async def test_an_interval_counts_from_its_start_date_and_old_fires_are_pruned(pool):
     from datetime import UTC, datetime
 
-    from app.schedules.firing import prune_fires
+    from app.schedules.jobs import prune_fires
 
     owner = await make_user(pool)
     start = datetime(2031, 1, 1, 8, 0, tzinfo=UTC)
@@ -71,7 +71,7 @@ async def test_an_interval_counts_from_its_start_date_and_old_fires_are_pruned(p
 
 
 async def test_one_broken_schedule_does_not_hold_back_the_others(pool):
-    from app.schedules.firing import fire_due
+    from app.schedules.jobs import fire_due
 
     owner = await make_user(pool)
     good = await make_schedule(pool, owner, every_s=3600, name="good")
@@ -103,7 +103,7 @@ async def test_many_due_at_once_fire_once_each_from_concurrent_batched_jobs(pool
     (quota locks taken in owner order: no deadlock) start exactly one run per schedule."""
     import asyncio
 
-    from app.schedules.firing import fire_due
+    from app.schedules.jobs import fire_due
 
     owners = [await make_user(pool) for _ in range(3)]
     made = [
@@ -139,7 +139,7 @@ async def test_a_crowded_second_applies_the_quota_per_fire_and_tells_each_schedu
     """Five schedules of one owner due at once are fired as one batch: the quota is applied fire by
     fire (Pro: 10 a month, 8 used), so two start and three are "skipped: quota"; each skipped
     schedule tells its owner once, and its next skip this month tells nobody again."""
-    from app.schedules.firing import fire_due
+    from app.schedules.jobs import fire_due
 
     owner = await make_user(pool, tier="pro")
     made = [

@@ -34,7 +34,7 @@ async def test_run_now_by_another_member_is_that_member_s_run_and_audit_entry(po
 async def test_a_schedule_whose_owner_left_the_team_pauses_itself_saying_so(pool):
     """Its next fire is skipped ("no access") and the schedule pauses with a note that /schedules
     shows, instead of skipping every fire where nobody looks."""
-    from app.schedules.firing import fire_due
+    from app.schedules.jobs import fire_due
 
     alice, bob = await make_user(pool), await make_user(pool)
     team = await make_team(pool, alice, {bob: "member"})
