@@ -36,9 +36,11 @@ async def waiting_on(pool, run_id, hook: str) -> None:
                     (run_id, hook),
                 )
             ).fetchone()
-        return row is not None
+        # The worker keeps the journal just after the suspension commits, so the database says
+        # "waiting" a moment before the cache holds it.
+        return row is not None and str(run_id) in journal_cache.cache
 
-    await wait_for(there, what=f"the run to wait on {hook}")
+    await wait_for(there, what=f"the run to wait on {hook} and its journal to be kept")
 
 
 async def decide(pool, run_id) -> None:
