@@ -12,6 +12,7 @@ import subprocess
 from playwright.sync_api import Locator, Page, expect
 
 from tests.browser.accounts import sign_up_on
+from tests.browser.htmx import settled
 from tests.support.model_server import Reply
 
 LIVE_MS = 25_000  # the worker, the model and the PDF on a busy 2-core machine
@@ -34,6 +35,7 @@ def add_block(page: Page, where: int, kind: str) -> Locator:
     gap.get_by_role("button", name=kind, exact=True).click()
     block = page.locator(f"#f-blocks-{where}")
     expect(block.locator(".block-title")).to_contain_text(kind)
+    settled(page)
     return block
 
 
