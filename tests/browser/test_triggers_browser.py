@@ -16,6 +16,7 @@ from playwright.sync_api import Page, expect
 
 import tests.integration.api.workflows  # noqa: F401  (registers test-api-echo, run by the in-process worker)
 from tests.browser.accounts import sign_up_on
+from tests.browser.htmx import settled
 from tests.browser.test_phone_layout_browser import PHONE, assert_fits
 from tests.browser.test_themes_browser import CONTRAST, background_is_dark
 from tests.support.fixtures import forget_ip_limits, make_test_llm
@@ -52,6 +53,7 @@ def make_trigger(page: Page, name: str) -> None:
     page.goto("/triggers")
     page.get_by_role("link", name="New trigger").click()
     page.get_by_label("Name").fill(name)
+    settled(page)
     with page.expect_response(
         re.compile(r"/triggers/mapping\?")
     ):  # the target's mapping boxes are swapped in
