@@ -11,29 +11,33 @@ from app.engine.commands import start_run
 from tests.support.engine import make_user
 
 
-async def _waiting(pool) -> str | None:
-    """The statement a session of this test's database is waiting in for a lock, if any."""
+async def _waiting(pool, pid: int) -> str | None:
+    """The statement session `pid` is waiting in for a lock, if it is."""
     async with pool.connection() as conn:
         row = await (
             await conn.execute(
-                "SELECT query FROM pg_stat_activity WHERE datname = current_database() "
-                "AND wait_event_type = 'Lock' LIMIT 1"
+                "SELECT query FROM pg_stat_activity WHERE pid = %s AND wait_event_type = 'Lock'",
+                (pid,),
             )
         ).fetchone()
     return row["query"] if row else None
 
 
-async def _blocked_in(pool, timeout: float = 20.0) -> str:
-    """Waits until a session waits for a lock; returns its statement."""
+async def _blocked_in(pool, second: dict, timeout: float = 20.0) -> str:
+    """Waits until the second start's session waits for a lock (not any session of the database:
+    a worker of an earlier test may still be finishing a run there); returns its statement."""
     deadline = time.monotonic() + timeout
-    while (query := await _waiting(pool)) is None:
-        assert time.monotonic() < deadline, "no session waited for a lock"
+    while "pid" not in second or (query := await _waiting(pool, second["pid"])) is None:
+        assert time.monotonic() < deadline, "the second start did not wait for a lock"
         await asyncio.sleep(0.05)
     return query
 
 
-async def _start_in_transaction(pool, owner: int, key: str | None = None) -> tuple[dict, bool]:
+async def _start_in_transaction(
+    pool, owner: int, second: dict, key: str | None = None
+) -> tuple[dict, bool]:
     async with pool.connection() as conn, conn.transaction():
+        second["pid"] = conn.info.backend_pid
         return await start_run(
             conn, owner_id=owner, workflow="test-hook", input={}, idempotency_key=key
         )
@@ -44,9 +48,10 @@ async def test_starts_in_a_space_without_a_quota_wait_only_for_the_counts(pool):
     async with pool.connection() as first:
         async with first.transaction():
             await start_run(first, owner_id=owner, workflow="test-hook", input={})
-            second = asyncio.create_task(_start_in_transaction(pool, owner))
+            seen: dict = {}
+            second = asyncio.create_task(_start_in_transaction(pool, owner, seen))
             # Past the space's lock, its run inserted: it waits at the month's counts only.
-            assert "INSERT INTO space_month_runs" in await _blocked_in(pool)
+            assert "INSERT INTO space_month_runs" in await _blocked_in(pool, seen)
             assert not second.done()
         _, created = await asyncio.wait_for(second, timeout=30)
     assert created
@@ -57,8 +62,9 @@ async def test_starts_in_a_space_with_a_quota_take_turns(pool):
     async with pool.connection() as first:
         async with first.transaction():
             await start_run(first, owner_id=owner, workflow="test-hook", input={})
-            second = asyncio.create_task(_start_in_transaction(pool, owner))
-            assert "FOR NO KEY UPDATE" in await _blocked_in(pool)  # the space's lock
+            seen: dict = {}
+            second = asyncio.create_task(_start_in_transaction(pool, owner, seen))
+            assert "FOR NO KEY UPDATE" in await _blocked_in(pool, seen)  # the space's lock
             assert not second.done()
         _, created = await asyncio.wait_for(second, timeout=30)
     assert created
@@ -71,8 +77,9 @@ async def test_concurrent_starts_with_one_idempotency_key_make_one_run(pool):
             run, created = await start_run(
                 first, owner_id=owner, workflow="test-hook", input={}, idempotency_key="once"
             )
-            second = asyncio.create_task(_start_in_transaction(pool, owner, key="once"))
-            assert "pg_advisory_xact_lock" in await _blocked_in(pool)
+            seen: dict = {}
+            second = asyncio.create_task(_start_in_transaction(pool, owner, seen, key="once"))
+            assert "pg_advisory_xact_lock" in await _blocked_in(pool, seen)
             assert not second.done()
         again, created_again = await asyncio.wait_for(second, timeout=30)
     assert created and not created_again and again.id == run.id
